@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Colony",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ColonyCore", targets: ["ColonyCore"]),
+        .library(name: "ColonySimulator", targets: ["ColonySimulator"]),
+        .executable(name: "colony", targets: ["colony"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The pure protocol core: no clock, no sockets, no threads, no unseeded randomness.
+        .target(
+            name: "ColonyCore",
+            dependencies: [
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
+        // Deterministic driver: virtual time, modelled network, faults, invariants, metrics.
+        .target(
+            name: "ColonySimulator",
+            dependencies: ["ColonyCore"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "colony",
+            dependencies: [
+                "ColonyCore",
+                "ColonySimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ColonyCoreTests",
+            dependencies: ["ColonyCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ColonySimulatorTests",
+            dependencies: ["ColonyCore", "ColonySimulator"],
+            swiftSettings: strict
+        ),
+    ]
+)

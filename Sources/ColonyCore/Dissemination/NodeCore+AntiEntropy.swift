@@ -1,0 +1,184 @@
+import HashTreeCollections
+
+/// Stream exchanges: joining (full-state push-pull), periodic digest anti-entropy, and
+/// reconnecting to dead members (which heals partitions).
+///
+/// Digest drill-down: the initiator sends the XOR-hash of its whole table; an agreeing peer
+/// says `inSync` (a round costs ~60 bytes at any N). Otherwise the peer returns bucket
+/// hashes (2^bits buckets, bits ≈ log2(N/8), at most 256), and the two swap just the members
+/// of the buckets that differ. memberlist instead ships the full table every round, which is
+/// why its anti-entropy load grows with N.
+extension NodeCore {
+    // MARK: Join
+
+    mutating func attemptJoin() {
+        guard phase == .active, !joinSeeds.isEmpty else { return }
+        joinAttempt += 1
+        for seed in joinSeeds {
+            let e = nextSeq()
+            exchanges[e] = Exchange(kind: .join, peer: Peer(id: nil, address: seed), startedAt: now)
+            timers.schedule(.exchangeTimeout(e), at: now + settings.streamTimeout)
+            sendStream(.join(exchange: e, members: [me]), to: Peer(id: nil, address: seed))
+        }
+    }
+
+    mutating func onJoinReply(exchange: UInt32, members: [Member], from sender: Peer) {
+        guard let x = exchanges.removeValue(forKey: exchange), x.kind == .join else { return }
+        mergeRemote(members, from: sender.id ?? me.id)
+        stats.syncMembersReceived += members.count
+        if !hasJoined || !joinSeeds.isEmpty {
+            let first = !joinSeeds.isEmpty
+            hasJoined = true
+            joinSeeds = []
+            if first {
+                emit(.joined(members: table.liveCount))
+                // Extra anti-entropy rounds soon after joining (Colony addition).
+                joinSyncsLeft = settings.joinSyncDelays
+                scheduleNextJoinSync(previous: .zero)
+            }
+        }
+    }
+
+    mutating func scheduleNextJoinSync(previous: Duration) {
+        guard let next = joinSyncsLeft.first else { return }
+        timers.schedule(.joinSync, at: now + (next - previous))
+    }
+
+    mutating func onJoinSyncTick() {
+        guard phase == .active, !joinSyncsLeft.isEmpty else { return }
+        let current = joinSyncsLeft.removeFirst()
+        if let peer = randomMembers(1, filter: { $0.member.status == .alive }).first {
+            startDigest(with: peer.peer)
+        }
+        scheduleNextJoinSync(previous: current)
+    }
+
+    // MARK: Periodic anti-entropy and reconnect
+
+    mutating func onPushPullTick() {
+        timers.schedule(.pushPull, at: now.advanced(byNanoseconds: settings.pushPullNanoseconds(members: table.liveCount)))
+        guard phase == .active else { return }
+        if let peer = randomMembers(1, filter: { $0.member.status == .alive }).first {
+            startDigest(with: peer.peer)
+        }
+    }
+
+    /// Serf's reconnect: try one dead member, with probability (dead / live) per node, so
+    /// the swarm as a whole makes about one attempt per dead member per interval.
+    mutating func onReconnectTick() {
+        timers.schedule(.reconnect, at: now + settings.reconnectInterval)
+        guard phase == .active, !gone.isEmpty else { return }
+        let deadCount = table.count(.dead)
+        guard deadCount > 0 else { return }
+        let live = max(1, table.liveCount - 1)
+        let probability = Double(deadCount) / Double(live)
+        guard rng.unit() < probability else { return }
+        let horizon = settings.reconnectTimeout.nanosecondsInt64
+        for _ in 0..<4 {
+            let entry = gone[gone.index(gone.startIndex, offsetBy: rng.below(gone.count))]
+            guard let r = table[entry.key], r.member.status == .dead,
+                  now.nanoseconds - entry.value.nanoseconds < horizon else { continue }
+            startDigest(with: r.member.peer)
+            return
+        }
+    }
+
+    mutating func startDigest(with peer: Peer) {
+        let e = nextSeq()
+        exchanges[e] = Exchange(kind: .digest, peer: peer, startedAt: now)
+        timers.schedule(.exchangeTimeout(e), at: now + settings.streamTimeout)
+        stats.syncsStarted += 1
+        sendStream(.digest(exchange: e, root: table.rootHash, count: UInt32(clamping: table.count)), to: peer)
+    }
+
+    mutating func onExchangeTimeout(exchange: UInt32) {
+        guard let x = exchanges.removeValue(forKey: exchange) else { return }
+        if x.kind == .join && !joinSeeds.isEmpty {
+            let stillPending = exchanges.values.contains { $0.kind == .join }
+            if !stillPending {
+                let shift = min(joinAttempt - 1, 16)
+                let base = settings.joinRetryInitial.nanosecondsInt64 << shift
+                let delay = min(base, settings.joinRetryMax.nanosecondsInt64)
+                emit(.joinFailed(attempt: joinAttempt, retryIn: .nanoseconds(delay)))
+                timers.schedule(.joinRetry, at: now.advanced(byNanoseconds: delay))
+            }
+        }
+    }
+
+    // MARK: Responding
+
+    mutating func onSync(_ sync: Sync, from sender: Peer) {
+        guard phase == .active || phase == .leaving else { return }
+        let senderID = sender.id ?? me.id
+        switch sync {
+        case .join(let e, let members):
+            let known = members.filter { $0.protocolVersion >= ProtocolVersion.minimumSupported }
+            if known.count < members.count { stats.unsupportedVersion += members.count - known.count }
+            mergeRemote(known, from: senderID)
+            sendStream(.joinReply(exchange: e, members: table.allMembers), to: sender)
+        case .joinReply(let e, let members):
+            onJoinReply(exchange: e, members: members, from: sender)
+        case .digest(let e, let root, let count):
+            if root == table.rootHash {
+                sendStream(.inSync(exchange: e), to: sender)
+            } else {
+                let bits = Self.digestBits(members: max(Int(count), table.count))
+                sendStream(.buckets(exchange: e, bits: bits, hashes: table.bucketHashes(bits: bits)), to: sender)
+            }
+        case .inSync(let e):
+            if exchanges.removeValue(forKey: e) != nil { stats.syncsInAgreement += 1 }
+        case .buckets(let e, let bits, let hashes):
+            guard let x = exchanges[e], x.kind == .digest,
+                  bits <= MemberTable.bucketBits, hashes.count == 1 << Int(bits) else { return }
+            let mine = table.bucketHashes(bits: bits)
+            var differing: [UInt16] = []
+            for i in 0..<mine.count where mine[i] != hashes[i] { differing.append(UInt16(i)) }
+            if differing.isEmpty {
+                exchanges[e] = nil
+                stats.syncsInAgreement += 1
+                return
+            }
+            sendStream(.entries(exchange: e, bits: bits, buckets: differing, members: table.members(inBuckets: differing, bits: bits), isReply: false), to: sender)
+        case .entries(let e, let bits, let buckets, let members, let isReply):
+            guard bits <= MemberTable.bucketBits else { return }
+            if isReply {
+                guard exchanges.removeValue(forKey: e) != nil else { return }
+                stats.syncMembersReceived += members.count
+                mergeRemote(members, from: senderID)
+            } else {
+                let mine = table.members(inBuckets: buckets, bits: bits)
+                stats.syncMembersReceived += members.count
+                mergeRemote(members, from: senderID)
+                sendStream(.entries(exchange: e, bits: bits, buckets: buckets, members: mine, isReply: true), to: sender)
+            }
+        }
+    }
+
+    /// Buckets to compare at: about eight members per bucket, at most 2^8 buckets.
+    static func digestBits(members n: Int) -> UInt8 {
+        UInt8(min(Int(MemberTable.bucketBits), max(0, PureMath.ceilLog2(max(1, n / 8)))))
+    }
+
+    // MARK: Tombstones and leaving
+
+    mutating func onReapTick() {
+        timers.schedule(.reap, at: now + settings.reapInterval)
+        let horizon = settings.tombstoneTimeout.nanosecondsInt64
+        var expired: [NodeID] = []
+        for (id, since) in gone where now.nanoseconds - since.nanoseconds >= horizon { expired.append(id) }
+        for id in expired {
+            gone[id] = nil
+            if let r = table[id], r.member.status.isGone {
+                table.remove(id)
+                emit(.memberReclaimed(id))
+            }
+        }
+    }
+
+    mutating func completeLeave() {
+        guard phase == .leaving else { return }
+        phase = .left
+        timers.removeAll()
+        emit(.leaveCompleted)
+    }
+}

@@ -1,0 +1,28 @@
+import HashTreeCollections
+
+/// Gossip rounds: every `gossipInterval`, while there is news, send it to `gossipNodes`
+/// random members — live ones, and ones that died within `gossipToTheDeadTime` so they
+/// learn they were declared dead (memberlist `gossip`). Idle nodes arm no gossip timer.
+extension NodeCore {
+    mutating func onGossipTick() {
+        gossipArmed = false
+        if phase == .leaving && !queue.contains(subject: me.id) {
+            completeLeave()
+            return
+        }
+        guard !queue.isEmpty else { return }
+        let deadWindow = settings.gossipToTheDeadTime.nanosecondsInt64
+        let nowNs = now.nanoseconds
+        let targets = randomMembers(settings.gossipNodes) { r in
+            r.member.status.isLive || (r.member.status == .dead && nowNs - r.changedAt.nanoseconds < deadWindow)
+        }
+        for t in targets {
+            if queue.isEmpty { break }
+            sendDatagram(.gossip, to: t.peer)
+        }
+        if !queue.isEmpty || phase == .leaving {
+            gossipArmed = true
+            timers.schedule(.gossip, at: now + settings.gossipInterval)
+        }
+    }
+}

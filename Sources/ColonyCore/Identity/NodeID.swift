@@ -1,0 +1,53 @@
+/// A node's identity: 128 bits. The real driver derives it from the node's Ed25519 public key
+/// (the trust issue); the simulator derives it from the run seed.
+///
+/// Hashing is deterministic on purpose: the member table is a `TreeDictionary`, whose layout
+/// and iteration order follow the keys' hashes, and a simulation must replay identically in
+/// every process. Swift's default hashing is seeded per process, so `NodeID` supplies its own
+/// `_rawHashValue(seed:)`, which hashed collections use (the ids are uniformly random bits, so
+/// a keyed mix of them loses nothing).
+public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let high: UInt64
+    public let low: UInt64
+
+    @inlinable
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    @inlinable
+    public static func == (lhs: NodeID, rhs: NodeID) -> Bool { lhs.low == rhs.low && lhs.high == rhs.high }
+
+    @inlinable
+    public static func < (lhs: NodeID, rhs: NodeID) -> Bool {
+        lhs.high != rhs.high ? lhs.high < rhs.high : lhs.low < rhs.low
+    }
+
+    /// A well-mixed 64-bit digest of the id, stable across processes and platforms.
+    @inlinable
+    public var stableHash: UInt64 { SplitMix64.mix(low ^ SplitMix64.mix(high)) }
+
+    @inlinable
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(high)
+        hasher.combine(low)
+    }
+
+    @inlinable
+    public func _rawHashValue(seed: Int) -> Int {
+        Int(truncatingIfNeeded: SplitMix64.mix(stableHash ^ UInt64(truncatingIfNeeded: seed)))
+    }
+
+    /// Short hex form, as logs show it.
+    public var description: String {
+        String(format16: high) + String(format16: low)
+    }
+}
+
+extension String {
+    init(format16 value: UInt64) {
+        let hex = String(value, radix: 16)
+        self = String(repeating: "0", count: Swift.max(0, 16 - hex.count)) + hex
+    }
+}

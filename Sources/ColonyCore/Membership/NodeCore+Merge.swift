@@ -1,0 +1,169 @@
+import HashTreeCollections
+
+/// Applying membership news: the ordering rules of DESIGN.md §2, refutation, suspicion and
+/// death. Every path either changes the table (and re-broadcasts the news) or changes
+/// nothing and counts a redundant update — receivers are idempotent.
+extension NodeCore {
+    mutating func apply(_ update: Update) {
+        switch update {
+        case .alive(let m):
+            applyAlive(m)
+        case .suspect(let id, let inc, let from):
+            applySuspect(id: id, incarnation: inc, from: from)
+        case .dead(let id, let inc, let from):
+            applyDead(id: id, incarnation: inc, from: from, left: false)
+        case .left(let id, let inc):
+            applyDead(id: id, incarnation: inc, from: id, left: true)
+        }
+    }
+
+    /// Merge a peer's table from a stream exchange (memberlist `mergeState`): a remote
+    /// "dead" verdict becomes suspicion here, so the member gets a chance to refute — this
+    /// is what lets a healed partition come back together.
+    mutating func mergeRemote(_ members: [Member], from sender: NodeID) {
+        for m in members {
+            switch m.status {
+            case .alive:
+                applyAlive(m)
+            case .suspect, .dead:
+                applySuspect(id: m.id, incarnation: m.incarnation, from: sender)
+            case .left:
+                applyDead(id: m.id, incarnation: m.incarnation, from: m.id, left: true)
+            }
+        }
+    }
+
+    mutating func applyAlive(_ m: Member) {
+        if m.id == me.id {
+            // Someone claims something newer about us than we know: refute it.
+            if m.incarnation > me.incarnation
+                || (m.incarnation == me.incarnation && !sameMetadata(m, me)) {
+                refute(claimed: m.incarnation)
+            } else {
+                stats.redundantUpdates += 1
+            }
+            return
+        }
+        guard m.protocolVersion >= ProtocolVersion.minimumSupported else {
+            stats.unsupportedVersion += 1
+            return
+        }
+        let previous = table[m.id]?.member
+        if let previous, m.incarnation <= previous.incarnation {
+            stats.redundantUpdates += 1
+            return
+        }
+        var updated = m
+        updated.status = .alive
+        set(updated, previous: previous)
+        enqueue(.alive(updated))
+    }
+
+    mutating func applySuspect(id: NodeID, incarnation: UInt64, from: NodeID) {
+        if id == me.id {
+            if phase == .leaving || phase == .left { return }
+            refute(claimed: incarnation)
+            return
+        }
+        guard let r = table[id] else { return }  // suspicion of an unknown member: ignore
+        let current = r.member
+        if incarnation < current.incarnation || current.status.isGone {
+            stats.redundantUpdates += 1
+            return
+        }
+        if current.status == .suspect && incarnation == current.incarnation {
+            // An independent confirmation shrinks the timeout (Lifeguard §IV.B).
+            if var s = suspicions[id], s.incarnation == incarnation {
+                if s.confirm(from: from) {
+                    suspicions[id] = s
+                    timers.schedule(.suspicion(id, incarnation), at: max(now, s.deadline))
+                    enqueue(.suspect(id: id, incarnation: incarnation, from: from))
+                    return
+                }
+            }
+            stats.redundantUpdates += 1
+            return
+        }
+        var updated = current
+        updated.incarnation = incarnation
+        updated.status = .suspect
+        set(updated, previous: current)
+        stats.suspicionsRaised += 1
+        enqueue(.suspect(id: id, incarnation: incarnation, from: from))
+        let n = table.liveCount
+        let minNs = settings.suspicionMinNanoseconds(members: n)
+        let maxNs = minNs * Int64(settings.suspicionMaxTimeoutMultiplier)
+        var k = settings.suspicionMultiplier - 2
+        if n - 2 < k { k = 0 }
+        let s = Suspicion(incarnation: incarnation, from: from, startedAt: now, minNanoseconds: minNs, maxNanoseconds: maxNs, expectedConfirmations: k)
+        suspicions[id] = s
+        timers.schedule(.suspicion(id, incarnation), at: s.deadline)
+    }
+
+    mutating func onSuspicionTimeout(id: NodeID, incarnation: UInt64) {
+        guard let s = suspicions[id], s.incarnation == incarnation, s.deadline <= now else { return }
+        guard let r = table[id], r.member.status == .suspect, r.member.incarnation == incarnation else {
+            suspicions[id] = nil
+            return
+        }
+        applyDead(id: id, incarnation: incarnation, from: me.id, left: false)
+    }
+
+    mutating func applyDead(id: NodeID, incarnation: UInt64, from: NodeID, left: Bool) {
+        if id == me.id {
+            if phase == .leaving || phase == .left { return }
+            refute(claimed: incarnation)
+            return
+        }
+        guard let r = table[id] else { return }
+        let current = r.member
+        let status: MemberStatus = left ? .left : .dead
+        if incarnation < current.incarnation
+            || (incarnation == current.incarnation && status.rank <= current.status.rank)
+            || current.status == .left {
+            stats.redundantUpdates += 1
+            return
+        }
+        var updated = current
+        updated.incarnation = incarnation
+        updated.status = status
+        set(updated, previous: current)
+        if !left { stats.membersDeclaredDead += 1 }
+        enqueue(left ? .left(id: id, incarnation: incarnation) : .dead(id: id, incarnation: incarnation, from: from))
+    }
+
+    /// Answer a claim about us with a strictly higher incarnation. Having to refute means
+    /// others could not hear from us in time, so our health multiplier goes up (Lifeguard).
+    mutating func refute(claimed: UInt64) {
+        me.incarnation = max(me.incarnation, claimed) + 1
+        table.upsert(me, at: now)
+        stats.refutations += 1
+        awareness.apply(1)
+        out.append(.persist(.incarnation(me.incarnation)))
+        enqueue(.alive(me))
+    }
+
+    /// Record a member's new state, keep side structures in step, and emit the change.
+    mutating func set(_ member: Member, previous: Member?) {
+        table.upsert(member, at: now)
+        if member.status != .suspect { suspicions[member.id] = nil }
+        if member.status.isGone {
+            gone[member.id] = now
+        } else if previous?.status.isGone == true {
+            gone[member.id] = nil
+        }
+        emit(.memberChanged(member, previous: previous))
+    }
+
+    mutating func enqueue(_ update: Update) {
+        queue.enqueue(update)
+        if !gossipArmed {
+            gossipArmed = true
+            timers.schedule(.gossip, at: now + settings.gossipInterval)
+        }
+    }
+
+    func sameMetadata(_ a: Member, _ b: Member) -> Bool {
+        a.name == b.name && a.address == b.address && a.tags == b.tags && a.protocolVersion == b.protocolVersion
+    }
+}

@@ -1,0 +1,104 @@
+import HashTreeCollections
+
+/// Failure detection: probing, indirect probing, and the local health multiplier.
+extension NodeCore {
+    /// One protocol period ends and the next begins: judge the last probe, then probe the
+    /// next member in randomised round-robin order.
+    mutating func onProbeTick() {
+        guard phase == .active else { return }
+        if let p = probe { finishProbe(p) }
+        probe = nil
+        let interval = awareness.scale(settings.probeInterval.nanosecondsInt64)
+        timers.schedule(.probe, at: now.advanced(byNanoseconds: interval))
+        guard let target = nextProbeTarget() else { return }
+        let seq = nextSeq()
+        probe = ProbeState(seq: seq, target: target.id, address: target.address, startedAt: now)
+        stats.probesSent += 1
+        // Buddy system (Lifeguard §IV.C): a suspect hears of its suspicion from its prober.
+        var first: [Update] = []
+        if target.status == .suspect {
+            first.append(.suspect(id: target.id, incarnation: target.incarnation, from: me.id))
+        }
+        sendDatagram(.ping(seq: seq, target: target.id), to: target.peer, first: first)
+        let timeout = awareness.scale(settings.probeTimeout.nanosecondsInt64)
+        timers.schedule(.probeTimeout(seq), at: now.advanced(byNanoseconds: timeout))
+    }
+
+    /// The next live member other than us, in this round's permutation of table positions.
+    mutating func nextProbeTarget() -> Member? {
+        let n = table.count
+        guard n > 1 else { return nil }
+        for _ in 0..<n {
+            let position = probeOrder.next(count: n, rng: &rng)
+            let m = table.record(atOffset: position).member
+            if m.id != me.id && m.status.isLive { return m }
+        }
+        return nil
+    }
+
+    /// The direct ping went unanswered: ask `k` helpers to probe on our behalf.
+    mutating func onProbeTimeout(seq: UInt32) {
+        guard var p = probe, p.seq == seq, !p.acked, phase == .active else { return }
+        let target = p.target
+        let helpers = randomMembers(settings.indirectChecks) { r in
+            r.member.status == .alive && r.member.id != target
+        }
+        for h in helpers {
+            sendDatagram(.pingReq(seq: seq, target: target, targetAddress: p.address), to: h.peer)
+        }
+        p.indirect = true
+        p.expectedNacks = helpers.count
+        stats.indirectProbesSent += helpers.count
+        probe = p
+    }
+
+    /// The period ended. Acked: health improves. Not acked: health worsens by the nacks
+    /// that did not come (we may be the slow one), and the target becomes suspect.
+    mutating func finishProbe(_ p: ProbeState) {
+        if p.acked { return }
+        stats.probesFailed += 1
+        if p.expectedNacks > 0 {
+            if p.nacks < p.expectedNacks { awareness.apply(p.expectedNacks - p.nacks) }
+        } else {
+            awareness.apply(1)
+        }
+        guard let r = table[p.target], r.member.status.isLive else { return }
+        applySuspect(id: p.target, incarnation: r.member.incarnation, from: me.id)
+    }
+
+    mutating func onAck(seq: UInt32) {
+        if var p = probe, p.seq == seq {
+            if !p.acked {
+                p.acked = true
+                // memberlist: a direct ack lowers the multiplier; an indirect one leaves it.
+                if !p.indirect { awareness.apply(-1) }
+                probe = p
+            }
+            return
+        }
+        if let h = helpers.removeValue(forKey: seq) {
+            sendDatagram(.ack(seq: h.requesterSeq), to: h.requester)
+        }
+    }
+
+    mutating func onNack(seq: UInt32) {
+        guard var p = probe, p.seq == seq else { return }
+        p.nacks += 1
+        stats.nacksReceived += 1
+        probe = p
+    }
+
+    /// As a helper: ping the target with our own sequence number and remember whom to tell.
+    mutating func onPingReq(seq: UInt32, target: NodeID, targetAddress: Address, requester: Peer) {
+        guard phase == .active else { return }
+        let mySeq = nextSeq()
+        helpers[mySeq] = HelperProbe(requester: requester, requesterSeq: seq)
+        sendDatagram(.ping(seq: mySeq, target: target), to: Peer(id: target, address: targetAddress))
+        timers.schedule(.helperTimeout(mySeq), at: now + settings.probeTimeout)
+    }
+
+    mutating func onHelperTimeout(seq: UInt32) {
+        guard let h = helpers.removeValue(forKey: seq) else { return }
+        sendDatagram(.nack(seq: h.requesterSeq), to: h.requester)
+    }
+}

@@ -1,0 +1,55 @@
+/// How a packet travels: an unreliable datagram (UDP, ≤ MTU) or a reliable stream (TCP).
+public enum Transport: Sendable, Hashable {
+    case datagram
+    case stream
+}
+
+/// What the core asks its driver to do. Drivers switch over every case, with no `default:`.
+public enum Effect: Sendable, Equatable {
+    /// Send a packet.
+    case send(Packet, to: Peer, via: Transport)
+    /// Tell the application something happened.
+    case emit(Event)
+    /// Make this durable before acting on later effects (a restarted node must come back
+    /// with a strictly higher incarnation, DESIGN.md §2).
+    case persist(Persisted)
+    /// Call `tick(now:)` at this time (the earliest pending timer).
+    case wake(at: Instant)
+}
+
+public enum Persisted: Sendable, Equatable {
+    case incarnation(UInt64)
+}
+
+/// Observable happenings: the membership event stream and lifecycle milestones.
+public enum Event: Sendable, Equatable {
+    /// A member's record changed in this node's view (`previous` is nil for a new member).
+    case memberChanged(Member, previous: Member?)
+    /// A tombstone was collected after the tombstone timeout.
+    case memberReclaimed(NodeID)
+    /// A join attempt got an answer from a seed: this node now knows the swarm.
+    case joined(members: Int)
+    /// No seed answered; the next attempt is scheduled after `retryIn`.
+    case joinFailed(attempt: Int, retryIn: Duration)
+    /// A graceful leave finished spreading (or timed out); the driver may stop.
+    case leaveCompleted
+}
+
+/// Counters a node keeps about its own protocol work; drivers export them as metrics.
+public struct CoreStats: Sendable, Equatable {
+    public var probesSent = 0
+    public var probesFailed = 0
+    public var indirectProbesSent = 0
+    public var nacksReceived = 0
+    public var suspicionsRaised = 0
+    public var refutations = 0
+    public var membersDeclaredDead = 0
+    /// Updates that changed nothing (duplicates or stale news): idempotence at work.
+    public var redundantUpdates = 0
+    public var syncsStarted = 0
+    public var syncsInAgreement = 0
+    public var syncMembersReceived = 0
+    public var misdirectedPings = 0
+    public var unsupportedVersion = 0
+    public init() {}
+}

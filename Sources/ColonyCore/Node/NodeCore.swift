@@ -1,0 +1,288 @@
+import HashTreeCollections
+
+/// One Colony node's protocol state machine: SWIM + Lifeguard membership, piggyback and
+/// gossip dissemination, and digest anti-entropy — pure and sans-IO (DESIGN.md §1).
+///
+/// Inputs are values: `start`, `join`, `leave` (commands), `receive` (a packet, its source
+/// address and the time), `tick` (time passed). Each returns the effects to carry out:
+/// packets to send, events to emit, state to persist and when to wake it next. It reads no
+/// clock, draws randomness only from the generator seeded at construction, and does no I/O,
+/// so the simulator and the SwiftNIO driver run exactly the same code.
+///
+/// Protocol background (SWIM, Das et al. 2002; Lifeguard, Dadgar et al. 2018):
+/// - Every protocol period a node probes one member, in randomised round-robin order (§4.3).
+///   No ack within the probe timeout → `k` helpers probe it (ping-req); helpers that also
+///   fail answer `nack`, so the prober can tell whether it is the slow one (Lifeguard §IV.A).
+/// - A member nobody reaches is *suspect*; it refutes by raising its incarnation. Unrefuted
+///   suspicion becomes *dead* after a timeout that shrinks with independent confirmations
+///   (Lifeguard §IV.B). Pings to a suspect carry the suspicion, so it hears in time (buddy
+///   system, Lifeguard §IV.C).
+/// - News rides on pings, acks and gossip rounds, each item sent `mult·⌈log10(N+1)⌉` times.
+/// - Anti-entropy over streams repairs what gossip missed and heals partitions; Colony
+///   compares table digests first so the cost stays flat in N (DESIGN.md §2).
+public struct NodeCore: Sendable {
+    public enum Phase: Sendable, Equatable {
+        case created
+        case active
+        case leaving
+        case left
+    }
+
+    struct ProbeState: Sendable {
+        var seq: UInt32
+        var target: NodeID
+        var address: Address
+        var startedAt: Instant
+        var acked = false
+        var indirect = false
+        var expectedNacks = 0
+        var nacks = 0
+    }
+
+    struct HelperProbe: Sendable {
+        var requester: Peer
+        var requesterSeq: UInt32
+    }
+
+    enum ExchangeKind: Sendable, Equatable {
+        case join
+        case digest
+    }
+
+    struct Exchange: Sendable {
+        var kind: ExchangeKind
+        var peer: Peer
+        var startedAt: Instant
+    }
+
+    public let settings: Settings
+    public internal(set) var me: Member
+    public internal(set) var table: MemberTable
+    public internal(set) var queue: BroadcastQueue
+    public internal(set) var awareness: Awareness
+    public internal(set) var phase: Phase = .created
+    public internal(set) var stats = CoreStats()
+    /// True once a join got an answer (or the node was built already knowing the swarm).
+    public internal(set) var hasJoined = false
+    public internal(set) var now: Instant
+
+    var rng: Xoshiro256
+    var timers = TimerQueue()
+    var probeOrder = ProbeOrder()
+    var probe: ProbeState?
+    var helpers: [UInt32: HelperProbe] = [:]
+    var suspicions: [NodeID: Suspicion] = [:]
+    /// Dead and left members with when they became so: tombstones to reap, dead ones to
+    /// gossip to for a while and to try to reconnect. Deterministic order (TreeDictionary).
+    var gone: TreeDictionary<NodeID, Instant> = [:]
+    var exchanges: [UInt32: Exchange] = [:]
+    var seq: UInt32 = 0
+    var out: [Effect] = []
+    var reportedWake: Instant?
+    var gossipArmed = false
+    var joinSeeds: [Address] = []
+    var joinAttempt = 0
+    var joinSyncsLeft: [Duration] = []
+
+    /// A node that knows only itself. `me.incarnation` must exceed every incarnation this
+    /// identity used before (drivers persist it; see `Effect.persist`).
+    public init(me: Member, settings: Settings, seed: UInt64, now: Instant) {
+        self.init(me: me, settings: settings, seed: seed, now: now, knownMembers: nil)
+    }
+
+    /// A node that starts from a known table, e.g. a simulator's converged swarm (the table
+    /// is shared structure, not copied). The table's entry for `me` is replaced by `me`.
+    public init(me: Member, settings: Settings, seed: UInt64, now: Instant, knownMembers: MemberTable?) {
+        var me = me
+        me.status = .alive
+        self.me = me
+        self.settings = settings
+        self.rng = Xoshiro256(seed: seed)
+        self.now = now
+        self.queue = BroadcastQueue(maxEntries: settings.maxQueuedBroadcasts)
+        self.awareness = Awareness(max: settings.awarenessMaxMultiplier)
+        var table = knownMembers ?? MemberTable()
+        if table[me.id]?.member != me { table.upsert(me, at: now) }
+        self.table = table
+        if let known = knownMembers, known.count > 1 { hasJoined = true }
+    }
+
+    // MARK: Inputs
+
+    /// Arm the periodic timers. Probing starts at a random offset within one period, so
+    /// nodes started together do not probe in lockstep.
+    public mutating func start(now: Instant) -> [Effect] {
+        advance(to: now)
+        guard phase == .created else { return flush() }
+        phase = .active
+        out.append(.persist(.incarnation(me.incarnation)))
+        let period = settings.probeInterval.nanosecondsInt64
+        timers.schedule(.probe, at: now.advanced(byNanoseconds: Int64(rng.below(Int(max(1, period))))))
+        let pp = settings.pushPullNanoseconds(members: table.liveCount)
+        timers.schedule(.pushPull, at: now.advanced(byNanoseconds: pp / 2 + Int64(rng.below(Int(max(1, pp))))))
+        let rc = settings.reconnectInterval.nanosecondsInt64
+        timers.schedule(.reconnect, at: now.advanced(byNanoseconds: rc / 2 + Int64(rng.below(Int(max(1, rc))))))
+        timers.schedule(.reap, at: now + settings.reapInterval)
+        // A restarted node announces its new incarnation to whoever it knows.
+        enqueue(.alive(me))
+        return flush()
+    }
+
+    /// Join the swarm through seeds (addresses; ids unknown). Retries with backoff until a
+    /// seed answers.
+    public mutating func join(seeds: [Address], now: Instant) -> [Effect] {
+        advance(to: now)
+        guard phase == .active, !seeds.isEmpty else { return flush() }
+        joinSeeds = seeds
+        joinAttempt = 0
+        attemptJoin()
+        return flush()
+    }
+
+    /// Leave gracefully: broadcast `left` and stop probing; `leaveCompleted` is emitted once
+    /// the news has been sent its retransmit limit or `leavePropagateTimeout` passed.
+    public mutating func leave(now: Instant) -> [Effect] {
+        advance(to: now)
+        guard phase == .active else { return flush() }
+        phase = .leaving
+        probe = nil
+        me.status = .left
+        table.upsert(me, at: now)
+        enqueue(.left(id: me.id, incarnation: me.incarnation))
+        timers.schedule(.leaveTimeout, at: now + settings.leavePropagateTimeout)
+        if table.liveCount <= 1 { completeLeave() }
+        return flush()
+    }
+
+    /// A packet arrived from `source` (the address it came from).
+    public mutating func receive(_ packet: Packet, from source: Address, now: Instant) -> [Effect] {
+        advance(to: now)
+        guard phase == .active || phase == .leaving else { return flush() }
+        guard packet.from != me.id else { return flush() }
+        for update in packet.updates { apply(update) }
+        let sender = Peer(id: packet.from, address: source)
+        switch packet.message {
+        case .ping(let seq, let target):
+            if target == me.id {
+                sendDatagram(.ack(seq: seq), to: sender)
+            } else {
+                stats.misdirectedPings += 1
+            }
+        case .ack(let seq):
+            onAck(seq: seq)
+        case .nack(let seq):
+            onNack(seq: seq)
+        case .pingReq(let seq, let target, let targetAddress):
+            onPingReq(seq: seq, target: target, targetAddress: targetAddress, requester: sender)
+        case .gossip:
+            break
+        case .sync(let sync):
+            onSync(sync, from: sender)
+        }
+        return flush()
+    }
+
+    /// Time passed: run every timer that is due.
+    public mutating func tick(now: Instant) -> [Effect] {
+        advance(to: now)
+        while let timer = timers.popDue(self.now) {
+            fire(timer.kind)
+        }
+        return flush()
+    }
+
+    // MARK: Queries
+
+    public func member(_ id: NodeID) -> Member? { table[id]?.member }
+
+    public var members: [Member] { table.allMembers }
+
+    /// Current minimum suspicion timeout for this swarm size (for reports and tests).
+    public var suspicionMinNanoseconds: Int64 { settings.suspicionMinNanoseconds(members: table.liveCount) }
+
+    public var pendingTimers: Int { timers.count }
+
+    // MARK: Plumbing
+
+    mutating func advance(to now: Instant) {
+        if now > self.now { self.now = now }
+    }
+
+    mutating func flush() -> [Effect] {
+        if let earliest = timers.earliest, earliest != reportedWake {
+            reportedWake = earliest
+            out.append(.wake(at: earliest))
+        }
+        let effects = out
+        out.removeAll(keepingCapacity: true)
+        return effects
+    }
+
+    mutating func nextSeq() -> UInt32 {
+        seq &+= 1
+        return seq
+    }
+
+    mutating func fire(_ kind: TimerQueue.Kind) {
+        if phase == .left { return }
+        switch kind {
+        case .probe: onProbeTick()
+        case .probeTimeout(let s): onProbeTimeout(seq: s)
+        case .helperTimeout(let s): onHelperTimeout(seq: s)
+        case .gossip: onGossipTick()
+        case .pushPull: onPushPullTick()
+        case .joinSync: onJoinSyncTick()
+        case .reconnect: onReconnectTick()
+        case .reap: onReapTick()
+        case .suspicion(let id, let inc): onSuspicionTimeout(id: id, incarnation: inc)
+        case .exchangeTimeout(let e): onExchangeTimeout(exchange: e)
+        case .joinRetry: attemptJoin()
+        case .leaveTimeout: if phase == .leaving { completeLeave() }
+        }
+    }
+
+    mutating func emit(_ event: Event) { out.append(.emit(event)) }
+
+    /// Send a datagram, filling the room left under the MTU with queued broadcasts.
+    mutating func sendDatagram(_ message: Message, to peer: Peer, first: [Update] = []) {
+        var packet = Packet(from: me.id, message: message, updates: first)
+        if !queue.isEmpty {
+            let budget = settings.maxDatagramBytes - Wire.size(of: packet) - 1
+            packet.updates += queue.take(budget: budget, limit: retransmitLimit)
+        }
+        out.append(.send(packet, to: peer, via: .datagram))
+    }
+
+    mutating func sendStream(_ sync: Sync, to peer: Peer) {
+        out.append(.send(Packet(from: me.id, message: .sync(sync)), to: peer, via: .stream))
+    }
+
+    var retransmitLimit: Int { settings.retransmitLimit(members: table.liveCount) }
+
+    /// Up to `count` distinct random members other than us that satisfy `filter`.
+    /// Small tables are scanned; large ones sampled at random positions (O(log N) each).
+    mutating func randomMembers(_ count: Int, filter: (MemberTable.Record) -> Bool) -> [Member] {
+        guard count > 0, table.count > 1 else { return [] }
+        var picked: [Member] = []
+        if table.count <= 64 {
+            var pool: [Member] = []
+            for (id, r) in table.records where id != me.id && filter(r) { pool.append(r.member) }
+            while picked.count < count && !pool.isEmpty {
+                let i = rng.below(pool.count)
+                picked.append(pool[i])
+                pool.swapAt(i, pool.count - 1)
+                pool.removeLast()
+            }
+            return picked
+        }
+        var attempts = 0
+        while picked.count < count && attempts < count * 8 {
+            attempts += 1
+            let r = table.record(atOffset: rng.below(table.count))
+            if r.member.id == me.id || !filter(r) { continue }
+            if picked.contains(where: { $0.id == r.member.id }) { continue }
+            picked.append(r.member)
+        }
+        return picked
+    }
+}

@@ -1,0 +1,141 @@
+/// Every knob of a node, with memberlist's defaults (DESIGN.md §2) and named profiles.
+///
+/// `lan` is memberlist's `DefaultLANConfig`, `wan` its `DefaultWANConfig`, `local` its
+/// `DefaultLocalConfig`; Colony's additions (digest anti-entropy, reconnect, join boost) are
+/// documented where they appear.
+public struct Settings: Sendable, Hashable {
+    // MARK: Failure detection (SWIM)
+
+    /// Time between probes of successive members (SWIM's protocol period T). Default 1 s.
+    public var probeInterval: Duration = .seconds(1)
+    /// How long a direct ping waits for an ack before asking helpers. Default 500 ms.
+    public var probeTimeout: Duration = .milliseconds(500)
+    /// Helpers asked to probe on our behalf when a direct ping fails (SWIM's k). Default 3.
+    public var indirectChecks: Int = 3
+
+    // MARK: Lifeguard
+
+    /// α: the minimum suspicion timeout is `α · log10(N) · probeInterval`. Default 4.
+    public var suspicionMultiplier: Int = 4
+    /// β: the maximum suspicion timeout is `β · minimum`. Default 6.
+    public var suspicionMaxTimeoutMultiplier: Int = 6
+    /// Upper bound of the local health multiplier (Lifeguard §IV.A); probe timeout and
+    /// interval scale by `LHM + 1`. Default 8.
+    public var awarenessMaxMultiplier: Int = 8
+
+    // MARK: Dissemination
+
+    /// A broadcast is sent `retransmitMultiplier · ⌈log10(N+1)⌉` times. Default 4.
+    public var retransmitMultiplier: Int = 4
+    /// Time between gossip rounds. Default 200 ms.
+    public var gossipInterval: Duration = .milliseconds(200)
+    /// Members gossiped to per round. Default 3.
+    public var gossipNodes: Int = 3
+    /// How long dead members still receive gossip, so they learn they were declared dead. 30 s.
+    public var gossipToTheDeadTime: Duration = .seconds(30)
+    /// Largest datagram payload, header included. Default 1,400 bytes.
+    public var maxDatagramBytes: Int = 1400
+    /// Queued broadcasts beyond this are dropped, oldest and most-sent first. Default 4,096.
+    public var maxQueuedBroadcasts: Int = 4096
+
+    // MARK: Anti-entropy
+
+    /// Base period of anti-entropy with one random member; scaled by memberlist's
+    /// `pushPullScale` (×(⌈log2 N − log2 32⌉ + 1) above 32 members). Default 30 s.
+    /// Colony exchanges a digest first, so a round between agreeing peers costs ~60 bytes.
+    public var pushPullInterval: Duration = .seconds(30)
+    /// After joining, extra anti-entropy rounds at these delays fill in what gossip missed
+    /// (Colony addition: memberlist's tail waits for the periodic round). Default 0.5, 1.5, 3.5 s.
+    public var joinSyncDelays: [Duration] = [.milliseconds(500), .milliseconds(1500), .milliseconds(3500)]
+    /// How long a stream exchange may take before it is abandoned. Default 10 s.
+    public var streamTimeout: Duration = .seconds(10)
+
+    // MARK: Joining, leaving, reconnecting
+
+    /// First delay between join attempts; doubles per failed attempt up to `joinRetryMax`.
+    public var joinRetryInitial: Duration = .seconds(1)
+    /// Longest delay between join attempts. Default 30 s.
+    public var joinRetryMax: Duration = .seconds(30)
+    /// A graceful leave waits at most this long for its broadcast to spread. Default 5 s.
+    public var leavePropagateTimeout: Duration = .seconds(5)
+    /// How often a node tries to reach a dead member again, which is what heals partitions
+    /// (Serf's reconnect; each node tries with probability dead/live). Default 10 s.
+    public var reconnectInterval: Duration = .seconds(10)
+    /// Dead members are tried for reconnection this long. Default 24 h (Serf's default).
+    public var reconnectTimeout: Duration = .seconds(24 * 3600)
+    /// Dead and left members stay as tombstones this long, so stale gossip cannot resurrect
+    /// them. Default 24 h (Serf's tombstone timeout).
+    public var tombstoneTimeout: Duration = .seconds(24 * 3600)
+    /// How often tombstones are swept. Default 5 s.
+    public var reapInterval: Duration = .seconds(5)
+
+    public init() {}
+
+    /// memberlist's `DefaultLANConfig`.
+    public static var lan: Settings { Settings() }
+
+    /// memberlist's `DefaultWANConfig`: slower probes, longer suspicion.
+    public static var wan: Settings {
+        var s = Settings()
+        s.probeInterval = .seconds(5)
+        s.probeTimeout = .seconds(3)
+        s.suspicionMultiplier = 6
+        s.pushPullInterval = .seconds(60)
+        s.gossipNodes = 4
+        s.gossipInterval = .milliseconds(500)
+        s.gossipToTheDeadTime = .seconds(60)
+        s.streamTimeout = .seconds(30)
+        s.reconnectInterval = .seconds(30)
+        s.joinSyncDelays = [.seconds(1), .seconds(3), .seconds(7)]
+        return s
+    }
+
+    /// memberlist's `DefaultLocalConfig`: fast, for loopback and tests.
+    public static var local: Settings {
+        var s = Settings()
+        s.probeInterval = .seconds(1)
+        s.probeTimeout = .milliseconds(200)
+        s.indirectChecks = 1
+        s.retransmitMultiplier = 2
+        s.suspicionMultiplier = 3
+        s.pushPullInterval = .seconds(15)
+        s.gossipInterval = .milliseconds(100)
+        s.gossipToTheDeadTime = .seconds(15)
+        s.streamTimeout = .seconds(1)
+        s.reconnectInterval = .seconds(5)
+        s.joinSyncDelays = [.milliseconds(250), .milliseconds(750), .milliseconds(1750)]
+        return s
+    }
+
+    /// A named profile: `lan`, `wan` or `local`.
+    public static func profile(named name: String) -> Settings? {
+        switch name {
+        case "lan": .lan
+        case "wan": .wan
+        case "local": .local
+        default: nil
+        }
+    }
+}
+
+extension Settings {
+    /// Retransmit limit for a swarm of `n` members: `mult · ⌈log10(n + 1)⌉`.
+    public func retransmitLimit(members n: Int) -> Int {
+        retransmitMultiplier * max(1, PureMath.ceilLog10(max(1, n) + 1))
+    }
+
+    /// Lifeguard's minimum suspicion timeout in nanoseconds: `α · max(1, log10 N) · T`.
+    public func suspicionMinNanoseconds(members n: Int) -> Int64 {
+        let scale = max(1.0, PureMath.log10(Double(max(1, n))))
+        let ms = (Double(suspicionMultiplier) * scale * Double(probeInterval.nanosecondsInt64) / 1_000_000).rounded(.down)
+        return Int64(ms) * 1_000_000
+    }
+
+    /// memberlist's `pushPullScale`: the anti-entropy period grows with log2 N above 32.
+    public func pushPullNanoseconds(members n: Int) -> Int64 {
+        let base = pushPullInterval.nanosecondsInt64
+        guard n > 32 else { return base }
+        let mult = PureMath.ceilLog2(n) - 5 + 1
+        return base * Int64(max(1, mult))
+    }
+}

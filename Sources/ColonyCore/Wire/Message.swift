@@ -1,0 +1,123 @@
+/// One datagram or stream frame between nodes: who sent it, what it asks, and the
+/// broadcasts piggybacked on it (SWIM §4: dissemination rides on failure-detector traffic).
+public struct Packet: Sendable, Equatable {
+    public var from: NodeID
+    public var message: Message
+    public var updates: [Update]
+
+    public init(from: NodeID, message: Message, updates: [Update] = []) {
+        self.from = from
+        self.message = message
+        self.updates = updates
+    }
+}
+
+/// The protocol's requests and replies.
+public enum Message: Sendable, Equatable {
+    /// Direct probe. `target` lets a node that reused an address refuse a ping meant for
+    /// its predecessor.
+    case ping(seq: UInt32, target: NodeID)
+    /// Answer to a ping (direct, or forwarded by a helper with the requester's `seq`).
+    case ack(seq: UInt32)
+    /// A helper's answer when the target did not ack in time (Lifeguard §IV.A): it tells the
+    /// requester its own links work, so a missing ack is about the target.
+    case nack(seq: UInt32)
+    /// Ask the receiver to probe `target` on our behalf (SWIM's ping-req).
+    case pingReq(seq: UInt32, target: NodeID, targetAddress: Address)
+    /// Nothing but piggybacked updates.
+    case gossip
+    /// Anti-entropy and join exchanges; carried over a stream (TCP), never a datagram.
+    case sync(Sync)
+
+    public var kind: MessageKind {
+        switch self {
+        case .ping: .ping
+        case .ack: .ack
+        case .nack: .nack
+        case .pingReq: .pingReq
+        case .gossip: .gossip
+        case .sync: .sync
+        }
+    }
+}
+
+public enum MessageKind: Int, Sendable, CaseIterable, CustomStringConvertible {
+    case ping, ack, nack, pingReq, gossip, sync
+
+    public var description: String {
+        switch self {
+        case .ping: "ping"
+        case .ack: "ack"
+        case .nack: "nack"
+        case .pingReq: "pingReq"
+        case .gossip: "gossip"
+        case .sync: "sync"
+        }
+    }
+}
+
+/// A piece of membership news, disseminated by piggybacking (memberlist's alive / suspect /
+/// dead messages). Each names its subject; newer news about a subject supersedes older news.
+public enum Update: Sendable, Equatable {
+    /// The member is alive at `member.incarnation`, with this address and metadata.
+    case alive(Member)
+    /// `from` suspects the member at `incarnation`.
+    case suspect(id: NodeID, incarnation: UInt64, from: NodeID)
+    /// `from` declared the member dead at `incarnation`.
+    case dead(id: NodeID, incarnation: UInt64, from: NodeID)
+    /// The member left gracefully at `incarnation`.
+    case left(id: NodeID, incarnation: UInt64)
+
+    @inlinable
+    public var subject: NodeID {
+        switch self {
+        case .alive(let m): m.id
+        case .suspect(let id, _, _), .dead(let id, _, _), .left(let id, _): id
+        }
+    }
+
+    @inlinable
+    public var incarnation: UInt64 {
+        switch self {
+        case .alive(let m): m.incarnation
+        case .suspect(_, let i, _), .dead(_, let i, _), .left(_, let i): i
+        }
+    }
+
+    public var status: MemberStatus {
+        switch self {
+        case .alive: .alive
+        case .suspect: .suspect
+        case .dead: .dead
+        case .left: .left
+        }
+    }
+}
+
+/// Stream exchanges. Join is a full-state push-pull (the joiner knows nothing). Periodic
+/// anti-entropy is a digest drill-down: compare a hash of the whole table, then per-bucket
+/// hashes, then send only the members of buckets that differ — so between agreeing peers a
+/// round costs a few dozen bytes whatever N is (memberlist sends the full state every time).
+public enum Sync: Sendable, Equatable {
+    /// Joiner → seed: my state (usually just me).
+    case join(exchange: UInt32, members: [Member])
+    /// Seed → joiner: my full state.
+    case joinReply(exchange: UInt32, members: [Member])
+    /// Initiator → peer: the hash of my whole table and its size.
+    case digest(exchange: UInt32, root: UInt64, count: UInt32)
+    /// Peer → initiator: our tables hash the same; done.
+    case inSync(exchange: UInt32)
+    /// Peer → initiator: my bucket hashes at `2^bits` buckets.
+    case buckets(exchange: UInt32, bits: UInt8, hashes: [UInt64])
+    /// The members of the buckets that differ. The initiator sends first; the peer answers
+    /// with its own (`isReply`).
+    case entries(exchange: UInt32, bits: UInt8, buckets: [UInt16], members: [Member], isReply: Bool)
+
+    public var exchange: UInt32 {
+        switch self {
+        case .join(let e, _), .joinReply(let e, _), .digest(let e, _, _), .inSync(let e),
+             .buckets(let e, _, _), .entries(let e, _, _, _, _):
+            e
+        }
+    }
+}

@@ -1,0 +1,199 @@
+/// The byte layout of packets (version 1). One generic encoder writes it, both into a byte
+/// array and into a counter, so the sizes the core packs against (MTU) and the simulator
+/// bills (load) are exactly the encoded sizes.
+///
+/// Layout: `version u8 | flags u8 | keyID u8 | from 16B | kind u8 | body | updates`.
+/// Integers are LEB128 varints; strings and lists are varint-length-prefixed. `flags` and
+/// `keyID` are zero until the trust issue adds sealing and signatures.
+public protocol ByteSink {
+    mutating func write(_ byte: UInt8)
+    mutating func write<C: Collection>(contentsOf bytes: C) where C.Element == UInt8
+}
+
+/// Counts bytes instead of storing them.
+public struct ByteCounter: ByteSink {
+    public var count = 0
+    public init() {}
+    @inlinable public mutating func write(_ byte: UInt8) { count += 1 }
+    @inlinable public mutating func write<C: Collection>(contentsOf bytes: C) where C.Element == UInt8 {
+        count += bytes.count
+    }
+}
+
+extension Array: ByteSink where Element == UInt8 {
+    public mutating func write(_ byte: UInt8) { append(byte) }
+    public mutating func write<C: Collection>(contentsOf bytes: C) where C.Element == UInt8 {
+        append(contentsOf: bytes)
+    }
+}
+
+public enum Wire {
+    public static let version: UInt8 = 1
+    /// version, flags, key id.
+    public static let envelopeBytes = 3
+
+    public static func encode(_ packet: Packet) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        packet.encode(into: &out)
+        return out
+    }
+
+    public static func size(of packet: Packet) -> Int {
+        var c = ByteCounter()
+        packet.encode(into: &c)
+        return c.count
+    }
+
+    public static func size(of update: Update) -> Int {
+        var c = ByteCounter()
+        update.encode(into: &c)
+        return c.count
+    }
+
+    /// Bytes of a packet with this message and no updates, plus the updates-count prefix.
+    public static func headerSize(of message: Message, from: NodeID) -> Int {
+        size(of: Packet(from: from, message: message, updates: []))
+    }
+}
+
+extension ByteSink {
+    @inlinable
+    mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            write(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        write(UInt8(truncatingIfNeeded: v))
+    }
+
+    @inlinable
+    mutating func fixed64(_ value: UInt64) {
+        var v = value
+        for _ in 0..<8 {
+            write(UInt8(truncatingIfNeeded: v))
+            v >>= 8
+        }
+    }
+
+    mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { buf in
+            varint(UInt64(buf.count))
+            write(contentsOf: buf)
+        }
+    }
+
+    mutating func nodeID(_ id: NodeID) {
+        fixed64(id.high)
+        fixed64(id.low)
+    }
+
+    mutating func address(_ a: Address) {
+        string(a.host)
+        write(UInt8(truncatingIfNeeded: a.port >> 8))
+        write(UInt8(truncatingIfNeeded: a.port))
+    }
+
+    mutating func member(_ m: Member) {
+        nodeID(m.id)
+        string(m.name)
+        address(m.address)
+        varint(m.incarnation)
+        write(m.status.rawValue)
+        write(m.protocolVersion)
+        varint(UInt64(m.tags.count))
+        // Sorted so the same member always encodes to the same bytes.
+        for key in m.tags.keys.sorted() {
+            string(key)
+            string(m.tags[key]!)
+        }
+    }
+}
+
+extension Update {
+    public func encode<S: ByteSink>(into out: inout S) {
+        switch self {
+        case .alive(let m):
+            out.write(0)
+            out.member(m)
+        case .suspect(let id, let inc, let from):
+            out.write(1)
+            out.nodeID(id)
+            out.varint(inc)
+            out.nodeID(from)
+        case .dead(let id, let inc, let from):
+            out.write(2)
+            out.nodeID(id)
+            out.varint(inc)
+            out.nodeID(from)
+        case .left(let id, let inc):
+            out.write(3)
+            out.nodeID(id)
+            out.varint(inc)
+        }
+    }
+}
+
+extension Sync {
+    func encode<S: ByteSink>(into out: inout S) {
+        switch self {
+        case .join(let e, let members), .joinReply(let e, let members):
+            if case .join = self { out.write(0) } else { out.write(1) }
+            out.varint(UInt64(e))
+            out.varint(UInt64(members.count))
+            for m in members { out.member(m) }
+        case .digest(let e, let root, let count):
+            out.write(2)
+            out.varint(UInt64(e))
+            out.fixed64(root)
+            out.varint(UInt64(count))
+        case .inSync(let e):
+            out.write(3)
+            out.varint(UInt64(e))
+        case .buckets(let e, let bits, let hashes):
+            out.write(4)
+            out.varint(UInt64(e))
+            out.write(bits)
+            out.varint(UInt64(hashes.count))
+            for h in hashes { out.fixed64(h) }
+        case .entries(let e, let bits, let buckets, let members, let isReply):
+            out.write(5)
+            out.varint(UInt64(e))
+            out.write(bits)
+            out.write(isReply ? 1 : 0)
+            out.varint(UInt64(buckets.count))
+            for b in buckets { out.varint(UInt64(b)) }
+            out.varint(UInt64(members.count))
+            for m in members { out.member(m) }
+        }
+    }
+}
+
+extension Packet {
+    public func encode<S: ByteSink>(into out: inout S) {
+        out.write(Wire.version)
+        out.write(0)  // flags
+        out.write(0)  // key id
+        out.nodeID(from)
+        out.write(UInt8(message.kind.rawValue))
+        switch message {
+        case .ping(let seq, let target):
+            out.varint(UInt64(seq))
+            out.nodeID(target)
+        case .ack(let seq), .nack(let seq):
+            out.varint(UInt64(seq))
+        case .pingReq(let seq, let target, let address):
+            out.varint(UInt64(seq))
+            out.nodeID(target)
+            out.address(address)
+        case .gossip:
+            break
+        case .sync(let s):
+            s.encode(into: &out)
+        }
+        out.varint(UInt64(updates.count))
+        for u in updates { u.encode(into: &out) }
+    }
+}
