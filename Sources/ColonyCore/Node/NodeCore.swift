@@ -123,8 +123,6 @@ public struct NodeCore: Sendable {
         let rc = settings.reconnectInterval.nanosecondsInt64
         timers.schedule(.reconnect, at: now.advanced(byNanoseconds: rc / 2 + Int64(rng.below(Int(max(1, rc))))))
         timers.schedule(.reap, at: now + settings.reapInterval)
-        // A restarted node announces its new incarnation to whoever it knows.
-        enqueue(.alive(me))
         return flush()
     }
 

@@ -1,0 +1,395 @@
+import ColonyCore
+
+public enum ScenarioKind: String, CaseIterable, Sendable {
+    /// A converged swarm; one new node joins. Convergence: until every node sees it alive.
+    case join
+    /// A converged swarm; one node crashes. Detection: first suspicion, and each node's death verdict.
+    case crash
+    /// As `crash`, while 10% of nodes stall for 1–5 s over and over (Lifeguard's scenario).
+    case pause
+    /// N nodes start at once and all join through one seed.
+    case bootstrap
+    /// The swarm splits in halves for longer than the suspicion timeout, then heals.
+    case partition
+    /// Nothing happens for `duration`: the cost of keeping a swarm together.
+    case steady
+}
+
+public struct SimulationOptions: Sendable {
+    public var scenario: ScenarioKind
+    public var nodes: Int
+    public var seed: UInt64
+    public var profile: String
+    public var loss: Double = 0
+    public var duplicate: Double = 0
+    public var reorder: Double = 0
+    /// Virtual seconds for `steady` (default 600).
+    public var durationSeconds: Double?
+
+    public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
+        self.scenario = scenario
+        self.nodes = nodes
+        self.seed = seed
+        self.profile = profile
+    }
+
+    public var seedText: String { "0x" + String(seed, radix: 16) }
+
+    /// The one command that replays this run.
+    public var reproduceCommand: String {
+        var cmd = "swift run -c release colony simulate --scenario \(scenario.rawValue) --nodes \(nodes) --seed \(seedText) --profile \(profile)"
+        if loss > 0 { cmd += " --loss \(loss)" }
+        if duplicate > 0 { cmd += " --duplicate \(duplicate)" }
+        if reorder > 0 { cmd += " --reorder \(reorder)" }
+        if let durationSeconds { cmd += " --duration \(durationSeconds)" }
+        return cmd
+    }
+}
+
+public enum SimulationError: Error, CustomStringConvertible {
+    case unknownProfile(String)
+    case tooFewNodes(Int, minimum: Int)
+    case badProbability(String, Double)
+
+    public var description: String {
+        switch self {
+        case .unknownProfile(let p): "unknown profile '\(p)' (expected lan, wan or local)"
+        case .tooFewNodes(let n, let min): "--nodes \(n) is too few for this scenario (minimum \(min))"
+        case .badProbability(let name, let p): "\(name) must be in [0, 1), got \(p)"
+        }
+    }
+}
+
+/// Runs one scenario end to end: a safety phase (faults, invariants on every step), then a
+/// liveness phase in which the swarm must converge — "did not converge" is a failure.
+public enum Simulation {
+    static let second: Int64 = 1_000_000_000
+
+    public static func run(_ options: SimulationOptions, progress: ((Double) -> Void)? = nil) throws -> SimulationResult {
+        guard let settings = Settings.profile(named: options.profile),
+              var network = NetworkModel.profile(named: options.profile) else {
+            throw SimulationError.unknownProfile(options.profile)
+        }
+        for (name, p) in [("--loss", options.loss), ("--duplicate", options.duplicate), ("--reorder", options.reorder)] {
+            if !(p >= 0 && p < 1) { throw SimulationError.badProbability(name, p) }
+        }
+        let minimum = options.scenario == .partition ? 4 : 3
+        if options.nodes < minimum { throw SimulationError.tooFewNodes(options.nodes, minimum: minimum) }
+        network.loss = options.loss
+        network.duplicate = options.duplicate
+        network.reorder = options.reorder
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        let sim = Simulator(seed: options.seed, settings: settings, network: network)
+        sim.strict = options.loss == 0 && options.duplicate == 0 && options.reorder == 0
+        var context = Context(sim: sim, options: options, settings: settings, progress: progress)
+        var result = SimulationResult(options: options)
+        switch options.scenario {
+        case .join: context.join(&result)
+        case .crash: context.crash(&result, pauses: false)
+        case .pause: context.crash(&result, pauses: true)
+        case .bootstrap: context.bootstrap(&result)
+        case .partition: context.partition(&result)
+        case .steady: context.steady(&result)
+        }
+        let elapsed = clock.now - started
+        result.wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        result.peakMemoryBytes = ProcessMemory.peakBytes()
+        result.virtualSeconds = Double(sim.now) / 1e9
+        result.steps = sim.steps
+        result.traceHash = sim.traceHash
+        result.violations = sim.violations
+        for kind in MessageKind.allCases where sim.messagesByKind[kind.rawValue] > 0 {
+            result.messagesByKind[kind.description] = sim.messagesByKind[kind.rawValue]
+            result.bytesByKind[kind.description] = sim.bytesByKind[kind.rawValue]
+        }
+        return result
+    }
+
+    struct Context {
+        let sim: Simulator
+        let options: SimulationOptions
+        let settings: Settings
+        let progress: ((Double) -> Void)?
+        var rng: Xoshiro256
+
+        init(sim: Simulator, options: SimulationOptions, settings: Settings, progress: ((Double) -> Void)?) {
+            self.sim = sim
+            self.options = options
+            self.settings = settings
+            self.progress = progress
+            self.rng = Xoshiro256(seed: SplitMix64.mix(options.seed ^ 0x5CE7_A510))
+        }
+
+        var n: Int { options.nodes }
+        var period: Int64 { settings.probeInterval.nanosecondsInt64 }
+        var warmup: Int64 { max(10 * second, 5 * period) }
+        var maxSuspicion: Int64 {
+            settings.suspicionMinNanoseconds(members: n) * Int64(settings.suspicionMaxTimeoutMultiplier)
+        }
+
+        /// Run to `deadline` in slices, reporting progress, stopping early when `done`.
+        func drive(until deadline: Int64, from origin: Int64 = 0, done: () -> Bool) {
+            let slice = max(period / 2, 100_000_000)
+            var t = sim.now
+            while t < deadline {
+                t = min(deadline, t + slice)
+                var finished = false
+                sim.run(until: t) { _ in
+                    finished = done()
+                    return finished
+                }
+                progress?(Double(sim.now - origin) / Double(max(1, deadline - origin)))
+                if finished || done() { return }
+            }
+        }
+
+        func converged() -> MemberTable { sim.convergedTable(0..<n) }
+
+        func startConverged() {
+            sim.addNodes(n)
+            let table = converged()
+            for i in 0..<n { sim.start(i, known: table) }
+        }
+
+        /// Average bytes and messages per live node per second over [from, to).
+        func measureLoad(_ result: inout SimulationResult, from: Int64, to: Int64) {
+            var bytes0 = 0, msgs0 = 0
+            sim.schedule(at: from) { s in
+                bytes0 = s.totalBytesSent
+                msgs0 = s.totalMessagesSent
+            }
+            sim.run(until: to)
+            let seconds = Double(to - from) / 1e9
+            let live = Double(sim.upNodes.count)
+            result.bytesPerNodePerSecond = Double(sim.totalBytesSent - bytes0) / live / seconds
+            result.messagesPerNodePerSecond = Double(sim.totalMessagesSent - msgs0) / live / seconds
+        }
+
+        func timeline(_ times: [Double], of total: Int) -> [(ms: Double, fraction: Double)] {
+            let sorted = times.sorted()
+            var out: [(ms: Double, fraction: Double)] = [(0, 0)]
+            for (k, t) in sorted.enumerated() { out.append((t, Double(k + 1) / Double(total))) }
+            return out
+        }
+
+        // MARK: join
+
+        mutating func join(_ result: inout SimulationResult) {
+            startConverged()
+            let joiner = sim.addNodes(1).lowerBound
+            let joinerID = sim.nodes[joiner].id
+            measureLoad(&result, from: warmup / 2, to: warmup)
+            let seed = rng.below(n)
+            var knownAt = [Double?](repeating: nil, count: n)
+            var known = 0
+            let joinAt = sim.now
+            sim.onEvent = { s, i, event in
+                guard i < knownAt.count, knownAt[i] == nil,
+                      case .memberChanged(let m, _) = event, m.id == joinerID, m.status == .alive else { return }
+                knownAt[i] = Double(s.now - joinAt) / 1e6
+                known += 1
+            }
+            sim.start(joiner)
+            sim.join(joiner, seeds: [seed])
+            let deadline = joinAt + max(60 * second, 30 * period)
+            drive(until: deadline, from: joinAt) { known == n }
+            let times = knownAt.compactMap { $0 }
+            result.converged = known == n
+            result.convergence = Distribution(times)
+            result.timeline = timeline(times, of: n)
+            result.newsLabel = "nodes that see the new node alive"
+            if !result.converged {
+                result.failure = "did not converge: \(n - known) of \(n) nodes never saw the joiner alive within \(Double(deadline - joinAt) / 1e9) s"
+            }
+        }
+
+        // MARK: crash and pause
+
+        mutating func crash(_ result: inout SimulationResult, pauses: Bool) {
+            startConverged()
+            let victim = rng.below(n)
+            let victimID = sim.nodes[victim].id
+            if pauses {
+                sim.strict = false
+                let pausers = pickPausers(excluding: victim)
+                let pauseEnd = warmup + 60 * second
+                for p in pausers { schedulePauses(p, from: warmup / 2 + Int64(rng.below(Int(5 * second))), until: pauseEnd) }
+            } else {
+                measureLoad(&result, from: warmup / 2, to: warmup)
+            }
+            sim.run(until: warmup)
+            let crashAt = sim.now
+            var firstSuspicion: Double?
+            var deadAt = [Double?](repeating: nil, count: n)
+            var deadCount = 0
+            sim.onEvent = { s, i, event in
+                guard case .memberChanged(let m, _) = event, m.id == victimID else { return }
+                let t = Double(s.now - crashAt) / 1e6
+                if m.status != .alive, firstSuspicion == nil { firstSuspicion = t }
+                if m.status == .dead, deadAt[i] == nil {
+                    deadAt[i] = t
+                    deadCount += 1
+                }
+            }
+            sim.crash(victim)
+            let detectDeadline = crashAt + maxSuspicion + 60 * second
+            drive(until: detectDeadline, from: crashAt) { deadCount >= n - 1 }
+            let times = deadAt.compactMap { $0 }
+            result.detectionFirstMs = firstSuspicion
+            result.detectionAll = Distribution(times)
+            result.convergence = result.detectionAll
+            result.timeline = timeline(times, of: n - 1)
+            result.newsLabel = "nodes that mark the crashed node dead"
+            result.falsePositives = sim.falselyDeclaredDead.count
+            if deadCount < n - 1 {
+                result.failure = "did not converge: \(n - 1 - deadCount) live nodes never marked the crashed node dead within \(Double(detectDeadline - crashAt) / 1e9) s"
+                return
+            }
+            // Liveness: once faults stop, every live node must see every live node alive.
+            let calm = max(sim.now, pauses ? warmup + 60 * second + 5 * second : sim.now)
+            sim.run(until: calm)
+            let livenessDeadline = calm + maxSuspicion + 120 * second
+            result.converged = waitConverged(until: livenessDeadline, expectedGone: [victim])
+            if !result.converged {
+                result.failure = "did not converge: live nodes still disagree \(Double(livenessDeadline - calm) / 1e9) s after faults stopped"
+            }
+        }
+
+        mutating func pickPausers(excluding victim: Int) -> [Int] {
+            var pool = Array(0..<n).filter { $0 != victim }
+            var out: [Int] = []
+            let count = max(1, n / 10)
+            while out.count < count && !pool.isEmpty {
+                let k = rng.below(pool.count)
+                out.append(pool[k])
+                pool.swapAt(k, pool.count - 1)
+                pool.removeLast()
+            }
+            return out
+        }
+
+        /// Stall node `p` for 1–5 s, run for 1–5 s, and again, until `until`.
+        mutating func schedulePauses(_ p: Int, from: Int64, until: Int64) {
+            var t = from
+            while t < until {
+                let stall = second + Int64(rng.below(Int(4 * second)))
+                sim.schedule(at: t) { s in s.pause(p, forNanoseconds: stall) }
+                t += stall + second + Int64(rng.below(Int(4 * second)))
+            }
+        }
+
+        /// Run until converged (checked every 100 ms of virtual time) or the deadline.
+        func waitConverged(until deadline: Int64, expectedGone: Set<Int> = []) -> Bool {
+            let origin = sim.now
+            while sim.now < deadline {
+                if sim.isConverged(expectedGone: expectedGone) { return true }
+                sim.run(until: min(deadline, sim.now + 100_000_000))
+                progress?(Double(sim.now - origin) / Double(max(1, deadline - origin)))
+            }
+            return sim.isConverged(expectedGone: expectedGone)
+        }
+
+        // MARK: bootstrap
+
+        mutating func bootstrap(_ result: inout SimulationResult) {
+            sim.addNodes(n)
+            var convergedAt = [Double?](repeating: nil, count: n)
+            var done = 0
+            let total = n
+            sim.onEvent = { s, i, event in
+                guard convergedAt[i] == nil, case .memberChanged = event,
+                      let core = s.nodes[i].core, core.table.count(.alive) == total else { return }
+                convergedAt[i] = Double(s.now) / 1e6
+                done += 1
+            }
+            sim.start(0)
+            for i in 1..<n {
+                let at = Int64(rng.below(100_000_000))
+                sim.schedule(at: at) { s in
+                    s.start(i)
+                    s.join(i, seeds: [0])
+                }
+            }
+            let deadline = max(120 * second, 60 * period)
+            drive(until: deadline) { done == total }
+            let times = convergedAt.compactMap { $0 }
+            result.convergence = Distribution(times)
+            result.timeline = timeline(times, of: n)
+            result.newsLabel = "nodes that see all \(n) members alive"
+            result.converged = done == total && sim.isConverged()
+            if !result.converged {
+                result.failure = "did not converge: \(total - done) of \(total) nodes did not see all members alive within \(deadline / second) s"
+            }
+        }
+
+        // MARK: partition
+
+        mutating func partition(_ result: inout SimulationResult) {
+            startConverged()
+            sim.run(until: warmup)
+            var order = Array(0..<n)
+            for k in stride(from: n - 1, to: 0, by: -1) { order.swapAt(k, rng.below(k + 1)) }
+            var groups = [UInt8](repeating: 1, count: n)
+            for k in order.prefix(n / 2) { groups[k] = 2 }
+            sim.strict = false
+            sim.partition(groups)
+            // Long enough for the unconfirmed worst case: the maximum suspicion timeout.
+            let healAt = warmup + maxSuspicion + 30 * second
+            sim.run(until: healAt)
+            var crossDead = 0, crossPairs = 0
+            for i in 0..<n {
+                guard let t = sim.nodes[i].core?.table else { continue }
+                for j in 0..<n where groups[j] != groups[i] {
+                    crossPairs += 1
+                    if t[sim.nodes[j].id]?.member.status == .dead { crossDead += 1 }
+                }
+            }
+            sim.heal()
+            var convergedAt = [Double?](repeating: nil, count: n)
+            var done = 0
+            let total = n
+            let origin = sim.now
+            sim.onEvent = { s, i, event in
+                guard convergedAt[i] == nil, case .memberChanged = event,
+                      let core = s.nodes[i].core, core.table.count(.alive) == total else { return }
+                convergedAt[i] = Double(s.now - origin) / 1e6
+                done += 1
+            }
+            let deadline = origin + 600 * second
+            drive(until: deadline, from: origin) { done == total }
+            result.converged = done == total && waitConverged(until: deadline)
+            let times = convergedAt.compactMap { $0 }
+            result.convergence = Distribution(times)
+            result.timeline = timeline(times, of: n)
+            result.newsLabel = "nodes that see all \(n) members alive after the heal"
+            if result.converged { result.healMs = Double(sim.now - origin) / 1e6 }
+            if crossDead < crossPairs {
+                result.failure = "partition too short: only \(crossDead) of \(crossPairs) cross-partition views were dead at the heal"
+            } else if !result.converged {
+                result.failure = "did not converge: \(total - done) nodes never saw everyone alive again within 600 s of the heal"
+            }
+        }
+
+        // MARK: steady
+
+        mutating func steady(_ result: inout SimulationResult) {
+            startConverged()
+            let duration = Int64((options.durationSeconds ?? 600) * 1e9)
+            let from = min(warmup, duration / 10)
+            var bytes0 = 0, msgs0 = 0
+            sim.schedule(at: from) { s in
+                bytes0 = s.totalBytesSent
+                msgs0 = s.totalMessagesSent
+            }
+            drive(until: duration) { false }
+            let seconds = Double(duration - from) / 1e9
+            result.bytesPerNodePerSecond = Double(sim.totalBytesSent - bytes0) / Double(n) / seconds
+            result.messagesPerNodePerSecond = Double(sim.totalMessagesSent - msgs0) / Double(n) / seconds
+            result.falsePositives = sim.falselyDeclaredDead.count
+            result.converged = n > 2000 ? sim.falselyDeclaredDead.isEmpty : sim.isConverged()
+            if !result.converged { result.failure = "the swarm did not stay converged" }
+        }
+    }
+}

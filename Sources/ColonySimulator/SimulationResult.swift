@@ -1,0 +1,158 @@
+import ColonyCore
+import Foundation
+
+/// p50 / p99 / max of a set of durations (milliseconds).
+public struct Distribution: Sendable, Equatable {
+    public var p50: Double
+    public var p99: Double
+    public var max: Double
+    public var count: Int
+
+    public init?(_ values: [Double]) {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        func pct(_ p: Double) -> Double {
+            let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
+            return sorted[Swift.max(0, Swift.min(sorted.count - 1, rank))]
+        }
+        p50 = pct(0.50)
+        p99 = pct(0.99)
+        max = sorted.last!
+        count = sorted.count
+    }
+}
+
+/// What one simulation measured. Times are milliseconds of virtual time.
+public struct SimulationResult: Sendable {
+    public var options: SimulationOptions
+    public var converged = false
+    public var convergence: Distribution?
+    public var detectionFirstMs: Double?
+    public var detectionAll: Distribution?
+    public var falsePositives: Int?
+    public var healMs: Double?
+    public var bytesPerNodePerSecond: Double?
+    public var messagesPerNodePerSecond: Double?
+    public var wallSeconds: Double = 0
+    public var peakMemoryBytes: Int = 0
+    public var virtualSeconds: Double = 0
+    public var steps = 0
+    public var traceHash: UInt64 = 0
+    public var violations: [String] = []
+    /// Why the run failed its liveness phase, if it did.
+    public var failure: String?
+    /// (milliseconds since the news, fraction of nodes that know it).
+    public var timeline: [(ms: Double, fraction: Double)] = []
+    /// What the timeline's "news" is, for plots.
+    public var newsLabel = ""
+    /// Messages and bytes sent over the whole run, by message kind.
+    public var messagesByKind: [String: Int] = [:]
+    public var bytesByKind: [String: Int] = [:]
+
+    /// Passed: no invariant violated and the liveness phase converged.
+    public var passed: Bool { violations.isEmpty && converged && failure == nil }
+
+    public init(options: SimulationOptions) { self.options = options }
+
+    static func fmt(_ v: Double?) -> String {
+        guard let v else { return "null" }
+        if v.isNaN || v.isInfinite { return "null" }
+        return String(format: "%.1f", v)
+    }
+
+    static func dist(_ d: Distribution?) -> String {
+        guard let d else { return "null" }
+        return "{\"p50\": \(fmt(d.p50)), \"p99\": \(fmt(d.p99)), \"max\": \(fmt(d.max))}"
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default:
+                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// One JSON object; the field names are a contract (issue #2).
+    public var json: String {
+        var fields: [(String, String)] = [
+            ("scenario", Self.quote(options.scenario.rawValue)),
+            ("nodes", "\(options.nodes)"),
+            ("seed", Self.quote(options.seedText)),
+            ("profile", Self.quote(options.profile)),
+            ("loss", "\(options.loss)"),
+            ("converged", converged ? "true" : "false"),
+            ("convergenceMs", Self.dist(convergence)),
+            ("detectionFirstMs", Self.fmt(detectionFirstMs)),
+            ("detectionAllMs", Self.dist(detectionAll)),
+            ("falsePositives", falsePositives.map(String.init) ?? "null"),
+            ("healMs", Self.fmt(healMs)),
+            ("bytesPerNodePerSecond", Self.fmt(bytesPerNodePerSecond)),
+            ("messagesPerNodePerSecond", messagesPerNodePerSecond.map { String(format: "%.3f", $0) } ?? "null"),
+            ("wallSeconds", String(format: "%.2f", wallSeconds)),
+            ("peakMemoryBytes", "\(peakMemoryBytes)"),
+        ]
+        fields.append(("virtualSeconds", String(format: "%.3f", virtualSeconds)))
+        fields.append(("steps", "\(steps)"))
+        fields.append(("traceHash", Self.quote(String(traceHash, radix: 16))))
+        fields.append(("violations", "[" + violations.map(Self.quote).joined(separator: ", ") + "]"))
+        fields.append(("failure", failure.map(Self.quote) ?? "null"))
+        fields.append(("passed", passed ? "true" : "false"))
+        let kinds = messagesByKind.keys.sorted().map { k in
+            "\(Self.quote(k)): {\"messages\": \(messagesByKind[k]!), \"bytes\": \(bytesByKind[k] ?? 0)}"
+        }
+        fields.append(("sentByKind", "{" + kinds.joined(separator: ", ") + "}"))
+        fields.append(("reproduce", Self.quote(options.reproduceCommand)))
+        return "{" + fields.map { "\(Self.quote($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    /// A readable table.
+    public var table: String {
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.0f ms", $0) } ?? "—" }
+        func d(_ x: Distribution?) -> String {
+            x.map { String(format: "p50 %.0f ms · p99 %.0f ms · max %.0f ms (n=%d)", $0.p50, $0.p99, $0.max, $0.count) } ?? "—"
+        }
+        var rows: [(String, String)] = [
+            ("scenario", options.scenario.rawValue),
+            ("nodes", "\(options.nodes)"),
+            ("seed", options.seedText),
+            ("profile", options.profile),
+            ("loss", String(format: "%.1f%%", options.loss * 100)),
+            ("converged", converged ? "yes" : "NO"),
+            ("convergence", d(convergence)),
+            ("first detection", ms(detectionFirstMs)),
+            ("detection (all)", d(detectionAll)),
+            ("false positives", falsePositives.map(String.init) ?? "—"),
+            ("heal", ms(healMs)),
+            ("load", bytesPerNodePerSecond.map { String(format: "%.1f B/node/s, %.2f msg/node/s", $0, messagesPerNodePerSecond ?? 0) } ?? "—"),
+            ("virtual time", String(format: "%.1f s in %d steps", virtualSeconds, steps)),
+            ("wall time", String(format: "%.2f s", wallSeconds)),
+            ("peak memory", String(format: "%.1f MB", Double(peakMemoryBytes) / 1e6)),
+            ("trace hash", String(traceHash, radix: 16)),
+            ("invariants", violations.isEmpty ? "all held" : "\(violations.count) VIOLATED"),
+        ]
+        if let failure { rows.append(("failure", failure)) }
+        let width = rows.map(\.0.count).max() ?? 0
+        var out = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        for v in violations.prefix(10) { out += "\n  ! " + v }
+        return out
+    }
+}
+
+enum ProcessMemory {
+    /// Peak resident set size of this process (VmHWM), in bytes; 0 where unknown.
+    static func peakBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let digits = line.filter(\.isNumber)
+            return (Int(digits) ?? 0) * 1024
+        }
+        return 0
+    }
+}

@@ -1,0 +1,332 @@
+import ColonyCore
+
+/// A deterministic swarm: many `NodeCore`s in one process on a virtual clock, talking over
+/// a modelled network, with crashes, restarts, pauses and partitions on a schedule.
+///
+/// One 64-bit seed decides everything (node ids, positions, every core's generator, every
+/// network roll), so the same seed replays the same run; `traceHash` digests every step so a
+/// test can prove it. Invariants are checked after every step against what the simulator
+/// knows to be true (who is really up), and violations are recorded with the time.
+public final class Simulator {
+    public struct Node {
+        public let id: NodeID
+        public let address: Address
+        public let position: SIMD2<Double>
+        public internal(set) var core: NodeCore?
+        /// Running (not crashed). A paused node is up.
+        public internal(set) var isUp = false
+        public internal(set) var pausedUntil: Int64 = 0
+        /// What the node made durable: a restart resumes above it.
+        public internal(set) var persistedIncarnation: UInt64 = 0
+        public internal(set) var restarts = 0
+        public internal(set) var group: UInt8 = 0
+        var wakeGeneration: UInt64 = 0
+        var wakeAt: Int64 = .max
+        public internal(set) var bytesSent = 0
+        public internal(set) var messagesSent = 0
+    }
+
+    enum Payload {
+        case deliver(to: Int32, from: Int32, packet: Packet, via: Transport)
+        case wake(node: Int32, generation: UInt64)
+        case action(Int)
+    }
+
+    public let seed: UInt64
+    public let settings: Settings
+    public var network: NetworkModel
+    public private(set) var nodes: [Node] = []
+    public private(set) var now: Int64 = 0
+    public private(set) var steps = 0
+    public private(set) var traceHash: UInt64 = 0xCBF2_9CE4_8422_2325
+    public private(set) var violations: [String] = []
+    /// True while no fault is active: then no up, reachable member may be declared dead.
+    public var strict = true
+    public private(set) var partitioned = false
+    /// Healthy members (up when declared) declared dead by anyone, by index, once each.
+    public private(set) var falselyDeclaredDead: Set<Int> = []
+    public private(set) var messagesByKind = [Int](repeating: 0, count: MessageKind.allCases.count)
+    public private(set) var bytesByKind = [Int](repeating: 0, count: MessageKind.allCases.count)
+
+    /// Called for every event a node emits, after the invariant checks.
+    public var onEvent: ((Simulator, Int, Event) -> Void)?
+    /// Called for every send, with the sender, the receiver (if known) and the packet.
+    public var onSend: ((Simulator, Int, Packet) -> Void)?
+
+    var queue = EventQueue<Payload>()
+    var rng: Xoshiro256
+    var actions: [(Simulator) -> Void] = []
+    var addressIndex: [Address: Int32] = [:]
+
+    public init(seed: UInt64, settings: Settings, network: NetworkModel) {
+        self.seed = seed
+        self.settings = settings
+        self.network = network
+        self.rng = Xoshiro256(seed: seed ^ 0x5EED_0F_C0_10_4E)
+    }
+
+    // MARK: Building the swarm
+
+    /// Add `count` nodes (not yet running). Ids and positions come from the seed.
+    @discardableResult
+    public func addNodes(_ count: Int) -> Range<Int> {
+        let start = nodes.count
+        nodes.reserveCapacity(start + count)
+        for i in start..<(start + count) {
+            let id = NodeID(high: UInt64(i), low: SplitMix64.mix(seed &+ UInt64(i) &* 0x9E37_79B9))
+            let address = Address(host: "10.\((i >> 16) & 255).\((i >> 8) & 255).\(i & 255)", port: 7946)
+            let position = SIMD2(rng.unit(), rng.unit())
+            nodes.append(Node(id: id, address: address, position: position))
+            addressIndex[address] = Int32(i)
+        }
+        return start..<(start + count)
+    }
+
+    public func member(for i: Int, incarnation: UInt64 = 1) -> Member {
+        Member(id: nodes[i].id, name: "node-\(i)", address: nodes[i].address, incarnation: incarnation)
+    }
+
+    /// A table in which the given nodes are all alive: the state of a converged swarm,
+    /// built once and shared by every node (persistent structure).
+    public func convergedTable(_ range: Range<Int>) -> MemberTable {
+        var t = MemberTable()
+        for i in range { t.upsert(member(for: i), at: .zero) }
+        return t
+    }
+
+    /// Start node `i` now. With `known`, it starts already knowing the swarm; otherwise it
+    /// knows only itself. A restart resumes with an incarnation above what it persisted.
+    public func start(_ i: Int, known: MemberTable? = nil) {
+        precondition(!nodes[i].isUp, "node \(i) is already up")
+        let incarnation = max(1, nodes[i].persistedIncarnation + (nodes[i].restarts > 0 || nodes[i].persistedIncarnation > 0 ? 1 : 0))
+        let coreSeed = SplitMix64.mix(seed ^ SplitMix64.mix(UInt64(i) &+ UInt64(nodes[i].restarts) << 40))
+        var core = NodeCore(me: member(for: i, incarnation: incarnation), settings: settings, seed: coreSeed, now: instant, knownMembers: known)
+        nodes[i].isUp = true
+        nodes[i].pausedUntil = 0
+        let effects = core.start(now: instant)
+        nodes[i].core = core
+        apply(effects, node: i)
+    }
+
+    /// Crash node `i`: it stops at once, losing all volatile state (not what it persisted).
+    public func crash(_ i: Int) {
+        guard nodes[i].isUp else { return }
+        nodes[i].isUp = false
+        nodes[i].core = nil
+        nodes[i].wakeGeneration &+= 1
+        nodes[i].wakeAt = .max
+        nodes[i].restarts += 1
+    }
+
+    /// Stall node `i` for `nanoseconds`: nothing it would do happens until then; packets for
+    /// it wait (as in a socket buffer) and its timers fire late.
+    public func pause(_ i: Int, forNanoseconds ns: Int64) {
+        guard nodes[i].isUp else { return }
+        nodes[i].pausedUntil = max(nodes[i].pausedUntil, now + ns)
+    }
+
+    public func join(_ i: Int, seeds: [Int]) {
+        let addresses = seeds.map { nodes[$0].address }
+        command(i) { core, now in core.join(seeds: addresses, now: now) }
+    }
+
+    public func leave(_ i: Int) {
+        command(i) { core, now in core.leave(now: now) }
+    }
+
+    /// Put nodes into partition groups; packets cross groups only when `group` is equal.
+    public func partition(_ groups: [UInt8]) {
+        precondition(groups.count == nodes.count)
+        for i in nodes.indices { nodes[i].group = groups[i] }
+        partitioned = true
+    }
+
+    public func heal() {
+        for i in nodes.indices { nodes[i].group = 0 }
+        partitioned = false
+    }
+
+    func command(_ i: Int, _ body: (inout NodeCore, Instant) -> [Effect]) {
+        guard nodes[i].isUp, nodes[i].core != nil else { return }
+        let effects = body(&nodes[i].core!, instant)
+        apply(effects, node: i)
+    }
+
+    // MARK: Running
+
+    public var instant: Instant { Instant(nanoseconds: now) }
+
+    /// Run `body` at virtual time `at` (nanoseconds).
+    public func schedule(at time: Int64, _ body: @escaping (Simulator) -> Void) {
+        actions.append(body)
+        queue.push(.action(actions.count - 1), at: max(time, now))
+    }
+
+    /// Process events until `time`, or until `stop` says so (checked after each step).
+    public func run(until time: Int64, stop: (Simulator) -> Bool = { _ in false }) {
+        while let next = queue.nextTime, next <= time {
+            step()
+            if stop(self) { return }
+        }
+        now = max(now, time)
+    }
+
+    func step() {
+        guard let (time, payload) = queue.pop() else { return }
+        now = time
+        steps += 1
+        switch payload {
+        case .action(let index):
+            mixTrace(1, UInt64(index))
+            let body = actions[index]
+            body(self)
+        case .wake(let node, let generation):
+            let i = Int(node)
+            guard nodes[i].isUp, nodes[i].wakeGeneration == generation else { return }
+            if nodes[i].pausedUntil > now {
+                queue.push(payload, at: nodes[i].pausedUntil)
+                return
+            }
+            nodes[i].wakeAt = .max
+            mixTrace(2, UInt64(i))
+            let effects = nodes[i].core!.tick(now: instant)
+            apply(effects, node: i)
+        case .deliver(let to, let from, let packet, _):
+            let i = Int(to)
+            guard nodes[i].isUp else { return }
+            if nodes[i].pausedUntil > now {
+                queue.push(payload, at: nodes[i].pausedUntil)
+                return
+            }
+            mixTrace(3, UInt64(i) << 32 | UInt64(from))
+            mixTrace(4, UInt64(packet.message.kind.rawValue) << 16 | UInt64(packet.updates.count))
+            let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, now: instant)
+            apply(effects, node: i)
+        }
+    }
+
+    func mixTrace(_ tag: UInt64, _ value: UInt64) {
+        traceHash = SplitMix64.mix(traceHash ^ (UInt64(bitPattern: now) &* 31 &+ tag &* 0x1000193 &+ value))
+    }
+
+    // MARK: Effects
+
+    func apply(_ effects: [Effect], node i: Int) {
+        for effect in effects {
+            switch effect {
+            case .send(let packet, let peer, let via):
+                route(packet, from: i, to: peer, via: via)
+            case .emit(let event):
+                observe(event, at: i)
+            case .persist(.incarnation(let inc)):
+                if inc < nodes[i].persistedIncarnation {
+                    violation("node \(i) persisted incarnation \(inc) below \(nodes[i].persistedIncarnation)")
+                }
+                nodes[i].persistedIncarnation = inc
+            case .wake(let at):
+                let t = at.nanoseconds
+                if t < nodes[i].wakeAt {
+                    nodes[i].wakeAt = t
+                    nodes[i].wakeGeneration &+= 1
+                    queue.push(.wake(node: Int32(i), generation: nodes[i].wakeGeneration), at: max(t, now))
+                }
+            }
+        }
+    }
+
+    func resolve(_ peer: Peer) -> Int? {
+        if let id = peer.id {
+            let i = Int(truncatingIfNeeded: id.high)
+            if i >= 0, i < nodes.count, nodes[i].id == id { return i }
+            return nil
+        }
+        return addressIndex[peer.address].map(Int.init)
+    }
+
+    func route(_ packet: Packet, from i: Int, to peer: Peer, via: Transport) {
+        let bytes = Wire.size(of: packet)
+        nodes[i].bytesSent += bytes
+        nodes[i].messagesSent += 1
+        let kind = packet.message.kind.rawValue
+        messagesByKind[kind] += 1
+        bytesByKind[kind] += bytes
+        onSend?(self, i, packet)
+        guard let j = resolve(peer) else { return }
+        if nodes[i].group != nodes[j].group { return }
+        let latency = network.linkLatency(nodes[i].position, nodes[j].position)
+        switch via {
+        case .datagram:
+            if rng.chance(network.loss) { return }
+            var delay = latency + Int64(Double(latency) * network.jitter * rng.unit())
+            if rng.chance(network.reorder) { delay += Int64(Double(latency) * 5 * rng.unit()) }
+            queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via), at: now + delay)
+            if rng.chance(network.duplicate) {
+                let again = delay + Int64(Double(latency) * rng.unit())
+                queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via), at: now + again)
+            }
+        case .stream:
+            guard nodes[j].isUp else { return }
+            // Handshake, then the frame, then bandwidth.
+            let transfer = Int64(Double(bytes) / network.streamBytesPerMicrosecond * 1000)
+            let delay = 3 * latency + transfer + Int64(Double(latency) * network.jitter * rng.unit())
+            queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via), at: now + delay)
+        }
+    }
+
+    // MARK: Invariants
+
+    func observe(_ event: Event, at i: Int) {
+        if case .memberChanged(let m, let previous) = event {
+            if let previous, !m.supersedes(previous) {
+                violation("node \(i) replaced \(previous) of \(m.id) with non-superseding \(m)")
+            }
+            if let j = resolve(m.peer) {
+                if j == i {
+                    violation("node \(i) changed its own record to \(m)")
+                }
+                if m.status == .dead, nodes[j].isUp {
+                    let reachable = nodes[j].pausedUntil <= now && nodes[j].group == nodes[i].group
+                    falselyDeclaredDead.insert(j)
+                    if strict && reachable {
+                        violation("node \(i) declared node \(j) dead while it is up and reachable in a fault-free phase")
+                    }
+                }
+                if m.incarnation > nodes[j].persistedIncarnation {
+                    violation("node \(i) holds incarnation \(m.incarnation) for node \(j), which never used it")
+                }
+            }
+        }
+        onEvent?(self, i, event)
+    }
+
+    public func violation(_ text: String) {
+        if violations.count < 100 {
+            violations.append("t=\(Double(now) / 1e6)ms: \(text)")
+        }
+    }
+
+    // MARK: Observations
+
+    public var upNodes: [Int] { nodes.indices.filter { nodes[$0].isUp } }
+
+    /// Every up node sees exactly the up nodes alive, and each of `expectedGone` as dead or
+    /// left (or forgotten). O(N²) in the worst case; counts are checked first.
+    public func isConverged(expectedGone: Set<Int> = []) -> Bool {
+        let up = upNodes
+        for i in up {
+            guard let core = nodes[i].core else { return false }
+            if core.table.count(.alive) != up.count || core.table.count(.suspect) != 0 { return false }
+        }
+        for i in up {
+            let table = nodes[i].core!.table
+            for j in up where table[nodes[j].id]?.member.status != .alive { return false }
+            for j in expectedGone {
+                if let s = table[nodes[j].id]?.member.status, s.isLive { return false }
+            }
+        }
+        return true
+    }
+
+    public var totalBytesSent: Int { nodes.reduce(0) { $0 + $1.bytesSent } }
+    public var totalMessagesSent: Int { nodes.reduce(0) { $0 + $1.messagesSent } }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import ColonyCore
+import ColonySimulator
+import Foundation
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the deterministic swarm simulator on a scenario and report what it measured.",
+        discussion: """
+        One seed decides everything; the same seed replays the same run. A run first checks \
+        invariants on every step, then requires the swarm to converge. On failure it prints \
+        the command that reproduces it and exits non-zero.
+        """
+    )
+
+    @Option(help: "Scenario: \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var scenario: String = "join"
+
+    @Option(help: "Number of nodes.")
+    var nodes: Int = 100
+
+    @Option(help: "64-bit seed, decimal or 0x-hex (random if omitted; printed first).")
+    var seed: String?
+
+    @Option(help: "Settings and network profile: lan, wan or local.")
+    var profile: String = "lan"
+
+    @Option(help: "Probability that a datagram is lost, in [0, 1).")
+    var loss: Double = 0
+
+    @Option(help: "Probability that a datagram is duplicated, in [0, 1).")
+    var duplicate: Double = 0
+
+    @Option(help: "Probability that a datagram is held back and reordered, in [0, 1).")
+    var reorder: Double = 0
+
+    @Option(help: "Virtual seconds to run the steady scenario.")
+    var duration: Double?
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    @Option(help: "Write CSV, SVG plot and JSON of the run into this directory.")
+    var report: String?
+
+    func run() throws {
+        guard let kind = ScenarioKind(rawValue: scenario) else {
+            throw ValidationError("unknown scenario '\(scenario)'; expected one of \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard nodes >= 3, nodes <= 1_000_000 else { throw ValidationError("--nodes must be between 3 and 1000000") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        let seedValue: UInt64
+        if let seed {
+            guard let parsed = Self.parseSeed(seed) else { throw ValidationError("--seed must be a 64-bit number, decimal or 0x-hex") }
+            seedValue = parsed
+        } else {
+            var g = SystemRandomNumberGenerator()
+            seedValue = g.next()
+        }
+        var options = SimulationOptions(scenario: kind, nodes: nodes, seed: seedValue, profile: profile)
+        options.loss = loss
+        options.duplicate = duplicate
+        options.reorder = reorder
+        options.durationSeconds = duration
+        // The seed comes first, so even a crashed run can be replayed.
+        FileHandle.standardError.write(Data("seed: \(options.seedText)\n".utf8))
+        let clock = ContinuousClock()
+        var lastPrint = clock.now
+        let interactive = isatty(2) != 0
+        let result: SimulationResult
+        do {
+            result = try Simulation.run(options) { fraction in
+                let t = clock.now
+                if t - lastPrint > .seconds(interactive ? 1 : 15) {
+                    lastPrint = t
+                    let line = String(format: "  … %3.0f%% of the planned virtual time", min(1, fraction) * 100)
+                    FileHandle.standardError.write(Data((interactive ? "\r" + line : line + "\n").utf8))
+                }
+            }
+        } catch let error as SimulationError {
+            throw ValidationError(error.description)
+        }
+        if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        print(json ? result.json : result.table)
+        if let report {
+            try Report.write(result, to: report)
+            if !json { print("report written to \(report)/") }
+        }
+        if !result.passed {
+            FileHandle.standardError.write(Data("FAILED — reproduce with:\n  \(options.reproduceCommand)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    static func parseSeed(_ text: String) -> UInt64? {
+        let t = text.lowercased()
+        if t.hasPrefix("0x") { return UInt64(t.dropFirst(2), radix: 16) }
+        return UInt64(t)
+    }
+}
