@@ -25,6 +25,8 @@ public struct SimulationOptions: Sendable {
     public var reorder: Double = 0
     /// Virtual seconds for `steady` (default 600).
     public var durationSeconds: Double?
+    /// Overrides the profile's suspicion multiplier α.
+    public var suspicionMultiplier: Int?
 
     public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
         self.scenario = scenario
@@ -42,6 +44,7 @@ public struct SimulationOptions: Sendable {
         if duplicate > 0 { cmd += " --duplicate \(duplicate)" }
         if reorder > 0 { cmd += " --reorder \(reorder)" }
         if let durationSeconds { cmd += " --duration \(durationSeconds)" }
+        if let suspicionMultiplier { cmd += " --suspicion-mult \(suspicionMultiplier)" }
         return cmd
     }
 }
@@ -66,7 +69,7 @@ public enum Simulation {
     static let second: Int64 = 1_000_000_000
 
     public static func run(_ options: SimulationOptions, progress: ((Double) -> Void)? = nil) throws -> SimulationResult {
-        guard let settings = Settings.profile(named: options.profile),
+        guard var settings = Settings.profile(named: options.profile),
               var network = NetworkModel.profile(named: options.profile) else {
             throw SimulationError.unknownProfile(options.profile)
         }
@@ -75,6 +78,7 @@ public enum Simulation {
         }
         let minimum = options.scenario == .partition ? 4 : 3
         if options.nodes < minimum { throw SimulationError.tooFewNodes(options.nodes, minimum: minimum) }
+        if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
         network.loss = options.loss
         network.duplicate = options.duplicate
         network.reorder = options.reorder

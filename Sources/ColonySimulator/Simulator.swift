@@ -59,6 +59,7 @@ public final class Simulator {
     var addressIndex: [Address: Int32] = [:]
 
     public init(seed: UInt64, settings: Settings, network: NetworkModel) {
+        precondition(settings.indirectChecks >= 0)
         self.seed = seed
         self.settings = settings
         self.network = network
@@ -120,8 +121,11 @@ public final class Simulator {
 
     /// Stall node `i` for `nanoseconds`: nothing it would do happens until then; packets for
     /// it wait (as in a socket buffer) and its timers fire late.
+    public var debugDeaths = false
+    lazy var lastPauseStart = [Int64](repeating: -1, count: nodes.count)
     public func pause(_ i: Int, forNanoseconds ns: Int64) {
         guard nodes[i].isUp else { return }
+        lastPauseStart[i] = now
         nodes[i].pausedUntil = max(nodes[i].pausedUntil, now + ns)
     }
 
@@ -184,14 +188,16 @@ public final class Simulator {
             let i = Int(node)
             guard nodes[i].isUp, nodes[i].wakeGeneration == generation else { return }
             if nodes[i].pausedUntil > now {
-                queue.push(payload, at: nodes[i].pausedUntil)
+                // A resuming node reads its socket before running overdue timers, as a
+                // SwiftNIO event loop does (I/O first, then due scheduled tasks).
+                queue.push(payload, at: nodes[i].pausedUntil + 1)
                 return
             }
             nodes[i].wakeAt = .max
             mixTrace(2, UInt64(i))
             let effects = nodes[i].core!.tick(now: instant)
             apply(effects, node: i)
-        case .deliver(let to, let from, let packet, _):
+        case .deliver(let to, let from, let packet, let via):
             let i = Int(to)
             guard nodes[i].isUp else { return }
             if nodes[i].pausedUntil > now {
@@ -200,7 +206,7 @@ public final class Simulator {
             }
             mixTrace(3, UInt64(i) << 32 | UInt64(from))
             mixTrace(4, UInt64(packet.message.kind.rawValue) << 16 | UInt64(packet.updates.count))
-            let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, now: instant)
+            let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, via: via, now: instant)
             apply(effects, node: i)
         }
     }
@@ -287,6 +293,7 @@ public final class Simulator {
                 if m.status == .dead, nodes[j].isUp {
                     let reachable = nodes[j].pausedUntil <= now && nodes[j].group == nodes[i].group
                     falselyDeclaredDead.insert(j)
+                    if debugDeaths { print("DEBUG t=\(now/1_000_000) node \(i) declares \(j) dead inc \(m.incarnation); victim pausedUntil \(nodes[j].pausedUntil/1_000_000) lastPause \(lastPauseStart[j]/1_000_000); observer lastPause \(lastPauseStart[i]/1_000_000)-\(nodes[i].pausedUntil/1_000_000)") }
                     if strict && reachable {
                         violation("node \(i) declared node \(j) dead while it is up and reachable in a fault-free phase")
                     }

@@ -37,6 +37,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Virtual seconds to run the steady scenario.")
     var duration: Double?
 
+    @Option(name: .customLong("suspicion-mult"), help: "Override the profile's suspicion multiplier α.")
+    var suspicionMult: Int?
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -62,6 +65,7 @@ struct Simulate: ParsableCommand {
         options.duplicate = duplicate
         options.reorder = reorder
         options.durationSeconds = duration
+        options.suspicionMultiplier = suspicionMult
         // The seed comes first, so even a crashed run can be replayed.
         FileHandle.standardError.write(Data("seed: \(options.seedText)\n".utf8))
         let clock = ContinuousClock()

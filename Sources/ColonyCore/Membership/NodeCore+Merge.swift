@@ -59,7 +59,7 @@ extension NodeCore {
         enqueue(.alive(updated))
     }
 
-    mutating func applySuspect(id: NodeID, incarnation: UInt64, from: NodeID) {
+    mutating func applySuspect(id: NodeID, incarnation: UInt64, from: NodeID, evidenceSince: Instant? = nil) {
         if id == me.id {
             if phase == .leaving || phase == .left { return }
             refute(claimed: incarnation)
@@ -95,13 +95,20 @@ extension NodeCore {
         let maxNs = minNs * Int64(settings.suspicionMaxTimeoutMultiplier)
         var k = settings.suspicionMultiplier - 2
         if n - 2 < k { k = 0 }
-        let s = Suspicion(incarnation: incarnation, from: from, startedAt: now, minNanoseconds: minNs, maxNanoseconds: maxNs, expectedConfirmations: k)
+        let s = Suspicion(incarnation: incarnation, from: from, startedAt: min(now, evidenceSince ?? now), minNanoseconds: minNs, maxNanoseconds: maxNs, expectedConfirmations: k)
         suspicions[id] = s
         timers.schedule(.suspicion(id, incarnation), at: s.deadline)
     }
 
-    mutating func onSuspicionTimeout(id: NodeID, incarnation: UInt64) {
+    mutating func onSuspicionTimeout(id: NodeID, incarnation: UInt64, late: Bool = false) {
         guard let s = suspicions[id], s.incarnation == incarnation, s.deadline <= now else { return }
+        if late {
+            // Stalled: a refutation may be waiting unread. Judge again after reading input.
+            awareness.apply(1)
+            stats.lateVerdictsDeferred += 1
+            timers.schedule(.suspicion(id, incarnation), at: now + settings.probeInterval)
+            return
+        }
         guard let r = table[id], r.member.status == .suspect, r.member.incarnation == incarnation else {
             suspicions[id] = nil
             return

@@ -4,9 +4,17 @@ import HashTreeCollections
 extension NodeCore {
     /// One protocol period ends and the next begins: judge the last probe, then probe the
     /// next member in randomised round-robin order.
-    mutating func onProbeTick() {
+    mutating func onProbeTick(late: Bool = false) {
         guard phase == .active else { return }
-        if let p = probe { finishProbe(p) }
+        if let p = probe {
+            if late && !p.acked {
+                // We were stalled: the ack may be waiting unread. Do not blame the target.
+                awareness.apply(1)
+                stats.lateVerdictsDeferred += 1
+            } else {
+                finishProbe(p)
+            }
+        }
         probe = nil
         let interval = awareness.scale(settings.probeInterval.nanosecondsInt64)
         timers.schedule(.probe, at: now.advanced(byNanoseconds: interval))
@@ -46,6 +54,9 @@ extension NodeCore {
         for h in helpers {
             sendDatagram(.pingReq(seq: seq, target: target, targetAddress: p.address), to: h.peer)
         }
+        if settings.streamFallbackPing {
+            out.append(.send(Packet(from: me.id, message: .ping(seq: seq, target: target)), to: Peer(id: target, address: p.address), via: .stream))
+        }
         p.indirect = true
         p.expectedNacks = helpers.count
         stats.indirectProbesSent += helpers.count
@@ -63,7 +74,7 @@ extension NodeCore {
             awareness.apply(1)
         }
         guard let r = table[p.target], r.member.status.isLive else { return }
-        applySuspect(id: p.target, incarnation: r.member.incarnation, from: me.id)
+        applySuspect(id: p.target, incarnation: r.member.incarnation, from: me.id, evidenceSince: settings.anchorSuspicionAtProbe ? p.startedAt : nil)
     }
 
     mutating func onAck(seq: UInt32) {
@@ -94,7 +105,8 @@ extension NodeCore {
         let mySeq = nextSeq()
         helpers[mySeq] = HelperProbe(requester: requester, requesterSeq: seq)
         sendDatagram(.ping(seq: mySeq, target: target), to: Peer(id: target, address: targetAddress))
-        timers.schedule(.helperTimeout(mySeq), at: now + settings.probeTimeout)
+        let wait = Double(settings.probeTimeout.nanosecondsInt64) * settings.indirectProbeTimeoutFraction
+        timers.schedule(.helperTimeout(mySeq), at: now.advanced(byNanoseconds: Int64(wait)))
     }
 
     mutating func onHelperTimeout(seq: UInt32) {

@@ -152,8 +152,8 @@ public struct NodeCore: Sendable {
         return flush()
     }
 
-    /// A packet arrived from `source` (the address it came from).
-    public mutating func receive(_ packet: Packet, from source: Address, now: Instant) -> [Effect] {
+    /// A packet arrived from `source` (the address it came from) over `transport`.
+    public mutating func receive(_ packet: Packet, from source: Address, via transport: Transport = .datagram, now: Instant) -> [Effect] {
         advance(to: now)
         guard phase == .active || phase == .leaving else { return flush() }
         guard packet.from != me.id else { return flush() }
@@ -162,7 +162,11 @@ public struct NodeCore: Sendable {
         switch packet.message {
         case .ping(let seq, let target):
             if target == me.id {
-                sendDatagram(.ack(seq: seq), to: sender)
+                if transport == .stream {
+                    out.append(.send(Packet(from: me.id, message: .ack(seq: seq)), to: sender, via: .stream))
+                } else {
+                    sendDatagram(.ack(seq: seq), to: sender)
+                }
             } else {
                 stats.misdirectedPings += 1
             }
@@ -184,7 +188,7 @@ public struct NodeCore: Sendable {
     public mutating func tick(now: Instant) -> [Effect] {
         advance(to: now)
         while let timer = timers.popDue(self.now) {
-            fire(timer.kind)
+            fire(timer.kind, due: timer.at)
         }
         return flush()
     }
@@ -221,10 +225,18 @@ public struct NodeCore: Sendable {
         return seq
     }
 
-    mutating func fire(_ kind: TimerQueue.Kind) {
+    /// A timer that fires much later than it was due means this node was stalled (GC, CPU
+    /// starvation, a paused VM). Packets that arrived meanwhile — acks, refutations — may not
+    /// have been read yet, so verdicts are deferred and local health worsens (Lifeguard's
+    /// "the local failure detector may be at fault", §III).
+    func isLate(_ due: Instant) -> Bool {
+        now.nanoseconds(since: due) > settings.probeInterval.nanosecondsInt64 / 2
+    }
+
+    mutating func fire(_ kind: TimerQueue.Kind, due: Instant) {
         if phase == .left { return }
         switch kind {
-        case .probe: onProbeTick()
+        case .probe: onProbeTick(late: isLate(due))
         case .probeTimeout(let s): onProbeTimeout(seq: s)
         case .helperTimeout(let s): onHelperTimeout(seq: s)
         case .gossip: onGossipTick()
@@ -232,7 +244,7 @@ public struct NodeCore: Sendable {
         case .joinSync: onJoinSyncTick()
         case .reconnect: onReconnectTick()
         case .reap: onReapTick()
-        case .suspicion(let id, let inc): onSuspicionTimeout(id: id, incarnation: inc)
+        case .suspicion(let id, let inc): onSuspicionTimeout(id: id, incarnation: inc, late: isLate(due))
         case .exchangeTimeout(let e): onExchangeTimeout(exchange: e)
         case .joinRetry: attemptJoin()
         case .leaveTimeout: if phase == .leaving { completeLeave() }
