@@ -44,7 +44,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ColonyCoreTests",
-            dependencies: ["ColonyCore"],
+            dependencies: [
+                "ColonyCore",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

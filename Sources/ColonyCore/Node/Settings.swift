@@ -142,7 +142,8 @@ extension Settings {
     /// Lifeguard's minimum suspicion timeout in nanoseconds: `α · max(1, log10 N) · T`.
     public func suspicionMinNanoseconds(members n: Int) -> Int64 {
         let scale = max(1.0, PureMath.log10(Double(max(1, n))))
-        let ms = (Double(suspicionMultiplier) * scale * Double(probeInterval.nanosecondsInt64) / 1_000_000).rounded(.down)
+        // Rounded to the millisecond (memberlist floors; log10 of a power of ten is inexact here).
+        let ms = (Double(suspicionMultiplier) * scale * Double(probeInterval.nanosecondsInt64) / 1_000_000).rounded()
         return Int64(ms) * 1_000_000
     }
 

@@ -1,0 +1,256 @@
+import HashTreeCollections
+import Testing
+@testable import ColonyCore
+
+@Suite struct PiggybackQueueTests {
+    @Test func retransmitLimitIsMultTimesCeilLog10() {
+        let lan = Settings.lan
+        #expect(lan.retransmitLimit(members: 1) == 4)
+        #expect(lan.retransmitLimit(members: 9) == 4)
+        #expect(lan.retransmitLimit(members: 100) == 12)
+        #expect(lan.retransmitLimit(members: 10_000) == 20)
+        #expect(Settings.local.retransmitLimit(members: 100) == 6)
+    }
+
+    @Test func entryIsSentExactlyLimitTimes() {
+        var q = BroadcastQueue(maxEntries: 100)
+        q.enqueue(.alive(H.member(1)))
+        for _ in 0..<3 { #expect(q.take(budget: 1_000, limit: 3).count == 1) }
+        #expect(q.take(budget: 1_000, limit: 3).isEmpty)
+        #expect(q.isEmpty)
+    }
+
+    @Test func newerNewsAboutAMemberSupersedesQueuedNews() {
+        var q = BroadcastQueue(maxEntries: 100)
+        q.enqueue(.alive(H.member(1)))
+        q.enqueue(.suspect(id: H.id(1), incarnation: 1, from: H.id(2)))
+        #expect(q.count == 1)
+        #expect(q.take(budget: 1_000, limit: 5) == [.suspect(id: H.id(1), incarnation: 1, from: H.id(2))])
+    }
+
+    @Test func leastTransmittedFirstThenNewest() {
+        var q = BroadcastQueue(maxEntries: 100)
+        q.enqueue(.alive(H.member(1)))
+        _ = q.take(budget: 1_000, limit: 5)
+        q.enqueue(.alive(H.member(2)))
+        q.enqueue(.alive(H.member(3)))
+        let oneFits = Wire.size(of: .alive(H.member(3)))
+        #expect(q.take(budget: oneFits, limit: 5) == [.alive(H.member(3))])
+        #expect(q.take(budget: oneFits, limit: 5) == [.alive(H.member(2))])
+        // All three have been sent once now: newest first again.
+        #expect(q.take(budget: oneFits, limit: 5) == [.alive(H.member(3))])
+        #expect(q.entries[H.id(1)]?.transmits == 1 && q.entries[H.id(3)]?.transmits == 2)
+    }
+
+    @Test func packingRespectsTheByteBudget() {
+        var q = BroadcastQueue(maxEntries: 1_000)
+        for i in 0..<200 { q.enqueue(.alive(H.member(i))) }
+        let taken = q.take(budget: 500, limit: 5)
+        let bytes = taken.reduce(0) { $0 + Wire.size(of: $1) }
+        #expect(!taken.isEmpty)
+        #expect(bytes <= 500)
+    }
+
+    @Test func queueIsBounded() {
+        var q = BroadcastQueue(maxEntries: 10)
+        for i in 0..<50 { q.enqueue(.alive(H.member(i))) }
+        #expect(q.count == 10)
+        #expect(q.contains(subject: H.id(49)), "the newest survive")
+    }
+
+    @Test func datagramsStayUnderTheMTU() throws {
+        var a = H.core(0, knows: [0, 1])
+        var news: [Update] = []
+        for i in 2..<300 { news.append(.alive(H.member(i))) }
+        // Deliver in chunks, as gossip would.
+        for chunk in stride(from: 0, to: news.count, by: 20) {
+            _ = a.receive(H.packet(from: 1, .gossip, Array(news[chunk..<min(chunk + 20, news.count)])), from: H.address(1), now: H.ms(1))
+        }
+        #expect(a.queue.count >= 250)
+        let e = a.receive(H.packet(from: 1, .ping(seq: 5, target: H.id(0))), from: H.address(1), now: H.ms(2))
+        let ack = try #require(H.sends(e).first)
+        #expect(ack.0.message == .ack(seq: 5))
+        #expect(ack.0.updates.count > 10, "acks carry piggybacked news")
+        #expect(Wire.size(of: ack.0) <= a.settings.maxDatagramBytes)
+    }
+}
+
+@Suite struct WireTests {
+    static func sample() -> [Packet] {
+        var tagged = H.member(3, incarnation: 300)
+        tagged.tags = ["role": "db", "zone": "eu-1", "ünï": "cødé"]
+        let sync: [Sync] = [
+            .join(exchange: 1, members: [H.member(1), tagged]),
+            .joinReply(exchange: 2, members: (0..<40).map { H.member($0) }),
+            .digest(exchange: 3, root: 0xDEAD_BEEF, count: 10_000),
+            .inSync(exchange: 4),
+            .buckets(exchange: 5, bits: 4, hashes: (0..<16).map { UInt64($0) << 50 }),
+            .entries(exchange: 6, bits: 8, buckets: [0, 200, 255], members: [tagged], isReply: true),
+        ]
+        var packets: [Packet] = [
+            H.packet(from: 1, .ping(seq: 1, target: H.id(2))),
+            H.packet(from: 1, .ack(seq: 300), [.alive(tagged), .left(id: H.id(4), incarnation: 1 << 40)]),
+            H.packet(from: 1, .nack(seq: UInt32.max)),
+            H.packet(from: 1, .pingReq(seq: 9, target: H.id(2), targetAddress: Address(host: "fe80::1", port: 65535))),
+            H.packet(from: 1, .gossip, [.suspect(id: H.id(5), incarnation: 2, from: H.id(6)), .dead(id: H.id(7), incarnation: 0, from: H.id(8))]),
+        ]
+        packets += sync.map { H.packet(from: 2, .sync($0)) }
+        return packets
+    }
+
+    @Test func sizeIsExactlyTheEncodedLength() {
+        for p in Self.sample() {
+            #expect(Wire.size(of: p) == Wire.encode(p).count, "\(p.message.kind)")
+        }
+    }
+
+    @Test func encodingIsDeterministicAndVersioned() {
+        for p in Self.sample() {
+            let bytes = Wire.encode(p)
+            #expect(bytes == Wire.encode(p))
+            #expect(bytes.first == Wire.version)
+        }
+    }
+}
+
+@Suite struct AntiEntropyTests {
+    @Test func digestExchangeRepairsBothSidesAndSendsOnlyDifferingBuckets() {
+        var a = H.core(0, knows: Array(0..<400))
+        var b = H.core(1, knows: Array(0..<395) + Array(400..<405))
+        _ = a.tick(now: H.ms(1))
+        _ = b.tick(now: H.ms(1))
+        var net = Net([0: a, 1: b])
+        net.now = H.ms(1)
+        net.cores[0]!.startDigest(with: H.member(1).peer)
+        net.absorb(net.cores[0]!.flush(), from: 0)
+        net.settle()
+        a = net.cores[0]!
+        b = net.cores[1]!
+        #expect(a.table.count == 405)
+        #expect(b.table.count == 405)
+        #expect(a.table.rootHash == b.table.rootHash)
+        #expect(b.member(H.id(397))?.status == .alive)
+        #expect(a.member(H.id(402))?.status == .alive)
+        #expect(net.delivered == 4, "digest → buckets → entries → entries")
+        // Not everything was shipped: only members of the (at most 10) differing buckets.
+        #expect(a.stats.syncMembersReceived < 150)
+        #expect(b.stats.syncMembersReceived < 150)
+    }
+
+    @Test func agreeingPeersExchangeOnlyADigest() {
+        let a = H.core(0, knows: Array(0..<100))
+        let b = H.core(1, knows: Array(0..<100))
+        var net = Net([0: a, 1: b])
+        net.cores[0]!.startDigest(with: H.member(1).peer)
+        net.absorb(net.cores[0]!.flush(), from: 0)
+        let digestBytes = net.inFlight.map { Wire.size(of: $0.packet) }.reduce(0, +)
+        net.settle()
+        #expect(net.delivered == 2, "digest, then inSync")
+        #expect(net.cores[0]!.stats.syncsInAgreement == 1)
+        #expect(digestBytes < 64, "a round between agreeing peers costs a few dozen bytes at any N")
+    }
+
+    @Test func joinExchangesFullStateWithTheSeed() {
+        let seed = H.core(0, knows: Array(0..<10))
+        var joiner = NodeCore(me: H.member(20), settings: .lan, seed: 9, now: .zero)
+        _ = joiner.start(now: .zero)
+        var net = Net([0: seed, 20: joiner])
+        net.absorb(net.cores[20]!.join(seeds: [H.address(0)], now: .zero), from: 20)
+        net.settle()
+        #expect(net.cores[20]!.table.count == 11)
+        #expect(net.cores[20]!.hasJoined)
+        #expect(net.cores[0]!.member(H.id(20))?.status == .alive)
+        #expect(net.cores[0]!.queue.contains(subject: H.id(20)), "the seed spreads news of the joiner")
+    }
+
+    @Test func joinRetriesWithBackoffWhenNoSeedAnswers() {
+        var joiner = NodeCore(me: H.member(20), settings: .lan, seed: 9, now: .zero)
+        _ = joiner.start(now: .zero)
+        _ = joiner.join(seeds: [H.address(99)], now: .zero)
+        let first = advance(&joiner, from: .zero, to: H.ms(10_100), stepMs: 100)
+        #expect(H.events(first).contains(.joinFailed(attempt: 1, retryIn: .seconds(1))))
+        let second = advance(&joiner, from: H.ms(10_100), to: H.ms(21_200), stepMs: 100)
+        #expect(H.events(second).contains(.joinFailed(attempt: 2, retryIn: .seconds(2))))
+        #expect(H.sends(second).contains { $0.2 == .stream && $0.1.address == H.address(99) })
+    }
+
+    @Test func bucketsFoldConsistently() {
+        let t = H.table(Array(0..<500))
+        #expect(t.bucketHashes(bits: 0) == [t.rootHash])
+        let fine = t.bucketHashes(bits: 8)
+        let coarse = t.bucketHashes(bits: 4)
+        for (i, h) in coarse.enumerated() {
+            #expect(h == fine[(i * 16)..<(i * 16 + 16)].reduce(0, ^))
+        }
+        let members = t.members(inBuckets: Array(0..<16).map(UInt16.init), bits: 4)
+        #expect(members.count == 500)
+    }
+
+    @Test func tablesAreStructurallySharedAcrossNodes() {
+        // Many cores built from one converged table hold the same storage until they write.
+        let shared = H.table(Array(0..<1000))
+        var a = NodeCore(me: H.member(0), settings: .lan, seed: 1, now: .zero, knownMembers: shared)
+        var b = NodeCore(me: H.member(1), settings: .lan, seed: 2, now: .zero, knownMembers: shared)
+        _ = a.start(now: .zero)
+        _ = b.start(now: .zero)
+        #expect(a.table.records == shared.records)
+        _ = b.receive(H.packet(from: 2, .gossip, [.suspect(id: H.id(3), incarnation: 1, from: H.id(2))]), from: H.address(2), now: H.ms(1))
+        #expect(b.member(H.id(3))?.status == .suspect)
+        #expect(a.member(H.id(3))?.status == .alive)
+        #expect(shared[H.id(3)]?.member.status == .alive)
+    }
+}
+
+@Suite struct DeterminismTests {
+    @Test func nodeIDHashingDoesNotDependOnTheProcess() {
+        // Golden values: if hashing were seeded per process, these would vary between runs,
+        // and so would the member table's order and every simulation.
+        #expect(H.id(1)._rawHashValue(seed: 0) == Int(truncatingIfNeeded: SplitMix64.mix(H.id(1).stableHash)))
+        #expect(SplitMix64.mix(0) == 0)
+        #expect(SplitMix64.mix(1) == 0x5692_161D_100B_05E5)
+        var rng = Xoshiro256(seed: 42)
+        let draws = (0..<3).map { _ in rng.next() }
+        var again = Xoshiro256(seed: 42)
+        #expect(draws == (0..<3).map { _ in again.next() })
+    }
+
+    @Test func tableOrderIsIndependentOfInsertionOrder() {
+        var forward = MemberTable()
+        var backward = MemberTable()
+        for i in 0..<300 { forward.upsert(H.member(i), at: .zero) }
+        for i in (0..<300).reversed() { backward.upsert(H.member(i), at: .zero) }
+        #expect(forward.allMembers.map(\.id) == backward.allMembers.map(\.id))
+        #expect(forward.rootHash == backward.rootHash)
+    }
+
+    @Test func probeOrderIsAPermutationEveryRound() {
+        var order = ProbeOrder()
+        var rng = Xoshiro256(seed: 3)
+        for n in [1, 2, 3, 7, 64, 1000] {
+            var seen = Set<Int>()
+            for _ in 0..<n { seen.insert(order.next(count: n, rng: &rng)) }
+            #expect(seen.count == n)
+        }
+    }
+
+    @Test func pureMathIsAccurate() {
+        #expect(abs(PureMath.ln(1)) < 1e-15)
+        #expect(abs(PureMath.ln(2.718281828459045) - 1) < 1e-12)
+        #expect(abs(PureMath.log10(100) - 2) < 1e-12)
+        #expect(abs(PureMath.log10(0.001) + 3) < 1e-12)
+        #expect(PureMath.ceilLog10(1) == 0)
+        #expect(PureMath.ceilLog10(100) == 2)
+        #expect(PureMath.ceilLog10(101) == 3)
+        #expect(PureMath.ceilLog2(1) == 0)
+        #expect(PureMath.ceilLog2(2) == 1)
+        #expect(PureMath.ceilLog2(10_000) == 14)
+    }
+
+    @Test func suspicionMinimumFollowsAlphaLog10N() {
+        #expect(Settings.lan.suspicionMinNanoseconds(members: 100) == 6_000_000_000)
+        #expect(Settings.lan.suspicionMinNanoseconds(members: 5) == 3_000_000_000)
+        #expect(Settings.wan.suspicionMinNanoseconds(members: 100) == 60_000_000_000)
+        #expect(Settings.lan.pushPullNanoseconds(members: 10) == 30_000_000_000)
+        #expect(Settings.lan.pushPullNanoseconds(members: 10_000) == 300_000_000_000)
+    }
+}
