@@ -262,16 +262,7 @@ public enum Simulation {
         }
 
         mutating func pickPausers(excluding victim: Int) -> [Int] {
-            var pool = Array(0..<n).filter { $0 != victim }
-            var out: [Int] = []
-            let count = max(1, n / 10)
-            while out.count < count && !pool.isEmpty {
-                let k = rng.below(pool.count)
-                out.append(pool[k])
-                pool.swapAt(k, pool.count - 1)
-                pool.removeLast()
-            }
-            return out
+            rng.sample(max(1, n / 10), from: Array(0..<n).filter { $0 != victim })
         }
 
         /// Stall node `p` for 1–5 s, run for 1–5 s, and again, until `until`.

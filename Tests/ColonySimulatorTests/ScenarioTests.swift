@@ -69,6 +69,15 @@ import Testing
 }
 
 @Suite struct SimulatorTests {
+    /// A converged, running swarm of `n` nodes.
+    func swarm(_ n: Int, seed: UInt64) -> Simulator {
+        let sim = Simulator(seed: seed, settings: .lan, network: .lan)
+        sim.addNodes(n)
+        let t = sim.convergedTable(0..<n)
+        for i in 0..<n { sim.start(i, known: t) }
+        return sim
+    }
+
     @Test func sameSeedReplaysTheSameRun() throws {
         let o = SimulationOptions(scenario: .pause, nodes: 60, seed: 0xC0FFEE, profile: "lan")
         let a = try Simulation.run(o)
@@ -91,10 +100,7 @@ import Testing
     }
 
     @Test func invariantCheckerCatchesAFalseDeathInAFaultFreePhase() {
-        let sim = Simulator(seed: 1, settings: .lan, network: .lan)
-        sim.addNodes(3)
-        let t = sim.convergedTable(0..<3)
-        for i in 0..<3 { sim.start(i, known: t) }
+        let sim = swarm(3, seed: 1)
         var dead = sim.member(for: 2)
         dead.status = .dead
         sim.observe(.memberChanged(dead, previous: sim.member(for: 2)), at: 0)
@@ -103,10 +109,7 @@ import Testing
     }
 
     @Test func crashRestartRejoinsWithHigherIncarnation() {
-        let sim = Simulator(seed: 7, settings: .lan, network: .lan)
-        sim.addNodes(10)
-        let t = sim.convergedTable(0..<10)
-        for i in 0..<10 { sim.start(i, known: t) }
+        let sim = swarm(10, seed: 7)
         sim.run(until: 5_000_000_000)
         let before = sim.nodes[3].persistedIncarnation
         sim.crash(3)
@@ -125,10 +128,7 @@ import Testing
     }
 
     @Test func gracefulLeaveIsSeenAsLeftEverywhere() {
-        let sim = Simulator(seed: 8, settings: .lan, network: .lan)
-        sim.addNodes(30)
-        let t = sim.convergedTable(0..<30)
-        for i in 0..<30 { sim.start(i, known: t) }
+        let sim = swarm(30, seed: 8)
         sim.run(until: 3_000_000_000)
         var completed = false
         sim.onEvent = { _, i, e in if i == 5, e == .leaveCompleted { completed = true } }

@@ -273,18 +273,12 @@ public struct NodeCore: Sendable {
     /// Small tables are scanned; large ones sampled at random positions (O(log N) each).
     mutating func randomMembers(_ count: Int, filter: (MemberTable.Record) -> Bool) -> [Member] {
         guard count > 0, table.count > 1 else { return [] }
-        var picked: [Member] = []
         if table.count <= 64 {
             var pool: [Member] = []
             for (id, r) in table.records where id != me.id && filter(r) { pool.append(r.member) }
-            while picked.count < count && !pool.isEmpty {
-                let i = rng.below(pool.count)
-                picked.append(pool[i])
-                pool.swapAt(i, pool.count - 1)
-                pool.removeLast()
-            }
-            return picked
+            return rng.sample(count, from: pool)
         }
+        var picked: [Member] = []
         var attempts = 0
         while picked.count < count && attempts < count * 8 {
             attempts += 1

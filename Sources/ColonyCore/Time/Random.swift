@@ -44,6 +44,20 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
     @inlinable
     public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
+    /// Up to `count` distinct elements of `pool`, uniformly at random (partial Fisher–Yates).
+    public mutating func sample<T>(_ count: Int, from pool: [T]) -> [T] {
+        var pool = pool
+        var picked: [T] = []
+        picked.reserveCapacity(Swift.min(count, pool.count))
+        while picked.count < count && !pool.isEmpty {
+            let i = below(pool.count)
+            picked.append(pool[i])
+            pool.swapAt(i, pool.count - 1)
+            pool.removeLast()
+        }
+        return picked
+    }
+
     /// True with probability `p`.
     @inlinable
     public mutating func chance(_ p: Double) -> Bool { p > 0 && unit() < p }
