@@ -200,6 +200,7 @@ public enum Simulation {
             let deadline = joinAt + max(60 * second, 30 * period)
             drive(until: deadline, from: joinAt) { known == n }
             let times = knownAt.compactMap { $0 }
+            result.falsePositives = sim.falselyDeclaredDead.count
             result.converged = known == n
             result.convergence = Distribution(times)
             result.timeline = timeline(times, of: n)
