@@ -33,3 +33,9 @@ row --scenario steady --nodes 100 --profile lan
 row --scenario steady --nodes 10000 --profile lan
 row --scenario steady --nodes 10000 --profile lan --duration 60
 row --scenario join --nodes 10000 --profile lan --loss 0.05 --duplicate 0.05 --reorder 0.1
+row --scenario bootstrap --nodes 1000 --profile lan
+row --scenario partition --nodes 1000 --profile lan
+row --scenario crash --nodes 1000 --profile lan
+row --scenario join --nodes 100 --profile wan
+row --scenario crash --nodes 100 --profile wan
+row --scenario join --nodes 100 --profile local

@@ -254,3 +254,122 @@ import Testing
         #expect(Settings.lan.pushPullNanoseconds(members: 10_000) == 300_000_000_000)
     }
 }
+
+@Suite struct WireDecodingTests {
+    @Test func everyPacketRoundTrips() throws {
+        for p in WireTests.sample() {
+            #expect(try Wire.decode(Wire.encode(p)) == p)
+        }
+    }
+
+    /// Random valid packets, from a seeded generator (property test).
+    @Test func randomPacketsRoundTrip() throws {
+        var rng = Xoshiro256(seed: 0xF022)
+        for _ in 0..<2_000 {
+            let p = RandomPackets.packet(&rng)
+            #expect(try Wire.decode(Wire.encode(p)) == p)
+        }
+    }
+
+    @Test func randomBytesNeverCrashTheDecoder() {
+        var rng = Xoshiro256(seed: 0xBAD)
+        var errors = 0
+        for _ in 0..<20_000 {
+            let n = rng.below(300)
+            var bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            if n > 0 && rng.chance(0.5) { bytes[0] = Wire.version }
+            if n > 2 && rng.chance(0.5) { bytes[1] = 0 }
+            do { _ = try Wire.decode(bytes) } catch { errors += 1 }
+        }
+        #expect(errors > 19_000, "random bytes are almost never a packet")
+    }
+
+    @Test func mutatedPacketsNeverCrashTheDecoder() {
+        var rng = Xoshiro256(seed: 0x5EED)
+        var decodedOK = 0, rejected = 0
+        for _ in 0..<5_000 {
+            var bytes = Wire.encode(RandomPackets.packet(&rng))
+            switch rng.below(4) {
+            case 0: bytes[rng.below(bytes.count)] ^= UInt8(1 + rng.below(255))
+            case 1: bytes.removeLast(1 + rng.below(bytes.count))
+            case 2: bytes.append(contentsOf: (0..<(1 + rng.below(8))).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+            default:
+                let i = rng.below(bytes.count)
+                bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: i)
+            }
+            do { _ = try Wire.decode(bytes); decodedOK += 1 } catch { rejected += 1 }
+        }
+        #expect(rejected > 2_500)
+        #expect(decodedOK + rejected == 5_000)
+    }
+
+    @Test(arguments: [
+        ([], WireError.empty),
+        ([9], WireError.unsupportedVersion(9)),
+        ([1, 1], WireError.unsupportedFlags(1)),
+        ([1, 0, 0, 1, 2], WireError.truncated(offset: 5)),
+    ] as [([UInt8], WireError)])
+    func typedErrors(bytes: [UInt8], expected: WireError) {
+        #expect(throws: expected) { try Wire.decode(bytes) }
+    }
+
+    @Test func hugeCountsAreRejectedBeforeAllocating() {
+        var bytes = Wire.encode(H.packet(from: 1, .gossip))
+        bytes.removeLast()  // the update count
+        bytes += [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]  // claims ~4 billion updates
+        #expect(throws: WireError.self) { try Wire.decode(bytes) }
+        #expect(throws: WireError.trailingBytes(count: 1)) { try Wire.decode(Wire.encode(H.packet(from: 1, .gossip)) + [0]) }
+    }
+}
+
+enum RandomPackets {
+    static func string(_ rng: inout Xoshiro256) -> String {
+        let pool = Array("abcxyz-_.:0123456789äö漢")
+        return String((0..<rng.below(12)).map { _ in pool[rng.below(pool.count)] })
+    }
+
+    static func member(_ rng: inout Xoshiro256) -> Member {
+        var tags: [String: String] = [:]
+        for _ in 0..<rng.below(3) { tags[string(&rng) + "k"] = string(&rng) }
+        return Member(
+            id: NodeID(high: rng.next(), low: rng.next()), name: string(&rng),
+            address: Address(host: string(&rng), port: UInt16(truncatingIfNeeded: rng.next())), tags: tags,
+            incarnation: rng.next() >> UInt64(rng.below(64)), status: MemberStatus(rawValue: UInt8(rng.below(4)))!,
+            protocolVersion: UInt8(truncatingIfNeeded: rng.next()))
+    }
+
+    static func update(_ rng: inout Xoshiro256) -> Update {
+        let id = NodeID(high: rng.next(), low: rng.next())
+        switch rng.below(4) {
+        case 0: return .alive(member(&rng))
+        case 1: return .suspect(id: id, incarnation: rng.next() >> 20, from: NodeID(high: rng.next(), low: 1))
+        case 2: return .dead(id: id, incarnation: rng.next() >> 40, from: id)
+        default: return .left(id: id, incarnation: UInt64(rng.below(5)))
+        }
+    }
+
+    static func packet(_ rng: inout Xoshiro256) -> Packet {
+        let seq = UInt32(truncatingIfNeeded: rng.next())
+        let message: Message
+        switch rng.below(6) {
+        case 0: message = .ping(seq: seq, target: NodeID(high: rng.next(), low: rng.next()))
+        case 1: message = .ack(seq: seq)
+        case 2: message = .nack(seq: seq)
+        case 3: message = .pingReq(seq: seq, target: NodeID(high: 1, low: rng.next()), targetAddress: Address(host: string(&rng), port: 1))
+        case 4: message = .gossip
+        default:
+            let bits = UInt8(rng.below(9))
+            let syncs: [Sync] = [
+                .join(exchange: seq, members: (0..<rng.below(4)).map { _ in member(&rng) }),
+                .joinReply(exchange: seq, members: (0..<rng.below(4)).map { _ in member(&rng) }),
+                .digest(exchange: seq, root: rng.next(), count: UInt32(rng.below(100_000))),
+                .inSync(exchange: seq),
+                .buckets(exchange: seq, bits: bits, hashes: (0..<(1 << Int(bits))).map { _ in rng.next() }),
+                .entries(exchange: seq, bits: bits, buckets: (0..<rng.below(4)).map { _ in UInt16(rng.below(1 << Int(bits))) },
+                         members: (0..<rng.below(3)).map { _ in member(&rng) }, isReply: rng.chance(0.5)),
+            ]
+            message = .sync(syncs[rng.below(syncs.count)])
+        }
+        return Packet(from: NodeID(high: rng.next(), low: rng.next()), message: message, updates: (0..<rng.below(5)).map { _ in update(&rng) })
+    }
+}

@@ -1,0 +1,265 @@
+/// Decoding packets: total by construction. Any byte string yields a `Packet` or a
+/// `WireError` — no traps, no unbounded allocation (every count is checked against the bytes
+/// that remain before anything is reserved), no trailing garbage accepted.
+public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
+    case empty
+    case unsupportedVersion(UInt8)
+    /// Sealed or signed packets arrive with the trust issue; until then flags must be zero.
+    case unsupportedFlags(UInt8)
+    case truncated(offset: Int)
+    case varintOverflow(offset: Int)
+    case valueOutOfRange(field: String, offset: Int)
+    case unknownMessageKind(UInt8)
+    case unknownUpdateKind(UInt8)
+    case unknownSyncKind(UInt8)
+    case unknownStatus(UInt8)
+    case invalidUTF8(offset: Int)
+    case duplicateTag(offset: Int)
+    case trailingBytes(count: Int)
+
+    public var description: String {
+        switch self {
+        case .empty: "empty packet"
+        case .unsupportedVersion(let v): "unsupported wire version \(v) (this node speaks \(Wire.version))"
+        case .unsupportedFlags(let f): "unsupported packet flags 0x\(String(f, radix: 16))"
+        case .truncated(let o): "packet truncated at byte \(o)"
+        case .varintOverflow(let o): "varint overflows 64 bits at byte \(o)"
+        case .valueOutOfRange(let f, let o): "\(f) out of range at byte \(o)"
+        case .unknownMessageKind(let k): "unknown message kind \(k)"
+        case .unknownUpdateKind(let k): "unknown update kind \(k)"
+        case .unknownSyncKind(let k): "unknown sync kind \(k)"
+        case .unknownStatus(let s): "unknown member status \(s)"
+        case .invalidUTF8(let o): "invalid UTF-8 at byte \(o)"
+        case .duplicateTag(let o): "duplicate tag key at byte \(o)"
+        case .trailingBytes(let n): "\(n) unexpected bytes after the packet"
+        }
+    }
+
+    /// A short, bounded name for metrics labels.
+    public var reason: String {
+        switch self {
+        case .empty: "empty"
+        case .unsupportedVersion: "version"
+        case .unsupportedFlags: "flags"
+        case .truncated: "truncated"
+        case .varintOverflow, .valueOutOfRange: "range"
+        case .unknownMessageKind, .unknownUpdateKind, .unknownSyncKind, .unknownStatus: "kind"
+        case .invalidUTF8: "utf8"
+        case .duplicateTag: "tags"
+        case .trailingBytes: "trailing"
+        }
+    }
+}
+
+extension Wire {
+    /// Decode one packet from exactly these bytes.
+    public static func decode<C: Collection>(_ bytes: C) throws(WireError) -> Packet where C.Element == UInt8 {
+        var reader = WireReader(Array(bytes))
+        let packet = try reader.packet()
+        if reader.remaining > 0 { throw .trailingBytes(count: reader.remaining) }
+        return packet
+    }
+
+    /// Only the version byte, so a receiver can name a peer that speaks another version.
+    public static func peekVersion<C: Collection>(_ bytes: C) -> UInt8? where C.Element == UInt8 { bytes.first }
+}
+
+struct WireReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var remaining: Int { bytes.count - offset }
+
+    mutating func u8() throws(WireError) -> UInt8 {
+        guard offset < bytes.count else { throw .truncated(offset: offset) }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func varint() throws(WireError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        let start = offset
+        while true {
+            let b = try u8()
+            if shift == 63 && b > 1 { throw .varintOverflow(offset: start) }
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return result }
+            shift += 7
+            if shift > 63 { throw .varintOverflow(offset: start) }
+        }
+    }
+
+    mutating func u32(_ field: String) throws(WireError) -> UInt32 {
+        let at = offset
+        let v = try varint()
+        guard let x = UInt32(exactly: v) else { throw .valueOutOfRange(field: field, offset: at) }
+        return x
+    }
+
+    /// A count of items each at least `minBytes` long: bounded by the bytes that remain.
+    mutating func count(_ field: String, minBytes: Int) throws(WireError) -> Int {
+        let at = offset
+        let v = try varint()
+        guard v <= UInt64(remaining / max(1, minBytes)) else { throw .valueOutOfRange(field: field, offset: at) }
+        return Int(v)
+    }
+
+    mutating func fixed64() throws(WireError) -> UInt64 {
+        guard remaining >= 8 else { throw .truncated(offset: bytes.count) }
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        offset += 8
+        return v
+    }
+
+    mutating func string() throws(WireError) -> String {
+        let length = try count("string length", minBytes: 1)
+        let start = offset
+        let slice = bytes[start..<(start + length)]
+        offset += length
+        guard let s = String(validating: slice, as: UTF8.self) else { throw .invalidUTF8(offset: start) }
+        return s
+    }
+
+    mutating func nodeID() throws(WireError) -> NodeID {
+        let high = try fixed64()
+        let low = try fixed64()
+        return NodeID(high: high, low: low)
+    }
+
+    mutating func address() throws(WireError) -> Address {
+        let host = try string()
+        let hi = try u8()
+        let lo = try u8()
+        return Address(host: host, port: UInt16(hi) << 8 | UInt16(lo))
+    }
+
+    mutating func status() throws(WireError) -> MemberStatus {
+        let raw = try u8()
+        guard let s = MemberStatus(rawValue: raw) else { throw .unknownStatus(raw) }
+        return s
+    }
+
+    mutating func member() throws(WireError) -> Member {
+        let id = try nodeID()
+        let name = try string()
+        let address = try address()
+        let incarnation = try varint()
+        let status = try status()
+        let version = try u8()
+        let tagCount = try count("tag count", minBytes: 2)
+        var tags: [String: String] = [:]
+        for _ in 0..<tagCount {
+            let at = offset
+            let key = try string()
+            let value = try string()
+            if tags.updateValue(value, forKey: key) != nil { throw .duplicateTag(offset: at) }
+        }
+        return Member(id: id, name: name, address: address, tags: tags, incarnation: incarnation, status: status, protocolVersion: version)
+    }
+
+    mutating func members() throws(WireError) -> [Member] {
+        // A member is at least 16 (id) + 1 + 3 + 1 + 1 + 1 + 1 bytes.
+        let n = try count("member count", minBytes: 24)
+        var out: [Member] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try member()) }
+        return out
+    }
+
+    mutating func update() throws(WireError) -> Update {
+        let kind = try u8()
+        switch kind {
+        case 0:
+            return .alive(try member())
+        case 1:
+            let id = try nodeID()
+            let inc = try varint()
+            return .suspect(id: id, incarnation: inc, from: try nodeID())
+        case 2:
+            let id = try nodeID()
+            let inc = try varint()
+            return .dead(id: id, incarnation: inc, from: try nodeID())
+        case 3:
+            let id = try nodeID()
+            return .left(id: id, incarnation: try varint())
+        default:
+            throw .unknownUpdateKind(kind)
+        }
+    }
+
+    mutating func sync() throws(WireError) -> Sync {
+        let kind = try u8()
+        let exchange = try u32("exchange")
+        switch kind {
+        case 0: return .join(exchange: exchange, members: try members())
+        case 1: return .joinReply(exchange: exchange, members: try members())
+        case 2:
+            let root = try fixed64()
+            return .digest(exchange: exchange, root: root, count: try u32("count"))
+        case 3: return .inSync(exchange: exchange)
+        case 4:
+            let at = offset
+            let bits = try u8()
+            guard bits <= MemberTable.bucketBits else { throw .valueOutOfRange(field: "bucket bits", offset: at) }
+            let n = try count("bucket count", minBytes: 8)
+            guard n == 1 << Int(bits) else { throw .valueOutOfRange(field: "bucket count", offset: at) }
+            var hashes: [UInt64] = []
+            hashes.reserveCapacity(n)
+            for _ in 0..<n { hashes.append(try fixed64()) }
+            return .buckets(exchange: exchange, bits: bits, hashes: hashes)
+        case 5:
+            let at = offset
+            let bits = try u8()
+            guard bits <= MemberTable.bucketBits else { throw .valueOutOfRange(field: "bucket bits", offset: at) }
+            let replyByte = try u8()
+            guard replyByte <= 1 else { throw .valueOutOfRange(field: "isReply", offset: offset - 1) }
+            let n = try count("bucket list", minBytes: 1)
+            var buckets: [UInt16] = []
+            buckets.reserveCapacity(n)
+            for _ in 0..<n {
+                let bAt = offset
+                let b = try varint()
+                guard b < UInt64(1) << UInt64(bits) else { throw .valueOutOfRange(field: "bucket", offset: bAt) }
+                buckets.append(UInt16(b))
+            }
+            return .entries(exchange: exchange, bits: bits, buckets: buckets, members: try members(), isReply: replyByte == 1)
+        default:
+            throw .unknownSyncKind(kind)
+        }
+    }
+
+    mutating func packet() throws(WireError) -> Packet {
+        guard !bytes.isEmpty else { throw .empty }
+        let version = try u8()
+        guard version == Wire.version else { throw .unsupportedVersion(version) }
+        let flags = try u8()
+        guard flags == 0 else { throw .unsupportedFlags(flags) }
+        _ = try u8()  // key id: unused until sealing exists
+        let from = try nodeID()
+        let kind = try u8()
+        let message: Message
+        switch kind {
+        case 0:
+            let seq = try u32("seq")
+            message = .ping(seq: seq, target: try nodeID())
+        case 1: message = .ack(seq: try u32("seq"))
+        case 2: message = .nack(seq: try u32("seq"))
+        case 3:
+            let seq = try u32("seq")
+            let target = try nodeID()
+            message = .pingReq(seq: seq, target: target, targetAddress: try address())
+        case 4: message = .gossip
+        case 5: message = .sync(try sync())
+        default: throw .unknownMessageKind(kind)
+        }
+        let n = try count("update count", minBytes: 18)
+        var updates: [Update] = []
+        updates.reserveCapacity(n)
+        for _ in 0..<n { updates.append(try update()) }
+        return Packet(from: from, message: message, updates: updates)
+    }
+}
