@@ -12,11 +12,14 @@ let package = Package(
     products: [
         .library(name: "ColonyCore", targets: ["ColonyCore"]),
         .library(name: "ColonySimulator", targets: ["ColonySimulator"]),
+        .library(name: "ColonyStore", targets: ["ColonyStore"]),
         .executable(name: "colony", targets: ["colony"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The pure protocol core: no clock, no sockets, no threads, no unseeded randomness.
@@ -31,6 +34,16 @@ let package = Package(
         .target(
             name: "ColonySimulator",
             dependencies: ["ColonyCore"],
+            swiftSettings: strict
+        ),
+        // Durable node state: identity, incarnation, known peers (SQLite via GRDB, WAL).
+        .target(
+            name: "ColonyStore",
+            dependencies: [
+                "ColonyCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -48,6 +61,11 @@ let package = Package(
                 "ColonyCore",
                 .product(name: "HashTreeCollections", package: "swift-collections"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ColonyStoreTests",
+            dependencies: ["ColonyCore", "ColonyStore"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,152 @@
+import ColonyCore
+import Crypto
+import Foundation
+import GRDB
+
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case cannotCreateDirectory(String, reason: String)
+    case notADirectory(String)
+    case corruptIdentity(String)
+
+    public var description: String {
+        switch self {
+        case .cannotCreateDirectory(let p, let r): "cannot create data directory \(p): \(r)"
+        case .notADirectory(let p): "data directory \(p) exists and is not a directory"
+        case .corruptIdentity(let why): "the stored node identity is unusable: \(why)"
+        }
+    }
+}
+
+/// A peer this node knew, kept so a restarted node can rejoin without seeds.
+public struct KnownPeer: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "known_peer"
+    public var id: String
+    public var name: String
+    public var host: String
+    public var port: Int
+    public var lastSeenMs: Int64
+
+    public init(id: NodeID, name: String, address: Address, lastSeenMs: Int64) {
+        self.id = id.description
+        self.name = name
+        self.host = address.host
+        self.port = Int(address.port)
+        self.lastSeenMs = lastSeenMs
+    }
+
+    public var address: Address { Address(host: host, port: UInt16(clamping: port)) }
+}
+
+/// The node's data directory: `colony.sqlite` (WAL, synchronous FULL) holding its identity,
+/// its incarnation and the peers it last knew. Schema changes go through migrations.
+public final class NodeStore: Sendable {
+    public let directory: String
+    let db: DatabaseQueue
+
+    public init(directory: String) throws {
+        var isDir: ObjCBool = false
+        let fm = FileManager.default
+        if fm.fileExists(atPath: directory, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw StoreError.notADirectory(directory) }
+        } else {
+            do {
+                try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StoreError.cannotCreateDirectory(directory, reason: "\(error.localizedDescription)")
+            }
+        }
+        self.directory = directory
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        db = try DatabaseQueue(path: (directory as NSString).appendingPathComponent("colony.sqlite"), configuration: config)
+        try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
+        try Self.migrator.migrate(db)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: identity, incarnation, known peers") { db in
+            try db.create(table: "identity") { t in
+                t.column("singleton", .integer).primaryKey(onConflict: .replace).check { $0 == 1 }
+                t.column("private_key", .blob).notNull()
+                t.column("created_ms", .integer).notNull()
+            }
+            try db.create(table: "incarnation") { t in
+                t.column("singleton", .integer).primaryKey(onConflict: .replace).check { $0 == 1 }
+                t.column("value", .integer).notNull()
+            }
+            try db.create(table: "known_peer") { t in
+                t.column("id", .text).primaryKey()
+                t.column("name", .text).notNull()
+                t.column("host", .text).notNull()
+                t.column("port", .integer).notNull()
+                t.column("lastSeenMs", .integer).notNull()
+            }
+        }
+        return m
+    }
+
+    /// Schema versions applied, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try db.read { try Self.migrator.appliedMigrations($0) }
+    }
+
+    /// The identity created on first start, the same one ever after.
+    public func identity() throws -> NodeIdentity {
+        try db.write { db in
+            if let blob = try Data.fetchOne(db, sql: "SELECT private_key FROM identity WHERE singleton = 1") {
+                do {
+                    return NodeIdentity(privateKey: try Curve25519.Signing.PrivateKey(rawRepresentation: blob))
+                } catch {
+                    throw StoreError.corruptIdentity("\(error)")
+                }
+            }
+            let fresh = NodeIdentity.generate()
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            try db.execute(sql: "INSERT INTO identity (singleton, private_key, created_ms) VALUES (1, ?, ?)",
+                           arguments: [fresh.privateKey.rawRepresentation, now])
+            return fresh
+        }
+    }
+
+    /// The incarnation to start with: strictly above every incarnation this identity ever
+    /// used, made durable before it is returned (so `kill -9` cannot make it go back).
+    public func nextIncarnation() throws -> UInt64 {
+        try db.write { db in
+            let last = try Int64.fetchOne(db, sql: "SELECT value FROM incarnation WHERE singleton = 1") ?? 0
+            let next = last + 1
+            try db.execute(sql: "INSERT INTO incarnation (singleton, value) VALUES (1, ?)", arguments: [next])
+            return UInt64(next)
+        }
+    }
+
+    /// Record an incarnation the node moved to (a refutation); never lowers the stored one.
+    public func record(incarnation: UInt64) throws {
+        try db.write { db in
+            let value = Int64(clamping: incarnation)
+            try db.execute(sql: """
+                INSERT INTO incarnation (singleton, value) VALUES (1, ?)
+                ON CONFLICT(singleton) DO UPDATE SET value = max(value, excluded.value)
+                """, arguments: [value])
+        }
+    }
+
+    public func storedIncarnation() throws -> UInt64 {
+        try db.read { UInt64(try Int64.fetchOne($0, sql: "SELECT value FROM incarnation WHERE singleton = 1") ?? 0) }
+    }
+
+    /// Replace the remembered peers with these.
+    public func saveKnownPeers(_ peers: [KnownPeer]) throws {
+        try db.write { db in
+            try KnownPeer.deleteAll(db)
+            for p in peers { try p.insert(db) }
+        }
+    }
+
+    /// Remembered peers, most recently seen first.
+    public func knownPeers(limit: Int = 64) throws -> [KnownPeer] {
+        try db.read { try KnownPeer.order(Column("lastSeenMs").desc).limit(limit).fetchAll($0) }
+    }
+}
