@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ColonyCore", targets: ["ColonyCore"]),
         .library(name: "ColonySimulator", targets: ["ColonySimulator"]),
         .library(name: "ColonyStore", targets: ["ColonyStore"]),
+        .library(name: "ColonyNIO", targets: ["ColonyNIO"]),
         .executable(name: "colony", targets: ["colony"]),
     ],
     dependencies: [
@@ -20,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The pure protocol core: no clock, no sockets, no threads, no unseeded randomness.
@@ -46,6 +51,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The real node: SwiftNIO UDP + TCP driving the same core the simulator drives.
+        .target(
+            name: "ColonyNIO",
+            dependencies: [
+                "ColonyCore",
+                "ColonyStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "colony",
             dependencies: [
@@ -66,6 +86,16 @@ let package = Package(
         .testTarget(
             name: "ColonyStoreTests",
             dependencies: ["ColonyCore", "ColonyStore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ColonyNIOTests",
+            dependencies: [
+                "ColonyCore", "ColonyNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

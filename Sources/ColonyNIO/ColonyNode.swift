@@ -1,0 +1,136 @@
+import ColonyCore
+import ColonyStore
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// A Colony node on real sockets: UDP for probes and gossip, TCP for joins and anti-entropy.
+///
+/// It drives the same `NodeCore` the simulator drives; nothing about the protocol is decided
+/// here. All core interaction happens on one event loop, which reads pending input before it
+/// runs due timers (the order the simulator models).
+public final class ColonyNode: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// The member name (unique in the swarm, by convention).
+        public var name: String
+        /// Where to listen (UDP and TCP, same port; port 0 picks a free one).
+        public var bind: Address
+        /// Where others reach us, if not the bound address (NAT, 0.0.0.0 binds).
+        public var advertise: Address?
+        public var tags: [String: String] = [:]
+        public var settings: Settings
+        /// Data directory (identity, incarnation, known peers); nil keeps everything in memory.
+        public var dataDirectory: String?
+        /// Largest stream frame accepted, in bytes. Default 16 MiB.
+        public var maxFrameBytes: Int = 16 << 20
+        /// Stream connect timeout. Default: the profile's stream timeout, at most 5 s.
+        public var connectTimeout: Duration?
+        /// Wire protocol version to speak (tests set another to check refusal).
+        public var protocolVersion: UInt8 = ProtocolVersion.current
+
+        public init(name: String, bind: Address, settings: Settings = .lan, dataDirectory: String? = nil) {
+            self.name = name
+            self.bind = bind
+            self.settings = settings
+            self.dataDirectory = dataDirectory
+        }
+    }
+
+    public let configuration: Configuration
+    let logger: Logger
+    let group: any EventLoopGroup
+    let ownsGroup: Bool
+    let driver: Driver
+
+    public init(configuration: Configuration, logger: Logger, eventLoopGroup: (any EventLoopGroup)? = nil) {
+        self.configuration = configuration
+        self.logger = logger
+        if let eventLoopGroup {
+            group = eventLoopGroup
+            ownsGroup = false
+        } else {
+            group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            ownsGroup = true
+        }
+        driver = Driver(configuration: configuration, loop: group.next(), logger: logger)
+    }
+
+    /// Open the store, bind the sockets and start the protocol. Returns the bound address.
+    @discardableResult
+    public func start() async throws -> Address { try await driver.start() }
+
+    /// Run as a `Service`: start, then on graceful shutdown leave the swarm and close.
+    public func run() async throws {
+        _ = try await start()
+        try await gracefulShutdown()
+        try await leave()
+        await stop()
+    }
+
+    /// Join through seeds (`host:port`, names resolving to several addresses, IPv4 or IPv6).
+    /// With no seeds, rejoin through the peers remembered from last time.
+    public func join(seeds: [String]) async throws {
+        var addresses: [Address] = []
+        for s in seeds {
+            let a = try Address(parsing: s, defaultPort: configuration.bind.port)
+            addresses += try a.resolved()
+        }
+        try await driver.join(addresses)
+    }
+
+    /// Leave gracefully: the swarm learns `left`; returns when that has spread (bounded).
+    public func leave() async throws { try await driver.leave() }
+
+    /// Close the sockets without leaving (as a crash would look to the others).
+    public func stop() async {
+        await driver.stop()
+        if ownsGroup { try? await group.shutdownGracefully() }
+    }
+
+    /// A snapshot of the member table, filtered.
+    public func members(status: MemberStatus? = nil, tag: (key: String, value: String)? = nil) async -> [Member] {
+        let all = (try? await driver.onLoop { $0.core?.members ?? [] }) ?? []
+        return all.filter { m in
+            (status == nil || m.status == status) && (tag == nil || m.tags[tag!.key] == tag!.value)
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// This node as the swarm sees it.
+    public func me() async -> Member? { try? await driver.onLoop { $0.core?.me } }
+
+    /// Protocol counters and the driver's own (malformed packets, frames refused, …).
+    public func statistics() async -> NodeStatistics {
+        (try? await driver.onLoop { d in NodeStatistics(core: d.core?.stats ?? CoreStats(), driver: d.counters) }) ?? NodeStatistics(core: CoreStats(), driver: DriverCounters())
+    }
+
+    /// Membership events from now on, as an `AsyncSequence`.
+    public var events: AsyncStream<Event> { driver.subscribe() }
+}
+
+public struct NodeStatistics: Sendable {
+    public var core: CoreStats
+    public var driver: DriverCounters
+}
+
+/// What the driver saw on the wire.
+public struct DriverCounters: Sendable, Equatable {
+    public var datagramsIn = 0
+    public var datagramsOut = 0
+    public var framesIn = 0
+    public var framesOut = 0
+    public var bytesIn = 0
+    public var bytesOut = 0
+    /// Datagrams or frames that did not decode, by reason.
+    public var malformed: [String: Int] = [:]
+    /// Packets refused for speaking another wire version.
+    public var wrongVersion = 0
+    /// Stream frames refused for size or truncation.
+    public var framesRefused = 0
+    public var streamConnectFailures = 0
+    public init() {}
+
+    public var malformedTotal: Int { malformed.values.reduce(0, +) }
+}

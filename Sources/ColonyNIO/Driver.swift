@@ -1,0 +1,484 @@
+import ColonyCore
+import ColonyStore
+import Foundation
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+public enum ColonyError: Error, CustomStringConvertible, Equatable {
+    case notStarted
+    case alreadyStarted
+    case needAdvertiseAddress(String)
+    case noSeedAnswered(attempt: Int)
+    case noSeeds
+
+    public var description: String {
+        switch self {
+        case .notStarted: "the node is not running"
+        case .alreadyStarted: "the node is already running"
+        case .needAdvertiseAddress(let b): "bound to \(b): give an address others can reach (advertise)"
+        case .noSeedAnswered(let n): "no seed answered (attempt \(n)); the node keeps retrying in the background"
+        case .noSeeds: "no seeds given and no peers remembered from a previous run"
+        }
+    }
+}
+
+/// Everything mutable lives here and is touched only on `loop` (hence `@unchecked`).
+final class Driver: @unchecked Sendable {
+    let configuration: ColonyNode.Configuration
+    let loop: any EventLoop
+    var logger: Logger
+    let origin = NIODeadline.now()
+
+    var core: NodeCore?
+    var store: NodeStore?
+    var udp: (any Channel)?
+    var tcpServer: (any Channel)?
+    /// Open streams by remote address: inbound ones by the peer's ephemeral address (so a
+    /// reply goes back on the same connection), outbound ones by the peer's listen address.
+    var streams: [Address: any Channel] = [:]
+    var connecting: [Address: [[UInt8]]] = [:]
+    var wakeTask: Scheduled<Void>?
+    var wakeAt: Instant?
+    var peersTask: RepeatedTask?
+    var peersDirty = false
+    var counters = DriverCounters()
+    var joinWaiters: [EventLoopPromise<Void>] = []
+    var leaveWaiters: [EventLoopPromise<Void>] = []
+    var versionWarned: Set<Address> = []
+    let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
+    let nextSubscriber = NIOLockedValueBox<UInt64>(0)
+
+    let metricPacketsIn: [Transport: Counter]
+    let metricPacketsOut: [Transport: Counter]
+    let metricBytesIn: Counter
+    let metricBytesOut: Counter
+    let metricMalformed: Counter
+    let metricMembers: [MemberStatus: Gauge]
+
+    init(configuration: ColonyNode.Configuration, loop: any EventLoop, logger: Logger) {
+        self.configuration = configuration
+        self.loop = loop
+        var logger = logger
+        logger[metadataKey: "colony.node"] = "\(configuration.name)"
+        self.logger = logger
+        metricPacketsIn = [.datagram: Counter(label: "colony_packets_received_total", dimensions: [("transport", "udp")]),
+                           .stream: Counter(label: "colony_packets_received_total", dimensions: [("transport", "tcp")])]
+        metricPacketsOut = [.datagram: Counter(label: "colony_packets_sent_total", dimensions: [("transport", "udp")]),
+                            .stream: Counter(label: "colony_packets_sent_total", dimensions: [("transport", "tcp")])]
+        metricBytesIn = Counter(label: "colony_bytes_received_total")
+        metricBytesOut = Counter(label: "colony_bytes_sent_total")
+        metricMalformed = Counter(label: "colony_packets_malformed_total")
+        var gauges: [MemberStatus: Gauge] = [:]
+        for s in MemberStatus.allCases { gauges[s] = Gauge(label: "colony_members", dimensions: [("status", s.description)]) }
+        metricMembers = gauges
+    }
+
+    // MARK: Running on the loop
+
+    func onLoop<T: Sendable>(_ body: @escaping @Sendable (Driver) throws -> T) async throws -> T {
+        try await loop.submit { try body(self) }.get()
+    }
+
+    func now() -> Instant {
+        Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds) - Int64(origin.uptimeNanoseconds))
+    }
+
+    // MARK: Lifecycle
+
+    func start() async throws -> Address {
+        let alreadyRunning = try await onLoop { $0.core != nil || $0.udp != nil }
+        if alreadyRunning { throw ColonyError.alreadyStarted }
+        // Identity and incarnation first: nothing is sent before the incarnation is durable.
+        let identity: NodeIdentity
+        let incarnation: UInt64
+        if let dir = configuration.dataDirectory {
+            let s = try NodeStore(directory: dir)
+            identity = try s.identity()
+            incarnation = try s.nextIncarnation()
+            try await onLoop { $0.store = s }
+        } else {
+            identity = NodeIdentity.generate()
+            incarnation = 1
+        }
+        let bind = configuration.bind
+        let server = try await ServerBootstrap(group: loop)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.installStreamHandlers(on: channel, key: nil)
+                }
+            }
+            .bind(host: bind.host, port: Int(bind.port)).get()
+        let port = server.localAddress?.port ?? Int(bind.port)
+        let udpChannel: any Channel
+        do {
+            udpChannel = try await DatagramBootstrap(group: loop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(DatagramHandler(driver: self))
+                    }
+                }
+                .bind(host: bind.host, port: port).get()
+        } catch {
+            try? await server.close()
+            throw error
+        }
+        let bound = Address(host: bind.host, port: UInt16(clamping: port))
+        let advertise = configuration.advertise ?? bound
+        if advertise.host == "0.0.0.0" || advertise.host == "::" {
+            try? await server.close()
+            try? await udpChannel.close()
+            throw ColonyError.needAdvertiseAddress(advertise.description)
+        }
+        let me = Member(id: identity.id, name: configuration.name, address: advertise, tags: configuration.tags,
+                        incarnation: incarnation, protocolVersion: configuration.protocolVersion)
+        var seedGenerator = SystemRandomNumberGenerator()
+        let coreSeed = seedGenerator.next()
+        try await onLoop { d in
+            d.tcpServer = server
+            d.udp = udpChannel
+            d.logger[metadataKey: "colony.id"] = "\(identity.id)"
+            var core = NodeCore(me: me, settings: d.configuration.settings, seed: coreSeed, now: d.now())
+            let effects = core.start(now: d.now())
+            d.core = core
+            d.handle(effects)
+            d.peersTask = d.loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(10)) { _ in d.savePeers() }
+            d.logger.info("node started", metadata: ["colony.address": "\(advertise)", "colony.incarnation": "\(incarnation)"])
+        }
+        return advertise
+    }
+
+    func join(_ seeds: [Address]) async throws {
+        var seeds = seeds
+        if seeds.isEmpty, let store = try await onLoop({ $0.store }) {
+            seeds = try store.knownPeers().map(\.address)
+        }
+        guard !seeds.isEmpty else { throw ColonyError.noSeeds }
+        let targets = seeds
+        let joined: EventLoopFuture<Void> = try await onLoop { d in
+            guard var core = d.core else { throw ColonyError.notStarted }
+            let p = d.loop.makePromise(of: Void.self)
+            d.joinWaiters.append(p)
+            let effects = core.join(seeds: targets, now: d.now())
+            d.core = core
+            d.handle(effects)
+            return p.futureResult
+        }
+        try await joined.get()
+    }
+
+    func leave() async throws {
+        let left: EventLoopFuture<Void> = try await onLoop { d in
+            guard var core = d.core else { throw ColonyError.notStarted }
+            if core.phase == .left { return d.loop.makeSucceededVoidFuture() }
+            let p = d.loop.makePromise(of: Void.self)
+            d.leaveWaiters.append(p)
+            let effects = core.leave(now: d.now())
+            d.core = core
+            d.handle(effects)
+            return p.futureResult
+        }
+        try await left.get()
+    }
+
+    func stop() async {
+        let channels: [any Channel] = (try? await onLoop { d in
+            d.savePeers()
+            d.wakeTask?.cancel()
+            d.peersTask?.cancel()
+            d.core = nil
+            let all = [d.udp, d.tcpServer].compactMap { $0 } + Array(d.streams.values)
+            d.udp = nil
+            d.tcpServer = nil
+            d.streams = [:]
+            for w in d.joinWaiters { w.fail(ColonyError.notStarted) }
+            for w in d.leaveWaiters { w.fail(ColonyError.notStarted) }
+            d.joinWaiters = []
+            d.leaveWaiters = []
+            return all
+        }) ?? []
+        for c in channels { try? await c.close() }
+        for c in subscribers.withLockedValue({ Array($0.values) }) { c.finish() }
+    }
+
+    func subscribe() -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(4096))
+        let key = nextSubscriber.withLockedValue { v in
+            v += 1
+            return v
+        }
+        subscribers.withLockedValue { $0[key] = continuation }
+        continuation.onTermination = { [subscribers] _ in subscribers.withLockedValue { _ = $0.removeValue(forKey: key) } }
+        return stream
+    }
+
+    // MARK: Inputs (on the loop)
+
+    func onDatagram(_ bytes: [UInt8], from address: Address) {
+        counters.datagramsIn += 1
+        counters.bytesIn += bytes.count
+        metricPacketsIn[.datagram]?.increment()
+        metricBytesIn.increment(by: bytes.count)
+        deliver(bytes, from: address, via: .datagram)
+    }
+
+    func onFrame(_ bytes: [UInt8], from address: Address) {
+        counters.framesIn += 1
+        counters.bytesIn += bytes.count
+        metricPacketsIn[.stream]?.increment()
+        metricBytesIn.increment(by: bytes.count)
+        deliver(bytes, from: address, via: .stream)
+    }
+
+    func deliver(_ bytes: [UInt8], from address: Address, via: Transport) {
+        guard var core else { return }
+        let packet: Packet
+        do {
+            packet = try Wire.decode(bytes)
+        } catch {
+            counters.malformed[error.reason, default: 0] += 1
+            metricMalformed.increment()
+            if case .unsupportedVersion(let v) = error {
+                counters.wrongVersion += 1
+                if versionWarned.insert(address).inserted {
+                    logger.warning("refusing packets from a peer that speaks another wire protocol version",
+                                   metadata: ["colony.peer": "\(address)", "colony.peerVersion": "\(v)", "colony.version": "\(Wire.version)"])
+                }
+            } else {
+                logger.debug("dropped malformed packet", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
+            }
+            return
+        }
+        let effects = core.receive(packet, from: address, via: via, now: now())
+        self.core = core
+        handle(effects)
+    }
+
+    func fireTick() {
+        wakeTask = nil
+        wakeAt = nil
+        guard var core else { return }
+        let effects = core.tick(now: now())
+        self.core = core
+        handle(effects)
+    }
+
+    // MARK: Effects
+
+    func handle(_ effects: [Effect]) {
+        for effect in effects {
+            switch effect {
+            case .send(let packet, let peer, let via):
+                var bytes = Wire.encode(packet)
+                if configuration.protocolVersion != ProtocolVersion.current { bytes[0] = configuration.protocolVersion }
+                switch via {
+                case .datagram: sendDatagram(bytes, to: peer.address)
+                case .stream: sendFrame(bytes, to: peer.address)
+                }
+            case .emit(let event):
+                publish(event)
+            case .persist(.incarnation(let inc)):
+                do {
+                    try store?.record(incarnation: inc)
+                } catch {
+                    logger.error("could not persist incarnation", metadata: ["colony.error": "\(error)"])
+                }
+            case .wake(let at):
+                schedule(at)
+            }
+        }
+    }
+
+    func schedule(_ at: Instant) {
+        if let current = wakeAt, current <= at, wakeTask != nil { return }
+        wakeTask?.cancel()
+        wakeAt = at
+        let deadline = NIODeadline.uptimeNanoseconds(origin.uptimeNanoseconds + UInt64(max(0, at.nanoseconds)))
+        wakeTask = loop.scheduleTask(deadline: deadline) { [self] in fireTick() }
+    }
+
+    func publish(_ event: Event) {
+        switch event {
+        case .memberChanged(let m, let previous):
+            peersDirty = true
+            logger.info("member \(m.status)", metadata: [
+                "colony.peer": "\(m.name)", "colony.peer.id": "\(m.id)", "colony.incarnation": "\(m.incarnation)",
+                "colony.previous": "\(previous.map { $0.status.description } ?? "unknown")",
+            ])
+            if let table = core?.table {
+                for s in MemberStatus.allCases { metricMembers[s]?.record(table.count(s)) }
+            }
+        case .joined(let n):
+            logger.info("joined the swarm", metadata: ["colony.members": "\(n)"])
+            for w in joinWaiters { w.succeed() }
+            joinWaiters = []
+        case .joinFailed(let attempt, let retry):
+            logger.warning("no seed answered; retrying", metadata: ["colony.attempt": "\(attempt)", "colony.retryIn": "\(retry)"])
+            for w in joinWaiters { w.fail(ColonyError.noSeedAnswered(attempt: attempt)) }
+            joinWaiters = []
+        case .leaveCompleted:
+            logger.info("left the swarm")
+            for w in leaveWaiters { w.succeed() }
+            leaveWaiters = []
+        case .memberReclaimed:
+            break
+        }
+        for c in subscribers.withLockedValue({ Array($0.values) }) { c.yield(event) }
+    }
+
+    func savePeers() {
+        guard peersDirty, let store, let core else { return }
+        peersDirty = false
+        let wall = Int64(Date().timeIntervalSince1970 * 1000)
+        let peers = core.members.filter { $0.id != core.me.id && $0.status.isLive }
+            .map { KnownPeer(id: $0.id, name: $0.name, address: $0.address, lastSeenMs: wall) }
+        do {
+            try store.saveKnownPeers(Array(peers.prefix(256)))
+        } catch {
+            logger.warning("could not save known peers", metadata: ["colony.error": "\(error)"])
+        }
+    }
+
+    // MARK: Sockets
+
+    func sendDatagram(_ bytes: [UInt8], to address: Address) {
+        guard let udp, let sa = try? address.socketAddress() else { return }
+        counters.datagramsOut += 1
+        counters.bytesOut += bytes.count
+        metricPacketsOut[.datagram]?.increment()
+        metricBytesOut.increment(by: bytes.count)
+        let envelope = AddressedEnvelope(remoteAddress: sa, data: ByteBuffer(bytes: bytes))
+        udp.writeAndFlush(envelope, promise: nil)
+    }
+
+    func sendFrame(_ bytes: [UInt8], to address: Address) {
+        counters.framesOut += 1
+        counters.bytesOut += bytes.count
+        metricPacketsOut[.stream]?.increment()
+        metricBytesOut.increment(by: bytes.count)
+        if let channel = streams[address], channel.isActive {
+            var buffer = channel.allocator.buffer(capacity: bytes.count + 4)
+            buffer.writeFrame(bytes)
+            channel.writeAndFlush(buffer, promise: nil)
+            return
+        }
+        if connecting[address] != nil {
+            connecting[address]!.append(bytes)
+            return
+        }
+        guard let sa = try? address.socketAddress() else { return }
+        connecting[address] = [bytes]
+        let timeout = configuration.connectTimeout ?? min(configuration.settings.streamTimeout, .seconds(5))
+        let connectTimeout = TimeAmount.nanoseconds(timeout.nanosecondsInt64)
+        ClientBootstrap(group: loop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try self.installStreamHandlers(on: channel, key: address) }
+            }
+            .connect(to: sa)
+            .whenComplete { [self] result in
+                let pending = connecting.removeValue(forKey: address) ?? []
+                switch result {
+                case .success(let channel):
+                    streams[address] = channel
+                    var buffer = channel.allocator.buffer(capacity: 256)
+                    for frame in pending { buffer.writeFrame(frame) }
+                    channel.writeAndFlush(buffer, promise: nil)
+                case .failure(let error):
+                    counters.streamConnectFailures += 1
+                    logger.debug("stream connect failed", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
+                }
+            }
+    }
+
+    func installStreamHandlers(on channel: any Channel, key: Address?) throws {
+        let ops = channel.pipeline.syncOperations
+        try ops.addHandler(IdleStateHandler(allTimeout: .seconds(30)))
+        try ops.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
+        try ops.addHandler(StreamHandler(driver: self, key: key))
+    }
+
+    func streamOpened(_ channel: any Channel, key: Address) {
+        if streams[key] == nil { streams[key] = channel }
+    }
+
+    func streamClosed(_ channel: any Channel, key: Address) {
+        if let c = streams[key], c === channel { streams[key] = nil }
+    }
+
+    func frameRefused(_ error: any Error, from key: Address?) {
+        counters.framesRefused += 1
+        metricMalformed.increment()
+        logger.debug("refused stream frame", metadata: ["colony.peer": "\(key.map { "\($0)" } ?? "?")", "colony.error": "\(error)"])
+    }
+}
+
+/// UDP: every datagram goes to the driver with its source address.
+final class DatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let driver: Driver
+
+    init(driver: Driver) { self.driver = driver }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard let from = Address(envelope.remoteAddress) else { return }
+        var buffer = envelope.data
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        driver.onDatagram(bytes, from: from)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP unreachable and the like: nothing to do; the protocol copes with loss.
+    }
+}
+
+/// TCP: frames go to the driver keyed by the connection's remote address (inbound) or the
+/// peer's listen address (outbound).
+final class StreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let driver: Driver
+    var key: Address?
+
+    init(driver: Driver, key: Address?) {
+        self.driver = driver
+        self.key = key
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if key == nil { key = Address(context.channel.remoteAddress) }
+        if let key { driver.streamOpened(context.channel, key: key) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var frame = unwrapInboundIn(data)
+        guard let key else { return }
+        driver.onFrame(frame.readBytes(length: frame.readableBytes) ?? [], from: key)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let key { driver.streamClosed(context.channel, key: key) }
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        driver.frameRefused(error, from: key)
+        context.close(promise: nil)
+    }
+}

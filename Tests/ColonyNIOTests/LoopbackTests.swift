@@ -1,0 +1,196 @@
+import ColonyCore
+import ColonyNIO
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Keeps log lines so a test can look for one; prints nothing.
+final class CapturedLogs: @unchecked Sendable {
+    let lines = NIOLockedValueBox<[String]>([])
+    var all: [String] { lines.withLockedValue { $0 } }
+
+    func logger(_ label: String) -> Logger {
+        Logger(label: label) { _ in Handler(sink: self) }
+    }
+
+    struct Handler: LogHandler {
+        let sink: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            let text = "\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+            sink.lines.withLockedValue { $0.append(text) }
+        }
+    }
+}
+
+func eventually(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return await condition()
+}
+
+@Suite(.serialized) struct LoopbackTests {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    let logs = CapturedLogs()
+
+    func node(_ name: String, dataDirectory: String? = nil, version: UInt8 = ProtocolVersion.current) -> ColonyNode {
+        var c = ColonyNode.Configuration(name: name, bind: Address(host: "127.0.0.1", port: 0), settings: .local, dataDirectory: dataDirectory)
+        c.protocolVersion = version
+        return ColonyNode(configuration: c, logger: logs.logger(name), eventLoopGroup: group)
+    }
+
+    /// Start `n` nodes and join them all through the first.
+    func swarm(_ n: Int) async throws -> ([ColonyNode], [Address]) {
+        var nodes: [ColonyNode] = []
+        var addresses: [Address] = []
+        for i in 0..<n {
+            let x = node("n\(i)")
+            addresses.append(try await x.start())
+            nodes.append(x)
+        }
+        for x in nodes.dropFirst() { try await x.join(seeds: ["\(addresses[0])"]) }
+        return (nodes, addresses)
+    }
+
+    func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
+        for x in nodes where await x.members(status: .alive).count != count { return false }
+        return true
+    }
+
+    @Test func fiveNodesConverge() async throws {
+        let (nodes, _) = try await swarm(5)
+        let converged = await eventually(10) { await allSee(nodes, alive: 5) }
+        #expect(converged, "five nodes on loopback must all see five alive")
+        for x in nodes { await x.stop() }
+    }
+
+    @Test func stoppedNodeIsMarkedDeadEverywhere() async throws {
+        let (nodes, _) = try await swarm(5)
+        #expect(await eventually(10) { await allSee(nodes, alive: 5) })
+        let victim = try #require(await nodes[4].me())
+        await nodes[4].stop()
+        let survivors = Array(nodes.prefix(4))
+        // local profile: min suspicion 3 s, max 18 s.
+        let detected = await eventually(25) {
+            for x in survivors where await x.members(status: .dead).map(\.id) != [victim.id] { return false }
+            return true
+        }
+        #expect(detected)
+        for x in survivors { await x.stop() }
+    }
+
+    @Test func gracefulLeaveIsSeenAsLeft() async throws {
+        let (nodes, _) = try await swarm(4)
+        #expect(await eventually(10) { await allSee(nodes, alive: 4) })
+        let leaver = try #require(await nodes[3].me())
+        try await nodes[3].leave()
+        await nodes[3].stop()
+        let seen = await eventually(5) {
+            for x in nodes.prefix(3) where await x.members(status: .left).map(\.id) != [leaver.id] { return false }
+            return true
+        }
+        #expect(seen)
+        for x in nodes.prefix(3) { await x.stop() }
+    }
+
+    @Test func restartWithSameDataDirectoryRejoinsWithHigherIncarnation() async throws {
+        let dir = NSTemporaryDirectory() + "colony-nio-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let seed = node("seed")
+        let seedAddress = try await seed.start()
+        let first = node("durable", dataDirectory: dir)
+        try await first.start()
+        try await first.join(seeds: ["\(seedAddress)"])
+        let before = try #require(await first.me())
+        #expect(await eventually(5) { await seed.members(status: .alive).count == 2 })
+        await first.stop()
+        // Restart on a new port, same identity; rejoin through remembered peers (no seeds).
+        let second = node("durable", dataDirectory: dir)
+        try await second.start()
+        let after = try #require(await second.me())
+        #expect(after.id == before.id)
+        #expect(after.incarnation > before.incarnation)
+        try await second.join(seeds: [])
+        let rejoined = await eventually(10) {
+            await seed.members(status: .alive).first { $0.id == before.id }?.incarnation ?? 0 >= after.incarnation
+        }
+        #expect(rejoined)
+        await second.stop()
+        await seed.stop()
+    }
+
+    @Test func garbageAndOversizedInputIsCountedAndHarmless() async throws {
+        let (nodes, addresses) = try await swarm(3)
+        #expect(await eventually(10) { await allSee(nodes, alive: 3) })
+        let target = try SocketAddress(ipAddress: addresses[0].host, port: Int(addresses[0].port))
+        // Garbage datagrams.
+        let sender = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<200 {
+            let bytes = (0..<(1 + i % 97)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            try await sender.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: bytes)))
+        }
+        // An oversized frame and a truncated one over TCP.
+        for payload: [UInt8] in [[0xFF, 0xFF, 0xFF, 0xF0, 1, 2, 3], [0, 0, 0, 50, 1, 2, 3]] {
+            let c = try await ClientBootstrap(group: group).connect(to: target).get()
+            try await c.writeAndFlush(ByteBuffer(bytes: payload))
+            try? await c.close()
+        }
+        let counted = await eventually(5) {
+            let s = await nodes[0].statistics().driver
+            return s.malformedTotal >= 150 && s.framesRefused >= 2
+        }
+        #expect(counted)
+        // Still healthy: everyone alive, and the node still answers.
+        try await Task.sleep(for: .seconds(2))
+        #expect(await allSee(nodes, alive: 3))
+        try await sender.close()
+        for x in nodes { await x.stop() }
+    }
+
+    @Test func wrongProtocolVersionIsRefusedWithAClearLogLine() async throws {
+        let seed = node("seed")
+        let seedAddress = try await seed.start()
+        let stranger = node("stranger", version: 9)
+        try await stranger.start()
+        await #expect(throws: ColonyError.self) { try await stranger.join(seeds: ["\(seedAddress)"]) }
+        let stats = await seed.statistics().driver
+        #expect(stats.wrongVersion >= 1)
+        #expect(logs.all.contains { $0.contains("another wire protocol version") && $0.contains("colony.peerVersion=9") })
+        #expect(await seed.members().count == 1)
+        await stranger.stop()
+        await seed.stop()
+    }
+}
+
+@Suite struct AddressParsingTests {
+    @Test func parsesHostPortForms() throws {
+        #expect(try Address(parsing: "127.0.0.1:7000") == Address(host: "127.0.0.1", port: 7000))
+        #expect(try Address(parsing: "[::1]:7001") == Address(host: "::1", port: 7001))
+        #expect(try Address(parsing: "::1") == Address(host: "::1", port: 7946))
+        #expect(try Address(parsing: "seed.example", defaultPort: 8000) == Address(host: "seed.example", port: 8000))
+        for bad in ["", ":7000", "host:", "host:0", "host:70000", "[::1", "[::1]x"] {
+            #expect(throws: AddressError.self) { try Address(parsing: bad) }
+        }
+    }
+
+    @Test func namesResolveToEveryAddress() throws {
+        let addresses = try Address(host: "localhost", port: 7946).resolved()
+        #expect(!addresses.isEmpty)
+        let allLiterals = addresses.allSatisfy { $0.isIPLiteral }
+        #expect(allLiterals)
+        #expect(throws: AddressError.self) { try Address(host: "no-such-host.invalid", port: 1).resolved() }
+    }
+}
