@@ -64,9 +64,9 @@ public final class ColonyNode: Service, Sendable {
 
     /// Run as a `Service`: start, then on graceful shutdown leave the swarm and close.
     public func run() async throws {
-        _ = try await start()
-        try await gracefulShutdown()
-        try await leave()
+        if !(await isRunning) { _ = try await start() }
+        try? await gracefulShutdown()
+        try? await leave()
         await stop()
     }
 
@@ -96,6 +96,11 @@ public final class ColonyNode: Service, Sendable {
         return all.filter { m in
             (status == nil || m.status == status) && (tag == nil || m.tags[tag!.key] == tag!.value)
         }.sorted { $0.name < $1.name }
+    }
+
+    /// True between `start` and `stop`.
+    public var isRunning: Bool {
+        get async { (try? await driver.onLoop { $0.core != nil }) ?? false }
     }
 
     /// This node as the swarm sees it.

@@ -1,10 +1,13 @@
 import ArgumentParser
 
 @main
-struct Colony: ParsableCommand {
+struct Colony: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "colony",
         abstract: "A self-organising swarm: membership, failure detection and gossip for Swift.",
-        subcommands: [Simulate.self]
+        subcommands: [
+            AgentCommand.self, MembersCommand.self, MonitorCommand.self, JoinCommand.self, LeaveCommand.self,
+            DemoCommand.self, Simulate.self,
+        ]
     )
 }

@@ -1,0 +1,133 @@
+import ColonyCore
+import ColonyNIO
+import Foundation
+
+/// `colony agent` settings. Precedence: defaults < `colony.toml` < command-line flags.
+public struct AgentConfiguration: Sendable, Equatable {
+    public var name: String
+    /// Gossip address (UDP and TCP, same port).
+    public var bind: String = "127.0.0.1:7946"
+    /// Address others reach us at, when not the bind address.
+    public var advertise: String?
+    /// Seeds to join on start (`host:port`, names, `[v6]:port`).
+    public var join: [String] = []
+    /// Data directory: identity, incarnation, known peers. Nil keeps state in memory only.
+    public var dataDir: String?
+    /// HTTP API address, loopback by default.
+    public var http: String = "127.0.0.1:7950"
+    /// Settings profile: lan, wan or local.
+    public var profile: String = "lan"
+    public var tags: [String: String] = [:]
+
+    public init(name: String) { self.name = name }
+
+    /// Every optional field, for layering a file and flags over the defaults.
+    public struct Overrides: Sendable, Equatable {
+        public var name: String?
+        public var bind: String?
+        public var advertise: String?
+        public var join: [String]?
+        public var dataDir: String?
+        public var http: String?
+        public var profile: String?
+        public var tags: [String: String]?
+        public init() {}
+    }
+
+    public static let fileKeys = ["name", "bind", "advertise", "join", "data_dir", "http", "profile"]
+
+    /// Read a `colony.toml`. Unknown keys and values of the wrong type are errors.
+    public static func overrides(fromTOML text: String, file: String = "colony.toml") throws -> Overrides {
+        let doc: TOMLDocument
+        do {
+            doc = try TOMLDocument(parsing: text)
+        } catch {
+            throw ConfigurationError("\(file): \(error)")
+        }
+        var o = Overrides()
+        func string(_ key: String) throws -> String? {
+            guard let (v, line) = doc.root[key] else { return nil }
+            guard case .string(let s) = v else { throw ConfigurationError("\(file): line \(line): '\(key)' must be a string, not \(v.typeName)") }
+            return s
+        }
+        for (key, entry) in doc.root where !fileKeys.contains(key) {
+            throw ConfigurationError("\(file): line \(entry.line): unknown key '\(key)' (known: \(fileKeys.joined(separator: ", ")), and the [tags] table)")
+        }
+        for (table, line) in doc.tableLines where table != "tags" {
+            throw ConfigurationError("\(file): line \(line): unknown table [\(table)] (known: [tags])")
+        }
+        o.name = try string("name")
+        o.bind = try string("bind")
+        o.advertise = try string("advertise")
+        o.dataDir = try string("data_dir")
+        o.http = try string("http")
+        o.profile = try string("profile")
+        if let (v, line) = doc.root["join"] {
+            guard case .array(let items) = v else { throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings") }
+            o.join = try items.map { item in
+                guard case .string(let s) = item else { throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings") }
+                return s
+            }
+        }
+        if let tags = doc.tables["tags"] {
+            var out: [String: String] = [:]
+            for (k, entry) in tags {
+                guard case .string(let s) = entry.value else { throw ConfigurationError("\(file): line \(entry.line): tag '\(k)' must be a string") }
+                out[k] = s
+            }
+            o.tags = out
+        }
+        return o
+    }
+
+    /// Defaults, then the file, then the flags; then validated.
+    public static func resolve(file: Overrides?, flags: Overrides) throws -> AgentConfiguration {
+        let layers = [file ?? Overrides(), flags]
+        let name = layers.compactMap(\.name).last ?? Self.defaultName()
+        var c = AgentConfiguration(name: name)
+        for l in layers {
+            if let v = l.bind { c.bind = v }
+            if let v = l.advertise { c.advertise = v }
+            if let v = l.join { c.join = v }
+            if let v = l.dataDir { c.dataDir = v }
+            if let v = l.http { c.http = v }
+            if let v = l.profile { c.profile = v }
+            if let v = l.tags { c.tags.merge(v) { $1 } }
+        }
+        try c.validate()
+        return c
+    }
+
+    static func defaultName() -> String {
+        ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "colony"
+    }
+
+    public func validate() throws {
+        guard !name.isEmpty, name.utf8.count <= 128 else { throw ConfigurationError("name must be 1–128 bytes") }
+        guard Settings.profile(named: profile) != nil else { throw ConfigurationError("profile '\(profile)' is not one of lan, wan, local") }
+        do {
+            _ = try Address(parsing: bind)
+            _ = try Address(parsing: http, defaultPort: 7950)
+            if let advertise { _ = try Address(parsing: advertise) }
+            for j in join { _ = try Address(parsing: j) }
+        } catch {
+            throw ConfigurationError("\(error)")
+        }
+        for (k, v) in tags where k.isEmpty || k.utf8.count > 64 || v.utf8.count > 256 {
+            throw ConfigurationError("tag '\(k)' is empty or too long (keys ≤ 64 bytes, values ≤ 256)")
+        }
+    }
+
+    /// The node configuration this agent runs.
+    public func nodeConfiguration() throws -> ColonyNode.Configuration {
+        var c = ColonyNode.Configuration(name: name, bind: try Address(parsing: bind), settings: Settings.profile(named: profile)!, dataDirectory: dataDir)
+        c.advertise = try advertise.map { try Address(parsing: $0) }
+        c.tags = tags
+        return c
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

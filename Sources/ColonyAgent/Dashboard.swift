@@ -1,0 +1,90 @@
+/// The live dashboard served at `/`: plain HTML and JavaScript, no build step, no CDN. It
+/// polls `/v1/members` and listens to `/v1/events` (SSE), and draws every member as a node
+/// on a ring, coloured by status, with its incarnation.
+enum Dashboard {
+    static let html = #"""
+    <!doctype html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <title>Colony</title>
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <style>
+      body { font-family: system-ui, sans-serif; margin: 0; background: #101418; color: #e8e8e8; }
+      header { padding: 12px 20px; background: #182028; display: flex; gap: 24px; align-items: baseline; }
+      header h1 { font-size: 20px; margin: 0; }
+      .muted { color: #8a96a3; font-size: 13px; }
+      main { display: flex; flex-wrap: wrap; gap: 20px; padding: 20px; }
+      #ring { background: #141a20; border-radius: 8px; }
+      table { border-collapse: collapse; font-size: 13px; min-width: 420px; }
+      th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #26313b; }
+      .alive { color: #4cd07d; } .suspect { color: #f0c040; } .dead { color: #ef5350; } .left { color: #8a96a3; }
+      .legend span { margin-right: 14px; }
+      #log { font-family: ui-monospace, monospace; font-size: 12px; max-height: 200px; overflow-y: auto; width: 100%; }
+    </style>
+    </head>
+    <body>
+    <header>
+      <h1>Colony</h1>
+      <span id="self" class="muted">connecting…</span>
+      <span id="counts" class="muted"></span>
+      <span class="legend muted"><span class="alive">● alive</span><span class="suspect">● suspect</span><span class="dead">● dead</span><span class="left">● left</span></span>
+    </header>
+    <main>
+      <svg id="ring" width="520" height="520" viewBox="0 0 520 520" role="img" aria-label="swarm"></svg>
+      <div>
+        <table>
+          <thead><tr><th>name</th><th>status</th><th>incarnation</th><th>address</th><th>tags</th></tr></thead>
+          <tbody id="members"></tbody>
+        </table>
+      </div>
+      <div id="log"></div>
+    </main>
+    <script>
+    const colors = { alive: "#4cd07d", suspect: "#f0c040", dead: "#ef5350", left: "#8a96a3" };
+    let selfId = null;
+    function esc(s) { return String(s).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;"}[c])); }
+    function draw(members) {
+      const svg = document.getElementById("ring");
+      const n = members.length, cx = 260, cy = 260, r = n > 1 ? 200 : 0;
+      let out = "";
+      members.forEach((m, i) => {
+        const a = 2 * Math.PI * i / Math.max(1, n) - Math.PI / 2;
+        const x = cx + r * Math.cos(a), y = cy + r * Math.sin(a);
+        if (selfId && m.id !== selfId && m.status !== "left") {
+          out += `<line x1="${cx}" y1="${cy}" x2="${x}" y2="${y}" stroke="#26313b"/>`;
+        }
+        const rad = m.id === selfId ? 16 : 12;
+        out += `<circle class="member ${m.status}" data-name="${esc(m.name)}" cx="${x}" cy="${y}" r="${rad}" fill="${colors[m.status] || "#fff"}"/>`;
+        out += `<text x="${x}" y="${y + rad + 14}" fill="#e8e8e8" font-size="12" text-anchor="middle">${esc(m.name)} #${m.incarnation}</text>`;
+      });
+      svg.innerHTML = out;
+      document.getElementById("members").innerHTML = members.map(m =>
+        `<tr class="row" data-name="${esc(m.name)}"><td>${esc(m.name)}</td><td class="${m.status}">${m.status}</td><td>${m.incarnation}</td><td>${esc(m.address)}</td><td>${esc(Object.entries(m.tags).map(([k, v]) => k + "=" + v).join(", "))}</td></tr>`).join("");
+      const counts = {};
+      members.forEach(m => counts[m.status] = (counts[m.status] || 0) + 1);
+      document.getElementById("counts").textContent = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(" · ");
+    }
+    async function refresh() {
+      try {
+        if (!selfId) {
+          const me = await (await fetch("/v1/self")).json();
+          selfId = me.id;
+          document.getElementById("self").textContent = `${me.name} at ${me.address}`;
+        }
+        draw(await (await fetch("/v1/members")).json());
+      } catch (e) { document.getElementById("self").textContent = "agent unreachable"; }
+    }
+    function log(text) {
+      const el = document.getElementById("log");
+      el.insertAdjacentHTML("afterbegin", `<div>${esc(new Date().toLocaleTimeString())} ${esc(text)}</div>`);
+    }
+    const events = new EventSource("/v1/events");
+    events.addEventListener("member", e => { const c = JSON.parse(e.data); log(`${c.member.name} ${c.previous || "new"} → ${c.member.status} (#${c.member.incarnation})`); refresh(); });
+    refresh();
+    setInterval(refresh, 1000);
+    </script>
+    </body>
+    </html>
+    """#
+}

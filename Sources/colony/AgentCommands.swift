@@ -1,0 +1,167 @@
+import ArgumentParser
+import ColonyAgent
+import ColonyCore
+import ColonyNIO
+import Foundation
+import Logging
+import Metrics
+import NIOHTTP1
+import Prometheus
+import UnixSignals
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "agent", abstract: "Run one Colony node with its HTTP API, metrics and dashboard.")
+
+    @Option(help: "Member name (default: the host name).") var name: String?
+    @Option(help: "Gossip address, UDP and TCP (default 127.0.0.1:7946).") var bind: String?
+    @Option(help: "Address others reach this node at, if not the bind address.") var advertise: String?
+    @Option(help: "Seed to join (repeatable): host:port, a name, or [v6]:port.") var join: [String] = []
+    @Option(name: .customLong("data-dir"), help: "Data directory (identity, incarnation, known peers).") var dataDir: String?
+    @Option(help: "Configuration file (TOML); flags override it.") var config: String?
+    @Option(help: "HTTP API address (default 127.0.0.1:7950).") var http: String?
+    @Option(help: "Settings profile: lan, wan or local.") var profile: String?
+    @Option(help: "Tag key=value (repeatable).") var tag: [String] = []
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+        var file: AgentConfiguration.Overrides?
+        if let config {
+            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
+                throw ValidationError("cannot read the configuration file \(config)")
+            }
+            do {
+                file = try AgentConfiguration.overrides(fromTOML: text, file: config)
+            } catch let e as ConfigurationError {
+                throw ValidationError(e.description)
+            }
+        }
+        var flags = AgentConfiguration.Overrides()
+        flags.name = name
+        flags.bind = bind
+        flags.advertise = advertise
+        flags.join = join.isEmpty ? nil : join
+        flags.dataDir = dataDir
+        flags.http = http
+        flags.profile = profile
+        if !tag.isEmpty {
+            var tags: [String: String] = [:]
+            for t in tag {
+                let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--tag must be key=value, got '\(t)'") }
+                tags[parts[0]] = parts[1]
+            }
+            flags.tags = tags
+        }
+        let configuration: AgentConfiguration
+        do {
+            configuration = try AgentConfiguration.resolve(file: file, flags: flags)
+        } catch let e as ConfigurationError {
+            throw ValidationError(e.description)
+        }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "colony")
+        try await Agent.run(configuration, logger: logger, registry: registry, gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+}
+
+struct HTTPOption: ParsableArguments {
+    @Option(help: "The agent's HTTP address (default 127.0.0.1:7950, or COLONY_HTTP_ADDR).") var http: String?
+
+    func client() throws -> AgentClient {
+        do {
+            return AgentClient(address: try AgentClient.resolveAddress(http))
+        } catch {
+            throw ValidationError("--http: \(error)")
+        }
+    }
+}
+
+/// Print an API error body ({"error":{"message":…}}) and fail.
+func failFromAPI(_ status: Int, _ body: [UInt8]) -> any Error {
+    struct E: Decodable {
+        struct D: Decodable { var message: String }
+        var error: D
+    }
+    let message = (try? JSONDecoder().decode(E.self, from: Data(body)))?.error.message ?? String(decoding: body, as: UTF8.self)
+    FileHandle.standardError.write(Data("error (\(status)): \(message)\n".utf8))
+    return ExitCode(1)
+}
+
+struct MembersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "members", abstract: "List the members the local agent knows.")
+    @OptionGroup var http: HTTPOption
+    @Option(help: "Only members with this status: alive, suspect, dead, left.") var status: String?
+    @Option(help: "Only members with this tag, key=value (repeatable).") var tag: [String] = []
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        var query: [String] = []
+        if let status {
+            guard MemberStatus(name: status) != nil else { throw ValidationError("--status must be alive, suspect, dead or left") }
+            query.append("status=\(status)")
+        }
+        for t in tag {
+            guard t.contains("=") else { throw ValidationError("--tag must be key=value") }
+            query.append("tag=\(t.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&+"))) ?? t)")
+        }
+        let path = "/v1/members" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        let (code, body) = try await http.client().send(.GET, path)
+        guard code == 200 else { throw failFromAPI(code, body) }
+        if json {
+            print(String(decoding: body, as: UTF8.self))
+            return
+        }
+        let members = try JSONDecoder().decode([MemberJSON].self, from: Data(body))
+        let rows = [["NAME", "ADDRESS", "STATUS", "INCARNATION", "TAGS"]] + members.map {
+            [$0.name, $0.address, $0.status, "\($0.incarnation)", $0.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
+        }
+        let widths = (0..<5).map { c in rows.map { $0[c].count }.max() ?? 0 }
+        for r in rows {
+            print(r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+    }
+}
+
+struct MonitorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "monitor", abstract: "Stream membership events from the local agent.")
+    @OptionGroup var http: HTTPOption
+
+    func run() async throws {
+        let code = try await http.client().stream("/v1/events") { chunk in
+            FileHandle.standardOutput.write(Data(chunk))
+        }
+        if code != 200 { throw ExitCode(1) }
+    }
+}
+
+struct JoinCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "join", abstract: "Ask the local agent to join a swarm through seeds.")
+    @OptionGroup var http: HTTPOption
+    @Argument(help: "Seed addresses: host:port, names, [v6]:port.") var addresses: [String]
+
+    func run() async throws {
+        guard !addresses.isEmpty else { throw ValidationError("give at least one address") }
+        let body = try JSONEncoder().encode(["seeds": addresses])
+        let (code, response) = try await http.client().send(.POST, "/v1/join", json: Array(body))
+        guard code == 200 else { throw failFromAPI(code, response) }
+        print(String(decoding: response, as: UTF8.self))
+    }
+}
+
+struct LeaveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "leave", abstract: "Ask the local agent to leave the swarm gracefully.")
+    @OptionGroup var http: HTTPOption
+
+    func run() async throws {
+        let (code, response) = try await http.client().send(.POST, "/v1/leave")
+        guard code == 200 else { throw failFromAPI(code, response) }
+        print(String(decoding: response, as: UTF8.self))
+    }
+}
