@@ -79,10 +79,15 @@ enum Dashboard {
       const el = document.getElementById("log");
       el.insertAdjacentHTML("afterbegin", `<div>${esc(new Date().toLocaleTimeString())} ${esc(text)}</div>`);
     }
-    const events = new EventSource("/v1/events");
-    events.addEventListener("member", e => { const c = JSON.parse(e.data); log(`${c.member.name} ${c.previous || "new"} → ${c.member.status} (#${c.member.incarnation})`); refresh(); });
+    function listen() {
+      const events = new EventSource("/v1/events");
+      events.addEventListener("member", e => { const c = JSON.parse(e.data); log(`${c.member.name} ${c.previous || "new"} → ${c.member.status} (#${c.member.incarnation})`); refresh(); });
+    }
     refresh();
     setInterval(refresh, 1000);
+    // The event stream opens once the first view is drawn (a page with an open stream never
+    // finishes loading for tools that wait on the network).
+    setTimeout(listen, 2500);
     </script>
     </body>
     </html>

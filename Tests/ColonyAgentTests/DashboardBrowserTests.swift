@@ -1,0 +1,85 @@
+import ColonyAgent
+import ColonyCore
+import ColonyNIO
+import Foundation
+import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
+import Testing
+
+/// The dashboard as a person sees it: headless Chromium loads it and the members must
+/// appear, then change as one fails and one leaves. Runs where Chromium is installed
+/// (`.ci/run` installs Debian's `chromium`).
+enum Browser {
+    static var chromium: String? {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
+
+@Suite(.serialized, .enabled(if: Browser.chromium != nil, "Chromium is not installed"))
+struct DashboardBrowserTests {
+    /// The rendered DOM, after the page's scripts ran.
+    func dom(_ url: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Browser.chromium!)
+        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=2000", "--dump-dom", url]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func statuses(in html: String) -> [String: String] {
+        var out: [String: String] = [:]
+        let pattern = #"<tr class="row" data-name="([^"]+)"><td>[^<]*</td><td class="(alive|suspect|dead|left)">"#
+        let regex = try! NSRegularExpression(pattern: pattern)
+        for m in regex.matches(in: html, range: NSRange(html.startIndex..., in: html)) {
+            let name = String(html[Range(m.range(at: 1), in: html)!])
+            out[name] = String(html[Range(m.range(at: 2), in: html)!])
+        }
+        return out
+    }
+
+    @Test func membersAppearAndChangeAsTheyFailAndLeave() async throws {
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        var nodes: [ColonyNode] = []
+        var seed: Address?
+        for i in 0..<4 {
+            let n = ColonyNode(configuration: .init(name: "web-\(i)", bind: Address(host: "127.0.0.1", port: 0), settings: .local), logger: logger)
+            let a = try await n.start()
+            if let seed { try await n.join(seeds: ["\(seed)"]) } else { seed = a }
+            nodes.append(n)
+        }
+        let port = NIOLockedValueBox<Int?>(nil)
+        let app = Application(
+            router: buildRouter(node: nodes[0], registry: nil),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in port.withLockedValue { $0 = channel.localAddress?.port } },
+            logger: logger
+        )
+        let server = Task { try await app.runService() }
+        defer { server.cancel() }
+        for _ in 0..<100 where port.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
+        let url = "http://127.0.0.1:\(try #require(port.withLockedValue { $0 }))/"
+        for _ in 0..<100 where await nodes[0].members(status: .alive).count < 4 { try await Task.sleep(for: .milliseconds(50)) }
+
+        let first = statuses(in: try dom(url))
+        #expect(first == ["web-0": "alive", "web-1": "alive", "web-2": "alive", "web-3": "alive"], "\(first)")
+
+        await nodes[3].stop()          // fails
+        try await nodes[2].leave()     // leaves
+        await nodes[2].stop()
+        for _ in 0..<300 where await nodes[0].members(status: .dead).count < 1 { try await Task.sleep(for: .milliseconds(100)) }
+        let second = statuses(in: try dom(url))
+        #expect(second["web-2"] == "left", "\(second)")
+        #expect(second["web-3"] == "dead", "\(second)")
+        #expect(second["web-0"] == "alive" && second["web-1"] == "alive")
+
+        server.cancel()
+        for n in nodes.prefix(2) { await n.stop() }
+    }
+}
