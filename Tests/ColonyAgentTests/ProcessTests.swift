@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum Binary {
+    /// The built `colony` executable next to the test bundle (`swift build` makes it).
+    static var colony: String? {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("colony").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let fallback = FileManager.default.currentDirectoryPath + "/.build/debug/colony"
+        return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : nil
+    }
+
+    @discardableResult
+    static func run(_ args: [String]) -> (status: Int32, out: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: colony!)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        do { try p.run() } catch { return (-1, "") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Real agent processes on loopback, driven through the CLI as an operator would.
+@Suite(.serialized, .enabled(if: Binary.colony != nil, "build the colony executable first (swift build)"))
+struct ProcessTests {
+    struct M: Decodable {
+        var name: String
+        var status: String
+        var incarnation: UInt64
+    }
+
+    let base = 20_000 + Int(getpid() % 2_000) * 10
+    let root = NSTemporaryDirectory() + "colony-proc-\(getpid())-\(UUID().uuidString.prefix(6))"
+
+    func start(_ i: Int, join: Bool) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Binary.colony!)
+        var args = ["agent", "--name", "p-\(i)", "--bind", "127.0.0.1:\(base + 10 + i)", "--http", "127.0.0.1:\(base + i)",
+                    "--data-dir", "\(root)/p-\(i)", "--profile", "local", "--log-level", "warning"]
+        if join { args += ["--join", "127.0.0.1:\(base + 10)"] }
+        p.arguments = args
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        return p
+    }
+
+    func members(via i: Int) -> [String: M] {
+        let r = Binary.run(["members", "--json", "--http", "127.0.0.1:\(base + i)"])
+        guard r.status == 0, let list = try? JSONDecoder().decode([M].self, from: Data(r.out.utf8)) else { return [:] }
+        return Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) })
+    }
+
+    func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds {
+            if condition() { return Date().timeIntervalSince(start) }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return condition() ? Date().timeIntervalSince(start) : nil
+    }
+
+    @Test func killRestartAndLeaveWithRealProcesses() throws {
+        var agents: [Process] = []
+        defer {
+            for a in agents where a.isRunning { kill(a.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        for i in 0..<4 { agents.append(try start(i, join: i > 0)) }
+        let converged = waitUntil(20) { (0..<4).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 4 } }
+        #expect(converged != nil, "four agent processes converge")
+
+        // kill -9: every survivor marks it dead within the local profile's bound.
+        let before = try #require(members(via: 0)["p-3"]).incarnation
+        kill(agents[3].processIdentifier, SIGKILL)
+        agents[3].waitUntilExit()
+        let detected = waitUntil(25) { (0..<3).allSatisfy { members(via: $0)["p-3"]?.status == "dead" } }
+        #expect(detected != nil, "survivors mark the killed agent dead")
+
+        // Restart with the same data directory and no seeds: it rejoins from the peers it
+        // remembered, with a higher incarnation.
+        agents[3] = try start(3, join: false)
+        let rejoined = waitUntil(20) {
+            (0..<3).allSatisfy { i in
+                guard let m = members(via: i)["p-3"] else { return false }
+                return m.status == "alive" && m.incarnation > before
+            }
+        }
+        #expect(rejoined != nil, "the restarted agent rejoins with a higher incarnation")
+
+        // Graceful leave through the CLI: `left` everywhere.
+        #expect(Binary.run(["leave", "--http", "127.0.0.1:\(base + 2)"]).status == 0)
+        let left = waitUntil(10) { [0, 1, 3].allSatisfy { members(via: $0)["p-2"]?.status == "left" } }
+        #expect(left != nil, "a graceful leave is seen as left")
+
+        // SIGTERM: the agent leaves, then exits 0.
+        kill(agents[1].processIdentifier, SIGTERM)
+        agents[1].waitUntilExit()
+        #expect(agents[1].terminationStatus == 0)
+        #expect(waitUntil(10) { members(via: 0)["p-1"]?.status == "left" } != nil)
+    }
+}
