@@ -18,6 +18,10 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// Settings profile: lan, wan or local.
     public var profile: String = "lan"
     public var tags: [String: String] = [:]
+    /// LAN discovery by multicast: the cluster name to announce and listen for (off if nil).
+    public var discover: String?
+    /// Multicast group for discovery.
+    public var discoverGroup: String = "239.255.79.46:7945"
 
     public init(name: String) { self.name = name }
 
@@ -31,10 +35,12 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var http: String?
         public var profile: String?
         public var tags: [String: String]?
+        public var discover: String?
+        public var discoverGroup: String?
         public init() {}
     }
 
-    public static let fileKeys = ["name", "bind", "advertise", "join", "data_dir", "http", "profile"]
+    public static let fileKeys = ["name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group"]
 
     /// Read a `colony.toml`. Unknown keys and values of the wrong type are errors.
     public static func overrides(fromTOML text: String, file: String = "colony.toml") throws -> Overrides {
@@ -62,6 +68,8 @@ public struct AgentConfiguration: Sendable, Equatable {
         o.dataDir = try string("data_dir")
         o.http = try string("http")
         o.profile = try string("profile")
+        o.discover = try string("discover")
+        o.discoverGroup = try string("discover_group")
         if let (v, line) = doc.root["join"] {
             guard case .array(let items) = v else { throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings") }
             o.join = try items.map { item in
@@ -93,6 +101,8 @@ public struct AgentConfiguration: Sendable, Equatable {
             if let v = l.http { c.http = v }
             if let v = l.profile { c.profile = v }
             if let v = l.tags { c.tags.merge(v) { $1 } }
+            if let v = l.discover { c.discover = v }
+            if let v = l.discoverGroup { c.discoverGroup = v }
         }
         try c.validate()
         return c
@@ -110,6 +120,8 @@ public struct AgentConfiguration: Sendable, Equatable {
             _ = try Address(parsing: http, defaultPort: 7950)
             if let advertise { _ = try Address(parsing: advertise) }
             for j in join { _ = try Address(parsing: j) }
+            let group = try Address(parsing: discoverGroup, defaultPort: 7945)
+            guard group.isIPLiteral else { throw ConfigurationError("discover_group must be an IP multicast address, got '\(discoverGroup)'") }
         } catch {
             throw ConfigurationError("\(error)")
         }
@@ -123,6 +135,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         var c = ColonyNode.Configuration(name: name, bind: try Address(parsing: bind), settings: Settings.profile(named: profile)!, dataDirectory: dataDir)
         c.advertise = try advertise.map { try Address(parsing: $0) }
         c.tags = tags
+        if let discover {
+            guard !discover.isEmpty, !discover.contains(" ") else { throw ConfigurationError("discover: the cluster name must be one word") }
+            c.discovery = MulticastDiscovery(cluster: discover, group: try Address(parsing: discoverGroup, defaultPort: 7945))
+        }
         return c
     }
 }

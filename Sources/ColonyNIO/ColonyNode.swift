@@ -28,6 +28,8 @@ public final class ColonyNode: Service, Sendable {
         public var maxFrameBytes: Int = 16 << 20
         /// Stream connect timeout. Default: the profile's stream timeout, at most 5 s.
         public var connectTimeout: Duration?
+        /// LAN discovery by multicast; nil (the default) turns it off.
+        public var discovery: MulticastDiscovery?
         /// Wire protocol version to speak (tests set another to check refusal).
         public var protocolVersion: UInt8 = ProtocolVersion.current
 
@@ -135,6 +137,8 @@ public struct DriverCounters: Sendable, Equatable {
     /// Stream frames refused for size or truncation.
     public var framesRefused = 0
     public var streamConnectFailures = 0
+    /// Peers found by multicast discovery and joined.
+    public var discovered = 0
     public init() {}
 
     public var malformedTotal: Int { malformed.values.reduce(0, +) }

@@ -43,6 +43,9 @@ final class Driver: @unchecked Sendable {
     var wakeTask: Scheduled<Void>?
     var wakeAt: Instant?
     var peersTask: RepeatedTask?
+    var discoveryTask: RepeatedTask?
+    var discoveryChannel: (any Channel)?
+    var discoveryAttempts: [String: Instant] = [:]
     var peersDirty = false
     var counters = DriverCounters()
     var joinWaiters: [EventLoopPromise<Void>] = []
@@ -117,8 +120,9 @@ final class Driver: @unchecked Sendable {
         let port = server.localAddress?.port ?? Int(bind.port)
         let udpChannel: any Channel
         do {
+            // No SO_REUSEADDR here: a second node on the same UDP port must fail to bind,
+            // not silently share (and steal) datagrams.
             udpChannel = try await DatagramBootstrap(group: loop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(DatagramHandler(driver: self))
@@ -150,6 +154,14 @@ final class Driver: @unchecked Sendable {
             d.handle(effects)
             d.peersTask = d.loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(10)) { _ in d.savePeers() }
             d.logger.info("node started", metadata: ["colony.address": "\(advertise)", "colony.incarnation": "\(incarnation)"])
+        }
+        if let d = configuration.discovery {
+            do {
+                let channel = try await startDiscovery(d, me: me)
+                try await onLoop { $0.discoveryChannel = channel }
+            } catch {
+                logger.warning("multicast discovery unavailable", metadata: ["colony.error": "\(error)"])
+            }
         }
         return advertise
     }
@@ -192,8 +204,10 @@ final class Driver: @unchecked Sendable {
             d.savePeers()
             d.wakeTask?.cancel()
             d.peersTask?.cancel()
+            d.discoveryTask?.cancel()
             d.core = nil
-            let all = [d.udp, d.tcpServer].compactMap { $0 } + Array(d.streams.values)
+            let all = [d.udp, d.tcpServer, d.discoveryChannel].compactMap { $0 } + Array(d.streams.values)
+            d.discoveryChannel = nil
             d.udp = nil
             d.tcpServer = nil
             d.streams = [:]

@@ -21,6 +21,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "HTTP API address (default 127.0.0.1:7950).") var http: String?
     @Option(help: "Settings profile: lan, wan or local.") var profile: String?
     @Option(help: "Tag key=value (repeatable).") var tag: [String] = []
+    @Option(help: "Find peers on the LAN by multicast: the cluster name to announce and listen for.") var discover: String?
+    @Option(name: .customLong("discover-group"), help: "Multicast group for --discover (default 239.255.79.46:7945).") var discoverGroup: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func run() async throws {
@@ -44,6 +46,8 @@ struct AgentCommand: AsyncParsableCommand {
         flags.dataDir = dataDir
         flags.http = http
         flags.profile = profile
+        flags.discover = discover
+        flags.discoverGroup = discoverGroup
         if !tag.isEmpty {
             var tags: [String: String] = [:]
             for t in tag {
@@ -67,6 +71,11 @@ struct AgentCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "colony")
+        do {
+            _ = try configuration.nodeConfiguration()
+        } catch {
+            throw ValidationError("\(error)")
+        }
         try await Agent.run(configuration, logger: logger, registry: registry, gracefulShutdownSignals: [.sigterm, .sigint])
     }
 }

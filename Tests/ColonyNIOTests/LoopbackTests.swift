@@ -160,6 +160,14 @@ func eventually(_ seconds: Double, _ condition: () async -> Bool) async -> Bool 
         for x in nodes { await x.stop() }
     }
 
+    @Test func aSecondNodeOnATakenPortFailsToStart() async throws {
+        let first = node("first")
+        let address = try await first.start()
+        let second = ColonyNode(configuration: .init(name: "second", bind: address, settings: .local), logger: logs.logger("second"), eventLoopGroup: group)
+        await #expect(throws: (any Error).self) { try await second.start() }
+        await first.stop()
+    }
+
     @Test func wrongProtocolVersionIsRefusedWithAClearLogLine() async throws {
         let seed = node("seed")
         let seedAddress = try await seed.start()
