@@ -160,6 +160,20 @@ func eventually(_ seconds: Double, _ condition: () async -> Bool) async -> Bool 
         for x in nodes { await x.stop() }
     }
 
+    @Test func ipv6NodesConverge() async throws {
+        var nodes: [ColonyNode] = []
+        var seed: Address?
+        for i in 0..<3 {
+            let x = ColonyNode(configuration: .init(name: "v6-\(i)", bind: Address(host: "::1", port: 0), settings: .local), logger: logs.logger("v6"), eventLoopGroup: group)
+            let a = try await x.start()
+            if let seed { try await x.join(seeds: ["[\(seed.host)]:\(seed.port)"]) } else { seed = a }
+            nodes.append(x)
+        }
+        #expect(await eventually(10) { await allSee(nodes, alive: 3) })
+        #expect(await nodes[1].members().allSatisfy { $0.address.host == "::1" })
+        for x in nodes { await x.stop() }
+    }
+
     @Test func aSecondNodeOnATakenPortFailsToStart() async throws {
         let first = node("first")
         let address = try await first.start()
