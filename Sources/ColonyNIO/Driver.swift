@@ -408,8 +408,22 @@ final class Driver: @unchecked Sendable {
                 case .failure(let error):
                     counters.streamConnectFailures += 1
                     logger.debug("stream connect failed", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
+                    if var core {
+                        let effects = core.streamFailed(to: address, refused: Self.isRefused(error), now: now())
+                        self.core = core
+                        handle(effects)
+                    }
                 }
             }
+    }
+
+    /// ECONNREFUSED: the host answered, nothing listens there.
+    static func isRefused(_ error: any Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        if let c = error as? NIOConnectionError {
+            return !c.connectionErrors.isEmpty && c.connectionErrors.allSatisfy { isRefused($0.error) }
+        }
+        return false
     }
 
     func installStreamHandlers(on channel: any Channel, key: Address?) throws {

@@ -27,6 +27,9 @@ public struct SimulationOptions: Sendable {
     public var durationSeconds: Double?
     /// Overrides the profile's suspicion multiplier α.
     public var suspicionMultiplier: Int?
+    /// What kind of crash `crash` and `pause` inflict: a vanished host (default) or a dead
+    /// process on a live host, whose port refuses connections.
+    public var crashKind: Simulator.CrashKind = .host
 
     public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
         self.scenario = scenario
@@ -45,6 +48,7 @@ public struct SimulationOptions: Sendable {
         if reorder > 0 { cmd += " --reorder \(reorder)" }
         if let durationSeconds { cmd += " --duration \(durationSeconds)" }
         if let suspicionMultiplier { cmd += " --suspicion-mult \(suspicionMultiplier)" }
+        if crashKind == .process { cmd += " --crash process" }
         return cmd
     }
 }
@@ -238,7 +242,7 @@ public enum Simulation {
                     deadCount += 1
                 }
             }
-            sim.crash(victim)
+            sim.crash(victim, kind: options.crashKind)
             let detectDeadline = crashAt + maxSuspicion + 60 * second
             drive(until: detectDeadline, from: crashAt) { deadCount >= n - 1 }
             let times = deadAt.compactMap { $0 }

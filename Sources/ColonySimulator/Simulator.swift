@@ -20,6 +20,8 @@ public final class Simulator {
         public internal(set) var persistedIncarnation: UInt64 = 0
         public internal(set) var restarts = 0
         public internal(set) var group: UInt8 = 0
+        /// Crashed as a process on a live host: streams to it are refused (RST), not lost.
+        public internal(set) var refusesStreams = false
         var wakeGeneration: UInt64 = 0
         var wakeAt: Int64 = .max
         public internal(set) var bytesSent = 0
@@ -28,6 +30,7 @@ public final class Simulator {
 
     enum Payload {
         case deliver(to: Int32, from: Int32, packet: Packet, via: Transport)
+        case refused(node: Int32, address: Address)
         case wake(node: Int32, generation: UInt64)
         case action(Int)
     }
@@ -103,15 +106,24 @@ public final class Simulator {
         let coreSeed = SplitMix64.mix(seed ^ SplitMix64.mix(UInt64(i) &+ UInt64(nodes[i].restarts) << 40))
         var core = NodeCore(me: member(for: i, incarnation: incarnation), settings: settings, seed: coreSeed, now: instant, knownMembers: known)
         nodes[i].isUp = true
+        nodes[i].refusesStreams = false
         nodes[i].pausedUntil = 0
         let effects = core.start(now: instant)
         nodes[i].core = core
         apply(effects, node: i)
     }
 
+    public enum CrashKind: Sendable {
+        /// The machine vanishes: packets and connections to it go unanswered.
+        case host
+        /// The process dies on a live machine: its port refuses connections.
+        case process
+    }
+
     /// Crash node `i`: it stops at once, losing all volatile state (not what it persisted).
-    public func crash(_ i: Int) {
+    public func crash(_ i: Int, kind: CrashKind = .host) {
         guard nodes[i].isUp else { return }
+        nodes[i].refusesStreams = kind == .process
         nodes[i].isUp = false
         nodes[i].core = nil
         nodes[i].wakeGeneration &+= 1
@@ -197,6 +209,16 @@ public final class Simulator {
             mixTrace(2, UInt64(i))
             let effects = nodes[i].core!.tick(now: instant)
             apply(effects, node: i)
+        case .refused(let node, let address):
+            let i = Int(node)
+            guard nodes[i].isUp else { return }
+            if nodes[i].pausedUntil > now {
+                queue.push(payload, at: nodes[i].pausedUntil)
+                return
+            }
+            mixTrace(5, UInt64(i))
+            let effects = nodes[i].core!.streamFailed(to: address, refused: true, now: instant)
+            apply(effects, node: i)
         case .deliver(let to, let from, let packet, let via):
             let i = Int(to)
             guard nodes[i].isUp else { return }
@@ -271,7 +293,13 @@ public final class Simulator {
                 queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via), at: now + again)
             }
         case .stream:
-            guard nodes[j].isUp else { return }
+            guard nodes[j].isUp else {
+                // A dead process on a live host answers the connect with a reset.
+                if nodes[j].refusesStreams {
+                    queue.push(.refused(node: Int32(i), address: peer.address), at: now + 2 * latency)
+                }
+                return
+            }
             // Handshake, then the frame, then bandwidth.
             let transfer = Int64(Double(bytes) / network.streamBytesPerMicrosecond * 1000)
             let delay = 3 * latency + transfer + Int64(Double(latency) * network.jitter * rng.unit())

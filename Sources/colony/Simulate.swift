@@ -40,6 +40,9 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("suspicion-mult"), help: "Override the profile's suspicion multiplier α.")
     var suspicionMult: Int?
 
+    @Option(help: "Crash kind for crash/pause: host (vanishes silently) or process (its port refuses connections).")
+    var crash: String = "host"
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -66,6 +69,11 @@ struct Simulate: ParsableCommand {
         options.reorder = reorder
         options.durationSeconds = duration
         options.suspicionMultiplier = suspicionMult
+        switch crash {
+        case "host": options.crashKind = .host
+        case "process": options.crashKind = .process
+        default: throw ValidationError("--crash must be host or process")
+        }
         // The seed comes first, so even a crashed run can be replayed.
         FileHandle.standardError.write(Data("seed: \(options.seedText)\n".utf8))
         let clock = ContinuousClock()

@@ -201,6 +201,29 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         #expect(a.member(ping.target)?.status == .suspect)
     }
 
+    @Test func refusedFallbackStreamDeclaresTheProbedMemberDead() throws {
+        var a = H.core(0, knows: [0, 1, 2, 3, 4])
+        let ping = try #require(firstPing(&a, from: .zero))
+        // Refusals count only for a member that missed its ping (before the fallback: ignored).
+        _ = a.streamFailed(to: H.address(Int(ping.target.high)), refused: true, now: ping.at + .milliseconds(100))
+        #expect(a.member(ping.target)?.status == .alive)
+        advance(&a, from: ping.at, to: ping.at + .milliseconds(510))
+        // A timeout is not a refusal (a partition or a paused process looks like this).
+        _ = a.streamFailed(to: H.address(Int(ping.target.high)), refused: false, now: ping.at + .milliseconds(520))
+        #expect(a.member(ping.target)?.status == .alive)
+        // Refused: nothing listens on its port any more.
+        let e = a.streamFailed(to: H.address(Int(ping.target.high)), refused: true, now: ping.at + .milliseconds(530))
+        #expect(a.member(ping.target)?.status == .dead)
+        #expect(H.changes(e).contains { $0.id == ping.target && $0.status == .dead })
+        #expect(a.stats.refusedProbes == 1)
+        // Another address refusing changes nothing.
+        var b = H.core(0, knows: [0, 1, 2, 3, 4])
+        let p2 = try #require(firstPing(&b, from: .zero))
+        advance(&b, from: p2.at, to: p2.at + .milliseconds(510))
+        _ = b.streamFailed(to: H.address(99), refused: true, now: p2.at + .milliseconds(530))
+        #expect(b.member(p2.target)?.status == .alive)
+    }
+
     @Test func indirectAckAvoidsSuspicionWithoutLoweringHealth() throws {
         var a = H.core(0, knows: [0, 1, 2, 3, 4])
         let ping = try #require(firstPing(&a, from: .zero))

@@ -41,6 +41,17 @@ import Testing
         #expect(r.falsePositives == 0)
     }
 
+    @Test(arguments: [UInt64(1), 2, 3])
+    func aCrashedProcessIsDeclaredDeadAsSoonAsItsPortRefuses(seed: UInt64) throws {
+        var o = SimulationOptions(scenario: .crash, nodes: 100, seed: seed, profile: "lan")
+        o.crashKind = .process
+        let r = try Simulation.run(o)
+        #expect(r.passed, "reproduce: \(o.reproduceCommand)")
+        let all = try #require(r.detectionAll)
+        #expect(all.max < 5_000, "a refused fallback stream is proof of death: no suspicion timeout")
+        #expect(r.falsePositives == 0)
+    }
+
     @Test(arguments: [UInt64(1), 2])
     func pausedNodesAreNotDeclaredDead(seed: UInt64) throws {
         let r = try run(.pause, nodes: 100, seed: seed)

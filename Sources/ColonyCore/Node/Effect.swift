@@ -51,6 +51,8 @@ public struct CoreStats: Sendable, Equatable {
     public var syncMembersReceived = 0
     public var misdirectedPings = 0
     public var unsupportedVersion = 0
+    /// Probed members declared dead because their port refused the fallback stream.
+    public var refusedProbes = 0
     /// Verdicts put off because their timer fired late (this node had stalled).
     public var lateVerdictsDeferred = 0
     public init() {}

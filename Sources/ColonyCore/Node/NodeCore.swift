@@ -184,6 +184,22 @@ public struct NodeCore: Sendable {
         return flush()
     }
 
+    /// A stream to `address` could not be opened. `refused` means the peer's host answered
+    /// with a reset: it is up, but nothing listens on the member's port any more — its
+    /// process is gone. A member we are probing, that missed its ping and now refuses the
+    /// fallback stream, is declared dead at once: a paused process still accepts
+    /// connections and a partition times out, so neither can produce this evidence, and a
+    /// restarted process comes back with a higher incarnation that supersedes the verdict.
+    public mutating func streamFailed(to address: Address, refused: Bool, now: Instant) -> [Effect] {
+        advance(to: now)
+        guard phase == .active, refused, settings.deadOnRefusedProbe,
+              let p = probe, !p.acked, p.indirect, p.address == address,
+              let r = table[p.target], r.member.status.isLive else { return flush() }
+        stats.refusedProbes += 1
+        applyDead(id: p.target, incarnation: r.member.incarnation, from: me.id, left: false)
+        return flush()
+    }
+
     /// Time passed: run every timer that is due.
     public mutating func tick(now: Instant) -> [Effect] {
         advance(to: now)

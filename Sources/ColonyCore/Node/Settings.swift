@@ -34,6 +34,10 @@ public struct Settings: Sendable, Hashable {
     /// Start a prober's own suspicion clock when its unanswered ping was sent (the earliest
     /// evidence) rather than at the end of the probe period (Colony addition). Default true.
     public var anchorSuspicionAtProbe: Bool = true
+    /// Declare a probed member dead at once when its port refuses the fallback stream
+    /// (its host is up but its process is gone; see `NodeCore.streamFailed`). Needs
+    /// `streamFallbackPing`. Colony addition. Default true.
+    public var deadOnRefusedProbe: Bool = true
     /// Upper bound of the local health multiplier (Lifeguard §IV.A); probe timeout and
     /// interval scale by `LHM + 1`. Default 8.
     public var awarenessMaxMultiplier: Int = 8
