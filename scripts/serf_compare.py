@@ -42,11 +42,13 @@ class Colony:
         self.binary, self.base, self.work = binary, base, work
 
     def start(self, i, seed):
+        logdir = os.environ.get("COLONY_LOG_DIR")
         args = [self.binary, "agent", "--name", f"c{i}", "--bind", f"127.0.0.1:{self.base + 1000 + i}",
-                "--http", f"127.0.0.1:{self.base + i}", "--profile", "local", "--log-level", "error"]
+                "--http", f"127.0.0.1:{self.base + i}", "--profile", "local", "--log-level", "debug" if logdir else "error"]
         if seed is not None:
             args += ["--join", f"127.0.0.1:{self.base + 1000 + seed}"]
-        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        err = open(os.path.join(logdir, f"c{i}.log"), "w") if logdir else subprocess.DEVNULL
+        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
 
     def members(self, i):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.base + i}/v1/members", timeout=2) as r:

@@ -9,7 +9,7 @@ import Testing
         #expect(lan.retransmitLimit(members: 9) == 4)
         #expect(lan.retransmitLimit(members: 100) == 12)
         #expect(lan.retransmitLimit(members: 10_000) == 20)
-        #expect(Settings.local.retransmitLimit(members: 100) == 6)
+        #expect(Settings.local.retransmitLimit(members: 100) == 12)
     }
 
     @Test func entryIsSentExactlyLimitTimes() {

@@ -109,13 +109,16 @@ public struct Settings: Sendable, Hashable {
         return s
     }
 
-    /// memberlist's `DefaultLocalConfig`: fast, for loopback and tests.
+    /// memberlist's `DefaultLocalConfig`: fast, for loopback and tests (but retransmit
+    /// multiplier 4, not 2).
     public static var local: Settings {
         var s = Settings()
         s.probeInterval = .seconds(1)
         s.probeTimeout = .milliseconds(200)
         s.indirectChecks = 1
-        s.retransmitMultiplier = 2
+        // memberlist's local profile uses 2, which leaves one node in a run missing news until
+        // anti-entropy (measured: 23–44 s tails at N=100); loopback bandwidth is free.
+        s.retransmitMultiplier = 4
         s.suspicionMultiplier = 3
         s.pushPullInterval = .seconds(15)
         s.gossipInterval = .milliseconds(100)
