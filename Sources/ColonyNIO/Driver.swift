@@ -234,20 +234,16 @@ final class Driver: @unchecked Sendable {
 
     // MARK: Inputs (on the loop)
 
-    func onDatagram(_ bytes: [UInt8], from address: Address) {
-        counters.datagramsIn += 1
-        counters.bytesIn += bytes.count
-        metricPacketsIn[.datagram]?.increment()
-        metricBytesIn.increment(by: bytes.count)
-        deliver(bytes, from: address, via: .datagram)
-    }
+    func onDatagram(_ bytes: [UInt8], from address: Address) { received(bytes, from: address, via: .datagram) }
 
-    func onFrame(_ bytes: [UInt8], from address: Address) {
-        counters.framesIn += 1
+    func onFrame(_ bytes: [UInt8], from address: Address) { received(bytes, from: address, via: .stream) }
+
+    private func received(_ bytes: [UInt8], from address: Address, via: Transport) {
+        if via == .datagram { counters.datagramsIn += 1 } else { counters.framesIn += 1 }
         counters.bytesIn += bytes.count
-        metricPacketsIn[.stream]?.increment()
+        metricPacketsIn[via]?.increment()
         metricBytesIn.increment(by: bytes.count)
-        deliver(bytes, from: address, via: .stream)
+        deliver(bytes, from: address, via: via)
     }
 
     func deliver(_ bytes: [UInt8], from address: Address, via: Transport) {
