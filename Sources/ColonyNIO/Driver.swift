@@ -60,6 +60,8 @@ final class Driver: @unchecked Sendable {
     let metricBytesOut: Counter
     let metricMalformed: Counter
     let metricMembers: [MemberStatus: Gauge]
+    let metricJoinDuration = Metrics.Timer(label: "colony_join_duration_seconds")
+    var joinStartedAt: Instant?
 
     init(configuration: ColonyNode.Configuration, loop: any EventLoop, logger: Logger) {
         self.configuration = configuration
@@ -177,6 +179,7 @@ final class Driver: @unchecked Sendable {
             guard var core = d.core else { throw ColonyError.notStarted }
             let p = d.loop.makePromise(of: Void.self)
             d.joinWaiters.append(p)
+            d.joinStartedAt = d.now()
             let effects = core.join(seeds: targets, now: d.now())
             d.core = core
             d.handle(effects)
@@ -325,6 +328,10 @@ final class Driver: @unchecked Sendable {
                 for s in MemberStatus.allCases { metricMembers[s]?.record(table.count(s)) }
             }
         case .joined(let n):
+            if let started = joinStartedAt {
+                metricJoinDuration.recordNanoseconds(now().nanoseconds(since: started))
+                joinStartedAt = nil
+            }
             logger.info("joined the swarm", metadata: ["colony.members": "\(n)"])
             for w in joinWaiters { w.succeed() }
             joinWaiters = []
