@@ -129,6 +129,20 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         #expect(a.tick(now: H.ms(60_000)).isEmpty, "a node that left does nothing more")
     }
 
+    @Test func leavingWhenEveryoneElseHasLeftCompletesAtOnce() {
+        var a = H.core(0, knows: [0, 1, 2])
+        _ = a.receive(H.packet(from: 1, .gossip, [.left(id: H.id(1), incarnation: 1)]), from: H.address(1), now: H.ms(1))
+        _ = a.leave(now: H.ms(2))
+        #expect(a.phase == .leaving, "node 2 is still live: tell it")
+        // The last live peer leaves too while we are leaving: nobody is left to tell.
+        _ = a.receive(H.packet(from: 2, .gossip, [.left(id: H.id(2), incarnation: 1)]), from: H.address(2), now: H.ms(3))
+        let effects = advance(&a, from: H.ms(3), to: H.ms(400))
+        #expect(H.events(effects).contains(.leaveCompleted), "no live peer to tell: no need to wait out the timeout")
+        var b = H.core(0, knows: [0, 1])
+        _ = b.receive(H.packet(from: 1, .gossip, [.left(id: H.id(1), incarnation: 1)]), from: H.address(1), now: H.ms(1))
+        #expect(H.events(b.leave(now: H.ms(2))).contains(.leaveCompleted), "alone: the leave completes at once")
+    }
+
     @Test func leftIsATombstoneThatOnlyAHigherIncarnationRevives() {
         var b = H.core(1, knows: [0, 1, 2, 3])
         _ = b.receive(H.packet(from: 0, .gossip, [.left(id: H.id(0), incarnation: 1)]), from: H.address(0), now: H.ms(1))

@@ -16,6 +16,11 @@ extension NodeCore {
         let targets = randomMembers(settings.gossipNodes) { r in
             r.member.status.isLive || (r.member.status == .dead && nowNs - r.changedAt.nanoseconds < deadWindow)
         }
+        if phase == .leaving && table.liveCount == 0 {
+            // Nobody left to tell: the leave is as complete as it can be.
+            completeLeave()
+            return
+        }
         for t in targets {
             if queue.isEmpty { break }
             sendDatagram(.gossip, to: t.peer)

@@ -148,7 +148,8 @@ public struct NodeCore: Sendable {
         table.upsert(me, at: now)
         enqueue(.left(id: me.id, incarnation: me.incarnation))
         timers.schedule(.leaveTimeout, at: now + settings.leavePropagateTimeout)
-        if table.liveCount <= 1 { completeLeave() }
+        // Nobody live to tell (the count no longer includes us: we are `left`).
+        if table.liveCount == 0 { completeLeave() }
         return flush()
     }
 
