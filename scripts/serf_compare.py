@@ -5,7 +5,9 @@ For each swarm size N, for each system (same timing profile, `local`):
   bootstrap  - start a seed, then N-1 agents at once that all join through it; time until
                every agent sees all N members alive.
   detection  - kill -9 one agent; time until every survivor marks it failed/dead.
-  cost       - CPU seconds (user+sys) and peak RSS per agent over the whole run.
+  cost       - CPU seconds (user+sys) and peak RSS per agent over the whole run, and private
+               (anonymous) memory at the end: RSS also counts the pages of shared libraries
+               and of the executable, which every agent on a host shares.
 Members are read over each system's own API (Colony: HTTP /v1/members; Serf: its msgpack
 RPC `members`), about a millisecond per query for both, polled every 50 ms.
 
@@ -25,12 +27,14 @@ def proc_cost(pid):
         with open(f"/proc/{pid}/stat") as f:
             parts = f.read().rsplit(")", 1)[1].split()
         cpu = (int(parts[11]) + int(parts[12])) / CLK
-        rss = 0
+        rss = anon = 0
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
                     rss = int(line.split()[1]) * 1024
-        return cpu, rss
+                elif line.startswith("RssAnon:"):
+                    anon = int(line.split()[1]) * 1024
+        return cpu, rss, anon
     except OSError:
         return None
 
@@ -174,6 +178,7 @@ def run(system, n, timeout):
             "bootstrap_s": boot, "detection_s": detect,
             "cpu_s_per_agent": sum(c[0] for c in costs) / len(costs),
             "peak_rss_mb_per_agent": sum(c[1] for c in costs) / len(costs) / 1e6,
+            "private_mb_per_agent": sum(c[2] for c in costs) / len(costs) / 1e6,
         }
     finally:
         for p in procs.values():
@@ -206,7 +211,8 @@ def main():
         c = next(r for r in rows if r["n"] == n and r["system"] == "colony")
         s = next(r for r in rows if r["n"] == n and r["system"] == "serf")
         for key, label in [("bootstrap_s", "bootstrap: all see all (s)"), ("detection_s", "detection: all mark the killed agent (s)"),
-                           ("cpu_s_per_agent", "CPU per agent (s)"), ("peak_rss_mb_per_agent", "peak RSS per agent (MB)")]:
+                           ("cpu_s_per_agent", "CPU per agent (s)"), ("peak_rss_mb_per_agent", "peak RSS per agent (MB)"),
+                           ("private_mb_per_agent", "private memory per agent at the end (MB)")]:
             cv, sv = c.get(key), s.get(key)
             ratio = f"{cv / sv:.2f}" if cv is not None and sv else "—"
             fmt = lambda v: "did not finish" if v is None else f"{v:.2f}"
