@@ -168,11 +168,32 @@ public enum Simulation {
                 bytes0 = s.totalBytesSent
                 msgs0 = s.totalMessagesSent
             }
-            sim.run(until: to)
+            drive(until: to) { false }
             let seconds = Double(to - from) / 1e9
             let live = Double(sim.upNodes.count)
             result.bytesPerNodePerSecond = Double(sim.totalBytesSent - bytes0) / live / seconds
             result.messagesPerNodePerSecond = Double(sim.totalMessagesSent - msgs0) / live / seconds
+        }
+
+        /// Records, per node, the first time (ms since `origin`) it sees all `n` members
+        /// alive; `done` counts such nodes.
+        final class AllAliveTracker {
+            var at: [Double?]
+            var done = 0
+            init(nodes: Int) { at = Array(repeating: nil, count: nodes) }
+            var times: [Double] { at.compactMap { $0 } }
+        }
+
+        func trackAllAlive(from origin: Int64) -> AllAliveTracker {
+            let tracker = AllAliveTracker(nodes: n)
+            let total = n
+            sim.onEvent = { s, i, event in
+                guard tracker.at[i] == nil, case .memberChanged = event,
+                      let core = s.nodes[i].core, core.table.count(.alive) == total else { return }
+                tracker.at[i] = Double(s.now - origin) / 1e6
+                tracker.done += 1
+            }
+            return tracker
         }
 
         func timeline(_ times: [Double], of total: Int) -> [(ms: Double, fraction: Double)] {
@@ -295,15 +316,8 @@ public enum Simulation {
 
         mutating func bootstrap(_ result: inout SimulationResult) {
             sim.addNodes(n)
-            var convergedAt = [Double?](repeating: nil, count: n)
-            var done = 0
+            let seen = trackAllAlive(from: 0)
             let total = n
-            sim.onEvent = { s, i, event in
-                guard convergedAt[i] == nil, case .memberChanged = event,
-                      let core = s.nodes[i].core, core.table.count(.alive) == total else { return }
-                convergedAt[i] = Double(s.now) / 1e6
-                done += 1
-            }
             sim.start(0)
             for i in 1..<n {
                 let at = Int64(rng.below(100_000_000))
@@ -313,8 +327,9 @@ public enum Simulation {
                 }
             }
             let deadline = max(120 * second, 60 * period)
-            drive(until: deadline) { done == total }
-            let times = convergedAt.compactMap { $0 }
+            drive(until: deadline) { seen.done == total }
+            let times = seen.times
+            let done = seen.done
             result.convergence = Distribution(times)
             result.timeline = timeline(times, of: n)
             result.newsLabel = "nodes that see all \(n) members alive"
@@ -368,21 +383,15 @@ public enum Simulation {
                 }
             }
             sim.heal()
-            var convergedAt = [Double?](repeating: nil, count: n)
-            var done = 0
             let total = n
             let origin = sim.now
-            sim.onEvent = { s, i, event in
-                guard convergedAt[i] == nil, case .memberChanged = event,
-                      let core = s.nodes[i].core, core.table.count(.alive) == total else { return }
-                convergedAt[i] = Double(s.now - origin) / 1e6
-                done += 1
-            }
+            let seen = trackAllAlive(from: origin)
             let deadline = origin + 600 * second
-            drive(until: deadline, from: origin) { done == total }
+            drive(until: deadline, from: origin) { seen.done == total }
+            let done = seen.done
             let allSeen = sim.now
             result.converged = done == total && waitConverged(until: deadline)
-            let times = convergedAt.compactMap { $0 }
+            let times = seen.times
             result.convergence = Distribution(times)
             result.timeline = timeline(times, of: n)
             result.newsLabel = "nodes that see all \(n) members alive after the heal"
@@ -402,16 +411,7 @@ public enum Simulation {
         mutating func steady(_ result: inout SimulationResult) {
             startConverged()
             let duration = Int64((options.durationSeconds ?? 600) * 1e9)
-            let from = min(warmup, duration / 10)
-            var bytes0 = 0, msgs0 = 0
-            sim.schedule(at: from) { s in
-                bytes0 = s.totalBytesSent
-                msgs0 = s.totalMessagesSent
-            }
-            drive(until: duration) { false }
-            let seconds = Double(duration - from) / 1e9
-            result.bytesPerNodePerSecond = Double(sim.totalBytesSent - bytes0) / Double(n) / seconds
-            result.messagesPerNodePerSecond = Double(sim.totalMessagesSent - msgs0) / Double(n) / seconds
+            measureLoad(&result, from: min(warmup, duration / 10), to: duration)
             result.falsePositives = sim.falselyDeclaredDead.count
             result.converged = n > 2000 ? sim.falselyDeclaredDead.isEmpty : sim.isConverged()
             if !result.converged { result.failure = "the swarm did not stay converged" }

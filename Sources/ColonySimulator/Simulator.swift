@@ -198,39 +198,38 @@ public final class Simulator {
             body(self)
         case .wake(let node, let generation):
             let i = Int(node)
-            guard nodes[i].isUp, nodes[i].wakeGeneration == generation else { return }
-            if nodes[i].pausedUntil > now {
-                // A resuming node reads its socket before running overdue timers, as a
-                // SwiftNIO event loop does (I/O first, then due scheduled tasks).
-                queue.push(payload, at: nodes[i].pausedUntil + 1)
-                return
-            }
+            guard nodes[i].isUp, nodes[i].wakeGeneration == generation, !deferredWhilePaused(payload, node: i) else { return }
             nodes[i].wakeAt = .max
             mixTrace(2, UInt64(i))
             let effects = nodes[i].core!.tick(now: instant)
             apply(effects, node: i)
         case .refused(let node, let address):
             let i = Int(node)
-            guard nodes[i].isUp else { return }
-            if nodes[i].pausedUntil > now {
-                queue.push(payload, at: nodes[i].pausedUntil)
-                return
-            }
+            guard nodes[i].isUp, !deferredWhilePaused(payload, node: i) else { return }
             mixTrace(5, UInt64(i))
             let effects = nodes[i].core!.streamFailed(to: address, refused: true, now: instant)
             apply(effects, node: i)
         case .deliver(let to, let from, let packet, let via):
             let i = Int(to)
-            guard nodes[i].isUp else { return }
-            if nodes[i].pausedUntil > now {
-                queue.push(payload, at: nodes[i].pausedUntil)
-                return
-            }
+            guard nodes[i].isUp, !deferredWhilePaused(payload, node: i) else { return }
             mixTrace(3, UInt64(i) << 32 | UInt64(from))
             mixTrace(4, UInt64(packet.message.kind.rawValue) << 16 | UInt64(packet.updates.count))
             let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, via: via, now: instant)
             apply(effects, node: i)
         }
+    }
+
+    /// A paused node does nothing until it resumes: its input waits (as in a socket buffer)
+    /// and its timers fire late. On resume it reads its socket before running overdue
+    /// timers, as a SwiftNIO event loop does (I/O first, then due scheduled tasks).
+    func deferredWhilePaused(_ payload: Payload, node i: Int) -> Bool {
+        guard nodes[i].pausedUntil > now else { return false }
+        if case .wake = payload {
+            queue.push(payload, at: nodes[i].pausedUntil + 1)
+        } else {
+            queue.push(payload, at: nodes[i].pausedUntil)
+        }
+        return true
     }
 
     func mixTrace(_ tag: UInt64, _ value: UInt64) {
