@@ -27,12 +27,13 @@ public struct MulticastDiscovery: Sendable, Equatable {
         "COLONY1 \(cluster) \(id) \(address.host) \(address.port)\n"
     }
 
-    static func parse(_ text: String) -> (cluster: String, id: String, address: Address)? {
+    static func parse(_ text: String) -> (cluster: String, id: NodeID, address: Address)? {
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
-        guard parts.count == 5, parts[0] == "COLONY1", let port = UInt16(parts[4]), port > 0 else { return nil }
+        guard parts.count == 5, parts[0] == "COLONY1", let id = NodeID(hex: parts[2]),
+              let port = UInt16(parts[4]), port > 0 else { return nil }
         let address = Address(host: parts[3], port: port)
         guard address.isIPLiteral else { return nil }
-        return (parts[1], parts[2], address)
+        return (parts[1], id, address)
     }
 }
 
@@ -43,7 +44,7 @@ extension Driver {
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DiscoveryHandler(driver: self, cluster: d.cluster, selfID: me.id.description))
+                    try channel.pipeline.syncOperations.addHandler(DiscoveryHandler(driver: self, cluster: d.cluster, selfID: me.id))
                 }
             }
             .bind(host: groupAddress.protocol == .inet6 ? "::" : "0.0.0.0", port: Int(d.group.port)).get()
@@ -71,9 +72,9 @@ extension Driver {
     }
 
     /// An announcement arrived: join its sender if it is new to us (rate-limited per sender).
-    func onAnnouncement(id: String, address: Address) {
+    func onAnnouncement(id: NodeID, address: Address) {
         guard var core else { return }
-        if core.members.contains(where: { $0.id.description == id && $0.status.isLive }) { return }
+        if core.member(id)?.status.isLive == true { return }
         let now = self.now()
         if let last = discoveryAttempts[id], now.nanoseconds(since: last) < 5_000_000_000 { return }
         if discoveryAttempts.count > 1024 { discoveryAttempts.removeAll() }
@@ -90,9 +91,9 @@ final class DiscoveryHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let driver: Driver
     let cluster: String
-    let selfID: String
+    let selfID: NodeID
 
-    init(driver: Driver, cluster: String, selfID: String) {
+    init(driver: Driver, cluster: String, selfID: NodeID) {
         self.driver = driver
         self.cluster = cluster
         self.selfID = selfID

@@ -45,7 +45,7 @@ final class Driver: @unchecked Sendable {
     var peersTask: RepeatedTask?
     var discoveryTask: RepeatedTask?
     var discoveryChannel: (any Channel)?
-    var discoveryAttempts: [String: Instant] = [:]
+    var discoveryAttempts: [NodeID: Instant] = [:]
     var peersDirty = false
     var counters = DriverCounters()
     var joinWaiters: [EventLoopPromise<Void>] = []

@@ -214,6 +214,13 @@ import Testing
         #expect(draws == (0..<3).map { _ in again.next() })
     }
 
+    @Test func nodeIDsParseBackFromTheirHexForm() {
+        let id = NodeID(high: 0x0123_4567_89AB_CDEF, low: 42)
+        #expect(NodeID(hex: id.description) == id)
+        #expect(NodeID(hex: "xyz") == nil)
+        #expect(NodeID(hex: String(repeating: "g", count: 32)) == nil)
+    }
+
     @Test func tableOrderIsIndependentOfInsertionOrder() {
         var forward = MemberTable()
         var backward = MemberTable()

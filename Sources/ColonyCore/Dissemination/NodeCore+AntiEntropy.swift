@@ -26,17 +26,14 @@ extension NodeCore {
         guard let x = exchanges.removeValue(forKey: exchange), x.kind == .join else { return }
         mergeRemote(members, from: sender.id ?? me.id)
         stats.syncMembersReceived += members.count
-        if !hasJoined || !joinSeeds.isEmpty {
-            let first = !joinSeeds.isEmpty
-            hasJoined = true
-            joinSeeds = []
-            if first {
-                emit(.joined(members: table.liveCount))
-                // Extra anti-entropy rounds soon after joining (Colony addition).
-                joinSyncsLeft = settings.joinSyncDelays
-                scheduleNextJoinSync(previous: .zero)
-            }
-        }
+        hasJoined = true
+        // The first answer to a join in progress completes it; later answers only merge.
+        guard !joinSeeds.isEmpty else { return }
+        joinSeeds = []
+        emit(.joined(members: table.liveCount))
+        // Extra anti-entropy rounds soon after joining (Colony addition).
+        joinSyncsLeft = settings.joinSyncDelays
+        scheduleNextJoinSync(previous: .zero)
     }
 
     mutating func scheduleNextJoinSync(previous: Duration) {
@@ -112,9 +109,8 @@ extension NodeCore {
         let senderID = sender.id ?? me.id
         switch sync {
         case .join(let e, let members):
-            let known = members.filter { $0.protocolVersion >= ProtocolVersion.minimumSupported }
-            if known.count < members.count { stats.unsupportedVersion += members.count - known.count }
-            mergeRemote(known, from: senderID)
+            // `applyAlive` refuses (and counts) members speaking an unsupported version.
+            mergeRemote(members, from: senderID)
             sendStream(.joinReply(exchange: e, members: table.allMembers), to: sender)
         case .joinReply(let e, let members):
             onJoinReply(exchange: e, members: members, from: sender)

@@ -39,6 +39,15 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         Int(truncatingIfNeeded: SplitMix64.mix(stableHash ^ UInt64(truncatingIfNeeded: seed)))
     }
 
+    /// Parses the 32-hex-digit form that `description` prints.
+    public init?(hex: String) {
+        let digits = Array(hex.utf8)
+        guard digits.count == 32,
+              let high = UInt64(String(decoding: digits[0..<16], as: UTF8.self), radix: 16),
+              let low = UInt64(String(decoding: digits[16..<32], as: UTF8.self), radix: 16) else { return nil }
+        self.init(high: high, low: low)
+    }
+
     /// Short hex form, as logs show it.
     public var description: String {
         String(format16: high) + String(format16: low)
