@@ -116,10 +116,10 @@ public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?
 
     router.get("/v1/health") { _, _ -> HealthJSON in
         guard let me = await node.me() else { throw HTTPError(.serviceUnavailable, message: "the node is not running") }
-        var counts: [String: Int] = [:]
-        for s in MemberStatus.allCases { counts[s.description] = 0 }
-        for m in await node.members() { counts[m.status.description, default: 0] += 1 }
-        return HealthJSON(status: "ok", name: me.name, members: counts)
+        let counts = await node.statusCounts()
+        var members: [String: Int] = [:]
+        for s in MemberStatus.allCases { members[s.description] = counts[s] ?? 0 }
+        return HealthJSON(status: "ok", name: me.name, members: members)
     }
 
     router.post("/v1/join") { request, context -> JoinResponse in

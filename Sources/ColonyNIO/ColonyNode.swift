@@ -105,6 +105,14 @@ public final class ColonyNode: Service, Sendable {
         get async { (try? await driver.onLoop { $0.core != nil }) ?? false }
     }
 
+    /// How many members have each status (kept by the member table; no walk).
+    public func statusCounts() async -> [MemberStatus: Int] {
+        (try? await driver.onLoop { d in
+            guard let table = d.core?.table else { return [:] }
+            return Dictionary(uniqueKeysWithValues: MemberStatus.allCases.map { ($0, table.count($0)) })
+        }) ?? [:]
+    }
+
     /// This node as the swarm sees it.
     public func me() async -> Member? { try? await driver.onLoop { $0.core?.me } }
 
