@@ -187,6 +187,8 @@ enum SSE {
             return "event: joinFailed\ndata: {\"attempt\":\(attempt)}\n\n"
         case .memberReclaimed(let id):
             return "event: reclaimed\ndata: {\"id\":\"\(id)\"}\n\n"
+        case .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished:
+            return nil  // TODO(issue 4): state and event SSE
         }
     }
 }

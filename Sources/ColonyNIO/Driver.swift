@@ -302,6 +302,8 @@ final class Driver: @unchecked Sendable {
                 } catch {
                     logger.error("could not persist incarnation", metadata: ["colony.error": "\(error)"])
                 }
+            case .persist(.record), .persist(.event):
+                break  // TODO(issue 4): durable event log
             case .wake(let at):
                 schedule(at)
             }
@@ -343,7 +345,7 @@ final class Driver: @unchecked Sendable {
             logger.info("left the swarm")
             for w in leaveWaiters { w.succeed() }
             leaveWaiters = []
-        case .memberReclaimed:
+        case .memberReclaimed, .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished:
             break
         }
         for c in subscribers.withLockedValue({ Array($0.values) }) { c.yield(event) }

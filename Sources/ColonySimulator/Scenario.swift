@@ -13,6 +13,12 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
     case partition
     /// Nothing happens for `duration`: the cost of keeping a swarm together.
     case steady
+    /// A converged swarm; one node writes one key. Convergence: until every node holds it.
+    case write
+    /// Random writes from all nodes under loss, duplication, crashes with restarts and a
+    /// partition that heals; then every live node must hold the same state with no
+    /// acknowledged write lost and no false siblings.
+    case stateChaos = "state-chaos"
 }
 
 public struct SimulationOptions: Sendable {
@@ -80,7 +86,7 @@ public enum Simulation {
         for (name, p) in [("--loss", options.loss), ("--duplicate", options.duplicate), ("--reorder", options.reorder)] {
             if !(p >= 0 && p < 1) { throw SimulationError.badProbability(name, p) }
         }
-        let minimum = options.scenario == .partition ? 4 : 3
+        let minimum = options.scenario == .partition || options.scenario == .stateChaos ? 4 : 3
         if options.nodes < minimum { throw SimulationError.tooFewNodes(options.nodes, minimum: minimum) }
         if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
         network.loss = options.loss
@@ -90,7 +96,7 @@ public enum Simulation {
         let clock = ContinuousClock()
         let started = clock.now
         let sim = Simulator(seed: options.seed, settings: settings, network: network)
-        sim.strict = options.loss == 0 && options.duplicate == 0 && options.reorder == 0
+        sim.strict = options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos
         var context = Context(sim: sim, options: options, settings: settings, progress: progress)
         var result = SimulationResult(options: options)
         switch options.scenario {
@@ -100,6 +106,8 @@ public enum Simulation {
         case .bootstrap: context.bootstrap(&result)
         case .partition: context.partition(&result)
         case .steady: context.steady(&result)
+        case .write: context.write(&result)
+        case .stateChaos: context.stateChaos(&result)
         }
         let elapsed = clock.now - started
         result.wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -415,6 +423,150 @@ public enum Simulation {
             result.falsePositives = sim.falselyDeclaredDead.count
             result.converged = n > 2000 ? sim.falselyDeclaredDead.isEmpty : sim.isConverged()
             if !result.converged { result.failure = "the swarm did not stay converged" }
+        }
+    
+        // MARK: write
+
+        mutating func write(_ result: inout SimulationResult) {
+            startConverged()
+            sim.run(until: warmup)
+            let writer = rng.below(n)
+            let origin = sim.now
+            var heldAt = [Double?](repeating: nil, count: n)
+            var held = 0
+            var target: Dot?
+            sim.onEvent = { s, i, event in
+                guard case .keyChanged(let change) = event, change.record.dot == target, heldAt[i] == nil else { return }
+                heldAt[i] = Double(s.now - origin) / 1e6
+                held += 1
+            }
+            var value = [UInt8](repeating: 0, count: 100)
+            for k in value.indices { value[k] = UInt8(truncatingIfNeeded: rng.next()) }
+            // The writer's own copy counts at time 0: it holds the record as it writes.
+            target = Dot(origin: sim.nodes[writer].id, counter: 1)
+            guard let record = sim.put(writer, key: "colony/write", value: value) else {
+                result.failure = "the write was refused"
+                return
+            }
+            target = record.dot
+            let deadline = origin + max(60 * second, 30 * period)
+            drive(until: deadline, from: origin) { held == n }
+            let times = heldAt.compactMap { $0 }
+            result.convergence = Distribution(times)
+            result.timeline = timeline(times, of: n)
+            result.newsLabel = "nodes that hold the write"
+            result.falsePositives = sim.falselyDeclaredDead.count
+            result.acknowledgedWrites = 1
+            result.lostWrites = held == n ? 0 : 1
+            result.converged = held == n
+            if !result.converged {
+                result.failure = "did not converge: \(n - held) of \(n) nodes never received the write within \(Double(deadline - origin) / 1e9) s"
+            }
+        }
+
+        // MARK: state-chaos
+
+        mutating func stateChaos(_ result: inout SimulationResult) {
+            startConverged()
+            sim.run(until: warmup / 2)
+            let start = sim.now
+            let duration = Int64((options.durationSeconds ?? 60) * 1e9)
+            let end = start + duration
+            let keys = (0..<16).map { "k\($0)" }
+            // Writes: ~20/s swarm-wide. 60% last-writer-wins, 25% read-modify-write with the
+            // read's context, 15% blind (concurrent by construction); 10% of all are deletes.
+            var t = start
+            var writeNo = 0
+            while t < end {
+                t += Int64(rng.below(100_000_000))
+                let node = rng.below(n)
+                let key = keys[rng.below(keys.count)]
+                let style = rng.below(100)
+                let delete = rng.below(10) == 0
+                writeNo += 1
+                let value: [UInt8]? = delete ? nil : Array("v\(writeNo)".utf8)
+                sim.schedule(at: t) { s in
+                    guard s.nodes[node].isUp, let core = s.nodes[node].core else { return }
+                    if style < 60 {
+                        s.put(node, key: key, value: value)
+                    } else if style < 85 {
+                        s.put(node, key: key, value: value, read: core.get(key))
+                    } else {
+                        s.put(node, key: key, value: value, read: ReadResult(siblings: [], context: CausalContext()))
+                    }
+                }
+            }
+            // Crashes with restarts: every ~8 s a random node crashes (host or process) and
+            // comes back 2–6 s later from its durable log, rejoining through a live node.
+            var c = start + 3 * second
+            while c < end - 10 * second {
+                let victim = rng.below(n)
+                let kind: Simulator.CrashKind = rng.below(2) == 0 ? .host : .process
+                let down = 2 * second + Int64(rng.below(Int(4 * second)))
+                let seedNode = (victim + 1 + rng.below(n - 1)) % n
+                sim.schedule(at: c) { s in s.crash(victim, kind: kind) }
+                sim.schedule(at: c + down) { s in
+                    guard !s.nodes[victim].isUp else { return }
+                    s.start(victim)
+                    s.join(victim, seeds: [seedNode])
+                }
+                c += 6 * second + Int64(rng.below(Int(4 * second)))
+            }
+            // A partition in halves from 1/3 to 2/3 of the run, then healed.
+            var groups = [UInt8](repeating: 1, count: n)
+            for k in rng.sample(n / 2, from: Array(0..<n)) { groups[k] = 2 }
+            sim.schedule(at: start + duration / 3) { s in s.partition(groups) }
+            sim.schedule(at: start + 2 * duration / 3) { s in s.heal() }
+            drive(until: end, from: start) { false }
+            // Liveness: faults have stopped; all live nodes must end with the same state.
+            let calm = sim.now
+            let deadline = calm + 300 * second
+            let origin = sim.now
+            while sim.now < deadline {
+                if sim.isConverged() && divergentNodes() == 0 { break }
+                sim.run(until: min(deadline, sim.now + 500_000_000))
+                progress?(Double(sim.now - origin) / Double(max(1, deadline - origin)))
+            }
+            let membership = sim.isConverged()
+            let divergent = divergentNodes()
+            let oracle = sim.oracle
+            var lost = 0
+            var lostExample: String?
+            var falseSiblings = 0
+            for i in sim.upNodes {
+                let store = sim.nodes[i].core!.state
+                for w in oracle.acknowledged where !oracle.accountedFor(w.dot, in: store.keyState(w.key)) {
+                    lost += 1
+                    if lostExample == nil { lostExample = "node \(i) lacks \(w.dot) on \(w.key)" }
+                }
+                for key in store.sortedKeys {
+                    if let ks = store.keyState(key) { falseSiblings += oracle.falseSiblings(in: ks) }
+                }
+            }
+            result.acknowledgedWrites = oracle.acknowledged.count
+            result.lostWrites = lost
+            result.divergentNodes = divergent
+            result.falseSiblings = falseSiblings
+            result.falsePositives = sim.falselyDeclaredDead.count
+            result.healMs = Double(sim.now - calm) / 1e6
+            result.converged = membership && divergent == 0
+            if !membership {
+                result.failure = "did not converge: membership views still differ 300 s after faults stopped"
+            } else if divergent > 0 {
+                result.failure = "did not converge: \(divergent) live nodes hold a different state 300 s after faults stopped"
+            } else if lost > 0 {
+                result.failure = "\(lost) acknowledged writes lost (\(lostExample ?? ""))"
+            } else if falseSiblings > 0 {
+                result.failure = "\(falseSiblings) false siblings (causally ordered writes left side by side)"
+            }
+        }
+
+        /// Live nodes whose held records differ from the most common set.
+        func divergentNodes() -> Int {
+            var counts: [UInt64: Int] = [:]
+            for i in sim.upNodes { counts[sim.nodes[i].core!.state.contentHash, default: 0] += 1 }
+            let top = counts.values.max() ?? 0
+            return sim.upNodes.count - top
         }
     }
 }

@@ -48,9 +48,14 @@ public struct SimulationResult: Sendable {
     /// Messages and bytes sent over the whole run, by message kind.
     public var messagesByKind: [String: Int] = [:]
     public var bytesByKind: [String: Int] = [:]
+    /// State scenarios (issue #4).
+    public var acknowledgedWrites: Int?
+    public var lostWrites: Int?
+    public var divergentNodes: Int?
+    public var falseSiblings: Int?
 
     /// Passed: no invariant violated and the liveness phase converged.
-    public var passed: Bool { violations.isEmpty && converged && failure == nil }
+    public var passed: Bool { violations.isEmpty && converged && failure == nil && (lostWrites ?? 0) == 0 && (falseSiblings ?? 0) == 0 }
 
     public init(options: SimulationOptions) { self.options = options }
 
@@ -98,6 +103,12 @@ public struct SimulationResult: Sendable {
             ("wallSeconds", String(format: "%.2f", wallSeconds)),
             ("peakMemoryBytes", "\(peakMemoryBytes)"),
         ]
+        if options.scenario == .write || options.scenario == .stateChaos {
+            fields.append(("acknowledgedWrites", acknowledgedWrites.map(String.init) ?? "null"))
+            fields.append(("lostWrites", lostWrites.map(String.init) ?? "null"))
+            fields.append(("divergentNodes", divergentNodes.map(String.init) ?? "null"))
+            fields.append(("falseSiblings", falseSiblings.map(String.init) ?? "null"))
+        }
         fields.append(("virtualSeconds", String(format: "%.3f", virtualSeconds)))
         fields.append(("steps", "\(steps)"))
         fields.append(("traceHash", Self.quote(String(traceHash, radix: 16))))
@@ -132,6 +143,7 @@ public struct SimulationResult: Sendable {
             ("heal", ms(healMs)),
             ("load", bytesPerNodePerSecond.map { String(format: "%.1f B/node/s, %.2f msg/node/s", $0, messagesPerNodePerSecond ?? 0) } ?? "—"),
             ("virtual time", String(format: "%.1f s in %d steps", virtualSeconds, steps)),
+            ("writes", acknowledgedWrites.map { "\($0) acknowledged · \(lostWrites ?? 0) lost · \(divergentNodes ?? 0) divergent nodes · \(falseSiblings ?? 0) false siblings" } ?? "—"),
             ("wall time", String(format: "%.2f s", wallSeconds)),
             ("peak memory", String(format: "%.1f MB", Double(peakMemoryBytes) / 1e6)),
             ("trace hash", String(traceHash, radix: 16)),

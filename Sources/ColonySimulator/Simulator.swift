@@ -22,6 +22,11 @@ public final class Simulator {
         public internal(set) var group: UInt8 = 0
         /// Crashed as a process on a live host: streams to it are refused (RST), not lost.
         public internal(set) var refusesStreams = false
+        /// The node's durable log: what a restart rebuilds its state from.
+        public internal(set) var durableRecords: [StateRecord] = []
+        public internal(set) var durableEvents: [UserEvent] = []
+        /// Wall-clock skew of this node's host, milliseconds.
+        public internal(set) var clockSkewMs: Int64 = 0
         var wakeGeneration: UInt64 = 0
         var wakeAt: Int64 = .max
         public internal(set) var bytesSent = 0
@@ -55,6 +60,10 @@ public final class Simulator {
     public var onEvent: ((Simulator, Int, Event) -> Void)?
     /// Called for every send, with the sender, the receiver (if known) and the packet.
     public var onSend: ((Simulator, Int, Packet) -> Void)?
+    /// Ground truth about writes, checked on every state change.
+    public let oracle = StateOracle()
+    /// Wall-clock origin handed to nodes (ms since the epoch at virtual time 0).
+    public var wallEpochMs: Int64 = 1_750_000_000_000
 
     var queue = EventQueue<Payload>()
     var rng: Xoshiro256
@@ -80,7 +89,9 @@ public final class Simulator {
             let id = NodeID(high: UInt64(i), low: SplitMix64.mix(seed &+ UInt64(i) &* 0x9E37_79B9))
             let address = Address(host: "10.\((i >> 16) & 255).\((i >> 8) & 255).\(i & 255)", port: 7946)
             let position = SIMD2(rng.unit(), rng.unit())
-            nodes.append(Node(id: id, address: address, position: position))
+            var node = Node(id: id, address: address, position: position)
+            node.clockSkewMs = Int64(rng.below(41)) - 20
+            nodes.append(node)
             addressIndex[address] = Int32(i)
         }
         return start..<(start + count)
@@ -105,6 +116,9 @@ public final class Simulator {
         let incarnation = max(1, nodes[i].persistedIncarnation + (nodes[i].restarts > 0 || nodes[i].persistedIncarnation > 0 ? 1 : 0))
         let coreSeed = SplitMix64.mix(seed ^ SplitMix64.mix(UInt64(i) &+ UInt64(nodes[i].restarts) << 40))
         var core = NodeCore(me: member(for: i, incarnation: incarnation), settings: settings, seed: coreSeed, now: instant, knownMembers: known)
+        if !nodes[i].durableRecords.isEmpty || !nodes[i].durableEvents.isEmpty {
+            core.restore(records: nodes[i].durableRecords, events: nodes[i].durableEvents)
+        }
         nodes[i].isUp = true
         nodes[i].refusesStreams = false
         nodes[i].pausedUntil = 0
@@ -144,6 +158,34 @@ public final class Simulator {
     public func join(_ i: Int, seeds: [Int]) {
         let addresses = seeds.map { nodes[$0].address }
         command(i) { core, now in core.join(seeds: addresses, now: now) }
+    }
+
+    /// This node's wall clock now (ms since the epoch), skew included.
+    public func wallMs(_ i: Int) -> UInt64 { UInt64(wallEpochMs + now / 1_000_000 + nodes[i].clockSkewMs) }
+
+    /// Write at node `i` through its core. `read`: nil for the last-writer-wins
+    /// convenience, else an earlier read whose context the write carries (an empty read
+    /// writes blind). The oracle learns what the write really saw. Returns the acknowledged
+    /// record.
+    @discardableResult
+    public func put(_ i: Int, key: String, value: [UInt8]?, read: ReadResult? = nil) -> StateRecord? {
+        guard nodes[i].isUp, nodes[i].core != nil else { return nil }
+        let seeing = read?.siblings ?? nodes[i].core!.state.read(key).siblings
+        let (result, effects) = nodes[i].core!.put(key, value: value, context: read?.context, wallMs: wallMs(i), now: instant)
+        guard case .success(let record) = result else {
+            apply(effects, node: i)
+            return nil
+        }
+        oracle.wrote(record, seeing: seeing)
+        apply(effects, node: i)
+        return record
+    }
+
+    public func event(_ i: Int, name: String, payload: [UInt8]) -> UserEvent? {
+        guard nodes[i].isUp, nodes[i].core != nil else { return nil }
+        let (result, effects) = nodes[i].core!.event(name, payload: payload, now: instant)
+        apply(effects, node: i)
+        return try? result.get()
     }
 
     public func leave(_ i: Int) {
@@ -239,6 +281,11 @@ public final class Simulator {
     // MARK: Effects
 
     func apply(_ effects: [Effect], node i: Int) {
+        var ownDurable: UInt64 = 0
+        defer {
+            // Durable at once in the model: the node may now send its writes.
+            if ownDurable > 0 { command(i) { core, now in core.recordsDurable(through: ownDurable, now: now) } }
+        }
         for effect in effects {
             switch effect {
             case .send(let packet, let peer, let via):
@@ -250,6 +297,11 @@ public final class Simulator {
                     violation("node \(i) persisted incarnation \(inc) below \(nodes[i].persistedIncarnation)")
                 }
                 nodes[i].persistedIncarnation = inc
+            case .persist(.record(let r)):
+                nodes[i].durableRecords.append(r)
+                if r.dot.origin == nodes[i].id { ownDurable = max(ownDurable, r.dot.counter) }
+            case .persist(.event(let e)):
+                nodes[i].durableEvents.append(e)
             case .wake(let at):
                 let t = at.nanoseconds
                 if t < nodes[i].wakeAt {
@@ -329,6 +381,9 @@ public final class Simulator {
                     violation("node \(i) holds incarnation \(m.incarnation) for node \(j), which never used it")
                 }
             }
+        }
+        if case .keyChanged(let change) = event {
+            if let problem = oracle.check(change) { violation("node \(i): \(problem)") }
         }
         onEvent?(self, i, event)
     }

@@ -34,7 +34,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Probability that a datagram is held back and reordered, in [0, 1).")
     var reorder: Double = 0
 
-    @Option(help: "Virtual seconds to run the steady scenario.")
+    @Option(help: "Virtual seconds to run the steady scenario (default 600) or the writes of state-chaos (default 60).")
     var duration: Double?
 
     @Option(name: .customLong("suspicion-mult"), help: "Override the profile's suspicion multiplier α.")

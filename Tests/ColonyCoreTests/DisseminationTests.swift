@@ -39,7 +39,7 @@ import Testing
         #expect(q.take(budget: oneFits, limit: 5) == [.alive(H.member(2))])
         // All three have been sent once now: newest first again.
         #expect(q.take(budget: oneFits, limit: 5) == [.alive(H.member(3))])
-        #expect(q.entries[H.id(1)]?.transmits == 1 && q.entries[H.id(3)]?.transmits == 2)
+        #expect(q.entries[.member(H.id(1))]?.transmits == 1 && q.entries[.member(H.id(3))]?.transmits == 2)
     }
 
     @Test func packingRespectsTheByteBudget() {
@@ -55,7 +55,7 @@ import Testing
         var q = BroadcastQueue(maxEntries: 10)
         for i in 0..<50 { q.enqueue(.alive(H.member(i))) }
         #expect(q.count == 10)
-        #expect(q.contains(subject: H.id(49)), "the newest survive")
+        #expect(q.contains(subject: .member(H.id(49))), "the newest survive")
     }
 
     @Test func datagramsStayUnderTheMTU() throws {
@@ -160,7 +160,7 @@ import Testing
         #expect(net.cores[20]!.table.count == 11)
         #expect(net.cores[20]!.hasJoined)
         #expect(net.cores[0]!.member(H.id(20))?.status == .alive)
-        #expect(net.cores[0]!.queue.contains(subject: H.id(20)), "the seed spreads news of the joiner")
+        #expect(net.cores[0]!.queue.contains(subject: .member(H.id(20))), "the seed spreads news of the joiner")
     }
 
     @Test func joinRetriesWithBackoffWhenNoSeedAnswers() {

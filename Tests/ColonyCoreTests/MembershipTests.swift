@@ -22,7 +22,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         #expect(effects.contains(.persist(.incarnation(2))))
         #expect(a.stats.refutations == 1)
         #expect(a.awareness.score == 1, "refuting raises the local health multiplier")
-        #expect(a.queue.entries[H.id(0)]?.update == .alive(a.me))
+        #expect(a.queue.entries[.member(H.id(0))]?.update == .alive(a.me))
     }
 
     @Test func deadClaimAboutSelfIsRefuted() {
@@ -120,7 +120,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         var a = H.core(0, knows: [0, 1, 2, 3])
         _ = a.leave(now: H.ms(0))
         #expect(a.phase == .leaving)
-        #expect(a.queue.entries[H.id(0)]?.update == .left(id: H.id(0), incarnation: 1))
+        #expect(a.queue.entries[.member(H.id(0))]?.update == .left(id: H.id(0), incarnation: 1))
         let effects = advance(&a, from: H.ms(0), to: H.ms(6_000))
         #expect(H.events(effects).contains(.leaveCompleted))
         #expect(a.phase == .left)

@@ -7,10 +7,15 @@ struct Writer {
     let id: NodeID
     var counter: UInt64 = 0
     var clock = HybridClock()
+    /// Per key, this writer's previous write (a node always knows its own writes).
+    var last: [String: UInt64] = [:]
+    /// Counters are shared across keys, as in the node: other keys' writes leave gaps.
+    var stride: UInt64 = 1
 
-    mutating func write(_ key: String, _ value: [UInt8]?, context: VersionVector, wallMs: UInt64) -> StateRecord {
-        counter += 1
-        return StateRecord(key: key, value: value, dot: Dot(origin: id, counter: counter), context: context, timestamp: clock.now(wallMs: wallMs))
+    mutating func write(_ key: String, _ value: [UInt8]?, context: CausalContext, wallMs: UInt64) -> StateRecord {
+        counter += stride
+        defer { last[key] = counter }
+        return StateRecord(key: key, value: value, dot: Dot(origin: id, counter: counter), prev: last[key] ?? 0, context: context, timestamp: clock.now(wallMs: wallMs))
     }
 }
 
@@ -44,7 +49,7 @@ struct Writer {
     @Test func concurrentWritesAreSiblingsUntilAWriteWithTheirContextResolvesThem() {
         var a = Writer(id: H.id(1)), b = Writer(id: H.id(2))
         var replica = KeyState()
-        let base = a.write("k", [0], context: VersionVector(), wallMs: 1)
+        let base = a.write("k", [0], context: CausalContext(), wallMs: 1)
         replica.apply(base)
         let ctx = replica.read.context
         // Both wrote after reading the same base: concurrent.
@@ -96,10 +101,10 @@ struct Writer {
     }
 
     @Test func lastWriterWinsTiesBreakByNodeID() {
-        let ctx = VersionVector()
+        let ctx = CausalContext()
         let t = HLCTimestamp(physicalMs: 10, logical: 0)
-        let low = StateRecord(key: "k", value: [1], dot: Dot(origin: NodeID(high: 1, low: 0), counter: 1), context: ctx, timestamp: t)
-        let high = StateRecord(key: "k", value: [2], dot: Dot(origin: NodeID(high: 2, low: 0), counter: 1), context: ctx, timestamp: t)
+        let low = StateRecord(key: "k", value: [1], dot: Dot(origin: NodeID(high: 1, low: 0), counter: 1), prev: 0, context: ctx, timestamp: t)
+        let high = StateRecord(key: "k", value: [2], dot: Dot(origin: NodeID(high: 2, low: 0), counter: 1), prev: 0, context: ctx, timestamp: t)
         var s = KeyState()
         s.apply(high)
         s.apply(low)
@@ -110,7 +115,7 @@ struct Writer {
     @Test func deletesAreTombstonesThatWinLikeWrites() {
         var a = Writer(id: H.id(1))
         var s = KeyState()
-        s.apply(a.write("k", [1], context: VersionVector(), wallMs: 1))
+        s.apply(a.write("k", [1], context: CausalContext(), wallMs: 1))
         s.apply(a.write("k", nil, context: s.read.context, wallMs: 2))
         #expect(s.siblings.count == 1)
         #expect(s.siblings[0].isTombstone)

@@ -18,13 +18,22 @@ public struct BroadcastQueue: Sendable {
 
     /// subject → entry. Looked up, never iterated (iteration order of a `Dictionary` is
     /// per-process; the levels carry the deterministic order).
-    public private(set) var entries: [NodeID: Entry] = [:]
+    public private(set) var entries: [BroadcastSubject: Entry] = [:]
     /// levels[t]: (order, subject) of entries sent t times, ascending by order.
-    private var levels: [[(order: UInt64, subject: NodeID)]] = [[]]
+    private var levels: [[(order: UInt64, subject: BroadcastSubject)]] = [[]]
     private var nextOrder: UInt64 = 0
+    /// Entries larger than this never fit a datagram: they travel in stream gossip instead,
+    /// oldest first.
+    private var large: [(order: UInt64, subject: BroadcastSubject)] = []
     public let maxEntries: Int
+    public let largeThreshold: Int
 
-    public init(maxEntries: Int) { self.maxEntries = maxEntries }
+    public init(maxEntries: Int, largeThreshold: Int = .max) {
+        self.maxEntries = maxEntries
+        self.largeThreshold = largeThreshold
+    }
+
+    public var hasLarge: Bool { !large.isEmpty }
 
     public var isEmpty: Bool { entries.isEmpty }
     public var count: Int { entries.count }
@@ -36,11 +45,15 @@ public struct BroadcastQueue: Sendable {
         nextOrder += 1
         let e = Entry(update: update, bytes: Wire.size(of: update), transmits: 0, order: nextOrder)
         entries[subject] = e
-        levels[0].append((nextOrder, subject))
+        if e.bytes > largeThreshold {
+            large.append((nextOrder, subject))
+        } else {
+            levels[0].append((nextOrder, subject))
+        }
         if entries.count > maxEntries { prune() }
     }
 
-    public func contains(subject: NodeID) -> Bool { entries[subject] != nil }
+    public func contains(subject: BroadcastSubject) -> Bool { entries[subject] != nil }
 
     /// Take updates that fit in `budget` bytes, counting a transmission for each and
     /// retiring those that reached `limit`.
@@ -48,7 +61,7 @@ public struct BroadcastQueue: Sendable {
         guard !entries.isEmpty, budget > 0 else { return [] }
         var remaining = budget
         var out: [Update] = []
-        var moved: [(level: Int, order: UInt64, subject: NodeID)] = []
+        var moved: [(level: Int, order: UInt64, subject: BroadcastSubject)] = []
         levelLoop: for t in levels.indices {
             var i = levels[t].count - 1
             while i >= 0 {
@@ -77,13 +90,47 @@ public struct BroadcastQueue: Sendable {
         return out
     }
 
-    private mutating func insert(_ item: (order: UInt64, subject: NodeID), level: Int) {
+    /// Take large entries (oldest first) up to `budget` bytes (at least one), counting a
+    /// transmission for each: one call per stream sent.
+    public mutating func takeLarge(budget: Int, limit: Int) -> [Update] {
+        var out: [Update] = []
+        var spent = 0
+        var retired: Set<Int> = []
+        for (i, item) in large.enumerated() {
+            guard var e = entries[item.subject] else { continue }
+            if spent + e.bytes > budget && !out.isEmpty { break }
+            spent += e.bytes
+            out.append(e.update)
+            e.transmits += 1
+            if e.transmits >= limit {
+                entries[item.subject] = nil
+                retired.insert(i)
+            } else {
+                entries[item.subject] = e
+            }
+        }
+        if !retired.isEmpty {
+            large = large.enumerated().filter { !retired.contains($0.offset) }.map(\.element)
+        }
+        return out
+    }
+
+    /// Drop queued news about `subject` (e.g. an event made obsolete by a newer one).
+    public mutating func remove(subject: BroadcastSubject) {
+        if let old = entries.removeValue(forKey: subject) { removeFromLevel(old) }
+    }
+
+    private mutating func insert(_ item: (order: UInt64, subject: BroadcastSubject), level: Int) {
         while levels.count <= level { levels.append([]) }
         let position = insertionPoint(of: item.order, in: levels[level])
         levels[level].insert(item, at: position)
     }
 
     private mutating func removeFromLevel(_ e: Entry) {
+        if e.bytes > largeThreshold {
+            if let i = large.firstIndex(where: { $0.order == e.order }) { large.remove(at: i) }
+            return
+        }
         guard e.transmits < levels.count else { return }
         let p = insertionPoint(of: e.order, in: levels[e.transmits])
         if p < levels[e.transmits].count, levels[e.transmits][p].order == e.order {
@@ -92,7 +139,7 @@ public struct BroadcastQueue: Sendable {
     }
 
     /// First index whose order is ≥ `order` (levels are ascending by order).
-    private func insertionPoint(of order: UInt64, in level: [(order: UInt64, subject: NodeID)]) -> Int {
+    private func insertionPoint(of order: UInt64, in level: [(order: UInt64, subject: BroadcastSubject)]) -> Int {
         var lo = 0, hi = level.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -103,6 +150,9 @@ public struct BroadcastQueue: Sendable {
 
     /// Drop the most-sent, oldest entries until within bounds.
     private mutating func prune() {
+        while entries.count > maxEntries && !large.isEmpty {
+            entries[large.removeFirst().subject] = nil
+        }
         var t = levels.count - 1
         while entries.count > maxEntries && t >= 0 {
             if levels[t].isEmpty {

@@ -31,6 +31,8 @@ extension NodeCore {
         guard !joinSeeds.isEmpty else { return }
         joinSeeds = []
         emit(.joined(members: table.liveCount))
+        // Catch up on the replicated state from the seed that answered.
+        startStateSync(with: sender)
         // Extra anti-entropy rounds soon after joining (Colony addition).
         joinSyncsLeft = settings.joinSyncDelays
         scheduleNextJoinSync(previous: .zero)
@@ -46,6 +48,7 @@ extension NodeCore {
         let current = joinSyncsLeft.removeFirst()
         if let peer = randomMembers(1, filter: { $0.member.status == .alive }).first {
             startDigest(with: peer.peer)
+            startStateSync(with: peer.peer)
         }
         scheduleNextJoinSync(previous: current)
     }
@@ -76,6 +79,7 @@ extension NodeCore {
             guard let r = table[entry.key], r.member.status == .dead,
                   now.nanoseconds - entry.value.nanoseconds < horizon else { continue }
             startDigest(with: r.member.peer)
+            startStateSync(with: r.member.peer)
             return
         }
     }
@@ -112,6 +116,7 @@ extension NodeCore {
             // `applyAlive` refuses (and counts) members speaking an unsupported version.
             mergeRemote(members, from: senderID)
             sendStream(.joinReply(exchange: e, members: table.allMembers), to: sender)
+            if !recentEvents.isEmpty { sendStream(.recentEvents(exchange: e, events: recentEvents), to: sender) }
         case .joinReply(let e, let members):
             onJoinReply(exchange: e, members: members, from: sender)
         case .digest(let e, let root, let count):
@@ -122,7 +127,13 @@ extension NodeCore {
                 sendStream(.buckets(exchange: e, bits: bits, hashes: table.bucketHashes(bits: bits)), to: sender)
             }
         case .inSync(let e):
-            if exchanges.removeValue(forKey: e) != nil { stats.syncsInAgreement += 1 }
+            if let x = exchanges.removeValue(forKey: e) {
+                if x.kind == .state { stats.stateSyncsInAgreement += 1 } else { stats.syncsInAgreement += 1 }
+            }
+        case .stateRoot, .stateDigest, .stateRecords:
+            onStateSync(sync, from: sender)
+        case .recentEvents(_, let events):
+            for ev in events { applyEvent(ev, replayed: true) }
         case .buckets(let e, let bits, let hashes):
             guard let x = exchanges[e], x.kind == .digest,
                   bits <= MemberTable.bucketBits, hashes.count == 1 << Int(bits) else { return }

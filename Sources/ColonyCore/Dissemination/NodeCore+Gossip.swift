@@ -6,7 +6,7 @@ import HashTreeCollections
 extension NodeCore {
     mutating func onGossipTick() {
         gossipArmed = false
-        if phase == .leaving && !queue.contains(subject: me.id) {
+        if phase == .leaving && !queue.contains(subject: .member(me.id)) {
             completeLeave()
             return
         }
@@ -23,7 +23,12 @@ extension NodeCore {
         }
         for t in targets {
             if queue.isEmpty { break }
-            sendDatagram(.gossip, to: t.peer)
+            if queue.hasLarge {
+                // Broadcasts too large for a datagram (big values, events) go by stream.
+                let large = queue.takeLarge(budget: settings.maxStreamGossipBytes, limit: retransmitLimit)
+                out.append(.send(Packet(from: me.id, message: .gossip, updates: large), to: t.peer, via: .stream))
+            }
+            if !queue.isEmpty { sendDatagram(.gossip, to: t.peer) }
         }
         if !queue.isEmpty || phase == .leaving {
             gossipArmed = true

@@ -14,6 +14,12 @@ extension NodeCore {
             applyDead(id: id, incarnation: inc, from: from, left: false)
         case .left(let id, let inc):
             applyDead(id: id, incarnation: inc, from: id, left: true)
+        case .record(let r):
+            applyRecord(r)
+        case .event(let e):
+            applyEvent(e, replayed: false)
+        case .query(let q):
+            applyQuery(q)
         }
     }
 

@@ -19,6 +19,23 @@ public enum Effect: Sendable, Equatable {
 
 public enum Persisted: Sendable, Equatable {
     case incarnation(UInt64)
+    /// A state record this node now holds or saw (its own writes included): appended to the
+    /// durable log. For its own writes the driver calls `recordsDurable(through:)` once the
+    /// record is on disk; only then is it sent anywhere.
+    case record(StateRecord)
+    /// A user event received or sent (kept so a restarted node knows its Lamport time).
+    case event(UserEvent)
+}
+
+/// A change to one key as this node saw it.
+public struct KeyChange: Sendable, Equatable {
+    public var record: StateRecord
+    /// Siblings the record resolved (covered by its context: superseded, not lost).
+    public var superseded: [Dot]
+    /// How many siblings the key has now.
+    public var siblings: Int
+    /// True if this node wrote it.
+    public var local: Bool
 }
 
 /// Observable happenings: the membership event stream and lifecycle milestones.
@@ -33,6 +50,18 @@ public enum Event: Sendable, Equatable {
     case joinFailed(attempt: Int, retryIn: Duration)
     /// A graceful leave finished spreading (or timed out); the driver may stop.
     case leaveCompleted
+    /// A key was written (here or elsewhere) and this node now holds the record.
+    case keyChanged(KeyChange)
+    /// Deleted keys whose tombstones were collected after the grace period.
+    case keysCollected([String])
+    /// A user event arrived (`replayed`: from the buffer a seed sent on join).
+    case userEvent(UserEvent, replayed: Bool)
+    /// A query this node matches: answer with `respond(to:payload:now:)`.
+    case queryReceived(Query)
+    /// An answer to a query this node asked.
+    case queryResponse(QueryResponse)
+    /// A query's deadline passed; no more answers are taken.
+    case queryFinished(Dot)
 }
 
 /// Counters a node keeps about its own protocol work; drivers export them as metrics.
@@ -55,5 +84,14 @@ public struct CoreStats: Sendable, Equatable {
     public var refusedProbes = 0
     /// Verdicts put off because their timer fired late (this node had stalled).
     public var lateVerdictsDeferred = 0
+    public var recordsApplied = 0
+    /// State records that arrived again or already covered.
+    public var recordsRedundant = 0
+    public var stateSyncsStarted = 0
+    public var stateSyncsInAgreement = 0
+    public var stateRecordsSynced = 0
+    public var eventsReceived = 0
+    public var eventsRedundant = 0
+    public var queriesAnswered = 0
     public init() {}
 }

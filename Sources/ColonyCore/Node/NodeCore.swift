@@ -47,6 +47,7 @@ public struct NodeCore: Sendable {
     enum ExchangeKind: Sendable, Equatable {
         case join
         case digest
+        case state
     }
 
     struct Exchange: Sendable {
@@ -67,6 +68,9 @@ public struct NodeCore: Sendable {
     public internal(set) var now: Instant
 
     var rng: Xoshiro256
+    /// The state machinery draws from its own generator, so adding state sync changes no
+    /// membership decision.
+    var stateRng: Xoshiro256
     var timers = TimerQueue()
     var probeOrder = ProbeOrder()
     var probe: ProbeState?
@@ -84,6 +88,26 @@ public struct NodeCore: Sendable {
     var joinAttempt = 0
     var joinSyncsLeft: [Duration] = []
 
+    // Replicated state, events and queries (NodeCore+State).
+    public internal(set) var state = StateStore()
+    var hlc = HybridClock()
+    /// Wall time (ms since the epoch) at `wallAnchorAt`, from the last input that carried it.
+    var wallAnchorMs: UInt64 = 0
+    var wallAnchorAt = Instant.zero
+    /// Counter of this node's writes (records), across keys.
+    var writeCounter: UInt64 = 0
+    /// Own writes up to this counter are durable and may be sent.
+    public internal(set) var durableCounter: UInt64 = 0
+    var awaitingDurability: [StateRecord] = []
+    /// Counter of this node's events and queries.
+    var eventCounter: UInt64 = 0
+    public internal(set) var lamport: UInt64 = 0
+    var eventsSeen = SeenSet()
+    public internal(set) var recentEvents: [UserEvent] = []
+    /// Newest coalesced event per name (looked up only).
+    var latestCoalesced: [String: UserEvent] = [:]
+    var pendingQueries: [UInt64: PendingQuery] = [:]
+
     /// A node that knows only itself. `me.incarnation` must exceed every incarnation this
     /// identity used before (drivers persist it; see `Effect.persist`).
     public init(me: Member, settings: Settings, seed: UInt64, now: Instant) {
@@ -98,8 +122,9 @@ public struct NodeCore: Sendable {
         self.me = me
         self.settings = settings
         self.rng = Xoshiro256(seed: seed)
+        self.stateRng = Xoshiro256(seed: SplitMix64.mix(seed ^ 0x57A7_E5EE_D000_0001))
         self.now = now
-        self.queue = BroadcastQueue(maxEntries: settings.maxQueuedBroadcasts)
+        self.queue = BroadcastQueue(maxEntries: settings.maxQueuedBroadcasts, largeThreshold: settings.maxDatagramBytes - 64)
         self.awareness = Awareness(max: settings.awarenessMaxMultiplier)
         var table = knownMembers ?? MemberTable()
         if table[me.id]?.member != me { table.upsert(me, at: now) }
@@ -123,6 +148,9 @@ public struct NodeCore: Sendable {
         let rc = settings.reconnectInterval.nanosecondsInt64
         timers.schedule(.reconnect, at: now.advanced(byNanoseconds: rc / 2 + Int64(rng.below(Int(max(1, rc))))))
         timers.schedule(.reap, at: now + settings.reapInterval)
+        timers.schedule(.stateCollect, at: now + settings.reapInterval)
+        let ss = settings.stateSyncNanoseconds(members: table.liveCount)
+        timers.schedule(.stateSync, at: now.advanced(byNanoseconds: ss / 2 + Int64(stateRng.below(Int(max(1, ss))))))
         return flush()
     }
 
@@ -181,6 +209,8 @@ public struct NodeCore: Sendable {
             break
         case .sync(let sync):
             onSync(sync, from: sender)
+        case .queryResponse(let r):
+            onQueryResponse(r)
         }
         return flush()
     }
@@ -265,6 +295,9 @@ public struct NodeCore: Sendable {
         case .exchangeTimeout(let e): onExchangeTimeout(exchange: e)
         case .joinRetry: attemptJoin()
         case .leaveTimeout: if phase == .leaving { completeLeave() }
+        case .stateCollect: onStateCollectTick()
+        case .stateSync: onStateSyncTick()
+        case .queryDeadline(let c): onQueryDeadline(counter: c)
         }
     }
 

@@ -88,6 +88,36 @@ public struct Settings: Sendable, Hashable {
     /// How often tombstones are swept. Default 5 s.
     public var reapInterval: Duration = .seconds(5)
 
+    // MARK: Replicated state and events (DESIGN.md §4)
+
+    /// Largest value a write may carry.
+    public var maxValueBytes: Int = 64 * 1024
+    /// Longest key (UTF-8 bytes).
+    public var maxKeyBytes: Int = 512
+    /// Per-node budget: bytes of live records this node originated (key, value, metadata).
+    public var maxBytesPerNode: Int = 64 * 1024 * 1024
+    /// Per-swarm budget: bytes of live records a node holds from everyone.
+    public var maxStateBytes: Int = 1024 * 1024 * 1024
+    /// Deleted keys keep their tombstone this long before it is collected; longer than any
+    /// partition is expected to last (a node cut off for longer may keep a deleted key).
+    public var tombstoneGrace: Duration = .seconds(3600)
+    /// Records per state anti-entropy answer over a stream, in bytes (a catch-up takes as
+    /// many rounds as needed).
+    public var maxSyncRecordBytes: Int = 4 * 1024 * 1024
+    /// Stream gossip of broadcasts too large for a datagram: bytes per packet.
+    public var maxStreamGossipBytes: Int = 1024 * 1024
+    /// Largest user event or query payload.
+    public var maxEventPayloadBytes: Int = 64 * 1024
+    /// Recent user events kept for late joiners (and the Lamport window: older events are
+    /// ignored, as Serf's event buffer).
+    public var eventBufferSize: Int = 256
+    /// State anti-entropy: every node compares its Scuttlebutt digest hash with one random
+    /// member this often (scaled with swarm size as `pushPullInterval`). Between agreeing
+    /// peers a round costs one hash each way.
+    public var stateSyncInterval: Duration = .seconds(5)
+    /// Longest a query may wait for answers.
+    public var maxQueryTimeout: Duration = .seconds(60)
+
     public init() {}
 
     /// memberlist's `DefaultLANConfig` (but α = 3, see `suspicionMultiplier`).
@@ -100,6 +130,7 @@ public struct Settings: Sendable, Hashable {
         s.probeTimeout = .seconds(3)
         s.suspicionMultiplier = 6
         s.pushPullInterval = .seconds(60)
+        s.stateSyncInterval = .seconds(10)
         s.gossipNodes = 4
         s.gossipInterval = .milliseconds(500)
         s.gossipToTheDeadTime = .seconds(60)
@@ -121,6 +152,7 @@ public struct Settings: Sendable, Hashable {
         s.retransmitMultiplier = 4
         s.suspicionMultiplier = 3
         s.pushPullInterval = .seconds(15)
+        s.stateSyncInterval = .seconds(2)
         s.gossipInterval = .milliseconds(100)
         s.gossipToTheDeadTime = .seconds(15)
         s.streamTimeout = .seconds(1)
@@ -155,6 +187,12 @@ extension Settings {
     }
 
     /// memberlist's `pushPullScale`: the anti-entropy period grows with log2 N above 32.
+    public func stateSyncNanoseconds(members n: Int) -> Int64 {
+        let base = stateSyncInterval.nanosecondsInt64
+        guard n > 32 else { return base }
+        return base * Int64(max(1, PureMath.ceilLog2(n) - 5 + 1))
+    }
+
     public func pushPullNanoseconds(members n: Int) -> Int64 {
         let base = pushPullInterval.nanosecondsInt64
         guard n > 32 else { return base }

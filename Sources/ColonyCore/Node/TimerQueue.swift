@@ -18,6 +18,9 @@ struct TimerQueue: Sendable {
         case exchangeTimeout(UInt32)
         case joinRetry
         case leaveTimeout
+        case stateCollect
+        case stateSync
+        case queryDeadline(UInt64)
     }
 
     struct Timer: Sendable {

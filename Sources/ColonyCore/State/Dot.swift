@@ -95,3 +95,117 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         "[" + entries.map { "\($0.origin.description.prefix(8)):\($0.counter)" }.joined(separator: ", ") + "]"
     }
 }
+
+/// A write known to a context but not (yet) folded into its version vector: its dot and
+/// `prev`, the counter of its origin's previous write to the same key as that origin knew it.
+public struct CloudDot: Hashable, Comparable, Sendable {
+    public var dot: Dot
+    public var prev: UInt64
+
+    public init(dot: Dot, prev: UInt64) {
+        self.dot = dot
+        self.prev = prev
+    }
+
+    public static func < (a: CloudDot, b: CloudDot) -> Bool { a.dot < b.dot }
+}
+
+/// The causal context of one key: which writes to that key are known (DESIGN.md §4).
+///
+/// Counters are per origin across all keys (Scuttlebutt needs that), so one key's writes
+/// from an origin are not numbered 1, 2, 3…: each record also names `prev`, its origin's
+/// previous write to the key. `base[o] = c` means "every write by `o` to this key up to `c`
+/// is known"; a write whose predecessor is not yet known waits in the `cloud` (the dot
+/// cloud of delta-CRDT causal contexts, Almeida et al. 2018) and folds into the vector as
+/// soon as the chain is complete. So a context read from a replica that saw a later write
+/// but not an earlier concurrent one never claims the earlier one (a plain version vector
+/// would, and a write carrying it would silently discard an acknowledged sibling), while
+/// causally ordered histories fold completely: one entry per writer, whatever the number of
+/// writes.
+public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
+    public private(set) var base: VersionVector
+    /// Sorted by dot; every entry's counter is above its origin's base.
+    public private(set) var cloud: [CloudDot]
+
+    public init() {
+        base = VersionVector()
+        cloud = []
+    }
+
+    public init(base: VersionVector, cloud: [CloudDot] = []) {
+        self.base = base
+        self.cloud = []
+        for c in cloud { add(c.dot, prev: c.prev) }
+    }
+
+    public var isEmpty: Bool { base.isEmpty && cloud.isEmpty }
+    /// Entries in all: one per writer when histories are causally ordered.
+    public var count: Int { base.count + cloud.count }
+
+    public func covers(_ dot: Dot) -> Bool {
+        base[dot.origin] >= dot.counter || cloud.contains { $0.dot == dot }
+    }
+
+    /// The highest counter of `origin` this context knows for the key (what that origin
+    /// names as `prev` when it writes the key next).
+    public func latest(of origin: NodeID) -> UInt64 {
+        var m = base[origin]
+        for c in cloud where c.dot.origin == origin { m = max(m, c.dot.counter) }
+        return m
+    }
+
+    public mutating func add(_ dot: Dot, prev: UInt64) {
+        let b = base[dot.origin]
+        if dot.counter <= b { return }
+        if prev <= b {
+            base.add(dot)
+            fold(dot.origin)
+        } else if !cloud.contains(where: { $0.dot == dot }) {
+            let c = CloudDot(dot: dot, prev: prev)
+            let i = cloud.firstIndex { c < $0 } ?? cloud.count
+            cloud.insert(c, at: i)
+        }
+    }
+
+    public mutating func merge(_ other: CausalContext) {
+        for e in other.base.entries {
+            if e.counter > base[e.origin] {
+                base.add(Dot(origin: e.origin, counter: e.counter))
+                fold(e.origin)
+            }
+        }
+        for c in other.cloud { add(c.dot, prev: c.prev) }
+    }
+
+    public func merged(_ other: CausalContext) -> CausalContext {
+        var c = self
+        c.merge(other)
+        return c
+    }
+
+    /// Fold cloud entries of `origin` whose chain now reaches the base, and drop covered ones.
+    private mutating func fold(_ origin: NodeID) {
+        var changed = true
+        while changed {
+            changed = false
+            let b = base[origin]
+            var i = 0
+            while i < cloud.count {
+                let c = cloud[i]
+                if c.dot.origin == origin && (c.dot.counter <= b || c.prev <= b) {
+                    cloud.remove(at: i)
+                    if c.dot.counter > b {
+                        base.add(c.dot)
+                        changed = true
+                    }
+                } else {
+                    i += 1
+                }
+            }
+        }
+    }
+
+    public var description: String {
+        cloud.isEmpty ? base.description : "\(base.description)+{" + cloud.map { "\($0.dot)" }.joined(separator: ", ") + "}"
+    }
+}

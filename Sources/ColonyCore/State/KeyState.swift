@@ -1,19 +1,25 @@
-/// One write to a key: its value (nil for a delete: a tombstone), its dot, the causal context
-/// its writer had read, and its hybrid-clock time.
+/// One write to a key: its value (nil for a delete: a tombstone), its dot (origin and the
+/// origin's write counter, unique across keys), `prev` (the origin's previous write to this
+/// key, 0 if none), the causal context its writer had read, and its hybrid-clock time.
 public struct StateRecord: Hashable, Sendable {
     public var key: String
     public var value: [UInt8]?
     public var dot: Dot
-    public var context: VersionVector
+    public var prev: UInt64
+    public var context: CausalContext
     public var timestamp: HLCTimestamp
 
-    public init(key: String, value: [UInt8]?, dot: Dot, context: VersionVector, timestamp: HLCTimestamp) {
+    public init(key: String, value: [UInt8]?, dot: Dot, prev: UInt64, context: CausalContext, timestamp: HLCTimestamp) {
         self.key = key
         self.value = value
         self.dot = dot
+        self.prev = prev
         self.context = context
         self.timestamp = timestamp
     }
+
+    /// Bytes this record costs against the size budgets: key, value and metadata.
+    public var footprint: Int { key.utf8.count + (value?.count ?? 0) + 48 + 24 * context.count }
 
     public var isTombstone: Bool { value == nil }
 
@@ -27,7 +33,12 @@ public struct StateRecord: Hashable, Sendable {
 /// following write passes back to resolve them (dotted version vectors, as Riak 2).
 public struct ReadResult: Sendable, Equatable {
     public var siblings: [StateRecord]
-    public var context: VersionVector
+    public var context: CausalContext
+
+    public init(siblings: [StateRecord], context: CausalContext) {
+        self.siblings = siblings
+        self.context = context
+    }
 
     /// The convenience answer: last writer wins on the hybrid clock, ties by node id. Nil if
     /// the key is absent or its winning write is a delete.
@@ -67,11 +78,21 @@ public struct KeyState: Sendable, Equatable {
 
     /// The siblings and the context that covers all of them.
     public var read: ReadResult {
-        var context = VersionVector()
+        ReadResult(siblings: siblings, context: context)
+    }
+
+    /// The context that covers every sibling and everything they superseded.
+    public var context: CausalContext {
+        var context = CausalContext()
         for s in siblings {
             context.merge(s.context)
-            context.add(s.dot)
+            context.add(s.dot, prev: s.prev)
         }
-        return ReadResult(siblings: siblings, context: context)
+        return context
     }
+
+    public var isEmpty: Bool { siblings.isEmpty }
+
+    /// Remove every sibling (tombstone collection).
+    mutating func removeAll() { siblings.removeAll() }
 }

@@ -28,6 +28,8 @@ public enum Message: Sendable, Equatable {
     case gossip
     /// Anti-entropy and join exchanges; carried over a stream (TCP), never a datagram.
     case sync(Sync)
+    /// A member's answer to a query, sent straight to the asker.
+    case queryResponse(QueryResponse)
 
     public var kind: MessageKind {
         switch self {
@@ -37,12 +39,13 @@ public enum Message: Sendable, Equatable {
         case .pingReq: .pingReq
         case .gossip: .gossip
         case .sync: .sync
+        case .queryResponse: .queryResponse
         }
     }
 }
 
 public enum MessageKind: Int, Sendable, CaseIterable, CustomStringConvertible {
-    case ping, ack, nack, pingReq, gossip, sync
+    case ping, ack, nack, pingReq, gossip, sync, queryResponse
 
     public var description: String {
         switch self {
@@ -52,6 +55,7 @@ public enum MessageKind: Int, Sendable, CaseIterable, CustomStringConvertible {
         case .pingReq: "pingReq"
         case .gossip: "gossip"
         case .sync: "sync"
+        case .queryResponse: "queryResponse"
         }
     }
 }
@@ -67,31 +71,32 @@ public enum Update: Sendable, Equatable {
     case dead(id: NodeID, incarnation: UInt64, from: NodeID)
     /// The member left gracefully at `incarnation`.
     case left(id: NodeID, incarnation: UInt64)
+    /// A write to the replicated key-value state.
+    case record(StateRecord)
+    /// A user event.
+    case event(UserEvent)
+    /// A query; members that match answer the asker directly.
+    case query(Query)
 
+    /// What the news is about: queued news about the same subject replaces older news.
     @inlinable
-    public var subject: NodeID {
+    public var subject: BroadcastSubject {
         switch self {
-        case .alive(let m): m.id
-        case .suspect(let id, _, _), .dead(let id, _, _), .left(let id, _): id
+        case .alive(let m): .member(m.id)
+        case .suspect(let id, _, _), .dead(let id, _, _), .left(let id, _): .member(id)
+        case .record(let r): .record(r.dot)
+        case .event(let e): e.coalesce ? .coalescedEvent(e.name) : .event(e.id)
+        case .query(let q): .event(q.id)
         }
     }
+}
 
-    @inlinable
-    public var incarnation: UInt64 {
-        switch self {
-        case .alive(let m): m.incarnation
-        case .suspect(_, let i, _), .dead(_, let i, _), .left(_, let i): i
-        }
-    }
-
-    public var status: MemberStatus {
-        switch self {
-        case .alive: .alive
-        case .suspect: .suspect
-        case .dead: .dead
-        case .left: .left
-        }
-    }
+/// The key of the piggyback queue.
+public enum BroadcastSubject: Hashable, Sendable {
+    case member(NodeID)
+    case record(Dot)
+    case event(Dot)
+    case coalescedEvent(String)
 }
 
 /// Stream exchanges. Join is a full-state push-pull (the joiner knows nothing). Periodic
@@ -112,11 +117,22 @@ public enum Sync: Sendable, Equatable {
     /// The members of the buckets that differ. The initiator sends first; the peer answers
     /// with its own (`isReply`).
     case entries(exchange: UInt32, bits: UInt8, buckets: [UInt16], members: [Member], isReply: Bool)
+    /// State anti-entropy (Scuttlebutt), step 1: the hash of what the initiator has seen.
+    case stateRoot(exchange: UInt32, root: UInt64)
+    /// Step 2 (peer), if the hashes differ: the peer's digest — per origin, what it has seen.
+    case stateDigest(exchange: UInt32, digest: [DigestEntry])
+    /// Steps 3 and 4: the records the other side lacks, the counters through which that is
+    /// complete per origin, whether the budget cut it short, and (step 3 only) the sender's
+    /// own digest so the peer can answer in kind.
+    case stateRecords(exchange: UInt32, records: [StateRecord], through: [Dot], complete: Bool, digest: [DigestEntry]?)
+    /// Seed → joiner after the join reply: recent user events (the event buffer).
+    case recentEvents(exchange: UInt32, events: [UserEvent])
 
     public var exchange: UInt32 {
         switch self {
         case .join(let e, _), .joinReply(let e, _), .digest(let e, _, _), .inSync(let e),
-             .buckets(let e, _, _), .entries(let e, _, _, _, _):
+             .buckets(let e, _, _), .entries(let e, _, _, _, _), .stateRoot(let e, _),
+             .stateDigest(let e, _), .stateRecords(let e, _, _, _, _), .recentEvents(let e, _):
             e
         }
     }

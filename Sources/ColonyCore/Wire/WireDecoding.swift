@@ -161,6 +161,105 @@ struct WireReader {
         return Member(id: id, name: name, address: address, tags: tags, incarnation: incarnation, status: status, protocolVersion: version)
     }
 
+    mutating func bytesField() throws(WireError) -> [UInt8] {
+        let length = try count("bytes length", minBytes: 1)
+        defer { offset += length }
+        return Array(bytes[offset..<(offset + length)])
+    }
+
+    mutating func dot() throws(WireError) -> Dot {
+        let origin = try nodeID()
+        return Dot(origin: origin, counter: try varint())
+    }
+
+    mutating func flag(_ field: String) throws(WireError) -> Bool {
+        let at = offset
+        let b = try u8()
+        guard b <= 1 else { throw .valueOutOfRange(field: field, offset: at) }
+        return b == 1
+    }
+
+    mutating func context() throws(WireError) -> CausalContext {
+        let n = try count("context size", minBytes: 17)
+        var base = VersionVector()
+        for _ in 0..<n {
+            let origin = try nodeID()
+            base.add(Dot(origin: origin, counter: try varint()))
+        }
+        let m = try count("cloud size", minBytes: 18)
+        var cloud: [CloudDot] = []
+        for _ in 0..<m {
+            let d = try dot()
+            cloud.append(CloudDot(dot: d, prev: try varint()))
+        }
+        return CausalContext(base: base, cloud: cloud)
+    }
+
+    mutating func record() throws(WireError) -> StateRecord {
+        let key = try string()
+        let value: [UInt8]? = try flag("value flag") ? try bytesField() : nil
+        let d = try dot()
+        let prev = try varint()
+        let ctx = try context()
+        let physical = try varint()
+        let logical = try u32("hlc logical")
+        return StateRecord(key: key, value: value, dot: d, prev: prev, context: ctx, timestamp: HLCTimestamp(physicalMs: physical, logical: logical))
+    }
+
+    mutating func records() throws(WireError) -> [StateRecord] {
+        let n = try count("record count", minBytes: 24)
+        var out: [StateRecord] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try record()) }
+        return out
+    }
+
+    mutating func userEvent() throws(WireError) -> UserEvent {
+        let id = try dot()
+        let lamport = try varint()
+        let name = try string()
+        let payload = try bytesField()
+        return UserEvent(id: id, lamport: lamport, name: name, payload: payload, coalesce: try flag("coalesce"))
+    }
+
+    mutating func query() throws(WireError) -> Query {
+        let id = try dot()
+        let lamport = try varint()
+        let name = try string()
+        let payload = try bytesField()
+        let nameCount = try count("filter names", minBytes: 1)
+        var names: [String] = []
+        for _ in 0..<nameCount { names.append(try string()) }
+        let tagCount = try count("filter tags", minBytes: 2)
+        var tags: [String: String] = [:]
+        for _ in 0..<tagCount {
+            let at = offset
+            let key = try string()
+            if tags.updateValue(try string(), forKey: key) != nil { throw .duplicateTag(offset: at) }
+        }
+        let asker = try address()
+        let timeout = try u32("query timeout")
+        return Query(id: id, lamport: lamport, name: name, payload: payload, filter: QueryFilter(names: names, tags: tags), asker: asker, timeoutMs: timeout)
+    }
+
+    mutating func digest() throws(WireError) -> [DigestEntry] {
+        let n = try count("digest size", minBytes: 18)
+        var out: [DigestEntry] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n {
+            let origin = try nodeID()
+            let base = try varint()
+            let m = try count("digest extras", minBytes: 1)
+            var extras: [UInt64] = []
+            extras.reserveCapacity(m)
+            for _ in 0..<m { extras.append(try varint()) }
+            // Canonical: sorted, distinct, above base + 1 (a peer's word is not trusted to be).
+            extras = Array(Set(extras.filter { $0 > base &+ 1 && base < UInt64.max - 1 })).sorted()
+            out.append(DigestEntry(origin: origin, seen: OriginSeen(base: base, extras: extras)))
+        }
+        return out
+    }
+
     mutating func members() throws(WireError) -> [Member] {
         // A member is at least 16 (id) + 1 + 3 + 1 + 1 + 1 + 1 bytes.
         let n = try count("member count", minBytes: 24)
@@ -186,6 +285,12 @@ struct WireReader {
         case 3:
             let id = try nodeID()
             return .left(id: id, incarnation: try varint())
+        case 4:
+            return .record(try record())
+        case 5:
+            return .event(try userEvent())
+        case 6:
+            return .query(try query())
         default:
             throw .unknownUpdateKind(kind)
         }
@@ -227,6 +332,24 @@ struct WireReader {
                 buckets.append(UInt16(b))
             }
             return .entries(exchange: exchange, bits: bits, buckets: buckets, members: try members(), isReply: replyByte == 1)
+        case 6:
+            return .stateRoot(exchange: exchange, root: try fixed64())
+        case 7:
+            return .stateDigest(exchange: exchange, digest: try digest())
+        case 8:
+            let records = try records()
+            let n = try count("through count", minBytes: 17)
+            var through: [Dot] = []
+            for _ in 0..<n { through.append(try dot()) }
+            let complete = try flag("complete")
+            let digest: [DigestEntry]? = try flag("digest flag") ? try digest() : nil
+            return .stateRecords(exchange: exchange, records: records, through: through, complete: complete, digest: digest)
+        case 9:
+            let n = try count("event count", minBytes: 21)
+            var events: [UserEvent] = []
+            events.reserveCapacity(n)
+            for _ in 0..<n { events.append(try userEvent()) }
+            return .recentEvents(exchange: exchange, events: events)
         default:
             throw .unknownSyncKind(kind)
         }
@@ -254,6 +377,11 @@ struct WireReader {
             message = .pingReq(seq: seq, target: target, targetAddress: try address())
         case 4: message = .gossip
         case 5: message = .sync(try sync())
+        case 6:
+            let q = try dot()
+            let from = try nodeID()
+            let name = try string()
+            message = .queryResponse(QueryResponse(query: q, from: from, name: name, payload: try bytesField()))
         default: throw .unknownMessageKind(kind)
         }
         let n = try count("update count", minBytes: 18)

@@ -96,6 +96,78 @@ extension ByteSink {
         write(UInt8(truncatingIfNeeded: a.port))
     }
 
+    mutating func bytesField(_ b: [UInt8]) {
+        varint(UInt64(b.count))
+        write(contentsOf: b)
+    }
+
+    mutating func dot(_ d: Dot) {
+        nodeID(d.origin)
+        varint(d.counter)
+    }
+
+    mutating func context(_ c: CausalContext) {
+        varint(UInt64(c.base.entries.count))
+        for e in c.base.entries {
+            nodeID(e.origin)
+            varint(e.counter)
+        }
+        varint(UInt64(c.cloud.count))
+        for e in c.cloud {
+            dot(e.dot)
+            varint(e.prev)
+        }
+    }
+
+    mutating func record(_ r: StateRecord) {
+        string(r.key)
+        if let v = r.value {
+            write(1)
+            bytesField(v)
+        } else {
+            write(0)
+        }
+        dot(r.dot)
+        varint(r.prev)
+        context(r.context)
+        varint(r.timestamp.physicalMs)
+        varint(UInt64(r.timestamp.logical))
+    }
+
+    mutating func userEvent(_ e: UserEvent) {
+        dot(e.id)
+        varint(e.lamport)
+        string(e.name)
+        bytesField(e.payload)
+        write(e.coalesce ? 1 : 0)
+    }
+
+    mutating func query(_ q: Query) {
+        dot(q.id)
+        varint(q.lamport)
+        string(q.name)
+        bytesField(q.payload)
+        varint(UInt64(q.filter.names.count))
+        for n in q.filter.names { string(n) }
+        varint(UInt64(q.filter.tags.count))
+        for key in q.filter.tags.keys.sorted() {
+            string(key)
+            string(q.filter.tags[key]!)
+        }
+        address(q.asker)
+        varint(UInt64(q.timeoutMs))
+    }
+
+    mutating func digest(_ d: [DigestEntry]) {
+        varint(UInt64(d.count))
+        for e in d {
+            nodeID(e.origin)
+            varint(e.seen.base)
+            varint(UInt64(e.seen.extras.count))
+            for x in e.seen.extras { varint(x) }
+        }
+    }
+
     mutating func member(_ m: Member) {
         nodeID(m.id)
         string(m.name)
@@ -132,6 +204,15 @@ extension Update {
             out.write(3)
             out.nodeID(id)
             out.varint(inc)
+        case .record(let r):
+            out.write(4)
+            out.record(r)
+        case .event(let e):
+            out.write(5)
+            out.userEvent(e)
+        case .query(let q):
+            out.write(6)
+            out.query(q)
         }
     }
 }
@@ -167,6 +248,33 @@ extension Sync {
             for b in buckets { out.varint(UInt64(b)) }
             out.varint(UInt64(members.count))
             for m in members { out.member(m) }
+        case .stateRoot(let e, let root):
+            out.write(6)
+            out.varint(UInt64(e))
+            out.fixed64(root)
+        case .stateDigest(let e, let digest):
+            out.write(7)
+            out.varint(UInt64(e))
+            out.digest(digest)
+        case .stateRecords(let e, let records, let through, let complete, let digest):
+            out.write(8)
+            out.varint(UInt64(e))
+            out.varint(UInt64(records.count))
+            for r in records { out.record(r) }
+            out.varint(UInt64(through.count))
+            for t in through { out.dot(t) }
+            out.write(complete ? 1 : 0)
+            if let digest {
+                out.write(1)
+                out.digest(digest)
+            } else {
+                out.write(0)
+            }
+        case .recentEvents(let e, let events):
+            out.write(9)
+            out.varint(UInt64(e))
+            out.varint(UInt64(events.count))
+            for ev in events { out.userEvent(ev) }
         }
     }
 }
@@ -192,6 +300,11 @@ extension Packet {
             break
         case .sync(let s):
             s.encode(into: &out)
+        case .queryResponse(let r):
+            out.dot(r.query)
+            out.nodeID(r.from)
+            out.string(r.name)
+            out.bytesField(r.payload)
         }
         out.varint(UInt64(updates.count))
         for u in updates { u.encode(into: &out) }

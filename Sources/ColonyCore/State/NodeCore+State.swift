@@ -1,0 +1,355 @@
+import HashTreeCollections
+
+/// Why a write, event or query was refused. Each says what limit was hit.
+public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notActive
+    case emptyKey
+    case keyTooLong(bytes: Int, max: Int)
+    case valueTooLarge(bytes: Int, max: Int)
+    case nodeBudgetExceeded(used: Int, adding: Int, max: Int)
+    case swarmBudgetExceeded(used: Int, adding: Int, max: Int)
+    case emptyName
+    case payloadTooLarge(bytes: Int, max: Int)
+    case timeoutOutOfRange(ms: Int64, max: Int64)
+
+    public var description: String {
+        switch self {
+        case .notActive: "the node is not running (start it, or it has left)"
+        case .emptyKey: "keys must not be empty"
+        case .keyTooLong(let b, let m): "key is \(b) bytes; the limit is \(m)"
+        case .valueTooLarge(let b, let m): "value is \(b) bytes; the limit is \(m)"
+        case .nodeBudgetExceeded(let u, let a, let m): "this node's state budget is full: \(u) bytes held + \(a) > \(m) (delete keys or raise max_bytes_per_node)"
+        case .swarmBudgetExceeded(let u, let a, let m): "the swarm's state budget is full: \(u) bytes held + \(a) > \(m) (delete keys or raise max_state_bytes)"
+        case .emptyName: "names must not be empty"
+        case .payloadTooLarge(let b, let m): "payload is \(b) bytes; the limit is \(m)"
+        case .timeoutOutOfRange(let t, let m): "timeout \(t) ms is outside 1…\(m) ms"
+        }
+    }
+}
+
+struct PendingQuery: Sendable {
+    var id: Dot
+    var responders: [NodeID] = []
+}
+
+/// Replicated key-value state (dotted version vectors, Scuttlebutt anti-entropy), user
+/// events and queries — DESIGN.md §4.
+extension NodeCore {
+    // MARK: Wall time
+
+    /// Wall-clock milliseconds now, extrapolated from the last reading a driver handed in.
+    var wallMs: UInt64 {
+        let elapsed = max(0, now.nanoseconds(since: wallAnchorAt)) / 1_000_000
+        return wallAnchorMs &+ UInt64(elapsed)
+    }
+
+    mutating func anchorWall(_ ms: UInt64) {
+        wallAnchorMs = ms
+        wallAnchorAt = now
+    }
+
+    // MARK: Key-value API
+
+    public func get(_ key: String) -> ReadResult { state.read(key) }
+
+    /// Write `value` (nil deletes) to `key`. With a `context` from an earlier `get`, the write
+    /// supersedes exactly what that read saw and stays a sibling of anything else (dotted
+    /// version vectors). With no context it supersedes every sibling this node holds now
+    /// (the last-writer-wins convenience). The record is applied here at once and emitted as
+    /// `.persist(.record)`; it is sent to nobody until the driver reports it durable with
+    /// `recordsDurable(through:)`.
+    public mutating func put(_ key: String, value: [UInt8]?, context: CausalContext? = nil, wallMs: UInt64, now: Instant) -> (Result<StateRecord, StateError>, [Effect]) {
+        advance(to: now)
+        anchorWall(wallMs)
+        guard phase == .active || phase == .leaving else { return (.failure(.notActive), flush()) }
+        let keyBytes = key.utf8.count
+        if keyBytes == 0 { return (.failure(.emptyKey), flush()) }
+        if keyBytes > settings.maxKeyBytes { return (.failure(.keyTooLong(bytes: keyBytes, max: settings.maxKeyBytes)), flush()) }
+        if let v = value, v.count > settings.maxValueBytes {
+            return (.failure(.valueTooLarge(bytes: v.count, max: settings.maxValueBytes)), flush())
+        }
+        let current = state.keyState(key)
+        let currentContext = current?.context ?? CausalContext()
+        let ctx = context ?? currentContext
+        writeCounter += 1
+        let record = StateRecord(
+            key: key, value: value, dot: Dot(origin: me.id, counter: writeCounter),
+            prev: currentContext.latest(of: me.id), context: ctx,
+            timestamp: hlc.now(wallMs: wallMs))
+        // Budgets: count what the write adds net of what it supersedes here.
+        let freed = (current?.siblings ?? []).filter { ctx.covers($0.dot) }
+        let adding = record.footprint
+        let freedMine = freed.filter { $0.dot.origin == me.id }.reduce(0) { $0 + $1.footprint }
+        let freedAll = freed.reduce(0) { $0 + $1.footprint }
+        if value != nil {
+            let mine = state.bytes(of: me.id) - freedMine
+            if mine + adding > settings.maxBytesPerNode {
+                writeCounter -= 1
+                return (.failure(.nodeBudgetExceeded(used: mine, adding: adding, max: settings.maxBytesPerNode)), flush())
+            }
+            let all = state.bytes - freedAll
+            if all + adding > settings.maxStateBytes {
+                writeCounter -= 1
+                return (.failure(.swarmBudgetExceeded(used: all, adding: adding, max: settings.maxStateBytes)), flush())
+            }
+        }
+        out.append(.persist(.record(record)))
+        switch state.apply(record, now: now) {
+        case .applied(let superseded):
+            stats.recordsApplied += 1
+            emit(.keyChanged(KeyChange(record: record, superseded: superseded.map(\.dot), siblings: state.keyState(key)?.siblings.count ?? 0, local: true)))
+        case .duplicate, .obsolete:
+            break  // cannot happen for a fresh dot; nothing to announce
+        }
+        awaitingDurability.append(record)
+        return (.success(record), flush())
+    }
+
+    /// The driver made this node's writes up to `counter` durable: they may now be sent.
+    public mutating func recordsDurable(through counter: UInt64, now: Instant) -> [Effect] {
+        advance(to: now)
+        guard counter > durableCounter else { return flush() }
+        durableCounter = counter
+        var i = 0
+        while i < awaitingDurability.count && awaitingDurability[i].dot.counter <= counter {
+            if phase == .active || phase == .leaving { enqueue(.record(awaitingDurability[i])) }
+            i += 1
+        }
+        awaitingDurability.removeFirst(i)
+        return flush()
+    }
+
+    /// Rebuild state from a durable log at start (before `start`): records in any order,
+    /// events for the Lamport clock and the buffer. Emits nothing.
+    public mutating func restore(records: [StateRecord], events: [UserEvent]) {
+        for r in records {
+            hlc.observe(r.timestamp, wallMs: 0)
+            if r.dot.origin == me.id { writeCounter = max(writeCounter, r.dot.counter) }
+            state.apply(r, now: now)
+        }
+        durableCounter = writeCounter
+        for e in events {
+            lamport = max(lamport, e.lamport)
+            if e.id.origin == me.id { eventCounter = max(eventCounter, e.id.counter) }
+            if eventsSeen.insert(e.id) { bufferEvent(e) }
+        }
+    }
+
+    mutating func applyRecord(_ r: StateRecord) {
+        // Our own records come back from peers; what we hold already is a duplicate.
+        if r.dot.origin == me.id && r.dot.counter > writeCounter {
+            // A record of ours we do not remember (a restart lost it before the log held
+            // it cannot happen: unsent until durable). Keep counters ahead of it anyway.
+            writeCounter = r.dot.counter
+            durableCounter = max(durableCounter, r.dot.counter)
+        }
+        hlc.observe(r.timestamp, wallMs: wallMs)
+        switch state.apply(r, now: now) {
+        case .duplicate:
+            stats.recordsRedundant += 1
+        case .obsolete:
+            // New here but already covered: logged all the same, so a rebuilt node has seen
+            // exactly what this one has.
+            stats.recordsRedundant += 1
+            out.append(.persist(.record(r)))
+        case .applied(let superseded):
+            stats.recordsApplied += 1
+            out.append(.persist(.record(r)))
+            emit(.keyChanged(KeyChange(record: r, superseded: superseded.map(\.dot), siblings: state.keyState(r.key)?.siblings.count ?? 0, local: false)))
+            enqueue(.record(r))
+        }
+    }
+
+    mutating func onStateCollectTick() {
+        timers.schedule(.stateCollect, at: now + settings.reapInterval)
+        let horizon = now.advanced(byNanoseconds: -settings.tombstoneGrace.nanosecondsInt64)
+        let collected = state.collectTombstones(before: horizon)
+        if !collected.isEmpty { emit(.keysCollected(collected)) }
+    }
+
+    // MARK: Scuttlebutt anti-entropy
+
+    mutating func onStateSyncTick() {
+        timers.schedule(.stateSync, at: now.advanced(byNanoseconds: settings.stateSyncNanoseconds(members: table.liveCount)))
+        guard phase == .active else { return }
+        swap(&rng, &stateRng)
+        let peer = randomMembers(1, filter: { $0.member.status == .alive }).first
+        swap(&rng, &stateRng)
+        if let peer { startStateSync(with: peer.peer) }
+    }
+
+    mutating func startStateSync(with peer: Peer) {
+        let e = nextSeq()
+        exchanges[e] = Exchange(kind: .state, peer: peer, startedAt: now)
+        timers.schedule(.exchangeTimeout(e), at: now + settings.streamTimeout)
+        stats.stateSyncsStarted += 1
+        sendStream(.stateRoot(exchange: e, root: state.seen.rootHash), to: peer)
+    }
+
+    /// Records a peer with `digest` lacks, holding back our writes that are not durable yet.
+    func recordsMissing(for digest: [DigestEntry]) -> (records: [StateRecord], through: [Dot], complete: Bool) {
+        var answer = state.missing(for: digest, budget: settings.maxSyncRecordBytes)
+        if writeCounter > durableCounter {
+            answer.records.removeAll { $0.dot.origin == me.id && $0.dot.counter > durableCounter }
+            answer.through = answer.through.map { $0.origin == me.id ? Dot(origin: me.id, counter: min($0.counter, durableCounter)) : $0 }
+        }
+        return answer
+    }
+
+    mutating func applySynced(_ records: [StateRecord], through: [Dot]) {
+        stats.stateRecordsSynced += records.count
+        for r in records { applyRecord(r) }
+        state.advance(through)
+    }
+
+    mutating func onStateSync(_ sync: Sync, from sender: Peer) {
+        switch sync {
+        case .stateRoot(let e, let root):
+            if root == state.seen.rootHash {
+                sendStream(.inSync(exchange: e), to: sender)
+            } else {
+                sendStream(.stateDigest(exchange: e, digest: state.seen.digest), to: sender)
+            }
+        case .stateDigest(let e, let digest):
+            guard let x = exchanges[e], x.kind == .state else { return }
+            let answer = recordsMissing(for: digest)
+            sendStream(.stateRecords(exchange: e, records: answer.records, through: answer.through, complete: answer.complete, digest: state.seen.digest), to: sender)
+        case .stateRecords(let e, let records, let through, let complete, let digest):
+            if let digest {
+                // Step 3 arrived at the peer: take what we lacked, answer with what it lacks.
+                applySynced(records, through: through)
+                let answer = recordsMissing(for: digest)
+                sendStream(.stateRecords(exchange: e, records: answer.records, through: answer.through, complete: answer.complete, digest: nil), to: sender)
+                if !complete { startStateSync(with: sender) }
+            } else {
+                guard let x = exchanges.removeValue(forKey: e), x.kind == .state else { return }
+                applySynced(records, through: through)
+                if !complete { startStateSync(with: x.peer) }
+            }
+        default:
+            break
+        }
+    }
+
+    // MARK: User events
+
+    /// Broadcast a user event. It is also delivered here (`.userEvent`).
+    public mutating func event(_ name: String, payload: [UInt8], coalesce: Bool = false, now: Instant) -> (Result<UserEvent, StateError>, [Effect]) {
+        advance(to: now)
+        guard phase == .active else { return (.failure(.notActive), flush()) }
+        if name.isEmpty { return (.failure(.emptyName), flush()) }
+        if payload.count > settings.maxEventPayloadBytes {
+            return (.failure(.payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)), flush())
+        }
+        eventCounter += 1
+        lamport += 1
+        let e = UserEvent(id: Dot(origin: me.id, counter: eventCounter), lamport: lamport, name: name, payload: payload, coalesce: coalesce)
+        applyEvent(e, replayed: false)
+        return (.success(e), flush())
+    }
+
+    mutating func applyEvent(_ e: UserEvent, replayed: Bool) {
+        guard eventsSeen.insert(e.id) else {
+            stats.eventsRedundant += 1
+            return
+        }
+        compactEventsSeen(e.id.origin)
+        lamport = max(lamport, e.lamport)
+        // Serf's window: events older than the buffer are history, not news.
+        if e.lamport + UInt64(settings.eventBufferSize) < lamport {
+            stats.eventsRedundant += 1
+            return
+        }
+        if e.coalesce, let newest = latestCoalesced[e.name],
+           (newest.lamport, newest.id) > (e.lamport, e.id) {
+            stats.eventsRedundant += 1
+            return
+        }
+        stats.eventsReceived += 1
+        out.append(.persist(.event(e)))
+        bufferEvent(e)
+        emit(.userEvent(e, replayed: replayed))
+        if !replayed { enqueue(.event(e)) }
+    }
+
+    mutating func bufferEvent(_ e: UserEvent) {
+        if e.coalesce {
+            latestCoalesced[e.name] = e
+            recentEvents.removeAll { $0.coalesce && $0.name == e.name }
+        }
+        recentEvents.append(e)
+        if recentEvents.count > settings.eventBufferSize { recentEvents.removeFirst(recentEvents.count - settings.eventBufferSize) }
+    }
+
+    /// Bound the dedupe set: out-of-order ids older than the buffer are treated as seen.
+    mutating func compactEventsSeen(_ origin: NodeID) {
+        let o = eventsSeen[origin]
+        let limit = settings.eventBufferSize
+        if o.extras.count > limit {
+            eventsSeen.advance(origin, through: o.extras[o.extras.count - limit - 1])
+        }
+    }
+
+    // MARK: Queries
+
+    /// Ask matching members; answers arrive as `.queryResponse` until `.queryFinished`.
+    public mutating func query(_ name: String, payload: [UInt8], filter: QueryFilter = QueryFilter(), timeout: Duration, now: Instant) -> (Result<Query, StateError>, [Effect]) {
+        advance(to: now)
+        guard phase == .active else { return (.failure(.notActive), flush()) }
+        if name.isEmpty { return (.failure(.emptyName), flush()) }
+        if payload.count > settings.maxEventPayloadBytes {
+            return (.failure(.payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)), flush())
+        }
+        let ms = timeout.nanosecondsInt64 / 1_000_000
+        let maxMs = settings.maxQueryTimeout.nanosecondsInt64 / 1_000_000
+        guard ms >= 1 && ms <= maxMs else { return (.failure(.timeoutOutOfRange(ms: ms, max: maxMs)), flush()) }
+        eventCounter += 1
+        lamport += 1
+        let q = Query(id: Dot(origin: me.id, counter: eventCounter), lamport: lamport, name: name, payload: payload,
+                      filter: filter, asker: me.address, timeoutMs: UInt32(ms))
+        pendingQueries[eventCounter] = PendingQuery(id: q.id)
+        timers.schedule(.queryDeadline(eventCounter), at: now + timeout)
+        applyQuery(q)
+        return (.success(q), flush())
+    }
+
+    mutating func applyQuery(_ q: Query) {
+        guard eventsSeen.insert(q.id) else {
+            stats.eventsRedundant += 1
+            return
+        }
+        compactEventsSeen(q.id.origin)
+        lamport = max(lamport, q.lamport)
+        enqueue(.query(q))
+        if q.filter.matches(me) { emit(.queryReceived(q)) }
+    }
+
+    /// Answer a query this node received: sent straight to the asker.
+    public mutating func respond(to q: Query, payload: [UInt8], now: Instant) -> [Effect] {
+        advance(to: now)
+        guard phase == .active || phase == .leaving else { return flush() }
+        stats.queriesAnswered += 1
+        let r = QueryResponse(query: q.id, from: me.id, name: me.name, payload: payload)
+        if q.id.origin == me.id {
+            onQueryResponse(r)
+            return flush()
+        }
+        let packet = Packet(from: me.id, message: .queryResponse(r))
+        let peer = Peer(id: q.id.origin, address: q.asker)
+        out.append(.send(packet, to: peer, via: Wire.size(of: packet) <= settings.maxDatagramBytes ? .datagram : .stream))
+        return flush()
+    }
+
+    mutating func onQueryResponse(_ r: QueryResponse) {
+        guard r.query.origin == me.id, var p = pendingQueries[r.query.counter] else { return }
+        if p.responders.contains(r.from) { return }
+        p.responders.append(r.from)
+        pendingQueries[r.query.counter] = p
+        emit(.queryResponse(r))
+    }
+
+    mutating func onQueryDeadline(counter: UInt64) {
+        guard let p = pendingQueries.removeValue(forKey: counter) else { return }
+        emit(.queryFinished(p.id))
+    }
+}
