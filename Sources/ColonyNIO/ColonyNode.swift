@@ -3,6 +3,7 @@ import ColonyStore
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -123,6 +124,97 @@ public final class ColonyNode: Service, Sendable {
 
     /// Membership events from now on, as an `AsyncSequence`.
     public var events: AsyncStream<Event> { driver.subscribe() }
+
+    // MARK: Replicated state (DESIGN.md §4)
+
+    /// Write `value` to `key` (nil deletes). With the `context` of an earlier `get`, the write
+    /// resolves exactly the siblings that read saw; with none, it replaces every sibling this
+    /// node holds (last writer wins). Returns once the record is durable in the local log;
+    /// it spreads to the swarm from then on. Throws `StateError` for bad keys, values over
+    /// the limit or a full budget.
+    @discardableResult
+    public func put(_ key: String, value: [UInt8]?, context: CausalContext? = nil) async throws -> StateRecord {
+        try await driver.put(key, value: value, context: context)
+    }
+
+    /// Delete `key` (a tombstone, collected after the grace period).
+    @discardableResult
+    public func delete(_ key: String, context: CausalContext? = nil) async throws -> StateRecord {
+        try await driver.put(key, value: nil, context: context)
+    }
+
+    /// The siblings of `key` and the context that resolves them (`.value`: last writer wins).
+    public func get(_ key: String) async throws -> ReadResult {
+        try await driver.onLoop { d in
+            guard let core = d.core else { throw ColonyError.notStarted }
+            return core.get(key)
+        }
+    }
+
+    /// Live keys (not deleted) starting with `prefix`, sorted, with their reads.
+    public func list(prefix: String = "", limit: Int = 1000) async throws -> [(key: String, read: ReadResult)] {
+        try await driver.onLoop { d in
+            guard let core = d.core else { throw ColonyError.notStarted }
+            var out: [(key: String, read: ReadResult)] = []
+            for k in core.state.keys(prefix: prefix) {
+                let r = core.get(k)
+                if r.siblings.allSatisfy(\.isTombstone) { continue }
+                out.append((k, r))
+                if out.count >= limit { break }
+            }
+            return out
+        }
+    }
+
+    /// Size of the replicated state here.
+    public func stateSummary() async -> StateSummary {
+        (try? await driver.onLoop { d in
+            guard let s = d.core?.state else { return StateSummary() }
+            return StateSummary(keys: s.sortedKeys.count - s.tombstonedKeys, tombstones: s.tombstonedKeys, records: s.recordCount, bytes: s.bytes, digest: String(s.contentHash, radix: 16))
+        }) ?? StateSummary()
+    }
+
+    // MARK: User events and queries
+
+    /// Broadcast a user event to every member (delivered here too).
+    @discardableResult
+    public func event(_ name: String, payload: [UInt8], coalesce: Bool = false) async throws -> UserEvent {
+        try await driver.event(name, payload: payload, coalesce: coalesce)
+    }
+
+    /// Ask matching members; answers arrive on the stream as they come, which ends at the
+    /// deadline.
+    public func query(_ name: String, payload: [UInt8] = [], filter: QueryFilter = QueryFilter(), timeout: Duration = .seconds(5)) async throws -> (query: Query, responses: AsyncStream<QueryResponse>) {
+        let (q, s) = try await driver.query(name, payload: payload, filter: filter, timeout: timeout)
+        return (q, s)
+    }
+
+    /// How this node answers queries that match it: return a payload, or nil to stay silent.
+    public func setQueryHandler(_ handler: (@Sendable (Query) async -> [UInt8]?)?) {
+        driver.queryHandler.withLockedValue { $0 = handler }
+    }
+
+    // MARK: The event log
+
+    /// Every change this node observed, from `offset` (1 = the beginning) on, then live.
+    public func log(from offset: Int64 = 1) -> AsyncThrowingStream<LogEntry, any Error> {
+        driver.follow(from: offset)
+    }
+
+    /// The newest log offset (0 if the log is empty).
+    public func logOffset() async throws -> Int64 {
+        guard let log = driver.eventLogBox.withLockedValue({ $0 }) else { throw ColonyError.notStarted }
+        return try log.lastOffset()
+    }
+}
+
+public struct StateSummary: Sendable, Equatable, Codable {
+    public var keys = 0
+    public var tombstones = 0
+    public var records = 0
+    public var bytes = 0
+    /// Hash of the records held: equal on nodes that hold the same state.
+    public var digest = "0"
 }
 
 public struct NodeStatistics: Sendable {
@@ -145,6 +237,9 @@ public struct DriverCounters: Sendable, Equatable {
     /// Stream frames refused for size or truncation.
     public var framesRefused = 0
     public var streamConnectFailures = 0
+    /// Event-log commits, and commits that failed (disk full, …).
+    public var logAppends = 0
+    public var logFailures = 0
     /// Peers found by multicast discovery and joined.
     public var discovered = 0
     public init() {}

@@ -52,6 +52,16 @@ final class Driver: @unchecked Sendable {
     var leaveWaiters: [EventLoopPromise<Void>] = []
     var versionWarned: Set<Address> = []
     let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
+    // Replicated state, the event log, queries (Driver+State).
+    var log: EventLog?
+    let eventLogBox = NIOLockedValueBox<EventLog?>(nil)
+    var pendingRecord: StateRecord?
+    var logBatch: [LogRecord] = []
+    var batchOwnMax: UInt64 = 0
+    var putWaiters: [(record: StateRecord, promise: EventLoopPromise<StateRecord>)] = []
+    var queryStreams: [UInt64: AsyncStream<QueryResponse>.Continuation] = [:]
+    let queryHandler = NIOLockedValueBox<(@Sendable (Query) async -> [UInt8]?)?>(nil)
+    let logFollowers = NIOLockedValueBox<[UInt64: LogFollower]>([:])
     let nextSubscriber = NIOLockedValueBox<UInt64>(0)
 
     let metricPacketsIn: [Transport: Counter]
@@ -99,15 +109,21 @@ final class Driver: @unchecked Sendable {
         // Identity and incarnation first: nothing is sent before the incarnation is durable.
         let identity: NodeIdentity
         let incarnation: UInt64
+        let eventLog: EventLog
         if let dir = configuration.dataDirectory {
             let s = try NodeStore(directory: dir)
             identity = try s.identity()
             incarnation = try s.nextIncarnation()
+            eventLog = EventLog(store: s)
             try await onLoop { $0.store = s }
         } else {
             identity = NodeIdentity.generate()
             incarnation = 1
+            eventLog = try EventLog()
         }
+        // The replicated state is a projection of the log: rebuild it before anything runs.
+        let restored = try eventLog.loadState(recentEvents: configuration.settings.eventBufferSize)
+        eventLogBox.withLockedValue { $0 = eventLog }
         let bind = configuration.bind
         let server = try await ServerBootstrap(group: loop)
             .serverChannelOption(.backlog, value: 256)
@@ -151,11 +167,15 @@ final class Driver: @unchecked Sendable {
             d.udp = udpChannel
             d.logger[metadataKey: "colony.id"] = "\(identity.id)"
             var core = NodeCore(me: me, settings: d.configuration.settings, seed: coreSeed, now: d.now())
+            d.log = eventLog
+            core.restore(records: restored.records, events: restored.events)
+            core.anchorWallClock(ms: UInt64(d.wallNow()), now: d.now())
             let effects = core.start(now: d.now())
             d.core = core
             d.handle(effects)
             d.peersTask = d.loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(10)) { _ in d.savePeers() }
-            d.logger.info("node started", metadata: ["colony.address": "\(advertise)", "colony.incarnation": "\(incarnation)"])
+            d.logger.info("node started", metadata: ["colony.address": "\(advertise)", "colony.incarnation": "\(incarnation)",
+                                                     "colony.keys": "\(core.state.sortedKeys.count)", "colony.records": "\(restored.records.count)"])
         }
         if let d = configuration.discovery {
             do {
@@ -216,12 +236,17 @@ final class Driver: @unchecked Sendable {
             d.streams = [:]
             for w in d.joinWaiters { w.fail(ColonyError.notStarted) }
             for w in d.leaveWaiters { w.fail(ColonyError.notStarted) }
+            for w in d.putWaiters { w.promise.fail(ColonyError.notStarted) }
+            d.putWaiters = []
+            for q in d.queryStreams.values { q.finish() }
+            d.queryStreams = [:]
             d.joinWaiters = []
             d.leaveWaiters = []
             return all
         }) ?? []
         for c in channels { try? await c.close() }
         for c in subscribers.withLockedValue({ Array($0.values) }) { c.finish() }
+        for f in logFollowers.withLockedValue({ Array($0.values) }) { f.continuation.finish() }
     }
 
     func subscribe() -> AsyncStream<Event> {
@@ -285,7 +310,9 @@ final class Driver: @unchecked Sendable {
     // MARK: Effects
 
     func handle(_ effects: [Effect]) {
+        defer { flushLog() }
         for effect in effects {
+            logEffect(effect)
             switch effect {
             case .send(let packet, let peer, let via):
                 var bytes = Wire.encode(packet)
@@ -303,7 +330,7 @@ final class Driver: @unchecked Sendable {
                     logger.error("could not persist incarnation", metadata: ["colony.error": "\(error)"])
                 }
             case .persist(.record), .persist(.event):
-                break  // TODO(issue 4): durable event log
+                break  // logged by logEffect, committed by flushLog
             case .wake(let at):
                 schedule(at)
             }
@@ -345,8 +372,10 @@ final class Driver: @unchecked Sendable {
             logger.info("left the swarm")
             for w in leaveWaiters { w.succeed() }
             leaveWaiters = []
-        case .memberReclaimed, .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished:
+        case .memberReclaimed, .keyChanged, .keysCollected, .userEvent:
             break
+        case .queryReceived, .queryResponse, .queryFinished:
+            publishState(event)
         }
         for c in subscribers.withLockedValue({ Array($0.values) }) { c.yield(event) }
     }

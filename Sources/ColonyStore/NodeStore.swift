@@ -85,6 +85,17 @@ public final class NodeStore: Sendable {
                 t.column("lastSeenMs", .integer).notNull()
             }
         }
+        m.registerMigration("v2: event log") { db in
+            try db.create(table: "event_log") { t in
+                t.column("offset", .integer).primaryKey(autoincrement: true)
+                t.column("at_ms", .integer).notNull()
+                t.column("kind", .text).notNull()
+                t.column("subject", .text).notNull()
+                t.column("data", .blob).notNull()
+                t.column("info", .text).notNull()
+            }
+            try db.create(index: "event_log_kind", on: "event_log", columns: ["kind", "offset"])
+        }
         return m
     }
 

@@ -123,6 +123,9 @@ public struct NodeCore: Sendable {
         self.settings = settings
         self.rng = Xoshiro256(seed: seed)
         self.stateRng = Xoshiro256(seed: SplitMix64.mix(seed ^ 0x57A7_E5EE_D000_0001))
+        // Event and query ids start in a range no earlier run of this identity used (each
+        // start has a higher incarnation), so they never repeat without being logged.
+        self.eventCounter = me.incarnation << 32
         self.now = now
         self.queue = BroadcastQueue(maxEntries: settings.maxQueuedBroadcasts, largeThreshold: settings.maxDatagramBytes - 64)
         self.awareness = Awareness(max: settings.awarenessMaxMultiplier)

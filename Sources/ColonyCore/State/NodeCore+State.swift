@@ -43,6 +43,12 @@ extension NodeCore {
         return wallAnchorMs &+ UInt64(elapsed)
     }
 
+    /// Tell the core the wall-clock time (ms since the epoch) at `now`, for hybrid clocks.
+    public mutating func anchorWallClock(ms: UInt64, now: Instant) {
+        advance(to: now)
+        anchorWall(ms)
+    }
+
     mutating func anchorWall(_ ms: UInt64) {
         wallAnchorMs = ms
         wallAnchorAt = now

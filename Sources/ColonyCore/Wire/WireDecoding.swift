@@ -61,6 +61,20 @@ extension Wire {
     }
 
     /// Only the version byte, so a receiver can name a peer that speaks another version.
+    public static func decodeUpdate<C: Collection>(_ bytes: C) throws(WireError) -> Update where C.Element == UInt8 {
+        var r = WireReader(Array(bytes))
+        let u = try r.update()
+        guard r.remaining == 0 else { throw .trailingBytes(count: r.remaining) }
+        return u
+    }
+
+    public static func decodeContext<C: Collection>(_ bytes: C) throws(WireError) -> CausalContext where C.Element == UInt8 {
+        var r = WireReader(Array(bytes))
+        let c = try r.context()
+        guard r.remaining == 0 else { throw .trailingBytes(count: r.remaining) }
+        return c
+    }
+
     public static func peekVersion<C: Collection>(_ bytes: C) -> UInt8? where C.Element == UInt8 { bytes.first }
 }
 

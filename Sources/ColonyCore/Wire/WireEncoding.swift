@@ -39,6 +39,20 @@ public enum Wire {
         return out
     }
 
+    /// One update on its own (durable logs store records, events and members this way).
+    public static func encode(_ update: Update) -> [UInt8] {
+        var out: [UInt8] = []
+        update.encode(into: &out)
+        return out
+    }
+
+    /// A causal context as opaque bytes (what HTTP clients carry between a read and a write).
+    public static func encode(context: CausalContext) -> [UInt8] {
+        var out: [UInt8] = []
+        out.context(context)
+        return out
+    }
+
     public static func size(of packet: Packet) -> Int {
         var c = ByteCounter()
         packet.encode(into: &c)

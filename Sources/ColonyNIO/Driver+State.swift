@@ -1,0 +1,225 @@
+import ColonyCore
+import ColonyStore
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Follows the event log for one reader: entries from an offset out of SQLite, then live
+/// ones as they are committed, with no gap and no repeat between the two.
+final class LogFollower: @unchecked Sendable {
+    let continuation: AsyncThrowingStream<LogEntry, any Error>.Continuation
+    private let lock = NIOLock()
+    private var caughtUp = false
+    private var last: Int64
+    private var buffer: [LogEntry] = []
+
+    init(from offset: Int64, continuation: AsyncThrowingStream<LogEntry, any Error>.Continuation) {
+        self.last = offset - 1
+        self.continuation = continuation
+    }
+
+    /// Live entries (from the log's commit queue).
+    func live(_ entries: [LogEntry]) {
+        lock.withLock {
+            if !caughtUp {
+                buffer += entries
+                return
+            }
+            for e in entries where e.offset > last {
+                continuation.yield(e)
+                last = e.offset
+            }
+        }
+    }
+
+    /// Read stored entries until none are left, then switch to live ones.
+    func catchUp(_ log: EventLog) {
+        do {
+            while true {
+                let from = lock.withLock { last + 1 }
+                let page = try log.read(from: from, limit: 512)
+                lock.withLock {
+                    for e in page where e.offset > last {
+                        continuation.yield(e)
+                        last = e.offset
+                    }
+                }
+                if page.count < 512 { break }
+            }
+            lock.withLock {
+                for e in buffer where e.offset > last {
+                    continuation.yield(e)
+                    last = e.offset
+                }
+                buffer = []
+                caughtUp = true
+            }
+        } catch {
+            continuation.finish(throwing: error)
+        }
+    }
+}
+
+extension Driver {
+    // MARK: Logging what the core reports
+
+    /// Called for each effect in order: `.persist(.record)` is held until the next effect
+    /// shows whether the record changed a key (then `.keyChanged` follows) or was covered.
+    func logEffect(_ effect: Effect) {
+        switch effect {
+        case .persist(.record(let r)):
+            finishPendingRecord()
+            pendingRecord = r
+            if r.dot.origin == core?.me.id { batchOwnMax = max(batchOwnMax, r.dot.counter) }
+        case .emit(.keyChanged(let c)):
+            if pendingRecord?.dot == c.record.dot { pendingRecord = nil }
+            let superseded = c.superseded.map { "\"\($0.origin):\($0.counter)\"" }.joined(separator: ",")
+            let info = "{\"origin\":\"\(c.record.dot.origin)\",\"counter\":\(c.record.dot.counter),\"local\":\(c.local),\"siblings\":\(c.siblings),\"superseded\":[\(superseded)]}"
+            logBatch.append(LogRecord(kind: .key, subject: c.record.key, data: Wire.encode(.record(c.record)), info: info, atMs: wallNow()))
+        case .persist(.event(let e)):
+            finishPendingRecord()
+            logBatch.append(LogRecord(kind: .event, subject: e.name, data: Wire.encode(.event(e)), info: "{\"origin\":\"\(e.id.origin)\",\"lamport\":\(e.lamport)}", atMs: wallNow()))
+        case .emit(.memberChanged(let m, let previous)):
+            finishPendingRecord()
+            let info = "{\"status\":\"\(m.status)\",\"previous\":\(previous.map { "\"\($0.status)\"" } ?? "null")}"
+            logBatch.append(LogRecord(kind: .member, subject: m.id.description, data: Wire.encode(.alive(m)), info: info, atMs: wallNow()))
+        case .emit(.keysCollected(let keys)):
+            finishPendingRecord()
+            for k in keys { logBatch.append(LogRecord(kind: .collected, subject: k, data: [], atMs: wallNow())) }
+        default:
+            break
+        }
+    }
+
+    func finishPendingRecord() {
+        guard let r = pendingRecord else { return }
+        pendingRecord = nil
+        logBatch.append(LogRecord(kind: .covered, subject: r.key, data: Wire.encode(.record(r)), atMs: wallNow()))
+    }
+
+    func wallNow() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// After a batch of effects: append what it logged; once durable, let the core send our
+    /// own writes and answer the puts waiting for them.
+    func flushLog() {
+        finishPendingRecord()
+        guard !logBatch.isEmpty, let log else { return }
+        let batch = logBatch
+        let ownMax = batchOwnMax
+        logBatch = []
+        batchOwnMax = 0
+        log.append(batch) { [self] result in
+            if case .success(let entries) = result {
+                for f in logFollowers.withLockedValue({ Array($0.values) }) { f.live(entries) }
+            }
+            loop.execute { self.logged(result, ownMax: ownMax) }
+        }
+    }
+
+    func logged(_ result: Result<[LogEntry], any Error>, ownMax: UInt64) {
+        switch result {
+        case .success:
+            counters.logAppends += 1
+            guard ownMax > 0 else { return }
+            if var core {
+                let effects = core.recordsDurable(through: ownMax, now: now())
+                self.core = core
+                handle(effects)
+            }
+            while let w = putWaiters.first, w.record.dot.counter <= ownMax {
+                putWaiters.removeFirst()
+                w.promise.succeed(w.record)
+            }
+        case .failure(let error):
+            logger.error("could not append to the event log", metadata: ["colony.error": "\(error)"])
+            counters.logFailures += 1
+            while let w = putWaiters.first, w.record.dot.counter <= ownMax {
+                putWaiters.removeFirst()
+                w.promise.fail(error)
+            }
+        }
+    }
+
+    // MARK: Commands
+
+    func put(_ key: String, value: [UInt8]?, context: CausalContext?) async throws -> StateRecord {
+        let durable: EventLoopFuture<StateRecord> = try await onLoop { d in
+            guard var core = d.core else { throw ColonyError.notStarted }
+            let (result, effects) = core.put(key, value: value, context: context, wallMs: UInt64(d.wallNow()), now: d.now())
+            d.core = core
+            let record = try result.get()
+            let p = d.loop.makePromise(of: StateRecord.self)
+            d.putWaiters.append((record, p))
+            d.handle(effects)
+            return p.futureResult
+        }
+        return try await durable.get()
+    }
+
+    func event(_ name: String, payload: [UInt8], coalesce: Bool) async throws -> UserEvent {
+        try await onLoop { d in
+            guard var core = d.core else { throw ColonyError.notStarted }
+            let (result, effects) = core.event(name, payload: payload, coalesce: coalesce, now: d.now())
+            d.core = core
+            d.handle(effects)
+            return try result.get()
+        }
+    }
+
+    func query(_ name: String, payload: [UInt8], filter: QueryFilter, timeout: Duration) async throws -> (Query, AsyncStream<QueryResponse>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: QueryResponse.self)
+        let q: Query = try await onLoop { d in
+            guard var core = d.core else { throw ColonyError.notStarted }
+            let (result, effects) = core.query(name, payload: payload, filter: filter, timeout: timeout, now: d.now())
+            d.core = core
+            let q = try result.get()
+            d.queryStreams[q.id.counter] = continuation
+            d.handle(effects)
+            return q
+        }
+        return (q, stream)
+    }
+
+    func respond(to q: Query, payload: [UInt8]) {
+        guard var core else { return }
+        let effects = core.respond(to: q, payload: payload, now: now())
+        self.core = core
+        handle(effects)
+    }
+
+    /// Events the state machinery reports to the application.
+    func publishState(_ event: Event) {
+        switch event {
+        case .queryReceived(let q):
+            guard let handler = queryHandler.withLockedValue({ $0 }) else { return }
+            Task { [self] in
+                guard let payload = await handler(q) else { return }
+                loop.execute { self.respond(to: q, payload: payload) }
+            }
+        case .queryResponse(let r):
+            queryStreams[r.query.counter]?.yield(r)
+        case .queryFinished(let id):
+            queryStreams.removeValue(forKey: id.counter)?.finish()
+        default:
+            break
+        }
+    }
+
+    func follow(from offset: Int64) -> AsyncThrowingStream<LogEntry, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: LogEntry.self, throwing: (any Error).self, bufferingPolicy: .unbounded)
+        guard let log = eventLogBox.withLockedValue({ $0 }) else {
+            continuation.finish(throwing: ColonyError.notStarted)
+            return stream
+        }
+        let follower = LogFollower(from: max(1, offset), continuation: continuation)
+        let key = nextSubscriber.withLockedValue { v in
+            v += 1
+            return v
+        }
+        logFollowers.withLockedValue { $0[key] = follower }
+        continuation.onTermination = { [logFollowers] _ in logFollowers.withLockedValue { _ = $0.removeValue(forKey: key) } }
+        DispatchQueue.global().async { follower.catchUp(log) }
+        return stream
+    }
+}
