@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "ColonyAgentTests",
             dependencies: [
-                "ColonyCore", "ColonyNIO", "ColonyAgent",
+                "ColonyCore", "ColonyNIO", "ColonyAgent", "ColonyStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -15,6 +15,12 @@ public enum Agent {
         gracefulShutdownSignals: [UnixSignal] = []
     ) async throws {
         let node = ColonyNode(configuration: try configuration.nodeConfiguration(), logger: logger)
+        let name = configuration.name
+        // Built-in query: `ping` answers with this member's name (and the payload echoed).
+        node.setQueryHandler { q in
+            guard q.name == "ping" else { return nil }
+            return Array(name.utf8) + (q.payload.isEmpty ? [] : Array(" ".utf8) + q.payload)
+        }
         let address = try await node.start()
         logger.info("gossip listening", metadata: ["colony.address": "\(address)"])
         let http = try Address(parsing: configuration.http, defaultPort: 7950)

@@ -161,6 +161,7 @@ public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?
         let bytes = registry?.emitToBuffer() ?? []
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
+    addStateRoutes(to: router, node: node)
     return router
 }
 

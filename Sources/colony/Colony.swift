@@ -7,6 +7,7 @@ struct Colony: AsyncParsableCommand {
         abstract: "A self-organising swarm: membership, failure detection and gossip for Swift.",
         subcommands: [
             AgentCommand.self, MembersCommand.self, MonitorCommand.self, JoinCommand.self, LeaveCommand.self,
+            KVCommand.self, EventCommand.self, QueryCommand.self, LogCommand.self,
             DemoCommand.self, Simulate.self,
         ]
     )
