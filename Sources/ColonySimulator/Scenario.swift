@@ -517,7 +517,12 @@ public enum Simulation {
             for k in rng.sample(n / 2, from: Array(0..<n)) { groups[k] = 2 }
             sim.schedule(at: start + duration / 3) { s in s.partition(groups) }
             sim.schedule(at: start + 2 * duration / 3) { s in s.heal() }
+            var maxSiblings = 0
+            sim.onEvent = { _, _, event in
+                if case .keyChanged(let c) = event { maxSiblings = max(maxSiblings, c.siblings) }
+            }
             drive(until: end, from: start) { false }
+            result.maxSiblings = maxSiblings
             // Liveness: faults have stopped; all live nodes must end with the same state.
             let calm = sim.now
             let deadline = calm + 300 * second

@@ -53,6 +53,8 @@ public struct SimulationResult: Sendable {
     public var lostWrites: Int?
     public var divergentNodes: Int?
     public var falseSiblings: Int?
+    /// Most siblings any key had at any node (concurrent writes really happened).
+    public var maxSiblings: Int?
 
     /// Passed: no invariant violated and the liveness phase converged.
     public var passed: Bool { violations.isEmpty && converged && failure == nil && (lostWrites ?? 0) == 0 && (falseSiblings ?? 0) == 0 }
@@ -108,6 +110,7 @@ public struct SimulationResult: Sendable {
             fields.append(("lostWrites", lostWrites.map(String.init) ?? "null"))
             fields.append(("divergentNodes", divergentNodes.map(String.init) ?? "null"))
             fields.append(("falseSiblings", falseSiblings.map(String.init) ?? "null"))
+            fields.append(("maxSiblings", maxSiblings.map(String.init) ?? "null"))
         }
         fields.append(("virtualSeconds", String(format: "%.3f", virtualSeconds)))
         fields.append(("steps", "\(steps)"))
