@@ -112,4 +112,56 @@ struct ProcessTests {
         #expect(agents[1].terminationStatus == 0)
         #expect(waitUntil(10) { members(via: 0)["p-1"]?.status == "left" } != nil)
     }
+
+    struct K: Decodable {
+        var key: String
+        var text: String?
+    }
+
+    func keys(via i: Int) -> [String: String]? {
+        let r = Binary.run(["kv", "list", "--json", "--http", "127.0.0.1:\(base + i)"])
+        guard r.status == 0, let list = try? JSONDecoder().decode([K].self, from: Data(r.out.utf8)) else { return nil }
+        return Dictionary(uniqueKeysWithValues: list.map { ($0.key, $0.text ?? "") })
+    }
+
+    /// Issue #4: writes on every agent, one killed with -9 in the middle and restarted; all
+    /// agree in the end and nothing acknowledged is missing — including what the killed
+    /// agent acknowledged before it died.
+    @Test func writesSurviveKillNineAndEveryAgentAgrees() throws {
+        var agents: [Process] = []
+        defer {
+            for a in agents where a.isRunning { kill(a.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        for i in 0..<5 { agents.append(try start(i, join: i > 0)) }
+        let converged = waitUntil(20) { (0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 } }
+        #expect(converged != nil, "five agent processes converge")
+
+        var acknowledged: [String: String] = [:]
+        func write(_ n: Int, via i: Int) {
+            let key = "w/\(n)"
+            let value = "v\(n)@p-\(i)"
+            if Binary.run(["kv", "put", key, value, "--http", "127.0.0.1:\(base + i)"]).status == 0 { acknowledged[key] = value }
+        }
+        for n in 0..<20 { write(n, via: n % 5) }
+        kill(agents[2].processIdentifier, SIGKILL)
+        agents[2].waitUntilExit()
+        for n in 20..<40 where n % 5 != 2 { write(n, via: n % 5) }
+        agents[2] = try start(2, join: false)
+        _ = waitUntil(15) { Binary.run(["members", "--http", "127.0.0.1:\(base + 2)"]).status == 0 }
+        for n in 40..<50 { write(n, via: n % 5) }
+        #expect(acknowledged.count >= 45, "writes on live agents are acknowledged (\(acknowledged.count))")
+
+        let agreed = waitUntil(30) {
+            (0..<5).allSatisfy { i in keys(via: i).map { $0 == acknowledged } ?? false }
+        }
+        if agreed == nil {
+            for i in 0..<5 {
+                let k = keys(via: i) ?? [:]
+                let missing = acknowledged.keys.filter { k[$0] != acknowledged[$0] }.sorted()
+                Issue.record("p-\(i) lacks \(missing.count) acknowledged writes: \(missing.prefix(5))")
+            }
+        }
+        #expect(agreed != nil, "every agent holds exactly the acknowledged writes")
+    }
 }
