@@ -1,6 +1,7 @@
 /// The live dashboard served at `/`: plain HTML and JavaScript, no build step, no CDN. It
-/// polls `/v1/members` and listens to `/v1/events` (SSE), and draws every member as a node
-/// on a ring, coloured by status, with its incarnation.
+/// polls `/v1/members`, `/v1/kv` and `/v1/state`, listens to `/v1/events` and `/v1/log`
+/// (SSE), and draws every member as a node on a ring, coloured by status, with its
+/// incarnation; beside it the keys and the recent user events and writes.
 enum Dashboard {
     static let html = #"""
     <!doctype html>
@@ -20,6 +21,8 @@ enum Dashboard {
       th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #26313b; }
       .alive { color: #4cd07d; } .suspect { color: #f0c040; } .dead { color: #ef5350; } .left { color: #8a96a3; }
       .legend span { margin-right: 14px; }
+      #activity { font-family: ui-monospace, monospace; font-size: 12px; max-height: 240px; overflow-y: auto; min-width: 420px; }
+      h3 { font-size: 13px; margin: 14px 0 6px; }
       #log { font-family: ui-monospace, monospace; font-size: 12px; max-height: 200px; overflow-y: auto; width: 100%; }
     </style>
     </head>
@@ -37,6 +40,15 @@ enum Dashboard {
           <thead><tr><th>name</th><th>status</th><th>incarnation</th><th>address</th><th>tags</th></tr></thead>
           <tbody id="members"></tbody>
         </table>
+      </div>
+      <div>
+        <h3 class="muted">keys <span id="statesum"></span></h3>
+        <table>
+          <thead><tr><th>key</th><th>value</th><th>siblings</th></tr></thead>
+          <tbody id="keys"></tbody>
+        </table>
+        <h3 class="muted">recent events and writes</h3>
+        <div id="activity"></div>
       </div>
       <div id="log"></div>
     </main>
@@ -73,7 +85,19 @@ enum Dashboard {
           document.getElementById("self").textContent = `${me.name} at ${me.address}`;
         }
         draw(await (await fetch("/v1/members")).json());
+        const keys = await (await fetch("/v1/kv?limit=50")).json();
+        document.getElementById("keys").innerHTML = keys.map(k =>
+          `<tr class="key" data-key="${esc(k.key)}"><td>${esc(k.key)}</td><td>${esc(k.text ?? (k.value ? "base64:" + k.value.slice(0, 24) : "(deleted)"))}</td><td>${k.siblings.length}</td></tr>`).join("");
+        const st = await (await fetch("/v1/state")).json();
+        document.getElementById("statesum").textContent = `· ${st.keys} keys, ${st.records} records, ${st.bytes} bytes, digest ${st.digest}`;
+        if (logFrom === null) { logFrom = Math.max(1, st.logOffset - 100); }
       } catch (e) { document.getElementById("self").textContent = "agent unreachable"; }
+    }
+    let logFrom = null;
+    function activity(text) {
+      const el = document.getElementById("activity");
+      el.insertAdjacentHTML("afterbegin", `<div class="act">${esc(text)}</div>`);
+      while (el.childElementCount > 100) el.lastElementChild.remove();
     }
     function log(text) {
       const el = document.getElementById("log");
@@ -82,6 +106,10 @@ enum Dashboard {
     function listen() {
       const events = new EventSource("/v1/events");
       events.addEventListener("member", e => { const c = JSON.parse(e.data); log(`${c.member.name} ${c.previous || "new"} → ${c.member.status} (#${c.member.incarnation})`); refresh(); });
+      const entries = new EventSource("/v1/log?from=" + (logFrom || 1));
+      const t = ms => new Date(ms).toLocaleTimeString();
+      entries.addEventListener("event", e => { const x = JSON.parse(e.data); activity(`${t(x.atMs)} event ${x.subject} ${x.event.text ?? ""} (lamport ${x.event.lamport})`); });
+      entries.addEventListener("key", e => { const x = JSON.parse(e.data); activity(`${t(x.atMs)} ${x.record.deleted ? "delete" : "write"} ${x.subject} = ${x.record.text ?? ""}${x.info.local ? " (here)" : ""}`); });
     }
     refresh();
     setInterval(refresh, 1000);

@@ -105,7 +105,7 @@ enum StateHTTP {
 
     static func mapState(_ error: StateError) -> HTTPError {
         switch error {
-        case .notActive: HTTPError(.serviceUnavailable, message: error.description)
+        case .notActive, .counterExhausted: HTTPError(.serviceUnavailable, message: error.description)
         case .valueTooLarge, .payloadTooLarge: HTTPError(.contentTooLarge, message: error.description)
         case .nodeBudgetExceeded, .swarmBudgetExceeded: HTTPError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), message: error.description)
         case .emptyKey, .keyTooLong, .emptyName, .timeoutOutOfRange: HTTPError(.badRequest, message: error.description)
@@ -169,6 +169,12 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         let read = try await node.get(key)
         guard !read.siblings.isEmpty else { throw HTTPError(.notFound, message: "no key '\(key)'") }
         return try await StateHTTP.write(node, key: key, value: nil, context: context)
+    }
+
+    router.get("/v1/state") { _, _ -> StateJSON in
+        let s = await node.stateSummary()
+        let offset = (try? await node.logOffset()) ?? 0
+        return StateJSON(keys: s.keys, tombstones: s.tombstones, records: s.records, bytes: s.bytes, digest: s.digest, logOffset: offset)
     }
 
     router.get("/v1/kv") { request, _ -> [KeyJSON] in
@@ -261,6 +267,17 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
+}
+
+/// The size of the replicated state here and the newest log offset.
+struct StateJSON: ResponseCodable {
+    var keys: Int
+    var tombstones: Int
+    var records: Int
+    var bytes: Int
+    /// Equal on nodes holding the same records.
+    var digest: String
+    var logOffset: Int64
 }
 
 struct QueryAnswerJSON: Codable {

@@ -527,8 +527,11 @@ public enum Simulation {
             let calm = sim.now
             let deadline = calm + 300 * second
             let origin = sim.now
+            var stateAgreedAt: Int64?
             while sim.now < deadline {
-                if sim.isConverged() && divergentNodes() == 0 { break }
+                let agreed = divergentNodes() == 0
+                if agreed && stateAgreedAt == nil { stateAgreedAt = sim.now }
+                if sim.isConverged() && agreed { break }
                 sim.run(until: min(deadline, sim.now + 500_000_000))
                 progress?(Double(sim.now - origin) / Double(max(1, deadline - origin)))
             }
@@ -554,6 +557,7 @@ public enum Simulation {
             result.falseSiblings = falseSiblings
             result.falsePositives = sim.falselyDeclaredDead.count
             result.healMs = Double(sim.now - calm) / 1e6
+            result.stateConvergedMs = stateAgreedAt.map { Double($0 - calm) / 1e6 }
             result.converged = membership && divergent == 0
             if !membership {
                 result.failure = "did not converge: membership views still differ 300 s after faults stopped"

@@ -55,6 +55,9 @@ public struct SimulationResult: Sendable {
     public var falseSiblings: Int?
     /// Most siblings any key had at any node (concurrent writes really happened).
     public var maxSiblings: Int?
+    /// state-chaos: after faults stop, until every live node holds the same records (healMs
+    /// is until membership has converged too).
+    public var stateConvergedMs: Double?
 
     /// Passed: no invariant violated and the liveness phase converged.
     public var passed: Bool { violations.isEmpty && converged && failure == nil && (lostWrites ?? 0) == 0 && (falseSiblings ?? 0) == 0 }
@@ -111,6 +114,7 @@ public struct SimulationResult: Sendable {
             fields.append(("divergentNodes", divergentNodes.map(String.init) ?? "null"))
             fields.append(("falseSiblings", falseSiblings.map(String.init) ?? "null"))
             fields.append(("maxSiblings", maxSiblings.map(String.init) ?? "null"))
+            fields.append(("stateConvergedMs", Self.fmt(stateConvergedMs)))
         }
         fields.append(("virtualSeconds", String(format: "%.3f", virtualSeconds)))
         fields.append(("steps", "\(steps)"))

@@ -67,8 +67,12 @@ struct DashboardBrowserTests {
         let url = "http://127.0.0.1:\(try #require(port.withLockedValue { $0 }))/"
         for _ in 0..<100 where await nodes[0].members(status: .alive).count < 4 { try await Task.sleep(for: .milliseconds(50)) }
 
-        let first = statuses(in: try dom(url))
+        try await nodes[1].put("config/colour", value: Array("teal".utf8))
+        for _ in 0..<100 where (try? await nodes[0].get("config/colour").value) == nil { try await Task.sleep(for: .milliseconds(50)) }
+        let page = try dom(url)
+        let first = statuses(in: page)
         #expect(first == ["web-0": "alive", "web-1": "alive", "web-2": "alive", "web-3": "alive"], "\(first)")
+        #expect(page.contains("data-key=\"config/colour\"") && page.contains("teal"), "the keys table shows a key written elsewhere")
 
         await nodes[3].stop()          // fails
         try await nodes[2].leave()     // leaves

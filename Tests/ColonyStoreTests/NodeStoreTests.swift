@@ -54,7 +54,7 @@ import Testing
     @Test func schemaIsMigrated() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try NodeStore(directory: dir).appliedMigrations() == ["v1: identity, incarnation, known peers"])
+        #expect(try NodeStore(directory: dir).appliedMigrations() == ["v1: identity, incarnation, known peers", "v2: event log"])
     }
 
     @Test func aFileWhereTheDirectoryShouldBeIsAClearError() throws {

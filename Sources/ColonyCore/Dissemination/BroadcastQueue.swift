@@ -34,6 +34,8 @@ public struct BroadcastQueue: Sendable {
     }
 
     public var hasLarge: Bool { !large.isEmpty }
+    /// Bytes of the entries that travel in datagrams.
+    public private(set) var smallBytes = 0
 
     public var isEmpty: Bool { entries.isEmpty }
     public var count: Int { entries.count }
@@ -49,6 +51,7 @@ public struct BroadcastQueue: Sendable {
             large.append((nextOrder, subject))
         } else {
             levels[0].append((nextOrder, subject))
+            smallBytes += e.bytes
         }
         if entries.count > maxEntries { prune() }
     }
@@ -82,6 +85,7 @@ public struct BroadcastQueue: Sendable {
             e.transmits += 1
             if e.transmits >= limit {
                 entries[m.subject] = nil
+                smallBytes -= e.bytes
             } else {
                 entries[m.subject] = e
                 insert((m.order, m.subject), level: e.transmits)
@@ -131,6 +135,7 @@ public struct BroadcastQueue: Sendable {
             if let i = large.firstIndex(where: { $0.order == e.order }) { large.remove(at: i) }
             return
         }
+        smallBytes -= e.bytes
         guard e.transmits < levels.count else { return }
         let p = insertionPoint(of: e.order, in: levels[e.transmits])
         if p < levels[e.transmits].count, levels[e.transmits][p].order == e.order {
@@ -160,7 +165,7 @@ public struct BroadcastQueue: Sendable {
                 continue
             }
             let victim = levels[t].removeFirst()
-            entries[victim.subject] = nil
+            if let e = entries.removeValue(forKey: victim.subject) { smallBytes -= e.bytes }
         }
     }
 }

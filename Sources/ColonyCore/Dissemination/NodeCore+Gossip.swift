@@ -28,7 +28,11 @@ extension NodeCore {
                 let large = queue.takeLarge(budget: settings.maxStreamGossipBytes, limit: retransmitLimit)
                 out.append(.send(Packet(from: me.id, message: .gossip, updates: large), to: t.peer, via: .stream))
             }
-            if !queue.isEmpty { sendDatagram(.gossip, to: t.peer) }
+            // A busy queue (a burst of writes) goes out in several packets per target, each
+            // item at most about once per target per round.
+            let perPacket = max(1, settings.maxDatagramBytes - 64)
+            let packets = min(settings.maxGossipPacketsPerTarget, 1 + queue.smallBytes / perPacket)
+            for _ in 0..<packets where !queue.isEmpty { sendDatagram(.gossip, to: t.peer) }
         }
         if !queue.isEmpty || phase == .leaving {
             gossipArmed = true

@@ -87,6 +87,8 @@ public struct CoreStats: Sendable, Equatable {
     public var recordsApplied = 0
     /// State records that arrived again or already covered.
     public var recordsRedundant = 0
+    /// Records, events and queries with impossible counters or times (forged or corrupt).
+    public var recordsInvalid = 0
     public var stateSyncsStarted = 0
     public var stateSyncsInAgreement = 0
     public var stateRecordsSynced = 0

@@ -115,6 +115,9 @@ public struct Settings: Sendable, Hashable {
     /// member this often (scaled with swarm size as `pushPullInterval`). Between agreeing
     /// peers a round costs one hash each way.
     public var stateSyncInterval: Duration = .seconds(5)
+    /// Datagrams a gossip round may send to one target when the queue holds more than one
+    /// packet's worth (memberlist sends one; bursts of state writes need more).
+    public var maxGossipPacketsPerTarget: Int = 16
     /// Longest a query may wait for answers.
     public var maxQueryTimeout: Duration = .seconds(60)
 

@@ -11,6 +11,8 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
     case emptyName
     case payloadTooLarge(bytes: Int, max: Int)
     case timeoutOutOfRange(ms: Int64, max: Int64)
+    /// The write counter reached its ceiling (only a forged record could cause it).
+    case counterExhausted
 
     public var description: String {
         switch self {
@@ -23,9 +25,19 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
         case .emptyName: "names must not be empty"
         case .payloadTooLarge(let b, let m): "payload is \(b) bytes; the limit is \(m)"
         case .timeoutOutOfRange(let t, let m): "timeout \(t) ms is outside 1…\(m) ms"
+        case .counterExhausted: "this node's write counter is exhausted (a forged record claimed a huge counter); start it with a new identity"
         }
     }
 }
+
+/// Counters a peer may claim. Far beyond any real history (a node writing a million records
+/// a second takes 146,000 years to get there), so anything above is forged or corrupt and is
+/// ignored rather than allowed to exhaust a counter.
+let maxCounter: UInt64 = 1 << 62
+/// How far ahead of our Lamport time an event may claim to be.
+let maxLamportJump: UInt64 = 1 << 40
+/// How far ahead of our wall clock a record's hybrid time may be and still move our clock.
+let maxClockDriftMs: UInt64 = 3_600_000
 
 struct PendingQuery: Sendable {
     var id: Dot
@@ -68,6 +80,7 @@ extension NodeCore {
         advance(to: now)
         anchorWall(wallMs)
         guard phase == .active || phase == .leaving else { return (.failure(.notActive), flush()) }
+        guard writeCounter < maxCounter else { return (.failure(.counterExhausted), flush()) }
         let keyBytes = key.utf8.count
         if keyBytes == 0 { return (.failure(.emptyKey), flush()) }
         if keyBytes > settings.maxKeyBytes { return (.failure(.keyTooLong(bytes: keyBytes, max: settings.maxKeyBytes)), flush()) }
@@ -142,6 +155,10 @@ extension NodeCore {
     }
 
     mutating func applyRecord(_ r: StateRecord) {
+        guard r.dot.counter > 0, r.dot.counter < maxCounter, r.prev < r.dot.counter else {
+            stats.recordsInvalid += 1
+            return
+        }
         // Our own records come back from peers; what we hold already is a duplicate.
         if r.dot.origin == me.id && r.dot.counter > writeCounter {
             // A record of ours we do not remember (a restart lost it before the log held
@@ -149,7 +166,7 @@ extension NodeCore {
             writeCounter = r.dot.counter
             durableCounter = max(durableCounter, r.dot.counter)
         }
-        hlc.observe(r.timestamp, wallMs: wallMs)
+        if r.timestamp.physicalMs <= wallMs &+ maxClockDriftMs { hlc.observe(r.timestamp, wallMs: wallMs) }
         switch state.apply(r, now: now) {
         case .duplicate:
             stats.recordsRedundant += 1
@@ -205,7 +222,7 @@ extension NodeCore {
     mutating func applySynced(_ records: [StateRecord], through: [Dot]) {
         stats.stateRecordsSynced += records.count
         for r in records { applyRecord(r) }
-        state.advance(through)
+        state.advance(through.filter { $0.counter < maxCounter })
     }
 
     mutating func onStateSync(_ sync: Sync, from sender: Peer) {
@@ -247,14 +264,18 @@ extension NodeCore {
         if payload.count > settings.maxEventPayloadBytes {
             return (.failure(.payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)), flush())
         }
-        eventCounter += 1
-        lamport += 1
+        eventCounter &+= 1
+        lamport &+= 1
         let e = UserEvent(id: Dot(origin: me.id, counter: eventCounter), lamport: lamport, name: name, payload: payload, coalesce: coalesce)
         applyEvent(e, replayed: false)
         return (.success(e), flush())
     }
 
     mutating func applyEvent(_ e: UserEvent, replayed: Bool) {
+        guard e.lamport <= lamport &+ maxLamportJump || lamport > UInt64.max - maxLamportJump else {
+            stats.recordsInvalid += 1
+            return
+        }
         guard eventsSeen.insert(e.id) else {
             stats.eventsRedundant += 1
             return
@@ -262,7 +283,7 @@ extension NodeCore {
         compactEventsSeen(e.id.origin)
         lamport = max(lamport, e.lamport)
         // Serf's window: events older than the buffer are history, not news.
-        if e.lamport + UInt64(settings.eventBufferSize) < lamport {
+        if lamport > UInt64(settings.eventBufferSize) && e.lamport < lamport - UInt64(settings.eventBufferSize) {
             stats.eventsRedundant += 1
             return
         }
@@ -309,8 +330,8 @@ extension NodeCore {
         let ms = timeout.nanosecondsInt64 / 1_000_000
         let maxMs = settings.maxQueryTimeout.nanosecondsInt64 / 1_000_000
         guard ms >= 1 && ms <= maxMs else { return (.failure(.timeoutOutOfRange(ms: ms, max: maxMs)), flush()) }
-        eventCounter += 1
-        lamport += 1
+        eventCounter &+= 1
+        lamport &+= 1
         let q = Query(id: Dot(origin: me.id, counter: eventCounter), lamport: lamport, name: name, payload: payload,
                       filter: filter, asker: me.address, timeoutMs: UInt32(ms))
         pendingQueries[eventCounter] = PendingQuery(id: q.id)
@@ -320,6 +341,10 @@ extension NodeCore {
     }
 
     mutating func applyQuery(_ q: Query) {
+        guard q.lamport <= lamport &+ maxLamportJump || lamport > UInt64.max - maxLamportJump else {
+            stats.recordsInvalid += 1
+            return
+        }
         guard eventsSeen.insert(q.id) else {
             stats.eventsRedundant += 1
             return

@@ -28,7 +28,7 @@ public struct OriginSeen: Hashable, Sendable {
     @discardableResult
     mutating func insert(_ counter: UInt64) -> Bool {
         if contains(counter) { return false }
-        if counter == base + 1 {
+        if base < UInt64.max && counter == base + 1 {
             base = counter
             normalise()
         } else {
@@ -50,8 +50,8 @@ public struct OriginSeen: Hashable, Sendable {
 
     private mutating func normalise() {
         var drop = 0
-        while drop < extras.count && extras[drop] <= base + 1 {
-            if extras[drop] == base + 1 { base += 1 }
+        while drop < extras.count && (base == UInt64.max || extras[drop] <= base + 1) {
+            if base < UInt64.max && extras[drop] == base + 1 { base += 1 }
             drop += 1
         }
         if drop > 0 { extras.removeFirst(drop) }

@@ -25,7 +25,9 @@ public struct StateStore: Sendable {
     public private(set) var seen = SeenSet()
     /// Looked up, never iterated.
     private var keyStates: [String: KeyState] = [:]
-    /// Every key with a sibling (tombstones included), sorted.
+    /// Every key with a sibling (tombstones included), sorted by UTF-8 bytes — so the keys
+    /// with a prefix are contiguous (String's own order and `hasPrefix` work on characters,
+    /// and a combining mark after a prefix breaks that).
     public private(set) var sortedKeys: [String] = []
     private var held: TreeDictionary<NodeID, [Held]> = [:]
     public private(set) var bytes = 0
@@ -45,11 +47,12 @@ public struct StateStore: Sendable {
 
     public func keyState(_ key: String) -> KeyState? { keyStates[key] }
 
-    /// Keys starting with `prefix` (tombstoned keys included; callers filter), sorted.
+    /// Keys whose UTF-8 bytes start with `prefix`'s (tombstoned keys included; callers
+    /// filter), in byte order.
     public func keys(prefix: String) -> ArraySlice<String> {
         let start = lowerBound(prefix)
         var end = start
-        while end < sortedKeys.count && sortedKeys[end].hasPrefix(prefix) { end += 1 }
+        while end < sortedKeys.count && sortedKeys[end].utf8.starts(with: prefix.utf8) { end += 1 }
         return sortedKeys[start..<end]
     }
 
@@ -192,7 +195,7 @@ public struct StateStore: Sendable {
         var lo = 0, hi = sortedKeys.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if sortedKeys[mid] < key { lo = mid + 1 } else { hi = mid }
+            if sortedKeys[mid].utf8.lexicographicallyPrecedes(key.utf8) { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
