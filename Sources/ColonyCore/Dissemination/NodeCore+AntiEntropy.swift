@@ -84,6 +84,16 @@ extension NodeCore {
         }
     }
 
+    /// A member we hold dead just sent us a packet: it is up (restarted, or back from a
+    /// partition) and we missed the news that says so. Swap tables with it now instead of
+    /// waiting for a periodic round (at most once per reconnect interval per member).
+    mutating func reviveIfDead(_ id: NodeID) {
+        guard phase == .active, let r = table[id], r.member.status == .dead else { return }
+        if let last = lastRevive[id], now.nanoseconds(since: last) < settings.reconnectInterval.nanosecondsInt64 { return }
+        lastRevive[id] = now
+        startDigest(with: r.member.peer)
+    }
+
     mutating func startDigest(with peer: Peer) {
         let e = nextSeq()
         exchanges[e] = Exchange(kind: .digest, peer: peer, startedAt: now)
@@ -175,6 +185,7 @@ extension NodeCore {
         for (id, since) in gone where now.nanoseconds - since.nanoseconds >= horizon { expired.append(id) }
         for id in expired {
             gone[id] = nil
+            lastRevive[id] = nil
             if let r = table[id], r.member.status.isGone {
                 table.remove(id)
                 emit(.memberReclaimed(id))

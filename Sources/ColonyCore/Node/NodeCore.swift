@@ -107,6 +107,9 @@ public struct NodeCore: Sendable {
     /// Newest coalesced event per name (looked up only).
     var latestCoalesced: [String: UserEvent] = [:]
     var pendingQueries: [UInt64: PendingQuery] = [:]
+    /// When we last reached out to a member we hold dead that sent us something (looked up
+    /// only).
+    var lastRevive: [NodeID: Instant] = [:]
 
     /// A node that knows only itself. `me.incarnation` must exceed every incarnation this
     /// identity used before (drivers persist it; see `Effect.persist`).
@@ -191,6 +194,7 @@ public struct NodeCore: Sendable {
         guard packet.from != me.id else { return flush() }
         for update in packet.updates { apply(update) }
         let sender = Peer(id: packet.from, address: source)
+        reviveIfDead(packet.from)
         switch packet.message {
         case .ping(let seq, let target):
             if target == me.id {
