@@ -5,6 +5,19 @@ import HashTreeCollections
 /// nothing and counts a redundant update — receivers are idempotent.
 extension NodeCore {
     mutating func apply(_ update: Update) {
+        // Incarnations beyond any real history (a restart or refutation a second for
+        // 146,000 years) are forged or corrupt: ignored, so none can exhaust the counter.
+        switch update {
+        case .alive(let m) where m.incarnation >= maxCounter:
+            stats.recordsInvalid += 1
+            return
+        case .suspect(_, let inc, _) where inc >= maxCounter, .dead(_, let inc, _) where inc >= maxCounter,
+             .left(_, let inc) where inc >= maxCounter:
+            stats.recordsInvalid += 1
+            return
+        default:
+            break
+        }
         switch update {
         case .alive(let m):
             applyAlive(m)
@@ -27,7 +40,7 @@ extension NodeCore {
     /// "dead" verdict becomes suspicion here, so the member gets a chance to refute — this
     /// is what lets a healed partition come back together.
     mutating func mergeRemote(_ members: [Member], from sender: NodeID) {
-        for m in members {
+        for m in members where m.incarnation < maxCounter {
             switch m.status {
             case .alive:
                 applyAlive(m)

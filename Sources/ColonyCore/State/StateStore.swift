@@ -24,7 +24,7 @@ public struct StateStore: Sendable {
 
     public private(set) var seen = SeenSet()
     /// Looked up, never iterated.
-    private var keyStates: [String: KeyState] = [:]
+    private var keyStates: [KeyBytes: KeyState] = [:]
     /// Every key with a sibling (tombstones included), sorted by UTF-8 bytes — so the keys
     /// with a prefix are contiguous (String's own order and `hasPrefix` work on characters,
     /// and a combining mark after a prefix breaks that).
@@ -34,7 +34,7 @@ public struct StateStore: Sendable {
     private var bytesByOrigin: TreeDictionary<NodeID, Int> = [:]
     /// Keys whose siblings are all tombstones, with when they became so. Looked up; swept
     /// through a sorted copy of its keys.
-    private var tombstoned: [String: Instant] = [:]
+    private var tombstoned: [KeyBytes: Instant] = [:]
     public private(set) var recordCount = 0
     /// XOR of the held records' dots: replicas holding the same records hash the same.
     public private(set) var contentHash: UInt64 = 0
@@ -42,10 +42,10 @@ public struct StateStore: Sendable {
     public init() {}
 
     public func read(_ key: String) -> ReadResult {
-        keyStates[key]?.read ?? ReadResult(siblings: [], context: CausalContext())
+        keyStates[KeyBytes(key)]?.read ?? ReadResult(siblings: [], context: CausalContext())
     }
 
-    public func keyState(_ key: String) -> KeyState? { keyStates[key] }
+    public func keyState(_ key: String) -> KeyState? { keyStates[KeyBytes(key)] }
 
     /// Keys whose UTF-8 bytes start with `prefix`'s (tombstoned keys included; callers
     /// filter), in byte order.
@@ -69,7 +69,8 @@ public struct StateStore: Sendable {
     @discardableResult
     public mutating func apply(_ r: StateRecord, now: Instant) -> Outcome {
         guard seen.insert(r.dot) else { return .duplicate }
-        var ks = keyStates[r.key] ?? KeyState()
+        let k = KeyBytes(r.key)
+        var ks = keyStates[k] ?? KeyState()
         let isNewKey = ks.isEmpty
         switch ks.apply(r) {
         case .duplicate, .obsolete:
@@ -79,11 +80,11 @@ public struct StateStore: Sendable {
             hold(r)
             if isNewKey { insertKey(r.key) }
             if ks.siblings.allSatisfy(\.isTombstone) {
-                if tombstoned[r.key] == nil { tombstoned[r.key] = now }
+                if tombstoned[k] == nil { tombstoned[k] = now }
             } else {
-                tombstoned[r.key] = nil
+                tombstoned[k] = nil
             }
-            keyStates[r.key] = ks
+            keyStates[k] = ks
             return .applied(superseded: superseded)
         }
     }
@@ -105,7 +106,7 @@ public struct StateStore: Sendable {
             var lastSent: UInt64 = their.base
             var cut = false
             for h in held[origin] ?? [] where h.counter > their.base && !their.contains(h.counter) {
-                guard let r = keyStates[h.key]?.siblings.first(where: { $0.dot.origin == origin && $0.dot.counter == h.counter }) else { continue }
+                guard let r = keyStates[KeyBytes(h.key)]?.siblings.first(where: { $0.dot.origin == origin && $0.dot.counter == h.counter }) else { continue }
                 let size = r.footprint
                 if spent + size > budget && !records.isEmpty {
                     cut = true
@@ -130,18 +131,20 @@ public struct StateStore: Sendable {
     /// Collect keys whose siblings have all been tombstones since before `horizon`; returns
     /// them sorted. Their dots stay in `seen`, so a late copy cannot resurrect them.
     public mutating func collectTombstones(before horizon: Instant) -> [String] {
-        var expired: [String] = []
+        var expired: [KeyBytes] = []
         for (key, since) in tombstoned where since < horizon { expired.append(key) }
-        expired.sort()
+        expired.sort { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        var names: [String] = []
         for key in expired {
             tombstoned[key] = nil
-            guard let ks = keyStates[key] else { continue }
+            guard let ks = keyStates[key], let name = ks.siblings.first?.key else { continue }
             for s in ks.siblings { unhold(s) }
             keyStates[key] = nil
-            let i = lowerBound(key)
-            if i < sortedKeys.count && sortedKeys[i] == key { sortedKeys.remove(at: i) }
+            let i = lowerBound(name)
+            if i < sortedKeys.count && sortedKeys[i].utf8.elementsEqual(name.utf8) { sortedKeys.remove(at: i) }
+            names.append(name)
         }
-        return expired
+        return names
     }
 
     // MARK: Bookkeeping
@@ -187,7 +190,7 @@ public struct StateStore: Sendable {
 
     private mutating func insertKey(_ key: String) {
         let i = lowerBound(key)
-        if i < sortedKeys.count && sortedKeys[i] == key { return }
+        if i < sortedKeys.count && sortedKeys[i].utf8.elementsEqual(key.utf8) { return }
         sortedKeys.insert(key, at: i)
     }
 
@@ -198,6 +201,13 @@ public struct StateStore: Sendable {
             if sortedKeys[mid].utf8.lexicographicallyPrecedes(key.utf8) { lo = mid + 1 } else { hi = mid }
         }
         return lo
+    }
+
+    /// Keys are byte strings: two spellings Swift's `String ==` calls equal (a precomposed
+    /// "é" and "e" + U+0301) are different keys, the same on every replica.
+    struct KeyBytes: Hashable, Sendable {
+        let bytes: [UInt8]
+        init(_ s: String) { bytes = Array(s.utf8) }
     }
 
     static func dotHash(_ d: Dot) -> UInt64 {
