@@ -119,6 +119,7 @@ public final class Simulator {
         if !nodes[i].durableRecords.isEmpty || !nodes[i].durableEvents.isEmpty {
             core.restore(records: nodes[i].durableRecords, events: nodes[i].durableEvents)
         }
+        core.anchorWallClock(ms: wallMs(i), now: instant)
         nodes[i].isUp = true
         nodes[i].refusesStreams = false
         nodes[i].pausedUntil = 0

@@ -32,7 +32,7 @@ extension NodeCore {
         joinSeeds = []
         emit(.joined(members: table.liveCount))
         // Catch up on the replicated state from the seed that answered.
-        startStateSync(with: sender)
+        startStateSync(with: sender, catchUp: true)
         // Extra anti-entropy rounds soon after joining (Colony addition).
         joinSyncsLeft = settings.joinSyncDelays
         scheduleNextJoinSync(previous: .zero)

@@ -54,6 +54,8 @@ public struct NodeCore: Sendable {
         var kind: ExchangeKind
         var peer: Peer
         var startedAt: Instant
+        /// A joiner's download of the state it missed (not news: not re-gossiped).
+        var catchUp = false
     }
 
     public let settings: Settings

@@ -154,7 +154,7 @@ extension NodeCore {
         }
     }
 
-    mutating func applyRecord(_ r: StateRecord) {
+    mutating func applyRecord(_ r: StateRecord, regossip: Bool = true) {
         guard r.dot.counter > 0, r.dot.counter < maxCounter, r.prev < r.dot.counter else {
             stats.recordsInvalid += 1
             return
@@ -179,7 +179,10 @@ extension NodeCore {
             stats.recordsApplied += 1
             out.append(.persist(.record(r)))
             emit(.keyChanged(KeyChange(record: r, superseded: superseded.map(\.dot), siblings: state.keyState(r.key)?.siblings.count ?? 0, local: false)))
-            enqueue(.record(r))
+            // Gossip passes news on, including what anti-entropy brings (writes that gossip
+            // missed, e.g. across a healed partition) — but not a joiner's download of old
+            // state: re-broadcasting that would resend the whole download.
+            if regossip { enqueue(.record(r)) }
         }
     }
 
@@ -201,9 +204,9 @@ extension NodeCore {
         if let peer { startStateSync(with: peer.peer) }
     }
 
-    mutating func startStateSync(with peer: Peer) {
+    mutating func startStateSync(with peer: Peer, catchUp: Bool = false) {
         let e = nextSeq()
-        exchanges[e] = Exchange(kind: .state, peer: peer, startedAt: now)
+        exchanges[e] = Exchange(kind: .state, peer: peer, startedAt: now, catchUp: catchUp)
         timers.schedule(.exchangeTimeout(e), at: now + settings.streamTimeout)
         stats.stateSyncsStarted += 1
         sendStream(.stateRoot(exchange: e, root: state.seen.rootHash), to: peer)
@@ -219,9 +222,9 @@ extension NodeCore {
         return answer
     }
 
-    mutating func applySynced(_ records: [StateRecord], through: [Dot]) {
+    mutating func applySynced(_ records: [StateRecord], through: [Dot], regossip: Bool = true) {
         stats.stateRecordsSynced += records.count
-        for r in records { applyRecord(r) }
+        for r in records { applyRecord(r, regossip: regossip) }
         state.advance(through.filter { $0.counter < maxCounter })
     }
 
@@ -246,8 +249,8 @@ extension NodeCore {
                 if !complete { startStateSync(with: sender) }
             } else {
                 guard let x = exchanges.removeValue(forKey: e), x.kind == .state else { return }
-                applySynced(records, through: through)
-                if !complete { startStateSync(with: x.peer) }
+                applySynced(records, through: through, regossip: !x.catchUp)
+                if !complete { startStateSync(with: x.peer, catchUp: x.catchUp) }
             }
         default:
             break
