@@ -82,6 +82,15 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// `tag=key=value` query parameters, in order; a malformed one is a 400.
+func tagFilters<S: StringProtocol>(_ values: [S]) throws -> [(key: String, value: String)] {
+    try values.map { t in
+        let parts = String(t).split(separator: Character("="), maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty else { throw HTTPError(.badRequest, message: "tag must be key=value (got '\(t)')") }
+        return (parts[0], parts[1])
+    }
+}
+
 /// The agent's routes. A plain function, so tests drive it in-process.
 public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {
     let router = Router()
@@ -105,12 +114,7 @@ public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?
             }
             status = parsed
         }
-        var tags: [(String, String)] = []
-        for t in q.getAll("tag") {
-            let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else { throw HTTPError(.badRequest, message: "tag must be key=value (got '\(t)')") }
-            tags.append((parts[0], parts[1]))
-        }
+        let tags = try tagFilters(q.getAll("tag"))
         return await node.members(status: status).filter { m in tags.allSatisfy { m.tags[$0.0] == $0.1 } }.map(MemberJSON.init)
     }
 

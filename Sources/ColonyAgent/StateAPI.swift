@@ -214,11 +214,7 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
             timeout = d
         }
         var tags: [String: String] = [:]
-        for t in q.getAll("tag") {
-            let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else { throw HTTPError(.badRequest, message: "tag must be key=value (got '\(t)')") }
-            tags[parts[0]] = parts[1]
-        }
+        for t in try tagFilters(q.getAll("tag")) { tags[t.key] = t.value }
         let names = q.getAll("node").map { String($0) }
         let payload = try await StateHTTP.body(request, limit: settings.maxEventPayloadBytes)
         let responses: AsyncStream<QueryResponse>

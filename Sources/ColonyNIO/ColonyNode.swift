@@ -155,14 +155,7 @@ public final class ColonyNode: Service, Sendable {
     public func list(prefix: String = "", limit: Int = 1000) async throws -> [(key: String, read: ReadResult)] {
         try await driver.onLoop { d in
             guard let core = d.core else { throw ColonyError.notStarted }
-            var out: [(key: String, read: ReadResult)] = []
-            for k in core.state.keys(prefix: prefix) {
-                let r = core.get(k)
-                if r.siblings.allSatisfy(\.isTombstone) { continue }
-                out.append((k, r))
-                if out.count >= limit { break }
-            }
-            return out
+            return core.state.liveKeys(prefix: prefix, limit: limit)
         }
     }
 

@@ -64,38 +64,29 @@ final class LogFollower: @unchecked Sendable {
 extension Driver {
     // MARK: Logging what the core reports
 
-    /// Called for each effect in order: `.persist(.record)` is held until the next effect
-    /// shows whether the record changed a key (then `.keyChanged` follows) or was covered.
+    /// What each effect adds to the event log. Applied records are logged from their
+    /// `.keyChanged` event (which says what they superseded); covered ones from their own
+    /// persist effect. Our own writes also raise the counter the batch makes durable.
     func logEffect(_ effect: Effect) {
         switch effect {
         case .persist(.record(let r)):
-            finishPendingRecord()
-            pendingRecord = r
             if r.dot.origin == core?.me.id { batchOwnMax = max(batchOwnMax, r.dot.counter) }
+        case .persist(.covered(let r)):
+            logBatch.append(LogRecord(kind: .covered, subject: r.key, data: Wire.encode(.record(r)), atMs: wallNow()))
         case .emit(.keyChanged(let c)):
-            if pendingRecord?.dot == c.record.dot { pendingRecord = nil }
             let superseded = c.superseded.map { "\"\($0.origin):\($0.counter)\"" }.joined(separator: ",")
             let info = "{\"origin\":\"\(c.record.dot.origin)\",\"counter\":\(c.record.dot.counter),\"local\":\(c.local),\"siblings\":\(c.siblings),\"superseded\":[\(superseded)]}"
             logBatch.append(LogRecord(kind: .key, subject: c.record.key, data: Wire.encode(.record(c.record)), info: info, atMs: wallNow()))
         case .persist(.event(let e)):
-            finishPendingRecord()
             logBatch.append(LogRecord(kind: .event, subject: e.name, data: Wire.encode(.event(e)), info: "{\"origin\":\"\(e.id.origin)\",\"lamport\":\(e.lamport)}", atMs: wallNow()))
         case .emit(.memberChanged(let m, let previous)):
-            finishPendingRecord()
             let info = "{\"status\":\"\(m.status)\",\"previous\":\(previous.map { "\"\($0.status)\"" } ?? "null")}"
             logBatch.append(LogRecord(kind: .member, subject: m.id.description, data: Wire.encode(.alive(m)), info: info, atMs: wallNow()))
         case .emit(.keysCollected(let keys)):
-            finishPendingRecord()
             for k in keys { logBatch.append(LogRecord(kind: .collected, subject: k, data: [], atMs: wallNow())) }
         default:
             break
         }
-    }
-
-    func finishPendingRecord() {
-        guard let r = pendingRecord else { return }
-        pendingRecord = nil
-        logBatch.append(LogRecord(kind: .covered, subject: r.key, data: Wire.encode(.record(r)), atMs: wallNow()))
     }
 
     func wallNow() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -103,7 +94,6 @@ extension Driver {
     /// After a batch of effects: append what it logged; once durable, let the core send our
     /// own writes and answer the puts waiting for them.
     func flushLog() {
-        finishPendingRecord()
         guard !logBatch.isEmpty, let log else { return }
         let batch = logBatch
         let ownMax = batchOwnMax

@@ -55,7 +55,6 @@ final class Driver: @unchecked Sendable {
     // Replicated state, the event log, queries (Driver+State).
     var log: EventLog?
     let eventLogBox = NIOLockedValueBox<EventLog?>(nil)
-    var pendingRecord: StateRecord?
     var logBatch: [LogRecord] = []
     var batchOwnMax: UInt64 = 0
     var putWaiters: [(record: StateRecord, promise: EventLoopPromise<StateRecord>)] = []
@@ -329,7 +328,7 @@ final class Driver: @unchecked Sendable {
                 } catch {
                     logger.error("could not persist incarnation", metadata: ["colony.error": "\(error)"])
                 }
-            case .persist(.record), .persist(.event):
+            case .persist(.record), .persist(.covered), .persist(.event):
                 break  // logged by logEffect, committed by flushLog
             case .wake(let at):
                 schedule(at)

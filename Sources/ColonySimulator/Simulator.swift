@@ -182,13 +182,6 @@ public final class Simulator {
         return record
     }
 
-    public func event(_ i: Int, name: String, payload: [UInt8]) -> UserEvent? {
-        guard nodes[i].isUp, nodes[i].core != nil else { return nil }
-        let (result, effects) = nodes[i].core!.event(name, payload: payload, now: instant)
-        apply(effects, node: i)
-        return try? result.get()
-    }
-
     public func leave(_ i: Int) {
         command(i) { core, now in core.leave(now: now) }
     }
@@ -301,6 +294,8 @@ public final class Simulator {
             case .persist(.record(let r)):
                 nodes[i].durableRecords.append(r)
                 if r.dot.origin == nodes[i].id { ownDurable = max(ownDurable, r.dot.counter) }
+            case .persist(.covered(let r)):
+                nodes[i].durableRecords.append(r)
             case .persist(.event(let e)):
                 nodes[i].durableEvents.append(e)
             case .wake(let at):

@@ -92,6 +92,15 @@ struct HTTPOption: ParsableArguments {
     }
 }
 
+extension HTTPOption {
+    /// One request to the agent: print the JSON answer, or the API's error and fail.
+    func call(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, raw: Bool = false, headers: [(String, String)] = []) async throws {
+        let (code, response) = try await client().send(method, path, json: body, raw: raw, headers: headers)
+        guard code == 200 else { throw failFromAPI(code, response) }
+        print(String(decoding: response, as: UTF8.self))
+    }
+}
+
 /// Print an API error body ({"error":{"message":…}}) and fail.
 func failFromAPI(_ status: Int, _ body: [UInt8]) -> any Error {
     struct E: Decodable {
@@ -118,7 +127,7 @@ struct MembersCommand: AsyncParsableCommand {
         }
         for t in tag {
             guard t.contains("=") else { throw ValidationError("--tag must be key=value") }
-            query.append("tag=\(t.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&+"))) ?? t)")
+            query.append("tag=\(queryEscape(t))")
         }
         let path = "/v1/members" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         let (code, body) = try await http.client().send(.GET, path)
@@ -157,10 +166,7 @@ struct JoinCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard !addresses.isEmpty else { throw ValidationError("give at least one address") }
-        let body = try JSONEncoder().encode(["seeds": addresses])
-        let (code, response) = try await http.client().send(.POST, "/v1/join", json: Array(body))
-        guard code == 200 else { throw failFromAPI(code, response) }
-        print(String(decoding: response, as: UTF8.self))
+        try await http.call(.POST, "/v1/join", body: Array(try JSONEncoder().encode(["seeds": addresses])))
     }
 }
 
@@ -169,8 +175,6 @@ struct LeaveCommand: AsyncParsableCommand {
     @OptionGroup var http: HTTPOption
 
     func run() async throws {
-        let (code, response) = try await http.client().send(.POST, "/v1/leave")
-        guard code == 200 else { throw failFromAPI(code, response) }
-        print(String(decoding: response, as: UTF8.self))
+        try await http.call(.POST, "/v1/leave")
     }
 }

@@ -15,6 +15,16 @@ func kvPath(_ key: String) -> String {
     "/v1/kv/" + (key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "%;"))) ?? key)
 }
 
+/// A value or payload argument: '-' reads standard input.
+func argumentBytes(_ argument: String) -> [UInt8] {
+    argument == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array(argument.utf8)
+}
+
+/// The header carrying a context from an earlier read, if one was given.
+func contextHeader(_ context: String?) -> [(String, String)] {
+    context.map { [("X-Colony-Context", $0)] } ?? []
+}
+
 func queryEscape(_ s: String) -> String {
     s.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&+=#"))) ?? s
 }
@@ -63,12 +73,7 @@ struct KVPut: AsyncParsableCommand {
     @Option(help: "A context from `kv get --siblings`: resolve exactly those siblings.") var context: String?
 
     func run() async throws {
-        let bytes: [UInt8] = value == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array(value.utf8)
-        var headers: [(String, String)] = []
-        if let context { headers.append(("X-Colony-Context", context)) }
-        let (code, body) = try await http.client().send(.PUT, kvPath(key), json: bytes, raw: true, headers: headers)
-        guard code == 200 else { throw failFromAPI(code, body) }
-        print(String(decoding: body, as: UTF8.self))
+        try await http.call(.PUT, kvPath(key), body: argumentBytes(value), raw: true, headers: contextHeader(context))
     }
 }
 
@@ -79,11 +84,7 @@ struct KVDelete: AsyncParsableCommand {
     @Option(help: "A context from `kv get --siblings`.") var context: String?
 
     func run() async throws {
-        var headers: [(String, String)] = []
-        if let context { headers.append(("X-Colony-Context", context)) }
-        let (code, body) = try await http.client().send(.DELETE, kvPath(key), headers: headers)
-        guard code == 200 else { throw failFromAPI(code, body) }
-        print(String(decoding: body, as: UTF8.self))
+        try await http.call(.DELETE, kvPath(key), headers: contextHeader(context))
     }
 }
 
@@ -115,10 +116,7 @@ struct EventCommand: AsyncParsableCommand {
     @Flag(help: "Only the newest event of this name matters (older ones are dropped).") var coalesce = false
 
     func run() async throws {
-        let bytes: [UInt8] = payload == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array(payload.utf8)
-        let (code, body) = try await http.client().send(.POST, "/v1/event/\(queryEscape(name))" + (coalesce ? "?coalesce=true" : ""), json: bytes, raw: true)
-        guard code == 200 else { throw failFromAPI(code, body) }
-        print(String(decoding: body, as: UTF8.self))
+        try await http.call(.POST, "/v1/event/\(queryEscape(name))" + (coalesce ? "?coalesce=true" : ""), body: argumentBytes(payload), raw: true)
     }
 }
 

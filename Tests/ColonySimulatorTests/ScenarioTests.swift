@@ -2,18 +2,23 @@ import ColonyCore
 import Testing
 @testable import ColonySimulator
 
-/// Each scenario at a small N with fixed seeds. A failing run names the command that
-/// replays it (the seed decides everything).
+/// Run a scenario and expect it to hold its invariants and pass; a failure names the
+/// command that replays it (the seed decides everything).
+func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
+    let r = try Simulation.run(o)
+    #expect(r.violations.isEmpty, "invariants violated: \(r.violations.prefix(3)) — reproduce: \(o.reproduceCommand)")
+    #expect(r.failure == nil, "\(r.failure ?? "") — reproduce: \(o.reproduceCommand)")
+    #expect(r.passed, "reproduce: \(o.reproduceCommand)")
+    return r
+}
+
+/// Each scenario at a small N with fixed seeds.
 @Suite struct ScenarioTests {
     func run(_ scenario: ScenarioKind, nodes: Int, seed: UInt64, loss: Double = 0, duration: Double? = nil) throws -> SimulationResult {
         var o = SimulationOptions(scenario: scenario, nodes: nodes, seed: seed, profile: "lan")
         o.loss = loss
         o.durationSeconds = duration
-        let r = try Simulation.run(o)
-        #expect(r.violations.isEmpty, "invariants violated: \(r.violations.prefix(3)) — reproduce: \(o.reproduceCommand)")
-        #expect(r.failure == nil, "\(r.failure ?? "") — reproduce: \(o.reproduceCommand)")
-        #expect(r.passed, "reproduce: \(o.reproduceCommand)")
-        return r
+        return try checkedRun(o)
     }
 
     @Test(arguments: [UInt64(1), 2])

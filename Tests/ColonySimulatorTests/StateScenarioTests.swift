@@ -5,17 +5,9 @@ import Testing
 /// Replicated state in the simulator (issue #4): fixed seeds, N ≤ 100. A failing run names
 /// the command that replays it.
 @Suite struct StateScenarioTests {
-    func run(_ o: SimulationOptions) throws -> SimulationResult {
-        let r = try Simulation.run(o)
-        #expect(r.violations.isEmpty, "invariants violated: \(r.violations.prefix(3)) — reproduce: \(o.reproduceCommand)")
-        #expect(r.failure == nil, "\(r.failure ?? "") — reproduce: \(o.reproduceCommand)")
-        #expect(r.passed, "reproduce: \(o.reproduceCommand)")
-        return r
-    }
-
     @Test(arguments: [UInt64(1), 2])
     func oneWriteReachesEveryNodeWithinJoinDisseminationTime(seed: UInt64) throws {
-        let r = try run(SimulationOptions(scenario: .write, nodes: 100, seed: seed, profile: "lan"))
+        let r = try checkedRun(SimulationOptions(scenario: .write, nodes: 100, seed: seed, profile: "lan"))
         let c = try #require(r.convergence)
         #expect(c.count == 100)
         #expect(c.max < 2_200, "a write spreads as fast as news of a joiner (2.2 s at N=100)")
@@ -29,7 +21,7 @@ import Testing
         o.duplicate = 0.02
         o.reorder = 0.05
         o.durationSeconds = 30
-        let r = try run(o)
+        let r = try checkedRun(o)
         #expect(try #require(r.acknowledgedWrites) > 250)
         #expect(r.lostWrites == 0)
         #expect(r.divergentNodes == 0)

@@ -19,10 +19,13 @@ public enum Effect: Sendable, Equatable {
 
 public enum Persisted: Sendable, Equatable {
     case incarnation(UInt64)
-    /// A state record this node now holds or saw (its own writes included): appended to the
-    /// durable log. For its own writes the driver calls `recordsDurable(through:)` once the
-    /// record is on disk; only then is it sent anywhere.
+    /// A state record this node now holds (its own writes included); a `.keyChanged` event
+    /// describing the change follows. For its own writes the driver calls
+    /// `recordsDurable(through:)` once the record is on disk; only then is it sent anywhere.
     case record(StateRecord)
+    /// A record that arrived already covered by a later write held here: it changed no key,
+    /// but is logged so a node rebuilt from its log has seen exactly what this one had.
+    case covered(StateRecord)
     /// A user event received or sent (kept so a restarted node knows its Lamport time).
     case event(UserEvent)
 }

@@ -92,7 +92,4 @@ public struct KeyState: Sendable, Equatable {
     }
 
     public var isEmpty: Bool { siblings.isEmpty }
-
-    /// Remove every sibling (tombstone collection).
-    mutating func removeAll() { siblings.removeAll() }
 }

@@ -171,10 +171,8 @@ extension NodeCore {
         case .duplicate:
             stats.recordsRedundant += 1
         case .obsolete:
-            // New here but already covered: logged all the same, so a rebuilt node has seen
-            // exactly what this one has.
             stats.recordsRedundant += 1
-            out.append(.persist(.record(r)))
+            out.append(.persist(.covered(r)))
         case .applied(let superseded):
             stats.recordsApplied += 1
             out.append(.persist(.record(r)))
@@ -257,34 +255,55 @@ extension NodeCore {
         }
     }
 
+    // MARK: Events and queries: ids and Lamport time
+
+    /// Why a new event or query cannot be sent, if it cannot.
+    func broadcastRefusal(name: String, payload: [UInt8]) -> StateError? {
+        if phase != .active { return .notActive }
+        if name.isEmpty { return .emptyName }
+        if payload.count > settings.maxEventPayloadBytes {
+            return .payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)
+        }
+        return nil
+    }
+
+    /// The id and Lamport time of the next event or query this node sends.
+    mutating func nextBroadcastID() -> (id: Dot, lamport: UInt64) {
+        eventCounter &+= 1
+        lamport &+= 1
+        return (Dot(origin: me.id, counter: eventCounter), lamport)
+    }
+
+    /// Admit an event or query from anyone (ourselves included): false if its Lamport time
+    /// is an impossible jump or it was seen before. Moves our Lamport clock.
+    mutating func admitBroadcast(id: Dot, lamport theirs: UInt64) -> Bool {
+        guard theirs <= lamport &+ maxLamportJump || lamport > UInt64.max - maxLamportJump else {
+            stats.recordsInvalid += 1
+            return false
+        }
+        guard eventsSeen.insert(id) else {
+            stats.eventsRedundant += 1
+            return false
+        }
+        compactEventsSeen(id.origin)
+        lamport = max(lamport, theirs)
+        return true
+    }
+
     // MARK: User events
 
     /// Broadcast a user event. It is also delivered here (`.userEvent`).
     public mutating func event(_ name: String, payload: [UInt8], coalesce: Bool = false, now: Instant) -> (Result<UserEvent, StateError>, [Effect]) {
         advance(to: now)
-        guard phase == .active else { return (.failure(.notActive), flush()) }
-        if name.isEmpty { return (.failure(.emptyName), flush()) }
-        if payload.count > settings.maxEventPayloadBytes {
-            return (.failure(.payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)), flush())
-        }
-        eventCounter &+= 1
-        lamport &+= 1
-        let e = UserEvent(id: Dot(origin: me.id, counter: eventCounter), lamport: lamport, name: name, payload: payload, coalesce: coalesce)
+        if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
+        let next = nextBroadcastID()
+        let e = UserEvent(id: next.id, lamport: next.lamport, name: name, payload: payload, coalesce: coalesce)
         applyEvent(e, replayed: false)
         return (.success(e), flush())
     }
 
     mutating func applyEvent(_ e: UserEvent, replayed: Bool) {
-        guard e.lamport <= lamport &+ maxLamportJump || lamport > UInt64.max - maxLamportJump else {
-            stats.recordsInvalid += 1
-            return
-        }
-        guard eventsSeen.insert(e.id) else {
-            stats.eventsRedundant += 1
-            return
-        }
-        compactEventsSeen(e.id.origin)
-        lamport = max(lamport, e.lamport)
+        guard admitBroadcast(id: e.id, lamport: e.lamport) else { return }
         // Serf's window: events older than the buffer are history, not news.
         if lamport > UInt64(settings.eventBufferSize) && e.lamport < lamport - UInt64(settings.eventBufferSize) {
             stats.eventsRedundant += 1
@@ -325,35 +344,21 @@ extension NodeCore {
     /// Ask matching members; answers arrive as `.queryResponse` until `.queryFinished`.
     public mutating func query(_ name: String, payload: [UInt8], filter: QueryFilter = QueryFilter(), timeout: Duration, now: Instant) -> (Result<Query, StateError>, [Effect]) {
         advance(to: now)
-        guard phase == .active else { return (.failure(.notActive), flush()) }
-        if name.isEmpty { return (.failure(.emptyName), flush()) }
-        if payload.count > settings.maxEventPayloadBytes {
-            return (.failure(.payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)), flush())
-        }
+        if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
         let ms = timeout.nanosecondsInt64 / 1_000_000
         let maxMs = settings.maxQueryTimeout.nanosecondsInt64 / 1_000_000
         guard ms >= 1 && ms <= maxMs else { return (.failure(.timeoutOutOfRange(ms: ms, max: maxMs)), flush()) }
-        eventCounter &+= 1
-        lamport &+= 1
-        let q = Query(id: Dot(origin: me.id, counter: eventCounter), lamport: lamport, name: name, payload: payload,
+        let next = nextBroadcastID()
+        let q = Query(id: next.id, lamport: next.lamport, name: name, payload: payload,
                       filter: filter, asker: me.address, timeoutMs: UInt32(ms))
-        pendingQueries[eventCounter] = PendingQuery(id: q.id)
-        timers.schedule(.queryDeadline(eventCounter), at: now + timeout)
+        pendingQueries[next.id.counter] = PendingQuery(id: q.id)
+        timers.schedule(.queryDeadline(next.id.counter), at: now + timeout)
         applyQuery(q)
         return (.success(q), flush())
     }
 
     mutating func applyQuery(_ q: Query) {
-        guard q.lamport <= lamport &+ maxLamportJump || lamport > UInt64.max - maxLamportJump else {
-            stats.recordsInvalid += 1
-            return
-        }
-        guard eventsSeen.insert(q.id) else {
-            stats.eventsRedundant += 1
-            return
-        }
-        compactEventsSeen(q.id.origin)
-        lamport = max(lamport, q.lamport)
+        guard admitBroadcast(id: q.id, lamport: q.lamport) else { return }
         enqueue(.query(q))
         if q.filter.matches(me) { emit(.queryReceived(q)) }
     }

@@ -56,6 +56,18 @@ public struct StateStore: Sendable {
         return sortedKeys[start..<end]
     }
 
+    /// Keys under `prefix` that are not deleted (some sibling holds a value), in byte order,
+    /// with their reads; at most `limit`.
+    public func liveKeys(prefix: String, limit: Int) -> [(key: String, read: ReadResult)] {
+        var out: [(key: String, read: ReadResult)] = []
+        for k in keys(prefix: prefix) {
+            guard out.count < limit else { break }
+            let r = read(k)
+            if !r.siblings.allSatisfy(\.isTombstone) { out.append((k, r)) }
+        }
+        return out
+    }
+
     public func bytes(of origin: NodeID) -> Int { bytesByOrigin[origin] ?? 0 }
 
     public var tombstonedKeys: Int { tombstoned.count }
