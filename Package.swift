@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ColonyCore", targets: ["ColonyCore"]),
         .library(name: "ColonySimulator", targets: ["ColonySimulator"]),
         .library(name: "ColonyStore", targets: ["ColonyStore"]),
+        .library(name: "ColonyTrust", targets: ["ColonyTrust"]),
         .library(name: "ColonyNIO", targets: ["ColonyNIO"]),
         .executable(name: "colony", targets: ["colony"]),
     ],
@@ -43,6 +44,17 @@ let package = Package(
             dependencies: ["ColonyCore"],
             swiftSettings: strict
         ),
+        // Trust machinery that needs real cryptography: the keyring and sealed envelopes,
+        // replay protection, Ed25519 signing for the core, certificates.
+        .target(
+            name: "ColonyTrust",
+            dependencies: [
+                "ColonyCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
         // Durable node state: identity, incarnation, known peers (SQLite via GRDB, WAL).
         .target(
             name: "ColonyStore",
@@ -59,6 +71,7 @@ let package = Package(
             dependencies: [
                 "ColonyCore",
                 "ColonyStore",
+                "ColonyTrust",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -74,6 +87,7 @@ let package = Package(
             dependencies: [
                 "ColonyCore",
                 "ColonyNIO",
+                "ColonyTrust",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,6 +104,7 @@ let package = Package(
                 "ColonySimulator",
                 "ColonyNIO",
                 "ColonyAgent",
+                "ColonyTrust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -117,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "ColonyNIOTests",
             dependencies: [
-                "ColonyCore", "ColonyNIO",
+                "ColonyCore", "ColonyNIO", "ColonyTrust",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -127,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "ColonyAgentTests",
             dependencies: [
-                "ColonyCore", "ColonyNIO", "ColonyAgent", "ColonyStore",
+                "ColonyCore", "ColonyNIO", "ColonyAgent", "ColonyStore", "ColonyTrust",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import ColonyCore
 import ColonyNIO
+import ColonyTrust
 import Foundation
 
 /// `colony agent` settings. Precedence: defaults < `colony.toml` < command-line flags.
@@ -22,6 +23,13 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var discover: String?
     /// Multicast group for discovery.
     public var discoverGroup: String = "239.255.79.46:7945"
+    /// Encryption key (base64, `colony keygen`), as Serf's `-encrypt`. A keyring saved in the
+    /// data directory wins (it holds later rotations); this key is then only installed.
+    public var encrypt: String?
+    /// open, accept or require (default): see `Keyring.Mode`.
+    public var encryptMode: String = "require"
+    /// Bearer token the HTTP API requires. Mandatory when `http` is not a loopback address.
+    public var httpToken: String?
 
     public init(name: String) { self.name = name }
 
@@ -37,10 +45,14 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var tags: [String: String]?
         public var discover: String?
         public var discoverGroup: String?
+        public var encrypt: String?
+        public var encryptMode: String?
+        public var httpToken: String?
         public init() {}
     }
 
-    public static let fileKeys = ["name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group"]
+    public static let fileKeys = ["name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group",
+                                  "encrypt", "encrypt_mode", "http_token"]
 
     /// Read a `colony.toml`. Unknown keys and values of the wrong type are errors.
     public static func overrides(fromTOML text: String, file: String = "colony.toml") throws -> Overrides {
@@ -70,6 +82,9 @@ public struct AgentConfiguration: Sendable, Equatable {
         o.profile = try string("profile")
         o.discover = try string("discover")
         o.discoverGroup = try string("discover_group")
+        o.encrypt = try string("encrypt")
+        o.encryptMode = try string("encrypt_mode")
+        o.httpToken = try string("http_token")
         if let (v, line) = doc.root["join"] {
             guard case .array(let items) = v else { throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings") }
             o.join = try items.map { item in
@@ -103,6 +118,9 @@ public struct AgentConfiguration: Sendable, Equatable {
             if let v = l.tags { c.tags.merge(v) { $1 } }
             if let v = l.discover { c.discover = v }
             if let v = l.discoverGroup { c.discoverGroup = v }
+            if let v = l.encrypt { c.encrypt = v }
+            if let v = l.encryptMode { c.encryptMode = v }
+            if let v = l.httpToken { c.httpToken = v }
         }
         try c.validate()
         return c
@@ -125,6 +143,18 @@ public struct AgentConfiguration: Sendable, Equatable {
         } catch {
             throw ConfigurationError("\(error)")
         }
+        if let encrypt {
+            do { _ = try Keyring.decode(encrypt) } catch { throw ConfigurationError("encrypt: \(error)") }
+        }
+        guard Keyring.Mode(rawValue: encryptMode) != nil else {
+            throw ConfigurationError("encrypt_mode must be one of open, accept, require (got '\(encryptMode)')")
+        }
+        if let httpToken, httpToken.utf8.count < 16 || httpToken.contains(where: \.isWhitespace) {
+            throw ConfigurationError("http_token must be at least 16 characters with no spaces")
+        }
+        if httpToken == nil, let h = try? Address(parsing: http, defaultPort: 7950), !h.isLoopback {
+            throw ConfigurationError("http \(http) is not a loopback address: set http_token (or --http-token) so the API is not open to the network")
+        }
         for (k, v) in tags where k.isEmpty || k.utf8.count > 64 || v.utf8.count > 256 {
             throw ConfigurationError("tag '\(k)' is empty or too long (keys ≤ 64 bytes, values ≤ 256)")
         }
@@ -135,6 +165,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         var c = ColonyNode.Configuration(name: name, bind: try Address(parsing: bind), settings: Settings.profile(named: profile)!, dataDirectory: dataDir)
         c.advertise = try advertise.map { try Address(parsing: $0) }
         c.tags = tags
+        if let encrypt { c.keyring = try Keyring(primaryBase64: encrypt, mode: Keyring.Mode(rawValue: encryptMode) ?? .require) }
         if let discover {
             guard !discover.isEmpty, !discover.contains(" ") else { throw ConfigurationError("discover: the cluster name must be one word") }
             c.discovery = MulticastDiscovery(cluster: discover, group: try Address(parsing: discoverGroup, defaultPort: 7945))

@@ -92,9 +92,10 @@ func tagFilters<S: StringProtocol>(_ values: [S]) throws -> [(key: String, value
 }
 
 /// The agent's routes. A plain function, so tests drive it in-process.
-public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {
+public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?, token: String? = nil) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: JSONErrorMiddleware())
+    if let token { router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8))) }
 
     router.get("/") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
@@ -166,6 +167,7 @@ public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
     addStateRoutes(to: router, node: node)
+    addKeyringRoutes(to: router, node: node)
     return router
 }
 

@@ -1,5 +1,6 @@
 import ColonyCore
 import ColonyStore
+import ColonyTrust
 import Foundation
 import Logging
 import Metrics
@@ -33,6 +34,12 @@ public final class ColonyNode: Service, Sendable {
         public var discovery: MulticastDiscovery?
         /// Wire protocol version to speak (tests set another to check refusal).
         public var protocolVersion: UInt8 = ProtocolVersion.current
+        /// The encryption keyring (`--encrypt`); nil sends and accepts plain packets. With a
+        /// data directory, the keyring saved there (`keyring.json`) wins over this one, whose
+        /// key is then only installed (a node restarted after rotations keeps the new keys).
+        public var keyring: Keyring?
+        /// Sealed packets whose time is further than this from ours are refused as stale.
+        public var replayWindow: Duration = .seconds(60)
 
         public init(name: String, bind: Address, settings: Settings = .lan, dataDirectory: String? = nil) {
             self.name = name
@@ -187,6 +194,46 @@ public final class ColonyNode: Service, Sendable {
         driver.queryHandler.withLockedValue { $0 = handler }
     }
 
+    // MARK: The keyring (DESIGN.md §6)
+
+    /// This node's keyring: keys (base64, primary first) and mode ("off" without one).
+    public func keyring() async -> KeyringState {
+        (try? await driver.onLoop { KeyringState(keyring: $0.keyring) }) ?? KeyringState(keyring: nil)
+    }
+
+    /// Change this node's keyring only (saved in the data directory). Installing a key on a
+    /// node without a keyring turns on reading sealed packets (mode `open`).
+    @discardableResult
+    public func changeKeyringLocally(_ op: KeyringOperation) async throws -> KeyringState {
+        try await driver.onLoop { try $0.applyKeyring(op) }
+    }
+
+    /// Change the keyring of every member, as Serf's `serf keys`: the change rides an
+    /// internal query (sealed under the current key), each member applies it and answers.
+    /// Refused when this node has no keyring: keys would travel in the clear.
+    public func changeKeyring(_ op: KeyringOperation, timeout: Duration = .seconds(5)) async throws -> KeyringSummary {
+        let (live, hasRing) = try await driver.onLoop { d in
+            guard let core = d.core else { throw ColonyError.notStarted }
+            return (core.table.liveCount, d.keyring != nil)
+        }
+        guard hasRing else { throw KeyringError.noKeyring }
+        let (_, responses) = try await query(KeyringOperation.queryName, payload: op.payload, timeout: timeout)
+        var summary = KeyringSummary(nodes: live, responses: 0, errors: [:], keys: [:], primaryKeys: [:], modes: [:])
+        for await r in responses {
+            summary.responses += 1
+            guard let answer = try? JSONDecoder().decode(KeyringAnswer.self, from: Data(r.payload)) else {
+                summary.errors[r.name] = "unreadable answer"
+                continue
+            }
+            if let e = answer.error { summary.errors[r.name] = e }
+            for k in answer.state.keys { summary.keys[k, default: 0] += 1 }
+            if let p = answer.state.primary { summary.primaryKeys[p, default: 0] += 1 }
+            summary.modes[answer.state.mode, default: 0] += 1
+            if summary.responses >= live { break }
+        }
+        return summary
+    }
+
     // MARK: The event log
 
     /// Every change this node observed, from `offset` (1 = the beginning) on, then live.
@@ -235,7 +282,12 @@ public struct DriverCounters: Sendable, Equatable {
     public var logFailures = 0
     /// Peers found by multicast discovery and joined.
     public var discovered = 0
+    /// Packets refused by the keyring, by reason: `unsealable` (no key opens it), `plain`
+    /// (unsealed while sealing is required), `stale`, `replayed`, `truncated`.
+    public var refused: [String: Int] = [:]
     public init() {}
+
+    public var refusedTotal: Int { refused.values.reduce(0, +) }
 
     public var malformedTotal: Int { malformed.values.reduce(0, +) }
 }

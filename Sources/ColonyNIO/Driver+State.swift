@@ -181,6 +181,8 @@ extension Driver {
     /// Events the state machinery reports to the application.
     func publishState(_ event: Event) {
         switch event {
+        case .queryReceived(let q) where q.name == KeyringOperation.queryName:
+            answerKeyringQuery(q)
         case .queryReceived(let q):
             guard let handler = queryHandler.withLockedValue({ $0 }) else { return }
             Task { [self] in

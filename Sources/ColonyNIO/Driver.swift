@@ -1,5 +1,6 @@
 import ColonyCore
 import ColonyStore
+import ColonyTrust
 import Foundation
 import Logging
 import Metrics
@@ -51,6 +52,11 @@ final class Driver: @unchecked Sendable {
     var joinWaiters: [EventLoopPromise<Void>] = []
     var leaveWaiters: [EventLoopPromise<Void>] = []
     var versionWarned: Set<Address> = []
+    // Encryption (Driver+Trust).
+    var keyring: Keyring?
+    var replay: ReplayGuard
+    var refusalWarned: Set<Address> = []
+    let metricRefused: Counter
     let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
     // Replicated state, the event log, queries (Driver+State).
     var log: EventLog?
@@ -85,6 +91,8 @@ final class Driver: @unchecked Sendable {
         metricBytesIn = Counter(label: "colony_bytes_received_total")
         metricBytesOut = Counter(label: "colony_bytes_sent_total")
         metricMalformed = Counter(label: "colony_packets_malformed_total")
+        metricRefused = Counter(label: "colony_packets_refused_total")
+        replay = ReplayGuard(windowMs: UInt64(max(1, configuration.replayWindow.nanosecondsInt64 / 1_000_000)))
         var gauges: [MemberStatus: Gauge] = [:]
         for s in MemberStatus.allCases { gauges[s] = Gauge(label: "colony_members", dimensions: [("status", s.description)]) }
         metricMembers = gauges
@@ -120,6 +128,8 @@ final class Driver: @unchecked Sendable {
             incarnation = 1
             eventLog = try EventLog()
         }
+        let ring = try loadKeyring()
+        try await onLoop { $0.keyring = ring }
         // The replicated state is a projection of the log: rebuild it before anything runs.
         let restored = try eventLog.loadState(recentEvents: configuration.settings.eventBufferSize)
         eventLogBox.withLockedValue { $0 = eventLog }
@@ -165,7 +175,11 @@ final class Driver: @unchecked Sendable {
             d.tcpServer = server
             d.udp = udpChannel
             d.logger[metadataKey: "colony.id"] = "\(identity.id)"
-            var core = NodeCore(me: me, settings: d.configuration.settings, seed: coreSeed, now: d.now())
+            // Room for the envelope, whether or not this node seals now (a key can be
+            // installed while it runs).
+            var settings = d.configuration.settings
+            settings.maxDatagramBytes -= Envelope.overhead
+            var core = NodeCore(me: me, settings: settings, seed: coreSeed, now: d.now())
             d.log = eventLog
             core.restore(records: restored.records, events: restored.events)
             core.anchorWallClock(ms: UInt64(d.wallNow()), now: d.now())
@@ -270,7 +284,8 @@ final class Driver: @unchecked Sendable {
         counters.bytesIn += bytes.count
         metricPacketsIn[via]?.increment()
         metricBytesIn.increment(by: bytes.count)
-        deliver(bytes, from: address, via: via)
+        guard let plain = openIfNeeded(bytes, from: address) else { return }
+        deliver(plain, from: address, via: via)
     }
 
     func deliver(_ bytes: [UInt8], from address: Address, via: Transport) {
@@ -316,6 +331,7 @@ final class Driver: @unchecked Sendable {
             case .send(let packet, let peer, let via):
                 var bytes = Wire.encode(packet)
                 if configuration.protocolVersion != ProtocolVersion.current { bytes[0] = configuration.protocolVersion }
+                bytes = sealIfNeeded(bytes)
                 switch via {
                 case .datagram: sendDatagram(bytes, to: peer.address)
                 case .stream: sendFrame(bytes, to: peer.address)

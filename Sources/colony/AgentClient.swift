@@ -9,6 +9,7 @@ import NIOPosix
 /// streaming for Server-Sent Events).
 struct AgentClient {
     let address: Address
+    var token: String? = nil
 
     static func resolveAddress(_ flag: String?) throws -> Address {
         let text = flag ?? ProcessInfo.processInfo.environment["COLONY_HTTP_ADDR"] ?? "127.0.0.1:7950"
@@ -57,6 +58,7 @@ struct AgentClient {
         headers.add(name: "Connection", value: "close")
         headers.add(name: "Content-Length", value: "\(body?.count ?? 0)")
         if body != nil { headers.add(name: "Content-Type", value: raw ? "application/octet-stream" : "application/json") }
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (k, v) in extra { headers.add(name: k, value: v) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)

@@ -23,6 +23,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Tag key=value (repeatable).") var tag: [String] = []
     @Option(help: "Find peers on the LAN by multicast: the cluster name to announce and listen for.") var discover: String?
     @Option(name: .customLong("discover-group"), help: "Multicast group for --discover (default 239.255.79.46:7945).") var discoverGroup: String?
+    @Option(help: "Encryption key (base64, from `colony keygen`); seal every packet with it, as Serf's -encrypt.") var encrypt: String?
+    @Option(name: .customLong("encrypt-mode"), help: "open (send plain, read both), accept (seal, read both) or require (default).") var encryptMode: String?
+    @Option(name: .customLong("http-token"), help: "Bearer token the HTTP API requires (mandatory when --http is not loopback).") var httpToken: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func run() async throws {
@@ -48,6 +51,9 @@ struct AgentCommand: AsyncParsableCommand {
         flags.profile = profile
         flags.discover = discover
         flags.discoverGroup = discoverGroup
+        flags.encrypt = encrypt
+        flags.encryptMode = encryptMode
+        flags.httpToken = httpToken
         if !tag.isEmpty {
             var tags: [String: String] = [:]
             for t in tag {
@@ -82,10 +88,12 @@ struct AgentCommand: AsyncParsableCommand {
 
 struct HTTPOption: ParsableArguments {
     @Option(help: "The agent's HTTP address (default 127.0.0.1:7950, or COLONY_HTTP_ADDR).") var http: String?
+    @Option(help: "Bearer token for the agent's HTTP API (or COLONY_HTTP_TOKEN).") var token: String?
 
     func client() throws -> AgentClient {
         do {
-            return AgentClient(address: try AgentClient.resolveAddress(http))
+            return AgentClient(address: try AgentClient.resolveAddress(http),
+                               token: token ?? ProcessInfo.processInfo.environment["COLONY_HTTP_TOKEN"])
         } catch {
             throw ValidationError("--http: \(error)")
         }

@@ -8,6 +8,7 @@ struct Colony: AsyncParsableCommand {
         subcommands: [
             AgentCommand.self, MembersCommand.self, MonitorCommand.self, JoinCommand.self, LeaveCommand.self,
             KVCommand.self, EventCommand.self, QueryCommand.self, LogCommand.self,
+            KeygenCommand.self, KeysCommand.self,
             DemoCommand.self, Simulate.self,
         ]
     )

@@ -1,0 +1,101 @@
+import ColonyCore
+import ColonyNIO
+import ColonyTrust
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Keyring routes, in Consul's shape (`/v1/operator/keyring`): GET lists, POST installs, PUT
+/// makes primary, DELETE removes; `PUT /v1/keyring/mode` steps encryption on or off. Every
+/// change goes to the whole swarm unless `?scope=local`.
+struct KeyRequest: Decodable {
+    var key: String
+}
+
+struct ModeRequest: Decodable {
+    var mode: String
+}
+
+struct KeyringResponse: ResponseCodable {
+    /// "local" or "swarm".
+    var scope: String
+    /// This node's keyring (local scope).
+    var local: KeyringState?
+    /// What the swarm answered (swarm scope).
+    var swarm: KeyringSummary?
+}
+
+func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
+    @Sendable func scope(_ request: Request) throws -> Bool {
+        switch request.uri.queryParameters.get("scope") ?? "swarm" {
+        case "local": return true
+        case "swarm": return false
+        case let s: throw HTTPError(.badRequest, message: "scope must be local or swarm (got '\(s)')")
+        }
+    }
+    @Sendable func timeout(_ request: Request) throws -> Duration {
+        guard let t = request.uri.queryParameters.get("timeout") else { return .seconds(5) }
+        guard let d = StateHTTP.duration(String(t)), d > .zero, d <= .seconds(60) else {
+            throw HTTPError(.badRequest, message: "timeout must be a duration like 5s or 500ms, at most 60s (got '\(t)')")
+        }
+        return d
+    }
+    @Sendable func run(_ op: KeyringOperation, _ request: Request) async throws -> KeyringResponse {
+        do {
+            if try scope(request) {
+                return KeyringResponse(scope: "local", local: try await node.changeKeyringLocally(op))
+            }
+            let summary = try await node.changeKeyring(op, timeout: try timeout(request))
+            return KeyringResponse(scope: "swarm", swarm: summary)
+        } catch let e as KeyringError {
+            throw HTTPError(e == .noKeyring ? .conflict : .badRequest, message: e.description)
+        } catch let e as ColonyError {
+            throw HTTPError(.serviceUnavailable, message: e.description)
+        }
+    }
+    @Sendable func key(_ request: Request, _ context: BasicRequestContext) async throws -> [UInt8] {
+        let body = try await request.decode(as: KeyRequest.self, context: context)
+        do {
+            return try Keyring.decode(body.key)
+        } catch let e as KeyringError {
+            throw HTTPError(.badRequest, message: e.description)
+        }
+    }
+
+    router.get("/v1/keyring") { request, _ in try await run(.list, request) }
+    router.post("/v1/keyring") { request, context in try await run(.install(try await key(request, context)), request) }
+    router.put("/v1/keyring") { request, context in try await run(.use(try await key(request, context)), request) }
+    router.delete("/v1/keyring") { request, context in try await run(.remove(try await key(request, context)), request) }
+    router.put("/v1/keyring/mode") { request, context in
+        let body = try await request.decode(as: ModeRequest.self, context: context)
+        guard let mode = Keyring.Mode(rawValue: body.mode) else {
+            throw HTTPError(.badRequest, message: "mode must be one of \(Keyring.Mode.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(body.mode)')")
+        }
+        return try await run(.mode(mode), request)
+    }
+}
+
+/// With a token configured, every request must carry `Authorization: Bearer <token>`
+/// (compared in constant time); others get a 401 with a JSON error.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: [UInt8]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let given = request.headers[HTTPFields.Element.Name("Authorization")!] ?? ""
+        let prefix = "Bearer "
+        guard given.hasPrefix(prefix), Self.equal(Array(given.utf8.dropFirst(prefix.utf8.count)), token) else {
+            var r = JSONErrorMiddleware<Context>.json(.unauthorized, "this agent requires a bearer token (Authorization: Bearer …; the CLI reads --token or COLONY_HTTP_TOKEN)")
+            r.headers[HTTPFields.Element.Name("WWW-Authenticate")!] = "Bearer realm=\"colony\""
+            return r
+        }
+        return try await next(request, context)
+    }
+
+    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for i in 0..<max(a.count, b.count) {
+            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return diff == 0
+    }
+}
