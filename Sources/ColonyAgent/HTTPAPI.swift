@@ -194,8 +194,12 @@ enum SSE {
             return "event: joinFailed\ndata: {\"attempt\":\(attempt)}\n\n"
         case .memberReclaimed(let id):
             return "event: reclaimed\ndata: {\"id\":\"\(id)\"}\n\n"
-        case .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished:
-            return nil  // TODO(issue 4): state and event SSE
+        case .peerGraylisted(let id, let score):
+            return "event: graylisted\ndata: {\"id\":\"\(id)\",\"score\":\(Int(score))}\n\n"
+        case .evictionProposed(let id, let score):
+            return "event: evictionProposed\ndata: {\"id\":\"\(id)\",\"score\":\(Int(score))}\n\n"
+        case .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished, .peerForgiven:
+            return nil  // state changes stream from /v1/log
         }
     }
 }

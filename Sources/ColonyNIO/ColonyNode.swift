@@ -40,6 +40,9 @@ public final class ColonyNode: Service, Sendable {
         public var keyring: Keyring?
         /// Sealed packets whose time is further than this from ours are refused as stale.
         public var replayWindow: Duration = .seconds(60)
+        /// Sign what this node originates with its Ed25519 identity and refuse unsigned or
+        /// forged claims, records, events and queries. Default true.
+        public var signatures = true
 
         public init(name: String, bind: Address, settings: Settings = .lan, dataDirectory: String? = nil) {
             self.name = name

@@ -48,6 +48,11 @@ extension Driver {
 
     private func refuse(_ reason: String, from address: Address) -> [UInt8]? {
         counters.refused[reason, default: 0] += 1
+        if var core {
+            let effects = core.rejected(from: address, now: now())
+            self.core = core
+            handle(effects)
+        }
         metricRefused.increment()
         if refusalWarned.insert(address).inserted {
             logger.warning("refusing packets this node cannot open (wrong or missing encryption key?)",

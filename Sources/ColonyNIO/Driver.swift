@@ -180,6 +180,7 @@ final class Driver: @unchecked Sendable {
             var settings = d.configuration.settings
             settings.maxDatagramBytes -= Envelope.overhead
             var core = NodeCore(me: me, settings: settings, seed: coreSeed, now: d.now())
+            if d.configuration.signatures { core.authenticate(with: Ed25519Authenticator(privateKey: identity.privateKey)) }
             d.log = eventLog
             core.restore(records: restored.records, events: restored.events)
             core.anchorWallClock(ms: UInt64(d.wallNow()), now: d.now())
@@ -305,9 +306,12 @@ final class Driver: @unchecked Sendable {
             } else {
                 logger.debug("dropped malformed packet", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
             }
+            let effects = core.rejected(from: address, now: now())
+            self.core = core
+            handle(effects)
             return
         }
-        let effects = core.receive(packet, from: address, via: via, now: now())
+        let effects = core.receive(packet, from: address, via: via, bytes: bytes.count, now: now())
         self.core = core
         handle(effects)
     }
@@ -391,6 +395,12 @@ final class Driver: @unchecked Sendable {
             break
         case .queryReceived, .queryResponse, .queryFinished:
             publishState(event)
+        case .peerGraylisted(let id, let score):
+            logger.warning("peer graylisted: its gossip is ignored", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
+        case .peerForgiven(let id, let score):
+            logger.info("peer forgiven: its score recovered", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
+        case .evictionProposed(let id, let score):
+            logger.warning("peer misbehaves: eviction proposed", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
         }
         for c in subscribers.withLockedValue({ Array($0.values) }) { c.yield(event) }
     }

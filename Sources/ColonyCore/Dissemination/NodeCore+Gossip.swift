@@ -31,7 +31,18 @@ extension NodeCore {
             // A busy queue (a burst of writes) goes out in several packets per target, each
             // item at most about once per target per round.
             let perPacket = max(1, settings.maxDatagramBytes - 64)
-            let packets = min(settings.maxGossipPacketsPerTarget, 1 + queue.smallBytes / perPacket)
+            var packets = min(settings.maxGossipPacketsPerTarget, 1 + queue.smallBytes / perPacket)
+            if packets > 1 {
+                // The budget on gossip out: beyond one datagram per target, each costs tokens.
+                let t = settings.trust
+                var bucket = gossipBucket ?? TokenBucket(burst: t.gossipBytesPerSecond, at: now)
+                var allowed = 1
+                while allowed < packets && bucket.take(Double(settings.maxDatagramBytes), rate: t.gossipBytesPerSecond, burst: t.gossipBytesPerSecond, now: now) {
+                    allowed += 1
+                }
+                gossipBucket = bucket
+                packets = allowed
+            }
             for _ in 0..<packets where !queue.isEmpty { sendDatagram(.gossip, to: t.peer) }
         }
         if !queue.isEmpty || phase == .leaving {

@@ -53,6 +53,9 @@ public struct Member: Sendable, Hashable, CustomStringConvertible {
     public var status: MemberStatus
     /// The wire protocol version the member speaks.
     public var protocolVersion: UInt8
+    /// The member's own signature of its latest claim: its leave if `status` is `left`,
+    /// otherwise its alive claim (suspect and dead are others' claims, not signed by it).
+    public var signature: Signature?
 
     public init(
         id: NodeID, name: String, address: Address, tags: [String: String] = [:],

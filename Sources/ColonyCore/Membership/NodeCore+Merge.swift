@@ -12,7 +12,7 @@ extension NodeCore {
             stats.recordsInvalid += 1
             return
         case .suspect(_, let inc, _) where inc >= maxCounter, .dead(_, let inc, _) where inc >= maxCounter,
-             .left(_, let inc) where inc >= maxCounter:
+             .left(_, let inc, _) where inc >= maxCounter:
             stats.recordsInvalid += 1
             return
         default:
@@ -25,8 +25,8 @@ extension NodeCore {
             applySuspect(id: id, incarnation: inc, from: from)
         case .dead(let id, let inc, let from):
             applyDead(id: id, incarnation: inc, from: from, left: false)
-        case .left(let id, let inc):
-            applyDead(id: id, incarnation: inc, from: id, left: true)
+        case .left(let id, let inc, let sig):
+            applyDead(id: id, incarnation: inc, from: id, left: true, signature: sig)
         case .record(let r):
             applyRecord(r)
         case .event(let e):
@@ -47,12 +47,23 @@ extension NodeCore {
             case .suspect, .dead:
                 applySuspect(id: m.id, incarnation: m.incarnation, from: sender)
             case .left:
-                applyDead(id: m.id, incarnation: m.incarnation, from: m.id, left: true)
+                applyDead(id: m.id, incarnation: m.incarnation, from: m.id, left: true, signature: m.signature)
             }
         }
     }
 
     mutating func applyAlive(_ m: Member) {
+        // Only news is checked (a repeat costs no signature check), and only the member
+        // itself can sign its alive claim; a forged claim about us is ignored, not refuted.
+        if authenticates {
+            let news: Bool
+            if m.id == me.id {
+                news = m.incarnation > me.incarnation || (m.incarnation == me.incarnation && !sameMetadata(m, me))
+            } else {
+                news = table[m.id].map { m.incarnation > $0.member.incarnation } ?? true
+            }
+            if news && !verified(m.signature, of: SignedClaim.alive(m), origin: m.id) { return }
+        }
         if m.id == me.id {
             // Someone claims something newer about us than we know: refute it.
             if m.incarnation > me.incarnation
@@ -135,7 +146,14 @@ extension NodeCore {
         applyDead(id: id, incarnation: incarnation, from: me.id, left: false)
     }
 
-    mutating func applyDead(id: NodeID, incarnation: UInt64, from: NodeID, left: Bool) {
+    mutating func applyDead(id: NodeID, incarnation: UInt64, from: NodeID, left: Bool, signature: Signature? = nil) {
+        if left, authenticates {
+            let current = id == me.id ? me : table[id]?.member
+            if let current, incarnation > current.incarnation || (incarnation == current.incarnation && current.status != .left),
+               !verified(signature, of: SignedClaim.left(id: id, incarnation: incarnation), origin: id) {
+                return
+            }
+        }
         if id == me.id {
             if phase == .leaving || phase == .left { return }
             refute(claimed: incarnation)
@@ -153,15 +171,17 @@ extension NodeCore {
         var updated = current
         updated.incarnation = incarnation
         updated.status = status
+        if left { updated.signature = signature }
         set(updated, previous: current)
         if !left { stats.membersDeclaredDead += 1 }
-        enqueue(left ? .left(id: id, incarnation: incarnation) : .dead(id: id, incarnation: incarnation, from: from))
+        enqueue(left ? .left(id: id, incarnation: incarnation, signature: signature) : .dead(id: id, incarnation: incarnation, from: from))
     }
 
     /// Answer a claim about us with a strictly higher incarnation. Having to refute means
     /// others could not hear from us in time, so our health multiplier goes up (Lifeguard).
     mutating func refute(claimed: UInt64) {
         me.incarnation = max(me.incarnation, claimed) + 1
+        signMe()
         table.upsert(me, at: now)
         stats.refutations += 1
         awareness.apply(1)
@@ -172,6 +192,7 @@ extension NodeCore {
     /// Record a member's new state, keep side structures in step, and emit the change.
     mutating func set(_ member: Member, previous: Member?) {
         table.upsert(member, at: now)
+        addressIndex[member.address] = member.id
         if member.status != .suspect { suspicions[member.id] = nil }
         if member.status.isGone {
             gone[member.id] = now
@@ -182,6 +203,7 @@ extension NodeCore {
     }
 
     mutating func enqueue(_ update: Update) {
+        newsCount &+= 1
         queue.enqueue(update)
         if !gossipArmed {
             gossipArmed = true

@@ -54,6 +54,13 @@ extension NodeCore {
         for h in helpers {
             sendDatagram(.pingReq(seq: seq, target: target, targetAddress: p.address), to: h.peer)
         }
+        if !helpers.isEmpty {
+            // Judge the helpers well after any honest answer could arrive: a helper nacks
+            // after a fraction of the probe timeout, so one period plus two timeouts is room.
+            helperAudits[seq] = HelperAudit(helpers: helpers.map(\.id))
+            let wait = settings.probeInterval.nanosecondsInt64 + 2 * settings.probeTimeout.nanosecondsInt64
+            timers.schedule(.helperAudit(seq), at: now.advanced(byNanoseconds: wait))
+        }
         if settings.streamFallbackPing {
             out.append(.send(Packet(from: me.id, message: .ping(seq: seq, target: target)), to: Peer(id: target, address: p.address), via: .stream))
         }
@@ -77,13 +84,15 @@ extension NodeCore {
         applySuspect(id: p.target, incarnation: r.member.incarnation, from: me.id, evidenceSince: settings.anchorSuspicionAtProbe ? p.startedAt : nil)
     }
 
-    mutating func onAck(seq: UInt32) {
+    mutating func onAck(seq: UInt32, from sender: NodeID) {
+        noteHelperAnswer(seq: seq, from: sender)
         if var p = probe, p.seq == seq {
             if !p.acked {
                 p.acked = true
                 // memberlist: a direct ack lowers the multiplier; an indirect one leaves it.
                 if !p.indirect { awareness.apply(-1) }
                 probe = p
+                if sender == p.target || helperAudits[seq] != nil { reward(sender, timelyAck: true) }
             }
             return
         }
@@ -92,7 +101,8 @@ extension NodeCore {
         }
     }
 
-    mutating func onNack(seq: UInt32) {
+    mutating func onNack(seq: UInt32, from sender: NodeID) {
+        noteHelperAnswer(seq: seq, from: sender)
         guard var p = probe, p.seq == seq else { return }
         p.nacks += 1
         stats.nacksReceived += 1
@@ -107,6 +117,22 @@ extension NodeCore {
         sendDatagram(.ping(seq: mySeq, target: target), to: Peer(id: target, address: targetAddress))
         let wait = Double(settings.probeTimeout.nanosecondsInt64) * settings.indirectProbeTimeoutFraction
         timers.schedule(.helperTimeout(mySeq), at: now.advanced(byNanoseconds: Int64(wait)))
+    }
+
+    mutating func noteHelperAnswer(seq: UInt32, from sender: NodeID) {
+        guard var audit = helperAudits[seq], audit.helpers.contains(sender), !audit.answered.contains(sender) else { return }
+        audit.answered.append(sender)
+        helperAudits[seq] = audit
+    }
+
+    mutating func onHelperAudit(seq: UInt32) {
+        guard let audit = helperAudits.removeValue(forKey: seq) else { return }
+        for h in audit.helpers where !audit.answered.contains(h) {
+            // A helper that has since died or left was not freeloading.
+            guard let r = table[h], r.member.status.isLive else { continue }
+            stats.unansweredPingReqs += 1
+            penalize(h, .unanswered)
+        }
     }
 
     mutating func onHelperTimeout(seq: UInt32) {

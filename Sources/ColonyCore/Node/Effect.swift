@@ -65,6 +65,13 @@ public enum Event: Sendable, Equatable {
     case queryResponse(QueryResponse)
     /// A query's deadline passed; no more answers are taken.
     case queryFinished(Dot)
+    /// A peer's score fell below the graylist threshold: its gossip is ignored.
+    case peerGraylisted(NodeID, score: Double)
+    /// A graylisted peer's score recovered.
+    case peerForgiven(NodeID, score: Double)
+    /// A peer's score fell below the eviction threshold: this node proposes its eviction
+    /// (the hive's queens act on it).
+    case evictionProposed(NodeID, score: Double)
 }
 
 /// Counters a node keeps about its own protocol work; drivers export them as metrics.
@@ -98,5 +105,18 @@ public struct CoreStats: Sendable, Equatable {
     public var eventsReceived = 0
     public var eventsRedundant = 0
     public var queriesAnswered = 0
+    /// Claims, records, events and queries refused for a missing or invalid signature.
+    public var signaturesRejected = 0
+    /// Packets dropped by the per-sender rate limits.
+    public var rateLimited = 0
+    /// Offences held against peers (all kinds).
+    public var offences = 0
+    /// Times a peer was graylisted, and updates ignored from graylisted peers.
+    public var peersGraylisted = 0
+    public var graylistedUpdatesIgnored = 0
+    /// Packets the driver could not open or decode (reported with `rejected(from:)`).
+    public var packetsRejected = 0
+    /// Helpers that did not answer a ping-req.
+    public var unansweredPingReqs = 0
     public init() {}
 }

@@ -39,6 +39,13 @@ public struct NodeCore: Sendable {
         var nacks = 0
     }
 
+    /// Helpers asked to probe for us, and which of them answered (ack or nack): one that
+    /// stays silent is freeloading.
+    struct HelperAudit: Sendable {
+        var helpers: [NodeID]
+        var answered: [NodeID] = []
+    }
+
     struct HelperProbe: Sendable {
         var requester: Peer
         var requesterSeq: UInt32
@@ -113,6 +120,21 @@ public struct NodeCore: Sendable {
     /// only).
     var lastRevive: [NodeID: Instant] = [:]
 
+    // Trust (NodeCore+Trust).
+    var authenticator: (any Authenticator)?
+    /// The member whose packet is being processed (for rewards and penalties).
+    var currentSender: NodeID?
+    var scores: TreeDictionary<NodeID, PeerScore> = [:]
+    var scoreDecayArmed = false
+    var packetBuckets: [NodeID: TokenBucket] = [:]
+    var byteBuckets: [NodeID: TokenBucket] = [:]
+    var lastBreachWindow: [NodeID: Int64] = [:]
+    var gossipBucket: TokenBucket?
+    var helperAudits: [UInt32: HelperAudit] = [:]
+    var addressIndex: [Address: NodeID] = [:]
+    /// Bumped whenever news is queued: tells a first delivery from a repeat.
+    var newsCount = 0
+
     /// A node that knows only itself. `me.incarnation` must exceed every incarnation this
     /// identity used before (drivers persist it; see `Effect.persist`).
     public init(me: Member, settings: Settings, seed: UInt64, now: Instant) {
@@ -181,20 +203,39 @@ public struct NodeCore: Sendable {
         phase = .leaving
         probe = nil
         me.status = .left
+        signMe()
         table.upsert(me, at: now)
-        enqueue(.left(id: me.id, incarnation: me.incarnation))
+        enqueue(.left(id: me.id, incarnation: me.incarnation, signature: me.signature))
         timers.schedule(.leaveTimeout, at: now + settings.leavePropagateTimeout)
         // Nobody live to tell (the count no longer includes us: we are `left`).
         if table.liveCount == 0 { completeLeave() }
         return flush()
     }
 
-    /// A packet arrived from `source` (the address it came from) over `transport`.
-    public mutating func receive(_ packet: Packet, from source: Address, via transport: Transport = .datagram, now: Instant) -> [Effect] {
+    /// A packet arrived from `source` (the address it came from) over `transport`; `bytes`
+    /// is its size on the wire (for the byte rate limit; 0 skips it).
+    public mutating func receive(_ packet: Packet, from source: Address, via transport: Transport = .datagram, bytes: Int = 0, now: Instant) -> [Effect] {
         advance(to: now)
         guard phase == .active || phase == .leaving else { return flush() }
         guard packet.from != me.id else { return flush() }
-        for update in packet.updates { apply(update) }
+        guard admitRate(from: packet.from, bytes: bytes, via: transport) else { return flush() }
+        currentSender = packet.from
+        defer { currentSender = nil }
+        if !packet.updates.isEmpty {
+            if isGraylisted(packet.from) {
+                // Graylisted: its gossip is ignored (it still answers probes, and its valid
+                // news reaches us through others).
+                stats.graylistedUpdatesIgnored += packet.updates.count
+            } else {
+                var fresh = false
+                for update in packet.updates {
+                    let before = newsCount
+                    apply(update)
+                    if newsCount > before && update.subject != .member(me.id) { fresh = true }
+                }
+                if fresh { reward(packet.from, timelyAck: false) }
+            }
+        }
         let sender = Peer(id: packet.from, address: source)
         reviveIfDead(packet.from)
         switch packet.message {
@@ -209,9 +250,9 @@ public struct NodeCore: Sendable {
                 stats.misdirectedPings += 1
             }
         case .ack(let seq):
-            onAck(seq: seq)
+            onAck(seq: seq, from: packet.from)
         case .nack(let seq):
-            onNack(seq: seq)
+            onNack(seq: seq, from: packet.from)
         case .pingReq(let seq, let target, let targetAddress):
             onPingReq(seq: seq, target: target, targetAddress: targetAddress, requester: sender)
         case .gossip:
@@ -307,6 +348,8 @@ public struct NodeCore: Sendable {
         case .stateCollect: onStateCollectTick()
         case .stateSync: onStateSyncTick()
         case .queryDeadline(let c): onQueryDeadline(counter: c)
+        case .scoreDecay: onScoreDecayTick()
+        case .helperAudit(let s): onHelperAudit(seq: s)
         }
     }
 

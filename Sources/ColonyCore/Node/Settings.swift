@@ -121,6 +121,11 @@ public struct Settings: Sendable, Hashable {
     /// Longest a query may wait for answers.
     public var maxQueryTimeout: Duration = .seconds(60)
 
+    // MARK: Trust (DESIGN.md §6)
+
+    /// Rate limits, the gossip-out budget and peer scoring.
+    public var trust = TrustSettings()
+
     public init() {}
 
     /// memberlist's `DefaultLANConfig` (but α = 3, see `suspicionMultiplier`).

@@ -21,6 +21,9 @@ struct TimerQueue: Sendable {
         case stateCollect
         case stateSync
         case queryDeadline(UInt64)
+        case scoreDecay
+        /// Judge the helpers asked for probe `seq`: the silent ones were freeloading.
+        case helperAudit(UInt32)
     }
 
     struct Timer: Sendable {

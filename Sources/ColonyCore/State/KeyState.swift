@@ -8,6 +8,8 @@ public struct StateRecord: Hashable, Sendable {
     public var prev: UInt64
     public var context: CausalContext
     public var timestamp: HLCTimestamp
+    /// The origin's signature (when the swarm authenticates).
+    public var signature: Signature?
 
     public init(key: String, value: [UInt8]?, dot: Dot, prev: UInt64, context: CausalContext, timestamp: HLCTimestamp) {
         self.key = key

@@ -91,10 +91,11 @@ extension NodeCore {
         let currentContext = current?.context ?? CausalContext()
         let ctx = context ?? currentContext
         writeCounter += 1
-        let record = StateRecord(
+        var record = StateRecord(
             key: key, value: value, dot: Dot(origin: me.id, counter: writeCounter),
             prev: currentContext.latest(of: me.id), context: ctx,
             timestamp: hlc.now(wallMs: wallMs))
+        record.signature = sign(SignedClaim.record(record))
         // Budgets: count what the write adds net of what it supersedes here.
         let freed = (current?.siblings ?? []).filter { ctx.covers($0.dot) }
         let adding = record.footprint
@@ -165,6 +166,11 @@ extension NodeCore {
             // it cannot happen: unsent until durable). Keep counters ahead of it anyway.
             writeCounter = r.dot.counter
             durableCounter = max(durableCounter, r.dot.counter)
+        }
+        // Only the origin can sign its records; checked before the dot counts as seen, so a
+        // forgery cannot shadow the real record.
+        if authenticates && !state.seen.contains(r.dot) && !verified(r.signature, of: SignedClaim.record(r), origin: r.dot.origin) {
+            return
         }
         if r.timestamp.physicalMs <= wallMs &+ maxClockDriftMs { hlc.observe(r.timestamp, wallMs: wallMs) }
         switch state.apply(r, now: now) {
@@ -297,12 +303,16 @@ extension NodeCore {
         advance(to: now)
         if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
         let next = nextBroadcastID()
-        let e = UserEvent(id: next.id, lamport: next.lamport, name: name, payload: payload, coalesce: coalesce)
+        var e = UserEvent(id: next.id, lamport: next.lamport, name: name, payload: payload, coalesce: coalesce)
+        e.signature = sign(SignedClaim.event(e))
         applyEvent(e, replayed: false)
         return (.success(e), flush())
     }
 
     mutating func applyEvent(_ e: UserEvent, replayed: Bool) {
+        if authenticates && !eventsSeen.contains(e.id) && !verified(e.signature, of: SignedClaim.event(e), origin: e.id.origin) {
+            return
+        }
         guard admitBroadcast(id: e.id, lamport: e.lamport) else { return }
         // Serf's window: events older than the buffer are history, not news.
         if lamport > UInt64(settings.eventBufferSize) && e.lamport < lamport - UInt64(settings.eventBufferSize) {
@@ -349,8 +359,9 @@ extension NodeCore {
         let maxMs = settings.maxQueryTimeout.nanosecondsInt64 / 1_000_000
         guard ms >= 1 && ms <= maxMs else { return (.failure(.timeoutOutOfRange(ms: ms, max: maxMs)), flush()) }
         let next = nextBroadcastID()
-        let q = Query(id: next.id, lamport: next.lamport, name: name, payload: payload,
+        var q = Query(id: next.id, lamport: next.lamport, name: name, payload: payload,
                       filter: filter, asker: me.address, timeoutMs: UInt32(ms))
+        q.signature = sign(SignedClaim.query(q))
         pendingQueries[next.id.counter] = PendingQuery(id: q.id)
         timers.schedule(.queryDeadline(next.id.counter), at: now + timeout)
         applyQuery(q)
@@ -358,6 +369,9 @@ extension NodeCore {
     }
 
     mutating func applyQuery(_ q: Query) {
+        if authenticates && !eventsSeen.contains(q.id) && !verified(q.signature, of: SignedClaim.query(q), origin: q.id.origin) {
+            return
+        }
         guard admitBroadcast(id: q.id, lamport: q.lamport) else { return }
         enqueue(.query(q))
         if q.filter.matches(me) { emit(.queryReceived(q)) }

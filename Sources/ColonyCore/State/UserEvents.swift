@@ -8,6 +8,8 @@ public struct UserEvent: Hashable, Sendable {
     /// Only the newest event of this name matters: older ones still queued or buffered are
     /// dropped (Serf's coalescing).
     public var coalesce: Bool
+    /// The origin's signature (when the swarm authenticates).
+    public var signature: Signature?
 
     public init(id: Dot, lamport: UInt64, name: String, payload: [UInt8], coalesce: Bool) {
         self.id = id
@@ -44,6 +46,8 @@ public struct Query: Hashable, Sendable {
     public var asker: Address
     /// How long the asker waits; members do not answer stale queries.
     public var timeoutMs: UInt32
+    /// The asker's signature (when the swarm authenticates).
+    public var signature: Signature?
 
     public init(id: Dot, lamport: UInt64, name: String, payload: [UInt8], filter: QueryFilter, asker: Address, timeoutMs: UInt32) {
         self.id = id

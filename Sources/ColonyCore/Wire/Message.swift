@@ -69,8 +69,8 @@ public enum Update: Sendable, Equatable {
     case suspect(id: NodeID, incarnation: UInt64, from: NodeID)
     /// `from` declared the member dead at `incarnation`.
     case dead(id: NodeID, incarnation: UInt64, from: NodeID)
-    /// The member left gracefully at `incarnation`.
-    case left(id: NodeID, incarnation: UInt64)
+    /// The member left gracefully at `incarnation` (signed by it when the swarm authenticates).
+    case left(id: NodeID, incarnation: UInt64, signature: Signature? = nil)
     /// A write to the replicated key-value state.
     case record(StateRecord)
     /// A user event.
@@ -83,7 +83,7 @@ public enum Update: Sendable, Equatable {
     public var subject: BroadcastSubject {
         switch self {
         case .alive(let m): .member(m.id)
-        case .suspect(let id, _, _), .dead(let id, _, _), .left(let id, _): .member(id)
+        case .suspect(let id, _, _), .dead(let id, _, _), .left(let id, _, _): .member(id)
         case .record(let r): .record(r.dot)
         case .event(let e): e.coalesce ? .coalescedEvent(e.name) : .event(e.id)
         case .query(let q): .event(q.id)

@@ -172,7 +172,18 @@ struct WireReader {
             let value = try string()
             if tags.updateValue(value, forKey: key) != nil { throw .duplicateTag(offset: at) }
         }
-        return Member(id: id, name: name, address: address, tags: tags, incarnation: incarnation, status: status, protocolVersion: version)
+        var m = Member(id: id, name: name, address: address, tags: tags, incarnation: incarnation, status: status, protocolVersion: version)
+        m.signature = try signature()
+        return m
+    }
+
+    mutating func signature() throws(WireError) -> Signature? {
+        guard try flag("signature flag") else { return nil }
+        let n = Signature.publicKeyBytes + Signature.signatureBytes
+        guard remaining >= n else { throw .truncated(offset: bytes.count) }
+        defer { offset += n }
+        return Signature(publicKey: Array(bytes[offset..<(offset + Signature.publicKeyBytes)]),
+                         bytes: Array(bytes[(offset + Signature.publicKeyBytes)..<(offset + n)]))
     }
 
     mutating func bytesField() throws(WireError) -> [UInt8] {
@@ -217,7 +228,9 @@ struct WireReader {
         let ctx = try context()
         let physical = try varint()
         let logical = try u32("hlc logical")
-        return StateRecord(key: key, value: value, dot: d, prev: prev, context: ctx, timestamp: HLCTimestamp(physicalMs: physical, logical: logical))
+        var r = StateRecord(key: key, value: value, dot: d, prev: prev, context: ctx, timestamp: HLCTimestamp(physicalMs: physical, logical: logical))
+        r.signature = try signature()
+        return r
     }
 
     mutating func records() throws(WireError) -> [StateRecord] {
@@ -233,7 +246,9 @@ struct WireReader {
         let lamport = try varint()
         let name = try string()
         let payload = try bytesField()
-        return UserEvent(id: id, lamport: lamport, name: name, payload: payload, coalesce: try flag("coalesce"))
+        var e = UserEvent(id: id, lamport: lamport, name: name, payload: payload, coalesce: try flag("coalesce"))
+        e.signature = try signature()
+        return e
     }
 
     mutating func query() throws(WireError) -> Query {
@@ -253,7 +268,9 @@ struct WireReader {
         }
         let asker = try address()
         let timeout = try u32("query timeout")
-        return Query(id: id, lamport: lamport, name: name, payload: payload, filter: QueryFilter(names: names, tags: tags), asker: asker, timeoutMs: timeout)
+        var q = Query(id: id, lamport: lamport, name: name, payload: payload, filter: QueryFilter(names: names, tags: tags), asker: asker, timeoutMs: timeout)
+        q.signature = try signature()
+        return q
     }
 
     mutating func digest() throws(WireError) -> [DigestEntry] {
@@ -298,7 +315,8 @@ struct WireReader {
             return .dead(id: id, incarnation: inc, from: try nodeID())
         case 3:
             let id = try nodeID()
-            return .left(id: id, incarnation: try varint())
+            let inc = try varint()
+            return .left(id: id, incarnation: inc, signature: try signature())
         case 4:
             return .record(try record())
         case 5:

@@ -133,7 +133,28 @@ extension ByteSink {
         }
     }
 
+    mutating func signature(_ s: Signature?) {
+        guard let s else { return write(0) }
+        write(1)
+        write(contentsOf: s.publicKey)
+        write(contentsOf: s.bytes)
+    }
+
+    mutating func tags(_ tags: [String: String]) {
+        varint(UInt64(tags.count))
+        // Sorted so the same tags always encode to the same bytes.
+        for key in tags.keys.sorted() {
+            string(key)
+            string(tags[key]!)
+        }
+    }
+
     mutating func record(_ r: StateRecord) {
+        recordBody(r)
+        signature(r.signature)
+    }
+
+    mutating func recordBody(_ r: StateRecord) {
         string(r.key)
         if let v = r.value {
             write(1)
@@ -149,6 +170,11 @@ extension ByteSink {
     }
 
     mutating func userEvent(_ e: UserEvent) {
+        userEventBody(e)
+        signature(e.signature)
+    }
+
+    mutating func userEventBody(_ e: UserEvent) {
         dot(e.id)
         varint(e.lamport)
         string(e.name)
@@ -157,6 +183,11 @@ extension ByteSink {
     }
 
     mutating func query(_ q: Query) {
+        queryBody(q)
+        signature(q.signature)
+    }
+
+    mutating func queryBody(_ q: Query) {
         dot(q.id)
         varint(q.lamport)
         string(q.name)
@@ -189,12 +220,8 @@ extension ByteSink {
         varint(m.incarnation)
         write(m.status.rawValue)
         write(m.protocolVersion)
-        varint(UInt64(m.tags.count))
-        // Sorted so the same member always encodes to the same bytes.
-        for key in m.tags.keys.sorted() {
-            string(key)
-            string(m.tags[key]!)
-        }
+        tags(m.tags)
+        signature(m.signature)
     }
 }
 
@@ -214,10 +241,11 @@ extension Update {
             out.nodeID(id)
             out.varint(inc)
             out.nodeID(from)
-        case .left(let id, let inc):
+        case .left(let id, let inc, let sig):
             out.write(3)
             out.nodeID(id)
             out.varint(inc)
+            out.signature(sig)
         case .record(let r):
             out.write(4)
             out.record(r)

@@ -1,0 +1,158 @@
+import HashTreeCollections
+
+/// Verifying what peers send, rate limits and peer scores (DESIGN.md §6).
+extension NodeCore {
+    // MARK: Identity
+
+    /// Sign everything this node originates and verify everything it receives with `a`
+    /// (call before `start`). Without an authenticator nothing is signed or checked.
+    public mutating func authenticate(with a: any Authenticator) {
+        authenticator = a
+        signMe()
+        table.upsert(me, at: now)
+    }
+
+    var authenticates: Bool { authenticator != nil }
+
+    mutating func signMe() {
+        guard let a = authenticator else { return }
+        let claim = me.status == .left ? SignedClaim.left(id: me.id, incarnation: me.incarnation) : SignedClaim.alive(me)
+        me.signature = Signature(publicKey: a.publicKey, bytes: a.sign(claim))
+    }
+
+    func sign(_ claim: [UInt8]) -> Signature? {
+        guard let a = authenticator else { return nil }
+        return Signature(publicKey: a.publicKey, bytes: a.sign(claim))
+    }
+
+    /// True if `signature` is `origin`'s valid signature of `claim` (always true when this
+    /// node does not authenticate). A failure is counted and held against the sender.
+    mutating func verified(_ signature: Signature?, of claim: @autoclosure () -> [UInt8], origin: NodeID) -> Bool {
+        guard let a = authenticator else { return true }
+        guard let s = signature, s.publicKey.count == Signature.publicKeyBytes, s.bytes.count == Signature.signatureBytes,
+              a.nodeID(for: s.publicKey) == origin, a.verify(s.bytes, of: claim(), publicKey: s.publicKey) else {
+            stats.signaturesRejected += 1
+            if let sender = currentSender { penalize(sender, .invalidSignature) }
+            return false
+        }
+        return true
+    }
+
+    // MARK: Rate limits
+
+    /// Admit a packet of `bytes` from `sender`, or refuse it (counted, held against it).
+    mutating func admitRate(from sender: NodeID, bytes: Int, via transport: Transport) -> Bool {
+        let t = settings.trust
+        let known = table[sender] != nil
+        let share = known ? 1 : t.strangerShare
+        let key = known ? sender : NodeID(high: 0, low: 0)
+        var bucket = packetBuckets[key] ?? TokenBucket(burst: t.packetBurst * share, at: now)
+        var ok = bucket.take(1, rate: t.packetsPerSecond * share, burst: t.packetBurst * share, now: now)
+        packetBuckets[key] = bucket
+        if ok && transport == .datagram && bytes > 0 {
+            var bb = byteBuckets[key] ?? TokenBucket(burst: t.byteBurst * share, at: now)
+            ok = bb.take(Double(bytes), rate: t.bytesPerSecond * share, burst: t.byteBurst * share, now: now)
+            byteBuckets[key] = bb
+        }
+        if !ok {
+            stats.rateLimited += 1
+            // One breach per sender per 100 ms window: a flood is a habit, not one slip per packet.
+            let window = now.nanoseconds / 100_000_000
+            if lastBreachWindow[sender] != window {
+                lastBreachWindow[sender] = window
+                if known { penalize(sender, .rateLimited) }
+            }
+        }
+        return ok
+    }
+
+    // MARK: Scores
+
+    /// The score we hold for `peer` (0 for strangers).
+    public func score(of peer: NodeID) -> Double { scores[peer]?.score(settings.trust) ?? 0 }
+
+    /// True if we ignore `peer` (its score fell below the graylist threshold).
+    public func isGraylisted(_ peer: NodeID) -> Bool { scores[peer]?.graylisted ?? false }
+
+    /// Every peer we hold a non-neutral score for.
+    public var peerScores: TreeDictionary<NodeID, PeerScore> { scores }
+
+    mutating func penalize(_ peer: NodeID, _ offence: Offence) {
+        guard peer != me.id else { return }
+        var s = scores[peer] ?? PeerScore()
+        switch offence {
+        case .invalidSignature, .malformed: s.invalid += 1
+        case .rateLimited: s.rateBreaches += 1
+        case .unanswered: s.unanswered += 1
+        }
+        stats.offences += 1
+        scores[peer] = s
+        reassess(peer)
+        armScoreDecay()
+    }
+
+    mutating func reward(_ peer: NodeID, timelyAck: Bool) {
+        guard peer != me.id else { return }
+        var s = scores[peer] ?? PeerScore()
+        if timelyAck { s.timelyAcks += 1 } else { s.firstDeliveries += 1 }
+        scores[peer] = s
+        reassess(peer)
+        armScoreDecay()
+    }
+
+    /// Cross thresholds: graylist (ignore) below one, propose eviction below the other;
+    /// leave the graylist once the score recovers above it.
+    mutating func reassess(_ peer: NodeID) {
+        guard var s = scores[peer] else { return }
+        let value = s.score(settings.trust)
+        let t = settings.trust
+        if !s.graylisted && value < t.graylistThreshold {
+            s.graylisted = true
+            stats.peersGraylisted += 1
+            emit(.peerGraylisted(peer, score: value))
+        } else if s.graylisted && value >= t.graylistThreshold {
+            s.graylisted = false
+            emit(.peerForgiven(peer, score: value))
+        }
+        if !s.evictionProposed && value < t.evictThreshold {
+            s.evictionProposed = true
+            emit(.evictionProposed(peer, score: value))
+        }
+        scores[peer] = s
+    }
+
+    mutating func armScoreDecay() {
+        guard !scoreDecayArmed else { return }
+        scoreDecayArmed = true
+        timers.schedule(.scoreDecay, at: now + .seconds(1))
+    }
+
+    mutating func onScoreDecayTick() {
+        scoreDecayArmed = false
+        var ids: [NodeID] = []
+        for (id, _) in scores { ids.append(id) }
+        for id in ids {
+            scores[id]!.decay(settings.trust)
+            reassess(id)
+            if scores[id]!.isNeutral { scores[id] = nil }
+            // A peer that has left the table is no one we talk to: forget it once forgiven.
+            if let s = scores[id], !s.graylisted, table[id] == nil { scores[id] = nil }
+        }
+        if !scores.isEmpty { armScoreDecay() }
+        // Forget breach windows and buckets of senders that are gone.
+        lastBreachWindow = lastBreachWindow.filter { table[$0.key] != nil }
+        if packetBuckets.count > table.count + 1 {
+            packetBuckets = packetBuckets.filter { table[$0.key] != nil || $0.key == NodeID(high: 0, low: 0) }
+            byteBuckets = byteBuckets.filter { table[$0.key] != nil || $0.key == NodeID(high: 0, low: 0) }
+        }
+    }
+
+    /// A packet from `address` failed before it could be decoded (malformed, unsealable):
+    /// held against the member at that address, if we know one.
+    public mutating func rejected(from address: Address, now: Instant) -> [Effect] {
+        advance(to: now)
+        stats.packetsRejected += 1
+        if let id = addressIndex[address], table[id]?.member.address == address { penalize(id, .malformed) }
+        return flush()
+    }
+}

@@ -1,0 +1,103 @@
+/// A token bucket on virtual time: `rate` tokens a second up to `burst`.
+public struct TokenBucket: Sendable, Equatable {
+    public var tokens: Double
+    public var updatedAt: Instant
+
+    public init(burst: Double, at now: Instant) {
+        tokens = burst
+        updatedAt = now
+    }
+
+    /// Take `cost` tokens if there are enough; refills first.
+    public mutating func take(_ cost: Double, rate: Double, burst: Double, now: Instant) -> Bool {
+        if now > updatedAt {
+            tokens = min(burst, tokens + rate * Double(now.nanoseconds(since: updatedAt)) / 1e9)
+            updatedAt = now
+        }
+        guard tokens >= cost else { return false }
+        tokens -= cost
+        return true
+    }
+}
+
+/// Knobs of peer scoring and rate limiting (DESIGN.md §6). Defaults leave honest traffic an
+/// order of magnitude of headroom: a member sends a peer a few packets a second, a busy one
+/// a few dozen.
+public struct TrustSettings: Sendable, Hashable {
+    /// Packets a second one sender may send us (datagrams and stream frames), and the burst.
+    public var packetsPerSecond: Double = 400
+    public var packetBurst: Double = 800
+    /// Datagram bytes a second one sender may send us, and the burst.
+    public var bytesPerSecond: Double = 2_000_000
+    public var byteBurst: Double = 4_000_000
+    /// Senders not in the member table (joiners, strangers) share one bucket this many times
+    /// a single sender's.
+    public var strangerShare: Double = 4
+    /// Bytes a second this node spends on gossip rounds beyond one datagram per target (the
+    /// budget on gossip out).
+    public var gossipBytesPerSecond: Double = 4_000_000
+
+    /// Score weights (gossipsub v1.1 style). Rewards are capped counters times a weight;
+    /// penalties are counters squared times a weight, so a slip costs little and a habit a
+    /// lot.
+    public var timelyAckWeight: Double = 1
+    public var timelyAckCap: Double = 10
+    public var firstDeliveryWeight: Double = 1
+    public var firstDeliveryCap: Double = 10
+    public var invalidWeight: Double = -20
+    public var rateBreachWeight: Double = -5
+    public var unansweredWeight: Double = -40
+    /// Counters are multiplied by these every second (rewards fade faster than penalties).
+    public var rewardDecay: Double = 0.9
+    public var penaltyDecay: Double = 0.98
+    /// Below this score a peer's packets are ignored (graylist).
+    public var graylistThreshold: Double = -30
+    /// Below this score its eviction is proposed (queens act on it: the hive issue).
+    public var evictThreshold: Double = -300
+
+    public init() {}
+}
+
+/// One peer's standing with us.
+public struct PeerScore: Sendable, Equatable {
+    public var timelyAcks: Double = 0
+    public var firstDeliveries: Double = 0
+    /// Invalid signatures, malformed or unsealable packets.
+    public var invalid: Double = 0
+    public var rateBreaches: Double = 0
+    /// Ping-reqs (and exchanges) it did not answer: freeloading.
+    public var unanswered: Double = 0
+    public var graylisted = false
+    public var evictionProposed = false
+
+    public func score(_ w: TrustSettings) -> Double {
+        w.timelyAckWeight * min(timelyAcks, w.timelyAckCap)
+            + w.firstDeliveryWeight * min(firstDeliveries, w.firstDeliveryCap)
+            + w.invalidWeight * invalid * invalid
+            + w.rateBreachWeight * rateBreaches * rateBreaches
+            + w.unansweredWeight * unanswered * unanswered
+    }
+
+    mutating func decay(_ w: TrustSettings) {
+        timelyAcks *= w.rewardDecay
+        firstDeliveries *= w.rewardDecay
+        invalid *= w.penaltyDecay
+        rateBreaches *= w.penaltyDecay
+        unanswered *= w.penaltyDecay
+        for v in [\PeerScore.timelyAcks, \.firstDeliveries, \.invalid, \.rateBreaches, \.unanswered] where self[keyPath: v] < 0.01 {
+            self[keyPath: v] = 0
+        }
+    }
+
+    var isNeutral: Bool {
+        timelyAcks == 0 && firstDeliveries == 0 && invalid == 0 && rateBreaches == 0 && unanswered == 0 && !graylisted && !evictionProposed
+    }
+}
+
+/// Why a peer's score went down.
+public enum Offence: String, Sendable, CaseIterable {
+    case invalidSignature
+    case malformed
+    case rateLimited
+    case unanswered
+}
