@@ -19,6 +19,9 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
     /// partition that heals; then every live node must hold the same state with no
     /// acknowledged write lost and no false siblings.
     case stateChaos = "state-chaos"
+    /// A signed swarm in which 20% of nodes flood, forge or freeload: honest news must
+    /// still reach every honest node, and offenders must be graylisted fast.
+    case abuse
 }
 
 public struct SimulationOptions: Sendable {
@@ -108,6 +111,7 @@ public enum Simulation {
         case .steady: context.steady(&result)
         case .write: context.write(&result)
         case .stateChaos: context.stateChaos(&result)
+        case .abuse: context.abuse(&result)
         }
         let elapsed = clock.now - started
         result.wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -58,6 +58,18 @@ public struct SimulationResult: Sendable {
     /// state-chaos: after faults stop, until every live node holds the same records (healMs
     /// is until membership has converged too).
     public var stateConvergedMs: Double?
+    /// abuse (issue #5): honest (node, write or event) pairs delivered ÷ all such pairs.
+    public var honestDeliveryRatio: Double?
+    public var offenders: Int?
+    /// Offenders graylisted by at least one honest node; honest nodes graylisted by any.
+    public var offendersGraylisted: Int?
+    public var honestGraylisted: Int?
+    /// Gossip rounds from the first offence an honest node met to its graylisting of the
+    /// offender: the worst pair, and the worst per kind of offender.
+    public var graylistRoundsMax: Int?
+    public var graylistRoundsByKind: [String: Int] = [:]
+    /// (honest node, offender) pairs that met an offence and never graylisted.
+    public var offencePairsNotGraylisted: Int?
 
     /// Passed: no invariant violated and the liveness phase converged.
     public var passed: Bool { violations.isEmpty && converged && failure == nil && (lostWrites ?? 0) == 0 && (falseSiblings ?? 0) == 0 }
@@ -116,6 +128,15 @@ public struct SimulationResult: Sendable {
             fields.append(("maxSiblings", maxSiblings.map(String.init) ?? "null"))
             fields.append(("stateConvergedMs", Self.fmt(stateConvergedMs)))
         }
+        if options.scenario == .abuse {
+            fields.append(("honestDeliveryRatio", honestDeliveryRatio.map { String(format: "%.4f", $0) } ?? "null"))
+            fields.append(("offenders", offenders.map(String.init) ?? "null"))
+            fields.append(("offendersGraylisted", offendersGraylisted.map(String.init) ?? "null"))
+            fields.append(("graylistRoundsMax", graylistRoundsMax.map(String.init) ?? "null"))
+            fields.append(("graylistRoundsByKind", "{" + graylistRoundsByKind.keys.sorted().map { "\(Self.quote($0)): \(graylistRoundsByKind[$0]!)" }.joined(separator: ", ") + "}"))
+            fields.append(("offencePairsNotGraylisted", offencePairsNotGraylisted.map(String.init) ?? "null"))
+            fields.append(("honestGraylisted", honestGraylisted.map(String.init) ?? "null"))
+        }
         fields.append(("virtualSeconds", String(format: "%.3f", virtualSeconds)))
         fields.append(("steps", "\(steps)"))
         fields.append(("traceHash", Self.quote(String(traceHash, radix: 16))))
@@ -151,6 +172,7 @@ public struct SimulationResult: Sendable {
             ("load", bytesPerNodePerSecond.map { String(format: "%.1f B/node/s, %.2f msg/node/s", $0, messagesPerNodePerSecond ?? 0) } ?? "—"),
             ("virtual time", String(format: "%.1f s in %d steps", virtualSeconds, steps)),
             ("writes", acknowledgedWrites.map { "\($0) acknowledged · \(lostWrites ?? 0) lost · \(divergentNodes ?? 0) divergent nodes · \(falseSiblings ?? 0) false siblings" } ?? "—"),
+            ("abuse", honestDeliveryRatio.map { String(format: "honest delivery %.4f · %d/%d offenders graylisted · worst %d rounds %@ · %d honest graylisted", $0, offendersGraylisted ?? 0, offenders ?? 0, graylistRoundsMax ?? -1, graylistRoundsByKind.description, honestGraylisted ?? 0) } ?? "—"),
             ("wall time", String(format: "%.2f s", wallSeconds)),
             ("peak memory", String(format: "%.1f MB", Double(peakMemoryBytes) / 1e6)),
             ("trace hash", String(traceHash, radix: 16)),

@@ -31,10 +31,12 @@ public final class Simulator {
         var wakeAt: Int64 = .max
         public internal(set) var bytesSent = 0
         public internal(set) var messagesSent = 0
+        /// Honest, or one of the abuse scenario's offenders.
+        public var behaviour: Behaviour = .honest
     }
 
     enum Payload {
-        case deliver(to: Int32, from: Int32, packet: Packet, via: Transport)
+        case deliver(to: Int32, from: Int32, packet: Packet, via: Transport, injected: Bool)
         case refused(node: Int32, address: Address)
         case wake(node: Int32, generation: UInt64)
         case action(Int)
@@ -69,6 +71,15 @@ public final class Simulator {
     var rng: Xoshiro256
     var actions: [(Simulator) -> Void] = []
     var addressIndex: [Address: Int32] = [:]
+    /// Sign and verify with `SimAuthenticator` (the abuse scenario).
+    public var authenticate = false
+    /// Node pairs whose direct path is broken both ways (flaky links: indirect probing
+    /// routes around them). Keys are `min << 32 | max`.
+    public var brokenLinks: Set<UInt64> = []
+    /// Called for every packet delivered, before the receiver handles it (the flag: sent by
+    /// `inject`, not by the sender's core).
+    public var onDeliver: ((Simulator, Int, Int, Packet, Bool) -> Void)?
+    var injecting = false
 
     public init(seed: UInt64, settings: Settings, network: NetworkModel) {
         precondition(settings.indirectChecks >= 0)
@@ -116,6 +127,7 @@ public final class Simulator {
         let incarnation = max(1, nodes[i].persistedIncarnation + (nodes[i].restarts > 0 || nodes[i].persistedIncarnation > 0 ? 1 : 0))
         let coreSeed = SplitMix64.mix(seed ^ SplitMix64.mix(UInt64(i) &+ UInt64(nodes[i].restarts) << 40))
         var core = NodeCore(me: member(for: i, incarnation: incarnation), settings: settings, seed: coreSeed, now: instant, knownMembers: known)
+        if authenticate { core.authenticate(with: SimAuthenticator(id: nodes[i].id, swarmSecret: seed)) }
         if !nodes[i].durableRecords.isEmpty || !nodes[i].durableEvents.isEmpty {
             core.restore(records: nodes[i].durableRecords, events: nodes[i].durableEvents)
         }
@@ -182,6 +194,17 @@ public final class Simulator {
         return record
     }
 
+    public func setBehaviour(_ i: Int, _ b: Behaviour) { nodes[i].behaviour = b }
+
+    /// Send a user event from node `i`.
+    @discardableResult
+    public func event(_ i: Int, name: String, payload: [UInt8]) -> UserEvent? {
+        guard nodes[i].isUp, nodes[i].core != nil else { return nil }
+        let (result, effects) = nodes[i].core!.event(name, payload: payload, now: instant)
+        apply(effects, node: i)
+        return try? result.get()
+    }
+
     public func leave(_ i: Int) {
         command(i) { core, now in core.leave(now: now) }
     }
@@ -245,12 +268,16 @@ public final class Simulator {
             mixTrace(5, UInt64(i))
             let effects = nodes[i].core!.streamFailed(to: address, refused: true, now: instant)
             apply(effects, node: i)
-        case .deliver(let to, let from, let packet, let via):
+        case .deliver(let to, let from, let packet, let via, let injected):
             let i = Int(to)
             guard nodes[i].isUp, !deferredWhilePaused(payload, node: i) else { return }
             mixTrace(3, UInt64(i) << 32 | UInt64(from))
             mixTrace(4, UInt64(packet.message.kind.rawValue) << 16 | UInt64(packet.updates.count))
-            let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, via: via, now: instant)
+            onDeliver?(self, i, Int(from), packet, injected)
+            // A freeloader ignores requests to probe for others.
+            if nodes[i].behaviour == .freeloader, case .pingReq = packet.message { return }
+            let bytes = authenticate ? Wire.size(of: packet) : 0
+            let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, via: via, bytes: bytes, now: instant)
             apply(effects, node: i)
         }
     }
@@ -319,6 +346,14 @@ public final class Simulator {
     }
 
     func route(_ packet: Packet, from i: Int, to peer: Peer, via: Transport) {
+        var packet = packet
+        if nodes[i].behaviour == .freeloader {
+            // Relays nothing: no gossip rounds, no piggybacked news but its own claims (it
+            // wants to stay a member).
+            if case .gossip = packet.message { return }
+            let me = nodes[i].id
+            packet.updates = packet.updates.filter { $0.subject == .member(me) }
+        }
         let bytes = Wire.size(of: packet)
         nodes[i].bytesSent += bytes
         nodes[i].messagesSent += 1
@@ -328,16 +363,17 @@ public final class Simulator {
         onSend?(self, i, packet)
         guard let j = resolve(peer) else { return }
         if nodes[i].group != nodes[j].group { return }
+        if !brokenLinks.isEmpty && brokenLinks.contains(Self.linkKey(i, j)) { return }
         let latency = network.linkLatency(nodes[i].position, nodes[j].position)
         switch via {
         case .datagram:
             if rng.chance(network.loss) { return }
             var delay = latency + Int64(Double(latency) * network.jitter * rng.unit())
             if rng.chance(network.reorder) { delay += Int64(Double(latency) * 5 * rng.unit()) }
-            queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via), at: now + delay)
+            queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via, injected: injecting), at: now + delay)
             if rng.chance(network.duplicate) {
                 let again = delay + Int64(Double(latency) * rng.unit())
-                queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via), at: now + again)
+                queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via, injected: injecting), at: now + again)
             }
         case .stream:
             guard nodes[j].isUp else {
@@ -350,8 +386,19 @@ public final class Simulator {
             // Handshake, then the frame, then bandwidth.
             let transfer = Int64(Double(bytes) / network.streamBytesPerMicrosecond * 1000)
             let delay = 3 * latency + transfer + Int64(Double(latency) * network.jitter * rng.unit())
-            queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via), at: now + delay)
+            queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via, injected: injecting), at: now + delay)
         }
+    }
+
+    static func linkKey(_ a: Int, _ b: Int) -> UInt64 { UInt64(min(a, b)) << 32 | UInt64(max(a, b)) }
+
+    /// Send a packet from node `i` as if its core had (offenders' traffic). Goes through the
+    /// same modelled network.
+    public func inject(_ packet: Packet, from i: Int, to j: Int, via: Transport = .datagram) {
+        guard nodes[i].isUp else { return }
+        injecting = true
+        defer { injecting = false }
+        route(packet, from: i, to: Peer(id: nodes[j].id, address: nodes[j].address), via: via)
     }
 
     // MARK: Invariants

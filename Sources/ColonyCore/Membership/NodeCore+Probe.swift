@@ -55,10 +55,10 @@ extension NodeCore {
             sendDatagram(.pingReq(seq: seq, target: target, targetAddress: p.address), to: h.peer)
         }
         if !helpers.isEmpty {
-            // Judge the helpers well after any honest answer could arrive: a helper nacks
-            // after a fraction of the probe timeout, so one period plus two timeouts is room.
+            // Judge the helpers after any honest answer could arrive: a helper nacks after a
+            // fraction of the probe timeout, so two timeouts leave room for the trip back.
             helperAudits[seq] = HelperAudit(helpers: helpers.map(\.id))
-            let wait = settings.probeInterval.nanosecondsInt64 + 2 * settings.probeTimeout.nanosecondsInt64
+            let wait = 2 * settings.probeTimeout.nanosecondsInt64
             timers.schedule(.helperAudit(seq), at: now.advanced(byNanoseconds: wait))
         }
         if settings.streamFallbackPing {
@@ -86,6 +86,14 @@ extension NodeCore {
 
     mutating func onAck(seq: UInt32, from sender: NodeID) {
         noteHelperAnswer(seq: seq, from: sender)
+        if let helper = auditPings.removeValue(forKey: seq) {
+            // It answers us directly, yet ignored our request to probe for us: freeloading.
+            if helper == sender {
+                stats.unansweredPingReqs += 1
+                penalize(helper, .unanswered)
+            }
+            return
+        }
         if var p = probe, p.seq == seq {
             if !p.acked {
                 p.acked = true
@@ -125,13 +133,16 @@ extension NodeCore {
         helperAudits[seq] = audit
     }
 
+    /// A helper that said nothing may be freeloading — or unreachable (a broken link, a
+    /// crash). Ping it directly: only if it answers that was it freeloading.
     mutating func onHelperAudit(seq: UInt32) {
         guard let audit = helperAudits.removeValue(forKey: seq) else { return }
         for h in audit.helpers where !audit.answered.contains(h) {
-            // A helper that has since died or left was not freeloading.
             guard let r = table[h], r.member.status.isLive else { continue }
-            stats.unansweredPingReqs += 1
-            penalize(h, .unanswered)
+            let s = nextSeq()
+            auditPings[s] = h
+            sendDatagram(.ping(seq: s, target: h), to: r.member.peer)
+            timers.schedule(.auditPingTimeout(s), at: now + settings.probeTimeout)
         }
     }
 

@@ -131,6 +131,7 @@ public struct NodeCore: Sendable {
     var lastBreachWindow: [NodeID: Int64] = [:]
     var gossipBucket: TokenBucket?
     var helperAudits: [UInt32: HelperAudit] = [:]
+    var auditPings: [UInt32: NodeID] = [:]
     var addressIndex: [Address: NodeID] = [:]
     /// Bumped whenever news is queued: tells a first delivery from a repeat.
     var newsCount = 0
@@ -350,6 +351,7 @@ public struct NodeCore: Sendable {
         case .queryDeadline(let c): onQueryDeadline(counter: c)
         case .scoreDecay: onScoreDecayTick()
         case .helperAudit(let s): onHelperAudit(seq: s)
+        case .auditPingTimeout(let s): auditPings[s] = nil
         }
     }
 

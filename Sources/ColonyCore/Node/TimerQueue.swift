@@ -24,6 +24,8 @@ struct TimerQueue: Sendable {
         case scoreDecay
         /// Judge the helpers asked for probe `seq`: the silent ones were freeloading.
         case helperAudit(UInt32)
+        /// Forget an audit ping nobody answered.
+        case auditPingTimeout(UInt32)
     }
 
     struct Timer: Sendable {

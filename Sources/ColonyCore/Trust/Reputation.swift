@@ -26,7 +26,7 @@ public struct TokenBucket: Sendable, Equatable {
 public struct TrustSettings: Sendable, Hashable {
     /// Packets a second one sender may send us (datagrams and stream frames), and the burst.
     public var packetsPerSecond: Double = 400
-    public var packetBurst: Double = 800
+    public var packetBurst: Double = 400
     /// Datagram bytes a second one sender may send us, and the burst.
     public var bytesPerSecond: Double = 2_000_000
     public var byteBurst: Double = 4_000_000

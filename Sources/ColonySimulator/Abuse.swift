@@ -1,0 +1,67 @@
+import ColonyCore
+
+/// The simulator's `Authenticator`: a keyed hash only the true origin can compute. The
+/// "public key" names the node id; the verifier recomputes with the origin's secret, which
+/// only the simulator knows. A forger signs with its own secret, so its signatures for
+/// anyone else fail — unforgeability, modelled, at a fraction of Ed25519's cost.
+public struct SimAuthenticator: Authenticator {
+    public let id: NodeID
+    let swarmSecret: UInt64
+
+    public init(id: NodeID, swarmSecret: UInt64) {
+        self.id = id
+        self.swarmSecret = swarmSecret
+    }
+
+    public var publicKey: [UInt8] { Self.publicKey(for: id) }
+
+    public static func publicKey(for id: NodeID) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        for v in [id.high, id.low, 0, 0] {
+            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) }
+        }
+        return out
+    }
+
+    public func nodeID(for publicKey: [UInt8]) -> NodeID {
+        guard publicKey.count == 32 else { return NodeID(high: 0, low: 0) }
+        var high: UInt64 = 0, low: UInt64 = 0
+        for i in 0..<8 { high = high << 8 | UInt64(publicKey[i]) }
+        for i in 8..<16 { low = low << 8 | UInt64(publicKey[i]) }
+        // The unused half must be zero, so one id has exactly one key.
+        return publicKey[16...].allSatisfy { $0 == 0 } ? NodeID(high: high, low: low) : NodeID(high: 0, low: 0)
+    }
+
+    public func sign(_ message: [UInt8]) -> [UInt8] { Self.mac(secret: secret(of: id), message) }
+
+    public func verify(_ signature: [UInt8], of message: [UInt8], publicKey: [UInt8]) -> Bool {
+        signature == Self.mac(secret: secret(of: nodeID(for: publicKey)), message)
+    }
+
+    func secret(of id: NodeID) -> UInt64 { SplitMix64.mix(swarmSecret ^ id.stableHash) }
+
+    static func mac(secret: UInt64, _ message: [UInt8]) -> [UInt8] {
+        var h = secret ^ 0xCBF2_9CE4_8422_2325
+        for b in message { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        var x = SplitMix64.mix(h ^ UInt64(message.count))
+        for _ in 0..<8 {
+            x = SplitMix64.mix(x &+ secret)
+            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: x >> UInt64(s))) }
+        }
+        return out
+    }
+}
+
+/// How a simulated node behaves.
+public enum Behaviour: String, Sendable, CaseIterable {
+    case honest
+    /// Sends far more packets than any honest member (valid ones: only the rate shows it).
+    case flooder
+    /// Sends claims, records and events in other members' names, signed with its own key.
+    case forger
+    /// Takes and gives nothing: ignores ping-reqs and relays no gossip.
+    case freeloader
+}
