@@ -41,8 +41,9 @@ extension Simulation.Context {
         func pairKey(_ h: Int, _ o: Int) -> UInt64 { UInt64(h) << 32 | UInt64(o) }
         let isOffender = Set(offenders)
         let attackBegins = attackStart
+        var offencesUntil = Int64.max
         sim.onDeliver = { s, to, from, packet, injected in
-            guard s.now >= attackBegins else { return }
+            guard s.now >= attackBegins, s.now <= offencesUntil else { return }
             // A freeloader met a request it will ignore: the offence against the asker.
             if s.nodes[to].behaviour == .freeloader, case .pingReq = packet.message, !isOffender.contains(from) {
                 let k = pairKey(from, to)
@@ -156,6 +157,10 @@ extension Simulation.Context {
             let d = delivered()
             return d.got == d.want && honestConverged()
         }
+        // Offences met in the last moments are judged too: run past every audit deadline.
+        let judged = sim.now
+        offencesUntil = judged
+        drive(until: judged + 4 * settings.probeTimeout.nanosecondsInt64 + settings.probeInterval.nanosecondsInt64, from: judged) { false }
         let d = delivered()
         result.honestDeliveryRatio = d.want == 0 ? 1 : Double(d.got) / Double(d.want)
         result.converged = honestConverged()
