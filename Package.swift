@@ -152,6 +152,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ColonyTrustTests",
+            dependencies: ["ColonyTrust", "ColonyCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ColonySimulatorTests",
             dependencies: ["ColonyCore", "ColonySimulator"],
             swiftSettings: strict
