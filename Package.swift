@@ -51,7 +51,7 @@ let package = Package(
             dependencies: [
                 "ColonyCore",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),
@@ -72,6 +72,7 @@ let package = Package(
                 "ColonyCore",
                 "ColonyStore",
                 "ColonyTrust",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

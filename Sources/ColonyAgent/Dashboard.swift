@@ -53,6 +53,12 @@ enum Dashboard {
       <div id="log"></div>
     </main>
     <script>
+      // With an API token, open the dashboard as /#token=…: the token stays in the fragment
+      // (never sent in the page request) and rides each API call as access_token.
+      const token = new URLSearchParams(location.hash.slice(1)).get("token");
+      function authed(path) {
+        return token ? path + (path.includes("?") ? "&" : "?") + "access_token=" + encodeURIComponent(token) : path;
+      }
     const colors = { alive: "#4cd07d", suspect: "#f0c040", dead: "#ef5350", left: "#8a96a3" };
     let selfId = null;
     function esc(s) { return String(s).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;"}[c])); }
@@ -80,15 +86,15 @@ enum Dashboard {
     async function refresh() {
       try {
         if (!selfId) {
-          const me = await (await fetch("/v1/self")).json();
+          const me = await (await fetch(authed("/v1/self"))).json();
           selfId = me.id;
           document.getElementById("self").textContent = `${me.name} at ${me.address}`;
         }
-        draw(await (await fetch("/v1/members")).json());
-        const keys = await (await fetch("/v1/kv?limit=50")).json();
+        draw(await (await fetch(authed("/v1/members"))).json());
+        const keys = await (await fetch(authed("/v1/kv?limit=50"))).json();
         document.getElementById("keys").innerHTML = keys.map(k =>
           `<tr class="key" data-key="${esc(k.key)}"><td>${esc(k.key)}</td><td>${esc(k.text ?? (k.value ? "base64:" + k.value.slice(0, 24) : "(deleted)"))}</td><td>${k.siblings.length}</td></tr>`).join("");
-        const st = await (await fetch("/v1/state")).json();
+        const st = await (await fetch(authed("/v1/state"))).json();
         document.getElementById("statesum").textContent = `· ${st.keys} keys, ${st.records} records, ${st.bytes} bytes, digest ${st.digest}`;
         if (logFrom === null) { logFrom = Math.max(1, st.logOffset - 100); }
       } catch (e) { document.getElementById("self").textContent = "agent unreachable"; }
@@ -104,9 +110,9 @@ enum Dashboard {
       el.insertAdjacentHTML("afterbegin", `<div>${esc(new Date().toLocaleTimeString())} ${esc(text)}</div>`);
     }
     function listen() {
-      const events = new EventSource("/v1/events");
+      const events = new EventSource(authed("/v1/events"));
       events.addEventListener("member", e => { const c = JSON.parse(e.data); log(`${c.member.name} ${c.previous || "new"} → ${c.member.status} (#${c.member.incarnation})`); refresh(); });
-      const entries = new EventSource("/v1/log?from=" + (logFrom || 1));
+      const entries = new EventSource(authed("/v1/log?from=" + (logFrom || 1)));
       const t = ms => new Date(ms).toLocaleTimeString();
       entries.addEventListener("event", e => { const x = JSON.parse(e.data); activity(`${t(x.atMs)} event ${x.subject} ${x.event.text ?? ""} (lamport ${x.event.lamport})`); });
       entries.addEventListener("key", e => { const x = JSON.parse(e.data); activity(`${t(x.atMs)} ${x.record.deleted ? "delete" : "write"} ${x.subject} = ${x.record.text ?? ""}${x.info.local ? " (here)" : ""}`); });

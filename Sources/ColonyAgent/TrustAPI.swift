@@ -48,7 +48,7 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
             let summary = try await node.changeKeyring(op, timeout: try timeout(request))
             return KeyringResponse(scope: "swarm", swarm: summary)
         } catch let e as KeyringError {
-            throw HTTPError(e == .noKeyring ? .conflict : .badRequest, message: e.description)
+            throw HTTPError(e == .noKeyring || e == .notSealing ? .conflict : .badRequest, message: e.description)
         } catch let e as ColonyError {
             throw HTTPError(.serviceUnavailable, message: e.description)
         }
@@ -75,15 +75,23 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
     }
 }
 
-/// With a token configured, every request must carry `Authorization: Bearer <token>`
-/// (compared in constant time); others get a 401 with a JSON error.
+/// With a token configured, every request must carry `Authorization: Bearer <token>`, or
+/// (for the browser's EventSource, which cannot set headers) `?access_token=<token>` as RFC
+/// 6750 §2.3 allows; compared in constant time. Others get a 401 with a JSON error. The
+/// dashboard page itself (`GET /`) holds no data and loads without it.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: [UInt8]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let given = request.headers[HTTPFields.Element.Name("Authorization")!] ?? ""
-        let prefix = "Bearer "
-        guard given.hasPrefix(prefix), Self.equal(Array(given.utf8.dropFirst(prefix.utf8.count)), token) else {
+        if request.method == .get && request.uri.path == "/" { return try await next(request, context) }
+        let header = request.headers[HTTPFields.Element.Name("Authorization")!] ?? ""
+        var given: [UInt8]?
+        if header.count > 7, header.prefix(7).lowercased() == "bearer " {
+            given = Array(header.utf8.dropFirst(7))
+        } else if let t = request.uri.queryParameters.get("access_token") {
+            given = Array(String(t).utf8)
+        }
+        guard let given, Self.equal(given, token) else {
             var r = JSONErrorMiddleware<Context>.json(.unauthorized, "this agent requires a bearer token (Authorization: Bearer …; the CLI reads --token or COLONY_HTTP_TOKEN)")
             r.headers[HTTPFields.Element.Name("WWW-Authenticate")!] = "Bearer realm=\"colony\""
             return r

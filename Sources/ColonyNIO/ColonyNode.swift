@@ -187,7 +187,9 @@ public final class ColonyNode: Service, Sendable {
 
     /// Ask matching members; answers arrive on the stream as they come, which ends at the
     /// deadline.
+    /// Names starting with `_colony` are reserved for Colony's own queries.
     public func query(_ name: String, payload: [UInt8] = [], filter: QueryFilter = QueryFilter(), timeout: Duration = .seconds(5)) async throws -> (query: Query, responses: AsyncStream<QueryResponse>) {
+        if name.hasPrefix("_colony") { throw StateError.reservedName(name) }
         let (q, s) = try await driver.query(name, payload: payload, filter: filter, timeout: timeout)
         return (q, s)
     }
@@ -215,12 +217,15 @@ public final class ColonyNode: Service, Sendable {
     /// internal query (sealed under the current key), each member applies it and answers.
     /// Refused when this node has no keyring: keys would travel in the clear.
     public func changeKeyring(_ op: KeyringOperation, timeout: Duration = .seconds(5)) async throws -> KeyringSummary {
-        let (live, hasRing) = try await driver.onLoop { d in
+        let (live, mode) = try await driver.onLoop { d in
             guard let core = d.core else { throw ColonyError.notStarted }
-            return (core.table.liveCount, d.keyring != nil)
+            return (core.table.liveCount, d.keyring?.mode)
         }
-        guard hasRing else { throw KeyringError.noKeyring }
-        let (_, responses) = try await query(KeyringOperation.queryName, payload: op.payload, timeout: timeout)
+        guard let mode else { throw KeyringError.noKeyring }
+        // Keys must never travel in the clear: only a sealing node sends them (a mode change
+        // carries none, so a plain swarm can step to `accept` with it).
+        if !mode.seals, op.carriesKeys { throw KeyringError.notSealing }
+        let (_, responses) = try await driver.query(KeyringOperation.queryName, payload: op.payload, filter: QueryFilter(), timeout: timeout)
         var summary = KeyringSummary(nodes: live, responses: 0, errors: [:], keys: [:], primaryKeys: [:], modes: [:])
         for await r in responses {
             summary.responses += 1

@@ -1,5 +1,6 @@
 import ColonyCore
 import ColonyTrust
+import Crypto
 import Foundation
 import Logging
 import Metrics
@@ -97,13 +98,15 @@ extension Driver {
     /// The internal query that carries keyring changes across the swarm: applied here,
     /// answered with the result (Serf's `_serf_install-key` and friends).
     func answerKeyringQuery(_ q: Query) {
-        let answer: KeyringAnswer
+        var answer: KeyringAnswer
         do {
             let op = try KeyringOperation(payload: q.payload)
             answer = KeyringAnswer(state: try applyKeyring(op), error: nil)
         } catch {
             answer = KeyringAnswer(state: KeyringState(keyring: keyring), error: "\(error)")
         }
+        // A node that does not seal answers in the clear: it names its keys by fingerprint.
+        if keyring?.mode.seals != true { answer.state.keys = answer.state.keys.map(KeyringState.fingerprint) }
         respond(to: q, payload: answer.encoded())
     }
 }
@@ -117,6 +120,12 @@ public enum KeyringOperation: Sendable, Equatable {
     case mode(Keyring.Mode)
 
     public static let queryName = "_colony-keyring"
+
+    /// Whether the request or its answers carry keys (refused unless this node seals).
+    public var carriesKeys: Bool {
+        if case .mode = self { return false }
+        return true
+    }
 
     struct Wire: Codable {
         var op: String
@@ -173,6 +182,12 @@ public struct KeyringState: Sendable, Equatable, Codable {
     }
 
     public var primary: String? { keys.first }
+
+    /// A key's public name: "sha256:" and the first 8 bytes of its SHA-256, hex.
+    public static func fingerprint(_ base64: String) -> String {
+        guard let key = try? Keyring.decode(base64) else { return base64 }
+        return "sha256:" + SHA256.hash(data: key).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
 }
 
 struct KeyringAnswer: Codable {

@@ -1,5 +1,5 @@
 import Crypto
-import DequeModule
+import HeapModule
 import Foundation
 
 /// A sealed packet or stream frame (DESIGN.md §6):
@@ -116,14 +116,22 @@ public enum Envelope {
 }
 
 /// Refuses sealed packets whose time is outside `window` of ours, and any nonce seen within
-/// it. Memory is bounded by `capacity`: when it is full, the oldest nonce is forgotten and
-/// every packet no newer than it is refused from then on, so a forgotten nonce still cannot
-/// be replayed (an honest sender's packets are newer than anything held).
+/// it. Memory is bounded by `capacity`: when it is full, the nonce with the oldest time is
+/// forgotten and every packet no newer than it is refused from then on, so a forgotten nonce
+/// still cannot be replayed. Evicting by time (not arrival) keeps the floor at the oldest
+/// time held, so a peer whose clock runs ahead cannot push it past honest packets.
 public struct ReplayGuard: Sendable {
     public let windowMs: UInt64
     public let capacity: Int
+    struct Entry: Comparable, Sendable {
+        var at: UInt64
+        var nonce: Envelope.Nonce
+        static func < (a: Entry, b: Entry) -> Bool {
+            a.at != b.at ? a.at < b.at : (a.nonce.high, a.nonce.low) < (b.nonce.high, b.nonce.low)
+        }
+    }
     var seen: Set<Envelope.Nonce> = []
-    var order: Deque<(at: UInt64, nonce: Envelope.Nonce)> = []
+    var order = Heap<Entry>()
     /// Packets at or before this time are refused (raised when the cache overflows).
     public private(set) var floorMs: UInt64 = 0
 
@@ -141,14 +149,14 @@ public struct ReplayGuard: Sendable {
         guard sentAtMs > floorMs else { throw .replayed }
         // Forget nonces whose time has left the window: a replay of them is now stale.
         let oldest = nowMs > windowMs ? nowMs - windowMs : 0
-        while let first = order.first, first.at < oldest {
-            order.removeFirst()
+        while let first = order.min, first.at < oldest {
+            order.removeMin()
             seen.remove(first.nonce)
         }
         guard seen.insert(nonce).inserted else { throw .replayed }
-        order.append((sentAtMs, nonce))
+        order.insert(Entry(at: sentAtMs, nonce: nonce))
         while order.count > capacity {
-            let evicted = order.removeFirst()
+            let evicted = order.removeMin()
             seen.remove(evicted.nonce)
             floorMs = max(floorMs, evicted.at)
         }

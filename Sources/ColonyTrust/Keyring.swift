@@ -134,6 +134,7 @@ public enum KeyringError: Error, Equatable, CustomStringConvertible {
     case notInstalled
     case removingPrimary
     case noKeyring
+    case notSealing
     case unreadable(String)
 
     public var description: String {
@@ -143,6 +144,7 @@ public enum KeyringError: Error, Equatable, CustomStringConvertible {
         case .notInstalled: "the key is not installed: install it first"
         case .removingPrimary: "the primary key cannot be removed: use another key first"
         case .noKeyring: "encryption is not enabled on this node (start it with --encrypt, or install a key with scope=local)"
+        case .notSealing: "this node does not seal its packets yet (mode open): keys would travel in the clear; step to mode accept first"
         case .unreadable(let why): "the keyring file cannot be read: \(why)"
         }
     }

@@ -69,7 +69,7 @@ private let json: HTTPFields = [.contentType: "application/json"]
                 #expect(r.headers[HTTPFields.Element.Name("WWW-Authenticate")!]?.hasPrefix("Bearer") == true)
             }
             for header in ["Bearer wrong-token-0123456789", "Bearer ", "Bearer 0123456789abcdef-toke", "Bearer 0123456789abcdef-tokenX",
-                           "Bearer  0123456789abcdef-token", "Basic 0123456789abcdef-token", "0123456789abcdef-token"] {
+                           "Basic 0123456789abcdef-token", "0123456789abcdef-token"] {
                 try await client.execute(uri: "/v1/self", method: .get, headers: [.authorization: header]) { r in
                     #expect(r.status == .unauthorized, "Authorization: \(header)")
                     #expect(!message(r).isEmpty)
@@ -80,6 +80,22 @@ private let json: HTTPFields = [.contentType: "application/json"]
             try await client.execute(uri: "/v1/keyring?scope=local", method: .post, headers: json, body: keyBody(Keyring.generateKey())) { r in
                 #expect(r.status == .unauthorized)
             }
+        }
+    }
+
+    /// The browser dashboard: the page loads without the token (it holds no data), and its
+    /// API calls carry the token as `access_token` (EventSource cannot set headers); the
+    /// scheme name is case-insensitive.
+    @Test func dashboardAndQueryTokenAndLowercaseScheme() async throws {
+        try await withAgent(keyring: nil, token: Self.token) { client, _ in
+            try await client.execute(uri: "/", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(String(buffer: r.body).contains("access_token"))
+            }
+            try await client.execute(uri: "/v1/self?access_token=\(Self.token)", method: .get) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: "/v1/self?access_token=wrong-token-0123456789", method: .get) { r in #expect(r.status == .unauthorized) }
+            try await client.execute(uri: "/v1/self", method: .get, headers: [.authorization: "bearer \(Self.token)"]) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: "/v1/members", method: .get) { r in #expect(r.status == .unauthorized) }
         }
     }
 

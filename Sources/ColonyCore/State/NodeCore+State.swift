@@ -9,6 +9,8 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
     case nodeBudgetExceeded(used: Int, adding: Int, max: Int)
     case swarmBudgetExceeded(used: Int, adding: Int, max: Int)
     case emptyName
+    /// Names starting with `_colony` belong to Colony's own queries and events.
+    case reservedName(String)
     case payloadTooLarge(bytes: Int, max: Int)
     case timeoutOutOfRange(ms: Int64, max: Int64)
     /// The write counter reached its ceiling (only a forged record could cause it).
@@ -23,6 +25,7 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
         case .nodeBudgetExceeded(let u, let a, let m): "this node's state budget is full: \(u) bytes held + \(a) > \(m) (delete keys or raise max_bytes_per_node)"
         case .swarmBudgetExceeded(let u, let a, let m): "the swarm's state budget is full: \(u) bytes held + \(a) > \(m) (delete keys or raise max_state_bytes)"
         case .emptyName: "names must not be empty"
+        case .reservedName(let n): "the name '\(n)' is reserved (names starting with _colony are Colony's own)"
         case .payloadTooLarge(let b, let m): "payload is \(b) bytes; the limit is \(m)"
         case .timeoutOutOfRange(let t, let m): "timeout \(t) ms is outside 1…\(m) ms"
         case .counterExhausted: "this node's write counter is exhausted (a forged record claimed a huge counter); start it with a new identity"
