@@ -106,6 +106,7 @@ let package = Package(
                 "ColonyNIO",
                 "ColonyAgent",
                 "ColonyTrust",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -9,7 +9,7 @@ struct Colony: AsyncParsableCommand {
             AgentCommand.self, MembersCommand.self, MonitorCommand.self, JoinCommand.self, LeaveCommand.self,
             KVCommand.self, EventCommand.self, QueryCommand.self, LogCommand.self,
             KeygenCommand.self, KeysCommand.self,
-            DemoCommand.self, Simulate.self,
+            DemoCommand.self, Simulate.self, FuzzCommand.self, TrustBenchCommand.self,
         ]
     )
 }
