@@ -4,7 +4,7 @@ import ColonyCore
 extension Simulation.Context {
     /// `abuse` (DESIGN.md §6): a signed swarm in which 20% of the nodes misbehave — a third
     /// flood, a third forge other members' claims, records and events, a third freeload
-    /// (ignore ping-reqs, relay nothing). 5% of links are broken both ways, so probes go
+    /// (ignore ping-reqs, relay nothing). 5% of links (more in small swarms) are broken both ways, so probes go
     /// indirect all the time (that is what exposes freeloaders). Honest nodes keep writing
     /// and sending events. Every honest write and event must reach every honest node, and
     /// each offender must be graylisted by the honest nodes it offends — quickly.
@@ -26,11 +26,14 @@ extension Simulation.Context {
         var kindOf: [Int: Behaviour] = [:]
         for (k, o) in offenders.enumerated() { kindOf[o] = kinds[k % 3] }
         let honest = (0..<n).filter { kindOf[$0] == nil }
-        // Flaky links: 5% of pairs, broken from the start.
+        // Flaky links, broken from the start: 5% of pairs, and at least about three per node
+        // in small swarms, so probes go indirect often enough to meet every freeloader.
         var broken: Set<UInt64> = []
+        let brokenPerMille = max(50, 3000 / (n - 1))
         for a in 0..<n {
-            for b in (a + 1)..<n where rng.below(100) < 5 { broken.insert(UInt64(a) << 32 | UInt64(b)) }
+            for b in (a + 1)..<n where rng.below(1000) < brokenPerMille { broken.insert(UInt64(a) << 32 | UInt64(b)) }
         }
+        func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(UInt64(min(a, b)) << 32 | UInt64(max(a, b))) }
         sim.brokenLinks = broken
         sim.run(until: attackStart)
 
@@ -83,7 +86,7 @@ extension Simulation.Context {
             switch kindOf[o]! {
             case .flooder:
                 // 2,000 packets a second at two honest targets, in 10 ms bursts.
-                let targets = rng.sample(2, from: honest)
+                let targets = rng.sample(2, from: honest.filter { reachable($0, o) })
                 var t = attackStart
                 while t < end {
                     sim.schedule(at: t) { s in
@@ -100,7 +103,8 @@ extension Simulation.Context {
                 var t = attackStart + Int64(rng.below(Int(gossipRound)))
                 var forgery: UInt64 = 0
                 while t < end {
-                    let target = honest[rng.below(honest.count)]
+                    let near = honest.filter { reachable($0, o) }
+                    let target = near[rng.below(near.count)]
                     let victim = honest[rng.below(honest.count)]
                     forgery += 1
                     let serial = forgery
@@ -157,20 +161,22 @@ extension Simulation.Context {
             let d = delivered()
             return d.got == d.want && honestConverged()
         }
-        // Offences met in the last moments are judged too: run past every audit deadline.
+        // Liveness is judged now; offences met in the last moments are judged too, after
+        // running past every audit deadline.
+        let d = delivered()
+        result.converged = honestConverged()
         let judged = sim.now
         offencesUntil = judged
         drive(until: judged + 4 * settings.probeTimeout.nanosecondsInt64 + settings.probeInterval.nanosecondsInt64, from: judged) { false }
-        let d = delivered()
+        let debug = ProcessInfo.processInfo.environment["COLONY_DEBUG_ABUSE"] != nil
         result.honestDeliveryRatio = d.want == 0 ? 1 : Double(d.got) / Double(d.want)
-        result.converged = honestConverged()
         result.offenders = offenderCount
         result.offendersGraylisted = offenders.filter { !(graylistedBy[$0] ?? []).isEmpty }.count
+        if debug { for o in offenders where (graylistedBy[o] ?? []).isEmpty { print("never graylisted", o, kindOf[o]!) } }
         result.honestGraylisted = honest.filter { !(graylistedBy[$0] ?? []).isEmpty }.count
         // Rounds from first offence to graylisting, per pair that met an offence.
         var worst: Int64 = 0
         var pending = 0
-        let debug = ProcessInfo.processInfo.environment["COLONY_DEBUG_ABUSE"] != nil
         var perKind: [String: Int64] = [:]
         for (k, first) in firstOffence {
             let o = Int(k & 0xFFFF_FFFF)

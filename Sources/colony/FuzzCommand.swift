@@ -109,6 +109,7 @@ struct PacketFuzzer {
             .sync(.stateRoot(exchange: 4, root: 7)), .sync(.stateDigest(exchange: 4, digest: digest)),
             .sync(.stateRecords(exchange: 4, records: [r], through: [r.dot], complete: true, digest: digest)),
             .sync(.recentEvents(exchange: 5, events: [e])),
+            .sync(.eventIDs(exchange: 6, ids: [e.id, q.id], isReply: true)), .sync(.missedEvents(exchange: 6, events: [e])),
             .queryResponse(QueryResponse(query: q.id, from: b, name: "node-b", payload: [9])),
         ]
         var out: [[UInt8]] = []

@@ -144,6 +144,18 @@ extension NodeCore {
             onStateSync(sync, from: sender)
         case .recentEvents(_, let events):
             for ev in events { applyEvent(ev, replayed: true) }
+        case .eventIDs(let e, let ids, let isReply):
+            // Answer with our recent events the initiator does not list (not a coalesced one
+            // it has a newer of: applyEvent drops those anyway).
+            let listed = Set(ids.prefix(settings.eventBufferSize * 2))
+            let missed = recentEvents.filter { !listed.contains($0.id) }
+            if !missed.isEmpty { sendStream(.missedEvents(exchange: e, events: missed), to: sender) }
+            // We lack some of the initiator's: list ours once, so it answers in kind.
+            if !isReply, listed.contains(where: { !eventsSeen.contains($0) }) {
+                sendStream(.eventIDs(exchange: e, ids: recentEvents.map(\.id), isReply: true), to: sender)
+            }
+        case .missedEvents(_, let events):
+            for ev in events { applyEvent(ev, replayed: false) }
         case .buckets(let e, let bits, let hashes):
             guard let x = exchanges[e], x.kind == .digest,
                   bits <= MemberTable.bucketBits, hashes.count == 1 << Int(bits) else { return }

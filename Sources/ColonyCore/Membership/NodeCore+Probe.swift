@@ -88,7 +88,7 @@ extension NodeCore {
         noteHelperAnswer(seq: seq, from: sender)
         if let helper = auditPings.removeValue(forKey: seq) {
             // It answers us directly, yet ignored our request to probe for us: freeloading.
-            if helper == sender {
+            if helper == sender && currentSender == sender {
                 stats.unansweredPingReqs += 1
                 penalize(helper, .unanswered)
             }
@@ -100,7 +100,7 @@ extension NodeCore {
                 // memberlist: a direct ack lowers the multiplier; an indirect one leaves it.
                 if !p.indirect { awareness.apply(-1) }
                 probe = p
-                if sender == p.target || helperAudits[seq] != nil { reward(sender, timelyAck: true) }
+                if currentSender == sender && (sender == p.target || helperAudits[seq] != nil) { reward(sender, timelyAck: true) }
             }
             return
         }

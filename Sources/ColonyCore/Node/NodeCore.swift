@@ -135,6 +135,8 @@ public struct NodeCore: Sendable {
     var addressIndex: [Address: NodeID] = [:]
     /// Bumped whenever news is queued: tells a first delivery from a repeat.
     var newsCount = 0
+    /// Per origin, the highest counter signed evidence shows existed (authenticating only).
+    var evidenced: [NodeID: UInt64] = [:]
 
     /// A node that knows only itself. `me.incarnation` must exceed every incarnation this
     /// identity used before (drivers persist it; see `Effect.persist`).
@@ -219,11 +221,20 @@ public struct NodeCore: Sendable {
         advance(to: now)
         guard phase == .active || phase == .leaving else { return flush() }
         guard packet.from != me.id else { return flush() }
-        guard admitRate(from: packet.from, bytes: bytes, via: transport) else { return flush() }
-        currentSender = packet.from
+        // Rewards, penalties and the per-sender bucket go to the claimed sender only if the
+        // packet came from its host: a spoofed `from` cannot get another member graylisted.
+        let attributable = table[packet.from].map { $0.member.address.host == source.host } ?? false
+        guard admitRate(from: attributable ? packet.from : nil, bytes: bytes, via: transport) else { return flush() }
+        currentSender = attributable ? packet.from : nil
         defer { currentSender = nil }
+        let graylisted = attributable && isGraylisted(packet.from)
+        if graylisted, case .sync = packet.message {
+            // Its anti-entropy carries news too: ignored like its gossip.
+            stats.graylistedUpdatesIgnored += 1
+            return flush()
+        }
         if !packet.updates.isEmpty {
-            if isGraylisted(packet.from) {
+            if graylisted {
                 // Graylisted: its gossip is ignored (it still answers probes, and its valid
                 // news reaches us through others).
                 stats.graylistedUpdatesIgnored += packet.updates.count
@@ -234,7 +245,7 @@ public struct NodeCore: Sendable {
                     apply(update)
                     if newsCount > before && update.subject != .member(me.id) { fresh = true }
                 }
-                if fresh { reward(packet.from, timelyAck: false) }
+                if fresh && attributable { reward(packet.from, timelyAck: false) }
             }
         }
         let sender = Peer(id: packet.from, address: source)

@@ -146,6 +146,7 @@ extension NodeCore {
     /// events for the Lamport clock and the buffer. Emits nothing.
     public mutating func restore(records: [StateRecord], events: [UserEvent]) {
         for r in records {
+            noteEvidence(r)
             hlc.observe(r.timestamp, wallMs: 0)
             if r.dot.origin == me.id { writeCounter = max(writeCounter, r.dot.counter) }
             state.apply(r, now: now)
@@ -163,17 +164,18 @@ extension NodeCore {
             stats.recordsInvalid += 1
             return
         }
+        // Only the origin can sign its records; checked before the dot counts as seen (and
+        // before it moves any counter), so a forgery cannot shadow the real record.
+        if authenticates && !state.seen.contains(r.dot) && !verified(r.signature, of: SignedClaim.record(r), origin: r.dot.origin) {
+            return
+        }
+        noteEvidence(r)
         // Our own records come back from peers; what we hold already is a duplicate.
         if r.dot.origin == me.id && r.dot.counter > writeCounter {
             // A record of ours we do not remember (a restart lost it before the log held
             // it cannot happen: unsent until durable). Keep counters ahead of it anyway.
             writeCounter = r.dot.counter
             durableCounter = max(durableCounter, r.dot.counter)
-        }
-        // Only the origin can sign its records; checked before the dot counts as seen, so a
-        // forgery cannot shadow the real record.
-        if authenticates && !state.seen.contains(r.dot) && !verified(r.signature, of: SignedClaim.record(r), origin: r.dot.origin) {
-            return
         }
         if r.timestamp.physicalMs <= wallMs &+ maxClockDriftMs { hlc.observe(r.timestamp, wallMs: wallMs) }
         switch state.apply(r, now: now) {
@@ -217,6 +219,9 @@ extension NodeCore {
         timers.schedule(.exchangeTimeout(e), at: now + settings.streamTimeout)
         stats.stateSyncsStarted += 1
         sendStream(.stateRoot(exchange: e, root: state.seen.rootHash), to: peer)
+        // Events too: gossip alone leaves an epidemic's tail. The peer sends what we lack,
+        // and lists its own if it lacks any of ours.
+        if !catchUp && !recentEvents.isEmpty { sendStream(.eventIDs(exchange: e, ids: recentEvents.map(\.id), isReply: false), to: peer) }
     }
 
     /// Records a peer with `digest` lacks, holding back our writes that are not durable yet.
@@ -232,7 +237,23 @@ extension NodeCore {
     mutating func applySynced(_ records: [StateRecord], through: [Dot], regossip: Bool = true) {
         stats.stateRecordsSynced += records.count
         for r in records { applyRecord(r, regossip: regossip) }
-        state.advance(through.filter { $0.counter < maxCounter })
+        var marks = through.filter { $0.counter < maxCounter }
+        if authenticates {
+            // "Complete through c" skips counters nobody holds any more (superseded). Taken on
+            // a peer's word it could hide real records, so it reaches only as far as signed
+            // evidence: a verified record of the origin, or a verified context covering it.
+            marks = marks.map { Dot(origin: $0.origin, counter: min($0.counter, evidenced[$0.origin] ?? 0)) }
+        }
+        state.advance(marks)
+    }
+
+    /// What a verified record proves existed: its own dot, and what its context covers.
+    mutating func noteEvidence(_ r: StateRecord) {
+        guard authenticates else { return }
+        if r.dot.counter > evidenced[r.dot.origin] ?? 0 { evidenced[r.dot.origin] = r.dot.counter }
+        for e in r.context.base.entries where e.counter > evidenced[e.origin] ?? 0 && e.counter < maxCounter {
+            evidenced[e.origin] = e.counter
+        }
     }
 
     mutating func onStateSync(_ sync: Sync, from sender: Peer) {

@@ -40,12 +40,13 @@ extension NodeCore {
 
     // MARK: Rate limits
 
-    /// Admit a packet of `bytes` from `sender`, or refuse it (counted, held against it).
-    mutating func admitRate(from sender: NodeID, bytes: Int, via transport: Transport) -> Bool {
+    /// Admit a packet of `bytes` from `sender` (nil: a stranger, or a member's id claimed
+    /// from another host), or refuse it (counted, held against a known sender).
+    mutating func admitRate(from sender: NodeID?, bytes: Int, via transport: Transport) -> Bool {
         let t = settings.trust
-        let known = table[sender] != nil
+        let known = sender != nil
         let share = known ? 1 : t.strangerShare
-        let key = known ? sender : NodeID(high: 0, low: 0)
+        let key = sender ?? NodeID(high: 0, low: 0)
         var bucket = packetBuckets[key] ?? TokenBucket(burst: t.packetBurst * share, at: now)
         var ok = bucket.take(1, rate: t.packetsPerSecond * share, burst: t.packetBurst * share, now: now)
         packetBuckets[key] = bucket
@@ -58,9 +59,9 @@ extension NodeCore {
             stats.rateLimited += 1
             // One breach per sender per 100 ms window: a flood is a habit, not one slip per packet.
             let window = now.nanoseconds / 100_000_000
-            if lastBreachWindow[sender] != window {
+            if let sender, lastBreachWindow[sender] != window {
                 lastBreachWindow[sender] = window
-                if known { penalize(sender, .rateLimited) }
+                penalize(sender, .rateLimited)
             }
         }
         return ok
@@ -112,6 +113,8 @@ extension NodeCore {
             emit(.peerGraylisted(peer, score: value))
         } else if s.graylisted && value >= t.graylistThreshold {
             s.graylisted = false
+            // Recovered: a relapse earns a new eviction proposal.
+            s.evictionProposed = false
             emit(.peerForgiven(peer, score: value))
         }
         if !s.evictionProposed && value < t.evictThreshold {
@@ -152,7 +155,13 @@ extension NodeCore {
     public mutating func rejected(from address: Address, now: Instant) -> [Effect] {
         advance(to: now)
         stats.packetsRejected += 1
-        if let id = addressIndex[address], table[id]?.member.address == address { penalize(id, .malformed) }
+        if let id = addressIndex[address], table[id]?.member.address == address {
+            penalize(id, .malformed)
+        } else if table.count <= 4096, let r = table.records.first(where: { $0.value.member.address == address }) {
+            // Members the core was built knowing are not indexed yet: find and remember.
+            addressIndex[address] = r.key
+            penalize(r.key, .malformed)
+        }
         return flush()
     }
 }

@@ -127,12 +127,19 @@ public enum Sync: Sendable, Equatable {
     case stateRecords(exchange: UInt32, records: [StateRecord], through: [Dot], complete: Bool, digest: [DigestEntry]?)
     /// Seed → joiner after the join reply: recent user events (the event buffer).
     case recentEvents(exchange: UInt32, events: [UserEvent])
+    /// Event anti-entropy (as Serf's push-pull carries its event buffer), with a state sync:
+    /// the ids of the initiator's recent events…
+    /// (`isReply`: the peer's own list, sent back when it lacks some of the initiator's.)
+    case eventIDs(exchange: UInt32, ids: [Dot], isReply: Bool)
+    /// …and the peer's recent events missing from that list: news the initiator missed.
+    case missedEvents(exchange: UInt32, events: [UserEvent])
 
     public var exchange: UInt32 {
         switch self {
         case .join(let e, _), .joinReply(let e, _), .digest(let e, _, _), .inSync(let e),
              .buckets(let e, _, _), .entries(let e, _, _, _, _), .stateRoot(let e, _),
-             .stateDigest(let e, _), .stateRecords(let e, _, _, _, _), .recentEvents(let e, _):
+             .stateDigest(let e, _), .stateRecords(let e, _, _, _, _), .recentEvents(let e, _),
+             .eventIDs(let e, _, _), .missedEvents(let e, _):
             e
         }
     }

@@ -382,6 +382,20 @@ struct WireReader {
             events.reserveCapacity(n)
             for _ in 0..<n { events.append(try userEvent()) }
             return .recentEvents(exchange: exchange, events: events)
+        case 10, 11:
+            if kind == 10 {
+                let isReply = try flag("reply flag")
+                let n = try count("event id count", minBytes: 17)
+                var ids: [Dot] = []
+                ids.reserveCapacity(n)
+                for _ in 0..<n { ids.append(try dot()) }
+                return .eventIDs(exchange: exchange, ids: ids, isReply: isReply)
+            }
+            let n = try count("event count", minBytes: 21)
+            var events: [UserEvent] = []
+            events.reserveCapacity(n)
+            for _ in 0..<n { events.append(try userEvent()) }
+            return .missedEvents(exchange: exchange, events: events)
         default:
             throw .unknownSyncKind(kind)
         }

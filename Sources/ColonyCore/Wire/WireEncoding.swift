@@ -312,11 +312,17 @@ extension Sync {
             } else {
                 out.write(0)
             }
-        case .recentEvents(let e, let events):
-            out.write(9)
+        case .recentEvents(let e, let events), .missedEvents(let e, let events):
+            if case .recentEvents = self { out.write(9) } else { out.write(11) }
             out.varint(UInt64(e))
             out.varint(UInt64(events.count))
             for ev in events { out.userEvent(ev) }
+        case .eventIDs(let e, let ids, let isReply):
+            out.write(10)
+            out.varint(UInt64(e))
+            out.write(isReply ? 1 : 0)
+            out.varint(UInt64(ids.count))
+            for d in ids { out.dot(d) }
         }
     }
 }
