@@ -106,6 +106,7 @@ let package = Package(
                 "ColonyNIO",
                 "ColonyAgent",
                 "ColonyTrust",
+                "ColonyStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -134,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "ColonyNIOTests",
             dependencies: [
-                "ColonyCore", "ColonyNIO", "ColonyTrust",
+                "ColonyCore", "ColonyNIO", "ColonyTrust", "ColonyStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

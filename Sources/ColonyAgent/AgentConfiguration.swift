@@ -30,6 +30,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var encryptMode: String = "require"
     /// Bearer token the HTTP API requires. Mandatory when `http` is not a loopback address.
     public var httpToken: String?
+    /// The swarm authority's public key (base64, authority.pub): admission by certificate
+    /// (`node.cert` in the data directory) and revocations.
+    public var authority: String?
 
     public init(name: String) { self.name = name }
 
@@ -48,11 +51,12 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var encrypt: String?
         public var encryptMode: String?
         public var httpToken: String?
+        public var authority: String?
         public init() {}
     }
 
     public static let fileKeys = ["name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group",
-                                  "encrypt", "encrypt_mode", "http_token"]
+                                  "encrypt", "encrypt_mode", "http_token", "authority"]
 
     /// Read a `colony.toml`. Unknown keys and values of the wrong type are errors.
     public static func overrides(fromTOML text: String, file: String = "colony.toml") throws -> Overrides {
@@ -85,6 +89,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         o.encrypt = try string("encrypt")
         o.encryptMode = try string("encrypt_mode")
         o.httpToken = try string("http_token")
+        o.authority = try string("authority")
         if let (v, line) = doc.root["join"] {
             guard case .array(let items) = v else { throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings") }
             o.join = try items.map { item in
@@ -121,6 +126,7 @@ public struct AgentConfiguration: Sendable, Equatable {
             if let v = l.encrypt { c.encrypt = v }
             if let v = l.encryptMode { c.encryptMode = v }
             if let v = l.httpToken { c.httpToken = v }
+            if let v = l.authority { c.authority = v }
         }
         try c.validate()
         return c
@@ -143,6 +149,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         } catch {
             throw ConfigurationError("\(error)")
         }
+        if let authority {
+            do { _ = try Authority.decodePublicKey(authority) } catch { throw ConfigurationError("authority: \(error)") }
+            guard dataDir != nil else { throw ConfigurationError("authority: admission needs a data directory (its node.cert)") }
+        }
         if let encrypt {
             do { _ = try Keyring.decode(encrypt) } catch { throw ConfigurationError("encrypt: \(error)") }
         }
@@ -162,7 +172,9 @@ public struct AgentConfiguration: Sendable, Equatable {
 
     /// The node configuration this agent runs.
     public func nodeConfiguration() throws -> ColonyNode.Configuration {
-        var c = ColonyNode.Configuration(name: name, bind: try Address(parsing: bind), settings: Settings.profile(named: profile)!, dataDirectory: dataDir)
+        var settings = Settings.profile(named: profile)!
+        if let authority { settings.trust.authorityKey = try Authority.decodePublicKey(authority) }
+        var c = ColonyNode.Configuration(name: name, bind: try Address(parsing: bind), settings: settings, dataDirectory: dataDir)
         c.advertise = try advertise.map { try Address(parsing: $0) }
         c.tags = tags
         if let encrypt { c.keyring = try Keyring(primaryBase64: encrypt, mode: Keyring.Mode(rawValue: encryptMode) ?? .require) }

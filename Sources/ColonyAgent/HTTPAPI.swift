@@ -196,6 +196,8 @@ enum SSE {
             return "event: reclaimed\ndata: {\"id\":\"\(id)\"}\n\n"
         case .peerGraylisted(let id, let score):
             return "event: graylisted\ndata: {\"id\":\"\(id)\",\"score\":\(Int(score))}\n\n"
+        case .revoked(let id):
+            return "event: revoked\ndata: {\"id\":\"\(id)\"}\n\n"
         case .evictionProposed(let id, let score):
             return "event: evictionProposed\ndata: {\"id\":\"\(id)\",\"score\":\(Int(score))}\n\n"
         case .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished, .peerForgiven:

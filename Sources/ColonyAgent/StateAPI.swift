@@ -108,7 +108,7 @@ enum StateHTTP {
         case .notActive, .counterExhausted: HTTPError(.serviceUnavailable, message: error.description)
         case .valueTooLarge, .payloadTooLarge: HTTPError(.contentTooLarge, message: error.description)
         case .nodeBudgetExceeded, .swarmBudgetExceeded: HTTPError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), message: error.description)
-        case .emptyKey, .keyTooLong, .emptyName, .timeoutOutOfRange, .reservedName: HTTPError(.badRequest, message: error.description)
+        case .emptyKey, .keyTooLong, .emptyName, .timeoutOutOfRange, .reservedName, .invalidRevocation: HTTPError(.badRequest, message: error.description)
         }
     }
 

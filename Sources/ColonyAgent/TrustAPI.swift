@@ -12,6 +12,14 @@ struct KeyRequest: Decodable {
     var key: String
 }
 
+struct RevocationRequest: Decodable {
+    var revocation: String
+}
+
+struct RevocationResponse: ResponseCodable {
+    var revoked: String
+}
+
 struct ModeRequest: Decodable {
     var mode: String
 }
@@ -60,6 +68,24 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
         } catch let e as KeyringError {
             throw HTTPError(.badRequest, message: e.description)
         }
+    }
+
+    router.get("/v1/revocations") { _, _ -> [String] in
+        await node.revokedIdentities().map(\.description)
+    }
+    router.post("/v1/revocations") { request, context -> RevocationResponse in
+        let body = try await request.decode(as: RevocationRequest.self, context: context)
+        guard let bytes = Data(base64Encoded: body.revocation), let r = try? Revocation(decoding: Array(bytes)) else {
+            throw HTTPError(.badRequest, message: "revocation must be the base64 that `colony cert revoke` prints")
+        }
+        do {
+            try await node.revoke(r)
+        } catch let e as StateError {
+            throw HTTPError(.badRequest, message: e.description)
+        } catch let e as ColonyError {
+            throw HTTPError(.serviceUnavailable, message: e.description)
+        }
+        return RevocationResponse(revoked: r.id.description)
     }
 
     router.get("/v1/keyring") { request, _ in try await run(.list, request) }

@@ -43,6 +43,10 @@ public final class ColonyNode: Service, Sendable {
         /// Sign what this node originates with its Ed25519 identity and refuse unsigned or
         /// forged claims, records, events and queries. Default true.
         public var signatures = true
+        /// This node's certificate from the swarm authority (admission: set the authority's
+        /// key in `settings.trust.authorityKey`). Without one here, `node.cert` in the data
+        /// directory is used.
+        public var certificate: Certificate?
 
         public init(name: String, bind: Address, settings: Settings = .lan, dataDirectory: String? = nil) {
             self.name = name
@@ -197,6 +201,18 @@ public final class ColonyNode: Service, Sendable {
     /// How this node answers queries that match it: return a payload, or nil to stay silent.
     public func setQueryHandler(_ handler: (@Sendable (Query) async -> [UInt8]?)?) {
         driver.queryHandler.withLockedValue { $0 = handler }
+    }
+
+    // MARK: Admission (DESIGN.md §6)
+
+    /// Spread the swarm authority's revocation of an identity: every member refuses it from
+    /// then on (a reserved state record: joiners and nodes that were away learn it too).
+    @discardableResult
+    public func revoke(_ r: Revocation) async throws -> StateRecord { try await driver.revoke(r) }
+
+    /// Identities this node knows to be revoked.
+    public func revokedIdentities() async -> [NodeID] {
+        ((try? await driver.onLoop { $0.core.map { Array($0.revoked) } ?? [] }) ?? []).sorted()
     }
 
     // MARK: The keyring (DESIGN.md §6)

@@ -134,9 +134,18 @@ extension Driver {
     // MARK: Commands
 
     func put(_ key: String, value: [UInt8]?, context: CausalContext?) async throws -> StateRecord {
+        try await durableWrite { core, wallMs, now in core.put(key, value: value, context: context, wallMs: wallMs, now: now) }
+    }
+
+    func revoke(_ r: Revocation) async throws -> StateRecord {
+        try await durableWrite { core, wallMs, now in core.revoke(r, wallMs: wallMs, now: now) }
+    }
+
+    /// A write through the core, answered once durable in the local log.
+    func durableWrite(_ body: @escaping @Sendable (inout NodeCore, UInt64, Instant) -> (Result<StateRecord, StateError>, [Effect])) async throws -> StateRecord {
         let durable: EventLoopFuture<StateRecord> = try await onLoop { d in
             guard var core = d.core else { throw ColonyError.notStarted }
-            let (result, effects) = core.put(key, value: value, context: context, wallMs: UInt64(d.wallNow()), now: d.now())
+            let (result, effects) = body(&core, UInt64(d.wallNow()), d.now())
             d.core = core
             let record = try result.get()
             let p = d.loop.makePromise(of: StateRecord.self)

@@ -14,6 +14,8 @@ public enum ColonyError: Error, CustomStringConvertible, Equatable {
     case needAdvertiseAddress(String)
     case noSeedAnswered(attempt: Int)
     case noSeeds
+    case noCertificate
+    case certificateForAnotherKey
 
     public var description: String {
         switch self {
@@ -22,6 +24,8 @@ public enum ColonyError: Error, CustomStringConvertible, Equatable {
         case .needAdvertiseAddress(let b): "bound to \(b): give an address others can reach (advertise)"
         case .noSeedAnswered(let n): "no seed answered (attempt \(n)); the node keeps retrying in the background"
         case .noSeeds: "no seeds given and no peers remembered from a previous run"
+        case .noCertificate: "admission is on (an authority key is set) but this node has no certificate: issue one with `colony cert issue`"
+        case .certificateForAnotherKey: "the certificate is for another key than this node's identity"
         }
     }
 }
@@ -129,6 +133,15 @@ final class Driver: @unchecked Sendable {
             eventLog = try EventLog()
         }
         let ring = try loadKeyring()
+        // With admission on, this node needs a certificate for its key (from the
+        // configuration, or node.cert in the data directory).
+        var found = configuration.certificate
+        if found == nil, let dir = configuration.dataDirectory { found = try CertificateFile.load(directory: dir) }
+        let certificate = found
+        if configuration.settings.trust.authorityKey != nil {
+            guard let c = certificate else { throw ColonyError.noCertificate }
+            guard c.publicKey == identity.publicKeyBytes else { throw ColonyError.certificateForAnotherKey }
+        }
         try await onLoop { $0.keyring = ring }
         // The replicated state is a projection of the log: rebuild it before anything runs.
         let restored = try eventLog.loadState(recentEvents: configuration.settings.eventBufferSize)
@@ -180,7 +193,9 @@ final class Driver: @unchecked Sendable {
             var settings = d.configuration.settings
             settings.maxDatagramBytes -= Envelope.overhead
             var core = NodeCore(me: me, settings: settings, seed: coreSeed, now: d.now())
-            if d.configuration.signatures { core.authenticate(with: Ed25519Authenticator(privateKey: identity.privateKey)) }
+            if d.configuration.signatures {
+                core.authenticate(with: Ed25519Authenticator(privateKey: identity.privateKey), certificate: certificate)
+            }
             d.log = eventLog
             core.restore(records: restored.records, events: restored.events)
             core.anchorWallClock(ms: UInt64(d.wallNow()), now: d.now())
@@ -399,6 +414,12 @@ final class Driver: @unchecked Sendable {
             logger.warning("peer graylisted: its gossip is ignored", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
         case .peerForgiven(let id, let score):
             logger.info("peer forgiven: its score recovered", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
+        case .revoked(let id):
+            if id == core?.me.id {
+                logger.error("this node's identity was revoked by the swarm authority: every member refuses it now")
+            } else {
+                logger.warning("identity revoked by the swarm authority", metadata: ["colony.peer.id": "\(id)"])
+            }
         case .evictionProposed(let id, let score):
             logger.warning("peer misbehaves: eviction proposed", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
         }

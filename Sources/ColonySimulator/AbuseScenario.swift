@@ -157,7 +157,11 @@ extension Simulation.Context {
             return true
         }
         let calm = sim.now
+        // Checked at most every 100 ms of virtual time (the check is O(nodes × items)).
+        var checkedAt: Int64 = -1
         drive(until: calm + 60 * Simulation.second, from: calm) {
+            guard sim.now >= checkedAt + 100_000_000 else { return false }
+            checkedAt = sim.now
             let d = delivered()
             return d.got == d.want && honestConverged()
         }
@@ -197,7 +201,21 @@ extension Simulation.Context {
         result.falsePositives = sim.falselyDeclaredDead.filter { !isOffender.contains($0) }.count
         var problems: [String] = []
         if d.got != d.want { problems.append("honest news reached \(d.got) of \(d.want) (node, item) pairs") }
-        if !result.converged { problems.append("honest nodes do not all see each other alive") }
+        if !result.converged {
+            var views: [String: Int] = [:]
+            var subjects: Set<Int> = []
+            for h in honest {
+                guard let core = sim.nodes[h].core else { continue }
+                for k in honest {
+                    let st = core.member(ids[k])?.status
+                    if st != .alive {
+                        views[st.map { "\($0)" } ?? "unknown", default: 0] += 1
+                        subjects.insert(k)
+                    }
+                }
+            }
+            problems.append("honest nodes do not all see each other alive (\(views.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) views of \(subjects.count) nodes)")
+        }
         if result.offendersGraylisted != offenderCount { problems.append("\(offenderCount - result.offendersGraylisted!) offenders never graylisted") }
         if result.honestGraylisted != 0 { problems.append("\(result.honestGraylisted!) honest nodes graylisted") }
         if worst > 10 { problems.append("an offender took \(worst) gossip rounds to be graylisted (limit 10)") }

@@ -25,6 +25,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("discover-group"), help: "Multicast group for --discover (default 239.255.79.46:7945).") var discoverGroup: String?
     @Option(help: "Encryption key (base64, from `colony keygen`); seal every packet with it, as Serf's -encrypt.") var encrypt: String?
     @Option(name: .customLong("encrypt-mode"), help: "open (send plain, read both), accept (seal, read both) or require (default).") var encryptMode: String?
+    @Option(help: "The swarm authority's public key (authority.pub): only nodes with a certificate from it join.") var authority: String?
     @Option(name: .customLong("http-token"), help: "Bearer token the HTTP API requires (mandatory when --http is not loopback).") var httpToken: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
@@ -54,6 +55,7 @@ struct AgentCommand: AsyncParsableCommand {
         flags.encrypt = encrypt
         flags.encryptMode = encryptMode
         flags.httpToken = httpToken
+        flags.authority = authority
         if !tag.isEmpty {
             var tags: [String: String] = [:]
             for t in tag {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ColonyTrust
 import Foundation
 
 #if canImport(Glibc)
@@ -10,6 +11,7 @@ import Glibc
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo", abstract: "Start a small swarm of real agents on loopback and print the dashboard address.")
 
+    @Flag(help: "Run the swarm unencrypted (by default it is sealed with a fresh key).") var plain = false
     @Option(help: "Number of agents.") var nodes: Int = 5
     @Option(name: .customLong("base-port"), help: "Agent i serves HTTP on base+i and gossips on base+N+i.") var basePort: Int = 7950
     @Option(help: "Settings profile for the agents.") var profile: String = "local"
@@ -25,13 +27,16 @@ struct DemoCommand: AsyncParsableCommand {
         signal(SIGTERM, SIG_IGN)
         var children: [Process] = []
         let seed = "127.0.0.1:\(basePort + nodes)"
-        say("Colony demo: \(nodes) agents, data under \(root)")
+        // The swarm is sealed with a fresh key (and every node signs what it originates).
+        let key = plain ? nil : Keyring.generateKey()
+        say("Colony demo: \(nodes) agents, data under \(root)" + (key == nil ? ", unencrypted" : ", sealed with a fresh AES-256 key"))
         for i in 0..<nodes {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: exe)
             var args = ["agent", "--name", "node-\(i)", "--bind", "127.0.0.1:\(basePort + nodes + i)",
                         "--http", "127.0.0.1:\(basePort + i)", "--data-dir", "\(root)/node-\(i)", "--profile", profile]
             if i > 0 { args += ["--join", seed] }
+            if let key { args += ["--encrypt", key] }
             p.arguments = args
             let log = FileHandle(forWritingAtPath: Self.touch("\(root)/node-\(i).log"))
             p.standardOutput = log

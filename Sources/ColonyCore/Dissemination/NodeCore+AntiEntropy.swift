@@ -125,6 +125,11 @@ extension NodeCore {
         case .join(let e, let members):
             // `applyAlive` refuses (and counts) members speaking an unsupported version.
             mergeRemote(members, from: senderID)
+            // With admission on, only an admitted joiner learns the swarm.
+            if settings.trust.authorityKey != nil, table[senderID]?.member.status.isLive != true {
+                stats.admissionRefused += 1
+                return
+            }
             sendStream(.joinReply(exchange: e, members: table.allMembers), to: sender)
             if !recentEvents.isEmpty { sendStream(.recentEvents(exchange: e, events: recentEvents), to: sender) }
         case .joinReply(let e, let members):

@@ -56,6 +56,8 @@ public struct Member: Sendable, Hashable, CustomStringConvertible {
     /// The member's own signature of its latest claim: its leave if `status` is `left`,
     /// otherwise its alive claim (suspect and dead are others' claims, not signed by it).
     public var signature: Signature?
+    /// The authority's certificate for the member's key (when the swarm admits by it).
+    public var certificate: Certificate?
 
     public init(
         id: NodeID, name: String, address: Address, tags: [String: String] = [:],

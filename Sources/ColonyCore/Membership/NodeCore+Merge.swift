@@ -63,6 +63,11 @@ extension NodeCore {
                 news = table[m.id].map { m.incarnation > $0.member.incarnation } ?? true
             }
             if news && !verified(m.signature, of: SignedClaim.alive(m), origin: m.id) { return }
+            if news && m.id != me.id && !admitted(m) { return }
+        }
+        if revoked.contains(m.id) && m.id != me.id {
+            stats.revokedRefused += 1
+            return
         }
         if m.id == me.id {
             // Someone claims something newer about us than we know: refute it.

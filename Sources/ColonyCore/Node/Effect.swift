@@ -72,6 +72,8 @@ public enum Event: Sendable, Equatable {
     /// A peer's score fell below the eviction threshold: this node proposes its eviction
     /// (the hive's queens act on it).
     case evictionProposed(NodeID, score: Double)
+    /// The authority revoked this identity (possibly ours): refused everywhere from now on.
+    case revoked(NodeID)
 }
 
 /// Counters a node keeps about its own protocol work; drivers export them as metrics.
@@ -118,5 +120,10 @@ public struct CoreStats: Sendable, Equatable {
     public var packetsRejected = 0
     /// Helpers that did not answer a ping-req.
     public var unansweredPingReqs = 0
+    /// Alive claims and joins refused for a missing, invalid or expired certificate.
+    public var admissionRefused = 0
+    /// Packets and claims refused because their identity was revoked; revocations applied.
+    public var revokedRefused = 0
+    public var revocations = 0
     public init() {}
 }

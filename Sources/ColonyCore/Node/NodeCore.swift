@@ -137,6 +137,8 @@ public struct NodeCore: Sendable {
     var newsCount = 0
     /// Per origin, the highest counter signed evidence shows existed (authenticating only).
     var evidenced: [NodeID: UInt64] = [:]
+    /// Identities the authority revoked (looked up only).
+    public internal(set) var revoked: Set<NodeID> = []
 
     /// A node that knows only itself. `me.incarnation` must exceed every incarnation this
     /// identity used before (drivers persist it; see `Effect.persist`).
@@ -221,6 +223,10 @@ public struct NodeCore: Sendable {
         advance(to: now)
         guard phase == .active || phase == .leaving else { return flush() }
         guard packet.from != me.id else { return flush() }
+        if revoked.contains(packet.from) {
+            stats.revokedRefused += 1
+            return flush()
+        }
         // Rewards, penalties and the per-sender bucket go to the claimed sender only if the
         // packet came from its host: a spoofed `from` cannot get another member graylisted.
         let attributable = table[packet.from].map { $0.member.address.host == source.host } ?? false

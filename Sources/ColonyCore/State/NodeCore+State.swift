@@ -11,6 +11,8 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
     case emptyName
     /// Names starting with `_colony` belong to Colony's own queries and events.
     case reservedName(String)
+    /// Not signed by this swarm's authority (or admission is off).
+    case invalidRevocation
     case payloadTooLarge(bytes: Int, max: Int)
     case timeoutOutOfRange(ms: Int64, max: Int64)
     /// The write counter reached its ceiling (only a forged record could cause it).
@@ -26,6 +28,7 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
         case .swarmBudgetExceeded(let u, let a, let m): "the swarm's state budget is full: \(u) bytes held + \(a) > \(m) (delete keys or raise max_state_bytes)"
         case .emptyName: "names must not be empty"
         case .reservedName(let n): "the name '\(n)' is reserved (names starting with _colony are Colony's own)"
+        case .invalidRevocation: "the revocation is not signed by this swarm's authority (or admission is off)"
         case .payloadTooLarge(let b, let m): "payload is \(b) bytes; the limit is \(m)"
         case .timeoutOutOfRange(let t, let m): "timeout \(t) ms is outside 1…\(m) ms"
         case .counterExhausted: "this node's write counter is exhausted (a forged record claimed a huge counter); start it with a new identity"
@@ -80,6 +83,14 @@ extension NodeCore {
     /// `.persist(.record)`; it is sent to nobody until the driver reports it durable with
     /// `recordsDurable(through:)`.
     public mutating func put(_ key: String, value: [UInt8]?, context: CausalContext? = nil, wallMs: UInt64, now: Instant) -> (Result<StateRecord, StateError>, [Effect]) {
+        if key.hasPrefix(Self.reservedKeyPrefix) { return (.failure(.reservedName(key)), flush()) }
+        return write(key, value: value, context: context, wallMs: wallMs, now: now)
+    }
+
+    /// Keys under this prefix belong to Colony (revocations); users cannot write them.
+    public static let reservedKeyPrefix = "_colony/"
+
+    mutating func write(_ key: String, value: [UInt8]?, context: CausalContext?, wallMs: UInt64, now: Instant) -> (Result<StateRecord, StateError>, [Effect]) {
         advance(to: now)
         anchorWall(wallMs)
         guard phase == .active || phase == .leaving else { return (.failure(.notActive), flush()) }
@@ -147,6 +158,9 @@ extension NodeCore {
     public mutating func restore(records: [StateRecord], events: [UserEvent]) {
         for r in records {
             noteEvidence(r)
+            if r.key.hasPrefix(Self.reservedKeyPrefix), let v = r.value, let rev = try? Revocation(decoding: v), validRevocation(rev) {
+                revoked.insert(rev.id)
+            }
             hlc.observe(r.timestamp, wallMs: 0)
             if r.dot.origin == me.id { writeCounter = max(writeCounter, r.dot.counter) }
             state.apply(r, now: now)
@@ -168,6 +182,15 @@ extension NodeCore {
         // before it moves any counter), so a forgery cannot shadow the real record.
         if authenticates && !state.seen.contains(r.dot) && !verified(r.signature, of: SignedClaim.record(r), origin: r.dot.origin) {
             return
+        }
+        if r.key.hasPrefix(Self.reservedKeyPrefix) {
+            // Colony's own keys: only valid revocations, never deleted.
+            guard let value = r.value, let rev = try? Revocation(decoding: value), r.key == rev.key, validRevocation(rev) else {
+                stats.recordsInvalid += 1
+                if let s = currentSender { penalize(s, .invalidSignature) }
+                return
+            }
+            applyRevocation(rev)
         }
         noteEvidence(r)
         // Our own records come back from peers; what we hold already is a duplicate.

@@ -6,8 +6,9 @@ extension NodeCore {
 
     /// Sign everything this node originates and verify everything it receives with `a`
     /// (call before `start`). Without an authenticator nothing is signed or checked.
-    public mutating func authenticate(with a: any Authenticator) {
+    public mutating func authenticate(with a: any Authenticator, certificate: Certificate? = nil) {
         authenticator = a
+        me.certificate = certificate
         signMe()
         table.upsert(me, at: now)
     }
@@ -36,6 +37,45 @@ extension NodeCore {
             return false
         }
         return true
+    }
+
+    // MARK: Admission and revocation
+
+    /// With admission on: `m` carries a certificate for the key it signed with, for its
+    /// name, signed by the authority and unexpired (by our wall clock).
+    mutating func admitted(_ m: Member) -> Bool {
+        guard let authority = settings.trust.authorityKey, let a = authenticator else { return true }
+        guard let c = m.certificate, let s = m.signature, c.publicKey == s.publicKey, c.name == m.name,
+              wallMs == 0 || c.expiresMs > wallMs,
+              a.verify(c.signature, of: SignedClaim.certificate(c), publicKey: authority) else {
+            stats.admissionRefused += 1
+            return false
+        }
+        return true
+    }
+
+    func validRevocation(_ r: Revocation) -> Bool {
+        guard let authority = settings.trust.authorityKey, let a = authenticator else { return false }
+        return a.verify(r.signature, of: SignedClaim.revocation(r), publicKey: authority)
+    }
+
+    mutating func applyRevocation(_ r: Revocation) {
+        guard revoked.insert(r.id).inserted else { return }
+        stats.revocations += 1
+        emit(.revoked(r.id))
+        if r.id != me.id, let current = table[r.id]?.member, current.status.isLive {
+            var updated = current
+            updated.status = .dead
+            set(updated, previous: current)
+        }
+    }
+
+    /// Spread the authority's revocation of an identity (checked here first): a reserved
+    /// state record, so it reaches every member, joiners and nodes that were away included.
+    public mutating func revoke(_ r: Revocation, wallMs: UInt64, now: Instant) -> (Result<StateRecord, StateError>, [Effect]) {
+        advance(to: now)
+        guard validRevocation(r) else { return (.failure(.invalidRevocation), flush()) }
+        return write(r.key, value: r.encoded, context: nil, wallMs: wallMs, now: now)
     }
 
     // MARK: Rate limits

@@ -54,6 +54,10 @@ public struct TrustSettings: Sendable, Hashable {
     public var graylistThreshold: Double = -30
     /// Below this score its eviction is proposed (queens act on it: the hive issue).
     public var evictThreshold: Double = -300
+    /// Admission: the swarm authority's public key. When set, a member's alive claim must
+    /// carry a certificate for its key signed by it, unexpired; and revocations signed by it
+    /// are honoured.
+    public var authorityKey: [UInt8]?
 
     public init() {}
 }

@@ -174,6 +174,7 @@ struct WireReader {
         }
         var m = Member(id: id, name: name, address: address, tags: tags, incarnation: incarnation, status: status, protocolVersion: version)
         m.signature = try signature()
+        m.certificate = try certificate()
         return m
     }
 

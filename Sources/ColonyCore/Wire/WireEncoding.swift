@@ -222,6 +222,7 @@ extension ByteSink {
         write(m.protocolVersion)
         tags(m.tags)
         signature(m.signature)
+        certificate(m.certificate)
     }
 }
 
