@@ -480,22 +480,25 @@ enum TT {
 
     @Test func truncatedOrMalformedSignaturesFailToDecode() throws {
         let a = TT.core(0, knows: [0, 1])
-        // The packet ends with the member's signature: flag, 32-byte key, 64-byte signature.
+        // The packet ends with the member's signature (flag, 32-byte key, 64-byte signature),
+        // then its certificate flag (0: none).
         let bytes = Wire.encode(Packet(from: H.id(0), message: .gossip, updates: [.alive(a.me)]))
         let sigBytes = Signature.publicKeyBytes + Signature.signatureBytes
-        #expect(bytes[bytes.count - sigBytes - 1] == 1)
-        for cut in 1...(sigBytes + 1) {
+        let flagAt = bytes.count - 1 - sigBytes - 1
+        #expect(bytes[flagAt] == 1)
+        #expect(bytes.last == 0)
+        for cut in 1...(sigBytes + 2) {
             let short = Array(bytes.dropLast(cut))
             #expect(throws: WireError.truncated(offset: short.count)) { try Wire.decode(short) }
         }
         // A flag that is neither 0 nor 1.
         var badFlag = bytes
-        badFlag[bytes.count - sigBytes - 1] = 2
-        #expect(throws: WireError.valueOutOfRange(field: "signature flag", offset: bytes.count - sigBytes - 1)) { try Wire.decode(badFlag) }
-        // Signature bytes left over after an unsigned flag: trailing garbage.
+        badFlag[flagAt] = 2
+        #expect(throws: WireError.valueOutOfRange(field: "signature flag", offset: flagAt)) { try Wire.decode(badFlag) }
+        // Signature bytes left over after an unsigned flag: they cannot decode as what follows.
         var unsignedFlag = bytes
-        unsignedFlag[bytes.count - sigBytes - 1] = 0
-        #expect(throws: WireError.trailingBytes(count: sigBytes)) { try Wire.decode(unsignedFlag) }
+        unsignedFlag[flagAt] = 0
+        #expect(throws: WireError.self) { try Wire.decode(unsignedFlag) }
         // A record and an event with truncated signatures.
         var b = TT.core(1, knows: [0, 1])
         let r = try b.put("k", value: [1], wallMs: 1, now: H.ms(1)).0.get()
