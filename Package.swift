@@ -136,6 +136,7 @@ let package = Package(
             name: "ColonyNIOTests",
             dependencies: [
                 "ColonyCore", "ColonyNIO", "ColonyTrust", "ColonyStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -309,6 +309,9 @@ public struct DriverCounters: Sendable, Equatable {
     /// Packets refused by the keyring, by reason: `unsealable` (no key opens it), `plain`
     /// (unsealed while sealing is required), `stale`, `replayed`, `truncated`.
     public var refused: [String: Int] = [:]
+    /// Keyrings handed to certified nodes that asked, and recovered from a certified member.
+    public var keyringsHandedOut = 0
+    public var keyringsRecovered = 0
     public init() {}
 
     public var refusedTotal: Int { refused.values.reduce(0, +) }

@@ -62,6 +62,61 @@ extension Driver {
         return nil
     }
 
+    // MARK: Keyring recovery (a certified node that missed rotations)
+
+    /// No seed answered: if this node is certified, it may hold stale keys. Ask the seeds
+    /// for the keyring over the authenticated exchange (at most every 5 s).
+    func requestKeyringIfLockedOut() {
+        guard let core, let certificate, let identityKey, configuration.settings.trust.authorityKey != nil, keyring != nil else { return }
+        if let last = lastRecoveryAt, now().nanoseconds(since: last) < 5_000_000_000 { return }
+        lastRecoveryAt = now()
+        let (bytes, pending) = KeyringRecovery.request(certificate: certificate, signer: identityKey, atMs: UInt64(max(0, wallNow())))
+        recoveryPending = pending
+        for seed in core.joinSeeds { sendFrame(bytes, to: seed) }
+        logger.info("no seed answered: asking for the current keyring with this node's certificate", metadata: ["colony.seeds": "\(core.joinSeeds.count)"])
+    }
+
+    func onRecoveryFrame(_ bytes: [UInt8], from address: Address) {
+        guard let authority = configuration.settings.trust.authorityKey else { return }
+        let isRevoked: (NodeID) -> Bool = { [core] id in core?.revoked.contains(id) ?? false }
+        if bytes.first == KeyringRecovery.requestMarker {
+            guard let keyring, let certificate, let identityKey else { return }
+            do {
+                let answer = try KeyringRecovery.answer(bytes, keyring: keyring, authority: authority, certificate: certificate, signer: identityKey,
+                                                        nowMs: UInt64(max(0, wallNow())), windowMs: replay.windowMs, isRevoked: isRevoked)
+                counters.keyringsHandedOut += 1
+                sendFrame(answer, to: address)
+                logger.info("handed the keyring to a certified node that asked", metadata: ["colony.peer": "\(address)"])
+            } catch {
+                counters.refused["keyring_request", default: 0] += 1
+                logger.warning("refused a keyring request", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
+            }
+            return
+        }
+        guard let pending = recoveryPending else { return }
+        do {
+            let fresh = try KeyringRecovery.open(bytes, pending: pending, authority: authority, nowMs: UInt64(max(0, wallNow())), isRevoked: isRevoked)
+            recoveryPending = nil
+            var ring = keyring ?? fresh
+            for k in fresh.keys.reversed() { try ring.install(k) }
+            try ring.use(fresh.primary)
+            ring.mode = fresh.mode
+            if let dir = configuration.dataDirectory { try ring.save(directory: dir) }
+            keyring = ring
+            counters.keyringsRecovered += 1
+            logger.info("keyring recovered from a certified member; rejoining", metadata: ["colony.keys": "\(ring.keys.count)"])
+            // Rejoin at once rather than at the next retry.
+            if var core, !core.joinSeeds.isEmpty {
+                let effects = core.join(seeds: core.joinSeeds, now: now())
+                self.core = core
+                handle(effects)
+            }
+        } catch {
+            counters.refused["keyring_answer", default: 0] += 1
+            logger.warning("refused a keyring answer", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
+        }
+    }
+
     // MARK: Keyring changes (on the loop)
 
     func applyKeyring(_ op: KeyringOperation) throws -> KeyringState {

@@ -1,6 +1,7 @@
 import ColonyCore
 import ColonyStore
 import ColonyTrust
+import Crypto
 import Foundation
 import Logging
 import Metrics
@@ -60,6 +61,11 @@ final class Driver: @unchecked Sendable {
     var keyring: Keyring?
     var replay: ReplayGuard
     var refusalWarned: Set<Address> = []
+    // Admission and keyring recovery (Driver+Trust).
+    var identityKey: Curve25519.Signing.PrivateKey?
+    var certificate: Certificate?
+    var recoveryPending: KeyringRecovery.Pending?
+    var lastRecoveryAt: Instant?
     let metricRefused: Counter
     let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
     // Replicated state, the event log, queries (Driver+State).
@@ -188,6 +194,8 @@ final class Driver: @unchecked Sendable {
             d.tcpServer = server
             d.udp = udpChannel
             d.logger[metadataKey: "colony.id"] = "\(identity.id)"
+            d.identityKey = identity.privateKey
+            d.certificate = certificate
             // Room for the envelope, whether or not this node seals now (a key can be
             // installed while it runs).
             var settings = d.configuration.settings
@@ -300,6 +308,10 @@ final class Driver: @unchecked Sendable {
         counters.bytesIn += bytes.count
         metricPacketsIn[via]?.increment()
         metricBytesIn.increment(by: bytes.count)
+        if via == .stream, let first = bytes.first, first == KeyringRecovery.requestMarker || first == KeyringRecovery.responseMarker {
+            onRecoveryFrame(bytes, from: address)
+            return
+        }
         guard let plain = openIfNeeded(bytes, from: address) else { return }
         deliver(plain, from: address, via: via)
     }
@@ -401,6 +413,7 @@ final class Driver: @unchecked Sendable {
         case .joinFailed(let attempt, let retry):
             logger.warning("no seed answered; retrying", metadata: ["colony.attempt": "\(attempt)", "colony.retryIn": "\(retry)"])
             for w in joinWaiters { w.fail(ColonyError.noSeedAnswered(attempt: attempt)) }
+            requestKeyringIfLockedOut()
             joinWaiters = []
         case .leaveCompleted:
             logger.info("left the swarm")

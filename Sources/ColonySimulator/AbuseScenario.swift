@@ -159,7 +159,9 @@ extension Simulation.Context {
         let calm = sim.now
         // Checked at most every 100 ms of virtual time (the check is O(nodes × items)).
         var checkedAt: Int64 = -1
-        drive(until: calm + 60 * Simulation.second, from: calm) {
+        // Long enough for anti-entropy's tail: push-pull slows down as swarms grow.
+        let window = max(60 * Simulation.second, 2 * settings.pushPullNanoseconds(members: n))
+        drive(until: calm + window, from: calm) {
             guard sim.now >= checkedAt + 100_000_000 else { return false }
             checkedAt = sim.now
             let d = delivered()

@@ -2,6 +2,7 @@ import ColonyCore
 import ColonyNIO
 import ColonyStore
 import ColonyTrust
+import Crypto
 import Foundation
 import Logging
 import NIOPosix
@@ -13,8 +14,8 @@ import Testing
     let logs = CapturedLogs()
 
     /// A node with a fresh data directory holding a certificate from `authority` (or none).
-    func node(_ name: String, admitting authority: Authority, certifiedBy issuer: Authority?) throws -> (ColonyNode, String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-admission-\(name)-\(UUID())").path
+    func node(_ name: String, admitting authority: Authority, certifiedBy issuer: Authority?, keyring: Keyring? = nil, dir given: String? = nil) throws -> (ColonyNode, String) {
+        let dir = given ?? FileManager.default.temporaryDirectory.appendingPathComponent("colony-admission-\(name)-\(UUID())").path
         let identity = try NodeStore(directory: dir).identity()
         if let issuer {
             let cert = issuer.issue(publicKey: identity.publicKeyBytes, name: name, expiresMs: UInt64(Date().timeIntervalSince1970 * 1000) + 3_600_000)
@@ -22,7 +23,8 @@ import Testing
         }
         var settings = Settings.local
         settings.trust.authorityKey = authority.publicKey
-        let c = ColonyNode.Configuration(name: name, bind: Address(host: "127.0.0.1", port: 0), settings: settings, dataDirectory: dir)
+        var c = ColonyNode.Configuration(name: name, bind: Address(host: "127.0.0.1", port: 0), settings: settings, dataDirectory: dir)
+        c.keyring = keyring
         return (ColonyNode(configuration: c, logger: logs.logger(name), eventLoopGroup: group), dir)
     }
 
@@ -81,5 +83,95 @@ import Testing
             try await nodes[0].revoke(Authority.generate().revoke(nodes[1].me()!.id, atMs: 1))
         }
         for n in nodes { await n.stop() }
+    }
+
+    /// serf#579, solved: a certified node offline through two key rotations comes back with
+    /// only the old key, asks a seed for the keyring with its certificate, and rejoins with
+    /// no manual step.
+    @Test func aCertifiedNodeOfflineThroughTwoRotationsRejoinsByItself() async throws {
+        let authority = Authority.generate()
+        let k1 = try Keyring(primaryBase64: Keyring.generateKey())
+        var nodes: [ColonyNode] = []
+        var dirs: [String] = []
+        defer { for d in dirs { try? FileManager.default.removeItem(atPath: d) } }
+        for i in 0..<3 {
+            let (n, d) = try node("r\(i)", admitting: authority, certifiedBy: authority, keyring: k1)
+            nodes.append(n)
+            dirs.append(d)
+        }
+        let seed = try await nodes[0].start()
+        for n in nodes.dropFirst() {
+            _ = try await n.start()
+            try await n.join(seeds: ["\(seed)"])
+        }
+        #expect(await eventually(10) { await nodes[0].members(status: .alive).count == 3 })
+        // r2 goes away; the others rotate twice.
+        await nodes[2].stop()
+        let live = Array(nodes.prefix(2))
+        var old = k1.primary
+        var current = k1.primary
+        for _ in 0..<2 {
+            let next = try Keyring.decode(Keyring.generateKey())
+            for op in [KeyringOperation.install(next), .use(next), .remove(old)] {
+                let s = try await live[0].changeKeyring(op, timeout: .seconds(2))
+                #expect(s.errors.isEmpty, "\(s)")
+            }
+            old = next
+            current = next
+        }
+        for n in live { #expect(await n.keyring().keys == [Data(current).base64EncodedString()]) }
+        // r2 restarts from its data directory: it holds only k1.
+        let (back, _) = try node("r2", admitting: authority, certifiedBy: nil, keyring: k1, dir: dirs[2])
+        _ = try await back.start()
+        #expect(await back.keyring().keys == k1.encodedKeys)
+        try? await back.join(seeds: ["\(seed)"])
+        let rejoined = await eventually(20) {
+            let here = await back.members(status: .alive).count
+            let there = await live[0].members(status: .alive).count
+            return here == 3 && there == 3
+        }
+        #expect(rejoined, "r2 rejoined without anyone touching it")
+        #expect(await back.keyring().primary == Data(current).base64EncodedString(), "it holds the current primary")
+        #expect(await back.statistics().driver.keyringsRecovered == 1)
+        #expect(await live[0].statistics().driver.keyringsHandedOut >= 1)
+        for n in live + [back] { await n.stop() }
+    }
+
+    /// The exchange refuses strangers both ways: a request with a certificate from another
+    /// authority gets nothing, and an answer from an uncertified responder is not installed.
+    @Test func keyringRecoveryRefusesTheUncertified() throws {
+        let authority = Authority.generate()
+        let other = Authority.generate()
+        let ring = try Keyring(primaryBase64: Keyring.generateKey())
+        let member = Curve25519.Signing.PrivateKey()
+        let memberCert = authority.issue(publicKey: Array(member.publicKey.rawRepresentation), name: "m", expiresMs: UInt64.max / 2)
+        let asker = Curve25519.Signing.PrivateKey()
+        let now: UInt64 = 1_800_000_000_000
+        // Certified by another authority: refused.
+        let rogueCert = other.issue(publicKey: Array(asker.publicKey.rawRepresentation), name: "a", expiresMs: UInt64.max / 2)
+        let (rogueRequest, _) = KeyringRecovery.request(certificate: rogueCert, signer: asker, atMs: now)
+        #expect(throws: TrustError.self) {
+            try KeyringRecovery.answer(rogueRequest, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member, nowMs: now, windowMs: 60_000) { _ in false }
+        }
+        // Properly certified: answered, and the answer opens to the keyring.
+        let askerCert = authority.issue(publicKey: Array(asker.publicKey.rawRepresentation), name: "a", expiresMs: UInt64.max / 2)
+        let (request, pending) = KeyringRecovery.request(certificate: askerCert, signer: asker, atMs: now)
+        let answer = try KeyringRecovery.answer(request, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member, nowMs: now, windowMs: 60_000) { _ in false }
+        #expect(try KeyringRecovery.open(answer, pending: pending, authority: authority.publicKey, nowMs: now) { _ in false } == ring)
+        // Revoked asker, stale request: refused.
+        #expect(throws: TrustError.self) {
+            try KeyringRecovery.answer(request, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member, nowMs: now, windowMs: 60_000) { _ in true }
+        }
+        #expect(throws: TrustError.self) {
+            try KeyringRecovery.answer(request, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member, nowMs: now + 120_000, windowMs: 60_000) { _ in false }
+        }
+        // An answer from a responder certified by another authority is not installed.
+        let rogueMemberCert = other.issue(publicKey: Array(member.publicKey.rawRepresentation), name: "m", expiresMs: UInt64.max / 2)
+        let rogueAnswer = try KeyringRecovery.answer(request, keyring: ring, authority: authority.publicKey, certificate: rogueMemberCert, signer: member, nowMs: now, windowMs: 60_000) { _ in false }
+        #expect(throws: TrustError.self) { try KeyringRecovery.open(rogueAnswer, pending: pending, authority: authority.publicKey, nowMs: now) { _ in false } }
+        // Tampered sealed keyring: refused.
+        var tampered = answer
+        tampered[tampered.count / 2] ^= 1
+        #expect(throws: (any Error).self) { try KeyringRecovery.open(tampered, pending: pending, authority: authority.publicKey, nowMs: now) { _ in false } }
     }
 }

@@ -93,7 +93,8 @@ public struct NodeCore: Sendable {
     var out: [Effect] = []
     var reportedWake: Instant?
     var gossipArmed = false
-    var joinSeeds: [Address] = []
+    /// The seeds of the join in progress (empty once joined or never asked).
+    public internal(set) var joinSeeds: [Address] = []
     var joinAttempt = 0
     var joinSyncsLeft: [Duration] = []
 
