@@ -60,6 +60,7 @@ let package = Package(
             name: "ColonyStore",
             dependencies: [
                 "ColonyCore",
+                "ColonyTrust",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

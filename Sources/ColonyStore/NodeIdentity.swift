@@ -1,4 +1,5 @@
 import ColonyCore
+import ColonyTrust
 import Crypto
 import Foundation
 
@@ -19,10 +20,6 @@ public struct NodeIdentity: Sendable {
     public static func generate() -> NodeIdentity { NodeIdentity(privateKey: .init()) }
 
     public static func nodeID(for publicKey: Curve25519.Signing.PublicKey) -> NodeID {
-        let digest = Array(SHA256.hash(data: publicKey.rawRepresentation))
-        var high: UInt64 = 0, low: UInt64 = 0
-        for i in 0..<8 { high = high << 8 | UInt64(digest[i]) }
-        for i in 8..<16 { low = low << 8 | UInt64(digest[i]) }
-        return NodeID(high: high, low: low)
+        Ed25519Authenticator.nodeID(for: Array(publicKey.rawRepresentation))
     }
 }
