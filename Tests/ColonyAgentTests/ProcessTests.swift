@@ -45,13 +45,13 @@ struct ProcessTests {
     let base = 20_000 + Int(getpid() % 2_000) * 10
     let root = NSTemporaryDirectory() + "colony-proc-\(getpid())-\(UUID().uuidString.prefix(6))"
 
-    func start(_ i: Int, join: Bool) throws -> Process {
+    func start(_ i: Int, join: Bool, extra: [String] = []) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Binary.colony!)
         var args = ["agent", "--name", "p-\(i)", "--bind", "127.0.0.1:\(base + 10 + i)", "--http", "127.0.0.1:\(base + i)",
                     "--data-dir", "\(root)/p-\(i)", "--profile", "local", "--log-level", "warning"]
         if join { args += ["--join", "127.0.0.1:\(base + 10)"] }
-        p.arguments = args
+        p.arguments = args + extra
         p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()
@@ -163,5 +163,59 @@ struct ProcessTests {
             }
         }
         #expect(agreed != nil, "every agent holds exactly the acknowledged writes")
+    }
+
+    /// Issue #5: five encrypted agent processes rotate their key through the CLI (install →
+    /// use → remove, as `serf keys`) while writes keep coming; every write reaches every agent
+    /// and every agent ends with only the new key, primary.
+    @Test func keyRotationAcrossFiveAgentProcessesLosesNothing() throws {
+        struct Summary: Decodable {
+            struct Swarm: Decodable { var nodes: Int; var responses: Int; var errors: [String: String]; var keys: [String: Int]; var primaryKeys: [String: Int] }
+            var swarm: Swarm?
+        }
+        let k1 = Binary.run(["keygen"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let k2 = Binary.run(["keygen"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(k1.count == 44 && k2.count == 44 && k1 != k2, "keygen prints fresh base64 AES-256 keys")
+        var agents: [Process] = []
+        defer {
+            for a in agents where a.isRunning { kill(a.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        for i in 0..<5 { agents.append(try start(i, join: i > 0, extra: ["--encrypt", k1])) }
+        let converged = waitUntil(20) { (0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 } }
+        #expect(converged != nil, "five encrypted agents converge")
+
+        var acknowledged: [String: String] = [:]
+        var n = 0
+        func writeSome() {
+            for _ in 0..<5 {
+                let key = "r/\(n)"
+                if Binary.run(["kv", "put", key, "v\(n)", "--http", "127.0.0.1:\(base + n % 5)"]).status == 0 { acknowledged[key] = "v\(n)" }
+                n += 1
+            }
+        }
+        func keys(_ op: [String]) -> Summary.Swarm? {
+            let r = Binary.run(["keys"] + op + ["--http", "127.0.0.1:\(base + 1)"])
+            #expect(r.status == 0, "colony keys \(op.first ?? "")")
+            return try? JSONDecoder().decode(Summary.self, from: Data(r.out.utf8)).swarm
+        }
+        writeSome()
+        let installed = keys(["install", k2])
+        #expect(installed?.responses == 5 && installed?.keys[k2] == 5 && installed?.errors.isEmpty == true, "\(String(describing: installed))")
+        writeSome()
+        let used = keys(["use", k2])
+        #expect(used?.primaryKeys[k2] == 5, "\(String(describing: used))")
+        writeSome()
+        let removed = keys(["remove", k1])
+        #expect(removed?.keys == [k2: 5], "\(String(describing: removed))")
+        writeSome()
+        let listed = keys(["list"])
+        #expect(listed?.primaryKeys == [k2: 5] && listed?.keys == [k2: 5])
+        #expect(acknowledged.count == 20, "every write acknowledged (\(acknowledged.count))")
+        let agreed = waitUntil(20) { (0..<5).allSatisfy { i in self.keys(via: i).map { $0 == acknowledged } ?? false } }
+        #expect(agreed != nil, "every agent holds every write made before, during and after the rotation")
+        #expect((0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 }, "nobody dropped out")
+        // Removing the primary is refused, with a clear error and a non-zero exit.
+        #expect(Binary.run(["keys", "remove", k2, "--http", "127.0.0.1:\(base)"]).status != 0)
     }
 }
