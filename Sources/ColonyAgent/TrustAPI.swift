@@ -12,6 +12,28 @@ struct KeyRequest: Decodable {
     var key: String
 }
 
+/// A member's network coordinate (Serf's shape: `Vec`, `Error`, `Adjustment`, `Height`, in
+/// seconds).
+public struct CoordinateJSON: ResponseCodable, Equatable, Sendable {
+    public var id: String
+    public var name: String
+    public var vec: [Double]
+    public var error: Double
+    public var adjustment: Double
+    public var height: Double
+
+    init(id: String, name: String, coordinate c: Coordinate) {
+        self.id = id
+        self.name = name
+        vec = c.vec
+        error = c.error
+        adjustment = c.adjustment
+        height = c.height
+    }
+
+    public var coordinate: Coordinate { Coordinate(vec: vec, error: error, adjustment: adjustment, height: height) }
+}
+
 struct RevocationRequest: Decodable {
     var revocation: String
 }
@@ -68,6 +90,17 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
         } catch let e as KeyringError {
             throw HTTPError(.badRequest, message: e.description)
         }
+    }
+
+    router.get("/v1/coordinates") { _, _ -> [CoordinateJSON] in
+        let (mine, peers) = await node.coordinates()
+        var out: [CoordinateJSON] = []
+        let me = await node.me()
+        if let me { out.append(CoordinateJSON(id: me.id.description, name: me.name, coordinate: mine)) }
+        for m in await node.members() where m.id != me?.id {
+            if let c = peers[m.id] { out.append(CoordinateJSON(id: m.id.description, name: m.name, coordinate: c)) }
+        }
+        return out
     }
 
     router.get("/v1/revocations") { _, _ -> [String] in

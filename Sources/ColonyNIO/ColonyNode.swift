@@ -203,6 +203,13 @@ public final class ColonyNode: Service, Sendable {
         driver.queryHandler.withLockedValue { $0 = handler }
     }
 
+    // MARK: Network coordinates (DESIGN.md §5)
+
+    /// This node's Vivaldi coordinate and the last one each peer reported on an ack.
+    public func coordinates() async -> (me: Coordinate, peers: [NodeID: Coordinate]) {
+        (try? await driver.onLoop { d in (d.core?.vivaldi.coordinate ?? Coordinate(), d.core?.peerCoordinates ?? [:]) }) ?? (Coordinate(), [:])
+    }
+
     // MARK: Admission (DESIGN.md §6)
 
     /// Spread the swarm authority's revocation of an identity: every member refuses it from

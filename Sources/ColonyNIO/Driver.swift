@@ -206,6 +206,7 @@ final class Driver: @unchecked Sendable {
             }
             d.log = eventLog
             core.restore(records: restored.records, events: restored.events)
+            if let c = try? d.store?.storedCoordinate() { core.restoreCoordinate(c) }
             core.anchorWallClock(ms: UInt64(d.wallNow()), now: d.now())
             let effects = core.start(now: d.now())
             d.core = core
@@ -440,6 +441,7 @@ final class Driver: @unchecked Sendable {
     }
 
     func savePeers() {
+        if let store, let core, core.vivaldi.updates > 0 { try? store.save(coordinate: core.vivaldi.coordinate) }
         guard peersDirty, let store, let core else { return }
         peersDirty = false
         let wall = Int64(Date().timeIntervalSince1970 * 1000)

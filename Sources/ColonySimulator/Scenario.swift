@@ -429,6 +429,7 @@ public enum Simulation {
             result.falsePositives = sim.falselyDeclaredDead.count
             result.converged = n > 2000 ? sim.falselyDeclaredDead.isEmpty : sim.isConverged()
             if !result.converged { result.failure = "the swarm did not stay converged" }
+            result.rttError = sim.coordinateError(pairs: min(2000, n * (n - 1) / 2), rng: &rng)
         }
     
         // MARK: write

@@ -58,6 +58,9 @@ public struct SimulationResult: Sendable {
     /// state-chaos: after faults stop, until every live node holds the same records (healMs
     /// is until membership has converged too).
     public var stateConvergedMs: Double?
+    /// steady (issue #6): how well Vivaldi coordinates estimate round trips — relative error
+    /// |estimated − true| / true over random pairs of live nodes.
+    public var rttError: Distribution?
     /// abuse (issue #5): honest (node, write or event) pairs delivered ÷ all such pairs.
     public var honestDeliveryRatio: Double?
     public var offenders: Int?
@@ -128,6 +131,9 @@ public struct SimulationResult: Sendable {
             fields.append(("maxSiblings", maxSiblings.map(String.init) ?? "null"))
             fields.append(("stateConvergedMs", Self.fmt(stateConvergedMs)))
         }
+        if options.scenario == .steady {
+            fields.append(("rttErrorPercent", rttError.map { "{\"p50\": \(Self.fmt($0.p50 * 100)), \"p99\": \(Self.fmt($0.p99 * 100)), \"max\": \(Self.fmt($0.max * 100))}" } ?? "null"))
+        }
         if options.scenario == .abuse {
             fields.append(("honestDeliveryRatio", honestDeliveryRatio.map { String(format: "%.4f", $0) } ?? "null"))
             fields.append(("offenders", offenders.map(String.init) ?? "null"))
@@ -173,6 +179,7 @@ public struct SimulationResult: Sendable {
             ("virtual time", String(format: "%.1f s in %d steps", virtualSeconds, steps)),
             ("writes", acknowledgedWrites.map { "\($0) acknowledged · \(lostWrites ?? 0) lost · \(divergentNodes ?? 0) divergent nodes · \(falseSiblings ?? 0) false siblings" } ?? "—"),
             ("abuse", honestDeliveryRatio.map { String(format: "honest delivery %.4f · %d/%d offenders graylisted · worst %d rounds %@ · %d honest graylisted", $0, offendersGraylisted ?? 0, offenders ?? 0, graylistRoundsMax ?? -1, graylistRoundsByKind.description, honestGraylisted ?? 0) } ?? "—"),
+            ("rtt estimates", rttError.map { String(format: "error p50 %.1f%% · p99 %.1f%% (n=%d pairs)", $0.p50 * 100, $0.p99 * 100, $0.count) } ?? "—"),
             ("wall time", String(format: "%.2f s", wallSeconds)),
             ("peak memory", String(format: "%.1f MB", Double(peakMemoryBytes) / 1e6)),
             ("trace hash", String(traceHash, radix: 16)),

@@ -459,6 +459,25 @@ public final class Simulator {
         return true
     }
 
+    /// The true round trip between two nodes (no jitter), seconds.
+    public func trueRTT(_ a: Int, _ b: Int) -> Double {
+        2 * Double(network.linkLatency(nodes[a].position, nodes[b].position)) / 1e9
+    }
+
+    /// Relative error of the coordinates' RTT estimates over `pairs` random pairs of up nodes.
+    public func coordinateError(pairs: Int, rng: inout Xoshiro256) -> Distribution? {
+        let up = upNodes
+        guard up.count > 1, pairs > 0 else { return nil }
+        var errors: [Double] = []
+        for _ in 0..<pairs {
+            let a = up[rng.below(up.count)], b = up[rng.below(up.count)]
+            guard a != b, let ca = nodes[a].core?.vivaldi.coordinate, let cb = nodes[b].core?.vivaldi.coordinate else { continue }
+            let truth = trueRTT(a, b)
+            errors.append(abs(ca.distance(to: cb) - truth) / truth)
+        }
+        return Distribution(errors)
+    }
+
     public var totalBytesSent: Int { nodes.reduce(0) { $0 + $1.bytesSent } }
     public var totalMessagesSent: Int { nodes.reduce(0) { $0 + $1.messagesSent } }
 }

@@ -96,6 +96,12 @@ public final class NodeStore: Sendable {
             }
             try db.create(index: "event_log_kind", on: "event_log", columns: ["kind", "offset"])
         }
+        m.registerMigration("v3: network coordinate") { db in
+            try db.create(table: "coordinate") { t in
+                t.column("singleton", .integer).primaryKey().check { $0 == 1 }
+                t.column("value", .blob).notNull()
+            }
+        }
         return m
     }
 
@@ -146,6 +152,31 @@ public final class NodeStore: Sendable {
 
     public func storedIncarnation() throws -> UInt64 {
         try db.read { UInt64(try Int64.fetchOne($0, sql: "SELECT value FROM incarnation WHERE singleton = 1") ?? 0) }
+    }
+
+    /// This node's Vivaldi coordinate, kept so a restart resumes from its place.
+    public func save(coordinate: Coordinate) throws {
+        var bytes: [UInt8] = []
+        for v in coordinate.vec + [coordinate.error, coordinate.adjustment, coordinate.height] {
+            withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
+        }
+        try db.write { db in
+            try db.execute(sql: "INSERT INTO coordinate (singleton, value) VALUES (1, ?) ON CONFLICT(singleton) DO UPDATE SET value = excluded.value",
+                           arguments: [Data(bytes)])
+        }
+    }
+
+    /// The saved coordinate, if any (nil if absent or unreadable).
+    public func storedCoordinate() throws -> Coordinate? {
+        guard let data = try db.read({ try Data.fetchOne($0, sql: "SELECT value FROM coordinate WHERE singleton = 1") }),
+              data.count == 8 * (Coordinate.dimensions + 3) else { return nil }
+        let values = (0..<(Coordinate.dimensions + 3)).map { i -> Double in
+            var bits: UInt64 = 0
+            for k in 0..<8 { bits |= UInt64(data[data.startIndex + i * 8 + k]) << (8 * UInt64(k)) }
+            return Double(bitPattern: bits)
+        }
+        let c = Coordinate(vec: Array(values[0..<Coordinate.dimensions]), error: values[8], adjustment: values[9], height: values[10])
+        return c.isValid ? c : nil
     }
 
     /// Replace the remembered peers with these.

@@ -101,7 +101,7 @@ struct PacketFuzzer {
                                  .left(id: a, incarnation: 7, signature: m.signature), .record(r), .event(e), .query(q)]
         let digest = [DigestEntry(origin: a, seen: OriginSeen(base: 4, extras: [6, 9]))]
         let messages: [Message] = [
-            .ping(seq: 1, target: b), .ack(seq: 1), .nack(seq: 2), .pingReq(seq: 3, target: b, targetAddress: m.address), .gossip,
+            .ping(seq: 1, target: b), .ack(seq: 1), .ack(seq: 9, coordinate: Coordinate(vec: [0.01, 0, 0, 0, 0, 0, 0.02, 0])), .nack(seq: 2), .pingReq(seq: 3, target: b, targetAddress: m.address), .gossip,
             .sync(.join(exchange: 1, members: [m])), .sync(.joinReply(exchange: 1, members: [m, m])),
             .sync(.digest(exchange: 2, root: 99, count: 3)), .sync(.inSync(exchange: 2)),
             .sync(.buckets(exchange: 3, bits: 2, hashes: [1, 2, 3, 4])),

@@ -69,7 +69,7 @@ import Testing
         #expect(a.queue.count >= 250)
         let e = a.receive(H.packet(from: 1, .ping(seq: 5, target: H.id(0))), from: H.address(1), now: H.ms(2))
         let ack = try #require(H.sends(e).first)
-        #expect(ack.0.message == .ack(seq: 5))
+        #expect(ack.0.message == .ack(seq: 5, coordinate: a.vivaldi.coordinate), "a direct ack carries the acker's coordinate")
         #expect(ack.0.updates.count > 10, "acks carry piggybacked news")
         #expect(Wire.size(of: ack.0) <= a.settings.maxDatagramBytes)
     }

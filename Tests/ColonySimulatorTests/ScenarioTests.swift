@@ -175,3 +175,15 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
         #expect(r.table.contains("crash"))
     }
 }
+
+/// Vivaldi in the simulator: coordinates estimate the modelled round trips.
+@Suite struct CoordinateScenarioTests {
+    @Test func coordinatesEstimateRoundTripsInASteadySwarm() throws {
+        var o = SimulationOptions(scenario: .steady, nodes: 50, seed: 1, profile: "lan")
+        o.durationSeconds = 240
+        let r = try checkedRun(o)
+        let e = try #require(r.rttError)
+        #expect(e.p50 < 0.15, "median relative error \(e.p50) — reproduce: \(o.reproduceCommand)")
+        #expect(r.json.contains("\"rttErrorPercent\""))
+    }
+}

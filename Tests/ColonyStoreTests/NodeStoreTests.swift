@@ -54,7 +54,7 @@ import Testing
     @Test func schemaIsMigrated() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try NodeStore(directory: dir).appliedMigrations() == ["v1: identity, incarnation, known peers", "v2: event log"])
+        #expect(try NodeStore(directory: dir).appliedMigrations() == ["v1: identity, incarnation, known peers", "v2: event log", "v3: network coordinate"])
     }
 
     @Test func aFileWhereTheDirectoryShouldBeIsAClearError() throws {
@@ -62,5 +62,20 @@ import Testing
         FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(throws: StoreError.notADirectory(path)) { try NodeStore(directory: path) }
+    }
+}
+
+@Suite struct CoordinateStoreTests {
+    @Test func theCoordinateSurvivesAReopen() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-coord-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try NodeStore(directory: dir).storedCoordinate() == nil)
+        var c = Coordinate()
+        c.vec = [0.001, -0.002, 0.003, 0, 0, 0, 0, 0.5]
+        c.error = 0.3
+        c.adjustment = -0.0001
+        c.height = 0.0002
+        try NodeStore(directory: dir).save(coordinate: c)
+        #expect(try NodeStore(directory: dir).storedCoordinate() == c)
     }
 }

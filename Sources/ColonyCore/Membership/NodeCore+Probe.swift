@@ -84,7 +84,7 @@ extension NodeCore {
         applySuspect(id: p.target, incarnation: r.member.incarnation, from: me.id, evidenceSince: settings.anchorSuspicionAtProbe ? p.startedAt : nil)
     }
 
-    mutating func onAck(seq: UInt32, from sender: NodeID) {
+    mutating func onAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate? = nil) {
         noteHelperAnswer(seq: seq, from: sender)
         if let helper = auditPings.removeValue(forKey: seq) {
             // It answers us directly, yet ignored our request to probe for us: freeloading.
@@ -95,6 +95,12 @@ extension NodeCore {
             return
         }
         if var p = probe, p.seq == seq {
+            // A direct answer from the target measures the round trip: place ourselves.
+            if let c = coordinate, sender == p.target, currentSender == sender {
+                let rtt = Double(now.nanoseconds(since: p.startedAt)) / 1e9
+                vivaldi.update(peer: sender, other: c, rtt: rtt, rng: &hiveRng)
+                if c.isValid { peerCoordinates[sender] = c }
+            }
             if !p.acked {
                 p.acked = true
                 // memberlist: a direct ack lowers the multiplier; an indirect one leaves it.

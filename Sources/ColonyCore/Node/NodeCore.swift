@@ -134,6 +134,11 @@ public struct NodeCore: Sendable {
     var helperAudits: [UInt32: HelperAudit] = [:]
     var auditPings: [UInt32: NodeID] = [:]
     var addressIndex: [Address: NodeID] = [:]
+    // The hive (Hive/): network coordinates.
+    public internal(set) var vivaldi = VivaldiClient()
+    /// The last coordinate each peer reported on an ack (looked up only).
+    public internal(set) var peerCoordinates: [NodeID: Coordinate] = [:]
+    var hiveRng = Xoshiro256(seed: 0x417E)
     /// Bumped whenever news is queued: tells a first delivery from a repeat.
     var newsCount = 0
     /// Per origin, the highest counter signed evidence shows existed (authenticating only).
@@ -156,6 +161,7 @@ public struct NodeCore: Sendable {
         self.settings = settings
         self.rng = Xoshiro256(seed: seed)
         self.stateRng = Xoshiro256(seed: SplitMix64.mix(seed ^ 0x57A7_E5EE_D000_0001))
+        self.hiveRng = Xoshiro256(seed: SplitMix64.mix(seed ^ 0x417E_C0DE_0000_0002))
         // Event and query ids start in a range no earlier run of this identity used (each
         // start has a higher incarnation), so they never repeat without being logged.
         self.eventCounter = me.incarnation << 32
@@ -261,15 +267,15 @@ public struct NodeCore: Sendable {
         case .ping(let seq, let target):
             if target == me.id {
                 if transport == .stream {
-                    out.append(.send(Packet(from: me.id, message: .ack(seq: seq)), to: sender, via: .stream))
+                    out.append(.send(Packet(from: me.id, message: .ack(seq: seq, coordinate: vivaldi.coordinate)), to: sender, via: .stream))
                 } else {
-                    sendDatagram(.ack(seq: seq), to: sender)
+                    sendDatagram(.ack(seq: seq, coordinate: vivaldi.coordinate), to: sender)
                 }
             } else {
                 stats.misdirectedPings += 1
             }
-        case .ack(let seq):
-            onAck(seq: seq, from: packet.from)
+        case .ack(let seq, let coordinate):
+            onAck(seq: seq, from: packet.from, coordinate: coordinate)
         case .nack(let seq):
             onNack(seq: seq, from: packet.from)
         case .pingReq(let seq, let target, let targetAddress):

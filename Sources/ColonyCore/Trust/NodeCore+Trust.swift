@@ -39,6 +39,16 @@ extension NodeCore {
         return true
     }
 
+    // MARK: Network coordinates (the hive)
+
+    /// Resume from a saved coordinate (call before `start`).
+    public mutating func restoreCoordinate(_ c: Coordinate) { vivaldi.restore(c) }
+
+    /// Estimated round trip to `peer`, seconds, from the coordinate it last reported.
+    public func estimatedRTT(to peer: NodeID) -> Double? {
+        peer == me.id ? 0 : peerCoordinates[peer].map { vivaldi.coordinate.distance(to: $0) }
+    }
+
     // MARK: Admission and revocation
 
     /// With admission on: `m` carries a certificate for the key it signed with, for its

@@ -17,8 +17,9 @@ public enum Message: Sendable, Equatable {
     /// Direct probe. `target` lets a node that reused an address refuse a ping meant for
     /// its predecessor.
     case ping(seq: UInt32, target: NodeID)
-    /// Answer to a ping (direct, or forwarded by a helper with the requester's `seq`).
-    case ack(seq: UInt32)
+    /// Answer to a ping (direct, or forwarded by a helper with the requester's `seq`). A
+    /// direct answer carries the acker's network coordinate (Vivaldi, as Serf's acks do).
+    case ack(seq: UInt32, coordinate: Coordinate? = nil)
     /// A helper's answer when the target did not ack in time (Lifeguard §IV.A): it tells the
     /// requester its own links work, so a missing ack is about the target.
     case nack(seq: UInt32)

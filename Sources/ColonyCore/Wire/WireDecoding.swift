@@ -416,7 +416,17 @@ struct WireReader {
         case 0:
             let seq = try u32("seq")
             message = .ping(seq: seq, target: try nodeID())
-        case 1: message = .ack(seq: try u32("seq"))
+        case 1:
+            let seq = try u32("seq")
+            var coordinate: Coordinate?
+            if try flag("coordinate flag") {
+                var vec: [Double] = []
+                for _ in 0..<Coordinate.dimensions { vec.append(Double(bitPattern: try fixed64())) }
+                let error = Double(bitPattern: try fixed64())
+                let adjustment = Double(bitPattern: try fixed64())
+                coordinate = Coordinate(vec: vec, error: error, adjustment: adjustment, height: Double(bitPattern: try fixed64()))
+            }
+            message = .ack(seq: seq, coordinate: coordinate)
         case 2: message = .nack(seq: try u32("seq"))
         case 3:
             let seq = try u32("seq")

@@ -339,7 +339,18 @@ extension Packet {
         case .ping(let seq, let target):
             out.varint(UInt64(seq))
             out.nodeID(target)
-        case .ack(let seq), .nack(let seq):
+        case .ack(let seq, let coordinate):
+            out.varint(UInt64(seq))
+            if let c = coordinate {
+                out.write(1)
+                for v in c.vec { out.fixed64(v.bitPattern) }
+                out.fixed64(c.error.bitPattern)
+                out.fixed64(c.adjustment.bitPattern)
+                out.fixed64(c.height.bitPattern)
+            } else {
+                out.write(0)
+            }
+        case .nack(let seq):
             out.varint(UInt64(seq))
         case .pingReq(let seq, let target, let address):
             out.varint(UInt64(seq))
