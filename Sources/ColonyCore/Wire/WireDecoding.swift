@@ -420,11 +420,13 @@ struct WireReader {
             let seq = try u32("seq")
             var coordinate: Coordinate?
             if try flag("coordinate flag") {
-                var vec: [Double] = []
-                for _ in 0..<Coordinate.dimensions { vec.append(Double(bitPattern: try fixed64())) }
-                let error = Double(bitPattern: try fixed64())
-                let adjustment = Double(bitPattern: try fixed64())
-                coordinate = Coordinate(vec: vec, error: error, adjustment: adjustment, height: Double(bitPattern: try fixed64()))
+                var values: [Double] = []
+                for _ in 0..<(Coordinate.dimensions + 3) {
+                    var bits: UInt32 = 0
+                    for k in 0..<4 { bits |= UInt32(try u8()) << (8 * UInt32(k)) }
+                    values.append(Double(Float(bitPattern: bits)))
+                }
+                coordinate = Coordinate(vec: Array(values[0..<Coordinate.dimensions]), error: values[8], adjustment: values[9], height: values[10])
             }
             message = .ack(seq: seq, coordinate: coordinate)
         case 2: message = .nack(seq: try u32("seq"))

@@ -342,11 +342,13 @@ extension Packet {
         case .ack(let seq, let coordinate):
             out.varint(UInt64(seq))
             if let c = coordinate {
+                // 32-bit floats: microsecond precision for round trips up to seconds, at
+                // half the bytes on every ack.
                 out.write(1)
-                for v in c.vec { out.fixed64(v.bitPattern) }
-                out.fixed64(c.error.bitPattern)
-                out.fixed64(c.adjustment.bitPattern)
-                out.fixed64(c.height.bitPattern)
+                for v in c.vec + [c.error, c.adjustment, c.height] {
+                    let bits = Float(v).bitPattern
+                    for k in 0..<4 { out.write(UInt8(truncatingIfNeeded: bits >> (8 * UInt32(k)))) }
+                }
             } else {
                 out.write(0)
             }
