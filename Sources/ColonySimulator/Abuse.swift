@@ -15,22 +15,12 @@ public struct SimAuthenticator: Authenticator {
 
     public var publicKey: [UInt8] { Self.publicKey(for: id) }
 
-    public static func publicKey(for id: NodeID) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for v in [id.high, id.low, 0, 0] {
-            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) }
-        }
-        return out
-    }
+    public static func publicKey(for id: NodeID) -> [UInt8] { id.bytes + [UInt8](repeating: 0, count: 16) }
 
     public func nodeID(for publicKey: [UInt8]) -> NodeID {
-        guard publicKey.count == 32 else { return NodeID(high: 0, low: 0) }
-        var high: UInt64 = 0, low: UInt64 = 0
-        for i in 0..<8 { high = high << 8 | UInt64(publicKey[i]) }
-        for i in 8..<16 { low = low << 8 | UInt64(publicKey[i]) }
         // The unused half must be zero, so one id has exactly one key.
-        return publicKey[16...].allSatisfy { $0 == 0 } ? NodeID(high: high, low: low) : NodeID(high: 0, low: 0)
+        guard publicKey.count == 32, publicKey[16...].allSatisfy({ $0 == 0 }), let id = NodeID(bytes: publicKey) else { return NodeID(high: 0, low: 0) }
+        return id
     }
 
     public func sign(_ message: [UInt8]) -> [UInt8] { Self.mac(secret: secret(of: id), message) }

@@ -1,4 +1,3 @@
-import Foundation
 import ColonyCore
 
 extension Simulation.Context {
@@ -174,11 +173,9 @@ extension Simulation.Context {
         let judged = sim.now
         offencesUntil = judged
         drive(until: judged + 4 * settings.probeTimeout.nanosecondsInt64 + settings.probeInterval.nanosecondsInt64, from: judged) { false }
-        let debug = ProcessInfo.processInfo.environment["COLONY_DEBUG_ABUSE"] != nil
         result.honestDeliveryRatio = d.want == 0 ? 1 : Double(d.got) / Double(d.want)
         result.offenders = offenderCount
         result.offendersGraylisted = offenders.filter { !(graylistedBy[$0] ?? []).isEmpty }.count
-        if debug { for o in offenders where (graylistedBy[o] ?? []).isEmpty { print("never graylisted", o, kindOf[o]!) } }
         result.honestGraylisted = honest.filter { !(graylistedBy[$0] ?? []).isEmpty }.count
         // Rounds from first offence to graylisting, per pair that met an offence.
         var worst: Int64 = 0
@@ -188,8 +185,6 @@ extension Simulation.Context {
             let o = Int(k & 0xFFFF_FFFF)
             guard let at = graylistedAt[k] else {
                 pending += 1
-                let h = Int(k >> 32)
-                if debug, let core = sim.nodes[h].core { print("pending", h, o, kindOf[o]!, core.score(of: ids[o]), core.isGraylisted(ids[o]), core.member(ids[o]) as Any) }
                 continue
             }
             let rounds = max(0, at - first) / gossipRound + ((at - first) % gossipRound > 0 ? 1 : 0)

@@ -193,13 +193,17 @@ public struct SimulationResult: Sendable {
     }
 }
 
-enum ProcessMemory {
+public enum ProcessMemory {
     /// Peak resident set size of this process (VmHWM), in bytes; 0 where unknown.
-    static func peakBytes() -> Int {
+    public static func peakBytes() -> Int { field("VmHWM:") }
+
+    /// Resident set size now (VmRSS), in bytes; 0 where unknown.
+    public static func residentBytes() -> Int { field("VmRSS:") }
+
+    static func field(_ name: String) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let digits = line.filter(\.isNumber)
-            return (Int(digits) ?? 0) * 1024
+        for line in status.split(separator: "\n") where line.hasPrefix(name) {
+            return (Int(line.filter(\.isNumber)) ?? 0) * 1024
         }
         return 0
     }

@@ -19,6 +19,11 @@ public struct Ed25519Authenticator: Authenticator {
     }
 
     public func verify(_ signature: [UInt8], of message: [UInt8], publicKey: [UInt8]) -> Bool {
+        Self.verify(signature, of: message, publicKey: publicKey)
+    }
+
+    /// Verification needs no private key.
+    public static func verify<S: DataProtocol, M: DataProtocol>(_ signature: S, of message: M, publicKey: [UInt8]) -> Bool {
         guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else { return false }
         return key.isValidSignature(signature, for: message)
     }
@@ -26,10 +31,6 @@ public struct Ed25519Authenticator: Authenticator {
     public func nodeID(for publicKey: [UInt8]) -> NodeID { Self.nodeID(for: publicKey) }
 
     public static func nodeID(for publicKey: [UInt8]) -> NodeID {
-        let digest = Array(SHA256.hash(data: publicKey))
-        var high: UInt64 = 0, low: UInt64 = 0
-        for i in 0..<8 { high = high << 8 | UInt64(digest[i]) }
-        for i in 8..<16 { low = low << 8 | UInt64(digest[i]) }
-        return NodeID(high: high, low: low)
+        NodeID(bytes: Array(SHA256.hash(data: publicKey)))!
     }
 }

@@ -63,11 +63,10 @@ public enum KeyringRecovery {
         guard bytes.first == requestMarker, let body = try? JSONDecoder().decode(RequestBody.self, from: Data(bytes.dropFirst())),
               let cert = body.certificate.certificate, let eph = Data(base64Encoded: body.ephemeral),
               let sig = Data(base64Encoded: body.signature) else { throw TrustError("malformed keyring request") }
-        let auth = Ed25519Authenticator(privateKey: signer)
-        guard auth.verify(cert.signature, of: SignedClaim.certificate(cert), publicKey: authority) else { throw TrustError("the requester's certificate is not from this swarm's authority") }
+        guard Ed25519Authenticator.verify(cert.signature, of: SignedClaim.certificate(cert), publicKey: authority) else { throw TrustError("the requester's certificate is not from this swarm's authority") }
         guard cert.expiresMs > nowMs else { throw TrustError("the requester's certificate expired") }
         guard !isRevoked(Ed25519Authenticator.nodeID(for: cert.publicKey)) else { throw TrustError("the requester's identity is revoked") }
-        guard auth.verify(Array(sig), of: requestClaim(ephemeral: eph, atMs: body.atMs), publicKey: cert.publicKey) else { throw TrustError("the request is not signed by the certified key") }
+        guard Ed25519Authenticator.verify(sig, of: requestClaim(ephemeral: eph, atMs: body.atMs), publicKey: cert.publicKey) else { throw TrustError("the request is not signed by the certified key") }
         guard Int64(bitPattern: body.atMs &- nowMs).magnitude <= windowMs else { throw TrustError("the request is stale") }
         let theirs = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: eph)
         let mine = Curve25519.KeyAgreement.PrivateKey()
@@ -87,10 +86,9 @@ public enum KeyringRecovery {
               let eph = Data(base64Encoded: body.ephemeral), let sealed = Data(base64Encoded: body.sealed),
               let sig = Data(base64Encoded: body.signature) else { throw TrustError("malformed keyring answer") }
         guard reqEph == pending.ephemeral.publicKey.rawRepresentation else { throw TrustError("the answer is to another request") }
-        let verifier = Ed25519Authenticator(privateKey: .init())
-        guard verifier.verify(cert.signature, of: SignedClaim.certificate(cert), publicKey: authority), cert.expiresMs > nowMs,
+        guard Ed25519Authenticator.verify(cert.signature, of: SignedClaim.certificate(cert), publicKey: authority), cert.expiresMs > nowMs,
               !isRevoked(Ed25519Authenticator.nodeID(for: cert.publicKey)) else { throw TrustError("the responder is not certified by this swarm's authority") }
-        guard verifier.verify(Array(sig), of: responseClaim(requestEphemeral: reqEph, ephemeral: eph, sealed: sealed), publicKey: cert.publicKey) else {
+        guard Ed25519Authenticator.verify(sig, of: responseClaim(requestEphemeral: reqEph, ephemeral: eph, sealed: sealed), publicKey: cert.publicKey) else {
             throw TrustError("the answer is not signed by the responder's certified key")
         }
         let theirs = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: eph)

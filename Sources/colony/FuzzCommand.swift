@@ -22,7 +22,7 @@ struct FuzzCommand: ParsableCommand {
         guard inputs > 0 else { throw ValidationError("--inputs must be positive") }
         FileHandle.standardError.write(Data("fuzz seed: \(seed) inputs: \(inputs)\n".utf8))
         var fuzzer = PacketFuzzer(seed: seedValue)
-        let memoryBefore = PacketFuzzer.residentBytes()
+        let memoryBefore = ProcessMemory.residentBytes()
         let clock = ContinuousClock()
         let started = clock.now
         var slowest: Duration = .zero
@@ -34,9 +34,9 @@ struct FuzzCommand: ParsableCommand {
             if n % 100_000 == 0 && n > 0 && !json { FileHandle.standardError.write(Data("  \(n) inputs\n".utf8)) }
         }
         let elapsed = clock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let slowestMs = Double(slowest.components.seconds) * 1000 + Double(slowest.components.attoseconds) / 1e15
-        let grewMB = Double(max(0, PacketFuzzer.residentBytes() - memoryBefore)) / 1e6
+        let seconds = elapsed.seconds
+        let slowestMs = slowest.seconds * 1000
+        let grewMB = Double(max(0, ProcessMemory.residentBytes() - memoryBefore)) / 1e6
         let ok = slowestMs <= maxInputMs && grewMB <= maxMemoryMB
         let reasons = fuzzer.outcomes.keys.sorted().map { "\"\($0)\": \(fuzzer.outcomes[$0]!)" }.joined(separator: ", ")
         if json {
@@ -196,13 +196,5 @@ struct PacketFuzzer {
             }
         }
         return b
-    }
-
-    static func residentBytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return (Int(line.filter(\.isNumber)) ?? 0) * 1024
-        }
-        return 0
     }
 }

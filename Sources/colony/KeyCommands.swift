@@ -44,8 +44,12 @@ struct KeysCommand: AsyncParsableCommand {
         }
     }
 
-    static func checkKey(_ key: String) throws {
-        do { _ = try Keyring.decode(key) } catch { throw ValidationError("\(error)") }
+    /// The key argument of install, use and remove, checked before anything is sent.
+    struct KeyArgument: ParsableArguments {
+        @Argument(help: "The key (base64).") var key: String
+        func validate() throws {
+            do { _ = try Keyring.decode(key) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     struct List: AsyncParsableCommand {
@@ -57,31 +61,22 @@ struct KeysCommand: AsyncParsableCommand {
     struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Install a key everywhere (it opens packets at once; seals once used).")
         @OptionGroup var common: Common
-        @Argument(help: "The key (base64).") var key: String
-        func run() async throws {
-            try KeysCommand.checkKey(key)
-            try await common.send(.POST, "/v1/keyring", body: ["key": key])
-        }
+        @OptionGroup var argument: KeyArgument
+        func run() async throws { try await common.send(.POST, "/v1/keyring", body: ["key": argument.key]) }
     }
 
     struct Use: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make an installed key the primary everywhere.")
         @OptionGroup var common: Common
-        @Argument(help: "The key (base64).") var key: String
-        func run() async throws {
-            try KeysCommand.checkKey(key)
-            try await common.send(.PUT, "/v1/keyring", body: ["key": key])
-        }
+        @OptionGroup var argument: KeyArgument
+        func run() async throws { try await common.send(.PUT, "/v1/keyring", body: ["key": argument.key]) }
     }
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a key everywhere (not the primary).")
         @OptionGroup var common: Common
-        @Argument(help: "The key (base64).") var key: String
-        func run() async throws {
-            try KeysCommand.checkKey(key)
-            try await common.send(.DELETE, "/v1/keyring", body: ["key": key])
-        }
+        @OptionGroup var argument: KeyArgument
+        func run() async throws { try await common.send(.DELETE, "/v1/keyring", body: ["key": argument.key]) }
     }
 
     struct Mode: AsyncParsableCommand {

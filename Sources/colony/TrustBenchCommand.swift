@@ -70,7 +70,7 @@ struct TrustBenchCommand: AsyncParsableCommand {
                 for _ in 0..<64 { body() }
                 n += 64
                 let e = clock.now - start
-                let s = Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18
+                let s = e.seconds
                 if s >= seconds { return Double(n) / s }
             }
         }
@@ -125,6 +125,6 @@ struct TrustBenchCommand: AsyncParsableCommand {
         let cpu = (cpuMs() - cpu0) / Double(n) / steady
         for node in swarm { await node.stop() }
         try await group.shutdownGracefully()
-        return (Double(join.components.seconds) * 1000 + Double(join.components.attoseconds) / 1e15, cpu)
+        return (join.seconds * 1000, cpu)
     }
 }

@@ -22,20 +22,11 @@ struct TestAuthenticator: Authenticator {
 
     var publicKey: [UInt8] { Self.publicKey(for: id) }
 
-    static func publicKey(for id: NodeID) -> [UInt8] {
-        var out: [UInt8] = []
-        for v in [id.high, id.low] {
-            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) }
-        }
-        return out + [UInt8](repeating: 0, count: 16)
-    }
+    static func publicKey(for id: NodeID) -> [UInt8] { id.bytes + [UInt8](repeating: 0, count: 16) }
 
     func nodeID(for publicKey: [UInt8]) -> NodeID {
-        guard publicKey.count == 32, publicKey[16...].allSatisfy({ $0 == 0 }) else { return NodeID(high: 0, low: 0) }
-        var high: UInt64 = 0, low: UInt64 = 0
-        for i in 0..<8 { high = high << 8 | UInt64(publicKey[i]) }
-        for i in 8..<16 { low = low << 8 | UInt64(publicKey[i]) }
-        return NodeID(high: high, low: low)
+        guard publicKey.count == 32, publicKey[16...].allSatisfy({ $0 == 0 }), let id = NodeID(bytes: publicKey) else { return NodeID(high: 0, low: 0) }
+        return id
     }
 
     func sign(_ message: [UInt8]) -> [UInt8] { Self.mac(Self.secret(of: id), message) }

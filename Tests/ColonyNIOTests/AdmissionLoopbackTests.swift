@@ -38,15 +38,8 @@ import Testing
             nodes.append(n)
             dirs.append(d)
         }
-        let seed = try await nodes[0].start()
-        for n in nodes.dropFirst() {
-            _ = try await n.start()
-            try await n.join(seeds: ["\(seed)"])
-        }
-        let converged = await eventually(10) {
-            for n in nodes where await n.members(status: .alive).count != 3 { return false }
-            return true
-        }
+        let seed = try await startSwarm(nodes)[0]
+        let converged = await eventually(10) { await allSee(nodes, alive: 3) }
         #expect(converged, "three certified nodes form a swarm")
 
         // Certified by another authority, and not certified at all: neither gets in.
@@ -99,11 +92,7 @@ import Testing
             nodes.append(n)
             dirs.append(d)
         }
-        let seed = try await nodes[0].start()
-        for n in nodes.dropFirst() {
-            _ = try await n.start()
-            try await n.join(seeds: ["\(seed)"])
-        }
+        let seed = try await startSwarm(nodes)[0]
         #expect(await eventually(10) { await nodes[0].members(status: .alive).count == 3 })
         // r2 goes away; the others rotate twice.
         await nodes[2].stop()

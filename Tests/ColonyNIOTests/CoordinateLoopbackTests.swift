@@ -1,5 +1,6 @@
 import ColonyCore
 import ColonyNIO
+import ColonyStore
 import Foundation
 import Logging
 import NIOPosix
@@ -25,9 +26,11 @@ import Testing
         }
         let learned = await eventually(10) { await a.coordinates().peers.count == 2 }
         #expect(learned, "a holds both peers' coordinates from their acks")
-        let mine = await a.coordinates().me
-        #expect(mine != Coordinate(), "a has moved from the origin")
+        #expect(await a.coordinates().me != Coordinate(), "a has moved from the origin")
+        // Probes go on until the stop, which saves the coordinate as it is then.
         await a.stop()
+        let mine = try #require(try NodeStore(directory: dir).storedCoordinate(), "the stop saved the coordinate")
+        #expect(mine != Coordinate())
         let again = make("a", dir)
         _ = try await again.start()
         #expect(await again.coordinates().me == mine, "the coordinate survives the restart")

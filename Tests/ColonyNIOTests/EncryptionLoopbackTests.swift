@@ -20,20 +20,8 @@ import Testing
     }
 
     func swarm(_ n: Int, keyring: Keyring?) async throws -> ([ColonyNode], [Address]) {
-        var nodes: [ColonyNode] = []
-        var addresses: [Address] = []
-        for i in 0..<n {
-            let x = node("n\(i)", keyring: keyring)
-            addresses.append(try await x.start())
-            nodes.append(x)
-        }
-        for x in nodes.dropFirst() { try await x.join(seeds: ["\(addresses[0])"]) }
-        return (nodes, addresses)
-    }
-
-    func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
-        for x in nodes where await x.members(status: .alive).count != count { return false }
-        return true
+        let nodes = (0..<n).map { node("n\($0)", keyring: keyring) }
+        return (nodes, try await startSwarm(nodes))
     }
 
     func refused(_ nodes: [ColonyNode]) async -> [String: Int] {

@@ -41,6 +41,21 @@ func eventually(_ seconds: Double, _ condition: () async -> Bool) async -> Bool 
     return await condition()
 }
 
+/// Start `nodes` and join them all through the first; their addresses.
+@discardableResult
+func startSwarm(_ nodes: [ColonyNode]) async throws -> [Address] {
+    var addresses: [Address] = []
+    for x in nodes { addresses.append(try await x.start()) }
+    for x in nodes.dropFirst() { try await x.join(seeds: ["\(addresses[0])"]) }
+    return addresses
+}
+
+/// True if every node sees exactly `count` members alive.
+func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
+    for x in nodes where await x.members(status: .alive).count != count { return false }
+    return true
+}
+
 @Suite(.serialized) struct LoopbackTests {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let logs = CapturedLogs()
@@ -53,20 +68,8 @@ func eventually(_ seconds: Double, _ condition: () async -> Bool) async -> Bool 
 
     /// Start `n` nodes and join them all through the first.
     func swarm(_ n: Int) async throws -> ([ColonyNode], [Address]) {
-        var nodes: [ColonyNode] = []
-        var addresses: [Address] = []
-        for i in 0..<n {
-            let x = node("n\(i)")
-            addresses.append(try await x.start())
-            nodes.append(x)
-        }
-        for x in nodes.dropFirst() { try await x.join(seeds: ["\(addresses[0])"]) }
-        return (nodes, addresses)
-    }
-
-    func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
-        for x in nodes where await x.members(status: .alive).count != count { return false }
-        return true
+        let nodes = (0..<n).map { node("n\($0)") }
+        return (nodes, try await startSwarm(nodes))
     }
 
     @Test func fiveNodesConverge() async throws {

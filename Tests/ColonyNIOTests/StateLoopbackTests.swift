@@ -24,14 +24,8 @@ import Testing
     }
 
     @Test func writesOnEveryNodeReachEveryNode() async throws {
-        var nodes: [ColonyNode] = []
-        var addresses: [Address] = []
-        for i in 0..<4 {
-            let x = node("s\(i)")
-            addresses.append(try await x.start())
-            nodes.append(x)
-        }
-        for x in nodes.dropFirst() { try await x.join(seeds: ["\(addresses[0])"]) }
+        let nodes = (0..<4).map { node("s\($0)") }
+        try await startSwarm(nodes)
         for (i, x) in nodes.enumerated() {
             for k in 0..<5 { try await x.put("n\(i)/k\(k)", value: Array("v\(i)-\(k)".utf8)) }
         }

@@ -48,6 +48,26 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.init(high: high, low: low)
     }
 
+    /// The id as 16 big-endian bytes (high, then low): how keys and digests name it.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(16)
+        for v in [high, low] {
+            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) }
+        }
+        return out
+    }
+
+    /// The id named by the first 16 bytes, big-endian; nil if there are fewer.
+    public init?<C: Collection>(bytes: C) where C.Element == UInt8 {
+        guard bytes.count >= 16 else { return nil }
+        var high: UInt64 = 0, low: UInt64 = 0
+        for (i, b) in bytes.prefix(16).enumerated() {
+            if i < 8 { high = high << 8 | UInt64(b) } else { low = low << 8 | UInt64(b) }
+        }
+        self.init(high: high, low: low)
+    }
+
     /// Short hex form, as logs show it.
     public var description: String {
         String(format16: high) + String(format16: low)

@@ -158,9 +158,7 @@ extension NodeCore {
     public mutating func restore(records: [StateRecord], events: [UserEvent]) {
         for r in records {
             noteEvidence(r)
-            if r.key.hasPrefix(Self.reservedKeyPrefix), let v = r.value, let rev = try? Revocation(decoding: v), validRevocation(rev) {
-                revoked.insert(rev.id)
-            }
+            if let rev = revocation(in: r) { revoked.insert(rev.id) }
             hlc.observe(r.timestamp, wallMs: 0)
             if r.dot.origin == me.id { writeCounter = max(writeCounter, r.dot.counter) }
             state.apply(r, now: now)
@@ -185,7 +183,7 @@ extension NodeCore {
         }
         if r.key.hasPrefix(Self.reservedKeyPrefix) {
             // Colony's own keys: only valid revocations, never deleted.
-            guard let value = r.value, let rev = try? Revocation(decoding: value), r.key == rev.key, validRevocation(rev) else {
+            guard let rev = revocation(in: r) else {
                 stats.recordsInvalid += 1
                 if let s = currentSender { penalize(s, .invalidSignature) }
                 return

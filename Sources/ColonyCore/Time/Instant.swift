@@ -34,6 +34,11 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 }
 
 extension Duration {
+    /// The duration in seconds, as a floating-point number (for reports).
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
     /// The duration in whole nanoseconds (saturating for absurdly large values).
     @inlinable
     public var nanosecondsInt64: Int64 {

@@ -64,6 +64,13 @@ extension NodeCore {
         return true
     }
 
+    /// The authority's revocation a reserved record holds, if it is one and valid.
+    func revocation(in r: StateRecord) -> Revocation? {
+        guard r.key.hasPrefix(Self.reservedKeyPrefix), let value = r.value, let rev = try? Revocation(decoding: value),
+              r.key == rev.key, validRevocation(rev) else { return nil }
+        return rev
+    }
+
     func validRevocation(_ r: Revocation) -> Bool {
         guard let authority = settings.trust.authorityKey, let a = authenticator else { return false }
         return a.verify(r.signature, of: SignedClaim.revocation(r), publicKey: authority)
@@ -90,13 +97,16 @@ extension NodeCore {
 
     // MARK: Rate limits
 
+    /// The bucket senders share when they are not attributable to a member.
+    static let strangers = NodeID(high: 0, low: 0)
+
     /// Admit a packet of `bytes` from `sender` (nil: a stranger, or a member's id claimed
     /// from another host), or refuse it (counted, held against a known sender).
     mutating func admitRate(from sender: NodeID?, bytes: Int, via transport: Transport) -> Bool {
         let t = settings.trust
         let known = sender != nil
         let share = known ? 1 : t.strangerShare
-        let key = sender ?? NodeID(high: 0, low: 0)
+        let key = sender ?? Self.strangers
         var bucket = packetBuckets[key] ?? TokenBucket(burst: t.packetBurst * share, at: now)
         var ok = bucket.take(1, rate: t.packetsPerSecond * share, burst: t.packetBurst * share, now: now)
         packetBuckets[key] = bucket
@@ -195,8 +205,8 @@ extension NodeCore {
         // Forget breach windows and buckets of senders that are gone.
         lastBreachWindow = lastBreachWindow.filter { table[$0.key] != nil }
         if packetBuckets.count > table.count + 1 {
-            packetBuckets = packetBuckets.filter { table[$0.key] != nil || $0.key == NodeID(high: 0, low: 0) }
-            byteBuckets = byteBuckets.filter { table[$0.key] != nil || $0.key == NodeID(high: 0, low: 0) }
+            packetBuckets = packetBuckets.filter { table[$0.key] != nil || $0.key == Self.strangers }
+            byteBuckets = byteBuckets.filter { table[$0.key] != nil || $0.key == Self.strangers }
         }
     }
 

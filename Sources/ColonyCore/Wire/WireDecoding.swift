@@ -252,6 +252,14 @@ struct WireReader {
         return e
     }
 
+    mutating func userEvents() throws(WireError) -> [UserEvent] {
+        let n = try count("event count", minBytes: 21)
+        var events: [UserEvent] = []
+        events.reserveCapacity(n)
+        for _ in 0..<n { events.append(try userEvent()) }
+        return events
+    }
+
     mutating func query() throws(WireError) -> Query {
         let id = try dot()
         let lamport = try varint()
@@ -378,25 +386,16 @@ struct WireReader {
             let digest: [DigestEntry]? = try flag("digest flag") ? try digest() : nil
             return .stateRecords(exchange: exchange, records: records, through: through, complete: complete, digest: digest)
         case 9:
-            let n = try count("event count", minBytes: 21)
-            var events: [UserEvent] = []
-            events.reserveCapacity(n)
-            for _ in 0..<n { events.append(try userEvent()) }
-            return .recentEvents(exchange: exchange, events: events)
-        case 10, 11:
-            if kind == 10 {
-                let isReply = try flag("reply flag")
-                let n = try count("event id count", minBytes: 17)
-                var ids: [Dot] = []
-                ids.reserveCapacity(n)
-                for _ in 0..<n { ids.append(try dot()) }
-                return .eventIDs(exchange: exchange, ids: ids, isReply: isReply)
-            }
-            let n = try count("event count", minBytes: 21)
-            var events: [UserEvent] = []
-            events.reserveCapacity(n)
-            for _ in 0..<n { events.append(try userEvent()) }
-            return .missedEvents(exchange: exchange, events: events)
+            return .recentEvents(exchange: exchange, events: try userEvents())
+        case 10:
+            let isReply = try flag("reply flag")
+            let n = try count("event id count", minBytes: 17)
+            var ids: [Dot] = []
+            ids.reserveCapacity(n)
+            for _ in 0..<n { ids.append(try dot()) }
+            return .eventIDs(exchange: exchange, ids: ids, isReply: isReply)
+        case 11:
+            return .missedEvents(exchange: exchange, events: try userEvents())
         default:
             throw .unknownSyncKind(kind)
         }
