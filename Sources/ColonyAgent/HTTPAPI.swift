@@ -200,6 +200,18 @@ enum SSE {
             return "event: revoked\ndata: {\"id\":\"\(id)\"}\n\n"
         case .evictionProposed(let id, let score):
             return "event: evictionProposed\ndata: {\"id\":\"\(id)\",\"score\":\(Int(score))}\n\n"
+        case .hive(let change):
+            let body: String
+            switch change {
+            case .founded(let cell, let term): body = "{\"change\":\"founded\",\"cell\":\"\(cell)\",\"term\":\(term)}"
+            case .elected(let cell, let term): body = "{\"change\":\"elected\",\"cell\":\"\(cell)\",\"term\":\(term)}"
+            case .steppedDown(let cell, let term, let reason):
+                body = "{\"change\":\"steppedDown\",\"cell\":\"\(cell)\",\"term\":\(term),\"reason\":\"\(reason)\"}"
+            case .accepted(let cell, let term, let queen):
+                body = "{\"change\":\"accepted\",\"cell\":\"\(cell)\",\"term\":\(term),\"queen\":\"\(queen)\"}"
+            case .leftCell(let cell, let reason): body = "{\"change\":\"leftCell\",\"cell\":\"\(cell)\",\"reason\":\"\(reason)\"}"
+            }
+            return "event: hive\ndata: \(body)\n\n"
         case .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished, .peerForgiven:
             return nil  // state changes stream from /v1/log
         }

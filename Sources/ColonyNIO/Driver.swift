@@ -436,6 +436,19 @@ final class Driver: @unchecked Sendable {
             }
         case .evictionProposed(let id, let score):
             logger.warning("peer misbehaves: eviction proposed", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
+        case .hive(let change):
+            switch change {
+            case .founded(let cell, let term):
+                logger.info("founded a cell: queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)"])
+            case .elected(let cell, let term):
+                logger.info("elected queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)"])
+            case .steppedDown(let cell, let term, let reason):
+                logger.info("stepped down as queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)", "colony.reason": "\(reason)"])
+            case .accepted(let cell, let term, let queen):
+                logger.debug("following a queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)", "colony.peer.id": "\(queen)"])
+            case .leftCell(let cell, let reason):
+                logger.debug("left a cell", metadata: ["colony.cell": "\(cell)", "colony.reason": "\(reason)"])
+            }
         }
         for c in subscribers.withLockedValue({ Array($0.values) }) { c.yield(event) }
     }

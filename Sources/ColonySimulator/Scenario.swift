@@ -22,6 +22,12 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
     /// A signed swarm in which 20% of nodes flood, forge or freeload: honest news must
     /// still reach every honest node, and offenders must be graylisted fast.
     case abuse
+    /// The hive forms cells with queens; then many senders broadcast through them
+    /// (redundancy, delivery, hops, latency). `--no-hive`: the same over plain gossip.
+    case hive
+    /// Queens crash one by one (failover time); then a fraction of all nodes, a queen among
+    /// them, crash at once while broadcasts flow (delivery to survivors).
+    case queenLoss = "queen-loss"
 }
 
 public struct SimulationOptions: Sendable {
@@ -39,6 +45,14 @@ public struct SimulationOptions: Sendable {
     /// What kind of crash `crash` and `pause` inflict: a vanished host (default) or a dead
     /// process on a live host, whose port refuses connections.
     public var crashKind: Simulator.CrashKind = .host
+    /// hive, queen-loss: form cells (false: plain gossip, for comparison).
+    public var hive = true
+    /// hive, queen-loss: how many broadcasts to send (default 200).
+    public var broadcasts: Int?
+    /// queen-loss: queens to crash one at a time (default 20).
+    public var rounds: Int?
+    /// queen-loss: the fraction of nodes crashed at once (default 0.2).
+    public var killFraction: Double?
 
     public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
         self.scenario = scenario
@@ -58,6 +72,10 @@ public struct SimulationOptions: Sendable {
         if let durationSeconds { cmd += " --duration \(durationSeconds)" }
         if let suspicionMultiplier { cmd += " --suspicion-mult \(suspicionMultiplier)" }
         if crashKind == .process { cmd += " --crash process" }
+        if !hive { cmd += " --no-hive" }
+        if let broadcasts { cmd += " --broadcasts \(broadcasts)" }
+        if let rounds { cmd += " --rounds \(rounds)" }
+        if let killFraction { cmd += " --kill \(killFraction)" }
         return cmd
     }
 }
@@ -92,6 +110,8 @@ public enum Simulation {
         let minimum = options.scenario == .partition || options.scenario == .stateChaos ? 4 : 3
         if options.nodes < minimum { throw SimulationError.tooFewNodes(options.nodes, minimum: minimum) }
         if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
+        if options.scenario == .hive || options.scenario == .queenLoss { settings.hive.enabled = options.hive }
+        if let k = options.killFraction, !(k >= 0 && k < 1) { throw SimulationError.badProbability("--kill", k) }
         network.loss = options.loss
         network.duplicate = options.duplicate
         network.reorder = options.reorder
@@ -112,7 +132,10 @@ public enum Simulation {
         case .write: context.write(&result)
         case .stateChaos: context.stateChaos(&result)
         case .abuse: context.abuse(&result)
+        case .hive: context.hive(&result)
+        case .queenLoss: context.queenLoss(&result)
         }
+        result.safetyViolations = sim.safetyViolations
         let elapsed = clock.now - started
         result.wallSeconds = elapsed.seconds
         result.peakMemoryBytes = ProcessMemory.peakBytes()

@@ -6,6 +6,7 @@ public struct Distribution: Sendable, Equatable {
     public var p50: Double
     public var p99: Double
     public var max: Double
+    public var min: Double
     public var count: Int
 
     public init?(_ values: [Double]) {
@@ -18,6 +19,7 @@ public struct Distribution: Sendable, Equatable {
         p50 = pct(0.50)
         p99 = pct(0.99)
         max = sorted.last!
+        min = sorted.first!
         count = sorted.count
     }
 }
@@ -73,6 +75,25 @@ public struct SimulationResult: Sendable {
     public var graylistRoundsByKind: [String: Int] = [:]
     /// (honest node, offender) pairs that met an offence and never graylisted.
     public var offencePairsNotGraylisted: Int?
+    /// The hive (issue #6): cells formed and their sizes, when every node first routed
+    /// through a leased queen (ms of virtual time).
+    public var cells: Int?
+    public var cellSizes: Distribution?
+    public var hiveFormedMs: Double?
+    /// Broadcasts sent; (node, broadcast) pairs delivered ÷ expected; relative message
+    /// redundancy (payloads sent ÷ (N − 1) per broadcast, minus 1); last delivery hop (the
+    /// most hops any delivery took); time from each broadcast to its last delivery.
+    public var broadcasts: Int?
+    public var deliveryRatio: Double?
+    public var rmr: Double?
+    public var ldh: Int?
+    public var broadcastLatency: Distribution?
+    /// queen-loss: crash → a majority of the cell follows a new queen; crash → elected.
+    public var failover: Distribution?
+    public var electionMs: Distribution?
+    public var killed: Int?
+    /// At most one queen per cell per term, and no two lease holders of a cell at once.
+    public var safetyViolations = 0
 
     /// Passed: no invariant violated and the liveness phase converged.
     public var passed: Bool { violations.isEmpty && converged && failure == nil && (lostWrites ?? 0) == 0 && (falseSiblings ?? 0) == 0 }
@@ -143,6 +164,20 @@ public struct SimulationResult: Sendable {
             fields.append(("offencePairsNotGraylisted", offencePairsNotGraylisted.map(String.init) ?? "null"))
             fields.append(("honestGraylisted", honestGraylisted.map(String.init) ?? "null"))
         }
+        if options.scenario == .hive || options.scenario == .queenLoss {
+            fields.append(("cells", cells.map(String.init) ?? "null"))
+            fields.append(("cellSizes", cellSizes.map { "{\"p50\": \(Self.fmt($0.p50)), \"max\": \(Self.fmt($0.max)), \"min\": \(Self.fmt($0.min))}" } ?? "null"))
+            fields.append(("hiveFormedMs", Self.fmt(hiveFormedMs)))
+            fields.append(("broadcasts", broadcasts.map(String.init) ?? "null"))
+            fields.append(("rmr", rmr.map { String(format: "%.4f", $0) } ?? "null"))
+            fields.append(("deliveryRatio", deliveryRatio.map { String(format: "%.5f", $0) } ?? "null"))
+            fields.append(("ldh", ldh.map(String.init) ?? "null"))
+            fields.append(("broadcastLatencyMs", Self.dist(broadcastLatency)))
+            fields.append(("failoverMs", Self.dist(failover)))
+            fields.append(("electionMs", Self.dist(electionMs)))
+            fields.append(("killed", killed.map(String.init) ?? "null"))
+        }
+        fields.append(("safetyViolations", "\(safetyViolations)"))
         fields.append(("virtualSeconds", String(format: "%.3f", virtualSeconds)))
         fields.append(("steps", "\(steps)"))
         fields.append(("traceHash", Self.quote(String(traceHash, radix: 16))))
@@ -179,6 +214,10 @@ public struct SimulationResult: Sendable {
             ("virtual time", String(format: "%.1f s in %d steps", virtualSeconds, steps)),
             ("writes", acknowledgedWrites.map { "\($0) acknowledged · \(lostWrites ?? 0) lost · \(divergentNodes ?? 0) divergent nodes · \(falseSiblings ?? 0) false siblings" } ?? "—"),
             ("abuse", honestDeliveryRatio.map { String(format: "honest delivery %.4f · %d/%d offenders graylisted · worst %d rounds %@ · %d honest graylisted", $0, offendersGraylisted ?? 0, offenders ?? 0, graylistRoundsMax ?? -1, graylistRoundsByKind.description, honestGraylisted ?? 0) } ?? "—"),
+            ("hive", cells.map { String(format: "%d cells (sizes p50 %.0f, %.0f–%.0f) formed at %.0f ms", $0, cellSizes?.p50 ?? 0, cellSizes?.min ?? 0, cellSizes?.max ?? 0, hiveFormedMs ?? 0) } ?? "—"),
+            ("broadcasts", broadcasts.map { String(format: "%d · delivery %.5f · rmr %.4f · ldh %d · latency %@", $0, deliveryRatio ?? 0, rmr ?? 0, ldh ?? 0, d(broadcastLatency)) } ?? "—"),
+            ("failover", failover.map { _ in d(failover) + " (elected " + d(electionMs) + ")" } ?? "—"),
+            ("safety violations", "\(safetyViolations)"),
             ("rtt estimates", rttError.map { String(format: "error p50 %.1f%% · p99 %.1f%% (n=%d pairs)", $0.p50 * 100, $0.p99 * 100, $0.count) } ?? "—"),
             ("wall time", String(format: "%.2f s", wallSeconds)),
             ("peak memory", String(format: "%.1f MB", Double(peakMemoryBytes) / 1e6)),

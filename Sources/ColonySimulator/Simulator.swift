@@ -81,6 +81,24 @@ public final class Simulator {
     public var onDeliver: ((Simulator, Int, Int, Packet, Bool) -> Void)?
     var injecting = false
 
+    // The hive's safety (DESIGN.md §5), checked on every step.
+    struct TermKey: Hashable {
+        var cell: CellID
+        var term: UInt64
+    }
+    /// Who became queen of each (cell, term).
+    public private(set) var queensByTerm: [CellID: [UInt64: Int]] = [:]
+    /// The last node seen holding each cell's lease, and until when (global time).
+    var leaseHolders: [CellID: (node: Int, until: Int64)] = [:]
+    /// Violations of "at most one queen per cell per term" and "no two lease-holding queens
+    /// of one cell at the same instant".
+    public private(set) var safetyViolations = 0
+    /// Broadcast payloads (records, events, queries) sent, in any packet: the numerator of
+    /// relative message redundancy.
+    public private(set) var payloadsSent = 0
+    /// The sender of the packet being delivered (nil outside deliveries).
+    public private(set) var deliveringFrom: Int?
+
     public init(seed: UInt64, settings: Settings, network: NetworkModel) {
         precondition(settings.indirectChecks >= 0)
         self.seed = seed
@@ -289,9 +307,26 @@ public final class Simulator {
             // A freeloader ignores requests to probe for others.
             if nodes[i].behaviour == .freeloader, case .pingReq = packet.message { return }
             // Its size on the wire, for the byte rate limit (measured once, when sent).
+            deliveringFrom = Int(from)
             let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, via: via, bytes: authenticate ? Int(bytes) : 0, now: instant)
             apply(effects, node: i)
+            deliveringFrom = nil
+            checkLease(i)
+            return
         }
+        if case .wake(let node, _) = payload { checkLease(Int(node)) }
+    }
+
+    /// The lease invariant: if node `i` holds its cell's lease now, no other node may.
+    func checkLease(_ i: Int) {
+        guard settings.hive.enabled, let core = nodes[i].core, core.hive.role == .queen, let cell = core.hive.cell,
+              let until = core.hive.leaseUntil?.nanoseconds, until > now else { return }
+        if let h = leaseHolders[cell], h.node != i, h.until > now, let other = nodes[h.node].core,
+           other.hive.role == .queen, other.hive.cell == cell, let otherUntil = other.hive.leaseUntil?.nanoseconds, otherUntil > now {
+            safetyViolations += 1
+            violation("two lease-holding queens of cell \(cell): node \(h.node) (term \(other.hive.term), until \(Double(otherUntil) / 1e6) ms) and node \(i) (term \(core.hive.term), until \(Double(until) / 1e6) ms)")
+        }
+        leaseHolders[cell] = (i, until)
     }
 
     /// A paused node does nothing until it resumes: its input waits (as in a socket buffer)
@@ -367,6 +402,7 @@ public final class Simulator {
             packet.updates = packet.updates.filter { $0.subject == .member(me) }
         }
         let bytes = Wire.size(of: packet)
+        payloadsSent += Self.payloads(in: packet)
         nodes[i].bytesSent += bytes
         nodes[i].messagesSent += 1
         let kind = packet.message.kind.rawValue
@@ -400,6 +436,28 @@ public final class Simulator {
             let delay = 3 * latency + transfer + Int64(Double(latency) * network.jitter * rng.unit())
             queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via, bytes: Int32(clamping: bytes), injected: injecting), at: now + delay)
         }
+    }
+
+    /// Records, events and queries a packet carries (piggybacked, routed or synced).
+    static func payloads(in packet: Packet) -> Int {
+        func count(_ us: [Update]) -> Int {
+            var n = 0
+            for u in us {
+                switch u {
+                case .record, .event, .query: n += 1
+                case .alive, .suspect, .dead, .left, .queen: break
+                }
+            }
+            return n
+        }
+        var n = count(packet.updates)
+        switch packet.message {
+        case .route(_, let us): n += count(us)
+        case .sync(.stateRecords(_, let records, _, _, _)): n += records.count
+        case .sync(.missedEvents(_, let events)), .sync(.recentEvents(_, let events)): n += events.count
+        default: break
+        }
+        return n
     }
 
     static func linkKey(_ a: Int, _ b: Int) -> UInt64 { UInt64(min(a, b)) << 32 | UInt64(max(a, b)) }
@@ -439,6 +497,18 @@ public final class Simulator {
         }
         if case .keyChanged(let change) = event {
             if let problem = oracle.check(change) { violation("node \(i): \(problem)") }
+        }
+        if case .hive(let change) = event {
+            switch change {
+            case .founded(let cell, let term), .elected(let cell, let term):
+                if let other = queensByTerm[cell]?[term], other != i {
+                    safetyViolations += 1
+                    violation("two queens of cell \(cell) in term \(term): node \(other) and node \(i)")
+                }
+                queensByTerm[cell, default: [:]][term] = i
+            case .steppedDown, .accepted, .leftCell:
+                break
+            }
         }
         onEvent?(self, i, event)
     }

@@ -43,6 +43,18 @@ struct Simulate: ParsableCommand {
     @Option(help: "Crash kind for crash/pause: host (vanishes silently) or process (its port refuses connections).")
     var crash: String = "host"
 
+    @Flag(name: .customLong("no-hive"), help: "hive, queen-loss: do not form cells (plain gossip, for comparison).")
+    var noHive = false
+
+    @Option(help: "hive, queen-loss: broadcasts to send (default 200).")
+    var broadcasts: Int?
+
+    @Option(help: "queen-loss: queens to crash one at a time (default 20).")
+    var rounds: Int?
+
+    @Option(help: "queen-loss: fraction of nodes crashed at once, in [0, 1) (default 0.2).")
+    var kill: Double?
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -69,6 +81,12 @@ struct Simulate: ParsableCommand {
         options.reorder = reorder
         options.durationSeconds = duration
         options.suspicionMultiplier = suspicionMult
+        options.hive = !noHive
+        if let broadcasts, broadcasts < 0 || broadcasts > 1_000_000 { throw ValidationError("--broadcasts must be between 0 and 1000000") }
+        if let rounds, rounds < 0 || rounds > 10_000 { throw ValidationError("--rounds must be between 0 and 10000") }
+        options.broadcasts = broadcasts
+        options.rounds = rounds
+        options.killFraction = kill
         switch crash {
         case "host": options.crashKind = .host
         case "process": options.crashKind = .process

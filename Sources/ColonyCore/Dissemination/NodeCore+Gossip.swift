@@ -10,6 +10,7 @@ extension NodeCore {
             completeLeave()
             return
         }
+        sendAnnouncements()
         guard !queue.isEmpty else { return }
         let deadWindow = settings.gossipToTheDeadTime.nanosecondsInt64
         let nowNs = now.nanoseconds

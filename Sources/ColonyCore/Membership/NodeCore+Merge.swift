@@ -33,6 +33,8 @@ extension NodeCore {
             applyEvent(e, replayed: false)
         case .query(let q):
             applyQuery(q)
+        case .queen(let c):
+            applyQueenClaim(c)
         }
     }
 
@@ -209,7 +211,12 @@ extension NodeCore {
 
     mutating func enqueue(_ update: Update) {
         newsCount &+= 1
+        if routeInstead(update) { return }
         queue.enqueue(update)
+        armGossip()
+    }
+
+    mutating func armGossip() {
         if !gossipArmed {
             gossipArmed = true
             timers.schedule(.gossip, at: now + settings.gossipInterval)

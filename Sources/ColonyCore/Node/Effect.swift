@@ -74,6 +74,22 @@ public enum Event: Sendable, Equatable {
     case evictionProposed(NodeID, score: Double)
     /// The authority revoked this identity (possibly ours): refused everywhere from now on.
     case revoked(NodeID)
+    /// This node's place in the hive changed.
+    case hive(HiveChange)
+}
+
+/// What changed in this node's place in the hive (DESIGN.md §5).
+public enum HiveChange: Sendable, Equatable {
+    /// This node founded a cell and rules it.
+    case founded(cell: CellID, term: UInt64)
+    /// This node won an election: queen of `cell` in `term`.
+    case elected(cell: CellID, term: UInt64)
+    /// This node stopped being queen (a newer term, lost quorum, leaving, dissolving).
+    case steppedDown(cell: CellID, term: UInt64, reason: String)
+    /// This node accepted `queen` for `cell` in `term` (joining, or after an election).
+    case accepted(cell: CellID, term: UInt64, queen: NodeID)
+    /// This node left its cell.
+    case leftCell(cell: CellID, reason: String)
 }
 
 /// Counters a node keeps about its own protocol work; drivers export them as metrics.
@@ -125,5 +141,14 @@ public struct CoreStats: Sendable, Equatable {
     /// Packets and claims refused because their identity was revoked; revocations applied.
     public var revokedRefused = 0
     public var revocations = 0
+    /// The hive: elections started (after a granted pre-vote) and won, heartbeats sent.
+    public var electionsStarted = 0
+    public var electionsWon = 0
+    public var heartbeatsSent = 0
+    /// Routed broadcasts forwarded, ids announced, grafts asked and answered.
+    public var routedForwarded = 0
+    public var idsAnnounced = 0
+    public var graftsSent = 0
+    public var graftsAnswered = 0
     public init() {}
 }

@@ -139,6 +139,19 @@ public struct NodeCore: Sendable {
     /// The last coordinate each peer reported on an ack (looked up only).
     public internal(set) var peerCoordinates: [NodeID: Coordinate] = [:]
     var hiveRng = Xoshiro256(seed: 0x417E)
+    public internal(set) var hive = HiveState()
+    /// The incarnation this process started with: its identity as a voter (Hive.swift).
+    public let boot: UInt64
+    /// When this process started (uptime, for hive eligibility).
+    let bootedAt: Instant
+    /// Where news being applied came from, for routing (NodeCore+Routing).
+    var ingress: Ingress = .local
+    /// Broadcasts to forward down the tree, gathered while a routed packet is applied.
+    var forwarding: [Update] = []
+    /// Broadcasts to route up to our queen, sent when the input's effects are flushed.
+    var routeOutbox: [Update] = []
+    /// The vote this run cast last, per cell it belonged to (kept after leaving the cell).
+    var lastVotes: [CellID: (term: UInt64, candidate: NodeID)] = [:]
     /// Bumped whenever news is queued: tells a first delivery from a repeat.
     var newsCount = 0
     /// Per origin, the highest counter signed evidence shows existed (authenticating only).
@@ -166,6 +179,8 @@ public struct NodeCore: Sendable {
         // start has a higher incarnation), so they never repeat without being logged.
         self.eventCounter = me.incarnation << 32
         self.now = now
+        self.boot = me.incarnation
+        self.bootedAt = now
         self.queue = BroadcastQueue(maxEntries: settings.maxQueuedBroadcasts, largeThreshold: settings.maxDatagramBytes - 64)
         self.awareness = Awareness(max: settings.awarenessMaxMultiplier)
         var table = knownMembers ?? MemberTable()
@@ -193,6 +208,7 @@ public struct NodeCore: Sendable {
         timers.schedule(.stateCollect, at: now + settings.reapInterval)
         let ss = settings.stateSyncNanoseconds(members: table.liveCount)
         timers.schedule(.stateSync, at: now.advanced(byNanoseconds: ss / 2 + Int64(stateRng.below(Int(max(1, ss))))))
+        startHive()
         return flush()
     }
 
@@ -212,6 +228,7 @@ public struct NodeCore: Sendable {
     public mutating func leave(now: Instant) -> [Effect] {
         advance(to: now)
         guard phase == .active else { return flush() }
+        hiveLeave()
         phase = .leaving
         probe = nil
         me.status = .left
@@ -286,6 +303,14 @@ public struct NodeCore: Sendable {
             onSync(sync, from: sender)
         case .queryResponse(let r):
             onQueryResponse(r)
+        case .hive(let h):
+            onHive(h, from: sender)
+        case .route(let scope, let updates):
+            onRoute(scope: scope, updates: updates, from: sender, graylisted: graylisted)
+        case .ihave(let ids):
+            if !graylisted { onIHave(ids, from: sender) }
+        case .graft(let ids):
+            onGraft(ids, from: sender, graylisted: graylisted)
         }
         return flush()
     }
@@ -333,6 +358,7 @@ public struct NodeCore: Sendable {
     }
 
     mutating func flush() -> [Effect] {
+        if !routeOutbox.isEmpty { flushRouteOutbox() }
         if let earliest = timers.earliest, earliest != reportedWake {
             reportedWake = earliest
             out.append(.wake(at: earliest))
@@ -376,6 +402,10 @@ public struct NodeCore: Sendable {
         case .scoreDecay: onScoreDecayTick()
         case .helperAudit(let s): onHelperAudit(seq: s)
         case .auditPingTimeout(let s): auditPings[s] = nil
+        case .hiveHeartbeat: onHeartbeatTick()
+        case .hiveElection: onElectionTick()
+        case .hiveHome: onHomeTick()
+        case .graft: onGraftTick()
         }
     }
 

@@ -126,6 +126,11 @@ public struct Settings: Sendable, Hashable {
     /// Rate limits, the gossip-out budget and peer scoring.
     public var trust = TrustSettings()
 
+    // MARK: The hive (DESIGN.md §5)
+
+    /// Cells, queens, elections and routing.
+    public var hive = HiveSettings()
+
     public init() {}
 
     /// memberlist's `DefaultLANConfig` (but α = 3, see `suspicionMultiplier`).
@@ -145,6 +150,7 @@ public struct Settings: Sendable, Hashable {
         s.streamTimeout = .seconds(30)
         s.reconnectInterval = .seconds(30)
         s.joinSyncDelays = [.seconds(1), .seconds(3), .seconds(7)]
+        s.hive = .wan
         return s
     }
 

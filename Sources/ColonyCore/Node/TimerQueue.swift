@@ -26,6 +26,12 @@ struct TimerQueue: Sendable {
         case helperAudit(UInt32)
         /// Forget an audit ping nobody answered.
         case auditPingTimeout(UInt32)
+        /// The hive: a queen's heartbeat round, a worker's election check, a homeless
+        /// member's search for a cell, and pulling announced ids that did not arrive.
+        case hiveHeartbeat
+        case hiveElection
+        case hiveHome
+        case graft
     }
 
     struct Timer: Sendable {

@@ -68,6 +68,41 @@ public enum SignedClaim {
         return out
     }
 
+    public static func queen(_ c: QueenClaim) -> [UInt8] {
+        var out: [UInt8] = Array("colony/queen/1".utf8)
+        out.queenClaimBody(c)
+        return out
+    }
+
+    public static func heartbeat(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, queen: NodeID) -> [UInt8] {
+        var out: [UInt8] = Array("colony/heartbeat/1".utf8)
+        out.cellID(cell)
+        out.varint(term)
+        out.varint(round)
+        out.rosterVersion(version)
+        out.nodeID(queen)
+        return out
+    }
+
+    public static func requestVote(cell: CellID, term: UInt64, candidate: NodeID, version: RosterVersion) -> [UInt8] {
+        var out: [UInt8] = Array("colony/request-vote/1".utf8)
+        out.cellID(cell)
+        out.varint(term)
+        out.nodeID(candidate)
+        out.rosterVersion(version)
+        return out
+    }
+
+    public static func vote(cell: CellID, term: UInt64, candidate: NodeID, voter: NodeID, granted: Bool) -> [UInt8] {
+        var out: [UInt8] = Array("colony/vote/1".utf8)
+        out.cellID(cell)
+        out.varint(term)
+        out.nodeID(candidate)
+        out.nodeID(voter)
+        out.write(granted ? 1 : 0)
+        return out
+    }
+
     public static func query(_ q: Query) -> [UInt8] {
         var out: [UInt8] = Array("colony/query/1".utf8)
         out.queryBody(q)

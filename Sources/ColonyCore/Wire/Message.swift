@@ -31,6 +31,14 @@ public enum Message: Sendable, Equatable {
     case sync(Sync)
     /// A member's answer to a query, sent straight to the asker.
     case queryResponse(QueryResponse)
+    /// Elections, lease heartbeats and rosters of a cell (the hive).
+    case hive(HiveMessage)
+    /// Broadcasts pushed down the queens' tree (records, events, queries).
+    case route(scope: RouteScope, updates: [Update])
+    /// Ids of broadcasts the sender holds (lazy push): pull what does not arrive.
+    case ihave([BroadcastID])
+    /// Send me these broadcasts (answered with `.route(scope: .leaf)`).
+    case graft([BroadcastID])
 
     public var kind: MessageKind {
         switch self {
@@ -41,12 +49,16 @@ public enum Message: Sendable, Equatable {
         case .gossip: .gossip
         case .sync: .sync
         case .queryResponse: .queryResponse
+        case .hive: .hive
+        case .route: .route
+        case .ihave: .ihave
+        case .graft: .graft
         }
     }
 }
 
 public enum MessageKind: Int, Sendable, CaseIterable, CustomStringConvertible {
-    case ping, ack, nack, pingReq, gossip, sync, queryResponse
+    case ping, ack, nack, pingReq, gossip, sync, queryResponse, hive, route, ihave, graft
 
     public var description: String {
         switch self {
@@ -57,6 +69,10 @@ public enum MessageKind: Int, Sendable, CaseIterable, CustomStringConvertible {
         case .gossip: "gossip"
         case .sync: "sync"
         case .queryResponse: "queryResponse"
+        case .hive: "hive"
+        case .route: "route"
+        case .ihave: "ihave"
+        case .graft: "graft"
         }
     }
 }
@@ -78,6 +94,8 @@ public enum Update: Sendable, Equatable {
     case event(UserEvent)
     /// A query; members that match answer the asker directly.
     case query(Query)
+    /// A queen's claim on her cell (the hive's directory).
+    case queen(QueenClaim)
 
     /// What the news is about: queued news about the same subject replaces older news.
     @inlinable
@@ -88,6 +106,7 @@ public enum Update: Sendable, Equatable {
         case .record(let r): .record(r.dot)
         case .event(let e): e.coalesce ? .coalescedEvent(e.name) : .event(e.id)
         case .query(let q): .event(q.id)
+        case .queen(let c): .cell(c.cell)
         }
     }
 }
@@ -98,6 +117,7 @@ public enum BroadcastSubject: Hashable, Sendable {
     case record(Dot)
     case event(Dot)
     case coalescedEvent(String)
+    case cell(CellID)
 }
 
 /// Stream exchanges. Join is a full-state push-pull (the joiner knows nothing). Periodic

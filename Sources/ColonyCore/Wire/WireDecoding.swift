@@ -300,6 +300,113 @@ struct WireReader {
         return out
     }
 
+    mutating func coordinate32() throws(WireError) -> Coordinate {
+        var values: [Double] = []
+        for _ in 0..<(Coordinate.dimensions + 3) {
+            var bits: UInt32 = 0
+            for k in 0..<4 { bits |= UInt32(try u8()) << (8 * UInt32(k)) }
+            values.append(Double(Float(bitPattern: bits)))
+        }
+        return Coordinate(vec: Array(values[0..<Coordinate.dimensions]), error: values[8], adjustment: values[9], height: values[10])
+    }
+
+    mutating func cellID() throws(WireError) -> CellID { CellID(try fixed64()) }
+
+    mutating func rosterVersion() throws(WireError) -> RosterVersion {
+        let term = try varint()
+        return RosterVersion(term: term, index: try varint())
+    }
+
+    mutating func voters() throws(WireError) -> [Voter] {
+        let n = try count("voter count", minBytes: 17)
+        var out: [Voter] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n {
+            let id = try nodeID()
+            out.append(Voter(id: id, boot: try varint()))
+        }
+        return out
+    }
+
+    mutating func queenClaim() throws(WireError) -> QueenClaim {
+        let cell = try cellID()
+        let term = try varint()
+        let queen = try nodeID()
+        let address = try address()
+        let serial = try varint()
+        let sizeAt = offset
+        let size = try varint()
+        guard let size32 = UInt32(exactly: size) else { throw .valueOutOfRange(field: "cell size", offset: sizeAt) }
+        let open = try flag("open flag")
+        let coordinate = try coordinate32()
+        return QueenClaim(cell: cell, term: term, queen: queen, address: address, serial: serial, size: size32, open: open,
+                          coordinate: coordinate, signature: try signature())
+    }
+
+    mutating func broadcastIDs() throws(WireError) -> [BroadcastID] {
+        let n = try count("id count", minBytes: 18)
+        var out: [BroadcastID] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n {
+            let at = offset
+            switch try u8() {
+            case 0: out.append(.record(try dot()))
+            case 1: out.append(.event(try dot()))
+            default: throw .valueOutOfRange(field: "broadcast id kind", offset: at)
+            }
+        }
+        return out
+    }
+
+    mutating func hiveMessage() throws(WireError) -> HiveMessage {
+        let at = offset
+        let kind = try u8()
+        let cell = try cellID()
+        switch kind {
+        case 0:
+            let term = try varint()
+            let version = try rosterVersion()
+            return .preVote(cell: cell, term: term, version: version, boot: try varint())
+        case 1:
+            let term = try varint()
+            return .preVoteReply(cell: cell, term: term, granted: try flag("granted"))
+        case 2:
+            let term = try varint()
+            let version = try rosterVersion()
+            let boot = try varint()
+            return .requestVote(cell: cell, term: term, version: version, boot: boot, signature: try signature())
+        case 3:
+            let term = try varint()
+            let candidate = try nodeID()
+            let granted = try flag("granted")
+            let boot = try varint()
+            return .vote(cell: cell, term: term, candidate: candidate, granted: granted, boot: boot, signature: try signature())
+        case 4:
+            let term = try varint()
+            let round = try varint()
+            let version = try rosterVersion()
+            let roster: [Voter]? = try flag("roster flag") ? try voters() : nil
+            return .heartbeat(cell: cell, term: term, round: round, version: version, roster: roster, signature: try signature())
+        case 5:
+            let term = try varint()
+            let round = try varint()
+            let version = try rosterVersion()
+            return .heartbeatAck(cell: cell, term: term, round: round, version: version, boot: try varint())
+        case 6:
+            return .enlist(cell: cell, boot: try varint())
+        case 7:
+            let term = try varint()
+            return .enlisted(cell: cell, term: term, accepted: try flag("accepted"))
+        case 8:
+            return .release(cell: cell, boot: try varint())
+        case 9:
+            let term = try varint()
+            return .abdicate(cell: cell, term: term, dissolve: try flag("dissolve"))
+        default:
+            throw .valueOutOfRange(field: "hive message kind", offset: at)
+        }
+    }
+
     mutating func members() throws(WireError) -> [Member] {
         // A member is at least 16 (id) + 1 + 3 + 1 + 1 + 1 + 1 bytes.
         let n = try count("member count", minBytes: 24)
@@ -332,6 +439,8 @@ struct WireReader {
             return .event(try userEvent())
         case 6:
             return .query(try query())
+        case 7:
+            return .queen(try queenClaim())
         default:
             throw .unknownUpdateKind(kind)
         }
@@ -418,15 +527,7 @@ struct WireReader {
         case 1:
             let seq = try u32("seq")
             var coordinate: Coordinate?
-            if try flag("coordinate flag") {
-                var values: [Double] = []
-                for _ in 0..<(Coordinate.dimensions + 3) {
-                    var bits: UInt32 = 0
-                    for k in 0..<4 { bits |= UInt32(try u8()) << (8 * UInt32(k)) }
-                    values.append(Double(Float(bitPattern: bits)))
-                }
-                coordinate = Coordinate(vec: Array(values[0..<Coordinate.dimensions]), error: values[8], adjustment: values[9], height: values[10])
-            }
+            if try flag("coordinate flag") { coordinate = try coordinate32() }
             message = .ack(seq: seq, coordinate: coordinate)
         case 2: message = .nack(seq: try u32("seq"))
         case 3:
@@ -440,6 +541,17 @@ struct WireReader {
             let from = try nodeID()
             let name = try string()
             message = .queryResponse(QueryResponse(query: q, from: from, name: name, payload: try bytesField()))
+        case 7: message = .hive(try hiveMessage())
+        case 8:
+            let at = offset
+            guard let scope = RouteScope(rawValue: try u8()) else { throw .valueOutOfRange(field: "route scope", offset: at) }
+            let n = try count("routed count", minBytes: 18)
+            var routed: [Update] = []
+            routed.reserveCapacity(n)
+            for _ in 0..<n { routed.append(try update()) }
+            message = .route(scope: scope, updates: routed)
+        case 9: message = .ihave(try broadcastIDs())
+        case 10: message = .graft(try broadcastIDs())
         default: throw .unknownMessageKind(kind)
         }
         let n = try count("update count", minBytes: 18)

@@ -213,6 +213,55 @@ extension ByteSink {
         }
     }
 
+    /// A coordinate as eleven 32-bit floats: microsecond precision for round trips up to
+    /// seconds, at half the bytes.
+    mutating func coordinate32(_ c: Coordinate) {
+        for v in c.vec + [c.error, c.adjustment, c.height] {
+            let bits = Float(v).bitPattern
+            for k in 0..<4 { write(UInt8(truncatingIfNeeded: bits >> (8 * UInt32(k)))) }
+        }
+    }
+
+    mutating func cellID(_ c: CellID) { fixed64(c.raw) }
+
+    mutating func rosterVersion(_ v: RosterVersion) {
+        varint(v.term)
+        varint(v.index)
+    }
+
+    mutating func voters(_ vs: [Voter]) {
+        varint(UInt64(vs.count))
+        for v in vs {
+            nodeID(v.id)
+            varint(v.boot)
+        }
+    }
+
+    mutating func queenClaimBody(_ c: QueenClaim) {
+        cellID(c.cell)
+        varint(c.term)
+        nodeID(c.queen)
+        address(c.address)
+        varint(c.serial)
+        varint(UInt64(c.size))
+        write(c.open ? 1 : 0)
+        coordinate32(c.coordinate)
+    }
+
+    mutating func broadcastIDs(_ ids: [BroadcastID]) {
+        varint(UInt64(ids.count))
+        for id in ids {
+            switch id {
+            case .record(let d):
+                write(0)
+                dot(d)
+            case .event(let d):
+                write(1)
+                dot(d)
+            }
+        }
+    }
+
     mutating func member(_ m: Member) {
         nodeID(m.id)
         string(m.name)
@@ -256,6 +305,81 @@ extension Update {
         case .query(let q):
             out.write(6)
             out.query(q)
+        case .queen(let c):
+            out.write(7)
+            out.queenClaimBody(c)
+            out.signature(c.signature)
+        }
+    }
+}
+
+extension HiveMessage {
+    func encode<S: ByteSink>(into out: inout S) {
+        switch self {
+        case .preVote(let cell, let term, let version, let boot):
+            out.write(0)
+            out.cellID(cell)
+            out.varint(term)
+            out.rosterVersion(version)
+            out.varint(boot)
+        case .preVoteReply(let cell, let term, let granted):
+            out.write(1)
+            out.cellID(cell)
+            out.varint(term)
+            out.write(granted ? 1 : 0)
+        case .requestVote(let cell, let term, let version, let boot, let signature):
+            out.write(2)
+            out.cellID(cell)
+            out.varint(term)
+            out.rosterVersion(version)
+            out.varint(boot)
+            out.signature(signature)
+        case .vote(let cell, let term, let candidate, let granted, let boot, let signature):
+            out.write(3)
+            out.cellID(cell)
+            out.varint(term)
+            out.nodeID(candidate)
+            out.write(granted ? 1 : 0)
+            out.varint(boot)
+            out.signature(signature)
+        case .heartbeat(let cell, let term, let round, let version, let roster, let signature):
+            out.write(4)
+            out.cellID(cell)
+            out.varint(term)
+            out.varint(round)
+            out.rosterVersion(version)
+            if let roster {
+                out.write(1)
+                out.voters(roster)
+            } else {
+                out.write(0)
+            }
+            out.signature(signature)
+        case .heartbeatAck(let cell, let term, let round, let version, let boot):
+            out.write(5)
+            out.cellID(cell)
+            out.varint(term)
+            out.varint(round)
+            out.rosterVersion(version)
+            out.varint(boot)
+        case .enlist(let cell, let boot):
+            out.write(6)
+            out.cellID(cell)
+            out.varint(boot)
+        case .enlisted(let cell, let term, let accepted):
+            out.write(7)
+            out.cellID(cell)
+            out.varint(term)
+            out.write(accepted ? 1 : 0)
+        case .release(let cell, let boot):
+            out.write(8)
+            out.cellID(cell)
+            out.varint(boot)
+        case .abdicate(let cell, let term, let dissolve):
+            out.write(9)
+            out.cellID(cell)
+            out.varint(term)
+            out.write(dissolve ? 1 : 0)
         }
     }
 }
@@ -342,13 +466,8 @@ extension Packet {
         case .ack(let seq, let coordinate):
             out.varint(UInt64(seq))
             if let c = coordinate {
-                // 32-bit floats: microsecond precision for round trips up to seconds, at
-                // half the bytes on every ack.
                 out.write(1)
-                for v in c.vec + [c.error, c.adjustment, c.height] {
-                    let bits = Float(v).bitPattern
-                    for k in 0..<4 { out.write(UInt8(truncatingIfNeeded: bits >> (8 * UInt32(k)))) }
-                }
+                out.coordinate32(c)
             } else {
                 out.write(0)
             }
@@ -367,6 +486,14 @@ extension Packet {
             out.nodeID(r.from)
             out.string(r.name)
             out.bytesField(r.payload)
+        case .hive(let h):
+            h.encode(into: &out)
+        case .route(let scope, let routed):
+            out.write(scope.rawValue)
+            out.varint(UInt64(routed.count))
+            for u in routed { u.encode(into: &out) }
+        case .ihave(let ids), .graft(let ids):
+            out.broadcastIDs(ids)
         }
         out.varint(UInt64(updates.count))
         for u in updates { u.encode(into: &out) }

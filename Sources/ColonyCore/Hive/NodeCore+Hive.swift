@@ -1,0 +1,602 @@
+/// Cells and queens (DESIGN.md §5; the protocol is described in Hive.swift).
+///
+/// A member outside any cell enlists with the nearest queen that has room, or — when no
+/// cell is open and the swarm is large enough — founds one after a random delay (so few
+/// found at once while claims spread). Workers hear their queen's heartbeat every
+/// `heartbeatInterval`; a worker that misses it for a randomised election timeout asks for
+/// pre-votes, then votes. A queen renews her lease from acknowledged rounds and steps down
+/// when a majority stops answering (check-quorum). She changes the roster one voter at a
+/// time and announces her cell to the swarm with a signed claim.
+extension NodeCore {
+    var hiveOn: Bool { settings.hive.enabled }
+    public var voter: Voter { Voter(id: me.id, boot: boot) }
+
+    // MARK: Timers
+
+    mutating func startHive() {
+        guard hiveOn else { return }
+        armHome(at: now.advanced(byNanoseconds: Int64(hiveRng.below(Int(max(1, settings.hive.homeInterval.nanosecondsInt64))))))
+    }
+
+    mutating func armHome(at t: Instant) {
+        guard !hive.homeArmed else { return }
+        hive.homeArmed = true
+        timers.schedule(.hiveHome, at: t)
+    }
+
+    mutating func armElection(at deadline: Instant) {
+        hive.electionDeadline = deadline
+        guard !hive.electionArmed else { return }
+        hive.electionArmed = true
+        timers.schedule(.hiveElection, at: deadline)
+    }
+
+    mutating func armHeartbeat(at t: Instant) {
+        guard !hive.heartbeatArmed else { return }
+        hive.heartbeatArmed = true
+        timers.schedule(.hiveHeartbeat, at: t)
+    }
+
+    mutating func randomElectionTimeout() -> Int64 {
+        let lo = settings.hive.electionTimeoutMin.nanosecondsInt64
+        let hi = max(lo + 1, settings.hive.electionTimeoutMax.nanosecondsInt64)
+        return lo + Int64(hiveRng.below(Int(hi - lo)))
+    }
+
+    /// Healthy, old enough and not leaving: fit to found a cell or stand for election.
+    var eligibleForQueen: Bool {
+        phase == .active && awareness.score == 0 && now.nanoseconds(since: bootedAt) >= settings.hive.minimumUptime.nanosecondsInt64
+    }
+
+    /// Heard our queen within the stickiness window (we vote for no one else meanwhile).
+    var queenRecentlyHeard: Bool {
+        guard let at = hive.heardQueenAt else { return false }
+        return now.nanoseconds(since: at) < settings.hive.electionTimeoutMin.nanosecondsInt64
+    }
+
+    /// Queen only: the lease is held now.
+    public var holdsLease: Bool {
+        hive.role == .queen && (hive.leaseUntil.map { $0 > now } ?? false)
+    }
+
+    // MARK: Homeless members
+
+    mutating func onHomeTick() {
+        hive.homeArmed = false
+        guard hiveOn, phase == .active, hive.role == .homeless else { return }
+        armHome(at: now + settings.hive.homeInterval)
+        let live = table.liveCount
+        guard live >= settings.hive.minimumMembers else {
+            hive.foundAt = nil
+            return
+        }
+        if let e = hive.enlisting, now.nanoseconds(since: e.at) < 2 * settings.hive.homeInterval.nanosecondsInt64 { return }
+        hive.enlisting = nil
+        if let target = nearestOpenCell() {
+            hive.foundAt = nil
+            hive.enlisting = (target.cell, now)
+            sendDatagram(.hive(.enlist(cell: target.cell, boot: boot)), to: target.peer)
+            return
+        }
+        guard eligibleForQueen else { return }
+        if let at = hive.foundAt {
+            if now >= at { found() }
+        } else {
+            let window = settings.hive.foundSpacing.nanosecondsInt64 * Int64(max(1, min(live / 2, settings.hive.cellHighWater)))
+            hive.foundAt = now.advanced(byNanoseconds: Int64(hiveRng.below(Int(max(1, window)))))
+        }
+    }
+
+    /// The open cell whose queen is nearest by network coordinates.
+    func nearestOpenCell() -> QueenClaim? {
+        var best: (claim: QueenClaim, rtt: Double)?
+        let refusalWindow = 10 * settings.hive.homeInterval.nanosecondsInt64
+        for cell in hive.cells.keys.sorted() {
+            let c = hive.cells[cell]!
+            guard c.open, !c.dissolved, c.queen != me.id, table[c.queen]?.member.status == .alive else { continue }
+            if let r = hive.refusedBy[cell], now.nanoseconds(since: r) < refusalWindow { continue }
+            let rtt = vivaldi.coordinate.distance(to: c.coordinate)
+            if best == nil || rtt < best!.rtt { best = (c, rtt) }
+        }
+        return best?.claim
+    }
+
+    mutating func found() {
+        let cell = CellID(hiveRng.next())
+        hive.cell = cell
+        hive.term = 1
+        hive.votedFor = me.id
+        hive.roster = Roster(cell: cell, version: RosterVersion(term: 1, index: 1), voters: [voter])
+        hive.committed = hive.roster!.version
+        hive.foundAt = nil
+        hive.enlisting = nil
+        becomeQueen(founded: true)
+    }
+
+    // MARK: Queens
+
+    mutating func becomeQueen(founded: Bool) {
+        guard let cell = hive.cell, var roster = hive.roster else { return }
+        hive.role = .queen
+        hive.queen = me.id
+        hive.electedAt = now
+        hive.lastQueenAt = now
+        hive.leaseUntil = nil
+        hive.round = 0
+        hive.roundSentAt = [:]
+        hive.pending = []
+        hive.acked = [:]
+        for v in roster.voters where v.id != me.id { hive.acked[v.id] = (0, .zero, now) }
+        if !founded {
+            // Commit an entry of our own term before any roster change (Raft's no-op).
+            roster.version = RosterVersion(term: hive.term, index: roster.version.index + 1)
+            hive.roster = roster
+            stats.electionsWon += 1
+        }
+        emit(.hive(founded ? .founded(cell: cell, term: hive.term) : .elected(cell: cell, term: hive.term)))
+        publishClaim()
+        sendHeartbeatRound()
+        armHeartbeat(at: now + settings.hive.heartbeatInterval)
+    }
+
+    mutating func onHeartbeatTick() {
+        hive.heartbeatArmed = false
+        guard hive.role == .queen, phase == .active, let roster = hive.roster else { return }
+        // Check-quorum: without a majority-acknowledged round for a minimum election timeout,
+        // workers may be electing someone else: step down.
+        if roster.count > 1 {
+            let lastQuorum = hive.leaseUntil.map { $0.advanced(byNanoseconds: -settings.hive.leaseNanoseconds) } ?? hive.electedAt
+            if now.nanoseconds(since: lastQuorum) > settings.hive.electionTimeoutMin.nanosecondsInt64 {
+                stepDown(reason: "lost quorum")
+                return
+            }
+        }
+        dropSilentVoters()
+        applyNextChange()
+        sendHeartbeatRound()
+        let size = UInt32(hive.roster?.count ?? 0)
+        let sizeMoved = abs(Int(size) - Int(hive.claimedSize)) >= max(2, Int(hive.claimedSize) / 4)
+        let openChanged = (size < UInt32(settings.hive.cellHighWater)) != (hive.claimedSize < UInt32(settings.hive.cellHighWater))
+        if sizeMoved || openChanged || now.nanoseconds(since: hive.claimedAt) >= settings.hive.claimRefresh.nanosecondsInt64 {
+            publishClaim()
+        }
+        armHeartbeat(at: now + settings.hive.heartbeatInterval)
+    }
+
+    mutating func sendHeartbeatRound() {
+        guard hive.role == .queen, let cell = hive.cell, let roster = hive.roster else { return }
+        hive.round += 1
+        let round = hive.round
+        hive.roundSentAt[round] = now
+        hive.roundSentAt[round &- 64] = nil
+        stats.heartbeatsSent += 1
+        let signature = sign(SignedClaim.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, queen: me.id))
+        for v in roster.voters where v.id != me.id {
+            guard let m = table[v.id]?.member, m.status.isLive else { continue }
+            let behind = (hive.acked[v.id]?.version ?? .zero) < roster.version
+            let message = Message.hive(.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, roster: behind ? roster.voters : nil, signature: signature))
+            sendHive(message, to: m.peer)
+        }
+        updateLease()
+    }
+
+    /// A hive message as a datagram, or a stream frame if it outgrew one (a large roster).
+    mutating func sendHive(_ message: Message, to peer: Peer) {
+        let packet = Packet(from: me.id, message: message)
+        if Wire.size(of: packet) > settings.maxDatagramBytes {
+            out.append(.send(packet, to: peer, via: .stream))
+        } else {
+            sendDatagram(message, to: peer)
+        }
+    }
+
+    /// The lease runs from the newest round a majority acknowledged (we count as acking our
+    /// own rounds as we send them).
+    mutating func updateLease() {
+        guard let roster = hive.roster else { return }
+        var rounds: [UInt64] = []
+        var versions: [RosterVersion] = []
+        for v in roster.voters {
+            if v.id == me.id {
+                rounds.append(hive.round)
+                versions.append(roster.version)
+            } else if let a = hive.acked[v.id] {
+                rounds.append(a.round)
+                versions.append(a.version)
+            } else {
+                rounds.append(0)
+                versions.append(.zero)
+            }
+        }
+        rounds.sort(by: >)
+        versions.sort(by: >)
+        let r = rounds[roster.majority - 1]
+        if r > 0, let sent = hive.roundSentAt[r] {
+            let until = sent.advanced(byNanoseconds: settings.hive.leaseNanoseconds)
+            if hive.leaseUntil.map({ until > $0 }) ?? true { hive.leaseUntil = until }
+        }
+        let committed = versions[roster.majority - 1]
+        if committed >= roster.version && committed > hive.committed {
+            hive.committed = roster.version
+            if !hive.pending.isEmpty, applyNextChange() { sendHeartbeatRound() }
+        }
+    }
+
+    /// Apply the next queued roster change if the current roster is committed and of our
+    /// own term (one voter at a time, Raft's single-server changes). True if one was applied.
+    @discardableResult
+    mutating func applyNextChange() -> Bool {
+        guard hive.role == .queen, var roster = hive.roster, hive.committed == roster.version,
+              roster.version.term == hive.term else { return false }
+        while !hive.pending.isEmpty {
+            let change = hive.pending.removeFirst()
+            if change.add {
+                guard !roster.contains(change.voter), roster.count < settings.hive.cellHighWater else { continue }
+                roster.insert(change.voter)
+                hive.acked[change.voter.id] = (0, .zero, now)
+            } else {
+                guard roster.contains(change.voter), change.voter.id != me.id else { continue }
+                roster.remove(change.voter)
+                hive.acked[change.voter.id] = nil
+            }
+            roster.version = RosterVersion(term: hive.term, index: roster.version.index + 1)
+            hive.roster = roster
+            // A one-voter roster commits as it is made.
+            if roster.count == 1 { hive.committed = roster.version }
+            return true
+        }
+        return false
+    }
+
+    mutating func queueChange(add: Bool, _ v: Voter) {
+        guard !hive.pending.contains(where: { $0.add == add && $0.voter == v }) else { return }
+        hive.pending.append((add, v))
+    }
+
+    /// Workers that are gone (dead, left, revoked) or silent for `workerTimeout` leave the roster.
+    mutating func dropSilentVoters() {
+        guard let roster = hive.roster else { return }
+        let timeout = settings.hive.workerTimeout.nanosecondsInt64
+        for v in roster.voters where v.id != me.id {
+            let status = table[v.id]?.member.status
+            let gone = status == nil || status!.isGone || revoked.contains(v.id)
+            let silent = hive.acked[v.id].map { now.nanoseconds(since: $0.at) > timeout } ?? true
+            if gone || silent { queueChange(add: false, v) }
+        }
+    }
+
+    mutating func stepDown(reason: String) {
+        guard hive.role == .queen, let cell = hive.cell else { return }
+        hive.role = .worker
+        hive.queen = nil
+        hive.leaseUntil = nil
+        hive.heardQueenAt = nil
+        hive.lastQueenAt = now
+        hive.pending = []
+        emit(.hive(.steppedDown(cell: cell, term: hive.term, reason: reason)))
+        armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+    }
+
+    mutating func publishClaim(dissolved: Bool = false) {
+        guard let cell = hive.cell, let roster = hive.roster else { return }
+        hive.claimSerial += 1
+        let size = dissolved ? 0 : UInt32(roster.count)
+        var claim = QueenClaim(cell: cell, term: hive.term, queen: me.id, address: me.address, serial: hive.claimSerial,
+                               size: size, open: !dissolved && roster.count < settings.hive.cellHighWater, coordinate: vivaldi.coordinate)
+        claim.signature = sign(SignedClaim.queen(claim))
+        hive.cells[cell] = claim
+        hive.claimedAt = now
+        hive.claimedSize = size
+        enqueue(.queen(claim))
+    }
+
+    // MARK: Claims (news)
+
+    mutating func applyQueenClaim(_ c: QueenClaim) {
+        guard c.term < maxCounter, c.serial < maxCounter, c.coordinate.isValid else {
+            stats.recordsInvalid += 1
+            return
+        }
+        if let old = hive.cells[c.cell], !c.supersedes(old) {
+            stats.redundantUpdates += 1
+            return
+        }
+        guard c.queen != me.id || hive.cells[c.cell] == nil else {
+            // Our own claim, older than what we hold (we are its only author).
+            stats.redundantUpdates += 1
+            return
+        }
+        guard verified(c.signature, of: SignedClaim.queen(c), origin: c.queen) else { return }
+        hive.cells[c.cell] = c
+        enqueue(.queen(c))
+    }
+
+    // MARK: Messages
+
+    mutating func onHive(_ message: HiveMessage, from sender: Peer) {
+        guard hiveOn, let from = sender.id else { return }
+        switch message {
+        case .heartbeat(let cell, let term, let round, let version, let voters, let signature):
+            onHeartbeat(cell: cell, term: term, round: round, version: version, voters: voters, signature: signature, from: from, peer: sender)
+        case .heartbeatAck(let cell, let term, let round, let version, let boot):
+            onHeartbeatAck(cell: cell, term: term, round: round, version: version, voter: Voter(id: from, boot: boot))
+        case .preVote(let cell, let term, let version, let boot):
+            let granted = wouldVote(cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot))
+            sendDatagram(.hive(.preVoteReply(cell: cell, term: term, granted: granted)), to: sender)
+        case .preVoteReply(let cell, let term, let granted):
+            guard granted, hive.role == .preCandidate, cell == hive.cell, term == hive.term + 1,
+                  let roster = hive.roster, roster.voter(for: from) != nil else { return }
+            hive.votes.insert(from)
+            if hive.votes.count >= roster.majority { startElection() }
+        case .requestVote(let cell, let term, let version, let boot, let signature):
+            onRequestVote(cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot), signature: signature, peer: sender)
+        case .vote(let cell, let term, let candidate, let granted, let boot, let signature):
+            onVote(cell: cell, term: term, candidate: candidate, granted: granted, voter: Voter(id: from, boot: boot), signature: signature)
+        case .enlist(let cell, let boot):
+            onEnlist(cell: cell, voter: Voter(id: from, boot: boot), peer: sender)
+        case .enlisted(let cell, _, let accepted):
+            guard hive.role == .homeless, hive.enlisting?.cell == cell else { return }
+            if !accepted {
+                hive.refusedBy[cell] = now
+                hive.enlisting = nil
+            }
+        case .release(let cell, let boot):
+            guard hive.role == .queen, cell == hive.cell else { return }
+            let v = Voter(id: from, boot: boot)
+            if hive.roster?.contains(v) == true {
+                queueChange(add: false, v)
+                if applyNextChange() { sendHeartbeatRound() }
+            }
+        case .abdicate(let cell, let term, let dissolve):
+            guard cell == hive.cell, term >= hive.term, hive.queen == from, hive.role != .queen else { return }
+            if dissolve {
+                leaveCell(reason: "the queen dissolved the cell", notify: false)
+            } else {
+                hive.queen = nil
+                hive.heardQueenAt = nil
+                armElection(at: now.advanced(byNanoseconds: randomElectionTimeout() / 4))
+            }
+        }
+    }
+
+    mutating func onHeartbeat(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voters: [Voter]?, signature: Signature?, from: NodeID, peer: Peer) {
+        if cell != hive.cell {
+            // A queen admitting us (we asked), or one that still counts us: tell her we left.
+            guard let voters, voters.contains(voter) else { return }
+            if hive.role == .homeless, hive.enlisting?.cell == cell {
+                guard verified(signature, of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from), origin: from) else { return }
+                hive.cell = cell
+                hive.term = term
+                // Joining in `term`, whose queen is `from`: count it as our vote, so we cannot
+                // help elect anyone else in a term we may already have voted in.
+                hive.votedFor = from
+                noteVote(cell: cell, term: term, candidate: from)
+                hive.roster = Roster(cell: cell, version: version, voters: voters)
+                hive.enlisting = nil
+                hive.refusedBy = [:]
+            } else {
+                sendDatagram(.hive(.release(cell: cell, boot: boot)), to: peer)
+                return
+            }
+        } else {
+            guard verified(signature, of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from), origin: from) else { return }
+            if term < hive.term {
+                sendDatagram(.hive(.heartbeatAck(cell: cell, term: hive.term, round: round, version: hive.roster?.version ?? .zero, boot: boot)), to: peer)
+                return
+            }
+            if term > hive.term {
+                hive.term = term
+                hive.votedFor = nil
+            }
+            if hive.role == .queen {
+                // Only another term's queen can reach here (one queen per term).
+                stepDown(reason: "a newer queen")
+            }
+            if let voters, var roster = hive.roster, version > roster.version {
+                roster = Roster(cell: cell, version: version, voters: voters)
+                hive.roster = roster
+            }
+        }
+        let accepted = hive.queen != from || hive.role == .homeless
+        hive.role = .worker
+        hive.queen = from
+        hive.heardQueenAt = now
+        hive.lastQueenAt = now
+        hive.votes = []
+        if hive.roster?.contains(voter) != true {
+            leaveCell(reason: "removed from the roster", notify: false)
+            return
+        }
+        armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+        if accepted { emit(.hive(.accepted(cell: cell, term: hive.term, queen: from))) }
+        sendDatagram(.hive(.heartbeatAck(cell: cell, term: hive.term, round: round, version: hive.roster!.version, boot: boot)), to: peer)
+    }
+
+    mutating func onHeartbeatAck(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voter v: Voter) {
+        guard hive.role == .queen, cell == hive.cell else { return }
+        if term > hive.term {
+            hive.term = term
+            hive.votedFor = nil
+            stepDown(reason: "a newer term")
+            return
+        }
+        guard term == hive.term, hive.roster?.contains(v) == true, round <= hive.round else { return }
+        let old = hive.acked[v.id]
+        hive.acked[v.id] = (max(round, old?.round ?? 0), max(version, old?.version ?? .zero), now)
+        updateLease()
+    }
+
+    // MARK: Elections
+
+    mutating func onElectionTick() {
+        hive.electionArmed = false
+        guard hiveOn, phase == .active, let deadline = hive.electionDeadline,
+              [.worker, .preCandidate, .candidate].contains(hive.role) else { return }
+        if now < deadline {
+            armElection(at: deadline)
+            return
+        }
+        if now.nanoseconds(since: hive.lastQueenAt) > settings.hive.abandonAfter.nanosecondsInt64 {
+            // No queen for this long: the cell's majority is gone (or we are cut off).
+            leaveCell(reason: "no queen", notify: true)
+            return
+        }
+        guard eligibleForQueen, let roster = hive.roster, roster.contains(voter) else {
+            hive.role = .worker
+            armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+            return
+        }
+        // Pre-vote (Raft thesis §9.6): ask without raising the term, so a member cut off
+        // from its cell cannot force a healthy cell into a new election.
+        hive.role = .preCandidate
+        hive.votes = [me.id]
+        armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+        if roster.majority <= 1 {
+            startElection()
+            return
+        }
+        for v in roster.voters where v.id != me.id {
+            guard let m = table[v.id]?.member, m.status.isLive else { continue }
+            sendDatagram(.hive(.preVote(cell: roster.cell, term: hive.term + 1, version: roster.version, boot: boot)), to: m.peer)
+        }
+    }
+
+    /// Would this member vote for `candidate` in `term`? (Pre-votes ask exactly this.)
+    mutating func wouldVote(cell: CellID, term: UInt64, version: RosterVersion, candidate: Voter) -> Bool {
+        guard cell == hive.cell, let roster = hive.roster, roster.contains(candidate), term > hive.term,
+              version >= roster.version, !queenRecentlyHeard, !holdsLease, !isGraylisted(candidate.id) else { return false }
+        if let last = lastVotes[cell], last.term >= term { return false }
+        return true
+    }
+
+    mutating func startElection() {
+        guard let roster = hive.roster, let cell = hive.cell else { return }
+        hive.term += 1
+        hive.role = .candidate
+        hive.votedFor = me.id
+        hive.votes = [me.id]
+        hive.queen = nil
+        noteVote(cell: cell, term: hive.term, candidate: me.id)
+        stats.electionsStarted += 1
+        armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+        if roster.majority <= 1 {
+            becomeQueen(founded: false)
+            return
+        }
+        let signature = sign(SignedClaim.requestVote(cell: cell, term: hive.term, candidate: me.id, version: roster.version))
+        for v in roster.voters where v.id != me.id {
+            guard let m = table[v.id]?.member, m.status.isLive else { continue }
+            sendDatagram(.hive(.requestVote(cell: cell, term: hive.term, version: roster.version, boot: boot, signature: signature)), to: m.peer)
+        }
+    }
+
+    mutating func onRequestVote(cell: CellID, term: UInt64, version: RosterVersion, candidate: Voter, signature: Signature?, peer: Peer) {
+        guard cell == hive.cell, let roster = hive.roster, roster.contains(candidate) else { return }
+        guard verified(signature, of: SignedClaim.requestVote(cell: cell, term: term, candidate: candidate.id, version: version), origin: candidate.id) else { return }
+        // Within the stickiness window (or holding the lease) the request is ignored outright,
+        // its term included (Raft thesis §4.2.3): a removed or cut-off member cannot disrupt.
+        var granted = false
+        if !queenRecentlyHeard && !holdsLease {
+            if term > hive.term {
+                hive.term = term
+                hive.votedFor = nil
+                if hive.role == .queen { stepDown(reason: "a newer term") }
+                if hive.role == .candidate || hive.role == .preCandidate { hive.role = .worker }
+                hive.queen = nil
+            }
+            let already = lastVotes[cell].map { $0.term > term || ($0.term == term && $0.candidate != candidate.id) } ?? false
+            if term == hive.term, hive.votedFor == nil || hive.votedFor == candidate.id, !already,
+               version >= roster.version, !isGraylisted(candidate.id) {
+                granted = true
+                hive.votedFor = candidate.id
+                noteVote(cell: cell, term: term, candidate: candidate.id)
+                armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+            }
+        }
+        let signatureOut = sign(SignedClaim.vote(cell: cell, term: hive.term, candidate: candidate.id, voter: me.id, granted: granted))
+        sendDatagram(.hive(.vote(cell: cell, term: hive.term, candidate: candidate.id, granted: granted, boot: boot, signature: signatureOut)), to: peer)
+    }
+
+    mutating func onVote(cell: CellID, term: UInt64, candidate: NodeID, granted: Bool, voter v: Voter, signature: Signature?) {
+        guard cell == hive.cell, candidate == me.id, let roster = hive.roster else { return }
+        if term > hive.term {
+            hive.term = term
+            hive.votedFor = nil
+            if hive.role == .queen { stepDown(reason: "a newer term") } else { hive.role = .worker }
+            return
+        }
+        guard hive.role == .candidate, term == hive.term, granted, roster.contains(v),
+              verified(signature, of: SignedClaim.vote(cell: cell, term: term, candidate: candidate, voter: v.id, granted: granted), origin: v.id) else { return }
+        hive.votes.insert(v.id)
+        if hive.votes.count >= roster.majority { becomeQueen(founded: false) }
+    }
+
+    /// The vote this run cast per cell, kept when it leaves the cell (a member that comes
+    /// back must not vote twice in one term).
+    mutating func noteVote(cell: CellID, term: UInt64, candidate: NodeID) {
+        if let last = lastVotes[cell], last.term > term { return }
+        lastVotes[cell] = (term, candidate)
+    }
+
+    // MARK: Membership of cells
+
+    mutating func onEnlist(cell: CellID, voter v: Voter, peer: Peer) {
+        guard hive.role == .queen, cell == hive.cell, let roster = hive.roster else { return }
+        let live = table[v.id]?.member.status == .alive && !revoked.contains(v.id)
+        let adds = hive.pending.filter(\.add).count
+        var accepted = live && phase == .active && (roster.contains(v) || roster.count + adds < settings.hive.cellHighWater)
+        if accepted {
+            if roster.contains(v) {
+                // Lost our first heartbeat: send the roster again.
+                hive.acked[v.id] = (hive.acked[v.id]?.round ?? 0, .zero, now)
+            } else {
+                if let old = roster.voter(for: v.id) {
+                    if old.boot > v.boot { accepted = false } else { queueChange(add: false, old) }
+                }
+                if accepted {
+                    queueChange(add: true, v)
+                    if applyNextChange() { sendHeartbeatRound() }
+                }
+            }
+        }
+        sendDatagram(.hive(.enlisted(cell: cell, term: hive.term, accepted: accepted)), to: peer)
+    }
+
+    /// Leave the cell (telling the queen if `notify`), and look for another.
+    mutating func leaveCell(reason: String, notify: Bool) {
+        guard let cell = hive.cell else { return }
+        if hive.role == .queen {
+            stepDown(reason: reason)
+        }
+        if notify, let q = hive.queen, let m = table[q]?.member, m.status.isLive {
+            sendDatagram(.hive(.release(cell: cell, boot: boot)), to: m.peer)
+        }
+        hive.role = .homeless
+        hive.cell = nil
+        hive.roster = nil
+        hive.queen = nil
+        hive.term = 0
+        hive.votedFor = nil
+        hive.votes = []
+        hive.heardQueenAt = nil
+        hive.electionDeadline = nil
+        emit(.hive(.leftCell(cell: cell, reason: reason)))
+        if phase == .active { armHome(at: now + settings.hive.homeInterval) }
+    }
+
+    /// Leaving the swarm: a queen hands over at once; a worker tells its queen.
+    mutating func hiveLeave() {
+        guard hiveOn, let cell = hive.cell else { return }
+        if hive.role == .queen, let roster = hive.roster {
+            hive.leaseUntil = nil
+            for v in roster.voters where v.id != me.id {
+                guard let m = table[v.id]?.member, m.status.isLive else { continue }
+                sendDatagram(.hive(.abdicate(cell: cell, term: hive.term, dissolve: roster.count <= 2)), to: m.peer)
+            }
+            publishClaim(dissolved: true)
+            leaveCell(reason: "leaving the swarm", notify: false)
+        } else {
+            leaveCell(reason: "leaving the swarm", notify: true)
+        }
+    }
+}

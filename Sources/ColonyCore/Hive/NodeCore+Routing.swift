@@ -1,0 +1,235 @@
+/// Routing broadcasts through the queens (DESIGN.md §5), after Plumtree (Leitão et al.
+/// 2007): records, events and queries are pushed eagerly down a tree — worker → its queen
+/// → her workers and every other queen → their workers — so each member receives each
+/// broadcast about once. Every holder also announces the ids it received to `lazyFanout`
+/// random members (lazy push); a member that hears of an id it has not received within
+/// `graftTimeout` pulls it from the announcer (graft). Without a queen (no hive, an
+/// election under way) news travels by plain gossip as before.
+enum Ingress: Equatable {
+    /// Our own broadcast, or news from gossip or anti-entropy: route it up.
+    case local
+    /// Pushed down the tree to us with this scope.
+    case tree(RouteScope)
+    /// An answer to a graft: keep it.
+    case leaf
+}
+
+extension NodeCore {
+    /// This member routes through the tree (a queen, or a worker that heard its queen within
+    /// the stickiness window).
+    public var isRouting: Bool { routing }
+
+    /// This member routes through the tree: it is a queen, or a worker that heard its queen
+    /// within the stickiness window.
+    var routing: Bool {
+        guard hiveOn else { return false }
+        switch hive.role {
+        case .queen: return true
+        case .worker: return hive.queen != nil && queenRecentlyHeard
+        case .homeless, .preCandidate, .candidate: return false
+        }
+    }
+
+    /// Called for every queued broadcast: routable news goes down the tree instead of into
+    /// the piggyback queue while this member routes. True if it was taken.
+    mutating func routeInstead(_ update: Update) -> Bool {
+        guard routing, let id = BroadcastID(update) else { return false }
+        remember(id, update)
+        hive.announce.append(id)
+        armGossip()
+        switch ingress {
+        case .tree: forwarding.append(update)
+        case .leaf: break
+        case .local: routeOutbox.append(update)
+        }
+        return true
+    }
+
+    mutating func remember(_ id: BroadcastID, _ update: Update) {
+        guard hive.routed.updateValue(update, forKey: id) == nil else { return }
+        hive.routedOrder.append(id)
+        if hive.routedOrder.count - hive.routedHead > settings.hive.routedCacheSize {
+            hive.routed[hive.routedOrder[hive.routedHead]] = nil
+            hive.routedHead += 1
+            if hive.routedHead > 4096 {
+                hive.routedOrder.removeFirst(hive.routedHead)
+                hive.routedHead = 0
+            }
+        }
+    }
+
+    /// Send our own broadcasts (and gossip news) up: to our queen, or as queen down to the
+    /// cell and across to the other queens.
+    mutating func flushRouteOutbox() {
+        let items = routeOutbox
+        routeOutbox = []
+        if hive.role == .queen {
+            forwardDown(items, except: nil, toQueens: true)
+        } else if routing, let q = hive.queen, let m = table[q]?.member, m.status.isLive {
+            sendRoute(.swarm, items, to: m.peer)
+        } else {
+            // The queen went away meanwhile: plain gossip.
+            for u in items { queue.enqueue(u) }
+            armGossip()
+        }
+    }
+
+    /// As queen: to every worker (but `except`) and, if `toQueens`, to every other queen.
+    mutating func forwardDown(_ items: [Update], except: NodeID?, toQueens: Bool) {
+        guard let roster = hive.roster else { return }
+        for v in roster.voters where v.id != me.id && v.id != except {
+            guard let m = table[v.id]?.member, m.status.isLive else { continue }
+            sendRoute(.cell, items, to: m.peer)
+        }
+        guard toQueens else { return }
+        for cell in hive.cells.keys.sorted() where cell != hive.cell {
+            let c = hive.cells[cell]!
+            guard !c.dissolved, c.queen != me.id, c.queen != except, table[c.queen]?.member.status.isLive == true else { continue }
+            sendRoute(.cell, items, to: c.peer)
+        }
+    }
+
+    /// Routed broadcasts to one member, packed into datagrams (a broadcast too large for
+    /// one goes alone by stream).
+    mutating func sendRoute(_ scope: RouteScope, _ items: [Update], to peer: Peer) {
+        let header = Wire.size(of: Packet(from: me.id, message: .route(scope: scope, updates: []))) + 4
+        var batch: [Update] = []
+        var bytes = header
+        for u in items {
+            let size = Wire.size(of: u)
+            if header + size > settings.maxDatagramBytes {
+                out.append(.send(Packet(from: me.id, message: .route(scope: scope, updates: [u])), to: peer, via: .stream))
+                stats.routedForwarded += 1
+                continue
+            }
+            if bytes + size > settings.maxDatagramBytes {
+                out.append(.send(Packet(from: me.id, message: .route(scope: scope, updates: batch)), to: peer, via: .datagram))
+                batch = []
+                bytes = header
+            }
+            batch.append(u)
+            bytes += size
+            stats.routedForwarded += 1
+        }
+        if !batch.isEmpty {
+            out.append(.send(Packet(from: me.id, message: .route(scope: scope, updates: batch)), to: peer, via: .datagram))
+        }
+    }
+
+    mutating func onRoute(scope: RouteScope, updates: [Update], from sender: Peer, graylisted: Bool) {
+        guard !graylisted else {
+            stats.graylistedUpdatesIgnored += updates.count
+            return
+        }
+        ingress = scope == .leaf ? .leaf : .tree(scope)
+        forwarding = []
+        for u in updates {
+            guard BroadcastID(u) != nil else {
+                // Only broadcasts are routed; membership news rides on gossip.
+                stats.recordsInvalid += 1
+                continue
+            }
+            apply(u)
+        }
+        ingress = .local
+        let fresh = forwarding
+        forwarding = []
+        guard !fresh.isEmpty, hive.role == .queen else { return }
+        switch scope {
+        case .swarm: forwardDown(fresh, except: sender.id, toQueens: true)
+        case .cell: forwardDown(fresh, except: sender.id, toQueens: false)
+        case .leaf: break
+        }
+    }
+
+    // MARK: Lazy push and graft
+
+    func holds(_ id: BroadcastID) -> Bool {
+        switch id {
+        case .record(let d): state.seen.contains(d)
+        case .event(let d): eventsSeen.contains(d)
+        }
+    }
+
+    /// In each gossip round: the ids received since the last one, to `lazyFanout` members.
+    mutating func sendAnnouncements() {
+        guard !hive.announce.isEmpty else { return }
+        let ids = hive.announce
+        hive.announce = []
+        let targets = randomMembers(settings.hive.lazyFanout) { $0.member.status == .alive }
+        guard !targets.isEmpty else { return }
+        stats.idsAnnounced += ids.count
+        let perPacket = max(1, (settings.maxDatagramBytes - 64) / 27)
+        for t in targets {
+            var start = 0
+            var packets = 0
+            while start < ids.count && packets < 8 {
+                let end = min(ids.count, start + perPacket)
+                out.append(.send(Packet(from: me.id, message: .ihave(Array(ids[start..<end]))), to: t.peer, via: .datagram))
+                start = end
+                packets += 1
+            }
+        }
+    }
+
+    mutating func onIHave(_ ids: [BroadcastID], from sender: Peer) {
+        guard hiveOn else { return }
+        var added = false
+        for id in ids.prefix(512) where hive.missing[id] == nil && !holds(id) {
+            guard hive.missingOrder.count < 8192 else { break }
+            hive.missing[id] = (sender, now)
+            hive.missingOrder.append(id)
+            added = true
+        }
+        if added && !hive.graftArmed {
+            hive.graftArmed = true
+            timers.schedule(.graft, at: now + settings.hive.graftTimeout)
+        }
+    }
+
+    mutating func onGraftTick() {
+        hive.graftArmed = false
+        let timeout = settings.hive.graftTimeout.nanosecondsInt64
+        var asks: [(peer: Peer, ids: [BroadcastID])] = []
+        var k = 0
+        while k < hive.missingOrder.count {
+            let id = hive.missingOrder[k]
+            guard let m = hive.missing[id] else {
+                k += 1
+                continue
+            }
+            if now.nanoseconds(since: m.at) < timeout { break }
+            hive.missing[id] = nil
+            k += 1
+            if holds(id) { continue }
+            if let i = asks.firstIndex(where: { $0.peer == m.from }) {
+                asks[i].ids.append(id)
+            } else {
+                asks.append((m.from, [id]))
+            }
+        }
+        hive.missingOrder.removeFirst(k)
+        for a in asks {
+            stats.graftsSent += a.ids.count
+            let perPacket = max(1, (settings.maxDatagramBytes - 64) / 27)
+            var start = 0
+            while start < a.ids.count {
+                let end = min(a.ids.count, start + perPacket)
+                out.append(.send(Packet(from: me.id, message: .graft(Array(a.ids[start..<end]))), to: a.peer, via: .datagram))
+                start = end
+            }
+        }
+        if let first = hive.missingOrder.first, let m = hive.missing[first] {
+            hive.graftArmed = true
+            timers.schedule(.graft, at: m.at + settings.hive.graftTimeout)
+        }
+    }
+
+    mutating func onGraft(_ ids: [BroadcastID], from sender: Peer, graylisted: Bool) {
+        guard !graylisted else { return }
+        let items = ids.prefix(256).compactMap { hive.routed[$0] }
+        guard !items.isEmpty else { return }
+        stats.graftsAnswered += items.count
+        sendRoute(.leaf, items, to: sender)
+    }
+}

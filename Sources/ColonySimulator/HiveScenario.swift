@@ -1,0 +1,257 @@
+import ColonyCore
+import Foundation
+
+/// Per broadcast: when it was sent, who holds it, and at how many hops (Plumtree's
+/// measures: relative message redundancy, delivery, last delivery hop).
+final class BroadcastTracker {
+    struct Item {
+        var origin: Int
+        var sentAt: Int64
+        var holders: [Int: Int] = [:]  // node → hops
+        var lastAt: Int64
+    }
+
+    var items: [Dot: Item] = [:]
+    var order: [Dot] = []
+
+    func sent(_ id: Dot, from origin: Int, at t: Int64) {
+        items[id] = Item(origin: origin, sentAt: t, holders: [origin: 0], lastAt: t)
+        order.append(id)
+    }
+
+    func delivered(_ id: Dot, at node: Int, from sender: Int?, time: Int64) {
+        guard var item = items[id], item.holders[node] == nil else { return }
+        let hop = sender.flatMap { item.holders[$0] }.map { $0 + 1 } ?? 1
+        item.holders[node] = hop
+        item.lastAt = time
+        items[id] = item
+    }
+
+    /// Held by every node of `nodes` (the origin excepted), per item; and the total.
+    func deliveries(among nodes: Set<Int>, items ids: [Dot]? = nil) -> (delivered: Int, expected: Int) {
+        var delivered = 0, expected = 0
+        for id in ids ?? order {
+            let item = items[id]!
+            for j in nodes where j != item.origin {
+                expected += 1
+                if item.holders[j] != nil { delivered += 1 }
+            }
+        }
+        return (delivered, expected)
+    }
+}
+
+extension Simulation.Context {
+    /// Every up node is in a cell and routes through a queen that holds her lease.
+    func hiveFormed() -> Bool {
+        for i in sim.upNodes {
+            guard let core = sim.nodes[i].core else { return false }
+            switch core.hive.role {
+            case .queen:
+                if !core.holdsLease { return false }
+            case .worker:
+                if !core.isRouting { return false }
+            case .homeless, .preCandidate, .candidate:
+                return false
+            }
+        }
+        return true
+    }
+
+    func waitHiveFormed(until deadline: Int64) -> Int64? {
+        while sim.now < deadline {
+            if hiveFormed() { return sim.now }
+            sim.run(until: min(deadline, sim.now + 50_000_000))
+        }
+        return hiveFormed() ? sim.now : nil
+    }
+
+    /// Queens now, with their cells' sizes.
+    func queens() -> [(node: Int, cell: CellID, size: Int)] {
+        sim.upNodes.compactMap { i in
+            guard let c = sim.nodes[i].core, c.hive.role == .queen, let cell = c.hive.cell else { return nil }
+            return (i, cell, c.hive.roster?.count ?? 0)
+        }
+    }
+
+    func trackBroadcasts(_ tracker: BroadcastTracker, also: ((Simulator, Int, Event) -> Void)? = nil) {
+        sim.onEvent = { s, i, event in
+            if case .userEvent(let e, _) = event { tracker.delivered(e.id, at: i, from: s.deliveringFrom, time: s.now) }
+            also?(s, i, event)
+        }
+    }
+
+    /// Send `count` events from random up nodes (`senders`, if given) spread over `window`.
+    mutating func scheduleBroadcasts(_ count: Int, from start: Int64, over window: Int64, tracker: BroadcastTracker, senders: [Int]? = nil) {
+        for k in 0..<count {
+            let at = start + Int64(rng.below(Int(max(1, window))))
+            let pick = rng.next()
+            sim.schedule(at: at) { s in
+                let pool = senders ?? s.upNodes
+                let up = pool.filter { s.nodes[$0].isUp }
+                guard !up.isEmpty else { return }
+                let i = up[Int(pick % UInt64(up.count))]
+                if let e = s.event(i, name: "b", payload: Array("broadcast \(k)".utf8)) { tracker.sent(e.id, from: i, at: s.now) }
+            }
+        }
+    }
+
+    func recordHiveShape(_ result: inout SimulationResult) {
+        let q = queens()
+        result.cells = q.count
+        result.cellSizes = Distribution(q.map { Double($0.size) })
+    }
+
+    // MARK: hive
+
+    /// `hive`: a converged swarm organises into cells; then many senders broadcast. Reports
+    /// formation time, relative message redundancy (payloads sent ÷ (N − 1) per broadcast,
+    /// minus 1), delivery, last delivery hop and latency to the last node. `--no-hive` runs the
+    /// same workload over plain gossip.
+    mutating func hive(_ result: inout SimulationResult) {
+        startConverged()
+        if options.hive {
+            guard let formed = waitHiveFormed(until: 120 * Simulation.second) else {
+                result.failure = "the hive did not form within 120 s (\(queens().count) queens, \(sim.upNodes.filter { sim.nodes[$0].core?.hive.role == .homeless }.count) homeless)"
+                return
+            }
+            result.hiveFormedMs = Double(formed) / 1e6
+            recordHiveShape(&result)
+            sim.run(until: sim.now + 2 * Simulation.second)
+        } else {
+            sim.run(until: warmup)
+        }
+        let tracker = BroadcastTracker()
+        trackBroadcasts(tracker)
+        let count = options.broadcasts ?? 200
+        let start = sim.now + 100_000_000
+        let window = 10 * Simulation.second
+        let sentBefore = sim.payloadsSent
+        let bytesBefore = sim.totalBytesSent
+        scheduleBroadcasts(count, from: start, over: window, tracker: tracker)
+        let all = Set(0..<n)
+        let deadline = start + window + 60 * Simulation.second
+        drive(until: deadline, from: start) {
+            sim.now > start + window && tracker.deliveries(among: all).delivered == tracker.deliveries(among: all).expected
+        }
+        finishBroadcasts(&result, tracker: tracker, among: all, sentBefore: sentBefore)
+        result.bytesPerNodePerSecond = Double(sim.totalBytesSent - bytesBefore) / Double(n) / (Double(sim.now - start) / 1e9)
+        result.converged = result.deliveryRatio == 1
+        if !result.converged {
+            result.failure = String(format: "broadcasts not delivered everywhere: delivery ratio %.5f", result.deliveryRatio ?? 0)
+        }
+    }
+
+    func finishBroadcasts(_ result: inout SimulationResult, tracker: BroadcastTracker, among nodes: Set<Int>, sentBefore: Int) {
+        let (delivered, expected) = tracker.deliveries(among: nodes)
+        result.broadcasts = tracker.order.count
+        result.deliveryRatio = expected == 0 ? nil : Double(delivered) / Double(expected)
+        // Only the receivers that could deliver count (after a mass crash, the survivors).
+        let perBroadcast = Double(max(1, tracker.order.count)) * Double(max(1, nodes.count - 1))
+        result.rmr = Double(sim.payloadsSent - sentBefore) / perBroadcast - 1
+        result.ldh = tracker.order.compactMap { tracker.items[$0]!.holders.values.max() }.max()
+        result.broadcastLatency = Distribution(tracker.order.map { Double(tracker.items[$0]!.lastAt - tracker.items[$0]!.sentAt) / 1e6 })
+    }
+
+    // MARK: queen-loss
+
+    func upVoters(of roster: Roster, except: Int) -> Set<Int> {
+        Set(roster.voters.compactMap { v -> Int? in
+            let i = Int(truncatingIfNeeded: v.id.high)
+            return i != except && i >= 0 && i < sim.nodes.count && sim.nodes[i].id == v.id && sim.nodes[i].isUp ? i : nil
+        })
+    }
+
+    /// `queen-loss`: queens crash one at a time (`--rounds`, default 20); each time, the time
+    /// from the crash until a majority of her cell's surviving voters follows a new queen.
+    /// Then `--kill` of all nodes (default 20%), a queen among them, crash at once while
+    /// broadcasts flow: every broadcast from a survivor must reach every survivor.
+    mutating func queenLoss(_ result: inout SimulationResult) {
+        startConverged()
+        guard waitHiveFormed(until: 120 * Simulation.second) != nil else {
+            result.failure = "the hive did not form within 120 s"
+            return
+        }
+        result.hiveFormedMs = Double(sim.now) / 1e6
+        recordHiveShape(&result)
+        sim.run(until: sim.now + 2 * Simulation.second)
+        var failovers: [Double] = []
+        var elections: [Double] = []
+        let rounds = options.rounds ?? 20
+        for _ in 0..<rounds {
+            // A cell that can still elect: its live voters, the queen not counted, are a
+            // majority of its roster (earlier victims may still be on it).
+            let candidates = queens().filter { q in
+                guard q.size >= 3, let roster = sim.nodes[q.node].core?.hive.roster else { return false }
+                return upVoters(of: roster, except: q.node).count >= roster.majority
+            }
+            guard !candidates.isEmpty else { break }
+            let victim = candidates[rng.below(candidates.count)]
+            guard let core = sim.nodes[victim.node].core, let roster = core.hive.roster else { continue }
+            let oldTerm = core.hive.term
+            let survivors = upVoters(of: roster, except: victim.node)
+            let needed = survivors.count / 2 + 1
+            let cell = victim.cell
+            var accepted: Set<Int> = []
+            var electedAt: Int64?
+            var acceptedAt: Int64?
+            let crashAt = sim.now
+            sim.onEvent = { s, i, event in
+                guard case .hive(let change) = event else { return }
+                switch change {
+                case .elected(let c, let t) where c == cell && t > oldTerm:
+                    if electedAt == nil { electedAt = s.now }
+                    accepted.insert(i)
+                case .accepted(let c, let t, _) where c == cell && t > oldTerm:
+                    accepted.insert(i)
+                default:
+                    break
+                }
+                if acceptedAt == nil && accepted.intersection(survivors).count >= needed { acceptedAt = s.now }
+            }
+            sim.crash(victim.node)
+            drive(until: crashAt + 10 * Simulation.second, from: crashAt) { acceptedAt != nil }
+            guard let at = acceptedAt else {
+                result.failure = "cell \(cell) had no new queen 10 s after its queen (node \(victim.node)) crashed"
+                sim.onEvent = nil
+                return
+            }
+            failovers.append(Double(at - crashAt) / 1e6)
+            if let e = electedAt { elections.append(Double(e - crashAt) / 1e6) }
+            sim.onEvent = nil
+            sim.run(until: sim.now + 2 * Simulation.second)
+        }
+        result.failover = Distribution(failovers)
+        result.electionMs = Distribution(elections)
+
+        // Mass failure while broadcasts flow.
+        let fraction = options.killFraction ?? 0.2
+        let tracker = BroadcastTracker()
+        trackBroadcasts(tracker)
+        let up = sim.upNodes
+        let killCount = min(up.count - 2, Int((Double(up.count) * fraction).rounded()))
+        var victims = Set(rng.sample(killCount, from: up))
+        if let q = queens().first, !victims.contains(q.node) {
+            if let drop = victims.sorted().first { victims.remove(drop) }
+            victims.insert(q.node)
+        }
+        let survivors = Set(up).subtracting(victims)
+        let start = sim.now
+        let killAt = start + Simulation.second
+        let window = 10 * Simulation.second
+        let sentBefore = sim.payloadsSent
+        scheduleBroadcasts(options.broadcasts ?? 200, from: start, over: window, tracker: tracker, senders: survivors.sorted())
+        sim.schedule(at: killAt) { s in for v in victims.sorted() { s.crash(v) } }
+        let deadline = start + window + 120 * Simulation.second
+        drive(until: deadline, from: start) {
+            sim.now > start + window && tracker.deliveries(among: survivors).delivered == tracker.deliveries(among: survivors).expected
+        }
+        finishBroadcasts(&result, tracker: tracker, among: survivors, sentBefore: sentBefore)
+        result.killed = victims.count
+        let required = fraction > 0.5 ? 0.999 : 1.0
+        result.converged = (result.deliveryRatio ?? 0) >= required
+        if !result.converged {
+            result.failure = String(format: "delivery to survivors %.5f after killing %d of %d nodes (required %.3f)", result.deliveryRatio ?? 0, victims.count, up.count, required)
+        }
+    }
+}
