@@ -1,0 +1,473 @@
+import Testing
+@testable import ColonyCore
+
+// Tests of the hive's core transitions (DESIGN.md §5): forming a cell, electing a queen with
+// pre-vote and one vote per term, the lease and check-quorum, roster changes, and routing
+// broadcasts through the queen with lazy announcements and graft.
+
+/// A lossless network of hive cores with per-node isolation (a partition of one) and drops.
+struct HiveNet {
+    var cores: [Int: NodeCore] = [:]
+    var now: Instant = .zero
+    var inFlight: [(to: Int, from: Int, packet: Packet, via: Transport)] = []
+    var isolated: Set<Int> = []
+    /// Return true to drop a packet (from, to, packet).
+    var drop: ((Int, Int, Packet) -> Bool)?
+    /// A dropped packet's piggybacked gossip still arrives (only its message is lost).
+    var dropKeepsPiggyback = false
+    var events: [(node: Int, at: Instant, event: Event)] = []
+    /// Every (cell, term) → node that became its queen.
+    var queensByTerm: [CellID: [UInt64: Int]] = [:]
+    var violations: [String] = []
+
+    static func settings() -> Settings {
+        var s = Settings.lan
+        s.hive.enabled = true
+        s.hive.minimumMembers = 3
+        s.hive.minimumUptime = .zero
+        s.hive.foundSpacing = .milliseconds(200)
+        return s
+    }
+
+    init(_ n: Int, settings: Settings = HiveNet.settings(), authenticate: Bool = false) {
+        let all = Array(0..<n)
+        for i in all {
+            var c = NodeCore(me: H.member(i), settings: settings, seed: UInt64(i + 1), now: .zero, knownMembers: H.table(all))
+            if authenticate { c.authenticate(with: TT.auth(i)) }
+            let effects = c.start(now: .zero)
+            cores[i] = c
+            absorb(effects, from: i)
+        }
+    }
+
+    mutating func absorb(_ effects: [Effect], from i: Int) {
+        for e in effects {
+            switch e {
+            case .send(let p, let to, let via):
+                guard let id = to.id, let j = cores.keys.first(where: { H.id($0) == id }) ?? Optional(Int(id.high)) else { continue }
+                inFlight.append((j, i, p, via))
+            case .emit(let ev):
+                events.append((i, now, ev))
+                if case .hive(let change) = ev {
+                    switch change {
+                    case .founded(let cell, let term), .elected(let cell, let term):
+                        if let other = queensByTerm[cell]?[term], other != i { violations.append("two queens of \(cell) in term \(term)") }
+                        queensByTerm[cell, default: [:]][term] = i
+                    default: break
+                    }
+                }
+            case .persist, .wake: break
+            }
+        }
+    }
+
+    mutating func deliver() {
+        var guardCount = 0
+        while !inFlight.isEmpty && guardCount < 100_000 {
+            guardCount += 1
+            let m = inFlight.removeFirst()
+            guard cores[m.to] != nil, !isolated.contains(m.to), !isolated.contains(m.from) else { continue }
+            var packet = m.packet
+            if let drop, drop(m.from, m.to, m.packet) {
+                guard dropKeepsPiggyback, !packet.updates.isEmpty else { continue }
+                packet.message = .gossip
+            }
+            let effects = cores[m.to]!.receive(packet, from: H.address(m.from), via: m.via, now: now)
+            absorb(effects, from: m.to)
+        }
+    }
+
+    /// Advance in 10 ms steps, ticking every core, delivering everything, checking the lease
+    /// invariant after each step.
+    mutating func run(for ms: Int64) {
+        let end = now.advanced(byNanoseconds: ms * 1_000_000)
+        while now < end {
+            now = now.advanced(byNanoseconds: 10_000_000)
+            for i in cores.keys.sorted() {
+                let effects = cores[i]!.tick(now: now)
+                absorb(effects, from: i)
+            }
+            deliver()
+            checkLeases()
+        }
+    }
+
+    mutating func checkLeases() {
+        var holders: [CellID: Int] = [:]
+        for i in cores.keys.sorted() {
+            let c = cores[i]!
+            guard c.hive.role == .queen, let cell = c.hive.cell, let until = c.hive.leaseUntil, until > now else { continue }
+            if let other = holders[cell] { violations.append("nodes \(other) and \(i) both hold the lease of \(cell) at \(now)") }
+            holders[cell] = i
+        }
+    }
+
+    func queens() -> [Int] { cores.keys.sorted().filter { cores[$0]!.hive.role == .queen } }
+
+    /// Every core is in a cell whose queen holds the lease, and agrees with her on the term.
+    func formed() -> Bool {
+        for i in cores.keys {
+            let c = cores[i]!
+            guard let cell = c.hive.cell, let q = c.hive.queen, let qi = cores.keys.first(where: { H.id($0) == q }),
+                  let queen = cores[qi], queen.hive.cell == cell, queen.hive.term == c.hive.term, queen.holdsLease else { return false }
+        }
+        return true
+    }
+
+    mutating func runUntilFormed(maxMs: Int64 = 20_000) -> Bool {
+        var t: Int64 = 0
+        while t < maxMs {
+            run(for: 100)
+            t += 100
+            if formed() { return true }
+        }
+        return false
+    }
+
+    mutating func crash(_ i: Int) { cores[i] = nil }
+}
+
+@Suite struct HiveTests {
+    @Test func aSwarmFormsCellsEachWithOneLeasedQueen() {
+        var net = HiveNet(7)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        #expect(net.violations.isEmpty, "\(net.violations)")
+        let queens = net.queens()
+        #expect(!queens.isEmpty)
+        // Every voter of every cell is a member of it, and rosters agree with their queen's.
+        for q in queens {
+            let roster = net.cores[q]!.hive.roster!
+            for v in roster.voters {
+                let i = Int(v.id.high)
+                #expect(net.cores[i]!.hive.cell == roster.cell)
+                #expect(net.cores[i]!.hive.roster?.version == roster.version)
+            }
+        }
+        #expect(queens.reduce(0) { $0 + net.cores[$1]!.hive.roster!.count } == 7)
+    }
+
+    @Test func smallSwarmsStayPureGossip() {
+        var s = HiveNet.settings()
+        s.hive.minimumMembers = 8
+        var net = HiveNet(5, settings: s)
+        net.run(for: 5_000)
+        #expect(net.queens().isEmpty)
+        #expect(net.cores.values.allSatisfy { $0.hive.role == .homeless && !$0.isRouting })
+    }
+
+    @Test func aLostQueenIsReplacedInAHigherTermWithinAFewTimeouts() {
+        var net = HiveNet(7)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        let queen = net.queens().max { net.cores[$0]!.hive.roster!.count < net.cores[$1]!.hive.roster!.count }!
+        let cell = net.cores[queen]!.hive.cell!
+        let oldTerm = net.cores[queen]!.hive.term
+        let workers = net.cores[queen]!.hive.roster!.voters.map { Int($0.id.high) }.filter { $0 != queen }
+        #expect(workers.count >= 2, "needs a cell of at least three")
+        net.crash(queen)
+        let crashAt = net.now
+        var newQueen: Int?
+        for _ in 0..<100 {
+            net.run(for: 10)
+            if let q = workers.first(where: { net.cores[$0]!.hive.role == .queen && net.cores[$0]!.hive.cell == cell }) {
+                newQueen = q
+                break
+            }
+        }
+        guard let q = newQueen else {
+            Issue.record("no new queen within a second")
+            return
+        }
+        #expect(net.now.nanoseconds(since: crashAt) <= 600_000_000, "elected only after \(net.now.nanoseconds(since: crashAt) / 1_000_000) ms")
+        do {
+            #expect(net.cores[q]!.hive.term > oldTerm)
+            net.run(for: 200)
+            #expect(net.cores[q]!.holdsLease)
+            for w in workers where w != q { #expect(net.cores[w]!.hive.queen == H.id(q)) }
+        }
+        #expect(net.violations.isEmpty, "\(net.violations)")
+    }
+
+    @Test func aQueenCutOffFromHerCellStepsDownBeforeAnotherIsElected() {
+        var net = HiveNet(7)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        let queen = net.queens().max { net.cores[$0]!.hive.roster!.count < net.cores[$1]!.hive.roster!.count }!
+        let cell = net.cores[queen]!.hive.cell!
+        net.isolated = [queen]
+        var steppedDownAt: Instant?
+        var electedAt: Instant?
+        for _ in 0..<200 {
+            net.run(for: 10)
+            if steppedDownAt == nil, net.cores[queen]!.hive.role != .queen { steppedDownAt = net.now }
+            if electedAt == nil, net.cores.keys.contains(where: { $0 != queen && net.cores[$0]!.hive.role == .queen && net.cores[$0]!.hive.cell == cell }) {
+                electedAt = net.now
+            }
+        }
+        #expect(steppedDownAt != nil, "check-quorum: the isolated queen never stepped down")
+        #expect(electedAt != nil)
+        if let s = steppedDownAt, let e = electedAt { #expect(s <= e) }
+        // The old queen's lease is gone; the lease invariant held at every step.
+        #expect(!net.cores[queen]!.holdsLease)
+        #expect(net.violations.isEmpty, "\(net.violations)")
+        // Healed: the old queen follows the new one.
+        net.isolated = []
+        net.run(for: 500)
+        let newQueen = net.cores.keys.first { net.cores[$0]!.hive.role == .queen && net.cores[$0]!.hive.cell == cell }
+        #expect(newQueen != nil && newQueen != queen)
+        #expect(net.cores[queen]!.hive.queen == newQueen.map(H.id))
+    }
+
+    @Test func preVoteKeepsACutOffWorkerFromRaisingTheTerm() {
+        var net = HiveNet(7)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        let queen = net.queens().max { net.cores[$0]!.hive.roster!.count < net.cores[$1]!.hive.roster!.count }!
+        let term = net.cores[queen]!.hive.term
+        let worker = net.cores[queen]!.hive.roster!.voters.map { Int($0.id.high) }.first { $0 != queen }!
+        net.isolated = [worker]
+        net.run(for: 1_000)
+        // It asked for pre-votes and got none: its term did not move.
+        #expect(net.cores[worker]!.hive.term == term)
+        net.isolated = []
+        net.run(for: 500)
+        #expect(net.cores[queen]!.hive.role == .queen)
+        #expect(net.cores[queen]!.hive.term == term)
+        #expect(net.cores[worker]!.hive.queen == H.id(queen))
+        #expect(net.violations.isEmpty)
+    }
+
+    /// A worker in a cell of (0 queen, 1, 2), made by hand.
+    static func handMadeCell() -> (NodeCore, CellID) {
+        var c = NodeCore(me: H.member(1), settings: HiveNet.settings(), seed: 1, now: .zero, knownMembers: H.table([0, 1, 2]))
+        _ = c.start(now: .zero)
+        let cell = CellID(42)
+        let voters = [0, 1, 2].map { Voter(id: H.id($0), boot: 1) }
+        c.hive.enlisting = (cell, .zero)
+        _ = c.receive(H.packet(from: 0, .hive(.heartbeat(cell: cell, term: 3, round: 1, version: RosterVersion(term: 3, index: 5), roster: voters, signature: nil))),
+                      from: H.address(0), now: H.ms(10))
+        return (c, cell)
+    }
+
+    static func votes(_ effects: [Effect]) -> [(candidate: NodeID, term: UInt64, granted: Bool)] {
+        H.sends(effects).compactMap {
+            if case .hive(.vote(_, let term, let candidate, let granted, _, _)) = $0.0.message { (candidate, term, granted) } else { nil }
+        }
+    }
+
+    @Test func aVoterGrantsOneVotePerTermAndNoneWhileItHearsItsQueen() {
+        var (c, cell) = Self.handMadeCell()
+        #expect(c.hive.role == .worker)
+        #expect(c.hive.queen == H.id(0))
+        let version = RosterVersion(term: 3, index: 5)
+        // Heard the queen 10 ms ago: stickiness ignores the request.
+        var e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(2), now: H.ms(20))
+        #expect(Self.votes(e).map(\.granted) == [false])
+        #expect(c.hive.term == 3)
+        // After the window: granted once…
+        e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(2), now: H.ms(400))
+        #expect(Self.votes(e).map(\.granted) == [true])
+        #expect(c.hive.term == 4)
+        // …and the same term to another candidate is refused, the same candidate again granted.
+        e = c.receive(H.packet(from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(0), now: H.ms(410))
+        #expect(Self.votes(e).map(\.granted) == [false])
+        e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(2), now: H.ms(420))
+        #expect(Self.votes(e).map(\.granted) == [true])
+        // A candidate with an older roster is refused (it may lack committed changes).
+        e = c.receive(H.packet(from: 0, .hive(.requestVote(cell: cell, term: 9, version: RosterVersion(term: 3, index: 4), boot: 1, signature: nil))), from: H.address(0), now: H.ms(900))
+        #expect(Self.votes(e).map(\.granted) == [false])
+        // A restarted process (another boot) is not the voter the roster names.
+        e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 10, version: version, boot: 2, signature: nil))), from: H.address(2), now: H.ms(1400))
+        #expect(Self.votes(e).isEmpty)
+    }
+
+    @Test func leavingAndRejoiningACellDoesNotGiveASecondVoteInATerm() {
+        var (c, cell) = Self.handMadeCell()
+        let version = RosterVersion(term: 3, index: 5)
+        var e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(2), now: H.ms(400))
+        #expect(Self.votes(e).map(\.granted) == [true])
+        c.leaveCell(reason: "test", notify: false)
+        #expect(c.hive.role == .homeless)
+        // Re-admitted by the queen of term 3, it is asked again in term 4 by someone else.
+        let voters = [0, 1, 2].map { Voter(id: H.id($0), boot: 1) }
+        c.hive.enlisting = (cell, H.ms(500))
+        _ = c.receive(H.packet(from: 0, .hive(.heartbeat(cell: cell, term: 3, round: 9, version: version, roster: voters, signature: nil))), from: H.address(0), now: H.ms(500))
+        #expect(c.hive.role == .worker)
+        e = c.receive(H.packet(from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(0), now: H.ms(900))
+        #expect(Self.votes(e).map(\.granted) == [false])
+    }
+
+    @Test func rosterChangesAreCommittedOneVoterAtATime() {
+        var net = HiveNet(9)
+        var seen: [CellID: [RosterVersion]] = [:]
+        for _ in 0..<800 {
+            net.run(for: 10)
+            for q in net.queens() {
+                let c = net.cores[q]!
+                guard let r = c.hive.roster else { continue }
+                if seen[r.cell]?.last != r.version { seen[r.cell, default: []].append(r.version) }
+                // At most one change beyond what a majority acknowledged.
+                #expect(r.version.index <= c.hive.committed.index + 1)
+            }
+        }
+        // Versions only grow, one index at a time within a term.
+        for (_, versions) in seen {
+            for (a, b) in zip(versions, versions.dropFirst()) {
+                #expect(a < b)
+                if a.term == b.term { #expect(b.index == a.index + 1) }
+            }
+        }
+        #expect(net.formed())
+    }
+
+    @Test func aBroadcastGoesUpToTheQueenAndDownOnceToEveryone() {
+        var net = HiveNet(9)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        net.run(for: 1_000)
+        let sender = net.cores.keys.sorted().first { net.cores[$0]!.hive.role == .worker }!
+        var routed = 0
+        var payloads = 0
+        net.drop = { _, _, p in
+            if case .route(_, let us) = p.message {
+                routed += 1
+                payloads += us.count
+            }
+            return false
+        }
+        let (result, effects) = net.cores[sender]!.event("hello", payload: [1, 2, 3], now: net.now)
+        let event = try? result.get()
+        net.absorb(effects, from: sender)
+        net.deliver()
+        net.run(for: 50)
+        let holders = net.cores.values.filter { $0.recentEvents.contains { $0.id == event?.id } }.count
+        #expect(holders == 9)
+        // Exactly one payload per receiver: the tree (N − 1 = 8), nothing twice.
+        #expect(payloads == 8)
+        // Not in anyone's piggyback queue: gossip carries only its id.
+        #expect(net.cores.values.allSatisfy { !$0.queue.contains(subject: .event(event!.id)) })
+    }
+
+    @Test func aBroadcastTheTreeLostIsPulledFromAnAnnouncer() {
+        var net = HiveNet(9)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        net.run(for: 1_000)
+        let sender = net.cores.keys.sorted().first { net.cores[$0]!.hive.role == .worker }!
+        let victim = net.cores.keys.sorted().first { $0 != sender && net.cores[$0]!.hive.role == .worker }!
+        // Every routed push to the victim is lost; grafts and their answers go through.
+        net.drop = { _, to, p in
+            if to == victim, case .route(let scope, _) = p.message, scope != .leaf { return true }
+            return false
+        }
+        let (result, effects) = net.cores[sender]!.event("hello", payload: [7], now: net.now)
+        let event = try? result.get()
+        net.absorb(effects, from: sender)
+        net.deliver()
+        #expect(!net.cores[victim]!.recentEvents.contains { $0.id == event?.id })
+        // Ids are announced each gossip round (200 ms); a graft follows after 100 ms.
+        net.run(for: 3_000)
+        #expect(net.cores[victim]!.recentEvents.contains { $0.id == event?.id })
+        #expect(net.cores[victim]!.stats.graftsSent >= 1)
+    }
+
+    @Test func withoutAQueenBroadcastsFallBackToGossip() {
+        var net = HiveNet(9)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        let sender = net.cores.keys.sorted().first { net.cores[$0]!.hive.role == .worker }!
+        // The hive's own traffic is cut: heartbeats stop, queens step down, no one is elected.
+        net.dropKeepsPiggyback = true
+        net.drop = { _, _, p in
+            if case .hive = p.message { return true }
+            return false
+        }
+        net.run(for: 400)
+        #expect(net.queens().isEmpty)
+        #expect(net.cores.values.allSatisfy { !$0.isRouting })
+        let (result, effects) = net.cores[sender]!.event("fallback", payload: [], now: net.now)
+        let event = try? result.get()
+        #expect(net.cores[sender]!.queue.contains(subject: .event(event!.id)))
+        net.absorb(effects, from: sender)
+        // Gossip, then event anti-entropy with the state sync (every 5 s), reach everyone.
+        net.run(for: 12_000)
+        #expect(net.cores.values.allSatisfy { $0.recentEvents.contains { $0.id == event?.id } })
+    }
+
+    @Test func signedSwarmsRefuseForgedHeartbeatsVotesAndClaims() {
+        var net = HiveNet(7, authenticate: true)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        #expect(net.violations.isEmpty)
+        let queen = net.queens().first!
+        let worker = net.cores[queen]!.hive.roster!.voters.map { Int($0.id.high) }.first { $0 != queen }!
+        let cell = net.cores[queen]!.hive.cell!
+        let term = net.cores[queen]!.hive.term
+        let version = net.cores[worker]!.hive.roster!.version
+        let rejected = net.cores[worker]!.stats.signaturesRejected
+        // A claim on the cell by a member that is not its queen, with a stolen signature.
+        var claim = net.cores[worker]!.hive.cells[cell]!
+        claim.term += 1
+        _ = net.cores[worker]!.receive(H.packet(from: queen, .gossip, [.queen(claim)]), from: H.address(queen), now: net.now)
+        #expect(net.cores[worker]!.hive.cells[cell]!.term == term)
+        // A forged heartbeat of a newer term "from" the queen, signed by someone else.
+        let forged = Signature(publicKey: TestAuthenticator.publicKey(for: H.id(queen)), bytes: TT.auth(worker).sign(SignedClaim.heartbeat(cell: cell, term: term + 5, round: 1, version: version, queen: H.id(queen))))
+        _ = net.cores[worker]!.receive(H.packet(from: queen, .hive(.heartbeat(cell: cell, term: term + 5, round: 1, version: version, roster: nil, signature: forged))), from: H.address(queen), now: net.now)
+        #expect(net.cores[worker]!.hive.term == term)
+        // An unsigned vote request.
+        _ = net.cores[worker]!.receive(H.packet(from: queen, .hive(.requestVote(cell: cell, term: term + 9, version: version, boot: 1, signature: nil))), from: H.address(queen), now: net.now.advanced(byNanoseconds: 400_000_000))
+        #expect(net.cores[worker]!.hive.term == term)
+        // (Two invalid signatures graylist the sender, so its gossip is ignored from here on;
+        // the hive messages themselves are still checked.)
+        #expect(net.cores[worker]!.stats.signaturesRejected == rejected + 3)
+    }
+
+    @Test func hiveMessagesRoundTripTheWire() throws {
+        let cell = CellID(0xDEAD_BEEF_0000_0001)
+        let v = RosterVersion(term: 7, index: 300)
+        let sig = Signature(publicKey: [UInt8](repeating: 1, count: 32), bytes: [UInt8](repeating: 2, count: 64))
+        let voters = (0..<64).map { Voter(id: H.id($0), boot: UInt64($0) + 1) }
+        let claim = QueenClaim(cell: cell, term: 9, queen: H.id(3), address: H.address(3), serial: 12, size: 64, open: false,
+                               coordinate: Coordinate(vec: [0.001, -0.002, 0, 0, 0, 0, 0, 0.5], error: 0.25, adjustment: 0.0001, height: 0.00002), signature: sig)
+        let messages: [Message] = [
+            .hive(.preVote(cell: cell, term: 8, version: v, boot: 3)),
+            .hive(.preVoteReply(cell: cell, term: 8, granted: true)),
+            .hive(.requestVote(cell: cell, term: 8, version: v, boot: 3, signature: sig)),
+            .hive(.vote(cell: cell, term: 8, candidate: H.id(4), granted: false, boot: 1, signature: nil)),
+            .hive(.heartbeat(cell: cell, term: 8, round: 1 << 40, version: v, roster: voters, signature: sig)),
+            .hive(.heartbeat(cell: cell, term: 8, round: 2, version: v, roster: nil, signature: nil)),
+            .hive(.heartbeatAck(cell: cell, term: 8, round: 2, version: v, boot: 5)),
+            .hive(.enlist(cell: cell, boot: 5)),
+            .hive(.enlisted(cell: cell, term: 8, accepted: true)),
+            .hive(.release(cell: cell, boot: 5)),
+            .hive(.abdicate(cell: cell, term: 8, dissolve: true)),
+            .route(scope: .swarm, updates: [.event(UserEvent(id: Dot(origin: H.id(1), counter: 3), lamport: 4, name: "e", payload: [1], coalesce: false))]),
+            .route(scope: .leaf, updates: []),
+            .ihave([.record(Dot(origin: H.id(1), counter: 1)), .event(Dot(origin: H.id(2), counter: 1 << 50))]),
+            .graft([.event(Dot(origin: H.id(2), counter: 9))]),
+        ]
+        let bigBoot = Packet(from: H.id(1), message: .hive(.heartbeat(cell: cell, term: 8, round: 1, version: v, roster: [Voter(id: H.id(1), boot: 1 << 62)], signature: nil)))
+        #expect(try Wire.decode(Wire.encode(bigBoot)) == bigBoot)
+        for m in messages {
+            let p = Packet(from: H.id(1), message: m, updates: [.queen(claim)])
+            let bytes = Wire.encode(p)
+            var decoded = try Wire.decode(bytes)
+            // Coordinates travel as 32-bit floats.
+            if case .queen(var c) = decoded.updates.first {
+                #expect(abs(c.coordinate.vec[7] - 0.5) < 1e-6)
+                c.coordinate = claim.coordinate
+                decoded.updates = [.queen(c)]
+            }
+            #expect(decoded == p)
+            #expect(bytes.count == Wire.size(of: p))
+            // Every truncation is a clean error.
+            for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 40)) {
+                #expect(throws: WireError.self) { try Wire.decode(bytes.prefix(cut)) }
+            }
+        }
+        // A full 64-voter heartbeat with signature still fits one sealed datagram.
+        let hb = Packet(from: H.id(1), message: .hive(.heartbeat(cell: cell, term: 8, round: 1 << 20, version: v, roster: Array(voters.prefix(64)), signature: sig)))
+        #expect(Wire.size(of: hb) <= Settings.lan.maxDatagramBytes - 37)
+    }
+}
