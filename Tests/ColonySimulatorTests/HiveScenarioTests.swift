@@ -1,0 +1,63 @@
+import ColonyCore
+import ColonySimulator
+import Testing
+
+/// The hive scenarios (issue #6): cells form, broadcasts go through queens, queens are lost
+/// and replaced. The simulator checks on every step that no cell has two queens in a term
+/// and no two lease holders at once.
+@Suite struct HiveScenarioTests {
+    func options(_ kind: ScenarioKind, nodes: Int, seed: UInt64) -> SimulationOptions {
+        SimulationOptions(scenario: kind, nodes: nodes, seed: seed, profile: "lan")
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3])
+    func broadcastsThroughQueensReachEveryoneAboutOnce(seed: UInt64) throws {
+        var o = options(.hive, nodes: 150, seed: seed)
+        o.broadcasts = 100
+        let r = try checkedRun(o)
+        let reproduce = o.reproduceCommand
+        #expect(r.deliveryRatio == 1, "\(reproduce)")
+        #expect((r.rmr ?? 99) <= 0.1, "relative message redundancy \(r.rmr ?? -1) — \(reproduce)")
+        #expect((r.ldh ?? 99) <= 4, "worker → queen → queen → worker — \(reproduce)")
+        #expect(r.safetyViolations == 0, "\(reproduce)")
+        #expect((r.cells ?? 0) >= 2, "\(reproduce)")
+        #expect(r.json.contains("\"rmr\": ") && r.json.contains("\"deliveryRatio\": 1.00000") && r.json.contains("\"safetyViolations\": 0"))
+    }
+
+    /// The same workload over plain gossip costs an order of magnitude more payloads: the
+    /// tree, not the workload, makes the redundancy low. (Guards against measuring nothing.)
+    @Test func plainGossipIsFarMoreRedundant() throws {
+        var o = options(.hive, nodes: 150, seed: 1)
+        o.broadcasts = 100
+        o.hive = false
+        let r = try checkedRun(o)
+        #expect(r.deliveryRatio == 1)
+        #expect((r.rmr ?? 0) > 3, "plain gossip rmr \(r.rmr ?? -1)")
+        #expect(r.cells == nil)
+    }
+
+    @Test(arguments: [UInt64(1), 2])
+    func queensAreReplacedFastAndNothingIsLostWhenAFifthDies(seed: UInt64) throws {
+        var o = options(.queenLoss, nodes: 120, seed: seed)
+        o.rounds = 8
+        o.broadcasts = 100
+        let r = try checkedRun(o)
+        let reproduce = o.reproduceCommand
+        let failover = try #require(r.failover, "\(reproduce)")
+        #expect(failover.count == 8)
+        #expect(failover.p50 <= 300 && failover.max <= 600, "failover \(failover) — \(reproduce)")
+        #expect(r.deliveryRatio == 1, "\(reproduce)")
+        #expect(r.safetyViolations == 0, "\(reproduce)")
+        #expect(r.json.contains("\"failoverMs\": {\"p50\": "))
+    }
+
+    @Test func deterministic() throws {
+        var o = options(.queenLoss, nodes: 60, seed: 7)
+        o.rounds = 3
+        o.broadcasts = 20
+        let a = try Simulation.run(o)
+        let b = try Simulation.run(o)
+        #expect(a.traceHash == b.traceHash)
+        #expect(a.failover == b.failover)
+    }
+}
