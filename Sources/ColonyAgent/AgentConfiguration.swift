@@ -33,6 +33,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// The swarm authority's public key (base64, authority.pub): admission by certificate
     /// (`node.cert` in the data directory) and revocations.
     public var authority: String?
+    /// Form cells with elected queens that route broadcasts (DESIGN.md §5) once the swarm
+    /// has enough members; off: plain gossip.
+    public var hive = true
 
     public init(name: String) { self.name = name }
 
@@ -52,11 +55,12 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var encryptMode: String?
         public var httpToken: String?
         public var authority: String?
+        public var hive: Bool?
         public init() {}
     }
 
     public static let fileKeys = ["name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group",
-                                  "encrypt", "encrypt_mode", "http_token", "authority"]
+                                  "encrypt", "encrypt_mode", "http_token", "authority", "hive"]
 
     /// Read a `colony.toml`. Unknown keys and values of the wrong type are errors.
     public static func overrides(fromTOML text: String, file: String = "colony.toml") throws -> Overrides {
@@ -90,6 +94,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         o.encryptMode = try string("encrypt_mode")
         o.httpToken = try string("http_token")
         o.authority = try string("authority")
+        if let (v, line) = doc.root["hive"] {
+            guard case .boolean(let b) = v else { throw ConfigurationError("\(file): line \(line): 'hive' must be true or false, not \(v.typeName)") }
+            o.hive = b
+        }
         if let (v, line) = doc.root["join"] {
             guard case .array(let items) = v else { throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings") }
             o.join = try items.map { item in
@@ -123,6 +131,7 @@ public struct AgentConfiguration: Sendable, Equatable {
             if let v = l.tags { c.tags.merge(v) { $1 } }
             if let v = l.discover { c.discover = v }
             if let v = l.discoverGroup { c.discoverGroup = v }
+            if let v = l.hive { c.hive = v }
             if let v = l.encrypt { c.encrypt = v }
             if let v = l.encryptMode { c.encryptMode = v }
             if let v = l.httpToken { c.httpToken = v }
@@ -174,6 +183,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     public func nodeConfiguration() throws -> ColonyNode.Configuration {
         var settings = Settings.profile(named: profile)!
         if let authority { settings.trust.authorityKey = try Authority.decodePublicKey(authority) }
+        settings.hive.enabled = hive
         var c = ColonyNode.Configuration(name: name, bind: try Address(parsing: bind), settings: settings, dataDirectory: dataDir)
         c.advertise = try advertise.map { try Address(parsing: $0) }
         c.tags = tags

@@ -168,6 +168,7 @@ public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?
     }
     addStateRoutes(to: router, node: node)
     addKeyringRoutes(to: router, node: node)
+    addHiveRoutes(to: router, node: node)
     return router
 }
 

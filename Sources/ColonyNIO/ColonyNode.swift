@@ -210,6 +210,16 @@ public final class ColonyNode: Service, Sendable {
         (try? await driver.onLoop { d in (d.core?.vivaldi.coordinate ?? Coordinate(), d.core?.peerCoordinates ?? [:]) }) ?? (Coordinate(), [:])
     }
 
+    // MARK: The hive (DESIGN.md §5)
+
+    /// This node's place in the hive and every cell it knows of.
+    public func hive() async -> HiveView {
+        (try? await driver.onLoop { d -> HiveView in
+            guard let core = d.core else { return HiveView(state: HiveState(), holdsLease: false, routing: false, me: nil) }
+            return HiveView(state: core.hive, holdsLease: core.holdsLease, routing: core.isRouting, me: core.me.id)
+        }) ?? HiveView(state: HiveState(), holdsLease: false, routing: false, me: nil)
+    }
+
     // MARK: Admission (DESIGN.md §6)
 
     /// Spread the swarm authority's revocation of an identity: every member refuses it from

@@ -27,6 +27,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("encrypt-mode"), help: "open (send plain, read both), accept (seal, read both) or require (default).") var encryptMode: String?
     @Option(help: "The swarm authority's public key (authority.pub): only nodes with a certificate from it join.") var authority: String?
     @Option(name: .customLong("http-token"), help: "Bearer token the HTTP API requires (mandatory when --http is not loopback).") var httpToken: String?
+    @Flag(inversion: .prefixedNo, help: "Form cells with elected queens that route broadcasts (default on; the swarm needs 8 members).") var hive: Bool?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func run() async throws {
@@ -56,6 +57,7 @@ struct AgentCommand: AsyncParsableCommand {
         flags.encryptMode = encryptMode
         flags.httpToken = httpToken
         flags.authority = authority
+        flags.hive = hive
         if !tag.isEmpty {
             var tags: [String: String] = [:]
             for t in tag {

@@ -8,7 +8,7 @@ struct Colony: AsyncParsableCommand {
         subcommands: [
             AgentCommand.self, MembersCommand.self, MonitorCommand.self, JoinCommand.self, LeaveCommand.self,
             KVCommand.self, EventCommand.self, QueryCommand.self, LogCommand.self,
-            KeygenCommand.self, KeysCommand.self, CertCommand.self, RTTCommand.self,
+            KeygenCommand.self, KeysCommand.self, CertCommand.self, RTTCommand.self, HiveCommand.self,
             DemoCommand.self, Simulate.self, FuzzCommand.self, TrustBenchCommand.self,
         ]
     )

@@ -1,0 +1,70 @@
+import ColonyCore
+import ColonyNIO
+import Foundation
+import Hummingbird
+
+/// `GET /v1/hive`: this node's place in the hive and every cell it knows (DESIGN.md §5).
+public struct HiveJSON: ResponseCodable, Equatable, Sendable {
+    public struct NodeJSON: Codable, Equatable, Sendable {
+        public var id: String
+        public var name: String
+        /// homeless, worker, preCandidate, candidate or queen.
+        public var role: String
+        public var cell: String?
+        public var term: UInt64
+        public var queen: String?
+        public var queenName: String?
+        /// Queen only: she holds the lease now.
+        public var leaseHeld: Bool
+        /// Broadcasts go through the queens' tree (false: plain gossip).
+        public var routing: Bool
+        /// The cell's voters (names), as this node's roster has them.
+        public var voters: [String]
+        public var rosterVersion: String?
+    }
+
+    public struct CellJSON: Codable, Equatable, Sendable {
+        public var cell: String
+        public var queen: String
+        public var queenName: String?
+        public var term: UInt64
+        public var size: UInt32
+        public var open: Bool
+        public var address: String
+        /// Estimated round trip from this node to the queen (coordinates), milliseconds.
+        public var rttMs: Double?
+    }
+
+    public var node: NodeJSON
+    public var cells: [CellJSON]
+}
+
+func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
+    router.get("/v1/hive") { _, _ -> HiveJSON in
+        let view = await node.hive()
+        let members = await node.members()
+        let (mine, _) = await node.coordinates()
+        var names: [NodeID: String] = [:]
+        var live: Set<NodeID> = []
+        for m in members {
+            names[m.id] = m.name
+            if m.status.isLive { live.insert(m.id) }
+        }
+        let s = view.state
+        let me = view.me
+        let nodeJSON = HiveJSON.NodeJSON(
+            id: me?.description ?? "", name: me.flatMap { names[$0] } ?? "", role: s.role.rawValue,
+            cell: s.cell?.description, term: s.term, queen: s.queen?.description, queenName: s.queen.flatMap { names[$0] },
+            leaseHeld: view.holdsLease, routing: view.routing,
+            voters: (s.roster?.voters ?? []).map { names[$0.id] ?? $0.id.description },
+            rosterVersion: s.roster.map { $0.version.description })
+        let cells = s.cells.keys.sorted().compactMap { id -> HiveJSON.CellJSON? in
+            let c = s.cells[id]!
+            guard !c.dissolved, live.contains(c.queen) else { return nil }
+            return HiveJSON.CellJSON(cell: id.description, queen: c.queen.description, queenName: names[c.queen], term: c.term,
+                                     size: c.size, open: c.open, address: c.address.description,
+                                     rttMs: c.queen == me ? 0 : mine.distance(to: c.coordinate) * 1000)
+        }
+        return HiveJSON(node: nodeJSON, cells: cells)
+    }
+}

@@ -1,0 +1,9 @@
+import ColonyCore
+/// A snapshot of the hive as one node sees it.
+public struct HiveView: Sendable {
+    public var state: HiveState
+    public var holdsLease: Bool
+    /// Broadcasts go through the queens' tree (not plain gossip).
+    public var routing: Bool
+    public var me: NodeID?
+}
