@@ -215,9 +215,9 @@ public final class ColonyNode: Service, Sendable {
     /// This node's place in the hive and every cell it knows of.
     public func hive() async -> HiveView {
         (try? await driver.onLoop { d -> HiveView in
-            guard let core = d.core else { return HiveView(state: HiveState(), holdsLease: false, routing: false, me: nil) }
+            guard let core = d.core else { return .stopped }
             return HiveView(state: core.hive, holdsLease: core.holdsLease, routing: core.isRouting, me: core.me.id)
-        }) ?? HiveView(state: HiveState(), holdsLease: false, routing: false, me: nil)
+        }) ?? .stopped
     }
 
     // MARK: Admission (DESIGN.md §6)

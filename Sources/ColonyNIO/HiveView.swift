@@ -6,4 +6,7 @@ public struct HiveView: Sendable {
     /// Broadcasts go through the queens' tree (not plain gossip).
     public var routing: Bool
     public var me: NodeID?
+
+    /// What a node that is not running reports.
+    public static let stopped = HiveView(state: HiveState(), holdsLease: false, routing: false, me: nil)
 }

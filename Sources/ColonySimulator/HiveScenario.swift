@@ -2,7 +2,8 @@ import ColonyCore
 import Foundation
 
 /// Per broadcast: when it was sent, who holds it, and at how many hops (Plumtree's
-/// measures: relative message redundancy, delivery, last delivery hop).
+/// measures: relative message redundancy, delivery, last delivery hop). Deliveries are
+/// counted as they happen among `receivers`, so "all delivered?" costs nothing per step.
 final class BroadcastTracker {
     struct Item {
         var origin: Int
@@ -11,12 +12,21 @@ final class BroadcastTracker {
         var lastAt: Int64
     }
 
+    /// The nodes whose deliveries count (the origin of each broadcast excepted).
+    let receivers: Set<Int>
     var items: [Dot: Item] = [:]
     var order: [Dot] = []
+    private(set) var delivered = 0
+    private(set) var expected = 0
+
+    init(receivers: Set<Int>) { self.receivers = receivers }
+
+    var allDelivered: Bool { delivered == expected }
 
     func sent(_ id: Dot, from origin: Int, at t: Int64) {
         items[id] = Item(origin: origin, sentAt: t, holders: [origin: 0], lastAt: t)
         order.append(id)
+        expected += receivers.count - (receivers.contains(origin) ? 1 : 0)
     }
 
     func delivered(_ id: Dot, at node: Int, from sender: Int?, time: Int64) {
@@ -25,19 +35,7 @@ final class BroadcastTracker {
         item.holders[node] = hop
         item.lastAt = time
         items[id] = item
-    }
-
-    /// Held by every node of `nodes` (the origin excepted), per item; and the total.
-    func deliveries(among nodes: Set<Int>, items ids: [Dot]? = nil) -> (delivered: Int, expected: Int) {
-        var delivered = 0, expected = 0
-        for id in ids ?? order {
-            let item = items[id]!
-            for j in nodes where j != item.origin {
-                expected += 1
-                if item.holders[j] != nil { delivered += 1 }
-            }
-        }
-        return (delivered, expected)
+        if receivers.contains(node) { delivered += 1 }
     }
 }
 
@@ -121,7 +119,8 @@ extension Simulation.Context {
         } else {
             sim.run(until: warmup)
         }
-        let tracker = BroadcastTracker()
+        let all = Set(0..<n)
+        let tracker = BroadcastTracker(receivers: all)
         trackBroadcasts(tracker)
         let count = options.broadcasts ?? 200
         let start = sim.now + 100_000_000
@@ -129,12 +128,9 @@ extension Simulation.Context {
         let sentBefore = sim.payloadsSent
         let bytesBefore = sim.totalBytesSent
         scheduleBroadcasts(count, from: start, over: window, tracker: tracker)
-        let all = Set(0..<n)
         let deadline = start + window + 60 * Simulation.second
-        drive(until: deadline, from: start) {
-            sim.now > start + window && tracker.deliveries(among: all).delivered == tracker.deliveries(among: all).expected
-        }
-        finishBroadcasts(&result, tracker: tracker, among: all, sentBefore: sentBefore)
+        drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }
+        finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
         result.bytesPerNodePerSecond = Double(sim.totalBytesSent - bytesBefore) / Double(n) / (Double(sim.now - start) / 1e9)
         result.converged = result.deliveryRatio == 1
         if !result.converged {
@@ -142,12 +138,11 @@ extension Simulation.Context {
         }
     }
 
-    func finishBroadcasts(_ result: inout SimulationResult, tracker: BroadcastTracker, among nodes: Set<Int>, sentBefore: Int) {
-        let (delivered, expected) = tracker.deliveries(among: nodes)
+    func finishBroadcasts(_ result: inout SimulationResult, tracker: BroadcastTracker, sentBefore: Int) {
         result.broadcasts = tracker.order.count
-        result.deliveryRatio = expected == 0 ? nil : Double(delivered) / Double(expected)
+        result.deliveryRatio = tracker.expected == 0 ? nil : Double(tracker.delivered) / Double(tracker.expected)
         // Only the receivers that could deliver count (after a mass crash, the survivors).
-        let perBroadcast = Double(max(1, tracker.order.count)) * Double(max(1, nodes.count - 1))
+        let perBroadcast = Double(max(1, tracker.order.count)) * Double(max(1, tracker.receivers.count - 1))
         result.rmr = Double(sim.payloadsSent - sentBefore) / perBroadcast - 1
         result.ldh = tracker.order.compactMap { tracker.items[$0]!.holders.values.max() }.max()
         result.broadcastLatency = Distribution(tracker.order.map { Double(tracker.items[$0]!.lastAt - tracker.items[$0]!.sentAt) / 1e6 })
@@ -156,10 +151,7 @@ extension Simulation.Context {
     // MARK: queen-loss
 
     func upVoters(of roster: Roster, except: Int) -> Set<Int> {
-        Set(roster.voters.compactMap { v -> Int? in
-            let i = Int(truncatingIfNeeded: v.id.high)
-            return i != except && i >= 0 && i < sim.nodes.count && sim.nodes[i].id == v.id && sim.nodes[i].isUp ? i : nil
-        })
+        Set(roster.voters.compactMap { v in sim.index(of: v.id).flatMap { $0 != except && sim.nodes[$0].isUp ? $0 : nil } })
     }
 
     /// `queen-loss`: queens crash one at a time (`--rounds`, default 20); each time, the time
@@ -226,8 +218,6 @@ extension Simulation.Context {
 
         // Mass failure while broadcasts flow.
         let fraction = options.killFraction ?? 0.2
-        let tracker = BroadcastTracker()
-        trackBroadcasts(tracker)
         let up = sim.upNodes
         let killCount = min(up.count - 2, Int((Double(up.count) * fraction).rounded()))
         var victims = Set(rng.sample(killCount, from: up))
@@ -236,6 +226,8 @@ extension Simulation.Context {
             victims.insert(q.node)
         }
         let survivors = Set(up).subtracting(victims)
+        let tracker = BroadcastTracker(receivers: survivors)
+        trackBroadcasts(tracker)
         let start = sim.now
         let killAt = start + Simulation.second
         let window = 10 * Simulation.second
@@ -243,10 +235,8 @@ extension Simulation.Context {
         scheduleBroadcasts(options.broadcasts ?? 200, from: start, over: window, tracker: tracker, senders: survivors.sorted())
         sim.schedule(at: killAt) { s in for v in victims.sorted() { s.crash(v) } }
         let deadline = start + window + 120 * Simulation.second
-        drive(until: deadline, from: start) {
-            sim.now > start + window && tracker.deliveries(among: survivors).delivered == tracker.deliveries(among: survivors).expected
-        }
-        finishBroadcasts(&result, tracker: tracker, among: survivors, sentBefore: sentBefore)
+        drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }
+        finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
         result.killed = victims.count
         let required = fraction > 0.5 ? 0.999 : 1.0
         result.converged = (result.deliveryRatio ?? 0) >= required

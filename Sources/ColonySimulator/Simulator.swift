@@ -82,10 +82,6 @@ public final class Simulator {
     var injecting = false
 
     // The hive's safety (DESIGN.md §5), checked on every step.
-    struct TermKey: Hashable {
-        var cell: CellID
-        var term: UInt64
-    }
     /// Who became queen of each (cell, term).
     public private(set) var queensByTerm: [CellID: [UInt64: Int]] = [:]
     /// The last node seen holding each cell's lease, and until when (global time).
@@ -292,6 +288,7 @@ public final class Simulator {
             mixTrace(2, UInt64(i))
             let effects = nodes[i].core!.tick(now: instant)
             apply(effects, node: i)
+            checkLease(i)
         case .refused(let node, let address):
             let i = Int(node)
             guard nodes[i].isUp, !deferredWhilePaused(payload, node: i) else { return }
@@ -312,9 +309,7 @@ public final class Simulator {
             apply(effects, node: i)
             deliveringFrom = nil
             checkLease(i)
-            return
         }
-        if case .wake(let node, _) = payload { checkLease(Int(node)) }
     }
 
     /// The lease invariant: if node `i` holds its cell's lease now, no other node may.
@@ -384,12 +379,14 @@ public final class Simulator {
     }
 
     func resolve(_ peer: Peer) -> Int? {
-        if let id = peer.id {
-            let i = Int(truncatingIfNeeded: id.high)
-            if i >= 0, i < nodes.count, nodes[i].id == id { return i }
-            return nil
-        }
+        if let id = peer.id { return index(of: id) }
         return addressIndex[peer.address].map(Int.init)
+    }
+
+    /// The node with this id (ids carry their index in `high`).
+    public func index(of id: NodeID) -> Int? {
+        let i = Int(truncatingIfNeeded: id.high)
+        return i >= 0 && i < nodes.count && nodes[i].id == id ? i : nil
     }
 
     func route(_ packet: Packet, from i: Int, to peer: Peer, via: Transport) {

@@ -41,11 +41,22 @@ enum H {
 }
 
 /// A lossless in-memory network of cores keyed by node index, for exchanges between nodes.
+/// Nodes can be cut off (`isolated`), packets dropped or changed (`filter`), and an invariant
+/// checked after every step (`check`).
 struct Net {
     var cores: [Int: NodeCore]
     var now: Instant = .zero
     var inFlight: [(to: Int, from: Int, packet: Packet, via: Transport)] = []
     var delivered = 0
+    /// Nodes cut off from everyone (each a partition of one).
+    var isolated: Set<Int> = []
+    /// Sees each packet (from, to) before delivery: returns it, or a changed one, or nil to drop it.
+    var filter: ((Int, Int, Packet) -> Packet?)?
+    /// Every event the cores emitted, in order.
+    var events: [(node: Int, at: Instant, event: Event)] = []
+    /// Run after every step of `run`; what it returns is kept in `stepViolations`.
+    var check: ((Net) -> [String])?
+    var stepViolations: [String] = []
 
     init(_ cores: [Int: NodeCore]) { self.cores = cores }
 
@@ -55,18 +66,32 @@ struct Net {
     }
 
     mutating func absorb(_ effects: [Effect], from i: Int) {
-        for (p, to, via) in H.sends(effects) {
-            if let j = index(of: to) { inFlight.append((j, i, p, via)) }
+        for e in effects {
+            switch e {
+            case .send(let p, let to, let via):
+                if let j = index(of: to) { inFlight.append((j, i, p, via)) }
+            case .emit(let ev):
+                events.append((i, now, ev))
+            case .persist, .wake:
+                break
+            }
         }
     }
 
-    /// Deliver packets until none are in flight (bounded).
+    /// Deliver packets until none are in flight (at most `maxPackets` in this call).
     mutating func settle(maxPackets: Int = 10_000) {
-        while !inFlight.isEmpty && delivered < maxPackets {
+        var count = 0
+        while !inFlight.isEmpty && count < maxPackets {
             let m = inFlight.removeFirst()
+            count += 1
             delivered += 1
-            guard cores[m.to] != nil else { continue }
-            let effects = cores[m.to]!.receive(m.packet, from: H.address(m.from), via: m.via, now: now)
+            guard cores[m.to] != nil, !isolated.contains(m.to), !isolated.contains(m.from) else { continue }
+            var packet = m.packet
+            if let filter {
+                guard let p = filter(m.from, m.to, packet) else { continue }
+                packet = p
+            }
+            let effects = cores[m.to]!.receive(packet, from: H.address(m.from), via: m.via, now: now)
             absorb(effects, from: m.to)
         }
     }
@@ -80,6 +105,7 @@ struct Net {
                 absorb(effects, from: i)
             }
             settle()
+            if let check { stepViolations += check(self) }
         }
     }
 }

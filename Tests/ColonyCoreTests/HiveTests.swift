@@ -5,22 +5,10 @@ import Testing
 // pre-vote and one vote per term, the lease and check-quorum, roster changes, and routing
 // broadcasts through the queen with lazy announcements and graft.
 
-/// A lossless network of hive cores with per-node isolation (a partition of one) and drops.
-struct HiveNet {
-    var cores: [Int: NodeCore] = [:]
-    var now: Instant = .zero
-    var inFlight: [(to: Int, from: Int, packet: Packet, via: Transport)] = []
-    var isolated: Set<Int> = []
-    /// Return true to drop a packet (from, to, packet).
-    var drop: ((Int, Int, Packet) -> Bool)?
-    /// A dropped packet's piggybacked gossip still arrives (only its message is lost).
-    var dropKeepsPiggyback = false
-    var events: [(node: Int, at: Instant, event: Event)] = []
-    /// Every (cell, term) → node that became its queen.
-    var queensByTerm: [CellID: [UInt64: Int]] = [:]
-    var violations: [String] = []
-
-    static func settings() -> Settings {
+/// Hive swarms on the test network: every node knows every other; after each step the
+/// lease invariant is checked, and the queen-per-term invariant is read from the events.
+extension Net {
+    static func hiveSettings() -> Settings {
         var s = Settings.lan
         s.hive.enabled = true
         s.hive.minimumMembers = 3
@@ -29,77 +17,53 @@ struct HiveNet {
         return s
     }
 
-    init(_ n: Int, settings: Settings = HiveNet.settings(), authenticate: Bool = false) {
+    static func hive(_ n: Int, settings: Settings = Net.hiveSettings(), authenticate: Bool = false) -> Net {
         let all = Array(0..<n)
+        var net = Net([:])
         for i in all {
             var c = NodeCore(me: H.member(i), settings: settings, seed: UInt64(i + 1), now: .zero, knownMembers: H.table(all))
             if authenticate { c.authenticate(with: TT.auth(i)) }
             let effects = c.start(now: .zero)
-            cores[i] = c
-            absorb(effects, from: i)
+            net.cores[i] = c
+            net.absorb(effects, from: i)
         }
+        net.check = { $0.leaseViolations() }
+        return net
     }
 
-    mutating func absorb(_ effects: [Effect], from i: Int) {
-        for e in effects {
-            switch e {
-            case .send(let p, let to, let via):
-                guard let id = to.id, let j = cores.keys.first(where: { H.id($0) == id }) ?? Optional(Int(id.high)) else { continue }
-                inFlight.append((j, i, p, via))
-            case .emit(let ev):
-                events.append((i, now, ev))
-                if case .hive(let change) = ev {
-                    switch change {
-                    case .founded(let cell, let term), .elected(let cell, let term):
-                        if let other = queensByTerm[cell]?[term], other != i { violations.append("two queens of \(cell) in term \(term)") }
-                        queensByTerm[cell, default: [:]][term] = i
-                    default: break
-                    }
-                }
-            case .persist, .wake: break
-            }
-        }
-    }
+    /// Deliver everything in flight.
+    mutating func deliver() { settle(maxPackets: 100_000) }
 
-    mutating func deliver() {
-        var guardCount = 0
-        while !inFlight.isEmpty && guardCount < 100_000 {
-            guardCount += 1
-            let m = inFlight.removeFirst()
-            guard cores[m.to] != nil, !isolated.contains(m.to), !isolated.contains(m.from) else { continue }
-            var packet = m.packet
-            if let drop, drop(m.from, m.to, m.packet) {
-                guard dropKeepsPiggyback, !packet.updates.isEmpty else { continue }
-                packet.message = .gossip
-            }
-            let effects = cores[m.to]!.receive(packet, from: H.address(m.from), via: m.via, now: now)
-            absorb(effects, from: m.to)
-        }
-    }
+    /// Advance in 10 ms steps (each checked).
+    mutating func run(for ms: Int64) { run(until: now.advanced(byNanoseconds: ms * 1_000_000), step: 10) }
 
-    /// Advance in 10 ms steps, ticking every core, delivering everything, checking the lease
-    /// invariant after each step.
-    mutating func run(for ms: Int64) {
-        let end = now.advanced(byNanoseconds: ms * 1_000_000)
-        while now < end {
-            now = now.advanced(byNanoseconds: 10_000_000)
-            for i in cores.keys.sorted() {
-                let effects = cores[i]!.tick(now: now)
-                absorb(effects, from: i)
-            }
-            deliver()
-            checkLeases()
-        }
-    }
-
-    mutating func checkLeases() {
+    /// No two queens of one cell hold the lease now.
+    func leaseViolations() -> [String] {
         var holders: [CellID: Int] = [:]
+        var out: [String] = []
         for i in cores.keys.sorted() {
             let c = cores[i]!
             guard c.hive.role == .queen, let cell = c.hive.cell, let until = c.hive.leaseUntil, until > now else { continue }
-            if let other = holders[cell] { violations.append("nodes \(other) and \(i) both hold the lease of \(cell) at \(now)") }
+            if let other = holders[cell] { out.append("nodes \(other) and \(i) both hold the lease of \(cell) at \(now)") }
             holders[cell] = i
         }
+        return out
+    }
+
+    /// Lease violations seen at any step, and any cell with two queens in one term.
+    var violations: [String] {
+        var queensByTerm: [CellID: [UInt64: Int]] = [:]
+        var out = stepViolations
+        for e in events {
+            switch e.event {
+            case .hive(.founded(let cell, let term)), .hive(.elected(let cell, let term)):
+                if let other = queensByTerm[cell]?[term], other != e.node { out.append("two queens of \(cell) in term \(term)") }
+                queensByTerm[cell, default: [:]][term] = e.node
+            default:
+                break
+            }
+        }
+        return out
     }
 
     func queens() -> [Int] { cores.keys.sorted().filter { cores[$0]!.hive.role == .queen } }
@@ -129,7 +93,7 @@ struct HiveNet {
 
 @Suite struct HiveTests {
     @Test func aSwarmFormsCellsEachWithOneLeasedQueen() {
-        var net = HiveNet(7)
+        var net = Net.hive(7)
         let formed = net.runUntilFormed()
         #expect(formed)
         #expect(net.violations.isEmpty, "\(net.violations)")
@@ -148,16 +112,16 @@ struct HiveNet {
     }
 
     @Test func smallSwarmsStayPureGossip() {
-        var s = HiveNet.settings()
+        var s = Net.hiveSettings()
         s.hive.minimumMembers = 8
-        var net = HiveNet(5, settings: s)
+        var net = Net.hive(5, settings: s)
         net.run(for: 5_000)
         #expect(net.queens().isEmpty)
         #expect(net.cores.values.allSatisfy { $0.hive.role == .homeless && !$0.isRouting })
     }
 
     @Test func aLostQueenIsReplacedInAHigherTermWithinAFewTimeouts() {
-        var net = HiveNet(7)
+        var net = Net.hive(7)
         let formed = net.runUntilFormed()
         #expect(formed)
         let queen = net.queens().max { net.cores[$0]!.hive.roster!.count < net.cores[$1]!.hive.roster!.count }!
@@ -190,7 +154,7 @@ struct HiveNet {
     }
 
     @Test func aQueenCutOffFromHerCellStepsDownBeforeAnotherIsElected() {
-        var net = HiveNet(7)
+        var net = Net.hive(7)
         let formed = net.runUntilFormed()
         #expect(formed)
         let queen = net.queens().max { net.cores[$0]!.hive.roster!.count < net.cores[$1]!.hive.roster!.count }!
@@ -220,7 +184,7 @@ struct HiveNet {
     }
 
     @Test func preVoteKeepsACutOffWorkerFromRaisingTheTerm() {
-        var net = HiveNet(7)
+        var net = Net.hive(7)
         let formed = net.runUntilFormed()
         #expect(formed)
         let queen = net.queens().max { net.cores[$0]!.hive.roster!.count < net.cores[$1]!.hive.roster!.count }!
@@ -240,7 +204,7 @@ struct HiveNet {
 
     /// A worker in a cell of (0 queen, 1, 2), made by hand.
     static func handMadeCell() -> (NodeCore, CellID) {
-        var c = NodeCore(me: H.member(1), settings: HiveNet.settings(), seed: 1, now: .zero, knownMembers: H.table([0, 1, 2]))
+        var c = NodeCore(me: H.member(1), settings: Net.hiveSettings(), seed: 1, now: .zero, knownMembers: H.table([0, 1, 2]))
         _ = c.start(now: .zero)
         let cell = CellID(42)
         let voters = [0, 1, 2].map { Voter(id: H.id($0), boot: 1) }
@@ -299,7 +263,7 @@ struct HiveNet {
     }
 
     @Test func rosterChangesAreCommittedOneVoterAtATime() {
-        var net = HiveNet(9)
+        var net = Net.hive(9)
         var seen: [CellID: [RosterVersion]] = [:]
         for _ in 0..<800 {
             net.run(for: 10)
@@ -322,19 +286,19 @@ struct HiveNet {
     }
 
     @Test func aBroadcastGoesUpToTheQueenAndDownOnceToEveryone() {
-        var net = HiveNet(9)
+        var net = Net.hive(9)
         let formed = net.runUntilFormed()
         #expect(formed)
         net.run(for: 1_000)
         let sender = net.cores.keys.sorted().first { net.cores[$0]!.hive.role == .worker }!
         var routed = 0
         var payloads = 0
-        net.drop = { _, _, p in
+        net.filter = { _, _, p in
             if case .route(_, let us) = p.message {
                 routed += 1
                 payloads += us.count
             }
-            return false
+            return p
         }
         let (result, effects) = net.cores[sender]!.event("hello", payload: [1, 2, 3], now: net.now)
         let event = try? result.get()
@@ -350,16 +314,16 @@ struct HiveNet {
     }
 
     @Test func aBroadcastTheTreeLostIsPulledFromAnAnnouncer() {
-        var net = HiveNet(9)
+        var net = Net.hive(9)
         let formed = net.runUntilFormed()
         #expect(formed)
         net.run(for: 1_000)
         let sender = net.cores.keys.sorted().first { net.cores[$0]!.hive.role == .worker }!
         let victim = net.cores.keys.sorted().first { $0 != sender && net.cores[$0]!.hive.role == .worker }!
         // Every routed push to the victim is lost; grafts and their answers go through.
-        net.drop = { _, to, p in
-            if to == victim, case .route(let scope, _) = p.message, scope != .leaf { return true }
-            return false
+        net.filter = { _, to, p in
+            if to == victim, case .route(let scope, _) = p.message, scope != .leaf { return nil }
+            return p
         }
         let (result, effects) = net.cores[sender]!.event("hello", payload: [7], now: net.now)
         let event = try? result.get()
@@ -373,15 +337,15 @@ struct HiveNet {
     }
 
     @Test func withoutAQueenBroadcastsFallBackToGossip() {
-        var net = HiveNet(9)
+        var net = Net.hive(9)
         let formed = net.runUntilFormed()
         #expect(formed)
         let sender = net.cores.keys.sorted().first { net.cores[$0]!.hive.role == .worker }!
-        // The hive's own traffic is cut: heartbeats stop, queens step down, no one is elected.
-        net.dropKeepsPiggyback = true
-        net.drop = { _, _, p in
-            if case .hive = p.message { return true }
-            return false
+        // The hive's own traffic is cut (the gossip riding on it still arrives): heartbeats
+        // stop, queens step down, no one is elected.
+        net.filter = { _, _, p in
+            guard case .hive = p.message else { return p }
+            return p.updates.isEmpty ? nil : Packet(from: p.from, message: .gossip, updates: p.updates)
         }
         net.run(for: 400)
         #expect(net.queens().isEmpty)
@@ -396,7 +360,7 @@ struct HiveNet {
     }
 
     @Test func signedSwarmsRefuseForgedHeartbeatsVotesAndClaims() {
-        var net = HiveNet(7, authenticate: true)
+        var net = Net.hive(7, authenticate: true)
         let formed = net.runUntilFormed()
         #expect(formed)
         #expect(net.violations.isEmpty)

@@ -172,9 +172,6 @@ public struct HiveSettings: Sendable, Hashable {
     public var leaseFraction: Double = 0.9
     /// A cell takes no more voters than this (the queen's high-water mark). Default 64.
     public var cellHighWater = 64
-    /// A queen whose cell stays below this (and another open cell exists) dissolves it into
-    /// the nearest. Default 4.
-    public var cellLowWater = 4
     /// Cells form only in swarms of at least this many live members. Default 8.
     public var minimumMembers = 8
     /// Members younger than this do not found cells or stand for election. Default 2 s.
@@ -242,7 +239,6 @@ public struct HiveState: Sendable {
     /// Queen only: until when she holds the lease (nil: none yet).
     public internal(set) var leaseUntil: Instant?
 
-    var votedFor: NodeID?
     /// When this member last heard its queen (the stickiness window starts here).
     var heardQueenAt: Instant?
     /// When a worker with no queen campaigns.
@@ -279,6 +275,4 @@ public struct HiveState: Sendable {
     var routedHead = 0
 
     public init() {}
-
-    public var isQueen: Bool { role == .queen }
 }

@@ -105,7 +105,7 @@ extension NodeCore {
         let cell = CellID(hiveRng.next())
         hive.cell = cell
         hive.term = 1
-        hive.votedFor = me.id
+        noteVote(cell: cell, term: 1, candidate: me.id)
         hive.roster = Roster(cell: cell, version: RosterVersion(term: 1, index: 1), voters: [voter])
         hive.committed = hive.roster!.version
         hive.foundAt = nil
@@ -177,7 +177,7 @@ extension NodeCore {
             let message = Message.hive(.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, roster: behind ? roster.voters : nil, signature: signature))
             sendHive(message, to: m.peer)
         }
-        updateLease()
+        onAcknowledgements()
     }
 
     /// A hive message as a datagram, or a stream frame if it outgrew one (a large roster).
@@ -190,36 +190,26 @@ extension NodeCore {
         }
     }
 
-    /// The lease runs from the newest round a majority acknowledged (we count as acking our
-    /// own rounds as we send them).
-    mutating func updateLease() {
+    /// What a majority of the roster acknowledged (we acknowledge our own rounds and roster
+    /// as we send them): the lease runs from that round; that roster is committed, and the
+    /// next queued change may follow.
+    mutating func onAcknowledgements() {
         guard let roster = hive.roster else { return }
-        var rounds: [UInt64] = []
-        var versions: [RosterVersion] = []
-        for v in roster.voters {
-            if v.id == me.id {
-                rounds.append(hive.round)
-                versions.append(roster.version)
-            } else if let a = hive.acked[v.id] {
-                rounds.append(a.round)
-                versions.append(a.version)
-            } else {
-                rounds.append(0)
-                versions.append(.zero)
-            }
-        }
-        rounds.sort(by: >)
-        versions.sort(by: >)
-        let r = rounds[roster.majority - 1]
+        let r = majorityValue(roster) { v in v.id == me.id ? hive.round : hive.acked[v.id]?.round ?? 0 }
         if r > 0, let sent = hive.roundSentAt[r] {
             let until = sent.advanced(byNanoseconds: settings.hive.leaseNanoseconds)
             if hive.leaseUntil.map({ until > $0 }) ?? true { hive.leaseUntil = until }
         }
-        let committed = versions[roster.majority - 1]
+        let committed = majorityValue(roster) { v in v.id == me.id ? roster.version : hive.acked[v.id]?.version ?? .zero }
         if committed >= roster.version && committed > hive.committed {
             hive.committed = roster.version
             if !hive.pending.isEmpty, applyNextChange() { sendHeartbeatRound() }
         }
+    }
+
+    /// The highest value a majority of the roster has reached.
+    func majorityValue<T: Comparable>(_ roster: Roster, _ value: (Voter) -> T) -> T {
+        roster.voters.map(value).sorted(by: >)[roster.majority - 1]
     }
 
     /// Apply the next queued roster change if the current roster is committed and of our
@@ -369,7 +359,6 @@ extension NodeCore {
                 hive.term = term
                 // Joining in `term`, whose queen is `from`: count it as our vote, so we cannot
                 // help elect anyone else in a term we may already have voted in.
-                hive.votedFor = from
                 noteVote(cell: cell, term: term, candidate: from)
                 hive.roster = Roster(cell: cell, version: version, voters: voters)
                 hive.enlisting = nil
@@ -386,7 +375,6 @@ extension NodeCore {
             }
             if term > hive.term {
                 hive.term = term
-                hive.votedFor = nil
             }
             if hive.role == .queen {
                 // Only another term's queen can reach here (one queen per term).
@@ -416,14 +404,13 @@ extension NodeCore {
         guard hive.role == .queen, cell == hive.cell else { return }
         if term > hive.term {
             hive.term = term
-            hive.votedFor = nil
             stepDown(reason: "a newer term")
             return
         }
         guard term == hive.term, hive.roster?.contains(v) == true, round <= hive.round else { return }
         let old = hive.acked[v.id]
         hive.acked[v.id] = (max(round, old?.round ?? 0), max(version, old?.version ?? .zero), now)
-        updateLease()
+        onAcknowledgements()
     }
 
     // MARK: Elections
@@ -473,7 +460,6 @@ extension NodeCore {
         guard let roster = hive.roster, let cell = hive.cell else { return }
         hive.term += 1
         hive.role = .candidate
-        hive.votedFor = me.id
         hive.votes = [me.id]
         hive.queen = nil
         noteVote(cell: cell, term: hive.term, candidate: me.id)
@@ -499,16 +485,13 @@ extension NodeCore {
         if !queenRecentlyHeard && !holdsLease {
             if term > hive.term {
                 hive.term = term
-                hive.votedFor = nil
                 if hive.role == .queen { stepDown(reason: "a newer term") }
                 if hive.role == .candidate || hive.role == .preCandidate { hive.role = .worker }
                 hive.queen = nil
             }
-            let already = lastVotes[cell].map { $0.term > term || ($0.term == term && $0.candidate != candidate.id) } ?? false
-            if term == hive.term, hive.votedFor == nil || hive.votedFor == candidate.id, !already,
+            if term == hive.term, mayVote(cell: cell, term: term, for: candidate.id),
                version >= roster.version, !isGraylisted(candidate.id) {
                 granted = true
-                hive.votedFor = candidate.id
                 noteVote(cell: cell, term: term, candidate: candidate.id)
                 armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
             }
@@ -521,7 +504,6 @@ extension NodeCore {
         guard cell == hive.cell, candidate == me.id, let roster = hive.roster else { return }
         if term > hive.term {
             hive.term = term
-            hive.votedFor = nil
             if hive.role == .queen { stepDown(reason: "a newer term") } else { hive.role = .worker }
             return
         }
@@ -529,6 +511,13 @@ extension NodeCore {
               verified(signature, of: SignedClaim.vote(cell: cell, term: term, candidate: candidate, voter: v.id, granted: granted), origin: v.id) else { return }
         hive.votes.insert(v.id)
         if hive.votes.count >= roster.majority { becomeQueen(founded: false) }
+    }
+
+    /// This run cast no vote in `cell` for anyone else in `term`, nor in any later term (its
+    /// only record of votes: `lastVotes`, kept when it leaves the cell).
+    func mayVote(cell: CellID, term: UInt64, for candidate: NodeID) -> Bool {
+        guard let last = lastVotes[cell] else { return true }
+        return last.term < term || (last.term == term && last.candidate == candidate)
     }
 
     /// The vote this run cast per cell, kept when it leaves the cell (a member that comes
@@ -576,7 +565,6 @@ extension NodeCore {
         hive.roster = nil
         hive.queen = nil
         hive.term = 0
-        hive.votedFor = nil
         hive.votes = []
         hive.heardQueenAt = nil
         hive.electionDeadline = nil

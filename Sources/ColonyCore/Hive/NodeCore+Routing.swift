@@ -66,7 +66,7 @@ extension NodeCore {
         if hive.role == .queen {
             forwardDown(items, except: nil, toQueens: true)
         } else if routing, let q = hive.queen, let m = table[q]?.member, m.status.isLive {
-            sendRoute(.swarm, items, to: m.peer)
+            send(routePackets(.swarm, items), to: m.peer)
         } else {
             // The queen went away meanwhile: plain gossip.
             for u in items { queue.enqueue(u) }
@@ -77,42 +77,50 @@ extension NodeCore {
     /// As queen: to every worker (but `except`) and, if `toQueens`, to every other queen.
     mutating func forwardDown(_ items: [Update], except: NodeID?, toQueens: Bool) {
         guard let roster = hive.roster else { return }
+        // Packed once, sent to every target (a queen forwards to dozens).
+        let packets = routePackets(.cell, items)
         for v in roster.voters where v.id != me.id && v.id != except {
             guard let m = table[v.id]?.member, m.status.isLive else { continue }
-            sendRoute(.cell, items, to: m.peer)
+            send(packets, to: m.peer)
         }
         guard toQueens else { return }
         for cell in hive.cells.keys.sorted() where cell != hive.cell {
             let c = hive.cells[cell]!
             guard !c.dissolved, c.queen != me.id, c.queen != except, table[c.queen]?.member.status.isLive == true else { continue }
-            sendRoute(.cell, items, to: c.peer)
+            send(packets, to: c.peer)
         }
     }
 
-    /// Routed broadcasts to one member, packed into datagrams (a broadcast too large for
-    /// one goes alone by stream).
-    mutating func sendRoute(_ scope: RouteScope, _ items: [Update], to peer: Peer) {
+    /// Routed broadcasts packed into datagrams (a broadcast too large for one goes alone by
+    /// stream), in order.
+    func routePackets(_ scope: RouteScope, _ items: [Update]) -> [(packet: Packet, via: Transport, items: Int)] {
         let header = Wire.size(of: Packet(from: me.id, message: .route(scope: scope, updates: []))) + 4
+        var out: [(packet: Packet, via: Transport, items: Int)] = []
         var batch: [Update] = []
         var bytes = header
+        func packet(_ us: [Update]) -> Packet { Packet(from: me.id, message: .route(scope: scope, updates: us)) }
         for u in items {
             let size = Wire.size(of: u)
             if header + size > settings.maxDatagramBytes {
-                out.append(.send(Packet(from: me.id, message: .route(scope: scope, updates: [u])), to: peer, via: .stream))
-                stats.routedForwarded += 1
+                out.append((packet([u]), .stream, 1))
                 continue
             }
             if bytes + size > settings.maxDatagramBytes {
-                out.append(.send(Packet(from: me.id, message: .route(scope: scope, updates: batch)), to: peer, via: .datagram))
+                out.append((packet(batch), .datagram, batch.count))
                 batch = []
                 bytes = header
             }
             batch.append(u)
             bytes += size
-            stats.routedForwarded += 1
         }
-        if !batch.isEmpty {
-            out.append(.send(Packet(from: me.id, message: .route(scope: scope, updates: batch)), to: peer, via: .datagram))
+        if !batch.isEmpty { out.append((packet(batch), .datagram, batch.count)) }
+        return out
+    }
+
+    mutating func send(_ packets: [(packet: Packet, via: Transport, items: Int)], to peer: Peer) {
+        for p in packets {
+            out.append(.send(p.packet, to: peer, via: p.via))
+            stats.routedForwarded += p.items
         }
     }
 
@@ -159,16 +167,23 @@ extension NodeCore {
         let targets = randomMembers(settings.hive.lazyFanout) { $0.member.status == .alive }
         guard !targets.isEmpty else { return }
         stats.idsAnnounced += ids.count
-        let perPacket = max(1, (settings.maxDatagramBytes - 64) / 27)
-        for t in targets {
-            var start = 0
-            var packets = 0
-            while start < ids.count && packets < 8 {
-                let end = min(ids.count, start + perPacket)
-                out.append(.send(Packet(from: me.id, message: .ihave(Array(ids[start..<end]))), to: t.peer, via: .datagram))
-                start = end
-                packets += 1
-            }
+        for t in targets { sendIDs(ids, as: Message.ihave, to: t.peer, maxPackets: 8) }
+    }
+
+    /// The most bytes one broadcast id takes on the wire (kind, origin, a 10-byte varint).
+    static let broadcastIDBytes = 27
+
+    /// Ids in as many datagrams as they need (at most `maxPackets`; the rest are dropped —
+    /// anti-entropy covers what lazy push misses).
+    mutating func sendIDs(_ ids: [BroadcastID], as message: ([BroadcastID]) -> Message, to peer: Peer, maxPackets: Int = .max) {
+        let perPacket = max(1, (settings.maxDatagramBytes - 64) / Self.broadcastIDBytes)
+        var start = 0
+        var packets = 0
+        while start < ids.count && packets < maxPackets {
+            let end = min(ids.count, start + perPacket)
+            out.append(.send(Packet(from: me.id, message: message(Array(ids[start..<end]))), to: peer, via: .datagram))
+            start = end
+            packets += 1
         }
     }
 
@@ -211,13 +226,7 @@ extension NodeCore {
         hive.missingOrder.removeFirst(k)
         for a in asks {
             stats.graftsSent += a.ids.count
-            let perPacket = max(1, (settings.maxDatagramBytes - 64) / 27)
-            var start = 0
-            while start < a.ids.count {
-                let end = min(a.ids.count, start + perPacket)
-                out.append(.send(Packet(from: me.id, message: .graft(Array(a.ids[start..<end]))), to: a.peer, via: .datagram))
-                start = end
-            }
+            sendIDs(a.ids, as: Message.graft, to: a.peer)
         }
         if let first = hive.missingOrder.first, let m = hive.missing[first] {
             hive.graftArmed = true
@@ -230,6 +239,6 @@ extension NodeCore {
         let items = ids.prefix(256).compactMap { hive.routed[$0] }
         guard !items.isEmpty else { return }
         stats.graftsAnswered += items.count
-        sendRoute(.leaf, items, to: sender)
+        send(routePackets(.leaf, items), to: sender)
     }
 }
