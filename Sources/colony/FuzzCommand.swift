@@ -76,7 +76,10 @@ struct PacketFuzzer {
         for _ in 0..<32 { k.append(UInt8(truncatingIfNeeded: rng.next())) }
         key = k
         let me = Member(id: NodeID(high: 1, low: 1), name: "fuzz", address: Address(host: "10.0.0.1", port: 7946), incarnation: 1)
-        core = NodeCore(me: me, settings: .lan, seed: seed, now: .zero)
+        // The hive on, so hive messages reach their handlers, not only the decoder.
+        var settings = Settings.lan
+        settings.hive.enabled = true
+        core = NodeCore(me: me, settings: settings, seed: seed, now: .zero)
         core.authenticate(with: SimAuthenticator(id: me.id, swarmSecret: seed))
         _ = core.start(now: .zero)
         corpus = Self.corpus(seed: seed)
@@ -97,8 +100,15 @@ struct PacketFuzzer {
         var q = Query(id: Dot(origin: a, counter: 10), lamport: 5, name: "ping", payload: [], filter: QueryFilter(names: ["x"], tags: ["role": "web"]),
                       asker: m.address, timeoutMs: 5000)
         q.signature = Signature(publicKey: signer.publicKey, bytes: signer.sign(SignedClaim.query(q)))
+        let cell = CellID(0xC311)
+        var claim = QueenClaim(cell: cell, term: 3, queen: a, address: m.address, serial: 2, size: 12, open: true,
+                               coordinate: Coordinate(vec: [0.01, 0, 0, 0, 0, 0, 0.02, 0]))
+        claim.signature = Signature(publicKey: signer.publicKey, bytes: signer.sign(SignedClaim.queen(claim)))
         let updates: [Update] = [.alive(m), .suspect(id: a, incarnation: 7, from: b), .dead(id: a, incarnation: 7, from: b),
-                                 .left(id: a, incarnation: 7, signature: m.signature), .record(r), .event(e), .query(q)]
+                                 .left(id: a, incarnation: 7, signature: m.signature), .record(r), .event(e), .query(q), .queen(claim)]
+        let version = RosterVersion(term: 3, index: 4)
+        let voters = [Voter(id: a, boot: 1), Voter(id: b, boot: 2)]
+        let hb = Signature(publicKey: signer.publicKey, bytes: signer.sign(SignedClaim.heartbeat(cell: cell, term: 3, round: 5, version: version, queen: a)))
         let digest = [DigestEntry(origin: a, seen: OriginSeen(base: 4, extras: [6, 9]))]
         let messages: [Message] = [
             .ping(seq: 1, target: b), .ack(seq: 1), .ack(seq: 9, coordinate: Coordinate(vec: [0.01, 0, 0, 0, 0, 0, 0.02, 0])), .nack(seq: 2), .pingReq(seq: 3, target: b, targetAddress: m.address), .gossip,
@@ -111,6 +121,15 @@ struct PacketFuzzer {
             .sync(.recentEvents(exchange: 5, events: [e])),
             .sync(.eventIDs(exchange: 6, ids: [e.id, q.id], isReply: true)), .sync(.missedEvents(exchange: 6, events: [e])),
             .queryResponse(QueryResponse(query: q.id, from: b, name: "node-b", payload: [9])),
+            .hive(.preVote(cell: cell, term: 4, version: version, boot: 1)), .hive(.preVoteReply(cell: cell, term: 4, granted: true)),
+            .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: hb)),
+            .hive(.vote(cell: cell, term: 4, candidate: a, granted: true, boot: 2, signature: hb)),
+            .hive(.heartbeat(cell: cell, term: 3, round: 5, version: version, roster: voters, signature: hb)),
+            .hive(.heartbeatAck(cell: cell, term: 3, round: 5, version: version, boot: 2)),
+            .hive(.enlist(cell: cell, boot: 2)), .hive(.enlisted(cell: cell, term: 3, accepted: true)),
+            .hive(.release(cell: cell, boot: 2)), .hive(.abdicate(cell: cell, term: 3, dissolve: false)),
+            .route(scope: .swarm, updates: [.record(r), .event(e), .query(q)]), .route(scope: .leaf, updates: [.event(e)]),
+            .ihave([.record(r.dot), .event(e.id)]), .graft([.event(e.id)]),
         ]
         var out: [[UInt8]] = []
         for msg in messages {
