@@ -211,6 +211,8 @@ enum SSE {
             case .accepted(let cell, let term, let queen):
                 body = "{\"change\":\"accepted\",\"cell\":\"\(cell)\",\"term\":\(term),\"queen\":\"\(queen)\"}"
             case .leftCell(let cell, let reason): body = "{\"change\":\"leftCell\",\"cell\":\"\(cell)\",\"reason\":\"\(reason)\"}"
+            case .splitting(let cell, let newCell, let designate, let voters):
+                body = "{\"change\":\"splitting\",\"cell\":\"\(cell)\",\"newCell\":\"\(newCell)\",\"designate\":\"\(designate)\",\"voters\":\(voters.count)}"
             }
             return "event: hive\ndata: \(body)\n\n"
         case .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished, .peerForgiven:

@@ -448,6 +448,8 @@ final class Driver: @unchecked Sendable {
                 logger.debug("following a queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)", "colony.peer.id": "\(queen)"])
             case .leftCell(let cell, let reason):
                 logger.debug("left a cell", metadata: ["colony.cell": "\(cell)", "colony.reason": "\(reason)"])
+            case .splitting(let cell, let newCell, let designate, let voters):
+                logger.info("cell breeding: handing workers to a new cell", metadata: ["colony.cell": "\(cell)", "colony.new_cell": "\(newCell)", "colony.peer.id": "\(designate)", "colony.voters": "\(voters.count)"])
             }
         }
         for c in subscribers.withLockedValue({ Array($0.values) }) { c.yield(event) }

@@ -28,6 +28,14 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
     /// Queens crash one by one (failover time); then a fraction of all nodes, a queen among
     /// them, crash at once while broadcasts flow (delivery to survivors).
     case queenLoss = "queen-loss"
+    /// A formed hive doubles in size while broadcasts flow: full cells breed (split time,
+    /// delivery); then one cell shrinks below its low-water mark and merges away.
+    case split
+}
+
+extension ScenarioKind {
+    /// Scenarios of the hive (cells form unless `--no-hive`).
+    public var isHive: Bool { self == .hive || self == .queenLoss || self == .split }
 }
 
 public struct SimulationOptions: Sendable {
@@ -53,6 +61,8 @@ public struct SimulationOptions: Sendable {
     public var rounds: Int?
     /// queen-loss: the fraction of nodes crashed at once (default 0.2).
     public var killFraction: Double?
+    /// split: nodes that join the formed hive (default: as many as it has).
+    public var joiners: Int?
 
     public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
         self.scenario = scenario
@@ -76,6 +86,7 @@ public struct SimulationOptions: Sendable {
         if let broadcasts { cmd += " --broadcasts \(broadcasts)" }
         if let rounds { cmd += " --rounds \(rounds)" }
         if let killFraction { cmd += " --kill \(killFraction)" }
+        if let joiners { cmd += " --joiners \(joiners)" }
         return cmd
     }
 }
@@ -110,7 +121,7 @@ public enum Simulation {
         let minimum = options.scenario == .partition || options.scenario == .stateChaos ? 4 : 3
         if options.nodes < minimum { throw SimulationError.tooFewNodes(options.nodes, minimum: minimum) }
         if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
-        if options.scenario == .hive || options.scenario == .queenLoss { settings.hive.enabled = options.hive }
+        if options.scenario.isHive { settings.hive.enabled = options.hive }
         if let k = options.killFraction, !(k >= 0 && k < 1) { throw SimulationError.badProbability("--kill", k) }
         network.loss = options.loss
         network.duplicate = options.duplicate
@@ -134,6 +145,7 @@ public enum Simulation {
         case .abuse: context.abuse(&result)
         case .hive: context.hive(&result)
         case .queenLoss: context.queenLoss(&result)
+        case .split: context.split(&result)
         }
         result.safetyViolations = sim.safetyViolations
         let elapsed = clock.now - started

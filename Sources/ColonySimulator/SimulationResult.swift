@@ -92,6 +92,15 @@ public struct SimulationResult: Sendable {
     public var failover: Distribution?
     public var electionMs: Distribution?
     public var killed: Int?
+    /// split: cells that bred, and each split's time from the queen's decision until every
+    /// live voter she handed over follows the new cell's queen; splits that never completed.
+    public var splits: Int?
+    public var splitTime: Distribution?
+    public var splitsIncomplete: Int?
+    /// split: cells dissolved below their low-water mark, and the time from the shrink until
+    /// all their remaining members route through other cells.
+    public var merges: Int?
+    public var mergeTime: Distribution?
     /// At most one queen per cell per term, and no two lease holders of a cell at once.
     public var safetyViolations = 0
 
@@ -164,7 +173,7 @@ public struct SimulationResult: Sendable {
             fields.append(("offencePairsNotGraylisted", offencePairsNotGraylisted.map(String.init) ?? "null"))
             fields.append(("honestGraylisted", honestGraylisted.map(String.init) ?? "null"))
         }
-        if options.scenario == .hive || options.scenario == .queenLoss {
+        if options.scenario.isHive {
             fields.append(("cells", cells.map(String.init) ?? "null"))
             fields.append(("cellSizes", cellSizes.map { "{\"p50\": \(Self.fmt($0.p50)), \"max\": \(Self.fmt($0.max)), \"min\": \(Self.fmt($0.min))}" } ?? "null"))
             fields.append(("hiveFormedMs", Self.fmt(hiveFormedMs)))
@@ -176,6 +185,11 @@ public struct SimulationResult: Sendable {
             fields.append(("failoverMs", Self.dist(failover)))
             fields.append(("electionMs", Self.dist(electionMs)))
             fields.append(("killed", killed.map(String.init) ?? "null"))
+            fields.append(("splits", splits.map(String.init) ?? "null"))
+            fields.append(("splitMs", Self.dist(splitTime)))
+            fields.append(("splitsIncomplete", splitsIncomplete.map(String.init) ?? "null"))
+            fields.append(("merges", merges.map(String.init) ?? "null"))
+            fields.append(("mergeMs", Self.dist(mergeTime)))
         }
         fields.append(("safetyViolations", "\(safetyViolations)"))
         fields.append(("virtualSeconds", String(format: "%.3f", virtualSeconds)))
@@ -215,8 +229,10 @@ public struct SimulationResult: Sendable {
             ("writes", acknowledgedWrites.map { "\($0) acknowledged · \(lostWrites ?? 0) lost · \(divergentNodes ?? 0) divergent nodes · \(falseSiblings ?? 0) false siblings" } ?? "—"),
             ("abuse", honestDeliveryRatio.map { String(format: "honest delivery %.4f · %d/%d offenders graylisted · worst %d rounds %@ · %d honest graylisted", $0, offendersGraylisted ?? 0, offenders ?? 0, graylistRoundsMax ?? -1, graylistRoundsByKind.description, honestGraylisted ?? 0) } ?? "—"),
             ("hive", cells.map { String(format: "%d cells (sizes p50 %.0f, %.0f–%.0f) formed at %.0f ms", $0, cellSizes?.p50 ?? 0, cellSizes?.min ?? 0, cellSizes?.max ?? 0, hiveFormedMs ?? 0) } ?? "—"),
-            ("broadcasts", broadcasts.map { String(format: "%d · delivery %.5f · rmr %.4f · ldh %d · latency %@", $0, deliveryRatio ?? 0, rmr ?? 0, ldh ?? 0, d(broadcastLatency)) } ?? "—"),
+            ("broadcasts", broadcasts.map { String(format: "%d · delivery %.5f · rmr %@ · ldh %d · latency %@", $0, deliveryRatio ?? 0, rmr.map { String(format: "%.4f", $0) } ?? "—", ldh ?? 0, d(broadcastLatency)) } ?? "—"),
             ("failover", failover.map { _ in d(failover) + " (elected " + d(electionMs) + ")" } ?? "—"),
+            ("splits", splits.map { "\($0) · " + d(splitTime) + " · \(splitsIncomplete ?? 0) incomplete" } ?? "—"),
+            ("merges", merges.map { "\($0) · " + d(mergeTime) } ?? "—"),
             ("safety violations", "\(safetyViolations)"),
             ("rtt estimates", rttError.map { String(format: "error p50 %.1f%% · p99 %.1f%% (n=%d pairs)", $0.p50 * 100, $0.p99 * 100, $0.count) } ?? "—"),
             ("wall time", String(format: "%.2f s", wallSeconds)),

@@ -503,7 +503,7 @@ public final class Simulator {
                     violation("two queens of cell \(cell) in term \(term): node \(other) and node \(i)")
                 }
                 queensByTerm[cell, default: [:]][term] = i
-            case .steppedDown, .accepted, .leftCell:
+            case .steppedDown, .accepted, .leftCell, .splitting:
                 break
             }
         }

@@ -43,10 +43,10 @@ struct Simulate: ParsableCommand {
     @Option(help: "Crash kind for crash/pause: host (vanishes silently) or process (its port refuses connections).")
     var crash: String = "host"
 
-    @Flag(name: .customLong("no-hive"), help: "hive, queen-loss: do not form cells (plain gossip, for comparison).")
+    @Flag(name: .customLong("no-hive"), help: "hive, queen-loss, split: do not form cells (plain gossip, for comparison).")
     var noHive = false
 
-    @Option(help: "hive, queen-loss: broadcasts to send (default 200).")
+    @Option(help: "hive, queen-loss, split: broadcasts to send (default 200).")
     var broadcasts: Int?
 
     @Option(help: "queen-loss: queens to crash one at a time (default 20).")
@@ -54,6 +54,9 @@ struct Simulate: ParsableCommand {
 
     @Option(help: "queen-loss: fraction of nodes crashed at once, in [0, 1) (default 0.2).")
     var kill: Double?
+
+    @Option(help: "split: nodes that join the formed hive (default: as many as it has).")
+    var joiners: Int?
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
@@ -87,6 +90,8 @@ struct Simulate: ParsableCommand {
         options.broadcasts = broadcasts
         options.rounds = rounds
         options.killFraction = kill
+        if let joiners, joiners < 0 || joiners > 1_000_000 { throw ValidationError("--joiners must be between 0 and 1000000") }
+        options.joiners = joiners
         switch crash {
         case "host": options.crashKind = .host
         case "process": options.crashKind = .process

@@ -387,6 +387,77 @@ extension Net {
         #expect(net.cores[worker]!.stats.signaturesRejected == rejected + 3)
     }
 
+    @Test func aFullCellBreedsANewCellThatElectsTheDesignate() {
+        var s = Net.hiveSettings()
+        s.hive.cellHighWater = 8
+        var net = Net.hive(20, settings: s)
+        var splitSeen = false
+        for _ in 0..<100 {
+            net.run(for: 100)
+            if net.events.contains(where: { if case .hive(.splitting) = $0.event { return true } else { return false } }) { splitSeen = true }
+            if splitSeen && net.formed() { break }
+        }
+        #expect(splitSeen)
+        #expect(net.formed())
+        #expect(net.violations.isEmpty, "\(net.violations)")
+        for e in net.events {
+            guard case .hive(.splitting(let old, let newCell, let designate, let voters)) = e.event else { continue }
+            // About half the cell goes, the designate among them.
+            #expect(voters.count == 4)
+            #expect(voters.contains(designate))
+            // The new cell confirmed the designate by vote, in its first term.
+            let elected = net.events.first { if case .hive(.elected(newCell, 1)) = $0.event { return true } else { return false } }
+            #expect(elected.map { H.id($0.node) } == designate)
+            // Every one of them followed her; none is left on the old roster.
+            for v in voters {
+                let i = Int(v.high)
+                #expect(net.events.contains { $0.node == i && ($0.event == .hive(.accepted(cell: newCell, term: 1, queen: designate)) || $0.event == .hive(.elected(cell: newCell, term: 1))) })
+            }
+            if let q = net.queens().first(where: { net.cores[$0]!.hive.cell == old }) {
+                #expect(!net.cores[q]!.hive.roster!.voters.contains { voters.contains($0.id) })
+            }
+        }
+        // No cell above its high-water mark.
+        #expect(net.queens().allSatisfy { net.cores[$0]!.hive.roster!.count <= 8 })
+    }
+
+    @Test func aCellBelowItsLowWaterMarkMergesIntoALargerOne() {
+        var s = Net.hiveSettings()
+        s.hive.cellLowWater = 6
+        s.hive.mergeAfter = .seconds(1)
+        var net = Net.hive(10, settings: s)
+        // Apart, 0–6 and 7–9 form cells; 7–9 (one or two) are below the mark.
+        let side = { (i: Int) in i >= 7 }
+        net.filter = { from, to, p in side(from) == side(to) ? p : nil }
+        var t = 0
+        while t < 100 && !net.formed() {
+            net.run(for: 100)
+            t += 1
+        }
+        #expect(net.formed())
+        let smallCells = Set(net.queens().filter(side).map { net.cores[$0]!.hive.cell! })
+        #expect(!smallCells.isEmpty)
+        #expect(net.queens().filter(side).allSatisfy { net.cores[$0]!.hive.roster!.count < 6 })
+        net.filter = nil
+        t = 0
+        while t < 200 && !(net.formed() && net.queens().count == 1) {
+            net.run(for: 100)
+            t += 1
+        }
+        // Cells below the mark dissolved into larger ones (equal sizes: into the higher id)
+        // until one cell holds everyone.
+        #expect(net.queens().count == 1)
+        #expect(net.formed())
+        #expect(net.queens().first.map { net.cores[$0]!.hive.roster!.count } == 10)
+        let merged = net.events.compactMap { e -> CellID? in
+            if case .hive(.steppedDown(let cell, _, let reason)) = e.event, reason.hasPrefix("merging") { return cell }
+            return nil
+        }
+        #expect(!merged.isEmpty)
+        #expect(!merged.contains(net.cores[net.queens().first!]!.hive.cell!))
+        #expect(net.violations.isEmpty, "\(net.violations)")
+    }
+
     @Test func hiveMessagesRoundTripTheWire() throws {
         let cell = CellID(0xDEAD_BEEF_0000_0001)
         let v = RosterVersion(term: 7, index: 300)
@@ -401,7 +472,11 @@ extension Net {
             .hive(.vote(cell: cell, term: 8, candidate: H.id(4), granted: false, boot: 1, signature: nil)),
             .hive(.heartbeat(cell: cell, term: 8, round: 1 << 40, version: v, roster: voters, signature: sig)),
             .hive(.heartbeat(cell: cell, term: 8, round: 2, version: v, roster: nil, signature: nil)),
-            .hive(.heartbeatAck(cell: cell, term: 8, round: 2, version: v, boot: 5)),
+            .hive(.heartbeatAck(cell: cell, term: 8, round: 2, version: v, boot: 5, coordinate: nil)),
+            // Values exact in 32 bits, so the round trip compares equal.
+            .hive(.heartbeatAck(cell: cell, term: 8, round: 21, version: v, boot: 5,
+                                coordinate: Coordinate(vec: [0.5, -0.25, 0, 0, 0, 0, 0, 0.125], error: 0.5, adjustment: 0.0625, height: 0.03125))),
+            .hive(.breed(cell: cell, term: 8, newCell: CellID(77), designate: H.id(9), voters: Array(voters.prefix(32)), signature: sig)),
             .hive(.enlist(cell: cell, boot: 5)),
             .hive(.enlisted(cell: cell, term: 8, accepted: true)),
             .hive(.release(cell: cell, boot: 5)),

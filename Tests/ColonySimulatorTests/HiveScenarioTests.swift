@@ -51,6 +51,24 @@ import Testing
         #expect(r.json.contains("\"failoverMs\": {\"p50\": "))
     }
 
+    /// The hive doubles while broadcasts flow: full cells breed (each split done well inside
+    /// two minimum election timeouts), nothing is lost, then a shrunken cell merges away.
+    @Test(arguments: [UInt64(1), 2])
+    func fullCellsSplitFastAndLoseNothingAndSmallOnesMerge(seed: UInt64) throws {
+        var o = options(.split, nodes: 100, seed: seed)
+        o.broadcasts = 100
+        let r = try checkedRun(o)
+        let reproduce = o.reproduceCommand
+        #expect((r.splits ?? 0) >= 1, "\(reproduce)")
+        #expect(r.splitsIncomplete == 0, "\(reproduce)")
+        let split = try #require(r.splitTime, "\(reproduce)")
+        #expect(split.max <= 300, "split \(split) — \(reproduce)")
+        #expect(r.deliveryRatio == 1, "\(reproduce)")
+        #expect(r.merges == 1, "\(reproduce)")
+        #expect(r.safetyViolations == 0, "\(reproduce)")
+        #expect(r.json.contains("\"splitMs\": {\"p50\": "))
+    }
+
     @Test func deterministic() throws {
         var o = options(.queenLoss, nodes: 60, seed: 7)
         o.rounds = 3

@@ -120,7 +120,9 @@ public enum HiveMessage: Sendable, Equatable {
     case vote(cell: CellID, term: UInt64, candidate: NodeID, granted: Bool, boot: UInt64, signature: Signature?)
     /// The queen's lease heartbeat, round `round`; carries the roster when the worker's is older.
     case heartbeat(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, roster: [Voter]?, signature: Signature?)
-    case heartbeatAck(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, boot: UInt64)
+    /// `coordinate`: the worker's network coordinate, sent now and then (the queen splits
+    /// her cell by them).
+    case heartbeatAck(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, boot: UInt64, coordinate: Coordinate?)
     /// A member asks a queen to admit it to her cell.
     case enlist(cell: CellID, boot: UInt64)
     /// The queen's answer; on acceptance a heartbeat carrying a roster with it follows.
@@ -129,6 +131,10 @@ public enum HiveMessage: Sendable, Equatable {
     case release(cell: CellID, boot: UInt64)
     /// The queen steps down at once (leaving, deposed, merging): elect without waiting.
     case abdicate(cell: CellID, term: UInt64, dissolve: Bool)
+    /// Breeding: the queen of `cell` in `term` removed the receiver from her roster and sends
+    /// it to `newCell`, whose roster is `voters` and whose first queen should be `designate`
+    /// (the new cell confirms her by vote).
+    case breed(cell: CellID, term: UInt64, newCell: CellID, designate: NodeID, voters: [Voter], signature: Signature?)
 }
 
 /// How far a routed broadcast travels from the receiver (the eager-push tree, Plumtree-like).
@@ -170,8 +176,14 @@ public struct HiveSettings: Sendable, Hashable {
     /// The queen's lease lasts this fraction of `electionTimeoutMin` after the round a
     /// majority acknowledged: the margin covers clock-rate drift between members. Default 0.9.
     public var leaseFraction: Double = 0.9
-    /// A cell takes no more voters than this (the queen's high-water mark). Default 64.
+    /// A cell takes no more voters than this (the queen's high-water mark); a queen whose
+    /// cell reaches it breeds: she hands about half her workers to a new cell. Default 64.
     public var cellHighWater = 64
+    /// A cell smaller than this (and than a quarter of `cellHighWater`, so the halves of a
+    /// split never merge back) for `mergeAfter`, while a cell at least its size has room
+    /// for its members, dissolves: its members enlist with the nearest open cells. Default 8.
+    public var cellLowWater = 8
+    public var mergeAfter: Duration = .seconds(5)
     /// Cells form only in swarms of at least this many live members. Default 8.
     public var minimumMembers = 8
     /// Members younger than this do not found cells or stand for election. Default 2 s.
@@ -258,6 +270,13 @@ public struct HiveState: Sendable {
     var claimedAt: Instant = .zero
     var claimedSize: UInt32 = 0
     var heartbeatArmed = false
+    /// Breeding under way: the new cell, its designated queen and the voters handed to it
+    /// (removed from our roster one at a time, the designate last).
+    var split: (cell: CellID, designate: Voter, voters: [Voter], at: Instant)?
+    /// Voters just removed, told so with the next heartbeat round.
+    var farewell: [Voter] = []
+    /// Since when the cell is below its low-water mark.
+    var lowSince: Instant?
 
     // Homeless.
     var homeArmed = false

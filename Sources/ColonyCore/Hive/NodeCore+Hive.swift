@@ -70,7 +70,12 @@ extension NodeCore {
             hive.foundAt = nil
             return
         }
-        if let e = hive.enlisting, now.nanoseconds(since: e.at) < 2 * settings.hive.homeInterval.nanosecondsInt64 { return }
+        if let e = hive.enlisting {
+            // A queen answers within a round trip; one that has not by the next look is gone.
+            if now.nanoseconds(since: e.at) < settings.hive.electionTimeoutMin.nanosecondsInt64 { return }
+            // Unanswered: its claim may be stale (a queen that lost her cell); try another.
+            hive.refusedBy[e.cell] = now
+        }
         hive.enlisting = nil
         if let target = nearestOpenCell() {
             hive.foundAt = nil
@@ -125,6 +130,9 @@ extension NodeCore {
         hive.round = 0
         hive.roundSentAt = [:]
         hive.pending = []
+        hive.split = nil
+        hive.farewell = []
+        hive.lowSince = nil
         hive.acked = [:]
         for v in roster.voters where v.id != me.id { hive.acked[v.id] = (0, .zero, now) }
         if !founded {
@@ -152,6 +160,9 @@ extension NodeCore {
             }
         }
         dropSilentVoters()
+        finishSplit()
+        if considerMerge() { return }
+        considerSplit()
         applyNextChange()
         sendHeartbeatRound()
         let size = UInt32(hive.roster?.count ?? 0)
@@ -177,7 +188,31 @@ extension NodeCore {
             let message = Message.hive(.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, roster: behind ? roster.voters : nil, signature: signature))
             sendHive(message, to: m.peer)
         }
+        // Voters just removed hear it at once (a split's hear where to go) rather than
+        // waiting for their queen's silence; a split's removed voters hear it again every
+        // other round until their new cell is seen.
+        let farewell = hive.farewell
+        hive.farewell = []
+        for v in farewell {
+            guard let m = table[v.id]?.member, m.status.isLive else { continue }
+            if let split = hive.split, split.voters.contains(v) {
+                sendBreed(split, cell: cell, to: m.peer)
+            } else {
+                sendHive(.hive(.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, roster: roster.voters, signature: signature)), to: m.peer)
+            }
+        }
+        if let split = hive.split, round % 2 == 0, hive.cells[split.cell] == nil {
+            for v in split.voters where !roster.contains(v) && !farewell.contains(v) {
+                guard let m = table[v.id]?.member, m.status.isLive else { continue }
+                sendBreed(split, cell: cell, to: m.peer)
+            }
+        }
         onAcknowledgements()
+    }
+
+    mutating func sendBreed(_ split: (cell: CellID, designate: Voter, voters: [Voter], at: Instant), cell: CellID, to peer: Peer) {
+        let signature = sign(SignedClaim.breed(cell: cell, term: hive.term, newCell: split.cell, designate: split.designate.id, voters: split.voters, queen: me.id))
+        sendHive(.hive(.breed(cell: cell, term: hive.term, newCell: split.cell, designate: split.designate.id, voters: split.voters, signature: signature)), to: peer)
     }
 
     /// A hive message as a datagram, or a stream frame if it outgrew one (a large roster).
@@ -228,6 +263,7 @@ extension NodeCore {
                 guard roster.contains(change.voter), change.voter.id != me.id else { continue }
                 roster.remove(change.voter)
                 hive.acked[change.voter.id] = nil
+                hive.farewell.append(change.voter)
             }
             roster.version = RosterVersion(term: hive.term, index: roster.version.index + 1)
             hive.roster = roster
@@ -248,8 +284,9 @@ extension NodeCore {
         guard let roster = hive.roster else { return }
         let timeout = settings.hive.workerTimeout.nanosecondsInt64
         for v in roster.voters where v.id != me.id {
-            let status = table[v.id]?.member.status
-            let gone = status == nil || status!.isGone || revoked.contains(v.id)
+            // A voter we have not heard of yet (news of it still spreading) is not gone: it
+            // goes only if it stays silent.
+            let gone = table[v.id]?.member.status.isGone == true || revoked.contains(v.id)
             let silent = hive.acked[v.id].map { now.nanoseconds(since: $0.at) > timeout } ?? true
             if gone || silent { queueChange(add: false, v) }
         }
@@ -263,6 +300,8 @@ extension NodeCore {
         hive.heardQueenAt = nil
         hive.lastQueenAt = now
         hive.pending = []
+        hive.split = nil
+        hive.farewell = []
         emit(.hive(.steppedDown(cell: cell, term: hive.term, reason: reason)))
         armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
     }
@@ -299,6 +338,10 @@ extension NodeCore {
         guard verified(c.signature, of: SignedClaim.queen(c), origin: c.queen) else { return }
         hive.cells[c.cell] = c
         enqueue(.queen(c))
+        if c.dissolved, c.cell == hive.cell, c.term >= hive.term, hive.role != .queen {
+            // Our queen dissolved the cell and her abdication did not reach us.
+            leaveCell(reason: "the queen dissolved the cell", notify: false)
+        }
     }
 
     // MARK: Messages
@@ -308,8 +351,10 @@ extension NodeCore {
         switch message {
         case .heartbeat(let cell, let term, let round, let version, let voters, let signature):
             onHeartbeat(cell: cell, term: term, round: round, version: version, voters: voters, signature: signature, from: from, peer: sender)
-        case .heartbeatAck(let cell, let term, let round, let version, let boot):
-            onHeartbeatAck(cell: cell, term: term, round: round, version: version, voter: Voter(id: from, boot: boot))
+        case .heartbeatAck(let cell, let term, let round, let version, let boot, let coordinate):
+            onHeartbeatAck(cell: cell, term: term, round: round, version: version, voter: Voter(id: from, boot: boot), coordinate: coordinate)
+        case .breed(let cell, let term, let newCell, let designate, let voters, let signature):
+            onBreed(cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: signature, from: from)
         case .preVote(let cell, let term, let version, let boot):
             let granted = wouldVote(cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot))
             sendDatagram(.hive(.preVoteReply(cell: cell, term: term, granted: granted)), to: sender)
@@ -370,7 +415,7 @@ extension NodeCore {
         } else {
             guard verified(signature, of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from), origin: from) else { return }
             if term < hive.term {
-                sendDatagram(.hive(.heartbeatAck(cell: cell, term: hive.term, round: round, version: hive.roster?.version ?? .zero, boot: boot)), to: peer)
+                sendDatagram(.hive(.heartbeatAck(cell: cell, term: hive.term, round: round, version: hive.roster?.version ?? .zero, boot: boot, coordinate: nil)), to: peer)
                 return
             }
             if term > hive.term {
@@ -396,11 +441,20 @@ extension NodeCore {
             return
         }
         armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
-        if accepted { emit(.hive(.accepted(cell: cell, term: hive.term, queen: from))) }
-        sendDatagram(.hive(.heartbeatAck(cell: cell, term: hive.term, round: round, version: hive.roster!.version, boot: boot)), to: peer)
+        if accepted {
+            emit(.hive(.accepted(cell: cell, term: hive.term, queen: from)))
+            // Broadcasts pushed while we had no queen (an election, a split, re-homing) reached
+            // us only if lazy push did: catch up with the new queen at once instead of waiting
+            // for anti-entropy to pick her.
+            startStateSync(with: peer)
+        }
+        // Our coordinate now and then (about once a second), and on accepting a queen: she
+        // splits her cell by them.
+        let coordinate = accepted || round % 20 == 1 ? vivaldi.coordinate : nil
+        sendDatagram(.hive(.heartbeatAck(cell: cell, term: hive.term, round: round, version: hive.roster!.version, boot: boot, coordinate: coordinate)), to: peer)
     }
 
-    mutating func onHeartbeatAck(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voter v: Voter) {
+    mutating func onHeartbeatAck(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voter v: Voter, coordinate: Coordinate?) {
         guard hive.role == .queen, cell == hive.cell else { return }
         if term > hive.term {
             hive.term = term
@@ -410,6 +464,7 @@ extension NodeCore {
         guard term == hive.term, hive.roster?.contains(v) == true, round <= hive.round else { return }
         let old = hive.acked[v.id]
         hive.acked[v.id] = (max(round, old?.round ?? 0), max(version, old?.version ?? .zero), now)
+        if let coordinate, coordinate.isValid, coordinate.vec.count == Coordinate.dimensions { peerCoordinates[v.id] = coordinate }
         onAcknowledgements()
     }
 
@@ -530,7 +585,11 @@ extension NodeCore {
     // MARK: Membership of cells
 
     mutating func onEnlist(cell: CellID, voter v: Voter, peer: Peer) {
-        guard hive.role == .queen, cell == hive.cell, let roster = hive.roster else { return }
+        guard hive.role == .queen, cell == hive.cell, let roster = hive.roster else {
+            // Not (or no longer) that cell's queen: say so, so the member tries another.
+            sendDatagram(.hive(.enlisted(cell: cell, term: 0, accepted: false)), to: peer)
+            return
+        }
         let live = table[v.id]?.member.status == .alive && !revoked.contains(v.id)
         let adds = hive.pending.filter(\.add).count
         var accepted = live && phase == .active && (roster.contains(v) || roster.count + adds < settings.hive.cellHighWater)
@@ -569,22 +628,131 @@ extension NodeCore {
         hive.heardQueenAt = nil
         hive.electionDeadline = nil
         emit(.hive(.leftCell(cell: cell, reason: reason)))
-        if phase == .active { armHome(at: now + settings.hive.homeInterval) }
+        // Look for a cell soon (spread, as a dissolved cell's members all leave at once).
+        let soon = max(1, Int(settings.hive.homeInterval.nanosecondsInt64 / 5))
+        if phase == .active { armHome(at: now.advanced(byNanoseconds: Int64(hiveRng.below(soon)))) }
     }
 
     /// Leaving the swarm: a queen hands over at once; a worker tells its queen.
     mutating func hiveLeave() {
-        guard hiveOn, let cell = hive.cell else { return }
+        guard hiveOn, hive.cell != nil else { return }
         if hive.role == .queen, let roster = hive.roster {
-            hive.leaseUntil = nil
-            for v in roster.voters where v.id != me.id {
-                guard let m = table[v.id]?.member, m.status.isLive else { continue }
-                sendDatagram(.hive(.abdicate(cell: cell, term: hive.term, dissolve: roster.count <= 2)), to: m.peer)
-            }
-            publishClaim(dissolved: true)
-            leaveCell(reason: "leaving the swarm", notify: false)
+            abdicate(dissolve: roster.count <= 2, reason: "leaving the swarm")
         } else {
             leaveCell(reason: "leaving the swarm", notify: true)
         }
+    }
+
+    /// As queen, step down at once and leave the cell: its voters elect a successor without
+    /// waiting out the lease, or with `dissolve` the cell ends and they enlist elsewhere.
+    mutating func abdicate(dissolve: Bool, reason: String) {
+        guard hive.role == .queen, let cell = hive.cell, let roster = hive.roster else { return }
+        hive.leaseUntil = nil
+        for v in roster.voters where v.id != me.id {
+            guard let m = table[v.id]?.member, m.status.isLive else { continue }
+            sendDatagram(.hive(.abdicate(cell: cell, term: hive.term, dissolve: dissolve)), to: m.peer)
+        }
+        if dissolve { publishClaim(dissolved: true) }
+        leaveCell(reason: reason, notify: false)
+    }
+
+    // MARK: Breeding and merging
+
+    /// A full cell breeds: the queen picks the eligible worker that best splits her cell by
+    /// coordinates (the two halves nearest their queens), and removes about half her voters
+    /// one at a time, the designate last; each removed voter is sent to the new cell, whose
+    /// members elect the designate (she campaigns as soon as she arrives; the others wait
+    /// a maximum election timeout first).
+    mutating func considerSplit() {
+        guard hive.role == .queen, hive.split == nil, let cell = hive.cell, let roster = hive.roster,
+              roster.count >= max(4, settings.hive.cellHighWater), hive.pending.isEmpty,
+              hive.committed == roster.version, roster.version.term == hive.term, holdsLease else { return }
+        let fresh = 3 * settings.hive.heartbeatInterval.nanosecondsInt64
+        let mine = vivaldi.coordinate
+        let workers = roster.voters.filter { $0.id != me.id }
+        let eligible = workers.filter { v in
+            table[v.id]?.member.status == .alive && !isGraylisted(v.id) && !revoked.contains(v.id)
+                && peerCoordinates[v.id] != nil
+                && (hive.acked[v.id].map { now.nanoseconds(since: $0.at) <= fresh } ?? false)
+        }
+        let half = roster.count / 2
+        var best: (cost: Double, designate: Voter, voters: [Voter])?
+        for d in eligible {
+            let dc = peerCoordinates[d.id]!
+            // The others by how much nearer the designate than us they are; the nearest half go.
+            let ranked = workers.filter { $0 != d }.map { w -> (voter: Voter, toNew: Double, toOld: Double) in
+                guard let c = peerCoordinates[w.id] else { return (w, 0, 0) }
+                return (w, c.distance(to: dc), c.distance(to: mine))
+            }.sorted { ($0.toNew - $0.toOld, $0.voter) < ($1.toNew - $1.toOld, $1.voter) }
+            let moving = ranked.prefix(half - 1)
+            let cost = moving.reduce(0) { $0 + $1.toNew } + ranked.dropFirst(half - 1).reduce(0) { $0 + $1.toOld }
+            if best.map({ cost < $0.cost }) ?? true { best = (cost, d, [d] + moving.map(\.voter)) }
+        }
+        guard let best else { return }
+        let newCell = CellID(hiveRng.next())
+        hive.split = (newCell, best.designate, best.voters.sorted(), now)
+        for v in best.voters where v != best.designate { queueChange(add: false, v) }
+        queueChange(add: false, best.designate)
+        emit(.hive(.splitting(cell: cell, newCell: newCell, designate: best.designate.id, voters: best.voters.map(\.id))))
+    }
+
+    /// The split is over once its voters are off our roster and their cell is seen (or, if
+    /// its claim never reaches us, after a few election timeouts).
+    mutating func finishSplit() {
+        guard let split = hive.split, let roster = hive.roster else { return }
+        let removed = !split.voters.contains(where: roster.contains) && hive.committed == roster.version
+        let seen = hive.cells[split.cell] != nil
+        if removed && (seen || now.nanoseconds(since: split.at) > 4 * settings.hive.electionTimeoutMax.nanosecondsInt64) {
+            hive.split = nil
+        }
+    }
+
+    /// A worker sent to a new cell by its queen: it joins the new cell's roster (the same at
+    /// every voter), and the designate campaigns at once.
+    mutating func onBreed(cell: CellID, term: UInt64, newCell: CellID, designate: NodeID, voters: [Voter], signature: Signature?, from: NodeID) {
+        guard cell == hive.cell, term == hive.term, hive.queen == from, from != me.id,
+              hive.role == .worker || hive.role == .preCandidate, newCell != cell, hive.cells[newCell] == nil,
+              voters.count <= settings.hive.cellHighWater, voters.contains(voter), voters.contains(where: { $0.id == designate }),
+              verified(signature, of: SignedClaim.breed(cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, queen: from), origin: from)
+        else { return }
+        emit(.hive(.leftCell(cell: cell, reason: "bred into cell \(newCell)")))
+        hive.role = .worker
+        hive.cell = newCell
+        hive.term = 0
+        hive.queen = nil
+        hive.roster = Roster(cell: newCell, version: RosterVersion(term: 0, index: 1), voters: voters)
+        hive.votes = []
+        hive.heardQueenAt = nil
+        hive.lastQueenAt = now
+        if designate == me.id {
+            startElection()
+        } else {
+            armElection(at: now.advanced(byNanoseconds: settings.hive.electionTimeoutMax.nanosecondsInt64 + randomElectionTimeout()))
+        }
+    }
+
+    /// A cell below its low-water mark for `mergeAfter` dissolves when another cell at least
+    /// its size (ties: the higher id, so two small cells do not both dissolve) has room for
+    /// all its members; they enlist with the open cells nearest them. True if it dissolved.
+    mutating func considerMerge() -> Bool {
+        guard hive.role == .queen, hive.split == nil, let cell = hive.cell, let roster = hive.roster else { return false }
+        // Never above a quarter of the high-water mark: the halves of a split stay clear of it.
+        guard roster.count < min(settings.hive.cellLowWater, settings.hive.cellHighWater / 4) else {
+            hive.lowSince = nil
+            return false
+        }
+        guard let since = hive.lowSince else {
+            hive.lowSince = now
+            return false
+        }
+        guard now.nanoseconds(since: since) >= settings.hive.mergeAfter.nanosecondsInt64 else { return false }
+        let size = UInt32(roster.count)
+        let target = hive.cells.values.contains { c in
+            c.cell != cell && c.open && !c.dissolved && c.queen != me.id && table[c.queen]?.member.status == .alive
+                && (c.size > size || (c.size == size && c.cell > cell)) && Int(c.size) + roster.count < settings.hive.cellHighWater
+        }
+        guard target else { return false }
+        abdicate(dissolve: true, reason: "merging: the cell fell below its low-water mark")
+        return true
     }
 }

@@ -39,8 +39,10 @@ extension NodeCore {
         armGossip()
         switch ingress {
         case .tree: forwarding.append(update)
-        case .leaf: break
-        case .local: routeOutbox.append(update)
+        // A graft answer means the tree missed us; it may have missed everyone (the origin's
+        // queen died with it), so it goes up the tree like our own: a queen that holds it
+        // already drops it, one that lacks it forwards it to her cell and the queens.
+        case .leaf, .local: routeOutbox.append(update)
         }
         return true
     }

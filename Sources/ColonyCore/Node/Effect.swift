@@ -90,6 +90,8 @@ public enum HiveChange: Sendable, Equatable {
     case accepted(cell: CellID, term: UInt64, queen: NodeID)
     /// This node left its cell.
     case leftCell(cell: CellID, reason: String)
+    /// This queen's cell breeds: `voters` of it (the designate among them) go to `newCell`.
+    case splitting(cell: CellID, newCell: CellID, designate: NodeID, voters: [NodeID])
 }
 
 /// Counters a node keeps about its own protocol work; drivers export them as metrics.

@@ -93,6 +93,17 @@ public enum SignedClaim {
         return out
     }
 
+    public static func breed(cell: CellID, term: UInt64, newCell: CellID, designate: NodeID, voters: [Voter], queen: NodeID) -> [UInt8] {
+        var out: [UInt8] = Array("colony/breed/1".utf8)
+        out.cellID(cell)
+        out.varint(term)
+        out.cellID(newCell)
+        out.nodeID(designate)
+        out.voters(voters)
+        out.nodeID(queen)
+        return out
+    }
+
     public static func vote(cell: CellID, term: UInt64, candidate: NodeID, voter: NodeID, granted: Bool) -> [UInt8] {
         var out: [UInt8] = Array("colony/vote/1".utf8)
         out.cellID(cell)

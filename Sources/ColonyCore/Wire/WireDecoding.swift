@@ -391,7 +391,9 @@ struct WireReader {
             let term = try varint()
             let round = try varint()
             let version = try rosterVersion()
-            return .heartbeatAck(cell: cell, term: term, round: round, version: version, boot: try varint())
+            let boot = try varint()
+            let coordinate = try flag("coordinate flag") ? try coordinate32() : nil
+            return .heartbeatAck(cell: cell, term: term, round: round, version: version, boot: boot, coordinate: coordinate)
         case 6:
             return .enlist(cell: cell, boot: try varint())
         case 7:
@@ -402,6 +404,12 @@ struct WireReader {
         case 9:
             let term = try varint()
             return .abdicate(cell: cell, term: term, dissolve: try flag("dissolve"))
+        case 10:
+            let term = try varint()
+            let newCell = try cellID()
+            let designate = try nodeID()
+            let voters = try voters()
+            return .breed(cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: try signature())
         default:
             throw .valueOutOfRange(field: "hive message kind", offset: at)
         }

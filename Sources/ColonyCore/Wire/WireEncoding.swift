@@ -355,13 +355,19 @@ extension HiveMessage {
                 out.write(0)
             }
             out.signature(signature)
-        case .heartbeatAck(let cell, let term, let round, let version, let boot):
+        case .heartbeatAck(let cell, let term, let round, let version, let boot, let coordinate):
             out.write(5)
             out.cellID(cell)
             out.varint(term)
             out.varint(round)
             out.rosterVersion(version)
             out.varint(boot)
+            if let c = coordinate {
+                out.write(1)
+                out.coordinate32(c)
+            } else {
+                out.write(0)
+            }
         case .enlist(let cell, let boot):
             out.write(6)
             out.cellID(cell)
@@ -380,6 +386,14 @@ extension HiveMessage {
             out.cellID(cell)
             out.varint(term)
             out.write(dissolve ? 1 : 0)
+        case .breed(let cell, let term, let newCell, let designate, let voters, let signature):
+            out.write(10)
+            out.cellID(cell)
+            out.varint(term)
+            out.cellID(newCell)
+            out.nodeID(designate)
+            out.voters(voters)
+            out.signature(signature)
         }
     }
 }
