@@ -39,7 +39,34 @@ public struct HiveJSON: ResponseCodable, Equatable, Sendable {
     public var cells: [CellJSON]
 }
 
+/// `POST /v1/hive/depose[?cell=HEX]`: the queen deposed (or the order sent to her).
+public struct DeposeJSON: ResponseCodable, Equatable, Sendable {
+    public var cell: String
+    public var term: UInt64
+    public var queen: String
+    public var queenName: String?
+    /// This agent was the queen and abdicated (false: the order went to her).
+    public var local: Bool
+}
+
 func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
+    router.post("/v1/hive/depose") { request, _ -> DeposeJSON in
+        var cell: CellID?
+        if let text = request.uri.queryParameters.get("cell") {
+            guard let raw = UInt64(text, radix: 16) else { throw HTTPError(.badRequest, message: "cell must be a cell id in hex (got '\(text)')") }
+            cell = CellID(raw)
+        }
+        do {
+            let d = try await node.deposeQueen(cell: cell)
+            let name = await node.members().first { $0.id == d.queen }?.name
+            return DeposeJSON(cell: d.cell.description, term: d.term, queen: d.queen.description, queenName: name, local: d.local)
+        } catch let e as DeposeError {
+            throw HTTPError(.conflict, message: e.description)
+        } catch let e as ColonyError {
+            throw HTTPError(.serviceUnavailable, message: e.description)
+        }
+    }
+
     router.get("/v1/hive") { _, _ -> HiveJSON in
         let view = await node.hive()
         let members = await node.members()

@@ -220,6 +220,18 @@ public final class ColonyNode: Service, Sendable {
         }) ?? .stopped
     }
 
+    /// `colony hive depose`: the queen of `cell` (default: this node's) abdicates and sits
+    /// out the next elections — at once if she is this node, else by an order sent to her.
+    public func deposeQueen(cell: CellID? = nil) async throws -> Deposal {
+        try await driver.onLoop { d in
+            guard var core = d.core else { throw ColonyError.notStarted }
+            let (result, effects) = core.depose(cell: cell, now: d.now())
+            d.core = core
+            d.handle(effects)
+            return try result.get()
+        }
+    }
+
     // MARK: Admission (DESIGN.md §6)
 
     /// Spread the swarm authority's revocation of an identity: every member refuses it from

@@ -102,6 +102,21 @@ extension Simulation.Context {
         result.cellSizes = Distribution(q.map { Double($0.size) })
     }
 
+    /// Nearness: per worker, the true RTT to its queen ÷ that to the nearest queen with room
+    /// (its own included: a full cell's member compares with the open ones).
+    func recordQueenRTT(_ result: inout SimulationResult) {
+        let q = queens()
+        let open = q.filter { $0.size < settings.hive.cellHighWater }
+        var ratios: [Double] = []
+        for i in sim.upNodes {
+            guard let c = sim.nodes[i].core, c.hive.role == .worker, let queen = c.hive.queen, let qi = sim.index(of: queen) else { continue }
+            let mine = sim.trueRTT(i, qi)
+            let best = open.map { sim.trueRTT(i, $0.node) }.reduce(mine, Swift.min)
+            if best > 0 { ratios.append(mine / best) }
+        }
+        result.queenRTTRatio = Distribution(ratios)
+    }
+
     // MARK: hive
 
     /// `hive`: a converged swarm organises into cells; then many senders broadcast. Reports
@@ -133,6 +148,12 @@ extension Simulation.Context {
         let deadline = start + window + 60 * Simulation.second
         drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
+        // Nearness needs settled coordinates (minutes of probes): `--duration` runs on first.
+        if let settle = options.durationSeconds, settle > 0 {
+            drive(until: sim.now + Int64(settle * 1e9), from: sim.now) { false }
+        }
+        if options.hive { recordQueenRTT(&result) }
+        result.rttError = sim.coordinateError(pairs: 2000, rng: &rng)
         result.bytesPerNodePerSecond = Double(sim.totalBytesSent - bytesBefore) / Double(n) / (Double(sim.now - start) / 1e9)
         result.converged = result.deliveryRatio == 1
         if !result.converged {

@@ -4,6 +4,7 @@ import Foundation
 /// p50 / p99 / max of a set of durations (milliseconds).
 public struct Distribution: Sendable, Equatable {
     public var p50: Double
+    public var p90: Double
     public var p99: Double
     public var max: Double
     public var min: Double
@@ -17,6 +18,7 @@ public struct Distribution: Sendable, Equatable {
             return sorted[Swift.max(0, Swift.min(sorted.count - 1, rank))]
         }
         p50 = pct(0.50)
+        p90 = pct(0.90)
         p99 = pct(0.99)
         max = sorted.last!
         min = sorted.first!
@@ -101,6 +103,9 @@ public struct SimulationResult: Sendable {
     /// all their remaining members route through other cells.
     public var merges: Int?
     public var mergeTime: Distribution?
+    /// hive: per worker, the true RTT to its queen ÷ the true RTT to the nearest queen with
+    /// room (its own included), at the end of the run.
+    public var queenRTTRatio: Distribution?
     /// At most one queen per cell per term, and no two lease holders of a cell at once.
     public var safetyViolations = 0
 
@@ -117,7 +122,7 @@ public struct SimulationResult: Sendable {
 
     static func dist(_ d: Distribution?) -> String {
         guard let d else { return "null" }
-        return "{\"p50\": \(fmt(d.p50)), \"p99\": \(fmt(d.p99)), \"max\": \(fmt(d.max))}"
+        return "{\"p50\": \(fmt(d.p50)), \"p90\": \(fmt(d.p90)), \"p99\": \(fmt(d.p99)), \"max\": \(fmt(d.max))}"
     }
 
     static func quote(_ s: String) -> String {
@@ -190,6 +195,7 @@ public struct SimulationResult: Sendable {
             fields.append(("splitsIncomplete", splitsIncomplete.map(String.init) ?? "null"))
             fields.append(("merges", merges.map(String.init) ?? "null"))
             fields.append(("mergeMs", Self.dist(mergeTime)))
+            fields.append(("queenRttRatio", queenRTTRatio.map { String(format: "{\"p50\": %.3f, \"p90\": %.3f, \"max\": %.3f}", $0.p50, $0.p90, $0.max) } ?? "null"))
         }
         fields.append(("safetyViolations", "\(safetyViolations)"))
         fields.append(("virtualSeconds", String(format: "%.3f", virtualSeconds)))
@@ -233,6 +239,7 @@ public struct SimulationResult: Sendable {
             ("failover", failover.map { _ in d(failover) + " (elected " + d(electionMs) + ")" } ?? "—"),
             ("splits", splits.map { "\($0) · " + d(splitTime) + " · \(splitsIncomplete ?? 0) incomplete" } ?? "—"),
             ("merges", merges.map { "\($0) · " + d(mergeTime) } ?? "—"),
+            ("queen rtt ÷ best", queenRTTRatio.map { String(format: "p50 %.2f · p90 %.2f · max %.2f (n=%d)", $0.p50, $0.p90, $0.max, $0.count) } ?? "—"),
             ("safety violations", "\(safetyViolations)"),
             ("rtt estimates", rttError.map { String(format: "error p50 %.1f%% · p99 %.1f%% (n=%d pairs)", $0.p50 * 100, $0.p99 * 100, $0.count) } ?? "—"),
             ("wall time", String(format: "%.2f s", wallSeconds)),

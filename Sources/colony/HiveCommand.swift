@@ -4,9 +4,40 @@ import Foundation
 import NIOHTTP1
 
 /// `colony hive`: the cells, queens, terms and loads the local agent knows, and its own
-/// place among them.
+/// place among them; `colony hive depose` replaces a queen.
 struct HiveCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "hive", abstract: "Show the hive: cells, queens, terms and loads.")
+    static let configuration = CommandConfiguration(
+        commandName: "hive", abstract: "Show the hive (cells, queens, terms and loads), or depose a queen.",
+        subcommands: [HiveShow.self, HiveDepose.self], defaultSubcommand: HiveShow.self)
+}
+
+/// `colony hive depose [--cell CELL]`: the queen of the cell (default: the local agent's)
+/// abdicates and sits out the next elections; her cell elects another.
+struct HiveDepose: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "depose", abstract: "Make a queen abdicate; her cell elects another.")
+    @OptionGroup var http: HTTPOption
+    @Option(help: "The cell whose queen to depose (hex, as `colony hive` shows it). Default: the agent's own cell.")
+    var cell: String?
+
+    func run() async throws {
+        var path = "/v1/hive/depose"
+        if let cell {
+            guard UInt64(cell, radix: 16) != nil else { throw ValidationError("--cell must be a cell id in hex, as `colony hive` shows it") }
+            path += "?cell=\(cell)"
+        }
+        let (code, body) = try await http.client().send(.POST, path)
+        guard code == 200 else { throw failFromAPI(code, body) }
+        let d = try JSONDecoder().decode(DeposeJSON.self, from: Data(body))
+        if d.local {
+            print("deposed: this node was queen of cell \(d.cell) in term \(d.term) and abdicated; the cell elects another")
+        } else {
+            print("depose order sent to \(d.queenName ?? d.queen), queen of cell \(d.cell) in term \(d.term)")
+        }
+    }
+}
+
+struct HiveShow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the hive: cells, queens, terms and loads.")
     @OptionGroup var http: HTTPOption
     @Flag(help: "Print the agent's JSON.") var json = false
 

@@ -58,6 +58,9 @@ import Testing
         ("/v1/join", .post, "{\"seeds\": []}", .badRequest),
         ("/v1/join", .post, "{\"seeds\": [\"host:70000\"]}", .badRequest),
         ("/v1/join", .post, "{\"peers\": [\"a\"]}", .badRequest),
+        ("/v1/hive/depose?cell=zz", .post, "", .badRequest),
+        // The hive is off on this agent.
+        ("/v1/hive/depose", .post, "", .conflict),
     ])
     func malformedRequestsGetJSONErrors(uri: String, method: HTTPRequest.Method, body: String, status: HTTPResponse.Status) async throws {
         try await withAgent { client in

@@ -458,6 +458,34 @@ extension Net {
         #expect(net.violations.isEmpty, "\(net.violations)")
     }
 
+    @Test(arguments: [false, true])
+    func aDeposedQueenIsReplacedAndSitsOut(fromAWorker: Bool) throws {
+        var net = Net.hive(7, authenticate: true)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        let queen = net.queens().max { net.cores[$0]!.hive.roster!.count < net.cores[$1]!.hive.roster!.count }!
+        let cell = net.cores[queen]!.hive.cell!
+        let oldTerm = net.cores[queen]!.hive.term
+        try #require(net.cores[queen]!.hive.roster!.count >= 3)
+        let worker = net.cores[queen]!.hive.roster!.voters.map { Int($0.id.high) }.first { $0 != queen }!
+        let by = fromAWorker ? worker : queen
+        let (result, effects) = net.cores[by]!.depose(now: net.now)
+        net.absorb(effects, from: by)
+        let d = try? result.get()
+        #expect(d == Deposal(cell: cell, term: oldTerm, queen: H.id(queen), local: !fromAWorker))
+        net.deliver()
+        #expect(net.cores[queen]!.hive.role != .queen)
+        net.run(for: 1_500)
+        // Another member rules the cell in a later term; the deposed one stood for nothing.
+        let now = net.queens().first { net.cores[$0]!.hive.cell == cell }
+        #expect(now != nil && now != queen)
+        #expect(now.map { net.cores[$0]!.hive.term > oldTerm } == true)
+        #expect(net.cores[queen]!.stats.electionsStarted == 0)
+        #expect(net.violations.isEmpty, "\(net.violations)")
+        // A cell this node does not know, and a node in no cell naming none, are refused.
+        #expect(throws: DeposeError.noQueen(CellID(12345))) { try net.cores[worker]!.depose(cell: CellID(12345), now: net.now).0.get() }
+    }
+
     @Test func hiveMessagesRoundTripTheWire() throws {
         let cell = CellID(0xDEAD_BEEF_0000_0001)
         let v = RosterVersion(term: 7, index: 300)
@@ -477,6 +505,7 @@ extension Net {
             .hive(.heartbeatAck(cell: cell, term: 8, round: 21, version: v, boot: 5,
                                 coordinate: Coordinate(vec: [0.5, -0.25, 0, 0, 0, 0, 0, 0.125], error: 0.5, adjustment: 0.0625, height: 0.03125))),
             .hive(.breed(cell: cell, term: 8, newCell: CellID(77), designate: H.id(9), voters: Array(voters.prefix(32)), signature: sig)),
+            .hive(.depose(cell: cell, term: 8, signature: sig)),
             .hive(.enlist(cell: cell, boot: 5)),
             .hive(.enlisted(cell: cell, term: 8, accepted: true)),
             .hive(.release(cell: cell, boot: 5)),

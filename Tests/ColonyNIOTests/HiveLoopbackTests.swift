@@ -111,6 +111,27 @@ import Testing
             if v.state.cell == cell, let q = v.state.queen { queens.insert(q) }
         }
         #expect(queens.count == 1, "one queen for the cell: \(queens)")
+
+        // `colony hive depose` from one of her workers: the new queen abdicates and sits out;
+        // the cell elects a third (it needs two live voters besides her, so a cell of four).
+        if workers.count >= 3, let q = queens.first {
+            var newQueen = -1
+            for w in workers where await nodes[w].me()?.id == q { newQueen = w }
+            let asker = try #require(workers.first { $0 != newQueen })
+            let termNow = await nodes[newQueen].hive().state.term
+            // The crashed queen leaves the roster first (silent for the worker timeout).
+            _ = await eventually(10) { await nodes[newQueen].hive().state.roster?.count == workers.count }
+            let d = try await nodes[asker].deposeQueen()
+            #expect(d.cell == cell && d.queen == q && !d.local)
+            let reelected = await eventually(10) {
+                for w in workers where w != newQueen {
+                    let v = await nodes[w].hive()
+                    if v.state.cell == cell, v.state.role == .queen, v.state.term > termNow, v.holdsLease { return true }
+                }
+                return false
+            }
+            #expect(reelected, "a deposed queen's cell elects another")
+        }
         for i in survivors { await nodes[i].stop() }
     }
 }

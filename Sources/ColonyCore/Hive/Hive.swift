@@ -135,6 +135,32 @@ public enum HiveMessage: Sendable, Equatable {
     /// it to `newCell`, whose roster is `voters` and whose first queen should be `designate`
     /// (the new cell confirms her by vote).
     case breed(cell: CellID, term: UInt64, newCell: CellID, designate: NodeID, voters: [Voter], signature: Signature?)
+    /// An operator's order (`colony hive depose`, from any member): the queen of `cell` in
+    /// `term` abdicates and sits out the next elections.
+    case depose(cell: CellID, term: UInt64, signature: Signature?)
+}
+
+/// A queen deposed (or asked to be): her cell, term and id.
+public struct Deposal: Sendable, Equatable {
+    public var cell: CellID
+    public var term: UInt64
+    public var queen: NodeID
+    /// This node was the queen and has abdicated (false: the order went to her).
+    public var local: Bool
+}
+
+public enum DeposeError: Error, Equatable, CustomStringConvertible {
+    case hiveOff
+    /// No queen known for the cell (or this node is in no cell and none was named).
+    case noQueen(CellID?)
+
+    public var description: String {
+        switch self {
+        case .hiveOff: "the hive is off on this node (colony agent --hive)"
+        case .noQueen(nil): "this node is in no cell; name one (colony hive shows them)"
+        case .noQueen(let c?): "no live queen known for cell \(c)"
+        }
+    }
 }
 
 /// How far a routed broadcast travels from the receiver (the eager-push tree, Plumtree-like).
@@ -199,6 +225,14 @@ public struct HiveSettings: Sendable, Hashable {
     /// A worker that saw no queen for this long leaves the cell (its majority is gone).
     /// Default 3 s.
     public var abandonAfter: Duration = .seconds(3)
+    /// How often a worker compares its queen with the other open cells' (by coordinates),
+    /// and how much nearer another must be for it to move: under `rehomeFactor` × the
+    /// estimated RTT to its own. Defaults 2 s and 0.9.
+    public var rehomeInterval: Duration = .seconds(2)
+    public var rehomeFactor = 0.9
+    /// Not before this node's coordinate has settled (its Vivaldi error estimate at most
+    /// this): early estimates are noise, and moving on noise churns cells. Default 0.2.
+    public var rehomeMaxError = 0.2
     /// A queen re-announces her claim at least this often. Default 10 s.
     public var claimRefresh: Duration = .seconds(10)
     /// Members told lazily of each routed broadcast (Plumtree's lazy push). Default 2.
@@ -280,9 +314,12 @@ public struct HiveState: Sendable {
 
     // Homeless.
     var homeArmed = false
+    var homeAt: Instant?
     var enlisting: (cell: CellID, at: Instant)?
     var refusedBy: [CellID: Instant] = [:]
     var foundAt: Instant?
+    /// Deposed: stand for no election and found no cell until then.
+    var sitOutUntil: Instant?
 
     // Routing.
     var announce: [BroadcastID] = []

@@ -18,9 +18,12 @@ extension NodeCore {
         armHome(at: now.advanced(byNanoseconds: Int64(hiveRng.below(Int(max(1, settings.hive.homeInterval.nanosecondsInt64))))))
     }
 
+    /// Look for a cell (or, as a worker, for a nearer one) at `t`, or earlier if so armed
+    /// already (a timer it supersedes fires to no effect).
     mutating func armHome(at t: Instant) {
-        guard !hive.homeArmed else { return }
+        if hive.homeArmed, let at = hive.homeAt, at <= t { return }
         hive.homeArmed = true
+        hive.homeAt = t
         timers.schedule(.hiveHome, at: t)
     }
 
@@ -46,6 +49,7 @@ extension NodeCore {
     /// Healthy, old enough and not leaving: fit to found a cell or stand for election.
     var eligibleForQueen: Bool {
         phase == .active && awareness.score == 0 && now.nanoseconds(since: bootedAt) >= settings.hive.minimumUptime.nanosecondsInt64
+            && (hive.sitOutUntil.map { now >= $0 } ?? true)
     }
 
     /// Heard our queen within the stickiness window (we vote for no one else meanwhile).
@@ -62,8 +66,15 @@ extension NodeCore {
     // MARK: Homeless members
 
     mutating func onHomeTick() {
+        guard hive.homeArmed, let at = hive.homeAt, now >= at else { return }
         hive.homeArmed = false
-        guard hiveOn, phase == .active, hive.role == .homeless else { return }
+        guard hiveOn, phase == .active else { return }
+        guard hive.role == .homeless else {
+            if hive.role == .worker { considerRehome() }
+            let jitter = Int64(hiveRng.below(Int(max(1, settings.hive.rehomeInterval.nanosecondsInt64 / 4))))
+            armHome(at: now.advanced(byNanoseconds: settings.hive.rehomeInterval.nanosecondsInt64 + jitter))
+            return
+        }
         armHome(at: now + settings.hive.homeInterval)
         let live = table.liveCount
         guard live >= settings.hive.minimumMembers else {
@@ -90,6 +101,22 @@ extension NodeCore {
             let window = settings.hive.foundSpacing.nanosecondsInt64 * Int64(max(1, min(live / 2, settings.hive.cellHighWater)))
             hive.foundAt = now.advanced(byNanoseconds: Int64(hiveRng.below(Int(max(1, window)))))
         }
+    }
+
+    /// Nearness: a worker whose queen is much farther (by coordinates) than an open cell's
+    /// moves there — it leaves its cell and enlists at once. Not out of a cell near its
+    /// low-water mark, nor into one near its high-water mark (moves must not make cells
+    /// merge or split), nor while its queen is not heard.
+    mutating func considerRehome() {
+        guard hive.role == .worker, routing, vivaldi.coordinate.error <= settings.hive.rehomeMaxError, let cell = hive.cell, let own = hive.cells[cell], own.queen == hive.queen,
+              Int(own.size) > min(settings.hive.cellLowWater, settings.hive.cellHighWater / 4) + 2,
+              let target = nearestOpenCell(), target.cell != cell, Int(target.size) + 2 < settings.hive.cellHighWater else { return }
+        let mine = vivaldi.coordinate.distance(to: own.coordinate)
+        let there = vivaldi.coordinate.distance(to: target.coordinate)
+        guard there < settings.hive.rehomeFactor * mine else { return }
+        leaveCell(reason: "re-homing to a nearer queen", notify: true)
+        hive.enlisting = (target.cell, now)
+        sendDatagram(.hive(.enlist(cell: target.cell, boot: boot)), to: target.peer)
     }
 
     /// The open cell whose queen is nearest by network coordinates.
@@ -353,6 +380,11 @@ extension NodeCore {
             onHeartbeat(cell: cell, term: term, round: round, version: version, voters: voters, signature: signature, from: from, peer: sender)
         case .heartbeatAck(let cell, let term, let round, let version, let boot, let coordinate):
             onHeartbeatAck(cell: cell, term: term, round: round, version: version, voter: Voter(id: from, boot: boot), coordinate: coordinate)
+        case .depose(let cell, let term, let signature):
+            guard hive.role == .queen, cell == hive.cell, term == hive.term, from != me.id,
+                  table[from]?.member.status.isLive == true, !isGraylisted(from),
+                  verified(signature, of: SignedClaim.depose(cell: cell, term: term, by: from), origin: from) else { return }
+            deposeSelf(reason: "deposed by \(table[from]?.member.name ?? from.description)")
         case .breed(let cell, let term, let newCell, let designate, let voters, let signature):
             onBreed(cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: signature, from: from)
         case .preVote(let cell, let term, let version, let boot):
@@ -629,7 +661,7 @@ extension NodeCore {
         hive.electionDeadline = nil
         emit(.hive(.leftCell(cell: cell, reason: reason)))
         // Look for a cell soon (spread, as a dissolved cell's members all leave at once).
-        let soon = max(1, Int(settings.hive.homeInterval.nanosecondsInt64 / 5))
+        let soon = max(1, Int(settings.hive.homeInterval.nanosecondsInt64 / 20))
         if phase == .active { armHome(at: now.advanced(byNanoseconds: Int64(hiveRng.below(soon)))) }
     }
 
@@ -654,6 +686,40 @@ extension NodeCore {
         }
         if dissolve { publishClaim(dissolved: true) }
         leaveCell(reason: reason, notify: false)
+    }
+
+    // MARK: Deposing
+
+    /// `colony hive depose`: the queen of `cell` (default: this node's) abdicates — at once
+    /// if she is this node, else by a signed order sent to her — and sits out elections for
+    /// ten maximum election timeouts, so another member is elected.
+    public mutating func depose(cell: CellID? = nil, now: Instant) -> (Result<Deposal, DeposeError>, [Effect]) {
+        advance(to: now)
+        guard hiveOn else { return (.failure(.hiveOff), flush()) }
+        guard let target = cell ?? hive.cell else { return (.failure(.noQueen(nil)), flush()) }
+        if target == hive.cell, hive.role == .queen {
+            let d = Deposal(cell: target, term: hive.term, queen: me.id, local: true)
+            deposeSelf(reason: "deposed by an operator")
+            return (.success(d), flush())
+        }
+        let queen: (id: NodeID, term: UInt64)?
+        if target == hive.cell, let q = hive.queen {
+            queen = (q, hive.term)
+        } else if let c = hive.cells[target], !c.dissolved {
+            queen = (c.queen, c.term)
+        } else {
+            queen = nil
+        }
+        guard let queen, let m = table[queen.id]?.member, m.status.isLive else { return (.failure(.noQueen(target)), flush()) }
+        let signature = sign(SignedClaim.depose(cell: target, term: queen.term, by: me.id))
+        sendDatagram(.hive(.depose(cell: target, term: queen.term, signature: signature)), to: m.peer)
+        return (.success(Deposal(cell: target, term: queen.term, queen: queen.id, local: false)), flush())
+    }
+
+    mutating func deposeSelf(reason: String) {
+        guard hive.role == .queen else { return }
+        hive.sitOutUntil = now.advanced(byNanoseconds: 10 * settings.hive.electionTimeoutMax.nanosecondsInt64)
+        abdicate(dissolve: false, reason: reason)
     }
 
     // MARK: Breeding and merging

@@ -104,6 +104,14 @@ public enum SignedClaim {
         return out
     }
 
+    public static func depose(cell: CellID, term: UInt64, by: NodeID) -> [UInt8] {
+        var out: [UInt8] = Array("colony/depose/1".utf8)
+        out.cellID(cell)
+        out.varint(term)
+        out.nodeID(by)
+        return out
+    }
+
     public static func vote(cell: CellID, term: UInt64, candidate: NodeID, voter: NodeID, granted: Bool) -> [UInt8] {
         var out: [UInt8] = Array("colony/vote/1".utf8)
         out.cellID(cell)

@@ -410,6 +410,9 @@ struct WireReader {
             let designate = try nodeID()
             let voters = try voters()
             return .breed(cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: try signature())
+        case 11:
+            let term = try varint()
+            return .depose(cell: cell, term: term, signature: try signature())
         default:
             throw .valueOutOfRange(field: "hive message kind", offset: at)
         }

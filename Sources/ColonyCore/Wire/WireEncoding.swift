@@ -394,6 +394,11 @@ extension HiveMessage {
             out.nodeID(designate)
             out.voters(voters)
             out.signature(signature)
+        case .depose(let cell, let term, let signature):
+            out.write(11)
+            out.cellID(cell)
+            out.varint(term)
+            out.signature(signature)
         }
     }
 }
