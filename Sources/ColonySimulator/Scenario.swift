@@ -63,6 +63,8 @@ public struct SimulationOptions: Sendable {
     public var killFraction: Double?
     /// split: nodes that join the formed hive (default: as many as it has).
     public var joiners: Int?
+    /// Per-node clock rate error bound (default 0.01 in the hive scenarios, else 0).
+    public var clockDrift: Double?
 
     public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
         self.scenario = scenario
@@ -87,6 +89,7 @@ public struct SimulationOptions: Sendable {
         if let rounds { cmd += " --rounds \(rounds)" }
         if let killFraction { cmd += " --kill \(killFraction)" }
         if let joiners { cmd += " --joiners \(joiners)" }
+        if let clockDrift { cmd += " --drift \(clockDrift)" }
         return cmd
     }
 }
@@ -95,12 +98,14 @@ public enum SimulationError: Error, CustomStringConvertible {
     case unknownProfile(String)
     case tooFewNodes(Int, minimum: Int)
     case badProbability(String, Double)
+    case badDrift(Double)
 
     public var description: String {
         switch self {
         case .unknownProfile(let p): "unknown profile '\(p)' (expected lan, wan or local)"
         case .tooFewNodes(let n, let min): "--nodes \(n) is too few for this scenario (minimum \(min))"
         case .badProbability(let name, let p): "\(name) must be in [0, 1), got \(p)"
+        case .badDrift(let d): "--drift must be in [0, 0.5), got \(d)"
         }
     }
 }
@@ -123,6 +128,7 @@ public enum Simulation {
         if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
         if options.scenario.isHive { settings.hive.enabled = options.hive }
         if let k = options.killFraction, !(k >= 0 && k < 1) { throw SimulationError.badProbability("--kill", k) }
+        if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
         network.loss = options.loss
         network.duplicate = options.duplicate
         network.reorder = options.reorder
@@ -130,6 +136,8 @@ public enum Simulation {
         let clock = ContinuousClock()
         let started = clock.now
         let sim = Simulator(seed: options.seed, settings: settings, network: network)
+        // The hive's lease must hold with clocks that run at different rates.
+        sim.clockDrift = options.clockDrift ?? (options.scenario.isHive ? 0.01 : 0)
         sim.strict = options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos
         var context = Context(sim: sim, options: options, settings: settings, progress: progress)
         var result = SimulationResult(options: options)

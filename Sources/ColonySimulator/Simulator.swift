@@ -27,6 +27,9 @@ public final class Simulator {
         public internal(set) var durableEvents: [UserEvent] = []
         /// Wall-clock skew of this node's host, milliseconds.
         public internal(set) var clockSkewMs: Int64 = 0
+        /// How fast this node's monotonic clock runs against true time (1 ± `clockDrift`):
+        /// its core sees `now × clockRate`, and its timers fire when its clock says so.
+        public internal(set) var clockRate: Double = 1
         var wakeGeneration: UInt64 = 0
         var wakeAt: Int64 = .max
         public internal(set) var bytesSent = 0
@@ -95,8 +98,15 @@ public final class Simulator {
     /// The sender of the packet being delivered (nil outside deliveries).
     public private(set) var deliveringFrom: Int?
 
+    /// The most a node's clock rate differs from true time (0.01: ±1%), drawn per node as it
+    /// is added. Real quartz drifts ~50 ppm; the hive's lease margin (`leaseFraction`)
+    /// must cover it. Its own generator, so runs without drift replay as before.
+    public var clockDrift: Double = 0
+    var driftRng: Xoshiro256
+
     public init(seed: UInt64, settings: Settings, network: NetworkModel) {
         precondition(settings.indirectChecks >= 0)
+        self.driftRng = Xoshiro256(seed: seed ^ 0xD81F_7C10_C4)
         self.seed = seed
         self.settings = settings
         self.network = network
@@ -116,6 +126,7 @@ public final class Simulator {
             let position = SIMD2(rng.unit(), rng.unit())
             var node = Node(id: id, address: address, position: position)
             node.clockSkewMs = Int64(rng.below(41)) - 20
+            node.clockRate = 1 + clockDrift * (2 * driftRng.unit() - 1)
             nodes.append(node)
             addressIndex[address] = Int32(i)
         }
@@ -140,16 +151,16 @@ public final class Simulator {
         precondition(!nodes[i].isUp, "node \(i) is already up")
         let incarnation = max(1, nodes[i].persistedIncarnation + (nodes[i].restarts > 0 || nodes[i].persistedIncarnation > 0 ? 1 : 0))
         let coreSeed = SplitMix64.mix(seed ^ SplitMix64.mix(UInt64(i) &+ UInt64(nodes[i].restarts) << 40))
-        var core = NodeCore(me: member(for: i, incarnation: incarnation), settings: settings, seed: coreSeed, now: instant, knownMembers: known)
+        var core = NodeCore(me: member(for: i, incarnation: incarnation), settings: settings, seed: coreSeed, now: clock(i), knownMembers: known)
         if authenticate { core.authenticate(with: SimAuthenticator(id: nodes[i].id, swarmSecret: seed)) }
         if !nodes[i].durableRecords.isEmpty || !nodes[i].durableEvents.isEmpty {
             core.restore(records: nodes[i].durableRecords, events: nodes[i].durableEvents)
         }
-        core.anchorWallClock(ms: wallMs(i), now: instant)
+        core.anchorWallClock(ms: wallMs(i), now: clock(i))
         nodes[i].isUp = true
         nodes[i].refusesStreams = false
         nodes[i].pausedUntil = 0
-        let effects = core.start(now: instant)
+        let effects = core.start(now: clock(i))
         nodes[i].core = core
         apply(effects, node: i)
     }
@@ -198,7 +209,7 @@ public final class Simulator {
     public func put(_ i: Int, key: String, value: [UInt8]?, read: ReadResult? = nil) -> StateRecord? {
         guard nodes[i].isUp, nodes[i].core != nil else { return nil }
         let seeing = read?.siblings ?? nodes[i].core!.state.read(key).siblings
-        let (result, effects) = nodes[i].core!.put(key, value: value, context: read?.context, wallMs: wallMs(i), now: instant)
+        let (result, effects) = nodes[i].core!.put(key, value: value, context: read?.context, wallMs: wallMs(i), now: clock(i))
         guard case .success(let record) = result else {
             apply(effects, node: i)
             return nil
@@ -226,7 +237,7 @@ public final class Simulator {
     @discardableResult
     public func event(_ i: Int, name: String, payload: [UInt8]) -> UserEvent? {
         guard nodes[i].isUp, nodes[i].core != nil else { return nil }
-        let (result, effects) = nodes[i].core!.event(name, payload: payload, now: instant)
+        let (result, effects) = nodes[i].core!.event(name, payload: payload, now: clock(i))
         apply(effects, node: i)
         return try? result.get()
     }
@@ -249,8 +260,19 @@ public final class Simulator {
 
     func command(_ i: Int, _ body: (inout NodeCore, Instant) -> [Effect]) {
         guard nodes[i].isUp, nodes[i].core != nil else { return }
-        let effects = body(&nodes[i].core!, instant)
+        let effects = body(&nodes[i].core!, clock(i))
         apply(effects, node: i)
+    }
+
+    /// Node `i`'s monotonic clock now (its rate applied to true time).
+    public func clock(_ i: Int) -> Instant {
+        nodes[i].clockRate == 1 ? instant : Instant(nanoseconds: Int64((Double(now) * nodes[i].clockRate).rounded(.down)))
+    }
+
+    /// True time at which node `i`'s clock reads `local`.
+    func trueTime(_ i: Int, _ local: Int64) -> Int64 {
+        // One nanosecond late, so the node's clock has surely reached `local` by then.
+        nodes[i].clockRate == 1 ? local : Int64((Double(local) / nodes[i].clockRate).rounded(.up)) + 1
     }
 
     // MARK: Running
@@ -286,14 +308,14 @@ public final class Simulator {
             guard nodes[i].isUp, nodes[i].wakeGeneration == generation, !deferredWhilePaused(payload, node: i) else { return }
             nodes[i].wakeAt = .max
             mixTrace(2, UInt64(i))
-            let effects = nodes[i].core!.tick(now: instant)
+            let effects = nodes[i].core!.tick(now: clock(i))
             apply(effects, node: i)
             checkLease(i)
         case .refused(let node, let address):
             let i = Int(node)
             guard nodes[i].isUp, !deferredWhilePaused(payload, node: i) else { return }
             mixTrace(5, UInt64(i))
-            let effects = nodes[i].core!.streamFailed(to: address, refused: true, now: instant)
+            let effects = nodes[i].core!.streamFailed(to: address, refused: true, now: clock(i))
             apply(effects, node: i)
         case .deliver(let to, let from, let packet, let via, let bytes, let injected):
             let i = Int(to)
@@ -305,19 +327,23 @@ public final class Simulator {
             if nodes[i].behaviour == .freeloader, case .pingReq = packet.message { return }
             // Its size on the wire, for the byte rate limit (measured once, when sent).
             deliveringFrom = Int(from)
-            let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, via: via, bytes: authenticate ? Int(bytes) : 0, now: instant)
+            let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, via: via, bytes: authenticate ? Int(bytes) : 0, now: clock(i))
             apply(effects, node: i)
             deliveringFrom = nil
             checkLease(i)
         }
     }
 
-    /// The lease invariant: if node `i` holds its cell's lease now, no other node may.
+    /// The lease invariant: if node `i` holds its cell's lease now, no other node may. Each
+    /// queen's lease ends when her own clock says so: in true time, by her clock's rate.
     func checkLease(_ i: Int) {
         guard settings.hive.enabled, let core = nodes[i].core, core.hive.role == .queen, let cell = core.hive.cell,
-              let until = core.hive.leaseUntil?.nanoseconds, until > now else { return }
+              let local = core.hive.leaseUntil?.nanoseconds else { return }
+        let until = trueTime(i, local)
+        guard until > now else { return }
         if let h = leaseHolders[cell], h.node != i, h.until > now, let other = nodes[h.node].core,
-           other.hive.role == .queen, other.hive.cell == cell, let otherUntil = other.hive.leaseUntil?.nanoseconds, otherUntil > now {
+           other.hive.role == .queen, other.hive.cell == cell, let otherLocal = other.hive.leaseUntil?.nanoseconds,
+           case let otherUntil = trueTime(h.node, otherLocal), otherUntil > now {
             safetyViolations += 1
             violation("two lease-holding queens of cell \(cell): node \(h.node) (term \(other.hive.term), until \(Double(otherUntil) / 1e6) ms) and node \(i) (term \(core.hive.term), until \(Double(until) / 1e6) ms)")
         }
@@ -368,7 +394,7 @@ public final class Simulator {
             case .persist(.event(let e)):
                 nodes[i].durableEvents.append(e)
             case .wake(let at):
-                let t = at.nanoseconds
+                let t = trueTime(i, at.nanoseconds)
                 if t < nodes[i].wakeAt {
                     nodes[i].wakeAt = t
                     nodes[i].wakeGeneration &+= 1

@@ -69,6 +69,26 @@ import Testing
         #expect(r.json.contains("\"splitMs\": {\"p50\": "))
     }
 
+    /// Every node's clock runs at its own rate (here up to ±5%): leases are measured on the
+    /// queen's clock and stickiness on each voter's, and the margin between them
+    /// (`leaseFraction` 0.9) must still keep two lease holders apart.
+    @Test func leasesHoldWithClocksDrifting() throws {
+        var o = options(.queenLoss, nodes: 80, seed: 4)
+        o.rounds = 6
+        o.broadcasts = 50
+        o.clockDrift = 0.05
+        #expect(o.reproduceCommand.hasSuffix("--drift 0.05"))
+        let sim = Simulator(seed: 4, settings: .lan, network: .lan)
+        sim.clockDrift = 0.05
+        sim.addNodes(50)
+        let rates = sim.nodes.map(\.clockRate)
+        #expect(rates.allSatisfy { abs($0 - 1) <= 0.05 } && Set(rates).count > 40)
+        let r = try checkedRun(o)
+        #expect(r.safetyViolations == 0, "\(o.reproduceCommand)")
+        #expect(r.failover?.count == 6, "\(o.reproduceCommand)")
+        #expect(r.deliveryRatio == 1, "\(o.reproduceCommand)")
+    }
+
     @Test func deterministic() throws {
         var o = options(.queenLoss, nodes: 60, seed: 7)
         o.rounds = 3

@@ -406,6 +406,8 @@ extension NodeCore {
             if !accepted {
                 hive.refusedBy[cell] = now
                 hive.enlisting = nil
+                // Try the next nearest now rather than at the next look.
+                armHome(at: now.advanced(byNanoseconds: settings.hive.heartbeatInterval.nanosecondsInt64 / 2))
             }
         case .release(let cell, let boot):
             guard hive.role == .queen, cell == hive.cell else { return }
