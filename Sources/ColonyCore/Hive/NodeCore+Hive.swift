@@ -719,9 +719,10 @@ extension NodeCore {
     }
 
     mutating func deposeSelf(reason: String) {
-        guard hive.role == .queen else { return }
+        guard hive.role == .queen, let roster = hive.roster else { return }
         hive.sitOutUntil = now.advanced(byNanoseconds: 10 * settings.hive.electionTimeoutMax.nanosecondsInt64)
-        abdicate(dissolve: false, reason: reason)
+        // A cell of one or two cannot elect without her: it ends instead.
+        abdicate(dissolve: roster.count <= 2, reason: reason)
     }
 
     // MARK: Breeding and merging
