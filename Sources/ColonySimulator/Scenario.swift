@@ -31,11 +31,16 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
     /// A formed hive doubles in size while broadcasts flow: full cells breed (split time,
     /// delivery); then one cell shrinks below its low-water mark and merges away.
     case split
+    /// The hive under faults for `--duration` s (default 30): queens cut off from their
+    /// cells (alone or with some workers), queens and workers paused, and the given loss,
+    /// with clocks drifting. Safety (one queen per cell per term, one lease holder per cell)
+    /// must hold at every step; after the faults stop, the hive must form again.
+    case hiveSafety = "hive-safety"
 }
 
 extension ScenarioKind {
     /// Scenarios of the hive (cells form unless `--no-hive`).
-    public var isHive: Bool { self == .hive || self == .queenLoss || self == .split }
+    public var isHive: Bool { self == .hive || self == .queenLoss || self == .split || self == .hiveSafety }
 }
 
 public struct SimulationOptions: Sendable {
@@ -65,6 +70,9 @@ public struct SimulationOptions: Sendable {
     public var joiners: Int?
     /// Per-node clock rate error bound (default 0.01 in the hive scenarios, else 0).
     public var clockDrift: Double?
+    /// Overrides the hive's lease fraction (a negative control: above 1, a lease outlasts
+    /// the voters' stickiness and the lease check must catch it).
+    public var leaseFraction: Double?
 
     public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
         self.scenario = scenario
@@ -90,6 +98,7 @@ public struct SimulationOptions: Sendable {
         if let killFraction { cmd += " --kill \(killFraction)" }
         if let joiners { cmd += " --joiners \(joiners)" }
         if let clockDrift { cmd += " --drift \(clockDrift)" }
+        if let leaseFraction { cmd += " --lease-fraction \(leaseFraction)" }
         return cmd
     }
 }
@@ -99,6 +108,7 @@ public enum SimulationError: Error, CustomStringConvertible {
     case tooFewNodes(Int, minimum: Int)
     case badProbability(String, Double)
     case badDrift(Double)
+    case badLeaseFraction(Double)
 
     public var description: String {
         switch self {
@@ -106,6 +116,7 @@ public enum SimulationError: Error, CustomStringConvertible {
         case .tooFewNodes(let n, let min): "--nodes \(n) is too few for this scenario (minimum \(min))"
         case .badProbability(let name, let p): "\(name) must be in [0, 1), got \(p)"
         case .badDrift(let d): "--drift must be in [0, 0.5), got \(d)"
+        case .badLeaseFraction(let f): "--lease-fraction must be in (0, 100), got \(f)"
         }
     }
 }
@@ -127,6 +138,10 @@ public enum Simulation {
         if options.nodes < minimum { throw SimulationError.tooFewNodes(options.nodes, minimum: minimum) }
         if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
         if options.scenario.isHive { settings.hive.enabled = options.hive }
+        if let f = options.leaseFraction {
+            guard f > 0 && f < 100 else { throw SimulationError.badLeaseFraction(f) }
+            settings.hive.leaseFraction = f
+        }
         if let k = options.killFraction, !(k >= 0 && k < 1) { throw SimulationError.badProbability("--kill", k) }
         if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
         network.loss = options.loss
@@ -138,7 +153,7 @@ public enum Simulation {
         let sim = Simulator(seed: options.seed, settings: settings, network: network)
         // The hive's lease must hold with clocks that run at different rates.
         sim.clockDrift = options.clockDrift ?? (options.scenario.isHive ? 0.01 : 0)
-        sim.strict = options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos
+        sim.strict = options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos && options.scenario != .hiveSafety
         var context = Context(sim: sim, options: options, settings: settings, progress: progress)
         var result = SimulationResult(options: options)
         switch options.scenario {
@@ -154,6 +169,7 @@ public enum Simulation {
         case .hive: context.hive(&result)
         case .queenLoss: context.queenLoss(&result)
         case .split: context.split(&result)
+        case .hiveSafety: context.hiveSafety(&result)
         }
         result.safetyViolations = sim.safetyViolations
         let elapsed = clock.now - started

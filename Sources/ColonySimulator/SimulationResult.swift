@@ -106,6 +106,8 @@ public struct SimulationResult: Sendable {
     /// hive: per worker, the true RTT to its queen ÷ the true RTT to the nearest queen with
     /// room (its own included), at the end of the run.
     public var queenRTTRatio: Distribution?
+    /// hive-safety: faults injected (queens cut off, members paused).
+    public var faults: Int?
     /// At most one queen per cell per term, and no two lease holders of a cell at once.
     public var safetyViolations = 0
 
@@ -190,6 +192,7 @@ public struct SimulationResult: Sendable {
             fields.append(("failoverMs", Self.dist(failover)))
             fields.append(("electionMs", Self.dist(electionMs)))
             fields.append(("killed", killed.map(String.init) ?? "null"))
+            fields.append(("faults", faults.map(String.init) ?? "null"))
             fields.append(("splits", splits.map(String.init) ?? "null"))
             fields.append(("splitMs", Self.dist(splitTime)))
             fields.append(("splitsIncomplete", splitsIncomplete.map(String.init) ?? "null"))

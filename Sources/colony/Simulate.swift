@@ -58,8 +58,11 @@ struct Simulate: ParsableCommand {
     @Option(help: "split: nodes that join the formed hive (default: as many as it has).")
     var joiners: Int?
 
-    @Option(help: "Each node's clock runs at 1 ± up to this rate error (default 0.01 in hive, queen-loss and split; else 0).")
+    @Option(help: "Each node's clock runs at 1 ± up to this rate error (default 0.01 in the hive scenarios; else 0).")
     var drift: Double?
+
+    @Option(name: .customLong("lease-fraction"), help: "Override the hive's lease fraction (default 0.9; above 1 is unsafe: a negative control for the lease check).")
+    var leaseFraction: Double?
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
@@ -96,6 +99,7 @@ struct Simulate: ParsableCommand {
         if let joiners, joiners < 0 || joiners > 1_000_000 { throw ValidationError("--joiners must be between 0 and 1000000") }
         options.joiners = joiners
         options.clockDrift = drift
+        options.leaseFraction = leaseFraction
         switch crash {
         case "host": options.crashKind = .host
         case "process": options.crashKind = .process

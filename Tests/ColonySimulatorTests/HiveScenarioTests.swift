@@ -89,6 +89,32 @@ import Testing
         #expect(r.deliveryRatio == 1, "\(o.reproduceCommand)")
     }
 
+    /// Queens cut off and paused, members paused, 5% loss, clocks drifting: never two queens
+    /// in a term nor two lease holders; the hive forms again after. (The 1,000-seed sweep is
+    /// in docs/benchmarks.md.)
+    @Test(arguments: [UInt64(1), 2, 3])
+    func safetyHoldsUnderPartitionsPausesAndLoss(seed: UInt64) throws {
+        var o = options(.hiveSafety, nodes: 40, seed: seed)
+        o.loss = 0.05
+        o.durationSeconds = 20
+        let r = try checkedRun(o)
+        #expect(r.safetyViolations == 0, "\(o.reproduceCommand)")
+        #expect((r.faults ?? 0) >= 60, "\(o.reproduceCommand)")
+    }
+
+    /// The negative control: a lease longer than the voters' stickiness window is unsafe,
+    /// and the same faults make the simulator's lease check catch it.
+    @Test func theLeaseCheckCatchesAnUnsafeLease() throws {
+        var o = options(.hiveSafety, nodes: 40, seed: 1)
+        o.loss = 0.05
+        o.durationSeconds = 20
+        o.leaseFraction = 1.5
+        let r = try Simulation.run(o)
+        #expect(r.safetyViolations > 0, "\(o.reproduceCommand)")
+        #expect(r.violations.contains { $0.contains("two lease-holding queens") })
+        #expect(!r.passed)
+    }
+
     @Test func deterministic() throws {
         var o = options(.queenLoss, nodes: 60, seed: 7)
         o.rounds = 3
