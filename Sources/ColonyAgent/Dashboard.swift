@@ -1,7 +1,9 @@
 /// The live dashboard served at `/`: plain HTML and JavaScript, no build step, no CDN. It
-/// polls `/v1/members`, `/v1/kv` and `/v1/state`, listens to `/v1/events` and `/v1/log`
-/// (SSE), and draws every member as a node on a ring, coloured by status, with its
-/// incarnation; beside it the keys and the recent user events and writes.
+/// polls `/v1/members`, `/v1/hive`, `/v1/kv` and `/v1/state`, listens to `/v1/events` and
+/// `/v1/log` (SSE), and draws every member as a node on a ring, coloured by status, with its
+/// incarnation, the queens ringed in gold and the routing tree (queen to queen, and this
+/// agent's cell to its queen) in gold lines; beside it the cells, the keys and the recent
+/// user events and writes.
 enum Dashboard {
     static let html = #"""
     <!doctype html>
@@ -42,6 +44,11 @@ enum Dashboard {
         </table>
       </div>
       <div>
+        <h3 class="muted">hive <span id="hivesum"></span></h3>
+        <table>
+          <thead><tr><th>cell</th><th>queen</th><th>term</th><th>size</th><th>room</th><th>rtt</th></tr></thead>
+          <tbody id="cells"></tbody>
+        </table>
         <h3 class="muted">keys <span id="statesum"></span></h3>
         <table>
           <thead><tr><th>key</th><th>value</th><th>siblings</th></tr></thead>
@@ -61,19 +68,46 @@ enum Dashboard {
       }
     const colors = { alive: "#4cd07d", suspect: "#f0c040", dead: "#ef5350", left: "#8a96a3" };
     let selfId = null;
+    // The hive as this agent sees it (GET /v1/hive): queens are ringed in gold; the routing
+    // tree is drawn as gold lines between the queens and from this agent's cell to its queen.
+    let hive = null;
     function esc(s) { return String(s).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;"}[c])); }
     function draw(members) {
       const svg = document.getElementById("ring");
       const n = members.length, cx = 260, cy = 260, r = n > 1 ? 200 : 0;
       let out = "";
+      const pos = {};
       members.forEach((m, i) => {
         const a = 2 * Math.PI * i / Math.max(1, n) - Math.PI / 2;
-        const x = cx + r * Math.cos(a), y = cy + r * Math.sin(a);
+        pos[m.id] = { x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) };
+      });
+      const queens = new Set(hive ? hive.cells.map(c => c.queen) : []);
+      const byName = {};
+      members.forEach(m => byName[m.name] = m.id);
+      let tree = "";
+      if (hive) {
+        // Queen to queen (every queen forwards to every other), and this cell's voters to their queen.
+        const qs = hive.cells.map(c => c.queen).filter(q => pos[q]);
+        qs.forEach((a, i) => qs.slice(i + 1).forEach(b =>
+          tree += `<line class="tree queens" x1="${pos[a].x}" y1="${pos[a].y}" x2="${pos[b].x}" y2="${pos[b].y}" stroke="#d4a017" stroke-dasharray="4 3"/>`));
+        const q = hive.node.queen || (hive.node.role === "queen" ? hive.node.id : null);
+        if (q && pos[q]) {
+          hive.node.voters.map(v => byName[v]).filter(v => v && v !== q && pos[v]).forEach(v =>
+            tree += `<line class="tree cell" x1="${pos[q].x}" y1="${pos[q].y}" x2="${pos[v].x}" y2="${pos[v].y}" stroke="#d4a017"/>`);
+        }
+      }
+      members.forEach((m) => {
+        const { x, y } = pos[m.id];
         if (selfId && m.id !== selfId && m.status !== "left") {
           out += `<line x1="${cx}" y1="${cy}" x2="${x}" y2="${y}" stroke="#26313b"/>`;
         }
+      });
+      out += tree;
+      members.forEach((m) => {
+        const { x, y } = pos[m.id];
         const rad = m.id === selfId ? 16 : 12;
-        out += `<circle class="member ${m.status}" data-name="${esc(m.name)}" cx="${x}" cy="${y}" r="${rad}" fill="${colors[m.status] || "#fff"}"/>`;
+        const queen = queens.has(m.id);
+        out += `<circle class="member ${m.status}${queen ? " queen" : ""}" data-name="${esc(m.name)}" cx="${x}" cy="${y}" r="${rad}" fill="${colors[m.status] || "#fff"}"${queen ? ` stroke="#d4a017" stroke-width="4"` : ""}/>`;
         out += `<text x="${x}" y="${y + rad + 14}" fill="#e8e8e8" font-size="12" text-anchor="middle">${esc(m.name)} #${m.incarnation}</text>`;
       });
       svg.innerHTML = out;
@@ -90,6 +124,14 @@ enum Dashboard {
           selfId = me.id;
           document.getElementById("self").textContent = `${me.name} at ${me.address}`;
         }
+        try {
+          hive = await (await fetch(authed("/v1/hive"))).json();
+          const nd = hive.node;
+          document.getElementById("hivesum").textContent = nd.role === "homeless" ? "· in no cell (plain gossip)"
+            : `· ${nd.role} of cell ${nd.cell} in term ${nd.term}${nd.routing ? "" : " (not routing)"}`;
+          document.getElementById("cells").innerHTML = hive.cells.map(c =>
+            `<tr class="cell" data-cell="${esc(c.cell)}" data-queen="${esc(c.queenName ?? c.queen)}"><td>${esc(c.cell)}</td><td>${esc(c.queenName ?? c.queen)}</td><td>${c.term}</td><td>${c.size}</td><td>${c.open ? "open" : "full"}</td><td>${c.rttMs == null ? "—" : c.rttMs.toFixed(2) + " ms"}</td></tr>`).join("");
+        } catch (e) { hive = null; }
         draw(await (await fetch(authed("/v1/members"))).json());
         const keys = await (await fetch(authed("/v1/kv?limit=50"))).json();
         document.getElementById("keys").innerHTML = keys.map(k =>

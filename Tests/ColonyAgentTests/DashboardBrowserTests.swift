@@ -86,4 +86,51 @@ struct DashboardBrowserTests {
         server.cancel()
         for n in nodes.prefix(2) { await n.stop() }
     }
+
+    /// With the hive on, the page lists the cells, rings the queens and draws the routing tree.
+    @Test func theHiveIsDrawnWithItsQueensAndTree() async throws {
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        var settings = Settings.local
+        settings.hive.enabled = true
+        settings.hive.minimumUptime = .milliseconds(500)
+        settings.hive.foundSpacing = .milliseconds(200)
+        var nodes: [ColonyNode] = []
+        var seed: Address?
+        for i in 0..<8 {
+            let n = ColonyNode(configuration: .init(name: "bee-\(i)", bind: Address(host: "127.0.0.1", port: 0), settings: settings), logger: logger)
+            let a = try await n.start()
+            if let seed { try await n.join(seeds: ["\(seed)"]) } else { seed = a }
+            nodes.append(n)
+        }
+        let port = NIOLockedValueBox<Int?>(nil)
+        let app = Application(
+            router: buildRouter(node: nodes[0], registry: nil),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in port.withLockedValue { $0 = channel.localAddress?.port } },
+            logger: logger
+        )
+        let server = Task { try await app.runService() }
+        defer { server.cancel() }
+        for _ in 0..<100 where port.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
+        let url = "http://127.0.0.1:\(try #require(port.withLockedValue { $0 }))/"
+        // Until node 0 routes through a queen and knows every cell's claim.
+        var queens = 0
+        for _ in 0..<200 {
+            var ids: Set<NodeID> = []
+            for n in nodes where await n.hive().state.role == .queen { if let me = await n.hive().me { ids.insert(me) } }
+            let view = await nodes[0].hive()
+            queens = ids.count
+            if view.routing && !ids.isEmpty && ids.isSubset(of: Set(view.state.cells.values.filter { !$0.dissolved }.map(\.queen))) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(queens >= 1)
+        let page = try dom(url)
+        let rows = page.components(separatedBy: "<tr class=\"cell\"").count - 1
+        #expect(rows >= queens, "a row per cell: \(rows) rows, \(queens) queens")
+        #expect(page.contains("member alive queen"), "queens are ringed")
+        #expect(page.contains("class=\"tree"), "the routing tree is drawn")
+        #expect(page.contains("of cell "), "this agent's place in the hive")
+        server.cancel()
+        for n in nodes { await n.stop() }
+    }
 }
