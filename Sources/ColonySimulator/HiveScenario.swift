@@ -42,19 +42,27 @@ final class BroadcastTracker {
 }
 
 extension Simulation.Context {
+    /// A queen holding her lease, or a worker hearing its queen (homeless members and
+    /// candidates route through no one).
+    func routesThroughLeasedQueen(_ core: NodeCore) -> Bool {
+        core.hive.role == .queen ? core.holdsLease : core.isRouting
+    }
+
     /// Every up node is in a cell and routes through a queen that holds her lease.
     func hiveFormed() -> Bool {
-        for i in sim.upNodes {
-            guard let core = sim.nodes[i].core else { return false }
-            switch core.hive.role {
-            case .queen:
-                if !core.holdsLease { return false }
-            case .worker:
-                if !core.isRouting { return false }
-            case .homeless, .preCandidate, .candidate:
-                return false
-            }
+        sim.upNodes.allSatisfy { i in sim.nodes[i].core.map(routesThroughLeasedQueen) ?? false }
+    }
+
+    /// A converged swarm of N forms its hive: when, and its shape, go into `result` (or why
+    /// it did not form). False if it did not.
+    mutating func formHive(_ result: inout SimulationResult) -> Bool {
+        startConverged()
+        guard let formed = waitHiveFormed(until: 120 * Simulation.second) else {
+            result.failure = "the hive did not form within 120 s (\(queens().count) queens, \(sim.upNodes.filter { sim.nodes[$0].core?.hive.role == .homeless }.count) homeless)"
+            return false
         }
+        result.hiveFormedMs = Double(formed) / 1e6
+        recordHiveShape(&result)
         return true
     }
 
@@ -124,16 +132,11 @@ extension Simulation.Context {
     /// minus 1), delivery, last delivery hop and latency to the last node. `--no-hive` runs the
     /// same workload over plain gossip.
     mutating func hive(_ result: inout SimulationResult) {
-        startConverged()
         if options.hive {
-            guard let formed = waitHiveFormed(until: 120 * Simulation.second) else {
-                result.failure = "the hive did not form within 120 s (\(queens().count) queens, \(sim.upNodes.filter { sim.nodes[$0].core?.hive.role == .homeless }.count) homeless)"
-                return
-            }
-            result.hiveFormedMs = Double(formed) / 1e6
-            recordHiveShape(&result)
+            guard formHive(&result) else { return }
             sim.run(until: sim.now + 2 * Simulation.second)
         } else {
+            startConverged()
             sim.run(until: warmup)
         }
         let all = Set(0..<n)
@@ -182,13 +185,7 @@ extension Simulation.Context {
     /// Then `--kill` of all nodes (default 20%), a queen among them, crash at once while
     /// broadcasts flow: every broadcast from a survivor must reach every survivor.
     mutating func queenLoss(_ result: inout SimulationResult) {
-        startConverged()
-        guard waitHiveFormed(until: 120 * Simulation.second) != nil else {
-            result.failure = "the hive did not form within 120 s"
-            return
-        }
-        result.hiveFormedMs = Double(sim.now) / 1e6
-        recordHiveShape(&result)
+        guard formHive(&result) else { return }
         sim.run(until: sim.now + 2 * Simulation.second)
         var failovers: [Double] = []
         var elections: [Double] = []
@@ -279,12 +276,7 @@ extension Simulation.Context {
     /// the smallest cell shrinks below its low-water mark (members leave the swarm), and
     /// the merge time runs until its remaining members route through other cells.
     mutating func split(_ result: inout SimulationResult) {
-        startConverged()
-        guard waitHiveFormed(until: 120 * Simulation.second) != nil else {
-            result.failure = "the hive did not form within 120 s"
-            return
-        }
-        result.hiveFormedMs = Double(sim.now) / 1e6
+        guard formHive(&result) else { return }
         sim.run(until: sim.now + 2 * Simulation.second)
 
         struct Split {
@@ -362,7 +354,7 @@ extension Simulation.Context {
         sim.run(until: sim.now + 2 * Simulation.second)
 
         // Merge: the smallest cell loses members until it is below its low-water mark.
-        let low = settings.hive.cellLowWater
+        let low = settings.hive.lowWaterMark
         guard let victim = queens().filter({ $0.size >= 2 }).min(by: { ($0.size, $0.cell) < ($1.size, $1.cell) }),
               let roster = sim.nodes[victim.node].core?.hive.roster else {
             result.failure = "no cell to shrink"
@@ -382,7 +374,7 @@ extension Simulation.Context {
         func merged() -> Bool {
             remaining.allSatisfy { i in
                 guard let c = sim.nodes[i].core, sim.nodes[i].isUp else { return true }
-                return c.hive.cell != nil && c.hive.cell != victim.cell && (c.hive.role == .queen ? c.holdsLease : c.isRouting)
+                return c.hive.cell != nil && c.hive.cell != victim.cell && routesThroughLeasedQueen(c)
             }
         }
         drive(until: mergeDeadline, from: shrinkAt) { merged() }
@@ -407,13 +399,7 @@ extension Simulation.Context {
     /// per cell per term and one lease holder per cell at every step. After `--duration`
     /// (default 30 s) the faults stop and the hive must form again within 60 s.
     mutating func hiveSafety(_ result: inout SimulationResult) {
-        startConverged()
-        guard waitHiveFormed(until: 120 * Simulation.second) != nil else {
-            result.failure = "the hive did not form within 120 s"
-            return
-        }
-        result.hiveFormedMs = Double(sim.now) / 1e6
-        recordHiveShape(&result)
+        guard formHive(&result) else { return }
         let start = sim.now
         let end = start + Int64((options.durationSeconds ?? 30) * 1e9)
         var t = start

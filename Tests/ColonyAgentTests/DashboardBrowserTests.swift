@@ -44,12 +44,14 @@ struct DashboardBrowserTests {
         return out
     }
 
-    @Test func membersAppearAndChangeAsTheyFailAndLeave() async throws {
+    /// `count` agents named `prefix-i` joined into one swarm, the first serving the
+    /// dashboard (cancel `server` when done).
+    func swarmWithDashboard(_ prefix: String, count: Int, settings: Settings) async throws -> (nodes: [ColonyNode], url: String, server: Task<Void, Error>) {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         var nodes: [ColonyNode] = []
         var seed: Address?
-        for i in 0..<4 {
-            let n = ColonyNode(configuration: .init(name: "web-\(i)", bind: Address(host: "127.0.0.1", port: 0), settings: .local), logger: logger)
+        for i in 0..<count {
+            let n = ColonyNode(configuration: .init(name: "\(prefix)-\(i)", bind: Address(host: "127.0.0.1", port: 0), settings: settings), logger: logger)
             let a = try await n.start()
             if let seed { try await n.join(seeds: ["\(seed)"]) } else { seed = a }
             nodes.append(n)
@@ -62,9 +64,15 @@ struct DashboardBrowserTests {
             logger: logger
         )
         let server = Task { try await app.runService() }
-        defer { server.cancel() }
         for _ in 0..<100 where port.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
-        let url = "http://127.0.0.1:\(try #require(port.withLockedValue { $0 }))/"
+        let bound = port.withLockedValue { $0 }
+        if bound == nil { server.cancel() }
+        return (nodes, "http://127.0.0.1:\(try #require(bound))/", server)
+    }
+
+    @Test func membersAppearAndChangeAsTheyFailAndLeave() async throws {
+        let (nodes, url, server) = try await swarmWithDashboard("web", count: 4, settings: .local)
+        defer { server.cancel() }
         for _ in 0..<100 where await nodes[0].members(status: .alive).count < 4 { try await Task.sleep(for: .milliseconds(50)) }
 
         try await nodes[1].put("config/colour", value: Array("teal".utf8))
@@ -89,30 +97,12 @@ struct DashboardBrowserTests {
 
     /// With the hive on, the page lists the cells, rings the queens and draws the routing tree.
     @Test func theHiveIsDrawnWithItsQueensAndTree() async throws {
-        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         var settings = Settings.local
         settings.hive.enabled = true
         settings.hive.minimumUptime = .milliseconds(500)
         settings.hive.foundSpacing = .milliseconds(200)
-        var nodes: [ColonyNode] = []
-        var seed: Address?
-        for i in 0..<8 {
-            let n = ColonyNode(configuration: .init(name: "bee-\(i)", bind: Address(host: "127.0.0.1", port: 0), settings: settings), logger: logger)
-            let a = try await n.start()
-            if let seed { try await n.join(seeds: ["\(seed)"]) } else { seed = a }
-            nodes.append(n)
-        }
-        let port = NIOLockedValueBox<Int?>(nil)
-        let app = Application(
-            router: buildRouter(node: nodes[0], registry: nil),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in port.withLockedValue { $0 = channel.localAddress?.port } },
-            logger: logger
-        )
-        let server = Task { try await app.runService() }
+        let (nodes, url, server) = try await swarmWithDashboard("bee", count: 8, settings: settings)
         defer { server.cancel() }
-        for _ in 0..<100 where port.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
-        let url = "http://127.0.0.1:\(try #require(port.withLockedValue { $0 }))/"
         // Until node 0 routes through a queen and knows every cell's claim.
         var queens = 0
         for _ in 0..<200 {

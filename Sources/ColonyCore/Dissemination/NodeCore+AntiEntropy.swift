@@ -132,12 +132,7 @@ extension NodeCore {
             }
             sendStream(.joinReply(exchange: e, members: table.allMembers), to: sender)
             if !recentEvents.isEmpty { sendStream(.recentEvents(exchange: e, events: recentEvents), to: sender) }
-            // The cells, so a joiner enlists with one rather than founding its own before the
-            // next claim refresh reaches it.
-            if hiveOn {
-                let claims = hive.cells.keys.sorted().compactMap { c in hive.cells[c].flatMap { $0.dissolved ? nil : Update.queen($0) } }
-                if !claims.isEmpty { out.append(.send(Packet(from: me.id, message: .gossip, updates: claims), to: sender, via: .stream)) }
-            }
+            sendCells(to: sender)
         case .joinReply(let e, let members):
             onJoinReply(exchange: e, members: members, from: sender)
         case .digest(let e, let root, let count):

@@ -244,6 +244,10 @@ public struct HiveSettings: Sendable, Hashable {
 
     public init() {}
 
+    /// The size under which a cell merges: `cellLowWater`, but never above a quarter of
+    /// `cellHighWater` (the halves of a split must stay clear of it).
+    public var lowWaterMark: Int { min(cellLowWater, cellHighWater / 4) }
+
     /// The lease after a majority-acknowledged round.
     public var leaseNanoseconds: Int64 { Int64(Double(electionTimeoutMin.nanosecondsInt64) * leaseFraction) }
 
@@ -306,14 +310,20 @@ public struct HiveState: Sendable {
     var heartbeatArmed = false
     /// Breeding under way: the new cell, its designated queen and the voters handed to it
     /// (removed from our roster one at a time, the designate last).
-    var split: (cell: CellID, designate: Voter, voters: [Voter], at: Instant)?
+    struct Split {
+        var cell: CellID
+        var designate: Voter
+        var voters: [Voter]
+        var at: Instant
+    }
+    var split: Split?
     /// Voters just removed, told so with the next heartbeat round.
     var farewell: [Voter] = []
     /// Since when the cell is below its low-water mark.
     var lowSince: Instant?
 
-    // Homeless.
-    var homeArmed = false
+    // Homeless (and, for workers, re-homing).
+    /// When the home timer fires next (nil: not armed).
     var homeAt: Instant?
     var enlisting: (cell: CellID, at: Instant)?
     var refusedBy: [CellID: Instant] = [:]

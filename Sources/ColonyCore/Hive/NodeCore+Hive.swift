@@ -21,8 +21,7 @@ extension NodeCore {
     /// Look for a cell (or, as a worker, for a nearer one) at `t`, or earlier if so armed
     /// already (a timer it supersedes fires to no effect).
     mutating func armHome(at t: Instant) {
-        if hive.homeArmed, let at = hive.homeAt, at <= t { return }
-        hive.homeArmed = true
+        if let at = hive.homeAt, at <= t { return }
         hive.homeAt = t
         timers.schedule(.hiveHome, at: t)
     }
@@ -66,8 +65,8 @@ extension NodeCore {
     // MARK: Homeless members
 
     mutating func onHomeTick() {
-        guard hive.homeArmed, let at = hive.homeAt, now >= at else { return }
-        hive.homeArmed = false
+        guard let at = hive.homeAt, now >= at else { return }
+        hive.homeAt = nil
         guard hiveOn, phase == .active else { return }
         guard hive.role == .homeless else {
             if hive.role == .worker { considerRehome() }
@@ -90,8 +89,7 @@ extension NodeCore {
         hive.enlisting = nil
         if let target = nearestOpenCell() {
             hive.foundAt = nil
-            hive.enlisting = (target.cell, now)
-            sendDatagram(.hive(.enlist(cell: target.cell, boot: boot)), to: target.peer)
+            enlist(with: target)
             return
         }
         guard eligibleForQueen else { return }
@@ -109,14 +107,19 @@ extension NodeCore {
     /// merge or split), nor while its queen is not heard.
     mutating func considerRehome() {
         guard hive.role == .worker, routing, vivaldi.coordinate.error <= settings.hive.rehomeMaxError, let cell = hive.cell, let own = hive.cells[cell], own.queen == hive.queen,
-              Int(own.size) > min(settings.hive.cellLowWater, settings.hive.cellHighWater / 4) + 2,
+              Int(own.size) > settings.hive.lowWaterMark + 2,
               let target = nearestOpenCell(), target.cell != cell, Int(target.size) + 2 < settings.hive.cellHighWater else { return }
         let mine = vivaldi.coordinate.distance(to: own.coordinate)
         let there = vivaldi.coordinate.distance(to: target.coordinate)
         guard there < settings.hive.rehomeFactor * mine else { return }
         leaveCell(reason: "re-homing to a nearer queen", notify: true)
-        hive.enlisting = (target.cell, now)
-        sendDatagram(.hive(.enlist(cell: target.cell, boot: boot)), to: target.peer)
+        enlist(with: target)
+    }
+
+    /// Ask `claim`'s queen to admit us (answered by `enlisted`, then her heartbeat).
+    mutating func enlist(with claim: QueenClaim) {
+        hive.enlisting = (claim.cell, now)
+        sendDatagram(.hive(.enlist(cell: claim.cell, boot: boot)), to: claim.peer)
     }
 
     /// The open cell whose queen is nearest by network coordinates.
@@ -237,7 +240,7 @@ extension NodeCore {
         onAcknowledgements()
     }
 
-    mutating func sendBreed(_ split: (cell: CellID, designate: Voter, voters: [Voter], at: Instant), cell: CellID, to peer: Peer) {
+    mutating func sendBreed(_ split: HiveState.Split, cell: CellID, to peer: Peer) {
         let signature = sign(SignedClaim.breed(cell: cell, term: hive.term, newCell: split.cell, designate: split.designate.id, voters: split.voters, queen: me.id))
         sendHive(.hive(.breed(cell: cell, term: hive.term, newCell: split.cell, designate: split.designate.id, voters: split.voters, signature: signature)), to: peer)
     }
@@ -347,6 +350,14 @@ extension NodeCore {
     }
 
     // MARK: Claims (news)
+
+    /// To a joiner, with the join reply: every live cell's claim, so it enlists with one
+    /// rather than founding its own before the next claim refresh reaches it.
+    mutating func sendCells(to peer: Peer) {
+        guard hiveOn else { return }
+        let claims = hive.cells.keys.sorted().compactMap { c in hive.cells[c].flatMap { $0.dissolved ? nil : Update.queen($0) } }
+        if !claims.isEmpty { out.append(.send(Packet(from: me.id, message: .gossip, updates: claims), to: peer, via: .stream)) }
+    }
 
     mutating func applyQueenClaim(_ c: QueenClaim) {
         guard c.term < maxCounter, c.serial < maxCounter, c.coordinate.isValid else {
@@ -759,7 +770,7 @@ extension NodeCore {
         }
         guard let best else { return }
         let newCell = CellID(hiveRng.next())
-        hive.split = (newCell, best.designate, best.voters.sorted(), now)
+        hive.split = HiveState.Split(cell: newCell, designate: best.designate, voters: best.voters.sorted(), at: now)
         for v in best.voters where v != best.designate { queueChange(add: false, v) }
         queueChange(add: false, best.designate)
         emit(.hive(.splitting(cell: cell, newCell: newCell, designate: best.designate.id, voters: best.voters.map(\.id))))
@@ -805,8 +816,7 @@ extension NodeCore {
     /// all its members; they enlist with the open cells nearest them. True if it dissolved.
     mutating func considerMerge() -> Bool {
         guard hive.role == .queen, hive.split == nil, let cell = hive.cell, let roster = hive.roster else { return false }
-        // Never above a quarter of the high-water mark: the halves of a split stay clear of it.
-        guard roster.count < min(settings.hive.cellLowWater, settings.hive.cellHighWater / 4) else {
+        guard roster.count < settings.hive.lowWaterMark else {
             hive.lowSince = nil
             return false
         }

@@ -310,6 +310,11 @@ struct WireReader {
         return Coordinate(vec: Array(values[0..<Coordinate.dimensions]), error: values[8], adjustment: values[9], height: values[10])
     }
 
+    /// A flag, then the coordinate if there is one.
+    mutating func optionalCoordinate32() throws(WireError) -> Coordinate? {
+        try flag("coordinate flag") ? try coordinate32() : nil
+    }
+
     mutating func cellID() throws(WireError) -> CellID { CellID(try fixed64()) }
 
     mutating func rosterVersion() throws(WireError) -> RosterVersion {
@@ -392,8 +397,7 @@ struct WireReader {
             let round = try varint()
             let version = try rosterVersion()
             let boot = try varint()
-            let coordinate = try flag("coordinate flag") ? try coordinate32() : nil
-            return .heartbeatAck(cell: cell, term: term, round: round, version: version, boot: boot, coordinate: coordinate)
+            return .heartbeatAck(cell: cell, term: term, round: round, version: version, boot: boot, coordinate: try optionalCoordinate32())
         case 6:
             return .enlist(cell: cell, boot: try varint())
         case 7:
@@ -537,9 +541,7 @@ struct WireReader {
             message = .ping(seq: seq, target: try nodeID())
         case 1:
             let seq = try u32("seq")
-            var coordinate: Coordinate?
-            if try flag("coordinate flag") { coordinate = try coordinate32() }
-            message = .ack(seq: seq, coordinate: coordinate)
+            message = .ack(seq: seq, coordinate: try optionalCoordinate32())
         case 2: message = .nack(seq: try u32("seq"))
         case 3:
             let seq = try u32("seq")

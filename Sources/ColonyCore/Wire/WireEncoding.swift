@@ -222,6 +222,16 @@ extension ByteSink {
         }
     }
 
+    /// A flag, then the coordinate if there is one.
+    mutating func coordinate32(_ c: Coordinate?) {
+        if let c {
+            write(1)
+            coordinate32(c)
+        } else {
+            write(0)
+        }
+    }
+
     mutating func cellID(_ c: CellID) { fixed64(c.raw) }
 
     mutating func rosterVersion(_ v: RosterVersion) {
@@ -362,12 +372,7 @@ extension HiveMessage {
             out.varint(round)
             out.rosterVersion(version)
             out.varint(boot)
-            if let c = coordinate {
-                out.write(1)
-                out.coordinate32(c)
-            } else {
-                out.write(0)
-            }
+            out.coordinate32(coordinate)
         case .enlist(let cell, let boot):
             out.write(6)
             out.cellID(cell)
@@ -484,12 +489,7 @@ extension Packet {
             out.nodeID(target)
         case .ack(let seq, let coordinate):
             out.varint(UInt64(seq))
-            if let c = coordinate {
-                out.write(1)
-                out.coordinate32(c)
-            } else {
-                out.write(0)
-            }
+            out.coordinate32(coordinate)
         case .nack(let seq):
             out.varint(UInt64(seq))
         case .pingReq(let seq, let target, let address):
