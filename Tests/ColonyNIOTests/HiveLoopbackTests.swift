@@ -114,19 +114,27 @@ import Testing
 
         // `colony hive depose` from one of her workers: the new queen abdicates and sits out;
         // the cell elects a third (it needs two live voters besides her, so a cell of four).
-        if workers.count >= 3, let q = queens.first {
-            var newQueen = -1
-            for w in workers where await nodes[w].me()?.id == q { newQueen = w }
-            let asker = try #require(workers.first { $0 != newQueen })
-            let termNow = await nodes[newQueen].hive().state.term
-            // The crashed queen leaves the roster first (silent for the worker timeout).
-            _ = await eventually(10) { await nodes[newQueen].hive().state.roster?.count == workers.count }
-            let d = try await nodes[asker].deposeQueen()
-            #expect(d.cell == cell && d.queen == q && !d.local)
-            let reelected = await eventually(10) {
-                for w in workers where w != newQueen {
+        if workers.count >= 3, queens.count == 1 {
+            // The crashed queen leaves the roster first (silent for the worker timeout); then
+            // a worker that follows the cell's queen now (so its term is hers) asks.
+            var asker: Int?
+            _ = await eventually(10) {
+                var queenRoster = 0
+                asker = nil
+                for w in workers {
                     let v = await nodes[w].hive()
-                    if v.state.cell == cell, v.state.role == .queen, v.state.term > termNow, v.holdsLease { return true }
+                    guard v.state.cell == cell else { continue }
+                    if v.state.role == .queen { queenRoster = v.state.roster?.count ?? 0 }
+                    if v.state.role == .worker, v.routing { asker = w }
+                }
+                return queenRoster == workers.count && asker != nil
+            }
+            let d = try await nodes[try #require(asker)].deposeQueen(cell: cell)
+            #expect(d.cell == cell && !d.local)
+            let reelected = await eventually(10) {
+                for w in workers where await nodes[w].me()?.id != d.queen {
+                    let v = await nodes[w].hive()
+                    if v.state.cell == cell, v.state.role == .queen, v.state.term > d.term, v.holdsLease { return true }
                 }
                 return false
             }
