@@ -201,6 +201,10 @@ enum SSE {
             return "event: revoked\ndata: {\"id\":\"\(id)\"}\n\n"
         case .evictionProposed(let id, let score):
             return "event: evictionProposed\ndata: {\"id\":\"\(id)\",\"score\":\(Int(score))}\n\n"
+        case .evicted(let e):
+            return "event: evicted\ndata: {\"id\":\"\(e.id)\",\"issuer\":\"\(e.issuer)\",\"reason\":\"\(e.reason)\",\"expiresMs\":\(e.expiresMs)}\n\n"
+        case .evictionEnded(let id, let lifted):
+            return "event: evictionEnded\ndata: {\"id\":\"\(id)\",\"lifted\":\(lifted)}\n\n"
         case .hive(let change):
             let body: String
             switch change {

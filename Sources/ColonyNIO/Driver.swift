@@ -436,6 +436,15 @@ final class Driver: @unchecked Sendable {
             }
         case .evictionProposed(let id, let score):
             logger.warning("peer misbehaves: eviction proposed", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
+        case .evicted(let e):
+            let meta: Logger.Metadata = ["colony.peer.id": "\(e.id)", "colony.issuer": "\(e.issuer)", "colony.reason": "\(e.reason)", "colony.expires_ms": "\(e.expiresMs)"]
+            if e.id == core?.me.id {
+                logger.error("this node was evicted by a queen: every member refuses it until the eviction expires or is lifted", metadata: meta)
+            } else {
+                logger.warning("member evicted", metadata: meta)
+            }
+        case .evictionEnded(let id, let lifted):
+            logger.info(lifted ? "eviction lifted" : "eviction expired", metadata: ["colony.peer.id": "\(id)"])
         case .hive(let change):
             switch change {
             case .founded(let cell, let term):

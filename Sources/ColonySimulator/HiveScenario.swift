@@ -400,6 +400,17 @@ extension Simulation.Context {
     /// (default 30 s) the faults stop and the hive must form again within 60 s.
     mutating func hiveSafety(_ result: inout SimulationResult) {
         guard formHive(&result) else { return }
+        // Every member is honest: faults must not get any of them evicted.
+        var evicted: Set<NodeID> = []
+        sim.onEvent = { _, _, event in
+            if case .evicted(let e) = event { evicted.insert(e.id) }
+        }
+        defer {
+            result.honestEvicted = evicted.count
+            if !evicted.isEmpty {
+                result.failure = (result.failure.map { $0 + "; " } ?? "") + "\(evicted.count) honest members evicted"
+            }
+        }
         let start = sim.now
         let end = start + Int64((options.durationSeconds ?? 30) * 1e9)
         var t = start

@@ -36,11 +36,15 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
     /// with clocks drifting. Safety (one queen per cell per term, one lease holder per cell)
     /// must hold at every step; after the faults stop, the hive must form again.
     case hiveSafety = "hive-safety"
+    /// A formed, signed hive in which `--offenders` members flood or freeload: their victims
+    /// accuse them, a queen evicts them, every honest member refuses them; one eviction is
+    /// lifted, the others expire after `--evict-ttl` s and their members return.
+    case evict
 }
 
 extension ScenarioKind {
     /// Scenarios of the hive (cells form unless `--no-hive`).
-    public var isHive: Bool { self == .hive || self == .queenLoss || self == .split || self == .hiveSafety }
+    public var isHive: Bool { self == .hive || self == .queenLoss || self == .split || self == .hiveSafety || self == .evict }
 }
 
 public struct SimulationOptions: Sendable {
@@ -73,6 +77,10 @@ public struct SimulationOptions: Sendable {
     /// Overrides the hive's lease fraction (a negative control: above 1, a lease outlasts
     /// the voters' stickiness and the lease check must catch it).
     public var leaseFraction: Double?
+    /// evict: misbehaving members (default max(2, N/50)) and how long evictions last
+    /// (seconds, default 90).
+    public var offenders: Int?
+    public var evictTTLSeconds: Double?
 
     public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
         self.scenario = scenario
@@ -99,6 +107,8 @@ public struct SimulationOptions: Sendable {
         if let joiners { cmd += " --joiners \(joiners)" }
         if let clockDrift { cmd += " --drift \(clockDrift)" }
         if let leaseFraction { cmd += " --lease-fraction \(leaseFraction)" }
+        if let offenders { cmd += " --offenders \(offenders)" }
+        if let evictTTLSeconds { cmd += " --evict-ttl \(evictTTLSeconds)" }
         return cmd
     }
 }
@@ -142,6 +152,7 @@ public enum Simulation {
             guard f > 0 && f < 100 else { throw SimulationError.badLeaseFraction(f) }
             settings.hive.leaseFraction = f
         }
+        if options.scenario == .evict { settings.hive.evictionTTL = .milliseconds(Int64((options.evictTTLSeconds ?? 90) * 1000)) }
         if let k = options.killFraction, !(k >= 0 && k < 1) { throw SimulationError.badProbability("--kill", k) }
         if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
         network.loss = options.loss
@@ -153,7 +164,7 @@ public enum Simulation {
         let sim = Simulator(seed: options.seed, settings: settings, network: network)
         // The hive's lease must hold with clocks that run at different rates.
         sim.clockDrift = options.clockDrift ?? (options.scenario.isHive ? 0.01 : 0)
-        sim.strict = options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos && options.scenario != .hiveSafety
+        sim.strict = options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos && options.scenario != .hiveSafety && options.scenario != .evict
         var context = Context(sim: sim, options: options, settings: settings, progress: progress)
         var result = SimulationResult(options: options)
         switch options.scenario {
@@ -170,6 +181,7 @@ public enum Simulation {
         case .queenLoss: context.queenLoss(&result)
         case .split: context.split(&result)
         case .hiveSafety: context.hiveSafety(&result)
+        case .evict: context.evict(&result)
         }
         result.safetyViolations = sim.safetyViolations
         let elapsed = clock.now - started

@@ -108,6 +108,16 @@ public struct SimulationResult: Sendable {
     public var queenRTTRatio: Distribution?
     /// hive-safety: faults injected (queens cut off, members paused).
     public var faults: Int?
+    /// evict: offenders evicted (known to every honest member), honest members evicted
+    /// anywhere (must be 0); from the attack's start until every honest member refuses an
+    /// offender; from a lift, and from an expiry, until every honest member holds it alive
+    /// again; offenders found in a cell's roster while evicted.
+    public var offendersEvicted: Int?
+    public var honestEvicted: Int?
+    public var evictTime: Distribution?
+    public var liftTime: Distribution?
+    public var readmitTime: Distribution?
+    public var evictedInRoster: Int?
     /// At most one queen per cell per term, and no two lease holders of a cell at once.
     public var safetyViolations = 0
 
@@ -198,6 +208,13 @@ public struct SimulationResult: Sendable {
             fields.append(("splitsIncomplete", splitsIncomplete.map(String.init) ?? "null"))
             fields.append(("merges", merges.map(String.init) ?? "null"))
             fields.append(("mergeMs", Self.dist(mergeTime)))
+            fields.append(("offenders", offenders.map(String.init) ?? "null"))
+            fields.append(("offendersEvicted", offendersEvicted.map(String.init) ?? "null"))
+            fields.append(("honestEvicted", honestEvicted.map(String.init) ?? "null"))
+            fields.append(("evictMs", Self.dist(evictTime)))
+            fields.append(("liftMs", Self.dist(liftTime)))
+            fields.append(("readmitMs", Self.dist(readmitTime)))
+            fields.append(("evictedInRoster", evictedInRoster.map(String.init) ?? "null"))
             fields.append(("queenRttRatio", queenRTTRatio.map { String(format: "{\"p50\": %.3f, \"p90\": %.3f, \"max\": %.3f}", $0.p50, $0.p90, $0.max) } ?? "null"))
         }
         fields.append(("safetyViolations", "\(safetyViolations)"))
@@ -242,6 +259,7 @@ public struct SimulationResult: Sendable {
             ("failover", failover.map { _ in d(failover) + " (elected " + d(electionMs) + ")" } ?? "—"),
             ("splits", splits.map { "\($0) · " + d(splitTime) + " · \(splitsIncomplete ?? 0) incomplete" } ?? "—"),
             ("merges", merges.map { "\($0) · " + d(mergeTime) } ?? "—"),
+            ("evictions", offendersEvicted.map { "\($0)/\(offenders ?? 0) offenders evicted · \(honestEvicted ?? 0) honest evicted · evict " + d(evictTime) + " · lift " + d(liftTime) + " · readmit " + d(readmitTime) } ?? "—"),
             ("queen rtt ÷ best", queenRTTRatio.map { String(format: "p50 %.2f · p90 %.2f · max %.2f (n=%d)", $0.p50, $0.p90, $0.max, $0.count) } ?? "—"),
             ("safety violations", "\(safetyViolations)"),
             ("rtt estimates", rttError.map { String(format: "error p50 %.1f%% · p99 %.1f%% (n=%d pairs)", $0.p50 * 100, $0.p99 * 100, $0.count) } ?? "—"),

@@ -64,6 +64,12 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("lease-fraction"), help: "Override the hive's lease fraction (default 0.9; above 1 is unsafe: a negative control for the lease check).")
     var leaseFraction: Double?
 
+    @Option(help: "evict: members that misbehave (default max(2, N/50)).")
+    var offenders: Int?
+
+    @Option(name: .customLong("evict-ttl"), help: "evict: how long an eviction lasts, seconds (default 90).")
+    var evictTTL: Double?
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -100,6 +106,10 @@ struct Simulate: ParsableCommand {
         options.joiners = joiners
         options.clockDrift = drift
         options.leaseFraction = leaseFraction
+        if let offenders, offenders < 1 || offenders > nodes / 3 { throw ValidationError("--offenders must be between 1 and a third of --nodes") }
+        if let evictTTL, !(evictTTL >= 1 && evictTTL <= 86_400) { throw ValidationError("--evict-ttl must be between 1 and 86400 seconds") }
+        options.offenders = offenders
+        options.evictTTLSeconds = evictTTL
         switch crash {
         case "host": options.crashKind = .host
         case "process": options.crashKind = .process

@@ -76,7 +76,7 @@ extension NodeCore {
         let horizon = settings.reconnectTimeout.nanosecondsInt64
         for _ in 0..<4 {
             let entry = gone[gone.index(gone.startIndex, offsetBy: rng.below(gone.count))]
-            guard let r = table[entry.key], r.member.status == .dead,
+            guard let r = table[entry.key], r.member.status == .dead, !isExcluded(entry.key),
                   now.nanoseconds - entry.value.nanoseconds < horizon else { continue }
             startDigest(with: r.member.peer)
             startStateSync(with: r.member.peer)
@@ -198,6 +198,7 @@ extension NodeCore {
 
     mutating func onReapTick() {
         timers.schedule(.reap, at: now + settings.reapInterval)
+        expireEvictions()
         let horizon = settings.tombstoneTimeout.nanosecondsInt64
         var expired: [NodeID] = []
         for (id, since) in gone where now.nanoseconds - since.nanoseconds >= horizon { expired.append(id) }

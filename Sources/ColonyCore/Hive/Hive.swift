@@ -138,6 +138,12 @@ public enum HiveMessage: Sendable, Equatable {
     /// An operator's order (`colony hive depose`, from any member): the queen of `cell` in
     /// `term` abdicates and sits out the next elections.
     case depose(cell: CellID, term: UInt64, signature: Signature?)
+    /// A member's accusation, to its queen (or, when she is the accused, another queen of
+    /// `cell`): the accused's score with it fell below the eviction threshold.
+    case accuse(cell: CellID, accusation: Accusation)
+    /// An operator's order (`colony hive lift`, from any member) to the queen that evicted
+    /// `evicted`: lift her eviction. `cell` is the eviction's.
+    case lift(cell: CellID, evicted: NodeID, signature: Signature?)
 }
 
 /// A queen deposed (or asked to be): her cell, term and id.
@@ -241,6 +247,11 @@ public struct HiveSettings: Sendable, Hashable {
     public var graftTimeout: Duration = .milliseconds(100)
     /// Routed broadcasts kept to answer grafts. Default 4,096.
     public var routedCacheSize = 4096
+    /// Distinct accusers (the queen included) a queen waits for before she evicts a member
+    /// by reputation; never fewer than `Eviction.minimumAccusers` (2). Default 2.
+    public var evictionAccusers = 2
+    /// How long an eviction keeps its identity out, unless lifted. Default 1 hour.
+    public var evictionTTL: Duration = .seconds(3600)
 
     public init() {}
 
@@ -330,6 +341,8 @@ public struct HiveState: Sendable {
     var foundAt: Instant?
     /// Deposed: stand for no election and found no cell until then.
     var sitOutUntil: Instant?
+    /// Queen: accusations held, per accused, per accuser (the newest of each).
+    var accusations: [NodeID: [NodeID: Accusation]] = [:]
 
     // Routing.
     var announce: [BroadcastID] = []

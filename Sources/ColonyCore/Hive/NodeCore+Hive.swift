@@ -48,7 +48,7 @@ extension NodeCore {
     /// Healthy, old enough and not leaving: fit to found a cell or stand for election.
     var eligibleForQueen: Bool {
         phase == .active && awareness.score == 0 && now.nanoseconds(since: bootedAt) >= settings.hive.minimumUptime.nanosecondsInt64
-            && (hive.sitOutUntil.map { now >= $0 } ?? true)
+            && (hive.sitOutUntil.map { now >= $0 } ?? true) && !isExcluded(me.id)
     }
 
     /// Heard our queen within the stickiness window (we vote for no one else meanwhile).
@@ -76,7 +76,8 @@ extension NodeCore {
         }
         armHome(at: now + settings.hive.homeInterval)
         let live = table.liveCount
-        guard live >= settings.hive.minimumMembers else {
+        // Evicted: every queen refuses us until it ends.
+        guard live >= settings.hive.minimumMembers, !isExcluded(me.id) else {
             hive.foundAt = nil
             return
         }
@@ -316,7 +317,7 @@ extension NodeCore {
         for v in roster.voters where v.id != me.id {
             // A voter we have not heard of yet (news of it still spreading) is not gone: it
             // goes only if it stays silent.
-            let gone = table[v.id]?.member.status.isGone == true || revoked.contains(v.id)
+            let gone = table[v.id]?.member.status.isGone == true || isExcluded(v.id)
             let silent = hive.acked[v.id].map { now.nanoseconds(since: $0.at) > timeout } ?? true
             if gone || silent { queueChange(add: false, v) }
         }
@@ -396,6 +397,10 @@ extension NodeCore {
                   table[from]?.member.status.isLive == true, !isGraylisted(from),
                   verified(signature, of: SignedClaim.depose(cell: cell, term: term, by: from), origin: from) else { return }
             deposeSelf(reason: "deposed by \(table[from]?.member.name ?? from.description)")
+        case .accuse(let cell, let accusation):
+            onAccuse(cell: cell, accusation: accusation, from: from)
+        case .lift(_, let evicted, let signature):
+            onLift(evicted: evicted, signature: signature, from: from)
         case .breed(let cell, let term, let newCell, let designate, let voters, let signature):
             onBreed(cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: signature, from: from)
         case .preVote(let cell, let term, let version, let boot):
@@ -635,7 +640,7 @@ extension NodeCore {
             sendDatagram(.hive(.enlisted(cell: cell, term: 0, accepted: false)), to: peer)
             return
         }
-        let live = table[v.id]?.member.status == .alive && !revoked.contains(v.id)
+        let live = table[v.id]?.member.status == .alive && !isExcluded(v.id)
         let adds = hive.pending.filter(\.add).count
         var accepted = live && phase == .active && (roster.contains(v) || roster.count + adds < settings.hive.cellHighWater)
         if accepted {
@@ -751,7 +756,7 @@ extension NodeCore {
         let mine = vivaldi.coordinate
         let workers = roster.voters.filter { $0.id != me.id }
         let eligible = workers.filter { v in
-            table[v.id]?.member.status == .alive && !isGraylisted(v.id) && !revoked.contains(v.id)
+            table[v.id]?.member.status == .alive && !isGraylisted(v.id) && !isExcluded(v.id)
                 && peerCoordinates[v.id] != nil
                 && (hive.acked[v.id].map { now.nanoseconds(since: $0.at) <= fresh } ?? false)
         }

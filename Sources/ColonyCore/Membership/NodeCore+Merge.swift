@@ -67,7 +67,7 @@ extension NodeCore {
             if news && !verified(m.signature, of: SignedClaim.alive(m), origin: m.id) { return }
             if news && m.id != me.id && !admitted(m) { return }
         }
-        if revoked.contains(m.id) && m.id != me.id {
+        if m.id != me.id && isExcluded(m.id) {
             stats.revokedRefused += 1
             return
         }

@@ -74,6 +74,11 @@ public enum Event: Sendable, Equatable {
     case evictionProposed(NodeID, score: Double)
     /// The authority revoked this identity (possibly ours): refused everywhere from now on.
     case revoked(NodeID)
+    /// A queen's eviction took effect (possibly of this node): the identity is refused
+    /// everywhere until `expiresMs` or until it is lifted.
+    case evicted(Eviction)
+    /// An identity's evictions ended: expired, or `lifted` by their issuer.
+    case evictionEnded(NodeID, lifted: Bool)
     /// This node's place in the hive changed.
     case hive(HiveChange)
 }
@@ -143,6 +148,13 @@ public struct CoreStats: Sendable, Equatable {
     /// Packets and claims refused because their identity was revoked; revocations applied.
     public var revokedRefused = 0
     public var revocations = 0
+    /// Accusations sent to a queen and accepted by one; evictions issued, taken into
+    /// effect and lifted by this node.
+    public var accusationsSent = 0
+    public var accusationsReceived = 0
+    public var evictionsIssued = 0
+    public var evictionsApplied = 0
+    public var evictionsLifted = 0
     /// The hive: elections started (after a granted pre-vote) and won, heartbeats sent.
     public var electionsStarted = 0
     public var electionsWon = 0

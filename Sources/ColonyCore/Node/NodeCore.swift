@@ -158,6 +158,10 @@ public struct NodeCore: Sendable {
     var evidenced: [NodeID: UInt64] = [:]
     /// Identities the authority revoked (looked up only).
     public internal(set) var revoked: Set<NodeID> = []
+    /// Evictions the state holds, per evicted identity, per issuer (in force or not).
+    public internal(set) var evictions: [NodeID: [NodeID: Eviction]] = [:]
+    /// Identities evicted now (by the last look: expiry is noticed on the reap tick).
+    var evictedNow: Set<NodeID> = []
 
     /// A node that knows only itself. `me.incarnation` must exceed every incarnation this
     /// identity used before (drivers persist it; see `Effect.persist`).
@@ -247,7 +251,7 @@ public struct NodeCore: Sendable {
         advance(to: now)
         guard phase == .active || phase == .leaving else { return flush() }
         guard packet.from != me.id else { return flush() }
-        if revoked.contains(packet.from) {
+        if isExcluded(packet.from) {
             stats.revokedRefused += 1
             return flush()
         }

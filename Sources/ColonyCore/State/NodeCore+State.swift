@@ -93,13 +93,18 @@ extension NodeCore {
     mutating func write(_ key: String, value: [UInt8]?, context: CausalContext?, wallMs: UInt64, now: Instant) -> (Result<StateRecord, StateError>, [Effect]) {
         advance(to: now)
         anchorWall(wallMs)
-        guard phase == .active || phase == .leaving else { return (.failure(.notActive), flush()) }
-        guard writeCounter < maxCounter else { return (.failure(.counterExhausted), flush()) }
+        return (writeRecord(key, value: value, context: context), flush())
+    }
+
+    /// A write at the current wall time, inside an input (effects stay queued).
+    mutating func writeRecord(_ key: String, value: [UInt8]?, context: CausalContext?) -> Result<StateRecord, StateError> {
+        guard phase == .active || phase == .leaving else { return .failure(.notActive) }
+        guard writeCounter < maxCounter else { return .failure(.counterExhausted) }
         let keyBytes = key.utf8.count
-        if keyBytes == 0 { return (.failure(.emptyKey), flush()) }
-        if keyBytes > settings.maxKeyBytes { return (.failure(.keyTooLong(bytes: keyBytes, max: settings.maxKeyBytes)), flush()) }
+        if keyBytes == 0 { return .failure(.emptyKey) }
+        if keyBytes > settings.maxKeyBytes { return .failure(.keyTooLong(bytes: keyBytes, max: settings.maxKeyBytes)) }
         if let v = value, v.count > settings.maxValueBytes {
-            return (.failure(.valueTooLarge(bytes: v.count, max: settings.maxValueBytes)), flush())
+            return .failure(.valueTooLarge(bytes: v.count, max: settings.maxValueBytes))
         }
         let current = state.keyState(key)
         let currentContext = current?.context ?? CausalContext()
@@ -119,12 +124,12 @@ extension NodeCore {
             let mine = state.bytes(of: me.id) - freedMine
             if mine + adding > settings.maxBytesPerNode {
                 writeCounter -= 1
-                return (.failure(.nodeBudgetExceeded(used: mine, adding: adding, max: settings.maxBytesPerNode)), flush())
+                return .failure(.nodeBudgetExceeded(used: mine, adding: adding, max: settings.maxBytesPerNode))
             }
             let all = state.bytes - freedAll
             if all + adding > settings.maxStateBytes {
                 writeCounter -= 1
-                return (.failure(.swarmBudgetExceeded(used: all, adding: adding, max: settings.maxStateBytes)), flush())
+                return .failure(.swarmBudgetExceeded(used: all, adding: adding, max: settings.maxStateBytes))
             }
         }
         out.append(.persist(.record(record)))
@@ -136,7 +141,7 @@ extension NodeCore {
             break  // cannot happen for a fresh dot; nothing to announce
         }
         awaitingDurability.append(record)
-        return (.success(record), flush())
+        return .success(record)
     }
 
     /// The driver made this node's writes up to `counter` durable: they may now be sent.
@@ -146,7 +151,10 @@ extension NodeCore {
         durableCounter = counter
         var i = 0
         while i < awaitingDurability.count && awaitingDurability[i].dot.counter <= counter {
-            if phase == .active || phase == .leaving { enqueue(.record(awaitingDurability[i])) }
+            if phase == .active || phase == .leaving {
+                enqueue(.record(awaitingDurability[i]))
+                noticeEvicted(awaitingDurability[i])
+            }
             i += 1
         }
         awaitingDurability.removeFirst(i)
@@ -156,14 +164,17 @@ extension NodeCore {
     /// Rebuild state from a durable log at start (before `start`): records in any order,
     /// events for the Lamport clock and the buffer. Emits nothing.
     public mutating func restore(records: [StateRecord], events: [UserEvent]) {
+        var restoredEvictions: Set<NodeID> = []
         for r in records {
             noteEvidence(r)
             if let rev = revocation(in: r) { revoked.insert(rev.id) }
+            if let e = eviction(in: r, verify: false) { restoredEvictions.insert(e.id) }
             hlc.observe(r.timestamp, wallMs: 0)
             if r.dot.origin == me.id { writeCounter = max(writeCounter, r.dot.counter) }
             state.apply(r, now: now)
         }
         durableCounter = writeCounter
+        for id in restoredEvictions { refreshEviction(id, quietly: true) }
         for e in events {
             lamport = max(lamport, e.lamport)
             if e.id.origin == me.id { eventCounter = max(eventCounter, e.id.counter) }
@@ -181,15 +192,20 @@ extension NodeCore {
         if authenticates && !state.seen.contains(r.dot) && !verified(r.signature, of: SignedClaim.record(r), origin: r.dot.origin) {
             return
         }
+        var evicted: NodeID?
         if r.key.hasPrefix(Self.reservedKeyPrefix) {
-            // Colony's own keys: only valid revocations, never deleted.
-            guard let rev = revocation(in: r) else {
+            // Colony's own keys: only valid revocations and evictions, never deleted.
+            if let rev = revocation(in: r) {
+                applyRevocation(rev)
+            } else if let e = eviction(in: r, verify: !state.seen.contains(r.dot)) {
+                evicted = e.id
+            } else {
                 stats.recordsInvalid += 1
                 if let s = currentSender { penalize(s, .invalidSignature) }
                 return
             }
-            applyRevocation(rev)
         }
+        defer { if let evicted { refreshEviction(evicted) } }
         noteEvidence(r)
         // Our own records come back from peers; what we hold already is a duplicate.
         if r.dot.origin == me.id && r.dot.counter > writeCounter {

@@ -85,6 +85,10 @@ extension NodeCore {
             updated.status = .dead
             set(updated, previous: current)
         }
+        // Her queen records why it left her cell: an eviction citing the revocation.
+        if hive.role == .queen, let cell = hive.cell, hive.roster?.voter(for: r.id) != nil {
+            issueEviction(of: r.id, cell: cell, accusations: [], revocation: r)
+        }
     }
 
     /// Spread the authority's revocation of an identity (checked here first): a reserved
@@ -171,6 +175,8 @@ extension NodeCore {
             s.graylisted = true
             stats.peersGraylisted += 1
             emit(.peerGraylisted(peer, score: value))
+            scores[peer] = s
+            accuse(peer)
         } else if s.graylisted && value >= t.graylistThreshold {
             s.graylisted = false
             // Recovered: a relapse earns a new eviction proposal.
@@ -202,6 +208,7 @@ extension NodeCore {
             if let s = scores[id], !s.graylisted, table[id] == nil { scores[id] = nil }
         }
         if !scores.isEmpty { armScoreDecay() }
+        reaccuse()
         // Forget breach windows and buckets of senders that are gone.
         lastBreachWindow = lastBreachWindow.filter { table[$0.key] != nil }
         if packetBuckets.count > table.count + 1 {

@@ -52,7 +52,8 @@ public struct TrustSettings: Sendable, Hashable {
     public var penaltyDecay: Double = 0.98
     /// Below this score a peer's packets are ignored (graylist).
     public var graylistThreshold: Double = -30
-    /// Below this score its eviction is proposed (queens act on it: the hive issue).
+    /// Below this score its eviction is proposed. The hive evicts a member once the scores
+    /// of the members that graylisted it (at least two) add up below it.
     public var evictThreshold: Double = -300
     /// Admission: the swarm authority's public key. When set, a member's alive claim must
     /// carry a certificate for its key signed by it, unexpired; and revocations signed by it

@@ -417,6 +417,15 @@ struct WireReader {
         case 11:
             let term = try varint()
             return .depose(cell: cell, term: term, signature: try signature())
+        case 12:
+            let accused = try nodeID()
+            let accuser = try nodeID()
+            let at = try varint()
+            let penalty = try varint()
+            return .accuse(cell: cell, accusation: Accusation(accused: accused, accuser: accuser, atMs: at, penalty: penalty, signature: try signature()))
+        case 13:
+            let evicted = try nodeID()
+            return .lift(cell: cell, evicted: evicted, signature: try signature())
         default:
             throw .valueOutOfRange(field: "hive message kind", offset: at)
         }

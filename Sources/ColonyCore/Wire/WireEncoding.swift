@@ -404,6 +404,19 @@ extension HiveMessage {
             out.cellID(cell)
             out.varint(term)
             out.signature(signature)
+        case .accuse(let cell, let a):
+            out.write(12)
+            out.cellID(cell)
+            out.nodeID(a.accused)
+            out.nodeID(a.accuser)
+            out.varint(a.atMs)
+            out.varint(a.penalty)
+            out.signature(a.signature)
+        case .lift(let cell, let evicted, let signature):
+            out.write(13)
+            out.cellID(cell)
+            out.nodeID(evicted)
+            out.signature(signature)
         }
     }
 }

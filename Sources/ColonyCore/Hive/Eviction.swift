@@ -1,0 +1,177 @@
+/// Eviction (DESIGN.md §5–6): a queen's signed order that keeps a member out of the swarm
+/// until it expires or is lifted. It is a reserved state record (`_colony/evicted/<id>`),
+/// so it reaches every member — joiners and members that were away included — and every
+/// member refuses the evicted identity meanwhile (its packets, its alive claims, its place
+/// in any cell), exactly as it refuses a revoked one.
+///
+/// An eviction must carry its own justification, checkable by anyone without knowing the
+/// cell's history: either signed accusations from at least `Eviction.minimumAccusers`
+/// distinct members whose penalties add up to the eviction threshold — the swarm's
+/// reputation of the member, `TrustSettings.evictThreshold` — or the authority's
+/// revocation of the identity. One member alone, queens included, cannot evict anybody.
+
+/// A member's signed statement that it graylisted `accused`: its score of it at `atMs`
+/// (its wall clock) was `-penalty`.
+public struct Accusation: Hashable, Sendable {
+    public var accused: NodeID
+    public var accuser: NodeID
+    public var atMs: UInt64
+    /// The accuser's score of the accused, negated (a score is negative when it accuses).
+    public var penalty: UInt64
+    public var signature: Signature?
+
+    public init(accused: NodeID, accuser: NodeID, atMs: UInt64, penalty: UInt64, signature: Signature? = nil) {
+        self.accused = accused
+        self.accuser = accuser
+        self.atMs = atMs
+        self.penalty = penalty
+        self.signature = signature
+    }
+}
+
+public struct Eviction: Hashable, Sendable {
+    /// The evicted identity.
+    public var id: NodeID
+    /// The queen that issued it (and the state record's origin), her cell and term.
+    public var issuer: NodeID
+    public var cell: CellID
+    public var term: UInt64
+    /// Issued at, and refused until (wall-clock ms since the epoch, the issuer's clock).
+    public var atMs: UInt64
+    public var expiresMs: UInt64
+    /// The justification: accusations, or the authority's revocation.
+    public var accusations: [Accusation]
+    public var revocation: Revocation?
+    /// The issuer lifted it (an operator's `colony hive lift`): the identity may return.
+    public var lifted: Bool
+    /// The issuer's signature of `SignedClaim.eviction(self)`.
+    public var signature: Signature?
+
+    public init(id: NodeID, issuer: NodeID, cell: CellID, term: UInt64, atMs: UInt64, expiresMs: UInt64,
+                accusations: [Accusation] = [], revocation: Revocation? = nil, lifted: Bool = false, signature: Signature? = nil) {
+        self.id = id
+        self.issuer = issuer
+        self.cell = cell
+        self.term = term
+        self.atMs = atMs
+        self.expiresMs = expiresMs
+        self.accusations = accusations
+        self.revocation = revocation
+        self.lifted = lifted
+        self.signature = signature
+    }
+
+    /// Reserved keys of the replicated state hold evictions, one per identity and issuer:
+    /// `_colony/evicted/<id>/<issuer>`. Only the issuer writes its key (records are signed
+    /// by their origin), so no one else can lift or shorten what she issued.
+    public static let keyPrefix = "_colony/evicted/"
+    public var key: String { Self.keyPrefix + id.description + "/" + issuer.description }
+
+    /// Distinct accusers an eviction by reputation needs at least (the queen's own counts),
+    /// however grave their penalties.
+    public static let minimumAccusers = 2
+    /// Accusations older than this when the eviction is issued do not count (nor ones
+    /// dated more than `accusationSkewMs` after it: clocks differ a little).
+    public static let accusationWindowMs: UInt64 = 120_000
+    public static let accusationSkewMs: UInt64 = 10_000
+    /// No eviction lasts longer than this (a forged or mistaken one cannot last forever).
+    public static let maximumMs: UInt64 = 30 * 86_400_000
+    /// At most this many accusations are carried (bounds the record).
+    public static let maximumAccusations = 16
+
+    /// Why, in words (the API and the CLI show it).
+    public var reason: String { revocation != nil ? "revoked" : "reputation" }
+
+    /// In force at wall time `ms`.
+    public func inForce(atMs ms: UInt64) -> Bool { !lifted && ms < expiresMs }
+
+    public var encoded: [UInt8] {
+        var out: [UInt8] = []
+        out.nodeID(id)
+        out.nodeID(issuer)
+        out.cellID(cell)
+        out.varint(term)
+        out.varint(atMs)
+        out.varint(expiresMs)
+        out.varint(UInt64(accusations.count))
+        for a in accusations {
+            out.nodeID(a.accuser)
+            out.varint(a.atMs)
+            out.varint(a.penalty)
+            out.signature(a.signature)
+        }
+        if let r = revocation {
+            out.write(1)
+            out.bytesField(r.encoded)
+        } else {
+            out.write(0)
+        }
+        out.write(lifted ? 1 : 0)
+        out.signature(signature)
+        return out
+    }
+
+    public init(decoding bytes: [UInt8]) throws(WireError) {
+        var r = WireReader(bytes)
+        let id = try r.nodeID()
+        let issuer = try r.nodeID()
+        let cell = try r.cellID()
+        let term = try r.varint()
+        let at = try r.varint()
+        let expires = try r.varint()
+        let n = try r.count("accusations", minBytes: 19)
+        guard n <= Self.maximumAccusations else { throw .valueOutOfRange(field: "accusations", offset: 0) }
+        var accusations: [Accusation] = []
+        for _ in 0..<n {
+            let accuser = try r.nodeID()
+            let when = try r.varint()
+            let penalty = try r.varint()
+            accusations.append(Accusation(accused: id, accuser: accuser, atMs: when, penalty: penalty, signature: try r.signature()))
+        }
+        let revocation: Revocation? = try r.flag("revocation flag") ? try Revocation(decoding: try r.bytesField()) : nil
+        let lifted = try r.flag("lifted")
+        let signature = try r.signature()
+        guard r.remaining == 0 else { throw .trailingBytes(count: r.remaining) }
+        self.init(id: id, issuer: issuer, cell: cell, term: term, atMs: at, expiresMs: expires, accusations: accusations,
+                  revocation: revocation, lifted: lifted, signature: signature)
+    }
+}
+
+extension SignedClaim {
+    public static func accusation(_ a: Accusation) -> [UInt8] {
+        var out: [UInt8] = Array("colony/accusation/1".utf8)
+        out.nodeID(a.accused)
+        out.nodeID(a.accuser)
+        out.varint(a.atMs)
+        out.varint(a.penalty)
+        return out
+    }
+
+    /// Everything but the issuer's signature (accusations with theirs: they are evidence).
+    public static func eviction(_ e: Eviction) -> [UInt8] {
+        var unsigned = e
+        unsigned.signature = nil
+        return Array("colony/eviction/1".utf8) + unsigned.encoded
+    }
+
+    public static func liftRequest(evicted: NodeID, by: NodeID) -> [UInt8] {
+        var out: [UInt8] = Array("colony/lift/1".utf8)
+        out.nodeID(evicted)
+        out.nodeID(by)
+        return out
+    }
+}
+
+/// Why an eviction could not be lifted.
+public enum LiftError: Error, Equatable, CustomStringConvertible {
+    case notEvicted(NodeID)
+    /// The issuer is not live: the eviction stands until it expires.
+    case issuerGone(NodeID)
+
+    public var description: String {
+        switch self {
+        case .notEvicted(let id): "\(id) is not evicted"
+        case .issuerGone(let q): "the queen that issued the eviction (\(q)) is not live; it stands until it expires"
+        }
+    }
+}

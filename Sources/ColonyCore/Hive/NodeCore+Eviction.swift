@@ -1,0 +1,259 @@
+import HashTreeCollections
+
+/// Eviction (the types and their rules are in Eviction.swift).
+///
+/// A member we graylist is accused: we send a signed accusation with our score of it to our
+/// queen (to the nearest other queen if she is the accused), and repeat it every second
+/// while it stays graylisted; queens pass what their workers tell them to each other. A
+/// queen holding accusations from at least `HiveSettings.evictionAccusers` distinct
+/// members (her own included) within the window, whose scores add up below
+/// `TrustSettings.evictThreshold`, issues a signed eviction; a queen whose worker's identity is revoked issues one citing
+/// the revocation. The eviction is a reserved state record: it spreads like any write, and
+/// every member refuses the identity until it expires or its issuer lifts it.
+extension NodeCore {
+    // MARK: Refusing
+
+    /// Refused everywhere: revoked by the authority, or evicted and not yet expired or lifted.
+    public func isExcluded(_ id: NodeID) -> Bool {
+        if revoked.contains(id) { return true }
+        guard !evictions.isEmpty, let byIssuer = evictions[id] else { return false }
+        let ms = wallMs
+        return byIssuer.values.contains { $0.inForce(atMs: ms) }
+    }
+
+    /// The evictions in force now (at most one per identity: the one lasting longest).
+    public var evictionsInForce: [Eviction] {
+        let ms = wallMs
+        return evictions.keys.sorted().compactMap { id in
+            evictions[id]!.values.filter { $0.inForce(atMs: ms) }.max { $0.expiresMs < $1.expiresMs }
+        }
+    }
+
+    // MARK: Checking
+
+    /// The valid eviction a reserved record holds, if it is one. Self-contained: the record's
+    /// origin issued it, under its own key, signed, and justified by accusations (verified
+    /// when `verify`) or by the authority's revocation.
+    mutating func eviction(in r: StateRecord, verify: Bool) -> Eviction? {
+        guard r.key.hasPrefix(Eviction.keyPrefix), let value = r.value, let e = try? Eviction(decoding: value),
+              r.key == e.key, e.issuer == r.dot.origin, e.id != e.issuer,
+              e.expiresMs >= e.atMs, e.expiresMs - e.atMs <= Eviction.maximumMs else { return nil }
+        if let rev = e.revocation {
+            guard rev.id == e.id, validRevocation(rev) else { return nil }
+        } else {
+            var accusers: Set<NodeID> = []
+            for a in e.accusations {
+                guard a.accuser != e.id, a.atMs + Eviction.accusationWindowMs >= e.atMs,
+                      a.atMs <= e.atMs + Eviction.accusationSkewMs, accusers.insert(a.accuser).inserted else { return nil }
+            }
+            guard accusers.count >= Eviction.minimumAccusers, grave(e.accusations) else { return nil }
+        }
+        guard verify, authenticates else { return e }
+        guard verified(e.signature, of: SignedClaim.eviction(e), origin: e.issuer) else { return nil }
+        for a in e.accusations where !verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser) { return nil }
+        return e
+    }
+
+    // MARK: Applying
+
+    /// Re-read what the state holds about `id`'s evictions, and act on a change: an identity
+    /// newly evicted is marked dead and leaves every cell; one no longer evicted may return.
+    mutating func refreshEviction(_ id: NodeID, quietly: Bool = false) {
+        let prefix = Eviction.keyPrefix + id.description + "/"
+        var byIssuer: [NodeID: Eviction] = [:]
+        for key in state.keys(prefix: prefix) {
+            for s in state.keyState(key)?.siblings ?? [] {
+                guard let v = s.value, let e = try? Eviction(decoding: v), e.id == id else { continue }
+                if let held = byIssuer[e.issuer], held.atMs > e.atMs || (held.atMs == e.atMs && held.lifted) { continue }
+                byIssuer[e.issuer] = e
+            }
+        }
+        evictions[id] = byIssuer.isEmpty ? nil : byIssuer
+        let now = isExcluded(id) && !revoked.contains(id)
+        let was = evictedNow.contains(id)
+        guard now != was else { return }
+        if now {
+            evictedNow.insert(id)
+            guard !quietly, let e = evictions[id]?.values.filter({ $0.inForce(atMs: wallMs) }).max(by: { $0.expiresMs < $1.expiresMs }) else { return }
+            stats.evictionsApplied += 1
+            emit(.evicted(e))
+            hive.accusations[id] = nil
+            // The eviction settles the account: the identity returns with a clean score
+            // (while evicted nothing it sends reaches scoring).
+            scores[id] = nil
+            if id == me.id {
+                // We are refused everywhere: leave our cell (a queen abdicates).
+                if hive.role == .queen {
+                    abdicate(dissolve: false, reason: "evicted")
+                } else if hive.cell != nil {
+                    leaveCell(reason: "evicted", notify: false)
+                }
+            } else if let current = table[id]?.member, current.status.isLive {
+                var updated = current
+                updated.status = .dead
+                set(updated, previous: current)
+            }
+        } else {
+            evictedNow.remove(id)
+            if !quietly { emit(.evictionEnded(id, lifted: evictions[id]?.values.contains { $0.lifted } ?? false)) }
+        }
+    }
+
+    /// Evictions that ran out (on the reap tick): the identity may return.
+    mutating func expireEvictions() {
+        for id in evictedNow.sorted() where !isExcluded(id) { refreshEviction(id) }
+    }
+
+    /// The accusers' penalties add up to the eviction threshold: the swarm's reputation of
+    /// the member is below it.
+    func grave<S: Sequence>(_ accusations: S) -> Bool where S.Element == Accusation {
+        let total = accusations.reduce(0.0) { $0 + Double($1.penalty) }
+        return -total <= settings.trust.evictThreshold
+    }
+
+    // MARK: Accusing
+
+    /// We graylisted `peer`: accuse it to a queen, with our score of it.
+    mutating func accuse(_ peer: NodeID) {
+        guard hiveOn, phase == .active, peer != me.id, !isExcluded(peer), !isExcluded(me.id) else { return }
+        let penalty = UInt64(min(1e12, max(0, -score(of: peer))).rounded())
+        guard penalty > 0 else { return }
+        var a = Accusation(accused: peer, accuser: me.id, atMs: wallMs, penalty: penalty)
+        a.signature = sign(SignedClaim.accusation(a))
+        if hive.role == .queen, let cell = hive.cell {
+            noteAccusation(a, cell: cell, share: true)
+            return
+        }
+        // Our queen, unless she is the accused: then the nearest other queen.
+        let target: (cell: CellID, queen: NodeID)?
+        if let cell = hive.cell, let q = hive.queen, q != peer {
+            target = (cell, q)
+        } else {
+            let others = hive.cells.values.filter { !$0.dissolved && $0.queen != peer && $0.queen != me.id && table[$0.queen]?.member.status == .alive }
+            let best = others.min { a, b in
+                let da = vivaldi.coordinate.distance(to: a.coordinate), db = vivaldi.coordinate.distance(to: b.coordinate)
+                return da != db ? da < db : a.cell < b.cell
+            }
+            target = best.map { ($0.cell, $0.queen) }
+        }
+        guard let target, let m = table[target.queen]?.member else { return }
+        stats.accusationsSent += 1
+        sendDatagram(.hive(.accuse(cell: target.cell, accusation: a)), to: m.peer)
+    }
+
+    /// Every second: accuse again every peer still graylisted, with its score now (an
+    /// accusation may be lost, or reach a queen that is replaced before she has enough).
+    mutating func reaccuse() {
+        guard hiveOn else { return }
+        for (id, s) in scores where s.graylisted { accuse(id) }
+    }
+
+    /// An accusation from a worker of our cell (or about our own queen, from another
+    /// cell's), or one another queen passes on: the victims of one offender are spread over
+    /// many cells, so queens pool what they hear.
+    mutating func onAccuse(cell: CellID, accusation a: Accusation, from: NodeID) {
+        let fromQueen = a.accuser != from
+        guard hive.role == .queen, cell == hive.cell, a.accused != me.id, a.accused != from, a.accuser != a.accused,
+              table[from]?.member.status == .alive, !isGraylisted(from), !isExcluded(from), !isExcluded(a.accuser), !isExcluded(me.id),
+              !fromQueen || hive.cells.values.contains(where: { $0.queen == from && !$0.dissolved }) else { return }
+        let ms = wallMs
+        guard a.atMs + Eviction.accusationWindowMs >= ms, a.atMs <= ms + Eviction.accusationSkewMs,
+              verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser) else { return }
+        stats.accusationsReceived += 1
+        noteAccusation(a, cell: cell, share: !fromQueen)
+    }
+
+    /// Hold `a`; evict once enough distinct members accuse. `share`: pass it to the other
+    /// queens (an accusation first heard here).
+    mutating func noteAccusation(_ a: Accusation, cell: CellID, share: Bool) {
+        guard !isExcluded(a.accused) else { return }
+        let ms = wallMs
+        var held = hive.accusations[a.accused] ?? [:]
+        held[a.accuser] = a
+        held = held.filter { $0.value.atMs + Eviction.accusationWindowMs >= ms }
+        // Bounded: only live members accuse, and the oldest accused are forgotten first.
+        if hive.accusations[a.accused] == nil, hive.accusations.count >= 1024,
+           let oldest = hive.accusations.min(by: { ($0.value.values.map(\.atMs).max() ?? 0) < ($1.value.values.map(\.atMs).max() ?? 0) }) {
+            hive.accusations[oldest.key] = nil
+        }
+        hive.accusations[a.accused] = held
+        let needed = max(Eviction.minimumAccusers, settings.hive.evictionAccusers)
+        // The gravest accusations are the evidence (the record carries a bounded number).
+        let evidence = held.values.sorted { ($0.penalty, $0.accuser) > ($1.penalty, $1.accuser) }.prefix(Eviction.maximumAccusations)
+        if evidence.count >= needed, grave(evidence) {
+            issueEviction(of: a.accused, cell: cell, accusations: Array(evidence), revocation: nil)
+            return
+        }
+        guard share else { return }
+        for c in hive.cells.keys.sorted() {
+            guard let claim = hive.cells[c], c != cell, !claim.dissolved, claim.queen != me.id, claim.queen != a.accused,
+                  let m = table[claim.queen]?.member, m.status == .alive else { continue }
+            sendDatagram(.hive(.accuse(cell: c, accusation: a)), to: m.peer)
+        }
+    }
+
+    // MARK: Issuing and lifting
+
+    mutating func issueEviction(of id: NodeID, cell: CellID, accusations: [Accusation], revocation: Revocation?) {
+        guard id != me.id, !evictedNow.contains(id) || revocation != nil else { return }
+        let at = wallMs
+        let ttl = UInt64(max(0, settings.hive.evictionTTL.nanosecondsInt64) / 1_000_000)
+        var e = Eviction(id: id, issuer: me.id, cell: cell, term: hive.term, atMs: at, expiresMs: at + min(ttl, Eviction.maximumMs),
+                         accusations: accusations, revocation: revocation)
+        e.signature = sign(SignedClaim.eviction(e))
+        guard case .success = writeRecord(e.key, value: e.encoded, context: nil) else { return }
+        stats.evictionsIssued += 1
+        hive.accusations[id] = nil
+        refreshEviction(id)
+    }
+
+    /// Our eviction record just became durable and went out: tell the evicted member too
+    /// (it hears from no one else now), so it knows why and until when.
+    mutating func noticeEvicted(_ r: StateRecord) {
+        guard r.key.hasPrefix(Eviction.keyPrefix), let v = r.value, let e = try? Eviction(decoding: v), !e.lifted,
+              let m = table[e.id]?.member else { return }
+        out.append(.send(Packet(from: me.id, message: .gossip, updates: [.record(r)]), to: m.peer, via: .stream))
+    }
+
+    /// `colony hive lift`: end `id`'s evictions now. Those this node issued are rewritten
+    /// lifted here; for the others a signed request goes to their issuer, who lifts hers.
+    public mutating func lift(_ id: NodeID, now: Instant) -> (Result<[Eviction], LiftError>, [Effect]) {
+        advance(to: now)
+        let ms = wallMs
+        let standing = (evictions[id] ?? [:]).values.filter { $0.inForce(atMs: ms) }.sorted { $0.issuer < $1.issuer }
+        guard !standing.isEmpty else { return (.failure(.notEvicted(id)), flush()) }
+        var asked: [Eviction] = []
+        var gone: NodeID?
+        for e in standing {
+            if e.issuer == me.id {
+                liftOwn(e)
+                asked.append(e)
+            } else if let m = table[e.issuer]?.member, m.status.isLive {
+                let signature = sign(SignedClaim.liftRequest(evicted: id, by: me.id))
+                sendDatagram(.hive(.lift(cell: e.cell, evicted: id, signature: signature)), to: m.peer)
+                asked.append(e)
+            } else {
+                gone = e.issuer
+            }
+        }
+        if asked.isEmpty, let gone { return (.failure(.issuerGone(gone)), flush()) }
+        return (.success(asked), flush())
+    }
+
+    mutating func liftOwn(_ e: Eviction) {
+        var lifted = e
+        lifted.lifted = true
+        lifted.signature = sign(SignedClaim.eviction(lifted))
+        guard case .success = writeRecord(lifted.key, value: lifted.encoded, context: nil) else { return }
+        stats.evictionsLifted += 1
+        refreshEviction(e.id)
+    }
+
+    /// A member asks us to lift our eviction of `evicted` (an operator's order, as depose).
+    mutating func onLift(evicted: NodeID, signature: Signature?, from: NodeID) {
+        guard from != evicted, table[from]?.member.status.isLive == true, !isGraylisted(from), !isExcluded(from),
+              let e = evictions[evicted]?[me.id], e.inForce(atMs: wallMs),
+              verified(signature, of: SignedClaim.liftRequest(evicted: evicted, by: from), origin: from) else { return }
+        liftOwn(e)
+    }
+}
