@@ -3,9 +3,8 @@ import Foundation
 
 extension Simulation.Context {
     /// `evict` (issue #6): a formed, signed hive in which `--offenders` members (default
-    /// max(2, N/50)) misbehave from 2 s after formation, flooders and freeloaders in turn,
-    /// for `--duration` s (default 60); 5% of links are broken from then on, so probes go
-    /// indirect and meet the freeloaders. Their victims' scores fall below the eviction
+    /// max(2, N/50)) misbehave from 2 s after formation, flooders and forgers in turn, for
+    /// `--duration` s (default 60); 5% of links are broken meanwhile. Their victims' scores fall below the eviction
     /// threshold, they accuse them to their queens, the queens pool accusations and one
     /// evicts. Honest members keep broadcasting. Measured:
     /// - evictMs: from the attack's start until every honest member refuses the offender;
@@ -30,7 +29,10 @@ extension Simulation.Context {
         let offenders = rng.sample(count, from: Array(0..<n)).sorted()
         let isOffender = Set(offenders)
         let honest = (0..<n).filter { !isOffender.contains($0) }
-        let kinds: [Behaviour] = [.flooder, .freeloader]
+        // Freeloaders are left out: one that ignores ping-reqs costs each asker a slip now
+        // and then, and the abuse scenario shows them graylisted; their victims' scores
+        // rarely add up to the eviction threshold within a minute.
+        let kinds: [Behaviour] = [.flooder, .forger]
         var kindOf: [Int: Behaviour] = [:]
         for (k, o) in offenders.enumerated() { kindOf[o] = kinds[k % kinds.count] }
 
@@ -64,17 +66,41 @@ extension Simulation.Context {
         func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(UInt64(min(a, b)) << 32 | UInt64(max(a, b))) }
         for o in offenders {
             sim.setBehaviour(o, kindOf[o]!)
-            guard kindOf[o] == .flooder else { continue }
-            let targets = rng.sample(2, from: honest.filter { reachable($0, o) })
-            var t = attackStart
-            while t < attackEnd {
-                sim.schedule(at: t) { s in
-                    guard let core = s.nodes[o].core else { return }
-                    for k in 0..<20 {
-                        s.inject(Packet(from: ids[o], message: .gossip, updates: [.alive(core.me)]), from: o, to: targets[k % 2])
+            switch kindOf[o]! {
+            case .flooder:
+                let targets = rng.sample(2, from: honest.filter { reachable($0, o) })
+                var t = attackStart
+                while t < attackEnd {
+                    sim.schedule(at: t) { s in
+                        guard let core = s.nodes[o].core else { return }
+                        for k in 0..<20 {
+                            s.inject(Packet(from: ids[o], message: .gossip, updates: [.alive(core.me)]), from: o, to: targets[k % 2])
+                        }
                     }
+                    t += 10_000_000
                 }
-                t += 10_000_000
+            case .forger:
+                // Every 200 ms, to a random honest member: a record in another member's
+                // name, signed with the forger's own key.
+                var t = attackStart + Int64(rng.below(200_000_000))
+                var serial: UInt64 = 0
+                while t < attackEnd {
+                    let near = honest.filter { reachable($0, o) }
+                    let target = near[rng.below(near.count)]
+                    let victim = honest[rng.below(honest.count)]
+                    serial += 1
+                    let k = serial
+                    sim.schedule(at: t) { s in
+                        let signer = SimAuthenticator(id: ids[o], swarmSecret: s.seed)
+                        var record = StateRecord(key: "forged/\(k)", value: [1], dot: Dot(origin: ids[victim], counter: 1 << 30 + k),
+                                                 prev: 0, context: CausalContext(), timestamp: HLCTimestamp(physicalMs: s.wallMs(o), logical: 0))
+                        record.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.record(record)))
+                        s.inject(Packet(from: ids[o], message: .gossip, updates: [.record(record)]), from: o, to: target)
+                    }
+                    t += 200_000_000
+                }
+            case .freeloader, .honest:
+                break
             }
         }
         sim.schedule(at: attackEnd) { s in

@@ -46,7 +46,7 @@ struct DashboardBrowserTests {
 
     /// `count` agents named `prefix-i` joined into one swarm, the first serving the
     /// dashboard (cancel `server` when done).
-    func swarmWithDashboard(_ prefix: String, count: Int, settings: Settings) async throws -> (nodes: [ColonyNode], url: String, server: Task<Void, Error>) {
+    func swarmWithDashboard(_ prefix: String, count: Int, settings: Settings) async throws -> (nodes: [ColonyNode], url: String, server: Task<Void, any Error>) {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         var nodes: [ColonyNode] = []
         var seed: Address?

@@ -51,6 +51,28 @@ import Testing
         #expect(r.json.contains("\"failoverMs\": {\"p50\": "))
     }
 
+    /// Flooders and forgers in a signed hive are accused by their victims and evicted by a
+    /// queen; every honest member refuses them, no honest member is evicted, one eviction
+    /// is lifted and the others expire, and the offenders come back.
+    @Test(arguments: [UInt64(1), 2])
+    func offendersAreEvictedEverywhereAndComeBackWhenLiftedOrExpired(seed: UInt64) throws {
+        var o = options(.evict, nodes: 60, seed: seed)
+        o.offenders = 4
+        o.durationSeconds = 40
+        o.evictTTLSeconds = 50
+        o.broadcasts = 100
+        let r = try checkedRun(o)
+        let reproduce = o.reproduceCommand
+        #expect(r.offendersEvicted == 4, "\(r.failure ?? "") — \(reproduce)")
+        #expect(r.honestEvicted == 0, "\(reproduce)")
+        #expect(r.evictedInRoster == 0, "\(reproduce)")
+        #expect(r.liftTime?.count == 1, "\(reproduce)")
+        #expect(r.readmitTime?.count == 3, "\(reproduce)")
+        #expect(r.deliveryRatio == 1, "\(reproduce)")
+        #expect(r.safetyViolations == 0, "\(reproduce)")
+        #expect(r.json.contains("\"evictMs\": {\"p50\": ") && r.json.contains("\"honestEvicted\": 0"))
+    }
+
     /// The hive doubles while broadcasts flow: full cells breed (each split done well inside
     /// two minimum election timeouts), nothing is lost, then a shrunken cell merges away.
     @Test(arguments: [UInt64(1), 2])

@@ -95,7 +95,21 @@ extension NodeCore {
             }
         } else {
             evictedNow.remove(id)
-            if !quietly { emit(.evictionEnded(id, lifted: evictions[id]?.values.contains { $0.lifted } ?? false)) }
+            guard !quietly else { return }
+            emit(.evictionEnded(id, lifted: evictions[id]?.values.contains { $0.lifted } ?? false))
+            if id == me.id {
+                // Back: announce ourselves anew over the dead verdicts everyone holds, and
+                // swap tables with two members so the news starts at once.
+                refute(claimed: me.incarnation)
+                for m in randomMembers(2, filter: { $0.member.status == .alive }) { startDigest(with: m.peer) }
+            } else if let m = heldBack.removeValue(forKey: id) {
+                // It announced itself while we still refused it (clocks differ a little).
+                applyAlive(m)
+            } else if let r = table[id], r.member.status == .dead, hiveRng.unit() < 3 / Double(max(1, table.liveCount)) {
+                // A few members (three, on average) tell the returning member it was held
+                // dead, in case it has not noticed its eviction ended: it refutes.
+                startDigest(with: r.member.peer)
+            }
         }
     }
 

@@ -68,6 +68,7 @@ extension NodeCore {
         guard let at = hive.homeAt, now >= at else { return }
         hive.homeAt = nil
         guard hiveOn, phase == .active else { return }
+        if !evictedNow.isEmpty { expireEvictions() }
         guard hive.role == .homeless else {
             if hive.role == .worker { considerRehome() }
             let jitter = Int64(hiveRng.below(Int(max(1, settings.hive.rehomeInterval.nanosecondsInt64 / 4))))

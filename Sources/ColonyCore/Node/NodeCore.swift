@@ -162,6 +162,8 @@ public struct NodeCore: Sendable {
     public internal(set) var evictions: [NodeID: [NodeID: Eviction]] = [:]
     /// Identities evicted now (by the last look: expiry is noticed on the reap tick).
     var evictedNow: Set<NodeID> = []
+    /// The newest alive claim of each evicted member, refused while it is evicted.
+    var heldBack: [NodeID: Member] = [:]
 
     /// A node that knows only itself. `me.incarnation` must exceed every incarnation this
     /// identity used before (drivers persist it; see `Effect.persist`).

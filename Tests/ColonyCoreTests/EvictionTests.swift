@@ -1,0 +1,211 @@
+import HashTreeCollections
+import Testing
+@testable import ColonyCore
+
+// Eviction (issue #6): members accuse those they graylist; queens pool accusations and evict
+// once at least two accusers' scores add up below the threshold; the eviction is a signed,
+// self-justifying state record every member checks and obeys until it expires or is lifted.
+
+extension Net {
+    /// Every core's writes are durable at once (the drivers' log, instantly).
+    mutating func makeDurable() {
+        for i in cores.keys.sorted() {
+            let effects = cores[i]!.recordsDurable(through: cores[i]!.writeCounter, now: now)
+            absorb(effects, from: i)
+        }
+        settle()
+    }
+
+    /// Run for `ms` in 10 ms steps, making writes durable after each.
+    mutating func runDurably(for ms: Int64) {
+        let end = now.advanced(byNanoseconds: ms * 1_000_000)
+        while now < end {
+            run(until: now.advanced(byNanoseconds: 10_000_000), step: 10)
+            makeDurable()
+        }
+    }
+
+    /// Node `accuser` meets `n` invalid signatures from `offender` (and says so at once).
+    mutating func offend(_ accuser: Int, by offender: Int, times n: Int) {
+        for _ in 0..<n { cores[accuser]!.penalize(H.id(offender), .invalidSignature) }
+        absorb(cores[accuser]!.tick(now: now), from: accuser)
+        settle()
+    }
+}
+
+@Suite struct EvictionTests {
+    static func formed(ttl: Duration = .seconds(3600)) -> Net {
+        var s = Net.hiveSettings()
+        s.hive.evictionTTL = ttl
+        var net = Net.hive(9, settings: s, authenticate: true)
+        _ = net.runUntilFormed()
+        return net
+    }
+
+    /// A worker of some cell that is not the given nodes.
+    static func worker(_ net: Net, except: Set<Int> = []) -> Int {
+        net.cores.keys.sorted().first { net.cores[$0]!.hive.role == .worker && !except.contains($0) }!
+    }
+
+    @Test func twoAccusersWhoseScoresAddUpGetAMemberEvictedAndRefusedEverywhere() throws {
+        var net = Self.formed()
+        try #require(net.formed())
+        let offender = Self.worker(net)
+        let accusers = net.cores.keys.sorted().filter { $0 != offender }.prefix(2)
+        // Three invalid signatures each: -180 per accuser, -360 together (threshold -300).
+        for a in accusers { net.offend(a, by: offender, times: 3) }
+        net.runDurably(for: 1_000)
+        let issued = net.cores.values.reduce(0) { $0 + $1.stats.evictionsIssued }
+        #expect(issued >= 1)
+        for i in net.cores.keys.sorted() where i != offender {
+            let c = net.cores[i]!
+            #expect(c.isExcluded(H.id(offender)), "node \(i) does not refuse the offender")
+            #expect(c.member(H.id(offender))?.status == .dead)
+            #expect(c.hive.roster?.voter(for: H.id(offender)) == nil || c.hive.role != .queen)
+            let e = try #require(c.evictionsInForce.first { $0.id == H.id(offender) })
+            #expect(e.revocation == nil && Set(e.accusations.map(\.accuser)).count >= 2)
+        }
+        // The evicted member was told, and left its cell; its packets are refused.
+        #expect(net.cores[offender]!.isExcluded(H.id(offender)))
+        #expect(net.cores[offender]!.hive.cell == nil)
+        let victim = accusers.first!
+        let refusedBefore = net.cores[victim]!.stats.revokedRefused
+        _ = net.cores[victim]!.receive(H.packet(from: offender, .gossip, []), from: H.address(offender), now: net.now)
+        #expect(net.cores[victim]!.stats.revokedRefused == refusedBefore + 1)
+        #expect(net.violations.isEmpty, "\(net.violations)")
+    }
+
+    @Test func oneAccuserAloneEvictsNobodyHoweverGrave() throws {
+        var net = Self.formed()
+        try #require(net.formed())
+        let offender = Self.worker(net)
+        let accuser = net.cores.keys.sorted().first { $0 != offender }!
+        net.offend(accuser, by: offender, times: 10)
+        net.runDurably(for: 3_000)
+        for i in net.cores.keys.sorted() {
+            #expect(!net.cores[i]!.isExcluded(H.id(offender)))
+            #expect(net.cores[i]!.stats.evictionsIssued == 0)
+        }
+        // Accusers whose scores do not add up to the threshold evict nobody either.
+        let mild = net.cores.keys.sorted().filter { $0 != offender && $0 != accuser }.prefix(3)
+        let other = Self.worker(net, except: [offender, accuser])
+        for a in mild where a != other { net.offend(a, by: other, times: 2) }  // -80 each
+        net.runDurably(for: 1_000)
+        #expect(net.cores.values.allSatisfy { !$0.isExcluded(H.id(other)) })
+    }
+
+    @Test func forgedOrUnjustifiedEvictionsAreRefused() throws {
+        var net = Self.formed()
+        try #require(net.formed())
+        let target = Self.worker(net)
+        let forger = Self.worker(net, except: [target])
+        let receiver = net.cores.keys.sorted().first { $0 != target && $0 != forger }!
+        let cell = net.cores[forger]!.hive.cell!
+        func accusation(_ by: Int, penalty: UInt64, signer: Int? = nil) -> Accusation {
+            var a = Accusation(accused: H.id(target), accuser: H.id(by), atMs: 100, penalty: penalty)
+            a.signature = Signature(publicKey: TestAuthenticator.publicKey(for: H.id(by)), bytes: TT.auth(signer ?? by).sign(SignedClaim.accusation(a)))
+            return a
+        }
+        func record(_ e: Eviction, origin: Int, counter: UInt64) -> StateRecord {
+            var e = e
+            e.signature = Signature(publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.eviction(e)))
+            var r = StateRecord(key: e.key, value: e.encoded, dot: Dot(origin: H.id(origin), counter: counter), prev: 0,
+                                context: CausalContext(), timestamp: HLCTimestamp(physicalMs: 100, logical: 0))
+            r.signature = Signature(publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.record(r)))
+            return r
+        }
+        let others = net.cores.keys.sorted().filter { $0 != target && $0 != forger && $0 != receiver }
+        let cases: [(String, Eviction)] = [
+            ("one accuser", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                                     accusations: [accusation(others[0], penalty: 10_000)])),
+            ("penalties below the threshold", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                                                       accusations: [accusation(others[0], penalty: 100), accusation(others[1], penalty: 100)])),
+            ("a forged accusation", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                                             accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200, signer: forger)])),
+            ("the same accuser twice", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                                                accusations: [accusation(others[0], penalty: 200), accusation(others[0], penalty: 200)])),
+            ("longer than the maximum", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100 + Eviction.maximumMs + 1,
+                                                 accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])),
+        ]
+        var counter: UInt64 = 1_000
+        for (name, e) in cases {
+            counter += 1
+            // Forgive the relay each time: a graylisted sender's gossip would be ignored unread.
+            net.cores[receiver]!.scores[H.id(forger)] = nil
+            let invalid = net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected
+            _ = net.cores[receiver]!.receive(H.packet(from: forger, .gossip, [.record(record(e, origin: forger, counter: counter))]), from: H.address(forger), now: net.now)
+            #expect(!net.cores[receiver]!.isExcluded(H.id(target)), "\(name) was obeyed")
+            #expect(net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected > invalid, "\(name) was not counted")
+        }
+        // Issued under another member's name: the record's origin is not the issuer.
+        counter += 1
+        let valid = Eviction(id: H.id(target), issuer: H.id(others[2]), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                             accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
+        _ = net.cores[receiver]!.receive(H.packet(from: forger, .gossip, [.record(record(valid, origin: forger, counter: counter))]), from: H.address(forger), now: net.now)
+        #expect(!net.cores[receiver]!.isExcluded(H.id(target)))
+        // The same eviction from its true issuer is obeyed (the check can pass).
+        _ = net.cores[receiver]!.receive(H.packet(from: others[2], .gossip, [.record(record(valid, origin: others[2], counter: 1 << 20))]), from: H.address(others[2]), now: net.now)
+        #expect(net.cores[receiver]!.isExcluded(H.id(target)))
+    }
+
+    @Test func aLiftedEvictionLetsTheMemberBack() throws {
+        var net = Self.formed()
+        try #require(net.formed())
+        let offender = Self.worker(net)
+        for a in net.cores.keys.sorted().filter({ $0 != offender }).prefix(2) { net.offend(a, by: offender, times: 3) }
+        net.runDurably(for: 1_000)
+        try #require(net.cores.keys.filter { $0 != offender }.allSatisfy { net.cores[$0]!.isExcluded(H.id(offender)) })
+        // Lift from a member that did not issue it: the request goes to the issuer.
+        let issuer = try #require(net.cores.keys.sorted().first { net.cores[$0]!.stats.evictionsIssued > 0 })
+        let asker = net.cores.keys.sorted().first { $0 != offender && $0 != issuer }!
+        let (result, effects) = net.cores[asker]!.lift(H.id(offender), now: net.now)
+        net.absorb(effects, from: asker)
+        #expect((try? result.get())?.map(\.issuer) == [H.id(issuer)])
+        net.runDurably(for: 3_000)
+        for i in net.cores.keys.sorted() where i != offender {
+            #expect(!net.cores[i]!.isExcluded(H.id(offender)), "node \(i) still refuses the lifted member")
+            #expect(net.cores[i]!.member(H.id(offender))?.status == .alive, "node \(i) does not hold the lifted member alive")
+        }
+        #expect(net.events.contains { if case .evictionEnded(let id, lifted: true) = $0.event { id == H.id(offender) } else { false } })
+        // Nothing left to lift.
+        #expect(throws: LiftError.notEvicted(H.id(offender))) { try net.cores[asker]!.lift(H.id(offender), now: net.now).0.get() }
+    }
+
+    @Test func anEvictionExpiresAndTheMemberReturns() throws {
+        var net = Self.formed(ttl: .seconds(2))
+        try #require(net.formed())
+        let offender = Self.worker(net)
+        for a in net.cores.keys.sorted().filter({ $0 != offender }).prefix(2) { net.offend(a, by: offender, times: 3) }
+        net.runDurably(for: 1_000)
+        try #require(net.cores.keys.filter { $0 != offender }.allSatisfy { net.cores[$0]!.isExcluded(H.id(offender)) })
+        net.runDurably(for: 6_000)
+        for i in net.cores.keys.sorted() where i != offender {
+            #expect(!net.cores[i]!.isExcluded(H.id(offender)))
+            #expect(net.cores[i]!.member(H.id(offender))?.status == .alive, "node \(i) does not hold the returned member alive")
+        }
+        #expect(net.events.contains { if case .evictionEnded(let id, lifted: false) = $0.event { id == H.id(offender) } else { false } })
+    }
+
+    @Test func evictionsAndAccusationsRoundTripTheWire() throws {
+        let sig = Signature(publicKey: [UInt8](repeating: 1, count: 32), bytes: [UInt8](repeating: 2, count: 64))
+        let a = Accusation(accused: H.id(3), accuser: H.id(4), atMs: 1_700_000_000_000, penalty: 360, signature: sig)
+        let e = Eviction(id: H.id(3), issuer: H.id(5), cell: CellID(77), term: 9, atMs: 1_700_000_000_500, expiresMs: 1_700_003_600_500,
+                         accusations: [a, Accusation(accused: H.id(3), accuser: H.id(6), atMs: 1, penalty: 1 << 40, signature: nil)],
+                         revocation: Revocation(id: H.id(3), atMs: 5, signature: [9, 9]), lifted: true, signature: sig)
+        #expect(try Eviction(decoding: e.encoded) == e)
+        for cut in 0..<e.encoded.count {
+            #expect(throws: WireError.self) { try Eviction(decoding: Array(e.encoded.prefix(cut))) }
+        }
+        #expect(throws: WireError.self) { try Eviction(decoding: e.encoded + [0]) }
+        for m: Message in [.hive(.accuse(cell: CellID(77), accusation: a)), .hive(.lift(cell: CellID(77), evicted: H.id(3), signature: sig)),
+                           .hive(.lift(cell: CellID(1), evicted: H.id(3), signature: nil))] {
+            let p = Packet(from: H.id(1), message: m)
+            let bytes = Wire.encode(p)
+            #expect(try Wire.decode(bytes) == p)
+            #expect(bytes.count == Wire.size(of: p))
+            for cut in 0..<bytes.count {
+                #expect(throws: WireError.self) { try Wire.decode(bytes.prefix(cut)) }
+            }
+        }
+    }
+}
