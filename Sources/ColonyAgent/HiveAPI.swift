@@ -37,6 +37,45 @@ public struct HiveJSON: ResponseCodable, Equatable, Sendable {
 
     public var node: NodeJSON
     public var cells: [CellJSON]
+    /// Evictions in force (as `GET /v1/hive/evictions`).
+    public var evictions: [EvictionJSON]?
+}
+
+/// `GET /v1/hive/evictions`: an identity every member refuses until `expiresMs` (wall
+/// clock, ms since the epoch) unless lifted.
+public struct EvictionJSON: ResponseCodable, Equatable, Sendable {
+    public var id: String
+    public var name: String?
+    /// The queen that issued it, her cell and term.
+    public var issuer: String
+    public var issuerName: String?
+    public var cell: String
+    public var term: UInt64
+    /// reputation (accused by members whose scores add up below the threshold) or revoked.
+    public var reason: String
+    /// The accusers (names where known).
+    public var accusers: [String]
+    public var atMs: UInt64
+    public var expiresMs: UInt64
+}
+
+/// `POST /v1/hive/lift?id=NODE`: the evictions lifted here, or whose issuers were asked.
+public struct LiftJSON: ResponseCodable, Equatable, Sendable {
+    public struct Issuer: Codable, Equatable, Sendable {
+        public var issuer: String
+        public var issuerName: String?
+        /// This agent issued it and lifted it (false: the request went to the issuer).
+        public var local: Bool
+    }
+
+    public var id: String
+    public var lifted: [Issuer]
+}
+
+func evictionJSON(_ e: Eviction, names: [NodeID: String]) -> EvictionJSON {
+    EvictionJSON(id: e.id.description, name: names[e.id], issuer: e.issuer.description, issuerName: names[e.issuer],
+                 cell: e.cell.description, term: e.term, reason: e.reason,
+                 accusers: e.accusations.map { names[$0.accuser] ?? $0.accuser.description }, atMs: e.atMs, expiresMs: e.expiresMs)
 }
 
 /// `POST /v1/hive/depose[?cell=HEX]`: the queen deposed (or the order sent to her).
@@ -49,7 +88,34 @@ public struct DeposeJSON: ResponseCodable, Equatable, Sendable {
     public var local: Bool
 }
 
+func memberNames(_ node: ColonyNode) async -> [NodeID: String] {
+    var names: [NodeID: String] = [:]
+    for m in await node.members() { names[m.id] = m.name }
+    return names
+}
+
 func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
+    router.get("/v1/hive/evictions") { _, _ -> [EvictionJSON] in
+        let names = await memberNames(node)
+        return await node.evictions().map { evictionJSON($0, names: names) }
+    }
+
+    router.post("/v1/hive/lift") { request, _ -> LiftJSON in
+        guard let text = request.uri.queryParameters.get("id") else { throw HTTPError(.badRequest, message: "name the evicted node: ?id=NODE_ID (colony hive evictions lists them)") }
+        guard let id = NodeID(hex: String(text)) else { throw HTTPError(.badRequest, message: "id must be a node id, 32 hex digits (got '\(text)')") }
+        do {
+            let lifted = try await node.liftEviction(id)
+            let names = await memberNames(node)
+            let me = await node.hive().me
+            return LiftJSON(id: id.description, lifted: lifted.map { .init(issuer: $0.issuer.description, issuerName: names[$0.issuer], local: $0.issuer == me) })
+        } catch let e as LiftError {
+            if case .notEvicted = e { throw HTTPError(.notFound, message: e.description) }
+            throw HTTPError(.conflict, message: e.description)
+        } catch let e as ColonyError {
+            throw HTTPError(.serviceUnavailable, message: e.description)
+        }
+    }
+
     router.post("/v1/hive/depose") { request, _ -> DeposeJSON in
         var cell: CellID?
         if let text = request.uri.queryParameters.get("cell") {
@@ -92,6 +158,6 @@ func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
                                      size: c.size, open: c.open, address: c.address.description,
                                      rttMs: c.queen == me ? 0 : mine.distance(to: c.coordinate) * 1000)
         }
-        return HiveJSON(node: nodeJSON, cells: cells)
+        return HiveJSON(node: nodeJSON, cells: cells, evictions: await node.evictions().map { evictionJSON($0, names: names) })
     }
 }

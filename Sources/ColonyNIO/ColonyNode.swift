@@ -232,6 +232,23 @@ public final class ColonyNode: Service, Sendable {
         }
     }
 
+    /// The evictions in force now (every member refuses these identities).
+    public func evictions() async -> [Eviction] {
+        (try? await driver.onLoop { d in d.core?.evictionsInForce ?? [] }) ?? []
+    }
+
+    /// `colony hive lift`: end `id`'s evictions — those this node issued at once, the others
+    /// by a request to their issuers. Returns the evictions lifted or asked to be.
+    public func liftEviction(_ id: NodeID) async throws -> [Eviction] {
+        try await driver.onLoop { d in
+            guard var core = d.core else { throw ColonyError.notStarted }
+            let (result, effects) = core.lift(id, now: d.now())
+            d.core = core
+            d.handle(effects)
+            return try result.get()
+        }
+    }
+
     // MARK: Admission (DESIGN.md §6)
 
     /// Spread the swarm authority's revocation of an identity: every member refuses it from

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ColonyAgent
+import ColonyCore
 import Foundation
 import NIOHTTP1
 
@@ -8,7 +9,7 @@ import NIOHTTP1
 struct HiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hive", abstract: "Show the hive (cells, queens, terms and loads), or depose a queen.",
-        subcommands: [HiveShow.self, HiveDepose.self], defaultSubcommand: HiveShow.self)
+        subcommands: [HiveShow.self, HiveDepose.self, HiveEvictions.self, HiveLift.self], defaultSubcommand: HiveShow.self)
 }
 
 /// `colony hive depose [--cell CELL]`: the queen of the cell (default: the local agent's)
@@ -32,6 +33,69 @@ struct HiveDepose: AsyncParsableCommand {
             print("deposed: this node was queen of cell \(d.cell) in term \(d.term) and abdicated; the cell elects another")
         } else {
             print("depose order sent to \(d.queenName ?? d.queen), queen of cell \(d.cell) in term \(d.term)")
+        }
+    }
+}
+
+/// `colony hive evictions`: the identities every member refuses now, who evicted them, why
+/// and until when.
+struct HiveEvictions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "evictions", abstract: "List the evictions in force.")
+    @OptionGroup var http: HTTPOption
+    @Flag(help: "Print the agent's JSON.") var json = false
+
+    func run() async throws {
+        let (code, body) = try await http.client().send(.GET, "/v1/hive/evictions")
+        guard code == 200 else { throw failFromAPI(code, body) }
+        if json {
+            print(String(decoding: body, as: UTF8.self))
+            return
+        }
+        let list = try JSONDecoder().decode([EvictionJSON].self, from: Data(body))
+        guard !list.isEmpty else {
+            print("no evictions in force")
+            return
+        }
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let rows = list.map { e in
+            [e.name ?? e.id, e.id, e.reason, e.issuerName ?? e.issuer, "\(max(0, Int64(e.expiresMs) - Int64(now)) / 1000) s", e.accusers.joined(separator: ",")]
+        }
+        let header = ["NAME", "ID", "REASON", "ISSUER", "EXPIRES IN", "ACCUSERS"]
+        let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
+        func line(_ r: [String]) -> String { r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+        print(line(header))
+        for r in rows { print(line(r)) }
+    }
+}
+
+/// `colony hive lift NODE`: end a member's evictions now (it may return at once).
+struct HiveLift: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "lift", abstract: "Lift the evictions of a member (by name or node id).")
+    @OptionGroup var http: HTTPOption
+    @Argument(help: "The evicted member: its name or node id, as `colony hive evictions` shows them.")
+    var node: String
+
+    func run() async throws {
+        let client = try http.client()
+        var id = node
+        if NodeID(hex: node) == nil {
+            let (code, body) = try await client.send(.GET, "/v1/hive/evictions")
+            guard code == 200 else { throw failFromAPI(code, body) }
+            let list = try JSONDecoder().decode([EvictionJSON].self, from: Data(body))
+            guard let e = list.first(where: { $0.name == node }) else {
+                throw ValidationError("no eviction in force for a member named '\(node)' (colony hive evictions lists them)")
+            }
+            id = e.id
+        }
+        let (code, body) = try await client.send(.POST, "/v1/hive/lift?id=\(id)")
+        guard code == 200 else { throw failFromAPI(code, body) }
+        let r = try JSONDecoder().decode(LiftJSON.self, from: Data(body))
+        for l in r.lifted {
+            if l.local {
+                print("lifted: this node's eviction of \(node) is lifted; it may return now")
+            } else {
+                print("lift request sent to \(l.issuerName ?? l.issuer), who evicted \(node)")
+            }
         }
     }
 }
@@ -70,5 +134,8 @@ struct HiveShow: AsyncParsableCommand {
         func line(_ r: [String]) -> String { r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
         print(line(header))
         for r in rows { print(line(r)) }
+        if let evictions = hive.evictions, !evictions.isEmpty {
+            print("\(evictions.count) evicted: " + evictions.map { $0.name ?? $0.id }.joined(separator: ", ") + " (colony hive evictions)")
+        }
     }
 }

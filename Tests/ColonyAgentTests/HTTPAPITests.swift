@@ -61,6 +61,9 @@ import Testing
         ("/v1/hive/depose?cell=zz", .post, "", .badRequest),
         // The hive is off on this agent.
         ("/v1/hive/depose", .post, "", .conflict),
+        ("/v1/hive/lift", .post, "", .badRequest),
+        ("/v1/hive/lift?id=nothex", .post, "", .badRequest),
+        ("/v1/hive/lift?id=0123456789abcdef0123456789abcdef", .post, "", .notFound),
     ])
     func malformedRequestsGetJSONErrors(uri: String, method: HTTPRequest.Method, body: String, status: HTTPResponse.Status) async throws {
         try await withAgent { client in
@@ -69,6 +72,16 @@ import Testing
                 #expect(r.headers[.contentType]?.hasPrefix("application/json") == true)
                 let object = try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: [String: String]]
                 #expect(object?["error"]?["message"]?.isEmpty == false)
+            }
+        }
+    }
+
+    @Test func noEvictionsAreListedOnAFreshAgent() async throws {
+        try await withAgent { client in
+            try await client.execute(uri: "/v1/hive/evictions", method: .get) { r in
+                #expect(r.status == .ok)
+                let list = try JSONDecoder().decode([EvictionJSON].self, from: Data(r.body.readableBytesView))
+                #expect(list.isEmpty)
             }
         }
     }

@@ -186,6 +186,38 @@ extension Net {
         #expect(net.events.contains { if case .evictionEnded(let id, lifted: false) = $0.event { id == H.id(offender) } else { false } })
     }
 
+    @Test func aQueenEvictsARevokedWorkerCitingTheRevocation() throws {
+        // Admission on (the authority's key set): the test swarm is formed from known tables,
+        // so no member needs a certificate before the revocation.
+        let authority = TT.auth(99)
+        var settings = Net.hiveSettings()
+        settings.trust.authorityKey = authority.publicKey
+        var net = Net.hive(9, settings: settings, authenticate: true)
+        let formed = net.runUntilFormed()
+        try #require(formed)
+        let queen = try #require(net.queens().first { net.cores[$0]!.hive.roster!.count >= 2 })
+        let worker = net.cores[queen]!.hive.roster!.voters.map { Int($0.id.high) }.first { $0 != queen }!
+        var rev = Revocation(id: H.id(worker), atMs: 1)
+        rev.signature = authority.sign(SignedClaim.revocation(rev))
+        net.cores[queen]!.applyRevocation(rev)
+        net.absorb(net.cores[queen]!.tick(now: net.now), from: queen)
+        net.runDurably(for: 1_000)
+        for i in net.cores.keys.sorted() where i != worker && i != queen {
+            let e = try #require(net.cores[i]!.evictionsInForce.first { $0.id == H.id(worker) }, "node \(i) holds no eviction")
+            #expect(e.reason == "revoked" && e.revocation == rev && e.issuer == H.id(queen))
+            #expect(net.cores[i]!.isExcluded(H.id(worker)))
+        }
+        // Without the authority's key the same record justifies nothing.
+        let other = net.cores.keys.sorted().first { $0 != worker && $0 != queen }!
+        var stranger = NodeCore(me: H.member(50), settings: Net.hiveSettings(), seed: 5, now: net.now, knownMembers: H.table([50, queen]))
+        stranger.authenticate(with: TT.auth(50))
+        _ = stranger.start(now: net.now)
+        let record = try #require(net.cores[other]!.state.keyState(Eviction.keyPrefix + H.id(worker).description + "/" + H.id(queen).description)?.siblings.first)
+        _ = stranger.receive(H.packet(from: queen, .gossip, [.record(record)]), from: H.address(queen), now: net.now)
+        #expect(!stranger.isExcluded(H.id(worker)))
+        #expect(stranger.stats.recordsInvalid == 1)
+    }
+
     @Test func evictionsAndAccusationsRoundTripTheWire() throws {
         let sig = Signature(publicKey: [UInt8](repeating: 1, count: 32), bytes: [UInt8](repeating: 2, count: 64))
         let a = Accusation(accused: H.id(3), accuser: H.id(4), atMs: 1_700_000_000_000, penalty: 360, signature: sig)
