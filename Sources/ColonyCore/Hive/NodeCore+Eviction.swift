@@ -221,10 +221,11 @@ extension NodeCore {
         refreshEviction(id)
     }
 
-    /// Our eviction record just became durable and went out: tell the evicted member too
-    /// (it hears from no one else now), so it knows why and until when.
+    /// Our eviction record (or its lifting) just became durable and went out: tell the
+    /// member too (it hears from no one else while evicted), so it knows why and until
+    /// when — or that it may return now.
     mutating func noticeEvicted(_ r: StateRecord) {
-        guard r.key.hasPrefix(Eviction.keyPrefix), let v = r.value, let e = try? Eviction(decoding: v), !e.lifted,
+        guard r.key.hasPrefix(Eviction.keyPrefix), let v = r.value, let e = try? Eviction(decoding: v),
               let m = table[e.id]?.member else { return }
         out.append(.send(Packet(from: me.id, message: .gossip, updates: [.record(r)]), to: m.peer, via: .stream))
     }
