@@ -94,6 +94,21 @@ extension Net {
         #expect(net.cores.values.allSatisfy { !$0.isExcluded(H.id(other)) })
     }
 
+    @Test func requestsLeftUnansweredGetNobodyEvicted() throws {
+        var net = Self.formed()
+        try #require(net.formed())
+        let target = Self.worker(net)
+        // Every other member graylists it for ignored ping-reqs: what a partition or a
+        // pause looks like too. Nobody accuses it.
+        for a in net.cores.keys.sorted() where a != target {
+            for _ in 0..<4 { net.cores[a]!.penalize(H.id(target), .unanswered) }
+            #expect(net.cores[a]!.isGraylisted(H.id(target)))
+            net.absorb(net.cores[a]!.tick(now: net.now), from: a)
+        }
+        net.runDurably(for: 2_000)
+        #expect(net.cores.values.allSatisfy { !$0.isExcluded(H.id(target)) && $0.stats.accusationsSent == 0 })
+    }
+
     @Test func forgedOrUnjustifiedEvictionsAreRefused() throws {
         var net = Self.formed()
         try #require(net.formed())

@@ -124,6 +124,16 @@ import Testing
         #expect((r.faults ?? 0) >= 60, "\(o.reproduceCommand)")
     }
 
+    /// Faults make honest members miss ping-reqs and get graylisted here and there; that
+    /// must never add up to an eviction. (Seed 40 evicted an honest member when accusations
+    /// counted unanswered requests.)
+    @Test func faultsGetNoHonestMemberEvicted() throws {
+        var o = options(.hiveSafety, nodes: 40, seed: 40)
+        o.loss = 0.05
+        let r = try checkedRun(o)
+        #expect(r.honestEvicted == 0, "\(o.reproduceCommand)")
+    }
+
     /// The negative control: a lease longer than the voters' stickiness window is unsafe,
     /// and the same faults make the simulator's lease check catch it.
     @Test func theLeaseCheckCatchesAnUnsafeLease() throws {

@@ -127,10 +127,12 @@ extension NodeCore {
 
     // MARK: Accusing
 
-    /// We graylisted `peer`: accuse it to a queen, with our score of it.
+    /// We graylisted `peer`: accuse it to a queen with the part of our score no network
+    /// fault explains (forged signatures, floods). A member graylisted only for requests it
+    /// left unanswered — which partitions and pauses cause too — is not accused.
     mutating func accuse(_ peer: NodeID) {
-        guard hiveOn, phase == .active, peer != me.id, !isExcluded(peer), !isExcluded(me.id) else { return }
-        let penalty = UInt64(min(1e12, max(0, -score(of: peer))).rounded())
+        guard hiveOn, phase == .active, peer != me.id, !isExcluded(peer), !isExcluded(me.id), let s = scores[peer] else { return }
+        let penalty = UInt64(min(1e12, max(0, s.grave(settings.trust))).rounded())
         guard penalty > 0 else { return }
         var a = Accusation(accused: peer, accuser: me.id, atMs: wallMs, penalty: penalty)
         a.signature = sign(SignedClaim.accusation(a))

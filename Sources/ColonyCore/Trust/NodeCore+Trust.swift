@@ -146,7 +146,10 @@ extension NodeCore {
         guard peer != me.id else { return }
         var s = scores[peer] ?? PeerScore()
         switch offence {
-        case .invalidSignature, .malformed: s.invalid += 1
+        case .invalidSignature:
+            s.invalid += 1
+            s.forgeries += 1
+        case .malformed: s.invalid += 1
         case .rateLimited: s.rateBreaches += 1
         case .unanswered: s.unanswered += 1
         }

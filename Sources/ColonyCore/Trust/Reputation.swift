@@ -69,6 +69,9 @@ public struct PeerScore: Sendable, Equatable {
     public var firstDeliveries: Double = 0
     /// Invalid signatures, malformed or unsealable packets.
     public var invalid: Double = 0
+    /// Of `invalid`, the invalid signatures: forgery, never a network fault (a packet
+    /// sealed with an old key, say, is malformed, not forged).
+    public var forgeries: Double = 0
     public var rateBreaches: Double = 0
     /// Ping-reqs (and exchanges) it did not answer: freeloading.
     public var unanswered: Double = 0
@@ -83,19 +86,27 @@ public struct PeerScore: Sendable, Equatable {
             + w.unansweredWeight * unanswered * unanswered
     }
 
+    /// What this peer did that no network fault explains — forged signatures and floods —
+    /// as a positive penalty (what an accusation reports; rewards and unanswered requests,
+    /// which partitions and pauses cause too, do not count).
+    public func grave(_ w: TrustSettings) -> Double {
+        -(w.invalidWeight * forgeries * forgeries + w.rateBreachWeight * rateBreaches * rateBreaches)
+    }
+
     mutating func decay(_ w: TrustSettings) {
         timelyAcks *= w.rewardDecay
         firstDeliveries *= w.rewardDecay
         invalid *= w.penaltyDecay
+        forgeries *= w.penaltyDecay
         rateBreaches *= w.penaltyDecay
         unanswered *= w.penaltyDecay
-        for v in [\PeerScore.timelyAcks, \.firstDeliveries, \.invalid, \.rateBreaches, \.unanswered] where self[keyPath: v] < 0.01 {
+        for v in [\PeerScore.timelyAcks, \.firstDeliveries, \.invalid, \.forgeries, \.rateBreaches, \.unanswered] where self[keyPath: v] < 0.01 {
             self[keyPath: v] = 0
         }
     }
 
     var isNeutral: Bool {
-        timelyAcks == 0 && firstDeliveries == 0 && invalid == 0 && rateBreaches == 0 && unanswered == 0 && !graylisted && !evictionProposed
+        timelyAcks == 0 && firstDeliveries == 0 && invalid == 0 && forgeries == 0 && rateBreaches == 0 && unanswered == 0 && !graylisted && !evictionProposed
     }
 }
 
