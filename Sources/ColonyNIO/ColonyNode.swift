@@ -223,13 +223,7 @@ public final class ColonyNode: Service, Sendable {
     /// `colony hive depose`: the queen of `cell` (default: this node's) abdicates and sits
     /// out the next elections — at once if she is this node, else by an order sent to her.
     public func deposeQueen(cell: CellID? = nil) async throws -> Deposal {
-        try await driver.onLoop { d in
-            guard var core = d.core else { throw ColonyError.notStarted }
-            let (result, effects) = core.depose(cell: cell, now: d.now())
-            d.core = core
-            d.handle(effects)
-            return try result.get()
-        }
+        try await driver.command { core, now in core.depose(cell: cell, now: now) }
     }
 
     /// The evictions in force now (every member refuses these identities).
@@ -240,13 +234,7 @@ public final class ColonyNode: Service, Sendable {
     /// `colony hive lift`: end `id`'s evictions — those this node issued at once, the others
     /// by a request to their issuers. Returns the evictions lifted or asked to be.
     public func liftEviction(_ id: NodeID) async throws -> [Eviction] {
-        try await driver.onLoop { d in
-            guard var core = d.core else { throw ColonyError.notStarted }
-            let (result, effects) = core.lift(id, now: d.now())
-            d.core = core
-            d.handle(effects)
-            return try result.get()
-        }
+        try await driver.command { core, now in core.lift(id, now: now) }
     }
 
     // MARK: Admission (DESIGN.md §6)

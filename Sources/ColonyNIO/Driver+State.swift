@@ -157,13 +157,7 @@ extension Driver {
     }
 
     func event(_ name: String, payload: [UInt8], coalesce: Bool) async throws -> UserEvent {
-        try await onLoop { d in
-            guard var core = d.core else { throw ColonyError.notStarted }
-            let (result, effects) = core.event(name, payload: payload, coalesce: coalesce, now: d.now())
-            d.core = core
-            d.handle(effects)
-            return try result.get()
-        }
+        try await command { core, now in core.event(name, payload: payload, coalesce: coalesce, now: now) }
     }
 
     func query(_ name: String, payload: [UInt8], filter: QueryFilter, timeout: Duration) async throws -> (Query, AsyncStream<QueryResponse>) {

@@ -114,6 +114,17 @@ final class Driver: @unchecked Sendable {
         try await loop.submit { try body(self) }.get()
     }
 
+    /// Run a core command on the loop: its effects are handled, its result returned.
+    func command<T: Sendable, E: Error>(_ body: @escaping @Sendable (inout NodeCore, Instant) -> (Result<T, E>, [Effect])) async throws -> T {
+        try await onLoop { d in
+            guard var core = d.core else { throw ColonyError.notStarted }
+            let (result, effects) = body(&core, d.now())
+            d.core = core
+            d.handle(effects)
+            return try result.get()
+        }
+    }
+
     func now() -> Instant {
         Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds) - Int64(origin.uptimeNanoseconds))
     }

@@ -55,3 +55,45 @@ public enum Behaviour: String, Sendable, CaseIterable {
     /// Takes and gives nothing: ignores ping-reqs and relays no gossip.
     case freeloader
 }
+
+extension Simulation.Context {
+    /// Links broken both ways: 5% of pairs, and at least about three per node in small
+    /// swarms, so probes go indirect often. Keys are `Self.link(a, b)`.
+    mutating func randomBrokenLinks() -> Set<UInt64> {
+        var broken: Set<UInt64> = []
+        let brokenPerMille = max(50, 3000 / (n - 1))
+        for a in 0..<n {
+            for b in (a + 1)..<n where rng.below(1000) < brokenPerMille { broken.insert(Self.link(a, b)) }
+        }
+        return broken
+    }
+
+    static func link(_ a: Int, _ b: Int) -> UInt64 { UInt64(min(a, b)) << 32 | UInt64(max(a, b)) }
+
+    /// Node `o` floods: 2,000 valid packets a second (its own alive claim) at `targets` in
+    /// turn, in 10 ms bursts, from `start` until `end`.
+    func scheduleFlood(from o: Int, at targets: [Int], start: Int64, end: Int64) {
+        let id = sim.nodes[o].id
+        var t = start
+        while t < end {
+            sim.schedule(at: t) { s in
+                guard let core = s.nodes[o].core else { return }
+                for k in 0..<20 {
+                    s.inject(Packet(from: id, message: .gossip, updates: [.alive(core.me)]), from: o, to: targets[k % targets.count])
+                }
+            }
+            t += 10_000_000
+        }
+    }
+}
+
+extension Simulator {
+    /// A record in `victim`'s name, signed with `forger`'s own key (number `serial`).
+    func forgedRecord(by forger: Int, victim: Int, serial: UInt64) -> StateRecord {
+        let signer = SimAuthenticator(id: nodes[forger].id, swarmSecret: seed)
+        var record = StateRecord(key: "forged/\(serial)", value: [1], dot: Dot(origin: nodes[victim].id, counter: 1 << 30 + serial),
+                                 prev: 0, context: CausalContext(), timestamp: HLCTimestamp(physicalMs: wallMs(forger), logical: 0))
+        record.signature = Signature(publicKey: SimAuthenticator.publicKey(for: nodes[victim].id), bytes: signer.sign(SignedClaim.record(record)))
+        return record
+    }
+}

@@ -27,12 +27,8 @@ extension Simulation.Context {
         let honest = (0..<n).filter { kindOf[$0] == nil }
         // Flaky links, broken from the start: 5% of pairs, and at least about three per node
         // in small swarms, so probes go indirect often enough to meet every freeloader.
-        var broken: Set<UInt64> = []
-        let brokenPerMille = max(50, 3000 / (n - 1))
-        for a in 0..<n {
-            for b in (a + 1)..<n where rng.below(1000) < brokenPerMille { broken.insert(UInt64(a) << 32 | UInt64(b)) }
-        }
-        func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(UInt64(min(a, b)) << 32 | UInt64(max(a, b))) }
+        let broken = randomBrokenLinks()
+        func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(Self.link(a, b)) }
         sim.brokenLinks = broken
         sim.run(until: attackStart)
 
@@ -85,17 +81,7 @@ extension Simulation.Context {
             switch kindOf[o]! {
             case .flooder:
                 // 2,000 packets a second at two honest targets, in 10 ms bursts.
-                let targets = rng.sample(2, from: honest.filter { reachable($0, o) })
-                var t = attackStart
-                while t < end {
-                    sim.schedule(at: t) { s in
-                        guard let core = s.nodes[o].core else { return }
-                        for k in 0..<20 {
-                            s.inject(Packet(from: ids[o], message: .gossip, updates: [.alive(core.me)]), from: o, to: targets[k % 2])
-                        }
-                    }
-                    t += 10_000_000
-                }
+                scheduleFlood(from: o, at: rng.sample(2, from: honest.filter { reachable($0, o) }), start: attackStart, end: end)
             case .forger:
                 // Every 200 ms, to a random honest node: a victim's alive claim with a new
                 // address, a record and an event in the victim's name — signed by the forger.
@@ -115,9 +101,7 @@ extension Simulation.Context {
                         claim.address = Address(host: "10.66.6.6", port: 7946)
                         claim.status = .alive
                         claim.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.alive(claim)))
-                        var record = StateRecord(key: "forged/\(serial)", value: [1], dot: Dot(origin: ids[victim], counter: 1 << 30 + serial),
-                                                 prev: 0, context: CausalContext(), timestamp: HLCTimestamp(physicalMs: s.wallMs(o), logical: 0))
-                        record.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.record(record)))
+                        let record = s.forgedRecord(by: o, victim: victim, serial: serial)
                         var event = UserEvent(id: Dot(origin: ids[victim], counter: 1 << 40 + serial), lamport: 1, name: "forged", payload: [], coalesce: false)
                         event.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.event(event)))
                         s.inject(Packet(from: ids[o], message: .gossip, updates: [.alive(claim), .record(record), .event(event)]), from: o, to: target)

@@ -37,10 +37,10 @@ extension Simulation.Context {
         for (k, o) in offenders.enumerated() { kindOf[o] = kinds[k % kinds.count] }
 
         // Who refuses whom, as the nodes report it.
-        var evictedAt: [Int: [Int: Int64]] = [:]  // offender → honest node → when
+        var refusedBy: [Int: Set<Int>] = [:]  // offender → honest members that refuse it
         var everywhereAt: [Int: Int64] = [:]
         var honestEvicted: Set<Int> = []
-        var issuedTTL: [Int: Int64] = [:]  // offender → expiry in virtual time (by the issuer's eviction)
+        var expiresAt: [Int: Int64] = [:]  // offender → expiry in virtual time (by the issuer's eviction)
         let tracker = BroadcastTracker(receivers: Set(honest))
         trackBroadcasts(tracker) { s, i, event in
             guard case .evicted(let e) = event, let o = indexOf[e.id] else { return }
@@ -49,36 +49,22 @@ extension Simulation.Context {
                 return
             }
             guard !isOffender.contains(i) else { return }
-            evictedAt[o, default: [:]][i] = evictedAt[o]?[i] ?? s.now
-            if issuedTTL[o] == nil { issuedTTL[o] = s.now + Int64(e.expiresMs - min(e.expiresMs, s.wallMs(i))) * 1_000_000 }
-            if everywhereAt[o] == nil, evictedAt[o]!.count == honest.count { everywhereAt[o] = s.now }
+            refusedBy[o, default: []].insert(i)
+            if expiresAt[o] == nil { expiresAt[o] = s.now + Int64(e.expiresMs - min(e.expiresMs, s.wallMs(i))) * 1_000_000 }
+            if everywhereAt[o] == nil, refusedBy[o]!.count == honest.count { everywhereAt[o] = s.now }
         }
         sim.run(until: attackStart)
 
         // The attack: 5% of links break; flooders send 2,000 valid packets a second to two
         // honest members; freeloaders ignore ping-reqs and relay nothing.
-        var broken: Set<UInt64> = []
-        let brokenPerMille = max(50, 3000 / (n - 1))
-        for a in 0..<n {
-            for b in (a + 1)..<n where rng.below(1000) < brokenPerMille { broken.insert(UInt64(a) << 32 | UInt64(b)) }
-        }
+        let broken = randomBrokenLinks()
         sim.brokenLinks = broken
-        func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(UInt64(min(a, b)) << 32 | UInt64(max(a, b))) }
+        func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(Self.link(a, b)) }
         for o in offenders {
             sim.setBehaviour(o, kindOf[o]!)
             switch kindOf[o]! {
             case .flooder:
-                let targets = rng.sample(2, from: honest.filter { reachable($0, o) })
-                var t = attackStart
-                while t < attackEnd {
-                    sim.schedule(at: t) { s in
-                        guard let core = s.nodes[o].core else { return }
-                        for k in 0..<20 {
-                            s.inject(Packet(from: ids[o], message: .gossip, updates: [.alive(core.me)]), from: o, to: targets[k % 2])
-                        }
-                    }
-                    t += 10_000_000
-                }
+                scheduleFlood(from: o, at: rng.sample(2, from: honest.filter { reachable($0, o) }), start: attackStart, end: attackEnd)
             case .forger:
                 // Every 200 ms, to a random honest member: a record in another member's
                 // name, signed with the forger's own key.
@@ -91,11 +77,7 @@ extension Simulation.Context {
                     serial += 1
                     let k = serial
                     sim.schedule(at: t) { s in
-                        let signer = SimAuthenticator(id: ids[o], swarmSecret: s.seed)
-                        var record = StateRecord(key: "forged/\(k)", value: [1], dot: Dot(origin: ids[victim], counter: 1 << 30 + k),
-                                                 prev: 0, context: CausalContext(), timestamp: HLCTimestamp(physicalMs: s.wallMs(o), logical: 0))
-                        record.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.record(record)))
-                        s.inject(Packet(from: ids[o], message: .gossip, updates: [.record(record)]), from: o, to: target)
+                        s.inject(Packet(from: ids[o], message: .gossip, updates: [.record(s.forgedRecord(by: o, victim: victim, serial: k))]), from: o, to: target)
                     }
                     t += 200_000_000
                 }
@@ -132,8 +114,8 @@ extension Simulation.Context {
         var liftedAt: Int64?
         var lifted: Int?
         sim.run(until: max(sim.now, attackEnd))
-        if let first = everywhereAt.keys.max(by: { (issuedTTL[$0] ?? 0, $0) < (issuedTTL[$1] ?? 0, $1) }),
-           (issuedTTL[first] ?? 0) > sim.now + Simulation.second {
+        if let first = everywhereAt.keys.max(by: { (expiresAt[$0] ?? 0, $0) < (expiresAt[$1] ?? 0, $1) }),
+           (expiresAt[first] ?? 0) > sim.now + Simulation.second {
             let h = honest[rng.below(honest.count)]
             var outcome: Result<[Eviction], LiftError>?
             sim.command(h) { core, now in
@@ -159,7 +141,7 @@ extension Simulation.Context {
         var liftDone: [Double] = []
         var readmitted: [Double] = []
         var pending = Set(everywhereAt.keys)
-        let lastExpiry = issuedTTL.values.max() ?? sim.now
+        let lastExpiry = expiresAt.values.max() ?? sim.now
         let backDeadline = max(sim.now, lastExpiry) + 60 * Simulation.second
         while sim.now < backDeadline && !pending.isEmpty {
             sim.run(until: sim.now + 100_000_000)
@@ -167,7 +149,7 @@ extension Simulation.Context {
                 pending.remove(o)
                 if o == lifted, let liftedAt {
                     liftDone.append(Double(sim.now - liftedAt) / 1e6)
-                } else if let expiry = issuedTTL[o] {
+                } else if let expiry = expiresAt[o] {
                     readmitted.append(Double(max(0, sim.now - expiry)) / 1e6)
                 }
             }
@@ -181,7 +163,7 @@ extension Simulation.Context {
 
         var problems: [String] = []
         if everywhereAt.count < offenders.count {
-            let missing = offenders.filter { everywhereAt[$0] == nil }.map { "node \($0) (\(kindOf[$0]!.rawValue), refused by \(evictedAt[$0]?.count ?? 0) of \(honest.count))" }
+            let missing = offenders.filter { everywhereAt[$0] == nil }.map { "node \($0) (\(kindOf[$0]!.rawValue), refused by \(refusedBy[$0]?.count ?? 0) of \(honest.count))" }
             problems.append("offenders not evicted everywhere: " + missing.joined(separator: ", "))
         }
         if !honestEvicted.isEmpty { problems.append("honest members evicted: \(honestEvicted.sorted())") }

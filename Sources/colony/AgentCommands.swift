@@ -114,6 +114,15 @@ extension HTTPOption {
 }
 
 /// Print an API error body ({"error":{"message":…}}) and fail.
+/// Rows (the header first) in columns padded to their widest cell, two spaces apart.
+func printTable(_ rows: [[String]]) {
+    guard let columns = rows.first?.count else { return }
+    let widths = (0..<columns).map { c in rows.map { $0[c].count }.max() ?? 0 }
+    for r in rows {
+        print(r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+    }
+}
+
 func failFromAPI(_ status: Int, _ body: [UInt8]) -> any Error {
     struct E: Decodable {
         struct D: Decodable { var message: String }
@@ -152,10 +161,7 @@ struct MembersCommand: AsyncParsableCommand {
         let rows = [["NAME", "ADDRESS", "STATUS", "INCARNATION", "TAGS"]] + members.map {
             [$0.name, $0.address, $0.status, "\($0.incarnation)", $0.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
         }
-        let widths = (0..<5).map { c in rows.map { $0[c].count }.max() ?? 0 }
-        for r in rows {
-            print(r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        }
+        printTable(rows)
     }
 }
 

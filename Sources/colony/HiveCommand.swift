@@ -60,11 +60,7 @@ struct HiveEvictions: AsyncParsableCommand {
         let rows = list.map { e in
             [e.name ?? e.id, e.id, e.reason, e.issuerName ?? e.issuer, "\(max(0, Int64(e.expiresMs) - Int64(now)) / 1000) s", e.accusers.joined(separator: ",")]
         }
-        let header = ["NAME", "ID", "REASON", "ISSUER", "EXPIRES IN", "ACCUSERS"]
-        let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
-        func line(_ r: [String]) -> String { r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
-        print(line(header))
-        for r in rows { print(line(r)) }
+        printTable([["NAME", "ID", "REASON", "ISSUER", "EXPIRES IN", "ACCUSERS"]] + rows)
     }
 }
 
@@ -129,11 +125,7 @@ struct HiveShow: AsyncParsableCommand {
         let rows = hive.cells.map { c in
             [c.cell, c.queenName ?? c.queen, "\(c.term)", "\(c.size)", c.open ? "open" : "full", c.rttMs.map { String(format: "%.3f ms", $0) } ?? "—", c.address]
         }
-        let header = ["CELL", "QUEEN", "TERM", "SIZE", "ROOM", "RTT", "ADDRESS"]
-        let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
-        func line(_ r: [String]) -> String { r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
-        print(line(header))
-        for r in rows { print(line(r)) }
+        printTable([["CELL", "QUEEN", "TERM", "SIZE", "ROOM", "RTT", "ADDRESS"]] + rows)
         if let evictions = hive.evictions, !evictions.isEmpty {
             print("\(evictions.count) evicted: " + evictions.map { $0.name ?? $0.id }.joined(separator: ", ") + " (colony hive evictions)")
         }

@@ -2,14 +2,15 @@ import HashTreeCollections
 
 /// Eviction (the types and their rules are in Eviction.swift).
 ///
-/// A member we graylist is accused: we send a signed accusation with our score of it to our
-/// queen (to the nearest other queen if she is the accused), and repeat it every second
-/// while it stays graylisted; queens pass what their workers tell them to each other. A
-/// queen holding accusations from at least `HiveSettings.evictionAccusers` distinct
-/// members (her own included) within the window, whose scores add up below
-/// `TrustSettings.evictThreshold`, issues a signed eviction; a queen whose worker's identity is revoked issues one citing
-/// the revocation. The eviction is a reserved state record: it spreads like any write, and
-/// every member refuses the identity until it expires or its issuer lifts it.
+/// A member we graylist is accused: we send our queen (the nearest other queen if she is the
+/// accused) a signed accusation with the part of our score no network fault explains, and
+/// repeat it every second while it stays graylisted; queens pass what their workers tell
+/// them to each other. A queen holding accusations from at least
+/// `HiveSettings.evictionAccusers` distinct members (her own included) within the window,
+/// whose penalties add up to `TrustSettings.evictThreshold`, issues a signed eviction; a
+/// queen whose worker's identity is revoked issues one citing the revocation. The eviction
+/// is a reserved state record: it spreads like any write, and every member refuses the
+/// identity until it expires or its issuer lifts it.
 extension NodeCore {
     // MARK: Refusing
 
@@ -22,11 +23,20 @@ extension NodeCore {
     }
 
     /// The evictions in force now (at most one per identity: the one lasting longest).
-    public var evictionsInForce: [Eviction] {
+    public var evictionsInForce: [Eviction] { evictions.keys.sorted().compactMap(standingEviction) }
+
+    /// `id`'s eviction in force now that lasts longest, if any.
+    func standingEviction(of id: NodeID) -> Eviction? {
         let ms = wallMs
-        return evictions.keys.sorted().compactMap { id in
-            evictions[id]!.values.filter { $0.inForce(atMs: ms) }.max { $0.expiresMs < $1.expiresMs }
-        }
+        return evictions[id]?.values.filter { $0.inForce(atMs: ms) }.max { $0.expiresMs < $1.expiresMs }
+    }
+
+    /// An evicted member's alive claim, refused now: kept (the newest) to be applied — and
+    /// checked — when the eviction ends here, so its return needs no second announcement
+    /// if our eviction ends later than its own (clocks differ a little).
+    mutating func holdBack(_ m: Member) {
+        guard evictedNow.contains(m.id), m.incarnation > (heldBack[m.id]?.incarnation ?? 0) else { return }
+        heldBack[m.id] = m
     }
 
     // MARK: Checking
@@ -46,7 +56,7 @@ extension NodeCore {
                 guard a.accuser != e.id, a.atMs + Eviction.accusationWindowMs >= e.atMs,
                       a.atMs <= e.atMs + Eviction.accusationSkewMs, accusers.insert(a.accuser).inserted else { return nil }
             }
-            guard accusers.count >= Eviction.minimumAccusers, grave(e.accusations) else { return nil }
+            guard accusers.count >= Eviction.minimumAccusers, reachThreshold(e.accusations) else { return nil }
         }
         guard verify, authenticates else { return e }
         guard verified(e.signature, of: SignedClaim.eviction(e), origin: e.issuer) else { return nil }
@@ -69,12 +79,11 @@ extension NodeCore {
             }
         }
         evictions[id] = byIssuer.isEmpty ? nil : byIssuer
-        let now = isExcluded(id) && !revoked.contains(id)
-        let was = evictedNow.contains(id)
-        guard now != was else { return }
-        if now {
+        let evicted = standingEviction(of: id) != nil && !revoked.contains(id)
+        guard evicted != evictedNow.contains(id) else { return }
+        if evicted {
             evictedNow.insert(id)
-            guard !quietly, let e = evictions[id]?.values.filter({ $0.inForce(atMs: wallMs) }).max(by: { $0.expiresMs < $1.expiresMs }) else { return }
+            guard !quietly, let e = standingEviction(of: id) else { return }
             stats.evictionsApplied += 1
             emit(.evicted(e))
             hive.accusations[id] = nil
@@ -103,7 +112,7 @@ extension NodeCore {
                 refute(claimed: me.incarnation)
                 for m in randomMembers(2, filter: { $0.member.status == .alive }) { startDigest(with: m.peer) }
             } else if let m = heldBack.removeValue(forKey: id) {
-                // It announced itself while we still refused it (clocks differ a little).
+                // It announced itself while we still refused it.
                 applyAlive(m)
             } else if let r = table[id], r.member.status == .dead, hiveRng.unit() < 3 / Double(max(1, table.liveCount)) {
                 // A few members (three, on average) tell the returning member it was held
@@ -113,14 +122,15 @@ extension NodeCore {
         }
     }
 
-    /// Evictions that ran out (on the reap tick): the identity may return.
+    /// Evictions that ran out (looked for on the reap tick, and on the hive's home tick so an
+    /// evicted member notices its own at once): the identity may return.
     mutating func expireEvictions() {
         for id in evictedNow.sorted() where !isExcluded(id) { refreshEviction(id) }
     }
 
     /// The accusers' penalties add up to the eviction threshold: the swarm's reputation of
     /// the member is below it.
-    func grave<S: Sequence>(_ accusations: S) -> Bool where S.Element == Accusation {
+    func reachThreshold<S: Sequence>(_ accusations: S) -> Bool where S.Element == Accusation {
         let total = accusations.reduce(0.0) { $0 + Double($1.penalty) }
         return -total <= settings.trust.evictThreshold
     }
@@ -132,7 +142,7 @@ extension NodeCore {
     /// left unanswered — which partitions and pauses cause too — is not accused.
     mutating func accuse(_ peer: NodeID) {
         guard hiveOn, phase == .active, peer != me.id, !isExcluded(peer), !isExcluded(me.id), let s = scores[peer] else { return }
-        let penalty = UInt64(min(1e12, max(0, s.grave(settings.trust))).rounded())
+        let penalty = UInt64(min(1e12, max(0, s.gravePenalty(settings.trust))).rounded())
         guard penalty > 0 else { return }
         var a = Accusation(accused: peer, accuser: me.id, atMs: wallMs, penalty: penalty)
         a.signature = sign(SignedClaim.accusation(a))
@@ -145,12 +155,7 @@ extension NodeCore {
         if let cell = hive.cell, let q = hive.queen, q != peer {
             target = (cell, q)
         } else {
-            let others = hive.cells.values.filter { !$0.dissolved && $0.queen != peer && $0.queen != me.id && table[$0.queen]?.member.status == .alive }
-            let best = others.min { a, b in
-                let da = vivaldi.coordinate.distance(to: a.coordinate), db = vivaldi.coordinate.distance(to: b.coordinate)
-                return da != db ? da < db : a.cell < b.cell
-            }
-            target = best.map { ($0.cell, $0.queen) }
+            target = nearestCell { $0.queen != peer }.map { ($0.cell, $0.queen) }
         }
         guard let target, let m = table[target.queen]?.member else { return }
         stats.accusationsSent += 1
@@ -196,7 +201,7 @@ extension NodeCore {
         let needed = max(Eviction.minimumAccusers, settings.hive.evictionAccusers)
         // The gravest accusations are the evidence (the record carries a bounded number).
         let evidence = held.values.sorted { ($0.penalty, $0.accuser) > ($1.penalty, $1.accuser) }.prefix(Eviction.maximumAccusations)
-        if evidence.count >= needed, grave(evidence) {
+        if evidence.count >= needed, reachThreshold(evidence) {
             issueEviction(of: a.accused, cell: cell, accusations: Array(evidence), revocation: nil)
             return
         }

@@ -126,12 +126,17 @@ extension NodeCore {
 
     /// The open cell whose queen is nearest by network coordinates.
     func nearestOpenCell() -> QueenClaim? {
-        var best: (claim: QueenClaim, rtt: Double)?
         let refusalWindow = 10 * settings.hive.homeInterval.nanosecondsInt64
+        return nearestCell { c in c.open && !(hive.refusedBy[c.cell].map { now.nanoseconds(since: $0) < refusalWindow } ?? false) }
+    }
+
+    /// The cell whose live queen (not us) is nearest by coordinates among those `matching`
+    /// (ties: the lowest cell id).
+    func nearestCell(matching: (QueenClaim) -> Bool) -> QueenClaim? {
+        var best: (claim: QueenClaim, rtt: Double)?
         for cell in hive.cells.keys.sorted() {
             let c = hive.cells[cell]!
-            guard c.open, !c.dissolved, c.queen != me.id, table[c.queen]?.member.status == .alive else { continue }
-            if let r = hive.refusedBy[cell], now.nanoseconds(since: r) < refusalWindow { continue }
+            guard !c.dissolved, c.queen != me.id, table[c.queen]?.member.status == .alive, matching(c) else { continue }
             let rtt = vivaldi.coordinate.distance(to: c.coordinate)
             if best == nil || rtt < best!.rtt { best = (c, rtt) }
         }

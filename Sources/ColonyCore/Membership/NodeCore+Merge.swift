@@ -69,9 +69,7 @@ extension NodeCore {
         }
         if m.id != me.id && isExcluded(m.id) {
             stats.revokedRefused += 1
-            // An evicted member's latest claim is kept (verified above), and applied when
-            // its eviction ends: its return then needs no second announcement.
-            if evictedNow.contains(m.id), m.incarnation > (heldBack[m.id]?.incarnation ?? 0) { heldBack[m.id] = m }
+            holdBack(m)
             return
         }
         if m.id == me.id {

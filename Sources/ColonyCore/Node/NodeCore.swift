@@ -255,14 +255,8 @@ public struct NodeCore: Sendable {
         guard packet.from != me.id else { return flush() }
         if isExcluded(packet.from) {
             stats.revokedRefused += 1
-            // An evicted member's own alive claim is held back (checked when applied), so
-            // its return does not wait for a second announcement if our eviction ends later
-            // than its own (clocks differ a little).
-            if evictedNow.contains(packet.from) {
-                for case .alive(let m) in packet.updates where m.id == packet.from && m.incarnation > (heldBack[m.id]?.incarnation ?? 0) {
-                    heldBack[m.id] = m
-                }
-            }
+            // An evicted member's own alive claim is held back for when its eviction ends.
+            for case .alive(let m) in packet.updates where m.id == packet.from { holdBack(m) }
             return flush()
         }
         // Rewards, penalties and the per-sender bucket go to the claimed sender only if the

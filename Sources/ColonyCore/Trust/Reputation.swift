@@ -89,7 +89,7 @@ public struct PeerScore: Sendable, Equatable {
     /// What this peer did that no network fault explains — forged signatures and floods —
     /// as a positive penalty (what an accusation reports; rewards and unanswered requests,
     /// which partitions and pauses cause too, do not count).
-    public func grave(_ w: TrustSettings) -> Double {
+    public func gravePenalty(_ w: TrustSettings) -> Double {
         -(w.invalidWeight * forgeries * forgeries + w.rateBreachWeight * rateBreaches * rateBreaches)
     }
 
