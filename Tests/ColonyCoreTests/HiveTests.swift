@@ -78,12 +78,16 @@ extension Net {
         return true
     }
 
+    /// Formed and settled: one cell, or none below the low-water mark. Cells that few
+    /// joined merge away after `mergeAfter`, and how many there are at first depends on
+    /// whom the first claims reached; tests start from the settled hive.
     mutating func runUntilFormed(maxMs: Int64 = 20_000) -> Bool {
         var t: Int64 = 0
         while t < maxMs {
             run(for: 100)
             t += 100
-            if formed() { return true }
+            let q = queens()
+            if formed() && (q.count == 1 || q.allSatisfy { cores[$0]!.hive.roster!.count >= cores[$0]!.settings.hive.lowWaterMark }) { return true }
         }
         return false
     }
@@ -264,13 +268,21 @@ extension Net {
 
     @Test func rosterChangesAreCommittedOneVoterAtATime() {
         var net = Net.hive(9)
-        var seen: [CellID: [RosterVersion]] = [:]
+        // The versions each queen's heartbeats carry (every version a majority acknowledges
+        // went out in a heartbeat; on this network without delay several can follow one
+        // another between two looks at the queens).
+        var seen: [String: [RosterVersion]] = [:]
+        net.filter = { from, _, p in
+            if case .hive(.heartbeat(let cell, _, _, let version, _, _)) = p.message, seen["\(cell)/\(from)"]?.last != version {
+                seen["\(cell)/\(from)", default: []].append(version)
+            }
+            return p
+        }
         for _ in 0..<800 {
             net.run(for: 10)
             for q in net.queens() {
                 let c = net.cores[q]!
                 guard let r = c.hive.roster else { continue }
-                if seen[r.cell]?.last != r.version { seen[r.cell, default: []].append(r.version) }
                 // At most one change beyond what a majority acknowledged.
                 #expect(r.version.index <= c.hive.committed.index + 1)
             }
@@ -334,6 +346,67 @@ extension Net {
         net.run(for: 3_000)
         #expect(net.cores[victim]!.recentEvents.contains { $0.id == event?.id })
         #expect(net.cores[victim]!.stats.graftsSent >= 1)
+    }
+
+    @Test func claimRefreshesTravelTheTreeNotGossip() {
+        var net = Net.hive(9)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        net.run(for: 1_000)
+        let queens = net.queens()
+        let before = Dictionary(uniqueKeysWithValues: queens.map { q in (net.cores[q]!.hive.cell!, net.cores[q]!.hive.cells[net.cores[q]!.hive.cell!]!.serial) })
+        var gossiped = 0
+        var routed = 0
+        net.filter = { _, _, p in
+            // Piggybacked on anything (gossip rounds, pings, acks): a refresh must not be.
+            gossiped += p.updates.filter { if case .queen(let c) = $0 { c.serial > (before[c.cell] ?? .max) } else { false } }.count
+            if case .route(_, let us) = p.message { routed += us.filter { if case .queen = $0 { true } else { false } }.count }
+            return p
+        }
+        // Past one claim refresh (10 s): every member holds each queen's newer claim, and
+        // none of them came by gossip.
+        net.run(for: 11_000)
+        for (cell, serial) in before {
+            let holders = net.cores.values.filter { ($0.hive.cells[cell]?.serial ?? 0) > serial }.count
+            #expect(holders == 9, "cell \(cell): \(holders) of 9 hold the refreshed claim")
+        }
+        #expect(routed >= 8)
+        #expect(gossiped == 0)
+    }
+
+    @Test func claimsHeardSeparatelyGoDownTogether() {
+        var net = Net.hive(9)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        net.run(for: 1_000)
+        let q = net.queens().first!
+        let cell = net.cores[q]!.hive.cell!
+        let workers = net.cores.keys.sorted().filter { net.cores[$0]!.hive.cell == cell && $0 != q }
+        #expect(workers.count >= 2)
+        // Thirty claims of cells elsewhere, each reaching the queen in its own packet from a
+        // worker in one instant (as during formation, when claims change by the dozen).
+        let claims = (0..<30).map { k in
+            QueenClaim(cell: CellID(UInt64(1_000 + k)), term: 1, queen: H.id(100 + k), address: H.address(100 + k), serial: 1, size: 10, open: true, coordinate: Coordinate())
+        }
+        var packetsTo: [Int: Int] = [:]
+        net.filter = { from, to, p in
+            if from == q, case .route(_, let us) = p.message, us.contains(where: { if case .queen(let c) = $0 { c.cell.raw >= 1_000 } else { false } }) {
+                packetsTo[to, default: 0] += 1
+            }
+            return p
+        }
+        for c in claims {
+            let effects = net.cores[q]!.receive(H.packet(from: workers[0], .route(scope: .swarm, updates: [.queen(c)])), from: H.address(workers[0]), via: .datagram, now: net.now)
+            net.absorb(effects, from: q)
+        }
+        net.deliver()
+        net.run(for: 500)
+        for w in workers {
+            let held = claims.filter { net.cores[w]!.hive.cells[$0.cell] == $0 }.count
+            #expect(held == 30, "worker \(w) holds \(held) of 30 claims")
+            // Packed into as few datagrams as they fit in (three), not one each.
+            #expect((packetsTo[w] ?? 0) <= 3, "worker \(w) got \(packetsTo[w] ?? 0) packets")
+        }
     }
 
     @Test func withoutAQueenBroadcastsFallBackToGossip() {
@@ -512,7 +585,8 @@ extension Net {
             .hive(.abdicate(cell: cell, term: 8, dissolve: true)),
             .route(scope: .swarm, updates: [.event(UserEvent(id: Dot(origin: H.id(1), counter: 3), lamport: 4, name: "e", payload: [1], coalesce: false))]),
             .route(scope: .leaf, updates: []),
-            .ihave([.record(Dot(origin: H.id(1), counter: 1)), .event(Dot(origin: H.id(2), counter: 1 << 50))]),
+            .ihave([.record(Dot(origin: H.id(1), counter: 1)), .event(Dot(origin: H.id(2), counter: 1 << 50)),
+                    .claim(cell: cell, term: 3, serial: 9), .claim(cell: CellID(1), term: .max, serial: .max)]),
             .graft([.event(Dot(origin: H.id(2), counter: 9))]),
         ]
         let bigBoot = Packet(from: H.id(1), message: .hive(.heartbeat(cell: cell, term: 8, round: 1, version: v, roster: [Voter(id: H.id(1), boot: 1 << 62)], signature: nil)))
@@ -534,6 +608,10 @@ extension Net {
                 #expect(throws: WireError.self) { try Wire.decode(bytes.prefix(cut)) }
             }
         }
+        // The id budget of lazy push holds the largest id (a claim with the widest varints).
+        let widest = Wire.size(of: Packet(from: H.id(1), message: .ihave([.claim(cell: cell, term: .max, serial: .max)])))
+            - Wire.size(of: Packet(from: H.id(1), message: .ihave([])))
+        #expect(widest <= NodeCore.broadcastIDBytes)
         // A full 64-voter heartbeat with signature still fits one sealed datagram.
         let hb = Packet(from: H.id(1), message: .hive(.heartbeat(cell: cell, term: 8, round: 1 << 20, version: v, roster: Array(voters.prefix(64)), signature: sig)))
         #expect(Wire.size(of: hb) <= Settings.lan.maxDatagramBytes - 37)

@@ -10,6 +10,7 @@ extension NodeCore {
             completeLeave()
             return
         }
+        flushClaims()
         sendAnnouncements()
         guard !queue.isEmpty else { return }
         let deadWindow = settings.gossipToTheDeadTime.nanosecondsInt64

@@ -183,13 +183,19 @@ public enum RouteScope: UInt8, Sendable, Equatable {
 public enum BroadcastID: Hashable, Sendable {
     case record(Dot)
     case event(Dot)
+    /// A queen's claim: the directory entry of `cell` at `(term, serial)`. Routed like any
+    /// broadcast once the hive stands, so a claim costs about one message per member rather
+    /// than gossip's retransmissions to all (claims are what grows with the swarm: one
+    /// cell per few dozen members, each refreshing its claim).
+    case claim(cell: CellID, term: UInt64, serial: UInt64)
 
     init?(_ u: Update) {
         switch u {
         case .record(let r): self = .record(r.dot)
         case .event(let e): self = .event(e.id)
         case .query(let q): self = .event(q.id)
-        case .alive, .suspect, .dead, .left, .queen: return nil
+        case .queen(let c): self = .claim(cell: c.cell, term: c.term, serial: c.serial)
+        case .alive, .suspect, .dead, .left: return nil
         }
     }
 }
@@ -352,6 +358,10 @@ public struct HiveState: Sendable {
     var routed: [BroadcastID: Update] = [:]
     var routedOrder: [BroadcastID] = []
     var routedHead = 0
+    /// Claims waiting for the next gossip round: to send up (a worker's) or to the cell and
+    /// the other queens (a queen's), and to the cell only. The newest per cell.
+    var claimsUp: [CellID: QueenClaim] = [:]
+    var claimsDown: [CellID: QueenClaim] = [:]
 
     public init() {}
 }

@@ -34,9 +34,19 @@ extension NodeCore {
     /// the piggyback queue while this member routes. True if it was taken.
     mutating func routeInstead(_ update: Update) -> Bool {
         guard routing, let id = BroadcastID(update) else { return false }
-        remember(id, update)
         hive.announce.append(id)
         armGossip()
+        if case .queen(let c) = update {
+            // Claims wait for the gossip round, packed together: during formation a queen
+            // hears dozens a second, and a datagram for each to every worker would trip the
+            // workers' rate limits (and nothing about a claim is urgent). They stay out of
+            // the routed cache: the directory answers a graft for a claim with the cell's
+            // newest (see `onGraft`), and in a large swarm the superseded claims a member
+            // relays would fill the cache (`routedCacheSize` a member).
+            if case .tree(.cell) = ingress { hive.claimsDown[c.cell] = c } else { hive.claimsUp[c.cell] = c }
+            return true
+        }
+        remember(id, update)
         switch ingress {
         case .tree: forwarding.append(update)
         // A graft answer means the tree missed us; it may have missed everyone (the origin's
@@ -76,16 +86,42 @@ extension NodeCore {
         }
     }
 
+    /// Send the claims held for this round (see `routeInstead`). A queen sends all of them
+    /// to her cell, and those that did not come from another queen (her own, her workers')
+    /// to the other queens; a worker sends those it did not get from its queen up to her.
+    mutating func flushClaims() {
+        guard !hive.claimsUp.isEmpty || !hive.claimsDown.isEmpty else { return }
+        let up = hive.claimsUp.keys.sorted().map { Update.queen(hive.claimsUp[$0]!) }
+        let all = hive.claimsDown.merging(hive.claimsUp) { a, b in b.supersedes(a) ? b : a }
+        hive.claimsUp = [:]
+        hive.claimsDown = [:]
+        if hive.role == .queen {
+            forwardDown(all.keys.sorted().map { .queen(all[$0]!) }, except: nil, toQueens: false)
+            forwardAcross(up, except: nil)
+        } else if routing, let q = hive.queen, let m = table[q]?.member, m.status.isLive {
+            if !up.isEmpty { send(routePackets(.swarm, up), to: m.peer) }
+        } else {
+            // Out of the tree meanwhile: plain gossip.
+            for u in up { queue.enqueue(u) }
+        }
+    }
+
     /// As queen: to every worker (but `except`) and, if `toQueens`, to every other queen.
     mutating func forwardDown(_ items: [Update], except: NodeID?, toQueens: Bool) {
-        guard let roster = hive.roster else { return }
+        guard let roster = hive.roster, !items.isEmpty else { return }
         // Packed once, sent to every target (a queen forwards to dozens).
         let packets = routePackets(.cell, items)
         for v in roster.voters where v.id != me.id && v.id != except {
             guard let m = table[v.id]?.member, m.status.isLive else { continue }
             send(packets, to: m.peer)
         }
-        guard toQueens else { return }
+        if toQueens { forwardAcross(items, except: except, packets: packets) }
+    }
+
+    /// As queen: to every other live queen.
+    mutating func forwardAcross(_ items: [Update], except: NodeID?, packets: [(packet: Packet, via: Transport, items: Int)]? = nil) {
+        guard !items.isEmpty else { return }
+        let packets = packets ?? routePackets(.cell, items)
         for cell in hive.cells.keys.sorted() where cell != hive.cell {
             let c = hive.cells[cell]!
             guard !c.dissolved, c.queen != me.id, c.queen != except, table[c.queen]?.member.status.isLive == true else { continue }
@@ -158,6 +194,8 @@ extension NodeCore {
         switch id {
         case .record(let d): state.seen.contains(d)
         case .event(let d): eventsSeen.contains(d)
+        // A newer claim of the cell stands for every older one.
+        case .claim(let cell, let term, let serial): hive.cells[cell].map { ($0.term, $0.serial) >= (term, serial) } ?? false
         }
     }
 
@@ -172,8 +210,9 @@ extension NodeCore {
         for t in targets { sendIDs(ids, as: Message.ihave, to: t.peer, maxPackets: 8) }
     }
 
-    /// The most bytes one broadcast id takes on the wire (kind, origin, a 10-byte varint).
-    static let broadcastIDBytes = 27
+    /// The most bytes one broadcast id takes on the wire (kind, origin, a 10-byte varint; a
+    /// claim's: kind, cell, two 10-byte varints).
+    static let broadcastIDBytes = 29
 
     /// Ids in as many datagrams as they need (at most `maxPackets`; the rest are dropped —
     /// anti-entropy covers what lazy push misses).
@@ -238,7 +277,10 @@ extension NodeCore {
 
     mutating func onGraft(_ ids: [BroadcastID], from sender: Peer, graylisted: Bool) {
         guard !graylisted else { return }
-        let items = ids.prefix(256).compactMap { hive.routed[$0] }
+        let items = ids.prefix(256).compactMap { id -> Update? in
+            if case .claim(let cell, _, _) = id { return holds(id) ? hive.cells[cell].map(Update.queen) : nil }
+            return hive.routed[id]
+        }
         guard !items.isEmpty else { return }
         stats.graftsAnswered += items.count
         send(routePackets(.leaf, items), to: sender)

@@ -349,7 +349,7 @@ struct WireReader {
     }
 
     mutating func broadcastIDs() throws(WireError) -> [BroadcastID] {
-        let n = try count("id count", minBytes: 18)
+        let n = try count("id count", minBytes: 11)
         var out: [BroadcastID] = []
         out.reserveCapacity(n)
         for _ in 0..<n {
@@ -357,6 +357,7 @@ struct WireReader {
             switch try u8() {
             case 0: out.append(.record(try dot()))
             case 1: out.append(.event(try dot()))
+            case 2: out.append(.claim(cell: try cellID(), term: try varint(), serial: try varint()))
             default: throw .valueOutOfRange(field: "broadcast id kind", offset: at)
             }
         }

@@ -268,6 +268,11 @@ extension ByteSink {
             case .event(let d):
                 write(1)
                 dot(d)
+            case .claim(let cell, let term, let serial):
+                write(2)
+                cellID(cell)
+                varint(term)
+                varint(serial)
             }
         }
     }
