@@ -36,14 +36,20 @@ extension NodeCore {
         guard routing, let id = BroadcastID(update) else { return false }
         hive.announce.append(id)
         armGossip()
-        if case .queen(let c) = update {
-            // Claims wait for the gossip round, packed together: during formation a queen
-            // hears dozens a second, and a datagram for each to every worker would trip the
-            // workers' rate limits (and nothing about a claim is urgent). They stay out of
+        if case .queen(let c) = update, c.queen != me.id || hive.role != .queen {
+            // Others' claims wait for the gossip round, packed together: during formation a
+            // queen hears dozens a second, and a datagram for each to every worker would trip
+            // the workers' rate limits. A queen's own go at once (one per election, size
+            // change or refresh): until the other queens hold a new cell's claim, they
+            // forward it nothing, and its members pull every broadcast. Claims stay out of
             // the routed cache: the directory answers a graft for a claim with the cell's
             // newest (see `onGraft`), and in a large swarm the superseded claims a member
             // relays would fill the cache (`routedCacheSize` a member).
             if case .tree(.cell) = ingress { hive.claimsDown[c.cell] = c } else { hive.claimsUp[c.cell] = c }
+            return true
+        }
+        if case .queen = update {
+            routeOutbox.append(update)
             return true
         }
         remember(id, update)
