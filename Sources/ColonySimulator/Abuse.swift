@@ -85,6 +85,28 @@ extension Simulation.Context {
             t += 10_000_000
         }
     }
+
+    /// Node `o` forges: every `period` (from a random point in the first) until `end`, to a
+    /// random honest member it can reach, the updates `forge(simulator, victim, serial)`
+    /// makes in a random honest victim's name (serials from 1; nil: nothing sent).
+    mutating func scheduleForgeries(from o: Int, honest: [Int], reachable: (Int, Int) -> Bool, start: Int64, end: Int64, period: Int64,
+                                    forge: @escaping (Simulator, Int, UInt64) -> [Update]?) {
+        let id = sim.nodes[o].id
+        var t = start + Int64(rng.below(Int(period)))
+        var serial: UInt64 = 0
+        while t < end {
+            let near = honest.filter { reachable($0, o) }
+            let target = near[rng.below(near.count)]
+            let victim = honest[rng.below(honest.count)]
+            serial += 1
+            let k = serial
+            sim.schedule(at: t) { s in
+                guard let updates = forge(s, victim, k) else { return }
+                s.inject(Packet(from: id, message: .gossip, updates: updates), from: o, to: target)
+            }
+            t += period
+        }
+    }
 }
 
 extension Simulator {

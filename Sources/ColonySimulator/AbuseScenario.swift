@@ -85,28 +85,18 @@ extension Simulation.Context {
             case .forger:
                 // Every 200 ms, to a random honest node: a victim's alive claim with a new
                 // address, a record and an event in the victim's name — signed by the forger.
-                var t = attackStart + Int64(rng.below(Int(gossipRound)))
-                var forgery: UInt64 = 0
-                while t < end {
-                    let near = honest.filter { reachable($0, o) }
-                    let target = near[rng.below(near.count)]
-                    let victim = honest[rng.below(honest.count)]
-                    forgery += 1
-                    let serial = forgery
-                    sim.schedule(at: t) { s in
-                        guard let core = s.nodes[o].core, let known = core.member(ids[victim]) else { return }
-                        let signer = SimAuthenticator(id: ids[o], swarmSecret: s.seed)
-                        var claim = known
-                        claim.incarnation += 1_000 + serial
-                        claim.address = Address(host: "10.66.6.6", port: 7946)
-                        claim.status = .alive
-                        claim.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.alive(claim)))
-                        let record = s.forgedRecord(by: o, victim: victim, serial: serial)
-                        var event = UserEvent(id: Dot(origin: ids[victim], counter: 1 << 40 + serial), lamport: 1, name: "forged", payload: [], coalesce: false)
-                        event.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.event(event)))
-                        s.inject(Packet(from: ids[o], message: .gossip, updates: [.alive(claim), .record(record), .event(event)]), from: o, to: target)
-                    }
-                    t += gossipRound
+                scheduleForgeries(from: o, honest: honest, reachable: reachable, start: attackStart, end: end, period: gossipRound) { s, victim, serial in
+                    guard let core = s.nodes[o].core, let known = core.member(ids[victim]) else { return nil }
+                    let signer = SimAuthenticator(id: ids[o], swarmSecret: s.seed)
+                    var claim = known
+                    claim.incarnation += 1_000 + serial
+                    claim.address = Address(host: "10.66.6.6", port: 7946)
+                    claim.status = .alive
+                    claim.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.alive(claim)))
+                    let record = s.forgedRecord(by: o, victim: victim, serial: serial)
+                    var event = UserEvent(id: Dot(origin: ids[victim], counter: 1 << 40 + serial), lamport: 1, name: "forged", payload: [], coalesce: false)
+                    event.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.event(event)))
+                    return [.alive(claim), .record(record), .event(event)]
                 }
             case .freeloader, .honest:
                 break

@@ -68,18 +68,8 @@ extension Simulation.Context {
             case .forger:
                 // Every 200 ms, to a random honest member: a record in another member's
                 // name, signed with the forger's own key.
-                var t = attackStart + Int64(rng.below(200_000_000))
-                var serial: UInt64 = 0
-                while t < attackEnd {
-                    let near = honest.filter { reachable($0, o) }
-                    let target = near[rng.below(near.count)]
-                    let victim = honest[rng.below(honest.count)]
-                    serial += 1
-                    let k = serial
-                    sim.schedule(at: t) { s in
-                        s.inject(Packet(from: ids[o], message: .gossip, updates: [.record(s.forgedRecord(by: o, victim: victim, serial: k))]), from: o, to: target)
-                    }
-                    t += 200_000_000
+                scheduleForgeries(from: o, honest: honest, reachable: reachable, start: attackStart, end: attackEnd, period: 200_000_000) { s, victim, k in
+                    [.record(s.forgedRecord(by: o, victim: victim, serial: k))]
                 }
             case .freeloader, .honest:
                 break

@@ -111,6 +111,16 @@ extension HTTPOption {
         guard code == 200 else { throw failFromAPI(code, response) }
         print(String(decoding: response, as: UTF8.self))
     }
+
+    /// One request to the agent, its JSON answer decoded as `T`; the API's error fails it.
+    func fetch<T: Decodable>(_ method: HTTPMethod, _ path: String, as type: T.Type) async throws -> T {
+        let (code, response) = try await client().send(method, path)
+        guard code == 200 else { throw failFromAPI(code, response) }
+        return try JSONDecoder().decode(T.self, from: Data(response))
+    }
+
+    /// A GET, decoded (see above).
+    func fetch<T: Decodable>(_ path: String, as type: T.Type) async throws -> T { try await fetch(.GET, path, as: type) }
 }
 
 /// Print an API error body ({"error":{"message":…}}) and fail.
@@ -151,13 +161,8 @@ struct MembersCommand: AsyncParsableCommand {
             query.append("tag=\(queryEscape(t))")
         }
         let path = "/v1/members" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-        let (code, body) = try await http.client().send(.GET, path)
-        guard code == 200 else { throw failFromAPI(code, body) }
-        if json {
-            print(String(decoding: body, as: UTF8.self))
-            return
-        }
-        let members = try JSONDecoder().decode([MemberJSON].self, from: Data(body))
+        if json { return try await http.call(.GET, path) }
+        let members = try await http.fetch(path, as: [MemberJSON].self)
         let rows = [["NAME", "ADDRESS", "STATUS", "INCARNATION", "TAGS"]] + members.map {
             [$0.name, $0.address, $0.status, "\($0.incarnation)", $0.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
         }

@@ -26,9 +26,7 @@ struct HiveDepose: AsyncParsableCommand {
             guard UInt64(cell, radix: 16) != nil else { throw ValidationError("--cell must be a cell id in hex, as `colony hive` shows it") }
             path += "?cell=\(cell)"
         }
-        let (code, body) = try await http.client().send(.POST, path)
-        guard code == 200 else { throw failFromAPI(code, body) }
-        let d = try JSONDecoder().decode(DeposeJSON.self, from: Data(body))
+        let d = try await http.fetch(.POST, path, as: DeposeJSON.self)
         if d.local {
             print("deposed: this node was queen of cell \(d.cell) in term \(d.term) and abdicated; the cell elects another")
         } else {
@@ -45,13 +43,8 @@ struct HiveEvictions: AsyncParsableCommand {
     @Flag(help: "Print the agent's JSON.") var json = false
 
     func run() async throws {
-        let (code, body) = try await http.client().send(.GET, "/v1/hive/evictions")
-        guard code == 200 else { throw failFromAPI(code, body) }
-        if json {
-            print(String(decoding: body, as: UTF8.self))
-            return
-        }
-        let list = try JSONDecoder().decode([EvictionJSON].self, from: Data(body))
+        if json { return try await http.call(.GET, "/v1/hive/evictions") }
+        let list = try await http.fetch("/v1/hive/evictions", as: [EvictionJSON].self)
         guard !list.isEmpty else {
             print("no evictions in force")
             return
@@ -72,20 +65,15 @@ struct HiveLift: AsyncParsableCommand {
     var node: String
 
     func run() async throws {
-        let client = try http.client()
         var id = node
         if NodeID(hex: node) == nil {
-            let (code, body) = try await client.send(.GET, "/v1/hive/evictions")
-            guard code == 200 else { throw failFromAPI(code, body) }
-            let list = try JSONDecoder().decode([EvictionJSON].self, from: Data(body))
+            let list = try await http.fetch("/v1/hive/evictions", as: [EvictionJSON].self)
             guard let e = list.first(where: { $0.name == node }) else {
                 throw ValidationError("no eviction in force for a member named '\(node)' (colony hive evictions lists them)")
             }
             id = e.id
         }
-        let (code, body) = try await client.send(.POST, "/v1/hive/lift?id=\(id)")
-        guard code == 200 else { throw failFromAPI(code, body) }
-        let r = try JSONDecoder().decode(LiftJSON.self, from: Data(body))
+        let r = try await http.fetch(.POST, "/v1/hive/lift?id=\(id)", as: LiftJSON.self)
         for l in r.lifted {
             if l.local {
                 print("lifted: this node's eviction of \(node) is lifted; it may return now")
@@ -102,13 +90,8 @@ struct HiveShow: AsyncParsableCommand {
     @Flag(help: "Print the agent's JSON.") var json = false
 
     func run() async throws {
-        let (code, body) = try await http.client().send(.GET, "/v1/hive")
-        guard code == 200 else { throw failFromAPI(code, body) }
-        if json {
-            print(String(decoding: body, as: UTF8.self))
-            return
-        }
-        let hive = try JSONDecoder().decode(HiveJSON.self, from: Data(body))
+        if json { return try await http.call(.GET, "/v1/hive") }
+        let hive = try await http.fetch("/v1/hive", as: HiveJSON.self)
         let n = hive.node
         switch n.role {
         case "homeless":

@@ -13,9 +13,7 @@ struct RTTCommand: AsyncParsableCommand {
     @Argument(help: "Another member name (default: the local agent).") var b: String?
 
     func run() async throws {
-        let (code, body) = try await http.client().send(.GET, "/v1/coordinates")
-        guard code == 200 else { throw failFromAPI(code, body) }
-        let all = try JSONDecoder().decode([CoordinateJSON].self, from: Data(body))
+        let all = try await http.fetch("/v1/coordinates", as: [CoordinateJSON].self)
         guard let first = all.first else { throw ValidationError("the agent reported no coordinates") }
         func find(_ name: String) throws -> CoordinateJSON {
             guard let c = all.first(where: { $0.name == name }) else {

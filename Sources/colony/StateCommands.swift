@@ -37,13 +37,8 @@ struct KVGet: AsyncParsableCommand {
     @Flag(help: "Print the API's JSON.") var json = false
 
     func run() async throws {
-        let (code, body) = try await http.client().send(.GET, kvPath(key))
-        guard code == 200 else { throw failFromAPI(code, body) }
-        if json {
-            print(String(decoding: body, as: UTF8.self))
-            return
-        }
-        let k = try JSONDecoder().decode(KeyJSON.self, from: Data(body))
+        if json { return try await http.call(.GET, kvPath(key)) }
+        let k = try await http.fetch(kvPath(key), as: KeyJSON.self)
         if siblings {
             for s in k.siblings {
                 let shown = s.deleted ? "(deleted)" : (s.text ?? "base64:" + (s.value ?? ""))
@@ -95,13 +90,9 @@ struct KVList: AsyncParsableCommand {
     @Flag(help: "Print the API's JSON.") var json = false
 
     func run() async throws {
-        let (code, body) = try await http.client().send(.GET, "/v1/kv?prefix=\(queryEscape(prefix))")
-        guard code == 200 else { throw failFromAPI(code, body) }
-        if json {
-            print(String(decoding: body, as: UTF8.self))
-            return
-        }
-        for k in try JSONDecoder().decode([KeyJSON].self, from: Data(body)) {
+        let path = "/v1/kv?prefix=\(queryEscape(prefix))"
+        if json { return try await http.call(.GET, path) }
+        for k in try await http.fetch(path, as: [KeyJSON].self) {
             let shown = k.text ?? k.value.map { "base64:" + $0 } ?? "(deleted)"
             print("\(k.key)\t\(shown)" + (k.siblings.count > 1 ? "\t(\(k.siblings.count) siblings)" : ""))
         }

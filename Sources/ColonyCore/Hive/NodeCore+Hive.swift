@@ -350,20 +350,20 @@ extension NodeCore {
         var claim = QueenClaim(cell: cell, term: hive.term, queen: me.id, address: me.address, serial: hive.claimSerial,
                                size: size, open: !dissolved && roster.count < settings.hive.cellHighWater, coordinate: vivaldi.coordinate)
         claim.signature = sign(SignedClaim.queen(claim))
-        let previous = hive.cells[cell]
-        hive.cells[cell] = claim
         hive.claimedAt = now
         hive.claimedSize = size
-        spreadClaim(claim, previous: previous)
+        adopt(claim)
     }
 
-    /// A claim goes down the queens' tree once the hive stands (see `BroadcastID.claim`);
-    /// one that tells members outside any cell (joiners, the homeless) where to enlist — a
-    /// new cell, a new queen, a cell that filled or opened — also goes by gossip, which
-    /// reaches them. Refreshes, size changes and dissolutions only take the tree (and lazy
-    /// push and grafts to the rest): the cell's own workers hear a dissolution from their
-    /// queen, and one who enlists with a dissolved cell is refused and looks again.
-    mutating func spreadClaim(_ c: QueenClaim, previous: QueenClaim?) {
+    /// Hold `c` as its cell's claim and spread it: down the queens' tree once the hive
+    /// stands (see `BroadcastID.claim`). A claim that tells members outside any cell
+    /// (joiners, the homeless) where to enlist — a new cell, a new queen, a cell that filled
+    /// or opened — also goes by gossip, which reaches them. Refreshes, size changes and
+    /// dissolutions only take the tree (and lazy push and grafts to the rest): the cell's own
+    /// workers hear a dissolution from their queen, and one who enlists with a dissolved cell
+    /// is refused and looks again.
+    mutating func adopt(_ c: QueenClaim) {
+        let previous = hive.cells.updateValue(c, forKey: c.cell)
         enqueue(.queen(c))
         let news = previous.map { $0.term < c.term || $0.open != c.open || $0.queen != c.queen } ?? true
         if routing && news && !c.dissolved {
@@ -397,9 +397,7 @@ extension NodeCore {
             return
         }
         guard verified(c.signature, of: SignedClaim.queen(c), origin: c.queen) else { return }
-        let previous = hive.cells[c.cell]
-        hive.cells[c.cell] = c
-        spreadClaim(c, previous: previous)
+        adopt(c)
         if c.dissolved, c.cell == hive.cell, c.term >= hive.term, hive.role != .queen {
             // Our queen dissolved the cell and her abdication did not reach us.
             leaveCell(reason: "the queen dissolved the cell", notify: false)

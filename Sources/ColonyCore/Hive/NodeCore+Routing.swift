@@ -36,20 +36,22 @@ extension NodeCore {
         guard routing, let id = BroadcastID(update) else { return false }
         hive.announce.append(id)
         armGossip()
-        if case .queen(let c) = update, c.queen != me.id || hive.role != .queen {
-            // Others' claims wait for the gossip round, packed together: during formation a
-            // queen hears dozens a second, and a datagram for each to every worker would trip
-            // the workers' rate limits. A queen's own go at once (one per election, size
-            // change or refresh): until the other queens hold a new cell's claim, they
-            // forward it nothing, and its members pull every broadcast. Claims stay out of
-            // the routed cache: the directory answers a graft for a claim with the cell's
+        if case .queen(let c) = update {
+            // A queen's own claim goes at once (one per election, size change or refresh):
+            // until the other queens hold a new cell's claim, they forward it nothing, and
+            // its members pull every broadcast. Others' claims wait for the gossip round,
+            // packed together: during formation a queen hears dozens a second, and a datagram
+            // for each to every worker would trip the workers' rate limits. Claims stay out
+            // of the routed cache: the directory answers a graft for a claim with the cell's
             // newest (see `onGraft`), and in a large swarm the superseded claims a member
             // relays would fill the cache (`routedCacheSize` a member).
-            if case .tree(.cell) = ingress { hive.claimsDown[c.cell] = c } else { hive.claimsUp[c.cell] = c }
-            return true
-        }
-        if case .queen = update {
-            routeOutbox.append(update)
+            if c.queen == me.id && hive.role == .queen {
+                routeOutbox.append(update)
+            } else if case .tree(.cell) = ingress {
+                hive.claimsDown[c.cell] = c
+            } else {
+                hive.claimsUp[c.cell] = c
+            }
             return true
         }
         remember(id, update)
@@ -83,13 +85,18 @@ extension NodeCore {
         routeOutbox = []
         if hive.role == .queen {
             forwardDown(items, except: nil, toQueens: true)
-        } else if routing, let q = hive.queen, let m = table[q]?.member, m.status.isLive {
-            send(routePackets(.swarm, items), to: m.peer)
-        } else {
+        } else if !sendUp(items) {
             // The queen went away meanwhile: plain gossip.
             for u in items { queue.enqueue(u) }
             armGossip()
         }
+    }
+
+    /// As a worker routing through a live queen: `items` up to her (true), or nothing sent.
+    mutating func sendUp(_ items: [Update]) -> Bool {
+        guard routing, let q = hive.queen, let m = table[q]?.member, m.status.isLive else { return false }
+        send(routePackets(.swarm, items), to: m.peer)
+        return true
     }
 
     /// Send the claims held for this round (see `routeInstead`). A queen sends all of them
@@ -104,10 +111,9 @@ extension NodeCore {
         if hive.role == .queen {
             forwardDown(all.keys.sorted().map { .queen(all[$0]!) }, except: nil, toQueens: false)
             forwardAcross(up, except: nil)
-        } else if routing, let q = hive.queen, let m = table[q]?.member, m.status.isLive {
-            if !up.isEmpty { send(routePackets(.swarm, up), to: m.peer) }
-        } else {
-            // Out of the tree meanwhile: plain gossip.
+        } else if !sendUp(up) {
+            // Out of the tree meanwhile: plain gossip (this gossip round carries them; it
+            // re-arms itself).
             for u in up { queue.enqueue(u) }
         }
     }
