@@ -237,11 +237,18 @@ public struct HiveSettings: Sendable, Hashable {
     /// A worker that saw no queen for this long leaves the cell (its majority is gone).
     /// Default 3 s.
     public var abandonAfter: Duration = .seconds(3)
-    /// How often a worker compares its queen with the other open cells' (by coordinates),
-    /// and how much nearer another must be for it to move: under `rehomeFactor` × the
-    /// estimated RTT to its own. Defaults 2 s and 0.9.
+    /// How often a worker compares its queen with the other open cells', and how much
+    /// nearer another must be for it to move: a measured round trip under `rehomeFactor` ×
+    /// that to its own. Defaults 2 s and 0.9.
     public var rehomeInterval: Duration = .seconds(2)
     public var rehomeFactor = 0.9
+    /// The open cells nearest by coordinates whose queens a worker times. Default 2.
+    public var rehomeCandidates = 2
+    /// A queen's round trip, once sampled enough, is timed again after this. Default 30 s.
+    public var rehomeMeasureInterval: Duration = .seconds(30)
+    /// How often a worker times one other open cell's queen, picked at random (coordinates
+    /// misplace some pairs badly). Default 10 s.
+    public var rehomeExploreInterval: Duration = .seconds(10)
     /// Not before this node's coordinate has settled (its Vivaldi error estimate at most
     /// this): early estimates are noise, and moving on noise churns cells. Default 0.2.
     public var rehomeMaxError = 0.2
@@ -345,6 +352,10 @@ public struct HiveState: Sendable {
     var enlisting: (cell: CellID, at: Instant)?
     var refusedBy: [CellID: Instant] = [:]
     var foundAt: Instant?
+    /// Nearness pings in flight, and the latest round trips to queens (seconds).
+    var nearPings: [UInt32: (peer: NodeID, sentAt: Instant)] = [:]
+    var nearness: [NodeID: [(rtt: Double, at: Instant)]] = [:]
+    var exploreAt: Instant = .zero
     /// Deposed: stand for no election and found no cell until then.
     var sitOutUntil: Instant?
     /// Queen: accusations held, per accused, per accuser (the newest of each).

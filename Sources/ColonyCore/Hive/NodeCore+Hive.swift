@@ -103,19 +103,92 @@ extension NodeCore {
         }
     }
 
-    /// Nearness: a worker whose queen is much farther (by coordinates) than an open cell's
-    /// moves there — it leaves its cell and enlists at once. Not out of a cell near its
-    /// low-water mark, nor into one near its high-water mark (moves must not make cells
-    /// merge or split), nor while its queen is not heard.
+    /// Nearness: coordinates pick the candidates, round trips decide. A worker times its
+    /// queen and the `rehomeCandidates` open cells' queens nearest by coordinates (each at
+    /// most once per `rehomeMeasureInterval` once sampled enough), and every
+    /// `rehomeExploreInterval` one other open cell's queen at random: coordinates misplace
+    /// some pairs badly, and a queen found nearer that way stays a candidate. It moves when a
+    /// candidate answers in under `rehomeFactor` × its own queen's time (the least of recent
+    /// samples: jitter only adds) — it leaves its cell and enlists at once. Coordinates
+    /// alone err by more than the gains sought (tenths of a millisecond on a LAN). Not into a
+    /// cell below its low-water mark (about to merge) or near its high-water mark (about to
+    /// split), nor while its queen is not heard. Leaving may bring a cell below its
+    /// low-water mark: a cell its members find far away should merge.
     mutating func considerRehome() {
-        guard hive.role == .worker, routing, vivaldi.coordinate.error <= settings.hive.rehomeMaxError, let cell = hive.cell, let own = hive.cells[cell], own.queen == hive.queen,
-              Int(own.size) > settings.hive.lowWaterMark + 2,
-              let target = nearestOpenCell(), target.cell != cell, Int(target.size) + 2 < settings.hive.cellHighWater else { return }
-        let mine = vivaldi.coordinate.distance(to: own.coordinate)
-        let there = vivaldi.coordinate.distance(to: target.coordinate)
-        guard there < settings.hive.rehomeFactor * mine else { return }
+        pruneNearness()
+        guard hive.role == .worker, routing, vivaldi.coordinate.error <= settings.hive.rehomeMaxError, let cell = hive.cell,
+              let own = hive.cells[cell], own.queen == hive.queen else { return }
+        let low = settings.hive.lowWaterMark, high = settings.hive.cellHighWater
+        let eligible = nearestCells(hive.cells.count) { c in c.cell != cell && isOpen(c) && Int(c.size) >= low && Int(c.size) + 2 < high }
+        var candidates = Array(eligible.prefix(settings.hive.rehomeCandidates))
+        let least = { (q: NodeID, nearness: [NodeID: [(rtt: Double, at: Instant)]]) in nearness[q]?.map(\.rtt).min() }
+        if let ownLeast = least(own.queen, hive.nearness) {
+            candidates += eligible.dropFirst(candidates.count).filter { c in least(c.queen, hive.nearness).map { $0 < settings.hive.rehomeFactor * ownLeast } ?? false }
+        }
+        for c in [own] + candidates { measureIfStale(c.queen, at: c.peer) }
+        if now >= hive.exploreAt {
+            hive.exploreAt = now + settings.hive.rehomeExploreInterval
+            let fresh = settings.hive.rehomeMeasureInterval.nanosecondsInt64
+            let unexplored = eligible.filter { c in
+                !candidates.contains { $0.cell == c.cell } && !(hive.nearness[c.queen]?.last.map { now.nanoseconds(since: $0.at) < fresh } ?? false)
+            }.sorted { $0.cell < $1.cell }
+            if !unexplored.isEmpty {
+                let c = unexplored[hiveRng.below(unexplored.count)]
+                measure(c.queen, at: c.peer)
+            }
+        }
+        guard let mine = measuredRTT(own.queen) else { return }
+        let best = candidates.compactMap { c in measuredRTT(c.queen).map { (claim: c, rtt: $0) } }.min { $0.rtt < $1.rtt }
+        guard let best, best.rtt < settings.hive.rehomeFactor * mine else { return }
+        stats.rehomes += 1
         leaveCell(reason: "re-homing to a nearer queen", notify: true)
-        enlist(with: target)
+        enlist(with: best.claim)
+    }
+
+    /// Ping `queen` to time the round trip, unless recent samples suffice.
+    mutating func measureIfStale(_ queen: NodeID, at peer: Peer) {
+        let fresh = settings.hive.rehomeMeasureInterval.nanosecondsInt64
+        if let s = hive.nearness[queen], s.count >= VivaldiSettings().latencyFilterSize, let last = s.last, now.nanoseconds(since: last.at) < fresh { return }
+        measure(queen, at: peer)
+    }
+
+    /// Ping `queen` to time the round trip (unless a ping to it is in flight).
+    mutating func measure(_ queen: NodeID, at peer: Peer) {
+        if hive.nearPings.values.contains(where: { $0.peer == queen }) { return }
+        let seq = nextSeq()
+        hive.nearPings[seq] = (queen, now)
+        sendDatagram(.ping(seq: seq, target: queen), to: peer)
+    }
+
+    /// The least recent round trip to `queen`, once there are enough samples to trust.
+    func measuredRTT(_ queen: NodeID) -> Double? {
+        guard let s = hive.nearness[queen], s.count >= 2 else { return nil }
+        return s.map(\.rtt).min()
+    }
+
+    /// An ack to a nearness ping: keep the sample (and place ourselves by it). True if it was one.
+    mutating func onNearnessAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate?) -> Bool {
+        guard let ping = hive.nearPings[seq], ping.peer == sender, currentSender == sender else { return false }
+        hive.nearPings[seq] = nil
+        let rtt = Double(now.nanoseconds(since: ping.sentAt)) / 1e9
+        var s = hive.nearness[sender] ?? []
+        s.append((rtt, now))
+        if s.count > VivaldiSettings().latencyFilterSize { s.removeFirst(s.count - VivaldiSettings().latencyFilterSize) }
+        hive.nearness[sender] = s
+        if let c = coordinate {
+            vivaldi.update(peer: sender, other: c, rtt: rtt, rng: &hiveRng)
+            if c.isValid { peerCoordinates[sender] = c }
+        }
+        return true
+    }
+
+    /// Forget unanswered pings and samples of members that are no longer queens.
+    mutating func pruneNearness() {
+        let lost = 10 * settings.probeTimeout.nanosecondsInt64
+        hive.nearPings = hive.nearPings.filter { now.nanoseconds(since: $0.value.sentAt) < lost }
+        guard !hive.nearness.isEmpty else { return }
+        let queens = Set(hive.cells.values.filter { !$0.dissolved }.map(\.queen))
+        hive.nearness = hive.nearness.filter { queens.contains($0.key) }
     }
 
     /// Ask `claim`'s queen to admit us (answered by `enlisted`, then her heartbeat).
@@ -126,21 +199,31 @@ extension NodeCore {
 
     /// The open cell whose queen is nearest by network coordinates.
     func nearestOpenCell() -> QueenClaim? {
+        nearestCell(matching: isOpen)
+    }
+
+    /// Open, and it has not refused us lately.
+    func isOpen(_ c: QueenClaim) -> Bool {
         let refusalWindow = 10 * settings.hive.homeInterval.nanosecondsInt64
-        return nearestCell { c in c.open && !(hive.refusedBy[c.cell].map { now.nanoseconds(since: $0) < refusalWindow } ?? false) }
+        return c.open && !(hive.refusedBy[c.cell].map { now.nanoseconds(since: $0) < refusalWindow } ?? false)
     }
 
     /// The cell whose live queen (not us) is nearest by coordinates among those `matching`
     /// (ties: the lowest cell id).
     func nearestCell(matching: (QueenClaim) -> Bool) -> QueenClaim? {
-        var best: (claim: QueenClaim, rtt: Double)?
-        for cell in hive.cells.keys.sorted() {
-            let c = hive.cells[cell]!
+        nearestCells(1, matching: matching).first
+    }
+
+    /// The `count` cells whose live queens (not us) are nearest by coordinates among those
+    /// `matching`, nearest first (ties: the lowest cell id).
+    func nearestCells(_ count: Int, matching: (QueenClaim) -> Bool) -> [QueenClaim] {
+        var found: [(claim: QueenClaim, rtt: Double)] = []
+        for c in hive.cells.values {
             guard !c.dissolved, c.queen != me.id, table[c.queen]?.member.status == .alive, matching(c) else { continue }
-            let rtt = vivaldi.coordinate.distance(to: c.coordinate)
-            if best == nil || rtt < best!.rtt { best = (c, rtt) }
+            found.append((c, vivaldi.coordinate.distance(to: c.coordinate)))
         }
-        return best?.claim
+        found.sort { ($0.rtt, $0.claim.cell) < ($1.rtt, $1.claim.cell) }
+        return found.prefix(count).map(\.claim)
     }
 
     mutating func found() {

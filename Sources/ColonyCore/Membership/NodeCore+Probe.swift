@@ -110,6 +110,7 @@ extension NodeCore {
             }
             return
         }
+        if onNearnessAck(seq: seq, from: sender, coordinate: coordinate) { return }
         if let h = helpers.removeValue(forKey: seq) {
             sendDatagram(.ack(seq: h.requesterSeq), to: h.requester)
         }
