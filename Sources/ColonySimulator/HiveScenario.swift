@@ -172,6 +172,7 @@ extension Simulation.Context {
         result.rmr = Double(sim.payloadsSent - sentBefore) / perBroadcast - 1
         result.ldh = tracker.order.compactMap { tracker.items[$0]!.holders.values.max() }.max()
         result.broadcastLatency = Distribution(tracker.order.map { Double(tracker.items[$0]!.lastAt - tracker.items[$0]!.sentAt) / 1e6 })
+        result.rateLimited = sim.nodes.compactMap { $0.core?.stats.rateLimited }.reduce(0, +)
     }
 
     // MARK: queen-loss

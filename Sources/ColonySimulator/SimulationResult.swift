@@ -118,6 +118,9 @@ public struct SimulationResult: Sendable {
     public var liftTime: Distribution?
     public var readmitTime: Distribution?
     public var evictedInRoster: Int?
+    /// Broadcast scenarios: packets refused by rate limits, all nodes, the whole run (honest
+    /// senders should trip none: a queen relays the swarm's events to every worker).
+    public var rateLimited: Int?
     /// At most one queen per cell per term, and no two lease holders of a cell at once.
     public var safetyViolations = 0
 
@@ -198,6 +201,7 @@ public struct SimulationResult: Sendable {
             fields.append(("rmr", rmr.map { String(format: "%.4f", $0) } ?? "null"))
             fields.append(("deliveryRatio", deliveryRatio.map { String(format: "%.5f", $0) } ?? "null"))
             fields.append(("ldh", ldh.map(String.init) ?? "null"))
+            fields.append(("rateLimited", rateLimited.map(String.init) ?? "null"))
             fields.append(("broadcastLatencyMs", Self.dist(broadcastLatency)))
             fields.append(("failoverMs", Self.dist(failover)))
             fields.append(("electionMs", Self.dist(electionMs)))

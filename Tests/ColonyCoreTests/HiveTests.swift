@@ -325,6 +325,64 @@ extension Net {
         #expect(net.cores.values.allSatisfy { !$0.queue.contains(subject: .event(event!.id)) })
     }
 
+    /// Two workers send 1,000 events a second each. A queen that forwarded each in its own
+    /// datagram would send every worker 2,000 packets a second, five times what a member
+    /// takes from one sender: her workers would refuse her and hold it against her. Paced,
+    /// she sends each at most `relayPerSecond` packed lots a second (plus her heartbeats);
+    /// nothing is refused and every event reaches everyone. Unpaced, the same load trips
+    /// the limits (the check can fail).
+    @Test(arguments: [true, false])
+    func aQueenRelayingAFloodOfEventsStaysUnderHerWorkersRateLimits(paced: Bool) {
+        var s = Net.hiveSettings()
+        if !paced {
+            s.hive.relayPerSecond = 1e9
+            s.hive.relayBurst = 1e9
+        }
+        var net = Net.hive(9, settings: s)
+        let formed = net.runUntilFormed()
+        #expect(formed)
+        net.run(for: 1_000)
+        let queen = net.queens().first!
+        let workers = net.cores.keys.sorted().filter { $0 != queen }
+        let senders = Array(workers.prefix(2))
+        var fromQueen: [Int: Int] = [:]
+        net.filter = { from, to, p in
+            if from == queen, case .route = p.message { fromQueen[to, default: 0] += 1 }
+            return p
+        }
+        let before = net.cores.mapValues { $0.stats.rateLimited }
+        var sent = 0
+        let start = net.now
+        for k in 0..<1_000 {
+            net.run(until: net.now.advanced(byNanoseconds: 1_000_000), step: 1)
+            for i in senders {
+                let (result, effects) = net.cores[i]!.event("flood", payload: Array("\(i)-\(k)".utf8), now: net.now)
+                if (try? result.get()) != nil { sent += 1 }
+                net.absorb(effects, from: i)
+            }
+            net.deliver()
+        }
+        net.run(for: 200)
+        let seconds = Double(net.now.nanoseconds(since: start)) / 1e9
+        let refused = net.cores.keys.reduce(0) { $0 + net.cores[$1]!.stats.rateLimited - before[$1]! }
+        let busiest = Double(fromQueen.values.max() ?? 0) / seconds
+        if paced {
+            #expect(sent == 2_000)
+            #expect(refused == 0, "\(refused) packets refused by rate limits")
+            #expect(busiest <= s.hive.relayPerSecond + s.hive.relayBurst, "\(busiest) relay packets a second to one worker")
+            let delivered = net.events.filter { e in
+                if case .userEvent(let ev, _) = e.event { return ev.name == "flood" }
+                return false
+            }
+            #expect(delivered.count == 9 * 2_000, "every node delivers every event once")
+            #expect(workers.allSatisfy { !net.cores[$0]!.isGraylisted(H.id(queen)) })
+        } else {
+            #expect(busiest > 1_000, "unpaced: \(busiest) relay packets a second")
+            #expect(refused > 0, "unpaced relays should trip the workers' rate limits")
+        }
+        #expect(net.violations.isEmpty, "\(net.violations)")
+    }
+
     @Test func aBroadcastTheTreeLostIsPulledFromAnAnnouncer() {
         var net = Net.hive(9)
         let formed = net.runUntilFormed()

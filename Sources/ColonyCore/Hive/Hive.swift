@@ -258,6 +258,12 @@ public struct HiveSettings: Sendable, Hashable {
     public var lazyFanout = 2
     /// An announced id not received by then is pulled (graft). Default 100 ms.
     public var graftTimeout: Duration = .milliseconds(100)
+    /// A member sends up or down the tree at most this often a second (in bursts of up to
+    /// `relayBurst`), everything that waits packed together; nothing waits while the swarm
+    /// is quiet. Defaults 200 and 20: well under the 400 packets a second a member takes
+    /// from one sender (`TrustSettings.packetsPerSecond`), with room for heartbeats.
+    public var relayPerSecond: Double = 200
+    public var relayBurst: Double = 20
     /// Routed broadcasts kept to answer grafts. Default 4,096.
     public var routedCacheSize = 4096
     /// Distinct accusers (the queen included) a queen waits for before she evicts a member
@@ -288,6 +294,14 @@ public struct HiveSettings: Sendable, Hashable {
         h.graftTimeout = .milliseconds(1000)
         return h
     }
+}
+
+/// A broadcast a queen relays: to her cell, to the other queens, not back to `except`.
+struct Relay: Sendable {
+    var update: Update
+    var except: NodeID?
+    var toCell: Bool
+    var toQueens: Bool
 }
 
 /// A node's part in the hive, as its core sees it.
@@ -373,6 +387,10 @@ public struct HiveState: Sendable {
     /// the other queens (a queen's), and to the cell only. The newest per cell.
     var claimsUp: [CellID: QueenClaim] = [:]
     var claimsDown: [CellID: QueenClaim] = [:]
+    /// Queen: broadcasts waiting for the next paced send (see `paceRelay`), and its budget.
+    var relay: [Relay] = []
+    var relayArmed = false
+    var relayBucket: TokenBucket?
 
     public init() {}
 }

@@ -118,26 +118,83 @@ extension NodeCore {
         }
     }
 
-    /// As queen: to every worker (but `except`) and, if `toQueens`, to every other queen.
+    /// As queen: to every worker (but `except`) and, if `toQueens`, to every other queen —
+    /// queued for the next paced send (see `paceRelay`).
     mutating func forwardDown(_ items: [Update], except: NodeID?, toQueens: Bool) {
-        guard let roster = hive.roster, !items.isEmpty else { return }
-        // Packed once, sent to every target (a queen forwards to dozens).
-        let packets = routePackets(.cell, items)
-        for v in roster.voters where v.id != me.id && v.id != except {
-            guard let m = table[v.id]?.member, m.status.isLive else { continue }
-            send(packets, to: m.peer)
-        }
-        if toQueens { forwardAcross(items, except: except, packets: packets) }
+        guard hive.roster != nil else { return }
+        for u in items { hive.relay.append(Relay(update: u, except: except, toCell: true, toQueens: toQueens)) }
     }
 
-    /// As queen: to every other live queen.
-    mutating func forwardAcross(_ items: [Update], except: NodeID?, packets: [(packet: Packet, via: Transport, items: Int)]? = nil) {
-        guard !items.isEmpty else { return }
-        let packets = packets ?? routePackets(.cell, items)
+    /// As queen: to every other live queen (but `except`), queued like `forwardDown`.
+    mutating func forwardAcross(_ items: [Update], except: NodeID?) {
+        for u in items { hive.relay.append(Relay(update: u, except: except, toCell: false, toQueens: true)) }
+    }
+
+    /// At the end of each step: send what waits to go up or down the tree — at once while
+    /// the relay budget allows (`relayPerSecond`, bursts of `relayBurst`), else when it
+    /// does. A queen relays the whole swarm's broadcasts to each worker; one datagram per
+    /// broadcast would, past a few hundred a second, trip her workers' rate limits (which
+    /// count packets) and get her graylisted, suspected and evicted. Paced, each member gets
+    /// from her at most `relayPerSecond` packed lots a second, and nothing waits while the
+    /// swarm is quiet.
+    mutating func paceRelay() {
+        guard !routeOutbox.isEmpty || !hive.relay.isEmpty, !hive.relayArmed else { return }
+        let rate = settings.hive.relayPerSecond, burst = settings.hive.relayBurst
+        var bucket = hive.relayBucket ?? TokenBucket(burst: burst, at: now)
+        let wait = bucket.wait(for: 1, rate: rate, burst: burst, now: now)
+        if wait == 0 {
+            _ = bucket.take(1, rate: rate, burst: burst, now: now)
+            hive.relayBucket = bucket
+            sendRelay()
+        } else {
+            hive.relayBucket = bucket
+            hive.relayArmed = true
+            timers.schedule(.relay, at: now.advanced(byNanoseconds: wait))
+        }
+    }
+
+    mutating func onRelayTick() {
+        hive.relayArmed = false
+        paceRelay()
+    }
+
+    /// Send our own broadcasts up (or, as queen, queue them down) and every queued relay:
+    /// each target gets one packed lot (less what came from it).
+    mutating func sendRelay() {
+        if !routeOutbox.isEmpty { flushRouteOutbox() }
+        guard !hive.relay.isEmpty else { return }
+        let lot = hive.relay
+        hive.relay = []
+        guard hive.role == .queen, let roster = hive.roster else {
+            // No longer queen: the tree is gone here; gossip carries them.
+            for r in lot { queue.enqueue(r.update) }
+            armGossip()
+            return
+        }
+        var targets: [(id: NodeID, peer: Peer, cell: Bool)] = []
+        for v in roster.voters where v.id != me.id {
+            guard let m = table[v.id]?.member, m.status.isLive else { continue }
+            targets.append((v.id, m.peer, true))
+        }
         for cell in hive.cells.keys.sorted() where cell != hive.cell {
             let c = hive.cells[cell]!
-            guard !c.dissolved, c.queen != me.id, c.queen != except, table[c.queen]?.member.status.isLive == true else { continue }
-            send(packets, to: c.peer)
+            guard !c.dissolved, c.queen != me.id, table[c.queen]?.member.status.isLive == true else { continue }
+            targets.append((c.queen, c.peer, false))
+        }
+        let excepts = Set(lot.compactMap(\.except))
+        var common: [Bool: [(packet: Packet, via: Transport, items: Int)]] = [:]
+        for t in targets {
+            let wanted = lot.filter { t.cell ? $0.toCell : $0.toQueens }
+            if excepts.contains(t.id) {
+                // Packed for it alone: it sent us some of these.
+                let mine = wanted.filter { $0.except != t.id }.map(\.update)
+                if !mine.isEmpty { send(routePackets(.cell, mine), to: t.peer) }
+                continue
+            }
+            guard !wanted.isEmpty else { continue }
+            // Packed once for all the others (a queen sends to dozens).
+            if common[t.cell] == nil { common[t.cell] = routePackets(.cell, wanted.map(\.update)) }
+            send(common[t.cell]!, to: t.peer)
         }
     }
 

@@ -366,7 +366,7 @@ public struct NodeCore: Sendable {
     }
 
     mutating func flush() -> [Effect] {
-        if !routeOutbox.isEmpty { flushRouteOutbox() }
+        paceRelay()
         if let earliest = timers.earliest, earliest != reportedWake {
             reportedWake = earliest
             out.append(.wake(at: earliest))
@@ -414,6 +414,7 @@ public struct NodeCore: Sendable {
         case .hiveElection: onElectionTick()
         case .hiveHome: onHomeTick()
         case .graft: onGraftTick()
+        case .relay: onRelayTick()
         }
     }
 

@@ -32,6 +32,8 @@ struct TimerQueue: Sendable {
         case hiveElection
         case hiveHome
         case graft
+        /// Send what waits to go up or down the tree (paced).
+        case relay
     }
 
     struct Timer: Sendable {

@@ -10,13 +10,24 @@ public struct TokenBucket: Sendable, Equatable {
 
     /// Take `cost` tokens if there are enough; refills first.
     public mutating func take(_ cost: Double, rate: Double, burst: Double, now: Instant) -> Bool {
+        refill(rate: rate, burst: burst, now: now)
+        guard tokens >= cost else { return false }
+        tokens -= cost
+        return true
+    }
+
+    /// Nanoseconds until `cost` tokens are there (0: now).
+    public mutating func wait(for cost: Double, rate: Double, burst: Double, now: Instant) -> Int64 {
+        refill(rate: rate, burst: burst, now: now)
+        guard tokens < cost, rate > 0 else { return 0 }
+        return Int64(((cost - tokens) / rate * 1e9).rounded(.up))
+    }
+
+    mutating func refill(rate: Double, burst: Double, now: Instant) {
         if now > updatedAt {
             tokens = min(burst, tokens + rate * Double(now.nanoseconds(since: updatedAt)) / 1e9)
             updatedAt = now
         }
-        guard tokens >= cost else { return false }
-        tokens -= cost
-        return true
     }
 }
 
