@@ -36,6 +36,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// Form cells with elected queens that route broadcasts (DESIGN.md §5) once the swarm
     /// has enough members; off: plain gossip.
     public var hive = true
+    /// How long an eviction this node issues as queen keeps the identity out, seconds
+    /// (default 3600; at most 30 days).
+    public var evictionTTL: Int = 3600
 
     public init(name: String) { self.name = name }
 
@@ -56,11 +59,12 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var httpToken: String?
         public var authority: String?
         public var hive: Bool?
+        public var evictionTTL: Int?
         public init() {}
     }
 
     public static let fileKeys = ["name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group",
-                                  "encrypt", "encrypt_mode", "http_token", "authority", "hive"]
+                                  "encrypt", "encrypt_mode", "http_token", "authority", "hive", "eviction_ttl"]
 
     /// Read a `colony.toml`. Unknown keys and values of the wrong type are errors.
     public static func overrides(fromTOML text: String, file: String = "colony.toml") throws -> Overrides {
@@ -98,6 +102,10 @@ public struct AgentConfiguration: Sendable, Equatable {
             guard case .boolean(let b) = v else { throw ConfigurationError("\(file): line \(line): 'hive' must be true or false, not \(v.typeName)") }
             o.hive = b
         }
+        if let (v, line) = doc.root["eviction_ttl"] {
+            guard case .integer(let i) = v else { throw ConfigurationError("\(file): line \(line): 'eviction_ttl' must be an integer (seconds), not \(v.typeName)") }
+            o.evictionTTL = i
+        }
         if let (v, line) = doc.root["join"] {
             guard case .array(let items) = v else { throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings") }
             o.join = try items.map { item in
@@ -132,6 +140,7 @@ public struct AgentConfiguration: Sendable, Equatable {
             if let v = l.discover { c.discover = v }
             if let v = l.discoverGroup { c.discoverGroup = v }
             if let v = l.hive { c.hive = v }
+            if let v = l.evictionTTL { c.evictionTTL = v }
             if let v = l.encrypt { c.encrypt = v }
             if let v = l.encryptMode { c.encryptMode = v }
             if let v = l.httpToken { c.httpToken = v }
@@ -174,6 +183,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         if httpToken == nil, let h = try? Address(parsing: http, defaultPort: 7950), !h.isLoopback {
             throw ConfigurationError("http \(http) is not a loopback address: set http_token (or --http-token) so the API is not open to the network")
         }
+        let maxTTL = Int(Eviction.maximumMs / 1000)
+        guard evictionTTL >= 1, evictionTTL <= maxTTL else {
+            throw ConfigurationError("eviction_ttl must be 1–\(maxTTL) seconds (30 days), got \(evictionTTL)")
+        }
         for (k, v) in tags where k.isEmpty || k.utf8.count > 64 || v.utf8.count > 256 {
             throw ConfigurationError("tag '\(k)' is empty or too long (keys ≤ 64 bytes, values ≤ 256)")
         }
@@ -184,6 +197,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         var settings = Settings.profile(named: profile)!
         if let authority { settings.trust.authorityKey = try Authority.decodePublicKey(authority) }
         settings.hive.enabled = hive
+        settings.hive.evictionTTL = .seconds(evictionTTL)
         var c = ColonyNode.Configuration(name: name, bind: try Address(parsing: bind), settings: settings, dataDirectory: dataDir)
         c.advertise = try advertise.map { try Address(parsing: $0) }
         c.tags = tags

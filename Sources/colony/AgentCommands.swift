@@ -28,6 +28,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "The swarm authority's public key (authority.pub): only nodes with a certificate from it join.") var authority: String?
     @Option(name: .customLong("http-token"), help: "Bearer token the HTTP API requires (mandatory when --http is not loopback).") var httpToken: String?
     @Flag(inversion: .prefixedNo, help: "Form cells with elected queens that route broadcasts (default on; the swarm needs 8 members).") var hive: Bool?
+    @Option(name: .customLong("eviction-ttl"), help: "Seconds an eviction this node issues as queen keeps the member out (default 3600, at most 30 days).") var evictionTTL: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func run() async throws {
@@ -58,6 +59,7 @@ struct AgentCommand: AsyncParsableCommand {
         flags.httpToken = httpToken
         flags.authority = authority
         flags.hive = hive
+        flags.evictionTTL = evictionTTL
         if !tag.isEmpty {
             var tags: [String: String] = [:]
             for t in tag {

@@ -1,4 +1,6 @@
 import ColonyAgent
+import ColonyCore
+import ColonyNIO
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -9,6 +11,7 @@ import Testing
         bind = "127.0.0.1:8000"
         join = ["10.0.0.1:7946", "seed.example"]
         profile = "wan"
+        eviction_ttl = 600
 
         [tags]
         role = "db"
@@ -25,6 +28,10 @@ import Testing
         #expect(c.profile == "local", "flags override the file")
         #expect(c.tags == ["role": "db", "zone": "us-2"])
         #expect(c.http == "127.0.0.1:7950", "defaults fill the rest")
+        #expect(c.evictionTTL == 600)
+        #expect(try c.nodeConfiguration().settings.hive.evictionTTL == .seconds(600))
+        flags.evictionTTL = 90
+        #expect(try AgentConfiguration.resolve(file: file, flags: flags).evictionTTL == 90, "the flag overrides the file")
     }
 
     @Test(arguments: [
@@ -36,6 +43,7 @@ import Testing
         ("name = \"a\"\nname = \"b\"", "set twice"),
         ("name = \"unterminated", "unterminated string"),
         ("[tags]\nrole = 1", "tag 'role' must be a string"),
+        ("eviction_ttl = \"1h\"", "'eviction_ttl' must be an integer (seconds)"),
     ])
     func badFilesAreClearErrors(text: String, expected: String) {
         do {
@@ -58,5 +66,10 @@ import Testing
         flags.bind = nil
         flags.join = ["[::1"]
         #expect(throws: ConfigurationError.self) { try AgentConfiguration.resolve(file: nil, flags: flags) }
+        flags.join = nil
+        for ttl in [0, -5, 31 * 86_400] {
+            flags.evictionTTL = ttl
+            #expect(throws: ConfigurationError.self) { try AgentConfiguration.resolve(file: nil, flags: flags) }
+        }
     }
 }
