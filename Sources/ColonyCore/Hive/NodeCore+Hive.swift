@@ -121,9 +121,8 @@ extension NodeCore {
         let low = settings.hive.lowWaterMark, high = settings.hive.cellHighWater
         let eligible = nearestCells(hive.cells.count) { c in c.cell != cell && isOpen(c) && Int(c.size) >= low && Int(c.size) + 2 < high }
         var candidates = Array(eligible.prefix(settings.hive.rehomeCandidates))
-        let least = { (q: NodeID, nearness: [NodeID: [(rtt: Double, at: Instant)]]) in nearness[q]?.map(\.rtt).min() }
-        if let ownLeast = least(own.queen, hive.nearness) {
-            candidates += eligible.dropFirst(candidates.count).filter { c in least(c.queen, hive.nearness).map { $0 < settings.hive.rehomeFactor * ownLeast } ?? false }
+        if let ownLeast = leastRTT(own.queen, samples: 1) {
+            candidates += eligible.dropFirst(candidates.count).filter { c in leastRTT(c.queen, samples: 1).map { $0 < settings.hive.rehomeFactor * ownLeast } ?? false }
         }
         for c in [own] + candidates { measureIfStale(c.queen, at: c.peer) }
         if now >= hive.exploreAt {
@@ -137,10 +136,9 @@ extension NodeCore {
                 measure(c.queen, at: c.peer)
             }
         }
-        guard let mine = measuredRTT(own.queen) else { return }
-        let best = candidates.compactMap { c in measuredRTT(c.queen).map { (claim: c, rtt: $0) } }.min { $0.rtt < $1.rtt }
+        guard let mine = leastRTT(own.queen) else { return }
+        let best = candidates.compactMap { c in leastRTT(c.queen).map { (claim: c, rtt: $0) } }.min { $0.rtt < $1.rtt }
         guard let best, best.rtt < settings.hive.rehomeFactor * mine else { return }
-        stats.rehomes += 1
         leaveCell(reason: "re-homing to a nearer queen", notify: true)
         enlist(with: best.claim)
     }
@@ -148,7 +146,7 @@ extension NodeCore {
     /// Ping `queen` to time the round trip, unless recent samples suffice.
     mutating func measureIfStale(_ queen: NodeID, at peer: Peer) {
         let fresh = settings.hive.rehomeMeasureInterval.nanosecondsInt64
-        if let s = hive.nearness[queen], s.count >= VivaldiSettings().latencyFilterSize, let last = s.last, now.nanoseconds(since: last.at) < fresh { return }
+        if let s = hive.nearness[queen], s.count >= vivaldi.settings.latencyFilterSize, let last = s.last, now.nanoseconds(since: last.at) < fresh { return }
         measure(queen, at: peer)
     }
 
@@ -160,9 +158,10 @@ extension NodeCore {
         sendDatagram(.ping(seq: seq, target: queen), to: peer)
     }
 
-    /// The least recent round trip to `queen`, once there are enough samples to trust.
-    func measuredRTT(_ queen: NodeID) -> Double? {
-        guard let s = hive.nearness[queen], s.count >= 2 else { return nil }
+    /// The least of the recent round trips to `queen` (jitter only adds), once there are
+    /// `samples` of them: two to decide a move on, one to make a queen a candidate.
+    func leastRTT(_ queen: NodeID, samples: Int = 2) -> Double? {
+        guard let s = hive.nearness[queen], s.count >= samples else { return nil }
         return s.map(\.rtt).min()
     }
 
@@ -173,12 +172,9 @@ extension NodeCore {
         let rtt = Double(now.nanoseconds(since: ping.sentAt)) / 1e9
         var s = hive.nearness[sender] ?? []
         s.append((rtt, now))
-        if s.count > VivaldiSettings().latencyFilterSize { s.removeFirst(s.count - VivaldiSettings().latencyFilterSize) }
+        s.removeFirst(max(0, s.count - vivaldi.settings.latencyFilterSize))
         hive.nearness[sender] = s
-        if let c = coordinate {
-            vivaldi.update(peer: sender, other: c, rtt: rtt, rng: &hiveRng)
-            if c.isValid { peerCoordinates[sender] = c }
-        }
+        if let c = coordinate { learnCoordinate(c, of: sender, rtt: rtt) }
         return true
     }
 

@@ -84,7 +84,7 @@ extension NodeCore {
         let items = routeOutbox
         routeOutbox = []
         if hive.role == .queen {
-            forwardDown(items, except: nil, toQueens: true)
+            relay(items, except: nil, toCell: true, toQueens: true)
         } else if !sendUp(items) {
             // The queen went away meanwhile: plain gossip.
             for u in items { queue.enqueue(u) }
@@ -109,8 +109,8 @@ extension NodeCore {
         hive.claimsUp = [:]
         hive.claimsDown = [:]
         if hive.role == .queen {
-            forwardDown(all.keys.sorted().map { .queen(all[$0]!) }, except: nil, toQueens: false)
-            forwardAcross(up, except: nil)
+            relay(all.keys.sorted().map { .queen(all[$0]!) }, except: nil, toCell: true, toQueens: false)
+            relay(up, except: nil, toCell: false, toQueens: true)
         } else if !sendUp(up) {
             // Out of the tree meanwhile: plain gossip (this gossip round carries them; it
             // re-arms itself).
@@ -118,16 +118,10 @@ extension NodeCore {
         }
     }
 
-    /// As queen: to every worker (but `except`) and, if `toQueens`, to every other queen —
-    /// queued for the next paced send (see `paceRelay`).
-    mutating func forwardDown(_ items: [Update], except: NodeID?, toQueens: Bool) {
-        guard hive.roster != nil else { return }
-        for u in items { hive.relay.append(Relay(update: u, except: except, toCell: true, toQueens: toQueens)) }
-    }
-
-    /// As queen: to every other live queen (but `except`), queued like `forwardDown`.
-    mutating func forwardAcross(_ items: [Update], except: NodeID?) {
-        for u in items { hive.relay.append(Relay(update: u, except: except, toCell: false, toQueens: true)) }
+    /// As queen: `items` to every worker if `toCell` and to every other live queen if
+    /// `toQueens`, never back to `except` — queued for the next paced send (see `paceRelay`).
+    mutating func relay(_ items: [Update], except: NodeID?, toCell: Bool, toQueens: Bool) {
+        for u in items { hive.relay.append(Relay(update: u, except: except, toCell: toCell, toQueens: toQueens)) }
     }
 
     /// At the end of each step: send what waits to go up or down the tree — at once while
@@ -182,9 +176,10 @@ extension NodeCore {
             targets.append((c.queen, c.peer, false))
         }
         let excepts = Set(lot.compactMap(\.except))
+        let forCell = lot.filter(\.toCell), forQueens = lot.filter(\.toQueens)
         var common: [Bool: [(packet: Packet, via: Transport, items: Int)]] = [:]
         for t in targets {
-            let wanted = lot.filter { t.cell ? $0.toCell : $0.toQueens }
+            let wanted = t.cell ? forCell : forQueens
             if excepts.contains(t.id) {
                 // Packed for it alone: it sent us some of these.
                 let mine = wanted.filter { $0.except != t.id }.map(\.update)
@@ -251,8 +246,8 @@ extension NodeCore {
         forwarding = []
         guard !fresh.isEmpty, hive.role == .queen else { return }
         switch scope {
-        case .swarm: forwardDown(fresh, except: sender.id, toQueens: true)
-        case .cell: forwardDown(fresh, except: sender.id, toQueens: false)
+        case .swarm: relay(fresh, except: sender.id, toCell: true, toQueens: true)
+        case .cell: relay(fresh, except: sender.id, toCell: true, toQueens: false)
         case .leaf: break
         }
     }

@@ -97,9 +97,7 @@ extension NodeCore {
         if var p = probe, p.seq == seq {
             // A direct answer from the target measures the round trip: place ourselves.
             if let c = coordinate, sender == p.target, currentSender == sender {
-                let rtt = Double(now.nanoseconds(since: p.startedAt)) / 1e9
-                vivaldi.update(peer: sender, other: c, rtt: rtt, rng: &hiveRng)
-                if c.isValid { peerCoordinates[sender] = c }
+                learnCoordinate(c, of: sender, rtt: Double(now.nanoseconds(since: p.startedAt)) / 1e9)
             }
             if !p.acked {
                 p.acked = true
@@ -114,6 +112,13 @@ extension NodeCore {
         if let h = helpers.removeValue(forKey: seq) {
             sendDatagram(.ack(seq: h.requesterSeq), to: h.requester)
         }
+    }
+
+    /// A direct answer from `peer`, whose coordinate is `c`, took `rtt` seconds: place
+    /// ourselves by it and keep its coordinate (probe acks and nearness pings).
+    mutating func learnCoordinate(_ c: Coordinate, of peer: NodeID, rtt: Double) {
+        vivaldi.update(peer: peer, other: c, rtt: rtt, rng: &hiveRng)
+        if c.isValid { peerCoordinates[peer] = c }
     }
 
     mutating func onNack(seq: UInt32, from sender: NodeID) {

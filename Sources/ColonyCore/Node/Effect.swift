@@ -159,8 +159,6 @@ public struct CoreStats: Sendable, Equatable {
     public var electionsStarted = 0
     public var electionsWon = 0
     public var heartbeatsSent = 0
-    /// Workers: moves to a nearer queen.
-    public var rehomes = 0
     /// Routed broadcasts forwarded, ids announced, grafts asked and answered.
     public var routedForwarded = 0
     public var idsAnnounced = 0
