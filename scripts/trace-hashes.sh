@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prints the trace hash of each run that must replay identically across a refactor (issue 16):
+# one "args<TAB>hash" line per run. Compare two commits with
+#   scripts/trace-hashes.sh > before.tsv; (change); scripts/trace-hashes.sh > after.tsv; diff before.tsv after.tsv
+# Usage: scripts/trace-hashes.sh [--no-build] [--quick] [--check]
+#   --quick  skips hive N=1000;  --check  compares with scripts/trace-hashes.expected (the hashes
+#   of b0d3ebd, before the restructuring) and exits 1 on any difference.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=yes; quick=""; check=""
+for a in "$@"; do
+    case "$a" in
+        --no-build) build="" ;;
+        --quick) quick=yes ;;
+        --check) check=yes ;;
+        *) echo "unknown argument $a" >&2; exit 2 ;;
+    esac
+done
+[ -n "$build" ] && swift build -c release --product colony >/dev/null
+bin=.build/release/colony
+runs=(
+    "--scenario join --nodes 1000 --seed 1"
+    "--scenario bootstrap --nodes 200 --seed 1"
+    "--scenario steady --nodes 100 --seed 1"
+    "--scenario crash --nodes 100 --seed 1"
+    "--scenario partition --nodes 100 --seed 1"
+    "--scenario state-chaos --nodes 100 --seed 1 --loss 0.05 --duplicate 0.02 --reorder 0.05"
+    "--scenario abuse --nodes 100 --seed 1"
+    "--scenario queen-loss --nodes 100 --seed 1"
+    "--scenario split --nodes 100 --seed 1"
+    "--scenario evict --nodes 200 --seed 1"
+    "--scenario hive-safety --nodes 40 --seed 1 --loss 0.05"
+    "--scenario hive --nodes 100 --seed 1"
+)
+[ -z "$quick" ] && runs+=("--scenario hive --nodes 1000 --seed 1")
+status=0
+for args in "${runs[@]}"; do
+    # shellcheck disable=SC2086
+    hash="$("$bin" simulate $args --json 2>/dev/null | sed -nE 's/.*"traceHash": *"([0-9a-f]+)".*/\1/p' | head -1)"
+    line="$(printf '%s\t%s' "$args" "${hash:-FAILED}")"
+    if [ -n "$check" ]; then
+        if grep -qxF -- "$line" scripts/trace-hashes.expected; then
+            echo "same     $line"
+        else
+            echo "CHANGED  $line (expected: $(grep -F -- "$args	" scripts/trace-hashes.expected | cut -f2))"
+            status=1
+        fi
+    else
+        echo "$line"
+    fi
+done
+exit $status
