@@ -34,7 +34,7 @@ let package = Package(
         .target(
             name: "ColonyCore",
             dependencies: [
-                .product(name: "HashTreeCollections", package: "swift-collections"),
+                .product(name: "HashTreeCollections", package: "swift-collections")
             ],
             swiftSettings: strict
         ),

@@ -33,8 +33,9 @@ public enum Agent {
         let joiner = Joiner(node: node, seeds: configuration.join, rejoin: configuration.dataDir != nil, logger: logger)
         // Shut down in reverse order: the node leaves first, then HTTP stops.
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: app), .init(service: node), .init(service: joiner)],
-                                 gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+            configuration: .init(
+                services: [.init(service: app), .init(service: node), .init(service: joiner)],
+                gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
         try await group.run()
     }
 }

@@ -63,8 +63,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         public init() {}
     }
 
-    public static let fileKeys = ["name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group",
-                                  "encrypt", "encrypt_mode", "http_token", "authority", "hive", "eviction_ttl"]
+    public static let fileKeys = [
+        "name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group",
+        "encrypt", "encrypt_mode", "http_token", "authority", "hive", "eviction_ttl",
+    ]
 
     /// Read a `colony.toml`. Unknown keys and values of the wrong type are errors.
     public static func overrides(fromTOML text: String, file: String = "colony.toml") throws -> Overrides {
@@ -77,11 +79,15 @@ public struct AgentConfiguration: Sendable, Equatable {
         var o = Overrides()
         func string(_ key: String) throws -> String? {
             guard let (v, line) = doc.root[key] else { return nil }
-            guard case .string(let s) = v else { throw ConfigurationError("\(file): line \(line): '\(key)' must be a string, not \(v.typeName)") }
+            guard case .string(let s) = v else {
+                throw ConfigurationError("\(file): line \(line): '\(key)' must be a string, not \(v.typeName)")
+            }
             return s
         }
         for (key, entry) in doc.root where !fileKeys.contains(key) {
-            throw ConfigurationError("\(file): line \(entry.line): unknown key '\(key)' (known: \(fileKeys.joined(separator: ", ")), and the [tags] table)")
+            throw ConfigurationError(
+                "\(file): line \(entry.line): unknown key '\(key)' (known: \(fileKeys.joined(separator: ", ")), and the [tags] table)"
+            )
         }
         for (table, line) in doc.tableLines where table != "tags" {
             throw ConfigurationError("\(file): line \(line): unknown table [\(table)] (known: [tags])")
@@ -99,24 +105,35 @@ public struct AgentConfiguration: Sendable, Equatable {
         o.httpToken = try string("http_token")
         o.authority = try string("authority")
         if let (v, line) = doc.root["hive"] {
-            guard case .boolean(let b) = v else { throw ConfigurationError("\(file): line \(line): 'hive' must be true or false, not \(v.typeName)") }
+            guard case .boolean(let b) = v else {
+                throw ConfigurationError("\(file): line \(line): 'hive' must be true or false, not \(v.typeName)")
+            }
             o.hive = b
         }
         if let (v, line) = doc.root["eviction_ttl"] {
-            guard case .integer(let i) = v else { throw ConfigurationError("\(file): line \(line): 'eviction_ttl' must be an integer (seconds), not \(v.typeName)") }
+            guard case .integer(let i) = v else {
+                throw ConfigurationError(
+                    "\(file): line \(line): 'eviction_ttl' must be an integer (seconds), not \(v.typeName)")
+            }
             o.evictionTTL = i
         }
         if let (v, line) = doc.root["join"] {
-            guard case .array(let items) = v else { throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings") }
+            guard case .array(let items) = v else {
+                throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings")
+            }
             o.join = try items.map { item in
-                guard case .string(let s) = item else { throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings") }
+                guard case .string(let s) = item else {
+                    throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings")
+                }
                 return s
             }
         }
         if let tags = doc.tables["tags"] {
             var out: [String: String] = [:]
             for (k, entry) in tags {
-                guard case .string(let s) = entry.value else { throw ConfigurationError("\(file): line \(entry.line): tag '\(k)' must be a string") }
+                guard case .string(let s) = entry.value else {
+                    throw ConfigurationError("\(file): line \(entry.line): tag '\(k)' must be a string")
+                }
                 out[k] = s
             }
             o.tags = out
@@ -156,20 +173,28 @@ public struct AgentConfiguration: Sendable, Equatable {
 
     public func validate() throws {
         guard !name.isEmpty, name.utf8.count <= 128 else { throw ConfigurationError("name must be 1–128 bytes") }
-        guard Settings.profile(named: profile) != nil else { throw ConfigurationError("profile '\(profile)' is not one of lan, wan, local") }
+        guard Settings.profile(named: profile) != nil else {
+            throw ConfigurationError("profile '\(profile)' is not one of lan, wan, local")
+        }
         do {
             _ = try Address(parsing: bind)
             _ = try Address(parsing: http, defaultPort: 7950)
             if let advertise { _ = try Address(parsing: advertise) }
             for j in join { _ = try Address(parsing: j) }
             let group = try Address(parsing: discoverGroup, defaultPort: 7945)
-            guard group.isIPLiteral else { throw ConfigurationError("discover_group must be an IP multicast address, got '\(discoverGroup)'") }
+            guard group.isIPLiteral else {
+                throw ConfigurationError("discover_group must be an IP multicast address, got '\(discoverGroup)'")
+            }
         } catch {
             throw ConfigurationError("\(error)")
         }
         if let authority {
-            do { _ = try Authority.decodePublicKey(authority) } catch { throw ConfigurationError("authority: \(error)") }
-            guard dataDir != nil else { throw ConfigurationError("authority: admission needs a data directory (its node.cert)") }
+            do { _ = try Authority.decodePublicKey(authority) } catch {
+                throw ConfigurationError("authority: \(error)")
+            }
+            guard dataDir != nil else {
+                throw ConfigurationError("authority: admission needs a data directory (its node.cert)")
+            }
         }
         if let encrypt {
             do { _ = try Keyring.decode(encrypt) } catch { throw ConfigurationError("encrypt: \(error)") }
@@ -181,7 +206,9 @@ public struct AgentConfiguration: Sendable, Equatable {
             throw ConfigurationError("http_token must be at least 16 characters with no spaces")
         }
         if httpToken == nil, let h = try? Address(parsing: http, defaultPort: 7950), !h.isLoopback {
-            throw ConfigurationError("http \(http) is not a loopback address: set http_token (or --http-token) so the API is not open to the network")
+            throw ConfigurationError(
+                "http \(http) is not a loopback address: set http_token (or --http-token) so the API is not open to the network"
+            )
         }
         let maxTTL = Int(Eviction.maximumMs / 1000)
         guard evictionTTL >= 1, evictionTTL <= maxTTL else {
@@ -198,13 +225,19 @@ public struct AgentConfiguration: Sendable, Equatable {
         if let authority { settings.trust.authorityKey = try Authority.decodePublicKey(authority) }
         settings.hive.enabled = hive
         settings.hive.evictionTTL = .seconds(evictionTTL)
-        var c = ColonyNode.Configuration(name: name, bind: try Address(parsing: bind), settings: settings, dataDirectory: dataDir)
+        var c = ColonyNode.Configuration(
+            name: name, bind: try Address(parsing: bind), settings: settings, dataDirectory: dataDir)
         c.advertise = try advertise.map { try Address(parsing: $0) }
         c.tags = tags
-        if let encrypt { c.keyring = try Keyring(primaryBase64: encrypt, mode: Keyring.Mode(rawValue: encryptMode) ?? .require) }
+        if let encrypt {
+            c.keyring = try Keyring(primaryBase64: encrypt, mode: Keyring.Mode(rawValue: encryptMode) ?? .require)
+        }
         if let discover {
-            guard !discover.isEmpty, !discover.contains(" ") else { throw ConfigurationError("discover: the cluster name must be one word") }
-            c.discovery = MulticastDiscovery(cluster: discover, group: try Address(parsing: discoverGroup, defaultPort: 7945))
+            guard !discover.isEmpty, !discover.contains(" ") else {
+                throw ConfigurationError("discover: the cluster name must be one word")
+            }
+            c.discovery = MulticastDiscovery(
+                cluster: discover, group: try Address(parsing: discoverGroup, defaultPort: 7945))
         }
         return c
     }

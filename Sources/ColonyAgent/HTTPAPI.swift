@@ -53,11 +53,16 @@ struct ErrorJSON: Codable {
 /// Every error becomes `{"error": {"message": …}}` with its status: malformed requests get a
 /// clear 4xx, unknown routes a 404, and nothing leaks as an empty or HTML body.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as HTTPError {
-            let message = error.body ?? (error.status == .notFound ? "no route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
+            let message =
+                error.body
+                ?? (error.status == .notFound
+                    ? "no route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
             return Self.json(error.status, message)
         } catch let error as any HTTPResponseError {
             return Self.json(error.status, "\(error)")
@@ -68,7 +73,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func json(_ status: HTTPResponse.Status, _ message: String) -> Response {
         let body = (try? JSONEncoder().encode(ErrorJSON(error: .init(message: message)))) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     static func describe(_ e: DecodingError) -> String {
@@ -86,19 +93,25 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 func tagFilters<S: StringProtocol>(_ values: [S]) throws -> [(key: String, value: String)] {
     try values.map { t in
         let parts = String(t).split(separator: Character("="), maxSplits: 1).map(String.init)
-        guard parts.count == 2, !parts[0].isEmpty else { throw HTTPError(.badRequest, message: "tag must be key=value (got '\(t)')") }
+        guard parts.count == 2, !parts[0].isEmpty else {
+            throw HTTPError(.badRequest, message: "tag must be key=value (got '\(t)')")
+        }
         return (parts[0], parts[1])
     }
 }
 
 /// The agent's routes. A plain function, so tests drive it in-process.
-public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?, token: String? = nil) -> Router<BasicRequestContext> {
+public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?, token: String? = nil) -> Router<
+    BasicRequestContext
+> {
     let router = Router()
     router.add(middleware: JSONErrorMiddleware())
     if let token { router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8))) }
 
     router.get("/") { _, _ in
-        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
+        Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
     }
 
     router.get("/v1/self") { _, _ -> MemberJSON in
@@ -116,7 +129,8 @@ public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?
             status = parsed
         }
         let tags = try tagFilters(q.getAll("tag"))
-        return await node.members(status: status).filter { m in tags.allSatisfy { m.tags[$0.0] == $0.1 } }.map(MemberJSON.init)
+        return await node.members(status: status).filter { m in tags.allSatisfy { m.tags[$0.0] == $0.1 } }.map(
+            MemberJSON.init)
     }
 
     router.get("/v1/health") { _, _ -> HealthJSON in
@@ -159,12 +173,15 @@ public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 
     router.get("/metrics") { _, _ in
         let bytes = registry?.emitToBuffer() ?? []
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
     addStateRoutes(to: router, node: node)
     addKeyringRoutes(to: router, node: node)
@@ -185,7 +202,8 @@ enum SSE {
         encoder.outputFormatting = [.sortedKeys]
         switch event {
         case .memberChanged(let m, let previous):
-            guard let data = try? encoder.encode(Change(member: MemberJSON(m), previous: previous?.status.description)) else { return nil }
+            guard let data = try? encoder.encode(Change(member: MemberJSON(m), previous: previous?.status.description))
+            else { return nil }
             return "event: member\ndata: \(String(decoding: data, as: UTF8.self))\n\n"
         case .joined(let n):
             return "event: joined\ndata: {\"members\":\(n)}\n\n"
@@ -202,7 +220,8 @@ enum SSE {
         case .evictionProposed(let id, let score):
             return "event: evictionProposed\ndata: {\"id\":\"\(id)\",\"score\":\(Int(score))}\n\n"
         case .evicted(let e):
-            return "event: evicted\ndata: {\"id\":\"\(e.id)\",\"issuer\":\"\(e.issuer)\",\"reason\":\"\(e.reason)\",\"expiresMs\":\(e.expiresMs)}\n\n"
+            return
+                "event: evicted\ndata: {\"id\":\"\(e.id)\",\"issuer\":\"\(e.issuer)\",\"reason\":\"\(e.reason)\",\"expiresMs\":\(e.expiresMs)}\n\n"
         case .evictionEnded(let id, let lifted):
             return "event: evictionEnded\ndata: {\"id\":\"\(id)\",\"lifted\":\(lifted)}\n\n"
         case .hive(let change):
@@ -214,13 +233,15 @@ enum SSE {
                 body = "{\"change\":\"steppedDown\",\"cell\":\"\(cell)\",\"term\":\(term),\"reason\":\"\(reason)\"}"
             case .accepted(let cell, let term, let queen):
                 body = "{\"change\":\"accepted\",\"cell\":\"\(cell)\",\"term\":\(term),\"queen\":\"\(queen)\"}"
-            case .leftCell(let cell, let reason): body = "{\"change\":\"leftCell\",\"cell\":\"\(cell)\",\"reason\":\"\(reason)\"}"
+            case .leftCell(let cell, let reason):
+                body = "{\"change\":\"leftCell\",\"cell\":\"\(cell)\",\"reason\":\"\(reason)\"}"
             case .splitting(let cell, let newCell, let designate, let voters):
-                body = "{\"change\":\"splitting\",\"cell\":\"\(cell)\",\"newCell\":\"\(newCell)\",\"designate\":\"\(designate)\",\"voters\":\(voters.count)}"
+                body =
+                    "{\"change\":\"splitting\",\"cell\":\"\(cell)\",\"newCell\":\"\(newCell)\",\"designate\":\"\(designate)\",\"voters\":\(voters.count)}"
             }
             return "event: hive\ndata: \(body)\n\n"
         case .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished, .peerForgiven:
-            return nil  // state changes stream from /v1/log
+            return nil // state changes stream from /v1/log
         }
     }
 }

@@ -73,9 +73,11 @@ public struct LiftJSON: ResponseCodable, Equatable, Sendable {
 }
 
 func evictionJSON(_ e: Eviction, names: [NodeID: String]) -> EvictionJSON {
-    EvictionJSON(id: e.id.description, name: names[e.id], issuer: e.issuer.description, issuerName: names[e.issuer],
-                 cell: e.cell.description, term: e.term, reason: e.reason,
-                 accusers: e.accusations.map { names[$0.accuser] ?? $0.accuser.description }, atMs: e.atMs, expiresMs: e.expiresMs)
+    EvictionJSON(
+        id: e.id.description, name: names[e.id], issuer: e.issuer.description, issuerName: names[e.issuer],
+        cell: e.cell.description, term: e.term, reason: e.reason,
+        accusers: e.accusations.map { names[$0.accuser] ?? $0.accuser.description }, atMs: e.atMs,
+        expiresMs: e.expiresMs)
 }
 
 /// `POST /v1/hive/depose[?cell=HEX]`: the queen deposed (or the order sent to her).
@@ -101,13 +103,22 @@ func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
     }
 
     router.post("/v1/hive/lift") { request, _ -> LiftJSON in
-        guard let text = request.uri.queryParameters.get("id") else { throw HTTPError(.badRequest, message: "name the evicted node: ?id=NODE_ID (colony hive evictions lists them)") }
-        guard let id = NodeID(hex: String(text)) else { throw HTTPError(.badRequest, message: "id must be a node id, 32 hex digits (got '\(text)')") }
+        guard let text = request.uri.queryParameters.get("id") else {
+            throw HTTPError(
+                .badRequest, message: "name the evicted node: ?id=NODE_ID (colony hive evictions lists them)")
+        }
+        guard let id = NodeID(hex: String(text)) else {
+            throw HTTPError(.badRequest, message: "id must be a node id, 32 hex digits (got '\(text)')")
+        }
         do {
             let lifted = try await node.liftEviction(id)
             let names = await memberNames(node)
             let me = await node.hive().me
-            return LiftJSON(id: id.description, lifted: lifted.map { .init(issuer: $0.issuer.description, issuerName: names[$0.issuer], local: $0.issuer == me) })
+            return LiftJSON(
+                id: id.description,
+                lifted: lifted.map {
+                    .init(issuer: $0.issuer.description, issuerName: names[$0.issuer], local: $0.issuer == me)
+                })
         } catch let e as LiftError {
             if case .notEvicted = e { throw HTTPError(.notFound, message: e.description) }
             throw HTTPError(.conflict, message: e.description)
@@ -119,13 +130,16 @@ func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
     router.post("/v1/hive/depose") { request, _ -> DeposeJSON in
         var cell: CellID?
         if let text = request.uri.queryParameters.get("cell") {
-            guard let raw = UInt64(text, radix: 16) else { throw HTTPError(.badRequest, message: "cell must be a cell id in hex (got '\(text)')") }
+            guard let raw = UInt64(text, radix: 16) else {
+                throw HTTPError(.badRequest, message: "cell must be a cell id in hex (got '\(text)')")
+            }
             cell = CellID(raw)
         }
         do {
             let d = try await node.deposeQueen(cell: cell)
             let name = await node.members().first { $0.id == d.queen }?.name
-            return DeposeJSON(cell: d.cell.description, term: d.term, queen: d.queen.description, queenName: name, local: d.local)
+            return DeposeJSON(
+                cell: d.cell.description, term: d.term, queen: d.queen.description, queenName: name, local: d.local)
         } catch let e as DeposeError {
             throw HTTPError(.conflict, message: e.description)
         } catch let e as ColonyError {
@@ -147,17 +161,20 @@ func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         let me = view.me
         let nodeJSON = HiveJSON.NodeJSON(
             id: me?.description ?? "", name: me.flatMap { names[$0] } ?? "", role: s.role.rawValue,
-            cell: s.cell?.description, term: s.term, queen: s.queen?.description, queenName: s.queen.flatMap { names[$0] },
+            cell: s.cell?.description, term: s.term, queen: s.queen?.description,
+            queenName: s.queen.flatMap { names[$0] },
             leaseHeld: view.holdsLease, routing: view.routing,
             voters: (s.roster?.voters ?? []).map { names[$0.id] ?? $0.id.description },
             rosterVersion: s.roster.map { $0.version.description })
         let cells = s.cells.keys.sorted().compactMap { id -> HiveJSON.CellJSON? in
             let c = s.cells[id]!
             guard !c.dissolved, live.contains(c.queen) else { return nil }
-            return HiveJSON.CellJSON(cell: id.description, queen: c.queen.description, queenName: names[c.queen], term: c.term,
-                                     size: c.size, open: c.open, address: c.address.description,
-                                     rttMs: c.queen == me ? 0 : mine.distance(to: c.coordinate) * 1000)
+            return HiveJSON.CellJSON(
+                cell: id.description, queen: c.queen.description, queenName: names[c.queen], term: c.term,
+                size: c.size, open: c.open, address: c.address.description,
+                rttMs: c.queen == me ? 0 : mine.distance(to: c.coordinate) * 1000)
         }
-        return HiveJSON(node: nodeJSON, cells: cells, evictions: await node.evictions().map { evictionJSON($0, names: names) })
+        return HiveJSON(
+            node: nodeJSON, cells: cells, evictions: await node.evictions().map { evictionJSON($0, names: names) })
     }
 }

@@ -83,7 +83,8 @@ enum StateHTTP {
     static func context(_ request: Request) throws -> CausalContext? {
         guard let header = request.headers[contextHeader] else { return nil }
         guard let data = Data(base64Encoded: header) else {
-            throw HTTPError(.badRequest, message: "X-Colony-Context is not base64 (send back the context a read returned)")
+            throw HTTPError(
+                .badRequest, message: "X-Colony-Context is not base64 (send back the context a read returned)")
         }
         do {
             return try Wire.decodeContext(data)
@@ -107,12 +108,16 @@ enum StateHTTP {
         switch error {
         case .notActive, .counterExhausted: HTTPError(.serviceUnavailable, message: error.description)
         case .valueTooLarge, .payloadTooLarge: HTTPError(.contentTooLarge, message: error.description)
-        case .nodeBudgetExceeded, .swarmBudgetExceeded: HTTPError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), message: error.description)
-        case .emptyKey, .keyTooLong, .emptyName, .timeoutOutOfRange, .reservedName, .invalidRevocation: HTTPError(.badRequest, message: error.description)
+        case .nodeBudgetExceeded, .swarmBudgetExceeded:
+            HTTPError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), message: error.description)
+        case .emptyKey, .keyTooLong, .emptyName, .timeoutOutOfRange, .reservedName, .invalidRevocation:
+            HTTPError(.badRequest, message: error.description)
         }
     }
 
-    static func write(_ node: ColonyNode, key: String, value: [UInt8]?, context: CausalContext?) async throws -> WriteJSON {
+    static func write(_ node: ColonyNode, key: String, value: [UInt8]?, context: CausalContext?) async throws
+        -> WriteJSON
+    {
         let record: StateRecord
         do {
             record = try await node.put(key, value: value, context: context)
@@ -122,8 +127,9 @@ enum StateHTTP {
             throw HTTPError(.serviceUnavailable, message: e.description)
         }
         let after = try await node.get(key)
-        return WriteJSON(key: key, origin: record.dot.origin.description, counter: record.dot.counter,
-                         deleted: value == nil, context: Data(Wire.encode(context: after.context)).base64EncodedString())
+        return WriteJSON(
+            key: key, origin: record.dot.origin.description, counter: record.dot.counter,
+            deleted: value == nil, context: Data(Wire.encode(context: after.context)).base64EncodedString())
     }
 
     static func duration(_ text: String) -> Duration? {
@@ -174,7 +180,9 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
     router.get("/v1/state") { _, _ -> StateJSON in
         let s = await node.stateSummary()
         let offset = (try? await node.logOffset()) ?? 0
-        return StateJSON(keys: s.keys, tombstones: s.tombstones, records: s.records, bytes: s.bytes, digest: s.digest, logOffset: offset)
+        return StateJSON(
+            keys: s.keys, tombstones: s.tombstones, records: s.records, bytes: s.bytes, digest: s.digest,
+            logOffset: offset)
     }
 
     router.get("/v1/kv") { request, _ -> [KeyJSON] in
@@ -182,7 +190,9 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         let prefix = q.get("prefix") ?? ""
         var limit = 1000
         if let l = q.get("limit") {
-            guard let v = Int(l), v > 0, v <= 100_000 else { throw HTTPError(.badRequest, message: "limit must be 1…100000 (got '\(l)')") }
+            guard let v = Int(l), v > 0, v <= 100_000 else {
+                throw HTTPError(.badRequest, message: "limit must be 1…100000 (got '\(l)')")
+            }
             limit = v
         }
         return try await node.list(prefix: prefix, limit: limit).map { KeyJSON(key: $0.key, read: $0.read) }
@@ -193,13 +203,16 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         let q = request.uri.queryParameters
         var coalesce = false
         if let c = q.get("coalesce") {
-            guard let b = Bool(c) else { throw HTTPError(.badRequest, message: "coalesce must be true or false (got '\(c)')") }
+            guard let b = Bool(c) else {
+                throw HTTPError(.badRequest, message: "coalesce must be true or false (got '\(c)')")
+            }
             coalesce = b
         }
         let payload = try await StateHTTP.body(request, limit: settings.maxEventPayloadBytes)
         do {
             let e = try await node.event(name, payload: payload, coalesce: coalesce)
-            return EventJSON(id: "\(e.id.origin):\(e.id.counter)", name: e.name, lamport: e.lamport, coalesce: e.coalesce)
+            return EventJSON(
+                id: "\(e.id.origin):\(e.id.counter)", name: e.name, lamport: e.lamport, coalesce: e.coalesce)
         } catch let e as StateError {
             throw StateHTTP.mapState(e)
         }
@@ -210,7 +223,9 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         let q = request.uri.queryParameters
         var timeout = Duration.seconds(5)
         if let t = q.get("timeout") {
-            guard let d = StateHTTP.duration(t) else { throw HTTPError(.badRequest, message: "timeout must be like 500ms, 2s or 1m (got '\(t)')") }
+            guard let d = StateHTTP.duration(t) else {
+                throw HTTPError(.badRequest, message: "timeout must be like 500ms, 2s or 1m (got '\(t)')")
+            }
             timeout = d
         }
         var tags: [String: String] = [:]
@@ -219,7 +234,8 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         let payload = try await StateHTTP.body(request, limit: settings.maxEventPayloadBytes)
         let responses: AsyncStream<QueryResponse>
         do {
-            (_, responses) = try await node.query(name, payload: payload, filter: QueryFilter(names: names, tags: tags), timeout: timeout)
+            (_, responses) = try await node.query(
+                name, payload: payload, filter: QueryFilter(names: names, tags: tags), timeout: timeout)
         } catch let e as StateError {
             throw StateHTTP.mapState(e)
         }
@@ -230,8 +246,9 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
             encoder.outputFormatting = [.sortedKeys]
             for await r in responses {
                 count += 1
-                let answer = QueryAnswerJSON(from: r.name, id: r.from.description, payload: Data(r.payload).base64EncodedString(),
-                                             text: String(validating: r.payload, as: UTF8.self))
+                let answer = QueryAnswerJSON(
+                    from: r.name, id: r.from.description, payload: Data(r.payload).base64EncodedString(),
+                    text: String(validating: r.payload, as: UTF8.self))
                 var line = (try? encoder.encode(answer)) ?? Data("{}".utf8)
                 line.append(0x0A)
                 try await writer.write(ByteBuffer(bytes: line))
@@ -245,7 +262,9 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
     router.get("/v1/log") { request, _ -> Response in
         var from: Int64 = 1
         if let f = request.uri.queryParameters.get("from") {
-            guard let v = Int64(f), v >= 0 else { throw HTTPError(.badRequest, message: "from must be a log offset ≥ 0 (got '\(f)')") }
+            guard let v = Int64(f), v >= 0 else {
+                throw HTTPError(.badRequest, message: "from must be a log offset ≥ 0 (got '\(f)')")
+            }
             from = max(1, v)
         }
         let start = from
@@ -261,7 +280,8 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 }
 
@@ -300,11 +320,17 @@ enum LogJSON {
         encoder.outputFormatting = [.sortedKeys]
         switch e.update {
         case .alive(let m):
-            if let d = try? encoder.encode(MemberJSON(m)) { fields.append("\"member\":" + String(decoding: d, as: UTF8.self)) }
+            if let d = try? encoder.encode(MemberJSON(m)) {
+                fields.append("\"member\":" + String(decoding: d, as: UTF8.self))
+            }
         case .record(let r):
-            if let d = try? encoder.encode(SiblingJSON(r)) { fields.append("\"record\":" + String(decoding: d, as: UTF8.self)) }
+            if let d = try? encoder.encode(SiblingJSON(r)) {
+                fields.append("\"record\":" + String(decoding: d, as: UTF8.self))
+            }
         case .event(let ev):
-            fields.append("\"event\":{\"name\":\(quote(ev.name)),\"lamport\":\(ev.lamport),\"payload\":\(quote(Data(ev.payload).base64EncodedString())),\"text\":\(String(validating: ev.payload, as: UTF8.self).map(quote) ?? "null")}")
+            fields.append(
+                "\"event\":{\"name\":\(quote(ev.name)),\"lamport\":\(ev.lamport),\"payload\":\(quote(Data(ev.payload).base64EncodedString())),\"text\":\(String(validating: ev.payload, as: UTF8.self).map(quote) ?? "null")}"
+            )
         default:
             break
         }

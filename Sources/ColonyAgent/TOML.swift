@@ -32,7 +32,8 @@ public struct TOMLDocument: Equatable, Sendable {
     public var tableLines: [String: Int] = [:]
 
     public static func == (a: TOMLDocument, b: TOMLDocument) -> Bool {
-        a.root.mapValues(\.value) == b.root.mapValues(\.value) && a.tables.mapValues { $0.mapValues(\.value) } == b.tables.mapValues { $0.mapValues(\.value) }
+        a.root.mapValues(\.value) == b.root.mapValues(\.value)
+            && a.tables.mapValues { $0.mapValues(\.value) } == b.tables.mapValues { $0.mapValues(\.value) }
     }
 
     public init(parsing text: String) throws(TOMLError) {
@@ -63,7 +64,9 @@ public struct TOMLDocument: Equatable, Sendable {
             let value = try reader.value()
             try reader.expectEnd()
             if let table {
-                guard tables[table]![key] == nil else { throw TOMLError(line: n, message: "key '\(key)' set twice in [\(table)]") }
+                guard tables[table]![key] == nil else {
+                    throw TOMLError(line: n, message: "key '\(key)' set twice in [\(table)]")
+                }
                 tables[table]![key] = (value, n)
             } else {
                 guard root[key] == nil else { throw TOMLError(line: n, message: "key '\(key)' set twice") }

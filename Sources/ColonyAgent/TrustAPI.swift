@@ -66,7 +66,8 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
     @Sendable func timeout(_ request: Request) throws -> Duration {
         guard let t = request.uri.queryParameters.get("timeout") else { return .seconds(5) }
         guard let d = StateHTTP.duration(String(t)), d > .zero, d <= .seconds(60) else {
-            throw HTTPError(.badRequest, message: "timeout must be a duration like 5s or 500ms, at most 60s (got '\(t)')")
+            throw HTTPError(
+                .badRequest, message: "timeout must be a duration like 5s or 500ms, at most 60s (got '\(t)')")
         }
         return d
     }
@@ -124,11 +125,16 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
     router.get("/v1/keyring") { request, _ in try await run(.list, request) }
     router.post("/v1/keyring") { request, context in try await run(.install(try await key(request, context)), request) }
     router.put("/v1/keyring") { request, context in try await run(.use(try await key(request, context)), request) }
-    router.delete("/v1/keyring") { request, context in try await run(.remove(try await key(request, context)), request) }
+    router.delete("/v1/keyring") { request, context in try await run(.remove(try await key(request, context)), request)
+    }
     router.put("/v1/keyring/mode") { request, context in
         let body = try await request.decode(as: ModeRequest.self, context: context)
         guard let mode = Keyring.Mode(rawValue: body.mode) else {
-            throw HTTPError(.badRequest, message: "mode must be one of \(Keyring.Mode.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(body.mode)')")
+            throw HTTPError(
+                .badRequest,
+                message:
+                    "mode must be one of \(Keyring.Mode.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(body.mode)')"
+            )
         }
         return try await run(.mode(mode), request)
     }
@@ -141,7 +147,9 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: [UInt8]
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         if request.method == .get && request.uri.path == "/" { return try await next(request, context) }
         let header = request.headers[HTTPFields.Element.Name("Authorization")!] ?? ""
         var given: [UInt8]?
@@ -151,7 +159,10 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
             given = Array(String(t).utf8)
         }
         guard let given, Self.equal(given, token) else {
-            var r = JSONErrorMiddleware<Context>.json(.unauthorized, "this agent requires a bearer token (Authorization: Bearer …; the CLI reads --token or COLONY_HTTP_TOKEN)")
+            var r = JSONErrorMiddleware<Context>.json(
+                .unauthorized,
+                "this agent requires a bearer token (Authorization: Bearer …; the CLI reads --token or COLONY_HTTP_TOKEN)"
+            )
             r.headers[HTTPFields.Element.Name("WWW-Authenticate")!] = "Bearer realm=\"colony\""
             return r
         }

@@ -1,12 +1,13 @@
 import ColonyCore
 import Foundation
 import NIOCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 public enum AddressError: Error, CustomStringConvertible, Equatable {
@@ -77,7 +78,8 @@ extension Address {
         while let ai = cursor {
             if let sa = ai.pointee.ai_addr {
                 var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-                if getnameinfo(sa, ai.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
+                if getnameinfo(sa, ai.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0
+                {
                     let ip = String(cString: buffer)
                     let a = Address(host: ip, port: port)
                     if !out.contains(a) { out.append(a) }

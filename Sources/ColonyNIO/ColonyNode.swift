@@ -133,7 +133,8 @@ public final class ColonyNode: Service, Sendable {
 
     /// Protocol counters and the driver's own (malformed packets, frames refused, …).
     public func statistics() async -> NodeStatistics {
-        (try? await driver.onLoop { d in NodeStatistics(core: d.core?.stats ?? CoreStats(), driver: d.counters) }) ?? NodeStatistics(core: CoreStats(), driver: DriverCounters())
+        (try? await driver.onLoop { d in NodeStatistics(core: d.core?.stats ?? CoreStats(), driver: d.counters) })
+            ?? NodeStatistics(core: CoreStats(), driver: DriverCounters())
     }
 
     /// Membership events from now on, as an `AsyncSequence`.
@@ -177,7 +178,9 @@ public final class ColonyNode: Service, Sendable {
     public func stateSummary() async -> StateSummary {
         (try? await driver.onLoop { d in
             guard let s = d.core?.state else { return StateSummary() }
-            return StateSummary(keys: s.sortedKeys.count - s.tombstonedKeys, tombstones: s.tombstonedKeys, records: s.recordCount, bytes: s.bytes, digest: String(s.contentHash, radix: 16))
+            return StateSummary(
+                keys: s.sortedKeys.count - s.tombstonedKeys, tombstones: s.tombstonedKeys, records: s.recordCount,
+                bytes: s.bytes, digest: String(s.contentHash, radix: 16))
         }) ?? StateSummary()
     }
 
@@ -192,7 +195,9 @@ public final class ColonyNode: Service, Sendable {
     /// Ask matching members; answers arrive on the stream as they come, which ends at the
     /// deadline.
     /// Names starting with `_colony` are reserved for Colony's own queries.
-    public func query(_ name: String, payload: [UInt8] = [], filter: QueryFilter = QueryFilter(), timeout: Duration = .seconds(5)) async throws -> (query: Query, responses: AsyncStream<QueryResponse>) {
+    public func query(
+        _ name: String, payload: [UInt8] = [], filter: QueryFilter = QueryFilter(), timeout: Duration = .seconds(5)
+    ) async throws -> (query: Query, responses: AsyncStream<QueryResponse>) {
         if name.hasPrefix("_colony") { throw StateError.reservedName(name) }
         let (q, s) = try await driver.query(name, payload: payload, filter: filter, timeout: timeout)
         return (q, s)
@@ -207,7 +212,8 @@ public final class ColonyNode: Service, Sendable {
 
     /// This node's Vivaldi coordinate and the last one each peer reported on an ack.
     public func coordinates() async -> (me: Coordinate, peers: [NodeID: Coordinate]) {
-        (try? await driver.onLoop { d in (d.core?.vivaldi.coordinate ?? Coordinate(), d.core?.peerCoordinates ?? [:]) }) ?? (Coordinate(), [:])
+        (try? await driver.onLoop { d in (d.core?.vivaldi.coordinate ?? Coordinate(), d.core?.peerCoordinates ?? [:]) })
+            ?? (Coordinate(), [:])
     }
 
     // MARK: The hive (DESIGN.md §5)
@@ -275,7 +281,8 @@ public final class ColonyNode: Service, Sendable {
         // Keys must never travel in the clear: only a sealing node sends them (a mode change
         // carries none, so a plain swarm can step to `accept` with it).
         if !mode.seals, op.carriesKeys { throw KeyringError.notSealing }
-        let (_, responses) = try await driver.query(KeyringOperation.queryName, payload: op.payload, filter: QueryFilter(), timeout: timeout)
+        let (_, responses) = try await driver.query(
+            KeyringOperation.queryName, payload: op.payload, filter: QueryFilter(), timeout: timeout)
         var summary = KeyringSummary(nodes: live, responses: 0, errors: [:], keys: [:], primaryKeys: [:], modes: [:])
         for await r in responses {
             summary.responses += 1

@@ -30,7 +30,8 @@ public struct MulticastDiscovery: Sendable, Equatable {
     static func parse(_ text: String) -> (cluster: String, id: NodeID, address: Address)? {
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
         guard parts.count == 5, parts[0] == "COLONY1", let id = NodeID(hex: parts[2]),
-              let port = UInt16(parts[4]), port > 0 else { return nil }
+            let port = UInt16(parts[4]), port > 0
+        else { return nil }
         let address = Address(host: parts[3], port: port)
         guard address.isIPLiteral else { return nil }
         return (parts[1], id, address)
@@ -44,7 +45,8 @@ extension Driver {
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DiscoveryHandler(driver: self, cluster: d.cluster, selfID: me.id))
+                    try channel.pipeline.syncOperations.addHandler(
+                        DiscoveryHandler(driver: self, cluster: d.cluster, selfID: me.id))
                 }
             }
             .bind(host: groupAddress.protocol == .inet6 ? "::" : "0.0.0.0", port: Int(d.group.port)).get()
@@ -64,10 +66,12 @@ extension Driver {
                     task.cancel()
                     return
                 }
-                channel.writeAndFlush(AddressedEnvelope(remoteAddress: groupAddress, data: ByteBuffer(string: line)), promise: nil)
+                channel.writeAndFlush(
+                    AddressedEnvelope(remoteAddress: groupAddress, data: ByteBuffer(string: line)), promise: nil)
             }
         }
-        logger.info("multicast discovery on", metadata: ["colony.group": "\(d.group)", "colony.cluster": "\(d.cluster)"])
+        logger.info(
+            "multicast discovery on", metadata: ["colony.group": "\(d.group)", "colony.cluster": "\(d.cluster)"])
         return channel
     }
 
@@ -102,8 +106,9 @@ final class DiscoveryHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         guard envelope.data.readableBytes <= 512,
-              let text = envelope.data.getString(at: envelope.data.readerIndex, length: envelope.data.readableBytes),
-              let a = MulticastDiscovery.parse(text), a.cluster == cluster, a.id != selfID else { return }
+            let text = envelope.data.getString(at: envelope.data.readerIndex, length: envelope.data.readableBytes),
+            let a = MulticastDiscovery.parse(text), a.cluster == cluster, a.id != selfID
+        else { return }
         driver.onAnnouncement(id: a.id, address: a.address)
     }
 

@@ -75,13 +75,23 @@ extension Driver {
             logBatch.append(LogRecord(kind: .covered, subject: r.key, data: Wire.encode(.record(r)), atMs: wallNow()))
         case .emit(.keyChanged(let c)):
             let superseded = c.superseded.map { "\"\($0.origin):\($0.counter)\"" }.joined(separator: ",")
-            let info = "{\"origin\":\"\(c.record.dot.origin)\",\"counter\":\(c.record.dot.counter),\"local\":\(c.local),\"siblings\":\(c.siblings),\"superseded\":[\(superseded)]}"
-            logBatch.append(LogRecord(kind: .key, subject: c.record.key, data: Wire.encode(.record(c.record)), info: info, atMs: wallNow()))
+            let info =
+                "{\"origin\":\"\(c.record.dot.origin)\",\"counter\":\(c.record.dot.counter),\"local\":\(c.local),\"siblings\":\(c.siblings),\"superseded\":[\(superseded)]}"
+            logBatch.append(
+                LogRecord(
+                    kind: .key, subject: c.record.key, data: Wire.encode(.record(c.record)), info: info, atMs: wallNow()
+                ))
         case .persist(.event(let e)):
-            logBatch.append(LogRecord(kind: .event, subject: e.name, data: Wire.encode(.event(e)), info: "{\"origin\":\"\(e.id.origin)\",\"lamport\":\(e.lamport)}", atMs: wallNow()))
+            logBatch.append(
+                LogRecord(
+                    kind: .event, subject: e.name, data: Wire.encode(.event(e)),
+                    info: "{\"origin\":\"\(e.id.origin)\",\"lamport\":\(e.lamport)}", atMs: wallNow()))
         case .emit(.memberChanged(let m, let previous)):
             let info = "{\"status\":\"\(m.status)\",\"previous\":\(previous.map { "\"\($0.status)\"" } ?? "null")}"
-            logBatch.append(LogRecord(kind: .member, subject: m.id.description, data: Wire.encode(.alive(m)), info: info, atMs: wallNow()))
+            logBatch.append(
+                LogRecord(
+                    kind: .member, subject: m.id.description, data: Wire.encode(.alive(m)), info: info, atMs: wallNow())
+            )
         case .emit(.keysCollected(let keys)):
             for k in keys { logBatch.append(LogRecord(kind: .collected, subject: k, data: [], atMs: wallNow())) }
         default:
@@ -134,7 +144,9 @@ extension Driver {
     // MARK: Commands
 
     func put(_ key: String, value: [UInt8]?, context: CausalContext?) async throws -> StateRecord {
-        try await durableWrite { core, wallMs, now in core.put(key, value: value, context: context, wallMs: wallMs, now: now) }
+        try await durableWrite { core, wallMs, now in
+            core.put(key, value: value, context: context, wallMs: wallMs, now: now)
+        }
     }
 
     func revoke(_ r: Revocation) async throws -> StateRecord {
@@ -142,7 +154,9 @@ extension Driver {
     }
 
     /// A write through the core, answered once durable in the local log.
-    func durableWrite(_ body: @escaping @Sendable (inout NodeCore, UInt64, Instant) -> (Result<StateRecord, StateError>, [Effect])) async throws -> StateRecord {
+    func durableWrite(
+        _ body: @escaping @Sendable (inout NodeCore, UInt64, Instant) -> (Result<StateRecord, StateError>, [Effect])
+    ) async throws -> StateRecord {
         let durable: EventLoopFuture<StateRecord> = try await onLoop { d in
             guard var core = d.core else { throw ColonyError.notStarted }
             let (result, effects) = body(&core, UInt64(d.wallNow()), d.now())
@@ -160,7 +174,9 @@ extension Driver {
         try await command { core, now in core.event(name, payload: payload, coalesce: coalesce, now: now) }
     }
 
-    func query(_ name: String, payload: [UInt8], filter: QueryFilter, timeout: Duration) async throws -> (Query, AsyncStream<QueryResponse>) {
+    func query(_ name: String, payload: [UInt8], filter: QueryFilter, timeout: Duration) async throws -> (
+        Query, AsyncStream<QueryResponse>
+    ) {
         let (stream, continuation) = AsyncStream.makeStream(of: QueryResponse.self)
         let q: Query = try await onLoop { d in
             guard var core = d.core else { throw ColonyError.notStarted }
@@ -202,7 +218,8 @@ extension Driver {
     }
 
     func follow(from offset: Int64) -> AsyncThrowingStream<LogEntry, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: LogEntry.self, throwing: (any Error).self, bufferingPolicy: .unbounded)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: LogEntry.self, throwing: (any Error).self, bufferingPolicy: .unbounded)
         guard let log = eventLogBox.withLockedValue({ $0 }) else {
             continuation.finish(throwing: ColonyError.notStarted)
             return stream
@@ -213,7 +230,9 @@ extension Driver {
             return v
         }
         logFollowers.withLockedValue { $0[key] = follower }
-        continuation.onTermination = { [logFollowers] _ in logFollowers.withLockedValue { _ = $0.removeValue(forKey: key) } }
+        continuation.onTermination = { [logFollowers] _ in
+            logFollowers.withLockedValue { _ = $0.removeValue(forKey: key) }
+        }
         DispatchQueue.global().async { follower.catchUp(log) }
         return stream
     }

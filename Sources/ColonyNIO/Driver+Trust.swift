@@ -16,7 +16,8 @@ extension Driver {
             if var saved = try Keyring.load(directory: dir) {
                 if let configured = configuration.keyring, !saved.keys.contains(configured.primary) {
                     try saved.install(configured.primary)
-                    logger.info("the keyring in the data directory wins; the configured key was installed as a secondary key")
+                    logger.info(
+                        "the keyring in the data directory wins; the configured key was installed as a secondary key")
                 }
                 ring = saved
             }
@@ -56,8 +57,9 @@ extension Driver {
         }
         metricRefused.increment()
         if refusalWarned.insert(address).inserted {
-            logger.warning("refusing packets this node cannot open (wrong or missing encryption key?)",
-                           metadata: ["colony.peer": "\(address)", "colony.reason": "\(reason)"])
+            logger.warning(
+                "refusing packets this node cannot open (wrong or missing encryption key?)",
+                metadata: ["colony.peer": "\(address)", "colony.reason": "\(reason)"])
         }
         return nil
     }
@@ -67,13 +69,18 @@ extension Driver {
     /// No seed answered: if this node is certified, it may hold stale keys. Ask the seeds
     /// for the keyring over the authenticated exchange (at most every 5 s).
     func requestKeyringIfLockedOut() {
-        guard let core, let certificate, let identityKey, configuration.settings.trust.authorityKey != nil, keyring != nil else { return }
+        guard let core, let certificate, let identityKey, configuration.settings.trust.authorityKey != nil,
+            keyring != nil
+        else { return }
         if let last = lastRecoveryAt, now().nanoseconds(since: last) < 5_000_000_000 { return }
         lastRecoveryAt = now()
-        let (bytes, pending) = KeyringRecovery.request(certificate: certificate, signer: identityKey, atMs: UInt64(max(0, wallNow())))
+        let (bytes, pending) = KeyringRecovery.request(
+            certificate: certificate, signer: identityKey, atMs: UInt64(max(0, wallNow())))
         recoveryPending = pending
         for seed in core.joinSeeds { sendFrame(bytes, to: seed) }
-        logger.info("no seed answered: asking for the current keyring with this node's certificate", metadata: ["colony.seeds": "\(core.joinSeeds.count)"])
+        logger.info(
+            "no seed answered: asking for the current keyring with this node's certificate",
+            metadata: ["colony.seeds": "\(core.joinSeeds.count)"])
     }
 
     func onRecoveryFrame(_ bytes: [UInt8], from address: Address) {
@@ -82,20 +89,24 @@ extension Driver {
         if bytes.first == KeyringRecovery.requestMarker {
             guard let keyring, let certificate, let identityKey else { return }
             do {
-                let answer = try KeyringRecovery.answer(bytes, keyring: keyring, authority: authority, certificate: certificate, signer: identityKey,
-                                                        nowMs: UInt64(max(0, wallNow())), windowMs: replay.windowMs, isRevoked: isRevoked)
+                let answer = try KeyringRecovery.answer(
+                    bytes, keyring: keyring, authority: authority, certificate: certificate, signer: identityKey,
+                    nowMs: UInt64(max(0, wallNow())), windowMs: replay.windowMs, isRevoked: isRevoked)
                 counters.keyringsHandedOut += 1
                 sendFrame(answer, to: address)
-                logger.info("handed the keyring to a certified node that asked", metadata: ["colony.peer": "\(address)"])
+                logger.info(
+                    "handed the keyring to a certified node that asked", metadata: ["colony.peer": "\(address)"])
             } catch {
                 counters.refused["keyring_request", default: 0] += 1
-                logger.warning("refused a keyring request", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
+                logger.warning(
+                    "refused a keyring request", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
             }
             return
         }
         guard let pending = recoveryPending else { return }
         do {
-            let fresh = try KeyringRecovery.open(bytes, pending: pending, authority: authority, nowMs: UInt64(max(0, wallNow())), isRevoked: isRevoked)
+            let fresh = try KeyringRecovery.open(
+                bytes, pending: pending, authority: authority, nowMs: UInt64(max(0, wallNow())), isRevoked: isRevoked)
             recoveryPending = nil
             var ring = keyring ?? fresh
             for k in fresh.keys.reversed() { try ring.install(k) }
@@ -104,7 +115,8 @@ extension Driver {
             if let dir = configuration.dataDirectory { try ring.save(directory: dir) }
             keyring = ring
             counters.keyringsRecovered += 1
-            logger.info("keyring recovered from a certified member; rejoining", metadata: ["colony.keys": "\(ring.keys.count)"])
+            logger.info(
+                "keyring recovered from a certified member; rejoining", metadata: ["colony.keys": "\(ring.keys.count)"])
             // Rejoin at once rather than at the next retry.
             if var core, !core.joinSeeds.isEmpty {
                 let effects = core.join(seeds: core.joinSeeds, now: now())
@@ -113,7 +125,8 @@ extension Driver {
             }
         } catch {
             counters.refused["keyring_answer", default: 0] += 1
-            logger.warning("refused a keyring answer", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
+            logger.warning(
+                "refused a keyring answer", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
         }
     }
 
@@ -145,7 +158,9 @@ extension Driver {
         if ring != keyring {
             if let dir = configuration.dataDirectory, let ring { try ring.save(directory: dir) }
             keyring = ring
-            logger.info("keyring changed", metadata: ["colony.keys": "\(ring?.keys.count ?? 0)", "colony.mode": "\(ring?.mode.rawValue ?? "off")"])
+            logger.info(
+                "keyring changed",
+                metadata: ["colony.keys": "\(ring?.keys.count ?? 0)", "colony.mode": "\(ring?.mode.rawValue ?? "off")"])
         }
         return KeyringState(keyring: keyring)
     }
@@ -197,7 +212,8 @@ public enum KeyringOperation: Sendable, Equatable {
             self = op == "install" ? .install(bytes) : op == "use" ? .use(bytes) : .remove(bytes)
         case "mode":
             guard let mode, let m = Keyring.Mode(rawValue: mode) else {
-                throw KeyringError.unreadable("mode must be one of \(Keyring.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw KeyringError.unreadable(
+                    "mode must be one of \(Keyring.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             self = .mode(m)
         default:
@@ -207,7 +223,9 @@ public enum KeyringOperation: Sendable, Equatable {
 
     init(payload: [UInt8]) throws {
         let w: Wire
-        do { w = try JSONDecoder().decode(Wire.self, from: Data(payload)) } catch { throw KeyringError.unreadable("bad keyring request") }
+        do { w = try JSONDecoder().decode(Wire.self, from: Data(payload)) } catch {
+            throw KeyringError.unreadable("bad keyring request")
+        }
         try self.init(op: w.op, key: w.key, mode: w.mode)
     }
 

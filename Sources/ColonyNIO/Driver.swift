@@ -25,7 +25,8 @@ public enum ColonyError: Error, CustomStringConvertible, Equatable {
         case .needAdvertiseAddress(let b): "bound to \(b): give an address others can reach (advertise)"
         case .noSeedAnswered(let n): "no seed answered (attempt \(n)); the node keeps retrying in the background"
         case .noSeeds: "no seeds given and no peers remembered from a previous run"
-        case .noCertificate: "admission is on (an authority key is set) but this node has no certificate: issue one with `colony cert issue`"
+        case .noCertificate:
+            "admission is on (an authority key is set) but this node has no certificate: issue one with `colony cert issue`"
         case .certificateForAnotherKey: "the certificate is for another key than this node's identity"
         }
     }
@@ -94,17 +95,23 @@ final class Driver: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "colony.node"] = "\(configuration.name)"
         self.logger = logger
-        metricPacketsIn = [.datagram: Counter(label: "colony_packets_received_total", dimensions: [("transport", "udp")]),
-                           .stream: Counter(label: "colony_packets_received_total", dimensions: [("transport", "tcp")])]
-        metricPacketsOut = [.datagram: Counter(label: "colony_packets_sent_total", dimensions: [("transport", "udp")]),
-                            .stream: Counter(label: "colony_packets_sent_total", dimensions: [("transport", "tcp")])]
+        metricPacketsIn = [
+            .datagram: Counter(label: "colony_packets_received_total", dimensions: [("transport", "udp")]),
+            .stream: Counter(label: "colony_packets_received_total", dimensions: [("transport", "tcp")]),
+        ]
+        metricPacketsOut = [
+            .datagram: Counter(label: "colony_packets_sent_total", dimensions: [("transport", "udp")]),
+            .stream: Counter(label: "colony_packets_sent_total", dimensions: [("transport", "tcp")]),
+        ]
         metricBytesIn = Counter(label: "colony_bytes_received_total")
         metricBytesOut = Counter(label: "colony_bytes_sent_total")
         metricMalformed = Counter(label: "colony_packets_malformed_total")
         metricRefused = Counter(label: "colony_packets_refused_total")
         replay = ReplayGuard(windowMs: UInt64(max(1, configuration.replayWindow.nanosecondsInt64 / 1_000_000)))
         var gauges: [MemberStatus: Gauge] = [:]
-        for s in MemberStatus.allCases { gauges[s] = Gauge(label: "colony_members", dimensions: [("status", s.description)]) }
+        for s in MemberStatus.allCases {
+            gauges[s] = Gauge(label: "colony_members", dimensions: [("status", s.description)])
+        }
         metricMembers = gauges
     }
 
@@ -115,7 +122,9 @@ final class Driver: @unchecked Sendable {
     }
 
     /// Run a core command on the loop: its effects are handled, its result returned.
-    func command<T: Sendable, E: Error>(_ body: @escaping @Sendable (inout NodeCore, Instant) -> (Result<T, E>, [Effect])) async throws -> T {
+    func command<T: Sendable, E: Error>(
+        _ body: @escaping @Sendable (inout NodeCore, Instant) -> (Result<T, E>, [Effect])
+    ) async throws -> T {
         try await onLoop { d in
             guard var core = d.core else { throw ColonyError.notStarted }
             let (result, effects) = body(&core, d.now())
@@ -197,8 +206,9 @@ final class Driver: @unchecked Sendable {
             try? await udpChannel.close()
             throw ColonyError.needAdvertiseAddress(advertise.description)
         }
-        let me = Member(id: identity.id, name: configuration.name, address: advertise, tags: configuration.tags,
-                        incarnation: incarnation, protocolVersion: configuration.protocolVersion)
+        let me = Member(
+            id: identity.id, name: configuration.name, address: advertise, tags: configuration.tags,
+            incarnation: incarnation, protocolVersion: configuration.protocolVersion)
         var seedGenerator = SystemRandomNumberGenerator()
         let coreSeed = seedGenerator.next()
         try await onLoop { d in
@@ -222,9 +232,15 @@ final class Driver: @unchecked Sendable {
             let effects = core.start(now: d.now())
             d.core = core
             d.handle(effects)
-            d.peersTask = d.loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(10)) { _ in d.savePeers() }
-            d.logger.info("node started", metadata: ["colony.address": "\(advertise)", "colony.incarnation": "\(incarnation)",
-                                                     "colony.keys": "\(core.state.sortedKeys.count)", "colony.records": "\(restored.records.count)"])
+            d.peersTask = d.loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(10)) { _ in
+                d.savePeers()
+            }
+            d.logger.info(
+                "node started",
+                metadata: [
+                    "colony.address": "\(advertise)", "colony.incarnation": "\(incarnation)",
+                    "colony.keys": "\(core.state.sortedKeys.count)", "colony.records": "\(restored.records.count)",
+                ])
         }
         if let d = configuration.discovery {
             do {
@@ -272,27 +288,28 @@ final class Driver: @unchecked Sendable {
     }
 
     func stop() async {
-        let channels: [any Channel] = (try? await onLoop { d in
-            d.savePeers()
-            d.wakeTask?.cancel()
-            d.peersTask?.cancel()
-            d.discoveryTask?.cancel()
-            d.core = nil
-            let all = [d.udp, d.tcpServer, d.discoveryChannel].compactMap { $0 } + Array(d.streams.values)
-            d.discoveryChannel = nil
-            d.udp = nil
-            d.tcpServer = nil
-            d.streams = [:]
-            for w in d.joinWaiters { w.fail(ColonyError.notStarted) }
-            for w in d.leaveWaiters { w.fail(ColonyError.notStarted) }
-            for w in d.putWaiters { w.promise.fail(ColonyError.notStarted) }
-            d.putWaiters = []
-            for q in d.queryStreams.values { q.finish() }
-            d.queryStreams = [:]
-            d.joinWaiters = []
-            d.leaveWaiters = []
-            return all
-        }) ?? []
+        let channels: [any Channel] =
+            (try? await onLoop { d in
+                d.savePeers()
+                d.wakeTask?.cancel()
+                d.peersTask?.cancel()
+                d.discoveryTask?.cancel()
+                d.core = nil
+                let all = [d.udp, d.tcpServer, d.discoveryChannel].compactMap { $0 } + Array(d.streams.values)
+                d.discoveryChannel = nil
+                d.udp = nil
+                d.tcpServer = nil
+                d.streams = [:]
+                for w in d.joinWaiters { w.fail(ColonyError.notStarted) }
+                for w in d.leaveWaiters { w.fail(ColonyError.notStarted) }
+                for w in d.putWaiters { w.promise.fail(ColonyError.notStarted) }
+                d.putWaiters = []
+                for q in d.queryStreams.values { q.finish() }
+                d.queryStreams = [:]
+                d.joinWaiters = []
+                d.leaveWaiters = []
+                return all
+            }) ?? []
         for c in channels { try? await c.close() }
         for c in subscribers.withLockedValue({ Array($0.values) }) { c.finish() }
         for f in logFollowers.withLockedValue({ Array($0.values) }) { f.continuation.finish() }
@@ -305,7 +322,9 @@ final class Driver: @unchecked Sendable {
             return v
         }
         subscribers.withLockedValue { $0[key] = continuation }
-        continuation.onTermination = { [subscribers] _ in subscribers.withLockedValue { _ = $0.removeValue(forKey: key) } }
+        continuation.onTermination = { [subscribers] _ in
+            subscribers.withLockedValue { _ = $0.removeValue(forKey: key) }
+        }
         return stream
     }
 
@@ -320,7 +339,9 @@ final class Driver: @unchecked Sendable {
         counters.bytesIn += bytes.count
         metricPacketsIn[via]?.increment()
         metricBytesIn.increment(by: bytes.count)
-        if via == .stream, let first = bytes.first, first == KeyringRecovery.requestMarker || first == KeyringRecovery.responseMarker {
+        if via == .stream, let first = bytes.first,
+            first == KeyringRecovery.requestMarker || first == KeyringRecovery.responseMarker
+        {
             onRecoveryFrame(bytes, from: address)
             return
         }
@@ -339,11 +360,16 @@ final class Driver: @unchecked Sendable {
             if case .unsupportedVersion(let v) = error {
                 counters.wrongVersion += 1
                 if versionWarned.insert(address).inserted {
-                    logger.warning("refusing packets from a peer that speaks another wire protocol version",
-                                   metadata: ["colony.peer": "\(address)", "colony.peerVersion": "\(v)", "colony.version": "\(Wire.version)"])
+                    logger.warning(
+                        "refusing packets from a peer that speaks another wire protocol version",
+                        metadata: [
+                            "colony.peer": "\(address)", "colony.peerVersion": "\(v)",
+                            "colony.version": "\(Wire.version)",
+                        ])
                 }
             } else {
-                logger.debug("dropped malformed packet", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
+                logger.debug(
+                    "dropped malformed packet", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
             }
             let effects = core.rejected(from: address, now: now())
             self.core = core
@@ -388,7 +414,7 @@ final class Driver: @unchecked Sendable {
                     logger.error("could not persist incarnation", metadata: ["colony.error": "\(error)"])
                 }
             case .persist(.record), .persist(.covered), .persist(.event):
-                break  // logged by logEffect, committed by flushLog
+                break // logged by logEffect, committed by flushLog
             case .wake(let at):
                 schedule(at)
             }
@@ -407,10 +433,12 @@ final class Driver: @unchecked Sendable {
         switch event {
         case .memberChanged(let m, let previous):
             peersDirty = true
-            logger.info("member \(m.status)", metadata: [
-                "colony.peer": "\(m.name)", "colony.peer.id": "\(m.id)", "colony.incarnation": "\(m.incarnation)",
-                "colony.previous": "\(previous.map { $0.status.description } ?? "unknown")",
-            ])
+            logger.info(
+                "member \(m.status)",
+                metadata: [
+                    "colony.peer": "\(m.name)", "colony.peer.id": "\(m.id)", "colony.incarnation": "\(m.incarnation)",
+                    "colony.previous": "\(previous.map { $0.status.description } ?? "unknown")",
+                ])
             if let table = core?.table {
                 for s in MemberStatus.allCases { metricMembers[s]?.record(table.count(s)) }
             }
@@ -423,7 +451,8 @@ final class Driver: @unchecked Sendable {
             for w in joinWaiters { w.succeed() }
             joinWaiters = []
         case .joinFailed(let attempt, let retry):
-            logger.warning("no seed answered; retrying", metadata: ["colony.attempt": "\(attempt)", "colony.retryIn": "\(retry)"])
+            logger.warning(
+                "no seed answered; retrying", metadata: ["colony.attempt": "\(attempt)", "colony.retryIn": "\(retry)"])
             for w in joinWaiters { w.fail(ColonyError.noSeedAnswered(attempt: attempt)) }
             requestKeyringIfLockedOut()
             joinWaiters = []
@@ -436,9 +465,13 @@ final class Driver: @unchecked Sendable {
         case .queryReceived, .queryResponse, .queryFinished:
             publishState(event)
         case .peerGraylisted(let id, let score):
-            logger.warning("peer graylisted: its gossip is ignored", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
+            logger.warning(
+                "peer graylisted: its gossip is ignored",
+                metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
         case .peerForgiven(let id, let score):
-            logger.info("peer forgiven: its score recovered", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
+            logger.info(
+                "peer forgiven: its score recovered",
+                metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
         case .revoked(let id):
             if id == core?.me.id {
                 logger.error("this node's identity was revoked by the swarm authority: every member refuses it now")
@@ -446,11 +479,18 @@ final class Driver: @unchecked Sendable {
                 logger.warning("identity revoked by the swarm authority", metadata: ["colony.peer.id": "\(id)"])
             }
         case .evictionProposed(let id, let score):
-            logger.warning("peer misbehaves: eviction proposed", metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
+            logger.warning(
+                "peer misbehaves: eviction proposed",
+                metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
         case .evicted(let e):
-            let meta: Logger.Metadata = ["colony.peer.id": "\(e.id)", "colony.issuer": "\(e.issuer)", "colony.reason": "\(e.reason)", "colony.expires_ms": "\(e.expiresMs)"]
+            let meta: Logger.Metadata = [
+                "colony.peer.id": "\(e.id)", "colony.issuer": "\(e.issuer)", "colony.reason": "\(e.reason)",
+                "colony.expires_ms": "\(e.expiresMs)",
+            ]
             if e.id == core?.me.id {
-                logger.error("this node was evicted by a queen: every member refuses it until the eviction expires or is lifted", metadata: meta)
+                logger.error(
+                    "this node was evicted by a queen: every member refuses it until the eviction expires or is lifted",
+                    metadata: meta)
             } else {
                 logger.warning("member evicted", metadata: meta)
             }
@@ -463,13 +503,22 @@ final class Driver: @unchecked Sendable {
             case .elected(let cell, let term):
                 logger.info("elected queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)"])
             case .steppedDown(let cell, let term, let reason):
-                logger.info("stepped down as queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)", "colony.reason": "\(reason)"])
+                logger.info(
+                    "stepped down as queen",
+                    metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)", "colony.reason": "\(reason)"])
             case .accepted(let cell, let term, let queen):
-                logger.debug("following a queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)", "colony.peer.id": "\(queen)"])
+                logger.debug(
+                    "following a queen",
+                    metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)", "colony.peer.id": "\(queen)"])
             case .leftCell(let cell, let reason):
                 logger.debug("left a cell", metadata: ["colony.cell": "\(cell)", "colony.reason": "\(reason)"])
             case .splitting(let cell, let newCell, let designate, let voters):
-                logger.info("cell breeding: handing workers to a new cell", metadata: ["colony.cell": "\(cell)", "colony.new_cell": "\(newCell)", "colony.peer.id": "\(designate)", "colony.voters": "\(voters.count)"])
+                logger.info(
+                    "cell breeding: handing workers to a new cell",
+                    metadata: [
+                        "colony.cell": "\(cell)", "colony.new_cell": "\(newCell)", "colony.peer.id": "\(designate)",
+                        "colony.voters": "\(voters.count)",
+                    ])
             }
         }
         for c in subscribers.withLockedValue({ Array($0.values) }) { c.yield(event) }
@@ -537,7 +586,8 @@ final class Driver: @unchecked Sendable {
                     channel.writeAndFlush(buffer, promise: nil)
                 case .failure(let error):
                     counters.streamConnectFailures += 1
-                    logger.debug("stream connect failed", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
+                    logger.debug(
+                        "stream connect failed", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
                     if var core {
                         let effects = core.streamFailed(to: address, refused: Self.isRefused(error), now: now())
                         self.core = core
@@ -574,7 +624,9 @@ final class Driver: @unchecked Sendable {
     func frameRefused(_ error: any Error, from key: Address?) {
         counters.framesRefused += 1
         metricMalformed.increment()
-        logger.debug("refused stream frame", metadata: ["colony.peer": "\(key.map { "\($0)" } ?? "?")", "colony.error": "\(error)"])
+        logger.debug(
+            "refused stream frame",
+            metadata: ["colony.peer": "\(key.map { "\($0)" } ?? "?")", "colony.error": "\(error)"])
     }
 }
 

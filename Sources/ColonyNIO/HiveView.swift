@@ -1,4 +1,5 @@
 import ColonyCore
+
 /// A snapshot of the hive as one node sees it.
 public struct HiveView: Sendable {
     public var state: HiveState

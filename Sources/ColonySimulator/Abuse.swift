@@ -19,7 +19,9 @@ public struct SimAuthenticator: Authenticator {
 
     public func nodeID(for publicKey: [UInt8]) -> NodeID {
         // The unused half must be zero, so one id has exactly one key.
-        guard publicKey.count == 32, publicKey[16...].allSatisfy({ $0 == 0 }), let id = NodeID(bytes: publicKey) else { return NodeID(high: 0, low: 0) }
+        guard publicKey.count == 32, publicKey[16...].allSatisfy({ $0 == 0 }), let id = NodeID(bytes: publicKey) else {
+            return NodeID(high: 0, low: 0)
+        }
         return id
     }
 
@@ -79,7 +81,9 @@ extension Simulation.Context {
             sim.schedule(at: t) { s in
                 guard let core = s.nodes[o].core else { return }
                 for k in 0..<20 {
-                    s.inject(Packet(from: id, message: .gossip, updates: [.alive(core.me)]), from: o, to: targets[k % targets.count])
+                    s.inject(
+                        Packet(from: id, message: .gossip, updates: [.alive(core.me)]), from: o,
+                        to: targets[k % targets.count])
                 }
             }
             t += 10_000_000
@@ -89,8 +93,10 @@ extension Simulation.Context {
     /// Node `o` forges: every `period` (from a random point in the first) until `end`, to a
     /// random honest member it can reach, the updates `forge(simulator, victim, serial)`
     /// makes in a random honest victim's name (serials from 1; nil: nothing sent).
-    mutating func scheduleForgeries(from o: Int, honest: [Int], reachable: (Int, Int) -> Bool, start: Int64, end: Int64, period: Int64,
-                                    forge: @escaping (Simulator, Int, UInt64) -> [Update]?) {
+    mutating func scheduleForgeries(
+        from o: Int, honest: [Int], reachable: (Int, Int) -> Bool, start: Int64, end: Int64, period: Int64,
+        forge: @escaping (Simulator, Int, UInt64) -> [Update]?
+    ) {
         let id = sim.nodes[o].id
         var t = start + Int64(rng.below(Int(period)))
         var serial: UInt64 = 0
@@ -113,9 +119,12 @@ extension Simulator {
     /// A record in `victim`'s name, signed with `forger`'s own key (number `serial`).
     func forgedRecord(by forger: Int, victim: Int, serial: UInt64) -> StateRecord {
         let signer = SimAuthenticator(id: nodes[forger].id, swarmSecret: seed)
-        var record = StateRecord(key: "forged/\(serial)", value: [1], dot: Dot(origin: nodes[victim].id, counter: 1 << 30 + serial),
-                                 prev: 0, context: CausalContext(), timestamp: HLCTimestamp(physicalMs: wallMs(forger), logical: 0))
-        record.signature = Signature(publicKey: SimAuthenticator.publicKey(for: nodes[victim].id), bytes: signer.sign(SignedClaim.record(record)))
+        var record = StateRecord(
+            key: "forged/\(serial)", value: [1], dot: Dot(origin: nodes[victim].id, counter: 1 << 30 + serial),
+            prev: 0, context: CausalContext(), timestamp: HLCTimestamp(physicalMs: wallMs(forger), logical: 0))
+        record.signature = Signature(
+            publicKey: SimAuthenticator.publicKey(for: nodes[victim].id), bytes: signer.sign(SignedClaim.record(record))
+        )
         return record
     }
 }

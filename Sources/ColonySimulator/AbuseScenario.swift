@@ -81,21 +81,30 @@ extension Simulation.Context {
             switch kindOf[o]! {
             case .flooder:
                 // 2,000 packets a second at two honest targets, in 10 ms bursts.
-                scheduleFlood(from: o, at: rng.sample(2, from: honest.filter { reachable($0, o) }), start: attackStart, end: end)
+                scheduleFlood(
+                    from: o, at: rng.sample(2, from: honest.filter { reachable($0, o) }), start: attackStart, end: end)
             case .forger:
                 // Every 200 ms, to a random honest node: a victim's alive claim with a new
                 // address, a record and an event in the victim's name — signed by the forger.
-                scheduleForgeries(from: o, honest: honest, reachable: reachable, start: attackStart, end: end, period: gossipRound) { s, victim, serial in
+                scheduleForgeries(
+                    from: o, honest: honest, reachable: reachable, start: attackStart, end: end, period: gossipRound
+                ) { s, victim, serial in
                     guard let core = s.nodes[o].core, let known = core.member(ids[victim]) else { return nil }
                     let signer = SimAuthenticator(id: ids[o], swarmSecret: s.seed)
                     var claim = known
                     claim.incarnation += 1_000 + serial
                     claim.address = Address(host: "10.66.6.6", port: 7946)
                     claim.status = .alive
-                    claim.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.alive(claim)))
+                    claim.signature = Signature(
+                        publicKey: SimAuthenticator.publicKey(for: ids[victim]),
+                        bytes: signer.sign(SignedClaim.alive(claim)))
                     let record = s.forgedRecord(by: o, victim: victim, serial: serial)
-                    var event = UserEvent(id: Dot(origin: ids[victim], counter: 1 << 40 + serial), lamport: 1, name: "forged", payload: [], coalesce: false)
-                    event.signature = Signature(publicKey: SimAuthenticator.publicKey(for: ids[victim]), bytes: signer.sign(SignedClaim.event(event)))
+                    var event = UserEvent(
+                        id: Dot(origin: ids[victim], counter: 1 << 40 + serial), lamport: 1, name: "forged",
+                        payload: [], coalesce: false)
+                    event.signature = Signature(
+                        publicKey: SimAuthenticator.publicKey(for: ids[victim]),
+                        bytes: signer.sign(SignedClaim.event(event)))
                     return [.alive(claim), .record(record), .event(event)]
                 }
             case .freeloader, .honest:
@@ -108,7 +117,9 @@ extension Simulation.Context {
             let sendsEvent = rng.below(4) == 0
             sim.schedule(at: at) { s in
                 if let r = s.put(h, key: "honest/\(h)", value: Array("v\(h)".utf8)) { honestWrites.append(r.dot) }
-                if sendsEvent, let e = s.event(h, name: "honest", payload: Array("\(h)".utf8)) { honestEvents.insert(e.id) }
+                if sendsEvent, let e = s.event(h, name: "honest", payload: Array("\(h)".utf8)) {
+                    honestEvents.insert(e.id)
+                }
             }
         }
         drive(until: end, from: attackStart) { false }
@@ -146,7 +157,10 @@ extension Simulation.Context {
         result.converged = honestConverged()
         let judged = sim.now
         offencesUntil = judged
-        drive(until: judged + 4 * settings.probeTimeout.nanosecondsInt64 + settings.probeInterval.nanosecondsInt64, from: judged) { false }
+        drive(
+            until: judged + 4 * settings.probeTimeout.nanosecondsInt64 + settings.probeInterval.nanosecondsInt64,
+            from: judged
+        ) { false }
         result.honestDeliveryRatio = d.want == 0 ? 1 : Double(d.got) / Double(d.want)
         result.offenders = offenderCount
         result.offendersGraylisted = offenders.filter { !(graylistedBy[$0] ?? []).isEmpty }.count
@@ -185,9 +199,13 @@ extension Simulation.Context {
                     }
                 }
             }
-            problems.append("honest nodes do not all see each other alive (\(views.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) views of \(subjects.count) nodes)")
+            problems.append(
+                "honest nodes do not all see each other alive (\(views.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) views of \(subjects.count) nodes)"
+            )
         }
-        if result.offendersGraylisted != offenderCount { problems.append("\(offenderCount - result.offendersGraylisted!) offenders never graylisted") }
+        if result.offendersGraylisted != offenderCount {
+            problems.append("\(offenderCount - result.offendersGraylisted!) offenders never graylisted")
+        }
         if result.honestGraylisted != 0 { problems.append("\(result.honestGraylisted!) honest nodes graylisted") }
         if worst > 10 { problems.append("an offender took \(worst) gossip rounds to be graylisted (limit 10)") }
         if pending > 0 { problems.append("\(pending) honest nodes met an offence but never graylisted its author") }

@@ -37,10 +37,10 @@ extension Simulation.Context {
         for (k, o) in offenders.enumerated() { kindOf[o] = kinds[k % kinds.count] }
 
         // Who refuses whom, as the nodes report it.
-        var refusedBy: [Int: Set<Int>] = [:]  // offender → honest members that refuse it
+        var refusedBy: [Int: Set<Int>] = [:] // offender → honest members that refuse it
         var everywhereAt: [Int: Int64] = [:]
         var honestEvicted: Set<Int> = []
-        var expiresAt: [Int: Int64] = [:]  // offender → expiry in virtual time (by the issuer's eviction)
+        var expiresAt: [Int: Int64] = [:] // offender → expiry in virtual time (by the issuer's eviction)
         let tracker = BroadcastTracker(receivers: Set(honest))
         trackBroadcasts(tracker) { s, i, event in
             guard case .evicted(let e) = event, let o = indexOf[e.id] else { return }
@@ -50,7 +50,9 @@ extension Simulation.Context {
             }
             guard !isOffender.contains(i) else { return }
             refusedBy[o, default: []].insert(i)
-            if expiresAt[o] == nil { expiresAt[o] = s.now + Int64(e.expiresMs - min(e.expiresMs, s.wallMs(i))) * 1_000_000 }
+            if expiresAt[o] == nil {
+                expiresAt[o] = s.now + Int64(e.expiresMs - min(e.expiresMs, s.wallMs(i))) * 1_000_000
+            }
             if everywhereAt[o] == nil, refusedBy[o]!.count == honest.count { everywhereAt[o] = s.now }
         }
         sim.run(until: attackStart)
@@ -64,11 +66,16 @@ extension Simulation.Context {
             sim.setBehaviour(o, kindOf[o]!)
             switch kindOf[o]! {
             case .flooder:
-                scheduleFlood(from: o, at: rng.sample(2, from: honest.filter { reachable($0, o) }), start: attackStart, end: attackEnd)
+                scheduleFlood(
+                    from: o, at: rng.sample(2, from: honest.filter { reachable($0, o) }), start: attackStart,
+                    end: attackEnd)
             case .forger:
                 // Every 200 ms, to a random honest member: a record in another member's
                 // name, signed with the forger's own key.
-                scheduleForgeries(from: o, honest: honest, reachable: reachable, start: attackStart, end: attackEnd, period: 200_000_000) { s, victim, k in
+                scheduleForgeries(
+                    from: o, honest: honest, reachable: reachable, start: attackStart, end: attackEnd,
+                    period: 200_000_000
+                ) { s, victim, k in
                     [.record(s.forgedRecord(by: o, victim: victim, serial: k))]
                 }
             case .freeloader, .honest:
@@ -79,7 +86,9 @@ extension Simulation.Context {
             for o in offenders { s.setBehaviour(o, .honest) }
             s.brokenLinks = []
         }
-        scheduleBroadcasts(options.broadcasts ?? 200, from: attackStart, over: attackEnd - attackStart, tracker: tracker, senders: honest)
+        scheduleBroadcasts(
+            options.broadcasts ?? 200, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
+            senders: honest)
         let sentBefore = sim.payloadsSent
 
         // Until every offender is refused everywhere (or the attack is long over).
@@ -91,7 +100,10 @@ extension Simulation.Context {
             for (o, at) in everywhereAt where !rosterChecked.contains(o) && sim.now >= at + 2 * Simulation.second {
                 rosterChecked.insert(o)
                 if evictedStill(o, honest: honest) {
-                    inRoster += sim.upNodes.filter { sim.nodes[$0].core?.hive.roster?.voter(for: ids[o]) != nil && !isOffender.contains($0) }.count
+                    inRoster +=
+                        sim.upNodes.filter {
+                            sim.nodes[$0].core?.hive.roster?.voter(for: ids[o]) != nil && !isOffender.contains($0)
+                        }.count
                 }
             }
         }
@@ -105,7 +117,8 @@ extension Simulation.Context {
         var lifted: Int?
         sim.run(until: max(sim.now, attackEnd))
         if let first = everywhereAt.keys.max(by: { (expiresAt[$0] ?? 0, $0) < (expiresAt[$1] ?? 0, $1) }),
-           (expiresAt[first] ?? 0) > sim.now + Simulation.second {
+            (expiresAt[first] ?? 0) > sim.now + Simulation.second
+        {
             let h = honest[rng.below(honest.count)]
             var outcome: Result<[Eviction], LiftError>?
             sim.command(h) { core, now in
@@ -117,7 +130,8 @@ extension Simulation.Context {
                 lifted = first
                 liftedAt = sim.now
             } else {
-                result.failure = "lifting the eviction of node \(first) from node \(h) failed: \(String(describing: outcome))"
+                result.failure =
+                    "lifting the eviction of node \(first) from node \(h) failed: \(String(describing: outcome))"
             }
         }
 
@@ -153,15 +167,22 @@ extension Simulation.Context {
 
         var problems: [String] = []
         if everywhereAt.count < offenders.count {
-            let missing = offenders.filter { everywhereAt[$0] == nil }.map { "node \($0) (\(kindOf[$0]!.rawValue), refused by \(refusedBy[$0]?.count ?? 0) of \(honest.count))" }
+            let missing = offenders.filter { everywhereAt[$0] == nil }.map {
+                "node \($0) (\(kindOf[$0]!.rawValue), refused by \(refusedBy[$0]?.count ?? 0) of \(honest.count))"
+            }
             problems.append("offenders not evicted everywhere: " + missing.joined(separator: ", "))
         }
         if !honestEvicted.isEmpty { problems.append("honest members evicted: \(honestEvicted.sorted())") }
-        if inRoster > 0 { problems.append("\(inRoster) rosters still held an evicted offender 2 s after its eviction spread") }
-        if !pending.isEmpty { problems.append("offenders not back 60 s after their eviction ended: \(pending.sorted())") }
+        if inRoster > 0 {
+            problems.append("\(inRoster) rosters still held an evicted offender 2 s after its eviction spread")
+        }
+        if !pending.isEmpty {
+            problems.append("offenders not back 60 s after their eviction ended: \(pending.sorted())")
+        }
         if lifted != nil && liftDone.isEmpty { problems.append("the lifted offender never came back") }
         if tracker.delivered != tracker.expected {
-            problems.append(String(format: "honest broadcasts not delivered everywhere: %.5f", result.deliveryRatio ?? 0))
+            problems.append(
+                String(format: "honest broadcasts not delivered everywhere: %.5f", result.deliveryRatio ?? 0))
         }
         result.converged = problems.isEmpty
         if !problems.isEmpty { result.failure = problems.joined(separator: "; ") }

@@ -8,7 +8,7 @@ final class BroadcastTracker {
     struct Item {
         var origin: Int
         var sentAt: Int64
-        var holders: [Int: Int] = [:]  // node → hops
+        var holders: [Int: Int] = [:] // node → hops
         var lastAt: Int64
     }
 
@@ -58,7 +58,8 @@ extension Simulation.Context {
     mutating func formHive(_ result: inout SimulationResult) -> Bool {
         startConverged()
         guard let formed = waitHiveFormed(until: 120 * Simulation.second) else {
-            result.failure = "the hive did not form within 120 s (\(queens().count) queens, \(sim.upNodes.filter { sim.nodes[$0].core?.hive.role == .homeless }.count) homeless)"
+            result.failure =
+                "the hive did not form within 120 s (\(queens().count) queens, \(sim.upNodes.filter { sim.nodes[$0].core?.hive.role == .homeless }.count) homeless)"
             return false
         }
         result.hiveFormedMs = Double(formed) / 1e6
@@ -90,7 +91,9 @@ extension Simulation.Context {
     }
 
     /// Send `count` events from random up nodes (`senders`, if given) spread over `window`.
-    mutating func scheduleBroadcasts(_ count: Int, from start: Int64, over window: Int64, tracker: BroadcastTracker, senders: [Int]? = nil) {
+    mutating func scheduleBroadcasts(
+        _ count: Int, from start: Int64, over window: Int64, tracker: BroadcastTracker, senders: [Int]? = nil
+    ) {
         for k in 0..<count {
             let at = start + Int64(rng.below(Int(max(1, window))))
             let pick = rng.next()
@@ -99,7 +102,9 @@ extension Simulation.Context {
                 let up = pool.filter { s.nodes[$0].isUp }
                 guard !up.isEmpty else { return }
                 let i = up[Int(pick % UInt64(up.count))]
-                if let e = s.event(i, name: "b", payload: Array("broadcast \(k)".utf8)) { tracker.sent(e.id, from: i, at: s.now) }
+                if let e = s.event(i, name: "b", payload: Array("broadcast \(k)".utf8)) {
+                    tracker.sent(e.id, from: i, at: s.now)
+                }
             }
         }
     }
@@ -117,7 +122,9 @@ extension Simulation.Context {
         let open = q.filter { $0.size < settings.hive.cellHighWater }
         var ratios: [Double] = []
         for i in sim.upNodes {
-            guard let c = sim.nodes[i].core, c.hive.role == .worker, let queen = c.hive.queen, let qi = sim.index(of: queen) else { continue }
+            guard let c = sim.nodes[i].core, c.hive.role == .worker, let queen = c.hive.queen,
+                let qi = sim.index(of: queen)
+            else { continue }
             let mine = sim.trueRTT(i, qi)
             let best = open.map { sim.trueRTT(i, $0.node) }.reduce(mine, Swift.min)
             if best > 0 { ratios.append(mine / best) }
@@ -157,10 +164,12 @@ extension Simulation.Context {
         }
         if options.hive { recordQueenRTT(&result) }
         result.rttError = sim.coordinateError(pairs: 2000, rng: &rng)
-        result.bytesPerNodePerSecond = Double(sim.totalBytesSent - bytesBefore) / Double(n) / (Double(sim.now - start) / 1e9)
+        result.bytesPerNodePerSecond =
+            Double(sim.totalBytesSent - bytesBefore) / Double(n) / (Double(sim.now - start) / 1e9)
         result.converged = result.deliveryRatio == 1
         if !result.converged {
-            result.failure = String(format: "broadcasts not delivered everywhere: delivery ratio %.5f", result.deliveryRatio ?? 0)
+            result.failure = String(
+                format: "broadcasts not delivered everywhere: delivery ratio %.5f", result.deliveryRatio ?? 0)
         }
     }
 
@@ -171,14 +180,18 @@ extension Simulation.Context {
         let perBroadcast = Double(max(1, tracker.order.count)) * Double(max(1, tracker.receivers.count - 1))
         result.rmr = Double(sim.payloadsSent - sentBefore) / perBroadcast - 1
         result.ldh = tracker.order.compactMap { tracker.items[$0]!.holders.values.max() }.max()
-        result.broadcastLatency = Distribution(tracker.order.map { Double(tracker.items[$0]!.lastAt - tracker.items[$0]!.sentAt) / 1e6 })
+        result.broadcastLatency = Distribution(
+            tracker.order.map { Double(tracker.items[$0]!.lastAt - tracker.items[$0]!.sentAt) / 1e6 })
         result.rateLimited = sim.nodes.compactMap { $0.core?.stats.rateLimited }.reduce(0, +)
     }
 
     // MARK: queen-loss
 
     func upVoters(of roster: Roster, except: Int) -> Set<Int> {
-        Set(roster.voters.compactMap { v in sim.index(of: v.id).flatMap { $0 != except && sim.nodes[$0].isUp ? $0 : nil } })
+        Set(
+            roster.voters.compactMap { v in
+                sim.index(of: v.id).flatMap { $0 != except && sim.nodes[$0].isUp ? $0 : nil }
+            })
     }
 
     /// `queen-loss`: queens crash one at a time (`--rounds`, default 20); each time, the time
@@ -253,7 +266,8 @@ extension Simulation.Context {
         let killAt = start + Simulation.second
         let window = 10 * Simulation.second
         let sentBefore = sim.payloadsSent
-        scheduleBroadcasts(options.broadcasts ?? 200, from: start, over: window, tracker: tracker, senders: survivors.sorted())
+        scheduleBroadcasts(
+            options.broadcasts ?? 200, from: start, over: window, tracker: tracker, senders: survivors.sorted())
         sim.schedule(at: killAt) { s in for v in victims.sorted() { s.crash(v) } }
         let deadline = start + window + 120 * Simulation.second
         drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }
@@ -262,7 +276,9 @@ extension Simulation.Context {
         let required = fraction > 0.5 ? 0.999 : 1.0
         result.converged = (result.deliveryRatio ?? 0) >= required
         if !result.converged {
-            result.failure = String(format: "delivery to survivors %.5f after killing %d of %d nodes (required %.3f)", result.deliveryRatio ?? 0, victims.count, up.count, required)
+            result.failure = String(
+                format: "delivery to survivors %.5f after killing %d of %d nodes (required %.3f)",
+                result.deliveryRatio ?? 0, victims.count, up.count, required)
         }
     }
 }
@@ -320,7 +336,9 @@ extension Simulation.Context {
             }
         }
         let sentBefore = sim.payloadsSent
-        scheduleBroadcasts(options.broadcasts ?? 200, from: start, over: window + 2 * Simulation.second, tracker: tracker, senders: Array(0..<n))
+        scheduleBroadcasts(
+            options.broadcasts ?? 200, from: start, over: window + 2 * Simulation.second, tracker: tracker,
+            senders: Array(0..<n))
         let deadline = start + window + 60 * Simulation.second
         let everyone = sim.nodes.count
         drive(until: deadline, from: start) {
@@ -333,10 +351,12 @@ extension Simulation.Context {
         result.rmr = nil
         recordHiveShape(&result)
         result.splits = order.count
-        result.splitTime = Distribution(order.compactMap { c in splits[c]!.doneAt.map { Double($0 - splits[c]!.start) / 1e6 } })
+        result.splitTime = Distribution(
+            order.compactMap { c in splits[c]!.doneAt.map { Double($0 - splits[c]!.start) / 1e6 } })
         result.splitsIncomplete = order.filter { splits[$0]!.doneAt == nil }.count
         if result.deliveryRatio != 1 {
-            result.failure = String(format: "broadcasts lost while cells split: delivery ratio %.5f", result.deliveryRatio ?? 0)
+            result.failure = String(
+                format: "broadcasts lost while cells split: delivery ratio %.5f", result.deliveryRatio ?? 0)
             return
         }
         if order.isEmpty {
@@ -357,11 +377,14 @@ extension Simulation.Context {
         // Merge: the smallest cell loses members until it is below its low-water mark.
         let low = settings.hive.lowWaterMark
         guard let victim = queens().filter({ $0.size >= 2 }).min(by: { ($0.size, $0.cell) < ($1.size, $1.cell) }),
-              let roster = sim.nodes[victim.node].core?.hive.roster else {
+            let roster = sim.nodes[victim.node].core?.hive.roster
+        else {
             result.failure = "no cell to shrink"
             return
         }
-        let members = roster.voters.compactMap { sim.index(of: $0.id) }.filter { sim.nodes[$0].isUp && $0 != victim.node }
+        let members = roster.voters.compactMap { sim.index(of: $0.id) }.filter {
+            sim.nodes[$0].isUp && $0 != victim.node
+        }
         let keep = max(1, low - 2)
         let leavers = Array(members.dropFirst(keep - 1))
         let remaining = Set(members.prefix(keep - 1) + [victim.node])
@@ -384,7 +407,8 @@ extension Simulation.Context {
             result.mergeTime = Distribution([Double(sim.now - shrinkAt) / 1e6])
         } else {
             result.merges = 0
-            result.failure = "cell \(victim.cell) shrank to \(remaining.count) members (low-water mark \(low)) but did not merge within \((mergeDeadline - shrinkAt) / Simulation.second) s"
+            result.failure =
+                "cell \(victim.cell) shrank to \(remaining.count) members (low-water mark \(low)) but did not merge within \((mergeDeadline - shrinkAt) / Simulation.second) s"
             return
         }
         result.converged = true
@@ -431,7 +455,9 @@ extension Simulation.Context {
                 groups[victim.node] = 1
                 if let roster = sim.nodes[victim.node].core?.hive.roster {
                     let workers = roster.voters.compactMap { sim.index(of: $0.id) }.filter { $0 != victim.node }
-                    for w in rng.sample(min(workers.count, rng.below(max(1, workers.count / 2))), from: workers) { groups[w] = 1 }
+                    for w in rng.sample(min(workers.count, rng.below(max(1, workers.count / 2))), from: workers) {
+                        groups[w] = 1
+                    }
                 }
                 sim.partition(groups)
                 healAt = t + 200_000_000 + Int64(rng.below(1_300_000_000))

@@ -15,7 +15,12 @@ public enum Report {
     }
 
     static func svg(_ result: SimulationResult) -> String {
-        let w = 640.0, h = 360.0, left = 60.0, right = 20.0, top = 40.0, bottom = 50.0
+        let w = 640.0
+        let h = 360.0
+        let left = 60.0
+        let right = 20.0
+        let top = 40.0
+        let bottom = 50.0
         let points = result.timeline
         let maxMs = max(1, points.map(\.ms).max() ?? 1) * 1.05
         func x(_ ms: Double) -> Double { left + ms / maxMs * (w - left - right) }
@@ -28,28 +33,35 @@ public enum Report {
             prev = (p.ms, p.fraction)
         }
         var s = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" font-family="sans-serif" font-size="12">
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="\(left)" y="20" font-size="14">\(escape("colony simulate — \(result.options.scenario.rawValue), N=\(result.options.nodes), \(result.options.profile), seed \(result.options.seedText)"))</text>
-        <line x1="\(left)" y1="\(y(0))" x2="\(w - right)" y2="\(y(0))" stroke="black"/>
-        <line x1="\(left)" y1="\(y(0))" x2="\(left)" y2="\(y(1))" stroke="black"/>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" font-family="sans-serif" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(left)" y="20" font-size="14">\(escape("colony simulate — \(result.options.scenario.rawValue), N=\(result.options.nodes), \(result.options.profile), seed \(result.options.seedText)"))</text>
+            <line x1="\(left)" y1="\(y(0))" x2="\(w - right)" y2="\(y(0))" stroke="black"/>
+            <line x1="\(left)" y1="\(y(0))" x2="\(left)" y2="\(y(1))" stroke="black"/>
 
-        """
+            """
         for f in [0.0, 0.25, 0.5, 0.75, 1.0] {
-            s += String(format: "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.0f%%</text>\n", left - 6, y(f) + 4, f * 100)
-            s += String(format: "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, y(f), w - right, y(f))
+            s += String(
+                format: "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.0f%%</text>\n", left - 6, y(f) + 4, f * 100)
+            s += String(
+                format: "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, y(f),
+                w - right, y(f))
         }
         for k in 0...4 {
             let ms = maxMs * Double(k) / 4
-            s += String(format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.0f</text>\n", x(ms), h - bottom + 16, ms)
+            s += String(
+                format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.0f</text>\n", x(ms), h - bottom + 16, ms)
         }
-        s += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 12)\" text-anchor=\"middle\">milliseconds of virtual time</text>\n"
-        s += "<text x=\"14\" y=\"\((top + h - bottom) / 2)\" transform=\"rotate(-90 14 \((top + h - bottom) / 2))\" text-anchor=\"middle\">\(escape(result.newsLabel))</text>\n"
+        s +=
+            "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 12)\" text-anchor=\"middle\">milliseconds of virtual time</text>\n"
+        s +=
+            "<text x=\"14\" y=\"\((top + h - bottom) / 2)\" transform=\"rotate(-90 14 \((top + h - bottom) / 2))\" text-anchor=\"middle\">\(escape(result.newsLabel))</text>\n"
         s += "<path d=\"\(path)\" fill=\"none\" stroke=\"#c0392b\" stroke-width=\"2\"/>\n</svg>\n"
         return s
     }
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;")
     }
 }

@@ -44,7 +44,9 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
 
 extension ScenarioKind {
     /// Scenarios of the hive (cells form unless `--no-hive`).
-    public var isHive: Bool { self == .hive || self == .queenLoss || self == .split || self == .hiveSafety || self == .evict }
+    public var isHive: Bool {
+        self == .hive || self == .queenLoss || self == .split || self == .hiveSafety || self == .evict
+    }
 }
 
 public struct SimulationOptions: Sendable {
@@ -93,7 +95,8 @@ public struct SimulationOptions: Sendable {
 
     /// The one command that replays this run.
     public var reproduceCommand: String {
-        var cmd = "swift run -c release colony simulate --scenario \(scenario.rawValue) --nodes \(nodes) --seed \(seedText) --profile \(profile)"
+        var cmd =
+            "swift run -c release colony simulate --scenario \(scenario.rawValue) --nodes \(nodes) --seed \(seedText) --profile \(profile)"
         if loss > 0 { cmd += " --loss \(loss)" }
         if duplicate > 0 { cmd += " --duplicate \(duplicate)" }
         if reorder > 0 { cmd += " --reorder \(reorder)" }
@@ -136,12 +139,15 @@ public enum SimulationError: Error, CustomStringConvertible {
 public enum Simulation {
     static let second: Int64 = 1_000_000_000
 
-    public static func run(_ options: SimulationOptions, progress: ((Double) -> Void)? = nil) throws -> SimulationResult {
+    public static func run(_ options: SimulationOptions, progress: ((Double) -> Void)? = nil) throws -> SimulationResult
+    {
         guard var settings = Settings.profile(named: options.profile),
-              var network = NetworkModel.profile(named: options.profile) else {
+            var network = NetworkModel.profile(named: options.profile)
+        else {
             throw SimulationError.unknownProfile(options.profile)
         }
-        for (name, p) in [("--loss", options.loss), ("--duplicate", options.duplicate), ("--reorder", options.reorder)] {
+        for (name, p) in [("--loss", options.loss), ("--duplicate", options.duplicate), ("--reorder", options.reorder)]
+        {
             if !(p >= 0 && p < 1) { throw SimulationError.badProbability(name, p) }
         }
         let minimum = options.scenario == .partition || options.scenario == .stateChaos ? 4 : 3
@@ -152,7 +158,9 @@ public enum Simulation {
             guard f > 0 && f < 100 else { throw SimulationError.badLeaseFraction(f) }
             settings.hive.leaseFraction = f
         }
-        if options.scenario == .evict { settings.hive.evictionTTL = .milliseconds(Int64((options.evictTTLSeconds ?? 90) * 1000)) }
+        if options.scenario == .evict {
+            settings.hive.evictionTTL = .milliseconds(Int64((options.evictTTLSeconds ?? 90) * 1000))
+        }
         if let k = options.killFraction, !(k >= 0 && k < 1) { throw SimulationError.badProbability("--kill", k) }
         if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
         network.loss = options.loss
@@ -164,7 +172,9 @@ public enum Simulation {
         let sim = Simulator(seed: options.seed, settings: settings, network: network)
         // The hive's lease must hold with clocks that run at different rates.
         sim.clockDrift = options.clockDrift ?? (options.scenario.isHive ? 0.01 : 0)
-        sim.strict = options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos && options.scenario != .hiveSafety && options.scenario != .evict
+        sim.strict =
+            options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos
+            && options.scenario != .hiveSafety && options.scenario != .evict
         var context = Context(sim: sim, options: options, settings: settings, progress: progress)
         var result = SimulationResult(options: options)
         switch options.scenario {
@@ -246,7 +256,8 @@ public enum Simulation {
 
         /// Average bytes and messages per live node per second over [from, to).
         func measureLoad(_ result: inout SimulationResult, from: Int64, to: Int64) {
-            var bytes0 = 0, msgs0 = 0
+            var bytes0 = 0
+            var msgs0 = 0
             sim.schedule(at: from) { s in
                 bytes0 = s.totalBytesSent
                 msgs0 = s.totalMessagesSent
@@ -272,7 +283,8 @@ public enum Simulation {
             let total = n
             sim.onEvent = { s, i, event in
                 guard tracker.at[i] == nil, case .memberChanged = event,
-                      let core = s.nodes[i].core, core.table.count(.alive) == total else { return }
+                    let core = s.nodes[i].core, core.table.count(.alive) == total
+                else { return }
                 tracker.at[i] = Double(s.now - origin) / 1e6
                 tracker.done += 1
             }
@@ -299,7 +311,8 @@ public enum Simulation {
             let joinAt = sim.now
             sim.onEvent = { s, i, event in
                 guard i < knownAt.count, knownAt[i] == nil,
-                      case .memberChanged(let m, _) = event, m.id == joinerID, m.status == .alive else { return }
+                    case .memberChanged(let m, _) = event, m.id == joinerID, m.status == .alive
+                else { return }
                 knownAt[i] = Double(s.now - joinAt) / 1e6
                 known += 1
             }
@@ -314,7 +327,8 @@ public enum Simulation {
             result.timeline = timeline(times, of: n)
             result.newsLabel = "nodes that see the new node alive"
             if !result.converged {
-                result.failure = "did not converge: \(n - known) of \(n) nodes never saw the joiner alive within \(Double(deadline - joinAt) / 1e9) s"
+                result.failure =
+                    "did not converge: \(n - known) of \(n) nodes never saw the joiner alive within \(Double(deadline - joinAt) / 1e9) s"
             }
         }
 
@@ -328,7 +342,9 @@ public enum Simulation {
                 sim.strict = false
                 let pausers = pickPausers(excluding: victim)
                 let pauseEnd = warmup + 60 * second
-                for p in pausers { schedulePauses(p, from: warmup / 2 + Int64(rng.below(Int(5 * second))), until: pauseEnd) }
+                for p in pausers {
+                    schedulePauses(p, from: warmup / 2 + Int64(rng.below(Int(5 * second))), until: pauseEnd)
+                }
             } else {
                 measureLoad(&result, from: warmup / 2, to: warmup)
             }
@@ -357,7 +373,8 @@ public enum Simulation {
             result.newsLabel = "nodes that mark the crashed node dead"
             result.falsePositives = sim.falselyDeclaredDead.count
             if deadCount < n - 1 {
-                result.failure = "did not converge: \(n - 1 - deadCount) live nodes never marked the crashed node dead within \(Double(detectDeadline - crashAt) / 1e9) s"
+                result.failure =
+                    "did not converge: \(n - 1 - deadCount) live nodes never marked the crashed node dead within \(Double(detectDeadline - crashAt) / 1e9) s"
                 return
             }
             // Liveness: once faults stop, every live node must see every live node alive.
@@ -366,7 +383,8 @@ public enum Simulation {
             let livenessDeadline = calm + maxSuspicion + 120 * second
             result.converged = waitConverged(until: livenessDeadline, expectedGone: [victim])
             if !result.converged {
-                result.failure = "did not converge: live nodes still disagree \(Double(livenessDeadline - calm) / 1e9) s after faults stopped"
+                result.failure =
+                    "did not converge: live nodes still disagree \(Double(livenessDeadline - calm) / 1e9) s after faults stopped"
             }
         }
 
@@ -418,7 +436,8 @@ public enum Simulation {
             result.newsLabel = "nodes that see all \(n) members alive"
             result.converged = done == total && sim.isConverged()
             if !result.converged {
-                result.failure = "did not converge: \(total - done) of \(total) nodes did not see all members alive within \(deadline / second) s"
+                result.failure =
+                    "did not converge: \(total - done) of \(total) nodes did not see all members alive within \(deadline / second) s"
             }
         }
 
@@ -458,8 +477,11 @@ public enum Simulation {
                     for j in 0..<n where groups[j] != groups[i] {
                         if let m = t[sim.nodes[j].id]?.member, m.status != .dead {
                             let k = (0..<n).first { groups[$0] == groups[i] && $0 != i }!
-                            let peerView = sim.nodes[k].core?.member(m.id).map { "\($0.status)@\($0.incarnation)" } ?? "nothing"
-                            stragglers.append("node \(i) sees node \(j) \(m.status)@\(m.incarnation) (node \(k) on its side: \(peerView))")
+                            let peerView =
+                                sim.nodes[k].core?.member(m.id).map { "\($0.status)@\($0.incarnation)" } ?? "nothing"
+                            stragglers.append(
+                                "node \(i) sees node \(j) \(m.status)@\(m.incarnation) (node \(k) on its side: \(peerView))"
+                            )
                             if stragglers.count >= 3 { break outer }
                         }
                     }
@@ -482,10 +504,13 @@ public enum Simulation {
             // when the whole swarm was confirmed converged).
             if result.converged { result.healMs = Double((sim.now == allSeen ? allSeen : sim.now) - origin) / 1e6 }
             if crossDead < crossPairs {
-                result.failure = "partition too short: only \(crossDead) of \(crossPairs) cross-partition views were dead at the heal; " + stragglers.joined(separator: "; ")
+                result.failure =
+                    "partition too short: only \(crossDead) of \(crossPairs) cross-partition views were dead at the heal; "
+                    + stragglers.joined(separator: "; ")
             }
             if !result.converged {
-                result.failure = "did not converge: \(total - done) nodes never saw everyone alive again within 600 s of the heal"
+                result.failure =
+                    "did not converge: \(total - done) nodes never saw everyone alive again within 600 s of the heal"
             }
         }
 
@@ -500,7 +525,7 @@ public enum Simulation {
             if !result.converged { result.failure = "the swarm did not stay converged" }
             result.rttError = sim.coordinateError(pairs: min(2000, n * (n - 1) / 2), rng: &rng)
         }
-    
+
         // MARK: write
 
         mutating func write(_ result: inout SimulationResult) {
@@ -512,7 +537,9 @@ public enum Simulation {
             var held = 0
             var target: Dot?
             sim.onEvent = { s, i, event in
-                guard case .keyChanged(let change) = event, change.record.dot == target, heldAt[i] == nil else { return }
+                guard case .keyChanged(let change) = event, change.record.dot == target, heldAt[i] == nil else {
+                    return
+                }
                 heldAt[i] = Double(s.now - origin) / 1e6
                 held += 1
             }
@@ -536,7 +563,8 @@ public enum Simulation {
             result.lostWrites = held == n ? 0 : 1
             result.converged = held == n
             if !result.converged {
-                result.failure = "did not converge: \(n - held) of \(n) nodes never received the write within \(Double(deadline - origin) / 1e9) s"
+                result.failure =
+                    "did not converge: \(n - held) of \(n) nodes never received the write within \(Double(deadline - origin) / 1e9) s"
             }
         }
 
@@ -638,7 +666,8 @@ public enum Simulation {
             if !membership {
                 result.failure = "did not converge: membership views still differ 300 s after faults stopped"
             } else if divergent > 0 {
-                result.failure = "did not converge: \(divergent) live nodes hold a different state 300 s after faults stopped"
+                result.failure =
+                    "did not converge: \(divergent) live nodes hold a different state 300 s after faults stopped"
             } else if lost > 0 {
                 result.failure = "\(lost) acknowledged writes lost (\(lostExample ?? ""))"
             } else if falseSiblings > 0 {

@@ -125,7 +125,9 @@ public struct SimulationResult: Sendable {
     public var safetyViolations = 0
 
     /// Passed: no invariant violated and the liveness phase converged.
-    public var passed: Bool { violations.isEmpty && converged && failure == nil && (lostWrites ?? 0) == 0 && (falseSiblings ?? 0) == 0 }
+    public var passed: Bool {
+        violations.isEmpty && converged && failure == nil && (lostWrites ?? 0) == 0 && (falseSiblings ?? 0) == 0
+    }
 
     public init(options: SimulationOptions) { self.options = options }
 
@@ -182,20 +184,38 @@ public struct SimulationResult: Sendable {
             fields.append(("stateConvergedMs", Self.fmt(stateConvergedMs)))
         }
         if options.scenario == .steady {
-            fields.append(("rttErrorPercent", rttError.map { "{\"p50\": \(Self.fmt($0.p50 * 100)), \"p99\": \(Self.fmt($0.p99 * 100)), \"max\": \(Self.fmt($0.max * 100))}" } ?? "null"))
+            fields.append(
+                (
+                    "rttErrorPercent",
+                    rttError.map {
+                        "{\"p50\": \(Self.fmt($0.p50 * 100)), \"p99\": \(Self.fmt($0.p99 * 100)), \"max\": \(Self.fmt($0.max * 100))}"
+                    } ?? "null"
+                ))
         }
         if options.scenario == .abuse {
             fields.append(("honestDeliveryRatio", honestDeliveryRatio.map { String(format: "%.4f", $0) } ?? "null"))
             fields.append(("offenders", offenders.map(String.init) ?? "null"))
             fields.append(("offendersGraylisted", offendersGraylisted.map(String.init) ?? "null"))
             fields.append(("graylistRoundsMax", graylistRoundsMax.map(String.init) ?? "null"))
-            fields.append(("graylistRoundsByKind", "{" + graylistRoundsByKind.keys.sorted().map { "\(Self.quote($0)): \(graylistRoundsByKind[$0]!)" }.joined(separator: ", ") + "}"))
+            fields.append(
+                (
+                    "graylistRoundsByKind",
+                    "{"
+                        + graylistRoundsByKind.keys.sorted().map { "\(Self.quote($0)): \(graylistRoundsByKind[$0]!)" }
+                        .joined(separator: ", ") + "}"
+                ))
             fields.append(("offencePairsNotGraylisted", offencePairsNotGraylisted.map(String.init) ?? "null"))
             fields.append(("honestGraylisted", honestGraylisted.map(String.init) ?? "null"))
         }
         if options.scenario.isHive {
             fields.append(("cells", cells.map(String.init) ?? "null"))
-            fields.append(("cellSizes", cellSizes.map { "{\"p50\": \(Self.fmt($0.p50)), \"max\": \(Self.fmt($0.max)), \"min\": \(Self.fmt($0.min))}" } ?? "null"))
+            fields.append(
+                (
+                    "cellSizes",
+                    cellSizes.map {
+                        "{\"p50\": \(Self.fmt($0.p50)), \"max\": \(Self.fmt($0.max)), \"min\": \(Self.fmt($0.min))}"
+                    } ?? "null"
+                ))
             fields.append(("hiveFormedMs", Self.fmt(hiveFormedMs)))
             fields.append(("broadcasts", broadcasts.map(String.init) ?? "null"))
             fields.append(("rmr", rmr.map { String(format: "%.4f", $0) } ?? "null"))
@@ -219,7 +239,13 @@ public struct SimulationResult: Sendable {
             fields.append(("liftMs", Self.dist(liftTime)))
             fields.append(("readmitMs", Self.dist(readmitTime)))
             fields.append(("evictedInRoster", evictedInRoster.map(String.init) ?? "null"))
-            fields.append(("queenRttRatio", queenRTTRatio.map { String(format: "{\"p50\": %.3f, \"p90\": %.3f, \"max\": %.3f}", $0.p50, $0.p90, $0.max) } ?? "null"))
+            fields.append(
+                (
+                    "queenRttRatio",
+                    queenRTTRatio.map {
+                        String(format: "{\"p50\": %.3f, \"p90\": %.3f, \"max\": %.3f}", $0.p50, $0.p90, $0.max)
+                    } ?? "null"
+                ))
         }
         fields.append(("safetyViolations", "\(safetyViolations)"))
         fields.append(("virtualSeconds", String(format: "%.3f", virtualSeconds)))
@@ -240,7 +266,8 @@ public struct SimulationResult: Sendable {
     public var table: String {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.0f ms", $0) } ?? "—" }
         func d(_ x: Distribution?) -> String {
-            x.map { String(format: "p50 %.0f ms · p99 %.0f ms · max %.0f ms (n=%d)", $0.p50, $0.p99, $0.max, $0.count) } ?? "—"
+            x.map { String(format: "p50 %.0f ms · p99 %.0f ms · max %.0f ms (n=%d)", $0.p50, $0.p99, $0.max, $0.count) }
+                ?? "—"
         }
         var rows: [(String, String)] = [
             ("scenario", options.scenario.rawValue),
@@ -254,19 +281,68 @@ public struct SimulationResult: Sendable {
             ("detection (all)", d(detectionAll)),
             ("false positives", falsePositives.map(String.init) ?? "—"),
             ("heal", ms(healMs)),
-            ("load", bytesPerNodePerSecond.map { String(format: "%.1f B/node/s, %.2f msg/node/s", $0, messagesPerNodePerSecond ?? 0) } ?? "—"),
+            (
+                "load",
+                bytesPerNodePerSecond.map {
+                    String(format: "%.1f B/node/s, %.2f msg/node/s", $0, messagesPerNodePerSecond ?? 0)
+                } ?? "—"
+            ),
             ("virtual time", String(format: "%.1f s in %d steps", virtualSeconds, steps)),
-            ("writes", acknowledgedWrites.map { "\($0) acknowledged · \(lostWrites ?? 0) lost · \(divergentNodes ?? 0) divergent nodes · \(falseSiblings ?? 0) false siblings" } ?? "—"),
-            ("abuse", honestDeliveryRatio.map { String(format: "honest delivery %.4f · %d/%d offenders graylisted · worst %d rounds %@ · %d honest graylisted", $0, offendersGraylisted ?? 0, offenders ?? 0, graylistRoundsMax ?? -1, graylistRoundsByKind.description, honestGraylisted ?? 0) } ?? "—"),
-            ("hive", cells.map { String(format: "%d cells (sizes p50 %.0f, %.0f–%.0f) formed at %.0f ms", $0, cellSizes?.p50 ?? 0, cellSizes?.min ?? 0, cellSizes?.max ?? 0, hiveFormedMs ?? 0) } ?? "—"),
-            ("broadcasts", broadcasts.map { String(format: "%d · delivery %.5f · rmr %@ · ldh %d · latency %@", $0, deliveryRatio ?? 0, rmr.map { String(format: "%.4f", $0) } ?? "—", ldh ?? 0, d(broadcastLatency)) } ?? "—"),
+            (
+                "writes",
+                acknowledgedWrites.map {
+                    "\($0) acknowledged · \(lostWrites ?? 0) lost · \(divergentNodes ?? 0) divergent nodes · \(falseSiblings ?? 0) false siblings"
+                } ?? "—"
+            ),
+            (
+                "abuse",
+                honestDeliveryRatio.map {
+                    String(
+                        format:
+                            "honest delivery %.4f · %d/%d offenders graylisted · worst %d rounds %@ · %d honest graylisted",
+                        $0, offendersGraylisted ?? 0, offenders ?? 0, graylistRoundsMax ?? -1,
+                        graylistRoundsByKind.description, honestGraylisted ?? 0)
+                } ?? "—"
+            ),
+            (
+                "hive",
+                cells.map {
+                    String(
+                        format: "%d cells (sizes p50 %.0f, %.0f–%.0f) formed at %.0f ms", $0, cellSizes?.p50 ?? 0,
+                        cellSizes?.min ?? 0, cellSizes?.max ?? 0, hiveFormedMs ?? 0)
+                } ?? "—"
+            ),
+            (
+                "broadcasts",
+                broadcasts.map {
+                    String(
+                        format: "%d · delivery %.5f · rmr %@ · ldh %d · latency %@", $0, deliveryRatio ?? 0,
+                        rmr.map { String(format: "%.4f", $0) } ?? "—", ldh ?? 0, d(broadcastLatency))
+                } ?? "—"
+            ),
             ("failover", failover.map { _ in d(failover) + " (elected " + d(electionMs) + ")" } ?? "—"),
             ("splits", splits.map { "\($0) · " + d(splitTime) + " · \(splitsIncomplete ?? 0) incomplete" } ?? "—"),
             ("merges", merges.map { "\($0) · " + d(mergeTime) } ?? "—"),
-            ("evictions", offendersEvicted.map { "\($0)/\(offenders ?? 0) offenders evicted · \(honestEvicted ?? 0) honest evicted · evict " + d(evictTime) + " · lift " + d(liftTime) + " · readmit " + d(readmitTime) } ?? "—"),
-            ("queen rtt ÷ best", queenRTTRatio.map { String(format: "p50 %.2f · p90 %.2f · max %.2f (n=%d)", $0.p50, $0.p90, $0.max, $0.count) } ?? "—"),
+            (
+                "evictions",
+                offendersEvicted.map {
+                    "\($0)/\(offenders ?? 0) offenders evicted · \(honestEvicted ?? 0) honest evicted · evict "
+                        + d(evictTime) + " · lift " + d(liftTime) + " · readmit " + d(readmitTime)
+                } ?? "—"
+            ),
+            (
+                "queen rtt ÷ best",
+                queenRTTRatio.map {
+                    String(format: "p50 %.2f · p90 %.2f · max %.2f (n=%d)", $0.p50, $0.p90, $0.max, $0.count)
+                } ?? "—"
+            ),
             ("safety violations", "\(safetyViolations)"),
-            ("rtt estimates", rttError.map { String(format: "error p50 %.1f%% · p99 %.1f%% (n=%d pairs)", $0.p50 * 100, $0.p99 * 100, $0.count) } ?? "—"),
+            (
+                "rtt estimates",
+                rttError.map {
+                    String(format: "error p50 %.1f%% · p99 %.1f%% (n=%d pairs)", $0.p50 * 100, $0.p99 * 100, $0.count)
+                } ?? "—"
+            ),
             ("wall time", String(format: "%.2f s", wallSeconds)),
             ("peak memory", String(format: "%.1f MB", Double(peakMemoryBytes) / 1e6)),
             ("trace hash", String(traceHash, radix: 16)),
@@ -274,7 +350,8 @@ public struct SimulationResult: Sendable {
         ]
         if let failure { rows.append(("failure", failure)) }
         let width = rows.map(\.0.count).max() ?? 0
-        var out = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        var out = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(
+            separator: "\n")
         for v in violations.prefix(10) { out += "\n  ! " + v }
         return out
     }

@@ -149,9 +149,12 @@ public final class Simulator {
     /// knows only itself. A restart resumes with an incarnation above what it persisted.
     public func start(_ i: Int, known: MemberTable? = nil) {
         precondition(!nodes[i].isUp, "node \(i) is already up")
-        let incarnation = max(1, nodes[i].persistedIncarnation + (nodes[i].restarts > 0 || nodes[i].persistedIncarnation > 0 ? 1 : 0))
+        let incarnation = max(
+            1, nodes[i].persistedIncarnation + (nodes[i].restarts > 0 || nodes[i].persistedIncarnation > 0 ? 1 : 0))
         let coreSeed = SplitMix64.mix(seed ^ SplitMix64.mix(UInt64(i) &+ UInt64(nodes[i].restarts) << 40))
-        var core = NodeCore(me: member(for: i, incarnation: incarnation), settings: settings, seed: coreSeed, now: clock(i), knownMembers: known)
+        var core = NodeCore(
+            me: member(for: i, incarnation: incarnation), settings: settings, seed: coreSeed, now: clock(i),
+            knownMembers: known)
         if authenticate { core.authenticate(with: SimAuthenticator(id: nodes[i].id, swarmSecret: seed)) }
         if !nodes[i].durableRecords.isEmpty || !nodes[i].durableEvents.isEmpty {
             core.restore(records: nodes[i].durableRecords, events: nodes[i].durableEvents)
@@ -209,7 +212,8 @@ public final class Simulator {
     public func put(_ i: Int, key: String, value: [UInt8]?, read: ReadResult? = nil) -> StateRecord? {
         guard nodes[i].isUp, nodes[i].core != nil else { return nil }
         let seeing = read?.siblings ?? nodes[i].core!.state.read(key).siblings
-        let (result, effects) = nodes[i].core!.put(key, value: value, context: read?.context, wallMs: wallMs(i), now: clock(i))
+        let (result, effects) = nodes[i].core!.put(
+            key, value: value, context: read?.context, wallMs: wallMs(i), now: clock(i))
         guard case .success(let record) = result else {
             apply(effects, node: i)
             return nil
@@ -266,7 +270,8 @@ public final class Simulator {
 
     /// Node `i`'s monotonic clock now (its rate applied to true time).
     public func clock(_ i: Int) -> Instant {
-        nodes[i].clockRate == 1 ? instant : Instant(nanoseconds: Int64((Double(now) * nodes[i].clockRate).rounded(.down)))
+        nodes[i].clockRate == 1
+            ? instant : Instant(nanoseconds: Int64((Double(now) * nodes[i].clockRate).rounded(.down)))
     }
 
     /// True time at which node `i`'s clock reads `local`.
@@ -305,7 +310,9 @@ public final class Simulator {
             body(self)
         case .wake(let node, let generation):
             let i = Int(node)
-            guard nodes[i].isUp, nodes[i].wakeGeneration == generation, !deferredWhilePaused(payload, node: i) else { return }
+            guard nodes[i].isUp, nodes[i].wakeGeneration == generation, !deferredWhilePaused(payload, node: i) else {
+                return
+            }
             nodes[i].wakeAt = .max
             mixTrace(2, UInt64(i))
             let effects = nodes[i].core!.tick(now: clock(i))
@@ -327,7 +334,8 @@ public final class Simulator {
             if nodes[i].behaviour == .freeloader, case .pingReq = packet.message { return }
             // Its size on the wire, for the byte rate limit (measured once, when sent).
             deliveringFrom = Int(from)
-            let effects = nodes[i].core!.receive(packet, from: nodes[Int(from)].address, via: via, bytes: authenticate ? Int(bytes) : 0, now: clock(i))
+            let effects = nodes[i].core!.receive(
+                packet, from: nodes[Int(from)].address, via: via, bytes: authenticate ? Int(bytes) : 0, now: clock(i))
             apply(effects, node: i)
             deliveringFrom = nil
             checkLease(i)
@@ -338,14 +346,18 @@ public final class Simulator {
     /// queen's lease ends when her own clock says so: in true time, by her clock's rate.
     func checkLease(_ i: Int) {
         guard settings.hive.enabled, let core = nodes[i].core, core.hive.role == .queen, let cell = core.hive.cell,
-              let local = core.hive.leaseUntil?.nanoseconds else { return }
+            let local = core.hive.leaseUntil?.nanoseconds
+        else { return }
         let until = trueTime(i, local)
         guard until > now else { return }
         if let h = leaseHolders[cell], h.node != i, h.until > now, let other = nodes[h.node].core,
-           other.hive.role == .queen, other.hive.cell == cell, let otherLocal = other.hive.leaseUntil?.nanoseconds,
-           case let otherUntil = trueTime(h.node, otherLocal), otherUntil > now {
+            other.hive.role == .queen, other.hive.cell == cell, let otherLocal = other.hive.leaseUntil?.nanoseconds,
+            case let otherUntil = trueTime(h.node, otherLocal), otherUntil > now
+        {
             safetyViolations += 1
-            violation("two lease-holding queens of cell \(cell): node \(h.node) (term \(other.hive.term), until \(Double(otherUntil) / 1e6) ms) and node \(i) (term \(core.hive.term), until \(Double(until) / 1e6) ms)")
+            violation(
+                "two lease-holding queens of cell \(cell): node \(h.node) (term \(other.hive.term), until \(Double(otherUntil) / 1e6) ms) and node \(i) (term \(core.hive.term), until \(Double(until) / 1e6) ms)"
+            )
         }
         leaseHolders[cell] = (i, until)
     }
@@ -441,10 +453,16 @@ public final class Simulator {
             if rng.chance(network.loss) { return }
             var delay = latency + Int64(Double(latency) * network.jitter * rng.unit())
             if rng.chance(network.reorder) { delay += Int64(Double(latency) * 5 * rng.unit()) }
-            queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via, bytes: Int32(clamping: bytes), injected: injecting), at: now + delay)
+            queue.push(
+                .deliver(
+                    to: Int32(j), from: Int32(i), packet: packet, via: via, bytes: Int32(clamping: bytes),
+                    injected: injecting), at: now + delay)
             if rng.chance(network.duplicate) {
                 let again = delay + Int64(Double(latency) * rng.unit())
-                queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via, bytes: Int32(clamping: bytes), injected: injecting), at: now + again)
+                queue.push(
+                    .deliver(
+                        to: Int32(j), from: Int32(i), packet: packet, via: via, bytes: Int32(clamping: bytes),
+                        injected: injecting), at: now + again)
             }
         case .stream:
             guard nodes[j].isUp else {
@@ -457,7 +475,10 @@ public final class Simulator {
             // Handshake, then the frame, then bandwidth.
             let transfer = Int64(Double(bytes) / network.streamBytesPerMicrosecond * 1000)
             let delay = 3 * latency + transfer + Int64(Double(latency) * network.jitter * rng.unit())
-            queue.push(.deliver(to: Int32(j), from: Int32(i), packet: packet, via: via, bytes: Int32(clamping: bytes), injected: injecting), at: now + delay)
+            queue.push(
+                .deliver(
+                    to: Int32(j), from: Int32(i), packet: packet, via: via, bytes: Int32(clamping: bytes),
+                    injected: injecting), at: now + delay)
         }
     }
 
@@ -508,9 +529,14 @@ public final class Simulator {
                 if m.status == .dead, nodes[j].isUp {
                     let reachable = nodes[j].pausedUntil <= now && nodes[j].group == nodes[i].group
                     falselyDeclaredDead.insert(j)
-                    if debugDeaths { print("DEBUG t=\(now/1_000_000) node \(i) declares \(j) dead inc \(m.incarnation); victim pausedUntil \(nodes[j].pausedUntil/1_000_000) lastPause \(lastPauseStart[j]/1_000_000); observer lastPause \(lastPauseStart[i]/1_000_000)-\(nodes[i].pausedUntil/1_000_000)") }
+                    if debugDeaths {
+                        print(
+                            "DEBUG t=\(now/1_000_000) node \(i) declares \(j) dead inc \(m.incarnation); victim pausedUntil \(nodes[j].pausedUntil/1_000_000) lastPause \(lastPauseStart[j]/1_000_000); observer lastPause \(lastPauseStart[i]/1_000_000)-\(nodes[i].pausedUntil/1_000_000)"
+                        )
+                    }
                     if faultFree && reachable {
-                        violation("node \(i) declared node \(j) dead while it is up and reachable in a fault-free phase")
+                        violation(
+                            "node \(i) declared node \(j) dead while it is up and reachable in a fault-free phase")
                     }
                 }
                 if m.incarnation > nodes[j].persistedIncarnation {
@@ -575,8 +601,11 @@ public final class Simulator {
         guard up.count > 1, pairs > 0 else { return nil }
         var errors: [Double] = []
         for _ in 0..<pairs {
-            let a = up[rng.below(up.count)], b = up[rng.below(up.count)]
-            guard a != b, let ca = nodes[a].core?.vivaldi.coordinate, let cb = nodes[b].core?.vivaldi.coordinate else { continue }
+            let a = up[rng.below(up.count)]
+            let b = up[rng.below(up.count)]
+            guard a != b, let ca = nodes[a].core?.vivaldi.coordinate, let cb = nodes[b].core?.vivaldi.coordinate else {
+                continue
+            }
             let truth = trueRTT(a, b)
             errors.append(abs(ca.distance(to: cb) - truth) / truth)
         }

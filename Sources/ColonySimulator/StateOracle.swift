@@ -45,7 +45,9 @@ public final class StateOracle {
         let s = ks.siblings
         for a in 0..<s.count {
             for b in (a + 1)..<s.count {
-                if past[s[a].dot]?.contains(s[b].dot) == true || past[s[b].dot]?.contains(s[a].dot) == true { count += 1 }
+                if past[s[a].dot]?.contains(s[b].dot) == true || past[s[b].dot]?.contains(s[a].dot) == true {
+                    count += 1
+                }
             }
         }
         return count

@@ -112,8 +112,9 @@ public final class EventLog: Sendable {
                 var out: [LogEntry] = []
                 out.reserveCapacity(batch.records.count)
                 for r in batch.records {
-                    try db.execute(sql: "INSERT INTO event_log (at_ms, kind, subject, data, info) VALUES (?, ?, ?, ?, ?)",
-                                   arguments: [r.atMs, r.kind.rawValue, r.subject, Data(r.data), r.info])
+                    try db.execute(
+                        sql: "INSERT INTO event_log (at_ms, kind, subject, data, info) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [r.atMs, r.kind.rawValue, r.subject, Data(r.data), r.info])
                     out.append(LogEntry(offset: db.lastInsertedRowID, record: r))
                 }
                 return out
@@ -161,13 +162,16 @@ public final class EventLog: Sendable {
     public func loadState(recentEvents: Int) throws -> (records: [StateRecord], events: [UserEvent]) {
         try db.read { db in
             var records: [StateRecord] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT data FROM event_log WHERE kind IN ('key', 'covered') ORDER BY offset")
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT data FROM event_log WHERE kind IN ('key', 'covered') ORDER BY offset")
             while let row = try rows.next() {
                 let data: Data = row[0]
                 if case .record(let r) = try Wire.decodeUpdate(data) { records.append(r) }
             }
             var events: [UserEvent] = []
-            let eventRows = try Row.fetchAll(db, sql: "SELECT data FROM event_log WHERE kind = 'event' ORDER BY offset DESC LIMIT ?", arguments: [recentEvents])
+            let eventRows = try Row.fetchAll(
+                db, sql: "SELECT data FROM event_log WHERE kind = 'event' ORDER BY offset DESC LIMIT ?",
+                arguments: [recentEvents])
             for row in eventRows.reversed() {
                 let data: Data = row[0]
                 if case .event(let e) = try Wire.decodeUpdate(data) { events.append(e) }
@@ -179,6 +183,9 @@ public final class EventLog: Sendable {
     static func entry(_ row: Row) -> LogEntry {
         let data: Data = row["data"]
         let kind = LogKind(rawValue: row["kind"]) ?? .member
-        return LogEntry(offset: row["offset"], record: LogRecord(kind: kind, subject: row["subject"], data: [UInt8](data), info: row["info"], atMs: row["at_ms"]))
+        return LogEntry(
+            offset: row["offset"],
+            record: LogRecord(
+                kind: kind, subject: row["subject"], data: [UInt8](data), info: row["info"], atMs: row["at_ms"]))
     }
 }

@@ -50,7 +50,8 @@ public final class NodeStore: Sendable {
             guard isDir.boolValue else { throw StoreError.notADirectory(directory) }
         } else {
             do {
-                try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try fm.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
                 throw StoreError.cannotCreateDirectory(directory, reason: "\(error.localizedDescription)")
             }
@@ -60,7 +61,8 @@ public final class NodeStore: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        db = try DatabaseQueue(path: (directory as NSString).appendingPathComponent("colony.sqlite"), configuration: config)
+        db = try DatabaseQueue(
+            path: (directory as NSString).appendingPathComponent("colony.sqlite"), configuration: config)
         try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
         try Self.migrator.migrate(db)
     }
@@ -122,8 +124,9 @@ public final class NodeStore: Sendable {
             }
             let fresh = NodeIdentity.generate()
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            try db.execute(sql: "INSERT INTO identity (singleton, private_key, created_ms) VALUES (1, ?, ?)",
-                           arguments: [fresh.privateKey.rawRepresentation, now])
+            try db.execute(
+                sql: "INSERT INTO identity (singleton, private_key, created_ms) VALUES (1, ?, ?)",
+                arguments: [fresh.privateKey.rawRepresentation, now])
             return fresh
         }
     }
@@ -143,10 +146,11 @@ public final class NodeStore: Sendable {
     public func record(incarnation: UInt64) throws {
         try db.write { db in
             let value = Int64(clamping: incarnation)
-            try db.execute(sql: """
-                INSERT INTO incarnation (singleton, value) VALUES (1, ?)
-                ON CONFLICT(singleton) DO UPDATE SET value = max(value, excluded.value)
-                """, arguments: [value])
+            try db.execute(
+                sql: """
+                    INSERT INTO incarnation (singleton, value) VALUES (1, ?)
+                    ON CONFLICT(singleton) DO UPDATE SET value = max(value, excluded.value)
+                    """, arguments: [value])
         }
     }
 
@@ -161,21 +165,26 @@ public final class NodeStore: Sendable {
             withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
         }
         try db.write { db in
-            try db.execute(sql: "INSERT INTO coordinate (singleton, value) VALUES (1, ?) ON CONFLICT(singleton) DO UPDATE SET value = excluded.value",
-                           arguments: [Data(bytes)])
+            try db.execute(
+                sql:
+                    "INSERT INTO coordinate (singleton, value) VALUES (1, ?) ON CONFLICT(singleton) DO UPDATE SET value = excluded.value",
+                arguments: [Data(bytes)])
         }
     }
 
     /// The saved coordinate, if any (nil if absent or unreadable).
     public func storedCoordinate() throws -> Coordinate? {
-        guard let data = try db.read({ try Data.fetchOne($0, sql: "SELECT value FROM coordinate WHERE singleton = 1") }),
-              data.count == 8 * (Coordinate.dimensions + 3) else { return nil }
+        guard
+            let data = try db.read({ try Data.fetchOne($0, sql: "SELECT value FROM coordinate WHERE singleton = 1") }),
+            data.count == 8 * (Coordinate.dimensions + 3)
+        else { return nil }
         let values = (0..<(Coordinate.dimensions + 3)).map { i -> Double in
             var bits: UInt64 = 0
             for k in 0..<8 { bits |= UInt64(data[data.startIndex + i * 8 + k]) << (8 * UInt64(k)) }
             return Double(bitPattern: bits)
         }
-        let c = Coordinate(vec: Array(values[0..<Coordinate.dimensions]), error: values[8], adjustment: values[9], height: values[10])
+        let c = Coordinate(
+            vec: Array(values[0..<Coordinate.dimensions]), error: values[8], adjustment: values[9], height: values[10])
         return c.isValid ? c : nil
     }
 

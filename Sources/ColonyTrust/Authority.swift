@@ -20,18 +20,26 @@ public struct Authority: Sendable {
     public func save(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let url = Self.keyURL(directory)
-        guard !FileManager.default.fileExists(atPath: url.path) else { throw TrustError("\(url.path) exists: an authority is already initialised there") }
-        guard FileManager.default.createFile(atPath: url.path, contents: Data(privateKey.rawRepresentation.base64EncodedString().utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard !FileManager.default.fileExists(atPath: url.path) else {
+            throw TrustError("\(url.path) exists: an authority is already initialised there")
+        }
+        guard
+            FileManager.default.createFile(
+                atPath: url.path, contents: Data(privateKey.rawRepresentation.base64EncodedString().utf8),
+                attributes: [.posixPermissions: 0o600])
+        else {
             throw TrustError("cannot write \(url.path)")
         }
-        try Data((publicKeyBase64 + "\n").utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("authority.pub"))
+        try Data((publicKeyBase64 + "\n").utf8).write(
+            to: URL(fileURLWithPath: directory).appendingPathComponent("authority.pub"))
     }
 
     public static func load(directory: String) throws -> Authority {
         let url = keyURL(directory)
         guard let text = try? String(contentsOf: url, encoding: .utf8),
-              let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
+            let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+        else {
             throw TrustError("no authority key at \(url.path) (create one with `colony cert authority init`)")
         }
         return Authority(privateKey: key)
@@ -54,7 +62,8 @@ public struct Authority: Sendable {
     /// Parse a base64 authority public key (`--authority`).
     public static func decodePublicKey(_ base64: String) throws -> [UInt8] {
         guard let d = Data(base64Encoded: base64.trimmingCharacters(in: .whitespacesAndNewlines)), d.count == 32 else {
-            throw TrustError("the authority key must be 32 bytes of base64 (authority.pub from `colony cert authority init`)")
+            throw TrustError(
+                "the authority key must be 32 bytes of base64 (authority.pub from `colony cert authority init`)")
         }
         return Array(d)
     }
@@ -84,12 +93,16 @@ public struct CertificateFile: Codable, Sendable {
         return Certificate(publicKey: Array(k), name: name, expiresMs: expiresMs, signature: Array(s))
     }
 
-    public static func url(directory: String) -> URL { URL(fileURLWithPath: directory).appendingPathComponent("node.cert") }
+    public static func url(directory: String) -> URL {
+        URL(fileURLWithPath: directory).appendingPathComponent("node.cert")
+    }
 
     public static func load(directory: String) throws -> Certificate? {
         let url = url(directory: directory)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        guard let f = try? JSONDecoder().decode(CertificateFile.self, from: Data(contentsOf: url)), let c = f.certificate else {
+        guard let f = try? JSONDecoder().decode(CertificateFile.self, from: Data(contentsOf: url)),
+            let c = f.certificate
+        else {
             throw TrustError("\(url.path) is not a certificate")
         }
         return c

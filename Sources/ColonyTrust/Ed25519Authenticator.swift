@@ -23,7 +23,9 @@ public struct Ed25519Authenticator: Authenticator {
     }
 
     /// Verification needs no private key.
-    public static func verify<S: DataProtocol, M: DataProtocol>(_ signature: S, of message: M, publicKey: [UInt8]) -> Bool {
+    public static func verify<S: DataProtocol, M: DataProtocol>(_ signature: S, of message: M, publicKey: [UInt8])
+        -> Bool
+    {
         guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else { return false }
         return key.isValidSignature(signature, for: message)
     }

@@ -1,6 +1,6 @@
 import Crypto
-import HeapModule
 import Foundation
+import HeapModule
 
 /// A sealed packet or stream frame (DESIGN.md §6):
 ///
@@ -64,7 +64,8 @@ public enum Envelope {
         let aad = header
         header.append(contentsOf: nonce)
         // A 12-byte nonce and a 32-byte key cannot fail.
-        let box = try! AES.GCM.seal(plain, using: SymmetricKey(data: key), nonce: AES.GCM.Nonce(data: nonce), authenticating: aad)
+        let box = try! AES.GCM.seal(
+            plain, using: SymmetricKey(data: key), nonce: AES.GCM.Nonce(data: nonce), authenticating: aad)
         header.append(contentsOf: box.ciphertext)
         header.append(contentsOf: box.tag)
         return header
@@ -89,7 +90,8 @@ public enum Envelope {
         let body = sealed[headerBytes..<(sealed.count - tagBytes)]
         let tag = sealed[(sealed.count - tagBytes)...]
         guard let nonce = try? AES.GCM.Nonce(data: nonceBytes),
-              let box = try? AES.GCM.SealedBox(nonce: nonce, ciphertext: body, tag: tag) else { throw .truncated(sealed.count) }
+            let box = try? AES.GCM.SealedBox(nonce: nonce, ciphertext: body, tag: tag)
+        else { throw .truncated(sealed.count) }
         let aad = sealed[0..<9]
         for (i, key) in keys.enumerated() {
             if let plain = try? AES.GCM.open(box, using: SymmetricKey(data: key), authenticating: aad) {
@@ -105,7 +107,8 @@ public enum Envelope {
         public let low: UInt32
 
         public init<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-            var h: UInt64 = 0, l: UInt32 = 0
+            var h: UInt64 = 0
+            var l: UInt32 = 0
             for (i, b) in bytes.prefix(12).enumerated() {
                 if i < 8 { h = h << 8 | UInt64(b) } else { l = l << 8 | UInt32(b) }
             }

@@ -124,7 +124,9 @@ public struct Keyring: Sendable, Equatable {
         let url = Self.fileURL(directory: directory)
         let tmp = url.appendingPathExtension("tmp")
         FileManager.default.createFile(atPath: tmp.path, contents: encoded(), attributes: [.posixPermissions: 0o600])
-        guard rename(tmp.path, url.path) == 0 else { throw KeyringError.unreadable("cannot write \(url.path) (errno \(errno))") }
+        guard rename(tmp.path, url.path) == 0 else {
+            throw KeyringError.unreadable("cannot write \(url.path) (errno \(errno))")
+        }
     }
 }
 
@@ -140,11 +142,14 @@ public enum KeyringError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notBase64: "the key is not valid base64 (make one with `colony keygen`)"
-        case .wrongLength(let n): "the key is \(n) bytes; AES-256 keys are \(Keyring.keyBytes) bytes (make one with `colony keygen`)"
+        case .wrongLength(let n):
+            "the key is \(n) bytes; AES-256 keys are \(Keyring.keyBytes) bytes (make one with `colony keygen`)"
         case .notInstalled: "the key is not installed: install it first"
         case .removingPrimary: "the primary key cannot be removed: use another key first"
-        case .noKeyring: "encryption is not enabled on this node (start it with --encrypt, or install a key with scope=local)"
-        case .notSealing: "this node does not seal its packets yet (mode open): keys would travel in the clear; step to mode accept first"
+        case .noKeyring:
+            "encryption is not enabled on this node (start it with --encrypt, or install a key with scope=local)"
+        case .notSealing:
+            "this node does not seal its packets yet (mode open): keys would travel in the clear; step to mode accept first"
         case .unreadable(let why): "the keyring file cannot be read: \(why)"
         }
     }

@@ -48,57 +48,94 @@ public enum KeyringRecovery {
         Array("colony/keyring-response/1".utf8) + requestEphemeral + ephemeral + sealed
     }
 
-    public static func request(certificate: Certificate, signer: Curve25519.Signing.PrivateKey, atMs: UInt64) -> (bytes: [UInt8], pending: Pending) {
+    public static func request(certificate: Certificate, signer: Curve25519.Signing.PrivateKey, atMs: UInt64) -> (
+        bytes: [UInt8], pending: Pending
+    ) {
         let eph = Curve25519.KeyAgreement.PrivateKey()
         let pub = eph.publicKey.rawRepresentation
         let sig = (try? signer.signature(for: requestClaim(ephemeral: pub, atMs: atMs))) ?? Data()
-        let body = RequestBody(certificate: CertificateFile(certificate), ephemeral: pub.base64EncodedString(), atMs: atMs, signature: sig.base64EncodedString())
-        return ([requestMarker] + Array((try? JSONEncoder().encode(body)) ?? Data()), Pending(ephemeral: eph, atMs: atMs))
+        let body = RequestBody(
+            certificate: CertificateFile(certificate), ephemeral: pub.base64EncodedString(), atMs: atMs,
+            signature: sig.base64EncodedString())
+        return (
+            [requestMarker] + Array((try? JSONEncoder().encode(body)) ?? Data()), Pending(ephemeral: eph, atMs: atMs)
+        )
     }
 
     /// Answer a request, or say why not. `isRevoked` asks the core.
-    public static func answer(_ bytes: [UInt8], keyring: Keyring, authority: [UInt8], certificate: Certificate,
-                              signer: Curve25519.Signing.PrivateKey, nowMs: UInt64, windowMs: UInt64,
-                              isRevoked: (NodeID) -> Bool) throws -> [UInt8] {
-        guard bytes.first == requestMarker, let body = try? JSONDecoder().decode(RequestBody.self, from: Data(bytes.dropFirst())),
-              let cert = body.certificate.certificate, let eph = Data(base64Encoded: body.ephemeral),
-              let sig = Data(base64Encoded: body.signature) else { throw TrustError("malformed keyring request") }
-        guard Ed25519Authenticator.verify(cert.signature, of: SignedClaim.certificate(cert), publicKey: authority) else { throw TrustError("the requester's certificate is not from this swarm's authority") }
+    public static func answer(
+        _ bytes: [UInt8], keyring: Keyring, authority: [UInt8], certificate: Certificate,
+        signer: Curve25519.Signing.PrivateKey, nowMs: UInt64, windowMs: UInt64,
+        isRevoked: (NodeID) -> Bool
+    ) throws -> [UInt8] {
+        guard bytes.first == requestMarker,
+            let body = try? JSONDecoder().decode(RequestBody.self, from: Data(bytes.dropFirst())),
+            let cert = body.certificate.certificate, let eph = Data(base64Encoded: body.ephemeral),
+            let sig = Data(base64Encoded: body.signature)
+        else { throw TrustError("malformed keyring request") }
+        guard Ed25519Authenticator.verify(cert.signature, of: SignedClaim.certificate(cert), publicKey: authority)
+        else { throw TrustError("the requester's certificate is not from this swarm's authority") }
         guard cert.expiresMs > nowMs else { throw TrustError("the requester's certificate expired") }
-        guard !isRevoked(Ed25519Authenticator.nodeID(for: cert.publicKey)) else { throw TrustError("the requester's identity is revoked") }
-        guard Ed25519Authenticator.verify(sig, of: requestClaim(ephemeral: eph, atMs: body.atMs), publicKey: cert.publicKey) else { throw TrustError("the request is not signed by the certified key") }
-        guard Int64(bitPattern: body.atMs &- nowMs).magnitude <= windowMs else { throw TrustError("the request is stale") }
+        guard !isRevoked(Ed25519Authenticator.nodeID(for: cert.publicKey)) else {
+            throw TrustError("the requester's identity is revoked")
+        }
+        guard
+            Ed25519Authenticator.verify(
+                sig, of: requestClaim(ephemeral: eph, atMs: body.atMs), publicKey: cert.publicKey)
+        else { throw TrustError("the request is not signed by the certified key") }
+        guard Int64(bitPattern: body.atMs &- nowMs).magnitude <= windowMs else {
+            throw TrustError("the request is stale")
+        }
         let theirs = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: eph)
         let mine = Curve25519.KeyAgreement.PrivateKey()
-        let key = try derive(mine.sharedSecretFromKeyAgreement(with: theirs), requestEphemeral: eph, responseEphemeral: mine.publicKey.rawRepresentation)
+        let key = try derive(
+            mine.sharedSecretFromKeyAgreement(with: theirs), requestEphemeral: eph,
+            responseEphemeral: mine.publicKey.rawRepresentation)
         let sealed = try AES.GCM.seal(keyring.encoded(), using: key).combined ?? Data()
-        let rsig = try signer.signature(for: responseClaim(requestEphemeral: eph, ephemeral: mine.publicKey.rawRepresentation, sealed: sealed))
-        let response = ResponseBody(certificate: CertificateFile(certificate), requestEphemeral: eph.base64EncodedString(),
-                                    ephemeral: mine.publicKey.rawRepresentation.base64EncodedString(), sealed: sealed.base64EncodedString(),
-                                    signature: rsig.base64EncodedString())
+        let rsig = try signer.signature(
+            for: responseClaim(requestEphemeral: eph, ephemeral: mine.publicKey.rawRepresentation, sealed: sealed))
+        let response = ResponseBody(
+            certificate: CertificateFile(certificate), requestEphemeral: eph.base64EncodedString(),
+            ephemeral: mine.publicKey.rawRepresentation.base64EncodedString(), sealed: sealed.base64EncodedString(),
+            signature: rsig.base64EncodedString())
         return [responseMarker] + Array(try JSONEncoder().encode(response))
     }
 
     /// Open an answer to `pending`: the keyring, if the responder is certified and signed it.
-    public static func open(_ bytes: [UInt8], pending: Pending, authority: [UInt8], nowMs: UInt64, isRevoked: (NodeID) -> Bool) throws -> Keyring {
-        guard bytes.first == responseMarker, let body = try? JSONDecoder().decode(ResponseBody.self, from: Data(bytes.dropFirst())),
-              let cert = body.certificate.certificate, let reqEph = Data(base64Encoded: body.requestEphemeral),
-              let eph = Data(base64Encoded: body.ephemeral), let sealed = Data(base64Encoded: body.sealed),
-              let sig = Data(base64Encoded: body.signature) else { throw TrustError("malformed keyring answer") }
-        guard reqEph == pending.ephemeral.publicKey.rawRepresentation else { throw TrustError("the answer is to another request") }
-        guard Ed25519Authenticator.verify(cert.signature, of: SignedClaim.certificate(cert), publicKey: authority), cert.expiresMs > nowMs,
-              !isRevoked(Ed25519Authenticator.nodeID(for: cert.publicKey)) else { throw TrustError("the responder is not certified by this swarm's authority") }
-        guard Ed25519Authenticator.verify(sig, of: responseClaim(requestEphemeral: reqEph, ephemeral: eph, sealed: sealed), publicKey: cert.publicKey) else {
+    public static func open(
+        _ bytes: [UInt8], pending: Pending, authority: [UInt8], nowMs: UInt64, isRevoked: (NodeID) -> Bool
+    ) throws -> Keyring {
+        guard bytes.first == responseMarker,
+            let body = try? JSONDecoder().decode(ResponseBody.self, from: Data(bytes.dropFirst())),
+            let cert = body.certificate.certificate, let reqEph = Data(base64Encoded: body.requestEphemeral),
+            let eph = Data(base64Encoded: body.ephemeral), let sealed = Data(base64Encoded: body.sealed),
+            let sig = Data(base64Encoded: body.signature)
+        else { throw TrustError("malformed keyring answer") }
+        guard reqEph == pending.ephemeral.publicKey.rawRepresentation else {
+            throw TrustError("the answer is to another request")
+        }
+        guard Ed25519Authenticator.verify(cert.signature, of: SignedClaim.certificate(cert), publicKey: authority),
+            cert.expiresMs > nowMs,
+            !isRevoked(Ed25519Authenticator.nodeID(for: cert.publicKey))
+        else { throw TrustError("the responder is not certified by this swarm's authority") }
+        guard
+            Ed25519Authenticator.verify(
+                sig, of: responseClaim(requestEphemeral: reqEph, ephemeral: eph, sealed: sealed),
+                publicKey: cert.publicKey)
+        else {
             throw TrustError("the answer is not signed by the responder's certified key")
         }
         let theirs = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: eph)
-        let key = try derive(pending.ephemeral.sharedSecretFromKeyAgreement(with: theirs), requestEphemeral: reqEph, responseEphemeral: eph)
+        let key = try derive(
+            pending.ephemeral.sharedSecretFromKeyAgreement(with: theirs), requestEphemeral: reqEph,
+            responseEphemeral: eph)
         let json = try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: key)
         return try Keyring(json: json)
     }
 
     static func derive(_ secret: SharedSecret, requestEphemeral: Data, responseEphemeral: Data) throws -> SymmetricKey {
-        secret.hkdfDerivedSymmetricKey(using: SHA256.self, salt: requestEphemeral + responseEphemeral,
-                                       sharedInfo: Data("colony keyring recovery".utf8), outputByteCount: 32)
+        secret.hkdfDerivedSymmetricKey(
+            using: SHA256.self, salt: requestEphemeral + responseEphemeral,
+            sharedInfo: Data("colony keyring recovery".utf8), outputByteCount: 32)
     }
 }

@@ -24,18 +24,28 @@ struct AgentClient {
     }
 
     /// One request; returns the status and the whole body.
-    func send(_ method: HTTPMethod, _ path: String, json body: [UInt8]? = nil, raw: Bool = false, headers extra: [(String, String)] = []) async throws -> (status: Int, body: [UInt8]) {
+    func send(
+        _ method: HTTPMethod, _ path: String, json body: [UInt8]? = nil, raw: Bool = false,
+        headers extra: [(String, String)] = []
+    ) async throws -> (status: Int, body: [UInt8]) {
         let collected = NIOLockedBody()
-        let status = try await exchange(method, path, body: body, raw: raw, headers: extra) { chunk in collected.append(chunk) }
+        let status = try await exchange(method, path, body: body, raw: raw, headers: extra) { chunk in
+            collected.append(chunk)
+        }
         return (status, collected.bytes)
     }
 
     /// A streaming request: `onChunk` gets the body as it arrives; returns when the server closes.
-    func stream(_ path: String, method: HTTPMethod = .GET, body: [UInt8]? = nil, onChunk: @escaping @Sendable ([UInt8]) -> Void) async throws -> Int {
+    func stream(
+        _ path: String, method: HTTPMethod = .GET, body: [UInt8]? = nil, onChunk: @escaping @Sendable ([UInt8]) -> Void
+    ) async throws -> Int {
         try await exchange(method, path, body: body, raw: true, headers: [], onChunk: onChunk)
     }
 
-    private func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, raw: Bool = false, headers extra: [(String, String)] = [], onChunk: @escaping @Sendable ([UInt8]) -> Void) async throws -> Int {
+    private func exchange(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]?, raw: Bool = false, headers extra: [(String, String)] = [],
+        onChunk: @escaping @Sendable ([UInt8]) -> Void
+    ) async throws -> Int {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Int.self)
         let channel: any Channel
@@ -45,19 +55,25 @@ struct AgentClient {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        try channel.pipeline.syncOperations.addHandler(ResponseHandler(promise: promise, onChunk: onChunk))
+                        try channel.pipeline.syncOperations.addHandler(
+                            ResponseHandler(promise: promise, onChunk: onChunk))
                     }
                 }
                 .connect(to: try SocketAddress.makeAddressResolvingHost(address.host, port: Int(address.port))).get()
         } catch {
             promise.fail(error)
-            throw Failure(description: "cannot reach the agent at http://\(address)/ (\(error)); is `colony agent` running? (--http or COLONY_HTTP_ADDR)")
+            throw Failure(
+                description:
+                    "cannot reach the agent at http://\(address)/ (\(error)); is `colony agent` running? (--http or COLONY_HTTP_ADDR)"
+            )
         }
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: "\(address)")
         headers.add(name: "Connection", value: "close")
         headers.add(name: "Content-Length", value: "\(body?.count ?? 0)")
-        if body != nil { headers.add(name: "Content-Type", value: raw ? "application/octet-stream" : "application/json") }
+        if body != nil {
+            headers.add(name: "Content-Type", value: raw ? "application/octet-stream" : "application/json")
+        }
         if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (k, v) in extra { headers.add(name: k, value: v) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
@@ -71,9 +87,21 @@ struct AgentClient {
 final class NIOLockedBody: @unchecked Sendable {
     private let lock = NSLock()
     private var storage: [UInt8] = []
-    func append(_ b: [UInt8]) { lock.lock(); storage += b; lock.unlock() }
-    var bytes: [UInt8] { lock.lock(); defer { lock.unlock() }; return storage }
-    func replace(with b: [UInt8]) { lock.lock(); storage = b; lock.unlock() }
+    func append(_ b: [UInt8]) {
+        lock.lock()
+        storage += b
+        lock.unlock()
+    }
+    var bytes: [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage
+    }
+    func replace(with b: [UInt8]) {
+        lock.lock()
+        storage = b
+        lock.unlock()
+    }
 }
 
 final class ResponseHandler: ChannelInboundHandler {

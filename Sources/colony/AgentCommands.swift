@@ -10,29 +10,48 @@ import Prometheus
 import UnixSignals
 
 struct AgentCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "agent", abstract: "Run one Colony node with its HTTP API, metrics and dashboard.")
+    static let configuration = CommandConfiguration(
+        commandName: "agent", abstract: "Run one Colony node with its HTTP API, metrics and dashboard.")
 
     @Option(help: "Member name (default: the host name).") var name: String?
     @Option(help: "Gossip address, UDP and TCP (default 127.0.0.1:7946).") var bind: String?
     @Option(help: "Address others reach this node at, if not the bind address.") var advertise: String?
     @Option(help: "Seed to join (repeatable): host:port, a name, or [v6]:port.") var join: [String] = []
-    @Option(name: .customLong("data-dir"), help: "Data directory (identity, incarnation, known peers).") var dataDir: String?
+    @Option(name: .customLong("data-dir"), help: "Data directory (identity, incarnation, known peers).") var dataDir:
+        String?
     @Option(help: "Configuration file (TOML); flags override it.") var config: String?
     @Option(help: "HTTP API address (default 127.0.0.1:7950).") var http: String?
     @Option(help: "Settings profile: lan, wan or local.") var profile: String?
     @Option(help: "Tag key=value (repeatable).") var tag: [String] = []
-    @Option(help: "Find peers on the LAN by multicast: the cluster name to announce and listen for.") var discover: String?
-    @Option(name: .customLong("discover-group"), help: "Multicast group for --discover (default 239.255.79.46:7945).") var discoverGroup: String?
-    @Option(help: "Encryption key (base64, from `colony keygen`); seal every packet with it, as Serf's -encrypt.") var encrypt: String?
-    @Option(name: .customLong("encrypt-mode"), help: "open (send plain, read both), accept (seal, read both) or require (default).") var encryptMode: String?
-    @Option(help: "The swarm authority's public key (authority.pub): only nodes with a certificate from it join.") var authority: String?
-    @Option(name: .customLong("http-token"), help: "Bearer token the HTTP API requires (mandatory when --http is not loopback).") var httpToken: String?
-    @Flag(inversion: .prefixedNo, help: "Form cells with elected queens that route broadcasts (default on; the swarm needs 8 members).") var hive: Bool?
-    @Option(name: .customLong("eviction-ttl"), help: "Seconds an eviction this node issues as queen keeps the member out (default 3600, at most 30 days).") var evictionTTL: Int?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(help: "Find peers on the LAN by multicast: the cluster name to announce and listen for.") var discover:
+        String?
+    @Option(name: .customLong("discover-group"), help: "Multicast group for --discover (default 239.255.79.46:7945).")
+    var discoverGroup: String?
+    @Option(help: "Encryption key (base64, from `colony keygen`); seal every packet with it, as Serf's -encrypt.")
+    var encrypt: String?
+    @Option(
+        name: .customLong("encrypt-mode"),
+        help: "open (send plain, read both), accept (seal, read both) or require (default).") var encryptMode: String?
+    @Option(help: "The swarm authority's public key (authority.pub): only nodes with a certificate from it join.")
+    var authority: String?
+    @Option(
+        name: .customLong("http-token"),
+        help: "Bearer token the HTTP API requires (mandatory when --http is not loopback).") var httpToken: String?
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Form cells with elected queens that route broadcasts (default on; the swarm needs 8 members).") var hive:
+        Bool?
+    @Option(
+        name: .customLong("eviction-ttl"),
+        help: "Seconds an eviction this node issues as queen keeps the member out (default 3600, at most 30 days).")
+    var evictionTTL: Int?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel:
+        String = "info"
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level '\(logLevel)' is not a log level")
+        }
         var file: AgentConfiguration.Overrides?
         if let config {
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
@@ -64,7 +83,9 @@ struct AgentCommand: AsyncParsableCommand {
             var tags: [String: String] = [:]
             for t in tag {
                 let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--tag must be key=value, got '\(t)'") }
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw ValidationError("--tag must be key=value, got '\(t)'")
+                }
                 tags[parts[0]] = parts[1]
             }
             flags.tags = tags
@@ -88,7 +109,8 @@ struct AgentCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        try await Agent.run(configuration, logger: logger, registry: registry, gracefulShutdownSignals: [.sigterm, .sigint])
+        try await Agent.run(
+            configuration, logger: logger, registry: registry, gracefulShutdownSignals: [.sigterm, .sigint])
     }
 }
 
@@ -98,8 +120,9 @@ struct HTTPOption: ParsableArguments {
 
     func client() throws -> AgentClient {
         do {
-            return AgentClient(address: try AgentClient.resolveAddress(http),
-                               token: token ?? ProcessInfo.processInfo.environment["COLONY_HTTP_TOKEN"])
+            return AgentClient(
+                address: try AgentClient.resolveAddress(http),
+                token: token ?? ProcessInfo.processInfo.environment["COLONY_HTTP_TOKEN"])
         } catch {
             throw ValidationError("--http: \(error)")
         }
@@ -108,7 +131,9 @@ struct HTTPOption: ParsableArguments {
 
 extension HTTPOption {
     /// One request to the agent: print the JSON answer, or the API's error and fail.
-    func call(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, raw: Bool = false, headers: [(String, String)] = []) async throws {
+    func call(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, raw: Bool = false, headers: [(String, String)] = []
+    ) async throws {
         let (code, response) = try await client().send(method, path, json: body, raw: raw, headers: headers)
         guard code == 200 else { throw failFromAPI(code, response) }
         print(String(decoding: response, as: UTF8.self))
@@ -122,7 +147,9 @@ extension HTTPOption {
     }
 
     /// A GET, decoded (see above).
-    func fetch<T: Decodable>(_ path: String, as type: T.Type) async throws -> T { try await fetch(.GET, path, as: type) }
+    func fetch<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
+        try await fetch(.GET, path, as: type)
+    }
 }
 
 /// Print an API error body ({"error":{"message":…}}) and fail.
@@ -131,7 +158,8 @@ func printTable(_ rows: [[String]]) {
     guard let columns = rows.first?.count else { return }
     let widths = (0..<columns).map { c in rows.map { $0[c].count }.max() ?? 0 }
     for r in rows {
-        print(r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        print(
+            r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
     }
 }
 
@@ -140,13 +168,15 @@ func failFromAPI(_ status: Int, _ body: [UInt8]) -> any Error {
         struct D: Decodable { var message: String }
         var error: D
     }
-    let message = (try? JSONDecoder().decode(E.self, from: Data(body)))?.error.message ?? String(decoding: body, as: UTF8.self)
+    let message =
+        (try? JSONDecoder().decode(E.self, from: Data(body)))?.error.message ?? String(decoding: body, as: UTF8.self)
     FileHandle.standardError.write(Data("error (\(status)): \(message)\n".utf8))
     return ExitCode(1)
 }
 
 struct MembersCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "members", abstract: "List the members the local agent knows.")
+    static let configuration = CommandConfiguration(
+        commandName: "members", abstract: "List the members the local agent knows.")
     @OptionGroup var http: HTTPOption
     @Option(help: "Only members with this status: alive, suspect, dead, left.") var status: String?
     @Option(help: "Only members with this tag, key=value (repeatable).") var tag: [String] = []
@@ -155,7 +185,9 @@ struct MembersCommand: AsyncParsableCommand {
     func run() async throws {
         var query: [String] = []
         if let status {
-            guard MemberStatus(name: status) != nil else { throw ValidationError("--status must be alive, suspect, dead or left") }
+            guard MemberStatus(name: status) != nil else {
+                throw ValidationError("--status must be alive, suspect, dead or left")
+            }
             query.append("status=\(status)")
         }
         for t in tag {
@@ -165,15 +197,21 @@ struct MembersCommand: AsyncParsableCommand {
         let path = "/v1/members" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         if json { return try await http.call(.GET, path) }
         let members = try await http.fetch(path, as: [MemberJSON].self)
-        let rows = [["NAME", "ADDRESS", "STATUS", "INCARNATION", "TAGS"]] + members.map {
-            [$0.name, $0.address, $0.status, "\($0.incarnation)", $0.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
-        }
+        let rows =
+            [["NAME", "ADDRESS", "STATUS", "INCARNATION", "TAGS"]]
+            + members.map {
+                [
+                    $0.name, $0.address, $0.status, "\($0.incarnation)",
+                    $0.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+                ]
+            }
         printTable(rows)
     }
 }
 
 struct MonitorCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "monitor", abstract: "Stream membership events from the local agent.")
+    static let configuration = CommandConfiguration(
+        commandName: "monitor", abstract: "Stream membership events from the local agent.")
     @OptionGroup var http: HTTPOption
 
     func run() async throws {
@@ -185,7 +223,8 @@ struct MonitorCommand: AsyncParsableCommand {
 }
 
 struct JoinCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "join", abstract: "Ask the local agent to join a swarm through seeds.")
+    static let configuration = CommandConfiguration(
+        commandName: "join", abstract: "Ask the local agent to join a swarm through seeds.")
     @OptionGroup var http: HTTPOption
     @Argument(help: "Seed addresses: host:port, names, [v6]:port.") var addresses: [String]
 
@@ -196,7 +235,8 @@ struct JoinCommand: AsyncParsableCommand {
 }
 
 struct LeaveCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "leave", abstract: "Ask the local agent to leave the swarm gracefully.")
+    static let configuration = CommandConfiguration(
+        commandName: "leave", abstract: "Ask the local agent to leave the swarm gracefully.")
     @OptionGroup var http: HTTPOption
 
     func run() async throws {

@@ -12,26 +12,35 @@ struct CertCommand: AsyncParsableCommand {
         subcommands: [AuthorityCommand.self, Issue.self, Revoke.self])
 
     struct AuthorityCommand: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "authority", abstract: "Manage the authority key.", subcommands: [Init.self])
+        static let configuration = CommandConfiguration(
+            commandName: "authority", abstract: "Manage the authority key.", subcommands: [Init.self])
 
         struct Init: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Create an authority key in a directory (authority.key, owner-only; authority.pub).")
+            static let configuration = CommandConfiguration(
+                abstract: "Create an authority key in a directory (authority.key, owner-only; authority.pub).")
             @Option(help: "Directory for the authority's files.") var dir: String = "colony-authority"
             func run() throws {
                 let a = Authority.generate()
                 do { try a.save(directory: dir) } catch { throw ValidationError("\(error)") }
                 print(a.publicKeyBase64)
-                FileHandle.standardError.write(Data("authority created in \(dir); give agents --authority \(a.publicKeyBase64)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("authority created in \(dir); give agents --authority \(a.publicKeyBase64)\n".utf8))
             }
         }
     }
 
     struct Issue: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Issue a node certificate (written as node.cert into the node's data directory, or printed).")
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a node certificate (written as node.cert into the node's data directory, or printed).")
         @Option(help: "The authority's directory.") var authority: String = "colony-authority"
         @Option(help: "The node's member name.") var node: String
-        @Option(name: .customLong("data-dir"), help: "The node's data directory: its key is read there and node.cert written there.") var dataDir: String?
-        @Option(name: .customLong("node-key"), help: "The node's public key (base64), instead of --data-dir; the certificate is printed.") var nodeKey: String?
+        @Option(
+            name: .customLong("data-dir"),
+            help: "The node's data directory: its key is read there and node.cert written there.") var dataDir: String?
+        @Option(
+            name: .customLong("node-key"),
+            help: "The node's public key (base64), instead of --data-dir; the certificate is printed.") var nodeKey:
+            String?
         @Option(help: "Days the certificate is valid.") var days: Int = 365
         func run() throws {
             guard days > 0 else { throw ValidationError("--days must be positive") }
@@ -58,7 +67,8 @@ struct CertCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a node id: signed by the authority, spread by the local agent to every member.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a node id: signed by the authority, spread by the local agent to every member.")
         @OptionGroup var http: HTTPOption
         @Option(help: "The authority's directory.") var authority: String = "colony-authority"
         @Option(help: "The node id to revoke (32 hex digits, as `colony members --json` shows).") var node: String

@@ -3,23 +3,28 @@ import ColonyTrust
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `colony demo`: N real agents as child processes on loopback, data under a temp folder.
 /// Prints every address and the dashboard URL; Ctrl-C stops them all cleanly.
 struct DemoCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Start a small swarm of real agents on loopback and print the dashboard address.")
+    static let configuration = CommandConfiguration(
+        commandName: "demo", abstract: "Start a small swarm of real agents on loopback and print the dashboard address."
+    )
 
     @Flag(help: "Run the swarm unencrypted (by default it is sealed with a fresh key).") var plain = false
     @Option(help: "Number of agents.") var nodes: Int = 5
-    @Option(name: .customLong("base-port"), help: "Agent i serves HTTP on base+i and gossips on base+N+i.") var basePort: Int = 7950
+    @Option(name: .customLong("base-port"), help: "Agent i serves HTTP on base+i and gossips on base+N+i.")
+    var basePort: Int = 7950
     @Option(help: "Settings profile for the agents.") var profile: String = "local"
     @Option(help: "Stop after this many seconds (default: run until Ctrl-C).") var seconds: Double?
 
     func run() async throws {
         guard (1...50).contains(nodes) else { throw ValidationError("--nodes must be between 1 and 50") }
-        guard basePort > 1024, basePort + 2 * nodes < 65535 else { throw ValidationError("--base-port leaves no room for \(nodes) agents") }
+        guard basePort > 1024, basePort + 2 * nodes < 65535 else {
+            throw ValidationError("--base-port leaves no room for \(nodes) agents")
+        }
         let exe = Self.executablePath()
         let root = NSTemporaryDirectory() + "colony-demo-\(getpid())"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -29,12 +34,16 @@ struct DemoCommand: AsyncParsableCommand {
         let seed = "127.0.0.1:\(basePort + nodes)"
         // The swarm is sealed with a fresh key (and every node signs what it originates).
         let key = plain ? nil : Keyring.generateKey()
-        say("Colony demo: \(nodes) agents, data under \(root)" + (key == nil ? ", unencrypted" : ", sealed with a fresh AES-256 key"))
+        say(
+            "Colony demo: \(nodes) agents, data under \(root)"
+                + (key == nil ? ", unencrypted" : ", sealed with a fresh AES-256 key"))
         for i in 0..<nodes {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: exe)
-            var args = ["agent", "--name", "node-\(i)", "--bind", "127.0.0.1:\(basePort + nodes + i)",
-                        "--http", "127.0.0.1:\(basePort + i)", "--data-dir", "\(root)/node-\(i)", "--profile", profile]
+            var args = [
+                "agent", "--name", "node-\(i)", "--bind", "127.0.0.1:\(basePort + nodes + i)",
+                "--http", "127.0.0.1:\(basePort + i)", "--data-dir", "\(root)/node-\(i)", "--profile", profile,
+            ]
             if i > 0 { args += ["--join", seed] }
             if let key { args += ["--encrypt", key] }
             p.arguments = args
@@ -43,7 +52,9 @@ struct DemoCommand: AsyncParsableCommand {
             p.standardError = log
             try p.run()
             children.append(p)
-            say("  node-\(i)  gossip 127.0.0.1:\(basePort + nodes + i)  api http://127.0.0.1:\(basePort + i)/  log \(root)/node-\(i).log")
+            say(
+                "  node-\(i)  gossip 127.0.0.1:\(basePort + nodes + i)  api http://127.0.0.1:\(basePort + i)/  log \(root)/node-\(i).log"
+            )
         }
         say("")
         say("Dashboard: http://127.0.0.1:\(basePort)/")
@@ -79,7 +90,9 @@ struct DemoCommand: AsyncParsableCommand {
         say("\n\(reason): stopping \(children.count) agents…")
         for c in children where c.isRunning { kill(c.processIdentifier, SIGTERM) }
         let deadline = Date().addingTimeInterval(10)
-        while children.contains(where: \.isRunning) && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        while children.contains(where: \.isRunning) && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         for c in children where c.isRunning { kill(c.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: root)
         say("all agents stopped")
@@ -93,7 +106,9 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     static func executablePath() -> String {
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return resolved
+        }
         return CommandLine.arguments[0]
     }
 }

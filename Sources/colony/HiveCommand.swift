@@ -9,13 +9,15 @@ import NIOHTTP1
 struct HiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hive", abstract: "Show the hive (cells, queens, terms and loads), or depose a queen.",
-        subcommands: [HiveShow.self, HiveDepose.self, HiveEvictions.self, HiveLift.self], defaultSubcommand: HiveShow.self)
+        subcommands: [HiveShow.self, HiveDepose.self, HiveEvictions.self, HiveLift.self],
+        defaultSubcommand: HiveShow.self)
 }
 
 /// `colony hive depose [--cell CELL]`: the queen of the cell (default: the local agent's)
 /// abdicates and sits out the next elections; her cell elects another.
 struct HiveDepose: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "depose", abstract: "Make a queen abdicate; her cell elects another.")
+    static let configuration = CommandConfiguration(
+        commandName: "depose", abstract: "Make a queen abdicate; her cell elects another.")
     @OptionGroup var http: HTTPOption
     @Option(help: "The cell whose queen to depose (hex, as `colony hive` shows it). Default: the agent's own cell.")
     var cell: String?
@@ -23,12 +25,16 @@ struct HiveDepose: AsyncParsableCommand {
     func run() async throws {
         var path = "/v1/hive/depose"
         if let cell {
-            guard UInt64(cell, radix: 16) != nil else { throw ValidationError("--cell must be a cell id in hex, as `colony hive` shows it") }
+            guard UInt64(cell, radix: 16) != nil else {
+                throw ValidationError("--cell must be a cell id in hex, as `colony hive` shows it")
+            }
             path += "?cell=\(cell)"
         }
         let d = try await http.fetch(.POST, path, as: DeposeJSON.self)
         if d.local {
-            print("deposed: this node was queen of cell \(d.cell) in term \(d.term) and abdicated; the cell elects another")
+            print(
+                "deposed: this node was queen of cell \(d.cell) in term \(d.term) and abdicated; the cell elects another"
+            )
         } else {
             print("depose order sent to \(d.queenName ?? d.queen), queen of cell \(d.cell) in term \(d.term)")
         }
@@ -51,7 +57,10 @@ struct HiveEvictions: AsyncParsableCommand {
         }
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         let rows = list.map { e in
-            [e.name ?? e.id, e.id, e.reason, e.issuerName ?? e.issuer, "\(max(0, Int64(e.expiresMs) - Int64(now)) / 1000) s", e.accusers.joined(separator: ",")]
+            [
+                e.name ?? e.id, e.id, e.reason, e.issuerName ?? e.issuer,
+                "\(max(0, Int64(e.expiresMs) - Int64(now)) / 1000) s", e.accusers.joined(separator: ","),
+            ]
         }
         printTable([["NAME", "ID", "REASON", "ISSUER", "EXPIRES IN", "ACCUSERS"]] + rows)
     }
@@ -59,7 +68,8 @@ struct HiveEvictions: AsyncParsableCommand {
 
 /// `colony hive lift NODE`: end a member's evictions now (it may return at once).
 struct HiveLift: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "lift", abstract: "Lift the evictions of a member (by name or node id).")
+    static let configuration = CommandConfiguration(
+        commandName: "lift", abstract: "Lift the evictions of a member (by name or node id).")
     @OptionGroup var http: HTTPOption
     @Argument(help: "The evicted member: its name or node id, as `colony hive evictions` shows them.")
     var node: String
@@ -69,7 +79,8 @@ struct HiveLift: AsyncParsableCommand {
         if NodeID(hex: node) == nil {
             let list = try await http.fetch("/v1/hive/evictions", as: [EvictionJSON].self)
             guard let e = list.first(where: { $0.name == node }) else {
-                throw ValidationError("no eviction in force for a member named '\(node)' (colony hive evictions lists them)")
+                throw ValidationError(
+                    "no eviction in force for a member named '\(node)' (colony hive evictions lists them)")
             }
             id = e.id
         }
@@ -85,7 +96,8 @@ struct HiveLift: AsyncParsableCommand {
 }
 
 struct HiveShow: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the hive: cells, queens, terms and loads.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show the hive: cells, queens, terms and loads.")
     @OptionGroup var http: HTTPOption
     @Flag(help: "Print the agent's JSON.") var json = false
 
@@ -97,20 +109,29 @@ struct HiveShow: AsyncParsableCommand {
         case "homeless":
             print("\(n.name): in no cell (plain gossip)")
         case "queen":
-            print("\(n.name): queen of cell \(n.cell ?? "?") in term \(n.term), \(n.voters.count) voters, lease \(n.leaseHeld ? "held" : "NOT held")")
+            print(
+                "\(n.name): queen of cell \(n.cell ?? "?") in term \(n.term), \(n.voters.count) voters, lease \(n.leaseHeld ? "held" : "NOT held")"
+            )
         default:
-            print("\(n.name): \(n.role) in cell \(n.cell ?? "?"), term \(n.term), queen \(n.queenName ?? n.queen ?? "unknown")\(n.routing ? "" : " (not routing: plain gossip)")")
+            print(
+                "\(n.name): \(n.role) in cell \(n.cell ?? "?"), term \(n.term), queen \(n.queenName ?? n.queen ?? "unknown")\(n.routing ? "" : " (not routing: plain gossip)")"
+            )
         }
         guard !hive.cells.isEmpty else {
             print("no cells yet")
             return
         }
         let rows = hive.cells.map { c in
-            [c.cell, c.queenName ?? c.queen, "\(c.term)", "\(c.size)", c.open ? "open" : "full", c.rttMs.map { String(format: "%.3f ms", $0) } ?? "—", c.address]
+            [
+                c.cell, c.queenName ?? c.queen, "\(c.term)", "\(c.size)", c.open ? "open" : "full",
+                c.rttMs.map { String(format: "%.3f ms", $0) } ?? "—", c.address,
+            ]
         }
         printTable([["CELL", "QUEEN", "TERM", "SIZE", "ROOM", "RTT", "ADDRESS"]] + rows)
         if let evictions = hive.evictions, !evictions.isEmpty {
-            print("\(evictions.count) evicted: " + evictions.map { $0.name ?? $0.id }.joined(separator: ", ") + " (colony hive evictions)")
+            print(
+                "\(evictions.count) evicted: " + evictions.map { $0.name ?? $0.id }.joined(separator: ", ")
+                    + " (colony hive evictions)")
         }
     }
 }

@@ -4,7 +4,9 @@ import Foundation
 import NIOHTTP1
 
 struct KeygenCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "keygen", abstract: "Print a new random encryption key (base64, AES-256) for --encrypt and `colony keys`.")
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Print a new random encryption key (base64, AES-256) for --encrypt and `colony keys`.")
 
     func run() throws {
         print(Keyring.generateKey())
@@ -34,11 +36,19 @@ struct KeysCommand: AsyncParsableCommand {
             print(String(decoding: response, as: UTF8.self))
             // A swarm change some member refused or missed exits non-zero, as `serf keys`.
             struct Answer: Decodable {
-                struct Summary: Decodable { var nodes: Int; var responses: Int; var errors: [String: String] }
+                struct Summary: Decodable {
+                    var nodes: Int
+                    var responses: Int
+                    var errors: [String: String]
+                }
                 var swarm: Summary?
             }
-            if let s = (try? JSONDecoder().decode(Answer.self, from: Data(response)))?.swarm, !s.errors.isEmpty || s.responses < s.nodes {
-                FileHandle.standardError.write(Data("error: \(s.responses) of \(s.nodes) members answered, \(s.errors.count) with an error\n".utf8))
+            if let s = (try? JSONDecoder().decode(Answer.self, from: Data(response)))?.swarm,
+                !s.errors.isEmpty || s.responses < s.nodes
+            {
+                FileHandle.standardError.write(
+                    Data("error: \(s.responses) of \(s.nodes) members answered, \(s.errors.count) with an error\n".utf8)
+                )
                 throw ExitCode(1)
             }
         }
@@ -53,13 +63,15 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the keys every member holds and which is primary.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show the keys every member holds and which is primary.")
         @OptionGroup var common: Common
         func run() async throws { try await common.send(.GET, "/v1/keyring", body: nil) }
     }
 
     struct Install: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Install a key everywhere (it opens packets at once; seals once used).")
+        static let configuration = CommandConfiguration(
+            abstract: "Install a key everywhere (it opens packets at once; seals once used).")
         @OptionGroup var common: Common
         @OptionGroup var argument: KeyArgument
         func run() async throws { try await common.send(.POST, "/v1/keyring", body: ["key": argument.key]) }
@@ -80,11 +92,14 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Mode: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Step encryption: open (send plain, read both), accept (seal, read both), require.")
+        static let configuration = CommandConfiguration(
+            abstract: "Step encryption: open (send plain, read both), accept (seal, read both), require.")
         @OptionGroup var common: Common
         @Argument(help: "open, accept or require.") var mode: String
         func run() async throws {
-            guard Keyring.Mode(rawValue: mode) != nil else { throw ValidationError("mode must be open, accept or require") }
+            guard Keyring.Mode(rawValue: mode) != nil else {
+                throw ValidationError("mode must be open, accept or require")
+            }
             try await common.send(.PUT, "/v1/keyring/mode", body: ["mode": mode])
         }
     }

@@ -7,7 +7,8 @@ import NIOHTTP1
 /// `colony rtt A [B]`: the round trip between two members estimated from their network
 /// coordinates, with no probe sent (as `serf rtt`). B defaults to the local agent.
 struct RTTCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rtt", abstract: "Estimate the round trip between two members from their network coordinates.")
+    static let configuration = CommandConfiguration(
+        commandName: "rtt", abstract: "Estimate the round trip between two members from their network coordinates.")
     @OptionGroup var http: HTTPOption
     @Argument(help: "A member name.") var a: String
     @Argument(help: "Another member name (default: the local agent).") var b: String?
@@ -17,7 +18,8 @@ struct RTTCommand: AsyncParsableCommand {
         guard let first = all.first else { throw ValidationError("the agent reported no coordinates") }
         func find(_ name: String) throws -> CoordinateJSON {
             guard let c = all.first(where: { $0.name == name }) else {
-                throw ValidationError("no coordinate for '\(name)' yet (the local agent learns one from each member's acks)")
+                throw ValidationError(
+                    "no coordinate for '\(name)' yet (the local agent learns one from each member's acks)")
             }
             return c
         }

@@ -7,10 +7,10 @@ struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the deterministic swarm simulator on a scenario and report what it measured.",
         discussion: """
-        One seed decides everything; the same seed replays the same run. A run first checks \
-        invariants on every step, then requires the swarm to converge. On failure it prints \
-        the command that reproduces it and exits non-zero.
-        """
+            One seed decides everything; the same seed replays the same run. A run first checks \
+            invariants on every step, then requires the swarm to converge. On failure it prints \
+            the command that reproduces it and exits non-zero.
+            """
     )
 
     @Option(help: "Scenario: \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -43,7 +43,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Crash kind for crash/pause: host (vanishes silently) or process (its port refuses connections).")
     var crash: String = "host"
 
-    @Flag(name: .customLong("no-hive"), help: "hive, queen-loss, split: do not form cells (plain gossip, for comparison).")
+    @Flag(
+        name: .customLong("no-hive"), help: "hive, queen-loss, split: do not form cells (plain gossip, for comparison)."
+    )
     var noHive = false
 
     @Option(help: "hive, queen-loss, split: broadcasts to send (default 200).")
@@ -61,7 +63,11 @@ struct Simulate: ParsableCommand {
     @Option(help: "Each node's clock runs at 1 ± up to this rate error (default 0.01 in the hive scenarios; else 0).")
     var drift: Double?
 
-    @Option(name: .customLong("lease-fraction"), help: "Override the hive's lease fraction (default 0.9; above 1 is unsafe: a negative control for the lease check).")
+    @Option(
+        name: .customLong("lease-fraction"),
+        help:
+            "Override the hive's lease fraction (default 0.9; above 1 is unsafe: a negative control for the lease check)."
+    )
     var leaseFraction: Double?
 
     @Option(help: "evict: members that misbehave (default max(2, N/50)).")
@@ -78,13 +84,17 @@ struct Simulate: ParsableCommand {
 
     func run() throws {
         guard let kind = ScenarioKind(rawValue: scenario) else {
-            throw ValidationError("unknown scenario '\(scenario)'; expected one of \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown scenario '\(scenario)'; expected one of \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         guard nodes >= 3, nodes <= 1_000_000 else { throw ValidationError("--nodes must be between 3 and 1000000") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
         let seedValue: UInt64
         if let seed {
-            guard let parsed = Self.parseSeed(seed) else { throw ValidationError("--seed must be a 64-bit number, decimal or 0x-hex") }
+            guard let parsed = Self.parseSeed(seed) else {
+                throw ValidationError("--seed must be a 64-bit number, decimal or 0x-hex")
+            }
             seedValue = parsed
         } else {
             var g = SystemRandomNumberGenerator()
@@ -97,17 +107,25 @@ struct Simulate: ParsableCommand {
         options.durationSeconds = duration
         options.suspicionMultiplier = suspicionMult
         options.hive = !noHive
-        if let broadcasts, broadcasts < 0 || broadcasts > 1_000_000 { throw ValidationError("--broadcasts must be between 0 and 1000000") }
+        if let broadcasts, broadcasts < 0 || broadcasts > 1_000_000 {
+            throw ValidationError("--broadcasts must be between 0 and 1000000")
+        }
         if let rounds, rounds < 0 || rounds > 10_000 { throw ValidationError("--rounds must be between 0 and 10000") }
         options.broadcasts = broadcasts
         options.rounds = rounds
         options.killFraction = kill
-        if let joiners, joiners < 0 || joiners > 1_000_000 { throw ValidationError("--joiners must be between 0 and 1000000") }
+        if let joiners, joiners < 0 || joiners > 1_000_000 {
+            throw ValidationError("--joiners must be between 0 and 1000000")
+        }
         options.joiners = joiners
         options.clockDrift = drift
         options.leaseFraction = leaseFraction
-        if let offenders, offenders < 1 || offenders > nodes / 3 { throw ValidationError("--offenders must be between 1 and a third of --nodes") }
-        if let evictTTL, !(evictTTL >= 1 && evictTTL <= 86_400) { throw ValidationError("--evict-ttl must be between 1 and 86400 seconds") }
+        if let offenders, offenders < 1 || offenders > nodes / 3 {
+            throw ValidationError("--offenders must be between 1 and a third of --nodes")
+        }
+        if let evictTTL, !(evictTTL >= 1 && evictTTL <= 86_400) {
+            throw ValidationError("--evict-ttl must be between 1 and 86400 seconds")
+        }
         options.offenders = offenders
         options.evictTTLSeconds = evictTTL
         switch crash {

@@ -12,7 +12,9 @@ struct KVCommand: AsyncParsableCommand {
 }
 
 func kvPath(_ key: String) -> String {
-    "/v1/kv/" + (key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "%;"))) ?? key)
+    "/v1/kv/"
+        + (key.addingPercentEncoding(
+            withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "%;"))) ?? key)
 }
 
 /// A value or payload argument: '-' reads standard input.
@@ -26,11 +28,13 @@ func contextHeader(_ context: String?) -> [(String, String)] {
 }
 
 func queryEscape(_ s: String) -> String {
-    s.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&+=#"))) ?? s
+    s.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&+=#")))
+        ?? s
 }
 
 struct KVGet: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a key's value (last writer wins); --siblings shows concurrent values.")
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Print a key's value (last writer wins); --siblings shows concurrent values.")
     @OptionGroup var http: HTTPOption
     @Argument(help: "The key.") var key: String
     @Flag(help: "Print every sibling and the context to write back.") var siblings = false
@@ -55,13 +59,17 @@ struct KVGet: AsyncParsableCommand {
             FileHandle.standardError.write(Data("(deleted)\n".utf8))
         }
         if k.siblings.count > 1 {
-            FileHandle.standardError.write(Data("note: \(k.siblings.count) concurrent values; `colony kv get --siblings \(key)` shows them all\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "note: \(k.siblings.count) concurrent values; `colony kv get --siblings \(key)` shows them all\n"
+                        .utf8))
         }
     }
 }
 
 struct KVPut: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "put", abstract: "Write a key. Returns once the write is durable on the agent.")
+    static let configuration = CommandConfiguration(
+        commandName: "put", abstract: "Write a key. Returns once the write is durable on the agent.")
     @OptionGroup var http: HTTPOption
     @Argument(help: "The key.") var key: String
     @Argument(help: "The value; '-' reads standard input.") var value: String
@@ -73,7 +81,8 @@ struct KVPut: AsyncParsableCommand {
 }
 
 struct KVDelete: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a key (a tombstone, collected after the grace period).")
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete a key (a tombstone, collected after the grace period).")
     @OptionGroup var http: HTTPOption
     @Argument(help: "The key.") var key: String
     @Option(help: "A context from `kv get --siblings`.") var context: String?
@@ -100,19 +109,23 @@ struct KVList: AsyncParsableCommand {
 }
 
 struct EventCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "event", abstract: "Broadcast a user event to every member.")
+    static let configuration = CommandConfiguration(
+        commandName: "event", abstract: "Broadcast a user event to every member.")
     @OptionGroup var http: HTTPOption
     @Argument(help: "Event name.") var name: String
     @Argument(help: "Payload ('-' reads standard input).") var payload: String = ""
     @Flag(help: "Only the newest event of this name matters (older ones are dropped).") var coalesce = false
 
     func run() async throws {
-        try await http.call(.POST, "/v1/event/\(queryEscape(name))" + (coalesce ? "?coalesce=true" : ""), body: argumentBytes(payload), raw: true)
+        try await http.call(
+            .POST, "/v1/event/\(queryEscape(name))" + (coalesce ? "?coalesce=true" : ""), body: argumentBytes(payload),
+            raw: true)
     }
 }
 
 struct QueryCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "query", abstract: "Ask matching members; print answers as they arrive until the timeout.")
+    static let configuration = CommandConfiguration(
+        commandName: "query", abstract: "Ask matching members; print answers as they arrive until the timeout.")
     @OptionGroup var http: HTTPOption
     @Argument(help: "Query name (the agent answers `ping` by itself).") var name: String
     @Argument(help: "Payload.") var payload: String = ""
@@ -138,7 +151,9 @@ struct QueryCommand: AsyncParsableCommand {
                     writeLine(line)
                     continue
                 }
-                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    continue
+                }
                 if obj["done"] != nil {
                     FileHandle.standardError.write(Data("\(obj["answers"] ?? 0) answers\n".utf8))
                 } else if obj["error"] == nil {
@@ -151,7 +166,8 @@ struct QueryCommand: AsyncParsableCommand {
 }
 
 struct LogCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "Follow the agent's durable event log (one JSON object per line).")
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "Follow the agent's durable event log (one JSON object per line).")
     @OptionGroup var http: HTTPOption
     @Option(help: "Start at this offset (1 = the beginning).") var from: Int64 = 1
 
@@ -173,7 +189,8 @@ extension NIOLockedBody {
         guard let lastNewline = all.lastIndex(of: 0x0A) else { return [] }
         let complete = all[...lastNewline]
         replace(with: Array(all[(lastNewline + 1)...]))
-        return String(decoding: complete, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        return String(decoding: complete, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(
+            String.init)
     }
 }
 

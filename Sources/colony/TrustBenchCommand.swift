@@ -13,7 +13,8 @@ import NIOPosix
 /// side in one run (alternating rounds, so machine noise hits both): join convergence time
 /// and process CPU per node per second in a steady swarm; reported as ratios.
 struct TrustBenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "trust-bench", abstract: "Measure the cost of encryption and signatures.")
+    static let configuration = CommandConfiguration(
+        commandName: "trust-bench", abstract: "Measure the cost of encryption and signatures.")
 
     @Option(help: "Nodes in the loopback swarm.") var nodes: Int = 16
     @Option(help: "Rounds of each (plain, encrypted), alternating.") var rounds: Int = 3
@@ -22,7 +23,9 @@ struct TrustBenchCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() async throws {
-        guard nodes >= 2, rounds >= 1, steady > 0, micro > 0 else { throw ValidationError("--nodes ≥ 2, --rounds ≥ 1, --steady and --micro > 0") }
+        guard nodes >= 2, rounds >= 1, steady > 0, micro > 0 else {
+            throw ValidationError("--nodes ≥ 2, --rounds ≥ 1, --steady and --micro > 0")
+        }
         let m = Self.microBench(seconds: micro)
         var plain: [(join: Double, cpu: Double)] = []
         var sealed: [(join: Double, cpu: Double)] = []
@@ -31,29 +34,50 @@ struct TrustBenchCommand: AsyncParsableCommand {
             plain.append(try await Self.swarmBench(nodes: nodes, encrypted: false, steady: steady))
             sealed.append(try await Self.swarmBench(nodes: nodes, encrypted: true, steady: steady))
         }
-        func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
-        let joinPlain = median(plain.map(\.join)), joinSealed = median(sealed.map(\.join))
-        let cpuPlain = median(plain.map(\.cpu)), cpuSealed = median(sealed.map(\.cpu))
+        func median(_ xs: [Double]) -> Double {
+            let s = xs.sorted()
+            return s[s.count / 2]
+        }
+        let joinPlain = median(plain.map(\.join))
+        let joinSealed = median(sealed.map(\.join))
+        let cpuPlain = median(plain.map(\.cpu))
+        let cpuSealed = median(sealed.map(\.cpu))
         if json {
             let fields = [
-                "\"sealPerSecond\": \(Int(m.seal))", "\"openPerSecond\": \(Int(m.open))", "\"signPerSecond\": \(Int(m.sign))",
-                "\"verifyPerSecond\": \(Int(m.verify))", "\"sealOpenVerifyPerSecond\": \(Int(m.all))", "\"packetBytes\": \(m.bytes)",
+                "\"sealPerSecond\": \(Int(m.seal))", "\"openPerSecond\": \(Int(m.open))",
+                "\"signPerSecond\": \(Int(m.sign))",
+                "\"verifyPerSecond\": \(Int(m.verify))", "\"sealOpenVerifyPerSecond\": \(Int(m.all))",
+                "\"packetBytes\": \(m.bytes)",
                 "\"nodes\": \(nodes)", "\"rounds\": \(rounds)",
-                "\"joinMsPlain\": \(String(format: "%.1f", joinPlain))", "\"joinMsEncrypted\": \(String(format: "%.1f", joinSealed))",
+                "\"joinMsPlain\": \(String(format: "%.1f", joinPlain))",
+                "\"joinMsEncrypted\": \(String(format: "%.1f", joinSealed))",
                 "\"joinRatio\": \(String(format: "%.3f", joinSealed / joinPlain))",
-                "\"cpuMsPerNodePerSecondPlain\": \(String(format: "%.3f", cpuPlain))", "\"cpuMsPerNodePerSecondEncrypted\": \(String(format: "%.3f", cpuSealed))",
+                "\"cpuMsPerNodePerSecondPlain\": \(String(format: "%.3f", cpuPlain))",
+                "\"cpuMsPerNodePerSecondEncrypted\": \(String(format: "%.3f", cpuSealed))",
                 "\"cpuRatio\": \(String(format: "%.3f", cpuSealed / cpuPlain))",
             ]
             print("{" + fields.joined(separator: ", ") + "}")
         } else {
-            print(String(format: "micro (%d-byte packet, one core): seal %.0f/s · open %.0f/s · Ed25519 sign %.0f/s · verify %.0f/s · seal+open+verify %.0f/s",
-                         m.bytes, m.seal, m.open, m.sign, m.verify, m.all))
-            print(String(format: "join of %d nodes (median of %d): plain %.0f ms · encrypted %.0f ms · ratio %.2f", nodes, rounds, joinPlain, joinSealed, joinSealed / joinPlain))
-            print(String(format: "steady CPU per node: plain %.3f ms/s · encrypted %.3f ms/s · ratio %.2f", cpuPlain, cpuSealed, cpuSealed / cpuPlain))
+            print(
+                String(
+                    format:
+                        "micro (%d-byte packet, one core): seal %.0f/s · open %.0f/s · Ed25519 sign %.0f/s · verify %.0f/s · seal+open+verify %.0f/s",
+                    m.bytes, m.seal, m.open, m.sign, m.verify, m.all))
+            print(
+                String(
+                    format: "join of %d nodes (median of %d): plain %.0f ms · encrypted %.0f ms · ratio %.2f", nodes,
+                    rounds, joinPlain, joinSealed, joinSealed / joinPlain))
+            print(
+                String(
+                    format: "steady CPU per node: plain %.3f ms/s · encrypted %.3f ms/s · ratio %.2f", cpuPlain,
+                    cpuSealed, cpuSealed / cpuPlain))
         }
     }
 
-    struct Micro { var seal, open, sign, verify, all: Double; var bytes: Int }
+    struct Micro {
+        var seal, open, sign, verify, all: Double
+        var bytes: Int
+    }
 
     static func microBench(seconds: Double) -> Micro {
         let key = Array(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
@@ -91,7 +115,8 @@ struct TrustBenchCommand: AsyncParsableCommand {
     static func cpuMs() -> Double {
         var u = rusage()
         getrusage(RUSAGE_SELF.rawValue, &u)
-        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec)
+            / 1000
     }
 
     /// One swarm: time from the joins to every node seeing every other alive, then process
@@ -104,7 +129,9 @@ struct TrustBenchCommand: AsyncParsableCommand {
         for i in 0..<n {
             var c = ColonyNode.Configuration(name: "b\(i)", bind: Address(host: "127.0.0.1", port: 0), settings: .local)
             c.keyring = keyring
-            let node = ColonyNode(configuration: c, logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }, eventLoopGroup: group)
+            let node = ColonyNode(
+                configuration: c, logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() },
+                eventLoopGroup: group)
             let a = try await node.start()
             if first == nil { first = a }
             swarm.append(node)
@@ -114,7 +141,10 @@ struct TrustBenchCommand: AsyncParsableCommand {
         for node in swarm.dropFirst() { try await node.join(seeds: ["\(first!)"]) }
         while true {
             var all = true
-            for node in swarm where await node.statusCounts()[.alive] != n { all = false; break }
+            for node in swarm where await node.statusCounts()[.alive] != n {
+                all = false
+                break
+            }
             if all { break }
             if clock.now - t0 > .seconds(60) { throw ValidationError("the swarm did not converge in 60 s") }
             try await Task.sleep(for: .milliseconds(5))

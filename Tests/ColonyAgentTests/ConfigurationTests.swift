@@ -6,17 +6,17 @@ import Testing
 @Suite struct ConfigurationTests {
     @Test func tomlFileIsReadAndFlagsOverrideIt() throws {
         let text = """
-        # colony.toml
-        name = "alpha"
-        bind = "127.0.0.1:8000"
-        join = ["10.0.0.1:7946", "seed.example"]
-        profile = "wan"
-        eviction_ttl = 600
+            # colony.toml
+            name = "alpha"
+            bind = "127.0.0.1:8000"
+            join = ["10.0.0.1:7946", "seed.example"]
+            profile = "wan"
+            eviction_ttl = 600
 
-        [tags]
-        role = "db"
-        zone = "eu-1"
-        """
+            [tags]
+            role = "db"
+            zone = "eu-1"
+            """
         let file = try AgentConfiguration.overrides(fromTOML: text)
         var flags = AgentConfiguration.Overrides()
         flags.profile = "local"
@@ -31,7 +31,8 @@ import Testing
         #expect(c.evictionTTL == 600)
         #expect(try c.nodeConfiguration().settings.hive.evictionTTL == .seconds(600))
         flags.evictionTTL = 90
-        #expect(try AgentConfiguration.resolve(file: file, flags: flags).evictionTTL == 90, "the flag overrides the file")
+        #expect(
+            try AgentConfiguration.resolve(file: file, flags: flags).evictionTTL == 90, "the flag overrides the file")
     }
 
     @Test(arguments: [

@@ -13,7 +13,9 @@ import Testing
 /// (`.ci/run` installs Debian's `chromium`).
 enum Browser {
     static var chromium: String? {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
     }
 }
 
@@ -46,12 +48,17 @@ struct DashboardBrowserTests {
 
     /// `count` agents named `prefix-i` joined into one swarm, the first serving the
     /// dashboard (cancel `server` when done).
-    func swarmWithDashboard(_ prefix: String, count: Int, settings: Settings) async throws -> (nodes: [ColonyNode], url: String, server: Task<Void, any Error>) {
+    func swarmWithDashboard(_ prefix: String, count: Int, settings: Settings) async throws -> (
+        nodes: [ColonyNode], url: String, server: Task<Void, any Error>
+    ) {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         var nodes: [ColonyNode] = []
         var seed: Address?
         for i in 0..<count {
-            let n = ColonyNode(configuration: .init(name: "\(prefix)-\(i)", bind: Address(host: "127.0.0.1", port: 0), settings: settings), logger: logger)
+            let n = ColonyNode(
+                configuration: .init(
+                    name: "\(prefix)-\(i)", bind: Address(host: "127.0.0.1", port: 0), settings: settings),
+                logger: logger)
             let a = try await n.start()
             if let seed { try await n.join(seeds: ["\(seed)"]) } else { seed = a }
             nodes.append(n)
@@ -73,19 +80,27 @@ struct DashboardBrowserTests {
     @Test func membersAppearAndChangeAsTheyFailAndLeave() async throws {
         let (nodes, url, server) = try await swarmWithDashboard("web", count: 4, settings: .local)
         defer { server.cancel() }
-        for _ in 0..<100 where await nodes[0].members(status: .alive).count < 4 { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<100 where await nodes[0].members(status: .alive).count < 4 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
 
         try await nodes[1].put("config/colour", value: Array("teal".utf8))
-        for _ in 0..<100 where (try? await nodes[0].get("config/colour").value) == nil { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<100 where (try? await nodes[0].get("config/colour").value) == nil {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let page = try dom(url)
         let first = statuses(in: page)
         #expect(first == ["web-0": "alive", "web-1": "alive", "web-2": "alive", "web-3": "alive"], "\(first)")
-        #expect(page.contains("data-key=\"config/colour\"") && page.contains("teal"), "the keys table shows a key written elsewhere")
+        #expect(
+            page.contains("data-key=\"config/colour\"") && page.contains("teal"),
+            "the keys table shows a key written elsewhere")
 
-        await nodes[3].stop()          // fails
-        try await nodes[2].leave()     // leaves
+        await nodes[3].stop() // fails
+        try await nodes[2].leave() // leaves
         await nodes[2].stop()
-        for _ in 0..<300 where await nodes[0].members(status: .dead).count < 1 { try await Task.sleep(for: .milliseconds(100)) }
+        for _ in 0..<300 where await nodes[0].members(status: .dead).count < 1 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let second = statuses(in: try dom(url))
         #expect(second["web-2"] == "left", "\(second)")
         #expect(second["web-3"] == "dead", "\(second)")
@@ -107,10 +122,16 @@ struct DashboardBrowserTests {
         var queens = 0
         for _ in 0..<200 {
             var ids: Set<NodeID> = []
-            for n in nodes where await n.hive().state.role == .queen { if let me = await n.hive().me { ids.insert(me) } }
+            for n in nodes where await n.hive().state.role == .queen {
+                if let me = await n.hive().me { ids.insert(me) }
+            }
             let view = await nodes[0].hive()
             queens = ids.count
-            if view.routing && !ids.isEmpty && ids.isSubset(of: Set(view.state.cells.values.filter { !$0.dissolved }.map(\.queen))) { break }
+            if view.routing && !ids.isEmpty
+                && ids.isSubset(of: Set(view.state.cells.values.filter { !$0.dissolved }.map(\.queen)))
+            {
+                break
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(queens >= 1)

@@ -2,11 +2,13 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 enum NetNS {
-    static var ip: String? { ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) } }
+    static var ip: String? {
+        ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
     /// Network namespaces need root and iproute2.
     static var available: Bool { getuid() == 0 && ip != nil && Binary.colony != nil }
 
@@ -41,8 +43,11 @@ struct DiscoveryTests {
         for i in 0..<3 {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: NetNS.ip!)
-            p.arguments = ["netns", "exec", ns, Binary.colony!, "agent", "--name", "m-\(i)", "--bind", "127.0.0.1:\(7960 + i)",
-                           "--http", "127.0.0.1:\(7950 + i)", "--profile", "local", "--discover", "testswarm", "--log-level", "warning"]
+            p.arguments = [
+                "netns", "exec", ns, Binary.colony!, "agent", "--name", "m-\(i)", "--bind", "127.0.0.1:\(7960 + i)",
+                "--http", "127.0.0.1:\(7950 + i)", "--profile", "local", "--discover", "testswarm", "--log-level",
+                "warning",
+            ]
             p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             p.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try p.run()
@@ -51,7 +56,10 @@ struct DiscoveryTests {
         func alive(via i: Int) -> Int {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: NetNS.ip!)
-            p.arguments = ["netns", "exec", ns, Binary.colony!, "members", "--status", "alive", "--json", "--http", "127.0.0.1:\(7950 + i)"]
+            p.arguments = [
+                "netns", "exec", ns, Binary.colony!, "members", "--status", "alive", "--json", "--http",
+                "127.0.0.1:\(7950 + i)",
+            ]
             let pipe = Pipe()
             p.standardOutput = pipe
             p.standardError = FileHandle(forWritingAtPath: "/dev/null")

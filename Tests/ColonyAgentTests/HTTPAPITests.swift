@@ -65,12 +65,18 @@ import Testing
         ("/v1/hive/lift?id=nothex", .post, "", .badRequest),
         ("/v1/hive/lift?id=0123456789abcdef0123456789abcdef", .post, "", .notFound),
     ])
-    func malformedRequestsGetJSONErrors(uri: String, method: HTTPRequest.Method, body: String, status: HTTPResponse.Status) async throws {
+    func malformedRequestsGetJSONErrors(
+        uri: String, method: HTTPRequest.Method, body: String, status: HTTPResponse.Status
+    ) async throws {
         try await withAgent { client in
-            try await client.execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)) { r in
+            try await client.execute(
+                uri: uri, method: method, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)
+            ) { r in
                 #expect(r.status == status)
                 #expect(r.headers[.contentType]?.hasPrefix("application/json") == true)
-                let object = try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: [String: String]]
+                let object =
+                    try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView))
+                    as? [String: [String: String]]
                 #expect(object?["error"]?["message"]?.isEmpty == false)
             }
         }

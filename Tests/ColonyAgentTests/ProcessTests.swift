@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 enum Binary {
@@ -48,8 +48,10 @@ struct ProcessTests {
     func start(_ i: Int, join: Bool, extra: [String] = []) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Binary.colony!)
-        var args = ["agent", "--name", "p-\(i)", "--bind", "127.0.0.1:\(base + 10 + i)", "--http", "127.0.0.1:\(base + i)",
-                    "--data-dir", "\(root)/p-\(i)", "--profile", "local", "--log-level", "warning"]
+        var args = [
+            "agent", "--name", "p-\(i)", "--bind", "127.0.0.1:\(base + 10 + i)", "--http", "127.0.0.1:\(base + i)",
+            "--data-dir", "\(root)/p-\(i)", "--profile", "local", "--log-level", "warning",
+        ]
         if join { args += ["--join", "127.0.0.1:\(base + 10)"] }
         p.arguments = args + extra
         p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
@@ -80,7 +82,9 @@ struct ProcessTests {
             try? FileManager.default.removeItem(atPath: root)
         }
         for i in 0..<4 { agents.append(try start(i, join: i > 0)) }
-        let converged = waitUntil(20) { (0..<4).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 4 } }
+        let converged = waitUntil(20) {
+            (0..<4).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 4 }
+        }
         #expect(converged != nil, "four agent processes converge")
 
         // kill -9: every survivor marks it dead within the local profile's bound.
@@ -134,14 +138,18 @@ struct ProcessTests {
             try? FileManager.default.removeItem(atPath: root)
         }
         for i in 0..<5 { agents.append(try start(i, join: i > 0)) }
-        let converged = waitUntil(20) { (0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 } }
+        let converged = waitUntil(20) {
+            (0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 }
+        }
         #expect(converged != nil, "five agent processes converge")
 
         var acknowledged: [String: String] = [:]
         func write(_ n: Int, via i: Int) {
             let key = "w/\(n)"
             let value = "v\(n)@p-\(i)"
-            if Binary.run(["kv", "put", key, value, "--http", "127.0.0.1:\(base + i)"]).status == 0 { acknowledged[key] = value }
+            if Binary.run(["kv", "put", key, value, "--http", "127.0.0.1:\(base + i)"]).status == 0 {
+                acknowledged[key] = value
+            }
         }
         for n in 0..<20 { write(n, via: n % 5) }
         kill(agents[2].processIdentifier, SIGKILL)
@@ -170,7 +178,13 @@ struct ProcessTests {
     /// and every agent ends with only the new key, primary.
     @Test func keyRotationAcrossFiveAgentProcessesLosesNothing() throws {
         struct Summary: Decodable {
-            struct Swarm: Decodable { var nodes: Int; var responses: Int; var errors: [String: String]; var keys: [String: Int]; var primaryKeys: [String: Int] }
+            struct Swarm: Decodable {
+                var nodes: Int
+                var responses: Int
+                var errors: [String: String]
+                var keys: [String: Int]
+                var primaryKeys: [String: Int]
+            }
             var swarm: Swarm?
         }
         let k1 = Binary.run(["keygen"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -182,7 +196,9 @@ struct ProcessTests {
             try? FileManager.default.removeItem(atPath: root)
         }
         for i in 0..<5 { agents.append(try start(i, join: i > 0, extra: ["--encrypt", k1])) }
-        let converged = waitUntil(20) { (0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 } }
+        let converged = waitUntil(20) {
+            (0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 }
+        }
         #expect(converged != nil, "five encrypted agents converge")
 
         var acknowledged: [String: String] = [:]
@@ -190,7 +206,9 @@ struct ProcessTests {
         func writeSome() {
             for _ in 0..<5 {
                 let key = "r/\(n)"
-                if Binary.run(["kv", "put", key, "v\(n)", "--http", "127.0.0.1:\(base + n % 5)"]).status == 0 { acknowledged[key] = "v\(n)" }
+                if Binary.run(["kv", "put", key, "v\(n)", "--http", "127.0.0.1:\(base + n % 5)"]).status == 0 {
+                    acknowledged[key] = "v\(n)"
+                }
                 n += 1
             }
         }
@@ -201,7 +219,9 @@ struct ProcessTests {
         }
         writeSome()
         let installed = keys(["install", k2])
-        #expect(installed?.responses == 5 && installed?.keys[k2] == 5 && installed?.errors.isEmpty == true, "\(String(describing: installed))")
+        #expect(
+            installed?.responses == 5 && installed?.keys[k2] == 5 && installed?.errors.isEmpty == true,
+            "\(String(describing: installed))")
         writeSome()
         let used = keys(["use", k2])
         #expect(used?.primaryKeys[k2] == 5, "\(String(describing: used))")
@@ -214,7 +234,9 @@ struct ProcessTests {
         #expect(acknowledged.count == 20, "every write acknowledged (\(acknowledged.count))")
         let agreed = waitUntil(20) { (0..<5).allSatisfy { i in self.keys(via: i).map { $0 == acknowledged } ?? false } }
         #expect(agreed != nil, "every agent holds every write made before, during and after the rotation")
-        #expect((0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 }, "nobody dropped out")
+        #expect(
+            (0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 },
+            "nobody dropped out")
         // Removing the primary is refused, with a clear error and a non-zero exit.
         #expect(Binary.run(["keys", "remove", k2, "--http", "127.0.0.1:\(base)"]).status != 0)
     }

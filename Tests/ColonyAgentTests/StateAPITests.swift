@@ -45,15 +45,23 @@ import Testing
             // A blind write (empty context) beside it makes a sibling; the read's context
             // resolves both.
             let empty = Data(Wire.encode(context: CausalContext())).base64EncodedString()
-            try await client.execute(uri: "/v1/kv/app/a%20b", method: .put, headers: [Self.contextHeader: empty], body: ByteBuffer(string: "two")) { r in
+            try await client.execute(
+                uri: "/v1/kv/app/a%20b", method: .put, headers: [Self.contextHeader: empty],
+                body: ByteBuffer(string: "two")
+            ) { r in
                 #expect(r.status == .ok)
             }
             try await client.execute(uri: "/v1/kv/app/a%20b", method: .get) { r in
                 let k = try JSONDecoder().decode(KeyJSON.self, from: Data(r.body.readableBytesView))
-                #expect(Set(k.siblings.compactMap(\.text)) == ["one", "two"], "409-free: concurrent values come back as a list")
+                #expect(
+                    Set(k.siblings.compactMap(\.text)) == ["one", "two"],
+                    "409-free: concurrent values come back as a list")
                 context = k.context
             }
-            try await client.execute(uri: "/v1/kv/app/a%20b", method: .put, headers: [Self.contextHeader: context], body: ByteBuffer(string: "three")) { r in
+            try await client.execute(
+                uri: "/v1/kv/app/a%20b", method: .put, headers: [Self.contextHeader: context],
+                body: ByteBuffer(string: "three")
+            ) { r in
                 #expect(r.status == .ok)
             }
             try await client.execute(uri: "/v1/kv/app/a%20b", method: .get) { r in
@@ -102,11 +110,14 @@ import Testing
 
     @Test func eventsQueriesAndTheLog() async throws {
         try await withAgent { node, client in
-            try await client.execute(uri: "/v1/event/deploy?coalesce=true", method: .post, body: ByteBuffer(string: "v2")) { r in
+            try await client.execute(
+                uri: "/v1/event/deploy?coalesce=true", method: .post, body: ByteBuffer(string: "v2")
+            ) { r in
                 #expect(r.status == .ok)
                 #expect(String(buffer: r.body).contains("\"lamport\":1"))
             }
-            try await client.execute(uri: "/v1/query/ping?timeout=300ms", method: .post, body: ByteBuffer(string: "hi")) { r in
+            try await client.execute(uri: "/v1/query/ping?timeout=300ms", method: .post, body: ByteBuffer(string: "hi"))
+            { r in
                 #expect(r.status == .ok)
                 let lines = String(buffer: r.body).split(separator: "\n")
                 #expect(lines.count == 2, "one answer (this node), then the summary")

@@ -43,9 +43,12 @@ private let json: HTTPFields = [.contentType: "application/json"]
 @Suite(.serialized) struct TrustAPITests {
     static let token = "0123456789abcdef-token"
 
-    func withAgent(keyring: Keyring?, token: String? = nil,
-                   _ body: @escaping @Sendable (any TestClientProtocol, ColonyNode) async throws -> Void) async throws {
-        var config = ColonyNode.Configuration(name: "trust", bind: Address(host: "127.0.0.1", port: 0), settings: .local)
+    func withAgent(
+        keyring: Keyring?, token: String? = nil,
+        _ body: @escaping @Sendable (any TestClientProtocol, ColonyNode) async throws -> Void
+    ) async throws {
+        var config = ColonyNode.Configuration(
+            name: "trust", bind: Address(host: "127.0.0.1", port: 0), settings: .local)
         config.keyring = keyring
         let node = ColonyNode(configuration: config, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         try await node.start()
@@ -68,8 +71,11 @@ private let json: HTTPFields = [.contentType: "application/json"]
                 #expect(message(r).contains("bearer token"))
                 #expect(r.headers[HTTPFields.Element.Name("WWW-Authenticate")!]?.hasPrefix("Bearer") == true)
             }
-            for header in ["Bearer wrong-token-0123456789", "Bearer ", "Bearer 0123456789abcdef-toke", "Bearer 0123456789abcdef-tokenX",
-                           "Basic 0123456789abcdef-token", "0123456789abcdef-token"] {
+            for header in [
+                "Bearer wrong-token-0123456789", "Bearer ", "Bearer 0123456789abcdef-toke",
+                "Bearer 0123456789abcdef-tokenX",
+                "Basic 0123456789abcdef-token", "0123456789abcdef-token",
+            ] {
                 try await client.execute(uri: "/v1/self", method: .get, headers: [.authorization: header]) { r in
                     #expect(r.status == .unauthorized, "Authorization: \(header)")
                     #expect(!message(r).isEmpty)
@@ -77,7 +83,9 @@ private let json: HTTPFields = [.contentType: "application/json"]
                 }
             }
             // Protected routes that change things are refused too, and change nothing.
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .post, headers: json, body: keyBody(Keyring.generateKey())) { r in
+            try await client.execute(
+                uri: "/v1/keyring?scope=local", method: .post, headers: json, body: keyBody(Keyring.generateKey())
+            ) { r in
                 #expect(r.status == .unauthorized)
             }
         }
@@ -92,27 +100,38 @@ private let json: HTTPFields = [.contentType: "application/json"]
                 #expect(r.status == .ok)
                 #expect(String(buffer: r.body).contains("access_token"))
             }
-            try await client.execute(uri: "/v1/self?access_token=\(Self.token)", method: .get) { r in #expect(r.status == .ok) }
-            try await client.execute(uri: "/v1/self?access_token=wrong-token-0123456789", method: .get) { r in #expect(r.status == .unauthorized) }
-            try await client.execute(uri: "/v1/self", method: .get, headers: [.authorization: "bearer \(Self.token)"]) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: "/v1/self?access_token=\(Self.token)", method: .get) { r in
+                #expect(r.status == .ok)
+            }
+            try await client.execute(uri: "/v1/self?access_token=wrong-token-0123456789", method: .get) { r in
+                #expect(r.status == .unauthorized)
+            }
+            try await client.execute(uri: "/v1/self", method: .get, headers: [.authorization: "bearer \(Self.token)"]) {
+                r in #expect(r.status == .ok)
+            }
             try await client.execute(uri: "/v1/members", method: .get) { r in #expect(r.status == .unauthorized) }
         }
     }
 
     @Test func theRightTokenIsLetThrough() async throws {
         try await withAgent(keyring: nil, token: Self.token) { client, node in
-            try await client.execute(uri: "/v1/self", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { r in
+            try await client.execute(uri: "/v1/self", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) {
+                r in
                 #expect(r.status == .ok)
                 let me = try decode(MemberJSON.self, r)
                 #expect(me.name == "trust")
             }
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { r in
+            try await client.execute(
+                uri: "/v1/keyring?scope=local", method: .get, headers: [.authorization: "Bearer \(Self.token)"]
+            ) { r in
                 #expect(r.status == .ok)
                 let reply = try decode(KeyringReply.self, r)
                 #expect(reply.local?.mode == "off")
             }
             // Errors behind the token are still JSON errors with their own status.
-            try await client.execute(uri: "/v1/members?status=bogus", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { r in
+            try await client.execute(
+                uri: "/v1/members?status=bogus", method: .get, headers: [.authorization: "Bearer \(Self.token)"]
+            ) { r in
                 #expect(r.status == .badRequest)
                 #expect(message(r).contains("status"))
             }
@@ -145,51 +164,63 @@ private let json: HTTPFields = [.contentType: "application/json"]
                 #expect(reply.swarm == nil)
             }
             // Install: the new key is secondary.
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .post, headers: json, body: keyBody(k2)) { r in
+            try await client.execute(uri: "/v1/keyring?scope=local", method: .post, headers: json, body: keyBody(k2)) {
+                r in
                 #expect(r.status == .ok)
                 let reply = try decode(KeyringReply.self, r)
                 #expect(reply.local?.keys == [k1, k2])
             }
             #expect(await node.keyring().keys == [k1, k2])
             // Installing again is a no-op.
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .post, headers: json, body: keyBody(k2)) { r in
+            try await client.execute(uri: "/v1/keyring?scope=local", method: .post, headers: json, body: keyBody(k2)) {
+                r in
                 #expect(r.status == .ok)
                 let reply = try decode(KeyringReply.self, r)
                 #expect(reply.local?.keys == [k1, k2])
             }
             // Use: the new key becomes primary.
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .put, headers: json, body: keyBody(k2)) { r in
+            try await client.execute(uri: "/v1/keyring?scope=local", method: .put, headers: json, body: keyBody(k2)) {
+                r in
                 #expect(r.status == .ok)
                 let reply = try decode(KeyringReply.self, r)
                 #expect(reply.local?.keys == [k2, k1])
                 #expect(reply.local?.primary == k2)
             }
             // The primary cannot be removed.
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .delete, headers: json, body: keyBody(k2)) { r in
+            try await client.execute(uri: "/v1/keyring?scope=local", method: .delete, headers: json, body: keyBody(k2))
+            { r in
                 #expect(r.status == .badRequest)
                 #expect(message(r).contains("primary key cannot be removed"))
             }
             #expect(await node.keyring().keys == [k2, k1], "the failed removal changed nothing")
             // The old one can.
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .delete, headers: json, body: keyBody(k1)) { r in
+            try await client.execute(uri: "/v1/keyring?scope=local", method: .delete, headers: json, body: keyBody(k1))
+            { r in
                 #expect(r.status == .ok)
                 let reply = try decode(KeyringReply.self, r)
                 #expect(reply.local?.keys == [k2])
             }
             // Using a key that is not installed.
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .put, headers: json, body: keyBody(k1)) { r in
+            try await client.execute(uri: "/v1/keyring?scope=local", method: .put, headers: json, body: keyBody(k1)) {
+                r in
                 #expect(r.status == .badRequest)
                 #expect(message(r).contains("not installed"))
             }
             // Modes.
-            try await client.execute(uri: "/v1/keyring/mode?scope=local", method: .put, headers: json, body: ByteBuffer(string: "{\"mode\":\"bogus\"}")) { r in
+            try await client.execute(
+                uri: "/v1/keyring/mode?scope=local", method: .put, headers: json,
+                body: ByteBuffer(string: "{\"mode\":\"bogus\"}")
+            ) { r in
                 #expect(r.status == .badRequest)
                 let m = message(r)
                 #expect(m.contains("mode must be one of open, accept, require"), "\(m)")
                 #expect(m.contains("bogus"))
             }
             #expect(await node.keyring().mode == "require")
-            try await client.execute(uri: "/v1/keyring/mode?scope=local", method: .put, headers: json, body: ByteBuffer(string: "{\"mode\":\"accept\"}")) { r in
+            try await client.execute(
+                uri: "/v1/keyring/mode?scope=local", method: .put, headers: json,
+                body: ByteBuffer(string: "{\"mode\":\"accept\"}")
+            ) { r in
                 #expect(r.status == .ok)
                 let reply = try decode(KeyringReply.self, r)
                 #expect(reply.local?.mode == "accept")
@@ -212,7 +243,9 @@ private let json: HTTPFields = [.contentType: "application/json"]
         ("/v1/keyring?timeout=forever", .get, "", "timeout"),
         ("/v1/keyring?timeout=2m", .get, "", "at most 60s"),
     ])
-    func malformedKeyringRequestsAre400(uri: String, method: HTTPRequest.Method, body: String, expected: String) async throws {
+    func malformedKeyringRequestsAre400(uri: String, method: HTTPRequest.Method, body: String, expected: String)
+        async throws
+    {
         let k1 = Keyring.generateKey()
         try await withAgent(keyring: try Keyring(primaryBase64: k1)) { client, node in
             try await client.execute(uri: uri, method: method, headers: json, body: ByteBuffer(string: body)) { r in
@@ -242,20 +275,27 @@ private let json: HTTPFields = [.contentType: "application/json"]
                     #expect(message(r).contains("encryption is not enabled"))
                 }
             }
-            try await client.execute(uri: "/v1/keyring/mode", method: .put, headers: json, body: ByteBuffer(string: "{\"mode\":\"require\"}")) { r in
+            try await client.execute(
+                uri: "/v1/keyring/mode", method: .put, headers: json, body: ByteBuffer(string: "{\"mode\":\"require\"}")
+            ) { r in
                 #expect(r.status == .conflict)
             }
             // Locally, use and mode need a keyring first.
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .put, headers: json, body: keyBody(k)) { r in
+            try await client.execute(uri: "/v1/keyring?scope=local", method: .put, headers: json, body: keyBody(k)) {
+                r in
                 #expect(r.status == .conflict)
                 #expect(message(r).contains("encryption is not enabled"))
             }
-            try await client.execute(uri: "/v1/keyring/mode?scope=local", method: .put, headers: json, body: ByteBuffer(string: "{\"mode\":\"accept\"}")) { r in
+            try await client.execute(
+                uri: "/v1/keyring/mode?scope=local", method: .put, headers: json,
+                body: ByteBuffer(string: "{\"mode\":\"accept\"}")
+            ) { r in
                 #expect(r.status == .conflict)
             }
             #expect(await node.keyring().mode == "off", "nothing was turned on by the refused requests")
             // Installing locally turns on reading sealed packets, still sending plain.
-            try await client.execute(uri: "/v1/keyring?scope=local", method: .post, headers: json, body: keyBody(k)) { r in
+            try await client.execute(uri: "/v1/keyring?scope=local", method: .post, headers: json, body: keyBody(k)) {
+                r in
                 #expect(r.status == .ok)
                 let local = try decode(KeyringReply.self, r).local
                 #expect(local?.keys == [k])
@@ -289,7 +329,8 @@ private let json: HTTPFields = [.contentType: "application/json"]
                 #expect(swarm.complete)
             }
             // The default scope is the swarm: the install reaches this node too.
-            try await client.execute(uri: "/v1/keyring?timeout=3s", method: .post, headers: json, body: keyBody(k2)) { r in
+            try await client.execute(uri: "/v1/keyring?timeout=3s", method: .post, headers: json, body: keyBody(k2)) {
+                r in
                 #expect(r.status == .ok)
                 let swarm = try #require(try decode(KeyringReply.self, r).swarm)
                 #expect(swarm.responses == 1)
@@ -299,7 +340,8 @@ private let json: HTTPFields = [.contentType: "application/json"]
             }
             #expect(await node.keyring().keys == [k1, k2])
             // A member that cannot apply the change answers with its error.
-            try await client.execute(uri: "/v1/keyring?timeout=3s", method: .delete, headers: json, body: keyBody(k1)) { r in
+            try await client.execute(uri: "/v1/keyring?timeout=3s", method: .delete, headers: json, body: keyBody(k1)) {
+                r in
                 #expect(r.status == .ok)
                 let swarm = try #require(try decode(KeyringReply.self, r).swarm)
                 #expect(swarm.responses == 1)
@@ -345,7 +387,12 @@ private let json: HTTPFields = [.contentType: "application/json"]
         let ring = try #require(try c.nodeConfiguration().keyring)
         #expect(try ring == Keyring(primaryBase64: key, mode: .require))
 
-        let open = try AgentConfiguration.resolve(file: nil, flags: flags { $0.encrypt = key; $0.encryptMode = "open" })
+        let open = try AgentConfiguration.resolve(
+            file: nil,
+            flags: flags {
+                $0.encrypt = key
+                $0.encryptMode = "open"
+            })
         #expect(try open.nodeConfiguration().keyring?.mode == .open)
         let plain = try AgentConfiguration.resolve(file: nil, flags: flags { _ in })
         #expect(try plain.nodeConfiguration().keyring == nil, "no key: no keyring")
@@ -365,7 +412,12 @@ private let json: HTTPFields = [.contentType: "application/json"]
         #expect(rejection(flags { $0.http = "[::]:7950" })?.contains("http_token") == true)
 
         let token = "0123456789abcdef"
-        let c = try AgentConfiguration.resolve(file: nil, flags: flags { $0.http = "0.0.0.0:7950"; $0.httpToken = token })
+        let c = try AgentConfiguration.resolve(
+            file: nil,
+            flags: flags {
+                $0.http = "0.0.0.0:7950"
+                $0.httpToken = token
+            })
         #expect(c.httpToken == token)
         #expect(c.http == "0.0.0.0:7950")
     }
@@ -386,12 +438,12 @@ private let json: HTTPFields = [.contentType: "application/json"]
     @Test func tomlReadsTheTrustKeys() throws {
         let key = Keyring.generateKey()
         let text = """
-        name = "alpha"
-        http = "0.0.0.0:7950"
-        encrypt = "\(key)"
-        encrypt_mode = "accept"
-        http_token = "a-long-enough-token-0123"
-        """
+            name = "alpha"
+            http = "0.0.0.0:7950"
+            encrypt = "\(key)"
+            encrypt_mode = "accept"
+            http_token = "a-long-enough-token-0123"
+            """
         let file = try AgentConfiguration.overrides(fromTOML: text)
         #expect(file.encrypt == key)
         #expect(file.encryptMode == "accept")
@@ -420,6 +472,8 @@ private let json: HTTPFields = [.contentType: "application/json"]
 
     @Test func aBadKeyInTheFileIsRejectedOnResolve() throws {
         let file = try AgentConfiguration.overrides(fromTOML: "name = \"a\"\nencrypt = \"AAAA\"")
-        #expect(throws: ConfigurationError.self) { try AgentConfiguration.resolve(file: file, flags: AgentConfiguration.Overrides()) }
+        #expect(throws: ConfigurationError.self) {
+            try AgentConfiguration.resolve(file: file, flags: AgentConfiguration.Overrides())
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ColonyCore
 
 /// Vivaldi network coordinates (issue #6, first part).
@@ -6,7 +7,7 @@ import Testing
     /// Nodes on a line with true RTTs proportional to distance: after rounds of mutual
     /// updates every estimate is within 10% of the truth.
     @Test func coordinatesLearnTheTrueRoundTrips() {
-        let positions: [Double] = [0, 0.010, 0.025, 0.060, 0.100]   // seconds apart
+        let positions: [Double] = [0, 0.010, 0.025, 0.060, 0.100] // seconds apart
         var clients = positions.map { _ in VivaldiClient() }
         var rng = Xoshiro256(seed: 7)
         let ids = positions.indices.map { NodeID(high: UInt64($0), low: 1) }
@@ -58,12 +59,15 @@ import Testing
         for _ in 0..<40 {
             t = t + .milliseconds(100)
             let e = a.tick(now: t)
-            if let ping = H.sends(e).first(where: { if case .ping = $0.0.message { true } else { false } }), case .ping(let s, _) = ping.0.message {
+            if let ping = H.sends(e).first(where: { if case .ping = $0.0.message { true } else { false } }),
+                case .ping(let s, _) = ping.0.message
+            {
                 seq = s
                 target = ping.1
                 var peer = Coordinate()
                 peer.vec[0] = 0.02
-                _ = a.receive(H.packet(from: 1, .ack(seq: seq, coordinate: peer)), from: H.address(1), now: t + .milliseconds(30))
+                _ = a.receive(
+                    H.packet(from: 1, .ack(seq: seq, coordinate: peer)), from: H.address(1), now: t + .milliseconds(30))
             }
         }
         #expect(target != nil, "a probe was sent")
@@ -79,7 +83,10 @@ import Testing
         #expect(decoded.map(Wire.encode) == bytes)
         if case .ack(3, let c?)? = decoded?.message {
             let original = a.vivaldi.coordinate
-            for (x, y) in zip(c.vec + [c.error, c.adjustment, c.height], original.vec + [original.error, original.adjustment, original.height]) {
+            for (x, y) in zip(
+                c.vec + [c.error, c.adjustment, c.height],
+                original.vec + [original.error, original.adjustment, original.height])
+            {
                 #expect(abs(x - y) <= max(abs(y), 1e-9) * 1e-6)
             }
         } else {

@@ -1,5 +1,6 @@
 import HashTreeCollections
 import Testing
+
 @testable import ColonyCore
 
 @Suite struct PiggybackQueueTests {
@@ -64,12 +65,16 @@ import Testing
         for i in 2..<300 { news.append(.alive(H.member(i))) }
         // Deliver in chunks, as gossip would.
         for chunk in stride(from: 0, to: news.count, by: 20) {
-            _ = a.receive(H.packet(from: 1, .gossip, Array(news[chunk..<min(chunk + 20, news.count)])), from: H.address(1), now: H.ms(1))
+            _ = a.receive(
+                H.packet(from: 1, .gossip, Array(news[chunk..<min(chunk + 20, news.count)])), from: H.address(1),
+                now: H.ms(1))
         }
         #expect(a.queue.count >= 250)
         let e = a.receive(H.packet(from: 1, .ping(seq: 5, target: H.id(0))), from: H.address(1), now: H.ms(2))
         let ack = try #require(H.sends(e).first)
-        #expect(ack.0.message == .ack(seq: 5, coordinate: a.vivaldi.coordinate), "a direct ack carries the acker's coordinate")
+        #expect(
+            ack.0.message == .ack(seq: 5, coordinate: a.vivaldi.coordinate),
+            "a direct ack carries the acker's coordinate")
         #expect(ack.0.updates.count > 10, "acks carry piggybacked news")
         #expect(Wire.size(of: ack.0) <= a.settings.maxDatagramBytes)
     }
@@ -92,7 +97,12 @@ import Testing
             H.packet(from: 1, .ack(seq: 300), [.alive(tagged), .left(id: H.id(4), incarnation: 1 << 40)]),
             H.packet(from: 1, .nack(seq: UInt32.max)),
             H.packet(from: 1, .pingReq(seq: 9, target: H.id(2), targetAddress: Address(host: "fe80::1", port: 65535))),
-            H.packet(from: 1, .gossip, [.suspect(id: H.id(5), incarnation: 2, from: H.id(6)), .dead(id: H.id(7), incarnation: 0, from: H.id(8))]),
+            H.packet(
+                from: 1, .gossip,
+                [
+                    .suspect(id: H.id(5), incarnation: 2, from: H.id(6)),
+                    .dead(id: H.id(7), incarnation: 0, from: H.id(8)),
+                ]),
         ]
         packets += sync.map { H.packet(from: 2, .sync($0)) }
         return packets
@@ -194,7 +204,9 @@ import Testing
         _ = a.start(now: .zero)
         _ = b.start(now: .zero)
         #expect(a.table.records == shared.records)
-        _ = b.receive(H.packet(from: 2, .gossip, [.suspect(id: H.id(3), incarnation: 1, from: H.id(2))]), from: H.address(2), now: H.ms(1))
+        _ = b.receive(
+            H.packet(from: 2, .gossip, [.suspect(id: H.id(3), incarnation: 1, from: H.id(2))]), from: H.address(2),
+            now: H.ms(1))
         #expect(b.member(H.id(3))?.status == .suspect)
         #expect(a.member(H.id(3))?.status == .alive)
         #expect(shared[H.id(3)]?.member.status == .alive)
@@ -293,39 +305,47 @@ import Testing
 
     @Test func mutatedPacketsNeverCrashTheDecoder() {
         var rng = Xoshiro256(seed: 0x5EED)
-        var decodedOK = 0, rejected = 0
+        var decodedOK = 0
+        var rejected = 0
         for _ in 0..<5_000 {
             var bytes = Wire.encode(RandomPackets.packet(&rng))
             switch rng.below(4) {
             case 0: bytes[rng.below(bytes.count)] ^= UInt8(1 + rng.below(255))
             case 1: bytes.removeLast(1 + rng.below(bytes.count))
-            case 2: bytes.append(contentsOf: (0..<(1 + rng.below(8))).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+            case 2:
+                bytes.append(contentsOf: (0..<(1 + rng.below(8))).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
             default:
                 let i = rng.below(bytes.count)
                 bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: i)
             }
-            do { _ = try Wire.decode(bytes); decodedOK += 1 } catch { rejected += 1 }
+            do {
+                _ = try Wire.decode(bytes)
+                decodedOK += 1
+            } catch { rejected += 1 }
         }
         #expect(rejected > 2_500)
         #expect(decodedOK + rejected == 5_000)
     }
 
-    @Test(arguments: [
-        ([], WireError.empty),
-        ([9], WireError.unsupportedVersion(9)),
-        ([1, 1], WireError.unsupportedFlags(1)),
-        ([1, 0, 0, 1, 2], WireError.truncated(offset: 5)),
-    ] as [([UInt8], WireError)])
+    @Test(
+        arguments: [
+            ([], WireError.empty),
+            ([9], WireError.unsupportedVersion(9)),
+            ([1, 1], WireError.unsupportedFlags(1)),
+            ([1, 0, 0, 1, 2], WireError.truncated(offset: 5)),
+        ] as [([UInt8], WireError)])
     func typedErrors(bytes: [UInt8], expected: WireError) {
         #expect(throws: expected) { try Wire.decode(bytes) }
     }
 
     @Test func hugeCountsAreRejectedBeforeAllocating() {
         var bytes = Wire.encode(H.packet(from: 1, .gossip))
-        bytes.removeLast()  // the update count
-        bytes += [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]  // claims ~4 billion updates
+        bytes.removeLast() // the update count
+        bytes += [0xFF, 0xFF, 0xFF, 0xFF, 0x0F] // claims ~4 billion updates
         #expect(throws: WireError.self) { try Wire.decode(bytes) }
-        #expect(throws: WireError.trailingBytes(count: 1)) { try Wire.decode(Wire.encode(H.packet(from: 1, .gossip)) + [0]) }
+        #expect(throws: WireError.trailingBytes(count: 1)) {
+            try Wire.decode(Wire.encode(H.packet(from: 1, .gossip)) + [0])
+        }
     }
 }
 
@@ -362,7 +382,9 @@ enum RandomPackets {
         case 0: message = .ping(seq: seq, target: NodeID(high: rng.next(), low: rng.next()))
         case 1: message = .ack(seq: seq)
         case 2: message = .nack(seq: seq)
-        case 3: message = .pingReq(seq: seq, target: NodeID(high: 1, low: rng.next()), targetAddress: Address(host: string(&rng), port: 1))
+        case 3:
+            message = .pingReq(
+                seq: seq, target: NodeID(high: 1, low: rng.next()), targetAddress: Address(host: string(&rng), port: 1))
         case 4: message = .gossip
         default:
             let bits = UInt8(rng.below(9))
@@ -372,11 +394,15 @@ enum RandomPackets {
                 .digest(exchange: seq, root: rng.next(), count: UInt32(rng.below(100_000))),
                 .inSync(exchange: seq),
                 .buckets(exchange: seq, bits: bits, hashes: (0..<(1 << Int(bits))).map { _ in rng.next() }),
-                .entries(exchange: seq, bits: bits, buckets: (0..<rng.below(4)).map { _ in UInt16(rng.below(1 << Int(bits))) },
-                         members: (0..<rng.below(3)).map { _ in member(&rng) }, isReply: rng.chance(0.5)),
+                .entries(
+                    exchange: seq, bits: bits,
+                    buckets: (0..<rng.below(4)).map { _ in UInt16(rng.below(1 << Int(bits))) },
+                    members: (0..<rng.below(3)).map { _ in member(&rng) }, isReply: rng.chance(0.5)),
             ]
             message = .sync(syncs[rng.below(syncs.count)])
         }
-        return Packet(from: NodeID(high: rng.next(), low: rng.next()), message: message, updates: (0..<rng.below(5)).map { _ in update(&rng) })
+        return Packet(
+            from: NodeID(high: rng.next(), low: rng.next()), message: message,
+            updates: (0..<rng.below(5)).map { _ in update(&rng) })
     }
 }

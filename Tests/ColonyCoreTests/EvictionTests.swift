@@ -1,5 +1,6 @@
 import HashTreeCollections
 import Testing
+
 @testable import ColonyCore
 
 // Eviction (issue #6): members accuse those they graylist; queens pool accusations and evict
@@ -89,7 +90,7 @@ extension Net {
         // Accusers whose scores do not add up to the threshold evict nobody either.
         let mild = net.cores.keys.sorted().filter { $0 != offender && $0 != accuser }.prefix(3)
         let other = Self.worker(net, except: [offender, accuser])
-        for a in mild where a != other { net.offend(a, by: other, times: 2) }  // -80 each
+        for a in mild where a != other { net.offend(a, by: other, times: 2) } // -80 each
         net.runDurably(for: 1_000)
         #expect(net.cores.values.allSatisfy { !$0.isExcluded(H.id(other)) })
     }
@@ -118,29 +119,57 @@ extension Net {
         let cell = net.cores[forger]!.hive.cell!
         func accusation(_ by: Int, penalty: UInt64, signer: Int? = nil) -> Accusation {
             var a = Accusation(accused: H.id(target), accuser: H.id(by), atMs: 100, penalty: penalty)
-            a.signature = Signature(publicKey: TestAuthenticator.publicKey(for: H.id(by)), bytes: TT.auth(signer ?? by).sign(SignedClaim.accusation(a)))
+            a.signature = Signature(
+                publicKey: TestAuthenticator.publicKey(for: H.id(by)),
+                bytes: TT.auth(signer ?? by).sign(SignedClaim.accusation(a)))
             return a
         }
         func record(_ e: Eviction, origin: Int, counter: UInt64) -> StateRecord {
             var e = e
-            e.signature = Signature(publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.eviction(e)))
-            var r = StateRecord(key: e.key, value: e.encoded, dot: Dot(origin: H.id(origin), counter: counter), prev: 0,
-                                context: CausalContext(), timestamp: HLCTimestamp(physicalMs: 100, logical: 0))
-            r.signature = Signature(publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.record(r)))
+            e.signature = Signature(
+                publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.eviction(e)))
+            var r = StateRecord(
+                key: e.key, value: e.encoded, dot: Dot(origin: H.id(origin), counter: counter), prev: 0,
+                context: CausalContext(), timestamp: HLCTimestamp(physicalMs: 100, logical: 0))
+            r.signature = Signature(
+                publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.record(r)))
             return r
         }
         let others = net.cores.keys.sorted().filter { $0 != target && $0 != forger && $0 != receiver }
         let cases: [(String, Eviction)] = [
-            ("one accuser", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
-                                     accusations: [accusation(others[0], penalty: 10_000)])),
-            ("penalties below the threshold", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
-                                                       accusations: [accusation(others[0], penalty: 100), accusation(others[1], penalty: 100)])),
-            ("a forged accusation", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
-                                             accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200, signer: forger)])),
-            ("the same accuser twice", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
-                                                accusations: [accusation(others[0], penalty: 200), accusation(others[0], penalty: 200)])),
-            ("longer than the maximum", Eviction(id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100 + Eviction.maximumMs + 1,
-                                                 accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])),
+            (
+                "one accuser",
+                Eviction(
+                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                    accusations: [accusation(others[0], penalty: 10_000)])
+            ),
+            (
+                "penalties below the threshold",
+                Eviction(
+                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                    accusations: [accusation(others[0], penalty: 100), accusation(others[1], penalty: 100)])
+            ),
+            (
+                "a forged accusation",
+                Eviction(
+                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                    accusations: [
+                        accusation(others[0], penalty: 200), accusation(others[1], penalty: 200, signer: forger),
+                    ])
+            ),
+            (
+                "the same accuser twice",
+                Eviction(
+                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                    accusations: [accusation(others[0], penalty: 200), accusation(others[0], penalty: 200)])
+            ),
+            (
+                "longer than the maximum",
+                Eviction(
+                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100,
+                    expiresMs: 100 + Eviction.maximumMs + 1,
+                    accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
+            ),
         ]
         var counter: UInt64 = 1_000
         for (name, e) in cases {
@@ -148,18 +177,27 @@ extension Net {
             // Forgive the relay each time: a graylisted sender's gossip would be ignored unread.
             net.cores[receiver]!.scores[H.id(forger)] = nil
             let invalid = net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected
-            _ = net.cores[receiver]!.receive(H.packet(from: forger, .gossip, [.record(record(e, origin: forger, counter: counter))]), from: H.address(forger), now: net.now)
+            _ = net.cores[receiver]!.receive(
+                H.packet(from: forger, .gossip, [.record(record(e, origin: forger, counter: counter))]),
+                from: H.address(forger), now: net.now)
             #expect(!net.cores[receiver]!.isExcluded(H.id(target)), "\(name) was obeyed")
-            #expect(net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected > invalid, "\(name) was not counted")
+            #expect(
+                net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected > invalid,
+                "\(name) was not counted")
         }
         // Issued under another member's name: the record's origin is not the issuer.
         counter += 1
-        let valid = Eviction(id: H.id(target), issuer: H.id(others[2]), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
-                             accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
-        _ = net.cores[receiver]!.receive(H.packet(from: forger, .gossip, [.record(record(valid, origin: forger, counter: counter))]), from: H.address(forger), now: net.now)
+        let valid = Eviction(
+            id: H.id(target), issuer: H.id(others[2]), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+            accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
+        _ = net.cores[receiver]!.receive(
+            H.packet(from: forger, .gossip, [.record(record(valid, origin: forger, counter: counter))]),
+            from: H.address(forger), now: net.now)
         #expect(!net.cores[receiver]!.isExcluded(H.id(target)))
         // The same eviction from its true issuer is obeyed (the check can pass).
-        _ = net.cores[receiver]!.receive(H.packet(from: others[2], .gossip, [.record(record(valid, origin: others[2], counter: 1 << 20))]), from: H.address(others[2]), now: net.now)
+        _ = net.cores[receiver]!.receive(
+            H.packet(from: others[2], .gossip, [.record(record(valid, origin: others[2], counter: 1 << 20))]),
+            from: H.address(others[2]), now: net.now)
         #expect(net.cores[receiver]!.isExcluded(H.id(target)))
     }
 
@@ -179,11 +217,18 @@ extension Net {
         net.runDurably(for: 3_000)
         for i in net.cores.keys.sorted() where i != offender {
             #expect(!net.cores[i]!.isExcluded(H.id(offender)), "node \(i) still refuses the lifted member")
-            #expect(net.cores[i]!.member(H.id(offender))?.status == .alive, "node \(i) does not hold the lifted member alive")
+            #expect(
+                net.cores[i]!.member(H.id(offender))?.status == .alive,
+                "node \(i) does not hold the lifted member alive")
         }
-        #expect(net.events.contains { if case .evictionEnded(let id, lifted: true) = $0.event { id == H.id(offender) } else { false } })
+        #expect(
+            net.events.contains {
+                if case .evictionEnded(let id, lifted: true) = $0.event { id == H.id(offender) } else { false }
+            })
         // Nothing left to lift.
-        #expect(throws: LiftError.notEvicted(H.id(offender))) { try net.cores[asker]!.lift(H.id(offender), now: net.now).0.get() }
+        #expect(throws: LiftError.notEvicted(H.id(offender))) {
+            try net.cores[asker]!.lift(H.id(offender), now: net.now).0.get()
+        }
     }
 
     @Test func anEvictionExpiresAndTheMemberReturns() throws {
@@ -196,9 +241,14 @@ extension Net {
         net.runDurably(for: 6_000)
         for i in net.cores.keys.sorted() where i != offender {
             #expect(!net.cores[i]!.isExcluded(H.id(offender)))
-            #expect(net.cores[i]!.member(H.id(offender))?.status == .alive, "node \(i) does not hold the returned member alive")
+            #expect(
+                net.cores[i]!.member(H.id(offender))?.status == .alive,
+                "node \(i) does not hold the returned member alive")
         }
-        #expect(net.events.contains { if case .evictionEnded(let id, lifted: false) = $0.event { id == H.id(offender) } else { false } })
+        #expect(
+            net.events.contains {
+                if case .evictionEnded(let id, lifted: false) = $0.event { id == H.id(offender) } else { false }
+            })
     }
 
     @Test func aQueenEvictsARevokedWorkerCitingTheRevocation() throws {
@@ -218,16 +268,20 @@ extension Net {
         net.absorb(net.cores[queen]!.tick(now: net.now), from: queen)
         net.runDurably(for: 1_000)
         for i in net.cores.keys.sorted() where i != worker && i != queen {
-            let e = try #require(net.cores[i]!.evictionsInForce.first { $0.id == H.id(worker) }, "node \(i) holds no eviction")
+            let e = try #require(
+                net.cores[i]!.evictionsInForce.first { $0.id == H.id(worker) }, "node \(i) holds no eviction")
             #expect(e.reason == "revoked" && e.revocation == rev && e.issuer == H.id(queen))
             #expect(net.cores[i]!.isExcluded(H.id(worker)))
         }
         // Without the authority's key the same record justifies nothing.
         let other = net.cores.keys.sorted().first { $0 != worker && $0 != queen }!
-        var stranger = NodeCore(me: H.member(50), settings: Net.hiveSettings(), seed: 5, now: net.now, knownMembers: H.table([50, queen]))
+        var stranger = NodeCore(
+            me: H.member(50), settings: Net.hiveSettings(), seed: 5, now: net.now, knownMembers: H.table([50, queen]))
         stranger.authenticate(with: TT.auth(50))
         _ = stranger.start(now: net.now)
-        let record = try #require(net.cores[other]!.state.keyState(Eviction.keyPrefix + H.id(worker).description + "/" + H.id(queen).description)?.siblings.first)
+        let record = try #require(
+            net.cores[other]!.state.keyState(
+                Eviction.keyPrefix + H.id(worker).description + "/" + H.id(queen).description)?.siblings.first)
         _ = stranger.receive(H.packet(from: queen, .gossip, [.record(record)]), from: H.address(queen), now: net.now)
         #expect(!stranger.isExcluded(H.id(worker)))
         #expect(stranger.stats.recordsInvalid == 1)
@@ -236,16 +290,23 @@ extension Net {
     @Test func evictionsAndAccusationsRoundTripTheWire() throws {
         let sig = Signature(publicKey: [UInt8](repeating: 1, count: 32), bytes: [UInt8](repeating: 2, count: 64))
         let a = Accusation(accused: H.id(3), accuser: H.id(4), atMs: 1_700_000_000_000, penalty: 360, signature: sig)
-        let e = Eviction(id: H.id(3), issuer: H.id(5), cell: CellID(77), term: 9, atMs: 1_700_000_000_500, expiresMs: 1_700_003_600_500,
-                         accusations: [a, Accusation(accused: H.id(3), accuser: H.id(6), atMs: 1, penalty: 1 << 40, signature: nil)],
-                         revocation: Revocation(id: H.id(3), atMs: 5, signature: [9, 9]), lifted: true, signature: sig)
+        let e = Eviction(
+            id: H.id(3), issuer: H.id(5), cell: CellID(77), term: 9, atMs: 1_700_000_000_500,
+            expiresMs: 1_700_003_600_500,
+            accusations: [
+                a, Accusation(accused: H.id(3), accuser: H.id(6), atMs: 1, penalty: 1 << 40, signature: nil),
+            ],
+            revocation: Revocation(id: H.id(3), atMs: 5, signature: [9, 9]), lifted: true, signature: sig)
         #expect(try Eviction(decoding: e.encoded) == e)
         for cut in 0..<e.encoded.count {
             #expect(throws: WireError.self) { try Eviction(decoding: Array(e.encoded.prefix(cut))) }
         }
         #expect(throws: WireError.self) { try Eviction(decoding: e.encoded + [0]) }
-        for m: Message in [.hive(.accuse(cell: CellID(77), accusation: a)), .hive(.lift(cell: CellID(77), evicted: H.id(3), signature: sig)),
-                           .hive(.lift(cell: CellID(1), evicted: H.id(3), signature: nil))] {
+        for m: Message in [
+            .hive(.accuse(cell: CellID(77), accusation: a)),
+            .hive(.lift(cell: CellID(77), evicted: H.id(3), signature: sig)),
+            .hive(.lift(cell: CellID(1), evicted: H.id(3), signature: nil)),
+        ] {
             let p = Packet(from: H.id(1), message: m)
             let bytes = Wire.encode(p)
             #expect(try Wire.decode(bytes) == p)

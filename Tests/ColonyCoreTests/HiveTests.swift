@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ColonyCore
 
 // Tests of the hive's core transitions (DESIGN.md §5): forming a cell, electing a queen with
@@ -21,7 +22,8 @@ extension Net {
         let all = Array(0..<n)
         var net = Net([:])
         for i in all {
-            var c = NodeCore(me: H.member(i), settings: settings, seed: UInt64(i + 1), now: .zero, knownMembers: H.table(all))
+            var c = NodeCore(
+                me: H.member(i), settings: settings, seed: UInt64(i + 1), now: .zero, knownMembers: H.table(all))
             if authenticate { c.authenticate(with: TT.auth(i)) }
             let effects = c.start(now: .zero)
             net.cores[i] = c
@@ -43,8 +45,12 @@ extension Net {
         var out: [String] = []
         for i in cores.keys.sorted() {
             let c = cores[i]!
-            guard c.hive.role == .queen, let cell = c.hive.cell, let until = c.hive.leaseUntil, until > now else { continue }
-            if let other = holders[cell] { out.append("nodes \(other) and \(i) both hold the lease of \(cell) at \(now)") }
+            guard c.hive.role == .queen, let cell = c.hive.cell, let until = c.hive.leaseUntil, until > now else {
+                continue
+            }
+            if let other = holders[cell] {
+                out.append("nodes \(other) and \(i) both hold the lease of \(cell) at \(now)")
+            }
             holders[cell] = i
         }
         return out
@@ -57,7 +63,9 @@ extension Net {
         for e in events {
             switch e.event {
             case .hive(.founded(let cell, let term)), .hive(.elected(let cell, let term)):
-                if let other = queensByTerm[cell]?[term], other != e.node { out.append("two queens of \(cell) in term \(term)") }
+                if let other = queensByTerm[cell]?[term], other != e.node {
+                    out.append("two queens of \(cell) in term \(term)")
+                }
                 queensByTerm[cell, default: [:]][term] = e.node
             default:
                 break
@@ -73,7 +81,8 @@ extension Net {
         for i in cores.keys {
             let c = cores[i]!
             guard let cell = c.hive.cell, let q = c.hive.queen, let qi = cores.keys.first(where: { H.id($0) == q }),
-                  let queen = cores[qi], queen.hive.cell == cell, queen.hive.term == c.hive.term, queen.holdsLease else { return false }
+                let queen = cores[qi], queen.hive.cell == cell, queen.hive.term == c.hive.term, queen.holdsLease
+            else { return false }
         }
         return true
     }
@@ -87,7 +96,12 @@ extension Net {
             run(for: 100)
             t += 100
             let q = queens()
-            if formed() && (q.count == 1 || q.allSatisfy { cores[$0]!.hive.roster!.count >= cores[$0]!.settings.hive.lowWaterMark }) { return true }
+            if formed()
+                && (q.count == 1
+                    || q.allSatisfy { cores[$0]!.hive.roster!.count >= cores[$0]!.settings.hive.lowWaterMark })
+            {
+                return true
+            }
         }
         return false
     }
@@ -138,7 +152,8 @@ extension Net {
         var newQueen: Int?
         for _ in 0..<100 {
             net.run(for: 10)
-            if let q = workers.first(where: { net.cores[$0]!.hive.role == .queen && net.cores[$0]!.hive.cell == cell }) {
+            if let q = workers.first(where: { net.cores[$0]!.hive.role == .queen && net.cores[$0]!.hive.cell == cell })
+            {
                 newQueen = q
                 break
             }
@@ -147,7 +162,9 @@ extension Net {
             Issue.record("no new queen within a second")
             return
         }
-        #expect(net.now.nanoseconds(since: crashAt) <= 600_000_000, "elected only after \(net.now.nanoseconds(since: crashAt) / 1_000_000) ms")
+        #expect(
+            net.now.nanoseconds(since: crashAt) <= 600_000_000,
+            "elected only after \(net.now.nanoseconds(since: crashAt) / 1_000_000) ms")
         do {
             #expect(net.cores[q]!.hive.term > oldTerm)
             net.run(for: 200)
@@ -169,7 +186,11 @@ extension Net {
         for _ in 0..<200 {
             net.run(for: 10)
             if steppedDownAt == nil, net.cores[queen]!.hive.role != .queen { steppedDownAt = net.now }
-            if electedAt == nil, net.cores.keys.contains(where: { $0 != queen && net.cores[$0]!.hive.role == .queen && net.cores[$0]!.hive.cell == cell }) {
+            if electedAt == nil,
+                net.cores.keys.contains(where: {
+                    $0 != queen && net.cores[$0]!.hive.role == .queen && net.cores[$0]!.hive.cell == cell
+                })
+            {
                 electedAt = net.now
             }
         }
@@ -208,19 +229,30 @@ extension Net {
 
     /// A worker in a cell of (0 queen, 1, 2), made by hand.
     static func handMadeCell() -> (NodeCore, CellID) {
-        var c = NodeCore(me: H.member(1), settings: Net.hiveSettings(), seed: 1, now: .zero, knownMembers: H.table([0, 1, 2]))
+        var c = NodeCore(
+            me: H.member(1), settings: Net.hiveSettings(), seed: 1, now: .zero, knownMembers: H.table([0, 1, 2]))
         _ = c.start(now: .zero)
         let cell = CellID(42)
         let voters = [0, 1, 2].map { Voter(id: H.id($0), boot: 1) }
         c.hive.enlisting = (cell, .zero)
-        _ = c.receive(H.packet(from: 0, .hive(.heartbeat(cell: cell, term: 3, round: 1, version: RosterVersion(term: 3, index: 5), roster: voters, signature: nil))),
-                      from: H.address(0), now: H.ms(10))
+        _ = c.receive(
+            H.packet(
+                from: 0,
+                .hive(
+                    .heartbeat(
+                        cell: cell, term: 3, round: 1, version: RosterVersion(term: 3, index: 5), roster: voters,
+                        signature: nil))),
+            from: H.address(0), now: H.ms(10))
         return (c, cell)
     }
 
     static func votes(_ effects: [Effect]) -> [(candidate: NodeID, term: UInt64, granted: Bool)] {
         H.sends(effects).compactMap {
-            if case .hive(.vote(_, let term, let candidate, let granted, _, _)) = $0.0.message { (candidate, term, granted) } else { nil }
+            if case .hive(.vote(_, let term, let candidate, let granted, _, _)) = $0.0.message {
+                (candidate, term, granted)
+            } else {
+                nil
+            }
         }
     }
 
@@ -230,39 +262,63 @@ extension Net {
         #expect(c.hive.queen == H.id(0))
         let version = RosterVersion(term: 3, index: 5)
         // Heard the queen 10 ms ago: stickiness ignores the request.
-        var e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(2), now: H.ms(20))
+        var e = c.receive(
+            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: H.address(2), now: H.ms(20))
         #expect(Self.votes(e).map(\.granted) == [false])
         #expect(c.hive.term == 3)
         // After the window: granted once…
-        e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(2), now: H.ms(400))
+        e = c.receive(
+            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: H.address(2), now: H.ms(400))
         #expect(Self.votes(e).map(\.granted) == [true])
         #expect(c.hive.term == 4)
         // …and the same term to another candidate is refused, the same candidate again granted.
-        e = c.receive(H.packet(from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(0), now: H.ms(410))
+        e = c.receive(
+            H.packet(from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: H.address(0), now: H.ms(410))
         #expect(Self.votes(e).map(\.granted) == [false])
-        e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(2), now: H.ms(420))
+        e = c.receive(
+            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: H.address(2), now: H.ms(420))
         #expect(Self.votes(e).map(\.granted) == [true])
         // A candidate with an older roster is refused (it may lack committed changes).
-        e = c.receive(H.packet(from: 0, .hive(.requestVote(cell: cell, term: 9, version: RosterVersion(term: 3, index: 4), boot: 1, signature: nil))), from: H.address(0), now: H.ms(900))
+        e = c.receive(
+            H.packet(
+                from: 0,
+                .hive(
+                    .requestVote(
+                        cell: cell, term: 9, version: RosterVersion(term: 3, index: 4), boot: 1, signature: nil))),
+            from: H.address(0), now: H.ms(900))
         #expect(Self.votes(e).map(\.granted) == [false])
         // A restarted process (another boot) is not the voter the roster names.
-        e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 10, version: version, boot: 2, signature: nil))), from: H.address(2), now: H.ms(1400))
+        e = c.receive(
+            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 10, version: version, boot: 2, signature: nil))),
+            from: H.address(2), now: H.ms(1400))
         #expect(Self.votes(e).isEmpty)
     }
 
     @Test func leavingAndRejoiningACellDoesNotGiveASecondVoteInATerm() {
         var (c, cell) = Self.handMadeCell()
         let version = RosterVersion(term: 3, index: 5)
-        var e = c.receive(H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(2), now: H.ms(400))
+        var e = c.receive(
+            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: H.address(2), now: H.ms(400))
         #expect(Self.votes(e).map(\.granted) == [true])
         c.leaveCell(reason: "test", notify: false)
         #expect(c.hive.role == .homeless)
         // Re-admitted by the queen of term 3, it is asked again in term 4 by someone else.
         let voters = [0, 1, 2].map { Voter(id: H.id($0), boot: 1) }
         c.hive.enlisting = (cell, H.ms(500))
-        _ = c.receive(H.packet(from: 0, .hive(.heartbeat(cell: cell, term: 3, round: 9, version: version, roster: voters, signature: nil))), from: H.address(0), now: H.ms(500))
+        _ = c.receive(
+            H.packet(
+                from: 0,
+                .hive(.heartbeat(cell: cell, term: 3, round: 9, version: version, roster: voters, signature: nil))),
+            from: H.address(0), now: H.ms(500))
         #expect(c.hive.role == .worker)
-        e = c.receive(H.packet(from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))), from: H.address(0), now: H.ms(900))
+        e = c.receive(
+            H.packet(from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: H.address(0), now: H.ms(900))
         #expect(Self.votes(e).map(\.granted) == [false])
     }
 
@@ -273,7 +329,9 @@ extension Net {
         // another between two looks at the queens).
         var seen: [String: [RosterVersion]] = [:]
         net.filter = { from, _, p in
-            if case .hive(.heartbeat(let cell, _, _, let version, _, _)) = p.message, seen["\(cell)/\(from)"]?.last != version {
+            if case .hive(.heartbeat(let cell, _, _, let version, _, _)) = p.message,
+                seen["\(cell)/\(from)"]?.last != version
+            {
                 seen["\(cell)/\(from)", default: []].append(version)
             }
             return p
@@ -369,7 +427,8 @@ extension Net {
         if paced {
             #expect(sent == 2_000)
             #expect(refused == 0, "\(refused) packets refused by rate limits")
-            #expect(busiest <= s.hive.relayPerSecond + s.hive.relayBurst, "\(busiest) relay packets a second to one worker")
+            #expect(
+                busiest <= s.hive.relayPerSecond + s.hive.relayBurst, "\(busiest) relay packets a second to one worker")
             let delivered = net.events.filter { e in
                 if case .userEvent(let ev, _) = e.event { return ev.name == "flood" }
                 return false
@@ -412,13 +471,20 @@ extension Net {
         #expect(formed)
         net.run(for: 1_000)
         let queens = net.queens()
-        let before = Dictionary(uniqueKeysWithValues: queens.map { q in (net.cores[q]!.hive.cell!, net.cores[q]!.hive.cells[net.cores[q]!.hive.cell!]!.serial) })
+        let before = Dictionary(
+            uniqueKeysWithValues: queens.map { q in
+                (net.cores[q]!.hive.cell!, net.cores[q]!.hive.cells[net.cores[q]!.hive.cell!]!.serial)
+            })
         var gossiped = 0
         var routed = 0
         net.filter = { _, _, p in
             // Piggybacked on anything (gossip rounds, pings, acks): a refresh must not be.
-            gossiped += p.updates.filter { if case .queen(let c) = $0 { c.serial > (before[c.cell] ?? .max) } else { false } }.count
-            if case .route(_, let us) = p.message { routed += us.filter { if case .queen = $0 { true } else { false } }.count }
+            gossiped +=
+                p.updates.filter { if case .queen(let c) = $0 { c.serial > (before[c.cell] ?? .max) } else { false } }
+                .count
+            if case .route(_, let us) = p.message {
+                routed += us.filter { if case .queen = $0 { true } else { false } }.count
+            }
             return p
         }
         // Past one claim refresh (10 s): every member holds each queen's newer claim, and
@@ -444,17 +510,23 @@ extension Net {
         // Thirty claims of cells elsewhere, each reaching the queen in its own packet from a
         // worker in one instant (as during formation, when claims change by the dozen).
         let claims = (0..<30).map { k in
-            QueenClaim(cell: CellID(UInt64(1_000 + k)), term: 1, queen: H.id(100 + k), address: H.address(100 + k), serial: 1, size: 10, open: true, coordinate: Coordinate())
+            QueenClaim(
+                cell: CellID(UInt64(1_000 + k)), term: 1, queen: H.id(100 + k), address: H.address(100 + k), serial: 1,
+                size: 10, open: true, coordinate: Coordinate())
         }
         var packetsTo: [Int: Int] = [:]
         net.filter = { from, to, p in
-            if from == q, case .route(_, let us) = p.message, us.contains(where: { if case .queen(let c) = $0 { c.cell.raw >= 1_000 } else { false } }) {
+            if from == q, case .route(_, let us) = p.message,
+                us.contains(where: { if case .queen(let c) = $0 { c.cell.raw >= 1_000 } else { false } })
+            {
                 packetsTo[to, default: 0] += 1
             }
             return p
         }
         for c in claims {
-            let effects = net.cores[q]!.receive(H.packet(from: workers[0], .route(scope: .swarm, updates: [.queen(c)])), from: H.address(workers[0]), via: .datagram, now: net.now)
+            let effects = net.cores[q]!.receive(
+                H.packet(from: workers[0], .route(scope: .swarm, updates: [.queen(c)])), from: H.address(workers[0]),
+                via: .datagram, now: net.now)
             net.absorb(effects, from: q)
         }
         net.deliver()
@@ -504,14 +576,26 @@ extension Net {
         // A claim on the cell by a member that is not its queen, with a stolen signature.
         var claim = net.cores[worker]!.hive.cells[cell]!
         claim.term += 1
-        _ = net.cores[worker]!.receive(H.packet(from: queen, .gossip, [.queen(claim)]), from: H.address(queen), now: net.now)
+        _ = net.cores[worker]!.receive(
+            H.packet(from: queen, .gossip, [.queen(claim)]), from: H.address(queen), now: net.now)
         #expect(net.cores[worker]!.hive.cells[cell]!.term == term)
         // A forged heartbeat of a newer term "from" the queen, signed by someone else.
-        let forged = Signature(publicKey: TestAuthenticator.publicKey(for: H.id(queen)), bytes: TT.auth(worker).sign(SignedClaim.heartbeat(cell: cell, term: term + 5, round: 1, version: version, queen: H.id(queen))))
-        _ = net.cores[worker]!.receive(H.packet(from: queen, .hive(.heartbeat(cell: cell, term: term + 5, round: 1, version: version, roster: nil, signature: forged))), from: H.address(queen), now: net.now)
+        let forged = Signature(
+            publicKey: TestAuthenticator.publicKey(for: H.id(queen)),
+            bytes: TT.auth(worker).sign(
+                SignedClaim.heartbeat(cell: cell, term: term + 5, round: 1, version: version, queen: H.id(queen))))
+        _ = net.cores[worker]!.receive(
+            H.packet(
+                from: queen,
+                .hive(
+                    .heartbeat(cell: cell, term: term + 5, round: 1, version: version, roster: nil, signature: forged))),
+            from: H.address(queen), now: net.now)
         #expect(net.cores[worker]!.hive.term == term)
         // An unsigned vote request.
-        _ = net.cores[worker]!.receive(H.packet(from: queen, .hive(.requestVote(cell: cell, term: term + 9, version: version, boot: 1, signature: nil))), from: H.address(queen), now: net.now.advanced(byNanoseconds: 400_000_000))
+        _ = net.cores[worker]!.receive(
+            H.packet(
+                from: queen, .hive(.requestVote(cell: cell, term: term + 9, version: version, boot: 1, signature: nil))),
+            from: H.address(queen), now: net.now.advanced(byNanoseconds: 400_000_000))
         #expect(net.cores[worker]!.hive.term == term)
         // (Two invalid signatures graylist the sender, so its gossip is ignored from here on;
         // the hive messages themselves are still checked.)
@@ -525,7 +609,10 @@ extension Net {
         var splitSeen = false
         for _ in 0..<100 {
             net.run(for: 100)
-            if net.events.contains(where: { if case .hive(.splitting) = $0.event { return true } else { return false } }) { splitSeen = true }
+            if net.events.contains(where: { if case .hive(.splitting) = $0.event { return true } else { return false } }
+            ) {
+                splitSeen = true
+            }
             if splitSeen && net.formed() { break }
         }
         #expect(splitSeen)
@@ -537,12 +624,19 @@ extension Net {
             #expect(voters.count == 4)
             #expect(voters.contains(designate))
             // The new cell confirmed the designate by vote, in its first term.
-            let elected = net.events.first { if case .hive(.elected(newCell, 1)) = $0.event { return true } else { return false } }
+            let elected = net.events.first {
+                if case .hive(.elected(newCell, 1)) = $0.event { return true } else { return false }
+            }
             #expect(elected.map { H.id($0.node) } == designate)
             // Every one of them followed her; none is left on the old roster.
             for v in voters {
                 let i = Int(v.high)
-                #expect(net.events.contains { $0.node == i && ($0.event == .hive(.accepted(cell: newCell, term: 1, queen: designate)) || $0.event == .hive(.elected(cell: newCell, term: 1))) })
+                #expect(
+                    net.events.contains {
+                        $0.node == i
+                            && ($0.event == .hive(.accepted(cell: newCell, term: 1, queen: designate))
+                                || $0.event == .hive(.elected(cell: newCell, term: 1)))
+                    })
             }
             if let q = net.queens().first(where: { net.cores[$0]!.hive.cell == old }) {
                 #expect(!net.cores[q]!.hive.roster!.voters.contains { voters.contains($0.id) })
@@ -614,7 +708,9 @@ extension Net {
         #expect(net.cores[queen]!.stats.electionsStarted == 0)
         #expect(net.violations.isEmpty, "\(net.violations)")
         // A cell this node does not know, and a node in no cell naming none, are refused.
-        #expect(throws: DeposeError.noQueen(CellID(12345))) { try net.cores[worker]!.depose(cell: CellID(12345), now: net.now).0.get() }
+        #expect(throws: DeposeError.noQueen(CellID(12345))) {
+            try net.cores[worker]!.depose(cell: CellID(12345), now: net.now).0.get()
+        }
     }
 
     @Test func hiveMessagesRoundTripTheWire() throws {
@@ -622,8 +718,11 @@ extension Net {
         let v = RosterVersion(term: 7, index: 300)
         let sig = Signature(publicKey: [UInt8](repeating: 1, count: 32), bytes: [UInt8](repeating: 2, count: 64))
         let voters = (0..<64).map { Voter(id: H.id($0), boot: UInt64($0) + 1) }
-        let claim = QueenClaim(cell: cell, term: 9, queen: H.id(3), address: H.address(3), serial: 12, size: 64, open: false,
-                               coordinate: Coordinate(vec: [0.001, -0.002, 0, 0, 0, 0, 0, 0.5], error: 0.25, adjustment: 0.0001, height: 0.00002), signature: sig)
+        let claim = QueenClaim(
+            cell: cell, term: 9, queen: H.id(3), address: H.address(3), serial: 12, size: 64, open: false,
+            coordinate: Coordinate(
+                vec: [0.001, -0.002, 0, 0, 0, 0, 0, 0.5], error: 0.25, adjustment: 0.0001, height: 0.00002),
+            signature: sig)
         let messages: [Message] = [
             .hive(.preVote(cell: cell, term: 8, version: v, boot: 3)),
             .hive(.preVoteReply(cell: cell, term: 8, granted: true)),
@@ -633,21 +732,40 @@ extension Net {
             .hive(.heartbeat(cell: cell, term: 8, round: 2, version: v, roster: nil, signature: nil)),
             .hive(.heartbeatAck(cell: cell, term: 8, round: 2, version: v, boot: 5, coordinate: nil)),
             // Values exact in 32 bits, so the round trip compares equal.
-            .hive(.heartbeatAck(cell: cell, term: 8, round: 21, version: v, boot: 5,
-                                coordinate: Coordinate(vec: [0.5, -0.25, 0, 0, 0, 0, 0, 0.125], error: 0.5, adjustment: 0.0625, height: 0.03125))),
-            .hive(.breed(cell: cell, term: 8, newCell: CellID(77), designate: H.id(9), voters: Array(voters.prefix(32)), signature: sig)),
+            .hive(
+                .heartbeatAck(
+                    cell: cell, term: 8, round: 21, version: v, boot: 5,
+                    coordinate: Coordinate(
+                        vec: [0.5, -0.25, 0, 0, 0, 0, 0, 0.125], error: 0.5, adjustment: 0.0625, height: 0.03125))),
+            .hive(
+                .breed(
+                    cell: cell, term: 8, newCell: CellID(77), designate: H.id(9), voters: Array(voters.prefix(32)),
+                    signature: sig)),
             .hive(.depose(cell: cell, term: 8, signature: sig)),
             .hive(.enlist(cell: cell, boot: 5)),
             .hive(.enlisted(cell: cell, term: 8, accepted: true)),
             .hive(.release(cell: cell, boot: 5)),
             .hive(.abdicate(cell: cell, term: 8, dissolve: true)),
-            .route(scope: .swarm, updates: [.event(UserEvent(id: Dot(origin: H.id(1), counter: 3), lamport: 4, name: "e", payload: [1], coalesce: false))]),
+            .route(
+                scope: .swarm,
+                updates: [
+                    .event(
+                        UserEvent(
+                            id: Dot(origin: H.id(1), counter: 3), lamport: 4, name: "e", payload: [1], coalesce: false))
+                ]),
             .route(scope: .leaf, updates: []),
-            .ihave([.record(Dot(origin: H.id(1), counter: 1)), .event(Dot(origin: H.id(2), counter: 1 << 50)),
-                    .claim(cell: cell, term: 3, serial: 9), .claim(cell: CellID(1), term: .max, serial: .max)]),
+            .ihave([
+                .record(Dot(origin: H.id(1), counter: 1)), .event(Dot(origin: H.id(2), counter: 1 << 50)),
+                .claim(cell: cell, term: 3, serial: 9), .claim(cell: CellID(1), term: .max, serial: .max),
+            ]),
             .graft([.event(Dot(origin: H.id(2), counter: 9))]),
         ]
-        let bigBoot = Packet(from: H.id(1), message: .hive(.heartbeat(cell: cell, term: 8, round: 1, version: v, roster: [Voter(id: H.id(1), boot: 1 << 62)], signature: nil)))
+        let bigBoot = Packet(
+            from: H.id(1),
+            message: .hive(
+                .heartbeat(
+                    cell: cell, term: 8, round: 1, version: v, roster: [Voter(id: H.id(1), boot: 1 << 62)],
+                    signature: nil)))
         #expect(try Wire.decode(Wire.encode(bigBoot)) == bigBoot)
         for m in messages {
             let p = Packet(from: H.id(1), message: m, updates: [.queen(claim)])
@@ -667,11 +785,16 @@ extension Net {
             }
         }
         // The id budget of lazy push holds the largest id (a claim with the widest varints).
-        let widest = Wire.size(of: Packet(from: H.id(1), message: .ihave([.claim(cell: cell, term: .max, serial: .max)])))
+        let widest =
+            Wire.size(of: Packet(from: H.id(1), message: .ihave([.claim(cell: cell, term: .max, serial: .max)])))
             - Wire.size(of: Packet(from: H.id(1), message: .ihave([])))
         #expect(widest <= NodeCore.broadcastIDBytes)
         // A full 64-voter heartbeat with signature still fits one sealed datagram.
-        let hb = Packet(from: H.id(1), message: .hive(.heartbeat(cell: cell, term: 8, round: 1 << 20, version: v, roster: Array(voters.prefix(64)), signature: sig)))
+        let hb = Packet(
+            from: H.id(1),
+            message: .hive(
+                .heartbeat(
+                    cell: cell, term: 8, round: 1 << 20, version: v, roster: Array(voters.prefix(64)), signature: sig)))
         #expect(Wire.size(of: hb) <= Settings.lan.maxDatagramBytes - 37)
     }
 }

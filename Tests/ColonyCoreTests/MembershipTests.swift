@@ -1,5 +1,6 @@
 import HashTreeCollections
 import Testing
+
 @testable import ColonyCore
 
 /// Step a core's clock in small increments (as a driver's timers would), returning all effects.
@@ -17,7 +18,9 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 @Suite struct SuspicionAndRefutationTests {
     @Test func suspectedNodeRefutesWithHigherIncarnation() {
         var a = H.core(0, knows: [0, 1, 2])
-        let effects = a.receive(H.packet(from: 1, .gossip, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1), now: H.ms(10))
+        let effects = a.receive(
+            H.packet(from: 1, .gossip, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1),
+            now: H.ms(10))
         #expect(a.me.incarnation == 2)
         #expect(effects.contains(.persist(.incarnation(2))))
         #expect(a.stats.refutations == 1)
@@ -27,7 +30,9 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 
     @Test func deadClaimAboutSelfIsRefuted() {
         var a = H.core(0, knows: [0, 1, 2])
-        _ = a.receive(H.packet(from: 1, .gossip, [.dead(id: H.id(0), incarnation: 4, from: H.id(1))]), from: H.address(1), now: H.ms(10))
+        _ = a.receive(
+            H.packet(from: 1, .gossip, [.dead(id: H.id(0), incarnation: 4, from: H.id(1))]), from: H.address(1),
+            now: H.ms(10))
         #expect(a.me.incarnation == 5)
         #expect(a.me.status == .alive)
     }
@@ -35,7 +40,9 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
     @Test func unrefutedSuspicionBecomesDeadAfterTimeout() {
         // N = 5: k = α − 2 = 1 expected confirmation; min = α·max(1, log10 5)·T = 3 s, max = 18 s.
         var b = H.core(1, knows: [0, 1, 2, 3, 4])
-        let e = b.receive(H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0), now: H.ms(0))
+        let e = b.receive(
+            H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0),
+            now: H.ms(0))
         #expect(H.changes(e).map(\.status) == [.suspect])
         // (Single jumps, so this node's own probes — unanswered here — cannot confirm.)
         _ = b.tick(now: H.ms(17_900))
@@ -47,11 +54,17 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 
     @Test func independentConfirmationShrinksTimeoutToMinimum() {
         var b = H.core(1, knows: [0, 1, 2, 3, 4])
-        _ = b.receive(H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0), now: H.ms(0))
+        _ = b.receive(
+            H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0),
+            now: H.ms(0))
         // The same accuser again counts for nothing; another member does.
-        _ = b.receive(H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0), now: H.ms(100))
+        _ = b.receive(
+            H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0),
+            now: H.ms(100))
         #expect(b.suspicions[H.id(2)]?.confirmations == 0)
-        _ = b.receive(H.packet(from: 3, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(3))]), from: H.address(3), now: H.ms(200))
+        _ = b.receive(
+            H.packet(from: 3, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(3))]), from: H.address(3),
+            now: H.ms(200))
         #expect(b.suspicions[H.id(2)]?.confirmations == 1)
         advance(&b, from: H.ms(200), to: H.ms(2_900))
         #expect(b.member(H.id(2))?.status == .suspect)
@@ -61,8 +74,11 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 
     @Test func refutationCancelsSuspicion() {
         var b = H.core(1, knows: [0, 1, 2, 3, 4])
-        _ = b.receive(H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0), now: H.ms(0))
-        _ = b.receive(H.packet(from: 2, .gossip, [.alive(H.member(2, incarnation: 2))]), from: H.address(2), now: H.ms(500))
+        _ = b.receive(
+            H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0),
+            now: H.ms(0))
+        _ = b.receive(
+            H.packet(from: 2, .gossip, [.alive(H.member(2, incarnation: 2))]), from: H.address(2), now: H.ms(500))
         #expect(b.member(H.id(2))?.status == .alive)
         advance(&b, from: H.ms(500), to: H.ms(20_000))
         #expect(b.member(H.id(2))?.status.isLive == true)
@@ -71,15 +87,19 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 
     @Test func staleIncarnationsChangeNothing() {
         var c = H.core(0, knows: [0, 1])
-        _ = c.receive(H.packet(from: 1, .gossip, [.alive(H.member(1, incarnation: 5))]), from: H.address(1), now: H.ms(1))
+        _ = c.receive(
+            H.packet(from: 1, .gossip, [.alive(H.member(1, incarnation: 5))]), from: H.address(1), now: H.ms(1))
         #expect(c.member(H.id(1))?.incarnation == 5)
         let before = c.stats.redundantUpdates
-        let e = c.receive(H.packet(from: 1, .gossip, [
-            .suspect(id: H.id(1), incarnation: 3, from: H.id(0)),
-            .alive(H.member(1, incarnation: 4)),
-            .dead(id: H.id(1), incarnation: 4, from: H.id(0)),
-            .alive(H.member(1, incarnation: 5)),
-        ]), from: H.address(1), now: H.ms(2))
+        let e = c.receive(
+            H.packet(
+                from: 1, .gossip,
+                [
+                    .suspect(id: H.id(1), incarnation: 3, from: H.id(0)),
+                    .alive(H.member(1, incarnation: 4)),
+                    .dead(id: H.id(1), incarnation: 4, from: H.id(0)),
+                    .alive(H.member(1, incarnation: 5)),
+                ]), from: H.address(1), now: H.ms(2))
         #expect(H.changes(e).isEmpty)
         #expect(c.member(H.id(1)) == H.member(1, incarnation: 5))
         #expect(c.stats.redundantUpdates == before + 4, "each duplicate or stale update is counted")
@@ -103,13 +123,17 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
     @Test func lateTimerDefersVerdictUntilInputIsRead() {
         // N = 3: one confirmation expected and none comes, so the timeout is the maximum, 18 s.
         var b = H.core(1, knows: [0, 1, 2])
-        _ = b.receive(H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0), now: H.ms(0))
+        _ = b.receive(
+            H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0),
+            now: H.ms(0))
         // The node stalls and next runs at 20 s: its overdue timer must not kill node 2 yet.
         _ = b.tick(now: H.ms(20_000))
         #expect(b.member(H.id(2))?.status == .suspect)
         #expect(b.stats.lateVerdictsDeferred >= 1)
         // The refutation that waited in the socket is read: node 2 stays alive.
-        _ = b.receive(H.packet(from: 2, .ack(seq: 999), [.alive(H.member(2, incarnation: 2))]), from: H.address(2), now: H.ms(20_001))
+        _ = b.receive(
+            H.packet(from: 2, .ack(seq: 999), [.alive(H.member(2, incarnation: 2))]), from: H.address(2),
+            now: H.ms(20_001))
         advance(&b, from: H.ms(20_001), to: H.ms(22_000))
         #expect(b.member(H.id(2))?.status.isLive == true)
     }
@@ -131,25 +155,31 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 
     @Test func leavingWhenEveryoneElseHasLeftCompletesAtOnce() {
         var a = H.core(0, knows: [0, 1, 2])
-        _ = a.receive(H.packet(from: 1, .gossip, [.left(id: H.id(1), incarnation: 1)]), from: H.address(1), now: H.ms(1))
+        _ = a.receive(
+            H.packet(from: 1, .gossip, [.left(id: H.id(1), incarnation: 1)]), from: H.address(1), now: H.ms(1))
         _ = a.leave(now: H.ms(2))
         #expect(a.phase == .leaving, "node 2 is still live: tell it")
         // The last live peer leaves too while we are leaving: nobody is left to tell.
-        _ = a.receive(H.packet(from: 2, .gossip, [.left(id: H.id(2), incarnation: 1)]), from: H.address(2), now: H.ms(3))
+        _ = a.receive(
+            H.packet(from: 2, .gossip, [.left(id: H.id(2), incarnation: 1)]), from: H.address(2), now: H.ms(3))
         let effects = advance(&a, from: H.ms(3), to: H.ms(400))
         #expect(H.events(effects).contains(.leaveCompleted), "no live peer to tell: no need to wait out the timeout")
         var b = H.core(0, knows: [0, 1])
-        _ = b.receive(H.packet(from: 1, .gossip, [.left(id: H.id(1), incarnation: 1)]), from: H.address(1), now: H.ms(1))
+        _ = b.receive(
+            H.packet(from: 1, .gossip, [.left(id: H.id(1), incarnation: 1)]), from: H.address(1), now: H.ms(1))
         #expect(H.events(b.leave(now: H.ms(2))).contains(.leaveCompleted), "alone: the leave completes at once")
     }
 
     @Test func leftIsATombstoneThatOnlyAHigherIncarnationRevives() {
         var b = H.core(1, knows: [0, 1, 2, 3])
-        _ = b.receive(H.packet(from: 0, .gossip, [.left(id: H.id(0), incarnation: 1)]), from: H.address(0), now: H.ms(1))
+        _ = b.receive(
+            H.packet(from: 0, .gossip, [.left(id: H.id(0), incarnation: 1)]), from: H.address(0), now: H.ms(1))
         #expect(b.member(H.id(0))?.status == .left)
-        _ = b.receive(H.packet(from: 2, .gossip, [.alive(H.member(0, incarnation: 1))]), from: H.address(2), now: H.ms(2))
+        _ = b.receive(
+            H.packet(from: 2, .gossip, [.alive(H.member(0, incarnation: 1))]), from: H.address(2), now: H.ms(2))
         #expect(b.member(H.id(0))?.status == .left, "stale alive cannot resurrect a tombstone")
-        _ = b.receive(H.packet(from: 0, .gossip, [.alive(H.member(0, incarnation: 2))]), from: H.address(0), now: H.ms(3))
+        _ = b.receive(
+            H.packet(from: 0, .gossip, [.alive(H.member(0, incarnation: 2))]), from: H.address(0), now: H.ms(3))
         #expect(b.member(H.id(0))?.status == .alive, "a restarted node rejoins with a higher incarnation")
     }
 
@@ -157,7 +187,8 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         var s = Settings.lan
         s.tombstoneTimeout = .seconds(10)
         var b = H.core(1, knows: [0, 1, 2, 3], settings: s)
-        _ = b.receive(H.packet(from: 0, .gossip, [.left(id: H.id(0), incarnation: 1)]), from: H.address(0), now: H.ms(1))
+        _ = b.receive(
+            H.packet(from: 0, .gossip, [.left(id: H.id(0), incarnation: 1)]), from: H.address(0), now: H.ms(1))
         let effects = advance(&b, from: H.ms(1), to: H.ms(16_000), stepMs: 100)
         #expect(H.events(effects).contains(.memberReclaimed(H.id(0))))
         #expect(b.member(H.id(0)) == nil)
@@ -166,7 +197,9 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 
 @Suite struct ProbingAndLifeguardTests {
     /// Runs a core, answering nothing, until it sends a ping; returns the ping and time.
-    func firstPing(_ core: inout NodeCore, from start: Instant) -> (seq: UInt32, target: NodeID, updates: [Update], at: Instant)? {
+    func firstPing(_ core: inout NodeCore, from start: Instant) -> (
+        seq: UInt32, target: NodeID, updates: [Update], at: Instant
+    )? {
         var t = start
         for _ in 0..<1000 {
             t = t.advanced(byNanoseconds: 10_000_000)
@@ -188,7 +221,9 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         let effects = advance(&a, from: ping.at, to: ping.at + .milliseconds(1_000))
         #expect(a.member(H.id(1))?.status == .suspect)
         #expect(a.awareness.score == 1)
-        let next = try #require(H.sends(effects).first { $0.2 == .datagram && { if case .ping = $0 { true } else { false } }($0.0.message) })
+        let next = try #require(
+            H.sends(effects).first { $0.2 == .datagram && { if case .ping = $0 { true } else { false } }($0.0.message) }
+        )
         guard case .ping(let seq, let target) = next.0.message else { return }
         #expect(target == H.id(1))
         #expect(next.0.updates.first == .suspect(id: H.id(1), incarnation: 1, from: H.id(0)))
@@ -205,10 +240,13 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         let reqs = H.sends(effects).filter { if case .pingReq = $0.0.message { true } else { false } }
         #expect(reqs.count == 3)
         #expect(!reqs.contains { $0.1.id == ping.target })
-        #expect(H.sends(effects).contains { $0.2 == .stream && $0.0.message == .ping(seq: ping.seq, target: ping.target) })
+        #expect(
+            H.sends(effects).contains { $0.2 == .stream && $0.0.message == .ping(seq: ping.seq, target: ping.target) })
         // Two of three helpers nack; one says nothing → LHM + 1.
         for r in reqs.prefix(2) {
-            _ = a.receive(Packet(from: r.1.id!, message: .nack(seq: ping.seq)), from: r.1.address, now: ping.at + .milliseconds(920))
+            _ = a.receive(
+                Packet(from: r.1.id!, message: .nack(seq: ping.seq)), from: r.1.address,
+                now: ping.at + .milliseconds(920))
         }
         advance(&a, from: ping.at + .milliseconds(920), to: ping.at + .milliseconds(1_000))
         #expect(a.awareness.score == 1)
@@ -243,7 +281,9 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         let ping = try #require(firstPing(&a, from: .zero))
         let effects = advance(&a, from: ping.at, to: ping.at + .milliseconds(510))
         let helper = try #require(H.sends(effects).first { if case .pingReq = $0.0.message { true } else { false } })
-        _ = a.receive(Packet(from: helper.1.id!, message: .ack(seq: ping.seq)), from: helper.1.address, now: ping.at + .milliseconds(600))
+        _ = a.receive(
+            Packet(from: helper.1.id!, message: .ack(seq: ping.seq)), from: helper.1.address,
+            now: ping.at + .milliseconds(600))
         advance(&a, from: ping.at + .milliseconds(600), to: ping.at + .milliseconds(1_000))
         #expect(a.member(ping.target)?.status == .alive)
         #expect(a.awareness.score == 0)
@@ -251,13 +291,18 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 
     @Test func helperForwardsAckOrNacks() {
         var h = H.core(2, knows: [0, 1, 2])
-        let e = h.receive(H.packet(from: 0, .pingReq(seq: 77, target: H.id(1), targetAddress: H.address(1))), from: H.address(0), now: H.ms(0))
-        let ping = H.sends(e).compactMap { if case .ping(let s, let t) = $0.0.message, t == H.id(1) { s } else { nil } }.first
+        let e = h.receive(
+            H.packet(from: 0, .pingReq(seq: 77, target: H.id(1), targetAddress: H.address(1))), from: H.address(0),
+            now: H.ms(0))
+        let ping = H.sends(e).compactMap { if case .ping(let s, let t) = $0.0.message, t == H.id(1) { s } else { nil } }
+            .first
         #expect(ping != nil)
         let fwd = h.receive(H.packet(from: 1, .ack(seq: ping!)), from: H.address(1), now: H.ms(5))
         #expect(H.sends(fwd).contains { $0.0.message == .ack(seq: 77) && $0.1.id == H.id(0) })
         // A second request that the target never answers gets a nack at 80% of the timeout.
-        _ = h.receive(H.packet(from: 0, .pingReq(seq: 78, target: H.id(1), targetAddress: H.address(1))), from: H.address(0), now: H.ms(10))
+        _ = h.receive(
+            H.packet(from: 0, .pingReq(seq: 78, target: H.id(1), targetAddress: H.address(1))), from: H.address(0),
+            now: H.ms(10))
         let later = advance(&h, from: H.ms(10), to: H.ms(420))
         #expect(H.sends(later).contains { $0.0.message == .nack(seq: 78) })
     }
@@ -289,17 +334,36 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 
     @Test func suspicionTimeoutFollowsLifeguardFormula() {
         let id9 = H.id(9)
-        var s = Suspicion(incarnation: 1, from: id9, startedAt: .zero, minNanoseconds: 8_000_000_000, maxNanoseconds: 48_000_000_000, expectedConfirmations: 2)
+        var s = Suspicion(
+            incarnation: 1, from: id9, startedAt: .zero, minNanoseconds: 8_000_000_000, maxNanoseconds: 48_000_000_000,
+            expectedConfirmations: 2)
         #expect(s.timeoutNanoseconds == 48_000_000_000)
-        do { let c = s.confirm(from: id9); #expect(!c, "the accuser is not an independent confirmation") }
-        do { let c = s.confirm(from: H.id(1)); #expect(c) }
+        do {
+            let c = s.confirm(from: id9)
+            #expect(!c, "the accuser is not an independent confirmation")
+        }
+        do {
+            let c = s.confirm(from: H.id(1))
+            #expect(c)
+        }
         // 48 − 40·ln 2 / ln 3 = 22.76 s
         #expect(s.timeoutNanoseconds == 22_762_000_000)
-        do { let c = s.confirm(from: H.id(1)); #expect(!c) }
-        do { let c = s.confirm(from: H.id(2)); #expect(c) }
+        do {
+            let c = s.confirm(from: H.id(1))
+            #expect(!c)
+        }
+        do {
+            let c = s.confirm(from: H.id(2))
+            #expect(c)
+        }
         #expect(s.timeoutNanoseconds == 8_000_000_000)
-        do { let c = s.confirm(from: H.id(3)); #expect(!c, "beyond k confirmations nothing changes") }
-        let none = Suspicion(incarnation: 1, from: id9, startedAt: .zero, minNanoseconds: 5, maxNanoseconds: 30, expectedConfirmations: 0)
+        do {
+            let c = s.confirm(from: H.id(3))
+            #expect(!c, "beyond k confirmations nothing changes")
+        }
+        let none = Suspicion(
+            incarnation: 1, from: id9, startedAt: .zero, minNanoseconds: 5, maxNanoseconds: 30, expectedConfirmations: 0
+        )
         #expect(none.timeoutNanoseconds == 5)
     }
 

@@ -5,12 +5,21 @@ import Testing
 /// concurrency, no I/O. This scans every ColonyCore source file.
 @Suite struct PurityTests {
     static let forbidden: [(pattern: String, why: String)] = [
-        (#"\bimport\s+(Foundation|FoundationEssentials|Glibc|Musl|Darwin|Dispatch|NIO\w*|Network)\b"#, "platform/IO module"),
+        (
+            #"\bimport\s+(Foundation|FoundationEssentials|Glibc|Musl|Darwin|Dispatch|NIO\w*|Network)\b"#,
+            "platform/IO module"
+        ),
         (#"\bDate\s*\("#, "wall clock"),
-        (#"\b(ContinuousClock|SuspendingClock|DispatchTime|DispatchWallTime|CFAbsoluteTime|clock_gettime|gettimeofday)\b"#, "clock"),
+        (
+            #"\b(ContinuousClock|SuspendingClock|DispatchTime|DispatchWallTime|CFAbsoluteTime|clock_gettime|gettimeofday)\b"#,
+            "clock"
+        ),
         (#"\bSystemRandomNumberGenerator\b|\barc4random\w*|\bdrand48\b|\brandom\(\)"#, "unseeded randomness"),
         (#"\.random\((?![^)]*using:)"#, "randomness without an injected generator"),
-        (#"\bTask\s*(\{|\.|<|\()|\bTaskGroup\b|\bwithTaskGroup\b|\basync\s+let\b|\bactor\s+\w|\bawait\b"#, "concurrency"),
+        (
+            #"\bTask\s*(\{|\.|<|\()|\bTaskGroup\b|\bwithTaskGroup\b|\basync\s+let\b|\bactor\s+\w|\bawait\b"#,
+            "concurrency"
+        ),
         (#"\b(u?sleep|nanosleep)\s*\("#, "sleep"),
         (#"\b(socket|bind|connect|sendto|recvfrom)\s*\("#, "sockets"),
         (#"\b(Thread|DispatchQueue|pthread_\w+)\b"#, "threads"),
@@ -37,7 +46,9 @@ import Testing
     @Test func coreSourcesAreFreeOfClocksRandomnessConcurrencyAndIO() throws {
         let fm = FileManager.default
         let root = Self.coreDirectory
-        let files = try #require(fm.enumerator(atPath: root.path)).compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }
+        let files = try #require(fm.enumerator(atPath: root.path)).compactMap { $0 as? String }.filter {
+            $0.hasSuffix(".swift")
+        }
         #expect(files.count >= 10, "expected the core's sources under \(root.path)")
         var all: [String] = []
         for f in files {
@@ -63,6 +74,7 @@ import Testing
     }
 
     @Test func checkerAllowsSeededRandomnessAndComments() {
-        #expect(Self.violations(in: "let x = Int.random(in: 0..<3, using: &rng) // not Date()", file: "x.swift").isEmpty)
+        #expect(
+            Self.violations(in: "let x = Int.random(in: 0..<3, using: &rng) // not Date()", file: "x.swift").isEmpty)
     }
 }

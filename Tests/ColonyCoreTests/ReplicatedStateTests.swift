@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ColonyCore
 
 // Tests of the replicated state (DESIGN.md §4): causal contexts with dot clouds, sibling sets,
@@ -17,10 +18,13 @@ enum RS {
 
     static func dot(_ origin: NodeID, _ counter: UInt64) -> Dot { Dot(origin: origin, counter: counter) }
 
-    static func record(_ key: String, _ value: [UInt8]?, _ origin: NodeID, _ counter: UInt64, prev: UInt64 = 0,
-                       context: CausalContext = CausalContext(), ms: UInt64 = 1) -> StateRecord {
-        StateRecord(key: key, value: value, dot: Dot(origin: origin, counter: counter), prev: prev, context: context,
-                    timestamp: HLCTimestamp(physicalMs: ms, logical: 0))
+    static func record(
+        _ key: String, _ value: [UInt8]?, _ origin: NodeID, _ counter: UInt64, prev: UInt64 = 0,
+        context: CausalContext = CausalContext(), ms: UInt64 = 1
+    ) -> StateRecord {
+        StateRecord(
+            key: key, value: value, dot: Dot(origin: origin, counter: counter), prev: prev, context: context,
+            timestamp: HLCTimestamp(physicalMs: ms, logical: 0))
     }
 
     /// A context that knows exactly these writes (dot and prev).
@@ -62,7 +66,9 @@ enum RS {
         events.compactMap { if case .userEvent(let e, let replayed) = $0 { (e, replayed) } else { nil } }
     }
 
-    static func userEvents(_ effects: [Effect]) -> [(event: UserEvent, replayed: Bool)] { userEvents(H.events(effects)) }
+    static func userEvents(_ effects: [Effect]) -> [(event: UserEvent, replayed: Bool)] {
+        userEvents(H.events(effects))
+    }
 
     /// Every record a store holds (all siblings of all keys), sorted by dot.
     static func held(_ s: StateStore) -> [StateRecord] {
@@ -73,8 +79,10 @@ enum RS {
     /// shared across keys (so one key's writes skip counters). A writer reads an authority
     /// holding every write before writing, so most writes supersede what came before; with
     /// `staleChance` it writes with an empty context instead (concurrent: a sibling).
-    static func history(_ rng: inout Xoshiro256, writers: Int, writes: Int, keys: Int, valueBytes: Int = 8,
-                        staleChance: Double = 0.2, deleteChance: Double = 0.1) -> [StateRecord] {
+    static func history(
+        _ rng: inout Xoshiro256, writers: Int, writes: Int, keys: Int, valueBytes: Int = 8,
+        staleChance: Double = 0.2, deleteChance: Double = 0.1
+    ) -> [StateRecord] {
         var authority = StateStore()
         var counters = [UInt64](repeating: 0, count: writers)
         var out: [StateRecord] = []
@@ -227,7 +235,9 @@ struct KeyHistory {
     @Test func mergeIsAJoinAndCoverageIsExact() {
         var rng = Xoshiro256(seed: 0xC0_FFEE)
         var failures: [String] = []
-        func check(_ ok: Bool, _ what: @autoclosure () -> String) { if !ok && failures.count < 5 { failures.append(what()) } }
+        func check(_ ok: Bool, _ what: @autoclosure () -> String) {
+            if !ok && failures.count < 5 { failures.append(what()) }
+        }
         func canonical(_ c: CausalContext) -> Bool {
             c.cloud == c.cloud.sorted()
                 && c.cloud.allSatisfy { $0.dot.counter > c.base[$0.dot.origin] && $0.prev > c.base[$0.dot.origin] }
@@ -236,11 +246,17 @@ struct KeyHistory {
         var sawCloud = false
         for i in 0..<500 {
             let h = KeyHistory(&rng)
-            let sa = h.randomSubset(&rng), sb = h.randomSubset(&rng), sc = h.randomSubset(&rng)
-            let a = h.context(knowing: sa, &rng), b = h.context(knowing: sb, &rng), c = h.context(knowing: sc, &rng)
+            let sa = h.randomSubset(&rng)
+            let sb = h.randomSubset(&rng)
+            let sc = h.randomSubset(&rng)
+            let a = h.context(knowing: sa, &rng)
+            let b = h.context(knowing: sb, &rng)
+            let c = h.context(knowing: sc, &rng)
             sawCloud = sawCloud || !a.cloud.isEmpty
             for w in h.writes {
-                check(a.covers(w.dot) == sa.contains(w.dot), "#\(i): \(a) covers \(w.dot)? expected \(sa.contains(w.dot))")
+                check(
+                    a.covers(w.dot) == sa.contains(w.dot), "#\(i): \(a) covers \(w.dot)? expected \(sa.contains(w.dot))"
+                )
             }
             check(canonical(a), "#\(i): not canonical: \(a)")
             check(a == h.context(knowing: sa, &rng), "#\(i): the same knowledge learnt in another order differs")
@@ -287,7 +303,8 @@ struct KeyHistory {
     /// stale empty context (siblings at o). Replica R saw only (o,5) and wrote with its read;
     /// that write must not resolve (o,3), which stays a sibling when it arrives.
     @Test func aSiblingTheWriterNeverReadSurvivesTheWrite() {
-        let o = RS.o, r = RS.r
+        let o = RS.o
+        let r = RS.r
         let o3 = RS.record("k", [3], o, 3, prev: 0, ms: 3)
         let o5 = RS.record("k", [5], o, 5, prev: 3, ms: 5)
         var atOrigin = KeyState()
@@ -350,7 +367,8 @@ struct KeyHistory {
             let used = rng.chance(0.3) ? reads[w][rng.below(reads[w].count)] : fresh
             counters[w] += 1 + UInt64(rng.below(3))
             let rec = StateRecord(
-                key: "k", value: rng.chance(0.1) ? nil : [UInt8(step & 0xFF)], dot: Dot(origin: origin, counter: counters[w]),
+                key: "k", value: rng.chance(0.1) ? nil : [UInt8(step & 0xFF)],
+                dot: Dot(origin: origin, counter: counters[w]),
                 prev: replicas[w].read.context.latest(of: origin), context: used.context,
                 timestamp: HLCTimestamp(physicalMs: UInt64(step / 2), logical: 0))
             for x in all where rec.context.covers(x.dot) != used.past.contains(x.dot) {
@@ -389,7 +407,8 @@ struct KeyHistory {
     /// `apply` says what happened: applied (with what it resolved), obsolete (new but already
     /// covered), duplicate (seen before, held or not).
     @Test func applyReportsAppliedObsoleteAndDuplicate() {
-        let o = RS.o, p = RS.p
+        let o = RS.o
+        let p = RS.p
         var s = StateStore()
         let a1 = RS.record("k", [1], o, 1)
         #expect(s.apply(a1, now: .zero) == .applied(superseded: []))
@@ -493,7 +512,7 @@ struct KeyHistory {
                 if bytes > budget && x.records.count > 1 { oversize.append(bytes) }
                 if !x.complete {
                     cuts += 1
-                    if x.records.isEmpty { oversize.append(-1) }  // a cut answer must make progress
+                    if x.records.isEmpty { oversize.append(-1) } // a cut answer must make progress
                 }
             }
             if ab.complete && ba.complete { break }
@@ -535,12 +554,13 @@ struct KeyHistory {
     /// Keys whose siblings are all tombstones are collected once the horizon passes them, not
     /// before; keys with a live sibling stay; a late copy of a collected record is a duplicate.
     @Test func tombstonesAreCollectedAfterTheHorizonAndStayDead() {
-        let o = RS.o, p = RS.p
+        let o = RS.o
+        let p = RS.p
         var s = StateStore()
         let live = RS.record("a", [1], o, 1)
         let del = RS.record("a", nil, o, 2, prev: 1, context: RS.context([(live.dot, 0)]))
         let bLive = RS.record("b", [2], p, 1)
-        let bDel = RS.record("b", nil, o, 3)  // a concurrent delete: b keeps its live sibling
+        let bDel = RS.record("b", nil, o, 3) // a concurrent delete: b keeps its live sibling
         let c = RS.record("c", [3], p, 2)
         s.apply(live, now: H.ms(0))
         s.apply(del, now: H.ms(100))
@@ -577,11 +597,16 @@ struct KeyHistory {
             let bytes = held.reduce(0) { $0 + $1.footprint }
             let hash = held.reduce(UInt64(0)) { $0 ^ StateStore.dotHash($1.dot) }
             let tomb = s.sortedKeys.filter { s.read($0).siblings.allSatisfy(\.isTombstone) }.count
-            var ok = s.bytes == bytes && s.recordCount == held.count && s.contentHash == hash && s.tombstonedKeys == tomb
+            var ok =
+                s.bytes == bytes && s.recordCount == held.count && s.contentHash == hash && s.tombstonedKeys == tomb
             for w in 1...3 {
-                ok = ok && s.bytes(of: H.id(w)) == held.filter { $0.dot.origin == H.id(w) }.reduce(0) { $0 + $1.footprint }
+                ok =
+                    ok
+                    && s.bytes(of: H.id(w)) == held.filter { $0.dot.origin == H.id(w) }.reduce(0) { $0 + $1.footprint }
             }
-            if !ok && mismatches.count < 3 { mismatches.append("step \(step): bytes \(s.bytes) vs \(bytes), count \(s.recordCount) vs \(held.count)") }
+            if !ok && mismatches.count < 3 {
+                mismatches.append("step \(step): bytes \(s.bytes) vs \(bytes), count \(s.recordCount) vs \(held.count)")
+            }
         }
         for (i, r) in RS.shuffled(history, &rng).enumerated() {
             s.apply(r, now: H.ms(Int64(i)))
@@ -592,7 +617,9 @@ struct KeyHistory {
         var counter = history.map(\.dot.counter).max()! + 1
         for key in s.sortedKeys {
             let read = s.read(key)
-            s.apply(RS.record(key, nil, RS.r, counter, prev: read.context.latest(of: RS.r), context: read.context), now: H.ms(1_000))
+            s.apply(
+                RS.record(key, nil, RS.r, counter, prev: read.context.latest(of: RS.r), context: read.context),
+                now: H.ms(1_000))
             counter += 1
             audit(1_000)
         }
@@ -610,9 +637,13 @@ struct KeyHistory {
         var rng = Xoshiro256(seed: 41)
         let parts = ["", "a", "user", "user/", "users", "u", "v", "zz", "1", "/"]
         var keys = Set<String>()
-        while keys.count < 120 { keys.insert(parts[rng.below(parts.count)] + parts[rng.below(parts.count)] + "\(rng.below(30))") }
+        while keys.count < 120 {
+            keys.insert(parts[rng.below(parts.count)] + parts[rng.below(parts.count)] + "\(rng.below(30))")
+        }
         var s = StateStore()
-        for (i, k) in RS.shuffled(Array(keys), &rng).enumerated() { s.apply(RS.record(k, [1], RS.o, UInt64(i + 1)), now: .zero) }
+        for (i, k) in RS.shuffled(Array(keys), &rng).enumerated() {
+            s.apply(RS.record(k, [1], RS.o, UInt64(i + 1)), now: .zero)
+        }
         #expect(s.sortedKeys == keys.sorted())
         for prefix in ["", "u", "user", "user/", "users", "a", "zz", "zzz", "0", "/"] {
             #expect(Array(s.keys(prefix: prefix)) == keys.filter { $0.hasPrefix(prefix) }.sorted(), "prefix \(prefix)")
@@ -690,7 +721,9 @@ struct KeyHistory {
         let again = a.insert(dots[0])
         #expect(!again, "a second insert reports nothing new")
         for d in a.digest {
-            #expect(d.seen.extras == d.seen.extras.sorted() && d.seen.extras.allSatisfy { $0 > d.seen.base + 1 }, "canonical")
+            #expect(
+                d.seen.extras == d.seen.extras.sorted() && d.seen.extras.allSatisfy { $0 > d.seen.base + 1 },
+                "canonical")
         }
         var c = a
         c.advance(H.id(0), through: 1_000)
@@ -718,8 +751,11 @@ struct KeyHistory {
         net.absorb(net.cores[1]!.flush(), from: 1, log: &log)
         net.settle(log: &log)
         #expect(log.packets.count > 5, "the nodes did talk")
-        #expect(log.packets.contains { if case .sync(.stateRecords(_, _, _, _, _)) = $0.packet.message { true } else { false } },
-                "a state sync ran to its answer")
+        #expect(
+            log.packets.contains {
+                if case .sync(.stateRecords(_, _, _, _, _)) = $0.packet.message { true } else { false }
+            },
+            "a state sync ran to its answer")
         #expect(log.packets.allSatisfy { RS.records(in: $0.packet).isEmpty }, "no packet carried the record")
         #expect(net.cores[1]!.get("k").siblings.isEmpty)
 
@@ -727,7 +763,8 @@ struct KeyHistory {
         net.run(until: H.ms(4_000), log: &log)
         #expect(log.packets.contains { $0.from == 0 && RS.records(in: $0.packet).contains(rec) })
         #expect(net.cores[1]!.get("k").siblings == [rec])
-        #expect(log.events(at: 1).contains(.keyChanged(KeyChange(record: rec, superseded: [], siblings: 1, local: false))))
+        #expect(
+            log.events(at: 1).contains(.keyChanged(KeyChange(record: rec, superseded: [], siblings: 1, local: false))))
     }
 
     /// Writes replicate between two nodes; concurrent writes become the same siblings on both,
@@ -768,9 +805,11 @@ struct KeyHistory {
             let key = "key-\(rng.below(60))"
             let read = logStore.read(key)
             counters[origin, default: 0] += 1
-            let r = StateRecord(key: key, value: Array(repeating: UInt8(i), count: 100), dot: Dot(origin: origin, counter: counters[origin]!),
-                                prev: read.context.latest(of: origin), context: read.context,
-                                timestamp: HLCTimestamp(physicalMs: UInt64(1_000 + i), logical: 0))
+            let r = StateRecord(
+                key: key, value: Array(repeating: UInt8(i), count: 100),
+                dot: Dot(origin: origin, counter: counters[origin]!),
+                prev: read.context.latest(of: origin), context: read.context,
+                timestamp: HLCTimestamp(physicalMs: UInt64(1_000 + i), logical: 0))
             logStore.apply(r, now: .zero)
             log.append(r)
         }
@@ -786,11 +825,19 @@ struct KeyHistory {
         net.absorb(net.cores[1]!.join(seeds: [H.address(0)], now: .zero), from: 1, log: &nlog)
         net.settle(log: &nlog)
         let answers = nlog.packets.compactMap { m -> (records: [StateRecord], complete: Bool)? in
-            if case .sync(.stateRecords(_, let rs, _, let complete, _)) = m.packet.message { (rs, complete) } else { nil }
+            if case .sync(.stateRecords(_, let rs, _, let complete, _)) = m.packet.message {
+                (rs, complete)
+            } else {
+                nil
+            }
         }
         #expect(answers.filter { !$0.complete }.count >= 3, "the budget cut the catch-up into rounds")
-        #expect(answers.allSatisfy { $0.records.count <= 1 || $0.records.reduce(0) { $0 + $1.footprint } <= s.maxSyncRecordBytes })
-        let a = net.cores[0]!.state, b = net.cores[1]!.state
+        #expect(
+            answers.allSatisfy {
+                $0.records.count <= 1 || $0.records.reduce(0) { $0 + $1.footprint } <= s.maxSyncRecordBytes
+            })
+        let a = net.cores[0]!.state
+        let b = net.cores[1]!.state
         #expect(b.recordCount == logStore.recordCount)
         #expect(b.contentHash == a.contentHash)
         #expect(b.seen.rootHash == a.seen.rootHash, "superseded counters advanced over, not fetched")
@@ -831,7 +878,10 @@ struct KeyHistory {
         net.settle(log: &log)
         #expect(log.packets.count == 2, "stateRoot, then inSync")
         let last = try #require(log.packets.last)
-        if case .sync(.inSync) = last.packet.message {} else { Issue.record("expected inSync, got \(last.packet.message)") }
+        if case .sync(.inSync) = last.packet.message {
+        } else {
+            Issue.record("expected inSync, got \(last.packet.message)")
+        }
         #expect(net.cores[0]!.stats.stateSyncsInAgreement == 1)
     }
 
@@ -864,7 +914,9 @@ struct KeyHistory {
         var t: Int64 = 1
         func refused(_ key: String, _ value: [UInt8]?, _ expected: StateError) {
             t += 1
-            let hash = a.state.contentHash, count = a.state.recordCount, queued = a.queue.count
+            let hash = a.state.contentHash
+            let count = a.state.recordCount
+            let queued = a.queue.count
             let (result, effects) = a.put(key, value: value, wallMs: UInt64(t), now: H.ms(t))
             #expect(result == .failure(expected))
             #expect(RS.persistedRecords(effects).isEmpty && RS.keyChanges(effects).isEmpty && H.sends(effects).isEmpty)
@@ -875,7 +927,9 @@ struct KeyHistory {
         refused("é" + String(repeating: "k", count: 511), [1], .keyTooLong(bytes: 513, max: 512))
         refused("k", Array(repeating: 0, count: 64 * 1024 + 1), .valueTooLarge(bytes: 65_537, max: 65_536))
         // Within the key and value limits, but over the 400-byte node budget.
-        refused(String(repeating: "k", count: 512), Array(repeating: 0, count: 64_536), .nodeBudgetExceeded(used: 0, adding: 65_096, max: 400))
+        refused(
+            String(repeating: "k", count: 512), Array(repeating: 0, count: 64_536),
+            .nodeBudgetExceeded(used: 0, adding: 65_096, max: 400))
         let x = try a.put("a", value: Array(repeating: 1, count: 200), wallMs: 10, now: H.ms(10)).0.get()
         #expect(x.dot.counter == 1, "refused writes used no counter")
         #expect(a.state.bytes(of: H.id(0)) == 249)
@@ -891,7 +945,9 @@ struct KeyHistory {
         var sw = Settings.lan
         sw.maxStateBytes = 500
         var b = H.core(0, knows: [0, 1], settings: sw)
-        _ = b.receive(RS.gossip(from: 1, [.record(RS.record("theirs", Array(repeating: 9, count: 300), H.id(1), 1))]), from: H.address(1), now: H.ms(1))
+        _ = b.receive(
+            RS.gossip(from: 1, [.record(RS.record("theirs", Array(repeating: 9, count: 300), H.id(1), 1))]),
+            from: H.address(1), now: H.ms(1))
         #expect(b.state.bytes == 354)
         let (over, overEffects) = b.put("mine", value: Array(repeating: 1, count: 150), wallMs: 2, now: H.ms(2))
         #expect(over == .failure(.swarmBudgetExceeded(used: 354, adding: 202, max: 500)))
@@ -899,7 +955,9 @@ struct KeyHistory {
 
         // The limits themselves are allowed.
         var roomy = H.core(0, knows: [0, 1])
-        let atLimits = roomy.put(String(repeating: "k", count: 512), value: Array(repeating: 0, count: 64 * 1024), wallMs: 1, now: H.ms(1)).0
+        let atLimits = roomy.put(
+            String(repeating: "k", count: 512), value: Array(repeating: 0, count: 64 * 1024), wallMs: 1, now: H.ms(1)
+        ).0
         #expect(try atLimits.get().dot.counter == 1)
 
         var idle = NodeCore(me: H.member(5), settings: .lan, seed: 1, now: .zero)
@@ -981,7 +1039,8 @@ struct KeyHistory {
             }
         }
         let remote = UserEvent(id: RS.dot(H.id(1), 1), lamport: 40, name: "remote", payload: [], coalesce: false)
-        eventLog += RS.persistedEvents(a.receive(RS.gossip(from: 1, [.event(remote)]), from: H.address(1), now: H.ms(700)))
+        eventLog += RS.persistedEvents(
+            a.receive(RS.gossip(from: 1, [.event(remote)]), from: H.address(1), now: H.ms(700)))
         let ownCounters = recordLog.filter { $0.dot.origin == H.id(0) }.map(\.dot.counter)
         #expect(ownCounters.count > 20 && eventLog.count > 2)
 
@@ -995,7 +1054,9 @@ struct KeyHistory {
         #expect(rebuilt.lamport == a.lamport)
         #expect(rebuilt.recentEvents == a.recentEvents)
         #expect(rebuilt.durableCounter == ownCounters.max())
-        #expect(rebuilt.recordsMissing(for: []).records.count == a.state.recordCount, "restored writes are durable: sync carries them")
+        #expect(
+            rebuilt.recordsMissing(for: []).records.count == a.state.recordCount,
+            "restored writes are durable: sync carries them")
         let newest = recordLog.map(\.timestamp).max()!
         let (res, effects) = rebuilt.put("k0", value: [99], wallMs: 0, now: H.ms(1_001))
         let next = try res.get()
@@ -1043,8 +1104,9 @@ struct KeyHistory {
         let e3 = try a.event("x", payload: [], now: H.ms(4)).0.get()
         #expect(e3.lamport == 51)
         let older = UserEvent(id: RS.dot(H.id(1), 2), lamport: 10, name: "y", payload: [], coalesce: false)
-        #expect(RS.userEvents(a.receive(RS.gossip(from: 1, [.event(older)]), from: H.address(1), now: H.ms(5))).count == 1,
-                "older, but within the window: still news")
+        #expect(
+            RS.userEvents(a.receive(RS.gossip(from: 1, [.event(older)]), from: H.address(1), now: H.ms(5))).count == 1,
+            "older, but within the window: still news")
         #expect(a.lamport == 51)
         let far = UserEvent(id: RS.dot(H.id(1), 3), lamport: 1_000, name: "y", payload: [], coalesce: false)
         _ = a.receive(RS.gossip(from: 1, [.event(far)]), from: H.address(1), now: H.ms(6))
@@ -1061,7 +1123,9 @@ struct KeyHistory {
     /// newest of a coalescing name.
     @Test func coalescingDropsAnOlderEventArrivingLate() throws {
         var b = H.core(1, knows: [0, 1])
-        func deliver(_ e: UserEvent, at ms: Int64) -> [Effect] { b.receive(RS.gossip(from: 0, [.event(e)]), from: H.address(0), now: H.ms(ms)) }
+        func deliver(_ e: UserEvent, at ms: Int64) -> [Effect] {
+            b.receive(RS.gossip(from: 0, [.event(e)]), from: H.address(0), now: H.ms(ms))
+        }
         let newer = UserEvent(id: RS.dot(H.id(0), 2), lamport: 5, name: "deploy", payload: [2], coalesce: true)
         let older = UserEvent(id: RS.dot(H.id(0), 1), lamport: 3, name: "deploy", payload: [1], coalesce: true)
         let otherName = UserEvent(id: RS.dot(H.id(0), 3), lamport: 2, name: "restart", payload: [], coalesce: true)
@@ -1121,7 +1185,9 @@ struct KeyHistory {
         #expect(a.queue.contains(subject: .event(q.id)))
         let got = b.receive(RS.gossip(from: 0, [.query(q)]), from: H.address(0), now: H.ms(20))
         #expect(H.events(got) == [.queryReceived(q)])
-        #expect(H.events(b.receive(RS.gossip(from: 2, [.query(q)]), from: H.address(2), now: H.ms(21))).isEmpty, "once per node")
+        #expect(
+            H.events(b.receive(RS.gossip(from: 2, [.query(q)]), from: H.address(2), now: H.ms(21))).isEmpty,
+            "once per node")
         let sends = H.sends(b.respond(to: q, payload: [42], now: H.ms(30)))
         #expect(sends.count == 1)
         let answer = QueryResponse(query: q.id, from: H.id(1), name: "n1", payload: [42])
@@ -1131,14 +1197,18 @@ struct KeyHistory {
         #expect(sends.first?.2 == .datagram)
         #expect(H.events(a.receive(packet, from: H.address(1), now: H.ms(40))) == [.queryResponse(answer)])
         #expect(H.events(a.receive(packet, from: H.address(1), now: H.ms(41))).isEmpty, "a duplicate answer is ignored")
-        #expect(H.events(a.respond(to: q, payload: [1], now: H.ms(50))) == [.queryResponse(QueryResponse(query: q.id, from: H.id(0), name: "n0", payload: [1]))])
+        #expect(
+            H.events(a.respond(to: q, payload: [1], now: H.ms(50))) == [
+                .queryResponse(QueryResponse(query: q.id, from: H.id(0), name: "n0", payload: [1]))
+            ])
         let before = advance(&a, from: H.ms(50), to: H.ms(2_000))
         #expect(!H.events(before).contains(.queryFinished(q.id)))
         let after = advance(&a, from: H.ms(2_000), to: H.ms(2_100))
         #expect(H.events(after).filter { $0 == .queryFinished(q.id) }.count == 1)
         _ = c.receive(RS.gossip(from: 0, [.query(q)]), from: H.address(0), now: H.ms(2_050))
         let lateAnswer = try #require(H.sends(c.respond(to: q, payload: [3], now: H.ms(2_060))).first?.0)
-        #expect(H.events(a.receive(lateAnswer, from: H.address(2), now: H.ms(2_101))).isEmpty, "finished: no more answers")
+        #expect(
+            H.events(a.receive(lateAnswer, from: H.address(2), now: H.ms(2_101))).isEmpty, "finished: no more answers")
         #expect(H.events(advance(&a, from: H.ms(2_100), to: H.ms(5_000))).filter { $0 == .queryFinished(q.id) }.isEmpty)
     }
 
@@ -1151,7 +1221,10 @@ struct KeyHistory {
             _ = c.start(now: .zero)
             return c
         }
-        var nodes = [node(0, ["role": "web"]), node(1, ["role": "db", "zone": "a"]), node(2, ["role": "db", "zone": "b"]), node(3, ["role": "web"])]
+        var nodes = [
+            node(0, ["role": "web"]), node(1, ["role": "db", "zone": "a"]), node(2, ["role": "db", "zone": "b"]),
+            node(3, ["role": "web"]),
+        ]
         var t: Int64 = 0
         func told(_ filter: QueryFilter) throws -> [Int] {
             t += 10
@@ -1176,7 +1249,9 @@ struct KeyHistory {
     /// End to end in a network: the query spreads by gossip, both members answer, the asker
     /// gets each answer once and one `queryFinished`.
     @Test func queriesSpreadAndAnswersComeBackInANetwork() throws {
-        var net = Net([0: H.core(0, knows: [0, 1, 2]), 1: H.core(1, knows: [0, 1, 2]), 2: H.core(2, knows: [0, 1, 2])])
+        var net = Net([
+            0: H.core(0, knows: [0, 1, 2]), 1: H.core(1, knows: [0, 1, 2]), 2: H.core(2, knows: [0, 1, 2]),
+        ])
         var log = NetLog()
         let (res, effects) = net.cores[0]!.query("who", payload: [], timeout: .seconds(3), now: .zero)
         let q = try res.get()
@@ -1229,22 +1304,26 @@ enum RandomStatePackets {
     }
 
     static func record(_ rng: inout Xoshiro256) -> StateRecord {
-        StateRecord(key: string(&rng), value: rng.chance(0.2) ? nil : bytes(&rng), dot: dot(&rng), prev: counter(&rng),
-                    context: context(&rng),
-                    timestamp: HLCTimestamp(physicalMs: counter(&rng), logical: UInt32(truncatingIfNeeded: rng.next() >> UInt64(rng.below(64)))))
+        StateRecord(
+            key: string(&rng), value: rng.chance(0.2) ? nil : bytes(&rng), dot: dot(&rng), prev: counter(&rng),
+            context: context(&rng),
+            timestamp: HLCTimestamp(
+                physicalMs: counter(&rng), logical: UInt32(truncatingIfNeeded: rng.next() >> UInt64(rng.below(64)))))
     }
 
     static func event(_ rng: inout Xoshiro256) -> UserEvent {
-        UserEvent(id: dot(&rng), lamport: counter(&rng), name: string(&rng), payload: bytes(&rng), coalesce: rng.chance(0.5))
+        UserEvent(
+            id: dot(&rng), lamport: counter(&rng), name: string(&rng), payload: bytes(&rng), coalesce: rng.chance(0.5))
     }
 
     static func query(_ rng: inout Xoshiro256) -> Query {
         var tags: [String: String] = [:]
         for _ in 0..<rng.below(3) { tags[string(&rng) + "k"] = string(&rng) }
-        return Query(id: dot(&rng), lamport: counter(&rng), name: string(&rng), payload: bytes(&rng),
-                     filter: QueryFilter(names: (0..<rng.below(3)).map { _ in string(&rng) }, tags: tags),
-                     asker: Address(host: string(&rng), port: UInt16(truncatingIfNeeded: rng.next())),
-                     timeoutMs: UInt32(truncatingIfNeeded: rng.next()))
+        return Query(
+            id: dot(&rng), lamport: counter(&rng), name: string(&rng), payload: bytes(&rng),
+            filter: QueryFilter(names: (0..<rng.below(3)).map { _ in string(&rng) }, tags: tags),
+            asker: Address(host: string(&rng), port: UInt16(truncatingIfNeeded: rng.next())),
+            timeoutMs: UInt32(truncatingIfNeeded: rng.next()))
     }
 
     /// A canonical per-origin seen entry (what the decoder produces).
@@ -1274,9 +1353,10 @@ enum RandomStatePackets {
         case 0: return .stateRoot(exchange: e, root: rng.next())
         case 1: return .stateDigest(exchange: e, digest: digest(&rng))
         case 2, 3:
-            return .stateRecords(exchange: e, records: (0..<rng.below(4)).map { _ in record(&rng) },
-                                 through: (0..<rng.below(4)).map { _ in dot(&rng) }, complete: rng.chance(0.5),
-                                 digest: rng.chance(0.5) ? digest(&rng) : nil)
+            return .stateRecords(
+                exchange: e, records: (0..<rng.below(4)).map { _ in record(&rng) },
+                through: (0..<rng.below(4)).map { _ in dot(&rng) }, complete: rng.chance(0.5),
+                digest: rng.chance(0.5) ? digest(&rng) : nil)
         default: return .recentEvents(exchange: e, events: (0..<rng.below(4)).map { _ in event(&rng) })
         }
     }
@@ -1285,7 +1365,9 @@ enum RandomStatePackets {
         let message: Message
         switch rng.below(4) {
         case 0: message = .gossip
-        case 1: message = .queryResponse(QueryResponse(query: dot(&rng), from: id(&rng), name: string(&rng), payload: bytes(&rng)))
+        case 1:
+            message = .queryResponse(
+                QueryResponse(query: dot(&rng), from: id(&rng), name: string(&rng), payload: bytes(&rng)))
         default: message = .sync(sync(&rng))
         }
         return Packet(from: id(&rng), message: message, updates: (0..<rng.below(5)).map { _ in update(&rng) })
@@ -1340,8 +1422,11 @@ enum RandomStatePackets {
         }
         #expect(mismatches == 0)
         #expect(sizeMismatches == 0)
-        #expect(kinds == ["queryResponse", "stateRoot", "stateDigest", "stateRecords", "stateRecords+digest", "recentEvents",
-                          "record", "record+cloud", "event", "query"])
+        #expect(
+            kinds == [
+                "queryResponse", "stateRoot", "stateDigest", "stateRecords", "stateRecords+digest", "recentEvents",
+                "record", "record+cloud", "event", "query",
+            ])
     }
 
     /// Every strict prefix of an encoding is refused with a typed error (empty, truncated, or
@@ -1353,14 +1438,17 @@ enum RandomStatePackets {
         var unexpected: [WireError] = []
         for i in 0..<1_500 {
             let bytes = Wire.encode(RandomStatePackets.packet(&rng))
-            let cuts = i < 200 || bytes.count < 64 ? Array(0..<bytes.count) : (0..<16).map { _ in rng.below(bytes.count) }
+            let cuts =
+                i < 200 || bytes.count < 64 ? Array(0..<bytes.count) : (0..<16).map { _ in rng.below(bytes.count) }
             for n in cuts {
                 checked += 1
                 do {
                     _ = try Wire.decode(bytes[..<n])
                     accepted += 1
                 } catch {
-                    if !["empty", "truncated", "range"].contains(error.reason) && unexpected.count < 5 { unexpected.append(error) }
+                    if !["empty", "truncated", "range"].contains(error.reason) && unexpected.count < 5 {
+                        unexpected.append(error)
+                    }
                 }
             }
         }
@@ -1404,7 +1492,8 @@ enum RandomStatePackets {
     @Test func anEventNearTheEndOfLamportTimeDoesNotTrap() async {
         await #expect(processExitsWith: .success) {
             var a = H.core(0, knows: [0, 1])
-            let e = UserEvent(id: Dot(origin: H.id(1), counter: 1), lamport: UInt64.max - 10, name: "x", payload: [], coalesce: false)
+            let e = UserEvent(
+                id: Dot(origin: H.id(1), counter: 1), lamport: UInt64.max - 10, name: "x", payload: [], coalesce: false)
             _ = a.receive(H.packet(from: 1, .gossip, [.event(e)]), from: H.address(1), now: .milliseconds(1))
             _ = a.event("y", payload: [], now: .milliseconds(2))
         }
@@ -1415,7 +1504,9 @@ enum RandomStatePackets {
     @Test func aForgedOwnRecordAtTheEndOfTheCounterSpaceDoesNotTrapTheNextWrite() async {
         await #expect(processExitsWith: .success) {
             var a = H.core(0, knows: [0, 1])
-            let r = StateRecord(key: "k", value: [1], dot: Dot(origin: H.id(0), counter: UInt64.max), prev: 0, context: CausalContext(), timestamp: .zero)
+            let r = StateRecord(
+                key: "k", value: [1], dot: Dot(origin: H.id(0), counter: UInt64.max), prev: 0, context: CausalContext(),
+                timestamp: .zero)
             _ = a.receive(H.packet(from: 1, .gossip, [.record(r)]), from: H.address(1), now: .milliseconds(1))
             _ = a.put("j", value: [1], wallMs: 1, now: .milliseconds(2))
         }
@@ -1439,9 +1530,13 @@ enum RandomStatePackets {
     @Test func aThroughBeyondAnyRealHistoryIsIgnored() async {
         await #expect(processExitsWith: .success) {
             var a = H.core(0, knows: [0, 1])
-            let r = StateRecord(key: "k", value: [1], dot: Dot(origin: H.id(1), counter: 5), prev: 0, context: CausalContext(), timestamp: .zero)
+            let r = StateRecord(
+                key: "k", value: [1], dot: Dot(origin: H.id(1), counter: 5), prev: 0, context: CausalContext(),
+                timestamp: .zero)
             _ = a.receive(H.packet(from: 1, .gossip, [.record(r)]), from: H.address(1), now: .milliseconds(1))
-            let answer = Sync.stateRecords(exchange: 1, records: [], through: [Dot(origin: H.id(1), counter: UInt64.max)], complete: true, digest: [])
+            let answer = Sync.stateRecords(
+                exchange: 1, records: [], through: [Dot(origin: H.id(1), counter: UInt64.max)], complete: true,
+                digest: [])
             _ = a.receive(H.packet(from: 1, .sync(answer)), from: H.address(1), via: .stream, now: .milliseconds(2))
             precondition(a.state.seen[H.id(1)].base < 1 << 62, "a forged through must not mark every counter as seen")
         }
@@ -1494,7 +1589,8 @@ enum RandomStatePackets {
 @Suite struct ReplicatedStateBroadcastTests {
     static let big = Update.record(RS.record("big", Array(repeating: 7, count: 1_000), RS.o, 1))
     static let big2 = Update.record(RS.record("big2", Array(repeating: 8, count: 1_000), RS.o, 2))
-    static let small = Update.event(UserEvent(id: RS.dot(RS.o, 1), lamport: 1, name: "e", payload: [1], coalesce: false))
+    static let small = Update.event(
+        UserEvent(id: RS.dot(RS.o, 1), lamport: 1, name: "e", payload: [1], coalesce: false))
 
     /// An update above the large threshold never rides in `take` (datagrams), whatever the
     /// budget; `takeLarge` returns it until it has been sent `limit` times.
@@ -1529,8 +1625,12 @@ enum RandomStatePackets {
     /// News replacing a large entry about the same subject leaves one copy, in the right lane.
     @Test func replacingALargeEntryKeepsOneCopyInTheRightLane() {
         var q = BroadcastQueue(maxEntries: 100, largeThreshold: 300)
-        let old = Update.event(UserEvent(id: RS.dot(RS.o, 1), lamport: 1, name: "cfg", payload: Array(repeating: 1, count: 900), coalesce: true))
-        let newer = Update.event(UserEvent(id: RS.dot(RS.o, 2), lamport: 2, name: "cfg", payload: Array(repeating: 2, count: 900), coalesce: true))
+        let old = Update.event(
+            UserEvent(
+                id: RS.dot(RS.o, 1), lamport: 1, name: "cfg", payload: Array(repeating: 1, count: 900), coalesce: true))
+        let newer = Update.event(
+            UserEvent(
+                id: RS.dot(RS.o, 2), lamport: 2, name: "cfg", payload: Array(repeating: 2, count: 900), coalesce: true))
         let newest = Update.event(UserEvent(id: RS.dot(RS.o, 3), lamport: 3, name: "cfg", payload: [3], coalesce: true))
         q.enqueue(old)
         q.enqueue(newer)
@@ -1556,7 +1656,9 @@ enum RandomStatePackets {
             let small = q.entries.values.filter { $0.bytes <= 300 }.reduce(0) { $0 + $1.bytes }
             let large = q.entries.values.contains { $0.bytes > 300 }
             if (q.smallBytes != small || q.hasLarge != large || q.count > 12) && failures.count < 5 {
-                failures.append("step \(step) after \(op): smallBytes \(q.smallBytes) vs \(small), hasLarge \(q.hasLarge) vs \(large)")
+                failures.append(
+                    "step \(step) after \(op): smallBytes \(q.smallBytes) vs \(small), hasLarge \(q.hasLarge) vs \(large)"
+                )
             }
         }
         for step in 0..<3_000 {
@@ -1565,9 +1667,10 @@ enum RandomStatePackets {
             case 0..<6:
                 // Coalescing events of a few names: replacements across both lanes.
                 let size = rng.chance(largeShare) ? 400 + rng.below(800) : rng.below(120)
-                let e = UserEvent(id: RS.dot(RS.o, UInt64(step + 1)), lamport: UInt64(step), name: "n\(rng.below(60))",
-                                  payload: Array(repeating: 1, count: size), coalesce: rng.chance(0.7))
-                if q.count == 12 && !q.contains(subject: Update.event(e).subject) { pruned += 1 }  // must prune
+                let e = UserEvent(
+                    id: RS.dot(RS.o, UInt64(step + 1)), lamport: UInt64(step), name: "n\(rng.below(60))",
+                    payload: Array(repeating: 1, count: size), coalesce: rng.chance(0.7))
+                if q.count == 12 && !q.contains(subject: Update.event(e).subject) { pruned += 1 } // must prune
                 q.enqueue(.event(e))
             case 6, 7: _ = q.take(budget: 200 + rng.below(1_400), limit: 1 + rng.below(4))
             case 8: _ = q.takeLarge(budget: rng.below(3_000), limit: 1 + rng.below(4))
@@ -1594,7 +1697,9 @@ enum RandomStatePackets {
         var log = NetLog()
         var last: UInt64 = 0
         for i in 0..<100 {
-            last = try net.cores[0]!.put("key-\(i)", value: Array(repeating: UInt8(i), count: 40), wallMs: 1, now: H.ms(1)).0.get().dot.counter
+            last = try net.cores[0]!.put(
+                "key-\(i)", value: Array(repeating: UInt8(i), count: 40), wallMs: 1, now: H.ms(1)
+            ).0.get().dot.counter
         }
         net.absorb(net.cores[0]!.recordsDurable(through: last, now: H.ms(1)), from: 0, log: &log)
         net.run(until: H.ms(300), log: &log)
@@ -1609,13 +1714,17 @@ enum RandomStatePackets {
     @Test func aLargeRecordTravelsByStreamGossip() throws {
         var net = Net([0: H.core(0, knows: [0, 1]), 1: H.core(1, knows: [0, 1])])
         var log = NetLog()
-        let rec = try net.cores[0]!.put("big", value: Array(repeating: 5, count: 5_000), wallMs: 1, now: H.ms(1)).0.get()
+        let rec = try net.cores[0]!.put("big", value: Array(repeating: 5, count: 5_000), wallMs: 1, now: H.ms(1)).0
+            .get()
         net.absorb(net.cores[0]!.recordsDurable(through: rec.dot.counter, now: H.ms(1)), from: 0, log: &log)
         net.run(until: H.ms(2_000), log: &log)
         #expect(net.cores[1]!.get("big").siblings == [rec])
         let carriers = log.packets.filter { RS.records(in: $0.packet).contains(rec) }
         #expect(!carriers.isEmpty && carriers.allSatisfy { $0.via == .stream })
-        #expect(log.packets.filter { $0.via == .datagram }.allSatisfy { Wire.size(of: $0.packet) <= Settings.lan.maxDatagramBytes })
+        #expect(
+            log.packets.filter { $0.via == .datagram }.allSatisfy {
+                Wire.size(of: $0.packet) <= Settings.lan.maxDatagramBytes
+            })
     }
 }
 
@@ -1625,8 +1734,12 @@ enum RandomStatePackets {
     @Test func anAccusationAtTheEndOfTheIncarnationSpaceIsIgnored() async {
         await #expect(processExitsWith: .success) {
             var a = H.core(0, knows: [0, 1])
-            _ = a.receive(H.packet(from: 1, .gossip, [.suspect(id: H.id(0), incarnation: UInt64.max, from: H.id(1))]), from: H.address(1), now: .milliseconds(1))
-            _ = a.receive(H.packet(from: 1, .gossip, [.dead(id: H.id(0), incarnation: UInt64.max - 1, from: H.id(1))]), from: H.address(1), now: .milliseconds(2))
+            _ = a.receive(
+                H.packet(from: 1, .gossip, [.suspect(id: H.id(0), incarnation: UInt64.max, from: H.id(1))]),
+                from: H.address(1), now: .milliseconds(1))
+            _ = a.receive(
+                H.packet(from: 1, .gossip, [.dead(id: H.id(0), incarnation: UInt64.max - 1, from: H.id(1))]),
+                from: H.address(1), now: .milliseconds(2))
             precondition(a.me.incarnation == 1 && a.stats.recordsInvalid == 2)
         }
     }

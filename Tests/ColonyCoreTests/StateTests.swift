@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ColonyCore
 
 /// A tiny harness: writers with their own counters and clocks, and replicas that receive
@@ -15,7 +16,9 @@ struct Writer {
     mutating func write(_ key: String, _ value: [UInt8]?, context: CausalContext, wallMs: UInt64) -> StateRecord {
         counter += stride
         defer { last[key] = counter }
-        return StateRecord(key: key, value: value, dot: Dot(origin: id, counter: counter), prev: last[key] ?? 0, context: context, timestamp: clock.now(wallMs: wallMs))
+        return StateRecord(
+            key: key, value: value, dot: Dot(origin: id, counter: counter), prev: last[key] ?? 0, context: context,
+            timestamp: clock.now(wallMs: wallMs))
     }
 }
 
@@ -24,7 +27,7 @@ struct Writer {
         var rng = Xoshiro256(seed: 7)
         var writers = (0..<5).map { Writer(id: H.id($0)) }
         var replicas = Array(repeating: KeyState(), count: 4)
-        var authority = KeyState()  // holds every write: what a writer reads before writing
+        var authority = KeyState() // holds every write: what a writer reads before writing
         var inFlight: [(replica: Int, record: StateRecord)] = []
         for step in 0..<500 {
             let w = rng.below(writers.count)
@@ -35,7 +38,8 @@ struct Writer {
             for _ in 0..<rng.below(inFlight.count + 1) {
                 let m = inFlight.remove(at: rng.below(inFlight.count))
                 replicas[m.replica].apply(m.record)
-                #expect(replicas[m.replica].siblings.count <= 1, "a causally later write must replace, never sit beside")
+                #expect(
+                    replicas[m.replica].siblings.count <= 1, "a causally later write must replace, never sit beside")
             }
         }
         for m in inFlight { replicas[m.replica].apply(m.record) }
@@ -47,7 +51,8 @@ struct Writer {
     }
 
     @Test func concurrentWritesAreSiblingsUntilAWriteWithTheirContextResolvesThem() {
-        var a = Writer(id: H.id(1)), b = Writer(id: H.id(2))
+        var a = Writer(id: H.id(1))
+        var b = Writer(id: H.id(2))
         var replica = KeyState()
         let base = a.write("k", [0], context: CausalContext(), wallMs: 1)
         replica.apply(base)
@@ -93,7 +98,7 @@ struct Writer {
             for i in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(i, rng.below(i + 1)) }
             var replica = KeyState()
             for r in shuffled { replica.apply(r) }
-            for r in shuffled.prefix(50) { replica.apply(r) }  // duplicates
+            for r in shuffled.prefix(50) { replica.apply(r) } // duplicates
             #expect(replica == reference)
             #expect(replica.read.winner == reference.read.winner, "the same answer on every node")
         }
@@ -103,8 +108,12 @@ struct Writer {
     @Test func lastWriterWinsTiesBreakByNodeID() {
         let ctx = CausalContext()
         let t = HLCTimestamp(physicalMs: 10, logical: 0)
-        let low = StateRecord(key: "k", value: [1], dot: Dot(origin: NodeID(high: 1, low: 0), counter: 1), prev: 0, context: ctx, timestamp: t)
-        let high = StateRecord(key: "k", value: [2], dot: Dot(origin: NodeID(high: 2, low: 0), counter: 1), prev: 0, context: ctx, timestamp: t)
+        let low = StateRecord(
+            key: "k", value: [1], dot: Dot(origin: NodeID(high: 1, low: 0), counter: 1), prev: 0, context: ctx,
+            timestamp: t)
+        let high = StateRecord(
+            key: "k", value: [2], dot: Dot(origin: NodeID(high: 2, low: 0), counter: 1), prev: 0, context: ctx,
+            timestamp: t)
         var s = KeyState()
         s.apply(high)
         s.apply(low)
@@ -128,7 +137,7 @@ struct Writer {
         var c = HybridClock()
         let t1 = c.now(wallMs: 100)
         let t2 = c.now(wallMs: 100)
-        let t3 = c.now(wallMs: 90)  // the wall clock stepped back
+        let t3 = c.now(wallMs: 90) // the wall clock stepped back
         #expect(t1 < t2 && t2 < t3)
         c.observe(HLCTimestamp(physicalMs: 500, logical: 7), wallMs: 120)
         let t4 = c.now(wallMs: 130)
@@ -144,6 +153,11 @@ struct Writer {
         v.merge(VersionVector([Dot(origin: H.id(1), counter: 2), Dot(origin: H.id(3), counter: 1)]))
         #expect(v[H.id(1)] == 5 && v[H.id(3)] == 1 && v.count == 3)
         #expect(v.dominates(VersionVector([Dot(origin: H.id(2), counter: 1)])))
-        #expect(v == VersionVector([Dot(origin: H.id(3), counter: 1), Dot(origin: H.id(1), counter: 5), Dot(origin: H.id(2), counter: 3)]), "order of construction does not matter")
+        #expect(
+            v
+                == VersionVector([
+                    Dot(origin: H.id(3), counter: 1), Dot(origin: H.id(1), counter: 5),
+                    Dot(origin: H.id(2), counter: 3),
+                ]), "order of construction does not matter")
     }
 }

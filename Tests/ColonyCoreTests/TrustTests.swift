@@ -1,5 +1,6 @@
 import HashTreeCollections
 import Testing
+
 @testable import ColonyCore
 
 // Tests of the core's trust features (DESIGN.md §6): per-node signatures on alive and leave
@@ -25,7 +26,9 @@ struct TestAuthenticator: Authenticator {
     static func publicKey(for id: NodeID) -> [UInt8] { id.bytes + [UInt8](repeating: 0, count: 16) }
 
     func nodeID(for publicKey: [UInt8]) -> NodeID {
-        guard publicKey.count == 32, publicKey[16...].allSatisfy({ $0 == 0 }), let id = NodeID(bytes: publicKey) else { return NodeID(high: 0, low: 0) }
+        guard publicKey.count == 32, publicKey[16...].allSatisfy({ $0 == 0 }), let id = NodeID(bytes: publicKey) else {
+            return NodeID(high: 0, low: 0)
+        }
         return id
     }
 
@@ -73,8 +76,11 @@ enum TT {
         return m
     }
 
-    static func leftSignature(id: NodeID, incarnation: UInt64, by signer: TestAuthenticator, key: [UInt8]? = nil) -> Signature {
-        Signature(publicKey: key ?? signer.publicKey, bytes: signer.sign(SignedClaim.left(id: id, incarnation: incarnation)))
+    static func leftSignature(id: NodeID, incarnation: UInt64, by signer: TestAuthenticator, key: [UInt8]? = nil)
+        -> Signature
+    {
+        Signature(
+            publicKey: key ?? signer.publicKey, bytes: signer.sign(SignedClaim.left(id: id, incarnation: incarnation)))
     }
 
     /// Acks sent to node `i`.
@@ -127,7 +133,8 @@ enum TT {
     // MARK: 1. Signed alive and leave claims
 
     @Test func aliveClaimsMustBeSignedByTheMemberItself() throws {
-        let authA = TT.auth(0), authC = TT.auth(2)
+        let authA = TT.auth(0)
+        let authC = TT.auth(2)
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
 
@@ -138,7 +145,9 @@ enum TT {
         #expect(a.member(H.id(0))?.signature == mine)
 
         // A refutes a suspicion: a new incarnation, signed again.
-        _ = a.receive(TT.gossip(from: 1, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1), now: H.ms(10))
+        _ = a.receive(
+            TT.gossip(from: 1, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1),
+            now: H.ms(10))
         #expect(a.me.incarnation == 2)
         let genuine = a.me
         #expect(genuine.signature != nil && genuine.signature != mine)
@@ -153,8 +162,8 @@ enum TT {
         var next = genuine
         next.incarnation = 3
         next.signature = nil
-        let forgedByC = TT.signedAlive(next, by: authC)                                 // C's key: names C, not A
-        let cBytesUnderAsKey = TT.signedAlive(next, by: authC, key: authA.publicKey)   // A's key, C's signature
+        let forgedByC = TT.signedAlive(next, by: authC) // C's key: names C, not A
+        let cBytesUnderAsKey = TT.signedAlive(next, by: authC, key: authA.publicKey) // A's key, C's signature
         var addressChanged = TT.signedAlive(next, by: authA)
         addressChanged.address = Address(host: "10.6.6.6", port: 7946)
         var tagsChanged = TT.signedAlive(next, by: authA)
@@ -165,7 +174,7 @@ enum TT {
         incarnationChanged.incarnation = 4
         let unsigned = next
         var keyNotA = authA.publicKey
-        keyNotA[31] = 1                                                               // maps to no id
+        keyNotA[31] = 1 // maps to no id
         let foreignKey = TT.signedAlive(next, by: authA, key: keyNotA)
         var shortSignature = TT.signedAlive(next, by: authA)
         shortSignature.signature!.bytes.removeLast()
@@ -212,20 +221,34 @@ enum TT {
     }
 
     @Test func leaveClaimsMustBeSignedByTheLeaver() throws {
-        let authA = TT.auth(0), authC = TT.auth(2)
+        let authA = TT.auth(0)
+        let authC = TT.auth(2)
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
         // A publishes a signed alive claim at incarnation 2, which B takes.
-        _ = a.receive(TT.gossip(from: 1, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1), now: H.ms(10))
+        _ = a.receive(
+            TT.gossip(from: 1, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1),
+            now: H.ms(10))
         _ = b.receive(TT.gossip(from: 0, [.alive(a.me)]), from: H.address(0), now: H.ms(20))
         let before = try #require(b.member(H.id(0)))
         #expect(before.incarnation == 2 && before.status == .alive)
 
         let forgeries: [(String, Update)] = [
-            ("signed by C", .left(id: H.id(0), incarnation: 2, signature: TT.leftSignature(id: H.id(0), incarnation: 2, by: authC))),
-            ("C's signature under A's key", .left(id: H.id(0), incarnation: 2, signature: TT.leftSignature(id: H.id(0), incarnation: 2, by: authC, key: authA.publicKey))),
+            (
+                "signed by C",
+                .left(id: H.id(0), incarnation: 2, signature: TT.leftSignature(id: H.id(0), incarnation: 2, by: authC))
+            ),
+            (
+                "C's signature under A's key",
+                .left(
+                    id: H.id(0), incarnation: 2,
+                    signature: TT.leftSignature(id: H.id(0), incarnation: 2, by: authC, key: authA.publicKey))
+            ),
             ("unsigned", .left(id: H.id(0), incarnation: 2, signature: nil)),
-            ("A's signature of another incarnation", .left(id: H.id(0), incarnation: 3, signature: TT.leftSignature(id: H.id(0), incarnation: 2, by: authA))),
+            (
+                "A's signature of another incarnation",
+                .left(id: H.id(0), incarnation: 3, signature: TT.leftSignature(id: H.id(0), incarnation: 2, by: authA))
+            ),
             ("A's alive signature", .left(id: H.id(0), incarnation: 2, signature: a.me.signature)),
         ]
         for (k, (what, forged)) in forgeries.enumerated() {
@@ -258,7 +281,9 @@ enum TT {
     @Test func signedClaimsSurviveAStreamExchange() throws {
         var a = TT.core(0, knows: [0, 1])
         var b = TT.core(1, knows: [0, 1])
-        _ = a.receive(TT.gossip(from: 1, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1), now: H.ms(10))
+        _ = a.receive(
+            TT.gossip(from: 1, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1),
+            now: H.ms(10))
         // Push-pull entries carry members with their signatures: A's claim is taken, a
         // forged one for a stranger is not.
         var forged = H.member(7, incarnation: 1)
@@ -273,7 +298,8 @@ enum TT {
     // MARK: 2. Records, events and queries
 
     @Test func recordsAreVerifiedBeforeTheirDotCountsAsSeen() throws {
-        let authA = TT.auth(0), authC = TT.auth(2)
+        let authA = TT.auth(0)
+        let authC = TT.auth(2)
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
         let blue = Array("blue".utf8)
@@ -295,7 +321,8 @@ enum TT {
         unsigned.signature = nil
         let forgeries = [valueChanged, deleted, keyChanged, forgedByC, unsigned]
         for (k, forged) in forgeries.enumerated() {
-            let e = b.receive(TT.gossip(from: 20 + k, [.record(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
+            let e = b.receive(
+                TT.gossip(from: 20 + k, [.record(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
             #expect(b.stats.signaturesRejected == k + 1)
             #expect(RS.keyChanges(e).isEmpty)
             #expect(RS.persistedRecords(e).isEmpty)
@@ -331,26 +358,29 @@ enum TT {
     }
 
     @Test func forgedEventsDoNotShadowTheRealOne() throws {
-        let authA = TT.auth(0), authC = TT.auth(2)
+        let authA = TT.auth(0)
+        let authC = TT.auth(2)
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
         let ev = try a.event("deploy", payload: [1, 2, 3], now: H.ms(10)).0.get()
         let sig = try #require(ev.signature)
         #expect(authA.verify(sig.bytes, of: SignedClaim.event(ev), publicKey: sig.publicKey))
 
-        var forgedC = ev                                   // A's id, signed by C with C's key
+        var forgedC = ev // A's id, signed by C with C's key
         forgedC.payload = [6, 6, 6]
         forgedC.signature = Signature(publicKey: authC.publicKey, bytes: authC.sign(SignedClaim.event(forgedC)))
-        var forgedUnderA = ev                              // C's signature under A's key
+        var forgedUnderA = ev // C's signature under A's key
         forgedUnderA.payload = [6, 6, 6]
-        forgedUnderA.signature = Signature(publicKey: authA.publicKey, bytes: authC.sign(SignedClaim.event(forgedUnderA)))
-        var renamed = ev                                   // A's signature, name changed
+        forgedUnderA.signature = Signature(
+            publicKey: authA.publicKey, bytes: authC.sign(SignedClaim.event(forgedUnderA)))
+        var renamed = ev // A's signature, name changed
         renamed.name = "destroy"
         var unsigned = ev
         unsigned.signature = nil
         let forgeries = [forgedC, forgedUnderA, renamed, unsigned]
         for (k, forged) in forgeries.enumerated() {
-            let e = b.receive(TT.gossip(from: 20 + k, [.event(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
+            let e = b.receive(
+                TT.gossip(from: 20 + k, [.event(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
             #expect(b.stats.signaturesRejected == k + 1)
             #expect(RS.userEvents(e).isEmpty)
             #expect(RS.persistedEvents(e).isEmpty)
@@ -371,14 +401,15 @@ enum TT {
     }
 
     @Test func forgedQueriesAreRejectedAndTheRealOneStillArrives() throws {
-        let authA = TT.auth(0), authC = TT.auth(2)
+        let authA = TT.auth(0)
+        let authC = TT.auth(2)
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
         let q = try a.query("uptime", payload: [7], timeout: .seconds(5), now: H.ms(10)).0.get()
         let sig = try #require(q.signature)
         #expect(authA.verify(sig.bytes, of: SignedClaim.query(q), publicKey: sig.publicKey))
 
-        var redirected = q                                 // answers sent elsewhere
+        var redirected = q // answers sent elsewhere
         redirected.asker = Address(host: "10.6.6.6", port: 1)
         var forgedC = q
         forgedC.payload = [6]
@@ -386,7 +417,8 @@ enum TT {
         var unsigned = q
         unsigned.signature = nil
         for (k, forged) in [redirected, forgedC, unsigned].enumerated() {
-            let e = b.receive(TT.gossip(from: 20 + k, [.query(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
+            let e = b.receive(
+                TT.gossip(from: 20 + k, [.query(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
             #expect(b.stats.signaturesRejected == k + 1)
             #expect(TT.queriesReceived(e).isEmpty)
             #expect(!b.eventsSeen.contains(q.id))
@@ -409,10 +441,14 @@ enum TT {
 
         // Unsigned claims are taken as before — and so are badly signed ones (not checked).
         var garbage = H.member(2, incarnation: 5)
-        garbage.signature = Signature(publicKey: [UInt8](repeating: 9, count: 32), bytes: [UInt8](repeating: 9, count: 64))
-        let e = b.receive(TT.gossip(from: 0, [
-            .alive(H.member(0, incarnation: 2)), .record(r), .event(ev), .query(q), .alive(garbage),
-        ]), from: H.address(0), now: H.ms(10))
+        garbage.signature = Signature(
+            publicKey: [UInt8](repeating: 9, count: 32), bytes: [UInt8](repeating: 9, count: 64))
+        let e = b.receive(
+            TT.gossip(
+                from: 0,
+                [
+                    .alive(H.member(0, incarnation: 2)), .record(r), .event(ev), .query(q), .alive(garbage),
+                ]), from: H.address(0), now: H.ms(10))
         #expect(b.member(H.id(0))?.incarnation == 2)
         #expect(b.member(H.id(2)) == garbage)
         #expect(b.get("k").siblings == [r])
@@ -431,7 +467,10 @@ enum TT {
         let r = try a.put("colour", value: Array("blue".utf8), wallMs: 1_000, now: H.ms(1)).0.get()
         let tomb = try a.put("colour", value: nil, wallMs: 1_001, now: H.ms(2)).0.get()
         let ev = try a.event("deploy", payload: [1, 2], coalesce: true, now: H.ms(3)).0.get()
-        let q = try a.query("uptime", payload: [], filter: QueryFilter(names: ["n1"], tags: ["zone": "a", "role": "b"]), timeout: .seconds(2), now: H.ms(4)).0.get()
+        let q = try a.query(
+            "uptime", payload: [], filter: QueryFilter(names: ["n1"], tags: ["zone": "a", "role": "b"]),
+            timeout: .seconds(2), now: H.ms(4)
+        ).0.get()
         var tagged = a.me
         tagged.tags = ["role": "queen", "zone": "eu-1"]
         tagged = TT.signedAlive(tagged, by: TT.auth(0))
@@ -448,7 +487,8 @@ enum TT {
             .left(id: H.id(0), incarnation: 1, signature: leftSig), .left(id: H.id(2), incarnation: 1),
         ]
         let gossip = try TT.roundTrip(Packet(from: H.id(0), message: .gossip, updates: updates))
-        _ = try TT.roundTrip(Packet(from: H.id(0), message: .ping(seq: 3, target: H.id(1)), updates: [.alive(a.me), .record(r)]))
+        _ = try TT.roundTrip(
+            Packet(from: H.id(0), message: .ping(seq: 3, target: H.id(1)), updates: [.alive(a.me), .record(r)]))
         for sync: Sync in [
             .join(exchange: 1, members: [a.me]),
             .joinReply(exchange: 2, members: [a.me, tagged, leftMember, H.member(2)]),
@@ -494,7 +534,11 @@ enum TT {
         var b = TT.core(1, knows: [0, 1])
         let r = try b.put("k", value: [1], wallMs: 1, now: H.ms(1)).0.get()
         let ev = try b.event("e", payload: [], now: H.ms(2)).0.get()
-        for u: Update in [.record(r), .event(ev), .left(id: H.id(1), incarnation: 1, signature: TT.leftSignature(id: H.id(1), incarnation: 1, by: TT.auth(1)))] {
+        for u: Update in [
+            .record(r), .event(ev),
+            .left(
+                id: H.id(1), incarnation: 1, signature: TT.leftSignature(id: H.id(1), incarnation: 1, by: TT.auth(1))),
+        ] {
             let full = Wire.encode(Packet(from: H.id(1), message: .gossip, updates: [u]))
             let short = Array(full.dropLast(10))
             #expect(throws: WireError.truncated(offset: short.count)) { try Wire.decode(short) }
@@ -567,7 +611,10 @@ enum TT {
     @Test func strangersShareOneBucket() {
         var b = H.core(1, knows: [0, 1, 2], settings: Self.tightLimits)
         func acked(_ from: Int, _ seq: UInt32) -> Bool {
-            TT.acks(b.receive(H.packet(from: from, .ping(seq: seq, target: H.id(1))), from: H.address(from), now: H.ms(100)), to: from) == 1
+            TT.acks(
+                b.receive(
+                    H.packet(from: from, .ping(seq: seq, target: H.id(1))), from: H.address(from), now: H.ms(100)),
+                to: from) == 1
         }
         // Strangers 50 and 51 share a bucket of 5 × 2 = 10 packets.
         #expect((1...6).filter { acked(50, UInt32($0)) }.count == 6)
@@ -674,7 +721,8 @@ enum TT {
         // Sent via different relays: each gets one offence, -20; nobody is graylisted.
         var effects: [Effect] = []
         for (k, relay) in [2, 3].enumerated() {
-            effects += b.receive(TT.gossip(from: relay, [.alive(forged)]), from: H.address(relay), now: H.ms(10 + Int64(k)))
+            effects += b.receive(
+                TT.gossip(from: relay, [.alive(forged)]), from: H.address(relay), now: H.ms(10 + Int64(k)))
         }
         #expect(b.score(of: H.id(2)) == -20 && b.score(of: H.id(3)) == -20)
         #expect(TT.graylisted(effects).isEmpty && TT.evictions(effects).isEmpty)
@@ -699,14 +747,22 @@ enum TT {
         // The target does not ack: at the probe timeout, three helpers are asked.
         let asked = advance(&a, from: ping.at, to: ping.at + .milliseconds(510))
         let helpers = H.sends(asked).compactMap { s -> NodeID? in
-            if case .pingReq(let seq, let target, _) = s.0.message, seq == ping.seq, target == ping.target { s.1.id } else { nil }
+            if case .pingReq(let seq, let target, _) = s.0.message, seq == ping.seq, target == ping.target {
+                s.1.id
+            } else {
+                nil
+            }
         }
         try #require(helpers.count == 3)
-        let nacker = helpers[0], freeloader = helpers[1], unreachable = helpers[2]
+        let nacker = helpers[0]
+        let freeloader = helpers[1]
+        let unreachable = helpers[2]
         func address(_ id: NodeID) -> Address { H.address(Int(id.high)) }
 
         // The nacker answers in time; the other two say nothing.
-        _ = a.receive(Packet(from: nacker, message: .nack(seq: ping.seq)), from: address(nacker), now: ping.at + .milliseconds(920))
+        _ = a.receive(
+            Packet(from: nacker, message: .nack(seq: ping.seq)), from: address(nacker),
+            now: ping.at + .milliseconds(920))
         // Two probe timeouts after the ping-reqs, the silent helpers are pinged directly.
         let auditAt = ping.at + .milliseconds(500 + 1_000)
         advance(&a, from: ping.at + .milliseconds(920), to: ping.at + .milliseconds(1_490))
@@ -715,14 +771,20 @@ enum TT {
         let audits = a.auditPings
         #expect(Set(audits.values) == [freeloader, unreachable], "the nacker is not audited")
         for (seq, helper) in audits {
-            #expect(H.sends(audit).contains { $0.0.message == .ping(seq: seq, target: helper) && $0.1 == Peer(id: helper, address: address(helper)) })
+            #expect(
+                H.sends(audit).contains {
+                    $0.0.message == .ping(seq: seq, target: helper)
+                        && $0.1 == Peer(id: helper, address: address(helper))
+                })
         }
         #expect(a.stats.unansweredPingReqs == 0)
 
         // The freeloader answers the audit ping: it was reachable, so it ignored us.
         let freeloaderSeq = try #require(audits.first { $0.value == freeloader }?.key)
         let unreachableSeq = try #require(audits.first { $0.value == unreachable }?.key)
-        let answered = a.receive(Packet(from: freeloader, message: .ack(seq: freeloaderSeq)), from: address(freeloader), now: auditAt + .milliseconds(20))
+        let answered = a.receive(
+            Packet(from: freeloader, message: .ack(seq: freeloaderSeq)), from: address(freeloader),
+            now: auditAt + .milliseconds(20))
         #expect(a.stats.unansweredPingReqs == 1)
         #expect(a.score(of: freeloader) == -40)
         #expect(TT.graylisted(answered) == [freeloader])
@@ -730,13 +792,17 @@ enum TT {
         // against it, even if a late ack turns up.
         advance(&a, from: auditAt + .milliseconds(20), to: auditAt + .milliseconds(600))
         #expect(a.auditPings[unreachableSeq] == nil)
-        _ = a.receive(Packet(from: unreachable, message: .ack(seq: unreachableSeq)), from: address(unreachable), now: auditAt + .milliseconds(610))
+        _ = a.receive(
+            Packet(from: unreachable, message: .ack(seq: unreachableSeq)), from: address(unreachable),
+            now: auditAt + .milliseconds(610))
         #expect(a.stats.unansweredPingReqs == 1)
         #expect(a.score(of: unreachable) == 0)
         #expect(a.score(of: nacker) == 0)
         #expect(a.peerScores.keys.sorted() == [freeloader])
         // A repeated ack for the audit counts once.
-        _ = a.receive(Packet(from: freeloader, message: .ack(seq: freeloaderSeq)), from: address(freeloader), now: auditAt + .milliseconds(620))
+        _ = a.receive(
+            Packet(from: freeloader, message: .ack(seq: freeloaderSeq)), from: address(freeloader),
+            now: auditAt + .milliseconds(620))
         #expect(a.stats.unansweredPingReqs == 1)
     }
 
@@ -749,9 +815,13 @@ enum TT {
         }
         try #require(helpers.count == 3)
         // One helper forwards the target's ack; the others nack.
-        _ = a.receive(Packet(from: helpers[0], message: .ack(seq: ping.seq)), from: H.address(Int(helpers[0].high)), now: ping.at + .milliseconds(600))
+        _ = a.receive(
+            Packet(from: helpers[0], message: .ack(seq: ping.seq)), from: H.address(Int(helpers[0].high)),
+            now: ping.at + .milliseconds(600))
         for h in helpers.dropFirst() {
-            _ = a.receive(Packet(from: h, message: .nack(seq: ping.seq)), from: H.address(Int(h.high)), now: ping.at + .milliseconds(900))
+            _ = a.receive(
+                Packet(from: h, message: .nack(seq: ping.seq)), from: H.address(Int(h.high)),
+                now: ping.at + .milliseconds(900))
         }
         advance(&a, from: ping.at + .milliseconds(900), to: ping.at + .milliseconds(1_600))
         #expect(a.auditPings.isEmpty)
@@ -804,9 +874,12 @@ enum TT {
             _ = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: H.address(2), now: H.ms(10 + Int64(k)))
         }
         #expect(b.isGraylisted(H.id(2)))
-        _ = b.receive(TT.gossip(from: 2, [.suspect(id: H.id(3), incarnation: 1, from: H.id(2))]), from: H.address(2), now: H.ms(12))
+        _ = b.receive(
+            TT.gossip(from: 2, [.suspect(id: H.id(3), incarnation: 1, from: H.id(2))]), from: H.address(2),
+            now: H.ms(12))
         #expect(b.member(H.id(3))?.status == .alive, "piggybacked: ignored")
-        let sync = Sync.entries(exchange: 4, bits: 0, buckets: [0], members: [H.member(3, status: .dead)], isReply: false)
+        let sync = Sync.entries(
+            exchange: 4, bits: 0, buckets: [0], members: [H.member(3, status: .dead)], isReply: false)
         _ = b.receive(H.packet(from: 2, .sync(sync)), from: H.address(2), via: .stream, now: H.ms(13))
         #expect(b.member(H.id(3))?.status == .alive)
     }
@@ -857,8 +930,10 @@ enum TT {
             t += 1
             var next: [(to: Int, packet: Packet)] = []
             for (to, packet) in pending {
-                let effects = to == 1 ? b.receive(packet, from: H.address(0), via: .stream, now: H.ms(t))
-                                      : a.receive(packet, from: H.address(1), via: .stream, now: H.ms(t))
+                let effects =
+                    to == 1
+                    ? b.receive(packet, from: H.address(0), via: .stream, now: H.ms(t))
+                    : a.receive(packet, from: H.address(1), via: .stream, now: H.ms(t))
                 next += H.sends(effects).filter { $0.2 == .stream }.map { (to: to == 1 ? 0 : 1, packet: $0.0) }
             }
             pending = next

@@ -14,16 +14,24 @@ import Testing
     let logs = CapturedLogs()
 
     /// A node with a fresh data directory holding a certificate from `authority` (or none).
-    func node(_ name: String, admitting authority: Authority, certifiedBy issuer: Authority?, keyring: Keyring? = nil, dir given: String? = nil) throws -> (ColonyNode, String) {
-        let dir = given ?? FileManager.default.temporaryDirectory.appendingPathComponent("colony-admission-\(name)-\(UUID())").path
+    func node(
+        _ name: String, admitting authority: Authority, certifiedBy issuer: Authority?, keyring: Keyring? = nil,
+        dir given: String? = nil
+    ) throws -> (ColonyNode, String) {
+        let dir =
+            given
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("colony-admission-\(name)-\(UUID())").path
         let identity = try NodeStore(directory: dir).identity()
         if let issuer {
-            let cert = issuer.issue(publicKey: identity.publicKeyBytes, name: name, expiresMs: UInt64(Date().timeIntervalSince1970 * 1000) + 3_600_000)
+            let cert = issuer.issue(
+                publicKey: identity.publicKeyBytes, name: name,
+                expiresMs: UInt64(Date().timeIntervalSince1970 * 1000) + 3_600_000)
             try CertificateFile(cert).save(directory: dir)
         }
         var settings = Settings.local
         settings.trust.authorityKey = authority.publicKey
-        var c = ColonyNode.Configuration(name: name, bind: Address(host: "127.0.0.1", port: 0), settings: settings, dataDirectory: dir)
+        var c = ColonyNode.Configuration(
+            name: name, bind: Address(host: "127.0.0.1", port: 0), settings: settings, dataDirectory: dir)
         c.keyring = keyring
         return (ColonyNode(configuration: c, logger: logs.logger(name), eventLoopGroup: group), dir)
     }
@@ -73,7 +81,9 @@ import Testing
         let stillRefused = await eventually(15) { await nodes[1].statistics().core.revokedRefused > before }
         #expect(stillRefused, "c2's packets (it keeps probing) are refused and counted")
         try await Task.sleep(for: .seconds(1))
-        #expect(await nodes[1].members().first(where: { $0.id == victim.id })?.status == .dead, "c2 cannot refute its way back")
+        #expect(
+            await nodes[1].members().first(where: { $0.id == victim.id })?.status == .dead,
+            "c2 cannot refute its way back")
         // A revocation not signed by the authority is refused locally.
         await #expect(throws: StateError.invalidRevocation) {
             try await nodes[0].revoke(Authority.generate().revoke(nodes[1].me()!.id, atMs: 1))
@@ -136,34 +146,63 @@ import Testing
         let other = Authority.generate()
         let ring = try Keyring(primaryBase64: Keyring.generateKey())
         let member = Curve25519.Signing.PrivateKey()
-        let memberCert = authority.issue(publicKey: Array(member.publicKey.rawRepresentation), name: "m", expiresMs: UInt64.max / 2)
+        let memberCert = authority.issue(
+            publicKey: Array(member.publicKey.rawRepresentation), name: "m", expiresMs: UInt64.max / 2)
         let asker = Curve25519.Signing.PrivateKey()
         let now: UInt64 = 1_800_000_000_000
         // Certified by another authority: refused.
-        let rogueCert = other.issue(publicKey: Array(asker.publicKey.rawRepresentation), name: "a", expiresMs: UInt64.max / 2)
+        let rogueCert = other.issue(
+            publicKey: Array(asker.publicKey.rawRepresentation), name: "a", expiresMs: UInt64.max / 2)
         let (rogueRequest, _) = KeyringRecovery.request(certificate: rogueCert, signer: asker, atMs: now)
         #expect(throws: TrustError.self) {
-            try KeyringRecovery.answer(rogueRequest, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member, nowMs: now, windowMs: 60_000) { _ in false }
+            try KeyringRecovery.answer(
+                rogueRequest, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member,
+                nowMs: now, windowMs: 60_000
+            ) { _ in false }
         }
         // Properly certified: answered, and the answer opens to the keyring.
-        let askerCert = authority.issue(publicKey: Array(asker.publicKey.rawRepresentation), name: "a", expiresMs: UInt64.max / 2)
+        let askerCert = authority.issue(
+            publicKey: Array(asker.publicKey.rawRepresentation), name: "a", expiresMs: UInt64.max / 2)
         let (request, pending) = KeyringRecovery.request(certificate: askerCert, signer: asker, atMs: now)
-        let answer = try KeyringRecovery.answer(request, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member, nowMs: now, windowMs: 60_000) { _ in false }
-        #expect(try KeyringRecovery.open(answer, pending: pending, authority: authority.publicKey, nowMs: now) { _ in false } == ring)
+        let answer = try KeyringRecovery.answer(
+            request, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member, nowMs: now,
+            windowMs: 60_000
+        ) { _ in false }
+        #expect(
+            try KeyringRecovery.open(answer, pending: pending, authority: authority.publicKey, nowMs: now) { _ in false
+            } == ring)
         // Revoked asker, stale request: refused.
         #expect(throws: TrustError.self) {
-            try KeyringRecovery.answer(request, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member, nowMs: now, windowMs: 60_000) { _ in true }
+            try KeyringRecovery.answer(
+                request, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member,
+                nowMs: now, windowMs: 60_000
+            ) { _ in true }
         }
         #expect(throws: TrustError.self) {
-            try KeyringRecovery.answer(request, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member, nowMs: now + 120_000, windowMs: 60_000) { _ in false }
+            try KeyringRecovery.answer(
+                request, keyring: ring, authority: authority.publicKey, certificate: memberCert, signer: member,
+                nowMs: now + 120_000, windowMs: 60_000
+            ) { _ in false }
         }
         // An answer from a responder certified by another authority is not installed.
-        let rogueMemberCert = other.issue(publicKey: Array(member.publicKey.rawRepresentation), name: "m", expiresMs: UInt64.max / 2)
-        let rogueAnswer = try KeyringRecovery.answer(request, keyring: ring, authority: authority.publicKey, certificate: rogueMemberCert, signer: member, nowMs: now, windowMs: 60_000) { _ in false }
-        #expect(throws: TrustError.self) { try KeyringRecovery.open(rogueAnswer, pending: pending, authority: authority.publicKey, nowMs: now) { _ in false } }
+        let rogueMemberCert = other.issue(
+            publicKey: Array(member.publicKey.rawRepresentation), name: "m", expiresMs: UInt64.max / 2)
+        let rogueAnswer = try KeyringRecovery.answer(
+            request, keyring: ring, authority: authority.publicKey, certificate: rogueMemberCert, signer: member,
+            nowMs: now, windowMs: 60_000
+        ) { _ in false }
+        #expect(throws: TrustError.self) {
+            try KeyringRecovery.open(rogueAnswer, pending: pending, authority: authority.publicKey, nowMs: now) { _ in
+                false
+            }
+        }
         // Tampered sealed keyring: refused.
         var tampered = answer
         tampered[tampered.count / 2] ^= 1
-        #expect(throws: (any Error).self) { try KeyringRecovery.open(tampered, pending: pending, authority: authority.publicKey, nowMs: now) { _ in false } }
+        #expect(throws: (any Error).self) {
+            try KeyringRecovery.open(tampered, pending: pending, authority: authority.publicKey, nowMs: now) { _ in
+                false
+            }
+        }
     }
 }

@@ -14,8 +14,10 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-coords-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func make(_ name: String, _ data: String?) -> ColonyNode {
-            ColonyNode(configuration: .init(name: name, bind: Address(host: "127.0.0.1", port: 0), settings: .local, dataDirectory: data),
-                       logger: Logger(label: name) { _ in SwiftLogNoOpLogHandler() }, eventLoopGroup: group)
+            ColonyNode(
+                configuration: .init(
+                    name: name, bind: Address(host: "127.0.0.1", port: 0), settings: .local, dataDirectory: data),
+                logger: Logger(label: name) { _ in SwiftLogNoOpLogHandler() }, eventLoopGroup: group)
         }
         let a = make("a", dir)
         let others = [make("b", nil), make("c", nil)]

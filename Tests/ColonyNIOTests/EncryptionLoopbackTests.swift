@@ -14,7 +14,8 @@ import Testing
     let logs = CapturedLogs()
 
     func node(_ name: String, keyring: Keyring?, dataDirectory: String? = nil) -> ColonyNode {
-        var c = ColonyNode.Configuration(name: name, bind: Address(host: "127.0.0.1", port: 0), settings: .local, dataDirectory: dataDirectory)
+        var c = ColonyNode.Configuration(
+            name: name, bind: Address(host: "127.0.0.1", port: 0), settings: .local, dataDirectory: dataDirectory)
         c.keyring = keyring
         return ColonyNode(configuration: c, logger: logs.logger(name), eventLoopGroup: group)
     }
@@ -61,11 +62,12 @@ import Testing
         var listeners: [Task<Void, Never>] = []
         for (i, x) in nodes.enumerated() {
             let stream = x.events
-            listeners.append(Task {
-                for await e in stream {
-                    if case .userEvent(let ev, _) = e, ev.name == "tick" { received[i].insert(ev.id) }
-                }
-            })
+            listeners.append(
+                Task {
+                    for await e in stream {
+                        if case .userEvent(let ev, _) = e, ev.name == "tick" { received[i].insert(ev.id) }
+                    }
+                })
         }
         let sent = IDSet()
         let sender = Task {
@@ -110,7 +112,9 @@ import Testing
         #expect(await nodes[0].keyring().mode == "open")
         // Keys never travel in the clear: a node that does not seal yet refuses to send them,
         // and the reserved query name cannot be used to get round that.
-        await #expect(throws: KeyringError.notSealing) { try await nodes[0].changeKeyring(.install(try Keyring.decode(Keyring.generateKey()))) }
+        await #expect(throws: KeyringError.notSealing) {
+            try await nodes[0].changeKeyring(.install(try Keyring.decode(Keyring.generateKey())))
+        }
         await #expect(throws: KeyringError.notSealing) { try await nodes[0].changeKeyring(.list) }
         await #expect(throws: StateError.self) { try await nodes[0].query(KeyringOperation.queryName, payload: []) }
         let accept = try await nodes[0].changeKeyring(.mode(.accept))
@@ -118,7 +122,9 @@ import Testing
         // Members answering from `open` mode name their keys by fingerprint only (the first
         // answer may come from one already sealing, which names the key).
         let fingerprint = KeyringState.fingerprint(Data(key).base64EncodedString())
-        #expect(accept.keys.keys.allSatisfy { $0 == fingerprint || $0 == Data(key).base64EncodedString() }, "\(accept.keys)")
+        #expect(
+            accept.keys.keys.allSatisfy { $0 == fingerprint || $0 == Data(key).base64EncodedString() }, "\(accept.keys)"
+        )
         try await Task.sleep(for: .seconds(1))
         let require = try await nodes[0].changeKeyring(.mode(.require))
         #expect(require.complete && require.modes["require"] == 3, "\(require)")
@@ -186,6 +192,14 @@ import Testing
 final class IDSet: @unchecked Sendable {
     private let lock = NSLock()
     private var ids: Set<Dot> = []
-    func insert(_ id: Dot) { lock.lock(); ids.insert(id); lock.unlock() }
-    var all: Set<Dot> { lock.lock(); defer { lock.unlock() }; return ids }
+    func insert(_ id: Dot) {
+        lock.lock()
+        ids.insert(id)
+        lock.unlock()
+    }
+    var all: Set<Dot> {
+        lock.lock()
+        defer { lock.unlock() }
+        return ids
+    }
 }

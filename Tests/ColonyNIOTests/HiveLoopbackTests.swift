@@ -66,18 +66,21 @@ import Testing
         var listeners: [Task<Void, Never>] = []
         for i in survivors {
             let stream = nodes[i].events
-            listeners.append(Task {
-                for await e in stream {
-                    if case .userEvent(let ev, _) = e, ev.name == "tick" { received[i].insert(ev.id) }
-                }
-            })
+            listeners.append(
+                Task {
+                    for await e in stream {
+                        if case .userEvent(let ev, _) = e, ev.name == "tick" { received[i].insert(ev.id) }
+                    }
+                })
         }
         let sent = IDSet()
         let senders = survivors
         let sender = Task {
             var k = 0
             while !Task.isCancelled {
-                if let e = try? await nodes[senders[k % senders.count]].event("tick", payload: Array("\(k)".utf8)) { sent.insert(e.id) }
+                if let e = try? await nodes[senders[k % senders.count]].event("tick", payload: Array("\(k)".utf8)) {
+                    sent.insert(e.id)
+                }
                 k += 1
                 try? await Task.sleep(for: .milliseconds(20))
             }
@@ -102,7 +105,9 @@ import Testing
         let all = sent.all
         #expect(all.count > 20)
         let delivered = await eventually(20) { survivors.allSatisfy { all.isSubset(of: received[$0].all) } }
-        #expect(delivered, "every survivor got all \(all.count) events: \(survivors.map { received[$0].all.intersection(all).count })")
+        #expect(
+            delivered,
+            "every survivor got all \(all.count) events: \(survivors.map { received[$0].all.intersection(all).count })")
         for l in listeners { l.cancel() }
         // Every surviving worker of the cell follows the new queen.
         var queens: Set<NodeID> = []

@@ -26,7 +26,8 @@ final class CapturedLogs: @unchecked Sendable {
         }
         func log(event: LogEvent) {
             let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            let text = "\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+            let text =
+                "\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
             sink.lines.withLockedValue { $0.append(text) }
         }
     }
@@ -61,7 +62,8 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
     let logs = CapturedLogs()
 
     func node(_ name: String, dataDirectory: String? = nil, version: UInt8 = ProtocolVersion.current) -> ColonyNode {
-        var c = ColonyNode.Configuration(name: name, bind: Address(host: "127.0.0.1", port: 0), settings: .local, dataDirectory: dataDirectory)
+        var c = ColonyNode.Configuration(
+            name: name, bind: Address(host: "127.0.0.1", port: 0), settings: .local, dataDirectory: dataDirectory)
         c.protocolVersion = version
         return ColonyNode(configuration: c, logger: logs.logger(name), eventLoopGroup: group)
     }
@@ -167,7 +169,9 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
         var nodes: [ColonyNode] = []
         var seed: Address?
         for i in 0..<3 {
-            let x = ColonyNode(configuration: .init(name: "v6-\(i)", bind: Address(host: "::1", port: 0), settings: .local), logger: logs.logger("v6"), eventLoopGroup: group)
+            let x = ColonyNode(
+                configuration: .init(name: "v6-\(i)", bind: Address(host: "::1", port: 0), settings: .local),
+                logger: logs.logger("v6"), eventLoopGroup: group)
             let a = try await x.start()
             if let seed { try await x.join(seeds: ["[\(seed.host)]:\(seed.port)"]) } else { seed = a }
             nodes.append(x)
@@ -180,7 +184,9 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
     @Test func aSecondNodeOnATakenPortFailsToStart() async throws {
         let first = node("first")
         let address = try await first.start()
-        let second = ColonyNode(configuration: .init(name: "second", bind: address, settings: .local), logger: logs.logger("second"), eventLoopGroup: group)
+        let second = ColonyNode(
+            configuration: .init(name: "second", bind: address, settings: .local), logger: logs.logger("second"),
+            eventLoopGroup: group)
         await #expect(throws: (any Error).self) { try await second.start() }
         await first.stop()
     }
@@ -193,7 +199,8 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
         await #expect(throws: ColonyError.self) { try await stranger.join(seeds: ["\(seedAddress)"]) }
         let stats = await seed.statistics().driver
         #expect(stats.wrongVersion >= 1)
-        #expect(logs.all.contains { $0.contains("another wire protocol version") && $0.contains("colony.peerVersion=9") })
+        #expect(
+            logs.all.contains { $0.contains("another wire protocol version") && $0.contains("colony.peerVersion=9") })
         #expect(await seed.members().count == 1)
         await stranger.stop()
         await seed.stop()

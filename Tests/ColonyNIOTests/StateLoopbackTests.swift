@@ -12,8 +12,11 @@ import Testing
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let logs = CapturedLogs()
 
-    func node(_ name: String, dataDirectory: String? = nil, tags: [String: String] = [:], settings: Settings = .local) -> ColonyNode {
-        var c = ColonyNode.Configuration(name: name, bind: Address(host: "127.0.0.1", port: 0), settings: settings, dataDirectory: dataDirectory)
+    func node(_ name: String, dataDirectory: String? = nil, tags: [String: String] = [:], settings: Settings = .local)
+        -> ColonyNode
+    {
+        var c = ColonyNode.Configuration(
+            name: name, bind: Address(host: "127.0.0.1", port: 0), settings: settings, dataDirectory: dataDirectory)
         c.tags = tags
         return ColonyNode(configuration: c, logger: logs.logger(name), eventLoopGroup: group)
     }
@@ -123,11 +126,15 @@ import Testing
         try await a.event("deploy", payload: Array("v2".utf8))
         var got: UserEvent?
         for await e in events {
-            if case .userEvent(let u, _) = e { got = u; break }
+            if case .userEvent(let u, _) = e {
+                got = u
+                break
+            }
         }
         #expect(got?.name == "deploy" && got?.payload == Array("v2".utf8))
 
-        let (_, responses) = try await b.query("who", payload: Array("hi".utf8), filter: QueryFilter(tags: ["role": "web"]), timeout: .seconds(2))
+        let (_, responses) = try await b.query(
+            "who", payload: Array("hi".utf8), filter: QueryFilter(tags: ["role": "web"]), timeout: .seconds(2))
         var answers: [String] = []
         for await r in responses { answers.append(String(decoding: r.payload, as: UTF8.self)) }
         #expect(answers.sorted() == ["qa:hi", "qc:hi"], "only the web members answer, each once")

@@ -21,7 +21,9 @@ import Testing
         #expect((r.ldh ?? 99) <= 4, "worker → queen → queen → worker — \(reproduce)")
         #expect(r.safetyViolations == 0, "\(reproduce)")
         #expect((r.cells ?? 0) >= 2, "\(reproduce)")
-        #expect(r.json.contains("\"rmr\": ") && r.json.contains("\"deliveryRatio\": 1.00000") && r.json.contains("\"safetyViolations\": 0"))
+        #expect(
+            r.json.contains("\"rmr\": ") && r.json.contains("\"deliveryRatio\": 1.00000")
+                && r.json.contains("\"safetyViolations\": 0"))
     }
 
     /// The same workload over plain gossip costs an order of magnitude more payloads: the

@@ -1,5 +1,6 @@
 import ColonyCore
 import Testing
+
 @testable import ColonySimulator
 
 /// Run a scenario and expect it to hold its invariants and pass; a failure names the
@@ -14,7 +15,9 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
 
 /// Each scenario at a small N with fixed seeds.
 @Suite struct ScenarioTests {
-    func run(_ scenario: ScenarioKind, nodes: Int, seed: UInt64, loss: Double = 0, duration: Double? = nil) throws -> SimulationResult {
+    func run(_ scenario: ScenarioKind, nodes: Int, seed: UInt64, loss: Double = 0, duration: Double? = nil) throws
+        -> SimulationResult
+    {
         var o = SimulationOptions(scenario: scenario, nodes: nodes, seed: seed, profile: "lan")
         o.loss = loss
         o.durationSeconds = duration
@@ -158,17 +161,24 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
     }
 
     @Test func badOptionsAreClearErrors() {
-        #expect(throws: SimulationError.self) { try Simulation.run(SimulationOptions(scenario: .join, nodes: 10, seed: 1, profile: "moon")) }
+        #expect(throws: SimulationError.self) {
+            try Simulation.run(SimulationOptions(scenario: .join, nodes: 10, seed: 1, profile: "moon"))
+        }
         var o = SimulationOptions(scenario: .join, nodes: 10, seed: 1, profile: "lan")
         o.loss = 1.5
         #expect(throws: SimulationError.self) { try Simulation.run(o) }
-        #expect(throws: SimulationError.self) { try Simulation.run(SimulationOptions(scenario: .join, nodes: 1, seed: 1)) }
+        #expect(throws: SimulationError.self) {
+            try Simulation.run(SimulationOptions(scenario: .join, nodes: 1, seed: 1))
+        }
     }
 
     @Test func jsonHasTheContractFields() throws {
         let r = try Simulation.run(SimulationOptions(scenario: .crash, nodes: 20, seed: 5, profile: "local"))
-        for field in ["scenario", "nodes", "seed", "profile", "converged", "convergenceMs", "detectionFirstMs", "detectionAllMs",
-                      "falsePositives", "healMs", "bytesPerNodePerSecond", "messagesPerNodePerSecond", "wallSeconds", "peakMemoryBytes"] {
+        for field in [
+            "scenario", "nodes", "seed", "profile", "converged", "convergenceMs", "detectionFirstMs", "detectionAllMs",
+            "falsePositives", "healMs", "bytesPerNodePerSecond", "messagesPerNodePerSecond", "wallSeconds",
+            "peakMemoryBytes",
+        ] {
             #expect(r.json.contains("\"\(field)\": "), "missing \(field)")
         }
         #expect(r.json.contains("\"healMs\": null"))

@@ -1,5 +1,6 @@
 import ColonyCore
 import Testing
+
 @testable import ColonySimulator
 
 /// Replicated state in the simulator (issue #4): fixed seeds, N ≤ 100. A failing run names

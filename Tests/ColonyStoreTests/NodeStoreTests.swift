@@ -32,8 +32,8 @@ import Testing
         }
         #expect(seen == [1, 2, 3, 4, 5])
         let store = try NodeStore(directory: dir)
-        try store.record(incarnation: 40)  // a refutation jumped ahead
-        try store.record(incarnation: 7)   // never lowers
+        try store.record(incarnation: 40) // a refutation jumped ahead
+        try store.record(incarnation: 7) // never lowers
         #expect(try store.storedIncarnation() == 40)
         #expect(try NodeStore(directory: dir).nextIncarnation() == 41)
     }
@@ -42,8 +42,10 @@ import Testing
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try NodeStore(directory: dir)
-        let a = KnownPeer(id: NodeID(high: 1, low: 2), name: "a", address: Address(host: "127.0.0.1", port: 7001), lastSeenMs: 10)
-        let b = KnownPeer(id: NodeID(high: 3, low: 4), name: "b", address: Address(host: "::1", port: 7002), lastSeenMs: 20)
+        let a = KnownPeer(
+            id: NodeID(high: 1, low: 2), name: "a", address: Address(host: "127.0.0.1", port: 7001), lastSeenMs: 10)
+        let b = KnownPeer(
+            id: NodeID(high: 3, low: 4), name: "b", address: Address(host: "::1", port: 7002), lastSeenMs: 20)
         try store.saveKnownPeers([a, b])
         #expect(try NodeStore(directory: dir).knownPeers() == [b, a])
         try store.saveKnownPeers([a])
@@ -54,7 +56,10 @@ import Testing
     @Test func schemaIsMigrated() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try NodeStore(directory: dir).appliedMigrations() == ["v1: identity, incarnation, known peers", "v2: event log", "v3: network coordinate"])
+        #expect(
+            try NodeStore(directory: dir).appliedMigrations() == [
+                "v1: identity, incarnation, known peers", "v2: event log", "v3: network coordinate",
+            ])
     }
 
     @Test func aFileWhereTheDirectoryShouldBeIsAClearError() throws {

@@ -6,7 +6,9 @@ import Testing
 private func key(_ seed: UInt8) -> [UInt8] { (0..<32).map { UInt8(truncatingIfNeeded: Int($0) &* 7 &+ Int(seed)) } }
 
 /// Deterministic plain bytes of a given length.
-private func bytes(_ count: Int, seed: UInt8 = 3) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) } }
+private func bytes(_ count: Int, seed: UInt8 = 3) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
+}
 
 private func nonce(_ i: Int) -> Envelope.Nonce {
     var b = [UInt8](repeating: 0, count: 12)
@@ -29,7 +31,9 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
         #expect(sealed.first == Envelope.marker)
         #expect(Envelope.isSealed(sealed))
         if length > 0 {
-            #expect(Array(sealed[Envelope.headerBytes..<(Envelope.headerBytes + length)]) != plain, "the body is not the plain text")
+            #expect(
+                Array(sealed[Envelope.headerBytes..<(Envelope.headerBytes + length)]) != plain,
+                "the body is not the plain text")
         }
         let opened = try Envelope.open(sealed, keys: [k1])
         #expect(opened.plain == plain)
@@ -111,7 +115,9 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
     @Test func truncationsLongerThanTheEnvelopeFailAuthentication() {
         let sealed = Envelope.seal(bytes(8), key: k1, sentAtMs: 1_700_000_000_000)
         for length in Envelope.overhead..<sealed.count {
-            #expect(throws: Envelope.Failure.noKeyOpens, "length \(length)") { try Envelope.open(Array(sealed.prefix(length)), keys: [k1]) }
+            #expect(throws: Envelope.Failure.noKeyOpens, "length \(length)") {
+                try Envelope.open(Array(sealed.prefix(length)), keys: [k1])
+            }
         }
         var extended = sealed
         extended.append(0)
@@ -125,7 +131,9 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
             #expect(!Envelope.isSealed(sealed))
             #expect(throws: Envelope.Failure.notSealed, "first byte \(first)") { try Envelope.open(sealed, keys: [k1]) }
         }
-        #expect(throws: Envelope.Failure.notSealed, "a plain wire packet (version 1)") { try Envelope.open([1] + bytes(60), keys: [k1]) }
+        #expect(throws: Envelope.Failure.notSealed, "a plain wire packet (version 1)") {
+            try Envelope.open([1] + bytes(60), keys: [k1])
+        }
         #expect(!Envelope.isSealed([]))
     }
 
@@ -195,7 +203,9 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
         // Half a window later nothing is forgotten.
         try guardian.admit(sentAtMs: now + 500, nonce: nonce(100), nowMs: now + 500)
         #expect(guardian.count == 11)
-        #expect(throws: Envelope.Failure.replayed) { try guardian.admit(sentAtMs: now + 3, nonce: nonce(3), nowMs: now + 500) }
+        #expect(throws: Envelope.Failure.replayed) {
+            try guardian.admit(sentAtMs: now + 3, nonce: nonce(3), nowMs: now + 500)
+        }
         // Well past the window: the first ten are forgotten...
         let later = now + 1_200
         try guardian.admit(sentAtMs: later, nonce: nonce(200), nowMs: later)
@@ -206,7 +216,9 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
                 try guardian.admit(sentAtMs: now + UInt64(i), nonce: nonce(i), nowMs: later)
             }
         }
-        #expect(throws: Envelope.Failure.replayed, "still held") { try guardian.admit(sentAtMs: now + 500, nonce: nonce(100), nowMs: later) }
+        #expect(throws: Envelope.Failure.replayed, "still held") {
+            try guardian.admit(sentAtMs: now + 500, nonce: nonce(100), nowMs: later)
+        }
         #expect(guardian.floorMs == 0, "expiry by time does not raise the floor")
     }
 
@@ -251,7 +263,9 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
             let t = now + UInt64(i)
             // Half the packets replay the previous nonce: never admitted, never grow the cache.
             if i % 2 == 1 {
-                #expect(throws: Envelope.Failure.replayed) { try guardian.admit(sentAtMs: t, nonce: nonce(i - 1), nowMs: t) }
+                #expect(throws: Envelope.Failure.replayed) {
+                    try guardian.admit(sentAtMs: t, nonce: nonce(i - 1), nowMs: t)
+                }
             } else {
                 try guardian.admit(sentAtMs: t, nonce: nonce(i), nowMs: t)
                 admitted += 1
@@ -270,7 +284,9 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
         try guardian.admit(sentAtMs: now, nonce: nonce(1), nowMs: now)
         try guardian.admit(sentAtMs: now + 1, nonce: nonce(2), nowMs: now + 1)
         #expect(guardian.count == 1)
-        #expect(throws: Envelope.Failure.replayed) { try guardian.admit(sentAtMs: now, nonce: nonce(1), nowMs: now + 1) }
+        #expect(throws: Envelope.Failure.replayed) {
+            try guardian.admit(sentAtMs: now, nonce: nonce(1), nowMs: now + 1)
+        }
     }
 }
 
@@ -284,8 +300,12 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
     @Test func initRejectsBadKeysWithTheDocumentedErrors() {
         #expect(throws: KeyringError.notBase64) { try Keyring(primaryBase64: "not base64!") }
         #expect(throws: KeyringError.notBase64) { try Keyring.decode("@@@@") }
-        #expect(throws: KeyringError.wrongLength(16)) { try Keyring(primaryBase64: Data(bytes(16)).base64EncodedString()) }
-        #expect(throws: KeyringError.wrongLength(33)) { try Keyring(primaryBase64: Data(bytes(33)).base64EncodedString()) }
+        #expect(throws: KeyringError.wrongLength(16)) {
+            try Keyring(primaryBase64: Data(bytes(16)).base64EncodedString())
+        }
+        #expect(throws: KeyringError.wrongLength(33)) {
+            try Keyring(primaryBase64: Data(bytes(33)).base64EncodedString())
+        }
         #expect(throws: KeyringError.wrongLength(0)) { try Keyring(primaryBase64: "") }
         #expect(throws: KeyringError.wrongLength(31)) { try Keyring(primary: bytes(31)) }
         #expect(throws: KeyringError.wrongLength(0)) { try Keyring(primary: []) }
@@ -376,8 +396,10 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
         #expect(object?["keys"] as? [String] == [k3, k1, k2].map { Data($0).base64EncodedString() })
     }
 
-    @Test(arguments: ["", "garbage", "{", "[]", "{\"keys\": [], \"mode\": \"require\"}", "{\"keys\": [\"x\"]}",
-                      "{\"keys\": [\"AAAA\"], \"mode\": \"bogus\"}"])
+    @Test(arguments: [
+        "", "garbage", "{", "[]", "{\"keys\": [], \"mode\": \"require\"}", "{\"keys\": [\"x\"]}",
+        "{\"keys\": [\"AAAA\"], \"mode\": \"bogus\"}",
+    ])
     func jsonThatIsNotAKeyringIsUnreadable(text: String) {
         let error = #expect(throws: KeyringError.self) { try Keyring(json: Data(text.utf8)) }
         guard case .unreadable? = error else {

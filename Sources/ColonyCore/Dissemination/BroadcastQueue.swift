@@ -145,7 +145,8 @@ public struct BroadcastQueue: Sendable {
 
     /// First index whose order is ≥ `order` (levels are ascending by order).
     private func insertionPoint(of order: UInt64, in level: [(order: UInt64, subject: BroadcastSubject)]) -> Int {
-        var lo = 0, hi = level.count
+        var lo = 0
+        var hi = level.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if level[mid].order < order { lo = mid + 1 } else { hi = mid }

@@ -56,7 +56,8 @@ extension NodeCore {
     // MARK: Periodic anti-entropy and reconnect
 
     mutating func onPushPullTick() {
-        timers.schedule(.pushPull, at: now.advanced(byNanoseconds: settings.pushPullNanoseconds(members: table.liveCount)))
+        timers.schedule(
+            .pushPull, at: now.advanced(byNanoseconds: settings.pushPullNanoseconds(members: table.liveCount)))
         guard phase == .active else { return }
         if let peer = randomMembers(1, filter: { $0.member.status == .alive }).first {
             startDigest(with: peer.peer)
@@ -77,7 +78,8 @@ extension NodeCore {
         for _ in 0..<4 {
             let entry = gone[gone.index(gone.startIndex, offsetBy: rng.below(gone.count))]
             guard let r = table[entry.key], r.member.status == .dead, !isExcluded(entry.key),
-                  now.nanoseconds - entry.value.nanoseconds < horizon else { continue }
+                now.nanoseconds - entry.value.nanoseconds < horizon
+            else { continue }
             startDigest(with: r.member.peer)
             startStateSync(with: r.member.peer)
             return
@@ -89,7 +91,9 @@ extension NodeCore {
     /// waiting for a periodic round (at most once per reconnect interval per member).
     mutating func reviveIfDead(_ id: NodeID) {
         guard phase == .active, let r = table[id], r.member.status == .dead else { return }
-        if let last = lastRevive[id], now.nanoseconds(since: last) < settings.reconnectInterval.nanosecondsInt64 { return }
+        if let last = lastRevive[id], now.nanoseconds(since: last) < settings.reconnectInterval.nanosecondsInt64 {
+            return
+        }
         lastRevive[id] = now
         startDigest(with: r.member.peer)
     }
@@ -164,7 +168,8 @@ extension NodeCore {
             for ev in events { applyEvent(ev, replayed: false) }
         case .buckets(let e, let bits, let hashes):
             guard let x = exchanges[e], x.kind == .digest,
-                  bits <= MemberTable.bucketBits, hashes.count == 1 << Int(bits) else { return }
+                bits <= MemberTable.bucketBits, hashes.count == 1 << Int(bits)
+            else { return }
             let mine = table.bucketHashes(bits: bits)
             var differing: [UInt16] = []
             for i in 0..<mine.count where mine[i] != hashes[i] { differing.append(UInt16(i)) }
@@ -173,7 +178,10 @@ extension NodeCore {
                 stats.syncsInAgreement += 1
                 return
             }
-            sendStream(.entries(exchange: e, bits: bits, buckets: differing, members: table.members(inBuckets: differing, bits: bits), isReply: false), to: sender)
+            sendStream(
+                .entries(
+                    exchange: e, bits: bits, buckets: differing,
+                    members: table.members(inBuckets: differing, bits: bits), isReply: false), to: sender)
         case .entries(let e, let bits, let buckets, let members, let isReply):
             guard bits <= MemberTable.bucketBits else { return }
             if isReply {
@@ -184,7 +192,8 @@ extension NodeCore {
                 let mine = table.members(inBuckets: buckets, bits: bits)
                 stats.syncMembersReceived += members.count
                 mergeRemote(members, from: senderID)
-                sendStream(.entries(exchange: e, bits: bits, buckets: buckets, members: mine, isReply: true), to: sender)
+                sendStream(
+                    .entries(exchange: e, bits: bits, buckets: buckets, members: mine, isReply: true), to: sender)
             }
         }
     }

@@ -39,7 +39,11 @@ extension NodeCore {
                 let t = settings.trust
                 var bucket = gossipBucket ?? TokenBucket(burst: t.gossipBytesPerSecond, at: now)
                 var allowed = 1
-                while allowed < packets && bucket.take(Double(settings.maxDatagramBytes), rate: t.gossipBytesPerSecond, burst: t.gossipBytesPerSecond, now: now) {
+                while allowed < packets
+                    && bucket.take(
+                        Double(settings.maxDatagramBytes), rate: t.gossipBytesPerSecond, burst: t.gossipBytesPerSecond,
+                        now: now)
+                {
                     allowed += 1
                 }
                 gossipBucket = bucket

@@ -10,8 +10,10 @@ public struct Coordinate: Hashable, Sendable {
     public var adjustment: Double
     public var height: Double
 
-    public init(vec: [Double] = Array(repeating: 0, count: Coordinate.dimensions), error: Double = VivaldiSettings().errorMax,
-                adjustment: Double = 0, height: Double = VivaldiSettings().heightMin) {
+    public init(
+        vec: [Double] = Array(repeating: 0, count: Coordinate.dimensions), error: Double = VivaldiSettings().errorMax,
+        adjustment: Double = 0, height: Double = VivaldiSettings().heightMin
+    ) {
         self.vec = vec
         self.error = error
         self.adjustment = adjustment
@@ -20,7 +22,8 @@ public struct Coordinate: Hashable, Sendable {
 
     /// Finite numbers and the right shape (a coordinate from the network may be neither).
     public var isValid: Bool {
-        vec.count == Self.dimensions && vec.allSatisfy(\.isFinite) && error.isFinite && adjustment.isFinite && height.isFinite
+        vec.count == Self.dimensions && vec.allSatisfy(\.isFinite) && error.isFinite && adjustment.isFinite
+            && height.isFinite
             && error >= 0 && height >= 0
     }
 
@@ -103,7 +106,8 @@ public struct VivaldiClient: Sendable {
         let wrongness = abs(dist - rtt) / rtt
         let total = max(coordinate.error + other.error, Self.zero)
         let weight = coordinate.error / total
-        coordinate.error = min(settings.ce * weight * wrongness + coordinate.error * (1 - settings.ce * weight), settings.errorMax)
+        coordinate.error = min(
+            settings.ce * weight * wrongness + coordinate.error * (1 - settings.ce * weight), settings.errorMax)
         let force = settings.cc * weight * (rtt - dist)
         applyForce(force, from: other, rng: &rng)
     }
@@ -138,7 +142,8 @@ public struct VivaldiClient: Sendable {
         }
         coordinate.vec = zip(coordinate.vec, d).map { $0 + $1 * force }
         if mag > Self.zero {
-            coordinate.height = max((coordinate.height + other.height) * force / mag + coordinate.height, settings.heightMin)
+            coordinate.height = max(
+                (coordinate.height + other.height) * force / mag + coordinate.height, settings.heightMin)
         }
     }
 }

@@ -47,8 +47,10 @@ public struct Eviction: Hashable, Sendable {
     /// The issuer's signature of `SignedClaim.eviction(self)`.
     public var signature: Signature?
 
-    public init(id: NodeID, issuer: NodeID, cell: CellID, term: UInt64, atMs: UInt64, expiresMs: UInt64,
-                accusations: [Accusation] = [], revocation: Revocation? = nil, lifted: Bool = false, signature: Signature? = nil) {
+    public init(
+        id: NodeID, issuer: NodeID, cell: CellID, term: UInt64, atMs: UInt64, expiresMs: UInt64,
+        accusations: [Accusation] = [], revocation: Revocation? = nil, lifted: Bool = false, signature: Signature? = nil
+    ) {
         self.id = id
         self.issuer = issuer
         self.cell = cell
@@ -126,14 +128,16 @@ public struct Eviction: Hashable, Sendable {
             let accuser = try r.nodeID()
             let when = try r.varint()
             let penalty = try r.varint()
-            accusations.append(Accusation(accused: id, accuser: accuser, atMs: when, penalty: penalty, signature: try r.signature()))
+            accusations.append(
+                Accusation(accused: id, accuser: accuser, atMs: when, penalty: penalty, signature: try r.signature()))
         }
         let revocation: Revocation? = try r.flag("revocation flag") ? try Revocation(decoding: try r.bytesField()) : nil
         let lifted = try r.flag("lifted")
         let signature = try r.signature()
         guard r.remaining == 0 else { throw .trailingBytes(count: r.remaining) }
-        self.init(id: id, issuer: issuer, cell: cell, term: term, atMs: at, expiresMs: expires, accusations: accusations,
-                  revocation: revocation, lifted: lifted, signature: signature)
+        self.init(
+            id: id, issuer: issuer, cell: cell, term: term, atMs: at, expiresMs: expires, accusations: accusations,
+            revocation: revocation, lifted: lifted, signature: signature)
     }
 }
 

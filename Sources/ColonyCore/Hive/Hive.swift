@@ -91,7 +91,10 @@ public struct QueenClaim: Hashable, Sendable {
     public var coordinate: Coordinate
     public var signature: Signature?
 
-    public init(cell: CellID, term: UInt64, queen: NodeID, address: Address, serial: UInt64, size: UInt32, open: Bool, coordinate: Coordinate, signature: Signature? = nil) {
+    public init(
+        cell: CellID, term: UInt64, queen: NodeID, address: Address, serial: UInt64, size: UInt32, open: Bool,
+        coordinate: Coordinate, signature: Signature? = nil
+    ) {
         self.cell = cell
         self.term = term
         self.queen = queen
@@ -119,10 +122,12 @@ public enum HiveMessage: Sendable, Equatable {
     case requestVote(cell: CellID, term: UInt64, version: RosterVersion, boot: UInt64, signature: Signature?)
     case vote(cell: CellID, term: UInt64, candidate: NodeID, granted: Bool, boot: UInt64, signature: Signature?)
     /// The queen's lease heartbeat, round `round`; carries the roster when the worker's is older.
-    case heartbeat(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, roster: [Voter]?, signature: Signature?)
+    case heartbeat(
+        cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, roster: [Voter]?, signature: Signature?)
     /// `coordinate`: the worker's network coordinate, sent now and then (the queen splits
     /// her cell by them).
-    case heartbeatAck(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, boot: UInt64, coordinate: Coordinate?)
+    case heartbeatAck(
+        cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, boot: UInt64, coordinate: Coordinate?)
     /// A member asks a queen to admit it to her cell.
     case enlist(cell: CellID, boot: UInt64)
     /// The queen's answer; on acceptance a heartbeat carrying a roster with it follows.

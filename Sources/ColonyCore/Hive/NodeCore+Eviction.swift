@@ -46,21 +46,25 @@ extension NodeCore {
     /// when `verify`) or by the authority's revocation.
     mutating func eviction(in r: StateRecord, verify: Bool) -> Eviction? {
         guard r.key.hasPrefix(Eviction.keyPrefix), let value = r.value, let e = try? Eviction(decoding: value),
-              r.key == e.key, e.issuer == r.dot.origin, e.id != e.issuer,
-              e.expiresMs >= e.atMs, e.expiresMs - e.atMs <= Eviction.maximumMs else { return nil }
+            r.key == e.key, e.issuer == r.dot.origin, e.id != e.issuer,
+            e.expiresMs >= e.atMs, e.expiresMs - e.atMs <= Eviction.maximumMs
+        else { return nil }
         if let rev = e.revocation {
             guard rev.id == e.id, validRevocation(rev) else { return nil }
         } else {
             var accusers: Set<NodeID> = []
             for a in e.accusations {
                 guard a.accuser != e.id, a.atMs + Eviction.accusationWindowMs >= e.atMs,
-                      a.atMs <= e.atMs + Eviction.accusationSkewMs, accusers.insert(a.accuser).inserted else { return nil }
+                    a.atMs <= e.atMs + Eviction.accusationSkewMs, accusers.insert(a.accuser).inserted
+                else { return nil }
             }
             guard accusers.count >= Eviction.minimumAccusers, reachThreshold(e.accusations) else { return nil }
         }
         guard verify, authenticates else { return e }
         guard verified(e.signature, of: SignedClaim.eviction(e), origin: e.issuer) else { return nil }
-        for a in e.accusations where !verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser) { return nil }
+        for a in e.accusations where !verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser) {
+            return nil
+        }
         return e
     }
 
@@ -74,7 +78,9 @@ extension NodeCore {
         for key in state.keys(prefix: prefix) {
             for s in state.keyState(key)?.siblings ?? [] {
                 guard let v = s.value, let e = try? Eviction(decoding: v), e.id == id else { continue }
-                if let held = byIssuer[e.issuer], held.atMs > e.atMs || (held.atMs == e.atMs && held.lifted) { continue }
+                if let held = byIssuer[e.issuer], held.atMs > e.atMs || (held.atMs == e.atMs && held.lifted) {
+                    continue
+                }
                 byIssuer[e.issuer] = e
             }
         }
@@ -114,7 +120,8 @@ extension NodeCore {
             } else if let m = heldBack.removeValue(forKey: id) {
                 // It announced itself while we still refused it.
                 applyAlive(m)
-            } else if let r = table[id], r.member.status == .dead, hiveRng.unit() < 3 / Double(max(1, table.liveCount)) {
+            } else if let r = table[id], r.member.status == .dead, hiveRng.unit() < 3 / Double(max(1, table.liveCount))
+            {
                 // A few members (three, on average) tell the returning member it was held
                 // dead, in case it has not noticed its eviction ended: it refutes.
                 startDigest(with: r.member.peer)
@@ -141,7 +148,8 @@ extension NodeCore {
     /// fault explains (forged signatures, floods). A member graylisted only for requests it
     /// left unanswered — which partitions and pauses cause too — is not accused.
     mutating func accuse(_ peer: NodeID) {
-        guard hiveOn, phase == .active, peer != me.id, !isExcluded(peer), !isExcluded(me.id), let s = scores[peer] else { return }
+        guard hiveOn, phase == .active, peer != me.id, !isExcluded(peer), !isExcluded(me.id), let s = scores[peer]
+        else { return }
         let penalty = UInt64(min(1e12, max(0, s.gravePenalty(settings.trust))).rounded())
         guard penalty > 0 else { return }
         var a = Accusation(accused: peer, accuser: me.id, atMs: wallMs, penalty: penalty)
@@ -175,11 +183,14 @@ extension NodeCore {
     mutating func onAccuse(cell: CellID, accusation a: Accusation, from: NodeID) {
         let fromQueen = a.accuser != from
         guard hive.role == .queen, cell == hive.cell, a.accused != me.id, a.accused != from, a.accuser != a.accused,
-              table[from]?.member.status == .alive, !isGraylisted(from), !isExcluded(from), !isExcluded(a.accuser), !isExcluded(me.id),
-              !fromQueen || hive.cells.values.contains(where: { $0.queen == from && !$0.dissolved }) else { return }
+            table[from]?.member.status == .alive, !isGraylisted(from), !isExcluded(from), !isExcluded(a.accuser),
+            !isExcluded(me.id),
+            !fromQueen || hive.cells.values.contains(where: { $0.queen == from && !$0.dissolved })
+        else { return }
         let ms = wallMs
         guard a.atMs + Eviction.accusationWindowMs >= ms, a.atMs <= ms + Eviction.accusationSkewMs,
-              verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser) else { return }
+            verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser)
+        else { return }
         stats.accusationsReceived += 1
         noteAccusation(a, cell: cell, share: !fromQueen)
     }
@@ -194,21 +205,27 @@ extension NodeCore {
         held = held.filter { $0.value.atMs + Eviction.accusationWindowMs >= ms }
         // Bounded: only live members accuse, and the oldest accused are forgotten first.
         if hive.accusations[a.accused] == nil, hive.accusations.count >= 1024,
-           let oldest = hive.accusations.min(by: { ($0.value.values.map(\.atMs).max() ?? 0) < ($1.value.values.map(\.atMs).max() ?? 0) }) {
+            let oldest = hive.accusations.min(by: {
+                ($0.value.values.map(\.atMs).max() ?? 0) < ($1.value.values.map(\.atMs).max() ?? 0)
+            })
+        {
             hive.accusations[oldest.key] = nil
         }
         hive.accusations[a.accused] = held
         let needed = max(Eviction.minimumAccusers, settings.hive.evictionAccusers)
         // The gravest accusations are the evidence (the record carries a bounded number).
-        let evidence = held.values.sorted { ($0.penalty, $0.accuser) > ($1.penalty, $1.accuser) }.prefix(Eviction.maximumAccusations)
+        let evidence = held.values.sorted { ($0.penalty, $0.accuser) > ($1.penalty, $1.accuser) }.prefix(
+            Eviction.maximumAccusations)
         if evidence.count >= needed, reachThreshold(evidence) {
             issueEviction(of: a.accused, cell: cell, accusations: Array(evidence), revocation: nil)
             return
         }
         guard share else { return }
         for c in hive.cells.keys.sorted() {
-            guard let claim = hive.cells[c], c != cell, !claim.dissolved, claim.queen != me.id, claim.queen != a.accused,
-                  let m = table[claim.queen]?.member, m.status == .alive else { continue }
+            guard let claim = hive.cells[c], c != cell, !claim.dissolved, claim.queen != me.id,
+                claim.queen != a.accused,
+                let m = table[claim.queen]?.member, m.status == .alive
+            else { continue }
             sendDatagram(.hive(.accuse(cell: c, accusation: a)), to: m.peer)
         }
     }
@@ -219,8 +236,9 @@ extension NodeCore {
         guard id != me.id, !evictedNow.contains(id) || revocation != nil else { return }
         let at = wallMs
         let ttl = UInt64(max(0, settings.hive.evictionTTL.nanosecondsInt64) / 1_000_000)
-        var e = Eviction(id: id, issuer: me.id, cell: cell, term: hive.term, atMs: at, expiresMs: at + min(ttl, Eviction.maximumMs),
-                         accusations: accusations, revocation: revocation)
+        var e = Eviction(
+            id: id, issuer: me.id, cell: cell, term: hive.term, atMs: at, expiresMs: at + min(ttl, Eviction.maximumMs),
+            accusations: accusations, revocation: revocation)
         e.signature = sign(SignedClaim.eviction(e))
         guard case .success = writeRecord(e.key, value: e.encoded, context: nil) else { return }
         stats.evictionsIssued += 1
@@ -233,7 +251,8 @@ extension NodeCore {
     /// when — or that it may return now.
     mutating func noticeEvicted(_ r: StateRecord) {
         guard r.key.hasPrefix(Eviction.keyPrefix), let v = r.value, let e = try? Eviction(decoding: v),
-              let m = table[e.id]?.member else { return }
+            let m = table[e.id]?.member
+        else { return }
         out.append(.send(Packet(from: me.id, message: .gossip, updates: [.record(r)]), to: m.peer, via: .stream))
     }
 
@@ -274,8 +293,9 @@ extension NodeCore {
     /// A member asks us to lift our eviction of `evicted` (an operator's order, as depose).
     mutating func onLift(evicted: NodeID, signature: Signature?, from: NodeID) {
         guard from != evicted, table[from]?.member.status.isLive == true, !isGraylisted(from), !isExcluded(from),
-              let e = evictions[evicted]?[me.id], e.inForce(atMs: wallMs),
-              verified(signature, of: SignedClaim.liftRequest(evicted: evicted, by: from), origin: from) else { return }
+            let e = evictions[evicted]?[me.id], e.inForce(atMs: wallMs),
+            verified(signature, of: SignedClaim.liftRequest(evicted: evicted, by: from), origin: from)
+        else { return }
         liftOwn(e)
     }
 }

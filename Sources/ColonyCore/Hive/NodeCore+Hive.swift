@@ -15,7 +15,9 @@ extension NodeCore {
 
     mutating func startHive() {
         guard hiveOn else { return }
-        armHome(at: now.advanced(byNanoseconds: Int64(hiveRng.below(Int(max(1, settings.hive.homeInterval.nanosecondsInt64))))))
+        armHome(
+            at: now.advanced(
+                byNanoseconds: Int64(hiveRng.below(Int(max(1, settings.hive.homeInterval.nanosecondsInt64))))))
     }
 
     /// Look for a cell (or, as a worker, for a nearer one) at `t`, or earlier if so armed
@@ -47,7 +49,8 @@ extension NodeCore {
 
     /// Healthy, old enough and not leaving: fit to found a cell or stand for election.
     var eligibleForQueen: Bool {
-        phase == .active && awareness.score == 0 && now.nanoseconds(since: bootedAt) >= settings.hive.minimumUptime.nanosecondsInt64
+        phase == .active && awareness.score == 0
+            && now.nanoseconds(since: bootedAt) >= settings.hive.minimumUptime.nanosecondsInt64
             && (hive.sitOutUntil.map { now >= $0 } ?? true) && !isExcluded(me.id)
     }
 
@@ -98,7 +101,8 @@ extension NodeCore {
         if let at = hive.foundAt {
             if now >= at { found() }
         } else {
-            let window = settings.hive.foundSpacing.nanosecondsInt64 * Int64(max(1, min(live / 2, settings.hive.cellHighWater)))
+            let window =
+                settings.hive.foundSpacing.nanosecondsInt64 * Int64(max(1, min(live / 2, settings.hive.cellHighWater)))
             hive.foundAt = now.advanced(byNanoseconds: Int64(hiveRng.below(Int(max(1, window)))))
         }
     }
@@ -116,20 +120,28 @@ extension NodeCore {
     /// low-water mark: a cell its members find far away should merge.
     mutating func considerRehome() {
         pruneNearness()
-        guard hive.role == .worker, routing, vivaldi.coordinate.error <= settings.hive.rehomeMaxError, let cell = hive.cell,
-              let own = hive.cells[cell], own.queen == hive.queen else { return }
-        let low = settings.hive.lowWaterMark, high = settings.hive.cellHighWater
-        let eligible = nearestCells(hive.cells.count) { c in c.cell != cell && isOpen(c) && Int(c.size) >= low && Int(c.size) + 2 < high }
+        guard hive.role == .worker, routing, vivaldi.coordinate.error <= settings.hive.rehomeMaxError,
+            let cell = hive.cell,
+            let own = hive.cells[cell], own.queen == hive.queen
+        else { return }
+        let low = settings.hive.lowWaterMark
+        let high = settings.hive.cellHighWater
+        let eligible = nearestCells(hive.cells.count) { c in
+            c.cell != cell && isOpen(c) && Int(c.size) >= low && Int(c.size) + 2 < high
+        }
         var candidates = Array(eligible.prefix(settings.hive.rehomeCandidates))
         if let ownLeast = leastRTT(own.queen, samples: 1) {
-            candidates += eligible.dropFirst(candidates.count).filter { c in leastRTT(c.queen, samples: 1).map { $0 < settings.hive.rehomeFactor * ownLeast } ?? false }
+            candidates += eligible.dropFirst(candidates.count).filter { c in
+                leastRTT(c.queen, samples: 1).map { $0 < settings.hive.rehomeFactor * ownLeast } ?? false
+            }
         }
         for c in [own] + candidates { measureIfStale(c.queen, at: c.peer) }
         if now >= hive.exploreAt {
             hive.exploreAt = now + settings.hive.rehomeExploreInterval
             let fresh = settings.hive.rehomeMeasureInterval.nanosecondsInt64
             let unexplored = eligible.filter { c in
-                !candidates.contains { $0.cell == c.cell } && !(hive.nearness[c.queen]?.last.map { now.nanoseconds(since: $0.at) < fresh } ?? false)
+                !candidates.contains { $0.cell == c.cell }
+                    && !(hive.nearness[c.queen]?.last.map { now.nanoseconds(since: $0.at) < fresh } ?? false)
             }.sorted { $0.cell < $1.cell }
             if !unexplored.isEmpty {
                 let c = unexplored[hiveRng.below(unexplored.count)]
@@ -146,7 +158,11 @@ extension NodeCore {
     /// Ping `queen` to time the round trip, unless recent samples suffice.
     mutating func measureIfStale(_ queen: NodeID, at peer: Peer) {
         let fresh = settings.hive.rehomeMeasureInterval.nanosecondsInt64
-        if let s = hive.nearness[queen], s.count >= vivaldi.settings.latencyFilterSize, let last = s.last, now.nanoseconds(since: last.at) < fresh { return }
+        if let s = hive.nearness[queen], s.count >= vivaldi.settings.latencyFilterSize, let last = s.last,
+            now.nanoseconds(since: last.at) < fresh
+        {
+            return
+        }
         measure(queen, at: peer)
     }
 
@@ -269,7 +285,8 @@ extension NodeCore {
         // Check-quorum: without a majority-acknowledged round for a minimum election timeout,
         // workers may be electing someone else: step down.
         if roster.count > 1 {
-            let lastQuorum = hive.leaseUntil.map { $0.advanced(byNanoseconds: -settings.hive.leaseNanoseconds) } ?? hive.electedAt
+            let lastQuorum =
+                hive.leaseUntil.map { $0.advanced(byNanoseconds: -settings.hive.leaseNanoseconds) } ?? hive.electedAt
             if now.nanoseconds(since: lastQuorum) > settings.hive.electionTimeoutMin.nanosecondsInt64 {
                 stepDown(reason: "lost quorum")
                 return
@@ -283,8 +300,11 @@ extension NodeCore {
         sendHeartbeatRound()
         let size = UInt32(hive.roster?.count ?? 0)
         let sizeMoved = abs(Int(size) - Int(hive.claimedSize)) >= max(2, Int(hive.claimedSize) / 4)
-        let openChanged = (size < UInt32(settings.hive.cellHighWater)) != (hive.claimedSize < UInt32(settings.hive.cellHighWater))
-        if sizeMoved || openChanged || now.nanoseconds(since: hive.claimedAt) >= settings.hive.claimRefresh.nanosecondsInt64 {
+        let openChanged =
+            (size < UInt32(settings.hive.cellHighWater)) != (hive.claimedSize < UInt32(settings.hive.cellHighWater))
+        if sizeMoved || openChanged
+            || now.nanoseconds(since: hive.claimedAt) >= settings.hive.claimRefresh.nanosecondsInt64
+        {
             publishClaim()
         }
         armHeartbeat(at: now + settings.hive.heartbeatInterval)
@@ -297,11 +317,15 @@ extension NodeCore {
         hive.roundSentAt[round] = now
         hive.roundSentAt[round &- 64] = nil
         stats.heartbeatsSent += 1
-        let signature = sign(SignedClaim.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, queen: me.id))
+        let signature = sign(
+            SignedClaim.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, queen: me.id))
         for v in roster.voters where v.id != me.id {
             guard let m = table[v.id]?.member, m.status.isLive else { continue }
             let behind = (hive.acked[v.id]?.version ?? .zero) < roster.version
-            let message = Message.hive(.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, roster: behind ? roster.voters : nil, signature: signature))
+            let message = Message.hive(
+                .heartbeat(
+                    cell: cell, term: hive.term, round: round, version: roster.version,
+                    roster: behind ? roster.voters : nil, signature: signature))
             sendHive(message, to: m.peer)
         }
         // Voters just removed hear it at once (a split's hear where to go) rather than
@@ -314,7 +338,11 @@ extension NodeCore {
             if let split = hive.split, split.voters.contains(v) {
                 sendBreed(split, cell: cell, to: m.peer)
             } else {
-                sendHive(.hive(.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, roster: roster.voters, signature: signature)), to: m.peer)
+                sendHive(
+                    .hive(
+                        .heartbeat(
+                            cell: cell, term: hive.term, round: round, version: roster.version, roster: roster.voters,
+                            signature: signature)), to: m.peer)
             }
         }
         if let split = hive.split, round % 2 == 0, hive.cells[split.cell] == nil {
@@ -327,8 +355,15 @@ extension NodeCore {
     }
 
     mutating func sendBreed(_ split: HiveState.Split, cell: CellID, to peer: Peer) {
-        let signature = sign(SignedClaim.breed(cell: cell, term: hive.term, newCell: split.cell, designate: split.designate.id, voters: split.voters, queen: me.id))
-        sendHive(.hive(.breed(cell: cell, term: hive.term, newCell: split.cell, designate: split.designate.id, voters: split.voters, signature: signature)), to: peer)
+        let signature = sign(
+            SignedClaim.breed(
+                cell: cell, term: hive.term, newCell: split.cell, designate: split.designate.id, voters: split.voters,
+                queen: me.id))
+        sendHive(
+            .hive(
+                .breed(
+                    cell: cell, term: hive.term, newCell: split.cell, designate: split.designate.id,
+                    voters: split.voters, signature: signature)), to: peer)
     }
 
     /// A hive message as a datagram, or a stream frame if it outgrew one (a large roster).
@@ -351,7 +386,8 @@ extension NodeCore {
             let until = sent.advanced(byNanoseconds: settings.hive.leaseNanoseconds)
             if hive.leaseUntil.map({ until > $0 }) ?? true { hive.leaseUntil = until }
         }
-        let committed = majorityValue(roster) { v in v.id == me.id ? roster.version : hive.acked[v.id]?.version ?? .zero }
+        let committed = majorityValue(roster) { v in v.id == me.id ? roster.version : hive.acked[v.id]?.version ?? .zero
+        }
         if committed >= roster.version && committed > hive.committed {
             hive.committed = roster.version
             if !hive.pending.isEmpty, applyNextChange() { sendHeartbeatRound() }
@@ -368,7 +404,8 @@ extension NodeCore {
     @discardableResult
     mutating func applyNextChange() -> Bool {
         guard hive.role == .queen, var roster = hive.roster, hive.committed == roster.version,
-              roster.version.term == hive.term else { return false }
+            roster.version.term == hive.term
+        else { return false }
         while !hive.pending.isEmpty {
             let change = hive.pending.removeFirst()
             if change.add {
@@ -426,8 +463,9 @@ extension NodeCore {
         guard let cell = hive.cell, let roster = hive.roster else { return }
         hive.claimSerial += 1
         let size = dissolved ? 0 : UInt32(roster.count)
-        var claim = QueenClaim(cell: cell, term: hive.term, queen: me.id, address: me.address, serial: hive.claimSerial,
-                               size: size, open: !dissolved && roster.count < settings.hive.cellHighWater, coordinate: vivaldi.coordinate)
+        var claim = QueenClaim(
+            cell: cell, term: hive.term, queen: me.id, address: me.address, serial: hive.claimSerial,
+            size: size, open: !dissolved && roster.count < settings.hive.cellHighWater, coordinate: vivaldi.coordinate)
         claim.signature = sign(SignedClaim.queen(claim))
         hive.claimedAt = now
         hive.claimedSize = size
@@ -457,8 +495,12 @@ extension NodeCore {
     /// rather than founding its own before the next claim refresh reaches it.
     mutating func sendCells(to peer: Peer) {
         guard hiveOn else { return }
-        let claims = hive.cells.keys.sorted().compactMap { c in hive.cells[c].flatMap { $0.dissolved ? nil : Update.queen($0) } }
-        if !claims.isEmpty { out.append(.send(Packet(from: me.id, message: .gossip, updates: claims), to: peer, via: .stream)) }
+        let claims = hive.cells.keys.sorted().compactMap { c in
+            hive.cells[c].flatMap { $0.dissolved ? nil : Update.queen($0) }
+        }
+        if !claims.isEmpty {
+            out.append(.send(Packet(from: me.id, message: .gossip, updates: claims), to: peer, via: .stream))
+        }
     }
 
     mutating func applyQueenClaim(_ c: QueenClaim) {
@@ -489,32 +531,44 @@ extension NodeCore {
         guard hiveOn, let from = sender.id else { return }
         switch message {
         case .heartbeat(let cell, let term, let round, let version, let voters, let signature):
-            onHeartbeat(cell: cell, term: term, round: round, version: version, voters: voters, signature: signature, from: from, peer: sender)
+            onHeartbeat(
+                cell: cell, term: term, round: round, version: version, voters: voters, signature: signature,
+                from: from, peer: sender)
         case .heartbeatAck(let cell, let term, let round, let version, let boot, let coordinate):
-            onHeartbeatAck(cell: cell, term: term, round: round, version: version, voter: Voter(id: from, boot: boot), coordinate: coordinate)
+            onHeartbeatAck(
+                cell: cell, term: term, round: round, version: version, voter: Voter(id: from, boot: boot),
+                coordinate: coordinate)
         case .depose(let cell, let term, let signature):
             guard hive.role == .queen, cell == hive.cell, term == hive.term, from != me.id,
-                  table[from]?.member.status.isLive == true, !isGraylisted(from),
-                  verified(signature, of: SignedClaim.depose(cell: cell, term: term, by: from), origin: from) else { return }
+                table[from]?.member.status.isLive == true, !isGraylisted(from),
+                verified(signature, of: SignedClaim.depose(cell: cell, term: term, by: from), origin: from)
+            else { return }
             deposeSelf(reason: "deposed by \(table[from]?.member.name ?? from.description)")
         case .accuse(let cell, let accusation):
             onAccuse(cell: cell, accusation: accusation, from: from)
         case .lift(_, let evicted, let signature):
             onLift(evicted: evicted, signature: signature, from: from)
         case .breed(let cell, let term, let newCell, let designate, let voters, let signature):
-            onBreed(cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: signature, from: from)
+            onBreed(
+                cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: signature,
+                from: from)
         case .preVote(let cell, let term, let version, let boot):
             let granted = wouldVote(cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot))
             sendDatagram(.hive(.preVoteReply(cell: cell, term: term, granted: granted)), to: sender)
         case .preVoteReply(let cell, let term, let granted):
             guard granted, hive.role == .preCandidate, cell == hive.cell, term == hive.term + 1,
-                  let roster = hive.roster, roster.voter(for: from) != nil else { return }
+                let roster = hive.roster, roster.voter(for: from) != nil
+            else { return }
             hive.votes.insert(from)
             if hive.votes.count >= roster.majority { startElection() }
         case .requestVote(let cell, let term, let version, let boot, let signature):
-            onRequestVote(cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot), signature: signature, peer: sender)
+            onRequestVote(
+                cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot), signature: signature,
+                peer: sender)
         case .vote(let cell, let term, let candidate, let granted, let boot, let signature):
-            onVote(cell: cell, term: term, candidate: candidate, granted: granted, voter: Voter(id: from, boot: boot), signature: signature)
+            onVote(
+                cell: cell, term: term, candidate: candidate, granted: granted, voter: Voter(id: from, boot: boot),
+                signature: signature)
         case .enlist(let cell, let boot):
             onEnlist(cell: cell, voter: Voter(id: from, boot: boot), peer: sender)
         case .enlisted(let cell, _, let accepted):
@@ -544,12 +598,20 @@ extension NodeCore {
         }
     }
 
-    mutating func onHeartbeat(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voters: [Voter]?, signature: Signature?, from: NodeID, peer: Peer) {
+    mutating func onHeartbeat(
+        cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voters: [Voter]?, signature: Signature?,
+        from: NodeID, peer: Peer
+    ) {
         if cell != hive.cell {
             // A queen admitting us (we asked), or one that still counts us: tell her we left.
             guard let voters, voters.contains(voter) else { return }
             if hive.role == .homeless, hive.enlisting?.cell == cell {
-                guard verified(signature, of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from), origin: from) else { return }
+                guard
+                    verified(
+                        signature,
+                        of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from),
+                        origin: from)
+                else { return }
                 hive.cell = cell
                 hive.term = term
                 // Joining in `term`, whose queen is `from`: count it as our vote, so we cannot
@@ -563,9 +625,18 @@ extension NodeCore {
                 return
             }
         } else {
-            guard verified(signature, of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from), origin: from) else { return }
+            guard
+                verified(
+                    signature,
+                    of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from),
+                    origin: from)
+            else { return }
             if term < hive.term {
-                sendDatagram(.hive(.heartbeatAck(cell: cell, term: hive.term, round: round, version: hive.roster?.version ?? .zero, boot: boot, coordinate: nil)), to: peer)
+                sendDatagram(
+                    .hive(
+                        .heartbeatAck(
+                            cell: cell, term: hive.term, round: round, version: hive.roster?.version ?? .zero,
+                            boot: boot, coordinate: nil)), to: peer)
                 return
             }
             if term > hive.term {
@@ -601,10 +672,16 @@ extension NodeCore {
         // Our coordinate now and then (about once a second), and on accepting a queen: she
         // splits her cell by them.
         let coordinate = accepted || round % 20 == 1 ? vivaldi.coordinate : nil
-        sendDatagram(.hive(.heartbeatAck(cell: cell, term: hive.term, round: round, version: hive.roster!.version, boot: boot, coordinate: coordinate)), to: peer)
+        sendDatagram(
+            .hive(
+                .heartbeatAck(
+                    cell: cell, term: hive.term, round: round, version: hive.roster!.version, boot: boot,
+                    coordinate: coordinate)), to: peer)
     }
 
-    mutating func onHeartbeatAck(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voter v: Voter, coordinate: Coordinate?) {
+    mutating func onHeartbeatAck(
+        cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voter v: Voter, coordinate: Coordinate?
+    ) {
         guard hive.role == .queen, cell == hive.cell else { return }
         if term > hive.term {
             hive.term = term
@@ -614,7 +691,9 @@ extension NodeCore {
         guard term == hive.term, hive.roster?.contains(v) == true, round <= hive.round else { return }
         let old = hive.acked[v.id]
         hive.acked[v.id] = (max(round, old?.round ?? 0), max(version, old?.version ?? .zero), now)
-        if let coordinate, coordinate.isValid, coordinate.vec.count == Coordinate.dimensions { peerCoordinates[v.id] = coordinate }
+        if let coordinate, coordinate.isValid, coordinate.vec.count == Coordinate.dimensions {
+            peerCoordinates[v.id] = coordinate
+        }
         onAcknowledgements()
     }
 
@@ -623,7 +702,8 @@ extension NodeCore {
     mutating func onElectionTick() {
         hive.electionArmed = false
         guard hiveOn, phase == .active, let deadline = hive.electionDeadline,
-              [.worker, .preCandidate, .candidate].contains(hive.role) else { return }
+            [.worker, .preCandidate, .candidate].contains(hive.role)
+        else { return }
         if now < deadline {
             armElection(at: deadline)
             return
@@ -649,14 +729,17 @@ extension NodeCore {
         }
         for v in roster.voters where v.id != me.id {
             guard let m = table[v.id]?.member, m.status.isLive else { continue }
-            sendDatagram(.hive(.preVote(cell: roster.cell, term: hive.term + 1, version: roster.version, boot: boot)), to: m.peer)
+            sendDatagram(
+                .hive(.preVote(cell: roster.cell, term: hive.term + 1, version: roster.version, boot: boot)), to: m.peer
+            )
         }
     }
 
     /// Would this member vote for `candidate` in `term`? (Pre-votes ask exactly this.)
     mutating func wouldVote(cell: CellID, term: UInt64, version: RosterVersion, candidate: Voter) -> Bool {
         guard cell == hive.cell, let roster = hive.roster, roster.contains(candidate), term > hive.term,
-              version >= roster.version, !queenRecentlyHeard, !holdsLease, !isGraylisted(candidate.id) else { return false }
+            version >= roster.version, !queenRecentlyHeard, !holdsLease, !isGraylisted(candidate.id)
+        else { return false }
         if let last = lastVotes[cell], last.term >= term { return false }
         return true
     }
@@ -674,16 +757,27 @@ extension NodeCore {
             becomeQueen(founded: false)
             return
         }
-        let signature = sign(SignedClaim.requestVote(cell: cell, term: hive.term, candidate: me.id, version: roster.version))
+        let signature = sign(
+            SignedClaim.requestVote(cell: cell, term: hive.term, candidate: me.id, version: roster.version))
         for v in roster.voters where v.id != me.id {
             guard let m = table[v.id]?.member, m.status.isLive else { continue }
-            sendDatagram(.hive(.requestVote(cell: cell, term: hive.term, version: roster.version, boot: boot, signature: signature)), to: m.peer)
+            sendDatagram(
+                .hive(
+                    .requestVote(cell: cell, term: hive.term, version: roster.version, boot: boot, signature: signature)
+                ), to: m.peer)
         }
     }
 
-    mutating func onRequestVote(cell: CellID, term: UInt64, version: RosterVersion, candidate: Voter, signature: Signature?, peer: Peer) {
+    mutating func onRequestVote(
+        cell: CellID, term: UInt64, version: RosterVersion, candidate: Voter, signature: Signature?, peer: Peer
+    ) {
         guard cell == hive.cell, let roster = hive.roster, roster.contains(candidate) else { return }
-        guard verified(signature, of: SignedClaim.requestVote(cell: cell, term: term, candidate: candidate.id, version: version), origin: candidate.id) else { return }
+        guard
+            verified(
+                signature,
+                of: SignedClaim.requestVote(cell: cell, term: term, candidate: candidate.id, version: version),
+                origin: candidate.id)
+        else { return }
         // Within the stickiness window (or holding the lease) the request is ignored outright,
         // its term included (Raft thesis §4.2.3): a removed or cut-off member cannot disrupt.
         var granted = false
@@ -695,17 +789,25 @@ extension NodeCore {
                 hive.queen = nil
             }
             if term == hive.term, mayVote(cell: cell, term: term, for: candidate.id),
-               version >= roster.version, !isGraylisted(candidate.id) {
+                version >= roster.version, !isGraylisted(candidate.id)
+            {
                 granted = true
                 noteVote(cell: cell, term: term, candidate: candidate.id)
                 armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
             }
         }
-        let signatureOut = sign(SignedClaim.vote(cell: cell, term: hive.term, candidate: candidate.id, voter: me.id, granted: granted))
-        sendDatagram(.hive(.vote(cell: cell, term: hive.term, candidate: candidate.id, granted: granted, boot: boot, signature: signatureOut)), to: peer)
+        let signatureOut = sign(
+            SignedClaim.vote(cell: cell, term: hive.term, candidate: candidate.id, voter: me.id, granted: granted))
+        sendDatagram(
+            .hive(
+                .vote(
+                    cell: cell, term: hive.term, candidate: candidate.id, granted: granted, boot: boot,
+                    signature: signatureOut)), to: peer)
     }
 
-    mutating func onVote(cell: CellID, term: UInt64, candidate: NodeID, granted: Bool, voter v: Voter, signature: Signature?) {
+    mutating func onVote(
+        cell: CellID, term: UInt64, candidate: NodeID, granted: Bool, voter v: Voter, signature: Signature?
+    ) {
         guard cell == hive.cell, candidate == me.id, let roster = hive.roster else { return }
         if term > hive.term {
             hive.term = term
@@ -713,7 +815,11 @@ extension NodeCore {
             return
         }
         guard hive.role == .candidate, term == hive.term, granted, roster.contains(v),
-              verified(signature, of: SignedClaim.vote(cell: cell, term: term, candidate: candidate, voter: v.id, granted: granted), origin: v.id) else { return }
+            verified(
+                signature,
+                of: SignedClaim.vote(cell: cell, term: term, candidate: candidate, voter: v.id, granted: granted),
+                origin: v.id)
+        else { return }
         hive.votes.insert(v.id)
         if hive.votes.count >= roster.majority { becomeQueen(founded: false) }
     }
@@ -742,7 +848,8 @@ extension NodeCore {
         }
         let live = table[v.id]?.member.status == .alive && !isExcluded(v.id)
         let adds = hive.pending.filter(\.add).count
-        var accepted = live && phase == .active && (roster.contains(v) || roster.count + adds < settings.hive.cellHighWater)
+        var accepted =
+            live && phase == .active && (roster.contains(v) || roster.count + adds < settings.hive.cellHighWater)
         if accepted {
             if roster.contains(v) {
                 // Lost our first heartbeat: send the roster again.
@@ -828,7 +935,9 @@ extension NodeCore {
         } else {
             queen = nil
         }
-        guard let queen, let m = table[queen.id]?.member, m.status.isLive else { return (.failure(.noQueen(target)), flush()) }
+        guard let queen, let m = table[queen.id]?.member, m.status.isLive else {
+            return (.failure(.noQueen(target)), flush())
+        }
         let signature = sign(SignedClaim.depose(cell: target, term: queen.term, by: me.id))
         sendDatagram(.hive(.depose(cell: target, term: queen.term, signature: signature)), to: m.peer)
         return (.success(Deposal(cell: target, term: queen.term, queen: queen.id, local: false)), flush())
@@ -850,8 +959,9 @@ extension NodeCore {
     /// a maximum election timeout first).
     mutating func considerSplit() {
         guard hive.role == .queen, hive.split == nil, let cell = hive.cell, let roster = hive.roster,
-              roster.count >= max(4, settings.hive.cellHighWater), hive.pending.isEmpty,
-              hive.committed == roster.version, roster.version.term == hive.term, holdsLease else { return }
+            roster.count >= max(4, settings.hive.cellHighWater), hive.pending.isEmpty,
+            hive.committed == roster.version, roster.version.term == hive.term, holdsLease
+        else { return }
         let fresh = 3 * settings.hive.heartbeatInterval.nanosecondsInt64
         let mine = vivaldi.coordinate
         let workers = roster.voters.filter { $0.id != me.id }
@@ -878,7 +988,9 @@ extension NodeCore {
         hive.split = HiveState.Split(cell: newCell, designate: best.designate, voters: best.voters.sorted(), at: now)
         for v in best.voters where v != best.designate { queueChange(add: false, v) }
         queueChange(add: false, best.designate)
-        emit(.hive(.splitting(cell: cell, newCell: newCell, designate: best.designate.id, voters: best.voters.map(\.id))))
+        emit(
+            .hive(.splitting(cell: cell, newCell: newCell, designate: best.designate.id, voters: best.voters.map(\.id)))
+        )
     }
 
     /// The split is over once its voters are off our roster and their cell is seen (or, if
@@ -887,18 +999,27 @@ extension NodeCore {
         guard let split = hive.split, let roster = hive.roster else { return }
         let removed = !split.voters.contains(where: roster.contains) && hive.committed == roster.version
         let seen = hive.cells[split.cell] != nil
-        if removed && (seen || now.nanoseconds(since: split.at) > 4 * settings.hive.electionTimeoutMax.nanosecondsInt64) {
+        if removed && (seen || now.nanoseconds(since: split.at) > 4 * settings.hive.electionTimeoutMax.nanosecondsInt64)
+        {
             hive.split = nil
         }
     }
 
     /// A worker sent to a new cell by its queen: it joins the new cell's roster (the same at
     /// every voter), and the designate campaigns at once.
-    mutating func onBreed(cell: CellID, term: UInt64, newCell: CellID, designate: NodeID, voters: [Voter], signature: Signature?, from: NodeID) {
+    mutating func onBreed(
+        cell: CellID, term: UInt64, newCell: CellID, designate: NodeID, voters: [Voter], signature: Signature?,
+        from: NodeID
+    ) {
         guard cell == hive.cell, term == hive.term, hive.queen == from, from != me.id,
-              hive.role == .worker || hive.role == .preCandidate, newCell != cell, hive.cells[newCell] == nil,
-              voters.count <= settings.hive.cellHighWater, voters.contains(voter), voters.contains(where: { $0.id == designate }),
-              verified(signature, of: SignedClaim.breed(cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, queen: from), origin: from)
+            hive.role == .worker || hive.role == .preCandidate, newCell != cell, hive.cells[newCell] == nil,
+            voters.count <= settings.hive.cellHighWater, voters.contains(voter),
+            voters.contains(where: { $0.id == designate }),
+            verified(
+                signature,
+                of: SignedClaim.breed(
+                    cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, queen: from),
+                origin: from)
         else { return }
         emit(.hive(.leftCell(cell: cell, reason: "bred into cell \(newCell)")))
         hive.role = .worker
@@ -912,7 +1033,9 @@ extension NodeCore {
         if designate == me.id {
             startElection()
         } else {
-            armElection(at: now.advanced(byNanoseconds: settings.hive.electionTimeoutMax.nanosecondsInt64 + randomElectionTimeout()))
+            armElection(
+                at: now.advanced(
+                    byNanoseconds: settings.hive.electionTimeoutMax.nanosecondsInt64 + randomElectionTimeout()))
         }
     }
 
@@ -920,7 +1043,9 @@ extension NodeCore {
     /// its size (ties: the higher id, so two small cells do not both dissolve) has room for
     /// all its members; they enlist with the open cells nearest them. True if it dissolved.
     mutating func considerMerge() -> Bool {
-        guard hive.role == .queen, hive.split == nil, let cell = hive.cell, let roster = hive.roster else { return false }
+        guard hive.role == .queen, hive.split == nil, let cell = hive.cell, let roster = hive.roster else {
+            return false
+        }
         guard roster.count < settings.hive.lowWaterMark else {
             hive.lowSince = nil
             return false
@@ -933,7 +1058,8 @@ extension NodeCore {
         let size = UInt32(roster.count)
         let target = hive.cells.values.contains { c in
             c.cell != cell && c.open && !c.dissolved && c.queen != me.id && table[c.queen]?.member.status == .alive
-                && (c.size > size || (c.size == size && c.cell > cell)) && Int(c.size) + roster.count < settings.hive.cellHighWater
+                && (c.size > size || (c.size == size && c.cell > cell))
+                && Int(c.size) + roster.count < settings.hive.cellHighWater
         }
         guard target else { return false }
         abdicate(dissolve: true, reason: "merging: the cell fell below its low-water mark")

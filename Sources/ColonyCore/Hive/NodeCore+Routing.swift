@@ -133,7 +133,8 @@ extension NodeCore {
     /// swarm is quiet.
     mutating func paceRelay() {
         guard !routeOutbox.isEmpty || !hive.relay.isEmpty, !hive.relayArmed else { return }
-        let rate = settings.hive.relayPerSecond, burst = settings.hive.relayBurst
+        let rate = settings.hive.relayPerSecond
+        let burst = settings.hive.relayBurst
         var bucket = hive.relayBucket ?? TokenBucket(burst: burst, at: now)
         let wait = bucket.wait(for: 1, rate: rate, burst: burst, now: now)
         if wait == 0 {
@@ -176,7 +177,8 @@ extension NodeCore {
             targets.append((c.queen, c.peer, false))
         }
         let excepts = Set(lot.compactMap(\.except))
-        let forCell = lot.filter(\.toCell), forQueens = lot.filter(\.toQueens)
+        let forCell = lot.filter(\.toCell)
+        let forQueens = lot.filter(\.toQueens)
         var common: [Bool: [(packet: Packet, via: Transport, items: Int)]] = [:]
         for t in targets {
             let wanted = t.cell ? forCell : forQueens
@@ -259,7 +261,8 @@ extension NodeCore {
         case .record(let d): state.seen.contains(d)
         case .event(let d): eventsSeen.contains(d)
         // A newer claim of the cell stands for every older one.
-        case .claim(let cell, let term, let serial): hive.cells[cell].map { ($0.term, $0.serial) >= (term, serial) } ?? false
+        case .claim(let cell, let term, let serial):
+            hive.cells[cell].map { ($0.term, $0.serial) >= (term, serial) } ?? false
         }
     }
 
@@ -280,7 +283,9 @@ extension NodeCore {
 
     /// Ids in as many datagrams as they need (at most `maxPackets`; the rest are dropped —
     /// anti-entropy covers what lazy push misses).
-    mutating func sendIDs(_ ids: [BroadcastID], as message: ([BroadcastID]) -> Message, to peer: Peer, maxPackets: Int = .max) {
+    mutating func sendIDs(
+        _ ids: [BroadcastID], as message: ([BroadcastID]) -> Message, to peer: Peer, maxPackets: Int = .max
+    ) {
         let perPacket = max(1, (settings.maxDatagramBytes - 64) / Self.broadcastIDBytes)
         var start = 0
         var packets = 0

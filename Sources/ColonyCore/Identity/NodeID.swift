@@ -43,8 +43,9 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public init?(hex: String) {
         let digits = Array(hex.utf8)
         guard digits.count == 32,
-              let high = UInt64(String(decoding: digits[0..<16], as: UTF8.self), radix: 16),
-              let low = UInt64(String(decoding: digits[16..<32], as: UTF8.self), radix: 16) else { return nil }
+            let high = UInt64(String(decoding: digits[0..<16], as: UTF8.self), radix: 16),
+            let low = UInt64(String(decoding: digits[16..<32], as: UTF8.self), radix: 16)
+        else { return nil }
         self.init(high: high, low: low)
     }
 
@@ -61,7 +62,8 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The id named by the first 16 bytes, big-endian; nil if there are fewer.
     public init?<C: Collection>(bytes: C) where C.Element == UInt8 {
         guard bytes.count >= 16 else { return nil }
-        var high: UInt64 = 0, low: UInt64 = 0
+        var high: UInt64 = 0
+        var low: UInt64 = 0
         for (i, b) in bytes.prefix(16).enumerated() {
             if i < 8 { high = high << 8 | UInt64(b) } else { low = low << 8 | UInt64(b) }
         }

@@ -18,7 +18,7 @@ public struct MemberTable: Sendable {
     public static let bucketBits: UInt8 = 8
 
     public private(set) var records: TreeDictionary<NodeID, Record>
-    public private(set) var statusCounts: [Int]  // indexed by MemberStatus.rawValue
+    public private(set) var statusCounts: [Int] // indexed by MemberStatus.rawValue
     /// XOR of the entry hashes per bucket (see `entryHash`).
     public private(set) var buckets: [UInt64]
 

@@ -12,7 +12,7 @@ extension NodeCore {
             stats.recordsInvalid += 1
             return
         case .suspect(_, let inc, _) where inc >= maxCounter, .dead(_, let inc, _) where inc >= maxCounter,
-             .left(_, let inc, _) where inc >= maxCounter:
+            .left(_, let inc, _) where inc >= maxCounter:
             stats.recordsInvalid += 1
             return
         default:
@@ -75,7 +75,8 @@ extension NodeCore {
         if m.id == me.id {
             // Someone claims something newer about us than we know: refute it.
             if m.incarnation > me.incarnation
-                || (m.incarnation == me.incarnation && !sameMetadata(m, me)) {
+                || (m.incarnation == me.incarnation && !sameMetadata(m, me))
+            {
                 refute(claimed: m.incarnation)
             } else {
                 stats.redundantUpdates += 1
@@ -103,7 +104,7 @@ extension NodeCore {
             refute(claimed: incarnation)
             return
         }
-        guard let r = table[id] else { return }  // suspicion of an unknown member: ignore
+        guard let r = table[id] else { return } // suspicion of an unknown member: ignore
         let current = r.member
         if incarnation < current.incarnation || current.status.isGone {
             stats.redundantUpdates += 1
@@ -133,7 +134,9 @@ extension NodeCore {
         let maxNs = minNs * Int64(settings.suspicionMaxTimeoutMultiplier)
         var k = settings.suspicionMultiplier - 2
         if n - 2 < k { k = 0 }
-        let s = Suspicion(incarnation: incarnation, from: from, startedAt: min(now, evidenceSince ?? now), minNanoseconds: minNs, maxNanoseconds: maxNs, expectedConfirmations: k)
+        let s = Suspicion(
+            incarnation: incarnation, from: from, startedAt: min(now, evidenceSince ?? now), minNanoseconds: minNs,
+            maxNanoseconds: maxNs, expectedConfirmations: k)
         suspicions[id] = s
         timers.schedule(.suspicion(id, incarnation), at: s.deadline)
     }
@@ -157,8 +160,10 @@ extension NodeCore {
     mutating func applyDead(id: NodeID, incarnation: UInt64, from: NodeID, left: Bool, signature: Signature? = nil) {
         if left, authenticates {
             let current = id == me.id ? me : table[id]?.member
-            if let current, incarnation > current.incarnation || (incarnation == current.incarnation && current.status != .left),
-               !verified(signature, of: SignedClaim.left(id: id, incarnation: incarnation), origin: id) {
+            if let current,
+                incarnation > current.incarnation || (incarnation == current.incarnation && current.status != .left),
+                !verified(signature, of: SignedClaim.left(id: id, incarnation: incarnation), origin: id)
+            {
                 return
             }
         }
@@ -172,7 +177,8 @@ extension NodeCore {
         let status: MemberStatus = left ? .left : .dead
         if incarnation < current.incarnation
             || (incarnation == current.incarnation && status.rank <= current.status.rank)
-            || current.status == .left {
+            || current.status == .left
+        {
             stats.redundantUpdates += 1
             return
         }
@@ -182,7 +188,10 @@ extension NodeCore {
         if left { updated.signature = signature }
         set(updated, previous: current)
         if !left { stats.membersDeclaredDead += 1 }
-        enqueue(left ? .left(id: id, incarnation: incarnation, signature: signature) : .dead(id: id, incarnation: incarnation, from: from))
+        enqueue(
+            left
+                ? .left(id: id, incarnation: incarnation, signature: signature)
+                : .dead(id: id, incarnation: incarnation, from: from))
     }
 
     /// Answer a claim about us with a strictly higher incarnation. Having to refute means

@@ -62,7 +62,10 @@ extension NodeCore {
             timers.schedule(.helperAudit(seq), at: now.advanced(byNanoseconds: wait))
         }
         if settings.streamFallbackPing {
-            out.append(.send(Packet(from: me.id, message: .ping(seq: seq, target: target)), to: Peer(id: target, address: p.address), via: .stream))
+            out.append(
+                .send(
+                    Packet(from: me.id, message: .ping(seq: seq, target: target)),
+                    to: Peer(id: target, address: p.address), via: .stream))
         }
         p.indirect = true
         p.expectedNacks = helpers.count
@@ -81,7 +84,9 @@ extension NodeCore {
             awareness.apply(1)
         }
         guard let r = table[p.target], r.member.status.isLive else { return }
-        applySuspect(id: p.target, incarnation: r.member.incarnation, from: me.id, evidenceSince: settings.anchorSuspicionAtProbe ? p.startedAt : nil)
+        applySuspect(
+            id: p.target, incarnation: r.member.incarnation, from: me.id,
+            evidenceSince: settings.anchorSuspicionAtProbe ? p.startedAt : nil)
     }
 
     mutating func onAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate? = nil) {
@@ -104,7 +109,9 @@ extension NodeCore {
                 // memberlist: a direct ack lowers the multiplier; an indirect one leaves it.
                 if !p.indirect { awareness.apply(-1) }
                 probe = p
-                if currentSender == sender && (sender == p.target || helperAudits[seq] != nil) { reward(sender, timelyAck: true) }
+                if currentSender == sender && (sender == p.target || helperAudits[seq] != nil) {
+                    reward(sender, timelyAck: true)
+                }
             }
             return
         }
@@ -140,7 +147,9 @@ extension NodeCore {
     }
 
     mutating func noteHelperAnswer(seq: UInt32, from sender: NodeID) {
-        guard var audit = helperAudits[seq], audit.helpers.contains(sender), !audit.answered.contains(sender) else { return }
+        guard var audit = helperAudits[seq], audit.helpers.contains(sender), !audit.answered.contains(sender) else {
+            return
+        }
         audit.answered.append(sender)
         helperAudits[seq] = audit
     }

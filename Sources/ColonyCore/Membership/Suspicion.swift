@@ -14,7 +14,10 @@ public struct Suspicion: Sendable, Equatable {
     public private(set) var confirmers: [NodeID]
     public private(set) var confirmations: Int
 
-    public init(incarnation: UInt64, from: NodeID, startedAt: Instant, minNanoseconds: Int64, maxNanoseconds: Int64, expectedConfirmations: Int) {
+    public init(
+        incarnation: UInt64, from: NodeID, startedAt: Instant, minNanoseconds: Int64, maxNanoseconds: Int64,
+        expectedConfirmations: Int
+    ) {
         self.incarnation = incarnation
         self.startedAt = startedAt
         self.minNanoseconds = minNanoseconds

@@ -187,7 +187,8 @@ public struct NodeCore: Sendable {
         self.now = now
         self.boot = me.incarnation
         self.bootedAt = now
-        self.queue = BroadcastQueue(maxEntries: settings.maxQueuedBroadcasts, largeThreshold: settings.maxDatagramBytes - 64)
+        self.queue = BroadcastQueue(
+            maxEntries: settings.maxQueuedBroadcasts, largeThreshold: settings.maxDatagramBytes - 64)
         self.awareness = Awareness(max: settings.awarenessMaxMultiplier)
         var table = knownMembers ?? MemberTable()
         if table[me.id]?.member != me { table.upsert(me, at: now) }
@@ -249,7 +250,9 @@ public struct NodeCore: Sendable {
 
     /// A packet arrived from `source` (the address it came from) over `transport`; `bytes`
     /// is its size on the wire (for the byte rate limit; 0 skips it).
-    public mutating func receive(_ packet: Packet, from source: Address, via transport: Transport = .datagram, bytes: Int = 0, now: Instant) -> [Effect] {
+    public mutating func receive(
+        _ packet: Packet, from source: Address, via transport: Transport = .datagram, bytes: Int = 0, now: Instant
+    ) -> [Effect] {
         advance(to: now)
         guard phase == .active || phase == .leaving else { return flush() }
         guard packet.from != me.id else { return flush() }
@@ -292,7 +295,10 @@ public struct NodeCore: Sendable {
         case .ping(let seq, let target):
             if target == me.id {
                 if transport == .stream {
-                    out.append(.send(Packet(from: me.id, message: .ack(seq: seq, coordinate: vivaldi.coordinate)), to: sender, via: .stream))
+                    out.append(
+                        .send(
+                            Packet(from: me.id, message: .ack(seq: seq, coordinate: vivaldi.coordinate)), to: sender,
+                            via: .stream))
                 } else {
                     sendDatagram(.ack(seq: seq, coordinate: vivaldi.coordinate), to: sender)
                 }
@@ -332,8 +338,9 @@ public struct NodeCore: Sendable {
     public mutating func streamFailed(to address: Address, refused: Bool, now: Instant) -> [Effect] {
         advance(to: now)
         guard phase == .active, refused, settings.deadOnRefusedProbe,
-              let p = probe, !p.acked, p.indirect, p.address == address,
-              let r = table[p.target], r.member.status.isLive else { return flush() }
+            let p = probe, !p.acked, p.indirect, p.address == address,
+            let r = table[p.target], r.member.status.isLive
+        else { return flush() }
         stats.refusedProbes += 1
         applyDead(id: p.target, incarnation: r.member.incarnation, from: me.id, left: false)
         return flush()

@@ -31,7 +31,8 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     }
 
     public static func == (a: VersionVector, b: VersionVector) -> Bool {
-        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.origin == $1.origin && $0.counter == $1.counter }
+        a.entries.count == b.entries.count
+            && zip(a.entries, b.entries).allSatisfy { $0.origin == $1.origin && $0.counter == $1.counter }
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -83,7 +84,8 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     }
 
     private func insertionIndex(of origin: NodeID) -> Int {
-        var lo = 0, hi = entries.count
+        var lo = 0
+        var hi = entries.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if entries[mid].origin < origin { lo = mid + 1 } else { hi = mid }
@@ -206,6 +208,7 @@ public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        cloud.isEmpty ? base.description : "\(base.description)+{" + cloud.map { "\($0.dot)" }.joined(separator: ", ") + "}"
+        cloud.isEmpty
+            ? base.description : "\(base.description)+{" + cloud.map { "\($0.dot)" }.joined(separator: ", ") + "}"
     }
 }

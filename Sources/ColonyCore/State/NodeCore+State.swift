@@ -24,14 +24,17 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
         case .emptyKey: "keys must not be empty"
         case .keyTooLong(let b, let m): "key is \(b) bytes; the limit is \(m)"
         case .valueTooLarge(let b, let m): "value is \(b) bytes; the limit is \(m)"
-        case .nodeBudgetExceeded(let u, let a, let m): "this node's state budget is full: \(u) bytes held + \(a) > \(m) (delete keys or raise max_bytes_per_node)"
-        case .swarmBudgetExceeded(let u, let a, let m): "the swarm's state budget is full: \(u) bytes held + \(a) > \(m) (delete keys or raise max_state_bytes)"
+        case .nodeBudgetExceeded(let u, let a, let m):
+            "this node's state budget is full: \(u) bytes held + \(a) > \(m) (delete keys or raise max_bytes_per_node)"
+        case .swarmBudgetExceeded(let u, let a, let m):
+            "the swarm's state budget is full: \(u) bytes held + \(a) > \(m) (delete keys or raise max_state_bytes)"
         case .emptyName: "names must not be empty"
         case .reservedName(let n): "the name '\(n)' is reserved (names starting with _colony are Colony's own)"
         case .invalidRevocation: "the revocation is not signed by this swarm's authority (or admission is off)"
         case .payloadTooLarge(let b, let m): "payload is \(b) bytes; the limit is \(m)"
         case .timeoutOutOfRange(let t, let m): "timeout \(t) ms is outside 1…\(m) ms"
-        case .counterExhausted: "this node's write counter is exhausted (a forged record claimed a huge counter); start it with a new identity"
+        case .counterExhausted:
+            "this node's write counter is exhausted (a forged record claimed a huge counter); start it with a new identity"
         }
     }
 }
@@ -82,7 +85,9 @@ extension NodeCore {
     /// (the last-writer-wins convenience). The record is applied here at once and emitted as
     /// `.persist(.record)`; it is sent to nobody until the driver reports it durable with
     /// `recordsDurable(through:)`.
-    public mutating func put(_ key: String, value: [UInt8]?, context: CausalContext? = nil, wallMs: UInt64, now: Instant) -> (Result<StateRecord, StateError>, [Effect]) {
+    public mutating func put(
+        _ key: String, value: [UInt8]?, context: CausalContext? = nil, wallMs: UInt64, now: Instant
+    ) -> (Result<StateRecord, StateError>, [Effect]) {
         if key.hasPrefix(Self.reservedKeyPrefix) { return (.failure(.reservedName(key)), flush()) }
         return write(key, value: value, context: context, wallMs: wallMs, now: now)
     }
@@ -90,14 +95,18 @@ extension NodeCore {
     /// Keys under this prefix belong to Colony (revocations); users cannot write them.
     public static let reservedKeyPrefix = "_colony/"
 
-    mutating func write(_ key: String, value: [UInt8]?, context: CausalContext?, wallMs: UInt64, now: Instant) -> (Result<StateRecord, StateError>, [Effect]) {
+    mutating func write(_ key: String, value: [UInt8]?, context: CausalContext?, wallMs: UInt64, now: Instant) -> (
+        Result<StateRecord, StateError>, [Effect]
+    ) {
         advance(to: now)
         anchorWall(wallMs)
         return (writeRecord(key, value: value, context: context), flush())
     }
 
     /// A write at the current wall time, inside an input (effects stay queued).
-    mutating func writeRecord(_ key: String, value: [UInt8]?, context: CausalContext?) -> Result<StateRecord, StateError> {
+    mutating func writeRecord(_ key: String, value: [UInt8]?, context: CausalContext?) -> Result<
+        StateRecord, StateError
+    > {
         guard phase == .active || phase == .leaving else { return .failure(.notActive) }
         guard writeCounter < maxCounter else { return .failure(.counterExhausted) }
         let keyBytes = key.utf8.count
@@ -136,9 +145,13 @@ extension NodeCore {
         switch state.apply(record, now: now) {
         case .applied(let superseded):
             stats.recordsApplied += 1
-            emit(.keyChanged(KeyChange(record: record, superseded: superseded.map(\.dot), siblings: state.keyState(key)?.siblings.count ?? 0, local: true)))
+            emit(
+                .keyChanged(
+                    KeyChange(
+                        record: record, superseded: superseded.map(\.dot),
+                        siblings: state.keyState(key)?.siblings.count ?? 0, local: true)))
         case .duplicate, .obsolete:
-            break  // cannot happen for a fresh dot; nothing to announce
+            break // cannot happen for a fresh dot; nothing to announce
         }
         awaitingDurability.append(record)
         return .success(record)
@@ -189,7 +202,9 @@ extension NodeCore {
         }
         // Only the origin can sign its records; checked before the dot counts as seen (and
         // before it moves any counter), so a forgery cannot shadow the real record.
-        if authenticates && !state.seen.contains(r.dot) && !verified(r.signature, of: SignedClaim.record(r), origin: r.dot.origin) {
+        if authenticates && !state.seen.contains(r.dot)
+            && !verified(r.signature, of: SignedClaim.record(r), origin: r.dot.origin)
+        {
             return
         }
         var evicted: NodeID?
@@ -224,7 +239,11 @@ extension NodeCore {
         case .applied(let superseded):
             stats.recordsApplied += 1
             out.append(.persist(.record(r)))
-            emit(.keyChanged(KeyChange(record: r, superseded: superseded.map(\.dot), siblings: state.keyState(r.key)?.siblings.count ?? 0, local: false)))
+            emit(
+                .keyChanged(
+                    KeyChange(
+                        record: r, superseded: superseded.map(\.dot),
+                        siblings: state.keyState(r.key)?.siblings.count ?? 0, local: false)))
             // Gossip passes news on, including what anti-entropy brings (writes that gossip
             // missed, e.g. across a healed partition) — but not a joiner's download of old
             // state: re-broadcasting that would resend the whole download.
@@ -242,7 +261,8 @@ extension NodeCore {
     // MARK: Scuttlebutt anti-entropy
 
     mutating func onStateSyncTick() {
-        timers.schedule(.stateSync, at: now.advanced(byNanoseconds: settings.stateSyncNanoseconds(members: table.liveCount)))
+        timers.schedule(
+            .stateSync, at: now.advanced(byNanoseconds: settings.stateSyncNanoseconds(members: table.liveCount)))
         guard phase == .active else { return }
         swap(&rng, &stateRng)
         let peer = randomMembers(1, filter: { $0.member.status == .alive }).first
@@ -258,7 +278,9 @@ extension NodeCore {
         sendStream(.stateRoot(exchange: e, root: state.seen.rootHash), to: peer)
         // Events too: gossip alone leaves an epidemic's tail. The peer sends what we lack,
         // and lists its own if it lacks any of ours.
-        if !catchUp && !recentEvents.isEmpty { sendStream(.eventIDs(exchange: e, ids: recentEvents.map(\.id), isReply: false), to: peer) }
+        if !catchUp && !recentEvents.isEmpty {
+            sendStream(.eventIDs(exchange: e, ids: recentEvents.map(\.id), isReply: false), to: peer)
+        }
     }
 
     /// Records a peer with `digest` lacks, holding back our writes that are not durable yet.
@@ -266,7 +288,9 @@ extension NodeCore {
         var answer = state.missing(for: digest, budget: settings.maxSyncRecordBytes)
         if writeCounter > durableCounter {
             answer.records.removeAll { $0.dot.origin == me.id && $0.dot.counter > durableCounter }
-            answer.through = answer.through.map { $0.origin == me.id ? Dot(origin: me.id, counter: min($0.counter, durableCounter)) : $0 }
+            answer.through = answer.through.map {
+                $0.origin == me.id ? Dot(origin: me.id, counter: min($0.counter, durableCounter)) : $0
+            }
         }
         return answer
     }
@@ -304,13 +328,19 @@ extension NodeCore {
         case .stateDigest(let e, let digest):
             guard let x = exchanges[e], x.kind == .state else { return }
             let answer = recordsMissing(for: digest)
-            sendStream(.stateRecords(exchange: e, records: answer.records, through: answer.through, complete: answer.complete, digest: state.seen.digest), to: sender)
+            sendStream(
+                .stateRecords(
+                    exchange: e, records: answer.records, through: answer.through, complete: answer.complete,
+                    digest: state.seen.digest), to: sender)
         case .stateRecords(let e, let records, let through, let complete, let digest):
             if let digest {
                 // Step 3 arrived at the peer: take what we lacked, answer with what it lacks.
                 applySynced(records, through: through)
                 let answer = recordsMissing(for: digest)
-                sendStream(.stateRecords(exchange: e, records: answer.records, through: answer.through, complete: answer.complete, digest: nil), to: sender)
+                sendStream(
+                    .stateRecords(
+                        exchange: e, records: answer.records, through: answer.through, complete: answer.complete,
+                        digest: nil), to: sender)
                 if !complete { startStateSync(with: sender) }
             } else {
                 guard let x = exchanges.removeValue(forKey: e), x.kind == .state else { return }
@@ -360,7 +390,9 @@ extension NodeCore {
     // MARK: User events
 
     /// Broadcast a user event. It is also delivered here (`.userEvent`).
-    public mutating func event(_ name: String, payload: [UInt8], coalesce: Bool = false, now: Instant) -> (Result<UserEvent, StateError>, [Effect]) {
+    public mutating func event(_ name: String, payload: [UInt8], coalesce: Bool = false, now: Instant) -> (
+        Result<UserEvent, StateError>, [Effect]
+    ) {
         advance(to: now)
         if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
         let next = nextBroadcastID()
@@ -371,7 +403,9 @@ extension NodeCore {
     }
 
     mutating func applyEvent(_ e: UserEvent, replayed: Bool) {
-        if authenticates && !eventsSeen.contains(e.id) && !verified(e.signature, of: SignedClaim.event(e), origin: e.id.origin) {
+        if authenticates && !eventsSeen.contains(e.id)
+            && !verified(e.signature, of: SignedClaim.event(e), origin: e.id.origin)
+        {
             return
         }
         guard admitBroadcast(id: e.id, lamport: e.lamport) else { return }
@@ -381,7 +415,8 @@ extension NodeCore {
             return
         }
         if e.coalesce, let newest = latestCoalesced[e.name],
-           (newest.lamport, newest.id) > (e.lamport, e.id) {
+            (newest.lamport, newest.id) > (e.lamport, e.id)
+        {
             stats.eventsRedundant += 1
             return
         }
@@ -398,7 +433,9 @@ extension NodeCore {
             recentEvents.removeAll { $0.coalesce && $0.name == e.name }
         }
         recentEvents.append(e)
-        if recentEvents.count > settings.eventBufferSize { recentEvents.removeFirst(recentEvents.count - settings.eventBufferSize) }
+        if recentEvents.count > settings.eventBufferSize {
+            recentEvents.removeFirst(recentEvents.count - settings.eventBufferSize)
+        }
     }
 
     /// Bound the dedupe set: out-of-order ids older than the buffer are treated as seen.
@@ -413,15 +450,18 @@ extension NodeCore {
     // MARK: Queries
 
     /// Ask matching members; answers arrive as `.queryResponse` until `.queryFinished`.
-    public mutating func query(_ name: String, payload: [UInt8], filter: QueryFilter = QueryFilter(), timeout: Duration, now: Instant) -> (Result<Query, StateError>, [Effect]) {
+    public mutating func query(
+        _ name: String, payload: [UInt8], filter: QueryFilter = QueryFilter(), timeout: Duration, now: Instant
+    ) -> (Result<Query, StateError>, [Effect]) {
         advance(to: now)
         if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
         let ms = timeout.nanosecondsInt64 / 1_000_000
         let maxMs = settings.maxQueryTimeout.nanosecondsInt64 / 1_000_000
         guard ms >= 1 && ms <= maxMs else { return (.failure(.timeoutOutOfRange(ms: ms, max: maxMs)), flush()) }
         let next = nextBroadcastID()
-        var q = Query(id: next.id, lamport: next.lamport, name: name, payload: payload,
-                      filter: filter, asker: me.address, timeoutMs: UInt32(ms))
+        var q = Query(
+            id: next.id, lamport: next.lamport, name: name, payload: payload,
+            filter: filter, asker: me.address, timeoutMs: UInt32(ms))
         q.signature = sign(SignedClaim.query(q))
         pendingQueries[next.id.counter] = PendingQuery(id: q.id)
         timers.schedule(.queryDeadline(next.id.counter), at: now + timeout)
@@ -430,7 +470,9 @@ extension NodeCore {
     }
 
     mutating func applyQuery(_ q: Query) {
-        if authenticates && !eventsSeen.contains(q.id) && !verified(q.signature, of: SignedClaim.query(q), origin: q.id.origin) {
+        if authenticates && !eventsSeen.contains(q.id)
+            && !verified(q.signature, of: SignedClaim.query(q), origin: q.id.origin)
+        {
             return
         }
         guard admitBroadcast(id: q.id, lamport: q.lamport) else { return }
@@ -450,7 +492,8 @@ extension NodeCore {
         }
         let packet = Packet(from: me.id, message: .queryResponse(r))
         let peer = Peer(id: q.id.origin, address: q.asker)
-        out.append(.send(packet, to: peer, via: Wire.size(of: packet) <= settings.maxDatagramBytes ? .datagram : .stream))
+        out.append(
+            .send(packet, to: peer, via: Wire.size(of: packet) <= settings.maxDatagramBytes ? .datagram : .stream))
         return flush()
     }
 

@@ -17,7 +17,8 @@ public struct OriginSeen: Hashable, Sendable {
 
     /// Index of `x` in sorted `a`, if present.
     static func search(_ a: [UInt64], _ x: UInt64) -> Int? {
-        var lo = 0, hi = a.count
+        var lo = 0
+        var hi = a.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if a[mid] < x { lo = mid + 1 } else { hi = mid }
@@ -32,7 +33,8 @@ public struct OriginSeen: Hashable, Sendable {
             base = counter
             normalise()
         } else {
-            var lo = 0, hi = extras.count
+            var lo = 0
+            var hi = extras.count
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if extras[mid] < counter { lo = mid + 1 } else { hi = mid }

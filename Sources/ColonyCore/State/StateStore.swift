@@ -105,7 +105,9 @@ public struct StateStore: Sendable {
     /// per origin in counter order, until `budget` bytes; and per origin the counter through
     /// which the answer is complete (records not sent below it were superseded here), so
     /// the peer can advance past them. `complete` is false if the budget cut the answer.
-    public func missing(for digest: [DigestEntry], budget: Int) -> (records: [StateRecord], through: [Dot], complete: Bool) {
+    public func missing(for digest: [DigestEntry], budget: Int) -> (
+        records: [StateRecord], through: [Dot], complete: Bool
+    ) {
         var theirs: TreeDictionary<NodeID, OriginSeen> = [:]
         for d in digest { theirs[d.origin] = d.seen }
         var records: [StateRecord] = []
@@ -118,7 +120,11 @@ public struct StateStore: Sendable {
             var lastSent: UInt64 = their.base
             var cut = false
             for h in held[origin] ?? [] where h.counter > their.base && !their.contains(h.counter) {
-                guard let r = keyStates[KeyBytes(h.key)]?.siblings.first(where: { $0.dot.origin == origin && $0.dot.counter == h.counter }) else { continue }
+                guard
+                    let r = keyStates[KeyBytes(h.key)]?.siblings.first(where: {
+                        $0.dot.origin == origin && $0.dot.counter == h.counter
+                    })
+                else { continue }
                 let size = r.footprint
                 if spent + size > budget && !records.isEmpty {
                     cut = true
@@ -165,7 +171,8 @@ public struct StateStore: Sendable {
         var list = held[r.dot.origin] ?? []
         let h = Held(counter: r.dot.counter, key: r.key)
         if let last = list.last, last.counter > h.counter {
-            var lo = 0, hi = list.count
+            var lo = 0
+            var hi = list.count
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if list[mid].counter < h.counter { lo = mid + 1 } else { hi = mid }
@@ -184,7 +191,8 @@ public struct StateStore: Sendable {
 
     private mutating func unhold(_ r: StateRecord) {
         guard var list = held[r.dot.origin] else { return }
-        var lo = 0, hi = list.count
+        var lo = 0
+        var hi = list.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if list[mid].counter < r.dot.counter { lo = mid + 1 } else { hi = mid }
@@ -207,7 +215,8 @@ public struct StateStore: Sendable {
     }
 
     private func lowerBound(_ key: String) -> Int {
-        var lo = 0, hi = sortedKeys.count
+        var lo = 0
+        var hi = sortedKeys.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if sortedKeys[mid].utf8.lexicographicallyPrecedes(key.utf8) { lo = mid + 1 } else { hi = mid }

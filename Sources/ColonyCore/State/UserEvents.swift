@@ -49,7 +49,9 @@ public struct Query: Hashable, Sendable {
     /// The asker's signature (when the swarm authenticates).
     public var signature: Signature?
 
-    public init(id: Dot, lamport: UInt64, name: String, payload: [UInt8], filter: QueryFilter, asker: Address, timeoutMs: UInt32) {
+    public init(
+        id: Dot, lamport: UInt64, name: String, payload: [UInt8], filter: QueryFilter, asker: Address, timeoutMs: UInt32
+    ) {
         self.id = id
         self.lamport = lamport
         self.name = name

@@ -28,7 +28,10 @@ public enum PureMath {
         precondition(n >= 1)
         var digits = 0
         var power = 1
-        while power < n { power = power &* 10; digits += 1 }
+        while power < n {
+            power = power &* 10
+            digits += 1
+        }
         return digits
     }
 

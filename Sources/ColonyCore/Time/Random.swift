@@ -10,7 +10,10 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
 
     public init(seed: UInt64) {
         var sm = SplitMix64(state: seed)
-        s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
+        s0 = sm.next()
+        s1 = sm.next()
+        s2 = sm.next()
+        s3 = sm.next()
         if s0 | s1 | s2 | s3 == 0 { s0 = 1 }
     }
 

@@ -74,7 +74,9 @@ public enum SignedClaim {
         return out
     }
 
-    public static func heartbeat(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, queen: NodeID) -> [UInt8] {
+    public static func heartbeat(cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, queen: NodeID)
+        -> [UInt8]
+    {
         var out: [UInt8] = Array("colony/heartbeat/1".utf8)
         out.cellID(cell)
         out.varint(term)
@@ -93,7 +95,9 @@ public enum SignedClaim {
         return out
     }
 
-    public static func breed(cell: CellID, term: UInt64, newCell: CellID, designate: NodeID, voters: [Voter], queen: NodeID) -> [UInt8] {
+    public static func breed(
+        cell: CellID, term: UInt64, newCell: CellID, designate: NodeID, voters: [Voter], queen: NodeID
+    ) -> [UInt8] {
         var out: [UInt8] = Array("colony/breed/1".utf8)
         out.cellID(cell)
         out.varint(term)

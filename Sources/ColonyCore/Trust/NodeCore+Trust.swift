@@ -17,7 +17,8 @@ extension NodeCore {
 
     mutating func signMe() {
         guard let a = authenticator else { return }
-        let claim = me.status == .left ? SignedClaim.left(id: me.id, incarnation: me.incarnation) : SignedClaim.alive(me)
+        let claim =
+            me.status == .left ? SignedClaim.left(id: me.id, incarnation: me.incarnation) : SignedClaim.alive(me)
         me.signature = Signature(publicKey: a.publicKey, bytes: a.sign(claim))
     }
 
@@ -30,8 +31,10 @@ extension NodeCore {
     /// node does not authenticate). A failure is counted and held against the sender.
     mutating func verified(_ signature: Signature?, of claim: @autoclosure () -> [UInt8], origin: NodeID) -> Bool {
         guard let a = authenticator else { return true }
-        guard let s = signature, s.publicKey.count == Signature.publicKeyBytes, s.bytes.count == Signature.signatureBytes,
-              a.nodeID(for: s.publicKey) == origin, a.verify(s.bytes, of: claim(), publicKey: s.publicKey) else {
+        guard let s = signature, s.publicKey.count == Signature.publicKeyBytes,
+            s.bytes.count == Signature.signatureBytes,
+            a.nodeID(for: s.publicKey) == origin, a.verify(s.bytes, of: claim(), publicKey: s.publicKey)
+        else {
             stats.signaturesRejected += 1
             if let sender = currentSender { penalize(sender, .invalidSignature) }
             return false
@@ -56,8 +59,9 @@ extension NodeCore {
     mutating func admitted(_ m: Member) -> Bool {
         guard let authority = settings.trust.authorityKey, let a = authenticator else { return true }
         guard let c = m.certificate, let s = m.signature, c.publicKey == s.publicKey, c.name == m.name,
-              wallMs == 0 || c.expiresMs > wallMs,
-              a.verify(c.signature, of: SignedClaim.certificate(c), publicKey: authority) else {
+            wallMs == 0 || c.expiresMs > wallMs,
+            a.verify(c.signature, of: SignedClaim.certificate(c), publicKey: authority)
+        else {
             stats.admissionRefused += 1
             return false
         }
@@ -67,7 +71,8 @@ extension NodeCore {
     /// The authority's revocation a reserved record holds, if it is one and valid.
     func revocation(in r: StateRecord) -> Revocation? {
         guard r.key.hasPrefix(Self.reservedKeyPrefix), let value = r.value, let rev = try? Revocation(decoding: value),
-              r.key == rev.key, validRevocation(rev) else { return nil }
+            r.key == rev.key, validRevocation(rev)
+        else { return nil }
         return rev
     }
 
@@ -93,7 +98,9 @@ extension NodeCore {
 
     /// Spread the authority's revocation of an identity (checked here first): a reserved
     /// state record, so it reaches every member, joiners and nodes that were away included.
-    public mutating func revoke(_ r: Revocation, wallMs: UInt64, now: Instant) -> (Result<StateRecord, StateError>, [Effect]) {
+    public mutating func revoke(_ r: Revocation, wallMs: UInt64, now: Instant) -> (
+        Result<StateRecord, StateError>, [Effect]
+    ) {
         advance(to: now)
         guard validRevocation(r) else { return (.failure(.invalidRevocation), flush()) }
         return write(r.key, value: r.encoded, context: nil, wallMs: wallMs, now: now)

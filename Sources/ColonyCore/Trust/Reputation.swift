@@ -111,13 +111,15 @@ public struct PeerScore: Sendable, Equatable {
         forgeries *= w.penaltyDecay
         rateBreaches *= w.penaltyDecay
         unanswered *= w.penaltyDecay
-        for v in [\PeerScore.timelyAcks, \.firstDeliveries, \.invalid, \.forgeries, \.rateBreaches, \.unanswered] where self[keyPath: v] < 0.01 {
+        for v in [\PeerScore.timelyAcks, \.firstDeliveries, \.invalid, \.forgeries, \.rateBreaches, \.unanswered]
+        where self[keyPath: v] < 0.01 {
             self[keyPath: v] = 0
         }
     }
 
     var isNeutral: Bool {
-        timelyAcks == 0 && firstDeliveries == 0 && invalid == 0 && forgeries == 0 && rateBreaches == 0 && unanswered == 0 && !graylisted && !evictionProposed
+        timelyAcks == 0 && firstDeliveries == 0 && invalid == 0 && forgeries == 0 && rateBreaches == 0
+            && unanswered == 0 && !graylisted && !evictionProposed
     }
 }
 

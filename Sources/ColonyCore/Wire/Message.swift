@@ -158,9 +158,9 @@ public enum Sync: Sendable, Equatable {
     public var exchange: UInt32 {
         switch self {
         case .join(let e, _), .joinReply(let e, _), .digest(let e, _, _), .inSync(let e),
-             .buckets(let e, _, _), .entries(let e, _, _, _, _), .stateRoot(let e, _),
-             .stateDigest(let e, _), .stateRecords(let e, _, _, _, _), .recentEvents(let e, _),
-             .eventIDs(let e, _, _), .missedEvents(let e, _):
+            .buckets(let e, _, _), .entries(let e, _, _, _, _), .stateRoot(let e, _),
+            .stateDigest(let e, _), .stateRecords(let e, _, _, _, _), .recentEvents(let e, _),
+            .eventIDs(let e, _, _), .missedEvents(let e, _):
             e
         }
     }

@@ -68,7 +68,8 @@ extension Wire {
         return u
     }
 
-    public static func decodeContext<C: Collection>(_ bytes: C) throws(WireError) -> CausalContext where C.Element == UInt8 {
+    public static func decodeContext<C: Collection>(_ bytes: C) throws(WireError) -> CausalContext
+    where C.Element == UInt8 {
         var r = WireReader(Array(bytes))
         let c = try r.context()
         guard r.remaining == 0 else { throw .trailingBytes(count: r.remaining) }
@@ -172,7 +173,9 @@ struct WireReader {
             let value = try string()
             if tags.updateValue(value, forKey: key) != nil { throw .duplicateTag(offset: at) }
         }
-        var m = Member(id: id, name: name, address: address, tags: tags, incarnation: incarnation, status: status, protocolVersion: version)
+        var m = Member(
+            id: id, name: name, address: address, tags: tags, incarnation: incarnation, status: status,
+            protocolVersion: version)
         m.signature = try signature()
         m.certificate = try certificate()
         return m
@@ -183,8 +186,9 @@ struct WireReader {
         let n = Signature.publicKeyBytes + Signature.signatureBytes
         guard remaining >= n else { throw .truncated(offset: bytes.count) }
         defer { offset += n }
-        return Signature(publicKey: Array(bytes[offset..<(offset + Signature.publicKeyBytes)]),
-                         bytes: Array(bytes[(offset + Signature.publicKeyBytes)..<(offset + n)]))
+        return Signature(
+            publicKey: Array(bytes[offset..<(offset + Signature.publicKeyBytes)]),
+            bytes: Array(bytes[(offset + Signature.publicKeyBytes)..<(offset + n)]))
     }
 
     mutating func bytesField() throws(WireError) -> [UInt8] {
@@ -229,7 +233,9 @@ struct WireReader {
         let ctx = try context()
         let physical = try varint()
         let logical = try u32("hlc logical")
-        var r = StateRecord(key: key, value: value, dot: d, prev: prev, context: ctx, timestamp: HLCTimestamp(physicalMs: physical, logical: logical))
+        var r = StateRecord(
+            key: key, value: value, dot: d, prev: prev, context: ctx,
+            timestamp: HLCTimestamp(physicalMs: physical, logical: logical))
         r.signature = try signature()
         return r
     }
@@ -277,7 +283,9 @@ struct WireReader {
         }
         let asker = try address()
         let timeout = try u32("query timeout")
-        var q = Query(id: id, lamport: lamport, name: name, payload: payload, filter: QueryFilter(names: names, tags: tags), asker: asker, timeoutMs: timeout)
+        var q = Query(
+            id: id, lamport: lamport, name: name, payload: payload, filter: QueryFilter(names: names, tags: tags),
+            asker: asker, timeoutMs: timeout)
         q.signature = try signature()
         return q
     }
@@ -307,7 +315,8 @@ struct WireReader {
             for k in 0..<4 { bits |= UInt32(try u8()) << (8 * UInt32(k)) }
             values.append(Double(Float(bitPattern: bits)))
         }
-        return Coordinate(vec: Array(values[0..<Coordinate.dimensions]), error: values[8], adjustment: values[9], height: values[10])
+        return Coordinate(
+            vec: Array(values[0..<Coordinate.dimensions]), error: values[8], adjustment: values[9], height: values[10])
     }
 
     /// A flag, then the coordinate if there is one.
@@ -344,8 +353,9 @@ struct WireReader {
         guard let size32 = UInt32(exactly: size) else { throw .valueOutOfRange(field: "cell size", offset: sizeAt) }
         let open = try flag("open flag")
         let coordinate = try coordinate32()
-        return QueenClaim(cell: cell, term: term, queen: queen, address: address, serial: serial, size: size32, open: open,
-                          coordinate: coordinate, signature: try signature())
+        return QueenClaim(
+            cell: cell, term: term, queen: queen, address: address, serial: serial, size: size32, open: open,
+            coordinate: coordinate, signature: try signature())
     }
 
     mutating func broadcastIDs() throws(WireError) -> [BroadcastID] {
@@ -386,19 +396,23 @@ struct WireReader {
             let candidate = try nodeID()
             let granted = try flag("granted")
             let boot = try varint()
-            return .vote(cell: cell, term: term, candidate: candidate, granted: granted, boot: boot, signature: try signature())
+            return .vote(
+                cell: cell, term: term, candidate: candidate, granted: granted, boot: boot, signature: try signature())
         case 4:
             let term = try varint()
             let round = try varint()
             let version = try rosterVersion()
             let roster: [Voter]? = try flag("roster flag") ? try voters() : nil
-            return .heartbeat(cell: cell, term: term, round: round, version: version, roster: roster, signature: try signature())
+            return .heartbeat(
+                cell: cell, term: term, round: round, version: version, roster: roster, signature: try signature())
         case 5:
             let term = try varint()
             let round = try varint()
             let version = try rosterVersion()
             let boot = try varint()
-            return .heartbeatAck(cell: cell, term: term, round: round, version: version, boot: boot, coordinate: try optionalCoordinate32())
+            return .heartbeatAck(
+                cell: cell, term: term, round: round, version: version, boot: boot,
+                coordinate: try optionalCoordinate32())
         case 6:
             return .enlist(cell: cell, boot: try varint())
         case 7:
@@ -414,7 +428,9 @@ struct WireReader {
             let newCell = try cellID()
             let designate = try nodeID()
             let voters = try voters()
-            return .breed(cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: try signature())
+            return .breed(
+                cell: cell, term: term, newCell: newCell, designate: designate, voters: voters,
+                signature: try signature())
         case 11:
             let term = try varint()
             return .depose(cell: cell, term: term, signature: try signature())
@@ -423,7 +439,10 @@ struct WireReader {
             let accuser = try nodeID()
             let at = try varint()
             let penalty = try varint()
-            return .accuse(cell: cell, accusation: Accusation(accused: accused, accuser: accuser, atMs: at, penalty: penalty, signature: try signature()))
+            return .accuse(
+                cell: cell,
+                accusation: Accusation(
+                    accused: accused, accuser: accuser, atMs: at, penalty: penalty, signature: try signature()))
         case 13:
             let evicted = try nodeID()
             return .lift(cell: cell, evicted: evicted, signature: try signature())
@@ -506,7 +525,8 @@ struct WireReader {
                 guard b < UInt64(1) << UInt64(bits) else { throw .valueOutOfRange(field: "bucket", offset: bAt) }
                 buckets.append(UInt16(b))
             }
-            return .entries(exchange: exchange, bits: bits, buckets: buckets, members: try members(), isReply: replyByte == 1)
+            return .entries(
+                exchange: exchange, bits: bits, buckets: buckets, members: try members(), isReply: replyByte == 1)
         case 6:
             return .stateRoot(exchange: exchange, root: try fixed64())
         case 7:
@@ -518,7 +538,8 @@ struct WireReader {
             for _ in 0..<n { through.append(try dot()) }
             let complete = try flag("complete")
             let digest: [DigestEntry]? = try flag("digest flag") ? try digest() : nil
-            return .stateRecords(exchange: exchange, records: records, through: through, complete: complete, digest: digest)
+            return .stateRecords(
+                exchange: exchange, records: records, through: through, complete: complete, digest: digest)
         case 9:
             return .recentEvents(exchange: exchange, events: try userEvents())
         case 10:
@@ -541,7 +562,7 @@ struct WireReader {
         guard version == Wire.version else { throw .unsupportedVersion(version) }
         let flags = try u8()
         guard flags == 0 else { throw .unsupportedFlags(flags) }
-        _ = try u8()  // key id: unused until sealing exists
+        _ = try u8() // key id: unused until sealing exists
         let from = try nodeID()
         let kind = try u8()
         let message: Message
@@ -567,7 +588,9 @@ struct WireReader {
         case 7: message = .hive(try hiveMessage())
         case 8:
             let at = offset
-            guard let scope = RouteScope(rawValue: try u8()) else { throw .valueOutOfRange(field: "route scope", offset: at) }
+            guard let scope = RouteScope(rawValue: try u8()) else {
+                throw .valueOutOfRange(field: "route scope", offset: at)
+            }
             let n = try count("routed count", minBytes: 18)
             var routed: [Update] = []
             routed.reserveCapacity(n)

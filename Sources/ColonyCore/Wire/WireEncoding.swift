@@ -497,8 +497,8 @@ extension Sync {
 extension Packet {
     public func encode<S: ByteSink>(into out: inout S) {
         out.write(Wire.version)
-        out.write(0)  // flags
-        out.write(0)  // key id
+        out.write(0) // flags
+        out.write(0) // key id
         out.nodeID(from)
         out.write(UInt8(message.kind.rawValue))
         switch message {
