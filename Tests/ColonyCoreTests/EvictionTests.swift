@@ -11,7 +11,7 @@ extension Net {
     /// Every core's writes are durable at once (the drivers' log, instantly).
     mutating func makeDurable() {
         for i in cores.keys.sorted() {
-            let effects = cores[i]!.recordsDurable(through: cores[i]!.writeCounter, now: now)
+            let effects = cores[i]!.recordsDurable(through: cores[i]!.replicated.writeCounter, now: now)
             absorb(effects, from: i)
         }
         settle()
@@ -175,7 +175,7 @@ extension Net {
         for (name, e) in cases {
             counter += 1
             // Forgive the relay each time: a graylisted sender's gossip would be ignored unread.
-            net.cores[receiver]!.scores[H.id(forger)] = nil
+            net.cores[receiver]!.trust.scores[H.id(forger)] = nil
             let invalid = net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected
             _ = net.cores[receiver]!.receive(
                 H.packet(from: forger, .gossip, [.record(record(e, origin: forger, counter: counter))]),

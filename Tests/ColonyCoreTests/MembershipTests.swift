@@ -61,11 +61,11 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         _ = b.receive(
             H.packet(from: 0, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(0))]), from: H.address(0),
             now: H.ms(100))
-        #expect(b.suspicions[H.id(2)]?.confirmations == 0)
+        #expect(b.membership.suspicions[H.id(2)]?.confirmations == 0)
         _ = b.receive(
             H.packet(from: 3, .gossip, [.suspect(id: H.id(2), incarnation: 1, from: H.id(3))]), from: H.address(3),
             now: H.ms(200))
-        #expect(b.suspicions[H.id(2)]?.confirmations == 1)
+        #expect(b.membership.suspicions[H.id(2)]?.confirmations == 1)
         advance(&b, from: H.ms(200), to: H.ms(2_900))
         #expect(b.member(H.id(2))?.status == .suspect)
         advance(&b, from: H.ms(2_900), to: H.ms(3_100))

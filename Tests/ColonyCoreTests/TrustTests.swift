@@ -384,7 +384,7 @@ enum TT {
             #expect(b.stats.signaturesRejected == k + 1)
             #expect(RS.userEvents(e).isEmpty)
             #expect(RS.persistedEvents(e).isEmpty)
-            #expect(!b.eventsSeen.contains(ev.id), "a rejected event does not mark its id seen")
+            #expect(!b.replicated.eventsSeen.contains(ev.id), "a rejected event does not mark its id seen")
         }
         #expect(b.stats.eventsReceived == 0)
         #expect(b.lamport == 0, "a forged event does not move the Lamport clock")
@@ -421,7 +421,7 @@ enum TT {
                 TT.gossip(from: 20 + k, [.query(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
             #expect(b.stats.signaturesRejected == k + 1)
             #expect(TT.queriesReceived(e).isEmpty)
-            #expect(!b.eventsSeen.contains(q.id))
+            #expect(!b.replicated.eventsSeen.contains(q.id))
         }
         let e = b.receive(TT.gossip(from: 0, [.query(q)]), from: H.address(0), now: H.ms(40))
         #expect(TT.queriesReceived(e) == [q])
@@ -766,9 +766,9 @@ enum TT {
         // Two probe timeouts after the ping-reqs, the silent helpers are pinged directly.
         let auditAt = ping.at + .milliseconds(500 + 1_000)
         advance(&a, from: ping.at + .milliseconds(920), to: ping.at + .milliseconds(1_490))
-        #expect(a.auditPings.isEmpty)
+        #expect(a.trust.auditPings.isEmpty)
         let audit = advance(&a, from: ping.at + .milliseconds(1_490), to: auditAt)
-        let audits = a.auditPings
+        let audits = a.trust.auditPings
         #expect(Set(audits.values) == [freeloader, unreachable], "the nacker is not audited")
         for (seq, helper) in audits {
             #expect(
@@ -791,7 +791,7 @@ enum TT {
         // The unreachable helper never answers: after the audit timeout nothing is held
         // against it, even if a late ack turns up.
         advance(&a, from: auditAt + .milliseconds(20), to: auditAt + .milliseconds(600))
-        #expect(a.auditPings[unreachableSeq] == nil)
+        #expect(a.trust.auditPings[unreachableSeq] == nil)
         _ = a.receive(
             Packet(from: unreachable, message: .ack(seq: unreachableSeq)), from: address(unreachable),
             now: auditAt + .milliseconds(610))
@@ -824,7 +824,7 @@ enum TT {
                 now: ping.at + .milliseconds(900))
         }
         advance(&a, from: ping.at + .milliseconds(900), to: ping.at + .milliseconds(1_600))
-        #expect(a.auditPings.isEmpty)
+        #expect(a.trust.auditPings.isEmpty)
         #expect(a.score(of: helpers[0]) > 0, "a timely ack through a helper is rewarded")
         #expect(a.member(ping.target)?.status == .alive)
         #expect(a.stats.unansweredPingReqs == 0)
@@ -842,7 +842,7 @@ enum TT {
         #expect(b.get("k").siblings.isEmpty)
         let first = b.put("x", value: [1], wallMs: 1, now: H.ms(20)).0
         let second = b.put("y", value: [1], wallMs: 1, now: H.ms(30)).0
-        #expect(b.writeCounter == 2)
+        #expect(b.replicated.writeCounter == 2)
         #expect((try? first.get())?.dot.counter == 1)
         #expect((try? second.get())?.dot.counter == 2)
     }
@@ -919,7 +919,7 @@ enum TT {
         var b = TT.core(1, knows: [0, 1])
         let ea = try a.event("from-a", payload: [1], now: H.ms(10)).0.get()
         let eb = try b.event("from-b", payload: [2], now: H.ms(10)).0.get()
-        #expect(!b.eventsSeen.contains(ea.id) && !a.eventsSeen.contains(eb.id))
+        #expect(!b.replicated.eventsSeen.contains(ea.id) && !a.replicated.eventsSeen.contains(eb.id))
         a.startStateSync(with: Peer(id: H.id(1), address: H.address(1)))
         // Shuttle stream packets between the two until quiet.
         var pending = H.sends(a.flush()).filter { $0.2 == .stream }.map { (to: 1, packet: $0.0) }
@@ -939,7 +939,7 @@ enum TT {
             pending = next
         }
         #expect(rounds < 20, "the exchange ends")
-        #expect(a.eventsSeen.contains(eb.id), "the initiator got the event it missed")
-        #expect(b.eventsSeen.contains(ea.id), "the peer got the event it missed")
+        #expect(a.replicated.eventsSeen.contains(eb.id), "the initiator got the event it missed")
+        #expect(b.replicated.eventsSeen.contains(ea.id), "the peer got the event it missed")
     }
 }

@@ -9,55 +9,12 @@ import HashTreeCollections
 /// of the buckets that differ. memberlist instead ships the full table every round, which is
 /// why its anti-entropy load grows with N.
 extension NodeCore {
-    // MARK: Join
-
-    mutating func attemptJoin() {
-        guard phase == .active, !joinSeeds.isEmpty else { return }
-        joinAttempt += 1
-        for seed in joinSeeds {
-            let e = nextSeq()
-            exchanges[e] = Exchange(kind: .join, peer: Peer(id: nil, address: seed), startedAt: now)
-            timers.schedule(.exchangeTimeout(e), at: now + settings.streamTimeout)
-            sendStream(.join(exchange: e, members: [me]), to: Peer(id: nil, address: seed))
-        }
-    }
-
-    mutating func onJoinReply(exchange: UInt32, members: [Member], from sender: Peer) {
-        guard let x = exchanges.removeValue(forKey: exchange), x.kind == .join else { return }
-        mergeRemote(members, from: sender.id ?? me.id)
-        stats.syncMembersReceived += members.count
-        hasJoined = true
-        // The first answer to a join in progress completes it; later answers only merge.
-        guard !joinSeeds.isEmpty else { return }
-        joinSeeds = []
-        emit(.joined(members: table.liveCount))
-        // Catch up on the replicated state from the seed that answered.
-        startStateSync(with: sender, catchUp: true)
-        // Extra anti-entropy rounds soon after joining (Colony addition).
-        joinSyncsLeft = settings.joinSyncDelays
-        scheduleNextJoinSync(previous: .zero)
-    }
-
-    mutating func scheduleNextJoinSync(previous: Duration) {
-        guard let next = joinSyncsLeft.first else { return }
-        timers.schedule(.joinSync, at: now + (next - previous))
-    }
-
-    mutating func onJoinSyncTick() {
-        guard phase == .active, !joinSyncsLeft.isEmpty else { return }
-        let current = joinSyncsLeft.removeFirst()
-        if let peer = randomMembers(1, filter: { $0.member.status == .alive }).first {
-            startDigest(with: peer.peer)
-            startStateSync(with: peer.peer)
-        }
-        scheduleNextJoinSync(previous: current)
-    }
-
     // MARK: Periodic anti-entropy and reconnect
 
     mutating func onPushPullTick() {
         timers.schedule(
-            .pushPull, at: now.advanced(byNanoseconds: settings.pushPullNanoseconds(members: table.liveCount)))
+            .dissemination(.pushPull),
+            at: now.advanced(byNanoseconds: settings.pushPullNanoseconds(members: table.liveCount)))
         guard phase == .active else { return }
         if let peer = randomMembers(1, filter: { $0.member.status == .alive }).first {
             startDigest(with: peer.peer)
@@ -67,8 +24,8 @@ extension NodeCore {
     /// Serf's reconnect: try one dead member, with probability (dead / live) per node, so
     /// the swarm as a whole makes about one attempt per dead member per interval.
     mutating func onReconnectTick() {
-        timers.schedule(.reconnect, at: now + settings.reconnectInterval)
-        guard phase == .active, !gone.isEmpty else { return }
+        timers.schedule(.dissemination(.reconnect), at: now + settings.reconnectInterval)
+        guard phase == .active, !membership.gone.isEmpty else { return }
         let deadCount = table.count(.dead)
         guard deadCount > 0 else { return }
         let live = max(1, table.liveCount - 1)
@@ -76,7 +33,8 @@ extension NodeCore {
         guard rng.unit() < probability else { return }
         let horizon = settings.reconnectTimeout.nanosecondsInt64
         for _ in 0..<4 {
-            let entry = gone[gone.index(gone.startIndex, offsetBy: rng.below(gone.count))]
+            let entry = membership.gone[
+                membership.gone.index(membership.gone.startIndex, offsetBy: rng.below(membership.gone.count))]
             guard let r = table[entry.key], r.member.status == .dead, !isExcluded(entry.key),
                 now.nanoseconds - entry.value.nanoseconds < horizon
             else { continue }
@@ -91,31 +49,33 @@ extension NodeCore {
     /// waiting for a periodic round (at most once per reconnect interval per member).
     mutating func reviveIfDead(_ id: NodeID) {
         guard phase == .active, let r = table[id], r.member.status == .dead else { return }
-        if let last = lastRevive[id], now.nanoseconds(since: last) < settings.reconnectInterval.nanosecondsInt64 {
+        if let last = membership.lastRevive[id],
+            now.nanoseconds(since: last) < settings.reconnectInterval.nanosecondsInt64
+        {
             return
         }
-        lastRevive[id] = now
+        membership.lastRevive[id] = now
         startDigest(with: r.member.peer)
     }
 
     mutating func startDigest(with peer: Peer) {
-        let e = nextSeq()
-        exchanges[e] = Exchange(kind: .digest, peer: peer, startedAt: now)
-        timers.schedule(.exchangeTimeout(e), at: now + settings.streamTimeout)
+        let e = membership.nextSeq()
+        dissemination.exchanges[e] = Dissemination.Exchange(kind: .digest, peer: peer, startedAt: now)
+        timers.schedule(.dissemination(.exchangeTimeout(e)), at: now + settings.streamTimeout)
         stats.syncsStarted += 1
         sendStream(.digest(exchange: e, root: table.rootHash, count: UInt32(clamping: table.count)), to: peer)
     }
 
     mutating func onExchangeTimeout(exchange: UInt32) {
-        guard let x = exchanges.removeValue(forKey: exchange) else { return }
+        guard let x = dissemination.exchanges.removeValue(forKey: exchange) else { return }
         if x.kind == .join && !joinSeeds.isEmpty {
-            let stillPending = exchanges.values.contains { $0.kind == .join }
+            let stillPending = dissemination.exchanges.values.contains { $0.kind == .join }
             if !stillPending {
-                let shift = min(joinAttempt - 1, 16)
+                let shift = min(membership.joinAttempt - 1, 16)
                 let base = settings.joinRetryInitial.nanosecondsInt64 << shift
                 let delay = min(base, settings.joinRetryMax.nanosecondsInt64)
-                emit(.joinFailed(attempt: joinAttempt, retryIn: .nanoseconds(delay)))
-                timers.schedule(.joinRetry, at: now.advanced(byNanoseconds: delay))
+                emit(.joinFailed(attempt: membership.joinAttempt, retryIn: .nanoseconds(delay)))
+                timers.schedule(.membership(.joinRetry), at: now.advanced(byNanoseconds: delay))
             }
         }
     }
@@ -147,7 +107,7 @@ extension NodeCore {
                 sendStream(.buckets(exchange: e, bits: bits, hashes: table.bucketHashes(bits: bits)), to: sender)
             }
         case .inSync(let e):
-            if let x = exchanges.removeValue(forKey: e) {
+            if let x = dissemination.exchanges.removeValue(forKey: e) {
                 if x.kind == .state { stats.stateSyncsInAgreement += 1 } else { stats.syncsInAgreement += 1 }
             }
         case .stateRoot, .stateDigest, .stateRecords:
@@ -161,20 +121,20 @@ extension NodeCore {
             let missed = recentEvents.filter { !listed.contains($0.id) }
             if !missed.isEmpty { sendStream(.missedEvents(exchange: e, events: missed), to: sender) }
             // We lack some of the initiator's: list ours once, so it answers in kind.
-            if !isReply, listed.contains(where: { !eventsSeen.contains($0) }) {
+            if !isReply, listed.contains(where: { !replicated.eventsSeen.contains($0) }) {
                 sendStream(.eventIDs(exchange: e, ids: recentEvents.map(\.id), isReply: true), to: sender)
             }
         case .missedEvents(_, let events):
             for ev in events { applyEvent(ev, replayed: false) }
         case .buckets(let e, let bits, let hashes):
-            guard let x = exchanges[e], x.kind == .digest,
+            guard let x = dissemination.exchanges[e], x.kind == .digest,
                 bits <= MemberTable.bucketBits, hashes.count == 1 << Int(bits)
             else { return }
             let mine = table.bucketHashes(bits: bits)
             var differing: [UInt16] = []
             for i in 0..<mine.count where mine[i] != hashes[i] { differing.append(UInt16(i)) }
             if differing.isEmpty {
-                exchanges[e] = nil
+                dissemination.exchanges[e] = nil
                 stats.syncsInAgreement += 1
                 return
             }
@@ -185,7 +145,7 @@ extension NodeCore {
         case .entries(let e, let bits, let buckets, let members, let isReply):
             guard bits <= MemberTable.bucketBits else { return }
             if isReply {
-                guard exchanges.removeValue(forKey: e) != nil else { return }
+                guard dissemination.exchanges.removeValue(forKey: e) != nil else { return }
                 stats.syncMembersReceived += members.count
                 mergeRemote(members, from: senderID)
             } else {
@@ -203,28 +163,4 @@ extension NodeCore {
         UInt8(min(Int(MemberTable.bucketBits), max(0, PureMath.ceilLog2(max(1, n / 8)))))
     }
 
-    // MARK: Tombstones and leaving
-
-    mutating func onReapTick() {
-        timers.schedule(.reap, at: now + settings.reapInterval)
-        expireEvictions()
-        let horizon = settings.tombstoneTimeout.nanosecondsInt64
-        var expired: [NodeID] = []
-        for (id, since) in gone where now.nanoseconds - since.nanoseconds >= horizon { expired.append(id) }
-        for id in expired {
-            gone[id] = nil
-            lastRevive[id] = nil
-            if let r = table[id], r.member.status.isGone {
-                table.remove(id)
-                emit(.memberReclaimed(id))
-            }
-        }
-    }
-
-    mutating func completeLeave() {
-        guard phase == .leaving else { return }
-        phase = .left
-        timers.removeAll()
-        emit(.leaveCompleted)
-    }
 }

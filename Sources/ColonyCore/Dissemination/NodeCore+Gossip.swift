@@ -5,7 +5,7 @@ import HashTreeCollections
 /// learn they were declared dead (memberlist `gossip`). Idle nodes arm no gossip timer.
 extension NodeCore {
     mutating func onGossipTick() {
-        gossipArmed = false
+        dissemination.gossipArmed = false
         if phase == .leaving && !queue.contains(subject: .member(me.id)) {
             completeLeave()
             return
@@ -27,7 +27,7 @@ extension NodeCore {
             if queue.isEmpty { break }
             if queue.hasLarge {
                 // Broadcasts too large for a datagram (big values, events) go by stream.
-                let large = queue.takeLarge(budget: settings.maxStreamGossipBytes, limit: retransmitLimit)
+                let large = dissemination.queue.takeLarge(budget: settings.maxStreamGossipBytes, limit: retransmitLimit)
                 out.append(.send(Packet(from: me.id, message: .gossip, updates: large), to: t.peer, via: .stream))
             }
             // A busy queue (a burst of writes) goes out in several packets per target, each
@@ -37,7 +37,7 @@ extension NodeCore {
             if packets > 1 {
                 // The budget on gossip out: beyond one datagram per target, each costs tokens.
                 let t = settings.trust
-                var bucket = gossipBucket ?? TokenBucket(burst: t.gossipBytesPerSecond, at: now)
+                var bucket = dissemination.gossipBucket ?? TokenBucket(burst: t.gossipBytesPerSecond, at: now)
                 var allowed = 1
                 while allowed < packets
                     && bucket.take(
@@ -46,14 +46,14 @@ extension NodeCore {
                 {
                     allowed += 1
                 }
-                gossipBucket = bucket
+                dissemination.gossipBucket = bucket
                 packets = allowed
             }
             for _ in 0..<packets where !queue.isEmpty { sendDatagram(.gossip, to: t.peer) }
         }
         if !queue.isEmpty || phase == .leaving {
-            gossipArmed = true
-            timers.schedule(.gossip, at: now + settings.gossipInterval)
+            dissemination.gossipArmed = true
+            timers.schedule(.dissemination(.gossip), at: now + settings.gossipInterval)
         }
     }
 }

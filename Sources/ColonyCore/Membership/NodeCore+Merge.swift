@@ -112,10 +112,10 @@ extension NodeCore {
         }
         if current.status == .suspect && incarnation == current.incarnation {
             // An independent confirmation shrinks the timeout (Lifeguard §IV.B).
-            if var s = suspicions[id], s.incarnation == incarnation {
+            if var s = membership.suspicions[id], s.incarnation == incarnation {
                 if s.confirm(from: from) {
-                    suspicions[id] = s
-                    timers.schedule(.suspicion(id, incarnation), at: max(now, s.deadline))
+                    membership.suspicions[id] = s
+                    timers.schedule(.membership(.suspicion(id, incarnation)), at: max(now, s.deadline))
                     enqueue(.suspect(id: id, incarnation: incarnation, from: from))
                     return
                 }
@@ -137,21 +137,21 @@ extension NodeCore {
         let s = Suspicion(
             incarnation: incarnation, from: from, startedAt: min(now, evidenceSince ?? now), minNanoseconds: minNs,
             maxNanoseconds: maxNs, expectedConfirmations: k)
-        suspicions[id] = s
-        timers.schedule(.suspicion(id, incarnation), at: s.deadline)
+        membership.suspicions[id] = s
+        timers.schedule(.membership(.suspicion(id, incarnation)), at: s.deadline)
     }
 
     mutating func onSuspicionTimeout(id: NodeID, incarnation: UInt64, late: Bool = false) {
-        guard let s = suspicions[id], s.incarnation == incarnation, s.deadline <= now else { return }
+        guard let s = membership.suspicions[id], s.incarnation == incarnation, s.deadline <= now else { return }
         if late {
             // Stalled: a refutation may be waiting unread. Judge again after reading input.
-            awareness.apply(1)
+            membership.awareness.apply(1)
             stats.lateVerdictsDeferred += 1
-            timers.schedule(.suspicion(id, incarnation), at: now + settings.probeInterval)
+            timers.schedule(.membership(.suspicion(id, incarnation)), at: now + settings.probeInterval)
             return
         }
         guard let r = table[id], r.member.status == .suspect, r.member.incarnation == incarnation else {
-            suspicions[id] = nil
+            membership.suspicions[id] = nil
             return
         }
         applyDead(id: id, incarnation: incarnation, from: me.id, left: false)
@@ -197,39 +197,39 @@ extension NodeCore {
     /// Answer a claim about us with a strictly higher incarnation. Having to refute means
     /// others could not hear from us in time, so our health multiplier goes up (Lifeguard).
     mutating func refute(claimed: UInt64) {
-        me.incarnation = max(me.incarnation, claimed) + 1
+        membership.me.incarnation = max(membership.me.incarnation, claimed) + 1
         signMe()
-        table.upsert(me, at: now)
+        membership.table.upsert(me, at: now)
         stats.refutations += 1
-        awareness.apply(1)
+        membership.awareness.apply(1)
         out.append(.persist(.incarnation(me.incarnation)))
         enqueue(.alive(me))
     }
 
     /// Record a member's new state, keep side structures in step, and emit the change.
     mutating func set(_ member: Member, previous: Member?) {
-        table.upsert(member, at: now)
-        addressIndex[member.address] = member.id
-        if member.status != .suspect { suspicions[member.id] = nil }
+        membership.table.upsert(member, at: now)
+        membership.addressIndex[member.address] = member.id
+        if member.status != .suspect { membership.suspicions[member.id] = nil }
         if member.status.isGone {
-            gone[member.id] = now
+            membership.gone[member.id] = now
         } else if previous?.status.isGone == true {
-            gone[member.id] = nil
+            membership.gone[member.id] = nil
         }
         emit(.memberChanged(member, previous: previous))
     }
 
     mutating func enqueue(_ update: Update) {
-        newsCount &+= 1
+        dissemination.newsCount &+= 1
         if routeInstead(update) { return }
-        queue.enqueue(update)
+        dissemination.queue.enqueue(update)
         armGossip()
     }
 
     mutating func armGossip() {
-        if !gossipArmed {
-            gossipArmed = true
-            timers.schedule(.gossip, at: now + settings.gossipInterval)
+        if !dissemination.gossipArmed {
+            dissemination.gossipArmed = true
+            timers.schedule(.dissemination(.gossip), at: now + settings.gossipInterval)
         }
     }
 

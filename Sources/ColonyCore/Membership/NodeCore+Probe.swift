@@ -2,25 +2,25 @@ import HashTreeCollections
 
 /// Failure detection: probing, indirect probing, and the local health multiplier.
 extension NodeCore {
-    /// One protocol period ends and the next begins: judge the last probe, then probe the
+    /// One protocol period ends and the next begins: judge the last membership.probe, then membership.probe the
     /// next member in randomised round-robin order.
     mutating func onProbeTick(late: Bool = false) {
         guard phase == .active else { return }
-        if let p = probe {
+        if let p = membership.probe {
             if late && !p.acked {
                 // We were stalled: the ack may be waiting unread. Do not blame the target.
-                awareness.apply(1)
+                membership.awareness.apply(1)
                 stats.lateVerdictsDeferred += 1
             } else {
                 finishProbe(p)
             }
         }
-        probe = nil
-        let interval = awareness.scale(settings.probeInterval.nanosecondsInt64)
-        timers.schedule(.probe, at: now.advanced(byNanoseconds: interval))
+        membership.probe = nil
+        let interval = membership.awareness.scale(settings.probeInterval.nanosecondsInt64)
+        timers.schedule(.membership(.probe), at: now.advanced(byNanoseconds: interval))
         guard let target = nextProbeTarget() else { return }
-        let seq = nextSeq()
-        probe = ProbeState(seq: seq, target: target.id, address: target.address, startedAt: now)
+        let seq = membership.nextSeq()
+        membership.probe = Membership.ProbeState(seq: seq, target: target.id, address: target.address, startedAt: now)
         stats.probesSent += 1
         // Buddy system (Lifeguard §IV.C): a suspect hears of its suspicion from its prober.
         var first: [Update] = []
@@ -28,8 +28,8 @@ extension NodeCore {
             first.append(.suspect(id: target.id, incarnation: target.incarnation, from: me.id))
         }
         sendDatagram(.ping(seq: seq, target: target.id), to: target.peer, first: first)
-        let timeout = awareness.scale(settings.probeTimeout.nanosecondsInt64)
-        timers.schedule(.probeTimeout(seq), at: now.advanced(byNanoseconds: timeout))
+        let timeout = membership.awareness.scale(settings.probeTimeout.nanosecondsInt64)
+        timers.schedule(.membership(.probeTimeout(seq)), at: now.advanced(byNanoseconds: timeout))
     }
 
     /// The next live member other than us, in this round's permutation of table positions.
@@ -37,16 +37,16 @@ extension NodeCore {
         let n = table.count
         guard n > 1 else { return nil }
         for _ in 0..<n {
-            let position = probeOrder.next(count: n, rng: &rng)
+            let position = membership.probeOrder.next(count: n, rng: &rng)
             let m = table.record(atOffset: position).member
             if m.id != me.id && m.status.isLive { return m }
         }
         return nil
     }
 
-    /// The direct ping went unanswered: ask `k` helpers to probe on our behalf.
+    /// The direct ping went unanswered: ask `k` helpers to membership.probe on our behalf.
     mutating func onProbeTimeout(seq: UInt32) {
-        guard var p = probe, p.seq == seq, !p.acked, phase == .active else { return }
+        guard var p = membership.probe, p.seq == seq, !p.acked, phase == .active else { return }
         let target = p.target
         let helpers = randomMembers(settings.indirectChecks) { r in
             r.member.status == .alive && r.member.id != target
@@ -56,10 +56,10 @@ extension NodeCore {
         }
         if !helpers.isEmpty {
             // Judge the helpers after any honest answer could arrive: a helper nacks after a
-            // fraction of the probe timeout, so two timeouts leave room for the trip back.
-            helperAudits[seq] = HelperAudit(helpers: helpers.map(\.id))
+            // fraction of the membership.probe timeout, so two timeouts leave room for the trip back.
+            trust.helperAudits[seq] = Trust.HelperAudit(helpers: helpers.map(\.id))
             let wait = 2 * settings.probeTimeout.nanosecondsInt64
-            timers.schedule(.helperAudit(seq), at: now.advanced(byNanoseconds: wait))
+            timers.schedule(.trust(.helperAudit(seq)), at: now.advanced(byNanoseconds: wait))
         }
         if settings.streamFallbackPing {
             out.append(
@@ -70,18 +70,18 @@ extension NodeCore {
         p.indirect = true
         p.expectedNacks = helpers.count
         stats.indirectProbesSent += helpers.count
-        probe = p
+        membership.probe = p
     }
 
     /// The period ended. Acked: health improves. Not acked: health worsens by the nacks
     /// that did not come (we may be the slow one), and the target becomes suspect.
-    mutating func finishProbe(_ p: ProbeState) {
+    mutating func finishProbe(_ p: Membership.ProbeState) {
         if p.acked { return }
         stats.probesFailed += 1
         if p.expectedNacks > 0 {
-            if p.nacks < p.expectedNacks { awareness.apply(p.expectedNacks - p.nacks) }
+            if p.nacks < p.expectedNacks { membership.awareness.apply(p.expectedNacks - p.nacks) }
         } else {
-            awareness.apply(1)
+            membership.awareness.apply(1)
         }
         guard let r = table[p.target], r.member.status.isLive else { return }
         applySuspect(
@@ -91,84 +91,85 @@ extension NodeCore {
 
     mutating func onAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate? = nil) {
         noteHelperAnswer(seq: seq, from: sender)
-        if let helper = auditPings.removeValue(forKey: seq) {
-            // It answers us directly, yet ignored our request to probe for us: freeloading.
-            if helper == sender && currentSender == sender {
+        if let helper = trust.auditPings.removeValue(forKey: seq) {
+            // It answers us directly, yet ignored our request to membership.probe for us: freeloading.
+            if helper == sender && trust.currentSender == sender {
                 stats.unansweredPingReqs += 1
                 penalize(helper, .unanswered)
             }
             return
         }
-        if var p = probe, p.seq == seq {
+        if var p = membership.probe, p.seq == seq {
             // A direct answer from the target measures the round trip: place ourselves.
-            if let c = coordinate, sender == p.target, currentSender == sender {
+            if let c = coordinate, sender == p.target, trust.currentSender == sender {
                 learnCoordinate(c, of: sender, rtt: Double(now.nanoseconds(since: p.startedAt)) / 1e9)
             }
             if !p.acked {
                 p.acked = true
                 // memberlist: a direct ack lowers the multiplier; an indirect one leaves it.
-                if !p.indirect { awareness.apply(-1) }
-                probe = p
-                if currentSender == sender && (sender == p.target || helperAudits[seq] != nil) {
+                if !p.indirect { membership.awareness.apply(-1) }
+                membership.probe = p
+                if trust.currentSender == sender && (sender == p.target || trust.helperAudits[seq] != nil) {
                     reward(sender, timelyAck: true)
                 }
             }
             return
         }
         if onNearnessAck(seq: seq, from: sender, coordinate: coordinate) { return }
-        if let h = helpers.removeValue(forKey: seq) {
+        if let h = membership.helping.removeValue(forKey: seq) {
             sendDatagram(.ack(seq: h.requesterSeq), to: h.requester)
         }
     }
 
     /// A direct answer from `peer`, whose coordinate is `c`, took `rtt` seconds: place
-    /// ourselves by it and keep its coordinate (probe acks and nearness pings).
+    /// ourselves by it and keep its coordinate (membership.probe acks and nearness pings).
     mutating func learnCoordinate(_ c: Coordinate, of peer: NodeID, rtt: Double) {
-        vivaldi.update(peer: peer, other: c, rtt: rtt, rng: &hiveRng)
-        if c.isValid { peerCoordinates[peer] = c }
+        hive.vivaldi.update(peer: peer, other: c, rtt: rtt, rng: &hive.rng)
+        if c.isValid { hive.peerCoordinates[peer] = c }
     }
 
     mutating func onNack(seq: UInt32, from sender: NodeID) {
         noteHelperAnswer(seq: seq, from: sender)
-        guard var p = probe, p.seq == seq else { return }
+        guard var p = membership.probe, p.seq == seq else { return }
         p.nacks += 1
         stats.nacksReceived += 1
-        probe = p
+        membership.probe = p
     }
 
     /// As a helper: ping the target with our own sequence number and remember whom to tell.
     mutating func onPingReq(seq: UInt32, target: NodeID, targetAddress: Address, requester: Peer) {
         guard phase == .active else { return }
-        let mySeq = nextSeq()
-        helpers[mySeq] = HelperProbe(requester: requester, requesterSeq: seq)
+        let mySeq = membership.nextSeq()
+        membership.helping[mySeq] = Membership.HelperProbe(requester: requester, requesterSeq: seq)
         sendDatagram(.ping(seq: mySeq, target: target), to: Peer(id: target, address: targetAddress))
         let wait = Double(settings.probeTimeout.nanosecondsInt64) * settings.indirectProbeTimeoutFraction
-        timers.schedule(.helperTimeout(mySeq), at: now.advanced(byNanoseconds: Int64(wait)))
+        timers.schedule(.membership(.helperTimeout(mySeq)), at: now.advanced(byNanoseconds: Int64(wait)))
     }
 
     mutating func noteHelperAnswer(seq: UInt32, from sender: NodeID) {
-        guard var audit = helperAudits[seq], audit.helpers.contains(sender), !audit.answered.contains(sender) else {
+        guard var audit = trust.helperAudits[seq], audit.helpers.contains(sender), !audit.answered.contains(sender)
+        else {
             return
         }
         audit.answered.append(sender)
-        helperAudits[seq] = audit
+        trust.helperAudits[seq] = audit
     }
 
     /// A helper that said nothing may be freeloading — or unreachable (a broken link, a
     /// crash). Ping it directly: only if it answers that was it freeloading.
     mutating func onHelperAudit(seq: UInt32) {
-        guard let audit = helperAudits.removeValue(forKey: seq) else { return }
+        guard let audit = trust.helperAudits.removeValue(forKey: seq) else { return }
         for h in audit.helpers where !audit.answered.contains(h) {
             guard let r = table[h], r.member.status.isLive else { continue }
-            let s = nextSeq()
-            auditPings[s] = h
+            let s = membership.nextSeq()
+            trust.auditPings[s] = h
             sendDatagram(.ping(seq: s, target: h), to: r.member.peer)
-            timers.schedule(.auditPingTimeout(s), at: now + settings.probeTimeout)
+            timers.schedule(.trust(.auditPingTimeout(s)), at: now + settings.probeTimeout)
         }
     }
 
     mutating func onHelperTimeout(seq: UInt32) {
-        guard let h = helpers.removeValue(forKey: seq) else { return }
+        guard let h = membership.helping.removeValue(forKey: seq) else { return }
         sendDatagram(.nack(seq: h.requesterSeq), to: h.requester)
     }
 }

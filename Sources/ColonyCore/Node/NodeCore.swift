@@ -11,7 +11,7 @@ import HashTreeCollections
 ///
 /// Protocol background (SWIM, Das et al. 2002; Lifeguard, Dadgar et al. 2018):
 /// - Every protocol period a node probes one member, in randomised round-robin order (§4.3).
-///   No ack within the probe timeout → `k` helpers probe it (ping-req); helpers that also
+///   No ack within the membership.probe timeout → `k` helpers membership.probe it (ping-req); helpers that also
 ///   fail answer `nack`, so the prober can tell whether it is the slow one (Lifeguard §IV.A).
 /// - A member nobody reaches is *suspect*; it refutes by raising its incarnation. Unrefuted
 ///   suspicion becomes *dead* after a timeout that shrinks with independent confirmations
@@ -28,142 +28,24 @@ public struct NodeCore: Sendable {
         case left
     }
 
-    struct ProbeState: Sendable {
-        var seq: UInt32
-        var target: NodeID
-        var address: Address
-        var startedAt: Instant
-        var acked = false
-        var indirect = false
-        var expectedNacks = 0
-        var nacks = 0
-    }
-
-    /// Helpers asked to probe for us, and which of them answered (ack or nack): one that
-    /// stays silent is freeloading.
-    struct HelperAudit: Sendable {
-        var helpers: [NodeID]
-        var answered: [NodeID] = []
-    }
-
-    struct HelperProbe: Sendable {
-        var requester: Peer
-        var requesterSeq: UInt32
-    }
-
-    enum ExchangeKind: Sendable, Equatable {
-        case join
-        case digest
-        case state
-    }
-
-    struct Exchange: Sendable {
-        var kind: ExchangeKind
-        var peer: Peer
-        var startedAt: Instant
-        /// A joiner's download of the state it missed (not news: not re-gossiped).
-        var catchUp = false
-    }
-
     public let settings: Settings
-    public internal(set) var me: Member
-    public internal(set) var table: MemberTable
-    public internal(set) var queue: BroadcastQueue
-    public internal(set) var awareness: Awareness
     public internal(set) var phase: Phase = .created
-    public internal(set) var stats = CoreStats()
-    /// True once a join got an answer (or the node was built already knowing the swarm).
-    public internal(set) var hasJoined = false
     public internal(set) var now: Instant
-
+    public internal(set) var stats = CoreStats()
+    /// The membership and gossip generator (membership.probe order, helpers, gossip targets).
     var rng: Xoshiro256
-    /// The state machinery draws from its own generator, so adding state sync changes no
-    /// membership decision.
-    var stateRng: Xoshiro256
+    /// Every sub-machine's timers, in one queue so equal deadlines fire in scheduling order.
     var timers = TimerQueue()
-    var probeOrder = ProbeOrder()
-    var probe: ProbeState?
-    var helpers: [UInt32: HelperProbe] = [:]
-    var suspicions: [NodeID: Suspicion] = [:]
-    /// Dead and left members with when they became so: tombstones to reap, dead ones to
-    /// gossip to for a while and to try to reconnect. Deterministic order (TreeDictionary).
-    var gone: TreeDictionary<NodeID, Instant> = [:]
-    var exchanges: [UInt32: Exchange] = [:]
-    var seq: UInt32 = 0
+    /// The effects of the input being handled, returned by `flush()`.
     var out: [Effect] = []
-    var reportedWake: Instant?
-    var gossipArmed = false
-    /// The seeds of the join in progress (empty once joined or never asked).
-    public internal(set) var joinSeeds: [Address] = []
-    var joinAttempt = 0
-    var joinSyncsLeft: [Duration] = []
 
-    // Replicated state, events and queries (NodeCore+State).
-    public internal(set) var state = StateStore()
-    var hlc = HybridClock()
-    /// Wall time (ms since the epoch) at `wallAnchorAt`, from the last input that carried it.
-    var wallAnchorMs: UInt64 = 0
-    var wallAnchorAt = Instant.zero
-    /// Counter of this node's writes (records), across keys.
-    var writeCounter: UInt64 = 0
-    /// Own writes up to this counter are durable and may be sent.
-    public internal(set) var durableCounter: UInt64 = 0
-    var awaitingDurability: [StateRecord] = []
-    /// Counter of this node's events and queries.
-    var eventCounter: UInt64 = 0
-    public internal(set) var lamport: UInt64 = 0
-    var eventsSeen = SeenSet()
-    public internal(set) var recentEvents: [UserEvent] = []
-    /// Newest coalesced event per name (looked up only).
-    var latestCoalesced: [String: UserEvent] = [:]
-    var pendingQueries: [UInt64: PendingQuery] = [:]
-    /// When we last reached out to a member we hold dead that sent us something (looked up
-    /// only).
-    var lastRevive: [NodeID: Instant] = [:]
-
-    // Trust (NodeCore+Trust).
-    var authenticator: (any Authenticator)?
-    /// The member whose packet is being processed (for rewards and penalties).
-    var currentSender: NodeID?
-    var scores: TreeDictionary<NodeID, PeerScore> = [:]
-    var scoreDecayArmed = false
-    var packetBuckets: [NodeID: TokenBucket] = [:]
-    var byteBuckets: [NodeID: TokenBucket] = [:]
-    var lastBreachWindow: [NodeID: Int64] = [:]
-    var gossipBucket: TokenBucket?
-    var helperAudits: [UInt32: HelperAudit] = [:]
-    var auditPings: [UInt32: NodeID] = [:]
-    var addressIndex: [Address: NodeID] = [:]
-    // The hive (Hive/): network coordinates.
-    public internal(set) var vivaldi = VivaldiClient()
-    /// The last coordinate each peer reported on an ack (looked up only).
-    public internal(set) var peerCoordinates: [NodeID: Coordinate] = [:]
-    var hiveRng = Xoshiro256(seed: 0x417E)
-    public internal(set) var hive = HiveState()
-    /// The incarnation this process started with: its identity as a voter (Hive.swift).
-    public let boot: UInt64
-    /// When this process started (uptime, for hive eligibility).
-    let bootedAt: Instant
-    /// Where news being applied came from, for routing (NodeCore+Routing).
-    var ingress: Ingress = .local
-    /// Broadcasts to forward down the tree, gathered while a routed packet is applied.
-    var forwarding: [Update] = []
-    /// Broadcasts to route up to our queen, sent when the input's effects are flushed.
-    var routeOutbox: [Update] = []
-    /// The vote this run cast last, per cell it belonged to (kept after leaving the cell).
-    var lastVotes: [CellID: (term: UInt64, candidate: NodeID)] = [:]
-    /// Bumped whenever news is queued: tells a first delivery from a repeat.
-    var newsCount = 0
-    /// Per origin, the highest counter signed evidence shows existed (authenticating only).
-    var evidenced: [NodeID: UInt64] = [:]
-    /// Identities the authority revoked (looked up only).
-    public internal(set) var revoked: Set<NodeID> = []
-    /// Evictions the state holds, per evicted identity, per issuer (in force or not).
-    public internal(set) var evictions: [NodeID: [NodeID: Eviction]] = [:]
-    /// Identities evicted now (by the last look: expiry is noticed on the reap tick).
-    var evictedNow: Set<NodeID> = []
-    /// The newest alive claim of each evicted member, refused while it is evicted.
-    var heldBack: [NodeID: Member] = [:]
+    // The sub-machines, each the owner of its state.
+    var membership: Membership
+    var dissemination: Dissemination
+    var replicated: ReplicatedState
+    var trust = Trust()
+    public internal(set) var hive: Hive
+    var router = Router()
 
     /// A node that knows only itself. `me.incarnation` must exceed every incarnation this
     /// identity used before (drivers persist it; see `Effect.persist`).
@@ -176,45 +58,72 @@ public struct NodeCore: Sendable {
     public init(me: Member, settings: Settings, seed: UInt64, now: Instant, knownMembers: MemberTable?) {
         var me = me
         me.status = .alive
-        self.me = me
         self.settings = settings
         self.rng = Xoshiro256(seed: seed)
-        self.stateRng = Xoshiro256(seed: SplitMix64.mix(seed ^ 0x57A7_E5EE_D000_0001))
-        self.hiveRng = Xoshiro256(seed: SplitMix64.mix(seed ^ 0x417E_C0DE_0000_0002))
         // Event and query ids start in a range no earlier run of this identity used (each
         // start has a higher incarnation), so they never repeat without being logged.
-        self.eventCounter = me.incarnation << 32
+        self.replicated = ReplicatedState(
+            rng: Xoshiro256(seed: SplitMix64.mix(seed ^ 0x57A7_E5EE_D000_0001)), eventCounter: me.incarnation << 32)
+        self.hive = Hive(
+            boot: me.incarnation, bootedAt: now, rng: Xoshiro256(seed: SplitMix64.mix(seed ^ 0x417E_C0DE_0000_0002)))
         self.now = now
-        self.boot = me.incarnation
-        self.bootedAt = now
-        self.queue = BroadcastQueue(
-            maxEntries: settings.maxQueuedBroadcasts, largeThreshold: settings.maxDatagramBytes - 64)
-        self.awareness = Awareness(max: settings.awarenessMaxMultiplier)
+        self.dissemination = Dissemination(
+            queue: BroadcastQueue(
+                maxEntries: settings.maxQueuedBroadcasts, largeThreshold: settings.maxDatagramBytes - 64))
         var table = knownMembers ?? MemberTable()
         if table[me.id]?.member != me { table.upsert(me, at: now) }
-        self.table = table
-        if let known = knownMembers, known.count > 1 { hasJoined = true }
+        self.membership = Membership(
+            me: me, table: table, awareness: Awareness(max: settings.awarenessMaxMultiplier))
+        if let known = knownMembers, known.count > 1 { membership.hasJoined = true }
     }
+
+    // MARK: Reading the sub-machines (for drivers, the simulator and tests)
+
+    /// This member as it announces itself.
+    public var me: Member { membership.me }
+    public var table: MemberTable { membership.table }
+    public var queue: BroadcastQueue { dissemination.queue }
+    public var awareness: Awareness { membership.awareness }
+    /// True once a join got an answer (or the node was built already knowing the swarm).
+    public var hasJoined: Bool { membership.hasJoined }
+    /// The seeds of the join in progress (empty once joined or never asked).
+    public var joinSeeds: [Address] { membership.joinSeeds }
+    public var state: StateStore { replicated.store }
+    /// Own writes up to this counter are durable and may be sent.
+    public var durableCounter: UInt64 { replicated.durableCounter }
+    public var lamport: UInt64 { replicated.lamport }
+    public var recentEvents: [UserEvent] { replicated.recentEvents }
+    public var vivaldi: VivaldiClient { hive.vivaldi }
+    public var peerCoordinates: [NodeID: Coordinate] { hive.peerCoordinates }
+    /// The incarnation this process started with: its identity as a voter (Cell.swift).
+    public var boot: UInt64 { hive.boot }
+    /// Identities the authority revoked.
+    public var revoked: Set<NodeID> { trust.revoked }
+    /// Evictions the state holds, per evicted identity, per issuer (in force or not).
+    public var evictions: [NodeID: [NodeID: Eviction]] { trust.evictions }
 
     // MARK: Inputs
 
     /// Arm the periodic timers. Probing starts at a random offset within one period, so
-    /// nodes started together do not probe in lockstep.
+    /// nodes started together do not membership.probe in lockstep.
     public mutating func start(now: Instant) -> [Effect] {
         advance(to: now)
         guard phase == .created else { return flush() }
         phase = .active
         out.append(.persist(.incarnation(me.incarnation)))
         let period = settings.probeInterval.nanosecondsInt64
-        timers.schedule(.probe, at: now.advanced(byNanoseconds: Int64(rng.below(Int(max(1, period))))))
+        timers.schedule(.membership(.probe), at: now.advanced(byNanoseconds: Int64(rng.below(Int(max(1, period))))))
         let pp = settings.pushPullNanoseconds(members: table.liveCount)
-        timers.schedule(.pushPull, at: now.advanced(byNanoseconds: pp / 2 + Int64(rng.below(Int(max(1, pp))))))
+        timers.schedule(
+            .dissemination(.pushPull), at: now.advanced(byNanoseconds: pp / 2 + Int64(rng.below(Int(max(1, pp))))))
         let rc = settings.reconnectInterval.nanosecondsInt64
-        timers.schedule(.reconnect, at: now.advanced(byNanoseconds: rc / 2 + Int64(rng.below(Int(max(1, rc))))))
-        timers.schedule(.reap, at: now + settings.reapInterval)
-        timers.schedule(.stateCollect, at: now + settings.reapInterval)
+        timers.schedule(
+            .dissemination(.reconnect), at: now.advanced(byNanoseconds: rc / 2 + Int64(rng.below(Int(max(1, rc))))))
+        timers.schedule(.membership(.reap), at: now + settings.reapInterval)
+        timers.schedule(.state(.collect), at: now + settings.reapInterval)
         let ss = settings.stateSyncNanoseconds(members: table.liveCount)
-        timers.schedule(.stateSync, at: now.advanced(byNanoseconds: ss / 2 + Int64(stateRng.below(Int(max(1, ss))))))
+        timers.schedule(
+            .state(.sync), at: now.advanced(byNanoseconds: ss / 2 + Int64(replicated.rng.below(Int(max(1, ss))))))
         startHive()
         return flush()
     }
@@ -224,8 +133,8 @@ public struct NodeCore: Sendable {
     public mutating func join(seeds: [Address], now: Instant) -> [Effect] {
         advance(to: now)
         guard phase == .active, !seeds.isEmpty else { return flush() }
-        joinSeeds = seeds
-        joinAttempt = 0
+        membership.joinSeeds = seeds
+        membership.joinAttempt = 0
         attemptJoin()
         return flush()
     }
@@ -237,12 +146,12 @@ public struct NodeCore: Sendable {
         guard phase == .active else { return flush() }
         hiveLeave()
         phase = .leaving
-        probe = nil
-        me.status = .left
+        membership.probe = nil
+        membership.me.status = .left
         signMe()
-        table.upsert(me, at: now)
+        membership.table.upsert(me, at: now)
         enqueue(.left(id: me.id, incarnation: me.incarnation, signature: me.signature))
-        timers.schedule(.leaveTimeout, at: now + settings.leavePropagateTimeout)
+        timers.schedule(.membership(.leaveTimeout), at: now + settings.leavePropagateTimeout)
         // Nobody live to tell (the count no longer includes us: we are `left`).
         if table.liveCount == 0 { completeLeave() }
         return flush()
@@ -266,8 +175,8 @@ public struct NodeCore: Sendable {
         // packet came from its host: a spoofed `from` cannot get another member graylisted.
         let attributable = table[packet.from].map { $0.member.address.host == source.host } ?? false
         guard admitRate(from: attributable ? packet.from : nil, bytes: bytes, via: transport) else { return flush() }
-        currentSender = attributable ? packet.from : nil
-        defer { currentSender = nil }
+        trust.currentSender = attributable ? packet.from : nil
+        defer { trust.currentSender = nil }
         let graylisted = attributable && isGraylisted(packet.from)
         if graylisted, case .sync = packet.message {
             // Its anti-entropy carries news too: ignored like its gossip.
@@ -282,9 +191,9 @@ public struct NodeCore: Sendable {
             } else {
                 var fresh = false
                 for update in packet.updates {
-                    let before = newsCount
+                    let before = dissemination.newsCount
                     apply(update)
-                    if newsCount > before && update.subject != .member(me.id) { fresh = true }
+                    if dissemination.newsCount > before && update.subject != .member(me.id) { fresh = true }
                 }
                 if fresh && attributable { reward(packet.from, timelyAck: false) }
             }
@@ -338,7 +247,7 @@ public struct NodeCore: Sendable {
     public mutating func streamFailed(to address: Address, refused: Bool, now: Instant) -> [Effect] {
         advance(to: now)
         guard phase == .active, refused, settings.deadOnRefusedProbe,
-            let p = probe, !p.acked, p.indirect, p.address == address,
+            let p = membership.probe, !p.acked, p.indirect, p.address == address,
             let r = table[p.target], r.member.status.isLive
         else { return flush() }
         stats.refusedProbes += 1
@@ -374,18 +283,10 @@ public struct NodeCore: Sendable {
 
     mutating func flush() -> [Effect] {
         paceRelay()
-        if let earliest = timers.earliest, earliest != reportedWake {
-            reportedWake = earliest
-            out.append(.wake(at: earliest))
-        }
+        if let earliest = timers.wakeToReport() { out.append(.wake(at: earliest)) }
         let effects = out
         out.removeAll(keepingCapacity: true)
         return effects
-    }
-
-    mutating func nextSeq() -> UInt32 {
-        seq &+= 1
-        return seq
     }
 
     /// A timer that fires much later than it was due means this node was stalled (GC, CPU
@@ -399,27 +300,63 @@ public struct NodeCore: Sendable {
     mutating func fire(_ kind: TimerQueue.Kind, due: Instant) {
         if phase == .left { return }
         switch kind {
+        case .membership(let t): fire(t, due: due)
+        case .dissemination(let t): fire(t)
+        case .state(let t): fire(t)
+        case .trust(let t): fire(t)
+        case .hive(let t): fire(t)
+        case .router(let t): fire(t)
+        }
+    }
+
+    mutating func fire(_ timer: Membership.Timer, due: Instant) {
+        switch timer {
         case .probe: onProbeTick(late: isLate(due))
         case .probeTimeout(let s): onProbeTimeout(seq: s)
         case .helperTimeout(let s): onHelperTimeout(seq: s)
+        case .suspicion(let id, let inc): onSuspicionTimeout(id: id, incarnation: inc, late: isLate(due))
+        case .reap: onReapTick()
+        case .joinRetry: attemptJoin()
+        case .leaveTimeout: if phase == .leaving { completeLeave() }
+        }
+    }
+
+    mutating func fire(_ timer: Dissemination.Timer) {
+        switch timer {
         case .gossip: onGossipTick()
         case .pushPull: onPushPullTick()
         case .joinSync: onJoinSyncTick()
         case .reconnect: onReconnectTick()
-        case .reap: onReapTick()
-        case .suspicion(let id, let inc): onSuspicionTimeout(id: id, incarnation: inc, late: isLate(due))
         case .exchangeTimeout(let e): onExchangeTimeout(exchange: e)
-        case .joinRetry: attemptJoin()
-        case .leaveTimeout: if phase == .leaving { completeLeave() }
-        case .stateCollect: onStateCollectTick()
-        case .stateSync: onStateSyncTick()
+        }
+    }
+
+    mutating func fire(_ timer: ReplicatedState.Timer) {
+        switch timer {
+        case .collect: onStateCollectTick()
+        case .sync: onStateSyncTick()
         case .queryDeadline(let c): onQueryDeadline(counter: c)
+        }
+    }
+
+    mutating func fire(_ timer: Trust.Timer) {
+        switch timer {
         case .scoreDecay: onScoreDecayTick()
         case .helperAudit(let s): onHelperAudit(seq: s)
-        case .auditPingTimeout(let s): auditPings[s] = nil
-        case .hiveHeartbeat: onHeartbeatTick()
-        case .hiveElection: onElectionTick()
-        case .hiveHome: onHomeTick()
+        case .auditPingTimeout(let s): trust.auditPings[s] = nil
+        }
+    }
+
+    mutating func fire(_ timer: Hive.Timer) {
+        switch timer {
+        case .heartbeat: onHeartbeatTick()
+        case .election: onElectionTick()
+        case .home: onHomeTick()
+        }
+    }
+
+    mutating func fire(_ timer: Router.Timer) {
+        switch timer {
         case .graft: onGraftTick()
         case .relay: onRelayTick()
         }
@@ -432,7 +369,7 @@ public struct NodeCore: Sendable {
         var packet = Packet(from: me.id, message: message, updates: first)
         if !queue.isEmpty {
             let budget = settings.maxDatagramBytes - Wire.size(of: packet) - 1
-            packet.updates += queue.take(budget: budget, limit: retransmitLimit)
+            packet.updates += dissemination.queue.take(budget: budget, limit: retransmitLimit)
         }
         out.append(.send(packet, to: peer, via: .datagram))
     }

@@ -2,38 +2,14 @@
 /// deadline and then by scheduling order, so equal deadlines fire deterministically.
 /// Timers are never cancelled; a handler checks that what it was for still holds.
 struct TimerQueue: Sendable {
+    /// Which sub-machine a timer belongs to, and that machine's own timer.
     enum Kind: Sendable, Equatable {
-        /// End the current probe round and start the next.
-        case probe
-        /// The direct ping of probe `seq` is overdue: ask helpers.
-        case probeTimeout(UInt32)
-        /// As a helper, the ping we sent for a requester (our `seq`) is overdue: nack.
-        case helperTimeout(UInt32)
-        case gossip
-        case pushPull
-        case joinSync
-        case reconnect
-        case reap
-        case suspicion(NodeID, UInt64)
-        case exchangeTimeout(UInt32)
-        case joinRetry
-        case leaveTimeout
-        case stateCollect
-        case stateSync
-        case queryDeadline(UInt64)
-        case scoreDecay
-        /// Judge the helpers asked for probe `seq`: the silent ones were freeloading.
-        case helperAudit(UInt32)
-        /// Forget an audit ping nobody answered.
-        case auditPingTimeout(UInt32)
-        /// The hive: a queen's heartbeat round, a worker's election check, a homeless
-        /// member's search for a cell, and pulling announced ids that did not arrive.
-        case hiveHeartbeat
-        case hiveElection
-        case hiveHome
-        case graft
-        /// Send what waits to go up or down the tree (paced).
-        case relay
+        case membership(Membership.Timer)
+        case dissemination(Dissemination.Timer)
+        case state(ReplicatedState.Timer)
+        case trust(Trust.Timer)
+        case hive(Hive.Timer)
+        case router(Router.Timer)
     }
 
     struct Timer: Sendable {
@@ -44,6 +20,8 @@ struct TimerQueue: Sendable {
 
     private var heap: [Timer] = []
     private var nextOrder: UInt64 = 0
+    /// The deadline last reported to the driver as a wake-up.
+    private var reported: Instant?
 
     var isEmpty: Bool { heap.isEmpty }
     var count: Int { heap.count }
@@ -86,6 +64,13 @@ struct TimerQueue: Sendable {
     }
 
     mutating func removeAll() { heap.removeAll() }
+
+    /// The earliest deadline, if it is not the one last reported (the driver keeps one wake).
+    mutating func wakeToReport() -> Instant? {
+        guard let e = earliest, e != reported else { return nil }
+        reported = e
+        return e
+    }
 
     private func less(_ a: Timer, _ b: Timer) -> Bool {
         a.at != b.at ? a.at < b.at : a.order < b.order

@@ -60,8 +60,8 @@ extension NodeCore {
 
     /// Wall-clock milliseconds now, extrapolated from the last reading a driver handed in.
     var wallMs: UInt64 {
-        let elapsed = max(0, now.nanoseconds(since: wallAnchorAt)) / 1_000_000
-        return wallAnchorMs &+ UInt64(elapsed)
+        let elapsed = max(0, now.nanoseconds(since: replicated.wallAnchorAt)) / 1_000_000
+        return replicated.wallAnchorMs &+ UInt64(elapsed)
     }
 
     /// Tell the core the wall-clock time (ms since the epoch) at `now`, for hybrid clocks.
@@ -71,8 +71,8 @@ extension NodeCore {
     }
 
     mutating func anchorWall(_ ms: UInt64) {
-        wallAnchorMs = ms
-        wallAnchorAt = now
+        replicated.wallAnchorMs = ms
+        replicated.wallAnchorAt = now
     }
 
     // MARK: Key-value API
@@ -108,7 +108,7 @@ extension NodeCore {
         StateRecord, StateError
     > {
         guard phase == .active || phase == .leaving else { return .failure(.notActive) }
-        guard writeCounter < maxCounter else { return .failure(.counterExhausted) }
+        guard replicated.writeCounter < maxCounter else { return .failure(.counterExhausted) }
         let keyBytes = key.utf8.count
         if keyBytes == 0 { return .failure(.emptyKey) }
         if keyBytes > settings.maxKeyBytes { return .failure(.keyTooLong(bytes: keyBytes, max: settings.maxKeyBytes)) }
@@ -118,11 +118,11 @@ extension NodeCore {
         let current = state.keyState(key)
         let currentContext = current?.context ?? CausalContext()
         let ctx = context ?? currentContext
-        writeCounter += 1
+        replicated.writeCounter += 1
         var record = StateRecord(
-            key: key, value: value, dot: Dot(origin: me.id, counter: writeCounter),
+            key: key, value: value, dot: Dot(origin: me.id, counter: replicated.writeCounter),
             prev: currentContext.latest(of: me.id), context: ctx,
-            timestamp: hlc.now(wallMs: wallMs))
+            timestamp: replicated.hlc.now(wallMs: wallMs))
         record.signature = sign(SignedClaim.record(record))
         // Budgets: count what the write adds net of what it supersedes here.
         let freed = (current?.siblings ?? []).filter { ctx.covers($0.dot) }
@@ -132,17 +132,17 @@ extension NodeCore {
         if value != nil {
             let mine = state.bytes(of: me.id) - freedMine
             if mine + adding > settings.maxBytesPerNode {
-                writeCounter -= 1
+                replicated.writeCounter -= 1
                 return .failure(.nodeBudgetExceeded(used: mine, adding: adding, max: settings.maxBytesPerNode))
             }
             let all = state.bytes - freedAll
             if all + adding > settings.maxStateBytes {
-                writeCounter -= 1
+                replicated.writeCounter -= 1
                 return .failure(.swarmBudgetExceeded(used: all, adding: adding, max: settings.maxStateBytes))
             }
         }
         out.append(.persist(.record(record)))
-        switch state.apply(record, now: now) {
+        switch replicated.store.apply(record, now: now) {
         case .applied(let superseded):
             stats.recordsApplied += 1
             emit(
@@ -153,7 +153,7 @@ extension NodeCore {
         case .duplicate, .obsolete:
             break // cannot happen for a fresh dot; nothing to announce
         }
-        awaitingDurability.append(record)
+        replicated.awaitingDurability.append(record)
         return .success(record)
     }
 
@@ -161,16 +161,16 @@ extension NodeCore {
     public mutating func recordsDurable(through counter: UInt64, now: Instant) -> [Effect] {
         advance(to: now)
         guard counter > durableCounter else { return flush() }
-        durableCounter = counter
+        replicated.durableCounter = counter
         var i = 0
-        while i < awaitingDurability.count && awaitingDurability[i].dot.counter <= counter {
+        while i < replicated.awaitingDurability.count && replicated.awaitingDurability[i].dot.counter <= counter {
             if phase == .active || phase == .leaving {
-                enqueue(.record(awaitingDurability[i]))
-                noticeEvicted(awaitingDurability[i])
+                enqueue(.record(replicated.awaitingDurability[i]))
+                noticeEvicted(replicated.awaitingDurability[i])
             }
             i += 1
         }
-        awaitingDurability.removeFirst(i)
+        replicated.awaitingDurability.removeFirst(i)
         return flush()
     }
 
@@ -180,18 +180,18 @@ extension NodeCore {
         var restoredEvictions: Set<NodeID> = []
         for r in records {
             noteEvidence(r)
-            if let rev = revocation(in: r) { revoked.insert(rev.id) }
+            if let rev = revocation(in: r) { trust.revoked.insert(rev.id) }
             if let e = eviction(in: r, verify: false) { restoredEvictions.insert(e.id) }
-            hlc.observe(r.timestamp, wallMs: 0)
-            if r.dot.origin == me.id { writeCounter = max(writeCounter, r.dot.counter) }
-            state.apply(r, now: now)
+            replicated.hlc.observe(r.timestamp, wallMs: 0)
+            if r.dot.origin == me.id { replicated.writeCounter = max(replicated.writeCounter, r.dot.counter) }
+            replicated.store.apply(r, now: now)
         }
-        durableCounter = writeCounter
+        replicated.durableCounter = replicated.writeCounter
         for id in restoredEvictions { refreshEviction(id, quietly: true) }
         for e in events {
-            lamport = max(lamport, e.lamport)
-            if e.id.origin == me.id { eventCounter = max(eventCounter, e.id.counter) }
-            if eventsSeen.insert(e.id) { bufferEvent(e) }
+            replicated.lamport = max(replicated.lamport, e.lamport)
+            if e.id.origin == me.id { replicated.eventCounter = max(replicated.eventCounter, e.id.counter) }
+            if replicated.eventsSeen.insert(e.id) { bufferEvent(e) }
         }
     }
 
@@ -216,21 +216,21 @@ extension NodeCore {
                 evicted = e.id
             } else {
                 stats.recordsInvalid += 1
-                if let s = currentSender { penalize(s, .invalidSignature) }
+                if let s = trust.currentSender { penalize(s, .invalidSignature) }
                 return
             }
         }
         defer { if let evicted { refreshEviction(evicted) } }
         noteEvidence(r)
         // Our own records come back from peers; what we hold already is a duplicate.
-        if r.dot.origin == me.id && r.dot.counter > writeCounter {
+        if r.dot.origin == me.id && r.dot.counter > replicated.writeCounter {
             // A record of ours we do not remember (a restart lost it before the log held
             // it cannot happen: unsent until durable). Keep counters ahead of it anyway.
-            writeCounter = r.dot.counter
-            durableCounter = max(durableCounter, r.dot.counter)
+            replicated.writeCounter = r.dot.counter
+            replicated.durableCounter = max(replicated.durableCounter, r.dot.counter)
         }
-        if r.timestamp.physicalMs <= wallMs &+ maxClockDriftMs { hlc.observe(r.timestamp, wallMs: wallMs) }
-        switch state.apply(r, now: now) {
+        if r.timestamp.physicalMs <= wallMs &+ maxClockDriftMs { replicated.hlc.observe(r.timestamp, wallMs: wallMs) }
+        switch replicated.store.apply(r, now: now) {
         case .duplicate:
             stats.recordsRedundant += 1
         case .obsolete:
@@ -252,9 +252,9 @@ extension NodeCore {
     }
 
     mutating func onStateCollectTick() {
-        timers.schedule(.stateCollect, at: now + settings.reapInterval)
+        timers.schedule(.state(.collect), at: now + settings.reapInterval)
         let horizon = now.advanced(byNanoseconds: -settings.tombstoneGrace.nanosecondsInt64)
-        let collected = state.collectTombstones(before: horizon)
+        let collected = replicated.store.collectTombstones(before: horizon)
         if !collected.isEmpty { emit(.keysCollected(collected)) }
     }
 
@@ -262,18 +262,18 @@ extension NodeCore {
 
     mutating func onStateSyncTick() {
         timers.schedule(
-            .stateSync, at: now.advanced(byNanoseconds: settings.stateSyncNanoseconds(members: table.liveCount)))
+            .state(.sync), at: now.advanced(byNanoseconds: settings.stateSyncNanoseconds(members: table.liveCount)))
         guard phase == .active else { return }
-        swap(&rng, &stateRng)
+        swap(&rng, &replicated.rng)
         let peer = randomMembers(1, filter: { $0.member.status == .alive }).first
-        swap(&rng, &stateRng)
+        swap(&rng, &replicated.rng)
         if let peer { startStateSync(with: peer.peer) }
     }
 
     mutating func startStateSync(with peer: Peer, catchUp: Bool = false) {
-        let e = nextSeq()
-        exchanges[e] = Exchange(kind: .state, peer: peer, startedAt: now, catchUp: catchUp)
-        timers.schedule(.exchangeTimeout(e), at: now + settings.streamTimeout)
+        let e = membership.nextSeq()
+        dissemination.exchanges[e] = Dissemination.Exchange(kind: .state, peer: peer, startedAt: now, catchUp: catchUp)
+        timers.schedule(.dissemination(.exchangeTimeout(e)), at: now + settings.streamTimeout)
         stats.stateSyncsStarted += 1
         sendStream(.stateRoot(exchange: e, root: state.seen.rootHash), to: peer)
         // Events too: gossip alone leaves an epidemic's tail. The peer sends what we lack,
@@ -286,7 +286,7 @@ extension NodeCore {
     /// Records a peer with `digest` lacks, holding back our writes that are not durable yet.
     func recordsMissing(for digest: [DigestEntry]) -> (records: [StateRecord], through: [Dot], complete: Bool) {
         var answer = state.missing(for: digest, budget: settings.maxSyncRecordBytes)
-        if writeCounter > durableCounter {
+        if replicated.writeCounter > durableCounter {
             answer.records.removeAll { $0.dot.origin == me.id && $0.dot.counter > durableCounter }
             answer.through = answer.through.map {
                 $0.origin == me.id ? Dot(origin: me.id, counter: min($0.counter, durableCounter)) : $0
@@ -303,17 +303,20 @@ extension NodeCore {
             // "Complete through c" skips counters nobody holds any more (superseded). Taken on
             // a peer's word it could hide real records, so it reaches only as far as signed
             // evidence: a verified record of the origin, or a verified context covering it.
-            marks = marks.map { Dot(origin: $0.origin, counter: min($0.counter, evidenced[$0.origin] ?? 0)) }
+            marks = marks.map { Dot(origin: $0.origin, counter: min($0.counter, replicated.evidenced[$0.origin] ?? 0)) }
         }
-        state.advance(marks)
+        replicated.store.advance(marks)
     }
 
     /// What a verified record proves existed: its own dot, and what its context covers.
     mutating func noteEvidence(_ r: StateRecord) {
         guard authenticates else { return }
-        if r.dot.counter > evidenced[r.dot.origin] ?? 0 { evidenced[r.dot.origin] = r.dot.counter }
-        for e in r.context.base.entries where e.counter > evidenced[e.origin] ?? 0 && e.counter < maxCounter {
-            evidenced[e.origin] = e.counter
+        if r.dot.counter > replicated.evidenced[r.dot.origin] ?? 0 {
+            replicated.evidenced[r.dot.origin] = r.dot.counter
+        }
+        for e in r.context.base.entries where e.counter > replicated.evidenced[e.origin] ?? 0 && e.counter < maxCounter
+        {
+            replicated.evidenced[e.origin] = e.counter
         }
     }
 
@@ -326,7 +329,7 @@ extension NodeCore {
                 sendStream(.stateDigest(exchange: e, digest: state.seen.digest), to: sender)
             }
         case .stateDigest(let e, let digest):
-            guard let x = exchanges[e], x.kind == .state else { return }
+            guard let x = dissemination.exchanges[e], x.kind == .state else { return }
             let answer = recordsMissing(for: digest)
             sendStream(
                 .stateRecords(
@@ -343,170 +346,12 @@ extension NodeCore {
                         digest: nil), to: sender)
                 if !complete { startStateSync(with: sender) }
             } else {
-                guard let x = exchanges.removeValue(forKey: e), x.kind == .state else { return }
+                guard let x = dissemination.exchanges.removeValue(forKey: e), x.kind == .state else { return }
                 applySynced(records, through: through, regossip: !x.catchUp)
                 if !complete { startStateSync(with: x.peer, catchUp: x.catchUp) }
             }
         default:
             break
         }
-    }
-
-    // MARK: Events and queries: ids and Lamport time
-
-    /// Why a new event or query cannot be sent, if it cannot.
-    func broadcastRefusal(name: String, payload: [UInt8]) -> StateError? {
-        if phase != .active { return .notActive }
-        if name.isEmpty { return .emptyName }
-        if payload.count > settings.maxEventPayloadBytes {
-            return .payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)
-        }
-        return nil
-    }
-
-    /// The id and Lamport time of the next event or query this node sends.
-    mutating func nextBroadcastID() -> (id: Dot, lamport: UInt64) {
-        eventCounter &+= 1
-        lamport &+= 1
-        return (Dot(origin: me.id, counter: eventCounter), lamport)
-    }
-
-    /// Admit an event or query from anyone (ourselves included): false if its Lamport time
-    /// is an impossible jump or it was seen before. Moves our Lamport clock.
-    mutating func admitBroadcast(id: Dot, lamport theirs: UInt64) -> Bool {
-        guard theirs <= lamport &+ maxLamportJump || lamport > UInt64.max - maxLamportJump else {
-            stats.recordsInvalid += 1
-            return false
-        }
-        guard eventsSeen.insert(id) else {
-            stats.eventsRedundant += 1
-            return false
-        }
-        compactEventsSeen(id.origin)
-        lamport = max(lamport, theirs)
-        return true
-    }
-
-    // MARK: User events
-
-    /// Broadcast a user event. It is also delivered here (`.userEvent`).
-    public mutating func event(_ name: String, payload: [UInt8], coalesce: Bool = false, now: Instant) -> (
-        Result<UserEvent, StateError>, [Effect]
-    ) {
-        advance(to: now)
-        if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
-        let next = nextBroadcastID()
-        var e = UserEvent(id: next.id, lamport: next.lamport, name: name, payload: payload, coalesce: coalesce)
-        e.signature = sign(SignedClaim.event(e))
-        applyEvent(e, replayed: false)
-        return (.success(e), flush())
-    }
-
-    mutating func applyEvent(_ e: UserEvent, replayed: Bool) {
-        if authenticates && !eventsSeen.contains(e.id)
-            && !verified(e.signature, of: SignedClaim.event(e), origin: e.id.origin)
-        {
-            return
-        }
-        guard admitBroadcast(id: e.id, lamport: e.lamport) else { return }
-        // Serf's window: events older than the buffer are history, not news.
-        if lamport > UInt64(settings.eventBufferSize) && e.lamport < lamport - UInt64(settings.eventBufferSize) {
-            stats.eventsRedundant += 1
-            return
-        }
-        if e.coalesce, let newest = latestCoalesced[e.name],
-            (newest.lamport, newest.id) > (e.lamport, e.id)
-        {
-            stats.eventsRedundant += 1
-            return
-        }
-        stats.eventsReceived += 1
-        out.append(.persist(.event(e)))
-        bufferEvent(e)
-        emit(.userEvent(e, replayed: replayed))
-        if !replayed { enqueue(.event(e)) }
-    }
-
-    mutating func bufferEvent(_ e: UserEvent) {
-        if e.coalesce {
-            latestCoalesced[e.name] = e
-            recentEvents.removeAll { $0.coalesce && $0.name == e.name }
-        }
-        recentEvents.append(e)
-        if recentEvents.count > settings.eventBufferSize {
-            recentEvents.removeFirst(recentEvents.count - settings.eventBufferSize)
-        }
-    }
-
-    /// Bound the dedupe set: out-of-order ids older than the buffer are treated as seen.
-    mutating func compactEventsSeen(_ origin: NodeID) {
-        let o = eventsSeen[origin]
-        let limit = settings.eventBufferSize
-        if o.extras.count > limit {
-            eventsSeen.advance(origin, through: o.extras[o.extras.count - limit - 1])
-        }
-    }
-
-    // MARK: Queries
-
-    /// Ask matching members; answers arrive as `.queryResponse` until `.queryFinished`.
-    public mutating func query(
-        _ name: String, payload: [UInt8], filter: QueryFilter = QueryFilter(), timeout: Duration, now: Instant
-    ) -> (Result<Query, StateError>, [Effect]) {
-        advance(to: now)
-        if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
-        let ms = timeout.nanosecondsInt64 / 1_000_000
-        let maxMs = settings.maxQueryTimeout.nanosecondsInt64 / 1_000_000
-        guard ms >= 1 && ms <= maxMs else { return (.failure(.timeoutOutOfRange(ms: ms, max: maxMs)), flush()) }
-        let next = nextBroadcastID()
-        var q = Query(
-            id: next.id, lamport: next.lamport, name: name, payload: payload,
-            filter: filter, asker: me.address, timeoutMs: UInt32(ms))
-        q.signature = sign(SignedClaim.query(q))
-        pendingQueries[next.id.counter] = PendingQuery(id: q.id)
-        timers.schedule(.queryDeadline(next.id.counter), at: now + timeout)
-        applyQuery(q)
-        return (.success(q), flush())
-    }
-
-    mutating func applyQuery(_ q: Query) {
-        if authenticates && !eventsSeen.contains(q.id)
-            && !verified(q.signature, of: SignedClaim.query(q), origin: q.id.origin)
-        {
-            return
-        }
-        guard admitBroadcast(id: q.id, lamport: q.lamport) else { return }
-        enqueue(.query(q))
-        if q.filter.matches(me) { emit(.queryReceived(q)) }
-    }
-
-    /// Answer a query this node received: sent straight to the asker.
-    public mutating func respond(to q: Query, payload: [UInt8], now: Instant) -> [Effect] {
-        advance(to: now)
-        guard phase == .active || phase == .leaving else { return flush() }
-        stats.queriesAnswered += 1
-        let r = QueryResponse(query: q.id, from: me.id, name: me.name, payload: payload)
-        if q.id.origin == me.id {
-            onQueryResponse(r)
-            return flush()
-        }
-        let packet = Packet(from: me.id, message: .queryResponse(r))
-        let peer = Peer(id: q.id.origin, address: q.asker)
-        out.append(
-            .send(packet, to: peer, via: Wire.size(of: packet) <= settings.maxDatagramBytes ? .datagram : .stream))
-        return flush()
-    }
-
-    mutating func onQueryResponse(_ r: QueryResponse) {
-        guard r.query.origin == me.id, var p = pendingQueries[r.query.counter] else { return }
-        if p.responders.contains(r.from) { return }
-        p.responders.append(r.from)
-        pendingQueries[r.query.counter] = p
-        emit(.queryResponse(r))
-    }
-
-    mutating func onQueryDeadline(counter: UInt64) {
-        guard let p = pendingQueries.removeValue(forKey: counter) else { return }
-        emit(.queryFinished(p.id))
     }
 }

@@ -1,55 +1,45 @@
 import HashTreeCollections
 
-/// Verifying what peers send, rate limits and peer scores (DESIGN.md §6).
+/// Verifying what peers send, rate limits and peer trust.scores (DESIGN.md §6).
 extension NodeCore {
     // MARK: Identity
 
     /// Sign everything this node originates and verify everything it receives with `a`
-    /// (call before `start`). Without an authenticator nothing is signed or checked.
+    /// (call before `start`). Without an trust.authenticator nothing is signed or checked.
     public mutating func authenticate(with a: any Authenticator, certificate: Certificate? = nil) {
-        authenticator = a
-        me.certificate = certificate
+        trust.authenticator = a
+        membership.me.certificate = certificate
         signMe()
-        table.upsert(me, at: now)
+        membership.table.upsert(me, at: now)
     }
 
-    var authenticates: Bool { authenticator != nil }
+    var authenticates: Bool { trust.authenticator != nil }
 
     mutating func signMe() {
-        guard let a = authenticator else { return }
+        guard let a = trust.authenticator else { return }
         let claim =
             me.status == .left ? SignedClaim.left(id: me.id, incarnation: me.incarnation) : SignedClaim.alive(me)
-        me.signature = Signature(publicKey: a.publicKey, bytes: a.sign(claim))
+        membership.me.signature = Signature(publicKey: a.publicKey, bytes: a.sign(claim))
     }
 
     func sign(_ claim: [UInt8]) -> Signature? {
-        guard let a = authenticator else { return nil }
+        guard let a = trust.authenticator else { return nil }
         return Signature(publicKey: a.publicKey, bytes: a.sign(claim))
     }
 
     /// True if `signature` is `origin`'s valid signature of `claim` (always true when this
     /// node does not authenticate). A failure is counted and held against the sender.
     mutating func verified(_ signature: Signature?, of claim: @autoclosure () -> [UInt8], origin: NodeID) -> Bool {
-        guard let a = authenticator else { return true }
+        guard let a = trust.authenticator else { return true }
         guard let s = signature, s.publicKey.count == Signature.publicKeyBytes,
             s.bytes.count == Signature.signatureBytes,
             a.nodeID(for: s.publicKey) == origin, a.verify(s.bytes, of: claim(), publicKey: s.publicKey)
         else {
             stats.signaturesRejected += 1
-            if let sender = currentSender { penalize(sender, .invalidSignature) }
+            if let sender = trust.currentSender { penalize(sender, .invalidSignature) }
             return false
         }
         return true
-    }
-
-    // MARK: Network coordinates (the hive)
-
-    /// Resume from a saved coordinate (call before `start`).
-    public mutating func restoreCoordinate(_ c: Coordinate) { vivaldi.restore(c) }
-
-    /// Estimated round trip to `peer`, seconds, from the coordinate it last reported.
-    public func estimatedRTT(to peer: NodeID) -> Double? {
-        peer == me.id ? 0 : peerCoordinates[peer].map { vivaldi.coordinate.distance(to: $0) }
     }
 
     // MARK: Admission and revocation
@@ -57,7 +47,7 @@ extension NodeCore {
     /// With admission on: `m` carries a certificate for the key it signed with, for its
     /// name, signed by the authority and unexpired (by our wall clock).
     mutating func admitted(_ m: Member) -> Bool {
-        guard let authority = settings.trust.authorityKey, let a = authenticator else { return true }
+        guard let authority = settings.trust.authorityKey, let a = trust.authenticator else { return true }
         guard let c = m.certificate, let s = m.signature, c.publicKey == s.publicKey, c.name == m.name,
             wallMs == 0 || c.expiresMs > wallMs,
             a.verify(c.signature, of: SignedClaim.certificate(c), publicKey: authority)
@@ -77,12 +67,12 @@ extension NodeCore {
     }
 
     func validRevocation(_ r: Revocation) -> Bool {
-        guard let authority = settings.trust.authorityKey, let a = authenticator else { return false }
+        guard let authority = settings.trust.authorityKey, let a = trust.authenticator else { return false }
         return a.verify(r.signature, of: SignedClaim.revocation(r), publicKey: authority)
     }
 
     mutating func applyRevocation(_ r: Revocation) {
-        guard revoked.insert(r.id).inserted else { return }
+        guard trust.revoked.insert(r.id).inserted else { return }
         stats.revocations += 1
         emit(.revoked(r.id))
         if r.id != me.id, let current = table[r.id]?.member, current.status.isLive {
@@ -118,20 +108,20 @@ extension NodeCore {
         let known = sender != nil
         let share = known ? 1 : t.strangerShare
         let key = sender ?? Self.strangers
-        var bucket = packetBuckets[key] ?? TokenBucket(burst: t.packetBurst * share, at: now)
+        var bucket = trust.packetBuckets[key] ?? TokenBucket(burst: t.packetBurst * share, at: now)
         var ok = bucket.take(1, rate: t.packetsPerSecond * share, burst: t.packetBurst * share, now: now)
-        packetBuckets[key] = bucket
+        trust.packetBuckets[key] = bucket
         if ok && transport == .datagram && bytes > 0 {
-            var bb = byteBuckets[key] ?? TokenBucket(burst: t.byteBurst * share, at: now)
+            var bb = trust.byteBuckets[key] ?? TokenBucket(burst: t.byteBurst * share, at: now)
             ok = bb.take(Double(bytes), rate: t.bytesPerSecond * share, burst: t.byteBurst * share, now: now)
-            byteBuckets[key] = bb
+            trust.byteBuckets[key] = bb
         }
         if !ok {
             stats.rateLimited += 1
             // One breach per sender per 100 ms window: a flood is a habit, not one slip per packet.
             let window = now.nanoseconds / 100_000_000
-            if let sender, lastBreachWindow[sender] != window {
-                lastBreachWindow[sender] = window
+            if let sender, trust.lastBreachWindow[sender] != window {
+                trust.lastBreachWindow[sender] = window
                 penalize(sender, .rateLimited)
             }
         }
@@ -141,17 +131,17 @@ extension NodeCore {
     // MARK: Scores
 
     /// The score we hold for `peer` (0 for strangers).
-    public func score(of peer: NodeID) -> Double { scores[peer]?.score(settings.trust) ?? 0 }
+    public func score(of peer: NodeID) -> Double { trust.scores[peer]?.score(settings.trust) ?? 0 }
 
     /// True if we ignore `peer` (its score fell below the graylist threshold).
-    public func isGraylisted(_ peer: NodeID) -> Bool { scores[peer]?.graylisted ?? false }
+    public func isGraylisted(_ peer: NodeID) -> Bool { trust.scores[peer]?.graylisted ?? false }
 
     /// Every peer we hold a non-neutral score for.
-    public var peerScores: TreeDictionary<NodeID, PeerScore> { scores }
+    public var peerScores: TreeDictionary<NodeID, PeerScore> { trust.scores }
 
     mutating func penalize(_ peer: NodeID, _ offence: Offence) {
         guard peer != me.id else { return }
-        var s = scores[peer] ?? PeerScore()
+        var s = trust.scores[peer] ?? PeerScore()
         switch offence {
         case .invalidSignature:
             s.invalid += 1
@@ -161,16 +151,16 @@ extension NodeCore {
         case .unanswered: s.unanswered += 1
         }
         stats.offences += 1
-        scores[peer] = s
+        trust.scores[peer] = s
         reassess(peer)
         armScoreDecay()
     }
 
     mutating func reward(_ peer: NodeID, timelyAck: Bool) {
         guard peer != me.id else { return }
-        var s = scores[peer] ?? PeerScore()
+        var s = trust.scores[peer] ?? PeerScore()
         if timelyAck { s.timelyAcks += 1 } else { s.firstDeliveries += 1 }
-        scores[peer] = s
+        trust.scores[peer] = s
         reassess(peer)
         armScoreDecay()
     }
@@ -178,14 +168,14 @@ extension NodeCore {
     /// Cross thresholds: graylist (ignore) below one, propose eviction below the other;
     /// leave the graylist once the score recovers above it.
     mutating func reassess(_ peer: NodeID) {
-        guard var s = scores[peer] else { return }
+        guard var s = trust.scores[peer] else { return }
         let value = s.score(settings.trust)
         let t = settings.trust
         if !s.graylisted && value < t.graylistThreshold {
             s.graylisted = true
             stats.peersGraylisted += 1
             emit(.peerGraylisted(peer, score: value))
-            scores[peer] = s
+            trust.scores[peer] = s
             accuse(peer)
         } else if s.graylisted && value >= t.graylistThreshold {
             s.graylisted = false
@@ -197,33 +187,33 @@ extension NodeCore {
             s.evictionProposed = true
             emit(.evictionProposed(peer, score: value))
         }
-        scores[peer] = s
+        trust.scores[peer] = s
     }
 
     mutating func armScoreDecay() {
-        guard !scoreDecayArmed else { return }
-        scoreDecayArmed = true
-        timers.schedule(.scoreDecay, at: now + .seconds(1))
+        guard !trust.scoreDecayArmed else { return }
+        trust.scoreDecayArmed = true
+        timers.schedule(.trust(.scoreDecay), at: now + .seconds(1))
     }
 
     mutating func onScoreDecayTick() {
-        scoreDecayArmed = false
+        trust.scoreDecayArmed = false
         var ids: [NodeID] = []
-        for (id, _) in scores { ids.append(id) }
+        for (id, _) in trust.scores { ids.append(id) }
         for id in ids {
-            scores[id]!.decay(settings.trust)
+            trust.scores[id]!.decay(settings.trust)
             reassess(id)
-            if scores[id]!.isNeutral { scores[id] = nil }
+            if trust.scores[id]!.isNeutral { trust.scores[id] = nil }
             // A peer that has left the table is no one we talk to: forget it once forgiven.
-            if let s = scores[id], !s.graylisted, table[id] == nil { scores[id] = nil }
+            if let s = trust.scores[id], !s.graylisted, table[id] == nil { trust.scores[id] = nil }
         }
-        if !scores.isEmpty { armScoreDecay() }
+        if !trust.scores.isEmpty { armScoreDecay() }
         reaccuse()
         // Forget breach windows and buckets of senders that are gone.
-        lastBreachWindow = lastBreachWindow.filter { table[$0.key] != nil }
-        if packetBuckets.count > table.count + 1 {
-            packetBuckets = packetBuckets.filter { table[$0.key] != nil || $0.key == Self.strangers }
-            byteBuckets = byteBuckets.filter { table[$0.key] != nil || $0.key == Self.strangers }
+        trust.lastBreachWindow = trust.lastBreachWindow.filter { table[$0.key] != nil }
+        if trust.packetBuckets.count > table.count + 1 {
+            trust.packetBuckets = trust.packetBuckets.filter { table[$0.key] != nil || $0.key == Self.strangers }
+            trust.byteBuckets = trust.byteBuckets.filter { table[$0.key] != nil || $0.key == Self.strangers }
         }
     }
 
@@ -232,11 +222,11 @@ extension NodeCore {
     public mutating func rejected(from address: Address, now: Instant) -> [Effect] {
         advance(to: now)
         stats.packetsRejected += 1
-        if let id = addressIndex[address], table[id]?.member.address == address {
+        if let id = membership.addressIndex[address], table[id]?.member.address == address {
             penalize(id, .malformed)
         } else if table.count <= 4096, let r = table.records.first(where: { $0.value.member.address == address }) {
             // Members the core was built knowing are not indexed yet: find and remember.
-            addressIndex[address] = r.key
+            membership.addressIndex[address] = r.key
             penalize(r.key, .malformed)
         }
         return flush()

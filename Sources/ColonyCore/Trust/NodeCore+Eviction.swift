@@ -35,8 +35,8 @@ extension NodeCore {
     /// checked — when the eviction ends here, so its return needs no second announcement
     /// if our eviction ends later than its own (clocks differ a little).
     mutating func holdBack(_ m: Member) {
-        guard evictedNow.contains(m.id), m.incarnation > (heldBack[m.id]?.incarnation ?? 0) else { return }
-        heldBack[m.id] = m
+        guard trust.evictedNow.contains(m.id), m.incarnation > (trust.heldBack[m.id]?.incarnation ?? 0) else { return }
+        trust.heldBack[m.id] = m
     }
 
     // MARK: Checking
@@ -84,18 +84,18 @@ extension NodeCore {
                 byIssuer[e.issuer] = e
             }
         }
-        evictions[id] = byIssuer.isEmpty ? nil : byIssuer
+        trust.evictions[id] = byIssuer.isEmpty ? nil : byIssuer
         let evicted = standingEviction(of: id) != nil && !revoked.contains(id)
-        guard evicted != evictedNow.contains(id) else { return }
+        guard evicted != trust.evictedNow.contains(id) else { return }
         if evicted {
-            evictedNow.insert(id)
+            trust.evictedNow.insert(id)
             guard !quietly, let e = standingEviction(of: id) else { return }
             stats.evictionsApplied += 1
             emit(.evicted(e))
             hive.accusations[id] = nil
             // The eviction settles the account: the identity returns with a clean score
             // (while evicted nothing it sends reaches scoring).
-            scores[id] = nil
+            trust.scores[id] = nil
             if id == me.id {
                 // We are refused everywhere: leave our cell (a queen abdicates).
                 if hive.role == .queen {
@@ -109,7 +109,7 @@ extension NodeCore {
                 set(updated, previous: current)
             }
         } else {
-            evictedNow.remove(id)
+            trust.evictedNow.remove(id)
             guard !quietly else { return }
             emit(.evictionEnded(id, lifted: evictions[id]?.values.contains { $0.lifted } ?? false))
             if id == me.id {
@@ -117,10 +117,10 @@ extension NodeCore {
                 // swap tables with two members so the news starts at once.
                 refute(claimed: me.incarnation)
                 for m in randomMembers(2, filter: { $0.member.status == .alive }) { startDigest(with: m.peer) }
-            } else if let m = heldBack.removeValue(forKey: id) {
+            } else if let m = trust.heldBack.removeValue(forKey: id) {
                 // It announced itself while we still refused it.
                 applyAlive(m)
-            } else if let r = table[id], r.member.status == .dead, hiveRng.unit() < 3 / Double(max(1, table.liveCount))
+            } else if let r = table[id], r.member.status == .dead, hive.rng.unit() < 3 / Double(max(1, table.liveCount))
             {
                 // A few members (three, on average) tell the returning member it was held
                 // dead, in case it has not noticed its eviction ended: it refutes.
@@ -132,7 +132,7 @@ extension NodeCore {
     /// Evictions that ran out (looked for on the reap tick, and on the hive's home tick so an
     /// evicted member notices its own at once): the identity may return.
     mutating func expireEvictions() {
-        for id in evictedNow.sorted() where !isExcluded(id) { refreshEviction(id) }
+        for id in trust.evictedNow.sorted() where !isExcluded(id) { refreshEviction(id) }
     }
 
     /// The accusers' penalties add up to the eviction threshold: the swarm's reputation of
@@ -148,7 +148,7 @@ extension NodeCore {
     /// fault explains (forged signatures, floods). A member graylisted only for requests it
     /// left unanswered — which partitions and pauses cause too — is not accused.
     mutating func accuse(_ peer: NodeID) {
-        guard hiveOn, phase == .active, peer != me.id, !isExcluded(peer), !isExcluded(me.id), let s = scores[peer]
+        guard hiveOn, phase == .active, peer != me.id, !isExcluded(peer), !isExcluded(me.id), let s = trust.scores[peer]
         else { return }
         let penalty = UInt64(min(1e12, max(0, s.gravePenalty(settings.trust))).rounded())
         guard penalty > 0 else { return }
@@ -174,7 +174,7 @@ extension NodeCore {
     /// accusation may be lost, or reach a queen that is replaced before she has enough).
     mutating func reaccuse() {
         guard hiveOn else { return }
-        for (id, s) in scores where s.graylisted { accuse(id) }
+        for (id, s) in trust.scores where s.graylisted { accuse(id) }
     }
 
     /// An accusation from a worker of our cell (or about our own queen, from another
@@ -233,7 +233,7 @@ extension NodeCore {
     // MARK: Issuing and lifting
 
     mutating func issueEviction(of id: NodeID, cell: CellID, accusations: [Accusation], revocation: Revocation?) {
-        guard id != me.id, !evictedNow.contains(id) || revocation != nil else { return }
+        guard id != me.id, !trust.evictedNow.contains(id) || revocation != nil else { return }
         let at = wallMs
         let ttl = UInt64(max(0, settings.hive.evictionTTL.nanosecondsInt64) / 1_000_000)
         var e = Eviction(

@@ -1,0 +1,74 @@
+import HashTreeCollections
+
+/// SWIM + Lifeguard membership (DESIGN.md §2): the member table, the randomised probe order,
+/// the probe in flight, probes run for others, suspicions and tombstones, and the join in
+/// progress. Its handlers live in `NodeCore+Probe`, `NodeCore+Merge` and `NodeCore+Join`.
+struct Membership: Sendable {
+    /// The membership timers (see `NodeCore.fire`).
+    enum Timer: Sendable, Equatable {
+        /// End the current probe round and start the next.
+        case probe
+        /// The direct ping of probe `seq` is overdue: ask helpers.
+        case probeTimeout(UInt32)
+        /// As a helper, the ping we sent for a requester (our `seq`) is overdue: nack.
+        case helperTimeout(UInt32)
+        /// Unrefuted suspicion of a member at an incarnation becomes death.
+        case suspicion(NodeID, UInt64)
+        /// Collect tombstones older than the tombstone timeout.
+        case reap
+        case joinRetry
+        case leaveTimeout
+    }
+
+    struct ProbeState: Sendable {
+        var seq: UInt32
+        var target: NodeID
+        var address: Address
+        var startedAt: Instant
+        var acked = false
+        var indirect = false
+        var expectedNacks = 0
+        var nacks = 0
+    }
+
+    struct HelperProbe: Sendable {
+        var requester: Peer
+        var requesterSeq: UInt32
+    }
+
+    var me: Member
+    var table: MemberTable
+    var awareness: Awareness
+    var probeOrder = ProbeOrder()
+    var probe: ProbeState?
+    /// Probes we run for others (ping-req), by our sequence number.
+    var helping: [UInt32: HelperProbe] = [:]
+    var suspicions: [NodeID: Suspicion] = [:]
+    /// Dead and left members with when they became so: tombstones to reap, dead ones to
+    /// gossip to for a while and to try to reconnect. Deterministic order (TreeDictionary).
+    var gone: TreeDictionary<NodeID, Instant> = [:]
+    /// When we last reached out to a member we hold dead that sent us something (looked up
+    /// only).
+    var lastRevive: [NodeID: Instant] = [:]
+    /// Which member speaks from an address (to hold undecodable packets against it).
+    var addressIndex: [Address: NodeID] = [:]
+    /// Sequence numbers of probes, exchanges and pings.
+    var seq: UInt32 = 0
+    /// True once a join got an answer (or the node was built already knowing the swarm).
+    var hasJoined = false
+    /// The seeds of the join in progress (empty once joined or never asked).
+    var joinSeeds: [Address] = []
+    var joinAttempt = 0
+    var joinSyncsLeft: [Duration] = []
+
+    init(me: Member, table: MemberTable, awareness: Awareness) {
+        self.me = me
+        self.table = table
+        self.awareness = awareness
+    }
+
+    mutating func nextSeq() -> UInt32 {
+        seq &+= 1
+        return seq
+    }
+}

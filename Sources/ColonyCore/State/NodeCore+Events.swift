@@ -1,0 +1,162 @@
+/// User events (Serf-style: named payloads to every member, Lamport-timed, de-duplicated
+/// by id, buffered for late joiners) and queries (asked of matching members, answered
+/// directly to the asker until a deadline) — DESIGN.md §4.
+extension NodeCore {
+    // MARK: Events and queries: ids and Lamport time
+
+    /// Why a new event or query cannot be sent, if it cannot.
+    func broadcastRefusal(name: String, payload: [UInt8]) -> StateError? {
+        if phase != .active { return .notActive }
+        if name.isEmpty { return .emptyName }
+        if payload.count > settings.maxEventPayloadBytes {
+            return .payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)
+        }
+        return nil
+    }
+
+    /// The id and Lamport time of the next event or query this node sends.
+    mutating func nextBroadcastID() -> (id: Dot, lamport: UInt64) {
+        replicated.eventCounter &+= 1
+        replicated.lamport &+= 1
+        return (Dot(origin: me.id, counter: replicated.eventCounter), lamport)
+    }
+
+    /// Admit an event or query from anyone (ourselves included): false if its Lamport time
+    /// is an impossible jump or it was seen before. Moves our Lamport clock.
+    mutating func admitBroadcast(id: Dot, lamport theirs: UInt64) -> Bool {
+        guard theirs <= lamport &+ maxLamportJump || lamport > UInt64.max - maxLamportJump else {
+            stats.recordsInvalid += 1
+            return false
+        }
+        guard replicated.eventsSeen.insert(id) else {
+            stats.eventsRedundant += 1
+            return false
+        }
+        compactEventsSeen(id.origin)
+        replicated.lamport = max(replicated.lamport, theirs)
+        return true
+    }
+
+    // MARK: User events
+
+    /// Broadcast a user event. It is also delivered here (`.userEvent`).
+    public mutating func event(_ name: String, payload: [UInt8], coalesce: Bool = false, now: Instant) -> (
+        Result<UserEvent, StateError>, [Effect]
+    ) {
+        advance(to: now)
+        if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
+        let next = nextBroadcastID()
+        var e = UserEvent(id: next.id, lamport: next.lamport, name: name, payload: payload, coalesce: coalesce)
+        e.signature = sign(SignedClaim.event(e))
+        applyEvent(e, replayed: false)
+        return (.success(e), flush())
+    }
+
+    mutating func applyEvent(_ e: UserEvent, replayed: Bool) {
+        if authenticates && !replicated.eventsSeen.contains(e.id)
+            && !verified(e.signature, of: SignedClaim.event(e), origin: e.id.origin)
+        {
+            return
+        }
+        guard admitBroadcast(id: e.id, lamport: e.lamport) else { return }
+        // Serf's window: events older than the buffer are history, not news.
+        if lamport > UInt64(settings.eventBufferSize) && e.lamport < lamport - UInt64(settings.eventBufferSize) {
+            stats.eventsRedundant += 1
+            return
+        }
+        if e.coalesce, let newest = replicated.latestCoalesced[e.name],
+            (newest.lamport, newest.id) > (e.lamport, e.id)
+        {
+            stats.eventsRedundant += 1
+            return
+        }
+        stats.eventsReceived += 1
+        out.append(.persist(.event(e)))
+        bufferEvent(e)
+        emit(.userEvent(e, replayed: replayed))
+        if !replayed { enqueue(.event(e)) }
+    }
+
+    mutating func bufferEvent(_ e: UserEvent) {
+        if e.coalesce {
+            replicated.latestCoalesced[e.name] = e
+            replicated.recentEvents.removeAll { $0.coalesce && $0.name == e.name }
+        }
+        replicated.recentEvents.append(e)
+        if recentEvents.count > settings.eventBufferSize {
+            replicated.recentEvents.removeFirst(replicated.recentEvents.count - settings.eventBufferSize)
+        }
+    }
+
+    /// Bound the dedupe set: out-of-order ids older than the buffer are treated as seen.
+    mutating func compactEventsSeen(_ origin: NodeID) {
+        let o = replicated.eventsSeen[origin]
+        let limit = settings.eventBufferSize
+        if o.extras.count > limit {
+            replicated.eventsSeen.advance(origin, through: o.extras[o.extras.count - limit - 1])
+        }
+    }
+
+    // MARK: Queries
+
+    /// Ask matching members; answers arrive as `.queryResponse` until `.queryFinished`.
+    public mutating func query(
+        _ name: String, payload: [UInt8], filter: QueryFilter = QueryFilter(), timeout: Duration, now: Instant
+    ) -> (Result<Query, StateError>, [Effect]) {
+        advance(to: now)
+        if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
+        let ms = timeout.nanosecondsInt64 / 1_000_000
+        let maxMs = settings.maxQueryTimeout.nanosecondsInt64 / 1_000_000
+        guard ms >= 1 && ms <= maxMs else { return (.failure(.timeoutOutOfRange(ms: ms, max: maxMs)), flush()) }
+        let next = nextBroadcastID()
+        var q = Query(
+            id: next.id, lamport: next.lamport, name: name, payload: payload,
+            filter: filter, asker: me.address, timeoutMs: UInt32(ms))
+        q.signature = sign(SignedClaim.query(q))
+        replicated.pendingQueries[next.id.counter] = PendingQuery(id: q.id)
+        timers.schedule(.state(.queryDeadline(next.id.counter)), at: now + timeout)
+        applyQuery(q)
+        return (.success(q), flush())
+    }
+
+    mutating func applyQuery(_ q: Query) {
+        if authenticates && !replicated.eventsSeen.contains(q.id)
+            && !verified(q.signature, of: SignedClaim.query(q), origin: q.id.origin)
+        {
+            return
+        }
+        guard admitBroadcast(id: q.id, lamport: q.lamport) else { return }
+        enqueue(.query(q))
+        if q.filter.matches(me) { emit(.queryReceived(q)) }
+    }
+
+    /// Answer a query this node received: sent straight to the asker.
+    public mutating func respond(to q: Query, payload: [UInt8], now: Instant) -> [Effect] {
+        advance(to: now)
+        guard phase == .active || phase == .leaving else { return flush() }
+        stats.queriesAnswered += 1
+        let r = QueryResponse(query: q.id, from: me.id, name: me.name, payload: payload)
+        if q.id.origin == me.id {
+            onQueryResponse(r)
+            return flush()
+        }
+        let packet = Packet(from: me.id, message: .queryResponse(r))
+        let peer = Peer(id: q.id.origin, address: q.asker)
+        out.append(
+            .send(packet, to: peer, via: Wire.size(of: packet) <= settings.maxDatagramBytes ? .datagram : .stream))
+        return flush()
+    }
+
+    mutating func onQueryResponse(_ r: QueryResponse) {
+        guard r.query.origin == me.id, var p = replicated.pendingQueries[r.query.counter] else { return }
+        if p.responders.contains(r.from) { return }
+        p.responders.append(r.from)
+        replicated.pendingQueries[r.query.counter] = p
+        emit(.queryResponse(r))
+    }
+
+    mutating func onQueryDeadline(counter: UInt64) {
+        guard let p = replicated.pendingQueries.removeValue(forKey: counter) else { return }
+        emit(.queryFinished(p.id))
+    }
+}
