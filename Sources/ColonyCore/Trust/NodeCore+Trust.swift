@@ -98,40 +98,23 @@ extension NodeCore {
 
     // MARK: Rate limits
 
-    /// The bucket senders share when they are not attributable to a member.
-    static let strangers = NodeID(high: 0, low: 0)
-
     /// Admit a packet of `bytes` from `sender` (nil: a stranger, or a member's id claimed
     /// from another host), or refuse it (counted, held against a known sender).
     mutating func admitRate(from sender: NodeID?, bytes: Int, via transport: Transport) -> Bool {
-        let t = settings.trust
-        let known = sender != nil
-        let share = known ? 1 : t.strangerShare
-        let key = sender ?? Self.strangers
-        var bucket = trust.packetBuckets[key] ?? TokenBucket(burst: t.packetBurst * share, at: now)
-        var ok = bucket.take(1, rate: t.packetsPerSecond * share, burst: t.packetBurst * share, now: now)
-        trust.packetBuckets[key] = bucket
-        if ok && transport == .datagram && bytes > 0 {
-            var bb = trust.byteBuckets[key] ?? TokenBucket(burst: t.byteBurst * share, at: now)
-            ok = bb.take(Double(bytes), rate: t.bytesPerSecond * share, burst: t.byteBurst * share, now: now)
-            trust.byteBuckets[key] = bb
-        }
-        if !ok {
+        switch trust.admit(from: sender, bytes: bytes, via: transport, now: now, settings.trust) {
+        case .admitted:
+            return true
+        case .refused(let breach):
             stats.rateLimited += 1
-            // One breach per sender per 100 ms window: a flood is a habit, not one slip per packet.
-            let window = now.nanoseconds / 100_000_000
-            if let sender, trust.lastBreachWindow[sender] != window {
-                trust.lastBreachWindow[sender] = window
-                penalize(sender, .rateLimited)
-            }
+            if let breach { penalize(breach, .rateLimited) }
+            return false
         }
-        return ok
     }
 
     // MARK: Scores
 
     /// The score we hold for `peer` (0 for strangers).
-    public func score(of peer: NodeID) -> Double { trust.scores[peer]?.score(settings.trust) ?? 0 }
+    public func score(of peer: NodeID) -> Double { trust.score(of: peer, settings.trust) }
 
     /// True if we ignore `peer` (its score fell below the graylist threshold).
     public func isGraylisted(_ peer: NodeID) -> Bool { trust.scores[peer]?.graylisted ?? false }
@@ -141,53 +124,31 @@ extension NodeCore {
 
     mutating func penalize(_ peer: NodeID, _ offence: Offence) {
         guard peer != me.id else { return }
-        var s = trust.scores[peer] ?? PeerScore()
-        switch offence {
-        case .invalidSignature:
-            s.invalid += 1
-            s.forgeries += 1
-        case .malformed: s.invalid += 1
-        case .rateLimited: s.rateBreaches += 1
-        case .unanswered: s.unanswered += 1
-        }
         stats.offences += 1
-        trust.scores[peer] = s
-        reassess(peer)
+        act(on: trust.penalize(peer, offence, settings.trust), of: peer)
         armScoreDecay()
     }
 
     mutating func reward(_ peer: NodeID, timelyAck: Bool) {
         guard peer != me.id else { return }
-        var s = trust.scores[peer] ?? PeerScore()
-        if timelyAck { s.timelyAcks += 1 } else { s.firstDeliveries += 1 }
-        trust.scores[peer] = s
-        reassess(peer)
+        act(on: trust.reward(peer, timelyAck: timelyAck, settings.trust), of: peer)
         armScoreDecay()
     }
 
-    /// Cross thresholds: graylist (ignore) below one, propose eviction below the other;
-    /// leave the graylist once the score recovers above it.
-    mutating func reassess(_ peer: NodeID) {
-        guard var s = trust.scores[peer] else { return }
-        let value = s.score(settings.trust)
-        let t = settings.trust
-        if !s.graylisted && value < t.graylistThreshold {
-            s.graylisted = true
-            stats.peersGraylisted += 1
-            emit(.peerGraylisted(peer, score: value))
-            trust.scores[peer] = s
-            accuse(peer)
-        } else if s.graylisted && value >= t.graylistThreshold {
-            s.graylisted = false
-            // Recovered: a relapse earns a new eviction proposal.
-            s.evictionProposed = false
-            emit(.peerForgiven(peer, score: value))
+    /// Tell the application what `peer`'s score crossed; accuse it once graylisted.
+    mutating func act(on crossed: [Trust.Crossing], of peer: NodeID) {
+        for c in crossed {
+            switch c {
+            case .graylisted(let score):
+                stats.peersGraylisted += 1
+                emit(.peerGraylisted(peer, score: score))
+                accuse(peer)
+            case .forgiven(let score):
+                emit(.peerForgiven(peer, score: score))
+            case .evictionProposed(let score):
+                emit(.evictionProposed(peer, score: score))
+            }
         }
-        if !s.evictionProposed && value < t.evictThreshold {
-            s.evictionProposed = true
-            emit(.evictionProposed(peer, score: value))
-        }
-        trust.scores[peer] = s
     }
 
     mutating func armScoreDecay() {
@@ -201,20 +162,13 @@ extension NodeCore {
         var ids: [NodeID] = []
         for (id, _) in trust.scores { ids.append(id) }
         for id in ids {
-            trust.scores[id]!.decay(settings.trust)
-            reassess(id)
-            if trust.scores[id]!.isNeutral { trust.scores[id] = nil }
-            // A peer that has left the table is no one we talk to: forget it once forgiven.
-            if let s = trust.scores[id], !s.graylisted, table[id] == nil { trust.scores[id] = nil }
+            // A peer that has left the table is no one we talk to: forgotten once forgiven.
+            act(on: trust.decay(id, settings.trust, isMember: table[id] != nil), of: id)
         }
         if !trust.scores.isEmpty { armScoreDecay() }
         reaccuse()
-        // Forget breach windows and buckets of senders that are gone.
-        trust.lastBreachWindow = trust.lastBreachWindow.filter { table[$0.key] != nil }
-        if trust.packetBuckets.count > table.count + 1 {
-            trust.packetBuckets = trust.packetBuckets.filter { table[$0.key] != nil || $0.key == Self.strangers }
-            trust.byteBuckets = trust.byteBuckets.filter { table[$0.key] != nil || $0.key == Self.strangers }
-        }
+        let table = self.table
+        trust.forgetSenders(count: table.count) { table[$0] != nil }
     }
 
     /// A packet from `address` failed before it could be decoded (malformed, unsealable):
