@@ -107,7 +107,8 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
 
     @Test func remoteDeadVerdictInStateExchangeBecomesSuspicion() {
         var c = H.core(0, knows: [0, 1, 2])
-        c.mergeRemote([H.member(2, incarnation: 1, status: .dead)], from: H.id(1))
+        var inbound = Inbound(sender: H.id(1), ingress: .local)
+        c.mergeRemote([H.member(2, incarnation: 1, status: .dead)], from: H.id(1), &inbound)
         #expect(c.member(H.id(2))?.status == .suspect, "memberlist mergeState: dead → suspect, so it can refute")
     }
 

@@ -82,13 +82,13 @@ extension NodeCore {
 
     // MARK: Responding
 
-    mutating func onSync(_ sync: Sync, from sender: Peer) {
+    mutating func onSync(_ sync: Sync, from sender: Peer, _ inbound: inout Inbound) {
         guard phase == .active || phase == .leaving else { return }
         let senderID = sender.id ?? me.id
         switch sync {
         case .join(let e, let members):
             // `applyAlive` refuses (and counts) members speaking an unsupported version.
-            mergeRemote(members, from: senderID)
+            mergeRemote(members, from: senderID, &inbound)
             // With admission on, only an admitted joiner learns the swarm.
             if settings.trust.authorityKey != nil, table[senderID]?.member.status.isLive != true {
                 stats.admissionRefused += 1
@@ -98,7 +98,7 @@ extension NodeCore {
             if !recentEvents.isEmpty { sendStream(.recentEvents(exchange: e, events: recentEvents), to: sender) }
             sendCells(to: sender)
         case .joinReply(let e, let members):
-            onJoinReply(exchange: e, members: members, from: sender)
+            onJoinReply(exchange: e, members: members, from: sender, &inbound)
         case .digest(let e, let root, let count):
             if root == table.rootHash {
                 sendStream(.inSync(exchange: e), to: sender)
@@ -111,9 +111,9 @@ extension NodeCore {
                 if x.kind == .state { stats.stateSyncsInAgreement += 1 } else { stats.syncsInAgreement += 1 }
             }
         case .stateRoot, .stateDigest, .stateRecords:
-            onStateSync(sync, from: sender)
+            onStateSync(sync, from: sender, &inbound)
         case .recentEvents(_, let events):
-            for ev in events { applyEvent(ev, replayed: true) }
+            for ev in events { applyEvent(ev, replayed: true, &inbound) }
         case .eventIDs(let e, let ids, let isReply):
             // Answer with our recent events the initiator does not list (not a coalesced one
             // it has a newer of: applyEvent drops those anyway).
@@ -125,7 +125,7 @@ extension NodeCore {
                 sendStream(.eventIDs(exchange: e, ids: recentEvents.map(\.id), isReply: true), to: sender)
             }
         case .missedEvents(_, let events):
-            for ev in events { applyEvent(ev, replayed: false) }
+            for ev in events { applyEvent(ev, replayed: false, &inbound) }
         case .buckets(let e, let bits, let hashes):
             guard let x = dissemination.exchanges[e], x.kind == .digest,
                 bits <= MemberTable.bucketBits, hashes.count == 1 << Int(bits)
@@ -147,11 +147,11 @@ extension NodeCore {
             if isReply {
                 guard dissemination.exchanges.removeValue(forKey: e) != nil else { return }
                 stats.syncMembersReceived += members.count
-                mergeRemote(members, from: senderID)
+                mergeRemote(members, from: senderID, &inbound)
             } else {
                 let mine = table.members(inBuckets: buckets, bits: bits)
                 stats.syncMembersReceived += members.count
-                mergeRemote(members, from: senderID)
+                mergeRemote(members, from: senderID, &inbound)
                 sendStream(
                     .entries(exchange: e, bits: bits, buckets: buckets, members: mine, isReply: true), to: sender)
             }

@@ -97,7 +97,7 @@ extension NodeCore {
     /// every voter), and the designate campaigns at once.
     mutating func onBreed(
         cell: CellID, term: UInt64, newCell: CellID, designate: NodeID, voters: [Voter], signature: Signature?,
-        from: NodeID
+        from: NodeID, blame: NodeID?
     ) {
         guard cell == hive.cell, term == hive.term, hive.queen == from, from != me.id,
             hive.role == .worker || hive.role == .preCandidate, newCell != cell, hive.cells[newCell] == nil,
@@ -107,7 +107,7 @@ extension NodeCore {
                 signature,
                 of: SignedClaim.breed(
                     cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, queen: from),
-                origin: from)
+                origin: from, blame: blame)
         else { return }
         emit(.hive(.leftCell(cell: cell, reason: "bred into cell \(newCell)")))
         hive.role = .worker

@@ -73,14 +73,15 @@ extension NodeCore {
     }
 
     mutating func onRequestVote(
-        cell: CellID, term: UInt64, version: RosterVersion, candidate: Voter, signature: Signature?, peer: Peer
+        cell: CellID, term: UInt64, version: RosterVersion, candidate: Voter, signature: Signature?, peer: Peer,
+        blame: NodeID?
     ) {
         guard cell == hive.cell, let roster = hive.roster, roster.contains(candidate) else { return }
         guard
             verified(
                 signature,
                 of: SignedClaim.requestVote(cell: cell, term: term, candidate: candidate.id, version: version),
-                origin: candidate.id)
+                origin: candidate.id, blame: blame)
         else { return }
         // Within the stickiness window (or holding the lease) the request is ignored outright,
         // its term included (Raft thesis §4.2.3): a removed or cut-off member cannot disrupt.
@@ -110,7 +111,8 @@ extension NodeCore {
     }
 
     mutating func onVote(
-        cell: CellID, term: UInt64, candidate: NodeID, granted: Bool, voter v: Voter, signature: Signature?
+        cell: CellID, term: UInt64, candidate: NodeID, granted: Bool, voter v: Voter, signature: Signature?,
+        blame: NodeID?
     ) {
         guard cell == hive.cell, candidate == me.id, let roster = hive.roster else { return }
         if term > hive.term {
@@ -122,7 +124,7 @@ extension NodeCore {
             verified(
                 signature,
                 of: SignedClaim.vote(cell: cell, term: term, candidate: candidate, voter: v.id, granted: granted),
-                origin: v.id)
+                origin: v.id, blame: blame)
         else { return }
         hive.votes.insert(v.id)
         if hive.votes.count >= roster.majority { becomeQueen(founded: false) }

@@ -67,13 +67,13 @@ extension NodeCore {
 
     // MARK: Messages
 
-    mutating func onHive(_ message: HiveMessage, from sender: Peer) {
+    mutating func onHive(_ message: HiveMessage, from sender: Peer, blame: NodeID?) {
         guard hiveOn, let from = sender.id else { return }
         switch message {
         case .heartbeat(let cell, let term, let round, let version, let voters, let signature):
             onHeartbeat(
                 cell: cell, term: term, round: round, version: version, voters: voters, signature: signature,
-                from: from, peer: sender)
+                from: from, peer: sender, blame: blame)
         case .heartbeatAck(let cell, let term, let round, let version, let boot, let coordinate):
             onHeartbeatAck(
                 cell: cell, term: term, round: round, version: version, voter: Voter(id: from, boot: boot),
@@ -81,17 +81,18 @@ extension NodeCore {
         case .depose(let cell, let term, let signature):
             guard hive.role == .queen, cell == hive.cell, term == hive.term, from != me.id,
                 table[from]?.member.status.isLive == true, !isGraylisted(from),
-                verified(signature, of: SignedClaim.depose(cell: cell, term: term, by: from), origin: from)
+                verified(
+                    signature, of: SignedClaim.depose(cell: cell, term: term, by: from), origin: from, blame: blame)
             else { return }
             deposeSelf(reason: "deposed by \(table[from]?.member.name ?? from.description)")
         case .accuse(let cell, let accusation):
-            onAccuse(cell: cell, accusation: accusation, from: from)
+            onAccuse(cell: cell, accusation: accusation, from: from, blame: blame)
         case .lift(_, let evicted, let signature):
-            onLift(evicted: evicted, signature: signature, from: from)
+            onLift(evicted: evicted, signature: signature, from: from, blame: blame)
         case .breed(let cell, let term, let newCell, let designate, let voters, let signature):
             onBreed(
                 cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: signature,
-                from: from)
+                from: from, blame: blame)
         case .preVote(let cell, let term, let version, let boot):
             let granted = wouldVote(cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot))
             sendDatagram(.hive(.preVoteReply(cell: cell, term: term, granted: granted)), to: sender)
@@ -104,11 +105,11 @@ extension NodeCore {
         case .requestVote(let cell, let term, let version, let boot, let signature):
             onRequestVote(
                 cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot), signature: signature,
-                peer: sender)
+                peer: sender, blame: blame)
         case .vote(let cell, let term, let candidate, let granted, let boot, let signature):
             onVote(
                 cell: cell, term: term, candidate: candidate, granted: granted, voter: Voter(id: from, boot: boot),
-                signature: signature)
+                signature: signature, blame: blame)
         case .enlist(let cell, let boot):
             onEnlist(cell: cell, voter: Voter(id: from, boot: boot), peer: sender)
         case .enlisted(let cell, _, let accepted):
@@ -140,7 +141,7 @@ extension NodeCore {
 
     mutating func onHeartbeat(
         cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voters: [Voter]?, signature: Signature?,
-        from: NodeID, peer: Peer
+        from: NodeID, peer: Peer, blame: NodeID?
     ) {
         if cell != hive.cell {
             // A queen admitting us (we asked), or one that still counts us: tell her we left.
@@ -150,7 +151,7 @@ extension NodeCore {
                     verified(
                         signature,
                         of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from),
-                        origin: from)
+                        origin: from, blame: blame)
                 else { return }
                 hive.cell = cell
                 hive.term = term
@@ -169,7 +170,7 @@ extension NodeCore {
                 verified(
                     signature,
                     of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from),
-                    origin: from)
+                    origin: from, blame: blame)
             else { return }
             if term < hive.term {
                 sendDatagram(

@@ -118,8 +118,8 @@ extension NodeCore {
     }
 
     /// An ack to a nearness ping: keep the sample (and place ourselves by it). True if it was one.
-    mutating func onNearnessAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate?) -> Bool {
-        guard let ping = hive.nearPings[seq], ping.peer == sender, trust.currentSender == sender else { return false }
+    mutating func onNearnessAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate?, attributed: Bool) -> Bool {
+        guard let ping = hive.nearPings[seq], ping.peer == sender, attributed else { return false }
         hive.nearPings[seq] = nil
         let rtt = Double(now.nanoseconds(since: ping.sentAt)) / 1e9
         var s = hive.nearness[sender] ?? []

@@ -220,7 +220,8 @@ extension NodeCore {
         claim.signature = sign(SignedClaim.queen(claim))
         hive.claimedAt = now
         hive.claimedSize = size
-        adopt(claim)
+        var local = Inbound.local
+        adopt(claim, &local)
     }
 
     /// Hold `c` as its cell's claim and spread it: down the queens' tree once the hive
@@ -230,9 +231,9 @@ extension NodeCore {
     /// dissolutions only take the tree (and lazy push and grafts to the rest): the cell's own
     /// workers hear a dissolution from their queen, and one who enlists with a dissolved cell
     /// is refused and looks again.
-    mutating func adopt(_ c: QueenClaim) {
+    mutating func adopt(_ c: QueenClaim, _ inbound: inout Inbound) {
         let previous = hive.cells.updateValue(c, forKey: c.cell)
-        enqueue(.queen(c))
+        enqueue(.queen(c), &inbound)
         let news = previous.map { $0.term < c.term || $0.open != c.open || $0.queen != c.queen } ?? true
         if routing && news && !c.dissolved {
             dissemination.queue.enqueue(.queen(c))
@@ -254,7 +255,7 @@ extension NodeCore {
         }
     }
 
-    mutating func applyQueenClaim(_ c: QueenClaim) {
+    mutating func applyQueenClaim(_ c: QueenClaim, _ inbound: inout Inbound) {
         guard c.term < maxCounter, c.serial < maxCounter, c.coordinate.isValid else {
             stats.recordsInvalid += 1
             return
@@ -268,8 +269,8 @@ extension NodeCore {
             stats.redundantUpdates += 1
             return
         }
-        guard verified(c.signature, of: SignedClaim.queen(c), origin: c.queen) else { return }
-        adopt(c)
+        guard verified(c.signature, of: SignedClaim.queen(c), origin: c.queen, blame: inbound.sender) else { return }
+        adopt(c, &inbound)
         if c.dissolved, c.cell == hive.cell, c.term >= hive.term, hive.role != .queen {
             // Our queen dissolved the cell and her abdication did not reach us.
             leaveCell(reason: "the queen dissolved the cell", notify: false)

@@ -17,9 +17,9 @@ extension NodeCore {
         }
     }
 
-    mutating func onJoinReply(exchange: UInt32, members: [Member], from sender: Peer) {
+    mutating func onJoinReply(exchange: UInt32, members: [Member], from sender: Peer, _ inbound: inout Inbound) {
         guard let x = dissemination.exchanges.removeValue(forKey: exchange), x.kind == .join else { return }
-        mergeRemote(members, from: sender.id ?? me.id)
+        mergeRemote(members, from: sender.id ?? me.id, &inbound)
         stats.syncMembersReceived += members.count
         membership.hasJoined = true
         // The first answer to a join in progress completes it; later answers only merge.

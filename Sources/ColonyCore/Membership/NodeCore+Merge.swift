@@ -4,7 +4,7 @@ import HashTreeCollections
 /// death. Every path either changes the table (and re-broadcasts the news) or changes
 /// nothing and counts a redundant update — receivers are idempotent.
 extension NodeCore {
-    mutating func apply(_ update: Update) {
+    mutating func apply(_ update: Update, _ inbound: inout Inbound) {
         // Incarnations beyond any real history (a restart or refutation a second for
         // 146,000 years) are forged or corrupt: ignored, so none can exhaust the counter.
         switch update {
@@ -20,41 +20,42 @@ extension NodeCore {
         }
         switch update {
         case .alive(let m):
-            applyAlive(m)
+            applyAlive(m, &inbound)
         case .suspect(let id, let inc, let from):
-            applySuspect(id: id, incarnation: inc, from: from)
+            applySuspect(id: id, incarnation: inc, from: from, &inbound)
         case .dead(let id, let inc, let from):
-            applyDead(id: id, incarnation: inc, from: from, left: false)
+            applyDead(id: id, incarnation: inc, from: from, left: false, &inbound)
         case .left(let id, let inc, let sig):
-            applyDead(id: id, incarnation: inc, from: id, left: true, signature: sig)
+            applyDead(id: id, incarnation: inc, from: id, left: true, signature: sig, &inbound)
         case .record(let r):
-            applyRecord(r)
+            applyRecord(r, &inbound)
         case .event(let e):
-            applyEvent(e, replayed: false)
+            applyEvent(e, replayed: false, &inbound)
         case .query(let q):
-            applyQuery(q)
+            applyQuery(q, &inbound)
         case .queen(let c):
-            applyQueenClaim(c)
+            applyQueenClaim(c, &inbound)
         }
     }
 
     /// Merge a peer's table from a stream exchange (memberlist `mergeState`): a remote
     /// "dead" verdict becomes suspicion here, so the member gets a chance to refute — this
     /// is what lets a healed partition come back together.
-    mutating func mergeRemote(_ members: [Member], from sender: NodeID) {
+    mutating func mergeRemote(_ members: [Member], from sender: NodeID, _ inbound: inout Inbound) {
         for m in members where m.incarnation < maxCounter {
             switch m.status {
             case .alive:
-                applyAlive(m)
+                applyAlive(m, &inbound)
             case .suspect, .dead:
-                applySuspect(id: m.id, incarnation: m.incarnation, from: sender)
+                applySuspect(id: m.id, incarnation: m.incarnation, from: sender, &inbound)
             case .left:
-                applyDead(id: m.id, incarnation: m.incarnation, from: m.id, left: true, signature: m.signature)
+                applyDead(
+                    id: m.id, incarnation: m.incarnation, from: m.id, left: true, signature: m.signature, &inbound)
             }
         }
     }
 
-    mutating func applyAlive(_ m: Member) {
+    mutating func applyAlive(_ m: Member, _ inbound: inout Inbound) {
         // Only news is checked (a repeat costs no signature check), and only the member
         // itself can sign its alive claim; a forged claim about us is ignored, not refuted.
         if authenticates {
@@ -64,7 +65,7 @@ extension NodeCore {
             } else {
                 news = table[m.id].map { m.incarnation > $0.member.incarnation } ?? true
             }
-            if news && !verified(m.signature, of: SignedClaim.alive(m), origin: m.id) { return }
+            if news && !verified(m.signature, of: SignedClaim.alive(m), origin: m.id, blame: inbound.sender) { return }
             if news && m.id != me.id && !admitted(m) { return }
         }
         if m.id != me.id && isExcluded(m.id) {
@@ -95,10 +96,12 @@ extension NodeCore {
         var updated = m
         updated.status = .alive
         set(updated, previous: previous)
-        enqueue(.alive(updated))
+        enqueue(.alive(updated), &inbound)
     }
 
-    mutating func applySuspect(id: NodeID, incarnation: UInt64, from: NodeID, evidenceSince: Instant? = nil) {
+    mutating func applySuspect(
+        id: NodeID, incarnation: UInt64, from: NodeID, evidenceSince: Instant? = nil, _ inbound: inout Inbound
+    ) {
         if id == me.id {
             if phase == .leaving || phase == .left { return }
             refute(claimed: incarnation)
@@ -116,7 +119,7 @@ extension NodeCore {
                 if s.confirm(from: from) {
                     membership.suspicions[id] = s
                     timers.schedule(.membership(.suspicion(id, incarnation)), at: max(now, s.deadline))
-                    enqueue(.suspect(id: id, incarnation: incarnation, from: from))
+                    enqueue(.suspect(id: id, incarnation: incarnation, from: from), &inbound)
                     return
                 }
             }
@@ -128,7 +131,7 @@ extension NodeCore {
         updated.status = .suspect
         set(updated, previous: current)
         stats.suspicionsRaised += 1
-        enqueue(.suspect(id: id, incarnation: incarnation, from: from))
+        enqueue(.suspect(id: id, incarnation: incarnation, from: from), &inbound)
         let n = table.liveCount
         let minNs = settings.suspicionMinNanoseconds(members: n)
         let maxNs = minNs * Int64(settings.suspicionMaxTimeoutMultiplier)
@@ -154,15 +157,20 @@ extension NodeCore {
             membership.suspicions[id] = nil
             return
         }
-        applyDead(id: id, incarnation: incarnation, from: me.id, left: false)
+        var local = Inbound.local
+        applyDead(id: id, incarnation: incarnation, from: me.id, left: false, &local)
     }
 
-    mutating func applyDead(id: NodeID, incarnation: UInt64, from: NodeID, left: Bool, signature: Signature? = nil) {
+    mutating func applyDead(
+        id: NodeID, incarnation: UInt64, from: NodeID, left: Bool, signature: Signature? = nil, _ inbound: inout Inbound
+    ) {
         if left, authenticates {
             let current = id == me.id ? me : table[id]?.member
             if let current,
                 incarnation > current.incarnation || (incarnation == current.incarnation && current.status != .left),
-                !verified(signature, of: SignedClaim.left(id: id, incarnation: incarnation), origin: id)
+                !verified(
+                    signature, of: SignedClaim.left(id: id, incarnation: incarnation), origin: id, blame: inbound.sender
+                )
             {
                 return
             }
@@ -191,7 +199,7 @@ extension NodeCore {
         enqueue(
             left
                 ? .left(id: id, incarnation: incarnation, signature: signature)
-                : .dead(id: id, incarnation: incarnation, from: from))
+                : .dead(id: id, incarnation: incarnation, from: from), &inbound)
     }
 
     /// Answer a claim about us with a strictly higher incarnation. Having to refute means
@@ -203,7 +211,8 @@ extension NodeCore {
         stats.refutations += 1
         membership.awareness.apply(1)
         out.append(.persist(.incarnation(me.incarnation)))
-        enqueue(.alive(me))
+        var local = Inbound.local
+        enqueue(.alive(me), &local)
     }
 
     /// Record a member's new state, keep side structures in step, and emit the change.
@@ -219,9 +228,9 @@ extension NodeCore {
         emit(.memberChanged(member, previous: previous))
     }
 
-    mutating func enqueue(_ update: Update) {
+    mutating func enqueue(_ update: Update, _ inbound: inout Inbound) {
         dissemination.newsCount &+= 1
-        if routeInstead(update) { return }
+        if routeInstead(update, &inbound) { return }
         dissemination.queue.enqueue(update)
         armGossip()
     }

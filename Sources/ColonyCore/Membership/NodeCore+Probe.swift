@@ -84,16 +84,17 @@ extension NodeCore {
             membership.awareness.apply(1)
         }
         guard let r = table[p.target], r.member.status.isLive else { return }
+        var local = Inbound.local
         applySuspect(
             id: p.target, incarnation: r.member.incarnation, from: me.id,
-            evidenceSince: settings.anchorSuspicionAtProbe ? p.startedAt : nil)
+            evidenceSince: settings.anchorSuspicionAtProbe ? p.startedAt : nil, &local)
     }
 
-    mutating func onAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate? = nil) {
+    mutating func onAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate? = nil, attributed: Bool) {
         noteHelperAnswer(seq: seq, from: sender)
         if let helper = trust.auditPings.removeValue(forKey: seq) {
             // It answers us directly, yet ignored our request to membership.probe for us: freeloading.
-            if helper == sender && trust.currentSender == sender {
+            if helper == sender && attributed {
                 stats.unansweredPingReqs += 1
                 penalize(helper, .unanswered)
             }
@@ -101,7 +102,7 @@ extension NodeCore {
         }
         if var p = membership.probe, p.seq == seq {
             // A direct answer from the target measures the round trip: place ourselves.
-            if let c = coordinate, sender == p.target, trust.currentSender == sender {
+            if let c = coordinate, sender == p.target, attributed {
                 learnCoordinate(c, of: sender, rtt: Double(now.nanoseconds(since: p.startedAt)) / 1e9)
             }
             if !p.acked {
@@ -109,13 +110,13 @@ extension NodeCore {
                 // memberlist: a direct ack lowers the multiplier; an indirect one leaves it.
                 if !p.indirect { membership.awareness.apply(-1) }
                 membership.probe = p
-                if trust.currentSender == sender && (sender == p.target || trust.helperAudits[seq] != nil) {
+                if attributed && (sender == p.target || trust.helperAudits[seq] != nil) {
                     reward(sender, timelyAck: true)
                 }
             }
             return
         }
-        if onNearnessAck(seq: seq, from: sender, coordinate: coordinate) { return }
+        if onNearnessAck(seq: seq, from: sender, coordinate: coordinate, attributed: attributed) { return }
         if let h = membership.helping.removeValue(forKey: seq) {
             sendDatagram(.ack(seq: h.requesterSeq), to: h.requester)
         }

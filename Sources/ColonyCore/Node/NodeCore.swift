@@ -150,7 +150,8 @@ public struct NodeCore: Sendable {
         membership.me.status = .left
         signMe()
         membership.table.upsert(me, at: now)
-        enqueue(.left(id: me.id, incarnation: me.incarnation, signature: me.signature))
+        var local = Inbound.local
+        enqueue(.left(id: me.id, incarnation: me.incarnation, signature: me.signature), &local)
         timers.schedule(.membership(.leaveTimeout), at: now + settings.leavePropagateTimeout)
         // Nobody live to tell (the count no longer includes us: we are `left`).
         if table.liveCount == 0 { completeLeave() }
@@ -175,8 +176,7 @@ public struct NodeCore: Sendable {
         // packet came from its host: a spoofed `from` cannot get another member graylisted.
         let attributable = table[packet.from].map { $0.member.address.host == source.host } ?? false
         guard admitRate(from: attributable ? packet.from : nil, bytes: bytes, via: transport) else { return flush() }
-        trust.currentSender = attributable ? packet.from : nil
-        defer { trust.currentSender = nil }
+        var inbound = Inbound(sender: attributable ? packet.from : nil, ingress: .local)
         let graylisted = attributable && isGraylisted(packet.from)
         if graylisted, case .sync = packet.message {
             // Its anti-entropy carries news too: ignored like its gossip.
@@ -192,7 +192,7 @@ public struct NodeCore: Sendable {
                 var fresh = false
                 for update in packet.updates {
                     let before = dissemination.newsCount
-                    apply(update)
+                    apply(update, &inbound)
                     if dissemination.newsCount > before && update.subject != .member(me.id) { fresh = true }
                 }
                 if fresh && attributable { reward(packet.from, timelyAck: false) }
@@ -215,7 +215,7 @@ public struct NodeCore: Sendable {
                 stats.misdirectedPings += 1
             }
         case .ack(let seq, let coordinate):
-            onAck(seq: seq, from: packet.from, coordinate: coordinate)
+            onAck(seq: seq, from: packet.from, coordinate: coordinate, attributed: attributable)
         case .nack(let seq):
             onNack(seq: seq, from: packet.from)
         case .pingReq(let seq, let target, let targetAddress):
@@ -223,13 +223,13 @@ public struct NodeCore: Sendable {
         case .gossip:
             break
         case .sync(let sync):
-            onSync(sync, from: sender)
+            onSync(sync, from: sender, &inbound)
         case .queryResponse(let r):
             onQueryResponse(r)
         case .hive(let h):
-            onHive(h, from: sender)
+            onHive(h, from: sender, blame: inbound.sender)
         case .route(let scope, let updates):
-            onRoute(scope: scope, updates: updates, from: sender, graylisted: graylisted)
+            onRoute(scope: scope, updates: updates, from: sender, graylisted: graylisted, blame: inbound.sender)
         case .ihave(let ids):
             if !graylisted { onIHave(ids, from: sender) }
         case .graft(let ids):
@@ -251,7 +251,8 @@ public struct NodeCore: Sendable {
             let r = table[p.target], r.member.status.isLive
         else { return flush() }
         stats.refusedProbes += 1
-        applyDead(id: p.target, incarnation: r.member.incarnation, from: me.id, left: false)
+        var local = Inbound.local
+        applyDead(id: p.target, incarnation: r.member.incarnation, from: me.id, left: false, &local)
         return flush()
     }
 

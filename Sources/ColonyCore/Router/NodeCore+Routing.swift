@@ -23,7 +23,7 @@ extension NodeCore {
 
     /// Called for every queued broadcast: routable news goes down the tree instead of into
     /// the piggyback queue while this member routes. True if it was taken.
-    mutating func routeInstead(_ update: Update) -> Bool {
+    mutating func routeInstead(_ update: Update, _ inbound: inout Inbound) -> Bool {
         guard routing, let id = BroadcastID(update) else { return false }
         router.announce.append(id)
         armGossip()
@@ -38,7 +38,7 @@ extension NodeCore {
             // relays would fill the cache (`routedCacheSize` a member).
             if c.queen == me.id && hive.role == .queen {
                 router.routeOutbox.append(update)
-            } else if case .tree(.cell) = router.ingress {
+            } else if case .tree(.cell) = inbound.ingress {
                 router.claimsDown[c.cell] = c
             } else {
                 router.claimsUp[c.cell] = c
@@ -46,8 +46,8 @@ extension NodeCore {
             return true
         }
         remember(id, update)
-        switch router.ingress {
-        case .tree: router.forwarding.append(update)
+        switch inbound.ingress {
+        case .tree: inbound.forward.append(update)
         // A graft answer means the tree missed us; it may have missed everyone (the origin's
         // queen died with it), so it goes up the tree like our own: a queen that holds it
         // already drops it, one that lacks it forwards it to her cell and the queens.
@@ -221,24 +221,21 @@ extension NodeCore {
         }
     }
 
-    mutating func onRoute(scope: RouteScope, updates: [Update], from sender: Peer, graylisted: Bool) {
+    mutating func onRoute(scope: RouteScope, updates: [Update], from sender: Peer, graylisted: Bool, blame: NodeID?) {
         guard !graylisted else {
             stats.graylistedUpdatesIgnored += updates.count
             return
         }
-        router.ingress = scope == .leaf ? .leaf : .tree(scope)
-        router.forwarding = []
+        var inbound = Inbound(sender: blame, ingress: scope == .leaf ? .leaf : .tree(scope))
         for u in updates {
             guard BroadcastID(u) != nil else {
                 // Only broadcasts are routed; membership news rides on gossip.
                 stats.recordsInvalid += 1
                 continue
             }
-            apply(u)
+            apply(u, &inbound)
         }
-        router.ingress = .local
-        let fresh = router.forwarding
-        router.forwarding = []
+        let fresh = inbound.forward
         guard !fresh.isEmpty, hive.role == .queen else { return }
         switch scope {
         case .swarm: relay(fresh, except: sender.id, toCell: true, toQueens: true)

@@ -33,10 +33,6 @@ struct Router: Sendable {
     var relay: [Relay] = []
     var relayArmed = false
     var relayBucket: TokenBucket?
-    /// Where news being applied came from, for routing.
-    var ingress: Ingress = .local
-    /// Broadcasts to forward down the tree, gathered while a routed packet is applied.
-    var forwarding: [Update] = []
     /// Broadcasts to route up to our queen, sent when the input's effects are flushed.
     var routeOutbox: [Update] = []
 }

@@ -48,13 +48,14 @@ extension NodeCore {
         let next = nextBroadcastID()
         var e = UserEvent(id: next.id, lamport: next.lamport, name: name, payload: payload, coalesce: coalesce)
         e.signature = sign(SignedClaim.event(e))
-        applyEvent(e, replayed: false)
+        var local = Inbound.local
+        applyEvent(e, replayed: false, &local)
         return (.success(e), flush())
     }
 
-    mutating func applyEvent(_ e: UserEvent, replayed: Bool) {
+    mutating func applyEvent(_ e: UserEvent, replayed: Bool, _ inbound: inout Inbound) {
         if authenticates && !replicated.eventsSeen.contains(e.id)
-            && !verified(e.signature, of: SignedClaim.event(e), origin: e.id.origin)
+            && !verified(e.signature, of: SignedClaim.event(e), origin: e.id.origin, blame: inbound.sender)
         {
             return
         }
@@ -74,7 +75,7 @@ extension NodeCore {
         out.append(.persist(.event(e)))
         bufferEvent(e)
         emit(.userEvent(e, replayed: replayed))
-        if !replayed { enqueue(.event(e)) }
+        if !replayed { enqueue(.event(e), &inbound) }
     }
 
     mutating func bufferEvent(_ e: UserEvent) {
@@ -115,18 +116,19 @@ extension NodeCore {
         q.signature = sign(SignedClaim.query(q))
         replicated.pendingQueries[next.id.counter] = PendingQuery(id: q.id)
         timers.schedule(.state(.queryDeadline(next.id.counter)), at: now + timeout)
-        applyQuery(q)
+        var local = Inbound.local
+        applyQuery(q, &local)
         return (.success(q), flush())
     }
 
-    mutating func applyQuery(_ q: Query) {
+    mutating func applyQuery(_ q: Query, _ inbound: inout Inbound) {
         if authenticates && !replicated.eventsSeen.contains(q.id)
-            && !verified(q.signature, of: SignedClaim.query(q), origin: q.id.origin)
+            && !verified(q.signature, of: SignedClaim.query(q), origin: q.id.origin, blame: inbound.sender)
         {
             return
         }
         guard admitBroadcast(id: q.id, lamport: q.lamport) else { return }
-        enqueue(.query(q))
+        enqueue(.query(q), &inbound)
         if q.filter.matches(me) { emit(.queryReceived(q)) }
     }
 

@@ -165,7 +165,8 @@ extension NodeCore {
         var i = 0
         while i < replicated.awaitingDurability.count && replicated.awaitingDurability[i].dot.counter <= counter {
             if phase == .active || phase == .leaving {
-                enqueue(.record(replicated.awaitingDurability[i]))
+                var local = Inbound.local
+                enqueue(.record(replicated.awaitingDurability[i]), &local)
                 noticeEvicted(replicated.awaitingDurability[i])
             }
             i += 1
@@ -181,13 +182,14 @@ extension NodeCore {
         for r in records {
             noteEvidence(r)
             if let rev = revocation(in: r) { trust.revoked.insert(rev.id) }
-            if let e = eviction(in: r, verify: false) { restoredEvictions.insert(e.id) }
+            if let e = eviction(in: r, verify: false, blame: nil) { restoredEvictions.insert(e.id) }
             replicated.hlc.observe(r.timestamp, wallMs: 0)
             if r.dot.origin == me.id { replicated.writeCounter = max(replicated.writeCounter, r.dot.counter) }
             replicated.store.apply(r, now: now)
         }
         replicated.durableCounter = replicated.writeCounter
-        for id in restoredEvictions { refreshEviction(id, quietly: true) }
+        var local = Inbound.local
+        for id in restoredEvictions { refreshEviction(id, quietly: true, &local) }
         for e in events {
             replicated.lamport = max(replicated.lamport, e.lamport)
             if e.id.origin == me.id { replicated.eventCounter = max(replicated.eventCounter, e.id.counter) }
@@ -195,7 +197,7 @@ extension NodeCore {
         }
     }
 
-    mutating func applyRecord(_ r: StateRecord, regossip: Bool = true) {
+    mutating func applyRecord(_ r: StateRecord, regossip: Bool = true, _ inbound: inout Inbound) {
         guard r.dot.counter > 0, r.dot.counter < maxCounter, r.prev < r.dot.counter else {
             stats.recordsInvalid += 1
             return
@@ -203,7 +205,7 @@ extension NodeCore {
         // Only the origin can sign its records; checked before the dot counts as seen (and
         // before it moves any counter), so a forgery cannot shadow the real record.
         if authenticates && !state.seen.contains(r.dot)
-            && !verified(r.signature, of: SignedClaim.record(r), origin: r.dot.origin)
+            && !verified(r.signature, of: SignedClaim.record(r), origin: r.dot.origin, blame: inbound.sender)
         {
             return
         }
@@ -212,15 +214,15 @@ extension NodeCore {
             // Colony's own keys: only valid revocations and evictions, never deleted.
             if let rev = revocation(in: r) {
                 applyRevocation(rev)
-            } else if let e = eviction(in: r, verify: !state.seen.contains(r.dot)) {
+            } else if let e = eviction(in: r, verify: !state.seen.contains(r.dot), blame: inbound.sender) {
                 evicted = e.id
             } else {
                 stats.recordsInvalid += 1
-                if let s = trust.currentSender { penalize(s, .invalidSignature) }
+                if let s = inbound.sender { penalize(s, .invalidSignature) }
                 return
             }
         }
-        defer { if let evicted { refreshEviction(evicted) } }
+        defer { if let evicted { refreshEviction(evicted, &inbound) } }
         noteEvidence(r)
         // Our own records come back from peers; what we hold already is a duplicate.
         if r.dot.origin == me.id && r.dot.counter > replicated.writeCounter {
@@ -247,7 +249,7 @@ extension NodeCore {
             // Gossip passes news on, including what anti-entropy brings (writes that gossip
             // missed, e.g. across a healed partition) — but not a joiner's download of old
             // state: re-broadcasting that would resend the whole download.
-            if regossip { enqueue(.record(r)) }
+            if regossip { enqueue(.record(r), &inbound) }
         }
     }
 
@@ -295,9 +297,11 @@ extension NodeCore {
         return answer
     }
 
-    mutating func applySynced(_ records: [StateRecord], through: [Dot], regossip: Bool = true) {
+    mutating func applySynced(
+        _ records: [StateRecord], through: [Dot], regossip: Bool = true, _ inbound: inout Inbound
+    ) {
         stats.stateRecordsSynced += records.count
-        for r in records { applyRecord(r, regossip: regossip) }
+        for r in records { applyRecord(r, regossip: regossip, &inbound) }
         var marks = through.filter { $0.counter < maxCounter }
         if authenticates {
             // "Complete through c" skips counters nobody holds any more (superseded). Taken on
@@ -320,7 +324,7 @@ extension NodeCore {
         }
     }
 
-    mutating func onStateSync(_ sync: Sync, from sender: Peer) {
+    mutating func onStateSync(_ sync: Sync, from sender: Peer, _ inbound: inout Inbound) {
         switch sync {
         case .stateRoot(let e, let root):
             if root == state.seen.rootHash {
@@ -338,7 +342,7 @@ extension NodeCore {
         case .stateRecords(let e, let records, let through, let complete, let digest):
             if let digest {
                 // Step 3 arrived at the peer: take what we lacked, answer with what it lacks.
-                applySynced(records, through: through)
+                applySynced(records, through: through, &inbound)
                 let answer = recordsMissing(for: digest)
                 sendStream(
                     .stateRecords(
@@ -347,7 +351,7 @@ extension NodeCore {
                 if !complete { startStateSync(with: sender) }
             } else {
                 guard let x = dissemination.exchanges.removeValue(forKey: e), x.kind == .state else { return }
-                applySynced(records, through: through, regossip: !x.catchUp)
+                applySynced(records, through: through, regossip: !x.catchUp, &inbound)
                 if !complete { startStateSync(with: x.peer, catchUp: x.catchUp) }
             }
         default:

@@ -44,7 +44,7 @@ extension NodeCore {
     /// The valid eviction a reserved record holds, if it is one. Self-contained: the record's
     /// origin issued it, under its own key, signed, and justified by accusations (verified
     /// when `verify`) or by the authority's revocation.
-    mutating func eviction(in r: StateRecord, verify: Bool) -> Eviction? {
+    mutating func eviction(in r: StateRecord, verify: Bool, blame: NodeID?) -> Eviction? {
         guard r.key.hasPrefix(Eviction.keyPrefix), let value = r.value, let e = try? Eviction(decoding: value),
             r.key == e.key, e.issuer == r.dot.origin, e.id != e.issuer,
             e.expiresMs >= e.atMs, e.expiresMs - e.atMs <= Eviction.maximumMs
@@ -61,8 +61,9 @@ extension NodeCore {
             guard accusers.count >= Eviction.minimumAccusers, reachThreshold(e.accusations) else { return nil }
         }
         guard verify, authenticates else { return e }
-        guard verified(e.signature, of: SignedClaim.eviction(e), origin: e.issuer) else { return nil }
-        for a in e.accusations where !verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser) {
+        guard verified(e.signature, of: SignedClaim.eviction(e), origin: e.issuer, blame: blame) else { return nil }
+        for a in e.accusations
+        where !verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser, blame: blame) {
             return nil
         }
         return e
@@ -72,7 +73,7 @@ extension NodeCore {
 
     /// Re-read what the state holds about `id`'s evictions, and act on a change: an identity
     /// newly evicted is marked dead and leaves every cell; one no longer evicted may return.
-    mutating func refreshEviction(_ id: NodeID, quietly: Bool = false) {
+    mutating func refreshEviction(_ id: NodeID, quietly: Bool = false, _ inbound: inout Inbound) {
         let prefix = Eviction.keyPrefix + id.description + "/"
         var byIssuer: [NodeID: Eviction] = [:]
         for key in state.keys(prefix: prefix) {
@@ -119,7 +120,7 @@ extension NodeCore {
                 for m in randomMembers(2, filter: { $0.member.status == .alive }) { startDigest(with: m.peer) }
             } else if let m = trust.heldBack.removeValue(forKey: id) {
                 // It announced itself while we still refused it.
-                applyAlive(m)
+                applyAlive(m, &inbound)
             } else if let r = table[id], r.member.status == .dead, hive.rng.unit() < 3 / Double(max(1, table.liveCount))
             {
                 // A few members (three, on average) tell the returning member it was held
@@ -132,7 +133,8 @@ extension NodeCore {
     /// Evictions that ran out (looked for on the reap tick, and on the hive's home tick so an
     /// evicted member notices its own at once): the identity may return.
     mutating func expireEvictions() {
-        for id in trust.evictedNow.sorted() where !isExcluded(id) { refreshEviction(id) }
+        var local = Inbound.local
+        for id in trust.evictedNow.sorted() where !isExcluded(id) { refreshEviction(id, &local) }
     }
 
     /// The accusers' penalties add up to the eviction threshold: the swarm's reputation of
@@ -180,7 +182,7 @@ extension NodeCore {
     /// An accusation from a worker of our cell (or about our own queen, from another
     /// cell's), or one another queen passes on: the victims of one offender are spread over
     /// many cells, so queens pool what they hear.
-    mutating func onAccuse(cell: CellID, accusation a: Accusation, from: NodeID) {
+    mutating func onAccuse(cell: CellID, accusation a: Accusation, from: NodeID, blame: NodeID?) {
         let fromQueen = a.accuser != from
         guard hive.role == .queen, cell == hive.cell, a.accused != me.id, a.accused != from, a.accuser != a.accused,
             table[from]?.member.status == .alive, !isGraylisted(from), !isExcluded(from), !isExcluded(a.accuser),
@@ -189,7 +191,7 @@ extension NodeCore {
         else { return }
         let ms = wallMs
         guard a.atMs + Eviction.accusationWindowMs >= ms, a.atMs <= ms + Eviction.accusationSkewMs,
-            verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser)
+            verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser, blame: blame)
         else { return }
         stats.accusationsReceived += 1
         noteAccusation(a, cell: cell, share: !fromQueen)
@@ -243,7 +245,8 @@ extension NodeCore {
         guard case .success = writeRecord(e.key, value: e.encoded, context: nil) else { return }
         stats.evictionsIssued += 1
         hive.accusations[id] = nil
-        refreshEviction(id)
+        var local = Inbound.local
+        refreshEviction(id, &local)
     }
 
     /// Our eviction record (or its lifting) just became durable and went out: tell the
@@ -287,14 +290,15 @@ extension NodeCore {
         lifted.signature = sign(SignedClaim.eviction(lifted))
         guard case .success = writeRecord(lifted.key, value: lifted.encoded, context: nil) else { return }
         stats.evictionsLifted += 1
-        refreshEviction(e.id)
+        var local = Inbound.local
+        refreshEviction(e.id, &local)
     }
 
     /// A member asks us to lift our eviction of `evicted` (an operator's order, as depose).
-    mutating func onLift(evicted: NodeID, signature: Signature?, from: NodeID) {
+    mutating func onLift(evicted: NodeID, signature: Signature?, from: NodeID, blame: NodeID?) {
         guard from != evicted, table[from]?.member.status.isLive == true, !isGraylisted(from), !isExcluded(from),
             let e = evictions[evicted]?[me.id], e.inForce(atMs: wallMs),
-            verified(signature, of: SignedClaim.liftRequest(evicted: evicted, by: from), origin: from)
+            verified(signature, of: SignedClaim.liftRequest(evicted: evicted, by: from), origin: from, blame: blame)
         else { return }
         liftOwn(e)
     }

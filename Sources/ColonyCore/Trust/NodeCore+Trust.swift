@@ -29,14 +29,16 @@ extension NodeCore {
 
     /// True if `signature` is `origin`'s valid signature of `claim` (always true when this
     /// node does not authenticate). A failure is counted and held against the sender.
-    mutating func verified(_ signature: Signature?, of claim: @autoclosure () -> [UInt8], origin: NodeID) -> Bool {
+    mutating func verified(
+        _ signature: Signature?, of claim: @autoclosure () -> [UInt8], origin: NodeID, blame: NodeID?
+    ) -> Bool {
         guard let a = trust.authenticator else { return true }
         guard let s = signature, s.publicKey.count == Signature.publicKeyBytes,
             s.bytes.count == Signature.signatureBytes,
             a.nodeID(for: s.publicKey) == origin, a.verify(s.bytes, of: claim(), publicKey: s.publicKey)
         else {
             stats.signaturesRejected += 1
-            if let sender = trust.currentSender { penalize(sender, .invalidSignature) }
+            if let blame { penalize(blame, .invalidSignature) }
             return false
         }
         return true

@@ -21,8 +21,6 @@ struct Trust: Sendable {
     }
 
     var authenticator: (any Authenticator)?
-    /// The member whose packet is being processed (for rewards and penalties).
-    var currentSender: NodeID?
     var scores: TreeDictionary<NodeID, PeerScore> = [:]
     var scoreDecayArmed = false
     var packetBuckets: [NodeID: TokenBucket] = [:]

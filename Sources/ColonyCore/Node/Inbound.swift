@@ -1,0 +1,16 @@
+/// What the inbound gate established about the packet being handled (DESIGN.md §1, "one
+/// inbound gate"), passed explicitly down the path that applies what it carries, instead of
+/// fields on the core that depend on call order.
+struct Inbound: Sendable {
+    /// The member to reward or blame for what the packet carries: its claimed sender, when
+    /// the packet came from that member's host. Nil when it is not attributable, and for
+    /// local inputs (timers, commands): then nobody is blamed.
+    var sender: NodeID?
+    /// How the news arrived: routing decides from it where news goes next.
+    var ingress: Ingress
+    /// Routed broadcasts first learned from a tree packet: to forward down the tree.
+    var forward: [Update] = []
+
+    /// News of our own, or from a timer or command.
+    static var local: Inbound { Inbound(sender: nil, ingress: .local) }
+}
