@@ -161,10 +161,10 @@ extension Simulation.Context {
             until: judged + 4 * settings.probeTimeout.nanosecondsInt64 + settings.probeInterval.nanosecondsInt64,
             from: judged
         ) { false }
-        result.honestDeliveryRatio = d.want == 0 ? 1 : Double(d.got) / Double(d.want)
-        result.offenders = offenderCount
-        result.offendersGraylisted = offenders.filter { !(graylistedBy[$0] ?? []).isEmpty }.count
-        result.honestGraylisted = honest.filter { !(graylistedBy[$0] ?? []).isEmpty }.count
+        result.abuse.honestDeliveryRatio = d.want == 0 ? 1 : Double(d.got) / Double(d.want)
+        result.abuse.offenders = offenderCount
+        result.abuse.offendersGraylisted = offenders.filter { !(graylistedBy[$0] ?? []).isEmpty }.count
+        result.abuse.honestGraylisted = honest.filter { !(graylistedBy[$0] ?? []).isEmpty }.count
         // Rounds from first offence to graylisting, per pair that met an offence.
         var worst: Int64 = 0
         var pending = 0
@@ -180,9 +180,9 @@ extension Simulation.Context {
             let kind = kindOf[o]!.rawValue
             perKind[kind] = max(perKind[kind] ?? 0, rounds)
         }
-        result.graylistRoundsMax = Int(worst)
-        result.graylistRoundsByKind = perKind.mapValues(Int.init)
-        result.offencePairsNotGraylisted = pending
+        result.abuse.graylistRoundsMax = Int(worst)
+        result.abuse.graylistRoundsByKind = perKind.mapValues(Int.init)
+        result.abuse.offencePairsNotGraylisted = pending
         result.falsePositives = sim.falselyDeclaredDead.filter { !isOffender.contains($0) }.count
         var problems: [String] = []
         if d.got != d.want { problems.append("honest news reached \(d.got) of \(d.want) (node, item) pairs") }
@@ -203,10 +203,12 @@ extension Simulation.Context {
                 "honest nodes do not all see each other alive (\(views.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) views of \(subjects.count) nodes)"
             )
         }
-        if result.offendersGraylisted != offenderCount {
-            problems.append("\(offenderCount - result.offendersGraylisted!) offenders never graylisted")
+        if result.abuse.offendersGraylisted != offenderCount {
+            problems.append("\(offenderCount - result.abuse.offendersGraylisted!) offenders never graylisted")
         }
-        if result.honestGraylisted != 0 { problems.append("\(result.honestGraylisted!) honest nodes graylisted") }
+        if result.abuse.honestGraylisted != 0 {
+            problems.append("\(result.abuse.honestGraylisted!) honest nodes graylisted")
+        }
         if worst > 10 { problems.append("an offender took \(worst) gossip rounds to be graylisted (limit 10)") }
         if pending > 0 { problems.append("\(pending) honest nodes met an offence but never graylisted its author") }
         if !problems.isEmpty { result.failure = problems.joined(separator: "; ") }

@@ -107,9 +107,9 @@ extension Simulation.Context {
                 }
             }
         }
-        result.offenders = offenders.count
-        result.offendersEvicted = everywhereAt.count
-        result.evictTime = Distribution(everywhereAt.values.map { Double($0 - attackStart) / 1e6 })
+        result.hive.offenders = offenders.count
+        result.hive.offendersEvicted = everywhereAt.count
+        result.hive.evictTime = Distribution(everywhereAt.values.map { Double($0 - attackStart) / 1e6 })
 
         // Once the attack is over, lift the eviction that has longest to run, from a random
         // honest member (lifting it earlier would let the attack resume).
@@ -160,10 +160,10 @@ extension Simulation.Context {
         }
         // Broadcasts sent during the attack must all have arrived by now.
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
-        result.liftTime = liftDone.isEmpty ? nil : Distribution(liftDone)
-        result.readmitTime = readmitted.isEmpty ? nil : Distribution(readmitted)
-        result.honestEvicted = honestEvicted.count
-        result.evictedInRoster = inRoster
+        result.hive.liftTime = liftDone.isEmpty ? nil : Distribution(liftDone)
+        result.hive.readmitTime = readmitted.isEmpty ? nil : Distribution(readmitted)
+        result.hive.honestEvicted = honestEvicted.count
+        result.hive.evictedInRoster = inRoster
 
         var problems: [String] = []
         if everywhereAt.count < offenders.count {
@@ -182,7 +182,7 @@ extension Simulation.Context {
         if lifted != nil && liftDone.isEmpty { problems.append("the lifted offender never came back") }
         if tracker.delivered != tracker.expected {
             problems.append(
-                String(format: "honest broadcasts not delivered everywhere: %.5f", result.deliveryRatio ?? 0))
+                String(format: "honest broadcasts not delivered everywhere: %.5f", result.hive.deliveryRatio ?? 0))
         }
         result.converged = problems.isEmpty
         if !problems.isEmpty { result.failure = problems.joined(separator: "; ") }

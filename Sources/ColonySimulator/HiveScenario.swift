@@ -62,7 +62,7 @@ extension Simulation.Context {
                 "the hive did not form within 120 s (\(queens().count) queens, \(sim.upNodes.filter { sim.nodes[$0].core?.hive.role == .homeless }.count) homeless)"
             return false
         }
-        result.hiveFormedMs = Double(formed) / 1e6
+        result.hive.hiveFormedMs = Double(formed) / 1e6
         recordHiveShape(&result)
         return true
     }
@@ -111,8 +111,8 @@ extension Simulation.Context {
 
     func recordHiveShape(_ result: inout SimulationResult) {
         let q = queens()
-        result.cells = q.count
-        result.cellSizes = Distribution(q.map { Double($0.size) })
+        result.hive.cells = q.count
+        result.hive.cellSizes = Distribution(q.map { Double($0.size) })
     }
 
     /// Nearness: per worker, the true RTT to its queen ÷ that to the nearest queen with room
@@ -129,7 +129,7 @@ extension Simulation.Context {
             let best = open.map { sim.trueRTT(i, $0.node) }.reduce(mine, Swift.min)
             if best > 0 { ratios.append(mine / best) }
         }
-        result.queenRTTRatio = Distribution(ratios)
+        result.hive.queenRTTRatio = Distribution(ratios)
     }
 
     // MARK: hive
@@ -166,23 +166,23 @@ extension Simulation.Context {
         result.rttError = sim.coordinateError(pairs: 2000, rng: &rng)
         result.bytesPerNodePerSecond =
             Double(sim.totalBytesSent - bytesBefore) / Double(n) / (Double(sim.now - start) / 1e9)
-        result.converged = result.deliveryRatio == 1
+        result.converged = result.hive.deliveryRatio == 1
         if !result.converged {
             result.failure = String(
-                format: "broadcasts not delivered everywhere: delivery ratio %.5f", result.deliveryRatio ?? 0)
+                format: "broadcasts not delivered everywhere: delivery ratio %.5f", result.hive.deliveryRatio ?? 0)
         }
     }
 
     func finishBroadcasts(_ result: inout SimulationResult, tracker: BroadcastTracker, sentBefore: Int) {
-        result.broadcasts = tracker.order.count
-        result.deliveryRatio = tracker.expected == 0 ? nil : Double(tracker.delivered) / Double(tracker.expected)
+        result.hive.broadcasts = tracker.order.count
+        result.hive.deliveryRatio = tracker.expected == 0 ? nil : Double(tracker.delivered) / Double(tracker.expected)
         // Only the receivers that could deliver count (after a mass crash, the survivors).
         let perBroadcast = Double(max(1, tracker.order.count)) * Double(max(1, tracker.receivers.count - 1))
-        result.rmr = Double(sim.payloadsSent - sentBefore) / perBroadcast - 1
-        result.ldh = tracker.order.compactMap { tracker.items[$0]!.holders.values.max() }.max()
-        result.broadcastLatency = Distribution(
+        result.hive.rmr = Double(sim.payloadsSent - sentBefore) / perBroadcast - 1
+        result.hive.ldh = tracker.order.compactMap { tracker.items[$0]!.holders.values.max() }.max()
+        result.hive.broadcastLatency = Distribution(
             tracker.order.map { Double(tracker.items[$0]!.lastAt - tracker.items[$0]!.sentAt) / 1e6 })
-        result.rateLimited = sim.nodes.compactMap { $0.core?.stats.rateLimited }.reduce(0, +)
+        result.hive.rateLimited = sim.nodes.compactMap { $0.core?.stats.rateLimited }.reduce(0, +)
     }
 
     // MARK: queen-loss
@@ -247,8 +247,8 @@ extension Simulation.Context {
             sim.onEvent = nil
             sim.run(until: sim.now + 2 * Simulation.second)
         }
-        result.failover = Distribution(failovers)
-        result.electionMs = Distribution(elections)
+        result.hive.failover = Distribution(failovers)
+        result.hive.electionMs = Distribution(elections)
 
         // Mass failure while broadcasts flow.
         let fraction = options.killFraction ?? 0.2
@@ -272,13 +272,13 @@ extension Simulation.Context {
         let deadline = start + window + 120 * Simulation.second
         drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
-        result.killed = victims.count
+        result.hive.killed = victims.count
         let required = fraction > 0.5 ? 0.999 : 1.0
-        result.converged = (result.deliveryRatio ?? 0) >= required
+        result.converged = (result.hive.deliveryRatio ?? 0) >= required
         if !result.converged {
             result.failure = String(
                 format: "delivery to survivors %.5f after killing %d of %d nodes (required %.3f)",
-                result.deliveryRatio ?? 0, victims.count, up.count, required)
+                result.hive.deliveryRatio ?? 0, victims.count, up.count, required)
         }
     }
 }
@@ -348,23 +348,23 @@ extension Simulation.Context {
         }
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
         // Joiners catch up on earlier broadcasts, so payloads ÷ receivers is no redundancy.
-        result.rmr = nil
+        result.hive.rmr = nil
         recordHiveShape(&result)
-        result.splits = order.count
-        result.splitTime = Distribution(
+        result.hive.splits = order.count
+        result.hive.splitTime = Distribution(
             order.compactMap { c in splits[c]!.doneAt.map { Double($0 - splits[c]!.start) / 1e6 } })
-        result.splitsIncomplete = order.filter { splits[$0]!.doneAt == nil }.count
-        if result.deliveryRatio != 1 {
+        result.hive.splitsIncomplete = order.filter { splits[$0]!.doneAt == nil }.count
+        if result.hive.deliveryRatio != 1 {
             result.failure = String(
-                format: "broadcasts lost while cells split: delivery ratio %.5f", result.deliveryRatio ?? 0)
+                format: "broadcasts lost while cells split: delivery ratio %.5f", result.hive.deliveryRatio ?? 0)
             return
         }
         if order.isEmpty {
             result.failure = "no cell split while the hive grew from \(n) to \(everyone) members"
             return
         }
-        if result.splitsIncomplete! > 0 {
-            result.failure = "\(result.splitsIncomplete!) of \(order.count) splits never completed"
+        if result.hive.splitsIncomplete! > 0 {
+            result.failure = "\(result.hive.splitsIncomplete!) of \(order.count) splits never completed"
             return
         }
         if !hiveFormed() {
@@ -403,10 +403,10 @@ extension Simulation.Context {
         }
         drive(until: mergeDeadline, from: shrinkAt) { merged() }
         if merged() {
-            result.merges = 1
-            result.mergeTime = Distribution([Double(sim.now - shrinkAt) / 1e6])
+            result.hive.merges = 1
+            result.hive.mergeTime = Distribution([Double(sim.now - shrinkAt) / 1e6])
         } else {
-            result.merges = 0
+            result.hive.merges = 0
             result.failure =
                 "cell \(victim.cell) shrank to \(remaining.count) members (low-water mark \(low)) but did not merge within \((mergeDeadline - shrinkAt) / Simulation.second) s"
             return
@@ -431,7 +431,7 @@ extension Simulation.Context {
             if case .evicted(let e) = event { evicted.insert(e.id) }
         }
         defer {
-            result.honestEvicted = evicted.count
+            result.hive.honestEvicted = evicted.count
             if !evicted.isEmpty {
                 result.failure = (result.failure.map { $0 + "; " } ?? "") + "\(evicted.count) honest members evicted"
             }
@@ -470,7 +470,7 @@ extension Simulation.Context {
             faults += 1
         }
         sim.heal()
-        result.faults = faults
+        result.hive.faults = faults
         guard waitHiveFormed(until: sim.now + 60 * Simulation.second) != nil else {
             result.failure = "after the faults stopped the hive did not form again within 60 s"
             return

@@ -559,8 +559,8 @@ public enum Simulation {
             result.timeline = timeline(times, of: n)
             result.newsLabel = "nodes that hold the write"
             result.falsePositives = sim.falselyDeclaredDead.count
-            result.acknowledgedWrites = 1
-            result.lostWrites = held == n ? 0 : 1
+            result.state.acknowledgedWrites = 1
+            result.state.lostWrites = held == n ? 0 : 1
             result.converged = held == n
             if !result.converged {
                 result.failure =
@@ -626,7 +626,7 @@ public enum Simulation {
                 if case .keyChanged(let c) = event { maxSiblings = max(maxSiblings, c.siblings) }
             }
             drive(until: end, from: start) { false }
-            result.maxSiblings = maxSiblings
+            result.state.maxSiblings = maxSiblings
             // Liveness: faults have stopped; all live nodes must end with the same state.
             let calm = sim.now
             let deadline = calm + 300 * second
@@ -655,13 +655,13 @@ public enum Simulation {
                     if let ks = store.keyState(key) { falseSiblings += oracle.falseSiblings(in: ks) }
                 }
             }
-            result.acknowledgedWrites = oracle.acknowledged.count
-            result.lostWrites = lost
-            result.divergentNodes = divergent
-            result.falseSiblings = falseSiblings
+            result.state.acknowledgedWrites = oracle.acknowledged.count
+            result.state.lostWrites = lost
+            result.state.divergentNodes = divergent
+            result.state.falseSiblings = falseSiblings
             result.falsePositives = sim.falselyDeclaredDead.count
             result.healMs = Double(sim.now - calm) / 1e6
-            result.stateConvergedMs = stateAgreedAt.map { Double($0 - calm) / 1e6 }
+            result.state.stateConvergedMs = stateAgreedAt.map { Double($0 - calm) / 1e6 }
             result.converged = membership && divergent == 0
             if !membership {
                 result.failure = "did not converge: membership views still differ 300 s after faults stopped"
