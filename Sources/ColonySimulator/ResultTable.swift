@@ -55,12 +55,15 @@ extension SimulationResult {
 
     var abuseRow: (String, String) {
         let a = abuse
+        // As a dictionary prints, in a stable order.
+        let pairs = a.graylistRoundsByKind.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }
+        let byKind = "[" + pairs.joined(separator: ", ") + "]"
         let text = a.honestDeliveryRatio.map {
             String(
                 format: "honest delivery %.4f · %d/%d offenders graylisted · worst %d rounds %@ · "
                     + "%d honest graylisted",
                 $0, a.offendersGraylisted ?? 0, a.offenders ?? 0, a.graylistRoundsMax ?? -1,
-                a.graylistRoundsByKind.description, a.honestGraylisted ?? 0)
+                byKind, a.honestGraylisted ?? 0)
         }
         return ("abuse", text ?? "—")
     }
