@@ -33,7 +33,7 @@ extension Simulation.Context {
         guard formHive(&result) else { return }
         let attackStart = sim.now + 2 * Simulation.second
         let attackEnd = attackStart + Int64((options.durationSeconds ?? 60) * 1e9)
-        let count = options.offenders ?? max(2, n / 50)
+        let count = options.hive.offenders ?? max(2, n / 50)
         // Freeloaders are left out: one that ignores ping-reqs costs each asker a slip now
         // and then, and the abuse scenario shows them graylisted; their victims' scores
         // rarely add up to the eviction threshold within a minute.
@@ -45,7 +45,7 @@ extension Simulation.Context {
         sim.run(until: attackStart)
         scheduleEvictionAttack(cast, start: attackStart, end: attackEnd)
         scheduleBroadcasts(
-            options.broadcasts ?? 200, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
+            options.hive.broadcasts ?? 200, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
             senders: cast.honest)
         let sentBefore = sim.payloadsSent
         let inRoster = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd + 20 * Simulation.second)

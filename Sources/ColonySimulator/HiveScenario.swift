@@ -76,7 +76,7 @@ extension Simulation.Context {
     /// minus 1), delivery, last delivery hop and latency to the last node. `--no-hive` runs the
     /// same workload over plain gossip.
     mutating func hive(_ result: inout SimulationResult) {
-        if options.hive {
+        if options.hive.formCells {
             guard formHive(&result) else { return }
             sim.run(until: sim.now + 2 * Simulation.second)
         } else {
@@ -86,7 +86,7 @@ extension Simulation.Context {
         let all = Set(0..<n)
         let tracker = BroadcastTracker(receivers: all)
         trackBroadcasts(tracker)
-        let count = options.broadcasts ?? 200
+        let count = options.hive.broadcasts ?? 200
         let start = sim.now + 100_000_000
         let window = 10 * Simulation.second
         let sentBefore = sim.payloadsSent
@@ -99,7 +99,7 @@ extension Simulation.Context {
         if let settle = options.durationSeconds, settle > 0 {
             drive(until: sim.now + Int64(settle * 1e9), from: sim.now) { false }
         }
-        if options.hive { recordQueenRTT(&result) }
+        if options.hive.formCells { recordQueenRTT(&result) }
         result.rttError = sim.coordinateError(pairs: 2000, rng: &rng)
         result.bytesPerNodePerSecond =
             Double(sim.totalBytesSent - bytesBefore) / Double(n) / (Double(sim.now - start) / 1e9)
@@ -127,7 +127,7 @@ extension Simulation.Context {
         sim.run(until: sim.now + 2 * Simulation.second)
         var failovers: [Double] = []
         var elections: [Double] = []
-        let rounds = options.rounds ?? 20
+        let rounds = options.hive.rounds ?? 20
         rounds: for _ in 0..<rounds {
             switch crashOneQueen(&result) {
             case .noCandidate: break rounds
@@ -204,7 +204,7 @@ extension Simulation.Context {
     /// `--kill` of the up nodes (a queen among them) crash at once while broadcasts flow:
     /// every broadcast from a survivor must reach every survivor.
     mutating func massFailure(_ result: inout SimulationResult) {
-        let fraction = options.killFraction ?? 0.2
+        let fraction = options.hive.killFraction ?? 0.2
         let up = sim.upNodes
         let killCount = min(up.count - 2, Int((Double(up.count) * fraction).rounded()))
         var victims = Set(rng.sample(killCount, from: up))
@@ -220,7 +220,7 @@ extension Simulation.Context {
         let window = 10 * Simulation.second
         let sentBefore = sim.payloadsSent
         scheduleBroadcasts(
-            options.broadcasts ?? 200, from: start, over: window, tracker: tracker, senders: survivors.sorted())
+            options.hive.broadcasts ?? 200, from: start, over: window, tracker: tracker, senders: survivors.sorted())
         sim.schedule(at: killAt) { s in for v in victims.sorted() { s.crash(v) } }
         let deadline = start + window + 120 * Simulation.second
         drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }

@@ -68,7 +68,7 @@ extension Simulation.Context {
                 deadCount += 1
             }
         }
-        sim.crash(victim, kind: options.crashKind)
+        sim.crash(victim, kind: options.crash.kind)
         let detectDeadline = crashAt + maxSuspicion + 60 * Simulation.second
         drive(until: detectDeadline, from: crashAt) { deadCount >= n - 1 }
         let times = deadAt.compactMap { $0 }

@@ -49,91 +49,6 @@ extension ScenarioKind {
     }
 }
 
-public struct SimulationOptions: Sendable {
-    public var scenario: ScenarioKind
-    public var nodes: Int
-    public var seed: UInt64
-    public var profile: String
-    public var loss: Double = 0
-    public var duplicate: Double = 0
-    public var reorder: Double = 0
-    /// Virtual seconds for `steady` (default 600).
-    public var durationSeconds: Double?
-    /// Overrides the profile's suspicion multiplier α.
-    public var suspicionMultiplier: Int?
-    /// What kind of crash `crash` and `pause` inflict: a vanished host (default) or a dead
-    /// process on a live host, whose port refuses connections.
-    public var crashKind: Simulator.CrashKind = .host
-    /// hive, queen-loss: form cells (false: plain gossip, for comparison).
-    public var hive = true
-    /// hive, queen-loss: how many broadcasts to send (default 200).
-    public var broadcasts: Int?
-    /// queen-loss: queens to crash one at a time (default 20).
-    public var rounds: Int?
-    /// queen-loss: the fraction of nodes crashed at once (default 0.2).
-    public var killFraction: Double?
-    /// split: nodes that join the formed hive (default: as many as it has).
-    public var joiners: Int?
-    /// Per-node clock rate error bound (default 0.01 in the hive scenarios, else 0).
-    public var clockDrift: Double?
-    /// Overrides the hive's lease fraction (a negative control: above 1, a lease outlasts
-    /// the voters' stickiness and the lease check must catch it).
-    public var leaseFraction: Double?
-    /// evict: misbehaving members (default max(2, N/50)) and how long evictions last
-    /// (seconds, default 90).
-    public var offenders: Int?
-    public var evictTTLSeconds: Double?
-
-    public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
-        self.scenario = scenario
-        self.nodes = nodes
-        self.seed = seed
-        self.profile = profile
-    }
-
-    public var seedText: String { "0x" + String(seed, radix: 16) }
-
-    /// The one command that replays this run.
-    public var reproduceCommand: String {
-        var cmd = "swift run -c release colony simulate --scenario \(scenario.rawValue) --nodes \(nodes)"
-        cmd += " --seed \(seedText) --profile \(profile)"
-        if loss > 0 { cmd += " --loss \(loss)" }
-        if duplicate > 0 { cmd += " --duplicate \(duplicate)" }
-        if reorder > 0 { cmd += " --reorder \(reorder)" }
-        if let durationSeconds { cmd += " --duration \(durationSeconds)" }
-        if let suspicionMultiplier { cmd += " --suspicion-mult \(suspicionMultiplier)" }
-        if crashKind == .process { cmd += " --crash process" }
-        if !hive { cmd += " --no-hive" }
-        if let broadcasts { cmd += " --broadcasts \(broadcasts)" }
-        if let rounds { cmd += " --rounds \(rounds)" }
-        if let killFraction { cmd += " --kill \(killFraction)" }
-        if let joiners { cmd += " --joiners \(joiners)" }
-        if let clockDrift { cmd += " --drift \(clockDrift)" }
-        if let leaseFraction { cmd += " --lease-fraction \(leaseFraction)" }
-        if let offenders { cmd += " --offenders \(offenders)" }
-        if let evictTTLSeconds { cmd += " --evict-ttl \(evictTTLSeconds)" }
-        return cmd
-    }
-}
-
-public enum SimulationError: Error, CustomStringConvertible {
-    case unknownProfile(String)
-    case tooFewNodes(Int, minimum: Int)
-    case badProbability(String, Double)
-    case badDrift(Double)
-    case badLeaseFraction(Double)
-
-    public var description: String {
-        switch self {
-        case .unknownProfile(let p): "unknown profile '\(p)' (expected lan, wan or local)"
-        case .tooFewNodes(let n, let min): "--nodes \(n) is too few for this scenario (minimum \(min))"
-        case .badProbability(let name, let p): "\(name) must be in [0, 1), got \(p)"
-        case .badDrift(let d): "--drift must be in [0, 0.5), got \(d)"
-        case .badLeaseFraction(let f): "--lease-fraction must be in (0, 100), got \(f)"
-        }
-    }
-}
-
 /// Runs one scenario end to end: a safety phase (faults, invariants on every step), then a
 /// liveness phase in which the swarm must converge — "did not converge" is a failure.
 public enum Simulation {
@@ -197,15 +112,7 @@ public enum Simulation {
         let minimum = options.scenario == .partition || options.scenario == .stateChaos ? 4 : 3
         if options.nodes < minimum { throw SimulationError.tooFewNodes(options.nodes, minimum: minimum) }
         if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
-        if options.scenario.isHive { settings.hive.enabled = options.hive }
-        if let f = options.leaseFraction {
-            guard f > 0 && f < 100 else { throw SimulationError.badLeaseFraction(f) }
-            settings.hive.leaseFraction = f
-        }
-        if options.scenario == .evict {
-            settings.hive.evictionTTL = .milliseconds(Int64((options.evictTTLSeconds ?? 90) * 1000))
-        }
-        if let k = options.killFraction, !(k >= 0 && k < 1) { throw SimulationError.badProbability("--kill", k) }
+        try options.hive.configure(&settings, for: options.scenario)
         if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
         network.loss = options.loss
         network.duplicate = options.duplicate

@@ -50,7 +50,7 @@ extension Simulation.Context {
             if split.voters.filter({ s.nodes[$0].isUp }).isSubset(of: split.following) { split.doneAt = s.now }
             splits[newCell] = split
         }
-        let joiners = options.joiners ?? n
+        let joiners = options.hive.joiners ?? n
         let added = sim.addNodes(joiners)
         let start = sim.now
         let window = 10 * Simulation.second
@@ -64,7 +64,7 @@ extension Simulation.Context {
         }
         let sentBefore = sim.payloadsSent
         scheduleBroadcasts(
-            options.broadcasts ?? 200, from: start, over: window + 2 * Simulation.second, tracker: tracker,
+            options.hive.broadcasts ?? 200, from: start, over: window + 2 * Simulation.second, tracker: tracker,
             senders: Array(0..<n))
         let deadline = start + window + 60 * Simulation.second
         let everyone = sim.nodes.count

@@ -140,19 +140,19 @@ struct Simulate: ParsableCommand {
         options.reorder = reorder
         options.durationSeconds = duration
         options.suspicionMultiplier = suspicionMult
-        options.hive = !noHive
-        try validateHiveOptions()
-        options.broadcasts = broadcasts
-        options.rounds = rounds
-        options.killFraction = kill
-        options.joiners = joiners
         options.clockDrift = drift
-        options.leaseFraction = leaseFraction
-        options.offenders = offenders
-        options.evictTTLSeconds = evictTTL
+        try validateHiveOptions()
+        options.hive.formCells = !noHive
+        options.hive.broadcasts = broadcasts
+        options.hive.rounds = rounds
+        options.hive.killFraction = kill
+        options.hive.joiners = joiners
+        options.hive.leaseFraction = leaseFraction
+        options.hive.offenders = offenders
+        options.hive.evictTTLSeconds = evictTTL
         switch crash {
-        case "host": options.crashKind = .host
-        case "process": options.crashKind = .process
+        case "host": options.crash.kind = .host
+        case "process": options.crash.kind = .process
         default: throw ValidationError("--crash must be host or process")
         }
         return options

@@ -13,7 +13,7 @@ import Testing
     @Test(arguments: [UInt64(1), 2, 3])
     func broadcastsThroughQueensReachEveryoneAboutOnce(seed: UInt64) throws {
         var o = options(.hive, nodes: 150, seed: seed)
-        o.broadcasts = 100
+        o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
         #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
@@ -30,8 +30,8 @@ import Testing
     /// tree, not the workload, makes the redundancy low. (Guards against measuring nothing.)
     @Test func plainGossipIsFarMoreRedundant() throws {
         var o = options(.hive, nodes: 150, seed: 1)
-        o.broadcasts = 100
-        o.hive = false
+        o.hive.broadcasts = 100
+        o.hive.formCells = false
         let r = try checkedRun(o)
         #expect(r.hive.deliveryRatio == 1)
         #expect((r.hive.rmr ?? 0) > 3, "plain gossip rmr \(r.hive.rmr ?? -1)")
@@ -41,8 +41,8 @@ import Testing
     @Test(arguments: [UInt64(1), 2])
     func queensAreReplacedFastAndNothingIsLostWhenAFifthDies(seed: UInt64) throws {
         var o = options(.queenLoss, nodes: 120, seed: seed)
-        o.rounds = 8
-        o.broadcasts = 100
+        o.hive.rounds = 8
+        o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
         let failover = try #require(r.hive.failover, "\(reproduce)")
@@ -59,10 +59,10 @@ import Testing
     @Test(arguments: [UInt64(1), 2])
     func offendersAreEvictedEverywhereAndComeBackWhenLiftedOrExpired(seed: UInt64) throws {
         var o = options(.evict, nodes: 60, seed: seed)
-        o.offenders = 4
+        o.hive.offenders = 4
         o.durationSeconds = 40
-        o.evictTTLSeconds = 50
-        o.broadcasts = 100
+        o.hive.evictTTLSeconds = 50
+        o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
         #expect(r.hive.offendersEvicted == 4, "\(r.failure ?? "") — \(reproduce)")
@@ -81,7 +81,7 @@ import Testing
     @Test(arguments: [UInt64(1), 2])
     func fullCellsSplitFastAndLoseNothingAndSmallOnesMerge(seed: UInt64) throws {
         var o = options(.split, nodes: 100, seed: seed)
-        o.broadcasts = 100
+        o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
         #expect((r.hive.splits ?? 0) >= 1, "\(reproduce)")
@@ -99,8 +99,8 @@ import Testing
     /// (`leaseFraction` 0.9) must still keep two lease holders apart.
     @Test func leasesHoldWithClocksDrifting() throws {
         var o = options(.queenLoss, nodes: 80, seed: 4)
-        o.rounds = 6
-        o.broadcasts = 50
+        o.hive.rounds = 6
+        o.hive.broadcasts = 50
         o.clockDrift = 0.05
         #expect(o.reproduceCommand.hasSuffix("--drift 0.05"))
         let sim = Simulator(seed: 4, settings: .lan, network: .lan)
@@ -121,7 +121,7 @@ import Testing
     @Test(arguments: [UInt64(1), 3])
     func workersSettleWithANearQueen(seed: UInt64) throws {
         var o = options(.hive, nodes: 150, seed: seed)
-        o.broadcasts = 50
+        o.hive.broadcasts = 50
         o.durationSeconds = 90
         let r = try checkedRun(o)
         let ratio = try #require(r.hive.queenRTTRatio, "\(o.reproduceCommand)")
@@ -159,7 +159,7 @@ import Testing
         var o = options(.hiveSafety, nodes: 40, seed: 1)
         o.loss = 0.05
         o.durationSeconds = 20
-        o.leaseFraction = 1.5
+        o.hive.leaseFraction = 1.5
         let r = try Simulation.run(o)
         #expect(r.safetyViolations > 0, "\(o.reproduceCommand)")
         #expect(r.violations.contains { $0.contains("two lease-holding queens") })
@@ -168,8 +168,8 @@ import Testing
 
     @Test func deterministic() throws {
         var o = options(.queenLoss, nodes: 60, seed: 7)
-        o.rounds = 3
-        o.broadcasts = 20
+        o.hive.rounds = 3
+        o.hive.broadcasts = 20
         let a = try Simulation.run(o)
         let b = try Simulation.run(o)
         #expect(a.traceHash == b.traceHash)

@@ -52,7 +52,7 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
     @Test(arguments: [UInt64(1), 2, 3])
     func aCrashedProcessIsDeclaredDeadAsSoonAsItsPortRefuses(seed: UInt64) throws {
         var o = SimulationOptions(scenario: .crash, nodes: 100, seed: seed, profile: "lan")
-        o.crashKind = .process
+        o.crash.kind = .process
         let r = try Simulation.run(o)
         #expect(r.passed, "reproduce: \(o.reproduceCommand)")
         let all = try #require(r.detectionAll)
