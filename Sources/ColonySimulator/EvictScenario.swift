@@ -1,12 +1,23 @@
 import ColonyCore
 import Foundation
 
+/// Who refuses whom in the evict scenario, as the nodes report it.
+final class EvictionLedger {
+    /// Offender → honest members that refuse it.
+    var refusedBy: [Int: Set<Int>] = [:]
+    /// Offender → when the last honest member came to refuse it.
+    var everywhereAt: [Int: Int64] = [:]
+    var honestEvicted: Set<Int> = []
+    /// Offender → expiry in virtual time (by the issuer's eviction).
+    var expiresAt: [Int: Int64] = [:]
+}
+
 extension Simulation.Context {
     /// `evict` (issue #6): a formed, signed hive in which `--offenders` members (default
     /// max(2, N/50)) misbehave from 2 s after formation, flooders and forgers in turn, for
-    /// `--duration` s (default 60); 5% of links are broken meanwhile. Their victims' scores fall below the eviction
-    /// threshold, they accuse them to their queens, the queens pool accusations and one
-    /// evicts. Honest members keep broadcasting. Measured:
+    /// `--duration` s (default 60); 5% of links are broken meanwhile. Their victims' scores
+    /// fall below the eviction threshold, they accuse them to their queens, the queens pool
+    /// accusations and one evicts. Honest members keep broadcasting. Measured:
     /// - evictMs: from the attack's start until every honest member refuses the offender;
     /// - honestEvicted: honest members evicted anywhere (must be 0);
     /// - evictedInRoster: an evicted offender still in a cell's roster 2 s after its
@@ -22,59 +33,100 @@ extension Simulation.Context {
         guard formHive(&result) else { return }
         let attackStart = sim.now + 2 * Simulation.second
         let attackEnd = attackStart + Int64((options.durationSeconds ?? 60) * 1e9)
-        let ids = sim.nodes.map(\.id)
-        var indexOf: [NodeID: Int] = [:]
-        for (i, id) in ids.enumerated() { indexOf[id] = i }
-        let count = options.offenders ?? max(2, n / 50)
-        let offenders = rng.sample(count, from: Array(0..<n)).sorted()
-        let isOffender = Set(offenders)
-        let honest = (0..<n).filter { !isOffender.contains($0) }
+        let count = options.hive.offenders ?? max(2, n / 50)
         // Freeloaders are left out: one that ignores ping-reqs costs each asker a slip now
         // and then, and the abuse scenario shows them graylisted; their victims' scores
         // rarely add up to the eviction threshold within a minute.
-        let kinds: [Behaviour] = [.flooder, .forger]
-        var kindOf: [Int: Behaviour] = [:]
-        for (k, o) in offenders.enumerated() { kindOf[o] = kinds[k % kinds.count] }
+        let cast = Cast(
+            offenders: rng.sample(count, from: Array(0..<n)).sorted(), kinds: [.flooder, .forger], nodes: n)
+        let ledger = EvictionLedger()
+        let tracker = BroadcastTracker(receivers: Set(cast.honest))
+        watchEvictions(ledger, tracker: tracker, cast: cast)
+        sim.run(until: attackStart)
+        scheduleEvictionAttack(cast, start: attackStart, end: attackEnd)
+        scheduleBroadcasts(
+            options.hive.broadcasts ?? 200, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
+            senders: cast.honest)
+        let sentBefore = sim.payloadsSent
+        let inRoster = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd + 20 * Simulation.second)
+        result.hive.offenders = cast.offenders.count
+        result.hive.offendersEvicted = ledger.everywhereAt.count
+        result.hive.evictTime = Distribution(ledger.everywhereAt.values.map { Double($0 - attackStart) / 1e6 })
+        sim.run(until: max(sim.now, attackEnd))
+        let lifted = liftOneEviction(&result, ledger: ledger, honest: cast.honest)
+        let back = waitReadmitted(ledger, honest: cast.honest, lifted: lifted)
+        // Broadcasts sent during the attack must all have arrived by now.
+        finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
+        result.hive.liftTime = back.lift.isEmpty ? nil : Distribution(back.lift)
+        result.hive.readmitTime = back.readmit.isEmpty ? nil : Distribution(back.readmit)
+        result.hive.honestEvicted = ledger.honestEvicted.count
+        result.hive.evictedInRoster = inRoster
 
-        // Who refuses whom, as the nodes report it.
-        var refusedBy: [Int: Set<Int>] = [:] // offender → honest members that refuse it
-        var everywhereAt: [Int: Int64] = [:]
-        var honestEvicted: Set<Int> = []
-        var expiresAt: [Int: Int64] = [:] // offender → expiry in virtual time (by the issuer's eviction)
-        let tracker = BroadcastTracker(receivers: Set(honest))
+        var problems: [String] = []
+        if ledger.everywhereAt.count < cast.offenders.count {
+            let missing = cast.offenders.filter { ledger.everywhereAt[$0] == nil }.map {
+                "node \($0) (\(cast.kindOf[$0]!.rawValue), refused by \(ledger.refusedBy[$0]?.count ?? 0) of "
+                    + "\(cast.honest.count))"
+            }
+            problems.append("offenders not evicted everywhere: " + missing.joined(separator: ", "))
+        }
+        if !ledger.honestEvicted.isEmpty { problems.append("honest members evicted: \(ledger.honestEvicted.sorted())") }
+        if inRoster > 0 {
+            problems.append("\(inRoster) rosters still held an evicted offender 2 s after its eviction spread")
+        }
+        if !back.pending.isEmpty {
+            problems.append("offenders not back 60 s after their eviction ended: \(back.pending.sorted())")
+        }
+        if lifted != nil && back.lift.isEmpty { problems.append("the lifted offender never came back") }
+        if tracker.delivered != tracker.expected {
+            problems.append(
+                String(format: "honest broadcasts not delivered everywhere: %.5f", result.hive.deliveryRatio ?? 0))
+        }
+        result.converged = problems.isEmpty
+        if !problems.isEmpty { result.failure = problems.joined(separator: "; ") }
+    }
+
+    /// Count broadcasts into `tracker`, and evictions into `ledger`: of honest members, and
+    /// of offenders by honest members, with when each eviction expires.
+    func watchEvictions(_ ledger: EvictionLedger, tracker: BroadcastTracker, cast: Cast) {
+        var indexOf: [NodeID: Int] = [:]
+        for (i, node) in sim.nodes.enumerated() { indexOf[node.id] = i }
+        let isOffender = cast.isOffender
+        let honestCount = cast.honest.count
         trackBroadcasts(tracker) { s, i, event in
             guard case .evicted(let e) = event, let o = indexOf[e.id] else { return }
             if !isOffender.contains(o) {
-                honestEvicted.insert(o)
+                ledger.honestEvicted.insert(o)
                 return
             }
             guard !isOffender.contains(i) else { return }
-            refusedBy[o, default: []].insert(i)
-            if expiresAt[o] == nil {
-                expiresAt[o] = s.now + Int64(e.expiresMs - min(e.expiresMs, s.wallMs(i))) * 1_000_000
+            ledger.refusedBy[o, default: []].insert(i)
+            if ledger.expiresAt[o] == nil {
+                ledger.expiresAt[o] = s.now + Int64(e.expiresMs - min(e.expiresMs, s.wallMs(i))) * 1_000_000
             }
-            if everywhereAt[o] == nil, refusedBy[o]!.count == honest.count { everywhereAt[o] = s.now }
+            if ledger.everywhereAt[o] == nil, ledger.refusedBy[o]!.count == honestCount {
+                ledger.everywhereAt[o] = s.now
+            }
         }
-        sim.run(until: attackStart)
+    }
 
-        // The attack: 5% of links break; flooders send 2,000 valid packets a second to two
-        // honest members; freeloaders ignore ping-reqs and relay nothing.
+    /// The attack: 5% of links break; flooders send 2,000 valid packets a second to two
+    /// honest members; every 200 ms, to a random honest member, forgers send a record in
+    /// another member's name, signed with the forger's own key. At `end` the offenders turn
+    /// honest and the links mend.
+    mutating func scheduleEvictionAttack(_ cast: Cast, start: Int64, end: Int64) {
         let broken = randomBrokenLinks()
         sim.brokenLinks = broken
-        func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(Self.link(a, b)) }
-        for o in offenders {
-            sim.setBehaviour(o, kindOf[o]!)
-            switch kindOf[o]! {
+        func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(Simulator.linkKey(a, b)) }
+        for o in cast.offenders {
+            sim.setBehaviour(o, cast.kindOf[o]!)
+            switch cast.kindOf[o]! {
             case .flooder:
                 scheduleFlood(
-                    from: o, at: rng.sample(2, from: honest.filter { reachable($0, o) }), start: attackStart,
-                    end: attackEnd)
+                    from: o, at: rng.sample(2, from: cast.honest.filter { reachable($0, o) }), start: start, end: end)
             case .forger:
-                // Every 200 ms, to a random honest member: a record in another member's
-                // name, signed with the forger's own key.
                 scheduleForgeries(
-                    from: o, honest: honest, reachable: reachable, start: attackStart, end: attackEnd,
-                    period: 200_000_000
+                    from: o, honest: cast.honest, reachable: reachable, start: start, end: end, period: 200_000_000
                 ) { s, victim, k in
                     [.record(s.forgedRecord(by: o, victim: victim, serial: k))]
                 }
@@ -82,110 +134,90 @@ extension Simulation.Context {
                 break
             }
         }
-        sim.schedule(at: attackEnd) { s in
+        let offenders = cast.offenders
+        sim.schedule(at: end) { s in
             for o in offenders { s.setBehaviour(o, .honest) }
             s.brokenLinks = []
         }
-        scheduleBroadcasts(
-            options.broadcasts ?? 200, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
-            senders: honest)
-        let sentBefore = sim.payloadsSent
+    }
 
-        // Until every offender is refused everywhere (or the attack is long over).
+    /// Run until every offender is refused everywhere (or `deadline`); 2 s after each one
+    /// is, count the honest members whose cell's roster still holds it.
+    func waitEvictedEverywhere(_ ledger: EvictionLedger, cast: Cast, until deadline: Int64) -> Int {
         var inRoster = 0
         var rosterChecked: Set<Int> = []
-        let evictDeadline = attackEnd + 20 * Simulation.second
-        while sim.now < evictDeadline && everywhereAt.count < offenders.count {
+        while sim.now < deadline && ledger.everywhereAt.count < cast.offenders.count {
             sim.run(until: sim.now + 100_000_000)
-            for (o, at) in everywhereAt where !rosterChecked.contains(o) && sim.now >= at + 2 * Simulation.second {
+            for (o, at) in ledger.everywhereAt where !rosterChecked.contains(o) && sim.now >= at + 2 * Simulation.second
+            {
                 rosterChecked.insert(o)
-                if evictedStill(o, honest: honest) {
+                if evictedStill(o, honest: cast.honest) {
+                    let id = sim.nodes[o].id
                     inRoster +=
                         sim.upNodes.filter {
-                            sim.nodes[$0].core?.hive.roster?.voter(for: ids[o]) != nil && !isOffender.contains($0)
+                            sim.nodes[$0].core?.hive.roster?.voter(for: id) != nil && !cast.isOffender.contains($0)
                         }.count
                 }
             }
         }
-        result.offenders = offenders.count
-        result.offendersEvicted = everywhereAt.count
-        result.evictTime = Distribution(everywhereAt.values.map { Double($0 - attackStart) / 1e6 })
+        return inRoster
+    }
 
-        // Once the attack is over, lift the eviction that has longest to run, from a random
-        // honest member (lifting it earlier would let the attack resume).
-        var liftedAt: Int64?
-        var lifted: Int?
-        sim.run(until: max(sim.now, attackEnd))
-        if let first = everywhereAt.keys.max(by: { (expiresAt[$0] ?? 0, $0) < (expiresAt[$1] ?? 0, $1) }),
+    /// Once the attack is over, lift the eviction that has longest to run, from a random
+    /// honest member (lifting it earlier would let the attack resume): who, and when.
+    mutating func liftOneEviction(_ result: inout SimulationResult, ledger: EvictionLedger, honest: [Int])
+        -> (node: Int, at: Int64)?
+    {
+        let expiresAt = ledger.expiresAt
+        guard let first = ledger.everywhereAt.keys.max(by: { (expiresAt[$0] ?? 0, $0) < (expiresAt[$1] ?? 0, $1) }),
             (expiresAt[first] ?? 0) > sim.now + Simulation.second
-        {
-            let h = honest[rng.below(honest.count)]
-            var outcome: Result<[Eviction], LiftError>?
-            sim.command(h) { core, now in
-                let (r, effects) = core.lift(ids[first], now: now)
-                outcome = r
-                return effects
-            }
-            if case .success = outcome {
-                lifted = first
-                liftedAt = sim.now
-            } else {
-                result.failure =
-                    "lifting the eviction of node \(first) from node \(h) failed: \(String(describing: outcome))"
-            }
+        else { return nil }
+        let h = honest[rng.below(honest.count)]
+        let id = sim.nodes[first].id
+        var outcome: Result<[Eviction], LiftError>?
+        sim.command(h) { core, now in
+            let (r, effects) = core.lift(id, now: now)
+            outcome = r
+            return effects
         }
+        guard case .success = outcome else {
+            result.failure =
+                "lifting the eviction of node \(first) from node \(h) failed: \(String(describing: outcome))"
+            return nil
+        }
+        return (first, sim.now)
+    }
 
-        // Back: every honest member holds the offender alive (and refuses it no more).
+    /// Run until every evicted offender is back — every honest member holds it alive and
+    /// refuses it no more — or 60 s after the last eviction expires: the times from the lift
+    /// and from each expiry, and who never came back.
+    func waitReadmitted(_ ledger: EvictionLedger, honest: [Int], lifted: (node: Int, at: Int64)?)
+        -> (lift: [Double], readmit: [Double], pending: Set<Int>)
+    {
         func back(_ o: Int) -> Bool {
-            honest.allSatisfy { h in
+            let id = sim.nodes[o].id
+            return honest.allSatisfy { h in
                 guard let core = sim.nodes[h].core else { return true }
-                return !core.isExcluded(ids[o]) && core.member(ids[o])?.status == .alive
+                return !core.isExcluded(id) && core.member(id)?.status == .alive
             }
         }
-        var liftDone: [Double] = []
-        var readmitted: [Double] = []
-        var pending = Set(everywhereAt.keys)
-        let lastExpiry = expiresAt.values.max() ?? sim.now
-        let backDeadline = max(sim.now, lastExpiry) + 60 * Simulation.second
-        while sim.now < backDeadline && !pending.isEmpty {
+        var lift: [Double] = []
+        var readmit: [Double] = []
+        var pending = Set(ledger.everywhereAt.keys)
+        let lastExpiry = ledger.expiresAt.values.max() ?? sim.now
+        let deadline = max(sim.now, lastExpiry) + 60 * Simulation.second
+        while sim.now < deadline && !pending.isEmpty {
             sim.run(until: sim.now + 100_000_000)
             for o in pending.sorted() where back(o) {
                 pending.remove(o)
-                if o == lifted, let liftedAt {
-                    liftDone.append(Double(sim.now - liftedAt) / 1e6)
-                } else if let expiry = expiresAt[o] {
-                    readmitted.append(Double(max(0, sim.now - expiry)) / 1e6)
+                if let lifted, o == lifted.node {
+                    lift.append(Double(sim.now - lifted.at) / 1e6)
+                } else if let expiry = ledger.expiresAt[o] {
+                    readmit.append(Double(max(0, sim.now - expiry)) / 1e6)
                 }
             }
         }
-        // Broadcasts sent during the attack must all have arrived by now.
-        finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
-        result.liftTime = liftDone.isEmpty ? nil : Distribution(liftDone)
-        result.readmitTime = readmitted.isEmpty ? nil : Distribution(readmitted)
-        result.honestEvicted = honestEvicted.count
-        result.evictedInRoster = inRoster
-
-        var problems: [String] = []
-        if everywhereAt.count < offenders.count {
-            let missing = offenders.filter { everywhereAt[$0] == nil }.map {
-                "node \($0) (\(kindOf[$0]!.rawValue), refused by \(refusedBy[$0]?.count ?? 0) of \(honest.count))"
-            }
-            problems.append("offenders not evicted everywhere: " + missing.joined(separator: ", "))
-        }
-        if !honestEvicted.isEmpty { problems.append("honest members evicted: \(honestEvicted.sorted())") }
-        if inRoster > 0 {
-            problems.append("\(inRoster) rosters still held an evicted offender 2 s after its eviction spread")
-        }
-        if !pending.isEmpty {
-            problems.append("offenders not back 60 s after their eviction ended: \(pending.sorted())")
-        }
-        if lifted != nil && liftDone.isEmpty { problems.append("the lifted offender never came back") }
-        if tracker.delivered != tracker.expected {
-            problems.append(
-                String(format: "honest broadcasts not delivered everywhere: %.5f", result.deliveryRatio ?? 0))
-        }
-        result.converged = problems.isEmpty
-        if !problems.isEmpty { result.failure = problems.joined(separator: "; ") }
+        return (lift, readmit, pending)
     }
 
     /// Every honest member still refuses `o`.

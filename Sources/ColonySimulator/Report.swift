@@ -32,10 +32,13 @@ public enum Report {
             path += (prev == nil ? "M" : " L") + String(format: "%.1f,%.1f", x(p.ms), y(p.fraction))
             prev = (p.ms, p.fraction)
         }
+        let o = result.options
+        let title = "colony simulate — \(o.scenario.rawValue), N=\(o.nodes), \(o.profile), seed \(o.seedText)"
         var s = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" font-family="sans-serif" font-size="12">
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" \
+            font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(left)" y="20" font-size="14">\(escape("colony simulate — \(result.options.scenario.rawValue), N=\(result.options.nodes), \(result.options.profile), seed \(result.options.seedText)"))</text>
+            <text x="\(left)" y="20" font-size="14">\(escape(title))</text>
             <line x1="\(left)" y1="\(y(0))" x2="\(w - right)" y2="\(y(0))" stroke="black"/>
             <line x1="\(left)" y1="\(y(0))" x2="\(left)" y2="\(y(1))" stroke="black"/>
 
@@ -52,10 +55,11 @@ public enum Report {
             s += String(
                 format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.0f</text>\n", x(ms), h - bottom + 16, ms)
         }
-        s +=
-            "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 12)\" text-anchor=\"middle\">milliseconds of virtual time</text>\n"
-        s +=
-            "<text x=\"14\" y=\"\((top + h - bottom) / 2)\" transform=\"rotate(-90 14 \((top + h - bottom) / 2))\" text-anchor=\"middle\">\(escape(result.newsLabel))</text>\n"
+        let middle = (top + h - bottom) / 2
+        s += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 12)\" text-anchor=\"middle\">"
+        s += "milliseconds of virtual time</text>\n"
+        s += "<text x=\"14\" y=\"\(middle)\" transform=\"rotate(-90 14 \(middle))\" text-anchor=\"middle\">"
+        s += "\(escape(result.newsLabel))</text>\n"
         s += "<path d=\"\(path)\" fill=\"none\" stroke=\"#c0392b\" stroke-width=\"2\"/>\n</svg>\n"
         return s
     }

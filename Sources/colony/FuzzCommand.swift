@@ -41,14 +41,21 @@ struct FuzzCommand: ParsableCommand {
         let slowestMs = slowest.seconds * 1000
         let grewMB = Double(max(0, ProcessMemory.residentBytes() - memoryBefore)) / 1e6
         let ok = slowestMs <= maxInputMs && grewMB <= maxMemoryMB
-        let reasons = fuzzer.outcomes.keys.sorted().map { "\"\($0)\": \(fuzzer.outcomes[$0]!)" }.joined(separator: ", ")
+        let reasons = fuzzer.outcomes.keys.sorted().map { "\"\($0)\": \(fuzzer.outcomes[$0]!)" }
+            .joined(separator: ", ")
         if json {
-            print(
-                "{\"inputs\": \(inputs), \"seed\": \"\(seed)\", \"decoded\": \(fuzzer.decoded), \"opened\": \(fuzzer.opened), \"fedToCore\": \(fuzzer.fed), \"outcomes\": {\(reasons)}, \"inputsPerSecond\": \(Int(Double(inputs) / seconds)), \"slowestInputMs\": \(String(format: "%.3f", slowestMs)), \"memoryGrowthMB\": \(String(format: "%.1f", grewMB)), \"passed\": \(ok)}"
-            )
+            let report = FuzzReport(
+                inputs: inputs, seed: seed, decoded: fuzzer.decoded, opened: fuzzer.opened, fedToCore: fuzzer.fed,
+                outcomes: fuzzer.outcomes, inputsPerSecond: Int(Double(inputs) / seconds),
+                slowestInputMs: (slowestMs * 1000).rounded() / 1000, memoryGrowthMB: (grewMB * 10).rounded() / 10,
+                passed: ok)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(
-                "inputs \(inputs) · decoded \(fuzzer.decoded) · opened \(fuzzer.opened) · fed to a core \(fuzzer.fed)")
+                "inputs \(inputs) · decoded \(fuzzer.decoded) · opened \(fuzzer.opened) · "
+                    + "fed to a core \(fuzzer.fed)")
             print("outcomes: \(reasons)")
             print(
                 String(
@@ -57,11 +64,26 @@ struct FuzzCommand: ParsableCommand {
             print(
                 ok
                     ? "passed: no crash, no hang, bounded memory"
-                    : "FAILED: slowest \(slowestMs) ms (limit \(maxInputMs)) or memory +\(grewMB) MB (limit \(maxMemoryMB))"
+                    : "FAILED: slowest \(slowestMs) ms (limit \(maxInputMs)) or memory +\(grewMB) MB "
+                        + "(limit \(maxMemoryMB))"
             )
         }
         if !ok { throw ExitCode(1) }
     }
+}
+
+/// What `colony fuzz --json` prints (one object, keys sorted).
+struct FuzzReport: Encodable {
+    var inputs: Int
+    var seed: String
+    var decoded: Int
+    var opened: Int
+    var fedToCore: Int
+    var outcomes: [String: Int]
+    var inputsPerSecond: Int
+    var slowestInputMs: Double
+    var memoryGrowthMB: Double
+    var passed: Bool
 }
 
 /// Builds a corpus of valid packets (every message, sync and update kind; signed and not;

@@ -65,8 +65,10 @@ struct Simulate: ParsableCommand {
 
     @Option(
         name: .customLong("lease-fraction"),
-        help:
-            "Override the hive's lease fraction (default 0.9; above 1 is unsafe: a negative control for the lease check)."
+        help: """
+            Override the hive's lease fraction (default 0.9; above 1 is unsafe: a negative control for the lease \
+            check).
+            """
     )
     var leaseFraction: Double?
 
@@ -83,56 +85,7 @@ struct Simulate: ParsableCommand {
     var report: String?
 
     func run() throws {
-        guard let kind = ScenarioKind(rawValue: scenario) else {
-            throw ValidationError(
-                "unknown scenario '\(scenario)'; expected one of \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", "))"
-            )
-        }
-        guard nodes >= 3, nodes <= 1_000_000 else { throw ValidationError("--nodes must be between 3 and 1000000") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
-        let seedValue: UInt64
-        if let seed {
-            guard let parsed = Self.parseSeed(seed) else {
-                throw ValidationError("--seed must be a 64-bit number, decimal or 0x-hex")
-            }
-            seedValue = parsed
-        } else {
-            var g = SystemRandomNumberGenerator()
-            seedValue = g.next()
-        }
-        var options = SimulationOptions(scenario: kind, nodes: nodes, seed: seedValue, profile: profile)
-        options.loss = loss
-        options.duplicate = duplicate
-        options.reorder = reorder
-        options.durationSeconds = duration
-        options.suspicionMultiplier = suspicionMult
-        options.hive = !noHive
-        if let broadcasts, broadcasts < 0 || broadcasts > 1_000_000 {
-            throw ValidationError("--broadcasts must be between 0 and 1000000")
-        }
-        if let rounds, rounds < 0 || rounds > 10_000 { throw ValidationError("--rounds must be between 0 and 10000") }
-        options.broadcasts = broadcasts
-        options.rounds = rounds
-        options.killFraction = kill
-        if let joiners, joiners < 0 || joiners > 1_000_000 {
-            throw ValidationError("--joiners must be between 0 and 1000000")
-        }
-        options.joiners = joiners
-        options.clockDrift = drift
-        options.leaseFraction = leaseFraction
-        if let offenders, offenders < 1 || offenders > nodes / 3 {
-            throw ValidationError("--offenders must be between 1 and a third of --nodes")
-        }
-        if let evictTTL, !(evictTTL >= 1 && evictTTL <= 86_400) {
-            throw ValidationError("--evict-ttl must be between 1 and 86400 seconds")
-        }
-        options.offenders = offenders
-        options.evictTTLSeconds = evictTTL
-        switch crash {
-        case "host": options.crashKind = .host
-        case "process": options.crashKind = .process
-        default: throw ValidationError("--crash must be host or process")
-        }
+        let options = try simulationOptions()
         // The seed comes first, so even a crashed run can be replayed.
         FileHandle.standardError.write(Data("seed: \(options.seedText)\n".utf8))
         let clock = ContinuousClock()
@@ -160,6 +113,65 @@ struct Simulate: ParsableCommand {
         if !result.passed {
             FileHandle.standardError.write(Data("FAILED — reproduce with:\n  \(options.reproduceCommand)\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    /// The run the flags describe (the seed drawn at random if none is given).
+    func simulationOptions() throws -> SimulationOptions {
+        guard let kind = ScenarioKind(rawValue: scenario) else {
+            let known = ScenarioKind.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("unknown scenario '\(scenario)'; expected one of \(known)")
+        }
+        guard nodes >= 3, nodes <= 1_000_000 else { throw ValidationError("--nodes must be between 3 and 1000000") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        let seedValue: UInt64
+        if let seed {
+            guard let parsed = Self.parseSeed(seed) else {
+                throw ValidationError("--seed must be a 64-bit number, decimal or 0x-hex")
+            }
+            seedValue = parsed
+        } else {
+            var g = SystemRandomNumberGenerator()
+            seedValue = g.next()
+        }
+        var options = SimulationOptions(scenario: kind, nodes: nodes, seed: seedValue, profile: profile)
+        options.loss = loss
+        options.duplicate = duplicate
+        options.reorder = reorder
+        options.durationSeconds = duration
+        options.suspicionMultiplier = suspicionMult
+        options.clockDrift = drift
+        try validateHiveOptions()
+        options.hive.formCells = !noHive
+        options.hive.broadcasts = broadcasts
+        options.hive.rounds = rounds
+        options.hive.killFraction = kill
+        options.hive.joiners = joiners
+        options.hive.leaseFraction = leaseFraction
+        options.hive.offenders = offenders
+        options.hive.evictTTLSeconds = evictTTL
+        switch crash {
+        case "host": options.crash.kind = .host
+        case "process": options.crash.kind = .process
+        default: throw ValidationError("--crash must be host or process")
+        }
+        return options
+    }
+
+    /// Bounds of the hive scenarios' flags.
+    func validateHiveOptions() throws {
+        if let broadcasts, broadcasts < 0 || broadcasts > 1_000_000 {
+            throw ValidationError("--broadcasts must be between 0 and 1000000")
+        }
+        if let rounds, rounds < 0 || rounds > 10_000 { throw ValidationError("--rounds must be between 0 and 10000") }
+        if let joiners, joiners < 0 || joiners > 1_000_000 {
+            throw ValidationError("--joiners must be between 0 and 1000000")
+        }
+        if let offenders, offenders < 1 || offenders > nodes / 3 {
+            throw ValidationError("--offenders must be between 1 and a third of --nodes")
+        }
+        if let evictTTL, !(evictTTL >= 1 && evictTTL <= 86_400) {
+            throw ValidationError("--evict-ttl must be between 1 and 86400 seconds")
         }
     }
 

@@ -13,44 +13,44 @@ import Testing
     @Test(arguments: [UInt64(1), 2, 3])
     func broadcastsThroughQueensReachEveryoneAboutOnce(seed: UInt64) throws {
         var o = options(.hive, nodes: 150, seed: seed)
-        o.broadcasts = 100
+        o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        #expect(r.deliveryRatio == 1, "\(reproduce)")
-        #expect((r.rmr ?? 99) <= 0.1, "relative message redundancy \(r.rmr ?? -1) — \(reproduce)")
-        #expect((r.ldh ?? 99) <= 4, "worker → queen → queen → worker — \(reproduce)")
+        #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
+        #expect((r.hive.rmr ?? 99) <= 0.1, "relative message redundancy \(r.hive.rmr ?? -1) — \(reproduce)")
+        #expect((r.hive.ldh ?? 99) <= 4, "worker → queen → queen → worker — \(reproduce)")
         #expect(r.safetyViolations == 0, "\(reproduce)")
-        #expect((r.cells ?? 0) >= 2, "\(reproduce)")
-        #expect(
-            r.json.contains("\"rmr\": ") && r.json.contains("\"deliveryRatio\": 1.00000")
-                && r.json.contains("\"safetyViolations\": 0"))
+        #expect((r.hive.cells ?? 0) >= 2, "\(reproduce)")
+        let json = try r.parsedJSON()
+        #expect(json["rmr"]?.isNumber == true && json["deliveryRatio"] == .number(1))
+        #expect(json["safetyViolations"] == .number(0))
     }
 
     /// The same workload over plain gossip costs an order of magnitude more payloads: the
     /// tree, not the workload, makes the redundancy low. (Guards against measuring nothing.)
     @Test func plainGossipIsFarMoreRedundant() throws {
         var o = options(.hive, nodes: 150, seed: 1)
-        o.broadcasts = 100
-        o.hive = false
+        o.hive.broadcasts = 100
+        o.hive.formCells = false
         let r = try checkedRun(o)
-        #expect(r.deliveryRatio == 1)
-        #expect((r.rmr ?? 0) > 3, "plain gossip rmr \(r.rmr ?? -1)")
-        #expect(r.cells == nil)
+        #expect(r.hive.deliveryRatio == 1)
+        #expect((r.hive.rmr ?? 0) > 3, "plain gossip rmr \(r.hive.rmr ?? -1)")
+        #expect(r.hive.cells == nil)
     }
 
     @Test(arguments: [UInt64(1), 2])
     func queensAreReplacedFastAndNothingIsLostWhenAFifthDies(seed: UInt64) throws {
         var o = options(.queenLoss, nodes: 120, seed: seed)
-        o.rounds = 8
-        o.broadcasts = 100
+        o.hive.rounds = 8
+        o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        let failover = try #require(r.failover, "\(reproduce)")
+        let failover = try #require(r.hive.failover, "\(reproduce)")
         #expect(failover.count == 8)
         #expect(failover.p50 <= 300 && failover.max <= 600, "failover \(failover) — \(reproduce)")
-        #expect(r.deliveryRatio == 1, "\(reproduce)")
+        #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
         #expect(r.safetyViolations == 0, "\(reproduce)")
-        #expect(r.json.contains("\"failoverMs\": {\"p50\": "))
+        #expect(try r.parsedJSON()["failoverMs"]?["p50"]?.isNumber == true)
     }
 
     /// Flooders and forgers in a signed hive are accused by their victims and evicted by a
@@ -59,20 +59,21 @@ import Testing
     @Test(arguments: [UInt64(1), 2])
     func offendersAreEvictedEverywhereAndComeBackWhenLiftedOrExpired(seed: UInt64) throws {
         var o = options(.evict, nodes: 60, seed: seed)
-        o.offenders = 4
+        o.hive.offenders = 4
         o.durationSeconds = 40
-        o.evictTTLSeconds = 50
-        o.broadcasts = 100
+        o.hive.evictTTLSeconds = 50
+        o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        #expect(r.offendersEvicted == 4, "\(r.failure ?? "") — \(reproduce)")
-        #expect(r.honestEvicted == 0, "\(reproduce)")
-        #expect(r.evictedInRoster == 0, "\(reproduce)")
-        #expect(r.liftTime?.count == 1, "\(reproduce)")
-        #expect(r.readmitTime?.count == 3, "\(reproduce)")
-        #expect(r.deliveryRatio == 1, "\(reproduce)")
+        #expect(r.hive.offendersEvicted == 4, "\(r.failure ?? "") — \(reproduce)")
+        #expect(r.hive.honestEvicted == 0, "\(reproduce)")
+        #expect(r.hive.evictedInRoster == 0, "\(reproduce)")
+        #expect(r.hive.liftTime?.count == 1, "\(reproduce)")
+        #expect(r.hive.readmitTime?.count == 3, "\(reproduce)")
+        #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
         #expect(r.safetyViolations == 0, "\(reproduce)")
-        #expect(r.json.contains("\"evictMs\": {\"p50\": ") && r.json.contains("\"honestEvicted\": 0"))
+        let json = try r.parsedJSON()
+        #expect(json["evictMs"]?["p50"]?.isNumber == true && json["honestEvicted"] == .number(0))
     }
 
     /// The hive doubles while broadcasts flow: full cells breed (each split done well inside
@@ -80,17 +81,17 @@ import Testing
     @Test(arguments: [UInt64(1), 2])
     func fullCellsSplitFastAndLoseNothingAndSmallOnesMerge(seed: UInt64) throws {
         var o = options(.split, nodes: 100, seed: seed)
-        o.broadcasts = 100
+        o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        #expect((r.splits ?? 0) >= 1, "\(reproduce)")
-        #expect(r.splitsIncomplete == 0, "\(reproduce)")
-        let split = try #require(r.splitTime, "\(reproduce)")
+        #expect((r.hive.splits ?? 0) >= 1, "\(reproduce)")
+        #expect(r.hive.splitsIncomplete == 0, "\(reproduce)")
+        let split = try #require(r.hive.splitTime, "\(reproduce)")
         #expect(split.max <= 300, "split \(split) — \(reproduce)")
-        #expect(r.deliveryRatio == 1, "\(reproduce)")
-        #expect(r.merges == 1, "\(reproduce)")
+        #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
+        #expect(r.hive.merges == 1, "\(reproduce)")
         #expect(r.safetyViolations == 0, "\(reproduce)")
-        #expect(r.json.contains("\"splitMs\": {\"p50\": "))
+        #expect(try r.parsedJSON()["splitMs"]?["p50"]?.isNumber == true)
     }
 
     /// Every node's clock runs at its own rate (here up to ±5%): leases are measured on the
@@ -98,8 +99,8 @@ import Testing
     /// (`leaseFraction` 0.9) must still keep two lease holders apart.
     @Test func leasesHoldWithClocksDrifting() throws {
         var o = options(.queenLoss, nodes: 80, seed: 4)
-        o.rounds = 6
-        o.broadcasts = 50
+        o.hive.rounds = 6
+        o.hive.broadcasts = 50
         o.clockDrift = 0.05
         #expect(o.reproduceCommand.hasSuffix("--drift 0.05"))
         let sim = Simulator(seed: 4, settings: .lan, network: .lan)
@@ -109,8 +110,8 @@ import Testing
         #expect(rates.allSatisfy { abs($0 - 1) <= 0.05 } && Set(rates).count > 40)
         let r = try checkedRun(o)
         #expect(r.safetyViolations == 0, "\(o.reproduceCommand)")
-        #expect(r.failover?.count == 6, "\(o.reproduceCommand)")
-        #expect(r.deliveryRatio == 1, "\(o.reproduceCommand)")
+        #expect(r.hive.failover?.count == 6, "\(o.reproduceCommand)")
+        #expect(r.hive.deliveryRatio == 1, "\(o.reproduceCommand)")
     }
 
     /// Nearness: once coordinates settle, nine workers in ten are in a cell whose queen is
@@ -120,13 +121,13 @@ import Testing
     @Test(arguments: [UInt64(1), 3])
     func workersSettleWithANearQueen(seed: UInt64) throws {
         var o = options(.hive, nodes: 150, seed: seed)
-        o.broadcasts = 50
+        o.hive.broadcasts = 50
         o.durationSeconds = 90
         let r = try checkedRun(o)
-        let ratio = try #require(r.queenRTTRatio, "\(o.reproduceCommand)")
+        let ratio = try #require(r.hive.queenRTTRatio, "\(o.reproduceCommand)")
         #expect(ratio.count > 100, "\(o.reproduceCommand)")
         #expect(ratio.p90 <= 1.2, "queen RTT ÷ best \(ratio) — \(o.reproduceCommand)")
-        #expect(r.deliveryRatio == 1, "\(o.reproduceCommand)")
+        #expect(r.hive.deliveryRatio == 1, "\(o.reproduceCommand)")
     }
 
     /// Queens cut off and paused, members paused, 5% loss, clocks drifting: never two queens
@@ -139,7 +140,7 @@ import Testing
         o.durationSeconds = 20
         let r = try checkedRun(o)
         #expect(r.safetyViolations == 0, "\(o.reproduceCommand)")
-        #expect((r.faults ?? 0) >= 60, "\(o.reproduceCommand)")
+        #expect((r.hive.faults ?? 0) >= 60, "\(o.reproduceCommand)")
     }
 
     /// Faults make honest members miss ping-reqs and get graylisted here and there; that
@@ -149,7 +150,7 @@ import Testing
         var o = options(.hiveSafety, nodes: 40, seed: 40)
         o.loss = 0.05
         let r = try checkedRun(o)
-        #expect(r.honestEvicted == 0, "\(o.reproduceCommand)")
+        #expect(r.hive.honestEvicted == 0, "\(o.reproduceCommand)")
     }
 
     /// The negative control: a lease longer than the voters' stickiness window is unsafe,
@@ -158,7 +159,7 @@ import Testing
         var o = options(.hiveSafety, nodes: 40, seed: 1)
         o.loss = 0.05
         o.durationSeconds = 20
-        o.leaseFraction = 1.5
+        o.hive.leaseFraction = 1.5
         let r = try Simulation.run(o)
         #expect(r.safetyViolations > 0, "\(o.reproduceCommand)")
         #expect(r.violations.contains { $0.contains("two lease-holding queens") })
@@ -167,11 +168,11 @@ import Testing
 
     @Test func deterministic() throws {
         var o = options(.queenLoss, nodes: 60, seed: 7)
-        o.rounds = 3
-        o.broadcasts = 20
+        o.hive.rounds = 3
+        o.hive.broadcasts = 20
         let a = try Simulation.run(o)
         let b = try Simulation.run(o)
         #expect(a.traceHash == b.traceHash)
-        #expect(a.failover == b.failover)
+        #expect(a.hive.failover == b.hive.failover)
     }
 }

@@ -52,7 +52,7 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
     @Test(arguments: [UInt64(1), 2, 3])
     func aCrashedProcessIsDeclaredDeadAsSoonAsItsPortRefuses(seed: UInt64) throws {
         var o = SimulationOptions(scenario: .crash, nodes: 100, seed: seed, profile: "lan")
-        o.crashKind = .process
+        o.crash.kind = .process
         let r = try Simulation.run(o)
         #expect(r.passed, "reproduce: \(o.reproduceCommand)")
         let all = try #require(r.detectionAll)
@@ -174,14 +174,17 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
 
     @Test func jsonHasTheContractFields() throws {
         let r = try Simulation.run(SimulationOptions(scenario: .crash, nodes: 20, seed: 5, profile: "local"))
+        let json = try r.parsedJSON()
         for field in [
             "scenario", "nodes", "seed", "profile", "converged", "convergenceMs", "detectionFirstMs", "detectionAllMs",
             "falsePositives", "healMs", "bytesPerNodePerSecond", "messagesPerNodePerSecond", "wallSeconds",
             "peakMemoryBytes",
         ] {
-            #expect(r.json.contains("\"\(field)\": "), "missing \(field)")
+            #expect(json[field] != nil, "missing \(field)")
         }
-        #expect(r.json.contains("\"healMs\": null"))
+        #expect(json["healMs"] == .null)
+        #expect(json["traceHash"] == .string(String(r.traceHash, radix: 16)))
+        #expect(json["passed"] == .bool(r.passed))
         #expect(r.table.contains("crash"))
     }
 }
@@ -194,6 +197,6 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
         let r = try checkedRun(o)
         let e = try #require(r.rttError)
         #expect(e.p50 < 0.15, "median relative error \(e.p50) — reproduce: \(o.reproduceCommand)")
-        #expect(r.json.contains("\"rttErrorPercent\""))
+        #expect(try r.parsedJSON()["rttErrorPercent"]?["p50"]?.isNumber == true)
     }
 }

@@ -1,52 +1,5 @@
 import ColonyCore
 
-/// The simulator's `Authenticator`: a keyed hash only the true origin can compute. The
-/// "public key" names the node id; the verifier recomputes with the origin's secret, which
-/// only the simulator knows. A forger signs with its own secret, so its signatures for
-/// anyone else fail — unforgeability, modelled, at a fraction of Ed25519's cost.
-public struct SimAuthenticator: Authenticator {
-    public let id: NodeID
-    let swarmSecret: UInt64
-
-    public init(id: NodeID, swarmSecret: UInt64) {
-        self.id = id
-        self.swarmSecret = swarmSecret
-    }
-
-    public var publicKey: [UInt8] { Self.publicKey(for: id) }
-
-    public static func publicKey(for id: NodeID) -> [UInt8] { id.bytes + [UInt8](repeating: 0, count: 16) }
-
-    public func nodeID(for publicKey: [UInt8]) -> NodeID {
-        // The unused half must be zero, so one id has exactly one key.
-        guard publicKey.count == 32, publicKey[16...].allSatisfy({ $0 == 0 }), let id = NodeID(bytes: publicKey) else {
-            return NodeID(high: 0, low: 0)
-        }
-        return id
-    }
-
-    public func sign(_ message: [UInt8]) -> [UInt8] { Self.mac(secret: secret(of: id), message) }
-
-    public func verify(_ signature: [UInt8], of message: [UInt8], publicKey: [UInt8]) -> Bool {
-        signature == Self.mac(secret: secret(of: nodeID(for: publicKey)), message)
-    }
-
-    func secret(of id: NodeID) -> UInt64 { SplitMix64.mix(swarmSecret ^ id.stableHash) }
-
-    static func mac(secret: UInt64, _ message: [UInt8]) -> [UInt8] {
-        var h = secret ^ 0xCBF2_9CE4_8422_2325
-        for b in message { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        var x = SplitMix64.mix(h ^ UInt64(message.count))
-        for _ in 0..<8 {
-            x = SplitMix64.mix(x &+ secret)
-            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: x >> UInt64(s))) }
-        }
-        return out
-    }
-}
-
 /// How a simulated node behaves.
 public enum Behaviour: String, Sendable, CaseIterable {
     case honest
@@ -58,20 +11,31 @@ public enum Behaviour: String, Sendable, CaseIterable {
     case freeloader
 }
 
-extension Simulation.Context {
-    /// Links broken both ways: 5% of pairs, and at least about three per node in small
-    /// swarms, so probes go indirect often. Keys are `Self.link(a, b)`.
-    mutating func randomBrokenLinks() -> Set<UInt64> {
-        var broken: Set<UInt64> = []
-        let brokenPerMille = max(50, 3000 / (n - 1))
-        for a in 0..<n {
-            for b in (a + 1)..<n where rng.below(1000) < brokenPerMille { broken.insert(Self.link(a, b)) }
-        }
-        return broken
+// MARK: Misbehaviour wraps a node's effects: what its core sends passes through
+// `outgoing`, what reaches it through `ignores`. Flooders and forgers add traffic of their
+// own (`scheduleFlood`, `scheduleForgeries`), injected as if their cores had sent it.
+
+extension Behaviour {
+    /// What a node that behaves so sends of what its core (`me`) would send: nil for
+    /// nothing. A freeloader relays nothing: no gossip rounds, no piggybacked news but its
+    /// own claims (it wants to stay a member).
+    func outgoing(_ packet: Packet, from me: NodeID) -> Packet? {
+        guard self == .freeloader else { return packet }
+        if case .gossip = packet.message { return nil }
+        var packet = packet
+        packet.updates = packet.updates.filter { $0.subject == .member(me) }
+        return packet
     }
 
-    static func link(_ a: Int, _ b: Int) -> UInt64 { UInt64(min(a, b)) << 32 | UInt64(max(a, b)) }
+    /// Whether a node that behaves so drops this packet unread: a freeloader ignores
+    /// requests to probe for others.
+    func ignores(_ packet: Packet) -> Bool {
+        guard self == .freeloader, case .pingReq = packet.message else { return false }
+        return true
+    }
+}
 
+extension Simulation.Context {
     /// Node `o` floods: 2,000 valid packets a second (its own alive claim) at `targets` in
     /// turn, in 10 ms bursts, from `start` until `end`.
     func scheduleFlood(from o: Int, at targets: [Int], start: Int64, end: Int64) {
@@ -126,5 +90,26 @@ extension Simulator {
             publicKey: SimAuthenticator.publicKey(for: nodes[victim].id), bytes: signer.sign(SignedClaim.record(record))
         )
         return record
+    }
+
+    /// A claim that `victim` is alive at a new address, with an event in its name, both
+    /// signed with `forger`'s own key (number `serial`), and a record as `forgedRecord`.
+    func forgedClaims(by forger: Int, victim: Int, serial: UInt64) -> [Update]? {
+        guard let core = nodes[forger].core, let known = core.member(nodes[victim].id) else { return nil }
+        let victimID = nodes[victim].id
+        let signer = SimAuthenticator(id: nodes[forger].id, swarmSecret: seed)
+        var claim = known
+        claim.incarnation += 1_000 + serial
+        claim.address = Address(host: "10.66.6.6", port: 7946)
+        claim.status = .alive
+        claim.signature = Signature(
+            publicKey: SimAuthenticator.publicKey(for: victimID), bytes: signer.sign(SignedClaim.alive(claim)))
+        let record = forgedRecord(by: forger, victim: victim, serial: serial)
+        var event = UserEvent(
+            id: Dot(origin: victimID, counter: 1 << 40 + serial), lamport: 1, name: "forged", payload: [],
+            coalesce: false)
+        event.signature = Signature(
+            publicKey: SimAuthenticator.publicKey(for: victimID), bytes: signer.sign(SignedClaim.event(event)))
+        return [.alive(claim), .record(record), .event(event)]
     }
 }

@@ -1,0 +1,136 @@
+import ColonyCore
+
+/// The faults in force: which phase the checkers are in, partitions, broken links and
+/// misbehaving nodes.
+struct FaultState {
+    /// True while no fault is active: then no up, reachable member may be declared dead.
+    var strict = true
+    var partitioned = false
+    /// Node pairs whose direct path is broken both ways. Keys are `Simulator.linkKey`.
+    var brokenLinks: Set<UInt64> = []
+    /// How many nodes misbehave.
+    var misbehaving = 0
+}
+
+// MARK: Injecting faults
+
+extension Simulator {
+    public enum CrashKind: Sendable {
+        /// The machine vanishes: packets and connections to it go unanswered.
+        case host
+        /// The process dies on a live machine: its port refuses connections.
+        case process
+    }
+
+    /// True while no fault is active: then no up, reachable member may be declared dead.
+    public var strict: Bool {
+        get { faults.strict }
+        set { faults.strict = newValue }
+    }
+
+    public var partitioned: Bool { faults.partitioned }
+
+    /// Node pairs whose direct path is broken both ways (flaky links: indirect probing
+    /// routes around them). Keys are `min << 32 | max`.
+    public var brokenLinks: Set<UInt64> {
+        get { faults.brokenLinks }
+        set { faults.brokenLinks = newValue }
+    }
+
+    /// How many nodes misbehave (the abuse scenario's offenders).
+    public var misbehaving: Int { faults.misbehaving }
+
+    /// `strict`, and no fault the simulator injects is active: broken links and misbehaving
+    /// nodes are faults too (a death verdict then counts as a false positive, not a
+    /// violated invariant).
+    public var faultFree: Bool { faults.strict && faults.brokenLinks.isEmpty && faults.misbehaving == 0 }
+
+    /// Crash node `i`: it stops at once, losing all volatile state (not what it persisted).
+    public func crash(_ i: Int, kind: CrashKind = .host) {
+        guard nodes[i].isUp else { return }
+        nodes[i].refusesStreams = kind == .process
+        nodes[i].isUp = false
+        nodes[i].core = nil
+        nodes[i].wakeGeneration &+= 1
+        nodes[i].wakeAt = .max
+        nodes[i].restarts += 1
+    }
+
+    /// Stall node `i` for `nanoseconds`: nothing it would do happens until then; packets for
+    /// it wait (as in a socket buffer) and its timers fire late.
+    public func pause(_ i: Int, forNanoseconds ns: Int64) {
+        guard nodes[i].isUp else { return }
+        lastPauseStart[i] = now
+        nodes[i].pausedUntil = max(nodes[i].pausedUntil, now + ns)
+    }
+
+    /// Put nodes into partition groups; packets cross groups only when `group` is equal.
+    public func partition(_ groups: [UInt8]) {
+        precondition(groups.count == nodes.count)
+        for i in nodes.indices { nodes[i].group = groups[i] }
+        faults.partitioned = true
+    }
+
+    public func heal() {
+        for i in nodes.indices { nodes[i].group = 0 }
+        faults.partitioned = false
+    }
+
+    /// Make node `i` honest or one of the offenders (Misbehaviour.swift).
+    public func setBehaviour(_ i: Int, _ b: Behaviour) {
+        if nodes[i].behaviour == .honest && b != .honest { faults.misbehaving += 1 }
+        if nodes[i].behaviour != .honest && b == .honest { faults.misbehaving -= 1 }
+        nodes[i].behaviour = b
+    }
+}
+
+// MARK: Fault schedules
+
+extension Simulation.Context {
+    /// Stall node `p` for 1–5 s, run for 1–5 s, and again, until `until`.
+    mutating func schedulePauses(_ p: Int, from: Int64, until: Int64) {
+        var t = from
+        while t < until {
+            let stall = Simulation.second + Int64(rng.below(Int(4 * Simulation.second)))
+            sim.schedule(at: t) { s in s.pause(p, forNanoseconds: stall) }
+            t += stall + Simulation.second + Int64(rng.below(Int(4 * Simulation.second)))
+        }
+    }
+
+    /// Crashes with restarts from `start` until `end`: every 6–10 s a random node crashes
+    /// (host or process) and comes back 2–6 s later from its durable log, rejoining through
+    /// another node.
+    mutating func scheduleCrashRestarts(from start: Int64, until end: Int64) {
+        var c = start
+        while c < end {
+            let victim = rng.below(n)
+            let kind: Simulator.CrashKind = rng.below(2) == 0 ? .host : .process
+            let down = 2 * Simulation.second + Int64(rng.below(Int(4 * Simulation.second)))
+            let seedNode = (victim + 1 + rng.below(n - 1)) % n
+            sim.schedule(at: c) { s in s.crash(victim, kind: kind) }
+            sim.schedule(at: c + down) { s in
+                guard !s.nodes[victim].isUp else { return }
+                s.start(victim)
+                s.join(victim, seeds: [seedNode])
+            }
+            c += 6 * Simulation.second + Int64(rng.below(Int(4 * Simulation.second)))
+        }
+    }
+
+    /// A partition into `groups` from `start`, healed at `end`.
+    func schedulePartition(_ groups: [UInt8], from start: Int64, until end: Int64) {
+        sim.schedule(at: start) { s in s.partition(groups) }
+        sim.schedule(at: end) { s in s.heal() }
+    }
+
+    /// Links broken both ways: 5% of pairs, and at least about three per node in small
+    /// swarms, so probes go indirect often. Keys are `Simulator.linkKey(a, b)`.
+    mutating func randomBrokenLinks() -> Set<UInt64> {
+        var broken: Set<UInt64> = []
+        let brokenPerMille = max(50, 3000 / (n - 1))
+        for a in 0..<n {
+            for b in (a + 1)..<n where rng.below(1000) < brokenPerMille { broken.insert(Simulator.linkKey(a, b)) }
+        }
+        return broken
+    }
+}

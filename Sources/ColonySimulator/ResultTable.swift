@@ -1,0 +1,118 @@
+import ColonyCore
+import Foundation
+
+// The readable report (`colony simulate` without --json): one row per measure, "—" where a
+// scenario measures nothing, then the first violated invariants.
+
+extension SimulationResult {
+    /// A readable table.
+    public var table: String {
+        var rows = membershipRows + [stateRow, abuseRow] + hive.rows + runRows
+        if let failure { rows.append(("failure", failure)) }
+        let width = rows.map(\.0.count).max() ?? 0
+        var out = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
+            .joined(separator: "\n")
+        for v in violations.prefix(10) { out += "\n  ! " + v }
+        return out
+    }
+
+    static func ms(_ v: Double?) -> String { v.map { String(format: "%.0f ms", $0) } ?? "—" }
+
+    static func d(_ x: Distribution?) -> String {
+        x.map { String(format: "p50 %.0f ms · p99 %.0f ms · max %.0f ms (n=%d)", $0.p50, $0.p99, $0.max, $0.count) }
+            ?? "—"
+    }
+
+    var membershipRows: [(String, String)] {
+        let load = bytesPerNodePerSecond.map {
+            String(format: "%.1f B/node/s, %.2f msg/node/s", $0, messagesPerNodePerSecond ?? 0)
+        }
+        return [
+            ("scenario", options.scenario.rawValue),
+            ("nodes", "\(options.nodes)"),
+            ("seed", options.seedText),
+            ("profile", options.profile),
+            ("loss", String(format: "%.1f%%", options.loss * 100)),
+            ("converged", converged ? "yes" : "NO"),
+            ("convergence", Self.d(convergence)),
+            ("first detection", Self.ms(detectionFirstMs)),
+            ("detection (all)", Self.d(detectionAll)),
+            ("false positives", falsePositives.map(String.init) ?? "—"),
+            ("heal", Self.ms(healMs)),
+            ("load", load ?? "—"),
+            ("virtual time", String(format: "%.1f s in %d steps", virtualSeconds, steps)),
+        ]
+    }
+
+    var stateRow: (String, String) {
+        let s = state
+        let writes = s.acknowledgedWrites.map {
+            "\($0) acknowledged · \(s.lostWrites ?? 0) lost · \(s.divergentNodes ?? 0) divergent nodes · "
+                + "\(s.falseSiblings ?? 0) false siblings"
+        }
+        return ("writes", writes ?? "—")
+    }
+
+    var abuseRow: (String, String) {
+        let a = abuse
+        // As a dictionary prints, in a stable order.
+        let pairs = a.graylistRoundsByKind.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }
+        let byKind = "[" + pairs.joined(separator: ", ") + "]"
+        let text = a.honestDeliveryRatio.map {
+            String(
+                format: "honest delivery %.4f · %d/%d offenders graylisted · worst %d rounds %@ · "
+                    + "%d honest graylisted",
+                $0, a.offendersGraylisted ?? 0, a.offenders ?? 0, a.graylistRoundsMax ?? -1,
+                byKind, a.honestGraylisted ?? 0)
+        }
+        return ("abuse", text ?? "—")
+    }
+
+    var runRows: [(String, String)] {
+        let rtt = rttError.map {
+            String(format: "error p50 %.1f%% · p99 %.1f%% (n=%d pairs)", $0.p50 * 100, $0.p99 * 100, $0.count)
+        }
+        return [
+            ("safety violations", "\(safetyViolations)"),
+            ("rtt estimates", rtt ?? "—"),
+            ("wall time", String(format: "%.2f s", wallSeconds)),
+            ("peak memory", String(format: "%.1f MB", Double(peakMemoryBytes) / 1e6)),
+            ("trace hash", String(traceHash, radix: 16)),
+            ("invariants", violations.isEmpty ? "all held" : "\(violations.count) VIOLATED"),
+        ]
+    }
+}
+
+extension HiveReport {
+    /// The hive's rows of the table: shape, broadcasts, failover, splits, merges, evictions
+    /// and nearness.
+    var rows: [(String, String)] {
+        let d = SimulationResult.d
+        let shape = cells.map {
+            String(
+                format: "%d cells (sizes p50 %.0f, %.0f–%.0f) formed at %.0f ms", $0, cellSizes?.p50 ?? 0,
+                cellSizes?.min ?? 0, cellSizes?.max ?? 0, hiveFormedMs ?? 0)
+        }
+        let sent = broadcasts.map {
+            String(
+                format: "%d · delivery %.5f · rmr %@ · ldh %d · latency %@", $0, deliveryRatio ?? 0,
+                rmr.map { String(format: "%.4f", $0) } ?? "—", ldh ?? 0, d(broadcastLatency))
+        }
+        let evictions = offendersEvicted.map {
+            "\($0)/\(offenders ?? 0) offenders evicted · \(honestEvicted ?? 0) honest evicted · evict "
+                + d(evictTime) + " · lift " + d(liftTime) + " · readmit " + d(readmitTime)
+        }
+        let nearness = queenRTTRatio.map {
+            String(format: "p50 %.2f · p90 %.2f · max %.2f (n=%d)", $0.p50, $0.p90, $0.max, $0.count)
+        }
+        return [
+            ("hive", shape ?? "—"),
+            ("broadcasts", sent ?? "—"),
+            ("failover", failover.map { _ in d(failover) + " (elected " + d(electionMs) + ")" } ?? "—"),
+            ("splits", splits.map { "\($0) · " + d(splitTime) + " · \(splitsIncomplete ?? 0) incomplete" } ?? "—"),
+            ("merges", merges.map { "\($0) · " + d(mergeTime) } ?? "—"),
+            ("evictions", evictions ?? "—"),
+            ("queen rtt ÷ best", nearness ?? "—"),
+        ]
+    }
+}
