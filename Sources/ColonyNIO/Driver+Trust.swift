@@ -83,10 +83,10 @@ extension Driver {
             metadata: ["colony.seeds": "\(core.joinSeeds.count)"])
     }
 
-    func onRecoveryFrame(_ bytes: [UInt8], from address: Address) {
+    func onRecoveryFrame(_ bytes: [UInt8], namespace: WireNamespace, from address: Address) {
         guard let authority = configuration.settings.trust.authorityKey else { return }
         let isRevoked: (NodeID) -> Bool = { [core] id in core?.revoked.contains(id) ?? false }
-        if bytes.first == KeyringRecovery.requestMarker {
+        if namespace == .keyringRequest {
             guard let keyring, let certificate, let identityKey else { return }
             do {
                 let answer = try KeyringRecovery.answer(

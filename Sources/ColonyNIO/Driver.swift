@@ -339,10 +339,10 @@ final class Driver: @unchecked Sendable {
         counters.bytesIn += bytes.count
         metricPacketsIn[via]?.increment()
         metricBytesIn.increment(by: bytes.count)
-        if via == .stream, let first = bytes.first,
-            first == KeyringRecovery.requestMarker || first == KeyringRecovery.responseMarker
-        {
-            onRecoveryFrame(bytes, from: address)
+        // The first byte names the namespace: keyring recovery rides plain stream frames;
+        // everything else is a core packet, sealed or not.
+        if via == .stream, let namespace = WireNamespace(first: bytes), namespace.isKeyringRecovery {
+            onRecoveryFrame(bytes, namespace: namespace, from: address)
             return
         }
         guard let plain = openIfNeeded(bytes, from: address) else { return }
