@@ -32,8 +32,6 @@ public final class ColonyNode: Service, Sendable {
         public var connectTimeout: Duration?
         /// LAN discovery by multicast; nil (the default) turns it off.
         public var discovery: MulticastDiscovery?
-        /// Wire protocol version to speak (tests set another to check refusal).
-        public var protocolVersion: UInt8 = ProtocolVersion.current
         /// The encryption keyring (`--encrypt`); nil sends and accepts plain packets. With a
         /// data directory, the keyring saved there (`keyring.json`) wins over this one, whose
         /// key is then only installed (a node restarted after rotations keeps the new keys).

@@ -208,7 +208,7 @@ final class Driver: @unchecked Sendable {
         }
         let me = Member(
             id: identity.id, name: configuration.name, address: advertise, tags: configuration.tags,
-            incarnation: incarnation, protocolVersion: configuration.protocolVersion)
+            incarnation: incarnation)
         var seedGenerator = SystemRandomNumberGenerator()
         let coreSeed = seedGenerator.next()
         try await onLoop { d in
@@ -398,9 +398,7 @@ final class Driver: @unchecked Sendable {
             logEffect(effect)
             switch effect {
             case .send(let packet, let peer, let via):
-                var bytes = Wire.encode(packet)
-                if configuration.protocolVersion != ProtocolVersion.current { bytes[0] = configuration.protocolVersion }
-                bytes = sealIfNeeded(bytes)
+                let bytes = sealIfNeeded(Wire.encode(packet))
                 switch via {
                 case .datagram: sendDatagram(bytes, to: peer.address)
                 case .stream: sendFrame(bytes, to: peer.address)
