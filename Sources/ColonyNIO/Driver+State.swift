@@ -174,13 +174,14 @@ extension Driver {
         try await command { core, now in core.event(name, payload: payload, coalesce: coalesce, now: now) }
     }
 
-    func query(_ name: String, payload: [UInt8], filter: QueryFilter, timeout: Duration) async throws -> (
-        Query, AsyncStream<QueryResponse>
-    ) {
+    /// Send a query through the core (a user's, or one of Colony's own) and stream its answers.
+    func query(
+        _ body: @escaping @Sendable (inout NodeCore, Instant) -> (Result<Query, StateError>, [Effect])
+    ) async throws -> (Query, AsyncStream<QueryResponse>) {
         let (stream, continuation) = AsyncStream.makeStream(of: QueryResponse.self)
         let q: Query = try await onLoop { d in
             guard var core = d.core else { throw ColonyError.notStarted }
-            let (result, effects) = core.query(name, payload: payload, filter: filter, timeout: timeout, now: d.now())
+            let (result, effects) = body(&core, d.now())
             d.core = core
             let q = try result.get()
             d.queryStreams[q.id.counter] = continuation
@@ -200,7 +201,7 @@ extension Driver {
     /// Events the state machinery reports to the application.
     func publishState(_ event: Event) {
         switch event {
-        case .queryReceived(let q) where q.name == KeyringOperation.queryName:
+        case .queryReceived(let q) where ColonyQuery(q) == .keyring:
             answerKeyringQuery(q)
         case .queryReceived(let q):
             guard let handler = queryHandler.withLockedValue({ $0 }) else { return }

@@ -189,7 +189,8 @@ public enum KeyringOperation: Sendable, Equatable {
     case remove([UInt8])
     case mode(Keyring.Mode)
 
-    public static let queryName = "_colony-keyring"
+    /// The internal query that carries it (named in the core: `ColonyQuery.keyring`).
+    public static let queryName = ColonyQuery.keyring.rawValue
 
     /// Whether the request or its answers carry keys (refused unless this node seals).
     public var carriesKeys: Bool {
