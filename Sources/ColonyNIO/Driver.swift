@@ -411,7 +411,7 @@ final class Driver: @unchecked Sendable {
                 } catch {
                     logger.error("could not persist incarnation", metadata: ["colony.error": "\(error)"])
                 }
-            case .persist(.record), .persist(.covered), .persist(.event):
+            case .persist(.record), .persist(.covered), .persist(.event), .persist(.member), .persist(.collected):
                 break // logged by logEffect, committed by flushLog
             case .wake(let at):
                 schedule(at)

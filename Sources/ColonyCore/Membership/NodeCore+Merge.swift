@@ -216,6 +216,7 @@ extension NodeCore {
         } else if previous?.status.isGone == true {
             gone[member.id] = nil
         }
+        out.append(.persist(.member(member, previous: previous)))
         emit(.memberChanged(member, previous: previous))
     }
 
