@@ -66,7 +66,7 @@ final class Driver: @unchecked Sendable {
     var identityKey: Curve25519.Signing.PrivateKey?
     var certificate: Certificate?
     var recoveryPending: KeyringRecovery.Pending?
-    var lastRecoveryAt: Instant?
+    var recovery: KeyringRecoveryMachine
     let metricRefused: Counter
     let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
     // Replicated state, the event log, queries (Driver+State).
@@ -107,6 +107,7 @@ final class Driver: @unchecked Sendable {
         metricBytesOut = Counter(label: "colony_bytes_sent_total")
         metricMalformed = Counter(label: "colony_packets_malformed_total")
         metricRefused = Counter(label: "colony_packets_refused_total")
+        recovery = KeyringRecoveryMachine(interval: configuration.settings.trust.keyringRecoveryInterval)
         replay = ReplayGuard(windowMs: UInt64(max(1, configuration.replayWindow.nanosecondsInt64 / 1_000_000)))
         var gauges: [MemberStatus: Gauge] = [:]
         for s in MemberStatus.allCases {
