@@ -26,7 +26,8 @@ public enum ColonyError: Error, CustomStringConvertible, Equatable {
         case .noSeedAnswered(let n): "no seed answered (attempt \(n)); the node keeps retrying in the background"
         case .noSeeds: "no seeds given and no peers remembered from a previous run"
         case .noCertificate:
-            "admission is on (an authority key is set) but this node has no certificate: issue one with `colony cert issue`"
+            "admission is on (an authority key is set) but this node has no certificate: "
+                + "issue one with `colony cert issue`"
         case .certificateForAnotherKey: "the certificate is for another key than this node's identity"
         }
     }

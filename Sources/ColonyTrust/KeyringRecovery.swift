@@ -10,8 +10,9 @@ import Foundation
 /// that admits by the same authority checks the certificate, the signature, the time and that
 /// the identity is not revoked, then answers (`WireNamespace.keyringResponse`): its own
 /// certificate, its X25519 key, the keyring sealed with AES-256-GCM under a key derived
-/// (HKDF-SHA256) from the two X25519 keys, all signed with its Ed25519 key. The requester checks the responder's certificate and signature before installing
-/// anything: nobody without a certificate can hand it a keyring, or get one.
+/// (HKDF-SHA256) from the two X25519 keys, all signed with its Ed25519 key. The requester
+/// checks the responder's certificate and signature before installing anything: nobody
+/// without a certificate can hand it a keyring, or get one.
 public enum KeyringRecovery {
     struct RequestBody: Codable {
         var certificate: CertificateFile
