@@ -86,7 +86,8 @@ public struct AgentConfiguration: Sendable, Equatable {
         }
         for (key, entry) in doc.root where !fileKeys.contains(key) {
             throw ConfigurationError(
-                "\(file): line \(entry.line): unknown key '\(key)' (known: \(fileKeys.joined(separator: ", ")), and the [tags] table)"
+                "\(file): line \(entry.line): unknown key '\(key)' "
+                    + "(known: \(fileKeys.joined(separator: ", ")), and the [tags] table)"
             )
         }
         for (table, line) in doc.tableLines where table != "tags" {
@@ -207,7 +208,8 @@ public struct AgentConfiguration: Sendable, Equatable {
         }
         if httpToken == nil, let h = try? Address(parsing: http, defaultPort: 7950), !h.isLoopback {
             throw ConfigurationError(
-                "http \(http) is not a loopback address: set http_token (or --http-token) so the API is not open to the network"
+                "http \(http) is not a loopback address: "
+                    + "set http_token (or --http-token) so the API is not open to the network"
             )
         }
         let maxTTL = Int(Eviction.maximumMs / 1000)

@@ -23,9 +23,11 @@ enum Dashboard {
           th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #26313b; }
           .alive { color: #4cd07d; } .suspect { color: #f0c040; } .dead { color: #ef5350; } .left { color: #8a96a3; }
           .legend span { margin-right: 14px; }
-          #activity { font-family: ui-monospace, monospace; font-size: 12px; max-height: 240px; overflow-y: auto; min-width: 420px; }
+          #activity { font-family: ui-monospace, monospace; font-size: 12px; max-height: 240px; overflow-y: auto;\#
+         min-width: 420px; }
           h3 { font-size: 13px; margin: 14px 0 6px; }
-          #log { font-family: ui-monospace, monospace; font-size: 12px; max-height: 200px; overflow-y: auto; width: 100%; }
+          #log { font-family: ui-monospace, monospace; font-size: 12px; max-height: 200px; overflow-y: auto; width:\#
+         100%; }
         </style>
         </head>
         <body>
@@ -33,7 +35,8 @@ enum Dashboard {
           <h1>Colony</h1>
           <span id="self" class="muted">connecting…</span>
           <span id="counts" class="muted"></span>
-          <span class="legend muted"><span class="alive">● alive</span><span class="suspect">● suspect</span><span class="dead">● dead</span><span class="left">● left</span></span>
+          <span class="legend muted"><span class="alive">● alive</span><span class="suspect">●\#
+         suspect</span><span class="dead">● dead</span><span class="left">● left</span></span>
         </header>
         <main>
           <svg id="ring" width="520" height="520" viewBox="0 0 520 520" role="img" aria-label="swarm"></svg>
@@ -71,7 +74,8 @@ enum Dashboard {
         // The hive as this agent sees it (GET /v1/hive): queens are ringed in gold; the routing
         // tree is drawn as gold lines between the queens and from this agent's cell to its queen.
         let hive = null;
-        function esc(s) { return String(s).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;"}[c])); }
+        function esc(s) { return String(s).replace(/[&<>"]/g, c =>\#
+         ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;"}[c])); }
         function draw(members) {
           const svg = document.getElementById("ring");
           const n = members.length, cx = 260, cy = 260, r = n > 1 ? 200 : 0;
@@ -89,11 +93,13 @@ enum Dashboard {
             // Queen to queen (every queen forwards to every other), and this cell's voters to their queen.
             const qs = hive.cells.map(c => c.queen).filter(q => pos[q]);
             qs.forEach((a, i) => qs.slice(i + 1).forEach(b =>
-              tree += `<line class="tree queens" x1="${pos[a].x}" y1="${pos[a].y}" x2="${pos[b].x}" y2="${pos[b].y}" stroke="#d4a017" stroke-dasharray="4 3"/>`));
+              tree += `<line class="tree queens" x1="${pos[a].x}" y1="${pos[a].y}" x2="${pos[b].x}" y2="${pos[b].y}"\#
+         stroke="#d4a017" stroke-dasharray="4 3"/>`));
             const q = hive.node.queen || (hive.node.role === "queen" ? hive.node.id : null);
             if (q && pos[q]) {
               hive.node.voters.map(v => byName[v]).filter(v => v && v !== q && pos[v]).forEach(v =>
-                tree += `<line class="tree cell" x1="${pos[q].x}" y1="${pos[q].y}" x2="${pos[v].x}" y2="${pos[v].y}" stroke="#d4a017"/>`);
+                tree += `<line class="tree cell" x1="${pos[q].x}" y1="${pos[q].y}" x2="${pos[v].x}" y2="${pos[v].y}"\#
+         stroke="#d4a017"/>`);
             }
           }
           members.forEach((m) => {
@@ -107,15 +113,21 @@ enum Dashboard {
             const { x, y } = pos[m.id];
             const rad = m.id === selfId ? 16 : 12;
             const queen = queens.has(m.id);
-            out += `<circle class="member ${m.status}${queen ? " queen" : ""}" data-name="${esc(m.name)}" cx="${x}" cy="${y}" r="${rad}" fill="${colors[m.status] || "#fff"}"${queen ? ` stroke="#d4a017" stroke-width="4"` : ""}/>`;
-            out += `<text x="${x}" y="${y + rad + 14}" fill="#e8e8e8" font-size="12" text-anchor="middle">${esc(m.name)} #${m.incarnation}</text>`;
+            out += `<circle class="member ${m.status}${queen ? " queen" : ""}" data-name="${esc(m.name)}" cx="${x}"\#
+         cy="${y}" r="${rad}" fill="${colors[m.status] || "#fff"}"${queen ? ` stroke="#d4a017" stroke-width="4"` :\#
+         ""}/>`;
+            out += `<text x="${x}" y="${y + rad + 14}" fill="#e8e8e8" font-size="12"\#
+         text-anchor="middle">${esc(m.name)} #${m.incarnation}</text>`;
           });
           svg.innerHTML = out;
           document.getElementById("members").innerHTML = members.map(m =>
-            `<tr class="row" data-name="${esc(m.name)}"><td>${esc(m.name)}</td><td class="${m.status}">${m.status}</td><td>${m.incarnation}</td><td>${esc(m.address)}</td><td>${esc(Object.entries(m.tags).map(([k, v]) => k + "=" + v).join(", "))}</td></tr>`).join("");
+            `<tr class="row" data-name="${esc(m.name)}"><td>${esc(m.name)}</td><td\#
+         class="${m.status}">${m.status}</td><td>${m.incarnation}</td><td>${esc(m.address)}</td><td>${esc(Object.ent\#
+        ries(m.tags).map(([k, v]) => k + "=" + v).join(", "))}</td></tr>`).join("");
           const counts = {};
           members.forEach(m => counts[m.status] = (counts[m.status] || 0) + 1);
-          document.getElementById("counts").textContent = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(" · ");
+          document.getElementById("counts").textContent = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join("\#
+         · ");
         }
         async function refresh() {
           try {
@@ -130,14 +142,19 @@ enum Dashboard {
               document.getElementById("hivesum").textContent = nd.role === "homeless" ? "· in no cell (plain gossip)"
                 : `· ${nd.role} of cell ${nd.cell} in term ${nd.term}${nd.routing ? "" : " (not routing)"}`;
               document.getElementById("cells").innerHTML = hive.cells.map(c =>
-                `<tr class="cell" data-cell="${esc(c.cell)}" data-queen="${esc(c.queenName ?? c.queen)}"><td>${esc(c.cell)}</td><td>${esc(c.queenName ?? c.queen)}</td><td>${c.term}</td><td>${c.size}</td><td>${c.open ? "open" : "full"}</td><td>${c.rttMs == null ? "—" : c.rttMs.toFixed(2) + " ms"}</td></tr>`).join("");
+                `<tr class="cell" data-cell="${esc(c.cell)}" data-queen="${esc(c.queenName ??\#
+         c.queen)}"><td>${esc(c.cell)}</td><td>${esc(c.queenName ??\#
+         c.queen)}</td><td>${c.term}</td><td>${c.size}</td><td>${c.open ? "open" : "full"}</td><td>${c.rttMs == null\#
+         ? "—" : c.rttMs.toFixed(2) + " ms"}</td></tr>`).join("");
             } catch (e) { hive = null; }
             draw(await (await fetch(authed("/v1/members"))).json());
             const keys = await (await fetch(authed("/v1/kv?limit=50"))).json();
             document.getElementById("keys").innerHTML = keys.map(k =>
-              `<tr class="key" data-key="${esc(k.key)}"><td>${esc(k.key)}</td><td>${esc(k.text ?? (k.value ? "base64:" + k.value.slice(0, 24) : "(deleted)"))}</td><td>${k.siblings.length}</td></tr>`).join("");
+              `<tr class="key" data-key="${esc(k.key)}"><td>${esc(k.key)}</td><td>${esc(k.text ?? (k.value ?\#
+         "base64:" + k.value.slice(0, 24) : "(deleted)"))}</td><td>${k.siblings.length}</td></tr>`).join("");
             const st = await (await fetch(authed("/v1/state"))).json();
-            document.getElementById("statesum").textContent = `· ${st.keys} keys, ${st.records} records, ${st.bytes} bytes, digest ${st.digest}`;
+            document.getElementById("statesum").textContent = `· ${st.keys} keys, ${st.records} records,\#
+         ${st.bytes} bytes, digest ${st.digest}`;
             if (logFrom === null) { logFrom = Math.max(1, st.logOffset - 100); }
           } catch (e) { document.getElementById("self").textContent = "agent unreachable"; }
         }
@@ -153,11 +170,15 @@ enum Dashboard {
         }
         function listen() {
           const events = new EventSource(authed("/v1/events"));
-          events.addEventListener("member", e => { const c = JSON.parse(e.data); log(`${c.member.name} ${c.previous || "new"} → ${c.member.status} (#${c.member.incarnation})`); refresh(); });
+          events.addEventListener("member", e => { const c = JSON.parse(e.data); log(`${c.member.name} ${c.previous\#
+         || "new"} → ${c.member.status} (#${c.member.incarnation})`); refresh(); });
           const entries = new EventSource(authed("/v1/log?from=" + (logFrom || 1)));
           const t = ms => new Date(ms).toLocaleTimeString();
-          entries.addEventListener("event", e => { const x = JSON.parse(e.data); activity(`${t(x.atMs)} event ${x.subject} ${x.event.text ?? ""} (lamport ${x.event.lamport})`); });
-          entries.addEventListener("key", e => { const x = JSON.parse(e.data); activity(`${t(x.atMs)} ${x.record.deleted ? "delete" : "write"} ${x.subject} = ${x.record.text ?? ""}${x.info.local ? " (here)" : ""}`); });
+          entries.addEventListener("event", e => { const x = JSON.parse(e.data); activity(`${t(x.atMs)} event\#
+         ${x.subject} ${x.event.text ?? ""} (lamport ${x.event.lamport})`); });
+          entries.addEventListener("key", e => { const x = JSON.parse(e.data); activity(`${t(x.atMs)}\#
+         ${x.record.deleted ? "delete" : "write"} ${x.subject} = ${x.record.text ?? ""}${x.info.local ? " (here)" :\#
+         ""}`); });
         }
         refresh();
         setInterval(refresh, 1000);

@@ -221,7 +221,8 @@ enum SSE {
             return "event: evictionProposed\ndata: {\"id\":\"\(id)\",\"score\":\(Int(score))}\n\n"
         case .evicted(let e):
             return
-                "event: evicted\ndata: {\"id\":\"\(e.id)\",\"issuer\":\"\(e.issuer)\",\"reason\":\"\(e.reason)\",\"expiresMs\":\(e.expiresMs)}\n\n"
+                "event: evicted\ndata: {\"id\":\"\(e.id)\",\"issuer\":\"\(e.issuer)\","
+                + "\"reason\":\"\(e.reason)\",\"expiresMs\":\(e.expiresMs)}\n\n"
         case .evictionEnded(let id, let lifted):
             return "event: evictionEnded\ndata: {\"id\":\"\(id)\",\"lifted\":\(lifted)}\n\n"
         case .hive(let change):
@@ -237,7 +238,8 @@ enum SSE {
                 body = "{\"change\":\"leftCell\",\"cell\":\"\(cell)\",\"reason\":\"\(reason)\"}"
             case .splitting(let cell, let newCell, let designate, let voters):
                 body =
-                    "{\"change\":\"splitting\",\"cell\":\"\(cell)\",\"newCell\":\"\(newCell)\",\"designate\":\"\(designate)\",\"voters\":\(voters.count)}"
+                    "{\"change\":\"splitting\",\"cell\":\"\(cell)\",\"newCell\":\"\(newCell)\","
+                    + "\"designate\":\"\(designate)\",\"voters\":\(voters.count)}"
             }
             return "event: hive\ndata: \(body)\n\n"
         case .keyChanged, .keysCollected, .userEvent, .queryReceived, .queryResponse, .queryFinished, .peerForgiven:

@@ -328,9 +328,11 @@ enum LogJSON {
                 fields.append("\"record\":" + String(decoding: d, as: UTF8.self))
             }
         case .event(let ev):
+            let payload = quote(Data(ev.payload).base64EncodedString())
+            let text = String(validating: ev.payload, as: UTF8.self).map(quote) ?? "null"
             fields.append(
-                "\"event\":{\"name\":\(quote(ev.name)),\"lamport\":\(ev.lamport),\"payload\":\(quote(Data(ev.payload).base64EncodedString())),\"text\":\(String(validating: ev.payload, as: UTF8.self).map(quote) ?? "null")}"
-            )
+                "\"event\":{\"name\":\(quote(ev.name)),\"lamport\":\(ev.lamport),"
+                    + "\"payload\":\(payload),\"text\":\(text)}")
         default:
             break
         }

@@ -133,7 +133,8 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
             throw HTTPError(
                 .badRequest,
                 message:
-                    "mode must be one of \(Keyring.Mode.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(body.mode)')"
+                    "mode must be one of \(Keyring.Mode.allCases.map(\.rawValue).joined(separator: ", "))"
+                    + " (got '\(body.mode)')"
             )
         }
         return try await run(.mode(mode), request)
@@ -161,7 +162,8 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let given, Self.equal(given, token) else {
             var r = JSONErrorMiddleware<Context>.json(
                 .unauthorized,
-                "this agent requires a bearer token (Authorization: Bearer …; the CLI reads --token or COLONY_HTTP_TOKEN)"
+                "this agent requires a bearer token "
+                    + "(Authorization: Bearer …; the CLI reads --token or COLONY_HTTP_TOKEN)"
             )
             r.headers[HTTPFields.Element.Name("WWW-Authenticate")!] = "Bearer realm=\"colony\""
             return r

@@ -32,8 +32,6 @@ public final class ColonyNode: Service, Sendable {
         public var connectTimeout: Duration?
         /// LAN discovery by multicast; nil (the default) turns it off.
         public var discovery: MulticastDiscovery?
-        /// Wire protocol version to speak (tests set another to check refusal).
-        public var protocolVersion: UInt8 = ProtocolVersion.current
         /// The encryption keyring (`--encrypt`); nil sends and accepts plain packets. With a
         /// data directory, the keyring saved there (`keyring.json`) wins over this one, whose
         /// key is then only installed (a node restarted after rotations keeps the new keys).
@@ -194,12 +192,14 @@ public final class ColonyNode: Service, Sendable {
 
     /// Ask matching members; answers arrive on the stream as they come, which ends at the
     /// deadline.
-    /// Names starting with `_colony` are reserved for Colony's own queries.
+    /// Names starting with `_colony` are reserved for Colony's own queries (the core refuses
+    /// them with `StateError.reservedName`).
     public func query(
         _ name: String, payload: [UInt8] = [], filter: QueryFilter = QueryFilter(), timeout: Duration = .seconds(5)
     ) async throws -> (query: Query, responses: AsyncStream<QueryResponse>) {
-        if name.hasPrefix("_colony") { throw StateError.reservedName(name) }
-        let (q, s) = try await driver.query(name, payload: payload, filter: filter, timeout: timeout)
+        let (q, s) = try await driver.query { core, now in
+            core.query(name, payload: payload, filter: filter, timeout: timeout, now: now)
+        }
         return (q, s)
     }
 
@@ -281,8 +281,10 @@ public final class ColonyNode: Service, Sendable {
         // Keys must never travel in the clear: only a sealing node sends them (a mode change
         // carries none, so a plain swarm can step to `accept` with it).
         if !mode.seals, op.carriesKeys { throw KeyringError.notSealing }
-        let (_, responses) = try await driver.query(
-            KeyringOperation.queryName, payload: op.payload, filter: QueryFilter(), timeout: timeout)
+        let payload = op.payload
+        let (_, responses) = try await driver.query { core, now in
+            core.query(ColonyQuery.keyring, payload: payload, timeout: timeout, now: now)
+        }
         var summary = KeyringSummary(nodes: live, responses: 0, errors: [:], keys: [:], primaryKeys: [:], modes: [:])
         for await r in responses {
             summary.responses += 1

@@ -64,39 +64,15 @@ final class LogFollower: @unchecked Sendable {
 extension Driver {
     // MARK: Logging what the core reports
 
-    /// What each effect adds to the event log. Applied records are logged from their
-    /// `.keyChanged` event (which says what they superseded); covered ones from their own
-    /// persist effect. Our own writes also raise the counter the batch makes durable.
+    /// What each effect adds to the event log: only `.persist` effects, each as the entries
+    /// `LogRecord.entries(for:atMs:)` makes of it (the simulator keeps the same values).
+    /// Our own writes also raise the counter the batch makes durable.
     func logEffect(_ effect: Effect) {
-        switch effect {
-        case .persist(.record(let r)):
-            if r.dot.origin == core?.me.id { batchOwnMax = max(batchOwnMax, r.dot.counter) }
-        case .persist(.covered(let r)):
-            logBatch.append(LogRecord(kind: .covered, subject: r.key, data: Wire.encode(.record(r)), atMs: wallNow()))
-        case .emit(.keyChanged(let c)):
-            let superseded = c.superseded.map { "\"\($0.origin):\($0.counter)\"" }.joined(separator: ",")
-            let info =
-                "{\"origin\":\"\(c.record.dot.origin)\",\"counter\":\(c.record.dot.counter),\"local\":\(c.local),\"siblings\":\(c.siblings),\"superseded\":[\(superseded)]}"
-            logBatch.append(
-                LogRecord(
-                    kind: .key, subject: c.record.key, data: Wire.encode(.record(c.record)), info: info, atMs: wallNow()
-                ))
-        case .persist(.event(let e)):
-            logBatch.append(
-                LogRecord(
-                    kind: .event, subject: e.name, data: Wire.encode(.event(e)),
-                    info: "{\"origin\":\"\(e.id.origin)\",\"lamport\":\(e.lamport)}", atMs: wallNow()))
-        case .emit(.memberChanged(let m, let previous)):
-            let info = "{\"status\":\"\(m.status)\",\"previous\":\(previous.map { "\"\($0.status)\"" } ?? "null")}"
-            logBatch.append(
-                LogRecord(
-                    kind: .member, subject: m.id.description, data: Wire.encode(.alive(m)), info: info, atMs: wallNow())
-            )
-        case .emit(.keysCollected(let keys)):
-            for k in keys { logBatch.append(LogRecord(kind: .collected, subject: k, data: [], atMs: wallNow())) }
-        default:
-            break
+        guard case .persist(let persisted) = effect else { return }
+        if case .record(let c) = persisted, c.record.dot.origin == core?.me.id {
+            batchOwnMax = max(batchOwnMax, c.record.dot.counter)
         }
+        logBatch += LogRecord.entries(for: persisted, atMs: wallNow())
     }
 
     func wallNow() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -174,13 +150,14 @@ extension Driver {
         try await command { core, now in core.event(name, payload: payload, coalesce: coalesce, now: now) }
     }
 
-    func query(_ name: String, payload: [UInt8], filter: QueryFilter, timeout: Duration) async throws -> (
-        Query, AsyncStream<QueryResponse>
-    ) {
+    /// Send a query through the core (a user's, or one of Colony's own) and stream its answers.
+    func query(
+        _ body: @escaping @Sendable (inout NodeCore, Instant) -> (Result<Query, StateError>, [Effect])
+    ) async throws -> (Query, AsyncStream<QueryResponse>) {
         let (stream, continuation) = AsyncStream.makeStream(of: QueryResponse.self)
         let q: Query = try await onLoop { d in
             guard var core = d.core else { throw ColonyError.notStarted }
-            let (result, effects) = core.query(name, payload: payload, filter: filter, timeout: timeout, now: d.now())
+            let (result, effects) = body(&core, d.now())
             d.core = core
             let q = try result.get()
             d.queryStreams[q.id.counter] = continuation
@@ -200,7 +177,7 @@ extension Driver {
     /// Events the state machinery reports to the application.
     func publishState(_ event: Event) {
         switch event {
-        case .queryReceived(let q) where q.name == KeyringOperation.queryName:
+        case .queryReceived(let q) where ColonyQuery(q) == .keyring:
             answerKeyringQuery(q)
         case .queryReceived(let q):
             guard let handler = queryHandler.withLockedValue({ $0 }) else { return }

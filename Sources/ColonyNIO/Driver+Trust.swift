@@ -66,44 +66,74 @@ extension Driver {
 
     // MARK: Keyring recovery (a certified node that missed rotations)
 
-    /// No seed answered: if this node is certified, it may hold stale keys. Ask the seeds
-    /// for the keyring over the authenticated exchange (at most every 5 s).
+    /// Where this node stands in the keyring-recovery exchange.
+    var recoveryStanding: KeyringRecoveryMachine.Standing {
+        KeyringRecoveryMachine.Standing(
+            admission: configuration.settings.trust.authorityKey != nil,
+            certified: certificate != nil && identityKey != nil, hasKeyring: keyring != nil)
+    }
+
+    /// No seed answered: if this node is certified, it may hold stale keys. The recovery
+    /// machine decides whether to ask the seeds for the keyring now.
     func requestKeyringIfLockedOut() {
-        guard let core, let certificate, let identityKey, configuration.settings.trust.authorityKey != nil,
-            keyring != nil
-        else { return }
-        if let last = lastRecoveryAt, now().nanoseconds(since: last) < 5_000_000_000 { return }
-        lastRecoveryAt = now()
+        guard let core else { return }
+        recover(.joinFailed(seeds: core.joinSeeds), frame: [])
+    }
+
+    func onRecoveryFrame(_ bytes: [UInt8], namespace: WireNamespace, from address: Address) {
+        recover(.frame(namespace, from: address), frame: bytes)
+    }
+
+    /// Run the recovery machine on `input` and perform what it decides: the cryptography is
+    /// `KeyringRecovery`'s, the sending and the keyring file this driver's.
+    func recover(_ input: KeyringRecoveryMachine.Input, frame bytes: [UInt8]) {
+        for action in recovery.handle(input, standing: recoveryStanding, now: now()) {
+            switch action {
+            case .sendRequest(let seeds): sendKeyringRequest(to: seeds)
+            case .answerRequest(let address): answerKeyringRequest(bytes, from: address)
+            case .openAnswer(let address): openKeyringAnswer(bytes, from: address)
+            case .rejoin(let seeds):
+                // Rejoin at once rather than at the next retry.
+                guard var core else { break }
+                let effects = core.join(seeds: seeds, now: now())
+                self.core = core
+                handle(effects)
+            }
+        }
+    }
+
+    private var isRevoked: (NodeID) -> Bool { { [core] id in core?.revoked.contains(id) ?? false } }
+
+    private func sendKeyringRequest(to seeds: [Address]) {
+        guard let certificate, let identityKey else { return }
         let (bytes, pending) = KeyringRecovery.request(
             certificate: certificate, signer: identityKey, atMs: UInt64(max(0, wallNow())))
         recoveryPending = pending
-        for seed in core.joinSeeds { sendFrame(bytes, to: seed) }
+        for seed in seeds { sendFrame(bytes, to: seed) }
         logger.info(
             "no seed answered: asking for the current keyring with this node's certificate",
-            metadata: ["colony.seeds": "\(core.joinSeeds.count)"])
+            metadata: ["colony.seeds": "\(seeds.count)"])
     }
 
-    func onRecoveryFrame(_ bytes: [UInt8], from address: Address) {
-        guard let authority = configuration.settings.trust.authorityKey else { return }
-        let isRevoked: (NodeID) -> Bool = { [core] id in core?.revoked.contains(id) ?? false }
-        if bytes.first == KeyringRecovery.requestMarker {
-            guard let keyring, let certificate, let identityKey else { return }
-            do {
-                let answer = try KeyringRecovery.answer(
-                    bytes, keyring: keyring, authority: authority, certificate: certificate, signer: identityKey,
-                    nowMs: UInt64(max(0, wallNow())), windowMs: replay.windowMs, isRevoked: isRevoked)
-                counters.keyringsHandedOut += 1
-                sendFrame(answer, to: address)
-                logger.info(
-                    "handed the keyring to a certified node that asked", metadata: ["colony.peer": "\(address)"])
-            } catch {
-                counters.refused["keyring_request", default: 0] += 1
-                logger.warning(
-                    "refused a keyring request", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
-            }
-            return
+    private func answerKeyringRequest(_ bytes: [UInt8], from address: Address) {
+        guard let authority = configuration.settings.trust.authorityKey, let keyring, let certificate, let identityKey
+        else { return }
+        do {
+            let answer = try KeyringRecovery.answer(
+                bytes, keyring: keyring, authority: authority, certificate: certificate, signer: identityKey,
+                nowMs: UInt64(max(0, wallNow())), windowMs: replay.windowMs, isRevoked: isRevoked)
+            counters.keyringsHandedOut += 1
+            sendFrame(answer, to: address)
+            logger.info("handed the keyring to a certified node that asked", metadata: ["colony.peer": "\(address)"])
+        } catch {
+            counters.refused["keyring_request", default: 0] += 1
+            logger.warning(
+                "refused a keyring request", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
         }
-        guard let pending = recoveryPending else { return }
+    }
+
+    private func openKeyringAnswer(_ bytes: [UInt8], from address: Address) {
+        guard let authority = configuration.settings.trust.authorityKey, let pending = recoveryPending else { return }
         do {
             let fresh = try KeyringRecovery.open(
                 bytes, pending: pending, authority: authority, nowMs: UInt64(max(0, wallNow())), isRevoked: isRevoked)
@@ -117,12 +147,7 @@ extension Driver {
             counters.keyringsRecovered += 1
             logger.info(
                 "keyring recovered from a certified member; rejoining", metadata: ["colony.keys": "\(ring.keys.count)"])
-            // Rejoin at once rather than at the next retry.
-            if var core, !core.joinSeeds.isEmpty {
-                let effects = core.join(seeds: core.joinSeeds, now: now())
-                self.core = core
-                handle(effects)
-            }
+            recover(.answerOpened(seeds: core?.joinSeeds ?? []), frame: [])
         } catch {
             counters.refused["keyring_answer", default: 0] += 1
             logger.warning(
@@ -189,7 +214,8 @@ public enum KeyringOperation: Sendable, Equatable {
     case remove([UInt8])
     case mode(Keyring.Mode)
 
-    public static let queryName = "_colony-keyring"
+    /// The internal query that carries it (named in the core: `ColonyQuery.keyring`).
+    public static let queryName = ColonyQuery.keyring.rawValue
 
     /// Whether the request or its answers carry keys (refused unless this node seals).
     public var carriesKeys: Bool {

@@ -26,7 +26,8 @@ public enum ColonyError: Error, CustomStringConvertible, Equatable {
         case .noSeedAnswered(let n): "no seed answered (attempt \(n)); the node keeps retrying in the background"
         case .noSeeds: "no seeds given and no peers remembered from a previous run"
         case .noCertificate:
-            "admission is on (an authority key is set) but this node has no certificate: issue one with `colony cert issue`"
+            "admission is on (an authority key is set) but this node has no certificate: "
+                + "issue one with `colony cert issue`"
         case .certificateForAnotherKey: "the certificate is for another key than this node's identity"
         }
     }
@@ -66,7 +67,7 @@ final class Driver: @unchecked Sendable {
     var identityKey: Curve25519.Signing.PrivateKey?
     var certificate: Certificate?
     var recoveryPending: KeyringRecovery.Pending?
-    var lastRecoveryAt: Instant?
+    var recovery: KeyringRecoveryMachine
     let metricRefused: Counter
     let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
     // Replicated state, the event log, queries (Driver+State).
@@ -107,6 +108,7 @@ final class Driver: @unchecked Sendable {
         metricBytesOut = Counter(label: "colony_bytes_sent_total")
         metricMalformed = Counter(label: "colony_packets_malformed_total")
         metricRefused = Counter(label: "colony_packets_refused_total")
+        recovery = KeyringRecoveryMachine(interval: configuration.settings.trust.keyringRecoveryInterval)
         replay = ReplayGuard(windowMs: UInt64(max(1, configuration.replayWindow.nanosecondsInt64 / 1_000_000)))
         var gauges: [MemberStatus: Gauge] = [:]
         for s in MemberStatus.allCases {
@@ -208,7 +210,7 @@ final class Driver: @unchecked Sendable {
         }
         let me = Member(
             id: identity.id, name: configuration.name, address: advertise, tags: configuration.tags,
-            incarnation: incarnation, protocolVersion: configuration.protocolVersion)
+            incarnation: incarnation)
         var seedGenerator = SystemRandomNumberGenerator()
         let coreSeed = seedGenerator.next()
         try await onLoop { d in
@@ -339,10 +341,10 @@ final class Driver: @unchecked Sendable {
         counters.bytesIn += bytes.count
         metricPacketsIn[via]?.increment()
         metricBytesIn.increment(by: bytes.count)
-        if via == .stream, let first = bytes.first,
-            first == KeyringRecovery.requestMarker || first == KeyringRecovery.responseMarker
-        {
-            onRecoveryFrame(bytes, from: address)
+        // The first byte names the namespace: keyring recovery rides plain stream frames;
+        // everything else is a core packet, sealed or not.
+        if via == .stream, let namespace = WireNamespace(first: bytes), namespace.isKeyringRecovery {
+            onRecoveryFrame(bytes, namespace: namespace, from: address)
             return
         }
         guard let plain = openIfNeeded(bytes, from: address) else { return }
@@ -398,9 +400,7 @@ final class Driver: @unchecked Sendable {
             logEffect(effect)
             switch effect {
             case .send(let packet, let peer, let via):
-                var bytes = Wire.encode(packet)
-                if configuration.protocolVersion != ProtocolVersion.current { bytes[0] = configuration.protocolVersion }
-                bytes = sealIfNeeded(bytes)
+                let bytes = sealIfNeeded(Wire.encode(packet))
                 switch via {
                 case .datagram: sendDatagram(bytes, to: peer.address)
                 case .stream: sendFrame(bytes, to: peer.address)
@@ -413,7 +413,7 @@ final class Driver: @unchecked Sendable {
                 } catch {
                     logger.error("could not persist incarnation", metadata: ["colony.error": "\(error)"])
                 }
-            case .persist(.record), .persist(.covered), .persist(.event):
+            case .persist(.record), .persist(.covered), .persist(.event), .persist(.member), .persist(.collected):
                 break // logged by logEffect, committed by flushLog
             case .wake(let at):
                 schedule(at)

@@ -31,6 +31,9 @@ public final class Simulator {
         /// The node's durable log: what a restart rebuilds its state from.
         public internal(set) var durableRecords: [StateRecord] = []
         public internal(set) var durableEvents: [UserEvent] = []
+        /// How many entries the node's event log holds: one per `.persist` effect as a real
+        /// node appends them (`LogRecord.entries(for:atMs:)`), incarnations aside.
+        public internal(set) var durableLogEntries = 0
         /// Wall-clock skew of this node's host, milliseconds.
         public internal(set) var clockSkewMs: Int64 = 0
         /// How fast this node's monotonic clock runs against true time (1 ± `clockDrift`):
@@ -329,13 +332,22 @@ public final class Simulator {
                     violation("node \(i) persisted incarnation \(inc) below \(nodes[i].persistedIncarnation)")
                 }
                 nodes[i].persistedIncarnation = inc
-            case .persist(.record(let r)):
-                nodes[i].durableRecords.append(r)
-                if r.dot.origin == nodes[i].id { ownDurable = max(ownDurable, r.dot.counter) }
+            case .persist(.record(let c)):
+                nodes[i].durableRecords.append(c.record)
+                nodes[i].durableLogEntries += 1
+                if c.record.dot.origin == nodes[i].id { ownDurable = max(ownDurable, c.record.dot.counter) }
             case .persist(.covered(let r)):
                 nodes[i].durableRecords.append(r)
+                nodes[i].durableLogEntries += 1
             case .persist(.event(let e)):
                 nodes[i].durableEvents.append(e)
+                nodes[i].durableLogEntries += 1
+            case .persist(.member):
+                // In a real node's log for its readers; a restart rebuilds from records and
+                // events only (as `EventLog.loadState`), so the model only counts them.
+                nodes[i].durableLogEntries += 1
+            case .persist(.collected(let keys)):
+                nodes[i].durableLogEntries += keys.count
             case .wake(let at):
                 let t = trueTime(i, at.nanoseconds)
                 if t < nodes[i].wakeAt {

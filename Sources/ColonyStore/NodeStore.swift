@@ -167,7 +167,8 @@ public final class NodeStore: Sendable {
         try db.write { db in
             try db.execute(
                 sql:
-                    "INSERT INTO coordinate (singleton, value) VALUES (1, ?) ON CONFLICT(singleton) DO UPDATE SET value = excluded.value",
+                    "INSERT INTO coordinate (singleton, value) VALUES (1, ?) "
+                    + "ON CONFLICT(singleton) DO UPDATE SET value = excluded.value",
                 arguments: [Data(bytes)])
         }
     }

@@ -1,17 +1,20 @@
+import ColonyCore
 import Crypto
 import Foundation
 import HeapModule
 
 /// A sealed packet or stream frame (DESIGN.md §6):
 ///
-///     marker u8 (0xC1) | sent-at ms u64 | nonce 12B | AES-256-GCM ciphertext | tag 16B
+///     marker u8 (`WireNamespace.sealed`) | sent-at ms u64 | nonce 12B | AES-256-GCM ciphertext | tag 16B
 ///
 /// The marker and the time are authenticated (associated data) but not secret. Plain packets
-/// start with the wire version (1), so a receiver tells the two apart by the first byte. The
-/// time lets a receiver refuse stale packets, and the nonce, kept in a `ReplayGuard` for as
-/// long as the time is acceptable, refuses a packet seen before.
+/// start with the wire version (`WireNamespace.protocolV1`), so a receiver tells the two apart
+/// by the first byte (`WireNamespace(first:)`). The time lets a receiver refuse stale packets,
+/// and the nonce, kept in a `ReplayGuard` for as long as the time is acceptable, refuses a
+/// packet seen before.
 public enum Envelope {
-    public static let marker: UInt8 = 0xC1
+    /// The first byte of a sealed packet.
+    public static let marker: UInt8 = WireNamespace.sealed.rawValue
     public static let headerBytes = 1 + 8 + 12
     public static let tagBytes = 16
     /// What sealing adds to a packet.
@@ -49,7 +52,7 @@ public enum Envelope {
         }
     }
 
-    public static func isSealed(_ bytes: [UInt8]) -> Bool { bytes.first == marker }
+    public static func isSealed(_ bytes: [UInt8]) -> Bool { WireNamespace(first: bytes) == .sealed }
 
     /// Seal `plain` under `key` at wall time `sentAtMs` with a fresh random nonce.
     public static func seal(_ plain: [UInt8], key: [UInt8], sentAtMs: UInt64) -> [UInt8] {
@@ -82,7 +85,7 @@ public enum Envelope {
 
     /// Open with any of `keys` (primary first). Does not check time or replay: see `ReplayGuard`.
     public static func open(_ sealed: [UInt8], keys: [[UInt8]]) throws(Failure) -> Opened {
-        guard sealed.first == marker else { throw .notSealed }
+        guard WireNamespace(first: sealed) == .sealed else { throw .notSealed }
         guard sealed.count >= overhead else { throw .truncated(sealed.count) }
         var sentAt: UInt64 = 0
         for i in 1..<9 { sentAt = sentAt << 8 | UInt64(sealed[i]) }

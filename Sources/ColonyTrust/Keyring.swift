@@ -149,7 +149,8 @@ public enum KeyringError: Error, Equatable, CustomStringConvertible {
         case .noKeyring:
             "encryption is not enabled on this node (start it with --encrypt, or install a key with scope=local)"
         case .notSealing:
-            "this node does not seal its packets yet (mode open): keys would travel in the clear; step to mode accept first"
+            "this node does not seal its packets yet (mode open): keys would travel in the clear; "
+                + "step to mode accept first"
         case .unreadable(let why): "the keyring file cannot be read: \(why)"
         }
     }

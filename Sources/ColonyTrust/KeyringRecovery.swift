@@ -5,17 +5,15 @@ import Foundation
 /// A certified node that missed key rotations (it was offline) gets the current keyring
 /// over an authenticated exchange, with no manual step (Serf cannot: serf#579).
 ///
-/// Request (plain frame, marker 0xC2): the node's certificate, a fresh X25519 key, the time,
-/// signed with the node's Ed25519 key. A member that admits by the same authority checks the
-/// certificate, the signature, the time and that the identity is not revoked, then answers
-/// (marker 0xC3): its own certificate, its X25519 key, the keyring sealed with AES-256-GCM
-/// under a key derived (HKDF-SHA256) from the two X25519 keys, all signed with its Ed25519
-/// key. The requester checks the responder's certificate and signature before installing
-/// anything: nobody without a certificate can hand it a keyring, or get one.
+/// Request (a plain frame starting with `WireNamespace.keyringRequest`): the node's
+/// certificate, a fresh X25519 key, the time, signed with the node's Ed25519 key. A member
+/// that admits by the same authority checks the certificate, the signature, the time and that
+/// the identity is not revoked, then answers (`WireNamespace.keyringResponse`): its own
+/// certificate, its X25519 key, the keyring sealed with AES-256-GCM under a key derived
+/// (HKDF-SHA256) from the two X25519 keys, all signed with its Ed25519 key. The requester
+/// checks the responder's certificate and signature before installing anything: nobody
+/// without a certificate can hand it a keyring, or get one.
 public enum KeyringRecovery {
-    public static let requestMarker: UInt8 = 0xC2
-    public static let responseMarker: UInt8 = 0xC3
-
     struct RequestBody: Codable {
         var certificate: CertificateFile
         var ephemeral: String
@@ -58,7 +56,8 @@ public enum KeyringRecovery {
             certificate: CertificateFile(certificate), ephemeral: pub.base64EncodedString(), atMs: atMs,
             signature: sig.base64EncodedString())
         return (
-            [requestMarker] + Array((try? JSONEncoder().encode(body)) ?? Data()), Pending(ephemeral: eph, atMs: atMs)
+            [WireNamespace.keyringRequest.rawValue] + Array((try? JSONEncoder().encode(body)) ?? Data()),
+            Pending(ephemeral: eph, atMs: atMs)
         )
     }
 
@@ -68,7 +67,7 @@ public enum KeyringRecovery {
         signer: Curve25519.Signing.PrivateKey, nowMs: UInt64, windowMs: UInt64,
         isRevoked: (NodeID) -> Bool
     ) throws -> [UInt8] {
-        guard bytes.first == requestMarker,
+        guard WireNamespace(first: bytes) == .keyringRequest,
             let body = try? JSONDecoder().decode(RequestBody.self, from: Data(bytes.dropFirst())),
             let cert = body.certificate.certificate, let eph = Data(base64Encoded: body.ephemeral),
             let sig = Data(base64Encoded: body.signature)
@@ -98,14 +97,14 @@ public enum KeyringRecovery {
             certificate: CertificateFile(certificate), requestEphemeral: eph.base64EncodedString(),
             ephemeral: mine.publicKey.rawRepresentation.base64EncodedString(), sealed: sealed.base64EncodedString(),
             signature: rsig.base64EncodedString())
-        return [responseMarker] + Array(try JSONEncoder().encode(response))
+        return [WireNamespace.keyringResponse.rawValue] + Array(try JSONEncoder().encode(response))
     }
 
     /// Open an answer to `pending`: the keyring, if the responder is certified and signed it.
     public static func open(
         _ bytes: [UInt8], pending: Pending, authority: [UInt8], nowMs: UInt64, isRevoked: (NodeID) -> Bool
     ) throws -> Keyring {
-        guard bytes.first == responseMarker,
+        guard WireNamespace(first: bytes) == .keyringResponse,
             let body = try? JSONDecoder().decode(ResponseBody.self, from: Data(bytes.dropFirst())),
             let cert = body.certificate.certificate, let reqEph = Data(base64Encoded: body.requestEphemeral),
             let eph = Data(base64Encoded: body.ephemeral), let sealed = Data(base64Encoded: body.sealed),

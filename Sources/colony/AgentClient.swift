@@ -64,7 +64,8 @@ struct AgentClient {
             promise.fail(error)
             throw Failure(
                 description:
-                    "cannot reach the agent at http://\(address)/ (\(error)); is `colony agent` running? (--http or COLONY_HTTP_ADDR)"
+                    "cannot reach the agent at http://\(address)/ (\(error)); "
+                    + "is `colony agent` running? (--http or COLONY_HTTP_ADDR)"
             )
         }
         var headers = HTTPHeaders()

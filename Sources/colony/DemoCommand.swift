@@ -53,7 +53,8 @@ struct DemoCommand: AsyncParsableCommand {
             try p.run()
             children.append(p)
             say(
-                "  node-\(i)  gossip 127.0.0.1:\(basePort + nodes + i)  api http://127.0.0.1:\(basePort + i)/  log \(root)/node-\(i).log"
+                "  node-\(i)  gossip 127.0.0.1:\(basePort + nodes + i)  api http://127.0.0.1:\(basePort + i)/"
+                    + "  log \(root)/node-\(i).log"
             )
         }
         say("")

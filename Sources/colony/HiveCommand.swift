@@ -33,7 +33,8 @@ struct HiveDepose: AsyncParsableCommand {
         let d = try await http.fetch(.POST, path, as: DeposeJSON.self)
         if d.local {
             print(
-                "deposed: this node was queen of cell \(d.cell) in term \(d.term) and abdicated; the cell elects another"
+                "deposed: this node was queen of cell \(d.cell) in term \(d.term) and abdicated; "
+                    + "the cell elects another"
             )
         } else {
             print("depose order sent to \(d.queenName ?? d.queen), queen of cell \(d.cell) in term \(d.term)")
@@ -110,11 +111,13 @@ struct HiveShow: AsyncParsableCommand {
             print("\(n.name): in no cell (plain gossip)")
         case "queen":
             print(
-                "\(n.name): queen of cell \(n.cell ?? "?") in term \(n.term), \(n.voters.count) voters, lease \(n.leaseHeld ? "held" : "NOT held")"
+                "\(n.name): queen of cell \(n.cell ?? "?") in term \(n.term), \(n.voters.count) voters, "
+                    + "lease \(n.leaseHeld ? "held" : "NOT held")"
             )
         default:
             print(
-                "\(n.name): \(n.role) in cell \(n.cell ?? "?"), term \(n.term), queen \(n.queenName ?? n.queen ?? "unknown")\(n.routing ? "" : " (not routing: plain gossip)")"
+                "\(n.name): \(n.role) in cell \(n.cell ?? "?"), term \(n.term), "
+                    + "queen \(n.queenName ?? n.queen ?? "unknown")\(n.routing ? "" : " (not routing: plain gossip)")"
             )
         }
         guard !hive.cells.isEmpty else {

@@ -61,7 +61,8 @@ struct TrustBenchCommand: AsyncParsableCommand {
             print(
                 String(
                     format:
-                        "micro (%d-byte packet, one core): seal %.0f/s · open %.0f/s · Ed25519 sign %.0f/s · verify %.0f/s · seal+open+verify %.0f/s",
+                        "micro (%d-byte packet, one core): seal %.0f/s · open %.0f/s · Ed25519 sign %.0f/s "
+                        + "· verify %.0f/s · seal+open+verify %.0f/s",
                     m.bytes, m.seal, m.open, m.sign, m.verify, m.all))
             print(
                 String(

@@ -48,7 +48,8 @@ enum RS {
     static func persistedRecords(_ effects: [Effect]) -> [StateRecord] {
         effects.compactMap {
             switch $0 {
-            case .persist(.record(let r)), .persist(.covered(let r)): r
+            case .persist(.record(let c)): c.record
+            case .persist(.covered(let r)): r
             default: nil
             }
         }

@@ -171,6 +171,8 @@ import Testing
         #expect(
             try KeyringRecovery.open(answer, pending: pending, authority: authority.publicKey, nowMs: now) { _ in false
             } == ring)
+        #expect(WireNamespace(first: request) == .keyringRequest, "each frame's first byte is its namespace")
+        #expect(WireNamespace(first: answer) == .keyringResponse)
         // Revoked asker, stale request: refused.
         #expect(throws: TrustError.self) {
             try KeyringRecovery.answer(

@@ -61,10 +61,9 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let logs = CapturedLogs()
 
-    func node(_ name: String, dataDirectory: String? = nil, version: UInt8 = ProtocolVersion.current) -> ColonyNode {
-        var c = ColonyNode.Configuration(
+    func node(_ name: String, dataDirectory: String? = nil) -> ColonyNode {
+        let c = ColonyNode.Configuration(
             name: name, bind: Address(host: "127.0.0.1", port: 0), settings: .local, dataDirectory: dataDirectory)
-        c.protocolVersion = version
         return ColonyNode(configuration: c, logger: logs.logger(name), eventLoopGroup: group)
     }
 
@@ -191,19 +190,52 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
         await first.stop()
     }
 
+    /// A peer speaking another wire version: the test crafts its packets itself (a ping the
+    /// seed would answer, with the first byte changed) and sends them from a raw socket.
     @Test func wrongProtocolVersionIsRefusedWithAClearLogLine() async throws {
         let seed = node("seed")
         let seedAddress = try await seed.start()
-        let stranger = node("stranger", version: 9)
-        try await stranger.start()
-        await #expect(throws: ColonyError.self) { try await stranger.join(seeds: ["\(seedAddress)"]) }
+        let seedID = try #require(await seed.me()).id
+        let target = try SocketAddress(ipAddress: seedAddress.host, port: Int(seedAddress.port))
+        let inbox = DatagramInbox()
+        let stranger = try await DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(inbox) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let strangerID = NodeID(high: 9, low: 9)
+        func ping(_ seq: UInt32, version: UInt8) async throws {
+            var bytes = Wire.encode(Packet(from: strangerID, message: .ping(seq: seq, target: seedID)))
+            bytes[0] = version
+            try await stranger.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: bytes)))
+        }
+        // The same ping in this build's version is answered: the raw socket hears the seed.
+        try await ping(1, version: Wire.version)
+        #expect(await eventually(5) { inbox.count > 0 })
+        let answered = inbox.count
+        // In another version it is refused, counted, logged, and never answered.
+        try await ping(2, version: 9)
+        #expect(await eventually(5) { await seed.statistics().driver.wrongVersion >= 1 })
+        try await Task.sleep(for: .seconds(1))
+        #expect(inbox.count == answered, "a packet in another wire version gets no answer")
         let stats = await seed.statistics().driver
         #expect(stats.wrongVersion >= 1)
         #expect(
             logs.all.contains { $0.contains("another wire protocol version") && $0.contains("colony.peerVersion=9") })
         #expect(await seed.members().count == 1)
-        await stranger.stop()
+        try await stranger.close()
         await seed.stop()
+    }
+}
+
+/// Counts the datagrams a raw test socket receives.
+final class DatagramInbox: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let received = NIOLockedValueBox(0)
+    var count: Int { received.withLockedValue { $0 } }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received.withLockedValue { $0 += 1 }
     }
 }
 

@@ -1,3 +1,4 @@
+import ColonyCore
 import ColonyTrust
 import Foundation
 import Testing
@@ -29,6 +30,7 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
         #expect(sealed.count - plain.count == Envelope.overhead, "overhead is exactly what sealing adds")
         #expect(Envelope.overhead == 1 + 8 + 12 + 16)
         #expect(sealed.first == Envelope.marker)
+        #expect(WireNamespace(first: sealed) == .sealed && Envelope.marker == 0xC1)
         #expect(Envelope.isSealed(sealed))
         if length > 0 {
             #expect(

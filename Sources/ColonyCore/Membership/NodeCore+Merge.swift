@@ -225,6 +225,7 @@ extension NodeCore {
         } else if previous?.status.isGone == true {
             membership.gone[member.id] = nil
         }
+        out.append(.persist(.member(member, previous: previous)))
         emit(.memberChanged(member, previous: previous))
     }
 

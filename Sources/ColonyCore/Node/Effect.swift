@@ -19,15 +19,21 @@ public enum Effect: Sendable, Equatable {
 
 public enum Persisted: Sendable, Equatable {
     case incarnation(UInt64)
-    /// A state record this node now holds (its own writes included); a `.keyChanged` event
-    /// describing the change follows. For its own writes the driver calls
-    /// `recordsDurable(through:)` once the record is on disk; only then is it sent anywhere.
-    case record(StateRecord)
+    /// A state record this node now holds (its own writes included), with what it changed:
+    /// the complete log entry (a `.keyChanged` event with the same change follows, for the
+    /// application). For its own writes the driver calls `recordsDurable(through:)` once the
+    /// record is on disk; only then is it sent anywhere.
+    case record(KeyChange)
     /// A record that arrived already covered by a later write held here: it changed no key,
     /// but is logged so a node rebuilt from its log has seen exactly what this one had.
     case covered(StateRecord)
     /// A user event received or sent (kept so a restarted node knows its Lamport time).
     case event(UserEvent)
+    /// A member's record changed in this node's view (`previous` is nil for a new member);
+    /// the `.memberChanged` event follows.
+    case member(Member, previous: Member?)
+    /// Deleted keys whose tombstones were collected; the `.keysCollected` event follows.
+    case collected([String])
 }
 
 /// A change to one key as this node saw it.
@@ -39,6 +45,13 @@ public struct KeyChange: Sendable, Equatable {
     public var siblings: Int
     /// True if this node wrote it.
     public var local: Bool
+
+    public init(record: StateRecord, superseded: [Dot], siblings: Int, local: Bool) {
+        self.record = record
+        self.superseded = superseded
+        self.siblings = siblings
+        self.local = local
+    }
 }
 
 /// Observable happenings: the membership event stream and lifecycle milestones.

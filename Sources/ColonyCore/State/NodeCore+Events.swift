@@ -43,6 +43,7 @@ extension NodeCore {
     public mutating func event(_ name: String, payload: [UInt8], coalesce: Bool = false, now: Instant) -> (
         Result<UserEvent, StateError>, [Effect]
     ) {
+        if Self.isReservedName(name) { return (.failure(.reservedName(name)), flush()) }
         advance(to: now)
         if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
         let next = nextBroadcastID()
@@ -100,9 +101,9 @@ extension NodeCore {
 
     // MARK: Queries
 
-    /// Ask matching members; answers arrive as `.queryResponse` until `.queryFinished`.
-    public mutating func query(
-        _ name: String, payload: [UInt8], filter: QueryFilter = QueryFilter(), timeout: Duration, now: Instant
+    /// Send a query under any name (the public entry points are in ReservedNames.swift).
+    mutating func startQuery(
+        _ name: String, payload: [UInt8], filter: QueryFilter, timeout: Duration, now: Instant
     ) -> (Result<Query, StateError>, [Effect]) {
         advance(to: now)
         if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }

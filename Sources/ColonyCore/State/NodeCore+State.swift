@@ -141,17 +141,18 @@ extension NodeCore {
                 return .failure(.swarmBudgetExceeded(used: all, adding: adding, max: settings.maxStateBytes))
             }
         }
-        out.append(.persist(.record(record)))
         switch replicated.store.apply(record, now: now) {
         case .applied(let superseded):
             stats.recordsApplied += 1
-            emit(
-                .keyChanged(
-                    KeyChange(
-                        record: record, superseded: superseded.map(\.dot),
-                        siblings: state.keyState(key)?.siblings.count ?? 0, local: true)))
+            let change = KeyChange(
+                record: record, superseded: superseded.map(\.dot),
+                siblings: state.keyState(key)?.siblings.count ?? 0, local: true)
+            out.append(.persist(.record(change)))
+            emit(.keyChanged(change))
         case .duplicate, .obsolete:
-            break // cannot happen for a fresh dot; nothing to announce
+            // Cannot happen for a fresh dot: logged all the same, nothing to announce.
+            let siblings = state.keyState(key)?.siblings.count ?? 0
+            out.append(.persist(.record(KeyChange(record: record, superseded: [], siblings: siblings, local: true))))
         }
         replicated.awaitingDurability.append(record)
         return .success(record)
@@ -240,12 +241,11 @@ extension NodeCore {
             out.append(.persist(.covered(r)))
         case .applied(let superseded):
             stats.recordsApplied += 1
-            out.append(.persist(.record(r)))
-            emit(
-                .keyChanged(
-                    KeyChange(
-                        record: r, superseded: superseded.map(\.dot),
-                        siblings: state.keyState(r.key)?.siblings.count ?? 0, local: false)))
+            let change = KeyChange(
+                record: r, superseded: superseded.map(\.dot),
+                siblings: state.keyState(r.key)?.siblings.count ?? 0, local: false)
+            out.append(.persist(.record(change)))
+            emit(.keyChanged(change))
             // Gossip passes news on, including what anti-entropy brings (writes that gossip
             // missed, e.g. across a healed partition) — but not a joiner's download of old
             // state: re-broadcasting that would resend the whole download.
@@ -257,7 +257,10 @@ extension NodeCore {
         timers.schedule(.state(.collect), at: now + settings.reapInterval)
         let horizon = now.advanced(byNanoseconds: -settings.tombstoneGrace.nanosecondsInt64)
         let collected = replicated.store.collectTombstones(before: horizon)
-        if !collected.isEmpty { emit(.keysCollected(collected)) }
+        if !collected.isEmpty {
+            out.append(.persist(.collected(collected)))
+            emit(.keysCollected(collected))
+        }
     }
 
     // MARK: Scuttlebutt anti-entropy

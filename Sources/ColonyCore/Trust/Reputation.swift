@@ -47,6 +47,9 @@ public struct TrustSettings: Sendable, Hashable {
     /// Bytes a second this node spends on gossip rounds beyond one datagram per target (the
     /// budget on gossip out).
     public var gossipBytesPerSecond: Double = 4_000_000
+    /// Keyring recovery (`KeyringRecoveryMachine`): a certified node whose join finds no seed
+    /// asks the seeds for the current keyring at most this often.
+    public var keyringRecoveryInterval: Duration = .seconds(5)
 
     /// Score weights (gossipsub v1.1 style). Rewards are capped counters times a weight;
     /// penalties are counters squared times a weight, so a slip costs little and a habit a

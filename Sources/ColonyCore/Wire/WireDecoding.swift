@@ -559,7 +559,7 @@ struct WireReader {
     mutating func packet() throws(WireError) -> Packet {
         guard !bytes.isEmpty else { throw .empty }
         let version = try u8()
-        guard version == Wire.version else { throw .unsupportedVersion(version) }
+        guard version == WireNamespace.currentProtocol.rawValue else { throw .unsupportedVersion(version) }
         let flags = try u8()
         guard flags == 0 else { throw .unsupportedFlags(flags) }
         _ = try u8() // key id: unused until sealing exists

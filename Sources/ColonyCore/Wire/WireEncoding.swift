@@ -28,7 +28,8 @@ extension Array: ByteSink where Element == UInt8 {
 }
 
 public enum Wire {
-    public static let version: UInt8 = 1
+    /// The first byte of a plain packet: the core protocol version (`WireNamespace`).
+    public static let version: UInt8 = WireNamespace.currentProtocol.rawValue
     /// version, flags, key id.
     public static let envelopeBytes = 3
 
@@ -496,7 +497,7 @@ extension Sync {
 
 extension Packet {
     public func encode<S: ByteSink>(into out: inout S) {
-        out.write(Wire.version)
+        out.write(WireNamespace.currentProtocol.rawValue) // the version
         out.write(0) // flags
         out.write(0) // key id
         out.nodeID(from)
