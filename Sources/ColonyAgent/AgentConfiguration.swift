@@ -33,7 +33,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// The swarm authority's public key (base64, authority.pub): admission by certificate
     /// (`node.cert` in the data directory) and revocations.
     public var authority: String?
-    /// Form cells with elected queens that route broadcasts (DESIGN.md §5) once the swarm
+    /// Form cells with elected queens that route broadcasts (docs/design.md §5) once the swarm
     /// has enough members; off: plain gossip.
     public var hive = true
     /// How long an eviction this node issues as queen keeps the identity out, seconds

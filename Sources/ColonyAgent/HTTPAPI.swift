@@ -114,6 +114,23 @@ public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?
             body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
     }
 
+    addMembershipRoutes(to: router, node: node)
+    router.get("/metrics") { _, _ in
+        let bytes = registry?.emitToBuffer() ?? []
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+    addStateRoutes(to: router, node: node)
+    addTrustRoutes(to: router, node: node)
+    addKeyringRoutes(to: router, node: node)
+    addEvictionRoutes(to: router, node: node)
+    addHiveRoutes(to: router, node: node)
+    return router
+}
+
+/// This member, the members, health, join and leave, and membership events as SSE.
+func addMembershipRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
     router.get("/v1/self") { _, _ -> MemberJSON in
         guard let me = await node.me() else { throw HTTPError(.serviceUnavailable, message: "the node is not running") }
         return MemberJSON(me)
@@ -176,17 +193,6 @@ public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
-
-    router.get("/metrics") { _, _ in
-        let bytes = registry?.emitToBuffer() ?? []
-        return Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-    }
-    addStateRoutes(to: router, node: node)
-    addKeyringRoutes(to: router, node: node)
-    addHiveRoutes(to: router, node: node)
-    return router
 }
 
 /// Server-Sent Events: one `member` event per membership change (data: the member JSON

@@ -3,7 +3,7 @@ import ColonyNIO
 import Foundation
 import Hummingbird
 
-/// `GET /v1/hive`: this node's place in the hive and every cell it knows (DESIGN.md §5).
+/// `GET /v1/hive`: this node's place in the hive and every cell it knows (docs/design.md §5).
 public struct HiveJSON: ResponseCodable, Equatable, Sendable {
     public struct NodeJSON: Codable, Equatable, Sendable {
         public var id: String
@@ -96,7 +96,8 @@ func memberNames(_ node: ColonyNode) async -> [NodeID: String] {
     return names
 }
 
-func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
+/// Evictions: the list, and lifting one.
+func addEvictionRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
     router.get("/v1/hive/evictions") { _, _ -> [EvictionJSON] in
         let names = await memberNames(node)
         return await node.evictions().map { evictionJSON($0, names: names) }
@@ -127,6 +128,10 @@ func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         }
     }
 
+}
+
+/// The hive: its view, and deposing a queen.
+func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
     router.post("/v1/hive/depose") { request, _ -> DeposeJSON in
         var cell: CellID?
         if let text = request.uri.queryParameters.get("cell") {

@@ -145,6 +145,13 @@ enum StateHTTP {
 
 /// Routes for state, events, queries and the log (issue #4). Added by `buildRouter`.
 func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
+    addKeyValueRoutes(to: router, node: node)
+    addEventRoutes(to: router, node: node)
+    addLogRoute(to: router, node: node)
+}
+
+/// Keys: read, write, delete, list, and the state's summary.
+func addKeyValueRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
     let settings = node.configuration.settings
 
     router.get("/v1/kv/**") { request, _ -> Response in
@@ -197,6 +204,12 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         }
         return try await node.list(prefix: prefix, limit: limit).map { KeyJSON(key: $0.key, read: $0.read) }
     }
+
+}
+
+/// User events, queries and the durable log.
+func addEventRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
+    let settings = node.configuration.settings
 
     router.post("/v1/event/{name}") { request, context -> EventJSON in
         let name = context.parameters.get("name") ?? ""
@@ -259,6 +272,10 @@ func addStateRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
     }
 
+}
+
+/// The durable event log from an offset, then live (SSE).
+func addLogRoute(to router: Router<BasicRequestContext>, node: ColonyNode) {
     router.get("/v1/log") { request, _ -> Response in
         var from: Int64 = 1
         if let f = request.uri.queryParameters.get("from") {

@@ -55,6 +55,39 @@ struct KeyringResponse: ResponseCodable {
     var swarm: KeyringSummary?
 }
 
+/// Coordinates and the authority's revocations.
+func addTrustRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
+    router.get("/v1/coordinates") { _, _ -> [CoordinateJSON] in
+        let (mine, peers) = await node.coordinates()
+        var out: [CoordinateJSON] = []
+        let me = await node.me()
+        if let me { out.append(CoordinateJSON(id: me.id.description, name: me.name, coordinate: mine)) }
+        for m in await node.members() where m.id != me?.id {
+            if let c = peers[m.id] { out.append(CoordinateJSON(id: m.id.description, name: m.name, coordinate: c)) }
+        }
+        return out
+    }
+
+    router.get("/v1/revocations") { _, _ -> [String] in
+        await node.revokedIdentities().map(\.description)
+    }
+    router.post("/v1/revocations") { request, context -> RevocationResponse in
+        let body = try await request.decode(as: RevocationRequest.self, context: context)
+        guard let bytes = Data(base64Encoded: body.revocation), let r = try? Revocation(decoding: Array(bytes)) else {
+            throw HTTPError(.badRequest, message: "revocation must be the base64 that `colony cert revoke` prints")
+        }
+        do {
+            try await node.revoke(r)
+        } catch let e as StateError {
+            throw HTTPError(.badRequest, message: e.description)
+        } catch let e as ColonyError {
+            throw HTTPError(.serviceUnavailable, message: e.description)
+        }
+        return RevocationResponse(revoked: r.id.description)
+    }
+}
+
+/// The keyring, locally or on every member.
 func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
     @Sendable func scope(_ request: Request) throws -> Bool {
         switch request.uri.queryParameters.get("scope") ?? "swarm" {
@@ -91,35 +124,6 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
         } catch let e as KeyringError {
             throw HTTPError(.badRequest, message: e.description)
         }
-    }
-
-    router.get("/v1/coordinates") { _, _ -> [CoordinateJSON] in
-        let (mine, peers) = await node.coordinates()
-        var out: [CoordinateJSON] = []
-        let me = await node.me()
-        if let me { out.append(CoordinateJSON(id: me.id.description, name: me.name, coordinate: mine)) }
-        for m in await node.members() where m.id != me?.id {
-            if let c = peers[m.id] { out.append(CoordinateJSON(id: m.id.description, name: m.name, coordinate: c)) }
-        }
-        return out
-    }
-
-    router.get("/v1/revocations") { _, _ -> [String] in
-        await node.revokedIdentities().map(\.description)
-    }
-    router.post("/v1/revocations") { request, context -> RevocationResponse in
-        let body = try await request.decode(as: RevocationRequest.self, context: context)
-        guard let bytes = Data(base64Encoded: body.revocation), let r = try? Revocation(decoding: Array(bytes)) else {
-            throw HTTPError(.badRequest, message: "revocation must be the base64 that `colony cert revoke` prints")
-        }
-        do {
-            try await node.revoke(r)
-        } catch let e as StateError {
-            throw HTTPError(.badRequest, message: e.description)
-        } catch let e as ColonyError {
-            throw HTTPError(.serviceUnavailable, message: e.description)
-        }
-        return RevocationResponse(revoked: r.id.description)
     }
 
     router.get("/v1/keyring") { request, _ in try await run(.list, request) }

@@ -138,7 +138,7 @@ public final class ColonyNode: Service, Sendable {
     /// Membership events from now on, as an `AsyncSequence`.
     public var events: AsyncStream<Event> { driver.subscribe() }
 
-    // MARK: Replicated state (DESIGN.md §4)
+    // MARK: Replicated state (docs/design.md §4)
 
     /// Write `value` to `key` (nil deletes). With the `context` of an earlier `get`, the write
     /// resolves exactly the siblings that read saw; with none, it replaces every sibling this
@@ -208,7 +208,7 @@ public final class ColonyNode: Service, Sendable {
         driver.queryHandler.withLockedValue { $0 = handler }
     }
 
-    // MARK: Network coordinates (DESIGN.md §5)
+    // MARK: Network coordinates (docs/design.md §5)
 
     /// This node's Vivaldi coordinate and the last one each peer reported on an ack.
     public func coordinates() async -> (me: Coordinate, peers: [NodeID: Coordinate]) {
@@ -216,7 +216,7 @@ public final class ColonyNode: Service, Sendable {
             ?? (Coordinate(), [:])
     }
 
-    // MARK: The hive (DESIGN.md §5)
+    // MARK: The hive (docs/design.md §5)
 
     /// This node's place in the hive and every cell it knows of.
     public func hive() async -> HiveView {
@@ -243,7 +243,7 @@ public final class ColonyNode: Service, Sendable {
         try await driver.command { core, now in core.lift(id, now: now) }
     }
 
-    // MARK: Admission (DESIGN.md §6)
+    // MARK: Admission (docs/design.md §6)
 
     /// Spread the swarm authority's revocation of an identity: every member refuses it from
     /// then on (a reserved state record: joiners and nodes that were away learn it too).
@@ -255,7 +255,7 @@ public final class ColonyNode: Service, Sendable {
         ((try? await driver.onLoop { $0.core.map { Array($0.revoked) } ?? [] }) ?? []).sorted()
     }
 
-    // MARK: The keyring (DESIGN.md §6)
+    // MARK: The keyring (docs/design.md §6)
 
     /// This node's keyring: keys (base64, primary first) and mode ("off" without one).
     public func keyring() async -> KeyringState {

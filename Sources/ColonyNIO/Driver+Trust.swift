@@ -6,7 +6,7 @@ import Logging
 import Metrics
 import NIOCore
 
-/// Sealing and opening packets with the keyring, and keyring changes (DESIGN.md §6).
+/// Sealing and opening packets with the keyring, and keyring changes (docs/design.md §6).
 extension Driver {
     /// Load the keyring at start: the one saved in the data directory wins (it holds the
     /// rotations this node took part in); a configured key missing from it is installed.

@@ -146,61 +146,15 @@ final class Driver: @unchecked Sendable {
         let alreadyRunning = try await onLoop { $0.core != nil || $0.udp != nil }
         if alreadyRunning { throw ColonyError.alreadyStarted }
         // Identity and incarnation first: nothing is sent before the incarnation is durable.
-        let identity: NodeIdentity
-        let incarnation: UInt64
-        let eventLog: EventLog
-        if let dir = configuration.dataDirectory {
-            let s = try NodeStore(directory: dir)
-            identity = try s.identity()
-            incarnation = try s.nextIncarnation()
-            eventLog = EventLog(store: s)
-            try await onLoop { $0.store = s }
-        } else {
-            identity = NodeIdentity.generate()
-            incarnation = 1
-            eventLog = try EventLog()
-        }
+        let (identity, incarnation, eventLog) = try await openDurableState()
         let ring = try loadKeyring()
-        // With admission on, this node needs a certificate for its key (from the
-        // configuration, or node.cert in the data directory).
-        var found = configuration.certificate
-        if found == nil, let dir = configuration.dataDirectory { found = try CertificateFile.load(directory: dir) }
-        let certificate = found
-        if configuration.settings.trust.authorityKey != nil {
-            guard let c = certificate else { throw ColonyError.noCertificate }
-            guard c.publicKey == identity.publicKeyBytes else { throw ColonyError.certificateForAnotherKey }
-        }
+        let certificate = try loadCertificate(for: identity)
         try await onLoop { $0.keyring = ring }
         // The replicated state is a projection of the log: rebuild it before anything runs.
         let restored = try eventLog.loadState(recentEvents: configuration.settings.eventBufferSize)
         eventLogBox.withLockedValue { $0 = eventLog }
+        let (server, udpChannel, port) = try await bindSockets()
         let bind = configuration.bind
-        let server = try await ServerBootstrap(group: loop)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try self.installStreamHandlers(on: channel, key: nil)
-                }
-            }
-            .bind(host: bind.host, port: Int(bind.port)).get()
-        let port = server.localAddress?.port ?? Int(bind.port)
-        let udpChannel: any Channel
-        do {
-            // No SO_REUSEADDR here: a second node on the same UDP port must fail to bind,
-            // not silently share (and steal) datagrams.
-            udpChannel = try await DatagramBootstrap(group: loop)
-                .channelInitializer { [self] channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DatagramHandler(driver: self))
-                    }
-                }
-                .bind(host: bind.host, port: port).get()
-        } catch {
-            try? await server.close()
-            throw error
-        }
         let bound = Address(host: bind.host, port: UInt16(clamping: port))
         let advertise = configuration.advertise ?? bound
         if advertise.host == "0.0.0.0" || advertise.host == "::" {
@@ -253,6 +207,62 @@ final class Driver: @unchecked Sendable {
             }
         }
         return advertise
+    }
+
+    /// The node's identity, a strictly higher incarnation and its event log: from the data
+    /// directory, or fresh (an in-memory node).
+    func openDurableState() async throws -> (NodeIdentity, UInt64, EventLog) {
+        guard let dir = configuration.dataDirectory else { return (NodeIdentity.generate(), 1, try EventLog()) }
+        let s = try NodeStore(directory: dir)
+        let identity = try s.identity()
+        let incarnation = try s.nextIncarnation()
+        try await onLoop { $0.store = s }
+        return (identity, incarnation, EventLog(store: s))
+    }
+
+    /// With admission on, this node needs a certificate for its key (from the configuration,
+    /// or node.cert in the data directory).
+    func loadCertificate(for identity: NodeIdentity) throws -> Certificate? {
+        var found = configuration.certificate
+        if found == nil, let dir = configuration.dataDirectory { found = try CertificateFile.load(directory: dir) }
+        if configuration.settings.trust.authorityKey != nil {
+            guard let c = found else { throw ColonyError.noCertificate }
+            guard c.publicKey == identity.publicKeyBytes else { throw ColonyError.certificateForAnotherKey }
+        }
+        return found
+    }
+
+    /// The TCP listener and the UDP socket, on the same port (the TCP one chosen first when
+    /// the configuration asks for port 0).
+    func bindSockets() async throws -> (server: any Channel, udp: any Channel, port: Int) {
+        let bind = configuration.bind
+        let server = try await ServerBootstrap(group: loop)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.installStreamHandlers(on: channel, key: nil)
+                }
+            }
+            .bind(host: bind.host, port: Int(bind.port)).get()
+        let port = server.localAddress?.port ?? Int(bind.port)
+        let udpChannel: any Channel
+        do {
+            // No SO_REUSEADDR here: a second node on the same UDP port must fail to bind,
+            // not silently share (and steal) datagrams.
+            udpChannel = try await DatagramBootstrap(group: loop)
+                .channelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(DatagramHandler(driver: self))
+                    }
+                }
+                .bind(host: bind.host, port: port).get()
+        } catch {
+            try? await server.close()
+            throw error
+        }
+        return (server, udpChannel, port)
     }
 
     func join(_ seeds: [Address]) async throws {
@@ -390,305 +400,5 @@ final class Driver: @unchecked Sendable {
         let effects = core.tick(now: now())
         self.core = core
         handle(effects)
-    }
-
-    // MARK: Effects
-
-    func handle(_ effects: [Effect]) {
-        defer { flushLog() }
-        for effect in effects {
-            logEffect(effect)
-            switch effect {
-            case .send(let packet, let peer, let via):
-                let bytes = sealIfNeeded(Wire.encode(packet))
-                switch via {
-                case .datagram: sendDatagram(bytes, to: peer.address)
-                case .stream: sendFrame(bytes, to: peer.address)
-                }
-            case .emit(let event):
-                publish(event)
-            case .persist(.incarnation(let inc)):
-                do {
-                    try store?.record(incarnation: inc)
-                } catch {
-                    logger.error("could not persist incarnation", metadata: ["colony.error": "\(error)"])
-                }
-            case .persist(.record), .persist(.covered), .persist(.event), .persist(.member), .persist(.collected):
-                break // logged by logEffect, committed by flushLog
-            case .wake(let at):
-                schedule(at)
-            }
-        }
-    }
-
-    func schedule(_ at: Instant) {
-        if let current = wakeAt, current <= at, wakeTask != nil { return }
-        wakeTask?.cancel()
-        wakeAt = at
-        let deadline = NIODeadline.uptimeNanoseconds(origin.uptimeNanoseconds + UInt64(max(0, at.nanoseconds)))
-        wakeTask = loop.scheduleTask(deadline: deadline) { [self] in fireTick() }
-    }
-
-    func publish(_ event: Event) {
-        switch event {
-        case .memberChanged(let m, let previous):
-            peersDirty = true
-            logger.info(
-                "member \(m.status)",
-                metadata: [
-                    "colony.peer": "\(m.name)", "colony.peer.id": "\(m.id)", "colony.incarnation": "\(m.incarnation)",
-                    "colony.previous": "\(previous.map { $0.status.description } ?? "unknown")",
-                ])
-            if let table = core?.table {
-                for s in MemberStatus.allCases { metricMembers[s]?.record(table.count(s)) }
-            }
-        case .joined(let n):
-            if let started = joinStartedAt {
-                metricJoinDuration.recordNanoseconds(now().nanoseconds(since: started))
-                joinStartedAt = nil
-            }
-            logger.info("joined the swarm", metadata: ["colony.members": "\(n)"])
-            for w in joinWaiters { w.succeed() }
-            joinWaiters = []
-        case .joinFailed(let attempt, let retry):
-            logger.warning(
-                "no seed answered; retrying", metadata: ["colony.attempt": "\(attempt)", "colony.retryIn": "\(retry)"])
-            for w in joinWaiters { w.fail(ColonyError.noSeedAnswered(attempt: attempt)) }
-            requestKeyringIfLockedOut()
-            joinWaiters = []
-        case .leaveCompleted:
-            logger.info("left the swarm")
-            for w in leaveWaiters { w.succeed() }
-            leaveWaiters = []
-        case .memberReclaimed, .keyChanged, .keysCollected, .userEvent:
-            break
-        case .queryReceived, .queryResponse, .queryFinished:
-            publishState(event)
-        case .peerGraylisted(let id, let score):
-            logger.warning(
-                "peer graylisted: its gossip is ignored",
-                metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
-        case .peerForgiven(let id, let score):
-            logger.info(
-                "peer forgiven: its score recovered",
-                metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
-        case .revoked(let id):
-            if id == core?.me.id {
-                logger.error("this node's identity was revoked by the swarm authority: every member refuses it now")
-            } else {
-                logger.warning("identity revoked by the swarm authority", metadata: ["colony.peer.id": "\(id)"])
-            }
-        case .evictionProposed(let id, let score):
-            logger.warning(
-                "peer misbehaves: eviction proposed",
-                metadata: ["colony.peer.id": "\(id)", "colony.score": "\(Int(score))"])
-        case .evicted(let e):
-            let meta: Logger.Metadata = [
-                "colony.peer.id": "\(e.id)", "colony.issuer": "\(e.issuer)", "colony.reason": "\(e.reason)",
-                "colony.expires_ms": "\(e.expiresMs)",
-            ]
-            if e.id == core?.me.id {
-                logger.error(
-                    "this node was evicted by a queen: every member refuses it until the eviction expires or is lifted",
-                    metadata: meta)
-            } else {
-                logger.warning("member evicted", metadata: meta)
-            }
-        case .evictionEnded(let id, let lifted):
-            logger.info(lifted ? "eviction lifted" : "eviction expired", metadata: ["colony.peer.id": "\(id)"])
-        case .hive(let change):
-            switch change {
-            case .founded(let cell, let term):
-                logger.info("founded a cell: queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)"])
-            case .elected(let cell, let term):
-                logger.info("elected queen", metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)"])
-            case .steppedDown(let cell, let term, let reason):
-                logger.info(
-                    "stepped down as queen",
-                    metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)", "colony.reason": "\(reason)"])
-            case .accepted(let cell, let term, let queen):
-                logger.debug(
-                    "following a queen",
-                    metadata: ["colony.cell": "\(cell)", "colony.term": "\(term)", "colony.peer.id": "\(queen)"])
-            case .leftCell(let cell, let reason):
-                logger.debug("left a cell", metadata: ["colony.cell": "\(cell)", "colony.reason": "\(reason)"])
-            case .splitting(let cell, let newCell, let designate, let voters):
-                logger.info(
-                    "cell breeding: handing workers to a new cell",
-                    metadata: [
-                        "colony.cell": "\(cell)", "colony.new_cell": "\(newCell)", "colony.peer.id": "\(designate)",
-                        "colony.voters": "\(voters.count)",
-                    ])
-            }
-        }
-        for c in subscribers.withLockedValue({ Array($0.values) }) { c.yield(event) }
-    }
-
-    func savePeers() {
-        if let store, let core, core.vivaldi.updates > 0 { try? store.save(coordinate: core.vivaldi.coordinate) }
-        guard peersDirty, let store, let core else { return }
-        peersDirty = false
-        let wall = Int64(Date().timeIntervalSince1970 * 1000)
-        let peers = core.members.filter { $0.id != core.me.id && $0.status.isLive }
-            .map { KnownPeer(id: $0.id, name: $0.name, address: $0.address, lastSeenMs: wall) }
-        do {
-            try store.saveKnownPeers(Array(peers.prefix(256)))
-        } catch {
-            logger.warning("could not save known peers", metadata: ["colony.error": "\(error)"])
-        }
-    }
-
-    // MARK: Sockets
-
-    func sendDatagram(_ bytes: [UInt8], to address: Address) {
-        guard let udp, let sa = try? address.socketAddress() else { return }
-        counters.datagramsOut += 1
-        counters.bytesOut += bytes.count
-        metricPacketsOut[.datagram]?.increment()
-        metricBytesOut.increment(by: bytes.count)
-        let envelope = AddressedEnvelope(remoteAddress: sa, data: ByteBuffer(bytes: bytes))
-        udp.writeAndFlush(envelope, promise: nil)
-    }
-
-    func sendFrame(_ bytes: [UInt8], to address: Address) {
-        counters.framesOut += 1
-        counters.bytesOut += bytes.count
-        metricPacketsOut[.stream]?.increment()
-        metricBytesOut.increment(by: bytes.count)
-        if let channel = streams[address], channel.isActive {
-            var buffer = channel.allocator.buffer(capacity: bytes.count + 4)
-            buffer.writeFrame(bytes)
-            channel.writeAndFlush(buffer, promise: nil)
-            return
-        }
-        if connecting[address] != nil {
-            connecting[address]!.append(bytes)
-            return
-        }
-        guard let sa = try? address.socketAddress() else { return }
-        connecting[address] = [bytes]
-        let timeout = configuration.connectTimeout ?? min(configuration.settings.streamTimeout, .seconds(5))
-        let connectTimeout = TimeAmount.nanoseconds(timeout.nanosecondsInt64)
-        ClientBootstrap(group: loop)
-            .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try self.installStreamHandlers(on: channel, key: address) }
-            }
-            .connect(to: sa)
-            .whenComplete { [self] result in
-                let pending = connecting.removeValue(forKey: address) ?? []
-                switch result {
-                case .success(let channel):
-                    streams[address] = channel
-                    var buffer = channel.allocator.buffer(capacity: 256)
-                    for frame in pending { buffer.writeFrame(frame) }
-                    channel.writeAndFlush(buffer, promise: nil)
-                case .failure(let error):
-                    counters.streamConnectFailures += 1
-                    logger.debug(
-                        "stream connect failed", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
-                    if var core {
-                        let effects = core.streamFailed(to: address, refused: Self.isRefused(error), now: now())
-                        self.core = core
-                        handle(effects)
-                    }
-                }
-            }
-    }
-
-    /// ECONNREFUSED: the host answered, nothing listens there.
-    static func isRefused(_ error: any Error) -> Bool {
-        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
-        if let c = error as? NIOConnectionError {
-            return !c.connectionErrors.isEmpty && c.connectionErrors.allSatisfy { isRefused($0.error) }
-        }
-        return false
-    }
-
-    func installStreamHandlers(on channel: any Channel, key: Address?) throws {
-        let ops = channel.pipeline.syncOperations
-        try ops.addHandler(IdleStateHandler(allTimeout: .seconds(30)))
-        try ops.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
-        try ops.addHandler(StreamHandler(driver: self, key: key))
-    }
-
-    func streamOpened(_ channel: any Channel, key: Address) {
-        if streams[key] == nil { streams[key] = channel }
-    }
-
-    func streamClosed(_ channel: any Channel, key: Address) {
-        if let c = streams[key], c === channel { streams[key] = nil }
-    }
-
-    func frameRefused(_ error: any Error, from key: Address?) {
-        counters.framesRefused += 1
-        metricMalformed.increment()
-        logger.debug(
-            "refused stream frame",
-            metadata: ["colony.peer": "\(key.map { "\($0)" } ?? "?")", "colony.error": "\(error)"])
-    }
-}
-
-/// UDP: every datagram goes to the driver with its source address.
-final class DatagramHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let driver: Driver
-
-    init(driver: Driver) { self.driver = driver }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        guard let from = Address(envelope.remoteAddress) else { return }
-        var buffer = envelope.data
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        driver.onDatagram(bytes, from: from)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // ICMP unreachable and the like: nothing to do; the protocol copes with loss.
-    }
-}
-
-/// TCP: frames go to the driver keyed by the connection's remote address (inbound) or the
-/// peer's listen address (outbound).
-final class StreamHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    let driver: Driver
-    var key: Address?
-
-    init(driver: Driver, key: Address?) {
-        self.driver = driver
-        self.key = key
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if key == nil { key = Address(context.channel.remoteAddress) }
-        if let key { driver.streamOpened(context.channel, key: key) }
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var frame = unwrapInboundIn(data)
-        guard let key else { return }
-        driver.onFrame(frame.readBytes(length: frame.readableBytes) ?? [], from: key)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if let key { driver.streamClosed(context.channel, key: key) }
-        context.fireChannelInactive()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        driver.frameRefused(error, from: key)
-        context.close(promise: nil)
     }
 }

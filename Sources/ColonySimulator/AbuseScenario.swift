@@ -40,7 +40,7 @@ struct Cast {
 }
 
 extension Simulation.Context {
-    /// `abuse` (DESIGN.md §6): a signed swarm in which 20% of the nodes misbehave — a third
+    /// `abuse` (docs/design.md §6): a signed swarm in which 20% of the nodes misbehave — a third
     /// flood, a third forge other members' claims, records and events, a third freeload
     /// (ignore ping-reqs, relay nothing). 5% of links (more in small swarms) are broken both
     /// ways, so probes go indirect all the time (that is what exposes freeloaders). Honest

@@ -24,7 +24,7 @@ extension Simulator {
     public var falselyDeclaredDead: Set<Int> { checks.falselyDeclaredDead }
     /// Who became queen of each (cell, term).
     public var queensByTerm: [CellID: [UInt64: Int]] { checks.queensByTerm }
-    /// Violations of the hive's safety (DESIGN.md §5): two queens of a cell in one term, or
+    /// Violations of the hive's safety (docs/design.md §5): two queens of a cell in one term, or
     /// two lease holders of a cell at once.
     public var safetyViolations: Int { checks.safetyViolations }
 

@@ -46,7 +46,7 @@ public struct LogEntry: Sendable, Equatable {
     public var update: Update? { try? Wire.decodeUpdate(record.data) }
 }
 
-/// The node's durable event log (DESIGN.md §4, event sourcing): every change it observes,
+/// The node's durable event log (docs/design.md §4, event sourcing): every change it observes,
 /// appended in order to SQLite (WAL, synchronous FULL). The replicated state is rebuilt from
 /// it at start; readers follow it from any offset.
 ///

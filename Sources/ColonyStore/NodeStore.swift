@@ -58,6 +58,9 @@ public final class NodeStore: Sendable {
         }
         self.directory = directory
         var config = Configuration()
+        // Another handle on the same file (a node restarted in the same process while the
+        // old one's last log write finishes) waits its turn instead of failing at once.
+        config.busyMode = .timeout(5)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }

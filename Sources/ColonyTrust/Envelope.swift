@@ -3,7 +3,7 @@ import Crypto
 import Foundation
 import HeapModule
 
-/// A sealed packet or stream frame (DESIGN.md §6):
+/// A sealed packet or stream frame (docs/design.md §6):
 ///
 ///     marker u8 (`WireNamespace.sealed`) | sent-at ms u64 | nonce 12B | AES-256-GCM ciphertext | tag 16B
 ///

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// The swarm's shared keys (DESIGN.md §6, confidentiality). Every packet is sealed under the
+/// The swarm's shared keys (docs/design.md §6, confidentiality). Every packet is sealed under the
 /// primary key; any installed key opens. Rotation follows Serf's keyring: install the new key
 /// everywhere, make it primary everywhere, then remove the old one — at every step each node
 /// can open what every other node sends, so no message is lost.

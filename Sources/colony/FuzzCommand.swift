@@ -5,7 +5,7 @@ import ColonyTrust
 import Foundation
 
 /// `colony fuzz`: the packet decoder and the envelope opener against random and mutated
-/// inputs (DESIGN.md §6: every decoder is total). Seeded, so a failing input replays. It
+/// inputs (docs/design.md §6: every decoder is total). Seeded, so a failing input replays. It
 /// checks no crash (a trap ends the process with the seed printed first), no hang (the
 /// slowest input is reported and must stay under a bound), and bounded memory.
 struct FuzzCommand: ParsableCommand {

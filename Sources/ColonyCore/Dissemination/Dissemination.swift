@@ -1,4 +1,4 @@
-/// Dissemination (DESIGN.md §3): the piggyback queue, gossip rounds and the stream
+/// Dissemination (docs/design.md §3): the piggyback queue, gossip rounds and the stream
 /// exchanges of digest anti-entropy. Handlers: `NodeCore+Gossip`, `NodeCore+AntiEntropy`.
 struct Dissemination: Sendable {
     enum Timer: Sendable, Equatable {

@@ -1,4 +1,4 @@
-/// The hive (DESIGN.md §5): cells, each with one elected queen that routes broadcasts.
+/// The hive (docs/design.md §5): cells, each with one elected queen that routes broadcasts.
 ///
 /// A cell is a Raft group whose only replicated entry is its **roster** (who votes). Its
 /// queen is elected Raft-style — terms, randomised timeouts, pre-vote, one vote per voter

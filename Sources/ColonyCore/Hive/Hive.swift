@@ -1,4 +1,4 @@
-/// A node's part in the hive (DESIGN.md §5), as its core sees it: its role, cell, term and
+/// A node's part in the hive (docs/design.md §5), as its core sees it: its role, cell, term and
 /// queen, the roster, every cell's claim, and the queen's lease and rounds. Handlers:
 /// `NodeCore+Hive`; broadcasts go down the tree through `Router`.
 public struct Hive: Sendable {

@@ -1,4 +1,4 @@
-/// Knobs of the hive (DESIGN.md §5). Times follow Raft's: heartbeats well inside the
+/// Knobs of the hive (docs/design.md §5). Times follow Raft's: heartbeats well inside the
 /// election timeout, randomised timeouts an order above the round trip.
 public struct HiveSettings: Sendable, Hashable {
     /// Form cells and route through queens. Off: pure gossip.

@@ -1,4 +1,4 @@
-/// Cells and queens (DESIGN.md §5; the protocol is described in Cell.swift).
+/// Cells and queens (docs/design.md §5; the protocol is described in Cell.swift).
 ///
 /// A member outside any cell enlists with the nearest queen that has room, or — when no
 /// cell is open and the swarm is large enough — founds one after a random delay (so few

@@ -1,6 +1,6 @@
 /// A member's status as one node sees it (SWIM §4, memberlist's node states).
 ///
-/// Ordering at equal incarnation (DESIGN.md §2): `left > dead > suspect > alive`. A member's
+/// Ordering at equal incarnation (docs/design.md §2): `left > dead > suspect > alive`. A member's
 /// own leave is final for that incarnation, so it outranks a failure verdict.
 public enum MemberStatus: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case alive = 0

@@ -4,7 +4,7 @@ import HashTreeCollections
 ///
 /// Backed by a persistent hash trie (`TreeDictionary`), so copies share structure: a
 /// simulator of 10,000 nodes that all hold the same 10,000 members stores them about once,
-/// and each node's later changes copy only the O(log N) path they touch (DESIGN.md §2).
+/// and each node's later changes copy only the O(log N) path they touch (docs/design.md §2).
 /// Beside the trie it keeps O(1) counters and the digest buckets used by anti-entropy, all
 /// updated incrementally on every write, so nothing here walks the table on a hot path.
 public struct MemberTable: Sendable {

@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// SWIM + Lifeguard membership (DESIGN.md §2): the member table, the randomised probe order,
+/// SWIM + Lifeguard membership (docs/design.md §2): the member table, the randomised probe order,
 /// the probe in flight, probes run for others, suspicions and tombstones, and the join in
 /// progress. Its handlers live in `NodeCore+Probe`, `NodeCore+Merge` and `NodeCore+Join`.
 struct Membership: Sendable {

@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// Applying membership news: the ordering rules of DESIGN.md §2, refutation, suspicion and
+/// Applying membership news: the ordering rules of docs/design.md §2, refutation, suspicion and
 /// death. Every path either changes the table (and re-broadcasts the news) or changes
 /// nothing and counts a redundant update — receivers are idempotent.
 extension NodeCore {

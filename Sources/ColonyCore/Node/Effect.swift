@@ -11,7 +11,7 @@ public enum Effect: Sendable, Equatable {
     /// Tell the application something happened.
     case emit(Event)
     /// Make this durable before acting on later effects (a restarted node must come back
-    /// with a strictly higher incarnation, DESIGN.md §2).
+    /// with a strictly higher incarnation, docs/design.md §2).
     case persist(Persisted)
     /// Call `tick(now:)` at this time (the earliest pending timer).
     case wake(at: Instant)
@@ -96,7 +96,7 @@ public enum Event: Sendable, Equatable {
     case hive(HiveChange)
 }
 
-/// What changed in this node's place in the hive (DESIGN.md §5).
+/// What changed in this node's place in the hive (docs/design.md §5).
 public enum HiveChange: Sendable, Equatable {
     /// This node founded a cell and rules it.
     case founded(cell: CellID, term: UInt64)

@@ -1,4 +1,4 @@
-/// What the inbound gate established about the packet being handled (DESIGN.md §1, "one
+/// What the inbound gate established about the packet being handled (docs/design.md §1, "one
 /// inbound gate"), passed explicitly down the path that applies what it carries, instead of
 /// fields on the core that depend on call order.
 struct Inbound: Sendable {

@@ -1,7 +1,7 @@
 import HashTreeCollections
 
 /// One Colony node's protocol state machine: SWIM + Lifeguard membership, piggyback and
-/// gossip dissemination, and digest anti-entropy — pure and sans-IO (DESIGN.md §1).
+/// gossip dissemination, and digest anti-entropy — pure and sans-IO (docs/design.md §1).
 ///
 /// Inputs are values: `start`, `join`, `leave` (commands), `receive` (a packet, its source
 /// address and the time), `tick` (time passed). Each returns the effects to carry out:
@@ -19,7 +19,7 @@ import HashTreeCollections
 ///   system, Lifeguard §IV.C).
 /// - News rides on pings, acks and gossip rounds, each item sent `mult·⌈log10(N+1)⌉` times.
 /// - Anti-entropy over streams repairs what gossip missed and heals partitions; Colony
-///   compares table digests first so the cost stays flat in N (DESIGN.md §2).
+///   compares table digests first so the cost stays flat in N (docs/design.md §2).
 public struct NodeCore: Sendable {
     public enum Phase: Sendable, Equatable {
         case created

@@ -1,4 +1,4 @@
-/// Every knob of a node, with memberlist's defaults (DESIGN.md §2) and named profiles.
+/// Every knob of a node, with memberlist's defaults (docs/design.md §2) and named profiles.
 ///
 /// `lan` is memberlist's `DefaultLANConfig`, `wan` its `DefaultWANConfig`, `local` its
 /// `DefaultLocalConfig`; Colony's additions (digest anti-entropy, reconnect, join boost) are
@@ -88,7 +88,7 @@ public struct Settings: Sendable, Hashable {
     /// How often tombstones are swept. Default 5 s.
     public var reapInterval: Duration = .seconds(5)
 
-    // MARK: Replicated state and events (DESIGN.md §4)
+    // MARK: Replicated state and events (docs/design.md §4)
 
     /// Largest value a write may carry.
     public var maxValueBytes: Int = 64 * 1024
@@ -121,12 +121,12 @@ public struct Settings: Sendable, Hashable {
     /// Longest a query may wait for answers.
     public var maxQueryTimeout: Duration = .seconds(60)
 
-    // MARK: Trust (DESIGN.md §6)
+    // MARK: Trust (docs/design.md §6)
 
     /// Rate limits, the gossip-out budget and peer scoring.
     public var trust = TrustSettings()
 
-    // MARK: The hive (DESIGN.md §5)
+    // MARK: The hive (docs/design.md §5)
 
     /// Cells, queens, elections and routing.
     public var hive = HiveSettings()

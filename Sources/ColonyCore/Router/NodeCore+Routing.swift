@@ -1,4 +1,4 @@
-/// Routing broadcasts through the queens (DESIGN.md §5), after Plumtree (Leitão et al.
+/// Routing broadcasts through the queens (docs/design.md §5), after Plumtree (Leitão et al.
 /// 2007): records, events and queries are pushed eagerly down a tree — worker → its queen
 /// → her workers and every other queen → their workers — so each member receives each
 /// broadcast about once. Every holder also announces the ids it received to `lazyFanout`

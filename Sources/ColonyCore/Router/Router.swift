@@ -1,4 +1,4 @@
-/// Routing broadcasts through the queens (DESIGN.md §5), after Plumtree (Leitão et al.
+/// Routing broadcasts through the queens (docs/design.md §5), after Plumtree (Leitão et al.
 /// 2007): the eager-push tree, lazy push of ids and graft, the cache that answers grafts,
 /// and the paced relay. Handlers: `NodeCore+Routing`, `NodeCore+LazyPush`.
 struct Router: Sendable {

@@ -1,5 +1,5 @@
 /// The identity of one write: the node that made it and that node's write counter
-/// (DESIGN.md §4). Counters are per origin across all keys, so a Scuttlebutt digest is
+/// (docs/design.md §4). Counters are per origin across all keys, so a Scuttlebutt digest is
 /// "the highest counter held, per origin".
 public struct Dot: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var origin: NodeID
@@ -112,7 +112,7 @@ public struct CloudDot: Hashable, Comparable, Sendable {
     public static func < (a: CloudDot, b: CloudDot) -> Bool { a.dot < b.dot }
 }
 
-/// The causal context of one key: which writes to that key are known (DESIGN.md §4).
+/// The causal context of one key: which writes to that key are known (docs/design.md §4).
 ///
 /// Counters are per origin across all keys (Scuttlebutt needs that), so one key's writes
 /// from an origin are not numbered 1, 2, 3…: each record also names `prev`, its origin's

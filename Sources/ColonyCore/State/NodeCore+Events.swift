@@ -1,6 +1,6 @@
 /// User events (Serf-style: named payloads to every member, Lamport-timed, de-duplicated
 /// by id, buffered for late joiners) and queries (asked of matching members, answered
-/// directly to the asker until a deadline) — DESIGN.md §4.
+/// directly to the asker until a deadline) — docs/design.md §4.
 extension NodeCore {
     // MARK: Events and queries: ids and Lamport time
 

@@ -1,4 +1,4 @@
-/// Replicated key-value state, user events and queries (DESIGN.md §4): the record store, the
+/// Replicated key-value state, user events and queries (docs/design.md §4): the record store, the
 /// hybrid logical clock, this node's counters, the event buffer and the queries in flight.
 /// Handlers: `NodeCore+State`.
 struct ReplicatedState: Sendable {

@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// The replicated key-value map of one node (DESIGN.md §4): every key's sibling set, which
+/// The replicated key-value map of one node (docs/design.md §4): every key's sibling set, which
 /// records it has seen per origin (the Scuttlebutt digest), an index of the records it holds
 /// by origin and counter (to answer digests with exactly what a peer lacks), size accounting
 /// for the budgets, and tombstones waiting for collection.

@@ -1,6 +1,6 @@
 /// A point in time handed to the core by its driver.
 ///
-/// The core never reads a clock (DESIGN.md §1): the simulator passes virtual time, the real
+/// The core never reads a clock (docs/design.md §1): the simulator passes virtual time, the real
 /// driver passes a monotonic reading. Nanoseconds since an arbitrary, driver-chosen origin.
 public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var nanoseconds: Int64

@@ -1,7 +1,7 @@
 /// xoshiro256** seeded through SplitMix64: the core's only source of randomness.
 ///
 /// The driver chooses the seed (the simulator from its run seed, the real driver from the
-/// system's generator), so the core itself stays deterministic (DESIGN.md §1).
+/// system's generator), so the core itself stays deterministic (docs/design.md §1).
 public struct Xoshiro256: RandomNumberGenerator, Sendable {
     @usableFromInline var s0: UInt64
     @usableFromInline var s1: UInt64

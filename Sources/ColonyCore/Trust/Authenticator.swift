@@ -1,4 +1,4 @@
-/// Per-node authority (DESIGN.md §6): each node signs what it originates — its alive and
+/// Per-node authority (docs/design.md §6): each node signs what it originates — its alive and
 /// leave claims, state records, events and queries — and every receiver checks the
 /// signature against the key the claimed origin's id derives from. A node holding the
 /// swarm key can therefore still not speak for another node.

@@ -1,4 +1,4 @@
-/// A swarm authority's statement that a public key may be a member (DESIGN.md §6,
+/// A swarm authority's statement that a public key may be a member (docs/design.md §6,
 /// admission): the node's key, its name and an expiry, signed by the authority's key.
 /// With admission on (`TrustSettings.authorityKey`), alive claims must carry one.
 public struct Certificate: Hashable, Sendable {

@@ -1,4 +1,4 @@
-/// Eviction (DESIGN.md §5–6): a queen's signed order that keeps a member out of the swarm
+/// Eviction (docs/design.md §5–6): a queen's signed order that keeps a member out of the swarm
 /// until it expires or is lifted. It is a reserved state record (`_colony/evicted/<id>`),
 /// so it reaches every member — joiners and members that were away included — and every
 /// member refuses the evicted identity meanwhile (its packets, its alive claims, its place

@@ -1,4 +1,4 @@
-/// Keyring recovery decided without I/O, clocks or cryptography (DESIGN.md §6): when a
+/// Keyring recovery decided without I/O, clocks or cryptography (docs/design.md §6): when a
 /// certified node that missed key rotations asks its seeds for the current keyring, which
 /// frames it answers or opens, and when it rejoins. A driver feeds it what happened and
 /// performs what it returns: building, checking, sealing and opening the frames is

@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// Verifying what peers send, rate limits and peer trust.scores (DESIGN.md §6).
+/// Verifying what peers send, rate limits and peer trust.scores (docs/design.md §6).
 extension NodeCore {
     // MARK: Identity
 

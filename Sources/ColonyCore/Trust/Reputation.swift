@@ -31,7 +31,7 @@ public struct TokenBucket: Sendable, Equatable {
     }
 }
 
-/// Knobs of peer scoring and rate limiting (DESIGN.md §6). Defaults leave honest traffic an
+/// Knobs of peer scoring and rate limiting (docs/design.md §6). Defaults leave honest traffic an
 /// order of magnitude of headroom: a member sends a peer a few packets a second, a busy one
 /// a few dozen.
 public struct TrustSettings: Sendable, Hashable {

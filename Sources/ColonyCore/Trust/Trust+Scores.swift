@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// Peer scores and per-sender rate limits (DESIGN.md §6, after gossipsub v1.1's peer
+/// Peer scores and per-sender rate limits (docs/design.md §6, after gossipsub v1.1's peer
 /// scoring): the `Trust` machine's own rules. It decides; `NodeCore+Trust` turns what it
 /// decided into effects (events, accusations, the decay timer).
 extension Trust {

@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// Trust (DESIGN.md §6): signatures, per-sender rate limits, peer scores, the audit of
+/// Trust (docs/design.md §6): signatures, per-sender rate limits, peer scores, the audit of
 /// ping-req helpers, revocations and evictions. Handlers: `NodeCore+Trust`,
 /// `NodeCore+Eviction`.
 struct Trust: Sendable {

@@ -9,19 +9,19 @@ import Testing
 @Suite struct InboundTests {
     /// A's alive claim at a new incarnation, signed by C: a forgery.
     func forgedAlive() -> Update {
-        var forged = H.member(0, incarnation: 9)
+        var forged = Fixture.member(0, incarnation: 9)
         forged = TT.signedAlive(forged, by: TT.auth(2))
         return .alive(forged)
     }
 
     @Test func aForgeryIsHeldAgainstTheAttributedSenderOnly() {
         var b = TT.core(1, knows: [0, 1, 2, 3])
-        var inbound = Inbound(sender: H.id(3), ingress: .local)
+        var inbound = Inbound(sender: Fixture.id(3), ingress: .local)
         b.apply(forgedAlive(), &inbound)
         #expect(b.stats.signaturesRejected == 1)
-        #expect(b.trust.scores[H.id(3)]?.forgeries == 1, "the member that delivered it is blamed")
-        #expect(b.trust.scores[H.id(0)] == nil && b.trust.scores[H.id(2)] == nil)
-        #expect(b.member(H.id(0))?.incarnation == 1, "the forged claim changed nothing")
+        #expect(b.trust.scores[Fixture.id(3)]?.forgeries == 1, "the member that delivered it is blamed")
+        #expect(b.trust.scores[Fixture.id(0)] == nil && b.trust.scores[Fixture.id(2)] == nil)
+        #expect(b.member(Fixture.id(0))?.incarnation == 1, "the forged claim changed nothing")
     }
 
     @Test func aForgeryNobodyCanBeBlamedForCostsNobody() {
@@ -35,23 +35,24 @@ import Testing
     @Test func aSpoofedSourceAddressBlamesNobody() {
         var b = TT.core(1, knows: [0, 1, 2, 3])
         // Claims to come from 3, but arrives from 2's host: not attributable.
-        _ = b.receive(TT.gossip(from: 3, [forgedAlive()]), from: H.address(2), now: H.ms(10))
+        _ = b.receive(TT.gossip(from: 3, [forgedAlive()]), from: Fixture.address(2), now: Fixture.ms(10))
         #expect(b.stats.signaturesRejected == 1)
         #expect(b.trust.scores.isEmpty)
         // The same packet from 3's own host is held against 3.
-        _ = b.receive(TT.gossip(from: 3, [forgedAlive()]), from: H.address(3), now: H.ms(20))
-        #expect(b.trust.scores[H.id(3)]?.forgeries == 1)
+        _ = b.receive(TT.gossip(from: 3, [forgedAlive()]), from: Fixture.address(3), now: Fixture.ms(20))
+        #expect(b.trust.scores[Fixture.id(3)]?.forgeries == 1)
     }
 
     @Test func outsideTheTreeNewsFromAnyIngressIsGossiped() {
         var hive = Settings.lan
         hive.hive.enabled = true
-        var b = NodeCore(me: H.member(1), settings: hive, seed: 1, now: .zero, knownMembers: H.table([0, 1, 2]))
+        var b = NodeCore(
+            me: Fixture.member(1), settings: hive, seed: 1, now: .zero, knownMembers: Fixture.table([0, 1, 2]))
         _ = b.start(now: .zero)
         let e = UserEvent(
-            id: Dot(origin: H.id(0), counter: 1), lamport: 1, name: "deploy", payload: [1], coalesce: false)
+            id: Dot(origin: Fixture.id(0), counter: 1), lamport: 1, name: "deploy", payload: [1], coalesce: false)
         // Not routing (no cell): news from anywhere goes to the piggyback queue.
-        var tree = Inbound(sender: H.id(0), ingress: .tree(.cell))
+        var tree = Inbound(sender: Fixture.id(0), ingress: .tree(.cell))
         b.applyEvent(e, replayed: false, &tree)
         #expect(tree.forward.isEmpty)
         #expect(b.queue.contains(subject: Update.event(e).subject))

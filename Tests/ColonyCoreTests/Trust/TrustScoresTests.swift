@@ -8,7 +8,7 @@ import Testing
 /// window against the sender.
 @Suite struct TrustScoresTests {
     let settings = TrustSettings()
-    let peer = H.id(7)
+    let peer = Fixture.id(7)
 
     @Test func forgedSignaturesGraylistThenProposeEvictionInThatOrder() {
         var trust = Trust()

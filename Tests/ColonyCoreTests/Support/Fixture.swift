@@ -2,7 +2,7 @@
 
 /// Builds members and cores for tests, and shuttles packets between cores with no network
 /// in between: tests drive the core directly, as STYLE.md asks.
-enum H {
+enum Fixture {
     static func id(_ i: Int) -> NodeID { NodeID(high: UInt64(i), low: SplitMix64.mix(UInt64(i) &+ 77)) }
     static func address(_ i: Int) -> Address { Address(host: "10.0.0.\(i)", port: 7946) }
     static func member(_ i: Int, incarnation: UInt64 = 1, status: MemberStatus = .alive) -> Member {
@@ -61,8 +61,8 @@ struct Net {
     init(_ cores: [Int: NodeCore]) { self.cores = cores }
 
     func index(of peer: Peer) -> Int? {
-        if let id = peer.id { return cores.keys.first { H.id($0) == id } }
-        return cores.keys.first { H.address($0) == peer.address }
+        if let id = peer.id { return cores.keys.first { Fixture.id($0) == id } }
+        return cores.keys.first { Fixture.address($0) == peer.address }
     }
 
     mutating func absorb(_ effects: [Effect], from i: Int) {
@@ -91,7 +91,7 @@ struct Net {
                 guard let p = filter(m.from, m.to, packet) else { continue }
                 packet = p
             }
-            let effects = cores[m.to]!.receive(packet, from: H.address(m.from), via: m.via, now: now)
+            let effects = cores[m.to]!.receive(packet, from: Fixture.address(m.from), via: m.via, now: now)
             absorb(effects, from: m.to)
         }
     }

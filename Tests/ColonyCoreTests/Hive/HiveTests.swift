@@ -2,7 +2,7 @@ import Testing
 
 @testable import ColonyCore
 
-// Tests of the hive's core transitions (DESIGN.md §5): forming a cell, electing a queen with
+// Tests of the hive's core transitions (docs/design.md §5): forming a cell, electing a queen with
 // pre-vote and one vote per term, the lease and check-quorum, roster changes, and routing
 // broadcasts through the queen with lazy announcements and graft.
 
@@ -23,7 +23,8 @@ extension Net {
         var net = Net([:])
         for i in all {
             var c = NodeCore(
-                me: H.member(i), settings: settings, seed: UInt64(i + 1), now: .zero, knownMembers: H.table(all))
+                me: Fixture.member(i), settings: settings, seed: UInt64(i + 1), now: .zero,
+                knownMembers: Fixture.table(all))
             if authenticate { c.authenticate(with: TT.auth(i)) }
             let effects = c.start(now: .zero)
             net.cores[i] = c
@@ -80,7 +81,8 @@ extension Net {
     func formed() -> Bool {
         for i in cores.keys {
             let c = cores[i]!
-            guard let cell = c.hive.cell, let q = c.hive.queen, let qi = cores.keys.first(where: { H.id($0) == q }),
+            guard let cell = c.hive.cell, let q = c.hive.queen,
+                let qi = cores.keys.first(where: { Fixture.id($0) == q }),
                 let queen = cores[qi], queen.hive.cell == cell, queen.hive.term == c.hive.term, queen.holdsLease
             else { return false }
         }
@@ -169,7 +171,7 @@ extension Net {
             #expect(net.cores[q]!.hive.term > oldTerm)
             net.run(for: 200)
             #expect(net.cores[q]!.holdsLease)
-            for w in workers where w != q { #expect(net.cores[w]!.hive.queen == H.id(q)) }
+            for w in workers where w != q { #expect(net.cores[w]!.hive.queen == Fixture.id(q)) }
         }
         #expect(net.violations.isEmpty, "\(net.violations)")
     }
@@ -205,7 +207,7 @@ extension Net {
         net.run(for: 500)
         let newQueen = net.cores.keys.first { net.cores[$0]!.hive.role == .queen && net.cores[$0]!.hive.cell == cell }
         #expect(newQueen != nil && newQueen != queen)
-        #expect(net.cores[queen]!.hive.queen == newQueen.map(H.id))
+        #expect(net.cores[queen]!.hive.queen == newQueen.map(Fixture.id))
     }
 
     @Test func preVoteKeepsACutOffWorkerFromRaisingTheTerm() {
@@ -223,31 +225,32 @@ extension Net {
         net.run(for: 500)
         #expect(net.cores[queen]!.hive.role == .queen)
         #expect(net.cores[queen]!.hive.term == term)
-        #expect(net.cores[worker]!.hive.queen == H.id(queen))
+        #expect(net.cores[worker]!.hive.queen == Fixture.id(queen))
         #expect(net.violations.isEmpty)
     }
 
     /// A worker in a cell of (0 queen, 1, 2), made by hand.
     static func handMadeCell() -> (NodeCore, CellID) {
         var c = NodeCore(
-            me: H.member(1), settings: Net.hiveSettings(), seed: 1, now: .zero, knownMembers: H.table([0, 1, 2]))
+            me: Fixture.member(1), settings: Net.hiveSettings(), seed: 1, now: .zero,
+            knownMembers: Fixture.table([0, 1, 2]))
         _ = c.start(now: .zero)
         let cell = CellID(42)
-        let voters = [0, 1, 2].map { Voter(id: H.id($0), boot: 1) }
+        let voters = [0, 1, 2].map { Voter(id: Fixture.id($0), boot: 1) }
         c.hive.enlisting = (cell, .zero)
         _ = c.receive(
-            H.packet(
+            Fixture.packet(
                 from: 0,
                 .hive(
                     .heartbeat(
                         cell: cell, term: 3, round: 1, version: RosterVersion(term: 3, index: 5), roster: voters,
                         signature: nil))),
-            from: H.address(0), now: H.ms(10))
+            from: Fixture.address(0), now: Fixture.ms(10))
         return (c, cell)
     }
 
     static func votes(_ effects: [Effect]) -> [(candidate: NodeID, term: UInt64, granted: Bool)] {
-        H.sends(effects).compactMap {
+        Fixture.sends(effects).compactMap {
             if case .hive(.vote(_, let term, let candidate, let granted, _, _)) = $0.0.message {
                 (candidate, term, granted)
             } else {
@@ -259,42 +262,47 @@ extension Net {
     @Test func aVoterGrantsOneVotePerTermAndNoneWhileItHearsItsQueen() {
         var (c, cell) = Self.handMadeCell()
         #expect(c.hive.role == .worker)
-        #expect(c.hive.queen == H.id(0))
+        #expect(c.hive.queen == Fixture.id(0))
         let version = RosterVersion(term: 3, index: 5)
         // Heard the queen 10 ms ago: stickiness ignores the request.
         var e = c.receive(
-            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
-            from: H.address(2), now: H.ms(20))
+            Fixture.packet(
+                from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: Fixture.address(2), now: Fixture.ms(20))
         #expect(Self.votes(e).map(\.granted) == [false])
         #expect(c.hive.term == 3)
         // After the window: granted once…
         e = c.receive(
-            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
-            from: H.address(2), now: H.ms(400))
+            Fixture.packet(
+                from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: Fixture.address(2), now: Fixture.ms(400))
         #expect(Self.votes(e).map(\.granted) == [true])
         #expect(c.hive.term == 4)
         // …and the same term to another candidate is refused, the same candidate again granted.
         e = c.receive(
-            H.packet(from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
-            from: H.address(0), now: H.ms(410))
+            Fixture.packet(
+                from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: Fixture.address(0), now: Fixture.ms(410))
         #expect(Self.votes(e).map(\.granted) == [false])
         e = c.receive(
-            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
-            from: H.address(2), now: H.ms(420))
+            Fixture.packet(
+                from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: Fixture.address(2), now: Fixture.ms(420))
         #expect(Self.votes(e).map(\.granted) == [true])
         // A candidate with an older roster is refused (it may lack committed changes).
         e = c.receive(
-            H.packet(
+            Fixture.packet(
                 from: 0,
                 .hive(
                     .requestVote(
                         cell: cell, term: 9, version: RosterVersion(term: 3, index: 4), boot: 1, signature: nil))),
-            from: H.address(0), now: H.ms(900))
+            from: Fixture.address(0), now: Fixture.ms(900))
         #expect(Self.votes(e).map(\.granted) == [false])
         // A restarted process (another boot) is not the voter the roster names.
         e = c.receive(
-            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 10, version: version, boot: 2, signature: nil))),
-            from: H.address(2), now: H.ms(1400))
+            Fixture.packet(
+                from: 2, .hive(.requestVote(cell: cell, term: 10, version: version, boot: 2, signature: nil))),
+            from: Fixture.address(2), now: Fixture.ms(1400))
         #expect(Self.votes(e).isEmpty)
     }
 
@@ -302,23 +310,25 @@ extension Net {
         var (c, cell) = Self.handMadeCell()
         let version = RosterVersion(term: 3, index: 5)
         var e = c.receive(
-            H.packet(from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
-            from: H.address(2), now: H.ms(400))
+            Fixture.packet(
+                from: 2, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: Fixture.address(2), now: Fixture.ms(400))
         #expect(Self.votes(e).map(\.granted) == [true])
         c.leaveCell(reason: "test", notify: false)
         #expect(c.hive.role == .homeless)
         // Re-admitted by the queen of term 3, it is asked again in term 4 by someone else.
-        let voters = [0, 1, 2].map { Voter(id: H.id($0), boot: 1) }
-        c.hive.enlisting = (cell, H.ms(500))
+        let voters = [0, 1, 2].map { Voter(id: Fixture.id($0), boot: 1) }
+        c.hive.enlisting = (cell, Fixture.ms(500))
         _ = c.receive(
-            H.packet(
+            Fixture.packet(
                 from: 0,
                 .hive(.heartbeat(cell: cell, term: 3, round: 9, version: version, roster: voters, signature: nil))),
-            from: H.address(0), now: H.ms(500))
+            from: Fixture.address(0), now: Fixture.ms(500))
         #expect(c.hive.role == .worker)
         e = c.receive(
-            H.packet(from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
-            from: H.address(0), now: H.ms(900))
+            Fixture.packet(
+                from: 0, .hive(.requestVote(cell: cell, term: 4, version: version, boot: 1, signature: nil))),
+            from: Fixture.address(0), now: Fixture.ms(900))
         #expect(Self.votes(e).map(\.granted) == [false])
     }
 
@@ -434,7 +444,7 @@ extension Net {
                 return false
             }
             #expect(delivered.count == 9 * 2_000, "every node delivers every event once")
-            #expect(workers.allSatisfy { !net.cores[$0]!.isGraylisted(H.id(queen)) })
+            #expect(workers.allSatisfy { !net.cores[$0]!.isGraylisted(Fixture.id(queen)) })
         } else {
             #expect(busiest > 1_000, "unpaced: \(busiest) relay packets a second")
             #expect(refused > 0, "unpaced relays should trip the workers' rate limits")
@@ -511,7 +521,8 @@ extension Net {
         // worker in one instant (as during formation, when claims change by the dozen).
         let claims = (0..<30).map { k in
             QueenClaim(
-                cell: CellID(UInt64(1_000 + k)), term: 1, queen: H.id(100 + k), address: H.address(100 + k), serial: 1,
+                cell: CellID(UInt64(1_000 + k)), term: 1, queen: Fixture.id(100 + k), address: Fixture.address(100 + k),
+                serial: 1,
                 size: 10, open: true, coordinate: Coordinate())
         }
         var packetsTo: [Int: Int] = [:]
@@ -525,7 +536,8 @@ extension Net {
         }
         for c in claims {
             let effects = net.cores[q]!.receive(
-                H.packet(from: workers[0], .route(scope: .swarm, updates: [.queen(c)])), from: H.address(workers[0]),
+                Fixture.packet(from: workers[0], .route(scope: .swarm, updates: [.queen(c)])),
+                from: Fixture.address(workers[0]),
                 via: .datagram, now: net.now)
             net.absorb(effects, from: q)
         }
@@ -577,25 +589,26 @@ extension Net {
         var claim = net.cores[worker]!.hive.cells[cell]!
         claim.term += 1
         _ = net.cores[worker]!.receive(
-            H.packet(from: queen, .gossip, [.queen(claim)]), from: H.address(queen), now: net.now)
+            Fixture.packet(from: queen, .gossip, [.queen(claim)]), from: Fixture.address(queen), now: net.now)
         #expect(net.cores[worker]!.hive.cells[cell]!.term == term)
         // A forged heartbeat of a newer term "from" the queen, signed by someone else.
         let forged = Signature(
-            publicKey: TestAuthenticator.publicKey(for: H.id(queen)),
+            publicKey: TestAuthenticator.publicKey(for: Fixture.id(queen)),
             bytes: TT.auth(worker).sign(
-                SignedClaim.heartbeat(cell: cell, term: term + 5, round: 1, version: version, queen: H.id(queen))))
+                SignedClaim.heartbeat(cell: cell, term: term + 5, round: 1, version: version, queen: Fixture.id(queen)))
+        )
         _ = net.cores[worker]!.receive(
-            H.packet(
+            Fixture.packet(
                 from: queen,
                 .hive(
                     .heartbeat(cell: cell, term: term + 5, round: 1, version: version, roster: nil, signature: forged))),
-            from: H.address(queen), now: net.now)
+            from: Fixture.address(queen), now: net.now)
         #expect(net.cores[worker]!.hive.term == term)
         // An unsigned vote request.
         _ = net.cores[worker]!.receive(
-            H.packet(
+            Fixture.packet(
                 from: queen, .hive(.requestVote(cell: cell, term: term + 9, version: version, boot: 1, signature: nil))),
-            from: H.address(queen), now: net.now.advanced(byNanoseconds: 400_000_000))
+            from: Fixture.address(queen), now: net.now.advanced(byNanoseconds: 400_000_000))
         #expect(net.cores[worker]!.hive.term == term)
         // (Two invalid signatures graylist the sender, so its gossip is ignored from here on;
         // the hive messages themselves are still checked.)
@@ -627,7 +640,7 @@ extension Net {
             let elected = net.events.first {
                 if case .hive(.elected(newCell, 1)) = $0.event { return true } else { return false }
             }
-            #expect(elected.map { H.id($0.node) } == designate)
+            #expect(elected.map { Fixture.id($0.node) } == designate)
             // Every one of them followed her; none is left on the old roster.
             for v in voters {
                 let i = Int(v.high)
@@ -697,7 +710,7 @@ extension Net {
         let (result, effects) = net.cores[by]!.depose(now: net.now)
         net.absorb(effects, from: by)
         let d = try? result.get()
-        #expect(d == Deposal(cell: cell, term: oldTerm, queen: H.id(queen), local: !fromAWorker))
+        #expect(d == Deposal(cell: cell, term: oldTerm, queen: Fixture.id(queen), local: !fromAWorker))
         net.deliver()
         #expect(net.cores[queen]!.hive.role != .queen)
         net.run(for: 1_500)
@@ -717,9 +730,9 @@ extension Net {
         let cell = CellID(0xDEAD_BEEF_0000_0001)
         let v = RosterVersion(term: 7, index: 300)
         let sig = Signature(publicKey: [UInt8](repeating: 1, count: 32), bytes: [UInt8](repeating: 2, count: 64))
-        let voters = (0..<64).map { Voter(id: H.id($0), boot: UInt64($0) + 1) }
+        let voters = (0..<64).map { Voter(id: Fixture.id($0), boot: UInt64($0) + 1) }
         let claim = QueenClaim(
-            cell: cell, term: 9, queen: H.id(3), address: H.address(3), serial: 12, size: 64, open: false,
+            cell: cell, term: 9, queen: Fixture.id(3), address: Fixture.address(3), serial: 12, size: 64, open: false,
             coordinate: Coordinate(
                 vec: [0.001, -0.002, 0, 0, 0, 0, 0, 0.5], error: 0.25, adjustment: 0.0001, height: 0.00002),
             signature: sig)
@@ -727,7 +740,7 @@ extension Net {
             .hive(.preVote(cell: cell, term: 8, version: v, boot: 3)),
             .hive(.preVoteReply(cell: cell, term: 8, granted: true)),
             .hive(.requestVote(cell: cell, term: 8, version: v, boot: 3, signature: sig)),
-            .hive(.vote(cell: cell, term: 8, candidate: H.id(4), granted: false, boot: 1, signature: nil)),
+            .hive(.vote(cell: cell, term: 8, candidate: Fixture.id(4), granted: false, boot: 1, signature: nil)),
             .hive(.heartbeat(cell: cell, term: 8, round: 1 << 40, version: v, roster: voters, signature: sig)),
             .hive(.heartbeat(cell: cell, term: 8, round: 2, version: v, roster: nil, signature: nil)),
             .hive(.heartbeatAck(cell: cell, term: 8, round: 2, version: v, boot: 5, coordinate: nil)),
@@ -739,7 +752,8 @@ extension Net {
                         vec: [0.5, -0.25, 0, 0, 0, 0, 0, 0.125], error: 0.5, adjustment: 0.0625, height: 0.03125))),
             .hive(
                 .breed(
-                    cell: cell, term: 8, newCell: CellID(77), designate: H.id(9), voters: Array(voters.prefix(32)),
+                    cell: cell, term: 8, newCell: CellID(77), designate: Fixture.id(9),
+                    voters: Array(voters.prefix(32)),
                     signature: sig)),
             .hive(.depose(cell: cell, term: 8, signature: sig)),
             .hive(.enlist(cell: cell, boot: 5)),
@@ -751,24 +765,25 @@ extension Net {
                 updates: [
                     .event(
                         UserEvent(
-                            id: Dot(origin: H.id(1), counter: 3), lamport: 4, name: "e", payload: [1], coalesce: false))
+                            id: Dot(origin: Fixture.id(1), counter: 3), lamport: 4, name: "e", payload: [1],
+                            coalesce: false))
                 ]),
             .route(scope: .leaf, updates: []),
             .ihave([
-                .record(Dot(origin: H.id(1), counter: 1)), .event(Dot(origin: H.id(2), counter: 1 << 50)),
+                .record(Dot(origin: Fixture.id(1), counter: 1)), .event(Dot(origin: Fixture.id(2), counter: 1 << 50)),
                 .claim(cell: cell, term: 3, serial: 9), .claim(cell: CellID(1), term: .max, serial: .max),
             ]),
-            .graft([.event(Dot(origin: H.id(2), counter: 9))]),
+            .graft([.event(Dot(origin: Fixture.id(2), counter: 9))]),
         ]
         let bigBoot = Packet(
-            from: H.id(1),
+            from: Fixture.id(1),
             message: .hive(
                 .heartbeat(
-                    cell: cell, term: 8, round: 1, version: v, roster: [Voter(id: H.id(1), boot: 1 << 62)],
+                    cell: cell, term: 8, round: 1, version: v, roster: [Voter(id: Fixture.id(1), boot: 1 << 62)],
                     signature: nil)))
         #expect(try Wire.decode(Wire.encode(bigBoot)) == bigBoot)
         for m in messages {
-            let p = Packet(from: H.id(1), message: m, updates: [.queen(claim)])
+            let p = Packet(from: Fixture.id(1), message: m, updates: [.queen(claim)])
             let bytes = Wire.encode(p)
             var decoded = try Wire.decode(bytes)
             // Coordinates travel as 32-bit floats.
@@ -786,12 +801,12 @@ extension Net {
         }
         // The id budget of lazy push holds the largest id (a claim with the widest varints).
         let widest =
-            Wire.size(of: Packet(from: H.id(1), message: .ihave([.claim(cell: cell, term: .max, serial: .max)])))
-            - Wire.size(of: Packet(from: H.id(1), message: .ihave([])))
+            Wire.size(of: Packet(from: Fixture.id(1), message: .ihave([.claim(cell: cell, term: .max, serial: .max)])))
+            - Wire.size(of: Packet(from: Fixture.id(1), message: .ihave([])))
         #expect(widest <= NodeCore.broadcastIDBytes)
         // A full 64-voter heartbeat with signature still fits one sealed datagram.
         let hb = Packet(
-            from: H.id(1),
+            from: Fixture.id(1),
             message: .hive(
                 .heartbeat(
                     cell: cell, term: 8, round: 1 << 20, version: v, roster: Array(voters.prefix(64)), signature: sig)))

@@ -52,14 +52,14 @@ import Testing
     /// A direct ack carries the acker's coordinate; the prober updates its own from the RTT
     /// and remembers the peer's.
     @Test func acksCarryCoordinatesAndProbesUpdateThem() {
-        var a = H.core(0, knows: [0, 1])
-        var t = H.ms(0)
+        var a = Fixture.core(0, knows: [0, 1])
+        var t = Fixture.ms(0)
         var seq: UInt32 = 0
         var target: Peer?
         for _ in 0..<40 {
             t = t + .milliseconds(100)
             let e = a.tick(now: t)
-            if let ping = H.sends(e).first(where: { if case .ping = $0.0.message { true } else { false } }),
+            if let ping = Fixture.sends(e).first(where: { if case .ping = $0.0.message { true } else { false } }),
                 case .ping(let s, _) = ping.0.message
             {
                 seq = s
@@ -67,17 +67,18 @@ import Testing
                 var peer = Coordinate()
                 peer.vec[0] = 0.02
                 _ = a.receive(
-                    H.packet(from: 1, .ack(seq: seq, coordinate: peer)), from: H.address(1), now: t + .milliseconds(30))
+                    Fixture.packet(from: 1, .ack(seq: seq, coordinate: peer)), from: Fixture.address(1),
+                    now: t + .milliseconds(30))
             }
         }
         #expect(target != nil, "a probe was sent")
         #expect(a.vivaldi.updates > 0)
-        #expect(a.peerCoordinates[H.id(1)]?.vec[0] == 0.02)
-        let estimate = a.estimatedRTT(to: H.id(1)) ?? 0
+        #expect(a.peerCoordinates[Fixture.id(1)]?.vec[0] == 0.02)
+        let estimate = a.estimatedRTT(to: Fixture.id(1)) ?? 0
         #expect(estimate > 0.005 && estimate < 0.1, "estimated \(estimate) s for a 30 ms round trip")
         // Through the wire as 32-bit floats: re-encodes byte for byte, values within float
         // precision.
-        let packet = H.packet(from: 1, .ack(seq: 3, coordinate: a.vivaldi.coordinate))
+        let packet = Fixture.packet(from: 1, .ack(seq: 3, coordinate: a.vivaldi.coordinate))
         let bytes = Wire.encode(packet)
         let decoded = try? Wire.decode(bytes)
         #expect(decoded.map(Wire.encode) == bytes)

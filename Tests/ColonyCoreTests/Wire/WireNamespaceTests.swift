@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func plainPacketsStartWithTheProtocolNamespace() throws {
-        let p = Packet(from: H.id(1), message: .ping(seq: 7, target: H.id(2)))
+        let p = Packet(from: Fixture.id(1), message: .ping(seq: 7, target: Fixture.id(2)))
         let bytes = Wire.encode(p)
         #expect(WireNamespace(first: bytes) == .protocolV1)
         var other = bytes

@@ -2,7 +2,7 @@ import Testing
 
 @testable import ColonyCore
 
-// Tests of the replicated state (DESIGN.md §4): causal contexts with dot clouds, sibling sets,
+// Tests of the replicated state (docs/design.md §4): causal contexts with dot clouds, sibling sets,
 // the Scuttlebutt store, its wiring into NodeCore (durable-before-sent writes, state sync,
 // restore), user events and queries, the new wire kinds, packets with impossible counters,
 // and the broadcast queue's large-entry lane and burst gossip.
@@ -12,9 +12,9 @@ import Testing
 
 /// Builders and effect readers for the replicated-state tests.
 enum RS {
-    static let o = H.id(1)
-    static let p = H.id(2)
-    static let r = H.id(3)
+    static let o = Fixture.id(1)
+    static let p = Fixture.id(2)
+    static let r = Fixture.id(3)
 
     static func dot(_ origin: NodeID, _ counter: UInt64) -> Dot { Dot(origin: origin, counter: counter) }
 
@@ -35,7 +35,7 @@ enum RS {
     }
 
     /// A packet from node `i` with nothing but these piggybacked updates.
-    static func gossip(from i: Int, _ updates: [Update]) -> Packet { H.packet(from: i, .gossip, updates) }
+    static func gossip(from i: Int, _ updates: [Update]) -> Packet { Fixture.packet(from: i, .gossip, updates) }
 
     /// Every state record a packet carries, piggybacked or in a state-sync answer.
     static func records(in packet: Packet) -> [StateRecord] {
@@ -60,7 +60,7 @@ enum RS {
     }
 
     static func keyChanges(_ effects: [Effect]) -> [KeyChange] {
-        H.events(effects).compactMap { if case .keyChanged(let c) = $0 { c } else { nil } }
+        Fixture.events(effects).compactMap { if case .keyChanged(let c) = $0 { c } else { nil } }
     }
 
     static func userEvents(_ events: [Event]) -> [(event: UserEvent, replayed: Bool)] {
@@ -68,7 +68,7 @@ enum RS {
     }
 
     static func userEvents(_ effects: [Effect]) -> [(event: UserEvent, replayed: Bool)] {
-        userEvents(H.events(effects))
+        userEvents(Fixture.events(effects))
     }
 
     /// Every record a store holds (all siblings of all keys), sorted by dot.
@@ -89,7 +89,7 @@ enum RS {
         var out: [StateRecord] = []
         for i in 0..<writes {
             let w = rng.below(writers)
-            let origin = H.id(w + 1)
+            let origin = Fixture.id(w + 1)
             let key = "k\(rng.below(keys))"
             let current = authority.read(key).context
             counters[w] += 1
@@ -122,7 +122,7 @@ struct NetLog {
 extension Net {
     /// `absorb`, also logging the events the core emitted.
     mutating func absorb(_ effects: [Effect], from i: Int, log: inout NetLog) {
-        for e in H.events(effects) { log.events.append((i, e)) }
+        for e in Fixture.events(effects) { log.events.append((i, e)) }
         absorb(effects, from: i)
     }
 
@@ -135,7 +135,7 @@ extension Net {
             delivered += 1
             log.packets.append((m.from, m.to, m.packet, m.via))
             guard cores[m.to] != nil else { continue }
-            let effects = cores[m.to]!.receive(m.packet, from: H.address(m.from), via: m.via, now: now)
+            let effects = cores[m.to]!.receive(m.packet, from: Fixture.address(m.from), via: m.via, now: now)
             absorb(effects, from: m.to, log: &log)
         }
     }
@@ -164,7 +164,7 @@ struct KeyHistory {
             var prev: UInt64 = 0
             for _ in 0..<rng.below(maxWritesPerOrigin + 1) {
                 counter += 1 + UInt64(rng.below(3))
-                writes.append(CloudDot(dot: Dot(origin: H.id(i + 1), counter: counter), prev: prev))
+                writes.append(CloudDot(dot: Dot(origin: Fixture.id(i + 1), counter: counter), prev: prev))
                 prev = counter
             }
         }
@@ -362,7 +362,7 @@ struct KeyHistory {
 
         for step in 0..<300 {
             let w = rng.below(n)
-            let origin = H.id(w + 1)
+            let origin = Fixture.id(w + 1)
             let fresh = (context: replicas[w].read.context, past: known(replicas[w]))
             reads[w].append(fresh)
             let used = rng.chance(0.3) ? reads[w][rng.below(reads[w].count)] : fresh
@@ -563,26 +563,26 @@ struct KeyHistory {
         let bLive = RS.record("b", [2], p, 1)
         let bDel = RS.record("b", nil, o, 3) // a concurrent delete: b keeps its live sibling
         let c = RS.record("c", [3], p, 2)
-        s.apply(live, now: H.ms(0))
-        s.apply(del, now: H.ms(100))
-        s.apply(bLive, now: H.ms(100))
-        s.apply(bDel, now: H.ms(100))
-        s.apply(c, now: H.ms(100))
+        s.apply(live, now: Fixture.ms(0))
+        s.apply(del, now: Fixture.ms(100))
+        s.apply(bLive, now: Fixture.ms(100))
+        s.apply(bDel, now: Fixture.ms(100))
+        s.apply(c, now: Fixture.ms(100))
         #expect(s.tombstonedKeys == 1)
         #expect(s.sortedKeys == ["a", "b", "c"])
-        #expect(s.collectTombstones(before: H.ms(100)).isEmpty, "the horizon has not passed it")
-        #expect(s.collectTombstones(before: H.ms(101)) == ["a"])
+        #expect(s.collectTombstones(before: Fixture.ms(100)).isEmpty, "the horizon has not passed it")
+        #expect(s.collectTombstones(before: Fixture.ms(101)) == ["a"])
         #expect(s.sortedKeys == ["b", "c"])
         #expect(s.read("a").siblings.isEmpty)
         #expect(s.tombstonedKeys == 0)
-        #expect(s.apply(del, now: H.ms(200)) == .duplicate)
-        #expect(s.apply(live, now: H.ms(200)) == .duplicate, "a late copy cannot resurrect the key")
+        #expect(s.apply(del, now: Fixture.ms(200)) == .duplicate)
+        #expect(s.apply(live, now: Fixture.ms(200)) == .duplicate, "a late copy cannot resurrect the key")
         #expect(s.read("a").siblings.isEmpty && s.sortedKeys == ["b", "c"])
         // Resolving b's live sibling with a delete makes b collectable from then on.
         let bDel2 = RS.record("b", nil, p, 3, prev: 1, context: s.read("b").context)
-        s.apply(bDel2, now: H.ms(300))
-        #expect(s.collectTombstones(before: H.ms(300)).isEmpty)
-        #expect(s.collectTombstones(before: H.ms(301)) == ["b"])
+        s.apply(bDel2, now: Fixture.ms(300))
+        #expect(s.collectTombstones(before: Fixture.ms(300)).isEmpty)
+        #expect(s.collectTombstones(before: Fixture.ms(301)) == ["b"])
         #expect(s.sortedKeys == ["c"])
     }
 
@@ -603,14 +603,15 @@ struct KeyHistory {
             for w in 1...3 {
                 ok =
                     ok
-                    && s.bytes(of: H.id(w)) == held.filter { $0.dot.origin == H.id(w) }.reduce(0) { $0 + $1.footprint }
+                    && s.bytes(of: Fixture.id(w))
+                        == held.filter { $0.dot.origin == Fixture.id(w) }.reduce(0) { $0 + $1.footprint }
             }
             if !ok && mismatches.count < 3 {
                 mismatches.append("step \(step): bytes \(s.bytes) vs \(bytes), count \(s.recordCount) vs \(held.count)")
             }
         }
         for (i, r) in RS.shuffled(history, &rng).enumerated() {
-            s.apply(r, now: H.ms(Int64(i)))
+            s.apply(r, now: Fixture.ms(Int64(i)))
             audit(i)
         }
         #expect(s.bytes > 0)
@@ -620,15 +621,15 @@ struct KeyHistory {
             let read = s.read(key)
             s.apply(
                 RS.record(key, nil, RS.r, counter, prev: read.context.latest(of: RS.r), context: read.context),
-                now: H.ms(1_000))
+                now: Fixture.ms(1_000))
             counter += 1
             audit(1_000)
         }
         #expect(s.tombstonedKeys == s.sortedKeys.count)
-        #expect(s.collectTombstones(before: H.ms(1_001)).count == 10)
+        #expect(s.collectTombstones(before: Fixture.ms(1_001)).count == 10)
         #expect(mismatches.isEmpty, "\(mismatches)")
         #expect(s.bytes == 0 && s.recordCount == 0 && s.contentHash == 0)
-        #expect((1...3).allSatisfy { s.bytes(of: H.id($0)) == 0 })
+        #expect((1...3).allSatisfy { s.bytes(of: Fixture.id($0)) == 0 })
         #expect(s.sortedKeys.isEmpty && s.tombstonedKeys == 0)
     }
 
@@ -696,10 +697,10 @@ struct KeyHistory {
         s.apply(composed, now: .zero)
         s.apply(decomposed, now: .zero)
         let del = RS.record("e\u{301}", nil, RS.o, 3, prev: 2, context: s.read("e\u{301}").context)
-        #expect(s.apply(del, now: H.ms(1)) == .applied(superseded: [decomposed]))
+        #expect(s.apply(del, now: Fixture.ms(1)) == .applied(superseded: [decomposed]))
         #expect(s.read("\u{E9}").siblings == [composed], "a different key")
         #expect(s.tombstonedKeys == 1)
-        let collected = s.collectTombstones(before: H.ms(2))
+        let collected = s.collectTombstones(before: Fixture.ms(2))
         #expect(collected.map { Array($0.utf8) } == [Array("e\u{301}".utf8)])
         let bytes = { (k: String) in Array(k.utf8) }
         #expect(s.sortedKeys.map(bytes) == [bytes("f"), bytes("\u{E9}")])
@@ -712,7 +713,7 @@ struct KeyHistory {
     /// advances gives the same digest and root hash.
     @Test func seenSetHashIsOrderIndependent() {
         var rng = Xoshiro256(seed: 51)
-        let dots = (0..<300).map { _ in RS.dot(H.id(rng.below(5)), UInt64(1 + rng.below(80))) }
+        let dots = (0..<300).map { _ in RS.dot(Fixture.id(rng.below(5)), UInt64(1 + rng.below(80))) }
         var a = SeenSet()
         for d in dots { a.insert(d) }
         var b = SeenSet()
@@ -727,8 +728,8 @@ struct KeyHistory {
                 "canonical")
         }
         var c = a
-        c.advance(H.id(0), through: 1_000)
-        #expect(c.rootHash != a.rootHash && c[H.id(0)] == OriginSeen(base: 1_000, extras: []))
+        c.advance(Fixture.id(0), through: 1_000)
+        #expect(c.rootHash != a.rootHash && c[Fixture.id(0)] == OriginSeen(base: 1_000, extras: []))
     }
 }
 
@@ -738,17 +739,17 @@ struct KeyHistory {
     /// A write is applied and logged at once but sent nowhere — not by gossip, not in a state
     /// sync answer — until the driver reports it durable; then it replicates.
     @Test func aWriteIsSentNowhereUntilItIsDurable() throws {
-        var net = Net([0: H.core(0, knows: [0, 1]), 1: H.core(1, knows: [0, 1])])
+        var net = Net([0: Fixture.core(0, knows: [0, 1]), 1: Fixture.core(1, knows: [0, 1])])
         var log = NetLog()
-        let (result, effects) = net.cores[0]!.put("k", value: [1, 2, 3], wallMs: 1_000, now: H.ms(1))
+        let (result, effects) = net.cores[0]!.put("k", value: [1, 2, 3], wallMs: 1_000, now: Fixture.ms(1))
         let rec = try result.get()
         #expect(RS.persistedRecords(effects) == [rec], "handed to the log at once")
-        #expect(H.sends(effects).isEmpty)
+        #expect(Fixture.sends(effects).isEmpty)
         #expect(RS.keyChanges(effects).map(\.local) == [true])
         #expect(net.cores[0]!.get("k").siblings == [rec], "readable here at once")
         net.absorb(effects, from: 0, log: &log)
-        net.run(until: H.ms(3_000), log: &log)
-        net.cores[1]!.startStateSync(with: H.member(0).peer)
+        net.run(until: Fixture.ms(3_000), log: &log)
+        net.cores[1]!.startStateSync(with: Fixture.member(0).peer)
         net.absorb(net.cores[1]!.flush(), from: 1, log: &log)
         net.settle(log: &log)
         #expect(log.packets.count > 5, "the nodes did talk")
@@ -761,7 +762,7 @@ struct KeyHistory {
         #expect(net.cores[1]!.get("k").siblings.isEmpty)
 
         net.absorb(net.cores[0]!.recordsDurable(through: rec.dot.counter, now: net.now), from: 0, log: &log)
-        net.run(until: H.ms(4_000), log: &log)
+        net.run(until: Fixture.ms(4_000), log: &log)
         #expect(log.packets.contains { $0.from == 0 && RS.records(in: $0.packet).contains(rec) })
         #expect(net.cores[1]!.get("k").siblings == [rec])
         #expect(
@@ -771,12 +772,12 @@ struct KeyHistory {
     /// Writes replicate between two nodes; concurrent writes become the same siblings on both,
     /// with the same last-writer-wins answer; a delete replicates as a tombstone.
     @Test func writesReplicateAndConcurrentWritesAgree() throws {
-        var net = Net([0: H.core(0, knows: [0, 1]), 1: H.core(1, knows: [0, 1])])
-        let a = try net.cores[0]!.put("x", value: [1], wallMs: 100, now: H.ms(1)).0.get()
-        let b = try net.cores[1]!.put("x", value: [2], wallMs: 200, now: H.ms(1)).0.get()
-        net.absorb(net.cores[0]!.recordsDurable(through: a.dot.counter, now: H.ms(1)), from: 0)
-        net.absorb(net.cores[1]!.recordsDurable(through: b.dot.counter, now: H.ms(1)), from: 1)
-        net.run(until: H.ms(2_000))
+        var net = Net([0: Fixture.core(0, knows: [0, 1]), 1: Fixture.core(1, knows: [0, 1])])
+        let a = try net.cores[0]!.put("x", value: [1], wallMs: 100, now: Fixture.ms(1)).0.get()
+        let b = try net.cores[1]!.put("x", value: [2], wallMs: 200, now: Fixture.ms(1)).0.get()
+        net.absorb(net.cores[0]!.recordsDurable(through: a.dot.counter, now: Fixture.ms(1)), from: 0)
+        net.absorb(net.cores[1]!.recordsDurable(through: b.dot.counter, now: Fixture.ms(1)), from: 1)
+        net.run(until: Fixture.ms(2_000))
         for i in [0, 1] {
             #expect(Set(net.cores[i]!.get("x").siblings.map(\.dot)) == [a.dot, b.dot])
             #expect(net.cores[i]!.get("x").value == [2], "later hybrid time wins")
@@ -784,7 +785,7 @@ struct KeyHistory {
         let read = net.cores[0]!.get("x")
         let del = try net.cores[0]!.put("x", value: nil, context: read.context, wallMs: 300, now: net.now).0.get()
         net.absorb(net.cores[0]!.recordsDurable(through: del.dot.counter, now: net.now), from: 0)
-        net.run(until: H.ms(4_000))
+        net.run(until: Fixture.ms(4_000))
         #expect(net.cores[1]!.get("x").siblings == [del])
         #expect(net.cores[1]!.get("x").value == nil)
         #expect(net.cores[0]!.state.contentHash == net.cores[1]!.state.contentHash)
@@ -800,7 +801,7 @@ struct KeyHistory {
         var logStore = StateStore()
         var log: [StateRecord] = []
         var counters: [NodeID: UInt64] = [:]
-        let origins = [H.id(0), H.id(7), H.id(8)]
+        let origins = [Fixture.id(0), Fixture.id(7), Fixture.id(8)]
         for i in 0..<90 {
             let origin = origins[rng.below(origins.count)]
             let key = "key-\(rng.below(60))"
@@ -815,15 +816,15 @@ struct KeyHistory {
             log.append(r)
         }
         #expect(log.count > logStore.recordCount, "some logged records are superseded")
-        var seed = NodeCore(me: H.member(0), settings: s, seed: 1, now: .zero)
+        var seed = NodeCore(me: Fixture.member(0), settings: s, seed: 1, now: .zero)
         seed.restore(records: log, events: [])
         _ = seed.start(now: .zero)
         #expect(seed.queue.isEmpty, "restored records are not gossiped: only sync can carry them")
-        var joiner = NodeCore(me: H.member(1), settings: s, seed: 2, now: .zero)
+        var joiner = NodeCore(me: Fixture.member(1), settings: s, seed: 2, now: .zero)
         _ = joiner.start(now: .zero)
         var net = Net([0: seed, 1: joiner])
         var nlog = NetLog()
-        net.absorb(net.cores[1]!.join(seeds: [H.address(0)], now: .zero), from: 1, log: &nlog)
+        net.absorb(net.cores[1]!.join(seeds: [Fixture.address(0)], now: .zero), from: 1, log: &nlog)
         net.settle(log: &nlog)
         let answers = nlog.packets.compactMap { m -> (records: [StateRecord], complete: Bool)? in
             if case .sync(.stateRecords(_, let rs, _, let complete, _)) = m.packet.message {
@@ -849,32 +850,32 @@ struct KeyHistory {
     /// A sync answer holds back exactly this node's writes that are not durable yet, and
     /// claims its own counters only through the durable one.
     @Test func syncAnswersHoldBackWritesThatAreNotDurable() throws {
-        var a = H.core(0, knows: [0, 1])
-        let r1 = try a.put("a", value: [1], wallMs: 1, now: H.ms(1)).0.get()
-        let r2 = try a.put("b", value: [2], wallMs: 2, now: H.ms(2)).0.get()
-        let theirs = RS.record("c", [3], H.id(1), 4)
-        _ = a.receive(RS.gossip(from: 1, [.record(theirs)]), from: H.address(1), now: H.ms(3))
+        var a = Fixture.core(0, knows: [0, 1])
+        let r1 = try a.put("a", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
+        let r2 = try a.put("b", value: [2], wallMs: 2, now: Fixture.ms(2)).0.get()
+        let theirs = RS.record("c", [3], Fixture.id(1), 4)
+        _ = a.receive(RS.gossip(from: 1, [.record(theirs)]), from: Fixture.address(1), now: Fixture.ms(3))
         var answer = a.recordsMissing(for: [])
         #expect(answer.records == [theirs], "nothing of ours is durable yet")
-        #expect(!answer.through.contains { $0.origin == H.id(0) && $0.counter > 0 })
-        _ = a.recordsDurable(through: r1.dot.counter, now: H.ms(4))
+        #expect(!answer.through.contains { $0.origin == Fixture.id(0) && $0.counter > 0 })
+        _ = a.recordsDurable(through: r1.dot.counter, now: Fixture.ms(4))
         answer = a.recordsMissing(for: [])
         #expect(answer.records == [r1, theirs])
-        #expect(answer.through.first { $0.origin == H.id(0) } == RS.dot(H.id(0), 1))
-        _ = a.recordsDurable(through: r2.dot.counter, now: H.ms(5))
+        #expect(answer.through.first { $0.origin == Fixture.id(0) } == RS.dot(Fixture.id(0), 1))
+        _ = a.recordsDurable(through: r2.dot.counter, now: Fixture.ms(5))
         #expect(a.recordsMissing(for: []).records == [r1, r2, theirs])
         #expect(a.queue.contains(subject: .record(r1.dot)) && a.queue.contains(subject: .record(r2.dot)))
     }
 
     /// Peers holding the same records settle a sync round with one hash each way.
     @Test func agreeingPeersSettleAStateSyncWithOneHash() throws {
-        var net = Net([0: H.core(0, knows: [0, 1]), 1: H.core(1, knows: [0, 1])])
-        let r = try net.cores[0]!.put("k", value: [1], wallMs: 1, now: H.ms(1)).0.get()
-        net.absorb(net.cores[0]!.recordsDurable(through: r.dot.counter, now: H.ms(1)), from: 0)
-        net.run(until: H.ms(1_000))
+        var net = Net([0: Fixture.core(0, knows: [0, 1]), 1: Fixture.core(1, knows: [0, 1])])
+        let r = try net.cores[0]!.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
+        net.absorb(net.cores[0]!.recordsDurable(through: r.dot.counter, now: Fixture.ms(1)), from: 0)
+        net.run(until: Fixture.ms(1_000))
         #expect(net.cores[1]!.state.seen == net.cores[0]!.state.seen)
         var log = NetLog()
-        net.cores[0]!.startStateSync(with: H.member(1).peer)
+        net.cores[0]!.startStateSync(with: Fixture.member(1).peer)
         net.absorb(net.cores[0]!.flush(), from: 0, log: &log)
         net.settle(log: &log)
         #expect(log.packets.count == 2, "stateRoot, then inSync")
@@ -891,16 +892,17 @@ struct KeyHistory {
     @Test func deletedKeysAreCollectedAfterTheGracePeriod() throws {
         var s = Settings.lan
         s.tombstoneGrace = .seconds(10)
-        var a = H.core(0, knows: [0, 1], settings: s)
-        let w = try a.put("k", value: [1], wallMs: 1, now: H.ms(1)).0.get()
-        let d = try a.put("k", value: nil, wallMs: 2, now: H.ms(2)).0.get()
-        let early = advance(&a, from: H.ms(2), to: H.ms(9_000), stepMs: 100)
-        #expect(!H.events(early).contains { if case .keysCollected = $0 { true } else { false } })
+        var a = Fixture.core(0, knows: [0, 1], settings: s)
+        let w = try a.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
+        let d = try a.put("k", value: nil, wallMs: 2, now: Fixture.ms(2)).0.get()
+        let early = advance(&a, from: Fixture.ms(2), to: Fixture.ms(9_000), stepMs: 100)
+        #expect(!Fixture.events(early).contains { if case .keysCollected = $0 { true } else { false } })
         #expect(a.state.sortedKeys == ["k"])
-        let later = advance(&a, from: H.ms(9_000), to: H.ms(20_000), stepMs: 100)
-        #expect(H.events(later).filter { $0 == .keysCollected(["k"]) }.count == 1)
+        let later = advance(&a, from: Fixture.ms(9_000), to: Fixture.ms(20_000), stepMs: 100)
+        #expect(Fixture.events(later).filter { $0 == .keysCollected(["k"]) }.count == 1)
         #expect(a.state.sortedKeys.isEmpty && a.state.bytes == 0)
-        let late = a.receive(RS.gossip(from: 1, [.record(w), .record(d)]), from: H.address(1), now: H.ms(20_001))
+        let late = a.receive(
+            RS.gossip(from: 1, [.record(w), .record(d)]), from: Fixture.address(1), now: Fixture.ms(20_001))
         #expect(RS.keyChanges(late).isEmpty && RS.persistedRecords(late).isEmpty)
         #expect(a.get("k").siblings.isEmpty)
     }
@@ -911,16 +913,18 @@ struct KeyHistory {
     @Test func refusedWritesChangeNothing() throws {
         var s = Settings.lan
         s.maxBytesPerNode = 400
-        var a = H.core(0, knows: [0, 1], settings: s)
+        var a = Fixture.core(0, knows: [0, 1], settings: s)
         var t: Int64 = 1
         func refused(_ key: String, _ value: [UInt8]?, _ expected: StateError) {
             t += 1
             let hash = a.state.contentHash
             let count = a.state.recordCount
             let queued = a.queue.count
-            let (result, effects) = a.put(key, value: value, wallMs: UInt64(t), now: H.ms(t))
+            let (result, effects) = a.put(key, value: value, wallMs: UInt64(t), now: Fixture.ms(t))
             #expect(result == .failure(expected))
-            #expect(RS.persistedRecords(effects).isEmpty && RS.keyChanges(effects).isEmpty && H.sends(effects).isEmpty)
+            #expect(
+                RS.persistedRecords(effects).isEmpty && RS.keyChanges(effects).isEmpty && Fixture.sends(effects).isEmpty
+            )
             #expect(a.state.contentHash == hash && a.state.recordCount == count && a.queue.count == queued)
         }
         refused("", [1], .emptyKey)
@@ -931,38 +935,39 @@ struct KeyHistory {
         refused(
             String(repeating: "k", count: 512), Array(repeating: 0, count: 64_536),
             .nodeBudgetExceeded(used: 0, adding: 65_096, max: 400))
-        let x = try a.put("a", value: Array(repeating: 1, count: 200), wallMs: 10, now: H.ms(10)).0.get()
+        let x = try a.put("a", value: Array(repeating: 1, count: 200), wallMs: 10, now: Fixture.ms(10)).0.get()
         #expect(x.dot.counter == 1, "refused writes used no counter")
-        #expect(a.state.bytes(of: H.id(0)) == 249)
+        #expect(a.state.bytes(of: Fixture.id(0)) == 249)
         refused("b", Array(repeating: 2, count: 200), .nodeBudgetExceeded(used: 249, adding: 249, max: 400))
         // Overwriting counts what the write frees: 249 freed, 273 added (one context entry).
-        let y = try a.put("a", value: Array(repeating: 3, count: 300), wallMs: 20, now: H.ms(20)).0.get()
+        let y = try a.put("a", value: Array(repeating: 3, count: 300), wallMs: 20, now: Fixture.ms(20)).0.get()
         #expect(y.dot.counter == 2)
-        #expect(a.state.bytes(of: H.id(0)) == 373)
+        #expect(a.state.bytes(of: Fixture.id(0)) == 373)
         // Deletes are always allowed.
-        let z = try a.put("a", value: nil, wallMs: 30, now: H.ms(30)).0.get()
+        let z = try a.put("a", value: nil, wallMs: 30, now: Fixture.ms(30)).0.get()
         #expect(z.dot.counter == 3)
 
         var sw = Settings.lan
         sw.maxStateBytes = 500
-        var b = H.core(0, knows: [0, 1], settings: sw)
+        var b = Fixture.core(0, knows: [0, 1], settings: sw)
         _ = b.receive(
-            RS.gossip(from: 1, [.record(RS.record("theirs", Array(repeating: 9, count: 300), H.id(1), 1))]),
-            from: H.address(1), now: H.ms(1))
+            RS.gossip(from: 1, [.record(RS.record("theirs", Array(repeating: 9, count: 300), Fixture.id(1), 1))]),
+            from: Fixture.address(1), now: Fixture.ms(1))
         #expect(b.state.bytes == 354)
-        let (over, overEffects) = b.put("mine", value: Array(repeating: 1, count: 150), wallMs: 2, now: H.ms(2))
+        let (over, overEffects) = b.put("mine", value: Array(repeating: 1, count: 150), wallMs: 2, now: Fixture.ms(2))
         #expect(over == .failure(.swarmBudgetExceeded(used: 354, adding: 202, max: 500)))
         #expect(RS.persistedRecords(overEffects).isEmpty)
 
         // The limits themselves are allowed.
-        var roomy = H.core(0, knows: [0, 1])
+        var roomy = Fixture.core(0, knows: [0, 1])
         let atLimits = roomy.put(
-            String(repeating: "k", count: 512), value: Array(repeating: 0, count: 64 * 1024), wallMs: 1, now: H.ms(1)
+            String(repeating: "k", count: 512), value: Array(repeating: 0, count: 64 * 1024), wallMs: 1,
+            now: Fixture.ms(1)
         ).0
         #expect(try atLimits.get().dot.counter == 1)
 
-        var idle = NodeCore(me: H.member(5), settings: .lan, seed: 1, now: .zero)
-        let (notRunning, idleEffects) = idle.put("k", value: [1], wallMs: 1, now: H.ms(1))
+        var idle = NodeCore(me: Fixture.member(5), settings: .lan, seed: 1, now: .zero)
+        let (notRunning, idleEffects) = idle.put("k", value: [1], wallMs: 1, now: Fixture.ms(1))
         #expect(notRunning == .failure(.notActive))
         #expect(RS.persistedRecords(idleEffects).isEmpty && idle.state.recordCount == 0)
     }
@@ -970,19 +975,19 @@ struct KeyHistory {
     /// A write with the context of an earlier read supersedes exactly what that read saw: a
     /// sibling that arrived after the read stays; a write with a fresh read resolves all.
     @Test func aReadContextResolvesExactlyWhatWasRead() throws {
-        var a = H.core(0, knows: [0, 1])
-        let mine = try a.put("k", value: [1], wallMs: 10, now: H.ms(1)).0.get()
+        var a = Fixture.core(0, knows: [0, 1])
+        let mine = try a.put("k", value: [1], wallMs: 10, now: Fixture.ms(1)).0.get()
         let staleRead = a.get("k")
-        let theirs = RS.record("k", [2], H.id(1), 1, ms: 20)
-        _ = a.receive(RS.gossip(from: 1, [.record(theirs)]), from: H.address(1), now: H.ms(2))
+        let theirs = RS.record("k", [2], Fixture.id(1), 1, ms: 20)
+        _ = a.receive(RS.gossip(from: 1, [.record(theirs)]), from: Fixture.address(1), now: Fixture.ms(2))
         #expect(a.get("k").siblings.count == 2)
-        let (r2, e2) = a.put("k", value: [3], context: staleRead.context, wallMs: 30, now: H.ms(3))
+        let (r2, e2) = a.put("k", value: [3], context: staleRead.context, wallMs: 30, now: Fixture.ms(3))
         let second = try r2.get()
         #expect(second.prev == mine.dot.counter, "prev names this node's previous write to the key")
         #expect(RS.keyChanges(e2).map(\.superseded) == [[mine.dot]])
         #expect(RS.keyChanges(e2).map(\.siblings) == [2])
         #expect(Set(a.get("k").siblings.map(\.dot)) == [second.dot, theirs.dot])
-        let (r3, e3) = a.put("k", value: [4], context: a.get("k").context, wallMs: 40, now: H.ms(4))
+        let (r3, e3) = a.put("k", value: [4], context: a.get("k").context, wallMs: 40, now: Fixture.ms(4))
         let third = try r3.get()
         #expect(Set(RS.keyChanges(e3).first?.superseded ?? []) == [second.dot, theirs.dot])
         #expect(a.get("k").siblings == [third])
@@ -993,19 +998,19 @@ struct KeyHistory {
     /// concurrent writes by another node, and wrote over what it read, keeps the earlier one
     /// as a sibling when it arrives; both nodes end up with the same siblings.
     @Test func aWriteDoesNotResolveAConcurrentWriteItNeverRead() throws {
-        var o = H.core(0, knows: [0, 1])
-        var r = H.core(1, knows: [0, 1])
-        let first = try o.put("k", value: [1], wallMs: 1, now: H.ms(1)).0.get()
-        let second = try o.put("k", value: [2], context: CausalContext(), wallMs: 2, now: H.ms(2)).0.get()
+        var o = Fixture.core(0, knows: [0, 1])
+        var r = Fixture.core(1, knows: [0, 1])
+        let first = try o.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
+        let second = try o.put("k", value: [2], context: CausalContext(), wallMs: 2, now: Fixture.ms(2)).0.get()
         #expect(o.get("k").siblings == [first, second], "written with a stale (empty) context: siblings")
         #expect(second.prev == first.dot.counter)
-        _ = r.receive(RS.gossip(from: 0, [.record(second)]), from: H.address(0), now: H.ms(3))
-        let mine = try r.put("k", value: [3], context: r.get("k").context, wallMs: 4, now: H.ms(4)).0.get()
+        _ = r.receive(RS.gossip(from: 0, [.record(second)]), from: Fixture.address(0), now: Fixture.ms(3))
+        let mine = try r.put("k", value: [3], context: r.get("k").context, wallMs: 4, now: Fixture.ms(4)).0.get()
         #expect(r.get("k").siblings == [mine])
-        let late = r.receive(RS.gossip(from: 0, [.record(first)]), from: H.address(0), now: H.ms(5))
+        let late = r.receive(RS.gossip(from: 0, [.record(first)]), from: Fixture.address(0), now: Fixture.ms(5))
         #expect(RS.keyChanges(late).map(\.superseded) == [[]])
         #expect(Set(r.get("k").siblings.map(\.dot)) == [first.dot, mine.dot], "(o,1) was never read: it stays")
-        _ = o.receive(RS.gossip(from: 1, [.record(mine)]), from: H.address(1), now: H.ms(6))
+        _ = o.receive(RS.gossip(from: 1, [.record(mine)]), from: Fixture.address(1), now: Fixture.ms(6))
         #expect(o.get("k").siblings == r.get("k").siblings)
         #expect(o.state.contentHash == r.state.contentHash)
     }
@@ -1015,17 +1020,17 @@ struct KeyHistory {
     /// restored, and restored writes count as durable (a sync answer carries them).
     @Test func restoreRebuildsTheSameStateAndCountersMoveOn() throws {
         var rng = Xoshiro256(seed: 61)
-        var a = H.core(0, knows: [0, 1])
-        var b = H.core(1, knows: [0, 1])
+        var a = Fixture.core(0, knows: [0, 1])
+        var b = Fixture.core(1, knows: [0, 1])
         var recordLog: [StateRecord] = []
         var eventLog: [UserEvent] = []
         for i in 0..<60 {
-            let t = H.ms(Int64(10 * (i + 1)))
+            let t = Fixture.ms(Int64(10 * (i + 1)))
             let key = "k\(rng.below(8))"
             if rng.chance(0.3) {
                 let r = try b.put(key, value: [UInt8(i)], wallMs: 5_000 + UInt64(i), now: t).0.get()
                 _ = b.recordsDurable(through: r.dot.counter, now: t)
-                let effects = a.receive(RS.gossip(from: 1, [.record(r)]), from: H.address(1), now: t)
+                let effects = a.receive(RS.gossip(from: 1, [.record(r)]), from: Fixture.address(1), now: t)
                 recordLog += RS.persistedRecords(effects)
             } else if rng.chance(0.1) {
                 let (res, effects) = a.event("e\(i % 3)", payload: [UInt8(i)], coalesce: i % 2 == 0, now: t)
@@ -1039,15 +1044,15 @@ struct KeyHistory {
                 recordLog += RS.persistedRecords(effects)
             }
         }
-        let remote = UserEvent(id: RS.dot(H.id(1), 1), lamport: 40, name: "remote", payload: [], coalesce: false)
+        let remote = UserEvent(id: RS.dot(Fixture.id(1), 1), lamport: 40, name: "remote", payload: [], coalesce: false)
         eventLog += RS.persistedEvents(
-            a.receive(RS.gossip(from: 1, [.event(remote)]), from: H.address(1), now: H.ms(700)))
-        let ownCounters = recordLog.filter { $0.dot.origin == H.id(0) }.map(\.dot.counter)
+            a.receive(RS.gossip(from: 1, [.event(remote)]), from: Fixture.address(1), now: Fixture.ms(700)))
+        let ownCounters = recordLog.filter { $0.dot.origin == Fixture.id(0) }.map(\.dot.counter)
         #expect(ownCounters.count > 20 && eventLog.count > 2)
 
-        var rebuilt = NodeCore(me: H.member(0, incarnation: 2), settings: .lan, seed: 9, now: H.ms(1_000))
+        var rebuilt = NodeCore(me: Fixture.member(0, incarnation: 2), settings: .lan, seed: 9, now: Fixture.ms(1_000))
         rebuilt.restore(records: RS.shuffled(recordLog, &rng), events: eventLog)
-        _ = rebuilt.start(now: H.ms(1_000))
+        _ = rebuilt.start(now: Fixture.ms(1_000))
         #expect(rebuilt.state.contentHash == a.state.contentHash)
         #expect(rebuilt.state.seen == a.state.seen)
         #expect(rebuilt.state.sortedKeys == a.state.sortedKeys)
@@ -1059,11 +1064,11 @@ struct KeyHistory {
             rebuilt.recordsMissing(for: []).records.count == a.state.recordCount,
             "restored writes are durable: sync carries them")
         let newest = recordLog.map(\.timestamp).max()!
-        let (res, effects) = rebuilt.put("k0", value: [99], wallMs: 0, now: H.ms(1_001))
+        let (res, effects) = rebuilt.put("k0", value: [99], wallMs: 0, now: Fixture.ms(1_001))
         let next = try res.get()
         #expect(next.dot.counter > ownCounters.max()!)
         #expect(next.timestamp > newest, "the hybrid clock saw the restored times")
-        #expect(next.prev == a.get("k0").context.latest(of: H.id(0)))
+        #expect(next.prev == a.get("k0").context.latest(of: Fixture.id(0)))
         #expect(RS.persistedRecords(effects) == [next])
     }
 }
@@ -1073,15 +1078,15 @@ struct KeyHistory {
 @Suite struct ReplicatedStateEventTests {
     /// An event delivered twice is emitted, logged and passed on once.
     @Test func anEventDeliveredTwiceIsEmittedOnce() throws {
-        var a = H.core(0, knows: [0, 1])
-        var b = H.core(1, knows: [0, 1])
-        let (res, effects) = a.event("deploy", payload: [1], now: H.ms(1))
+        var a = Fixture.core(0, knows: [0, 1])
+        var b = Fixture.core(1, knows: [0, 1])
+        let (res, effects) = a.event("deploy", payload: [1], now: Fixture.ms(1))
         let e = try res.get()
         #expect(RS.userEvents(effects).map(\.event) == [e], "the sender hears its own event")
         #expect(RS.persistedEvents(effects) == [e])
         #expect(a.queue.contains(subject: .event(e.id)))
-        let first = b.receive(RS.gossip(from: 0, [.event(e)]), from: H.address(0), now: H.ms(2))
-        let second = b.receive(RS.gossip(from: 0, [.event(e)]), from: H.address(0), now: H.ms(3))
+        let first = b.receive(RS.gossip(from: 0, [.event(e)]), from: Fixture.address(0), now: Fixture.ms(2))
+        let second = b.receive(RS.gossip(from: 0, [.event(e)]), from: Fixture.address(0), now: Fixture.ms(3))
         #expect(RS.userEvents(first).map(\.event) == [e])
         #expect(RS.userEvents(first).map(\.replayed) == [false])
         #expect(RS.persistedEvents(first) == [e])
@@ -1094,28 +1099,29 @@ struct KeyHistory {
     /// Lamport time rises with every event, jumps to what arrives, never goes back; events
     /// older than the buffer window are history, not news.
     @Test func lamportTimeRisesAndFollowsArrivals() throws {
-        var a = H.core(0, knows: [0, 1])
-        let e1 = try a.event("x", payload: [], now: H.ms(1)).0.get()
-        let e2 = try a.event("x", payload: [], now: H.ms(2)).0.get()
+        var a = Fixture.core(0, knows: [0, 1])
+        let e1 = try a.event("x", payload: [], now: Fixture.ms(1)).0.get()
+        let e2 = try a.event("x", payload: [], now: Fixture.ms(2)).0.get()
         #expect(e2.lamport == e1.lamport + 1 && e1.lamport >= 1)
-        #expect(e1.id.origin == H.id(0) && e2.id.counter > e1.id.counter)
-        let remote = UserEvent(id: RS.dot(H.id(1), 1), lamport: 50, name: "y", payload: [], coalesce: false)
-        _ = a.receive(RS.gossip(from: 1, [.event(remote)]), from: H.address(1), now: H.ms(3))
+        #expect(e1.id.origin == Fixture.id(0) && e2.id.counter > e1.id.counter)
+        let remote = UserEvent(id: RS.dot(Fixture.id(1), 1), lamport: 50, name: "y", payload: [], coalesce: false)
+        _ = a.receive(RS.gossip(from: 1, [.event(remote)]), from: Fixture.address(1), now: Fixture.ms(3))
         #expect(a.lamport == 50)
-        let e3 = try a.event("x", payload: [], now: H.ms(4)).0.get()
+        let e3 = try a.event("x", payload: [], now: Fixture.ms(4)).0.get()
         #expect(e3.lamport == 51)
-        let older = UserEvent(id: RS.dot(H.id(1), 2), lamport: 10, name: "y", payload: [], coalesce: false)
+        let older = UserEvent(id: RS.dot(Fixture.id(1), 2), lamport: 10, name: "y", payload: [], coalesce: false)
         #expect(
-            RS.userEvents(a.receive(RS.gossip(from: 1, [.event(older)]), from: H.address(1), now: H.ms(5))).count == 1,
+            RS.userEvents(a.receive(RS.gossip(from: 1, [.event(older)]), from: Fixture.address(1), now: Fixture.ms(5)))
+                .count == 1,
             "older, but within the window: still news")
         #expect(a.lamport == 51)
-        let far = UserEvent(id: RS.dot(H.id(1), 3), lamport: 1_000, name: "y", payload: [], coalesce: false)
-        _ = a.receive(RS.gossip(from: 1, [.event(far)]), from: H.address(1), now: H.ms(6))
-        let ancient = UserEvent(id: RS.dot(H.id(1), 4), lamport: 700, name: "y", payload: [], coalesce: false)
-        let effects = a.receive(RS.gossip(from: 1, [.event(ancient)]), from: H.address(1), now: H.ms(7))
+        let far = UserEvent(id: RS.dot(Fixture.id(1), 3), lamport: 1_000, name: "y", payload: [], coalesce: false)
+        _ = a.receive(RS.gossip(from: 1, [.event(far)]), from: Fixture.address(1), now: Fixture.ms(6))
+        let ancient = UserEvent(id: RS.dot(Fixture.id(1), 4), lamport: 700, name: "y", payload: [], coalesce: false)
+        let effects = a.receive(RS.gossip(from: 1, [.event(ancient)]), from: Fixture.address(1), now: Fixture.ms(7))
         #expect(RS.userEvents(effects).isEmpty, "older than the 256-event window")
         #expect(RS.persistedEvents(effects).isEmpty)
-        let q = try a.query("q", payload: [], timeout: .seconds(1), now: H.ms(8)).0.get()
+        let q = try a.query("q", payload: [], timeout: .seconds(1), now: Fixture.ms(8)).0.get()
         #expect(q.lamport == 1_001, "queries take Lamport times too")
     }
 
@@ -1123,14 +1129,15 @@ struct KeyHistory {
     /// other names and non-coalescing events are not affected; queue and buffer keep only the
     /// newest of a coalescing name.
     @Test func coalescingDropsAnOlderEventArrivingLate() throws {
-        var b = H.core(1, knows: [0, 1])
+        var b = Fixture.core(1, knows: [0, 1])
         func deliver(_ e: UserEvent, at ms: Int64) -> [Effect] {
-            b.receive(RS.gossip(from: 0, [.event(e)]), from: H.address(0), now: H.ms(ms))
+            b.receive(RS.gossip(from: 0, [.event(e)]), from: Fixture.address(0), now: Fixture.ms(ms))
         }
-        let newer = UserEvent(id: RS.dot(H.id(0), 2), lamport: 5, name: "deploy", payload: [2], coalesce: true)
-        let older = UserEvent(id: RS.dot(H.id(0), 1), lamport: 3, name: "deploy", payload: [1], coalesce: true)
-        let otherName = UserEvent(id: RS.dot(H.id(0), 3), lamport: 2, name: "restart", payload: [], coalesce: true)
-        let plain = UserEvent(id: RS.dot(H.id(0), 4), lamport: 1, name: "deploy", payload: [0], coalesce: false)
+        let newer = UserEvent(id: RS.dot(Fixture.id(0), 2), lamport: 5, name: "deploy", payload: [2], coalesce: true)
+        let older = UserEvent(id: RS.dot(Fixture.id(0), 1), lamport: 3, name: "deploy", payload: [1], coalesce: true)
+        let otherName = UserEvent(
+            id: RS.dot(Fixture.id(0), 3), lamport: 2, name: "restart", payload: [], coalesce: true)
+        let plain = UserEvent(id: RS.dot(Fixture.id(0), 4), lamport: 1, name: "deploy", payload: [0], coalesce: false)
         #expect(RS.userEvents(deliver(newer, at: 1)).map(\.event) == [newer])
         let late = deliver(older, at: 2)
         #expect(RS.userEvents(late).isEmpty && RS.persistedEvents(late).isEmpty)
@@ -1139,34 +1146,34 @@ struct KeyHistory {
         #expect(RS.userEvents(deliver(plain, at: 4)).map(\.event) == [plain], "not coalescing: delivered")
         #expect(b.recentEvents == [newer, otherName, plain])
 
-        var a = H.core(0, knows: [0, 1])
-        _ = try a.event("cfg", payload: [1], coalesce: true, now: H.ms(1)).0.get()
-        let c2 = try a.event("cfg", payload: [2], coalesce: true, now: H.ms(2)).0.get()
+        var a = Fixture.core(0, knows: [0, 1])
+        _ = try a.event("cfg", payload: [1], coalesce: true, now: Fixture.ms(1)).0.get()
+        let c2 = try a.event("cfg", payload: [2], coalesce: true, now: Fixture.ms(2)).0.get()
         #expect(a.queue.count == 1 && a.queue.entries[.coalescedEvent("cfg")]?.update == .event(c2))
         #expect(a.recentEvents == [c2])
     }
 
     /// A node joining late gets the seed's recent events, emitted as replayed, in order, once.
     @Test func aLateJoinerReplaysRecentEvents() throws {
-        var seed = H.core(0, knows: [0])
-        let e1 = try seed.event("a", payload: [1], now: H.ms(1)).0.get()
-        _ = try seed.event("cfg", payload: [1], coalesce: true, now: H.ms(2)).0.get()
-        let e2 = try seed.event("b", payload: [2], now: H.ms(3)).0.get()
-        let c2 = try seed.event("cfg", payload: [2], coalesce: true, now: H.ms(4)).0.get()
+        var seed = Fixture.core(0, knows: [0])
+        let e1 = try seed.event("a", payload: [1], now: Fixture.ms(1)).0.get()
+        _ = try seed.event("cfg", payload: [1], coalesce: true, now: Fixture.ms(2)).0.get()
+        let e2 = try seed.event("b", payload: [2], now: Fixture.ms(3)).0.get()
+        let c2 = try seed.event("cfg", payload: [2], coalesce: true, now: Fixture.ms(4)).0.get()
         #expect(seed.recentEvents == [e1, e2, c2])
-        var joiner = NodeCore(me: H.member(1), settings: .lan, seed: 3, now: H.ms(10))
-        _ = joiner.start(now: H.ms(10))
+        var joiner = NodeCore(me: Fixture.member(1), settings: .lan, seed: 3, now: Fixture.ms(10))
+        _ = joiner.start(now: Fixture.ms(10))
         var net = Net([0: seed, 1: joiner])
-        net.now = H.ms(10)
+        net.now = Fixture.ms(10)
         var log = NetLog()
-        net.absorb(net.cores[1]!.join(seeds: [H.address(0)], now: H.ms(10)), from: 1, log: &log)
+        net.absorb(net.cores[1]!.join(seeds: [Fixture.address(0)], now: Fixture.ms(10)), from: 1, log: &log)
         net.settle(log: &log)
         let replayed = RS.userEvents(log.events(at: 1))
         #expect(replayed.map(\.event) == [e1, e2, c2])
         #expect(replayed.allSatisfy { $0.replayed })
         #expect(net.cores[1]!.lamport == net.cores[0]!.lamport)
         #expect(!net.cores[1]!.queue.contains(subject: .event(e1.id)), "replayed history is not gossiped again")
-        net.run(until: H.ms(3_000), log: &log)
+        net.run(until: Fixture.ms(3_000), log: &log)
         #expect(RS.userEvents(log.events(at: 1)).count == 3, "gossip of the same events later emits nothing")
     }
 }
@@ -1176,49 +1183,59 @@ struct KeyHistory {
     /// emits it once (duplicates ignored), and finishes the query at its deadline, after
     /// which answers are not taken.
     @Test func answersReachTheAskerOnceUntilTheDeadline() throws {
-        var a = H.core(0, knows: [0, 1, 2])
-        var b = H.core(1, knows: [0, 1, 2])
-        var c = H.core(2, knows: [0, 1, 2])
-        let (res, effects) = a.query("load", payload: [7], timeout: .seconds(2), now: H.ms(10))
+        var a = Fixture.core(0, knows: [0, 1, 2])
+        var b = Fixture.core(1, knows: [0, 1, 2])
+        var c = Fixture.core(2, knows: [0, 1, 2])
+        let (res, effects) = a.query("load", payload: [7], timeout: .seconds(2), now: Fixture.ms(10))
         let q = try res.get()
-        #expect(H.events(effects).contains(.queryReceived(q)), "an empty filter matches the asker too")
-        #expect(q.asker == H.address(0) && q.timeoutMs == 2_000 && q.id.origin == H.id(0))
+        #expect(Fixture.events(effects).contains(.queryReceived(q)), "an empty filter matches the asker too")
+        #expect(q.asker == Fixture.address(0) && q.timeoutMs == 2_000 && q.id.origin == Fixture.id(0))
         #expect(a.queue.contains(subject: .event(q.id)))
-        let got = b.receive(RS.gossip(from: 0, [.query(q)]), from: H.address(0), now: H.ms(20))
-        #expect(H.events(got) == [.queryReceived(q)])
+        let got = b.receive(RS.gossip(from: 0, [.query(q)]), from: Fixture.address(0), now: Fixture.ms(20))
+        #expect(Fixture.events(got) == [.queryReceived(q)])
         #expect(
-            H.events(b.receive(RS.gossip(from: 2, [.query(q)]), from: H.address(2), now: H.ms(21))).isEmpty,
+            Fixture.events(b.receive(RS.gossip(from: 2, [.query(q)]), from: Fixture.address(2), now: Fixture.ms(21)))
+                .isEmpty,
             "once per node")
-        let sends = H.sends(b.respond(to: q, payload: [42], now: H.ms(30)))
+        let sends = Fixture.sends(b.respond(to: q, payload: [42], now: Fixture.ms(30)))
         #expect(sends.count == 1)
-        let answer = QueryResponse(query: q.id, from: H.id(1), name: "n1", payload: [42])
+        let answer = QueryResponse(query: q.id, from: Fixture.id(1), name: "n1", payload: [42])
         let packet = try #require(sends.first?.0)
         #expect(packet.message == .queryResponse(answer))
-        #expect(sends.first?.1 == Peer(id: H.id(0), address: H.address(0)))
+        #expect(sends.first?.1 == Peer(id: Fixture.id(0), address: Fixture.address(0)))
         #expect(sends.first?.2 == .datagram)
-        #expect(H.events(a.receive(packet, from: H.address(1), now: H.ms(40))) == [.queryResponse(answer)])
-        #expect(H.events(a.receive(packet, from: H.address(1), now: H.ms(41))).isEmpty, "a duplicate answer is ignored")
         #expect(
-            H.events(a.respond(to: q, payload: [1], now: H.ms(50))) == [
-                .queryResponse(QueryResponse(query: q.id, from: H.id(0), name: "n0", payload: [1]))
+            Fixture.events(a.receive(packet, from: Fixture.address(1), now: Fixture.ms(40))) == [.queryResponse(answer)]
+        )
+        #expect(
+            Fixture.events(a.receive(packet, from: Fixture.address(1), now: Fixture.ms(41))).isEmpty,
+            "a duplicate answer is ignored")
+        #expect(
+            Fixture.events(a.respond(to: q, payload: [1], now: Fixture.ms(50))) == [
+                .queryResponse(QueryResponse(query: q.id, from: Fixture.id(0), name: "n0", payload: [1]))
             ])
-        let before = advance(&a, from: H.ms(50), to: H.ms(2_000))
-        #expect(!H.events(before).contains(.queryFinished(q.id)))
-        let after = advance(&a, from: H.ms(2_000), to: H.ms(2_100))
-        #expect(H.events(after).filter { $0 == .queryFinished(q.id) }.count == 1)
-        _ = c.receive(RS.gossip(from: 0, [.query(q)]), from: H.address(0), now: H.ms(2_050))
-        let lateAnswer = try #require(H.sends(c.respond(to: q, payload: [3], now: H.ms(2_060))).first?.0)
+        let before = advance(&a, from: Fixture.ms(50), to: Fixture.ms(2_000))
+        #expect(!Fixture.events(before).contains(.queryFinished(q.id)))
+        let after = advance(&a, from: Fixture.ms(2_000), to: Fixture.ms(2_100))
+        #expect(Fixture.events(after).filter { $0 == .queryFinished(q.id) }.count == 1)
+        _ = c.receive(RS.gossip(from: 0, [.query(q)]), from: Fixture.address(0), now: Fixture.ms(2_050))
+        let lateAnswer = try #require(Fixture.sends(c.respond(to: q, payload: [3], now: Fixture.ms(2_060))).first?.0)
         #expect(
-            H.events(a.receive(lateAnswer, from: H.address(2), now: H.ms(2_101))).isEmpty, "finished: no more answers")
-        #expect(H.events(advance(&a, from: H.ms(2_100), to: H.ms(5_000))).filter { $0 == .queryFinished(q.id) }.isEmpty)
+            Fixture.events(a.receive(lateAnswer, from: Fixture.address(2), now: Fixture.ms(2_101))).isEmpty,
+            "finished: no more answers")
+        #expect(
+            Fixture.events(advance(&a, from: Fixture.ms(2_100), to: Fixture.ms(5_000))).filter {
+                $0 == .queryFinished(q.id)
+            }.isEmpty)
     }
 
     /// Only members matching the filter's names and tags are told; the others still pass
     /// the query on.
     @Test func filtersSelectMembersByNameAndTags() throws {
         func node(_ i: Int, _ tags: [String: String]) -> NodeCore {
-            let me = Member(id: H.id(i), name: "n\(i)", address: H.address(i), tags: tags, incarnation: 1)
-            var c = NodeCore(me: me, settings: .lan, seed: UInt64(i), now: .zero, knownMembers: H.table([0, 1, 2, 3]))
+            let me = Member(id: Fixture.id(i), name: "n\(i)", address: Fixture.address(i), tags: tags, incarnation: 1)
+            var c = NodeCore(
+                me: me, settings: .lan, seed: UInt64(i), now: .zero, knownMembers: Fixture.table([0, 1, 2, 3]))
             _ = c.start(now: .zero)
             return c
         }
@@ -1229,13 +1246,14 @@ struct KeyHistory {
         var t: Int64 = 0
         func told(_ filter: QueryFilter) throws -> [Int] {
             t += 10
-            let (res, effects) = nodes[0].query("q", payload: [], filter: filter, timeout: .seconds(1), now: H.ms(t))
+            let (res, effects) = nodes[0].query(
+                "q", payload: [], filter: filter, timeout: .seconds(1), now: Fixture.ms(t))
             let q = try res.get()
-            var out: [Int] = H.events(effects).contains(.queryReceived(q)) ? [0] : []
+            var out: [Int] = Fixture.events(effects).contains(.queryReceived(q)) ? [0] : []
             for i in 1..<4 {
-                let e = nodes[i].receive(RS.gossip(from: 0, [.query(q)]), from: H.address(0), now: H.ms(t))
+                let e = nodes[i].receive(RS.gossip(from: 0, [.query(q)]), from: Fixture.address(0), now: Fixture.ms(t))
                 #expect(nodes[i].queue.contains(subject: .event(q.id)), "node \(i) passes the query on")
-                if H.events(e).contains(.queryReceived(q)) { out.append(i) }
+                if Fixture.events(e).contains(.queryReceived(q)) { out.append(i) }
             }
             return out
         }
@@ -1251,21 +1269,22 @@ struct KeyHistory {
     /// gets each answer once and one `queryFinished`.
     @Test func queriesSpreadAndAnswersComeBackInANetwork() throws {
         var net = Net([
-            0: H.core(0, knows: [0, 1, 2]), 1: H.core(1, knows: [0, 1, 2]), 2: H.core(2, knows: [0, 1, 2]),
+            0: Fixture.core(0, knows: [0, 1, 2]), 1: Fixture.core(1, knows: [0, 1, 2]),
+            2: Fixture.core(2, knows: [0, 1, 2]),
         ])
         var log = NetLog()
         let (res, effects) = net.cores[0]!.query("who", payload: [], timeout: .seconds(3), now: .zero)
         let q = try res.get()
         net.absorb(effects, from: 0, log: &log)
-        net.run(until: H.ms(1_000), log: &log)
+        net.run(until: Fixture.ms(1_000), log: &log)
         for i in [1, 2] {
             #expect(log.events(at: i).filter { $0 == .queryReceived(q) }.count == 1)
             net.absorb(net.cores[i]!.respond(to: q, payload: [UInt8(i)], now: net.now), from: i, log: &log)
         }
         net.settle(log: &log)
-        net.run(until: H.ms(4_000), log: &log)
+        net.run(until: Fixture.ms(4_000), log: &log)
         let answers = log.events(at: 0).compactMap { if case .queryResponse(let r) = $0 { r } else { nil } }
-        #expect(Set(answers.map(\.from)) == [H.id(1), H.id(2)] && answers.count == 2)
+        #expect(Set(answers.map(\.from)) == [Fixture.id(1), Fixture.id(2)] && answers.count == 2)
         #expect(log.events(at: 0).filter { $0 == .queryFinished(q.id) }.count == 1)
     }
 }
@@ -1292,7 +1311,7 @@ enum RandomStatePackets {
 
     /// A few recurring origins (so contexts have several entries per origin) and random ones.
     static func id(_ rng: inout Xoshiro256) -> NodeID {
-        rng.chance(0.7) ? H.id(rng.below(5)) : NodeID(high: rng.next(), low: rng.next())
+        rng.chance(0.7) ? Fixture.id(rng.below(5)) : NodeID(high: rng.next(), low: rng.next())
     }
 
     static func dot(_ rng: inout Xoshiro256) -> Dot { Dot(origin: id(&rng), counter: counter(&rng)) }
@@ -1492,10 +1511,12 @@ enum RandomStatePackets {
     /// overflowed in `applyEvent`).
     @Test func anEventNearTheEndOfLamportTimeDoesNotTrap() async {
         await #expect(processExitsWith: .success) {
-            var a = H.core(0, knows: [0, 1])
+            var a = Fixture.core(0, knows: [0, 1])
             let e = UserEvent(
-                id: Dot(origin: H.id(1), counter: 1), lamport: UInt64.max - 10, name: "x", payload: [], coalesce: false)
-            _ = a.receive(H.packet(from: 1, .gossip, [.event(e)]), from: H.address(1), now: .milliseconds(1))
+                id: Dot(origin: Fixture.id(1), counter: 1), lamport: UInt64.max - 10, name: "x", payload: [],
+                coalesce: false)
+            _ = a.receive(
+                Fixture.packet(from: 1, .gossip, [.event(e)]), from: Fixture.address(1), now: .milliseconds(1))
             _ = a.event("y", payload: [], now: .milliseconds(2))
         }
     }
@@ -1504,11 +1525,13 @@ enum RandomStatePackets {
     /// adopted as `writeCounter`, so the next `put` overflowed `writeCounter += 1`).
     @Test func aForgedOwnRecordAtTheEndOfTheCounterSpaceDoesNotTrapTheNextWrite() async {
         await #expect(processExitsWith: .success) {
-            var a = H.core(0, knows: [0, 1])
+            var a = Fixture.core(0, knows: [0, 1])
             let r = StateRecord(
-                key: "k", value: [1], dot: Dot(origin: H.id(0), counter: UInt64.max), prev: 0, context: CausalContext(),
+                key: "k", value: [1], dot: Dot(origin: Fixture.id(0), counter: UInt64.max), prev: 0,
+                context: CausalContext(),
                 timestamp: .zero)
-            _ = a.receive(H.packet(from: 1, .gossip, [.record(r)]), from: H.address(1), now: .milliseconds(1))
+            _ = a.receive(
+                Fixture.packet(from: 1, .gossip, [.record(r)]), from: Fixture.address(1), now: .milliseconds(1))
             _ = a.put("j", value: [1], wallMs: 1, now: .milliseconds(2))
         }
     }
@@ -1518,10 +1541,10 @@ enum RandomStatePackets {
     @Test func theSeenSetSurvivesAdvancingToTheLastCounter() async {
         await #expect(processExitsWith: .success) {
             var s = SeenSet()
-            s.insert(Dot(origin: H.id(1), counter: 5))
-            s.insert(Dot(origin: H.id(1), counter: 9))
-            s.advance(H.id(1), through: UInt64.max)
-            precondition(s.contains(Dot(origin: H.id(1), counter: 7)) && s[H.id(1)].extras.isEmpty)
+            s.insert(Dot(origin: Fixture.id(1), counter: 5))
+            s.insert(Dot(origin: Fixture.id(1), counter: 9))
+            s.advance(Fixture.id(1), through: UInt64.max)
+            precondition(s.contains(Dot(origin: Fixture.id(1), counter: 7)) && s[Fixture.id(1)].extras.isEmpty)
         }
     }
 
@@ -1530,16 +1553,19 @@ enum RandomStatePackets {
     /// computed `base + 1` at max) nor marks the whole counter space as seen.
     @Test func aThroughBeyondAnyRealHistoryIsIgnored() async {
         await #expect(processExitsWith: .success) {
-            var a = H.core(0, knows: [0, 1])
+            var a = Fixture.core(0, knows: [0, 1])
             let r = StateRecord(
-                key: "k", value: [1], dot: Dot(origin: H.id(1), counter: 5), prev: 0, context: CausalContext(),
+                key: "k", value: [1], dot: Dot(origin: Fixture.id(1), counter: 5), prev: 0, context: CausalContext(),
                 timestamp: .zero)
-            _ = a.receive(H.packet(from: 1, .gossip, [.record(r)]), from: H.address(1), now: .milliseconds(1))
+            _ = a.receive(
+                Fixture.packet(from: 1, .gossip, [.record(r)]), from: Fixture.address(1), now: .milliseconds(1))
             let answer = Sync.stateRecords(
-                exchange: 1, records: [], through: [Dot(origin: H.id(1), counter: UInt64.max)], complete: true,
+                exchange: 1, records: [], through: [Dot(origin: Fixture.id(1), counter: UInt64.max)], complete: true,
                 digest: [])
-            _ = a.receive(H.packet(from: 1, .sync(answer)), from: H.address(1), via: .stream, now: .milliseconds(2))
-            precondition(a.state.seen[H.id(1)].base < 1 << 62, "a forged through must not mark every counter as seen")
+            _ = a.receive(
+                Fixture.packet(from: 1, .sync(answer)), from: Fixture.address(1), via: .stream, now: .milliseconds(2))
+            precondition(
+                a.state.seen[Fixture.id(1)].base < 1 << 62, "a forged through must not mark every counter as seen")
         }
     }
 
@@ -1547,38 +1573,39 @@ enum RandomStatePackets {
     /// history) are counted and ignored: not held, not logged, not passed on, and a forged
     /// "own" record does not move this node's write counter.
     @Test func recordsWithImpossibleCountersAreIgnored() throws {
-        var a = H.core(0, knows: [0, 1])
+        var a = Fixture.core(0, knows: [0, 1])
         let forged = [
-            RS.record("a", [1], H.id(1), 0),
-            RS.record("b", [1], H.id(1), 7, prev: 7),
-            RS.record("c", [1], H.id(1), (1 << 62) + 5),
-            RS.record("d", [1], H.id(0), (1 << 62) + 5),
+            RS.record("a", [1], Fixture.id(1), 0),
+            RS.record("b", [1], Fixture.id(1), 7, prev: 7),
+            RS.record("c", [1], Fixture.id(1), (1 << 62) + 5),
+            RS.record("d", [1], Fixture.id(0), (1 << 62) + 5),
         ]
-        let effects = a.receive(RS.gossip(from: 1, forged.map(Update.record)), from: H.address(1), now: H.ms(1))
+        let effects = a.receive(
+            RS.gossip(from: 1, forged.map(Update.record)), from: Fixture.address(1), now: Fixture.ms(1))
         #expect(a.stats.recordsInvalid == forged.count)
         #expect(a.state.recordCount == 0 && a.state.sortedKeys.isEmpty)
         #expect(RS.persistedRecords(effects).isEmpty && RS.keyChanges(effects).isEmpty)
         #expect(a.queue.isEmpty)
-        #expect(try a.put("mine", value: [1], wallMs: 1, now: H.ms(2)).0.get().dot.counter == 1)
+        #expect(try a.put("mine", value: [1], wallMs: 1, now: Fixture.ms(2)).0.get().dot.counter == 1)
     }
 
     /// A record stamped far in the future does not drag this node's hybrid clock along: the
     /// next local write is still stamped near the wall clock.
     @Test func aRecordFromTheFarFutureDoesNotMoveTheClock() throws {
-        var a = H.core(0, knows: [0, 1])
-        var future = RS.record("k", [1], H.id(1), 1)
+        var a = Fixture.core(0, knows: [0, 1])
+        var future = RS.record("k", [1], Fixture.id(1), 1)
         future.timestamp = HLCTimestamp(physicalMs: 1_000 + 10 * 3_600_000, logical: 0)
-        _ = a.receive(RS.gossip(from: 1, [.record(future)]), from: H.address(1), now: H.ms(1))
+        _ = a.receive(RS.gossip(from: 1, [.record(future)]), from: Fixture.address(1), now: Fixture.ms(1))
         #expect(a.get("k").siblings == [future], "still a valid write: held")
-        let mine = try a.put("j", value: [1], wallMs: 2_000, now: H.ms(2)).0.get()
+        let mine = try a.put("j", value: [1], wallMs: 2_000, now: Fixture.ms(2)).0.get()
         #expect(mine.timestamp == HLCTimestamp(physicalMs: 2_000, logical: 0))
     }
 
     /// An event claiming a Lamport time absurdly far ahead is counted and ignored.
     @Test func anEventFarAheadInLamportTimeIsIgnored() {
-        var a = H.core(0, knows: [0, 1])
-        let e = UserEvent(id: RS.dot(H.id(1), 1), lamport: (1 << 41) + 3, name: "x", payload: [], coalesce: false)
-        let effects = a.receive(RS.gossip(from: 1, [.event(e)]), from: H.address(1), now: H.ms(1))
+        var a = Fixture.core(0, knows: [0, 1])
+        let e = UserEvent(id: RS.dot(Fixture.id(1), 1), lamport: (1 << 41) + 3, name: "x", payload: [], coalesce: false)
+        let effects = a.receive(RS.gossip(from: 1, [.event(e)]), from: Fixture.address(1), now: Fixture.ms(1))
         #expect(RS.userEvents(effects).isEmpty)
         #expect(a.stats.recordsInvalid == 1)
         #expect(a.lamport == 0)
@@ -1694,16 +1721,16 @@ enum RandomStatePackets {
     /// A burst of writes leaves in several datagrams per target within one gossip round
     /// (memberlist sends one per target per round), each within the datagram limit.
     @Test func aBurstOfWritesGoesOutInOneGossipRound() throws {
-        var net = Net([0: H.core(0, knows: [0, 1]), 1: H.core(1, knows: [0, 1])])
+        var net = Net([0: Fixture.core(0, knows: [0, 1]), 1: Fixture.core(1, knows: [0, 1])])
         var log = NetLog()
         var last: UInt64 = 0
         for i in 0..<100 {
             last = try net.cores[0]!.put(
-                "key-\(i)", value: Array(repeating: UInt8(i), count: 40), wallMs: 1, now: H.ms(1)
+                "key-\(i)", value: Array(repeating: UInt8(i), count: 40), wallMs: 1, now: Fixture.ms(1)
             ).0.get().dot.counter
         }
-        net.absorb(net.cores[0]!.recordsDurable(through: last, now: H.ms(1)), from: 0, log: &log)
-        net.run(until: H.ms(300), log: &log)
+        net.absorb(net.cores[0]!.recordsDurable(through: last, now: Fixture.ms(1)), from: 0, log: &log)
+        net.run(until: Fixture.ms(300), log: &log)
         #expect(net.cores[1]!.state.recordCount == 100, "one gossip round carried the whole burst")
         let datagrams = log.packets.filter { $0.from == 0 && $0.via == .datagram && !RS.records(in: $0.packet).isEmpty }
         #expect(datagrams.count > 1 && datagrams.count <= Settings.lan.maxGossipPacketsPerTarget + 2)
@@ -1713,12 +1740,13 @@ enum RandomStatePackets {
     /// In a node, a record too large for a datagram replicates by stream gossip only, and no
     /// datagram exceeds the size limit.
     @Test func aLargeRecordTravelsByStreamGossip() throws {
-        var net = Net([0: H.core(0, knows: [0, 1]), 1: H.core(1, knows: [0, 1])])
+        var net = Net([0: Fixture.core(0, knows: [0, 1]), 1: Fixture.core(1, knows: [0, 1])])
         var log = NetLog()
-        let rec = try net.cores[0]!.put("big", value: Array(repeating: 5, count: 5_000), wallMs: 1, now: H.ms(1)).0
+        let rec = try net.cores[0]!.put("big", value: Array(repeating: 5, count: 5_000), wallMs: 1, now: Fixture.ms(1))
+            .0
             .get()
-        net.absorb(net.cores[0]!.recordsDurable(through: rec.dot.counter, now: H.ms(1)), from: 0, log: &log)
-        net.run(until: H.ms(2_000), log: &log)
+        net.absorb(net.cores[0]!.recordsDurable(through: rec.dot.counter, now: Fixture.ms(1)), from: 0, log: &log)
+        net.run(until: Fixture.ms(2_000), log: &log)
         #expect(net.cores[1]!.get("big").siblings == [rec])
         let carriers = log.packets.filter { RS.records(in: $0.packet).contains(rec) }
         #expect(!carriers.isEmpty && carriers.allSatisfy { $0.via == .stream })
@@ -1734,13 +1762,15 @@ enum RandomStatePackets {
 @Suite struct HostileMembershipInputTests {
     @Test func anAccusationAtTheEndOfTheIncarnationSpaceIsIgnored() async {
         await #expect(processExitsWith: .success) {
-            var a = H.core(0, knows: [0, 1])
+            var a = Fixture.core(0, knows: [0, 1])
             _ = a.receive(
-                H.packet(from: 1, .gossip, [.suspect(id: H.id(0), incarnation: UInt64.max, from: H.id(1))]),
-                from: H.address(1), now: .milliseconds(1))
+                Fixture.packet(
+                    from: 1, .gossip, [.suspect(id: Fixture.id(0), incarnation: UInt64.max, from: Fixture.id(1))]),
+                from: Fixture.address(1), now: .milliseconds(1))
             _ = a.receive(
-                H.packet(from: 1, .gossip, [.dead(id: H.id(0), incarnation: UInt64.max - 1, from: H.id(1))]),
-                from: H.address(1), now: .milliseconds(2))
+                Fixture.packet(
+                    from: 1, .gossip, [.dead(id: Fixture.id(0), incarnation: UInt64.max - 1, from: Fixture.id(1))]),
+                from: Fixture.address(1), now: .milliseconds(2))
             precondition(a.me.incarnation == 1 && a.stats.recordsInvalid == 2)
         }
     }

@@ -25,7 +25,7 @@ struct Writer {
 @Suite struct KeyStateTests {
     @Test func causallyOrderedWritesFromManyNodesNeverProduceSiblings() {
         var rng = Xoshiro256(seed: 7)
-        var writers = (0..<5).map { Writer(id: H.id($0)) }
+        var writers = (0..<5).map { Writer(id: Fixture.id($0)) }
         var replicas = Array(repeating: KeyState(), count: 4)
         var authority = KeyState() // holds every write: what a writer reads before writing
         var inFlight: [(replica: Int, record: StateRecord)] = []
@@ -51,8 +51,8 @@ struct Writer {
     }
 
     @Test func concurrentWritesAreSiblingsUntilAWriteWithTheirContextResolvesThem() {
-        var a = Writer(id: H.id(1))
-        var b = Writer(id: H.id(2))
+        var a = Writer(id: Fixture.id(1))
+        var b = Writer(id: Fixture.id(2))
         var replica = KeyState()
         let base = a.write("k", [0], context: CausalContext(), wallMs: 1)
         replica.apply(base)
@@ -76,7 +76,7 @@ struct Writer {
     @Test func replicasConvergeWhateverTheOrder() {
         var rng = Xoshiro256(seed: 99)
         // A random history with both causal and concurrent writes.
-        var writers = (0..<4).map { Writer(id: H.id($0)) }
+        var writers = (0..<4).map { Writer(id: Fixture.id($0)) }
         var views = Array(repeating: KeyState(), count: writers.count)
         var all: [StateRecord] = []
         for step in 0..<200 {
@@ -122,7 +122,7 @@ struct Writer {
     }
 
     @Test func deletesAreTombstonesThatWinLikeWrites() {
-        var a = Writer(id: H.id(1))
+        var a = Writer(id: Fixture.id(1))
         var s = KeyState()
         s.apply(a.write("k", [1], context: CausalContext(), wallMs: 1))
         s.apply(a.write("k", nil, context: s.read.context, wallMs: 2))
@@ -146,18 +146,18 @@ struct Writer {
     }
 
     @Test func versionVectorsMergeAndCover() {
-        var v = VersionVector([Dot(origin: H.id(2), counter: 3), Dot(origin: H.id(1), counter: 5)])
-        #expect(v.covers(Dot(origin: H.id(1), counter: 5)))
-        #expect(!v.covers(Dot(origin: H.id(1), counter: 6)))
-        #expect(!v.covers(Dot(origin: H.id(9), counter: 1)))
-        v.merge(VersionVector([Dot(origin: H.id(1), counter: 2), Dot(origin: H.id(3), counter: 1)]))
-        #expect(v[H.id(1)] == 5 && v[H.id(3)] == 1 && v.count == 3)
-        #expect(v.dominates(VersionVector([Dot(origin: H.id(2), counter: 1)])))
+        var v = VersionVector([Dot(origin: Fixture.id(2), counter: 3), Dot(origin: Fixture.id(1), counter: 5)])
+        #expect(v.covers(Dot(origin: Fixture.id(1), counter: 5)))
+        #expect(!v.covers(Dot(origin: Fixture.id(1), counter: 6)))
+        #expect(!v.covers(Dot(origin: Fixture.id(9), counter: 1)))
+        v.merge(VersionVector([Dot(origin: Fixture.id(1), counter: 2), Dot(origin: Fixture.id(3), counter: 1)]))
+        #expect(v[Fixture.id(1)] == 5 && v[Fixture.id(3)] == 1 && v.count == 3)
+        #expect(v.dominates(VersionVector([Dot(origin: Fixture.id(2), counter: 1)])))
         #expect(
             v
                 == VersionVector([
-                    Dot(origin: H.id(3), counter: 1), Dot(origin: H.id(1), counter: 5),
-                    Dot(origin: H.id(2), counter: 3),
+                    Dot(origin: Fixture.id(3), counter: 1), Dot(origin: Fixture.id(1), counter: 5),
+                    Dot(origin: Fixture.id(2), counter: 3),
                 ]), "order of construction does not matter")
     }
 }

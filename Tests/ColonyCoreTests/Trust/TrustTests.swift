@@ -3,7 +3,7 @@ import Testing
 
 @testable import ColonyCore
 
-// Tests of the core's trust features (DESIGN.md §6): per-node signatures on alive and leave
+// Tests of the core's trust features (docs/design.md §6): per-node signatures on alive and leave
 // claims, records, events and queries; signed updates on the wire; per-sender rate limits;
 // peer scores (squared penalties, decay, graylisting, eviction proposals); and the audit of
 // helpers that ignore ping-reqs.
@@ -55,18 +55,19 @@ struct TestAuthenticator: Authenticator {
 
 /// Builders for the trust tests.
 enum TT {
-    static func auth(_ i: Int) -> TestAuthenticator { TestAuthenticator(H.id(i)) }
+    static func auth(_ i: Int) -> TestAuthenticator { TestAuthenticator(Fixture.id(i)) }
 
     /// A started core for node `i` that knows `members`, signing and verifying with its own
     /// authenticator (authenticated before `start`, as drivers do).
     static func core(_ i: Int, knows members: [Int], settings: Settings = .lan, seed: UInt64 = 1) -> NodeCore {
-        var c = NodeCore(me: H.member(i), settings: settings, seed: seed, now: .zero, knownMembers: H.table(members))
+        var c = NodeCore(
+            me: Fixture.member(i), settings: settings, seed: seed, now: .zero, knownMembers: Fixture.table(members))
         c.authenticate(with: auth(i))
         _ = c.start(now: .zero)
         return c
     }
 
-    static func gossip(from i: Int, _ updates: [Update]) -> Packet { H.packet(from: i, .gossip, updates) }
+    static func gossip(from i: Int, _ updates: [Update]) -> Packet { Fixture.packet(from: i, .gossip, updates) }
 
     /// `m` signed (as an alive claim) by `signer`, carrying `key` (the signer's own key unless
     /// given).
@@ -85,23 +86,23 @@ enum TT {
 
     /// Acks sent to node `i`.
     static func acks(_ effects: [Effect], to i: Int) -> Int {
-        H.sends(effects).filter { if case .ack = $0.0.message { $0.1.id == H.id(i) } else { false } }.count
+        Fixture.sends(effects).filter { if case .ack = $0.0.message { $0.1.id == Fixture.id(i) } else { false } }.count
     }
 
     static func graylisted(_ effects: [Effect]) -> [NodeID] {
-        H.events(effects).compactMap { if case .peerGraylisted(let id, _) = $0 { id } else { nil } }
+        Fixture.events(effects).compactMap { if case .peerGraylisted(let id, _) = $0 { id } else { nil } }
     }
 
     static func forgiven(_ effects: [Effect]) -> [NodeID] {
-        H.events(effects).compactMap { if case .peerForgiven(let id, _) = $0 { id } else { nil } }
+        Fixture.events(effects).compactMap { if case .peerForgiven(let id, _) = $0 { id } else { nil } }
     }
 
     static func evictions(_ effects: [Effect]) -> [NodeID] {
-        H.events(effects).compactMap { if case .evictionProposed(let id, _) = $0 { id } else { nil } }
+        Fixture.events(effects).compactMap { if case .evictionProposed(let id, _) = $0 { id } else { nil } }
     }
 
     static func queriesReceived(_ effects: [Effect]) -> [Query] {
-        H.events(effects).compactMap { if case .queryReceived(let q) = $0 { q } else { nil } }
+        Fixture.events(effects).compactMap { if case .queryReceived(let q) = $0 { q } else { nil } }
     }
 
     /// Tick a core in `stepMs` steps, answering nothing, until it sends a datagram ping.
@@ -109,7 +110,7 @@ enum TT {
         var t = start
         for _ in 0..<1000 {
             t = t.advanced(byNanoseconds: 10_000_000)
-            for (p, _, via) in H.sends(core.tick(now: t)) where via == .datagram {
+            for (p, _, via) in Fixture.sends(core.tick(now: t)) where via == .datagram {
                 if case .ping(let seq, let target) = p.message { return (seq, target, t) }
             }
         }
@@ -142,20 +143,21 @@ enum TT {
         let mine = try #require(a.me.signature)
         #expect(mine.publicKey == authA.publicKey)
         #expect(authA.verify(mine.bytes, of: SignedClaim.alive(a.me), publicKey: mine.publicKey))
-        #expect(a.member(H.id(0))?.signature == mine)
+        #expect(a.member(Fixture.id(0))?.signature == mine)
 
         // A refutes a suspicion: a new incarnation, signed again.
         _ = a.receive(
-            TT.gossip(from: 1, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1),
-            now: H.ms(10))
+            TT.gossip(from: 1, [.suspect(id: Fixture.id(0), incarnation: 1, from: Fixture.id(1))]),
+            from: Fixture.address(1),
+            now: Fixture.ms(10))
         #expect(a.me.incarnation == 2)
         let genuine = a.me
         #expect(genuine.signature != nil && genuine.signature != mine)
 
         // B accepts A's genuinely signed claim.
-        let accepted = b.receive(TT.gossip(from: 0, [.alive(genuine)]), from: H.address(0), now: H.ms(20))
-        #expect(b.member(H.id(0)) == genuine)
-        #expect(H.changes(accepted) == [genuine])
+        let accepted = b.receive(TT.gossip(from: 0, [.alive(genuine)]), from: Fixture.address(0), now: Fixture.ms(20))
+        #expect(b.member(Fixture.id(0)) == genuine)
+        #expect(Fixture.changes(accepted) == [genuine])
         #expect(b.stats.signaturesRejected == 0)
 
         // Forgeries of a newer claim (incarnation 3), each relayed by a different stranger.
@@ -194,28 +196,31 @@ enum TT {
         for (k, (what, forged)) in forgeries.enumerated() {
             t += 10
             let relay = 20 + k
-            let e = b.receive(TT.gossip(from: relay, [.alive(forged)]), from: H.address(relay), now: H.ms(t))
+            let e = b.receive(
+                TT.gossip(from: relay, [.alive(forged)]), from: Fixture.address(relay), now: Fixture.ms(t))
             #expect(b.stats.signaturesRejected == k + 1, "\(what)")
-            #expect(b.member(H.id(0)) == genuine, "\(what): B's entry for A is unchanged")
-            #expect(H.changes(e).isEmpty, "\(what)")
+            #expect(b.member(Fixture.id(0)) == genuine, "\(what): B's entry for A is unchanged")
+            #expect(Fixture.changes(e).isEmpty, "\(what)")
             // The relays are strangers: nothing of theirs to hold to account (members are:
             // see the flood and scoring tests).
-            #expect(b.score(of: H.id(relay)) == 0, "\(what): a stranger has no standing to lose")
+            #expect(b.score(of: Fixture.id(relay)) == 0, "\(what): a stranger has no standing to lose")
         }
-        #expect(b.queue.entries[.member(H.id(0))]?.update == .alive(genuine), "no forgery was queued for gossip")
+        #expect(b.queue.entries[.member(Fixture.id(0))]?.update == .alive(genuine), "no forgery was queued for gossip")
 
         // A forged claim about B itself is ignored, not refuted.
         var aboutB = b.me
         aboutB.incarnation = 9
         aboutB = TT.signedAlive(aboutB, by: authC, key: TT.auth(1).publicKey)
-        _ = b.receive(TT.gossip(from: 2, [.alive(aboutB)]), from: H.address(2), now: H.ms(t + 10))
+        _ = b.receive(TT.gossip(from: 2, [.alive(aboutB)]), from: Fixture.address(2), now: Fixture.ms(t + 10))
         #expect(b.me.incarnation == 1)
         #expect(b.stats.refutations == 0)
         #expect(b.stats.signaturesRejected == forgeries.count + 1)
 
         // A stale claim is not news and costs no check: redundant, not rejected.
         let redundant = b.stats.redundantUpdates
-        _ = b.receive(TT.gossip(from: 2, [.alive(H.member(0, incarnation: 1))]), from: H.address(2), now: H.ms(t + 20))
+        _ = b.receive(
+            TT.gossip(from: 2, [.alive(Fixture.member(0, incarnation: 1))]), from: Fixture.address(2),
+            now: Fixture.ms(t + 20))
         #expect(b.stats.redundantUpdates == redundant + 1)
         #expect(b.stats.signaturesRejected == forgeries.count + 1)
     }
@@ -227,54 +232,61 @@ enum TT {
         var b = TT.core(1, knows: [0, 1, 2])
         // A publishes a signed alive claim at incarnation 2, which B takes.
         _ = a.receive(
-            TT.gossip(from: 1, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1),
-            now: H.ms(10))
-        _ = b.receive(TT.gossip(from: 0, [.alive(a.me)]), from: H.address(0), now: H.ms(20))
-        let before = try #require(b.member(H.id(0)))
+            TT.gossip(from: 1, [.suspect(id: Fixture.id(0), incarnation: 1, from: Fixture.id(1))]),
+            from: Fixture.address(1),
+            now: Fixture.ms(10))
+        _ = b.receive(TT.gossip(from: 0, [.alive(a.me)]), from: Fixture.address(0), now: Fixture.ms(20))
+        let before = try #require(b.member(Fixture.id(0)))
         #expect(before.incarnation == 2 && before.status == .alive)
 
         let forgeries: [(String, Update)] = [
             (
                 "signed by C",
-                .left(id: H.id(0), incarnation: 2, signature: TT.leftSignature(id: H.id(0), incarnation: 2, by: authC))
+                .left(
+                    id: Fixture.id(0), incarnation: 2,
+                    signature: TT.leftSignature(id: Fixture.id(0), incarnation: 2, by: authC))
             ),
             (
                 "C's signature under A's key",
                 .left(
-                    id: H.id(0), incarnation: 2,
-                    signature: TT.leftSignature(id: H.id(0), incarnation: 2, by: authC, key: authA.publicKey))
+                    id: Fixture.id(0), incarnation: 2,
+                    signature: TT.leftSignature(id: Fixture.id(0), incarnation: 2, by: authC, key: authA.publicKey))
             ),
-            ("unsigned", .left(id: H.id(0), incarnation: 2, signature: nil)),
+            ("unsigned", .left(id: Fixture.id(0), incarnation: 2, signature: nil)),
             (
                 "A's signature of another incarnation",
-                .left(id: H.id(0), incarnation: 3, signature: TT.leftSignature(id: H.id(0), incarnation: 2, by: authA))
+                .left(
+                    id: Fixture.id(0), incarnation: 3,
+                    signature: TT.leftSignature(id: Fixture.id(0), incarnation: 2, by: authA))
             ),
-            ("A's alive signature", .left(id: H.id(0), incarnation: 2, signature: a.me.signature)),
+            ("A's alive signature", .left(id: Fixture.id(0), incarnation: 2, signature: a.me.signature)),
         ]
         for (k, (what, forged)) in forgeries.enumerated() {
-            let e = b.receive(TT.gossip(from: 20 + k, [forged]), from: H.address(20 + k), now: H.ms(30 + Int64(k)))
+            let e = b.receive(
+                TT.gossip(from: 20 + k, [forged]), from: Fixture.address(20 + k), now: Fixture.ms(30 + Int64(k)))
             #expect(b.stats.signaturesRejected == k + 1, "\(what)")
-            #expect(b.member(H.id(0)) == before, "\(what): B's entry for A is unchanged")
-            #expect(H.changes(e).isEmpty, "\(what)")
+            #expect(b.member(Fixture.id(0)) == before, "\(what): B's entry for A is unchanged")
+            #expect(Fixture.changes(e).isEmpty, "\(what)")
         }
 
         // A's own leave is signed and accepted.
-        _ = a.leave(now: H.ms(100))
+        _ = a.leave(now: Fixture.ms(100))
         #expect(a.me.status == .left)
         let sig = try #require(a.me.signature)
-        #expect(authA.verify(sig.bytes, of: SignedClaim.left(id: H.id(0), incarnation: 2), publicKey: sig.publicKey))
-        let leave = try #require(a.queue.entries[.member(H.id(0))]?.update)
-        #expect(leave == .left(id: H.id(0), incarnation: 2, signature: sig))
-        let e = b.receive(TT.gossip(from: 0, [leave]), from: H.address(0), now: H.ms(110))
-        #expect(b.member(H.id(0))?.status == .left)
-        #expect(b.member(H.id(0))?.signature == sig, "kept, so B can pass the leave on")
-        #expect(H.changes(e).map(\.status) == [.left])
+        #expect(
+            authA.verify(sig.bytes, of: SignedClaim.left(id: Fixture.id(0), incarnation: 2), publicKey: sig.publicKey))
+        let leave = try #require(a.queue.entries[.member(Fixture.id(0))]?.update)
+        #expect(leave == .left(id: Fixture.id(0), incarnation: 2, signature: sig))
+        let e = b.receive(TT.gossip(from: 0, [leave]), from: Fixture.address(0), now: Fixture.ms(110))
+        #expect(b.member(Fixture.id(0))?.status == .left)
+        #expect(b.member(Fixture.id(0))?.signature == sig, "kept, so B can pass the leave on")
+        #expect(Fixture.changes(e).map(\.status) == [.left])
         #expect(b.stats.signaturesRejected == forgeries.count)
         // Passed on, it verifies again at a third node.
         var c = TT.core(2, knows: [0, 1, 2])
-        let relayed = try #require(b.queue.entries[.member(H.id(0))]?.update)
-        _ = c.receive(TT.gossip(from: 1, [relayed]), from: H.address(1), now: H.ms(120))
-        #expect(c.member(H.id(0))?.status == .left)
+        let relayed = try #require(b.queue.entries[.member(Fixture.id(0))]?.update)
+        _ = c.receive(TT.gossip(from: 1, [relayed]), from: Fixture.address(1), now: Fixture.ms(120))
+        #expect(c.member(Fixture.id(0))?.status == .left)
         #expect(c.stats.signaturesRejected == 0)
     }
 
@@ -282,16 +294,17 @@ enum TT {
         var a = TT.core(0, knows: [0, 1])
         var b = TT.core(1, knows: [0, 1])
         _ = a.receive(
-            TT.gossip(from: 1, [.suspect(id: H.id(0), incarnation: 1, from: H.id(1))]), from: H.address(1),
-            now: H.ms(10))
+            TT.gossip(from: 1, [.suspect(id: Fixture.id(0), incarnation: 1, from: Fixture.id(1))]),
+            from: Fixture.address(1),
+            now: Fixture.ms(10))
         // Push-pull entries carry members with their signatures: A's claim is taken, a
         // forged one for a stranger is not.
-        var forged = H.member(7, incarnation: 1)
-        forged = TT.signedAlive(forged, by: TT.auth(0), key: TestAuthenticator.publicKey(for: H.id(7)))
+        var forged = Fixture.member(7, incarnation: 1)
+        forged = TT.signedAlive(forged, by: TT.auth(0), key: TestAuthenticator.publicKey(for: Fixture.id(7)))
         let sync = Sync.entries(exchange: 5, bits: 0, buckets: [0], members: [a.me, forged], isReply: false)
-        _ = b.receive(H.packet(from: 0, .sync(sync)), from: H.address(0), via: .stream, now: H.ms(20))
-        #expect(b.member(H.id(0)) == a.me)
-        #expect(b.member(H.id(7)) == nil)
+        _ = b.receive(Fixture.packet(from: 0, .sync(sync)), from: Fixture.address(0), via: .stream, now: Fixture.ms(20))
+        #expect(b.member(Fixture.id(0)) == a.me)
+        #expect(b.member(Fixture.id(7)) == nil)
         #expect(b.stats.signaturesRejected == 1)
     }
 
@@ -303,7 +316,7 @@ enum TT {
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
         let blue = Array("blue".utf8)
-        let r = try a.put("colour", value: blue, wallMs: 1_000, now: H.ms(10)).0.get()
+        let r = try a.put("colour", value: blue, wallMs: 1_000, now: Fixture.ms(10)).0.get()
         let sig = try #require(r.signature)
         #expect(sig.publicKey == authA.publicKey)
         #expect(authA.verify(sig.bytes, of: SignedClaim.record(r), publicKey: sig.publicKey))
@@ -322,7 +335,8 @@ enum TT {
         let forgeries = [valueChanged, deleted, keyChanged, forgedByC, unsigned]
         for (k, forged) in forgeries.enumerated() {
             let e = b.receive(
-                TT.gossip(from: 20 + k, [.record(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
+                TT.gossip(from: 20 + k, [.record(forged)]), from: Fixture.address(20 + k),
+                now: Fixture.ms(20 + Int64(k)))
             #expect(b.stats.signaturesRejected == k + 1)
             #expect(RS.keyChanges(e).isEmpty)
             #expect(RS.persistedRecords(e).isEmpty)
@@ -333,7 +347,7 @@ enum TT {
         #expect(b.stats.recordsApplied == 0)
 
         // The genuine record, delivered afterwards, is still applied.
-        let e = b.receive(TT.gossip(from: 0, [.record(r)]), from: H.address(0), now: H.ms(40))
+        let e = b.receive(TT.gossip(from: 0, [.record(r)]), from: Fixture.address(0), now: Fixture.ms(40))
         #expect(RS.keyChanges(e).map(\.record) == [r])
         #expect(b.get("colour").siblings == [r])
         #expect(b.stats.recordsApplied == 1)
@@ -341,17 +355,17 @@ enum TT {
 
         // A newer write supersedes it; replaying the old one changes nothing.
         let green = Array("green".utf8)
-        let r2 = try a.put("colour", value: green, wallMs: 2_000, now: H.ms(50)).0.get()
-        _ = b.receive(TT.gossip(from: 0, [.record(r2)]), from: H.address(0), now: H.ms(60))
+        let r2 = try a.put("colour", value: green, wallMs: 2_000, now: Fixture.ms(50)).0.get()
+        _ = b.receive(TT.gossip(from: 0, [.record(r2)]), from: Fixture.address(0), now: Fixture.ms(60))
         #expect(b.get("colour").siblings.map(\.value) == [green])
         let redundant = b.stats.recordsRedundant
-        let replay = b.receive(TT.gossip(from: 2, [.record(r)]), from: H.address(2), now: H.ms(70))
+        let replay = b.receive(TT.gossip(from: 2, [.record(r)]), from: Fixture.address(2), now: Fixture.ms(70))
         #expect(b.stats.recordsRedundant == redundant + 1)
         #expect(RS.keyChanges(replay).isEmpty)
         #expect(b.get("colour").siblings.map(\.value) == [green])
         #expect(b.stats.recordsApplied == 2)
         // So does replaying the current one.
-        let again = b.receive(TT.gossip(from: 2, [.record(r2)]), from: H.address(2), now: H.ms(80))
+        let again = b.receive(TT.gossip(from: 2, [.record(r2)]), from: Fixture.address(2), now: Fixture.ms(80))
         #expect(b.stats.recordsRedundant == redundant + 2)
         #expect(RS.keyChanges(again).isEmpty)
         #expect(b.stats.signaturesRejected == forgeries.count)
@@ -362,7 +376,7 @@ enum TT {
         let authC = TT.auth(2)
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
-        let ev = try a.event("deploy", payload: [1, 2, 3], now: H.ms(10)).0.get()
+        let ev = try a.event("deploy", payload: [1, 2, 3], now: Fixture.ms(10)).0.get()
         let sig = try #require(ev.signature)
         #expect(authA.verify(sig.bytes, of: SignedClaim.event(ev), publicKey: sig.publicKey))
 
@@ -380,7 +394,8 @@ enum TT {
         let forgeries = [forgedC, forgedUnderA, renamed, unsigned]
         for (k, forged) in forgeries.enumerated() {
             let e = b.receive(
-                TT.gossip(from: 20 + k, [.event(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
+                TT.gossip(from: 20 + k, [.event(forged)]), from: Fixture.address(20 + k), now: Fixture.ms(20 + Int64(k))
+            )
             #expect(b.stats.signaturesRejected == k + 1)
             #expect(RS.userEvents(e).isEmpty)
             #expect(RS.persistedEvents(e).isEmpty)
@@ -389,12 +404,12 @@ enum TT {
         #expect(b.stats.eventsReceived == 0)
         #expect(b.lamport == 0, "a forged event does not move the Lamport clock")
 
-        let e = b.receive(TT.gossip(from: 0, [.event(ev)]), from: H.address(0), now: H.ms(40))
+        let e = b.receive(TT.gossip(from: 0, [.event(ev)]), from: Fixture.address(0), now: Fixture.ms(40))
         #expect(RS.userEvents(e).map(\.event) == [ev])
         #expect(b.stats.eventsReceived == 1)
         #expect(b.recentEvents == [ev])
         // Once delivered, a copy is a duplicate.
-        let dup = b.receive(TT.gossip(from: 2, [.event(ev)]), from: H.address(2), now: H.ms(50))
+        let dup = b.receive(TT.gossip(from: 2, [.event(ev)]), from: Fixture.address(2), now: Fixture.ms(50))
         #expect(RS.userEvents(dup).isEmpty)
         #expect(b.stats.eventsRedundant == 1)
         #expect(b.stats.signaturesRejected == forgeries.count)
@@ -405,7 +420,7 @@ enum TT {
         let authC = TT.auth(2)
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
-        let q = try a.query("uptime", payload: [7], timeout: .seconds(5), now: H.ms(10)).0.get()
+        let q = try a.query("uptime", payload: [7], timeout: .seconds(5), now: Fixture.ms(10)).0.get()
         let sig = try #require(q.signature)
         #expect(authA.verify(sig.bytes, of: SignedClaim.query(q), publicKey: sig.publicKey))
 
@@ -418,12 +433,13 @@ enum TT {
         unsigned.signature = nil
         for (k, forged) in [redirected, forgedC, unsigned].enumerated() {
             let e = b.receive(
-                TT.gossip(from: 20 + k, [.query(forged)]), from: H.address(20 + k), now: H.ms(20 + Int64(k)))
+                TT.gossip(from: 20 + k, [.query(forged)]), from: Fixture.address(20 + k), now: Fixture.ms(20 + Int64(k))
+            )
             #expect(b.stats.signaturesRejected == k + 1)
             #expect(TT.queriesReceived(e).isEmpty)
             #expect(!b.replicated.eventsSeen.contains(q.id))
         }
-        let e = b.receive(TT.gossip(from: 0, [.query(q)]), from: H.address(0), now: H.ms(40))
+        let e = b.receive(TT.gossip(from: 0, [.query(q)]), from: Fixture.address(0), now: Fixture.ms(40))
         #expect(TT.queriesReceived(e) == [q])
         #expect(b.stats.signaturesRejected == 3)
     }
@@ -431,31 +447,33 @@ enum TT {
     // MARK: 3. Without an authenticator
 
     @Test func withoutAnAuthenticatorNothingIsSignedOrChecked() throws {
-        var a = H.core(0, knows: [0, 1, 2])
-        var b = H.core(1, knows: [0, 1, 2])
+        var a = Fixture.core(0, knows: [0, 1, 2])
+        var b = Fixture.core(1, knows: [0, 1, 2])
         #expect(a.me.signature == nil)
-        let r = try a.put("k", value: [1], wallMs: 1, now: H.ms(1)).0.get()
-        let ev = try a.event("e", payload: [2], now: H.ms(2)).0.get()
-        let q = try a.query("q", payload: [3], timeout: .seconds(1), now: H.ms(3)).0.get()
+        let r = try a.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
+        let ev = try a.event("e", payload: [2], now: Fixture.ms(2)).0.get()
+        let q = try a.query("q", payload: [3], timeout: .seconds(1), now: Fixture.ms(3)).0.get()
         #expect(r.signature == nil && ev.signature == nil && q.signature == nil)
 
         // Unsigned claims are taken as before — and so are badly signed ones (not checked).
-        var garbage = H.member(2, incarnation: 5)
+        var garbage = Fixture.member(2, incarnation: 5)
         garbage.signature = Signature(
             publicKey: [UInt8](repeating: 9, count: 32), bytes: [UInt8](repeating: 9, count: 64))
         let e = b.receive(
             TT.gossip(
                 from: 0,
                 [
-                    .alive(H.member(0, incarnation: 2)), .record(r), .event(ev), .query(q), .alive(garbage),
-                ]), from: H.address(0), now: H.ms(10))
-        #expect(b.member(H.id(0))?.incarnation == 2)
-        #expect(b.member(H.id(2)) == garbage)
+                    .alive(Fixture.member(0, incarnation: 2)), .record(r), .event(ev), .query(q), .alive(garbage),
+                ]), from: Fixture.address(0), now: Fixture.ms(10))
+        #expect(b.member(Fixture.id(0))?.incarnation == 2)
+        #expect(b.member(Fixture.id(2)) == garbage)
         #expect(b.get("k").siblings == [r])
         #expect(RS.userEvents(e).map(\.event) == [ev])
         #expect(TT.queriesReceived(e) == [q])
-        _ = b.receive(TT.gossip(from: 0, [.left(id: H.id(0), incarnation: 2)]), from: H.address(0), now: H.ms(20))
-        #expect(b.member(H.id(0))?.status == .left)
+        _ = b.receive(
+            TT.gossip(from: 0, [.left(id: Fixture.id(0), incarnation: 2)]), from: Fixture.address(0),
+            now: Fixture.ms(20))
+        #expect(b.member(Fixture.id(0))?.status == .left)
         #expect(b.stats.signaturesRejected == 0)
         #expect(b.peerScores.allSatisfy { $0.value.invalid == 0 })
     }
@@ -464,18 +482,18 @@ enum TT {
 
     @Test func signedUpdatesRoundTripThroughTheWire() throws {
         var a = TT.core(0, knows: [0, 1, 2])
-        let r = try a.put("colour", value: Array("blue".utf8), wallMs: 1_000, now: H.ms(1)).0.get()
-        let tomb = try a.put("colour", value: nil, wallMs: 1_001, now: H.ms(2)).0.get()
-        let ev = try a.event("deploy", payload: [1, 2], coalesce: true, now: H.ms(3)).0.get()
+        let r = try a.put("colour", value: Array("blue".utf8), wallMs: 1_000, now: Fixture.ms(1)).0.get()
+        let tomb = try a.put("colour", value: nil, wallMs: 1_001, now: Fixture.ms(2)).0.get()
+        let ev = try a.event("deploy", payload: [1, 2], coalesce: true, now: Fixture.ms(3)).0.get()
         let q = try a.query(
             "uptime", payload: [], filter: QueryFilter(names: ["n1"], tags: ["zone": "a", "role": "b"]),
-            timeout: .seconds(2), now: H.ms(4)
+            timeout: .seconds(2), now: Fixture.ms(4)
         ).0.get()
         var tagged = a.me
         tagged.tags = ["role": "queen", "zone": "eu-1"]
         tagged = TT.signedAlive(tagged, by: TT.auth(0))
-        let leftSig = TT.leftSignature(id: H.id(0), incarnation: 1, by: TT.auth(0))
-        var leftMember = H.member(0, status: .left)
+        let leftSig = TT.leftSignature(id: Fixture.id(0), incarnation: 1, by: TT.auth(0))
+        var leftMember = Fixture.member(0, status: .left)
         leftMember.signature = leftSig
         for s in [a.me.signature, r.signature, tomb.signature, ev.signature, q.signature] {
             let s = try #require(s)
@@ -483,20 +501,22 @@ enum TT {
         }
 
         let updates: [Update] = [
-            .alive(a.me), .alive(tagged), .alive(H.member(2)), .record(r), .record(tomb), .event(ev), .query(q),
-            .left(id: H.id(0), incarnation: 1, signature: leftSig), .left(id: H.id(2), incarnation: 1),
+            .alive(a.me), .alive(tagged), .alive(Fixture.member(2)), .record(r), .record(tomb), .event(ev), .query(q),
+            .left(id: Fixture.id(0), incarnation: 1, signature: leftSig), .left(id: Fixture.id(2), incarnation: 1),
         ]
-        let gossip = try TT.roundTrip(Packet(from: H.id(0), message: .gossip, updates: updates))
+        let gossip = try TT.roundTrip(Packet(from: Fixture.id(0), message: .gossip, updates: updates))
         _ = try TT.roundTrip(
-            Packet(from: H.id(0), message: .ping(seq: 3, target: H.id(1)), updates: [.alive(a.me), .record(r)]))
+            Packet(
+                from: Fixture.id(0), message: .ping(seq: 3, target: Fixture.id(1)), updates: [.alive(a.me), .record(r)])
+        )
         for sync: Sync in [
             .join(exchange: 1, members: [a.me]),
-            .joinReply(exchange: 2, members: [a.me, tagged, leftMember, H.member(2)]),
+            .joinReply(exchange: 2, members: [a.me, tagged, leftMember, Fixture.member(2)]),
             .entries(exchange: 3, bits: 1, buckets: [0, 1], members: [tagged, leftMember], isReply: true),
             .stateRecords(exchange: 4, records: [r, tomb], through: [r.dot], complete: true, digest: []),
             .recentEvents(exchange: 5, events: [ev]),
         ] {
-            _ = try TT.roundTrip(Packet(from: H.id(0), message: .sync(sync)))
+            _ = try TT.roundTrip(Packet(from: Fixture.id(0), message: .sync(sync)))
         }
         // Each update on its own too (durable logs store them so).
         for u in updates {
@@ -513,7 +533,7 @@ enum TT {
         let a = TT.core(0, knows: [0, 1])
         // The packet ends with the member's signature (flag, 32-byte key, 64-byte signature),
         // then its certificate flag (0: none).
-        let bytes = Wire.encode(Packet(from: H.id(0), message: .gossip, updates: [.alive(a.me)]))
+        let bytes = Wire.encode(Packet(from: Fixture.id(0), message: .gossip, updates: [.alive(a.me)]))
         let sigBytes = Signature.publicKeyBytes + Signature.signatureBytes
         let flagAt = bytes.count - 1 - sigBytes - 1
         #expect(bytes[flagAt] == 1)
@@ -532,14 +552,15 @@ enum TT {
         #expect(throws: WireError.self) { try Wire.decode(unsignedFlag) }
         // A record and an event with truncated signatures.
         var b = TT.core(1, knows: [0, 1])
-        let r = try b.put("k", value: [1], wallMs: 1, now: H.ms(1)).0.get()
-        let ev = try b.event("e", payload: [], now: H.ms(2)).0.get()
+        let r = try b.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
+        let ev = try b.event("e", payload: [], now: Fixture.ms(2)).0.get()
         for u: Update in [
             .record(r), .event(ev),
             .left(
-                id: H.id(1), incarnation: 1, signature: TT.leftSignature(id: H.id(1), incarnation: 1, by: TT.auth(1))),
+                id: Fixture.id(1), incarnation: 1,
+                signature: TT.leftSignature(id: Fixture.id(1), incarnation: 1, by: TT.auth(1))),
         ] {
-            let full = Wire.encode(Packet(from: H.id(1), message: .gossip, updates: [u]))
+            let full = Wire.encode(Packet(from: Fixture.id(1), message: .gossip, updates: [u]))
             let short = Array(full.dropLast(10))
             #expect(throws: WireError.truncated(offset: short.count)) { try Wire.decode(short) }
         }
@@ -556,64 +577,69 @@ enum TT {
     }
 
     @Test func floodBeyondTheBurstIsDroppedAndHeldAgainstTheSender() throws {
-        var b = H.core(1, knows: [0, 1, 2], settings: Self.tightLimits)
+        var b = Fixture.core(1, knows: [0, 1, 2], settings: Self.tightLimits)
         let x = 2
         func ping(_ seq: UInt32, _ updates: [Update] = [], at ms: Int64) -> [Effect] {
-            b.receive(H.packet(from: x, .ping(seq: seq, target: H.id(1)), updates), from: H.address(x), now: H.ms(ms))
+            b.receive(
+                Fixture.packet(from: x, .ping(seq: seq, target: Fixture.id(1)), updates), from: Fixture.address(x),
+                now: Fixture.ms(ms))
         }
 
         // Window 1 (t = 100 ms): the burst of 5 passes, the rest is dropped with its updates.
         var acks = 0
         for s in 1...5 { acks += TT.acks(ping(UInt32(s), at: 100), to: x) }
         #expect(acks == 5)
-        let dropped = ping(6, [.alive(H.member(7))], at: 100)
+        let dropped = ping(6, [.alive(Fixture.member(7))], at: 100)
         #expect(TT.acks(dropped, to: x) == 0)
         #expect(TT.acks(ping(7, at: 100), to: x) == 0)
         #expect(b.stats.rateLimited == 2)
-        #expect(b.member(H.id(7)) == nil, "updates in a dropped packet are not applied")
-        #expect(b.score(of: H.id(x)) == -5, "one breach per 100 ms window, however many packets")
+        #expect(b.member(Fixture.id(7)) == nil, "updates in a dropped packet are not applied")
+        #expect(b.score(of: Fixture.id(x)) == -5, "one breach per 100 ms window, however many packets")
 
         // One second later the bucket has refilled (to the burst, not beyond).
-        let refilled = ping(8, [.alive(H.member(7))], at: 1_100)
+        let refilled = ping(8, [.alive(Fixture.member(7))], at: 1_100)
         #expect(TT.acks(refilled, to: x) == 1)
-        #expect(b.member(H.id(7)) != nil)
-        #expect(b.score(of: H.id(x)) == -4, "a first delivery is rewarded")
+        #expect(b.member(Fixture.id(7)) != nil)
+        #expect(b.score(of: Fixture.id(x)) == -4, "a first delivery is rewarded")
         acks = 0
         for s in 9...12 { acks += TT.acks(ping(UInt32(s), at: 1_100), to: x) }
         #expect(acks == 4)
         #expect(TT.acks(ping(13, at: 1_100), to: x) == 0)
         #expect(b.stats.rateLimited == 3)
-        #expect(b.score(of: H.id(x)) == -5 * 4 + 1, "penalties grow with the square of the breaches")
-        #expect(!b.isGraylisted(H.id(x)))
+        #expect(b.score(of: Fixture.id(x)) == -5 * 4 + 1, "penalties grow with the square of the breaches")
+        #expect(!b.isGraylisted(Fixture.id(x)))
 
         // Window 3 (100 ms later, one token back): the third breach graylists it.
         #expect(TT.acks(ping(14, at: 1_200), to: x) == 1)
         let third = ping(15, at: 1_200)
         #expect(TT.acks(third, to: x) == 0)
-        #expect(b.score(of: H.id(x)) == -5 * 9 + 1)
-        #expect(TT.graylisted(third) == [H.id(x)])
-        #expect(b.isGraylisted(H.id(x)))
+        #expect(b.score(of: Fixture.id(x)) == -5 * 9 + 1)
+        #expect(TT.graylisted(third) == [Fixture.id(x)])
+        #expect(b.isGraylisted(Fixture.id(x)))
         #expect(b.stats.peersGraylisted == 1)
         #expect(b.stats.offences == 3)
 
         // Graylisted: its piggybacked news is ignored, but its pings are still acked.
-        let later = ping(16, [.alive(H.member(8)), .suspect(id: H.id(0), incarnation: 1, from: H.id(x))], at: 2_200)
+        let later = ping(
+            16, [.alive(Fixture.member(8)), .suspect(id: Fixture.id(0), incarnation: 1, from: Fixture.id(x))], at: 2_200
+        )
         #expect(TT.acks(later, to: x) == 1)
         #expect(b.stats.graylistedUpdatesIgnored == 2)
-        #expect(b.member(H.id(8)) == nil)
-        #expect(b.member(H.id(0))?.status == .alive)
+        #expect(b.member(Fixture.id(8)) == nil)
+        #expect(b.member(Fixture.id(0))?.status == .alive)
         #expect(TT.graylisted(later).isEmpty, "graylisted once, announced once")
         // Another member's packets are unaffected.
-        _ = b.receive(TT.gossip(from: 0, [.alive(H.member(8))]), from: H.address(0), now: H.ms(2_200))
-        #expect(b.member(H.id(8)) != nil)
+        _ = b.receive(TT.gossip(from: 0, [.alive(Fixture.member(8))]), from: Fixture.address(0), now: Fixture.ms(2_200))
+        #expect(b.member(Fixture.id(8)) != nil)
     }
 
     @Test func strangersShareOneBucket() {
-        var b = H.core(1, knows: [0, 1, 2], settings: Self.tightLimits)
+        var b = Fixture.core(1, knows: [0, 1, 2], settings: Self.tightLimits)
         func acked(_ from: Int, _ seq: UInt32) -> Bool {
             TT.acks(
                 b.receive(
-                    H.packet(from: from, .ping(seq: seq, target: H.id(1))), from: H.address(from), now: H.ms(100)),
+                    Fixture.packet(from: from, .ping(seq: seq, target: Fixture.id(1))), from: Fixture.address(from),
+                    now: Fixture.ms(100)),
                 to: from) == 1
         }
         // Strangers 50 and 51 share a bucket of 5 × 2 = 10 packets.
@@ -632,44 +658,45 @@ enum TT {
         var s = Settings.lan
         s.trust.bytesPerSecond = 1_000
         s.trust.byteBurst = 1_000
-        var b = H.core(1, knows: [0, 1, 2], settings: s)
-        let p = H.packet(from: 2, .ping(seq: 1, target: H.id(1)))
-        #expect(TT.acks(b.receive(p, from: H.address(2), bytes: 600, now: H.ms(10)), to: 2) == 1)
-        #expect(TT.acks(b.receive(p, from: H.address(2), bytes: 600, now: H.ms(10)), to: 2) == 0)
+        var b = Fixture.core(1, knows: [0, 1, 2], settings: s)
+        let p = Fixture.packet(from: 2, .ping(seq: 1, target: Fixture.id(1)))
+        #expect(TT.acks(b.receive(p, from: Fixture.address(2), bytes: 600, now: Fixture.ms(10)), to: 2) == 1)
+        #expect(TT.acks(b.receive(p, from: Fixture.address(2), bytes: 600, now: Fixture.ms(10)), to: 2) == 0)
         #expect(b.stats.rateLimited == 1)
         // Stream frames are not billed by the byte.
-        #expect(TT.acks(b.receive(p, from: H.address(2), via: .stream, bytes: 600, now: H.ms(10)), to: 2) == 1)
+        #expect(
+            TT.acks(b.receive(p, from: Fixture.address(2), via: .stream, bytes: 600, now: Fixture.ms(10)), to: 2) == 1)
         // 400 bytes were left; 100 ms refills 100 more: 500 is not enough, 600 is.
-        #expect(TT.acks(b.receive(p, from: H.address(2), bytes: 600, now: H.ms(110)), to: 2) == 0)
+        #expect(TT.acks(b.receive(p, from: Fixture.address(2), bytes: 600, now: Fixture.ms(110)), to: 2) == 0)
         #expect(b.stats.rateLimited == 2)
-        #expect(TT.acks(b.receive(p, from: H.address(2), bytes: 600, now: H.ms(210)), to: 2) == 1)
+        #expect(TT.acks(b.receive(p, from: Fixture.address(2), bytes: 600, now: Fixture.ms(210)), to: 2) == 1)
         #expect(b.stats.rateLimited == 2)
     }
 
     // MARK: 6. Scores
 
     @Test func penaltiesAreSquaredDecayAndAreForgiven() throws {
-        let x = H.id(2)
+        let x = Fixture.id(2)
         var b = TT.core(1, knows: [0, 1, 2])
         // X re-announces itself through node 0 (so B knows the address X sends from);
         // node 0 is rewarded for the first delivery, a repeat earns nothing.
-        let announce = TT.signedAlive(H.member(2, incarnation: 2), by: TT.auth(2))
-        _ = b.receive(TT.gossip(from: 0, [.alive(announce)]), from: H.address(0), now: H.ms(10))
+        let announce = TT.signedAlive(Fixture.member(2, incarnation: 2), by: TT.auth(2))
+        _ = b.receive(TT.gossip(from: 0, [.alive(announce)]), from: Fixture.address(0), now: Fixture.ms(10))
         #expect(b.member(x) == announce)
-        #expect(b.score(of: H.id(0)) == 1)
-        _ = b.receive(TT.gossip(from: 0, [.alive(announce)]), from: H.address(0), now: H.ms(11))
-        #expect(b.score(of: H.id(0)) == 1)
+        #expect(b.score(of: Fixture.id(0)) == 1)
+        _ = b.receive(TT.gossip(from: 0, [.alive(announce)]), from: Fixture.address(0), now: Fixture.ms(11))
+        #expect(b.score(of: Fixture.id(0)) == 1)
 
         // One invalid signature…
-        var forged = H.member(0, incarnation: 5)
+        var forged = Fixture.member(0, incarnation: 5)
         forged = TT.signedAlive(forged, by: TT.auth(2), key: TT.auth(0).publicKey)
-        let first = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: H.address(2), now: H.ms(20))
+        let first = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), now: Fixture.ms(20))
         let one = b.score(of: x)
         #expect(one == -20)
         #expect(TT.graylisted(first).isEmpty)
         // …then three malformed packets from X's address: four offences cost 16 times one.
         var effects: [Effect] = []
-        for k in 0..<3 { effects += b.rejected(from: H.address(2), now: H.ms(21 + Int64(k))) }
+        for k in 0..<3 { effects += b.rejected(from: Fixture.address(2), now: Fixture.ms(21 + Int64(k))) }
         let four = b.score(of: x)
         #expect(four == -320)
         #expect(one > four / 4, "one offence costs less than a quarter of four")
@@ -679,13 +706,13 @@ enum TT {
         #expect(b.stats.packetsRejected == 3)
         #expect(b.stats.offences == 4)
         // Another offence announces nothing new.
-        let fifth = b.rejected(from: H.address(2), now: H.ms(30))
-        #expect(H.events(fifth).isEmpty)
+        let fifth = b.rejected(from: Fixture.address(2), now: Fixture.ms(30))
+        #expect(Fixture.events(fifth).isEmpty)
         #expect(b.score(of: x) == -500)
 
         // An address no member uses: counted, held against no one.
         let scores = b.peerScores
-        _ = b.rejected(from: Address(host: "10.9.9.9", port: 1), now: H.ms(40))
+        _ = b.rejected(from: Address(host: "10.9.9.9", port: 1), now: Fixture.ms(40))
         #expect(b.stats.packetsRejected == 5)
         #expect(b.peerScores == scores)
         #expect(b.stats.offences == 5)
@@ -702,7 +729,7 @@ enum TT {
         var forgivenAt: [Int] = []
         for k in 1...(expectedTick + 10) {
             // The decay timer (armed at 10 ms by node 0's reward) fires once a second: once per tick.
-            let e = b.tick(now: H.ms(20 + Int64(k) * 1_000))
+            let e = b.tick(now: Fixture.ms(20 + Int64(k) * 1_000))
             let now = b.score(of: x)
             #expect(now > previous, "tick \(k): the score recovers")
             previous = now
@@ -712,41 +739,41 @@ enum TT {
         }
         #expect(forgivenAt == [expectedTick])
         #expect(b.score(of: x) >= -30)
-        #expect(b.score(of: H.id(0)) < 1, "rewards fade too")
+        #expect(b.score(of: Fixture.id(0)) < 1, "rewards fade too")
     }
 
     @Test func aSecondOffenceGraylistsAndGraylistedUpdatesGoUnchecked() {
         var b = TT.core(1, knows: [0, 1, 2, 3])
-        let forged = TT.signedAlive(H.member(0, incarnation: 5), by: TT.auth(3), key: TT.auth(0).publicKey)
+        let forged = TT.signedAlive(Fixture.member(0, incarnation: 5), by: TT.auth(3), key: TT.auth(0).publicKey)
         // Sent via different relays: each gets one offence, -20; nobody is graylisted.
         var effects: [Effect] = []
         for (k, relay) in [2, 3].enumerated() {
             effects += b.receive(
-                TT.gossip(from: relay, [.alive(forged)]), from: H.address(relay), now: H.ms(10 + Int64(k)))
+                TT.gossip(from: relay, [.alive(forged)]), from: Fixture.address(relay), now: Fixture.ms(10 + Int64(k)))
         }
-        #expect(b.score(of: H.id(2)) == -20 && b.score(of: H.id(3)) == -20)
+        #expect(b.score(of: Fixture.id(2)) == -20 && b.score(of: Fixture.id(3)) == -20)
         #expect(TT.graylisted(effects).isEmpty && TT.evictions(effects).isEmpty)
         #expect(b.stats.signaturesRejected == 2)
         // A second forgery from relay 2: -80, graylisted, no eviction yet.
-        let second = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: H.address(2), now: H.ms(20))
-        #expect(b.score(of: H.id(2)) == -80)
-        #expect(TT.graylisted(second) == [H.id(2)])
+        let second = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), now: Fixture.ms(20))
+        #expect(b.score(of: Fixture.id(2)) == -80)
+        #expect(TT.graylisted(second) == [Fixture.id(2)])
         #expect(TT.evictions(second).isEmpty)
         // Graylisted: its updates are no longer even checked (ignored instead).
-        _ = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: H.address(2), now: H.ms(30))
+        _ = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), now: Fixture.ms(30))
         #expect(b.stats.signaturesRejected == 3)
         #expect(b.stats.graylistedUpdatesIgnored == 1)
-        #expect(b.score(of: H.id(2)) == -80)
+        #expect(b.score(of: Fixture.id(2)) == -80)
     }
 
     // MARK: 7. Freeloading helpers
 
     @Test func helperThatIgnoresPingReqsButAnswersTheAuditIsPenalized() throws {
-        var a = H.core(0, knows: [0, 1, 2, 3, 4])
+        var a = Fixture.core(0, knows: [0, 1, 2, 3, 4])
         let ping = try #require(TT.firstPing(&a, from: .zero))
         // The target does not ack: at the probe timeout, three helpers are asked.
         let asked = advance(&a, from: ping.at, to: ping.at + .milliseconds(510))
-        let helpers = H.sends(asked).compactMap { s -> NodeID? in
+        let helpers = Fixture.sends(asked).compactMap { s -> NodeID? in
             if case .pingReq(let seq, let target, _) = s.0.message, seq == ping.seq, target == ping.target {
                 s.1.id
             } else {
@@ -757,7 +784,7 @@ enum TT {
         let nacker = helpers[0]
         let freeloader = helpers[1]
         let unreachable = helpers[2]
-        func address(_ id: NodeID) -> Address { H.address(Int(id.high)) }
+        func address(_ id: NodeID) -> Address { Fixture.address(Int(id.high)) }
 
         // The nacker answers in time; the other two say nothing.
         _ = a.receive(
@@ -772,7 +799,7 @@ enum TT {
         #expect(Set(audits.values) == [freeloader, unreachable], "the nacker is not audited")
         for (seq, helper) in audits {
             #expect(
-                H.sends(audit).contains {
+                Fixture.sends(audit).contains {
                     $0.0.message == .ping(seq: seq, target: helper)
                         && $0.1 == Peer(id: helper, address: address(helper))
                 })
@@ -807,20 +834,20 @@ enum TT {
     }
 
     @Test func helperThatForwardsTheAckIsRewardedNotAudited() throws {
-        var a = H.core(0, knows: [0, 1, 2, 3, 4])
+        var a = Fixture.core(0, knows: [0, 1, 2, 3, 4])
         let ping = try #require(TT.firstPing(&a, from: .zero))
         let asked = advance(&a, from: ping.at, to: ping.at + .milliseconds(510))
-        let helpers = H.sends(asked).compactMap { s -> NodeID? in
+        let helpers = Fixture.sends(asked).compactMap { s -> NodeID? in
             if case .pingReq(let seq, _, _) = s.0.message, seq == ping.seq { s.1.id } else { nil }
         }
         try #require(helpers.count == 3)
         // One helper forwards the target's ack; the others nack.
         _ = a.receive(
-            Packet(from: helpers[0], message: .ack(seq: ping.seq)), from: H.address(Int(helpers[0].high)),
+            Packet(from: helpers[0], message: .ack(seq: ping.seq)), from: Fixture.address(Int(helpers[0].high)),
             now: ping.at + .milliseconds(600))
         for h in helpers.dropFirst() {
             _ = a.receive(
-                Packet(from: h, message: .nack(seq: ping.seq)), from: H.address(Int(h.high)),
+                Packet(from: h, message: .nack(seq: ping.seq)), from: Fixture.address(Int(h.high)),
                 now: ping.at + .milliseconds(900))
         }
         advance(&a, from: ping.at + .milliseconds(900), to: ping.at + .milliseconds(1_600))
@@ -836,12 +863,12 @@ enum TT {
         // Review found applyRecord raised writeCounter for a record of our own origin before
         // verifying it: one unsigned record could exhaust an authenticating node's counter.
         var b = TT.core(1, knows: [0, 1, 2])
-        let forged = RS.record("k", [1], H.id(1), (UInt64(1) << 62) - 1)
-        _ = b.receive(TT.gossip(from: 2, [.record(forged)]), from: H.address(2), now: H.ms(10))
+        let forged = RS.record("k", [1], Fixture.id(1), (UInt64(1) << 62) - 1)
+        _ = b.receive(TT.gossip(from: 2, [.record(forged)]), from: Fixture.address(2), now: Fixture.ms(10))
         #expect(b.stats.signaturesRejected == 1)
         #expect(b.get("k").siblings.isEmpty)
-        let first = b.put("x", value: [1], wallMs: 1, now: H.ms(20)).0
-        let second = b.put("y", value: [1], wallMs: 1, now: H.ms(30)).0
+        let first = b.put("x", value: [1], wallMs: 1, now: Fixture.ms(20)).0
+        let second = b.put("y", value: [1], wallMs: 1, now: Fixture.ms(30)).0
         #expect(b.replicated.writeCounter == 2)
         #expect((try? first.get())?.dot.counter == 1)
         #expect((try? second.get())?.dot.counter == 2)
@@ -853,14 +880,14 @@ enum TT {
         // only as far as signed evidence.
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
-        let r = try a.put("colour", value: [1], wallMs: 1_000, now: H.ms(10)).0.get()
+        let r = try a.put("colour", value: [1], wallMs: 1_000, now: Fixture.ms(10)).0.get()
         var altered = r
         altered.value = [2]
         let sync = Sync.stateRecords(exchange: 9, records: [altered], through: [r.dot], complete: true, digest: [])
-        _ = b.receive(H.packet(from: 2, .sync(sync)), from: H.address(2), via: .stream, now: H.ms(20))
+        _ = b.receive(Fixture.packet(from: 2, .sync(sync)), from: Fixture.address(2), via: .stream, now: Fixture.ms(20))
         #expect(b.stats.signaturesRejected == 1)
         #expect(b.get("colour").siblings.isEmpty)
-        _ = b.receive(TT.gossip(from: 0, [.record(r)]), from: H.address(0), now: H.ms(30))
+        _ = b.receive(TT.gossip(from: 0, [.record(r)]), from: Fixture.address(0), now: Fixture.ms(30))
         #expect(b.stats.recordsRedundant == 0)
         #expect(b.get("colour").siblings == [r])
     }
@@ -869,47 +896,50 @@ enum TT {
         // A graylisted peer's stream exchanges (push-pull entries, join, state records) are
         // ignored like its piggybacked updates.
         var b = TT.core(1, knows: [0, 1, 2, 3])
-        let forged = TT.signedAlive(H.member(0, incarnation: 5), by: TT.auth(2), key: TT.auth(0).publicKey)
+        let forged = TT.signedAlive(Fixture.member(0, incarnation: 5), by: TT.auth(2), key: TT.auth(0).publicKey)
         for k in 0..<2 {
-            _ = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: H.address(2), now: H.ms(10 + Int64(k)))
+            _ = b.receive(
+                TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), now: Fixture.ms(10 + Int64(k)))
         }
-        #expect(b.isGraylisted(H.id(2)))
+        #expect(b.isGraylisted(Fixture.id(2)))
         _ = b.receive(
-            TT.gossip(from: 2, [.suspect(id: H.id(3), incarnation: 1, from: H.id(2))]), from: H.address(2),
-            now: H.ms(12))
-        #expect(b.member(H.id(3))?.status == .alive, "piggybacked: ignored")
+            TT.gossip(from: 2, [.suspect(id: Fixture.id(3), incarnation: 1, from: Fixture.id(2))]),
+            from: Fixture.address(2),
+            now: Fixture.ms(12))
+        #expect(b.member(Fixture.id(3))?.status == .alive, "piggybacked: ignored")
         let sync = Sync.entries(
-            exchange: 4, bits: 0, buckets: [0], members: [H.member(3, status: .dead)], isReply: false)
-        _ = b.receive(H.packet(from: 2, .sync(sync)), from: H.address(2), via: .stream, now: H.ms(13))
-        #expect(b.member(H.id(3))?.status == .alive)
+            exchange: 4, bits: 0, buckets: [0], members: [Fixture.member(3, status: .dead)], isReply: false)
+        _ = b.receive(Fixture.packet(from: 2, .sync(sync)), from: Fixture.address(2), via: .stream, now: Fixture.ms(13))
+        #expect(b.member(Fixture.id(3))?.status == .alive)
     }
 
     @Test func malformedPacketsFromInitialMembersAreHeldAgainstThem() {
         // rejected(from:) finds members the core was built knowing (not yet indexed by
         // address) too.
-        var b = H.core(1, knows: [0, 1, 2])
-        _ = b.rejected(from: H.address(2), now: H.ms(10))
+        var b = Fixture.core(1, knows: [0, 1, 2])
+        _ = b.rejected(from: Fixture.address(2), now: Fixture.ms(10))
         #expect(b.stats.packetsRejected == 1)
-        #expect(b.score(of: H.id(2)) == -20)
+        #expect(b.score(of: Fixture.id(2)) == -20)
         // A second one: squared.
-        _ = b.rejected(from: H.address(2), now: H.ms(30))
-        #expect(b.score(of: H.id(2)) == -80)
+        _ = b.rejected(from: Fixture.address(2), now: Fixture.ms(30))
+        #expect(b.score(of: Fixture.id(2)) == -80)
     }
 
     /// A packet claiming to be from member 2 but sent from member 3's host: the forgery is
     /// rejected, and nobody's standing changes (a spoofed `from` cannot get 2 graylisted).
     @Test func aSpoofedSenderIsNotHeldToAccount() {
         var b = TT.core(1, knows: [0, 1, 2, 3])
-        let forged = TT.signedAlive(H.member(0, incarnation: 5), by: TT.auth(3), key: TT.auth(0).publicKey)
+        let forged = TT.signedAlive(Fixture.member(0, incarnation: 5), by: TT.auth(3), key: TT.auth(0).publicKey)
         for k in 0..<3 {
-            _ = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: H.address(3), now: H.ms(10 + Int64(k)))
+            _ = b.receive(
+                TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(3), now: Fixture.ms(10 + Int64(k)))
         }
         #expect(b.stats.signaturesRejected == 3)
-        #expect(b.score(of: H.id(2)) == 0)
-        #expect(!b.isGraylisted(H.id(2)))
+        #expect(b.score(of: Fixture.id(2)) == 0)
+        #expect(!b.isGraylisted(Fixture.id(2)))
         // From its own host the same packets count against it.
-        _ = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: H.address(2), now: H.ms(20))
-        #expect(b.score(of: H.id(2)) == -20)
+        _ = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), now: Fixture.ms(20))
+        #expect(b.score(of: Fixture.id(2)) == -20)
     }
 
     /// Event anti-entropy: an event gossip missed reaches a node through a state sync, in
@@ -917,12 +947,12 @@ enum TT {
     @Test func missedEventsArriveThroughStateSync() throws {
         var a = TT.core(0, knows: [0, 1])
         var b = TT.core(1, knows: [0, 1])
-        let ea = try a.event("from-a", payload: [1], now: H.ms(10)).0.get()
-        let eb = try b.event("from-b", payload: [2], now: H.ms(10)).0.get()
+        let ea = try a.event("from-a", payload: [1], now: Fixture.ms(10)).0.get()
+        let eb = try b.event("from-b", payload: [2], now: Fixture.ms(10)).0.get()
         #expect(!b.replicated.eventsSeen.contains(ea.id) && !a.replicated.eventsSeen.contains(eb.id))
-        a.startStateSync(with: Peer(id: H.id(1), address: H.address(1)))
+        a.startStateSync(with: Peer(id: Fixture.id(1), address: Fixture.address(1)))
         // Shuttle stream packets between the two until quiet.
-        var pending = H.sends(a.flush()).filter { $0.2 == .stream }.map { (to: 1, packet: $0.0) }
+        var pending = Fixture.sends(a.flush()).filter { $0.2 == .stream }.map { (to: 1, packet: $0.0) }
         var t: Int64 = 20
         var rounds = 0
         while !pending.isEmpty && rounds < 20 {
@@ -932,9 +962,9 @@ enum TT {
             for (to, packet) in pending {
                 let effects =
                     to == 1
-                    ? b.receive(packet, from: H.address(0), via: .stream, now: H.ms(t))
-                    : a.receive(packet, from: H.address(1), via: .stream, now: H.ms(t))
-                next += H.sends(effects).filter { $0.2 == .stream }.map { (to: to == 1 ? 0 : 1, packet: $0.0) }
+                    ? b.receive(packet, from: Fixture.address(0), via: .stream, now: Fixture.ms(t))
+                    : a.receive(packet, from: Fixture.address(1), via: .stream, now: Fixture.ms(t))
+                next += Fixture.sends(effects).filter { $0.2 == .stream }.map { (to: to == 1 ? 0 : 1, packet: $0.0) }
             }
             pending = next
         }

@@ -28,7 +28,7 @@ extension Net {
 
     /// Node `accuser` meets `n` invalid signatures from `offender` (and says so at once).
     mutating func offend(_ accuser: Int, by offender: Int, times n: Int) {
-        for _ in 0..<n { cores[accuser]!.penalize(H.id(offender), .invalidSignature) }
+        for _ in 0..<n { cores[accuser]!.penalize(Fixture.id(offender), .invalidSignature) }
         absorb(cores[accuser]!.tick(now: now), from: accuser)
         settle()
     }
@@ -60,18 +60,19 @@ extension Net {
         #expect(issued >= 1)
         for i in net.cores.keys.sorted() where i != offender {
             let c = net.cores[i]!
-            #expect(c.isExcluded(H.id(offender)), "node \(i) does not refuse the offender")
-            #expect(c.member(H.id(offender))?.status == .dead)
-            #expect(c.hive.roster?.voter(for: H.id(offender)) == nil || c.hive.role != .queen)
-            let e = try #require(c.evictionsInForce.first { $0.id == H.id(offender) })
+            #expect(c.isExcluded(Fixture.id(offender)), "node \(i) does not refuse the offender")
+            #expect(c.member(Fixture.id(offender))?.status == .dead)
+            #expect(c.hive.roster?.voter(for: Fixture.id(offender)) == nil || c.hive.role != .queen)
+            let e = try #require(c.evictionsInForce.first { $0.id == Fixture.id(offender) })
             #expect(e.revocation == nil && Set(e.accusations.map(\.accuser)).count >= 2)
         }
         // The evicted member was told, and left its cell; its packets are refused.
-        #expect(net.cores[offender]!.isExcluded(H.id(offender)))
+        #expect(net.cores[offender]!.isExcluded(Fixture.id(offender)))
         #expect(net.cores[offender]!.hive.cell == nil)
         let victim = accusers.first!
         let refusedBefore = net.cores[victim]!.stats.revokedRefused
-        _ = net.cores[victim]!.receive(H.packet(from: offender, .gossip, []), from: H.address(offender), now: net.now)
+        _ = net.cores[victim]!.receive(
+            Fixture.packet(from: offender, .gossip, []), from: Fixture.address(offender), now: net.now)
         #expect(net.cores[victim]!.stats.revokedRefused == refusedBefore + 1)
         #expect(net.violations.isEmpty, "\(net.violations)")
     }
@@ -84,7 +85,7 @@ extension Net {
         net.offend(accuser, by: offender, times: 10)
         net.runDurably(for: 3_000)
         for i in net.cores.keys.sorted() {
-            #expect(!net.cores[i]!.isExcluded(H.id(offender)))
+            #expect(!net.cores[i]!.isExcluded(Fixture.id(offender)))
             #expect(net.cores[i]!.stats.evictionsIssued == 0)
         }
         // Accusers whose scores do not add up to the threshold evict nobody either.
@@ -92,7 +93,7 @@ extension Net {
         let other = Self.worker(net, except: [offender, accuser])
         for a in mild where a != other { net.offend(a, by: other, times: 2) } // -80 each
         net.runDurably(for: 1_000)
-        #expect(net.cores.values.allSatisfy { !$0.isExcluded(H.id(other)) })
+        #expect(net.cores.values.allSatisfy { !$0.isExcluded(Fixture.id(other)) })
     }
 
     @Test func requestsLeftUnansweredGetNobodyEvicted() throws {
@@ -102,12 +103,12 @@ extension Net {
         // Every other member graylists it for ignored ping-reqs: what a partition or a
         // pause looks like too. Nobody accuses it.
         for a in net.cores.keys.sorted() where a != target {
-            for _ in 0..<4 { net.cores[a]!.penalize(H.id(target), .unanswered) }
-            #expect(net.cores[a]!.isGraylisted(H.id(target)))
+            for _ in 0..<4 { net.cores[a]!.penalize(Fixture.id(target), .unanswered) }
+            #expect(net.cores[a]!.isGraylisted(Fixture.id(target)))
             net.absorb(net.cores[a]!.tick(now: net.now), from: a)
         }
         net.runDurably(for: 2_000)
-        #expect(net.cores.values.allSatisfy { !$0.isExcluded(H.id(target)) && $0.stats.accusationsSent == 0 })
+        #expect(net.cores.values.allSatisfy { !$0.isExcluded(Fixture.id(target)) && $0.stats.accusationsSent == 0 })
     }
 
     @Test func forgedOrUnjustifiedEvictionsAreRefused() throws {
@@ -118,9 +119,9 @@ extension Net {
         let receiver = net.cores.keys.sorted().first { $0 != target && $0 != forger }!
         let cell = net.cores[forger]!.hive.cell!
         func accusation(_ by: Int, penalty: UInt64, signer: Int? = nil) -> Accusation {
-            var a = Accusation(accused: H.id(target), accuser: H.id(by), atMs: 100, penalty: penalty)
+            var a = Accusation(accused: Fixture.id(target), accuser: Fixture.id(by), atMs: 100, penalty: penalty)
             a.signature = Signature(
-                publicKey: TestAuthenticator.publicKey(for: H.id(by)),
+                publicKey: TestAuthenticator.publicKey(for: Fixture.id(by)),
                 bytes: TT.auth(signer ?? by).sign(SignedClaim.accusation(a)))
             return a
         }
@@ -129,7 +130,7 @@ extension Net {
             e.signature = Signature(
                 publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.eviction(e)))
             var r = StateRecord(
-                key: e.key, value: e.encoded, dot: Dot(origin: H.id(origin), counter: counter), prev: 0,
+                key: e.key, value: e.encoded, dot: Dot(origin: Fixture.id(origin), counter: counter), prev: 0,
                 context: CausalContext(), timestamp: HLCTimestamp(physicalMs: 100, logical: 0))
             r.signature = Signature(
                 publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.record(r)))
@@ -140,19 +141,22 @@ extension Net {
             (
                 "one accuser",
                 Eviction(
-                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                    id: Fixture.id(target), issuer: Fixture.id(forger), cell: cell, term: 1, atMs: 100,
+                    expiresMs: 100_000,
                     accusations: [accusation(others[0], penalty: 10_000)])
             ),
             (
                 "penalties below the threshold",
                 Eviction(
-                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                    id: Fixture.id(target), issuer: Fixture.id(forger), cell: cell, term: 1, atMs: 100,
+                    expiresMs: 100_000,
                     accusations: [accusation(others[0], penalty: 100), accusation(others[1], penalty: 100)])
             ),
             (
                 "a forged accusation",
                 Eviction(
-                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                    id: Fixture.id(target), issuer: Fixture.id(forger), cell: cell, term: 1, atMs: 100,
+                    expiresMs: 100_000,
                     accusations: [
                         accusation(others[0], penalty: 200), accusation(others[1], penalty: 200, signer: forger),
                     ])
@@ -160,13 +164,14 @@ extension Net {
             (
                 "the same accuser twice",
                 Eviction(
-                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                    id: Fixture.id(target), issuer: Fixture.id(forger), cell: cell, term: 1, atMs: 100,
+                    expiresMs: 100_000,
                     accusations: [accusation(others[0], penalty: 200), accusation(others[0], penalty: 200)])
             ),
             (
                 "longer than the maximum",
                 Eviction(
-                    id: H.id(target), issuer: H.id(forger), cell: cell, term: 1, atMs: 100,
+                    id: Fixture.id(target), issuer: Fixture.id(forger), cell: cell, term: 1, atMs: 100,
                     expiresMs: 100 + Eviction.maximumMs + 1,
                     accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
             ),
@@ -175,12 +180,12 @@ extension Net {
         for (name, e) in cases {
             counter += 1
             // Forgive the relay each time: a graylisted sender's gossip would be ignored unread.
-            net.cores[receiver]!.trust.scores[H.id(forger)] = nil
+            net.cores[receiver]!.trust.scores[Fixture.id(forger)] = nil
             let invalid = net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected
             _ = net.cores[receiver]!.receive(
-                H.packet(from: forger, .gossip, [.record(record(e, origin: forger, counter: counter))]),
-                from: H.address(forger), now: net.now)
-            #expect(!net.cores[receiver]!.isExcluded(H.id(target)), "\(name) was obeyed")
+                Fixture.packet(from: forger, .gossip, [.record(record(e, origin: forger, counter: counter))]),
+                from: Fixture.address(forger), now: net.now)
+            #expect(!net.cores[receiver]!.isExcluded(Fixture.id(target)), "\(name) was obeyed")
             #expect(
                 net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected > invalid,
                 "\(name) was not counted")
@@ -188,17 +193,17 @@ extension Net {
         // Issued under another member's name: the record's origin is not the issuer.
         counter += 1
         let valid = Eviction(
-            id: H.id(target), issuer: H.id(others[2]), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+            id: Fixture.id(target), issuer: Fixture.id(others[2]), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
             accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
         _ = net.cores[receiver]!.receive(
-            H.packet(from: forger, .gossip, [.record(record(valid, origin: forger, counter: counter))]),
-            from: H.address(forger), now: net.now)
-        #expect(!net.cores[receiver]!.isExcluded(H.id(target)))
+            Fixture.packet(from: forger, .gossip, [.record(record(valid, origin: forger, counter: counter))]),
+            from: Fixture.address(forger), now: net.now)
+        #expect(!net.cores[receiver]!.isExcluded(Fixture.id(target)))
         // The same eviction from its true issuer is obeyed (the check can pass).
         _ = net.cores[receiver]!.receive(
-            H.packet(from: others[2], .gossip, [.record(record(valid, origin: others[2], counter: 1 << 20))]),
-            from: H.address(others[2]), now: net.now)
-        #expect(net.cores[receiver]!.isExcluded(H.id(target)))
+            Fixture.packet(from: others[2], .gossip, [.record(record(valid, origin: others[2], counter: 1 << 20))]),
+            from: Fixture.address(others[2]), now: net.now)
+        #expect(net.cores[receiver]!.isExcluded(Fixture.id(target)))
     }
 
     @Test func aLiftedEvictionLetsTheMemberBack() throws {
@@ -207,27 +212,28 @@ extension Net {
         let offender = Self.worker(net)
         for a in net.cores.keys.sorted().filter({ $0 != offender }).prefix(2) { net.offend(a, by: offender, times: 3) }
         net.runDurably(for: 1_000)
-        try #require(net.cores.keys.filter { $0 != offender }.allSatisfy { net.cores[$0]!.isExcluded(H.id(offender)) })
+        try #require(
+            net.cores.keys.filter { $0 != offender }.allSatisfy { net.cores[$0]!.isExcluded(Fixture.id(offender)) })
         // Lift from a member that did not issue it: the request goes to the issuer.
         let issuer = try #require(net.cores.keys.sorted().first { net.cores[$0]!.stats.evictionsIssued > 0 })
         let asker = net.cores.keys.sorted().first { $0 != offender && $0 != issuer }!
-        let (result, effects) = net.cores[asker]!.lift(H.id(offender), now: net.now)
+        let (result, effects) = net.cores[asker]!.lift(Fixture.id(offender), now: net.now)
         net.absorb(effects, from: asker)
-        #expect((try? result.get())?.map(\.issuer) == [H.id(issuer)])
+        #expect((try? result.get())?.map(\.issuer) == [Fixture.id(issuer)])
         net.runDurably(for: 3_000)
         for i in net.cores.keys.sorted() where i != offender {
-            #expect(!net.cores[i]!.isExcluded(H.id(offender)), "node \(i) still refuses the lifted member")
+            #expect(!net.cores[i]!.isExcluded(Fixture.id(offender)), "node \(i) still refuses the lifted member")
             #expect(
-                net.cores[i]!.member(H.id(offender))?.status == .alive,
+                net.cores[i]!.member(Fixture.id(offender))?.status == .alive,
                 "node \(i) does not hold the lifted member alive")
         }
         #expect(
             net.events.contains {
-                if case .evictionEnded(let id, lifted: true) = $0.event { id == H.id(offender) } else { false }
+                if case .evictionEnded(let id, lifted: true) = $0.event { id == Fixture.id(offender) } else { false }
             })
         // Nothing left to lift.
-        #expect(throws: LiftError.notEvicted(H.id(offender))) {
-            try net.cores[asker]!.lift(H.id(offender), now: net.now).0.get()
+        #expect(throws: LiftError.notEvicted(Fixture.id(offender))) {
+            try net.cores[asker]!.lift(Fixture.id(offender), now: net.now).0.get()
         }
     }
 
@@ -237,17 +243,18 @@ extension Net {
         let offender = Self.worker(net)
         for a in net.cores.keys.sorted().filter({ $0 != offender }).prefix(2) { net.offend(a, by: offender, times: 3) }
         net.runDurably(for: 1_000)
-        try #require(net.cores.keys.filter { $0 != offender }.allSatisfy { net.cores[$0]!.isExcluded(H.id(offender)) })
+        try #require(
+            net.cores.keys.filter { $0 != offender }.allSatisfy { net.cores[$0]!.isExcluded(Fixture.id(offender)) })
         net.runDurably(for: 6_000)
         for i in net.cores.keys.sorted() where i != offender {
-            #expect(!net.cores[i]!.isExcluded(H.id(offender)))
+            #expect(!net.cores[i]!.isExcluded(Fixture.id(offender)))
             #expect(
-                net.cores[i]!.member(H.id(offender))?.status == .alive,
+                net.cores[i]!.member(Fixture.id(offender))?.status == .alive,
                 "node \(i) does not hold the returned member alive")
         }
         #expect(
             net.events.contains {
-                if case .evictionEnded(let id, lifted: false) = $0.event { id == H.id(offender) } else { false }
+                if case .evictionEnded(let id, lifted: false) = $0.event { id == Fixture.id(offender) } else { false }
             })
     }
 
@@ -262,41 +269,46 @@ extension Net {
         try #require(formed)
         let queen = try #require(net.queens().first { net.cores[$0]!.hive.roster!.count >= 2 })
         let worker = net.cores[queen]!.hive.roster!.voters.map { Int($0.id.high) }.first { $0 != queen }!
-        var rev = Revocation(id: H.id(worker), atMs: 1)
+        var rev = Revocation(id: Fixture.id(worker), atMs: 1)
         rev.signature = authority.sign(SignedClaim.revocation(rev))
         net.cores[queen]!.applyRevocation(rev)
         net.absorb(net.cores[queen]!.tick(now: net.now), from: queen)
         net.runDurably(for: 1_000)
         for i in net.cores.keys.sorted() where i != worker && i != queen {
             let e = try #require(
-                net.cores[i]!.evictionsInForce.first { $0.id == H.id(worker) }, "node \(i) holds no eviction")
-            #expect(e.reason == "revoked" && e.revocation == rev && e.issuer == H.id(queen))
-            #expect(net.cores[i]!.isExcluded(H.id(worker)))
+                net.cores[i]!.evictionsInForce.first { $0.id == Fixture.id(worker) }, "node \(i) holds no eviction")
+            #expect(e.reason == "revoked" && e.revocation == rev && e.issuer == Fixture.id(queen))
+            #expect(net.cores[i]!.isExcluded(Fixture.id(worker)))
         }
         // Without the authority's key the same record justifies nothing.
         let other = net.cores.keys.sorted().first { $0 != worker && $0 != queen }!
         var stranger = NodeCore(
-            me: H.member(50), settings: Net.hiveSettings(), seed: 5, now: net.now, knownMembers: H.table([50, queen]))
+            me: Fixture.member(50), settings: Net.hiveSettings(), seed: 5, now: net.now,
+            knownMembers: Fixture.table([50, queen]))
         stranger.authenticate(with: TT.auth(50))
         _ = stranger.start(now: net.now)
         let record = try #require(
             net.cores[other]!.state.keyState(
-                Eviction.keyPrefix + H.id(worker).description + "/" + H.id(queen).description)?.siblings.first)
-        _ = stranger.receive(H.packet(from: queen, .gossip, [.record(record)]), from: H.address(queen), now: net.now)
-        #expect(!stranger.isExcluded(H.id(worker)))
+                Eviction.keyPrefix + Fixture.id(worker).description + "/" + Fixture.id(queen).description)?.siblings
+                .first)
+        _ = stranger.receive(
+            Fixture.packet(from: queen, .gossip, [.record(record)]), from: Fixture.address(queen), now: net.now)
+        #expect(!stranger.isExcluded(Fixture.id(worker)))
         #expect(stranger.stats.recordsInvalid == 1)
     }
 
     @Test func evictionsAndAccusationsRoundTripTheWire() throws {
         let sig = Signature(publicKey: [UInt8](repeating: 1, count: 32), bytes: [UInt8](repeating: 2, count: 64))
-        let a = Accusation(accused: H.id(3), accuser: H.id(4), atMs: 1_700_000_000_000, penalty: 360, signature: sig)
+        let a = Accusation(
+            accused: Fixture.id(3), accuser: Fixture.id(4), atMs: 1_700_000_000_000, penalty: 360, signature: sig)
         let e = Eviction(
-            id: H.id(3), issuer: H.id(5), cell: CellID(77), term: 9, atMs: 1_700_000_000_500,
+            id: Fixture.id(3), issuer: Fixture.id(5), cell: CellID(77), term: 9, atMs: 1_700_000_000_500,
             expiresMs: 1_700_003_600_500,
             accusations: [
-                a, Accusation(accused: H.id(3), accuser: H.id(6), atMs: 1, penalty: 1 << 40, signature: nil),
+                a,
+                Accusation(accused: Fixture.id(3), accuser: Fixture.id(6), atMs: 1, penalty: 1 << 40, signature: nil),
             ],
-            revocation: Revocation(id: H.id(3), atMs: 5, signature: [9, 9]), lifted: true, signature: sig)
+            revocation: Revocation(id: Fixture.id(3), atMs: 5, signature: [9, 9]), lifted: true, signature: sig)
         #expect(try Eviction(decoding: e.encoded) == e)
         for cut in 0..<e.encoded.count {
             #expect(throws: WireError.self) { try Eviction(decoding: Array(e.encoded.prefix(cut))) }
@@ -304,10 +316,10 @@ extension Net {
         #expect(throws: WireError.self) { try Eviction(decoding: e.encoded + [0]) }
         for m: Message in [
             .hive(.accuse(cell: CellID(77), accusation: a)),
-            .hive(.lift(cell: CellID(77), evicted: H.id(3), signature: sig)),
-            .hive(.lift(cell: CellID(1), evicted: H.id(3), signature: nil)),
+            .hive(.lift(cell: CellID(77), evicted: Fixture.id(3), signature: sig)),
+            .hive(.lift(cell: CellID(1), evicted: Fixture.id(3), signature: nil)),
         ] {
-            let p = Packet(from: H.id(1), message: m)
+            let p = Packet(from: Fixture.id(1), message: m)
             let bytes = Wire.encode(p)
             #expect(try Wire.decode(bytes) == p)
             #expect(bytes.count == Wire.size(of: p))

@@ -14,9 +14,9 @@ import Testing
     }
 
     @Test func aWriteIsLoggedWithTheChangeItMade() throws {
-        var a = H.core(0, knows: [0, 1])
-        let first = try a.put("k", value: [1], wallMs: 1, now: H.ms(1)).0.get()
-        let (res, effects) = a.put("k", value: [2], wallMs: 2, now: H.ms(2))
+        var a = Fixture.core(0, knows: [0, 1])
+        let first = try a.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
+        let (res, effects) = a.put("k", value: [2], wallMs: 2, now: Fixture.ms(2))
         let second = try res.get()
         let logged = effects.compactMap { if case .persist(.record(let c)) = $0 { c } else { nil } }
         #expect(logged == [KeyChange(record: second, superseded: [first.dot], siblings: 1, local: true)])
@@ -28,24 +28,25 @@ import Testing
     }
 
     @Test func aRemoteRecordIsLoggedWithTheChangeItMade() throws {
-        var a = H.core(0, knows: [0, 1])
-        let r = RS.record("k", [9], H.id(1), 1)
-        let effects = a.receive(RS.gossip(from: 1, [.record(r)]), from: H.address(1), now: H.ms(1))
+        var a = Fixture.core(0, knows: [0, 1])
+        let r = RS.record("k", [9], Fixture.id(1), 1)
+        let effects = a.receive(RS.gossip(from: 1, [.record(r)]), from: Fixture.address(1), now: Fixture.ms(1))
         let logged = effects.compactMap { if case .persist(.record(let c)) = $0 { c } else { nil } }
         #expect(logged == [KeyChange(record: r, superseded: [], siblings: 1, local: false)])
         #expect(logged == RS.keyChanges(effects))
     }
 
     @Test func memberChangesAreLoggedBeforeTheyAreAnnounced() throws {
-        var b = H.core(1, knows: [0, 1])
+        var b = Fixture.core(1, knows: [0, 1])
         let effects = b.receive(
-            H.packet(from: 0, .gossip, [.alive(H.member(2, incarnation: 1))]), from: H.address(0), now: H.ms(1))
+            Fixture.packet(from: 0, .gossip, [.alive(Fixture.member(2, incarnation: 1))]), from: Fixture.address(0),
+            now: Fixture.ms(1))
         let logged = effects.compactMap {
             if case .persist(.member(let m, let previous)) = $0 { (m, previous) } else { nil }
         }
         #expect(logged.count == 1)
-        #expect(logged.first?.0.id == H.id(2) && logged.first?.1 == nil)
-        let announced = H.events(effects).compactMap {
+        #expect(logged.first?.0.id == Fixture.id(2) && logged.first?.1 == nil)
+        let announced = Fixture.events(effects).compactMap {
             if case .memberChanged(let m, let previous) = $0 { (m, previous) } else { nil }
         }
         #expect(announced.map(\.0) == logged.map(\.0))
@@ -58,12 +59,12 @@ import Testing
     @Test func collectedKeysAreLogged() throws {
         var s = Settings.lan
         s.tombstoneGrace = .seconds(10)
-        var a = H.core(0, knows: [0, 1], settings: s)
-        _ = try a.put("k", value: [1], wallMs: 1, now: H.ms(1)).0.get()
-        _ = try a.put("k", value: nil, wallMs: 2, now: H.ms(2)).0.get()
-        let later = advance(&a, from: H.ms(2), to: H.ms(20_000), stepMs: 100)
+        var a = Fixture.core(0, knows: [0, 1], settings: s)
+        _ = try a.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
+        _ = try a.put("k", value: nil, wallMs: 2, now: Fixture.ms(2)).0.get()
+        let later = advance(&a, from: Fixture.ms(2), to: Fixture.ms(20_000), stepMs: 100)
         let logged = later.compactMap { if case .persist(.collected(let keys)) = $0 { keys } else { nil } }
         #expect(logged == [["k"]])
-        #expect(H.events(later).filter { $0 == .keysCollected(["k"]) }.count == 1)
+        #expect(Fixture.events(later).filter { $0 == .keysCollected(["k"]) }.count == 1)
     }
 }

@@ -15,7 +15,7 @@ import Testing
 
     @Test func entryIsSentExactlyLimitTimes() {
         var q = BroadcastQueue(maxEntries: 100)
-        q.enqueue(.alive(H.member(1)))
+        q.enqueue(.alive(Fixture.member(1)))
         for _ in 0..<3 { #expect(q.take(budget: 1_000, limit: 3).count == 1) }
         #expect(q.take(budget: 1_000, limit: 3).isEmpty)
         #expect(q.isEmpty)
@@ -23,29 +23,29 @@ import Testing
 
     @Test func newerNewsAboutAMemberSupersedesQueuedNews() {
         var q = BroadcastQueue(maxEntries: 100)
-        q.enqueue(.alive(H.member(1)))
-        q.enqueue(.suspect(id: H.id(1), incarnation: 1, from: H.id(2)))
+        q.enqueue(.alive(Fixture.member(1)))
+        q.enqueue(.suspect(id: Fixture.id(1), incarnation: 1, from: Fixture.id(2)))
         #expect(q.count == 1)
-        #expect(q.take(budget: 1_000, limit: 5) == [.suspect(id: H.id(1), incarnation: 1, from: H.id(2))])
+        #expect(q.take(budget: 1_000, limit: 5) == [.suspect(id: Fixture.id(1), incarnation: 1, from: Fixture.id(2))])
     }
 
     @Test func leastTransmittedFirstThenNewest() {
         var q = BroadcastQueue(maxEntries: 100)
-        q.enqueue(.alive(H.member(1)))
+        q.enqueue(.alive(Fixture.member(1)))
         _ = q.take(budget: 1_000, limit: 5)
-        q.enqueue(.alive(H.member(2)))
-        q.enqueue(.alive(H.member(3)))
-        let oneFits = Wire.size(of: .alive(H.member(3)))
-        #expect(q.take(budget: oneFits, limit: 5) == [.alive(H.member(3))])
-        #expect(q.take(budget: oneFits, limit: 5) == [.alive(H.member(2))])
+        q.enqueue(.alive(Fixture.member(2)))
+        q.enqueue(.alive(Fixture.member(3)))
+        let oneFits = Wire.size(of: .alive(Fixture.member(3)))
+        #expect(q.take(budget: oneFits, limit: 5) == [.alive(Fixture.member(3))])
+        #expect(q.take(budget: oneFits, limit: 5) == [.alive(Fixture.member(2))])
         // All three have been sent once now: newest first again.
-        #expect(q.take(budget: oneFits, limit: 5) == [.alive(H.member(3))])
-        #expect(q.entries[.member(H.id(1))]?.transmits == 1 && q.entries[.member(H.id(3))]?.transmits == 2)
+        #expect(q.take(budget: oneFits, limit: 5) == [.alive(Fixture.member(3))])
+        #expect(q.entries[.member(Fixture.id(1))]?.transmits == 1 && q.entries[.member(Fixture.id(3))]?.transmits == 2)
     }
 
     @Test func packingRespectsTheByteBudget() {
         var q = BroadcastQueue(maxEntries: 1_000)
-        for i in 0..<200 { q.enqueue(.alive(H.member(i))) }
+        for i in 0..<200 { q.enqueue(.alive(Fixture.member(i))) }
         let taken = q.take(budget: 500, limit: 5)
         let bytes = taken.reduce(0) { $0 + Wire.size(of: $1) }
         #expect(!taken.isEmpty)
@@ -54,24 +54,26 @@ import Testing
 
     @Test func queueIsBounded() {
         var q = BroadcastQueue(maxEntries: 10)
-        for i in 0..<50 { q.enqueue(.alive(H.member(i))) }
+        for i in 0..<50 { q.enqueue(.alive(Fixture.member(i))) }
         #expect(q.count == 10)
-        #expect(q.contains(subject: .member(H.id(49))), "the newest survive")
+        #expect(q.contains(subject: .member(Fixture.id(49))), "the newest survive")
     }
 
     @Test func datagramsStayUnderTheMTU() throws {
-        var a = H.core(0, knows: [0, 1])
+        var a = Fixture.core(0, knows: [0, 1])
         var news: [Update] = []
-        for i in 2..<300 { news.append(.alive(H.member(i))) }
+        for i in 2..<300 { news.append(.alive(Fixture.member(i))) }
         // Deliver in chunks, as gossip would.
         for chunk in stride(from: 0, to: news.count, by: 20) {
             _ = a.receive(
-                H.packet(from: 1, .gossip, Array(news[chunk..<min(chunk + 20, news.count)])), from: H.address(1),
-                now: H.ms(1))
+                Fixture.packet(from: 1, .gossip, Array(news[chunk..<min(chunk + 20, news.count)])),
+                from: Fixture.address(1),
+                now: Fixture.ms(1))
         }
         #expect(a.queue.count >= 250)
-        let e = a.receive(H.packet(from: 1, .ping(seq: 5, target: H.id(0))), from: H.address(1), now: H.ms(2))
-        let ack = try #require(H.sends(e).first)
+        let e = a.receive(
+            Fixture.packet(from: 1, .ping(seq: 5, target: Fixture.id(0))), from: Fixture.address(1), now: Fixture.ms(2))
+        let ack = try #require(Fixture.sends(e).first)
         #expect(
             ack.0.message == .ack(seq: 5, coordinate: a.vivaldi.coordinate),
             "a direct ack carries the acker's coordinate")
@@ -82,29 +84,30 @@ import Testing
 
 @Suite struct WireTests {
     static func sample() -> [Packet] {
-        var tagged = H.member(3, incarnation: 300)
+        var tagged = Fixture.member(3, incarnation: 300)
         tagged.tags = ["role": "db", "zone": "eu-1", "ünï": "cødé"]
         let sync: [Sync] = [
-            .join(exchange: 1, members: [H.member(1), tagged]),
-            .joinReply(exchange: 2, members: (0..<40).map { H.member($0) }),
+            .join(exchange: 1, members: [Fixture.member(1), tagged]),
+            .joinReply(exchange: 2, members: (0..<40).map { Fixture.member($0) }),
             .digest(exchange: 3, root: 0xDEAD_BEEF, count: 10_000),
             .inSync(exchange: 4),
             .buckets(exchange: 5, bits: 4, hashes: (0..<16).map { UInt64($0) << 50 }),
             .entries(exchange: 6, bits: 8, buckets: [0, 200, 255], members: [tagged], isReply: true),
         ]
         var packets: [Packet] = [
-            H.packet(from: 1, .ping(seq: 1, target: H.id(2))),
-            H.packet(from: 1, .ack(seq: 300), [.alive(tagged), .left(id: H.id(4), incarnation: 1 << 40)]),
-            H.packet(from: 1, .nack(seq: UInt32.max)),
-            H.packet(from: 1, .pingReq(seq: 9, target: H.id(2), targetAddress: Address(host: "fe80::1", port: 65535))),
-            H.packet(
+            Fixture.packet(from: 1, .ping(seq: 1, target: Fixture.id(2))),
+            Fixture.packet(from: 1, .ack(seq: 300), [.alive(tagged), .left(id: Fixture.id(4), incarnation: 1 << 40)]),
+            Fixture.packet(from: 1, .nack(seq: UInt32.max)),
+            Fixture.packet(
+                from: 1, .pingReq(seq: 9, target: Fixture.id(2), targetAddress: Address(host: "fe80::1", port: 65535))),
+            Fixture.packet(
                 from: 1, .gossip,
                 [
-                    .suspect(id: H.id(5), incarnation: 2, from: H.id(6)),
-                    .dead(id: H.id(7), incarnation: 0, from: H.id(8)),
+                    .suspect(id: Fixture.id(5), incarnation: 2, from: Fixture.id(6)),
+                    .dead(id: Fixture.id(7), incarnation: 0, from: Fixture.id(8)),
                 ]),
         ]
-        packets += sync.map { H.packet(from: 2, .sync($0)) }
+        packets += sync.map { Fixture.packet(from: 2, .sync($0)) }
         return packets
     }
 
@@ -125,13 +128,13 @@ import Testing
 
 @Suite struct AntiEntropyTests {
     @Test func digestExchangeRepairsBothSidesAndSendsOnlyDifferingBuckets() {
-        var a = H.core(0, knows: Array(0..<400))
-        var b = H.core(1, knows: Array(0..<395) + Array(400..<405))
-        _ = a.tick(now: H.ms(1))
-        _ = b.tick(now: H.ms(1))
+        var a = Fixture.core(0, knows: Array(0..<400))
+        var b = Fixture.core(1, knows: Array(0..<395) + Array(400..<405))
+        _ = a.tick(now: Fixture.ms(1))
+        _ = b.tick(now: Fixture.ms(1))
         var net = Net([0: a, 1: b])
-        net.now = H.ms(1)
-        net.cores[0]!.startDigest(with: H.member(1).peer)
+        net.now = Fixture.ms(1)
+        net.cores[0]!.startDigest(with: Fixture.member(1).peer)
         net.absorb(net.cores[0]!.flush(), from: 0)
         net.settle()
         a = net.cores[0]!
@@ -139,8 +142,8 @@ import Testing
         #expect(a.table.count == 405)
         #expect(b.table.count == 405)
         #expect(a.table.rootHash == b.table.rootHash)
-        #expect(b.member(H.id(397))?.status == .alive)
-        #expect(a.member(H.id(402))?.status == .alive)
+        #expect(b.member(Fixture.id(397))?.status == .alive)
+        #expect(a.member(Fixture.id(402))?.status == .alive)
         #expect(net.delivered == 4, "digest → buckets → entries → entries")
         // Not everything was shipped: only members of the (at most 10) differing buckets.
         #expect(a.stats.syncMembersReceived < 150)
@@ -148,10 +151,10 @@ import Testing
     }
 
     @Test func agreeingPeersExchangeOnlyADigest() {
-        let a = H.core(0, knows: Array(0..<100))
-        let b = H.core(1, knows: Array(0..<100))
+        let a = Fixture.core(0, knows: Array(0..<100))
+        let b = Fixture.core(1, knows: Array(0..<100))
         var net = Net([0: a, 1: b])
-        net.cores[0]!.startDigest(with: H.member(1).peer)
+        net.cores[0]!.startDigest(with: Fixture.member(1).peer)
         net.absorb(net.cores[0]!.flush(), from: 0)
         let digestBytes = net.inFlight.map { Wire.size(of: $0.packet) }.reduce(0, +)
         net.settle()
@@ -161,31 +164,31 @@ import Testing
     }
 
     @Test func joinExchangesFullStateWithTheSeed() {
-        let seed = H.core(0, knows: Array(0..<10))
-        var joiner = NodeCore(me: H.member(20), settings: .lan, seed: 9, now: .zero)
+        let seed = Fixture.core(0, knows: Array(0..<10))
+        var joiner = NodeCore(me: Fixture.member(20), settings: .lan, seed: 9, now: .zero)
         _ = joiner.start(now: .zero)
         var net = Net([0: seed, 20: joiner])
-        net.absorb(net.cores[20]!.join(seeds: [H.address(0)], now: .zero), from: 20)
+        net.absorb(net.cores[20]!.join(seeds: [Fixture.address(0)], now: .zero), from: 20)
         net.settle()
         #expect(net.cores[20]!.table.count == 11)
         #expect(net.cores[20]!.hasJoined)
-        #expect(net.cores[0]!.member(H.id(20))?.status == .alive)
-        #expect(net.cores[0]!.queue.contains(subject: .member(H.id(20))), "the seed spreads news of the joiner")
+        #expect(net.cores[0]!.member(Fixture.id(20))?.status == .alive)
+        #expect(net.cores[0]!.queue.contains(subject: .member(Fixture.id(20))), "the seed spreads news of the joiner")
     }
 
     @Test func joinRetriesWithBackoffWhenNoSeedAnswers() {
-        var joiner = NodeCore(me: H.member(20), settings: .lan, seed: 9, now: .zero)
+        var joiner = NodeCore(me: Fixture.member(20), settings: .lan, seed: 9, now: .zero)
         _ = joiner.start(now: .zero)
-        _ = joiner.join(seeds: [H.address(99)], now: .zero)
-        let first = advance(&joiner, from: .zero, to: H.ms(10_100), stepMs: 100)
-        #expect(H.events(first).contains(.joinFailed(attempt: 1, retryIn: .seconds(1))))
-        let second = advance(&joiner, from: H.ms(10_100), to: H.ms(21_200), stepMs: 100)
-        #expect(H.events(second).contains(.joinFailed(attempt: 2, retryIn: .seconds(2))))
-        #expect(H.sends(second).contains { $0.2 == .stream && $0.1.address == H.address(99) })
+        _ = joiner.join(seeds: [Fixture.address(99)], now: .zero)
+        let first = advance(&joiner, from: .zero, to: Fixture.ms(10_100), stepMs: 100)
+        #expect(Fixture.events(first).contains(.joinFailed(attempt: 1, retryIn: .seconds(1))))
+        let second = advance(&joiner, from: Fixture.ms(10_100), to: Fixture.ms(21_200), stepMs: 100)
+        #expect(Fixture.events(second).contains(.joinFailed(attempt: 2, retryIn: .seconds(2))))
+        #expect(Fixture.sends(second).contains { $0.2 == .stream && $0.1.address == Fixture.address(99) })
     }
 
     @Test func bucketsFoldConsistently() {
-        let t = H.table(Array(0..<500))
+        let t = Fixture.table(Array(0..<500))
         #expect(t.bucketHashes(bits: 0) == [t.rootHash])
         let fine = t.bucketHashes(bits: 8)
         let coarse = t.bucketHashes(bits: 4)
@@ -198,18 +201,19 @@ import Testing
 
     @Test func tablesAreStructurallySharedAcrossNodes() {
         // Many cores built from one converged table hold the same storage until they write.
-        let shared = H.table(Array(0..<1000))
-        var a = NodeCore(me: H.member(0), settings: .lan, seed: 1, now: .zero, knownMembers: shared)
-        var b = NodeCore(me: H.member(1), settings: .lan, seed: 2, now: .zero, knownMembers: shared)
+        let shared = Fixture.table(Array(0..<1000))
+        var a = NodeCore(me: Fixture.member(0), settings: .lan, seed: 1, now: .zero, knownMembers: shared)
+        var b = NodeCore(me: Fixture.member(1), settings: .lan, seed: 2, now: .zero, knownMembers: shared)
         _ = a.start(now: .zero)
         _ = b.start(now: .zero)
         #expect(a.table.records == shared.records)
         _ = b.receive(
-            H.packet(from: 2, .gossip, [.suspect(id: H.id(3), incarnation: 1, from: H.id(2))]), from: H.address(2),
-            now: H.ms(1))
-        #expect(b.member(H.id(3))?.status == .suspect)
-        #expect(a.member(H.id(3))?.status == .alive)
-        #expect(shared[H.id(3)]?.member.status == .alive)
+            Fixture.packet(from: 2, .gossip, [.suspect(id: Fixture.id(3), incarnation: 1, from: Fixture.id(2))]),
+            from: Fixture.address(2),
+            now: Fixture.ms(1))
+        #expect(b.member(Fixture.id(3))?.status == .suspect)
+        #expect(a.member(Fixture.id(3))?.status == .alive)
+        #expect(shared[Fixture.id(3)]?.member.status == .alive)
     }
 }
 
@@ -217,7 +221,8 @@ import Testing
     @Test func nodeIDHashingDoesNotDependOnTheProcess() {
         // Golden values: if hashing were seeded per process, these would vary between runs,
         // and so would the member table's order and every simulation.
-        #expect(H.id(1)._rawHashValue(seed: 0) == Int(truncatingIfNeeded: SplitMix64.mix(H.id(1).stableHash)))
+        #expect(
+            Fixture.id(1)._rawHashValue(seed: 0) == Int(truncatingIfNeeded: SplitMix64.mix(Fixture.id(1).stableHash)))
         #expect(SplitMix64.mix(0) == 0)
         #expect(SplitMix64.mix(1) == 0x5692_161D_100B_05E5)
         var rng = Xoshiro256(seed: 42)
@@ -236,8 +241,8 @@ import Testing
     @Test func tableOrderIsIndependentOfInsertionOrder() {
         var forward = MemberTable()
         var backward = MemberTable()
-        for i in 0..<300 { forward.upsert(H.member(i), at: .zero) }
-        for i in (0..<300).reversed() { backward.upsert(H.member(i), at: .zero) }
+        for i in 0..<300 { forward.upsert(Fixture.member(i), at: .zero) }
+        for i in (0..<300).reversed() { backward.upsert(Fixture.member(i), at: .zero) }
         #expect(forward.allMembers.map(\.id) == backward.allMembers.map(\.id))
         #expect(forward.rootHash == backward.rootHash)
     }
@@ -339,12 +344,12 @@ import Testing
     }
 
     @Test func hugeCountsAreRejectedBeforeAllocating() {
-        var bytes = Wire.encode(H.packet(from: 1, .gossip))
+        var bytes = Wire.encode(Fixture.packet(from: 1, .gossip))
         bytes.removeLast() // the update count
         bytes += [0xFF, 0xFF, 0xFF, 0xFF, 0x0F] // claims ~4 billion updates
         #expect(throws: WireError.self) { try Wire.decode(bytes) }
         #expect(throws: WireError.trailingBytes(count: 1)) {
-            try Wire.decode(Wire.encode(H.packet(from: 1, .gossip)) + [0])
+            try Wire.decode(Wire.encode(Fixture.packet(from: 1, .gossip)) + [0])
         }
     }
 }

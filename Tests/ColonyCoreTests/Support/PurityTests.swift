@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The core must stay pure (DESIGN.md §1): no clock, no unseeded randomness, no
+/// The core must stay pure (docs/design.md §1): no clock, no unseeded randomness, no
 /// concurrency, no I/O. This scans every ColonyCore source file.
 @Suite struct PurityTests {
     static let forbidden: [(pattern: String, why: String)] = [
@@ -26,8 +26,9 @@ import Testing
     ]
 
     static var coreDirectory: URL {
+        // Tests/ColonyCoreTests/Support/PurityTests.swift → the package root.
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Sources/ColonyCore")
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources/ColonyCore")
     }
 
     /// Code lines with `//` comments removed (string literals are rare in the core).
