@@ -70,7 +70,7 @@ extension Simulation.Context {
         result.hive.ldh = tracker.order.compactMap { tracker.items[$0]!.holders.values.max() }.max()
         result.hive.broadcastLatency = Distribution(
             tracker.order.map { Double(tracker.items[$0]!.lastAt - tracker.items[$0]!.sentAt) / 1e6 })
-        result.hive.rateLimited = sim.nodes.compactMap { $0.core?.stats.rateLimited }.reduce(0, +)
+        result.hive.rateLimited = sim.nodes.compactMap { $0.core?.stats.trust.rateLimited }.reduce(0, +)
     }
 }
 

@@ -57,7 +57,7 @@ import Testing
         await #expect(throws: ColonyError.self) { try await rogue.join(seeds: ["\(seed)"]) }
         #expect(await rogue.members().count == 1, "the rogue learned nothing of the swarm")
         #expect(await nodes[0].members().count == 3)
-        #expect(await nodes[0].statistics().core.admissionRefused > 0)
+        #expect(await nodes[0].statistics().core.trust.admissionRefused > 0)
         await rogue.stop()
         let (bare, bareDir) = try node("bare", admitting: authority, certifiedBy: nil)
         dirs.append(bareDir)
@@ -74,11 +74,11 @@ import Testing
             return true
         }
         #expect(refused, "c0 and c1 hold c2 revoked and dead")
-        let before = await nodes[1].statistics().core.revokedRefused
+        let before = await nodes[1].statistics().core.trust.revokedRefused
         // c2 soon holds c1 dead (c1 answers nothing) and then reaches it only by gossip to the
         // recently dead and by reconnect attempts (every 10 s); since queen claims travel the
         // hive's tree rather than gossip, a quiet swarm gives it fewer of the former.
-        let stillRefused = await eventually(15) { await nodes[1].statistics().core.revokedRefused > before }
+        let stillRefused = await eventually(15) { await nodes[1].statistics().core.trust.revokedRefused > before }
         #expect(stillRefused, "c2's packets (it keeps probing) are refused and counted")
         try await Task.sleep(for: .seconds(1))
         #expect(

@@ -62,6 +62,6 @@ import Testing
         signed.inject(Packet(from: signed.nodes[2].id, message: .gossip, updates: [.alive(forged)]), from: 2, to: 0)
         signed.run(until: 1_000_000_000)
         #expect(!fooled, "a signed swarm refuses it")
-        #expect((signed.nodes[0].core?.stats.signaturesRejected ?? 0) >= 1)
+        #expect((signed.nodes[0].core?.stats.trust.signaturesRejected ?? 0) >= 1)
     }
 }

@@ -28,6 +28,8 @@ struct Dissemination: Sendable {
         var catchUp = false
     }
 
+    /// What this machine counts (exported through `NodeCore.stats`).
+    var stats = DisseminationStats()
     var queue: BroadcastQueue
     var gossipArmed = false
     var exchanges: [UInt32: Exchange] = [:]

@@ -62,7 +62,7 @@ extension NodeCore {
         let e = membership.nextSeq()
         dissemination.exchanges[e] = Dissemination.Exchange(kind: .digest, peer: peer, startedAt: now)
         timers.schedule(.dissemination(.exchangeTimeout(e)), at: now + settings.streamTimeout)
-        stats.syncsStarted += 1
+        dissemination.stats.syncsStarted += 1
         sendStream(.digest(exchange: e, root: table.rootHash, count: UInt32(clamping: table.count)), to: peer)
     }
 
@@ -91,7 +91,7 @@ extension NodeCore {
             mergeRemote(members, from: senderID, &inbound)
             // With admission on, only an admitted joiner learns the swarm.
             if settings.trust.authorityKey != nil, table[senderID]?.member.status.isLive != true {
-                stats.admissionRefused += 1
+                trust.stats.admissionRefused += 1
                 return
             }
             sendStream(.joinReply(exchange: e, members: table.allMembers), to: sender)
@@ -108,7 +108,11 @@ extension NodeCore {
             }
         case .inSync(let e):
             if let x = dissemination.exchanges.removeValue(forKey: e) {
-                if x.kind == .state { stats.stateSyncsInAgreement += 1 } else { stats.syncsInAgreement += 1 }
+                if x.kind == .state {
+                    replicated.stats.stateSyncsInAgreement += 1
+                } else {
+                    dissemination.stats.syncsInAgreement += 1
+                }
             }
         case .stateRoot, .stateDigest, .stateRecords:
             onStateSync(sync, from: sender, &inbound)
@@ -135,7 +139,7 @@ extension NodeCore {
             for i in 0..<mine.count where mine[i] != hashes[i] { differing.append(UInt16(i)) }
             if differing.isEmpty {
                 dissemination.exchanges[e] = nil
-                stats.syncsInAgreement += 1
+                dissemination.stats.syncsInAgreement += 1
                 return
             }
             sendStream(
@@ -146,11 +150,11 @@ extension NodeCore {
             guard bits <= MemberTable.bucketBits else { return }
             if isReply {
                 guard dissemination.exchanges.removeValue(forKey: e) != nil else { return }
-                stats.syncMembersReceived += members.count
+                dissemination.stats.syncMembersReceived += members.count
                 mergeRemote(members, from: senderID, &inbound)
             } else {
                 let mine = table.members(inBuckets: buckets, bits: bits)
-                stats.syncMembersReceived += members.count
+                dissemination.stats.syncMembersReceived += members.count
                 mergeRemote(members, from: senderID, &inbound)
                 sendStream(
                     .entries(exchange: e, bits: bits, buckets: buckets, members: mine, isReply: true), to: sender)

@@ -22,6 +22,8 @@ public struct Hive: Sendable {
         case queen
     }
 
+    /// What the hive counts (exported through `NodeCore.stats`).
+    public internal(set) var stats = HiveStats()
     public internal(set) var role: Role = .homeless
     public internal(set) var cell: CellID?
     public internal(set) var term: UInt64 = 0

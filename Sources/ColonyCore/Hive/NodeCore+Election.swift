@@ -55,7 +55,7 @@ extension NodeCore {
         hive.votes = [me.id]
         hive.queen = nil
         noteVote(cell: cell, term: hive.term, candidate: me.id)
-        stats.electionsStarted += 1
+        hive.stats.electionsStarted += 1
         armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
         if roster.majority <= 1 {
             becomeQueen(founded: false)

@@ -22,7 +22,7 @@ extension NodeCore {
             // Commit an entry of our own term before any roster change (Raft's no-op).
             roster.version = RosterVersion(term: hive.term, index: roster.version.index + 1)
             hive.roster = roster
-            stats.electionsWon += 1
+            hive.stats.electionsWon += 1
         }
         emit(.hive(founded ? .founded(cell: cell, term: hive.term) : .elected(cell: cell, term: hive.term)))
         publishClaim()
@@ -67,7 +67,7 @@ extension NodeCore {
         let round = hive.round
         hive.roundSentAt[round] = now
         hive.roundSentAt[round &- 64] = nil
-        stats.heartbeatsSent += 1
+        hive.stats.heartbeatsSent += 1
         let signature = sign(
             SignedClaim.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, queen: me.id))
         for v in roster.voters where v.id != me.id {
@@ -257,16 +257,16 @@ extension NodeCore {
 
     mutating func applyQueenClaim(_ c: QueenClaim, _ inbound: inout Inbound) {
         guard c.term < maxCounter, c.serial < maxCounter, c.coordinate.isValid else {
-            stats.recordsInvalid += 1
+            replicated.stats.recordsInvalid += 1
             return
         }
         if let old = hive.cells[c.cell], !c.supersedes(old) {
-            stats.redundantUpdates += 1
+            dissemination.stats.redundantUpdates += 1
             return
         }
         guard c.queen != me.id || hive.cells[c.cell] == nil else {
             // Our own claim, older than what we hold (we are its only author).
-            stats.redundantUpdates += 1
+            dissemination.stats.redundantUpdates += 1
             return
         }
         guard verified(c.signature, of: SignedClaim.queen(c), origin: c.queen, blame: inbound.sender) else { return }

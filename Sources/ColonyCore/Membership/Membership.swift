@@ -36,6 +36,8 @@ struct Membership: Sendable {
         var requesterSeq: UInt32
     }
 
+    /// What this machine counts (exported through `NodeCore.stats`).
+    var stats = MembershipStats()
     var me: Member
     var table: MemberTable
     var awareness: Awareness

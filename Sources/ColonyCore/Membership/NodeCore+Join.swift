@@ -20,7 +20,7 @@ extension NodeCore {
     mutating func onJoinReply(exchange: UInt32, members: [Member], from sender: Peer, _ inbound: inout Inbound) {
         guard let x = dissemination.exchanges.removeValue(forKey: exchange), x.kind == .join else { return }
         mergeRemote(members, from: sender.id ?? me.id, &inbound)
-        stats.syncMembersReceived += members.count
+        dissemination.stats.syncMembersReceived += members.count
         membership.hasJoined = true
         // The first answer to a join in progress completes it; later answers only merge.
         guard !joinSeeds.isEmpty else { return }

@@ -9,11 +9,11 @@ extension NodeCore {
         // 146,000 years) are forged or corrupt: ignored, so none can exhaust the counter.
         switch update {
         case .alive(let m) where m.incarnation >= maxCounter:
-            stats.recordsInvalid += 1
+            replicated.stats.recordsInvalid += 1
             return
         case .suspect(_, let inc, _) where inc >= maxCounter, .dead(_, let inc, _) where inc >= maxCounter,
             .left(_, let inc, _) where inc >= maxCounter:
-            stats.recordsInvalid += 1
+            replicated.stats.recordsInvalid += 1
             return
         default:
             break
@@ -69,7 +69,7 @@ extension NodeCore {
             if news && m.id != me.id && !admitted(m) { return }
         }
         if m.id != me.id && isExcluded(m.id) {
-            stats.revokedRefused += 1
+            trust.stats.revokedRefused += 1
             holdBack(m)
             return
         }
@@ -80,17 +80,17 @@ extension NodeCore {
             {
                 refute(claimed: m.incarnation)
             } else {
-                stats.redundantUpdates += 1
+                dissemination.stats.redundantUpdates += 1
             }
             return
         }
         guard m.protocolVersion >= ProtocolVersion.minimumSupported else {
-            stats.unsupportedVersion += 1
+            membership.stats.unsupportedVersion += 1
             return
         }
         let previous = table[m.id]?.member
         if let previous, m.incarnation <= previous.incarnation {
-            stats.redundantUpdates += 1
+            dissemination.stats.redundantUpdates += 1
             return
         }
         var updated = m
@@ -110,7 +110,7 @@ extension NodeCore {
         guard let r = table[id] else { return } // suspicion of an unknown member: ignore
         let current = r.member
         if incarnation < current.incarnation || current.status.isGone {
-            stats.redundantUpdates += 1
+            dissemination.stats.redundantUpdates += 1
             return
         }
         if current.status == .suspect && incarnation == current.incarnation {
@@ -123,14 +123,14 @@ extension NodeCore {
                     return
                 }
             }
-            stats.redundantUpdates += 1
+            dissemination.stats.redundantUpdates += 1
             return
         }
         var updated = current
         updated.incarnation = incarnation
         updated.status = .suspect
         set(updated, previous: current)
-        stats.suspicionsRaised += 1
+        membership.stats.suspicionsRaised += 1
         enqueue(.suspect(id: id, incarnation: incarnation, from: from), &inbound)
         let n = table.liveCount
         let minNs = settings.suspicionMinNanoseconds(members: n)
@@ -149,7 +149,7 @@ extension NodeCore {
         if late {
             // Stalled: a refutation may be waiting unread. Judge again after reading input.
             membership.awareness.apply(1)
-            stats.lateVerdictsDeferred += 1
+            membership.stats.lateVerdictsDeferred += 1
             timers.schedule(.membership(.suspicion(id, incarnation)), at: now + settings.probeInterval)
             return
         }
@@ -187,7 +187,7 @@ extension NodeCore {
             || (incarnation == current.incarnation && status.rank <= current.status.rank)
             || current.status == .left
         {
-            stats.redundantUpdates += 1
+            dissemination.stats.redundantUpdates += 1
             return
         }
         var updated = current
@@ -195,7 +195,7 @@ extension NodeCore {
         updated.status = status
         if left { updated.signature = signature }
         set(updated, previous: current)
-        if !left { stats.membersDeclaredDead += 1 }
+        if !left { membership.stats.membersDeclaredDead += 1 }
         enqueue(
             left
                 ? .left(id: id, incarnation: incarnation, signature: signature)
@@ -208,7 +208,7 @@ extension NodeCore {
         membership.me.incarnation = max(membership.me.incarnation, claimed) + 1
         signMe()
         membership.table.upsert(me, at: now)
-        stats.refutations += 1
+        membership.stats.refutations += 1
         membership.awareness.apply(1)
         out.append(.persist(.incarnation(me.incarnation)))
         var local = Inbound.local

@@ -10,7 +10,7 @@ extension NodeCore {
             if late && !p.acked {
                 // We were stalled: the ack may be waiting unread. Do not blame the target.
                 membership.awareness.apply(1)
-                stats.lateVerdictsDeferred += 1
+                membership.stats.lateVerdictsDeferred += 1
             } else {
                 finishProbe(p)
             }
@@ -21,7 +21,7 @@ extension NodeCore {
         guard let target = nextProbeTarget() else { return }
         let seq = membership.nextSeq()
         membership.probe = Membership.ProbeState(seq: seq, target: target.id, address: target.address, startedAt: now)
-        stats.probesSent += 1
+        membership.stats.probesSent += 1
         // Buddy system (Lifeguard §IV.C): a suspect hears of its suspicion from its prober.
         var first: [Update] = []
         if target.status == .suspect {
@@ -69,7 +69,7 @@ extension NodeCore {
         }
         p.indirect = true
         p.expectedNacks = helpers.count
-        stats.indirectProbesSent += helpers.count
+        membership.stats.indirectProbesSent += helpers.count
         membership.probe = p
     }
 
@@ -77,7 +77,7 @@ extension NodeCore {
     /// that did not come (we may be the slow one), and the target becomes suspect.
     mutating func finishProbe(_ p: Membership.ProbeState) {
         if p.acked { return }
-        stats.probesFailed += 1
+        membership.stats.probesFailed += 1
         if p.expectedNacks > 0 {
             if p.nacks < p.expectedNacks { membership.awareness.apply(p.expectedNacks - p.nacks) }
         } else {
@@ -95,7 +95,7 @@ extension NodeCore {
         if let helper = trust.auditPings.removeValue(forKey: seq) {
             // It answers us directly, yet ignored our request to membership.probe for us: freeloading.
             if helper == sender && attributed {
-                stats.unansweredPingReqs += 1
+                trust.stats.unansweredPingReqs += 1
                 penalize(helper, .unanswered)
             }
             return
@@ -133,7 +133,7 @@ extension NodeCore {
         noteHelperAnswer(seq: seq, from: sender)
         guard var p = membership.probe, p.seq == seq else { return }
         p.nacks += 1
-        stats.nacksReceived += 1
+        membership.stats.nacksReceived += 1
         membership.probe = p
     }
 

@@ -112,8 +112,35 @@ public enum HiveChange: Sendable, Equatable {
     case splitting(cell: CellID, newCell: CellID, designate: NodeID, voters: [NodeID])
 }
 
-/// Counters a node keeps about its own protocol work; drivers export them as metrics.
+/// Counters a node keeps about its own protocol work, by the sub-machine that counts them;
+/// drivers export them as metrics.
 public struct CoreStats: Sendable, Equatable {
+    public var membership: MembershipStats
+    public var dissemination: DisseminationStats
+    public var state: ReplicatedStateStats
+    public var trust: TrustStats
+    public var hive: HiveStats
+    public var router: RouterStats
+
+    public init(
+        membership: MembershipStats = .init(),
+        dissemination: DisseminationStats = .init(),
+        state: ReplicatedStateStats = .init(),
+        trust: TrustStats = .init(),
+        hive: HiveStats = .init(),
+        router: RouterStats = .init()
+    ) {
+        self.membership = membership
+        self.dissemination = dissemination
+        self.state = state
+        self.trust = trust
+        self.hive = hive
+        self.router = router
+    }
+}
+
+/// What the membership sub-machine counts.
+public struct MembershipStats: Sendable, Equatable {
     public var probesSent = 0
     public var probesFailed = 0
     public var indirectProbesSent = 0
@@ -121,17 +148,27 @@ public struct CoreStats: Sendable, Equatable {
     public var suspicionsRaised = 0
     public var refutations = 0
     public var membersDeclaredDead = 0
-    /// Updates that changed nothing (duplicates or stale news): idempotence at work.
-    public var redundantUpdates = 0
-    public var syncsStarted = 0
-    public var syncsInAgreement = 0
-    public var syncMembersReceived = 0
     public var misdirectedPings = 0
     public var unsupportedVersion = 0
     /// Probed members declared dead because their port refused the fallback stream.
     public var refusedProbes = 0
     /// Verdicts put off because their timer fired late (this node had stalled).
     public var lateVerdictsDeferred = 0
+    public init() {}
+}
+
+/// What the dissemination sub-machine counts.
+public struct DisseminationStats: Sendable, Equatable {
+    /// Updates that changed nothing (duplicates or stale news): idempotence at work.
+    public var redundantUpdates = 0
+    public var syncsStarted = 0
+    public var syncsInAgreement = 0
+    public var syncMembersReceived = 0
+    public init() {}
+}
+
+/// What the state sub-machine counts.
+public struct ReplicatedStateStats: Sendable, Equatable {
     public var recordsApplied = 0
     /// State records that arrived again or already covered.
     public var recordsRedundant = 0
@@ -143,6 +180,11 @@ public struct CoreStats: Sendable, Equatable {
     public var eventsReceived = 0
     public var eventsRedundant = 0
     public var queriesAnswered = 0
+    public init() {}
+}
+
+/// What the trust sub-machine counts.
+public struct TrustStats: Sendable, Equatable {
     /// Claims, records, events and queries refused for a missing or invalid signature.
     public var signaturesRejected = 0
     /// Packets dropped by the per-sender rate limits.
@@ -168,10 +210,20 @@ public struct CoreStats: Sendable, Equatable {
     public var evictionsIssued = 0
     public var evictionsApplied = 0
     public var evictionsLifted = 0
+    public init() {}
+}
+
+/// What the hive sub-machine counts.
+public struct HiveStats: Sendable, Equatable {
     /// The hive: elections started (after a granted pre-vote) and won, heartbeats sent.
     public var electionsStarted = 0
     public var electionsWon = 0
     public var heartbeatsSent = 0
+    public init() {}
+}
+
+/// What the router sub-machine counts.
+public struct RouterStats: Sendable, Equatable {
     /// Routed broadcasts forwarded, ids announced, grafts asked and answered.
     public var routedForwarded = 0
     public var idsAnnounced = 0

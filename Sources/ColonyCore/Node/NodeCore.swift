@@ -31,7 +31,6 @@ public struct NodeCore: Sendable {
     public let settings: Settings
     public internal(set) var phase: Phase = .created
     public internal(set) var now: Instant
-    public internal(set) var stats = CoreStats()
     /// The membership and gossip generator (membership.probe order, helpers, gossip targets).
     var rng: Xoshiro256
     /// Every sub-machine's timers, in one queue so equal deadlines fire in scheduling order.
@@ -78,6 +77,13 @@ public struct NodeCore: Sendable {
     }
 
     // MARK: Reading the sub-machines (for drivers, the simulator and tests)
+
+    /// Every sub-machine's counters.
+    public var stats: CoreStats {
+        CoreStats(
+            membership: membership.stats, dissemination: dissemination.stats, state: replicated.stats,
+            trust: trust.stats, hive: hive.stats, router: router.stats)
+    }
 
     /// This member as it announces itself.
     public var me: Member { membership.me }
@@ -167,7 +173,7 @@ public struct NodeCore: Sendable {
         guard phase == .active || phase == .leaving else { return flush() }
         guard packet.from != me.id else { return flush() }
         if isExcluded(packet.from) {
-            stats.revokedRefused += 1
+            trust.stats.revokedRefused += 1
             // An evicted member's own alive claim is held back for when its eviction ends.
             for case .alive(let m) in packet.updates where m.id == packet.from { holdBack(m) }
             return flush()
@@ -180,14 +186,14 @@ public struct NodeCore: Sendable {
         let graylisted = attributable && isGraylisted(packet.from)
         if graylisted, case .sync = packet.message {
             // Its anti-entropy carries news too: ignored like its gossip.
-            stats.graylistedUpdatesIgnored += 1
+            trust.stats.graylistedUpdatesIgnored += 1
             return flush()
         }
         if !packet.updates.isEmpty {
             if graylisted {
                 // Graylisted: its gossip is ignored (it still answers probes, and its valid
                 // news reaches us through others).
-                stats.graylistedUpdatesIgnored += packet.updates.count
+                trust.stats.graylistedUpdatesIgnored += packet.updates.count
             } else {
                 var fresh = false
                 for update in packet.updates {
@@ -212,7 +218,7 @@ public struct NodeCore: Sendable {
                     sendDatagram(.ack(seq: seq, coordinate: vivaldi.coordinate), to: sender)
                 }
             } else {
-                stats.misdirectedPings += 1
+                membership.stats.misdirectedPings += 1
             }
         case .ack(let seq, let coordinate):
             onAck(seq: seq, from: packet.from, coordinate: coordinate, attributed: attributable)
@@ -250,7 +256,7 @@ public struct NodeCore: Sendable {
             let p = membership.probe, !p.acked, p.indirect, p.address == address,
             let r = table[p.target], r.member.status.isLive
         else { return flush() }
-        stats.refusedProbes += 1
+        membership.stats.refusedProbes += 1
         var local = Inbound.local
         applyDead(id: p.target, incarnation: r.member.incarnation, from: me.id, left: false, &local)
         return flush()

@@ -21,7 +21,7 @@ extension NodeCore {
         router.announce = []
         let targets = randomMembers(settings.hive.lazyFanout) { $0.member.status == .alive }
         guard !targets.isEmpty else { return }
-        stats.idsAnnounced += ids.count
+        router.stats.idsAnnounced += ids.count
         for t in targets { sendIDs(ids, as: Message.ihave, to: t.peer, maxPackets: 8) }
     }
 
@@ -83,7 +83,7 @@ extension NodeCore {
         }
         router.missingOrder.removeFirst(k)
         for a in asks {
-            stats.graftsSent += a.ids.count
+            router.stats.graftsSent += a.ids.count
             sendIDs(a.ids, as: Message.graft, to: a.peer)
         }
         if let first = router.missingOrder.first, let m = router.missing[first] {
@@ -99,7 +99,7 @@ extension NodeCore {
             return router.routed[id]
         }
         guard !items.isEmpty else { return }
-        stats.graftsAnswered += items.count
+        router.stats.graftsAnswered += items.count
         send(routePackets(.leaf, items), to: sender)
     }
 }

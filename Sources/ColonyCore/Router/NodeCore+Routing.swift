@@ -217,20 +217,20 @@ extension NodeCore {
     mutating func send(_ packets: [(packet: Packet, via: Transport, items: Int)], to peer: Peer) {
         for p in packets {
             out.append(.send(p.packet, to: peer, via: p.via))
-            stats.routedForwarded += p.items
+            router.stats.routedForwarded += p.items
         }
     }
 
     mutating func onRoute(scope: RouteScope, updates: [Update], from sender: Peer, graylisted: Bool, blame: NodeID?) {
         guard !graylisted else {
-            stats.graylistedUpdatesIgnored += updates.count
+            trust.stats.graylistedUpdatesIgnored += updates.count
             return
         }
         var inbound = Inbound(sender: blame, ingress: scope == .leaf ? .leaf : .tree(scope))
         for u in updates {
             guard BroadcastID(u) != nil else {
                 // Only broadcasts are routed; membership news rides on gossip.
-                stats.recordsInvalid += 1
+                replicated.stats.recordsInvalid += 1
                 continue
             }
             apply(u, &inbound)

@@ -18,6 +18,8 @@ struct Router: Sendable {
     }
 
     // The tree: ids to announce, ids announced to us and not received, the cache.
+    /// What this machine counts (exported through `NodeCore.stats`).
+    var stats = RouterStats()
     var announce: [BroadcastID] = []
     var missing: [BroadcastID: (from: Peer, at: Instant)] = [:]
     var missingOrder: [BroadcastID] = []

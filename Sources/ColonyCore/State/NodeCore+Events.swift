@@ -25,11 +25,11 @@ extension NodeCore {
     /// is an impossible jump or it was seen before. Moves our Lamport clock.
     mutating func admitBroadcast(id: Dot, lamport theirs: UInt64) -> Bool {
         guard theirs <= lamport &+ maxLamportJump || lamport > UInt64.max - maxLamportJump else {
-            stats.recordsInvalid += 1
+            replicated.stats.recordsInvalid += 1
             return false
         }
         guard replicated.eventsSeen.insert(id) else {
-            stats.eventsRedundant += 1
+            replicated.stats.eventsRedundant += 1
             return false
         }
         compactEventsSeen(id.origin)
@@ -63,16 +63,16 @@ extension NodeCore {
         guard admitBroadcast(id: e.id, lamport: e.lamport) else { return }
         // Serf's window: events older than the buffer are history, not news.
         if lamport > UInt64(settings.eventBufferSize) && e.lamport < lamport - UInt64(settings.eventBufferSize) {
-            stats.eventsRedundant += 1
+            replicated.stats.eventsRedundant += 1
             return
         }
         if e.coalesce, let newest = replicated.latestCoalesced[e.name],
             (newest.lamport, newest.id) > (e.lamport, e.id)
         {
-            stats.eventsRedundant += 1
+            replicated.stats.eventsRedundant += 1
             return
         }
-        stats.eventsReceived += 1
+        replicated.stats.eventsReceived += 1
         out.append(.persist(.event(e)))
         bufferEvent(e)
         emit(.userEvent(e, replayed: replayed))
@@ -137,7 +137,7 @@ extension NodeCore {
     public mutating func respond(to q: Query, payload: [UInt8], now: Instant) -> [Effect] {
         advance(to: now)
         guard phase == .active || phase == .leaving else { return flush() }
-        stats.queriesAnswered += 1
+        replicated.stats.queriesAnswered += 1
         let r = QueryResponse(query: q.id, from: me.id, name: me.name, payload: payload)
         if q.id.origin == me.id {
             onQueryResponse(r)

@@ -95,7 +95,7 @@ extension NodeCore {
         }
         switch replicated.store.apply(record, now: now) {
         case .applied(let superseded):
-            stats.recordsApplied += 1
+            replicated.stats.recordsApplied += 1
             let change = KeyChange(
                 record: record, superseded: superseded.map(\.dot),
                 siblings: state.keyState(key)?.siblings.count ?? 0, local: true)
@@ -152,7 +152,7 @@ extension NodeCore {
 
     mutating func applyRecord(_ r: StateRecord, regossip: Bool = true, _ inbound: inout Inbound) {
         guard r.dot.counter > 0, r.dot.counter < maxCounter, r.prev < r.dot.counter else {
-            stats.recordsInvalid += 1
+            replicated.stats.recordsInvalid += 1
             return
         }
         // Only the origin can sign its records; checked before the dot counts as seen (and
@@ -170,7 +170,7 @@ extension NodeCore {
             } else if let e = eviction(in: r, verify: !state.seen.contains(r.dot), blame: inbound.sender) {
                 evicted = e.id
             } else {
-                stats.recordsInvalid += 1
+                replicated.stats.recordsInvalid += 1
                 if let s = inbound.sender { penalize(s, .invalidSignature) }
                 return
             }
@@ -187,12 +187,12 @@ extension NodeCore {
         if r.timestamp.physicalMs <= wallMs &+ maxClockDriftMs { replicated.hlc.observe(r.timestamp, wallMs: wallMs) }
         switch replicated.store.apply(r, now: now) {
         case .duplicate:
-            stats.recordsRedundant += 1
+            replicated.stats.recordsRedundant += 1
         case .obsolete:
-            stats.recordsRedundant += 1
+            replicated.stats.recordsRedundant += 1
             out.append(.persist(.covered(r)))
         case .applied(let superseded):
-            stats.recordsApplied += 1
+            replicated.stats.recordsApplied += 1
             let change = KeyChange(
                 record: r, superseded: superseded.map(\.dot),
                 siblings: state.keyState(r.key)?.siblings.count ?? 0, local: false)
@@ -231,7 +231,7 @@ extension NodeCore {
         let e = membership.nextSeq()
         dissemination.exchanges[e] = Dissemination.Exchange(kind: .state, peer: peer, startedAt: now, catchUp: catchUp)
         timers.schedule(.dissemination(.exchangeTimeout(e)), at: now + settings.streamTimeout)
-        stats.stateSyncsStarted += 1
+        replicated.stats.stateSyncsStarted += 1
         sendStream(.stateRoot(exchange: e, root: state.seen.rootHash), to: peer)
         // Events too: gossip alone leaves an epidemic's tail. The peer sends what we lack,
         // and lists its own if it lacks any of ours.
@@ -255,7 +255,7 @@ extension NodeCore {
     mutating func applySynced(
         _ records: [StateRecord], through: [Dot], regossip: Bool = true, _ inbound: inout Inbound
     ) {
-        stats.stateRecordsSynced += records.count
+        replicated.stats.stateRecordsSynced += records.count
         for r in records { applyRecord(r, regossip: regossip, &inbound) }
         var marks = through.filter { $0.counter < maxCounter }
         if authenticates {

@@ -11,6 +11,8 @@ struct ReplicatedState: Sendable {
         case queryDeadline(UInt64)
     }
 
+    /// What this machine counts (exported through `NodeCore.stats`).
+    var stats = ReplicatedStateStats()
     var store = StateStore()
     var hlc = HybridClock()
     /// The state machinery draws from its own generator, so adding state sync changes no

@@ -91,7 +91,7 @@ extension NodeCore {
         if evicted {
             trust.evictedNow.insert(id)
             guard !quietly, let e = standingEviction(of: id) else { return }
-            stats.evictionsApplied += 1
+            trust.stats.evictionsApplied += 1
             emit(.evicted(e))
             hive.accusations[id] = nil
             // The eviction settles the account: the identity returns with a clean score
@@ -168,7 +168,7 @@ extension NodeCore {
             target = nearestCell { $0.queen != peer }.map { ($0.cell, $0.queen) }
         }
         guard let target, let m = table[target.queen]?.member else { return }
-        stats.accusationsSent += 1
+        trust.stats.accusationsSent += 1
         sendDatagram(.hive(.accuse(cell: target.cell, accusation: a)), to: m.peer)
     }
 
@@ -193,7 +193,7 @@ extension NodeCore {
         guard a.atMs + Eviction.accusationWindowMs >= ms, a.atMs <= ms + Eviction.accusationSkewMs,
             verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser, blame: blame)
         else { return }
-        stats.accusationsReceived += 1
+        trust.stats.accusationsReceived += 1
         noteAccusation(a, cell: cell, share: !fromQueen)
     }
 
@@ -243,7 +243,7 @@ extension NodeCore {
             accusations: accusations, revocation: revocation)
         e.signature = sign(SignedClaim.eviction(e))
         guard case .success = writeRecord(e.key, value: e.encoded, context: nil) else { return }
-        stats.evictionsIssued += 1
+        trust.stats.evictionsIssued += 1
         hive.accusations[id] = nil
         var local = Inbound.local
         refreshEviction(id, &local)
@@ -289,7 +289,7 @@ extension NodeCore {
         lifted.lifted = true
         lifted.signature = sign(SignedClaim.eviction(lifted))
         guard case .success = writeRecord(lifted.key, value: lifted.encoded, context: nil) else { return }
-        stats.evictionsLifted += 1
+        trust.stats.evictionsLifted += 1
         var local = Inbound.local
         refreshEviction(e.id, &local)
     }

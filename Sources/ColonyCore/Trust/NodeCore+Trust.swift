@@ -37,7 +37,7 @@ extension NodeCore {
             s.bytes.count == Signature.signatureBytes,
             a.nodeID(for: s.publicKey) == origin, a.verify(s.bytes, of: claim(), publicKey: s.publicKey)
         else {
-            stats.signaturesRejected += 1
+            trust.stats.signaturesRejected += 1
             if let blame { penalize(blame, .invalidSignature) }
             return false
         }
@@ -54,7 +54,7 @@ extension NodeCore {
             wallMs == 0 || c.expiresMs > wallMs,
             a.verify(c.signature, of: SignedClaim.certificate(c), publicKey: authority)
         else {
-            stats.admissionRefused += 1
+            trust.stats.admissionRefused += 1
             return false
         }
         return true
@@ -75,7 +75,7 @@ extension NodeCore {
 
     mutating func applyRevocation(_ r: Revocation) {
         guard trust.revoked.insert(r.id).inserted else { return }
-        stats.revocations += 1
+        trust.stats.revocations += 1
         emit(.revoked(r.id))
         if r.id != me.id, let current = table[r.id]?.member, current.status.isLive {
             var updated = current
@@ -107,7 +107,7 @@ extension NodeCore {
         case .admitted:
             return true
         case .refused(let breach):
-            stats.rateLimited += 1
+            trust.stats.rateLimited += 1
             if let breach { penalize(breach, .rateLimited) }
             return false
         }
@@ -126,7 +126,7 @@ extension NodeCore {
 
     mutating func penalize(_ peer: NodeID, _ offence: Offence) {
         guard peer != me.id else { return }
-        stats.offences += 1
+        trust.stats.offences += 1
         act(on: trust.penalize(peer, offence, settings.trust), of: peer)
         armScoreDecay()
     }
@@ -142,7 +142,7 @@ extension NodeCore {
         for c in crossed {
             switch c {
             case .graylisted(let score):
-                stats.peersGraylisted += 1
+                trust.stats.peersGraylisted += 1
                 emit(.peerGraylisted(peer, score: score))
                 accuse(peer)
             case .forgiven(let score):
@@ -177,7 +177,7 @@ extension NodeCore {
     /// held against the member at that address, if we know one.
     public mutating func rejected(from address: Address, now: Instant) -> [Effect] {
         advance(to: now)
-        stats.packetsRejected += 1
+        trust.stats.packetsRejected += 1
         if let id = membership.addressIndex[address], table[id]?.member.address == address {
             penalize(id, .malformed)
         } else if table.count <= 4096, let r = table.records.first(where: { $0.value.member.address == address }) {

@@ -20,6 +20,8 @@ struct Trust: Sendable {
         var answered: [NodeID] = []
     }
 
+    /// What this machine counts (exported through `NodeCore.stats`).
+    var stats = TrustStats()
     var authenticator: (any Authenticator)?
     var scores: TreeDictionary<NodeID, PeerScore> = [:]
     var scoreDecayArmed = false

@@ -146,8 +146,8 @@ import Testing
         #expect(a.member(Fixture.id(402))?.status == .alive)
         #expect(net.delivered == 4, "digest → buckets → entries → entries")
         // Not everything was shipped: only members of the (at most 10) differing buckets.
-        #expect(a.stats.syncMembersReceived < 150)
-        #expect(b.stats.syncMembersReceived < 150)
+        #expect(a.stats.dissemination.syncMembersReceived < 150)
+        #expect(b.stats.dissemination.syncMembersReceived < 150)
     }
 
     @Test func agreeingPeersExchangeOnlyADigest() {
@@ -159,7 +159,7 @@ import Testing
         let digestBytes = net.inFlight.map { Wire.size(of: $0.packet) }.reduce(0, +)
         net.settle()
         #expect(net.delivered == 2, "digest, then inSync")
-        #expect(net.cores[0]!.stats.syncsInAgreement == 1)
+        #expect(net.cores[0]!.stats.dissemination.syncsInAgreement == 1)
         #expect(digestBytes < 64, "a round between agreeing peers costs a few dozen bytes at any N")
     }
 

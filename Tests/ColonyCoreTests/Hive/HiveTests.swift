@@ -418,7 +418,7 @@ extension Net {
             if from == queen, case .route = p.message { fromQueen[to, default: 0] += 1 }
             return p
         }
-        let before = net.cores.mapValues { $0.stats.rateLimited }
+        let before = net.cores.mapValues { $0.stats.trust.rateLimited }
         var sent = 0
         let start = net.now
         for k in 0..<1_000 {
@@ -432,7 +432,7 @@ extension Net {
         }
         net.run(for: 200)
         let seconds = Double(net.now.nanoseconds(since: start)) / 1e9
-        let refused = net.cores.keys.reduce(0) { $0 + net.cores[$1]!.stats.rateLimited - before[$1]! }
+        let refused = net.cores.keys.reduce(0) { $0 + net.cores[$1]!.stats.trust.rateLimited - before[$1]! }
         let busiest = Double(fromQueen.values.max() ?? 0) / seconds
         if paced {
             #expect(sent == 2_000)
@@ -472,7 +472,7 @@ extension Net {
         // Ids are announced each gossip round (200 ms); a graft follows after 100 ms.
         net.run(for: 3_000)
         #expect(net.cores[victim]!.recentEvents.contains { $0.id == event?.id })
-        #expect(net.cores[victim]!.stats.graftsSent >= 1)
+        #expect(net.cores[victim]!.stats.router.graftsSent >= 1)
     }
 
     @Test func claimRefreshesTravelTheTreeNotGossip() {
@@ -584,7 +584,7 @@ extension Net {
         let cell = net.cores[queen]!.hive.cell!
         let term = net.cores[queen]!.hive.term
         let version = net.cores[worker]!.hive.roster!.version
-        let rejected = net.cores[worker]!.stats.signaturesRejected
+        let rejected = net.cores[worker]!.stats.trust.signaturesRejected
         // A claim on the cell by a member that is not its queen, with a stolen signature.
         var claim = net.cores[worker]!.hive.cells[cell]!
         claim.term += 1
@@ -612,7 +612,7 @@ extension Net {
         #expect(net.cores[worker]!.hive.term == term)
         // (Two invalid signatures graylist the sender, so its gossip is ignored from here on;
         // the hive messages themselves are still checked.)
-        #expect(net.cores[worker]!.stats.signaturesRejected == rejected + 3)
+        #expect(net.cores[worker]!.stats.trust.signaturesRejected == rejected + 3)
     }
 
     @Test func aFullCellBreedsANewCellThatElectsTheDesignate() {
@@ -718,7 +718,7 @@ extension Net {
         let now = net.queens().first { net.cores[$0]!.hive.cell == cell }
         #expect(now != nil && now != queen)
         #expect(now.map { net.cores[$0]!.hive.term > oldTerm } == true)
-        #expect(net.cores[queen]!.stats.electionsStarted == 0)
+        #expect(net.cores[queen]!.stats.hive.electionsStarted == 0)
         #expect(net.violations.isEmpty, "\(net.violations)")
         // A cell this node does not know, and a node in no cell naming none, are refused.
         #expect(throws: DeposeError.noQueen(CellID(12345))) {

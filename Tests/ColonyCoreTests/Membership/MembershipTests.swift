@@ -24,7 +24,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
             now: Fixture.ms(10))
         #expect(a.me.incarnation == 2)
         #expect(effects.contains(.persist(.incarnation(2))))
-        #expect(a.stats.refutations == 1)
+        #expect(a.stats.membership.refutations == 1)
         #expect(a.awareness.score == 1, "refuting raises the local health multiplier")
         #expect(a.queue.entries[.member(Fixture.id(0))]?.update == .alive(a.me))
     }
@@ -99,7 +99,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
             Fixture.packet(from: 1, .gossip, [.alive(Fixture.member(1, incarnation: 5))]), from: Fixture.address(1),
             now: Fixture.ms(1))
         #expect(c.member(Fixture.id(1))?.incarnation == 5)
-        let before = c.stats.redundantUpdates
+        let before = c.stats.dissemination.redundantUpdates
         let e = c.receive(
             Fixture.packet(
                 from: 1, .gossip,
@@ -111,7 +111,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
                 ]), from: Fixture.address(1), now: Fixture.ms(2))
         #expect(Fixture.changes(e).isEmpty)
         #expect(c.member(Fixture.id(1)) == Fixture.member(1, incarnation: 5))
-        #expect(c.stats.redundantUpdates == before + 4, "each duplicate or stale update is counted")
+        #expect(c.stats.dissemination.redundantUpdates == before + 4, "each duplicate or stale update is counted")
     }
 
     @Test func remoteDeadVerdictInStateExchangeBecomesSuspicion() {
@@ -127,7 +127,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         old.protocolVersion = 0
         _ = c.receive(Fixture.packet(from: 7, .gossip, [.alive(old)]), from: Fixture.address(7), now: Fixture.ms(1))
         #expect(c.member(Fixture.id(7)) == nil)
-        #expect(c.stats.unsupportedVersion == 1)
+        #expect(c.stats.membership.unsupportedVersion == 1)
     }
 
     @Test func lateTimerDefersVerdictUntilInputIsRead() {
@@ -140,7 +140,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         // The node stalls and next runs at 20 s: its overdue timer must not kill node 2 yet.
         _ = b.tick(now: Fixture.ms(20_000))
         #expect(b.member(Fixture.id(2))?.status == .suspect)
-        #expect(b.stats.lateVerdictsDeferred >= 1)
+        #expect(b.stats.membership.lateVerdictsDeferred >= 1)
         // The refutation that waited in the socket is read: node 2 stays alive.
         _ = b.receive(
             Fixture.packet(from: 2, .ack(seq: 999), [.alive(Fixture.member(2, incarnation: 2))]),
@@ -297,7 +297,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
             to: Fixture.address(Int(ping.target.high)), refused: true, now: ping.at + .milliseconds(530))
         #expect(a.member(ping.target)?.status == .dead)
         #expect(Fixture.changes(e).contains { $0.id == ping.target && $0.status == .dead })
-        #expect(a.stats.refusedProbes == 1)
+        #expect(a.stats.membership.refusedProbes == 1)
         // Another address refusing changes nothing.
         var b = Fixture.core(0, knows: [0, 1, 2, 3, 4])
         let p2 = try #require(firstPing(&b, from: .zero))
@@ -347,7 +347,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         let e = a.receive(
             Fixture.packet(from: 1, .ping(seq: 1, target: Fixture.id(9))), from: Fixture.address(1), now: Fixture.ms(1))
         #expect(Fixture.sends(e).isEmpty)
-        #expect(a.stats.misdirectedPings == 1)
+        #expect(a.stats.membership.misdirectedPings == 1)
     }
 
     @Test func everyMemberIsProbedWithinOneRound() {

@@ -18,7 +18,7 @@ import Testing
         var b = TT.core(1, knows: [0, 1, 2, 3])
         var inbound = Inbound(sender: Fixture.id(3), ingress: .local)
         b.apply(forgedAlive(), &inbound)
-        #expect(b.stats.signaturesRejected == 1)
+        #expect(b.stats.trust.signaturesRejected == 1)
         #expect(b.trust.scores[Fixture.id(3)]?.forgeries == 1, "the member that delivered it is blamed")
         #expect(b.trust.scores[Fixture.id(0)] == nil && b.trust.scores[Fixture.id(2)] == nil)
         #expect(b.member(Fixture.id(0))?.incarnation == 1, "the forged claim changed nothing")
@@ -28,7 +28,7 @@ import Testing
         var b = TT.core(1, knows: [0, 1, 2, 3])
         var unattributed = Inbound(sender: nil, ingress: .local)
         b.apply(forgedAlive(), &unattributed)
-        #expect(b.stats.signaturesRejected == 1)
+        #expect(b.stats.trust.signaturesRejected == 1)
         #expect(b.trust.scores.isEmpty, "no score moves when no sender is attributable")
     }
 
@@ -36,7 +36,7 @@ import Testing
         var b = TT.core(1, knows: [0, 1, 2, 3])
         // Claims to come from 3, but arrives from 2's host: not attributable.
         _ = b.receive(TT.gossip(from: 3, [forgedAlive()]), from: Fixture.address(2), now: Fixture.ms(10))
-        #expect(b.stats.signaturesRejected == 1)
+        #expect(b.stats.trust.signaturesRejected == 1)
         #expect(b.trust.scores.isEmpty)
         // The same packet from 3's own host is held against 3.
         _ = b.receive(TT.gossip(from: 3, [forgedAlive()]), from: Fixture.address(3), now: Fixture.ms(20))

@@ -884,7 +884,7 @@ struct KeyHistory {
         } else {
             Issue.record("expected inSync, got \(last.packet.message)")
         }
-        #expect(net.cores[0]!.stats.stateSyncsInAgreement == 1)
+        #expect(net.cores[0]!.stats.state.stateSyncsInAgreement == 1)
     }
 
     /// A deleted key is collected by the node's timer once the grace period has passed, and a
@@ -1091,7 +1091,7 @@ struct KeyHistory {
         #expect(RS.userEvents(first).map(\.replayed) == [false])
         #expect(RS.persistedEvents(first) == [e])
         #expect(RS.userEvents(second).isEmpty && RS.persistedEvents(second).isEmpty)
-        #expect(b.stats.eventsReceived == 1 && b.stats.eventsRedundant == 1)
+        #expect(b.stats.state.eventsReceived == 1 && b.stats.state.eventsRedundant == 1)
         #expect(b.queue.contains(subject: .event(e.id)))
         #expect(b.recentEvents == [e])
     }
@@ -1582,7 +1582,7 @@ enum RandomStatePackets {
         ]
         let effects = a.receive(
             RS.gossip(from: 1, forged.map(Update.record)), from: Fixture.address(1), now: Fixture.ms(1))
-        #expect(a.stats.recordsInvalid == forged.count)
+        #expect(a.stats.state.recordsInvalid == forged.count)
         #expect(a.state.recordCount == 0 && a.state.sortedKeys.isEmpty)
         #expect(RS.persistedRecords(effects).isEmpty && RS.keyChanges(effects).isEmpty)
         #expect(a.queue.isEmpty)
@@ -1607,7 +1607,7 @@ enum RandomStatePackets {
         let e = UserEvent(id: RS.dot(Fixture.id(1), 1), lamport: (1 << 41) + 3, name: "x", payload: [], coalesce: false)
         let effects = a.receive(RS.gossip(from: 1, [.event(e)]), from: Fixture.address(1), now: Fixture.ms(1))
         #expect(RS.userEvents(effects).isEmpty)
-        #expect(a.stats.recordsInvalid == 1)
+        #expect(a.stats.state.recordsInvalid == 1)
         #expect(a.lamport == 0)
     }
 }
@@ -1771,7 +1771,7 @@ enum RandomStatePackets {
                 Fixture.packet(
                     from: 1, .gossip, [.dead(id: Fixture.id(0), incarnation: UInt64.max - 1, from: Fixture.id(1))]),
                 from: Fixture.address(1), now: .milliseconds(2))
-            precondition(a.me.incarnation == 1 && a.stats.recordsInvalid == 2)
+            precondition(a.me.incarnation == 1 && a.stats.state.recordsInvalid == 2)
         }
     }
 }

@@ -56,7 +56,7 @@ extension Net {
         // Three invalid signatures each: -180 per accuser, -360 together (threshold -300).
         for a in accusers { net.offend(a, by: offender, times: 3) }
         net.runDurably(for: 1_000)
-        let issued = net.cores.values.reduce(0) { $0 + $1.stats.evictionsIssued }
+        let issued = net.cores.values.reduce(0) { $0 + $1.stats.trust.evictionsIssued }
         #expect(issued >= 1)
         for i in net.cores.keys.sorted() where i != offender {
             let c = net.cores[i]!
@@ -70,10 +70,10 @@ extension Net {
         #expect(net.cores[offender]!.isExcluded(Fixture.id(offender)))
         #expect(net.cores[offender]!.hive.cell == nil)
         let victim = accusers.first!
-        let refusedBefore = net.cores[victim]!.stats.revokedRefused
+        let refusedBefore = net.cores[victim]!.stats.trust.revokedRefused
         _ = net.cores[victim]!.receive(
             Fixture.packet(from: offender, .gossip, []), from: Fixture.address(offender), now: net.now)
-        #expect(net.cores[victim]!.stats.revokedRefused == refusedBefore + 1)
+        #expect(net.cores[victim]!.stats.trust.revokedRefused == refusedBefore + 1)
         #expect(net.violations.isEmpty, "\(net.violations)")
     }
 
@@ -86,7 +86,7 @@ extension Net {
         net.runDurably(for: 3_000)
         for i in net.cores.keys.sorted() {
             #expect(!net.cores[i]!.isExcluded(Fixture.id(offender)))
-            #expect(net.cores[i]!.stats.evictionsIssued == 0)
+            #expect(net.cores[i]!.stats.trust.evictionsIssued == 0)
         }
         // Accusers whose scores do not add up to the threshold evict nobody either.
         let mild = net.cores.keys.sorted().filter { $0 != offender && $0 != accuser }.prefix(3)
@@ -108,7 +108,8 @@ extension Net {
             net.absorb(net.cores[a]!.tick(now: net.now), from: a)
         }
         net.runDurably(for: 2_000)
-        #expect(net.cores.values.allSatisfy { !$0.isExcluded(Fixture.id(target)) && $0.stats.accusationsSent == 0 })
+        #expect(
+            net.cores.values.allSatisfy { !$0.isExcluded(Fixture.id(target)) && $0.stats.trust.accusationsSent == 0 })
     }
 
     @Test func forgedOrUnjustifiedEvictionsAreRefused() throws {
@@ -181,13 +182,15 @@ extension Net {
             counter += 1
             // Forgive the relay each time: a graylisted sender's gossip would be ignored unread.
             net.cores[receiver]!.trust.scores[Fixture.id(forger)] = nil
-            let invalid = net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected
+            let invalid =
+                net.cores[receiver]!.stats.state.recordsInvalid + net.cores[receiver]!.stats.trust.signaturesRejected
             _ = net.cores[receiver]!.receive(
                 Fixture.packet(from: forger, .gossip, [.record(record(e, origin: forger, counter: counter))]),
                 from: Fixture.address(forger), now: net.now)
             #expect(!net.cores[receiver]!.isExcluded(Fixture.id(target)), "\(name) was obeyed")
             #expect(
-                net.cores[receiver]!.stats.recordsInvalid + net.cores[receiver]!.stats.signaturesRejected > invalid,
+                net.cores[receiver]!.stats.state.recordsInvalid + net.cores[receiver]!.stats.trust.signaturesRejected
+                    > invalid,
                 "\(name) was not counted")
         }
         // Issued under another member's name: the record's origin is not the issuer.
@@ -215,7 +218,7 @@ extension Net {
         try #require(
             net.cores.keys.filter { $0 != offender }.allSatisfy { net.cores[$0]!.isExcluded(Fixture.id(offender)) })
         // Lift from a member that did not issue it: the request goes to the issuer.
-        let issuer = try #require(net.cores.keys.sorted().first { net.cores[$0]!.stats.evictionsIssued > 0 })
+        let issuer = try #require(net.cores.keys.sorted().first { net.cores[$0]!.stats.trust.evictionsIssued > 0 })
         let asker = net.cores.keys.sorted().first { $0 != offender && $0 != issuer }!
         let (result, effects) = net.cores[asker]!.lift(Fixture.id(offender), now: net.now)
         net.absorb(effects, from: asker)
@@ -294,7 +297,7 @@ extension Net {
         _ = stranger.receive(
             Fixture.packet(from: queen, .gossip, [.record(record)]), from: Fixture.address(queen), now: net.now)
         #expect(!stranger.isExcluded(Fixture.id(worker)))
-        #expect(stranger.stats.recordsInvalid == 1)
+        #expect(stranger.stats.state.recordsInvalid == 1)
     }
 
     @Test func evictionsAndAccusationsRoundTripTheWire() throws {

@@ -158,7 +158,7 @@ enum TT {
         let accepted = b.receive(TT.gossip(from: 0, [.alive(genuine)]), from: Fixture.address(0), now: Fixture.ms(20))
         #expect(b.member(Fixture.id(0)) == genuine)
         #expect(Fixture.changes(accepted) == [genuine])
-        #expect(b.stats.signaturesRejected == 0)
+        #expect(b.stats.trust.signaturesRejected == 0)
 
         // Forgeries of a newer claim (incarnation 3), each relayed by a different stranger.
         var next = genuine
@@ -198,7 +198,7 @@ enum TT {
             let relay = 20 + k
             let e = b.receive(
                 TT.gossip(from: relay, [.alive(forged)]), from: Fixture.address(relay), now: Fixture.ms(t))
-            #expect(b.stats.signaturesRejected == k + 1, "\(what)")
+            #expect(b.stats.trust.signaturesRejected == k + 1, "\(what)")
             #expect(b.member(Fixture.id(0)) == genuine, "\(what): B's entry for A is unchanged")
             #expect(Fixture.changes(e).isEmpty, "\(what)")
             // The relays are strangers: nothing of theirs to hold to account (members are:
@@ -213,16 +213,16 @@ enum TT {
         aboutB = TT.signedAlive(aboutB, by: authC, key: TT.auth(1).publicKey)
         _ = b.receive(TT.gossip(from: 2, [.alive(aboutB)]), from: Fixture.address(2), now: Fixture.ms(t + 10))
         #expect(b.me.incarnation == 1)
-        #expect(b.stats.refutations == 0)
-        #expect(b.stats.signaturesRejected == forgeries.count + 1)
+        #expect(b.stats.membership.refutations == 0)
+        #expect(b.stats.trust.signaturesRejected == forgeries.count + 1)
 
         // A stale claim is not news and costs no check: redundant, not rejected.
-        let redundant = b.stats.redundantUpdates
+        let redundant = b.stats.dissemination.redundantUpdates
         _ = b.receive(
             TT.gossip(from: 2, [.alive(Fixture.member(0, incarnation: 1))]), from: Fixture.address(2),
             now: Fixture.ms(t + 20))
-        #expect(b.stats.redundantUpdates == redundant + 1)
-        #expect(b.stats.signaturesRejected == forgeries.count + 1)
+        #expect(b.stats.dissemination.redundantUpdates == redundant + 1)
+        #expect(b.stats.trust.signaturesRejected == forgeries.count + 1)
     }
 
     @Test func leaveClaimsMustBeSignedByTheLeaver() throws {
@@ -264,7 +264,7 @@ enum TT {
         for (k, (what, forged)) in forgeries.enumerated() {
             let e = b.receive(
                 TT.gossip(from: 20 + k, [forged]), from: Fixture.address(20 + k), now: Fixture.ms(30 + Int64(k)))
-            #expect(b.stats.signaturesRejected == k + 1, "\(what)")
+            #expect(b.stats.trust.signaturesRejected == k + 1, "\(what)")
             #expect(b.member(Fixture.id(0)) == before, "\(what): B's entry for A is unchanged")
             #expect(Fixture.changes(e).isEmpty, "\(what)")
         }
@@ -281,13 +281,13 @@ enum TT {
         #expect(b.member(Fixture.id(0))?.status == .left)
         #expect(b.member(Fixture.id(0))?.signature == sig, "kept, so B can pass the leave on")
         #expect(Fixture.changes(e).map(\.status) == [.left])
-        #expect(b.stats.signaturesRejected == forgeries.count)
+        #expect(b.stats.trust.signaturesRejected == forgeries.count)
         // Passed on, it verifies again at a third node.
         var c = TT.core(2, knows: [0, 1, 2])
         let relayed = try #require(b.queue.entries[.member(Fixture.id(0))]?.update)
         _ = c.receive(TT.gossip(from: 1, [relayed]), from: Fixture.address(1), now: Fixture.ms(120))
         #expect(c.member(Fixture.id(0))?.status == .left)
-        #expect(c.stats.signaturesRejected == 0)
+        #expect(c.stats.trust.signaturesRejected == 0)
     }
 
     @Test func signedClaimsSurviveAStreamExchange() throws {
@@ -305,7 +305,7 @@ enum TT {
         _ = b.receive(Fixture.packet(from: 0, .sync(sync)), from: Fixture.address(0), via: .stream, now: Fixture.ms(20))
         #expect(b.member(Fixture.id(0)) == a.me)
         #expect(b.member(Fixture.id(7)) == nil)
-        #expect(b.stats.signaturesRejected == 1)
+        #expect(b.stats.trust.signaturesRejected == 1)
     }
 
     // MARK: 2. Records, events and queries
@@ -337,38 +337,38 @@ enum TT {
             let e = b.receive(
                 TT.gossip(from: 20 + k, [.record(forged)]), from: Fixture.address(20 + k),
                 now: Fixture.ms(20 + Int64(k)))
-            #expect(b.stats.signaturesRejected == k + 1)
+            #expect(b.stats.trust.signaturesRejected == k + 1)
             #expect(RS.keyChanges(e).isEmpty)
             #expect(RS.persistedRecords(e).isEmpty)
             #expect(!b.state.seen.contains(r.dot), "a rejected record does not mark its dot seen")
         }
         #expect(b.get("colour").siblings.isEmpty)
         #expect(b.get("shape").siblings.isEmpty)
-        #expect(b.stats.recordsApplied == 0)
+        #expect(b.stats.state.recordsApplied == 0)
 
         // The genuine record, delivered afterwards, is still applied.
         let e = b.receive(TT.gossip(from: 0, [.record(r)]), from: Fixture.address(0), now: Fixture.ms(40))
         #expect(RS.keyChanges(e).map(\.record) == [r])
         #expect(b.get("colour").siblings == [r])
-        #expect(b.stats.recordsApplied == 1)
-        #expect(b.stats.signaturesRejected == forgeries.count)
+        #expect(b.stats.state.recordsApplied == 1)
+        #expect(b.stats.trust.signaturesRejected == forgeries.count)
 
         // A newer write supersedes it; replaying the old one changes nothing.
         let green = Array("green".utf8)
         let r2 = try a.put("colour", value: green, wallMs: 2_000, now: Fixture.ms(50)).0.get()
         _ = b.receive(TT.gossip(from: 0, [.record(r2)]), from: Fixture.address(0), now: Fixture.ms(60))
         #expect(b.get("colour").siblings.map(\.value) == [green])
-        let redundant = b.stats.recordsRedundant
+        let redundant = b.stats.state.recordsRedundant
         let replay = b.receive(TT.gossip(from: 2, [.record(r)]), from: Fixture.address(2), now: Fixture.ms(70))
-        #expect(b.stats.recordsRedundant == redundant + 1)
+        #expect(b.stats.state.recordsRedundant == redundant + 1)
         #expect(RS.keyChanges(replay).isEmpty)
         #expect(b.get("colour").siblings.map(\.value) == [green])
-        #expect(b.stats.recordsApplied == 2)
+        #expect(b.stats.state.recordsApplied == 2)
         // So does replaying the current one.
         let again = b.receive(TT.gossip(from: 2, [.record(r2)]), from: Fixture.address(2), now: Fixture.ms(80))
-        #expect(b.stats.recordsRedundant == redundant + 2)
+        #expect(b.stats.state.recordsRedundant == redundant + 2)
         #expect(RS.keyChanges(again).isEmpty)
-        #expect(b.stats.signaturesRejected == forgeries.count)
+        #expect(b.stats.trust.signaturesRejected == forgeries.count)
     }
 
     @Test func forgedEventsDoNotShadowTheRealOne() throws {
@@ -396,23 +396,23 @@ enum TT {
             let e = b.receive(
                 TT.gossip(from: 20 + k, [.event(forged)]), from: Fixture.address(20 + k), now: Fixture.ms(20 + Int64(k))
             )
-            #expect(b.stats.signaturesRejected == k + 1)
+            #expect(b.stats.trust.signaturesRejected == k + 1)
             #expect(RS.userEvents(e).isEmpty)
             #expect(RS.persistedEvents(e).isEmpty)
             #expect(!b.replicated.eventsSeen.contains(ev.id), "a rejected event does not mark its id seen")
         }
-        #expect(b.stats.eventsReceived == 0)
+        #expect(b.stats.state.eventsReceived == 0)
         #expect(b.lamport == 0, "a forged event does not move the Lamport clock")
 
         let e = b.receive(TT.gossip(from: 0, [.event(ev)]), from: Fixture.address(0), now: Fixture.ms(40))
         #expect(RS.userEvents(e).map(\.event) == [ev])
-        #expect(b.stats.eventsReceived == 1)
+        #expect(b.stats.state.eventsReceived == 1)
         #expect(b.recentEvents == [ev])
         // Once delivered, a copy is a duplicate.
         let dup = b.receive(TT.gossip(from: 2, [.event(ev)]), from: Fixture.address(2), now: Fixture.ms(50))
         #expect(RS.userEvents(dup).isEmpty)
-        #expect(b.stats.eventsRedundant == 1)
-        #expect(b.stats.signaturesRejected == forgeries.count)
+        #expect(b.stats.state.eventsRedundant == 1)
+        #expect(b.stats.trust.signaturesRejected == forgeries.count)
     }
 
     @Test func forgedQueriesAreRejectedAndTheRealOneStillArrives() throws {
@@ -435,13 +435,13 @@ enum TT {
             let e = b.receive(
                 TT.gossip(from: 20 + k, [.query(forged)]), from: Fixture.address(20 + k), now: Fixture.ms(20 + Int64(k))
             )
-            #expect(b.stats.signaturesRejected == k + 1)
+            #expect(b.stats.trust.signaturesRejected == k + 1)
             #expect(TT.queriesReceived(e).isEmpty)
             #expect(!b.replicated.eventsSeen.contains(q.id))
         }
         let e = b.receive(TT.gossip(from: 0, [.query(q)]), from: Fixture.address(0), now: Fixture.ms(40))
         #expect(TT.queriesReceived(e) == [q])
-        #expect(b.stats.signaturesRejected == 3)
+        #expect(b.stats.trust.signaturesRejected == 3)
     }
 
     // MARK: 3. Without an authenticator
@@ -474,7 +474,7 @@ enum TT {
             TT.gossip(from: 0, [.left(id: Fixture.id(0), incarnation: 2)]), from: Fixture.address(0),
             now: Fixture.ms(20))
         #expect(b.member(Fixture.id(0))?.status == .left)
-        #expect(b.stats.signaturesRejected == 0)
+        #expect(b.stats.trust.signaturesRejected == 0)
         #expect(b.peerScores.allSatisfy { $0.value.invalid == 0 })
     }
 
@@ -592,7 +592,7 @@ enum TT {
         let dropped = ping(6, [.alive(Fixture.member(7))], at: 100)
         #expect(TT.acks(dropped, to: x) == 0)
         #expect(TT.acks(ping(7, at: 100), to: x) == 0)
-        #expect(b.stats.rateLimited == 2)
+        #expect(b.stats.trust.rateLimited == 2)
         #expect(b.member(Fixture.id(7)) == nil, "updates in a dropped packet are not applied")
         #expect(b.score(of: Fixture.id(x)) == -5, "one breach per 100 ms window, however many packets")
 
@@ -605,7 +605,7 @@ enum TT {
         for s in 9...12 { acks += TT.acks(ping(UInt32(s), at: 1_100), to: x) }
         #expect(acks == 4)
         #expect(TT.acks(ping(13, at: 1_100), to: x) == 0)
-        #expect(b.stats.rateLimited == 3)
+        #expect(b.stats.trust.rateLimited == 3)
         #expect(b.score(of: Fixture.id(x)) == -5 * 4 + 1, "penalties grow with the square of the breaches")
         #expect(!b.isGraylisted(Fixture.id(x)))
 
@@ -616,15 +616,15 @@ enum TT {
         #expect(b.score(of: Fixture.id(x)) == -5 * 9 + 1)
         #expect(TT.graylisted(third) == [Fixture.id(x)])
         #expect(b.isGraylisted(Fixture.id(x)))
-        #expect(b.stats.peersGraylisted == 1)
-        #expect(b.stats.offences == 3)
+        #expect(b.stats.trust.peersGraylisted == 1)
+        #expect(b.stats.trust.offences == 3)
 
         // Graylisted: its piggybacked news is ignored, but its pings are still acked.
         let later = ping(
             16, [.alive(Fixture.member(8)), .suspect(id: Fixture.id(0), incarnation: 1, from: Fixture.id(x))], at: 2_200
         )
         #expect(TT.acks(later, to: x) == 1)
-        #expect(b.stats.graylistedUpdatesIgnored == 2)
+        #expect(b.stats.trust.graylistedUpdatesIgnored == 2)
         #expect(b.member(Fixture.id(8)) == nil)
         #expect(b.member(Fixture.id(0))?.status == .alive)
         #expect(TT.graylisted(later).isEmpty, "graylisted once, announced once")
@@ -646,12 +646,12 @@ enum TT {
         #expect((1...6).filter { acked(50, UInt32($0)) }.count == 6)
         #expect((1...6).filter { acked(51, UInt32($0)) }.count == 4)
         #expect(!acked(52, 1), "a third stranger finds the shared bucket empty")
-        #expect(b.stats.rateLimited == 3)
+        #expect(b.stats.trust.rateLimited == 3)
         // A member has its own bucket.
         #expect(acked(2, 1))
         // Strangers are not scored (there is no one to hold it against).
         #expect(b.peerScores.isEmpty)
-        #expect(b.stats.offences == 0)
+        #expect(b.stats.trust.offences == 0)
     }
 
     @Test func byteBudgetLimitsDatagramsOnly() {
@@ -662,15 +662,15 @@ enum TT {
         let p = Fixture.packet(from: 2, .ping(seq: 1, target: Fixture.id(1)))
         #expect(TT.acks(b.receive(p, from: Fixture.address(2), bytes: 600, now: Fixture.ms(10)), to: 2) == 1)
         #expect(TT.acks(b.receive(p, from: Fixture.address(2), bytes: 600, now: Fixture.ms(10)), to: 2) == 0)
-        #expect(b.stats.rateLimited == 1)
+        #expect(b.stats.trust.rateLimited == 1)
         // Stream frames are not billed by the byte.
         #expect(
             TT.acks(b.receive(p, from: Fixture.address(2), via: .stream, bytes: 600, now: Fixture.ms(10)), to: 2) == 1)
         // 400 bytes were left; 100 ms refills 100 more: 500 is not enough, 600 is.
         #expect(TT.acks(b.receive(p, from: Fixture.address(2), bytes: 600, now: Fixture.ms(110)), to: 2) == 0)
-        #expect(b.stats.rateLimited == 2)
+        #expect(b.stats.trust.rateLimited == 2)
         #expect(TT.acks(b.receive(p, from: Fixture.address(2), bytes: 600, now: Fixture.ms(210)), to: 2) == 1)
-        #expect(b.stats.rateLimited == 2)
+        #expect(b.stats.trust.rateLimited == 2)
     }
 
     // MARK: 6. Scores
@@ -703,8 +703,8 @@ enum TT {
         #expect(TT.graylisted(effects) == [x], "graylisted once, below -30")
         #expect(TT.evictions(effects) == [x], "eviction proposed once, below -300")
         #expect(b.isGraylisted(x))
-        #expect(b.stats.packetsRejected == 3)
-        #expect(b.stats.offences == 4)
+        #expect(b.stats.trust.packetsRejected == 3)
+        #expect(b.stats.trust.offences == 4)
         // Another offence announces nothing new.
         let fifth = b.rejected(from: Fixture.address(2), now: Fixture.ms(30))
         #expect(Fixture.events(fifth).isEmpty)
@@ -713,9 +713,9 @@ enum TT {
         // An address no member uses: counted, held against no one.
         let scores = b.peerScores
         _ = b.rejected(from: Address(host: "10.9.9.9", port: 1), now: Fixture.ms(40))
-        #expect(b.stats.packetsRejected == 5)
+        #expect(b.stats.trust.packetsRejected == 5)
         #expect(b.peerScores == scores)
-        #expect(b.stats.offences == 5)
+        #expect(b.stats.trust.offences == 5)
 
         // Decay: every second penalties shrink by 2 %. Expected forgiveness: the first tick
         // at which -20·(5·0.98^k)² ≥ -30.
@@ -753,7 +753,7 @@ enum TT {
         }
         #expect(b.score(of: Fixture.id(2)) == -20 && b.score(of: Fixture.id(3)) == -20)
         #expect(TT.graylisted(effects).isEmpty && TT.evictions(effects).isEmpty)
-        #expect(b.stats.signaturesRejected == 2)
+        #expect(b.stats.trust.signaturesRejected == 2)
         // A second forgery from relay 2: -80, graylisted, no eviction yet.
         let second = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), now: Fixture.ms(20))
         #expect(b.score(of: Fixture.id(2)) == -80)
@@ -761,8 +761,8 @@ enum TT {
         #expect(TT.evictions(second).isEmpty)
         // Graylisted: its updates are no longer even checked (ignored instead).
         _ = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), now: Fixture.ms(30))
-        #expect(b.stats.signaturesRejected == 3)
-        #expect(b.stats.graylistedUpdatesIgnored == 1)
+        #expect(b.stats.trust.signaturesRejected == 3)
+        #expect(b.stats.trust.graylistedUpdatesIgnored == 1)
         #expect(b.score(of: Fixture.id(2)) == -80)
     }
 
@@ -804,7 +804,7 @@ enum TT {
                         && $0.1 == Peer(id: helper, address: address(helper))
                 })
         }
-        #expect(a.stats.unansweredPingReqs == 0)
+        #expect(a.stats.trust.unansweredPingReqs == 0)
 
         // The freeloader answers the audit ping: it was reachable, so it ignored us.
         let freeloaderSeq = try #require(audits.first { $0.value == freeloader }?.key)
@@ -812,7 +812,7 @@ enum TT {
         let answered = a.receive(
             Packet(from: freeloader, message: .ack(seq: freeloaderSeq)), from: address(freeloader),
             now: auditAt + .milliseconds(20))
-        #expect(a.stats.unansweredPingReqs == 1)
+        #expect(a.stats.trust.unansweredPingReqs == 1)
         #expect(a.score(of: freeloader) == -40)
         #expect(TT.graylisted(answered) == [freeloader])
         // The unreachable helper never answers: after the audit timeout nothing is held
@@ -822,7 +822,7 @@ enum TT {
         _ = a.receive(
             Packet(from: unreachable, message: .ack(seq: unreachableSeq)), from: address(unreachable),
             now: auditAt + .milliseconds(610))
-        #expect(a.stats.unansweredPingReqs == 1)
+        #expect(a.stats.trust.unansweredPingReqs == 1)
         #expect(a.score(of: unreachable) == 0)
         #expect(a.score(of: nacker) == 0)
         #expect(a.peerScores.keys.sorted() == [freeloader])
@@ -830,7 +830,7 @@ enum TT {
         _ = a.receive(
             Packet(from: freeloader, message: .ack(seq: freeloaderSeq)), from: address(freeloader),
             now: auditAt + .milliseconds(620))
-        #expect(a.stats.unansweredPingReqs == 1)
+        #expect(a.stats.trust.unansweredPingReqs == 1)
     }
 
     @Test func helperThatForwardsTheAckIsRewardedNotAudited() throws {
@@ -854,7 +854,7 @@ enum TT {
         #expect(a.trust.auditPings.isEmpty)
         #expect(a.score(of: helpers[0]) > 0, "a timely ack through a helper is rewarded")
         #expect(a.member(ping.target)?.status == .alive)
-        #expect(a.stats.unansweredPingReqs == 0)
+        #expect(a.stats.trust.unansweredPingReqs == 0)
     }
 
     // MARK: Regressions (bugs found in review, fixed)
@@ -865,7 +865,7 @@ enum TT {
         var b = TT.core(1, knows: [0, 1, 2])
         let forged = RS.record("k", [1], Fixture.id(1), (UInt64(1) << 62) - 1)
         _ = b.receive(TT.gossip(from: 2, [.record(forged)]), from: Fixture.address(2), now: Fixture.ms(10))
-        #expect(b.stats.signaturesRejected == 1)
+        #expect(b.stats.trust.signaturesRejected == 1)
         #expect(b.get("k").siblings.isEmpty)
         let first = b.put("x", value: [1], wallMs: 1, now: Fixture.ms(20)).0
         let second = b.put("y", value: [1], wallMs: 1, now: Fixture.ms(30)).0
@@ -885,10 +885,10 @@ enum TT {
         altered.value = [2]
         let sync = Sync.stateRecords(exchange: 9, records: [altered], through: [r.dot], complete: true, digest: [])
         _ = b.receive(Fixture.packet(from: 2, .sync(sync)), from: Fixture.address(2), via: .stream, now: Fixture.ms(20))
-        #expect(b.stats.signaturesRejected == 1)
+        #expect(b.stats.trust.signaturesRejected == 1)
         #expect(b.get("colour").siblings.isEmpty)
         _ = b.receive(TT.gossip(from: 0, [.record(r)]), from: Fixture.address(0), now: Fixture.ms(30))
-        #expect(b.stats.recordsRedundant == 0)
+        #expect(b.stats.state.recordsRedundant == 0)
         #expect(b.get("colour").siblings == [r])
     }
 
@@ -918,7 +918,7 @@ enum TT {
         // address) too.
         var b = Fixture.core(1, knows: [0, 1, 2])
         _ = b.rejected(from: Fixture.address(2), now: Fixture.ms(10))
-        #expect(b.stats.packetsRejected == 1)
+        #expect(b.stats.trust.packetsRejected == 1)
         #expect(b.score(of: Fixture.id(2)) == -20)
         // A second one: squared.
         _ = b.rejected(from: Fixture.address(2), now: Fixture.ms(30))
@@ -934,7 +934,7 @@ enum TT {
             _ = b.receive(
                 TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(3), now: Fixture.ms(10 + Int64(k)))
         }
-        #expect(b.stats.signaturesRejected == 3)
+        #expect(b.stats.trust.signaturesRejected == 3)
         #expect(b.score(of: Fixture.id(2)) == 0)
         #expect(!b.isGraylisted(Fixture.id(2)))
         // From its own host the same packets count against it.
