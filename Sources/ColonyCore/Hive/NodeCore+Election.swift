@@ -131,7 +131,7 @@ extension NodeCore {
     }
 
     /// This run cast no vote in `cell` for anyone else in `term`, nor in any later term (its
-    /// only record of votes: `hive.lastVotes`, kept when it leaves the cell).
+    /// only record of votes: `lastVotes`, kept when it leaves the cell).
     func mayVote(cell: CellID, term: UInt64, for candidate: NodeID) -> Bool {
         guard let last = hive.lastVotes[cell] else { return true }
         return last.term < term || (last.term == term && last.candidate == candidate)

@@ -2,7 +2,7 @@ import HashTreeCollections
 
 /// Failure detection: probing, indirect probing, and the local health multiplier.
 extension NodeCore {
-    /// One protocol period ends and the next begins: judge the last membership.probe, then membership.probe the
+    /// One protocol period ends and the next begins: judge the last probe, then probe the
     /// next member in randomised round-robin order.
     mutating func onProbeTick(late: Bool = false) {
         guard phase == .active else { return }
@@ -44,7 +44,7 @@ extension NodeCore {
         return nil
     }
 
-    /// The direct ping went unanswered: ask `k` helpers to membership.probe on our behalf.
+    /// The direct ping went unanswered: ask `k` helpers to probe on our behalf.
     mutating func onProbeTimeout(seq: UInt32) {
         guard var p = membership.probe, p.seq == seq, !p.acked, phase == .active else { return }
         let target = p.target
@@ -56,7 +56,7 @@ extension NodeCore {
         }
         if !helpers.isEmpty {
             // Judge the helpers after any honest answer could arrive: a helper nacks after a
-            // fraction of the membership.probe timeout, so two timeouts leave room for the trip back.
+            // fraction of the probe timeout, so two timeouts leave room for the trip back.
             trust.helperAudits[seq] = Trust.HelperAudit(helpers: helpers.map(\.id))
             let wait = 2 * settings.probeTimeout.nanosecondsInt64
             timers.schedule(.trust(.helperAudit(seq)), at: now.advanced(byNanoseconds: wait))
@@ -93,7 +93,7 @@ extension NodeCore {
     mutating func onAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate? = nil, attributed: Bool) {
         noteHelperAnswer(seq: seq, from: sender)
         if let helper = trust.auditPings.removeValue(forKey: seq) {
-            // It answers us directly, yet ignored our request to membership.probe for us: freeloading.
+            // It answers us directly, yet ignored our request to probe for us: freeloading.
             if helper == sender && attributed {
                 trust.stats.unansweredPingReqs += 1
                 penalize(helper, .unanswered)
@@ -123,7 +123,7 @@ extension NodeCore {
     }
 
     /// A direct answer from `peer`, whose coordinate is `c`, took `rtt` seconds: place
-    /// ourselves by it and keep its coordinate (membership.probe acks and nearness pings).
+    /// ourselves by it and keep its coordinate (probe acks and nearness pings).
     mutating func learnCoordinate(_ c: Coordinate, of peer: NodeID, rtt: Double) {
         hive.vivaldi.update(peer: peer, other: c, rtt: rtt, rng: &hive.rng)
         if c.isValid { hive.peerCoordinates[peer] = c }

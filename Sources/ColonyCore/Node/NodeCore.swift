@@ -11,7 +11,7 @@ import HashTreeCollections
 ///
 /// Protocol background (SWIM, Das et al. 2002; Lifeguard, Dadgar et al. 2018):
 /// - Every protocol period a node probes one member, in randomised round-robin order (§4.3).
-///   No ack within the membership.probe timeout → `k` helpers membership.probe it (ping-req); helpers that also
+///   No ack within the probe timeout → `k` helpers probe it (ping-req); helpers that also
 ///   fail answer `nack`, so the prober can tell whether it is the slow one (Lifeguard §IV.A).
 /// - A member nobody reaches is *suspect*; it refutes by raising its incarnation. Unrefuted
 ///   suspicion becomes *dead* after a timeout that shrinks with independent confirmations
@@ -31,7 +31,7 @@ public struct NodeCore: Sendable {
     public let settings: Settings
     public internal(set) var phase: Phase = .created
     public internal(set) var now: Instant
-    /// The membership and gossip generator (membership.probe order, helpers, gossip targets).
+    /// The membership and gossip generator (probe order, helpers, gossip targets).
     var rng: Xoshiro256
     /// Every sub-machine's timers, in one queue so equal deadlines fire in scheduling order.
     var timers = TimerQueue()
@@ -111,7 +111,7 @@ public struct NodeCore: Sendable {
     // MARK: Inputs
 
     /// Arm the periodic timers. Probing starts at a random offset within one period, so
-    /// nodes started together do not membership.probe in lockstep.
+    /// nodes started together do not probe in lockstep.
     public mutating func start(now: Instant) -> [Effect] {
         advance(to: now)
         guard phase == .created else { return flush() }

@@ -1,11 +1,11 @@
 import HashTreeCollections
 
-/// Verifying what peers send, rate limits and peer trust.scores (docs/design.md §6).
+/// Verifying what peers send, rate limits and peer scores (docs/design.md §6).
 extension NodeCore {
     // MARK: Identity
 
     /// Sign everything this node originates and verify everything it receives with `a`
-    /// (call before `start`). Without an trust.authenticator nothing is signed or checked.
+    /// (call before `start`). Without an authenticator nothing is signed or checked.
     public mutating func authenticate(with a: any Authenticator, certificate: Certificate? = nil) {
         trust.authenticator = a
         membership.me.certificate = certificate
