@@ -69,6 +69,19 @@ struct Membership: Sendable {
         self.awareness = awareness
     }
 
+    /// The next live member other than us, in this round's permutation of table positions
+    /// (SWIM §4.3, randomised round-robin: each live member is probed once per round).
+    mutating func nextProbeTarget(rng: inout Xoshiro256) -> Member? {
+        let n = table.count
+        guard n > 1 else { return nil }
+        for _ in 0..<n {
+            let position = probeOrder.next(count: n, rng: &rng)
+            let m = table.record(atOffset: position).member
+            if m.id != me.id && m.status.isLive { return m }
+        }
+        return nil
+    }
+
     mutating func nextSeq() -> UInt32 {
         seq &+= 1
         return seq

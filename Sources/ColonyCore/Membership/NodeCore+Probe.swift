@@ -33,16 +33,7 @@ extension NodeCore {
     }
 
     /// The next live member other than us, in this round's permutation of table positions.
-    mutating func nextProbeTarget() -> Member? {
-        let n = table.count
-        guard n > 1 else { return nil }
-        for _ in 0..<n {
-            let position = membership.probeOrder.next(count: n, rng: &rng)
-            let m = table.record(atOffset: position).member
-            if m.id != me.id && m.status.isLive { return m }
-        }
-        return nil
-    }
+    mutating func nextProbeTarget() -> Member? { membership.nextProbeTarget(rng: &rng) }
 
     /// The direct ping went unanswered: ask `k` helpers to probe on our behalf.
     mutating func onProbeTimeout(seq: UInt32) {

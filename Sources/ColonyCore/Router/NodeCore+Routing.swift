@@ -57,16 +57,7 @@ extension NodeCore {
     }
 
     mutating func remember(_ id: BroadcastID, _ update: Update) {
-        guard router.routed.updateValue(update, forKey: id) == nil else { return }
-        router.routedOrder.append(id)
-        if router.routedOrder.count - router.routedHead > settings.hive.routedCacheSize {
-            router.routed[router.routedOrder[router.routedHead]] = nil
-            router.routedHead += 1
-            if router.routedHead > 4096 {
-                router.routedOrder.removeFirst(router.routedHead)
-                router.routedHead = 0
-            }
-        }
+        router.remember(id, update, capacity: settings.hive.routedCacheSize)
     }
 
     /// Send our own broadcasts (and gossip news) up: to our queen, or as queen down to the

@@ -39,6 +39,23 @@ struct Router: Sendable {
     var routeOutbox: [Update] = []
 }
 
+extension Router {
+    /// Keep `update` to answer grafts for `id`; the oldest go once more than `capacity` are
+    /// held. A broadcast held already keeps its place (and its first copy's position).
+    mutating func remember(_ id: BroadcastID, _ update: Update, capacity: Int) {
+        guard routed.updateValue(update, forKey: id) == nil else { return }
+        routedOrder.append(id)
+        if routedOrder.count - routedHead > capacity {
+            routed[routedOrder[routedHead]] = nil
+            routedHead += 1
+            if routedHead > 4096 {
+                routedOrder.removeFirst(routedHead)
+                routedHead = 0
+            }
+        }
+    }
+}
+
 /// Where news being applied came from (for routing).
 enum Ingress: Equatable {
     /// Our own broadcast, or news from gossip or anti-entropy: route it up.

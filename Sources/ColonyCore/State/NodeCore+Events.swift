@@ -15,11 +15,7 @@ extension NodeCore {
     }
 
     /// The id and Lamport time of the next event or query this node sends.
-    mutating func nextBroadcastID() -> (id: Dot, lamport: UInt64) {
-        replicated.eventCounter &+= 1
-        replicated.lamport &+= 1
-        return (Dot(origin: me.id, counter: replicated.eventCounter), lamport)
-    }
+    mutating func nextBroadcastID() -> (id: Dot, lamport: UInt64) { replicated.nextBroadcastID(origin: me.id) }
 
     /// Admit an event or query from anyone (ourselves included): false if its Lamport time
     /// is an impossible jump or it was seen before. Moves our Lamport clock.

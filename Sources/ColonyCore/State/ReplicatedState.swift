@@ -37,6 +37,13 @@ struct ReplicatedState: Sendable {
     /// Per origin, the highest counter signed evidence shows existed (authenticating only).
     var evidenced: [NodeID: UInt64] = [:]
 
+    /// The id and Lamport time of this node's next event or query.
+    mutating func nextBroadcastID(origin: NodeID) -> (id: Dot, lamport: UInt64) {
+        eventCounter &+= 1
+        lamport &+= 1
+        return (Dot(origin: origin, counter: eventCounter), lamport)
+    }
+
     init(rng: Xoshiro256, eventCounter: UInt64) {
         self.rng = rng
         self.eventCounter = eventCounter
