@@ -38,6 +38,19 @@ struct Dissemination: Sendable {
     /// Bumped whenever news is queued: tells a first delivery from a repeat.
     var newsCount = 0
 
+    /// The budget on gossip out: of `wanted` datagrams of `bytes` for one target, the first
+    /// is free and each further one costs its bytes from a bucket refilled at `budget` bytes
+    /// a second. Returns how many may go (at least one).
+    mutating func allowedPackets(_ wanted: Int, of bytes: Int, budget: Double, now: Instant) -> Int {
+        var bucket = gossipBucket ?? TokenBucket(burst: budget, at: now)
+        var allowed = 1
+        while allowed < wanted && bucket.take(Double(bytes), rate: budget, burst: budget, now: now) {
+            allowed += 1
+        }
+        gossipBucket = bucket
+        return allowed
+    }
+
     init(queue: BroadcastQueue) {
         self.queue = queue
     }

@@ -35,19 +35,8 @@ extension NodeCore {
             let perPacket = max(1, settings.maxDatagramBytes - 64)
             var packets = min(settings.maxGossipPacketsPerTarget, 1 + queue.smallBytes / perPacket)
             if packets > 1 {
-                // The budget on gossip out: beyond one datagram per target, each costs tokens.
-                let t = settings.trust
-                var bucket = dissemination.gossipBucket ?? TokenBucket(burst: t.gossipBytesPerSecond, at: now)
-                var allowed = 1
-                while allowed < packets
-                    && bucket.take(
-                        Double(settings.maxDatagramBytes), rate: t.gossipBytesPerSecond, burst: t.gossipBytesPerSecond,
-                        now: now)
-                {
-                    allowed += 1
-                }
-                dissemination.gossipBucket = bucket
-                packets = allowed
+                packets = dissemination.allowedPackets(
+                    packets, of: settings.maxDatagramBytes, budget: settings.trust.gossipBytesPerSecond, now: now)
             }
             for _ in 0..<packets where !queue.isEmpty { sendDatagram(.gossip, to: t.peer) }
         }

@@ -98,6 +98,13 @@ public struct Hive: Sendable {
 
     public init() {}
 
+    /// A randomised election timeout, nanoseconds in [min, max) (Raft §5.2: split votes are rare).
+    mutating func randomElectionTimeout(_ settings: HiveSettings) -> Int64 {
+        let lo = settings.electionTimeoutMin.nanosecondsInt64
+        let hi = max(lo + 1, settings.electionTimeoutMax.nanosecondsInt64)
+        return lo + Int64(rng.below(Int(hi - lo)))
+    }
+
     init(boot: UInt64, bootedAt: Instant, rng: Xoshiro256) {
         self.boot = boot
         self.bootedAt = bootedAt

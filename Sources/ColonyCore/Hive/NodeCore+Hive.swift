@@ -41,11 +41,7 @@ extension NodeCore {
         timers.schedule(.hive(.heartbeat), at: t)
     }
 
-    mutating func randomElectionTimeout() -> Int64 {
-        let lo = settings.hive.electionTimeoutMin.nanosecondsInt64
-        let hi = max(lo + 1, settings.hive.electionTimeoutMax.nanosecondsInt64)
-        return lo + Int64(hive.rng.below(Int(hi - lo)))
-    }
+    mutating func randomElectionTimeout() -> Int64 { hive.randomElectionTimeout(settings.hive) }
 
     /// Healthy, old enough and not leaving: fit to found a cell or stand for election.
     var eligibleForQueen: Bool {
