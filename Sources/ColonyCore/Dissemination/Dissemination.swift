@@ -35,8 +35,6 @@ struct Dissemination: Sendable {
     var exchanges: [UInt32: Exchange] = [:]
     /// The budget on gossip out beyond one datagram per target.
     var gossipBucket: TokenBucket?
-    /// Bumped whenever news is queued: tells a first delivery from a repeat.
-    var newsCount = 0
 
     /// The budget on gossip out: of `wanted` datagrams of `bytes` for one target, the first
     /// is free and each further one costs its bytes from a bucket refilled at `budget` bytes

@@ -24,64 +24,37 @@ public struct Hive: Sendable {
 
     /// What the hive counts (exported through `NodeCore.stats`).
     public internal(set) var stats = HiveStats()
-    public internal(set) var role: Role = .homeless
-    public internal(set) var cell: CellID?
-    public internal(set) var term: UInt64 = 0
-    /// The queen of `term`, once known.
-    public internal(set) var queen: NodeID?
-    public internal(set) var roster: Roster?
+    /// Where this member stands, with the data only that standing has (Standing.swift:
+    /// `role`, `cell`, `term`, `queen`, `roster` and `leaseUntil` are read from it).
+    var standing: Standing = .homeless(Search())
     /// Every cell's latest claim (looked up; iterate `cells.keys.sorted()` for order).
     public internal(set) var cells: [CellID: QueenClaim] = [:]
-    /// Queen only: until when she holds the lease (nil: none yet).
-    public internal(set) var leaseUntil: Instant?
 
-    /// When this member last heard its queen (the stickiness window starts here).
-    var heardQueenAt: Instant?
-    /// When a worker with no queen campaigns.
-    var electionDeadline: Instant?
+    // Timers armed (a timer fires once; these keep one of each in the queue).
     var electionArmed = false
-    var votes: Set<NodeID> = []
-    var lastQueenAt: Instant = .zero
-
-    // Queen.
-    var round: UInt64 = 0
-    var roundSentAt: [UInt64: Instant] = [:]
-    var acked: [NodeID: (round: UInt64, version: RosterVersion, at: Instant)] = [:]
-    var committed: RosterVersion = .zero
-    var pending: [(add: Bool, voter: Voter)] = []
-    var electedAt: Instant = .zero
-    var claimSerial: UInt64 = 0
-    var claimedAt: Instant = .zero
-    var claimedSize: UInt32 = 0
     var heartbeatArmed = false
-    /// Breeding under way: the new cell, its designated queen and the voters handed to it
-    /// (removed from our roster one at a time, the designate last).
-    struct Split {
-        var cell: CellID
-        var designate: Voter
-        var voters: [Voter]
-        var at: Instant
-    }
-    var split: Split?
-    /// Voters just removed, told so with the next heartbeat round.
-    var farewell: [Voter] = []
-    /// Since when the cell is below its low-water mark.
-    var lowSince: Instant?
-
-    // Homeless (and, for workers, re-homing).
     /// When the home timer fires next (nil: not armed).
     var homeAt: Instant?
-    var enlisting: (cell: CellID, at: Instant)?
-    var refusedBy: [CellID: Instant] = [:]
+
+    // Kept across standings.
+    /// The roster version last committed as queen (set as a cell is founded).
+    var committed: RosterVersion = .zero
+    /// The serial of this node's last claim (claims of one cell supersede by it).
+    var claimSerial: UInt64 = 0
+    /// When a homeless member founds a cell, once drawn.
     var foundAt: Instant?
+    /// Cells whose queen refused us (or never answered), and when.
+    var refusedBy: [CellID: Instant] = [:]
+    /// Queen: accusations held, per accused, per accuser (the newest of each).
+    var accusations: [NodeID: [NodeID: Accusation]] = [:]
+    /// Deposed: stand for no election and found no cell until then.
+    var sitOutUntil: Instant?
+
+    // Re-homing.
     /// Nearness pings in flight, and the latest round trips to queens (seconds).
     var nearPings: [UInt32: (peer: NodeID, sentAt: Instant)] = [:]
     var nearness: [NodeID: [(rtt: Double, at: Instant)]] = [:]
     var exploreAt: Instant = .zero
-    /// Deposed: stand for no election and found no cell until then.
-    var sitOutUntil: Instant?
-    /// Queen: accusations held, per accused, per accuser (the newest of each).
-    var accusations: [NodeID: [NodeID: Accusation]] = [:]
 
     // Nearness and identity as a voter.
     /// This node's network coordinate (Vivaldi), placed by direct round trips.

@@ -46,8 +46,8 @@ extension NodeCore {
     /// members elect the designate (she campaigns as soon as she arrives; the others wait
     /// a maximum election timeout first).
     mutating func considerSplit() {
-        guard hive.role == .queen, hive.split == nil, let cell = hive.cell, let roster = hive.roster,
-            roster.count >= max(4, settings.hive.cellHighWater), hive.pending.isEmpty,
+        guard hive.role == .queen, hive.reign.split == nil, let cell = hive.cell, let roster = hive.roster,
+            roster.count >= max(4, settings.hive.cellHighWater), hive.reign.pending.isEmpty,
             hive.committed == roster.version, roster.version.term == hive.term, holdsLease
         else { return }
         let fresh = 3 * settings.hive.heartbeatInterval.nanosecondsInt64
@@ -56,7 +56,7 @@ extension NodeCore {
         let eligible = workers.filter { v in
             table[v.id]?.member.status == .alive && !isGraylisted(v.id) && !isExcluded(v.id)
                 && peerCoordinates[v.id] != nil
-                && (hive.acked[v.id].map { now.nanoseconds(since: $0.at) <= fresh } ?? false)
+                && (hive.reign.acked[v.id].map { now.nanoseconds(since: $0.at) <= fresh } ?? false)
         }
         let half = roster.count / 2
         var best: (cost: Double, designate: Voter, voters: [Voter])?
@@ -73,7 +73,7 @@ extension NodeCore {
         }
         guard let best else { return }
         let newCell = CellID(hive.rng.next())
-        hive.split = Hive.Split(cell: newCell, designate: best.designate, voters: best.voters.sorted(), at: now)
+        hive.reign.split = Hive.Split(cell: newCell, designate: best.designate, voters: best.voters.sorted(), at: now)
         for v in best.voters where v != best.designate { queueChange(add: false, v) }
         queueChange(add: false, best.designate)
         emit(
@@ -84,12 +84,12 @@ extension NodeCore {
     /// The split is over once its voters are off our roster and their cell is seen (or, if
     /// its claim never reaches us, after a few election timeouts).
     mutating func finishSplit() {
-        guard let split = hive.split, let roster = hive.roster else { return }
+        guard let split = hive.reign.split, let roster = hive.roster else { return }
         let removed = !split.voters.contains(where: roster.contains) && hive.committed == roster.version
         let seen = hive.cells[split.cell] != nil
         if removed && (seen || now.nanoseconds(since: split.at) > 4 * settings.hive.electionTimeoutMax.nanosecondsInt64)
         {
-            hive.split = nil
+            hive.reign.split = nil
         }
     }
 
@@ -110,14 +110,11 @@ extension NodeCore {
                 origin: from, blame: blame)
         else { return }
         emit(.hive(.leftCell(cell: cell, reason: "bred into cell \(newCell)")))
-        hive.role = .worker
-        hive.cell = newCell
-        hive.term = 0
-        hive.queen = nil
-        hive.roster = Roster(cell: newCell, version: RosterVersion(term: 0, index: 1), voters: voters)
-        hive.votes = []
-        hive.heardQueenAt = nil
-        hive.lastQueenAt = now
+        let roster = Roster(cell: newCell, version: RosterVersion(term: 0, index: 1), voters: voters)
+        hive.serve(
+            in: Hive.Seat(
+                cell: newCell, term: 0, roster: roster, lastQueenAt: now,
+                electionDeadline: hive.seat.electionDeadline))
         if designate == me.id {
             startElection()
         } else {
@@ -131,15 +128,15 @@ extension NodeCore {
     /// its size (ties: the higher id, so two small cells do not both dissolve) has room for
     /// all its members; they enlist with the open cells nearest them. True if it dissolved.
     mutating func considerMerge() -> Bool {
-        guard hive.role == .queen, hive.split == nil, let cell = hive.cell, let roster = hive.roster else {
+        guard hive.role == .queen, hive.reign.split == nil, let cell = hive.cell, let roster = hive.roster else {
             return false
         }
         guard roster.count < settings.hive.lowWaterMark else {
-            hive.lowSince = nil
+            hive.reign.lowSince = nil
             return false
         }
-        guard let since = hive.lowSince else {
-            hive.lowSince = now
+        guard let since = hive.reign.lowSince else {
+            hive.reign.lowSince = now
             return false
         }
         guard now.nanoseconds(since: since) >= settings.hive.mergeAfter.nanosecondsInt64 else { return false }

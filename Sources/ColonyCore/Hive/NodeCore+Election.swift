@@ -5,27 +5,26 @@ extension NodeCore {
 
     mutating func onElectionTick() {
         hive.electionArmed = false
-        guard hiveOn, phase == .active, let deadline = hive.electionDeadline,
+        guard hiveOn, phase == .active, let deadline = hive.standing.seat?.electionDeadline,
             [.worker, .preCandidate, .candidate].contains(hive.role)
         else { return }
         if now < deadline {
             armElection(at: deadline)
             return
         }
-        if now.nanoseconds(since: hive.lastQueenAt) > settings.hive.abandonAfter.nanosecondsInt64 {
+        if now.nanoseconds(since: hive.seat.lastQueenAt) > settings.hive.abandonAfter.nanosecondsInt64 {
             // No queen for this long: the cell's majority is gone (or we are cut off).
             leaveCell(reason: "no queen", notify: true)
             return
         }
         guard eligibleForQueen, let roster = hive.roster, roster.contains(voter) else {
-            hive.role = .worker
+            hive.becomeWorker()
             armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
             return
         }
         // Pre-vote (Raft thesis §9.6): ask without raising the term, so a member cut off
         // from its cell cannot force a healthy cell into a new election.
-        hive.role = .preCandidate
-        hive.votes = [me.id]
+        hive.campaign(pre: true, me: me.id)
         armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
         if roster.majority <= 1 {
             startElection()
@@ -50,10 +49,9 @@ extension NodeCore {
 
     mutating func startElection() {
         guard let roster = hive.roster, let cell = hive.cell else { return }
-        hive.term += 1
-        hive.role = .candidate
-        hive.votes = [me.id]
-        hive.queen = nil
+        hive.seat.term += 1
+        hive.seat.queen = nil
+        hive.campaign(pre: false, me: me.id)
         noteVote(cell: cell, term: hive.term, candidate: me.id)
         hive.stats.electionsStarted += 1
         armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
@@ -88,10 +86,10 @@ extension NodeCore {
         var granted = false
         if !queenRecentlyHeard && !holdsLease {
             if term > hive.term {
-                hive.term = term
+                hive.seat.term = term
                 if hive.role == .queen { stepDown(reason: "a newer term") }
-                if hive.role == .candidate || hive.role == .preCandidate { hive.role = .worker }
-                hive.queen = nil
+                if hive.role == .candidate || hive.role == .preCandidate { hive.becomeWorker() }
+                hive.seat.queen = nil
             }
             if term == hive.term, mayVote(cell: cell, term: term, for: candidate.id),
                 version >= roster.version, !isGraylisted(candidate.id)
@@ -116,8 +114,8 @@ extension NodeCore {
     ) {
         guard cell == hive.cell, candidate == me.id, let roster = hive.roster else { return }
         if term > hive.term {
-            hive.term = term
-            if hive.role == .queen { stepDown(reason: "a newer term") } else { hive.role = .worker }
+            hive.seat.term = term
+            if hive.role == .queen { stepDown(reason: "a newer term") } else { hive.becomeWorker() }
             return
         }
         guard hive.role == .candidate, term == hive.term, granted, roster.contains(v),
@@ -126,8 +124,7 @@ extension NodeCore {
                 of: SignedClaim.vote(cell: cell, term: term, candidate: candidate, voter: v.id, granted: granted),
                 origin: v.id, blame: blame)
         else { return }
-        hive.votes.insert(v.id)
-        if hive.votes.count >= roster.majority { becomeQueen(founded: false) }
+        if hive.count(vote: v.id) >= roster.majority { becomeQueen(founded: false) }
     }
 
     /// This run cast no vote in `cell` for anyone else in `term`, nor in any later term (its
@@ -153,13 +150,13 @@ extension NodeCore {
             return
         }
         let live = table[v.id]?.member.status == .alive && !isExcluded(v.id)
-        let adds = hive.pending.filter(\.add).count
+        let adds = hive.reign.pending.filter(\.add).count
         var accepted =
             live && phase == .active && (roster.contains(v) || roster.count + adds < settings.hive.cellHighWater)
         if accepted {
             if roster.contains(v) {
                 // Lost our first heartbeat: send the roster again.
-                hive.acked[v.id] = (hive.acked[v.id]?.round ?? 0, .zero, now)
+                hive.reign.acked[v.id] = (hive.reign.acked[v.id]?.round ?? 0, .zero, now)
             } else {
                 if let old = roster.voter(for: v.id) {
                     if old.boot > v.boot { accepted = false } else { queueChange(add: false, old) }
@@ -182,14 +179,7 @@ extension NodeCore {
         if notify, let q = hive.queen, let m = table[q]?.member, m.status.isLive {
             sendDatagram(.hive(.release(cell: cell, boot: boot)), to: m.peer)
         }
-        hive.role = .homeless
-        hive.cell = nil
-        hive.roster = nil
-        hive.queen = nil
-        hive.term = 0
-        hive.votes = []
-        hive.heardQueenAt = nil
-        hive.electionDeadline = nil
+        hive.becomeHomeless()
         emit(.hive(.leftCell(cell: cell, reason: reason)))
         // Look for a cell soon (spread, as a dissolved cell's members all leave at once).
         let soon = max(1, Int(settings.hive.homeInterval.nanosecondsInt64 / 20))
@@ -210,7 +200,7 @@ extension NodeCore {
     /// waiting out the lease, or with `dissolve` the cell ends and they enlist elsewhere.
     mutating func abdicate(dissolve: Bool, reason: String) {
         guard hive.role == .queen, let cell = hive.cell, let roster = hive.roster else { return }
-        hive.leaseUntil = nil
+        hive.reign.leaseUntil = nil
         for v in roster.voters where v.id != me.id {
             guard let m = table[v.id]?.member, m.status.isLive else { continue }
             sendDatagram(.hive(.abdicate(cell: cell, term: hive.term, dissolve: dissolve)), to: m.peer)

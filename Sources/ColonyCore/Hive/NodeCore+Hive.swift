@@ -29,7 +29,7 @@ extension NodeCore {
     }
 
     mutating func armElection(at deadline: Instant) {
-        hive.electionDeadline = deadline
+        hive.seat.electionDeadline = deadline
         guard !hive.electionArmed else { return }
         hive.electionArmed = true
         timers.schedule(.hive(.election), at: deadline)
@@ -52,7 +52,7 @@ extension NodeCore {
 
     /// Heard our queen within the stickiness window (we vote for no one else meanwhile).
     var queenRecentlyHeard: Bool {
-        guard let at = hive.heardQueenAt else { return false }
+        guard let at = hive.standing.seat?.heardQueenAt else { return false }
         return now.nanoseconds(since: at) < settings.hive.electionTimeoutMin.nanosecondsInt64
     }
 
@@ -96,8 +96,7 @@ extension NodeCore {
             guard granted, hive.role == .preCandidate, cell == hive.cell, term == hive.term + 1,
                 let roster = hive.roster, roster.voter(for: from) != nil
             else { return }
-            hive.votes.insert(from)
-            if hive.votes.count >= roster.majority { startElection() }
+            if hive.count(vote: from) >= roster.majority { startElection() }
         case .requestVote(let cell, let term, let version, let boot, let signature):
             onRequestVote(
                 cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot), signature: signature,
@@ -128,8 +127,8 @@ extension NodeCore {
             if dissolve {
                 leaveCell(reason: "the queen dissolved the cell", notify: false)
             } else {
-                hive.queen = nil
-                hive.heardQueenAt = nil
+                hive.seat.queen = nil
+                hive.seat.heardQueenAt = nil
                 armElection(at: now.advanced(byNanoseconds: randomElectionTimeout() / 4))
             }
         }
@@ -149,14 +148,12 @@ extension NodeCore {
                         of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from),
                         origin: from, blame: blame)
                 else { return }
-                hive.cell = cell
-                hive.term = term
                 // Joining in `term`, whose queen is `from`: count it as our vote, so we cannot
                 // help elect anyone else in a term we may already have voted in.
                 noteVote(cell: cell, term: term, candidate: from)
-                hive.roster = Roster(cell: cell, version: version, voters: voters)
-                hive.enlisting = nil
                 hive.refusedBy = [:]
+                let roster = Roster(cell: cell, version: version, voters: voters)
+                hive.serve(in: Hive.Seat(cell: cell, term: term, roster: roster, lastQueenAt: now))
             } else {
                 sendDatagram(.hive(.release(cell: cell, boot: boot)), to: peer)
                 return
@@ -177,24 +174,23 @@ extension NodeCore {
                 return
             }
             if term > hive.term {
-                hive.term = term
+                hive.seat.term = term
             }
             if hive.role == .queen {
                 // Only another term's queen can reach here (one queen per term).
                 stepDown(reason: "a newer queen")
             }
-            if let voters, var roster = hive.roster, version > roster.version {
-                roster = Roster(cell: cell, version: version, voters: voters)
-                hive.roster = roster
+            if let voters, let roster = hive.roster, version > roster.version {
+                hive.seat.roster = Roster(cell: cell, version: version, voters: voters)
             }
         }
-        let accepted = hive.queen != from || hive.role == .homeless
-        hive.role = .worker
-        hive.queen = from
-        hive.heardQueenAt = now
-        hive.lastQueenAt = now
-        hive.votes = []
-        if hive.roster?.contains(voter) != true {
+        // (Just admitted, we have no queen yet.)
+        let accepted = hive.queen != from
+        hive.becomeWorker()
+        hive.seat.queen = from
+        hive.seat.heardQueenAt = now
+        hive.seat.lastQueenAt = now
+        if !hive.seat.roster.contains(voter) {
             leaveCell(reason: "removed from the roster", notify: false)
             return
         }
@@ -212,7 +208,7 @@ extension NodeCore {
         sendDatagram(
             .hive(
                 .heartbeatAck(
-                    cell: cell, term: hive.term, round: round, version: hive.roster!.version, boot: boot,
+                    cell: cell, term: hive.term, round: round, version: hive.seat.roster.version, boot: boot,
                     coordinate: coordinate)), to: peer)
     }
 
@@ -221,13 +217,13 @@ extension NodeCore {
     ) {
         guard hive.role == .queen, cell == hive.cell else { return }
         if term > hive.term {
-            hive.term = term
+            hive.seat.term = term
             stepDown(reason: "a newer term")
             return
         }
-        guard term == hive.term, hive.roster?.contains(v) == true, round <= hive.round else { return }
-        let old = hive.acked[v.id]
-        hive.acked[v.id] = (max(round, old?.round ?? 0), max(version, old?.version ?? .zero), now)
+        guard term == hive.term, hive.roster?.contains(v) == true, round <= hive.reign.round else { return }
+        let old = hive.reign.acked[v.id]
+        hive.reign.acked[v.id] = (max(round, old?.round ?? 0), max(version, old?.version ?? .zero), now)
         if let coordinate, coordinate.isValid, coordinate.vec.count == Coordinate.dimensions {
             hive.peerCoordinates[v.id] = coordinate
         }

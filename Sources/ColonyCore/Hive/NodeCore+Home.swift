@@ -176,13 +176,11 @@ extension NodeCore {
 
     mutating func found() {
         let cell = CellID(hive.rng.next())
-        hive.cell = cell
-        hive.term = 1
         noteVote(cell: cell, term: 1, candidate: me.id)
-        hive.roster = Roster(cell: cell, version: RosterVersion(term: 1, index: 1), voters: [voter])
-        hive.committed = hive.roster!.version
+        let roster = Roster(cell: cell, version: RosterVersion(term: 1, index: 1), voters: [voter])
+        hive.committed = roster.version
         hive.foundAt = nil
-        hive.enlisting = nil
+        hive.serve(in: Hive.Seat(cell: cell, term: 1, roster: roster, lastQueenAt: now))
         becomeQueen(founded: true)
     }
 }

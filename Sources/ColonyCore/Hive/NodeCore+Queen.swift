@@ -4,26 +4,18 @@ extension NodeCore {
     // MARK: Queens
 
     mutating func becomeQueen(founded: Bool) {
-        guard let cell = hive.cell, var roster = hive.roster else { return }
-        hive.role = .queen
-        hive.queen = me.id
-        hive.electedAt = now
-        hive.lastQueenAt = now
-        hive.leaseUntil = nil
-        hive.round = 0
-        hive.roundSentAt = [:]
-        hive.pending = []
-        hive.split = nil
-        hive.farewell = []
-        hive.lowSince = nil
-        hive.acked = [:]
-        for v in roster.voters where v.id != me.id { hive.acked[v.id] = (0, .zero, now) }
+        guard var seat = hive.standing.seat else { return }
+        let cell = seat.cell
+        seat.queen = me.id
+        seat.lastQueenAt = now
+        var reign = Hive.Reign(electedAt: now)
+        for v in seat.roster.voters where v.id != me.id { reign.acked[v.id] = (0, .zero, now) }
         if !founded {
             // Commit an entry of our own term before any roster change (Raft's no-op).
-            roster.version = RosterVersion(term: hive.term, index: roster.version.index + 1)
-            hive.roster = roster
+            seat.roster.version = RosterVersion(term: seat.term, index: seat.roster.version.index + 1)
             hive.stats.electionsWon += 1
         }
+        hive.crown(in: seat, reign)
         emit(.hive(founded ? .founded(cell: cell, term: hive.term) : .elected(cell: cell, term: hive.term)))
         publishClaim()
         sendHeartbeatRound()
@@ -37,7 +29,8 @@ extension NodeCore {
         // workers may be electing someone else: step down.
         if roster.count > 1 {
             let lastQuorum =
-                hive.leaseUntil.map { $0.advanced(byNanoseconds: -settings.hive.leaseNanoseconds) } ?? hive.electedAt
+                hive.reign.leaseUntil.map { $0.advanced(byNanoseconds: -settings.hive.leaseNanoseconds) }
+                ?? hive.reign.electedAt
             if now.nanoseconds(since: lastQuorum) > settings.hive.electionTimeoutMin.nanosecondsInt64 {
                 stepDown(reason: "lost quorum")
                 return
@@ -50,11 +43,12 @@ extension NodeCore {
         applyNextChange()
         sendHeartbeatRound()
         let size = UInt32(hive.roster?.count ?? 0)
-        let sizeMoved = abs(Int(size) - Int(hive.claimedSize)) >= max(2, Int(hive.claimedSize) / 4)
+        let claimed = (at: hive.reign.claimedAt, size: hive.reign.claimedSize)
+        let sizeMoved = abs(Int(size) - Int(claimed.size)) >= max(2, Int(claimed.size) / 4)
         let openChanged =
-            (size < UInt32(settings.hive.cellHighWater)) != (hive.claimedSize < UInt32(settings.hive.cellHighWater))
+            (size < UInt32(settings.hive.cellHighWater)) != (claimed.size < UInt32(settings.hive.cellHighWater))
         if sizeMoved || openChanged
-            || now.nanoseconds(since: hive.claimedAt) >= settings.hive.claimRefresh.nanosecondsInt64
+            || now.nanoseconds(since: claimed.at) >= settings.hive.claimRefresh.nanosecondsInt64
         {
             publishClaim()
         }
@@ -63,16 +57,16 @@ extension NodeCore {
 
     mutating func sendHeartbeatRound() {
         guard hive.role == .queen, let cell = hive.cell, let roster = hive.roster else { return }
-        hive.round += 1
-        let round = hive.round
-        hive.roundSentAt[round] = now
-        hive.roundSentAt[round &- 64] = nil
+        hive.reign.round += 1
+        let round = hive.reign.round
+        hive.reign.roundSentAt[round] = now
+        hive.reign.roundSentAt[round &- 64] = nil
         hive.stats.heartbeatsSent += 1
         let signature = sign(
             SignedClaim.heartbeat(cell: cell, term: hive.term, round: round, version: roster.version, queen: me.id))
         for v in roster.voters where v.id != me.id {
             guard let m = table[v.id]?.member, m.status.isLive else { continue }
-            let behind = (hive.acked[v.id]?.version ?? .zero) < roster.version
+            let behind = (hive.reign.acked[v.id]?.version ?? .zero) < roster.version
             let message = Message.hive(
                 .heartbeat(
                     cell: cell, term: hive.term, round: round, version: roster.version,
@@ -82,11 +76,12 @@ extension NodeCore {
         // Voters just removed hear it at once (a split's hear where to go) rather than
         // waiting for their queen's silence; a split's removed voters hear it again every
         // other round until their new cell is seen.
-        let farewell = hive.farewell
-        hive.farewell = []
+        let farewell = hive.reign.farewell
+        hive.reign.farewell = []
+        let split = hive.reign.split
         for v in farewell {
             guard let m = table[v.id]?.member, m.status.isLive else { continue }
-            if let split = hive.split, split.voters.contains(v) {
+            if let split, split.voters.contains(v) {
                 sendBreed(split, cell: cell, to: m.peer)
             } else {
                 sendHive(
@@ -96,7 +91,7 @@ extension NodeCore {
                             signature: signature)), to: m.peer)
             }
         }
-        if let split = hive.split, round % 2 == 0, hive.cells[split.cell] == nil {
+        if let split, round % 2 == 0, hive.cells[split.cell] == nil {
             for v in split.voters where !roster.contains(v) && !farewell.contains(v) {
                 guard let m = table[v.id]?.member, m.status.isLive else { continue }
                 sendBreed(split, cell: cell, to: m.peer)
@@ -131,17 +126,19 @@ extension NodeCore {
     /// as we send them): the lease runs from that round; that roster is committed, and the
     /// next queued change may follow.
     mutating func onAcknowledgements() {
-        guard let roster = hive.roster else { return }
-        let r = majorityValue(roster) { v in v.id == me.id ? hive.round : hive.acked[v.id]?.round ?? 0 }
-        if r > 0, let sent = hive.roundSentAt[r] {
+        guard hive.role == .queen, let roster = hive.roster else { return }
+        let round = hive.reign.round
+        let r = majorityValue(roster) { v in v.id == me.id ? round : hive.reign.acked[v.id]?.round ?? 0 }
+        if r > 0, let sent = hive.reign.roundSentAt[r] {
             let until = sent.advanced(byNanoseconds: settings.hive.leaseNanoseconds)
-            if hive.leaseUntil.map({ until > $0 }) ?? true { hive.leaseUntil = until }
+            if hive.reign.leaseUntil.map({ until > $0 }) ?? true { hive.reign.leaseUntil = until }
         }
-        let committed = majorityValue(roster) { v in v.id == me.id ? roster.version : hive.acked[v.id]?.version ?? .zero
+        let committed = majorityValue(roster) { v in
+            v.id == me.id ? roster.version : hive.reign.acked[v.id]?.version ?? .zero
         }
         if committed >= roster.version && committed > hive.committed {
             hive.committed = roster.version
-            if !hive.pending.isEmpty, applyNextChange() { sendHeartbeatRound() }
+            if !hive.reign.pending.isEmpty, applyNextChange() { sendHeartbeatRound() }
         }
     }
 
@@ -157,20 +154,20 @@ extension NodeCore {
         guard hive.role == .queen, var roster = hive.roster, hive.committed == roster.version,
             roster.version.term == hive.term
         else { return false }
-        while !hive.pending.isEmpty {
-            let change = hive.pending.removeFirst()
+        while !hive.reign.pending.isEmpty {
+            let change = hive.reign.pending.removeFirst()
             if change.add {
                 guard !roster.contains(change.voter), roster.count < settings.hive.cellHighWater else { continue }
                 roster.insert(change.voter)
-                hive.acked[change.voter.id] = (0, .zero, now)
+                hive.reign.acked[change.voter.id] = (0, .zero, now)
             } else {
                 guard roster.contains(change.voter), change.voter.id != me.id else { continue }
                 roster.remove(change.voter)
-                hive.acked[change.voter.id] = nil
-                hive.farewell.append(change.voter)
+                hive.reign.acked[change.voter.id] = nil
+                hive.reign.farewell.append(change.voter)
             }
             roster.version = RosterVersion(term: hive.term, index: roster.version.index + 1)
-            hive.roster = roster
+            hive.seat.roster = roster
             // A one-voter roster commits as it is made.
             if roster.count == 1 { hive.committed = roster.version }
             return true
@@ -179,8 +176,8 @@ extension NodeCore {
     }
 
     mutating func queueChange(add: Bool, _ v: Voter) {
-        guard !hive.pending.contains(where: { $0.add == add && $0.voter == v }) else { return }
-        hive.pending.append((add, v))
+        guard !hive.reign.pending.contains(where: { $0.add == add && $0.voter == v }) else { return }
+        hive.reign.pending.append((add, v))
     }
 
     /// Workers that are gone (dead, left, revoked) or silent for `workerTimeout` leave the roster.
@@ -191,21 +188,17 @@ extension NodeCore {
             // A voter we have not heard of yet (news of it still spreading) is not gone: it
             // goes only if it stays silent.
             let gone = table[v.id]?.member.status.isGone == true || isExcluded(v.id)
-            let silent = hive.acked[v.id].map { now.nanoseconds(since: $0.at) > timeout } ?? true
+            let silent = hive.reign.acked[v.id].map { now.nanoseconds(since: $0.at) > timeout } ?? true
             if gone || silent { queueChange(add: false, v) }
         }
     }
 
     mutating func stepDown(reason: String) {
         guard hive.role == .queen, let cell = hive.cell else { return }
-        hive.role = .worker
-        hive.queen = nil
-        hive.leaseUntil = nil
-        hive.heardQueenAt = nil
-        hive.lastQueenAt = now
-        hive.pending = []
-        hive.split = nil
-        hive.farewell = []
+        hive.seat.queen = nil
+        hive.seat.heardQueenAt = nil
+        hive.seat.lastQueenAt = now
+        hive.becomeWorker()
         emit(.hive(.steppedDown(cell: cell, term: hive.term, reason: reason)))
         armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
     }
@@ -218,8 +211,8 @@ extension NodeCore {
             cell: cell, term: hive.term, queen: me.id, address: me.address, serial: hive.claimSerial,
             size: size, open: !dissolved && roster.count < settings.hive.cellHighWater, coordinate: vivaldi.coordinate)
         claim.signature = sign(SignedClaim.queen(claim))
-        hive.claimedAt = now
-        hive.claimedSize = size
+        hive.reign.claimedAt = now
+        hive.reign.claimedSize = size
         var local = Inbound.local
         adopt(claim, &local)
     }
@@ -258,6 +251,7 @@ extension NodeCore {
     mutating func applyQueenClaim(_ c: QueenClaim, _ inbound: inout Inbound) {
         guard c.term < maxCounter, c.serial < maxCounter, c.coordinate.isValid else {
             replicated.stats.recordsInvalid += 1
+            inbound.learned = .invalid
             return
         }
         if let old = hive.cells[c.cell], !c.supersedes(old) {

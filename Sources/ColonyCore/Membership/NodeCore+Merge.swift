@@ -4,17 +4,20 @@ import HashTreeCollections
 /// death. Every path either changes the table (and re-broadcasts the news) or changes
 /// nothing and counts a redundant update — receivers are idempotent.
 extension NodeCore {
-    mutating func apply(_ update: Update, _ inbound: inout Inbound) {
+    /// Apply one update (news from a packet, or our own) and say what it taught us.
+    @discardableResult
+    mutating func apply(_ update: Update, _ inbound: inout Inbound) -> Learned {
+        inbound.learned = .redundant
         // Incarnations beyond any real history (a restart or refutation a second for
         // 146,000 years) are forged or corrupt: ignored, so none can exhaust the counter.
         switch update {
         case .alive(let m) where m.incarnation >= maxCounter:
             replicated.stats.recordsInvalid += 1
-            return
+            return .invalid
         case .suspect(_, let inc, _) where inc >= maxCounter, .dead(_, let inc, _) where inc >= maxCounter,
             .left(_, let inc, _) where inc >= maxCounter:
             replicated.stats.recordsInvalid += 1
-            return
+            return .invalid
         default:
             break
         }
@@ -36,6 +39,7 @@ extension NodeCore {
         case .queen(let c):
             applyQueenClaim(c, &inbound)
         }
+        return inbound.learned
     }
 
     /// Merge a peer's table from a stream exchange (memberlist `mergeState`): a remote
@@ -230,7 +234,7 @@ extension NodeCore {
     }
 
     mutating func enqueue(_ update: Update, _ inbound: inout Inbound) {
-        dissemination.newsCount &+= 1
+        inbound.learned = .fresh
         if routeInstead(update, &inbound) { return }
         dissemination.queue.enqueue(update)
         armGossip()

@@ -196,10 +196,8 @@ public struct NodeCore: Sendable {
                 trust.stats.graylistedUpdatesIgnored += packet.updates.count
             } else {
                 var fresh = false
-                for update in packet.updates {
-                    let before = dissemination.newsCount
-                    apply(update, &inbound)
-                    if dissemination.newsCount > before && update.subject != .member(me.id) { fresh = true }
+                for update in packet.updates where apply(update, &inbound) == .fresh {
+                    if update.subject != .member(me.id) { fresh = true }
                 }
                 if fresh && attributable { reward(packet.from, timelyAck: false) }
             }

@@ -153,6 +153,7 @@ extension NodeCore {
     mutating func applyRecord(_ r: StateRecord, regossip: Bool = true, _ inbound: inout Inbound) {
         guard r.dot.counter > 0, r.dot.counter < maxCounter, r.prev < r.dot.counter else {
             replicated.stats.recordsInvalid += 1
+            inbound.learned = .invalid
             return
         }
         // Only the origin can sign its records; checked before the dot counts as seen (and
@@ -171,6 +172,7 @@ extension NodeCore {
                 evicted = e.id
             } else {
                 replicated.stats.recordsInvalid += 1
+                inbound.learned = .invalid
                 if let s = inbound.sender { penalize(s, .invalidSignature) }
                 return
             }

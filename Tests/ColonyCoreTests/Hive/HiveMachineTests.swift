@@ -26,3 +26,81 @@ import Testing
         #expect(hive.randomElectionTimeout(settings) == settings.electionTimeoutMin.nanosecondsInt64)
     }
 }
+
+/// The hive's standings: each transition builds the next standing whole, so what a role
+/// kept does not outlive it.
+@Suite struct HiveStandingTests {
+    static let me = Fixture.id(1)
+    static let other = Fixture.id(2)
+
+    static func seat(term: UInt64 = 3) -> Hive.Seat {
+        let voters = [Voter(id: me, boot: 1), Voter(id: other, boot: 1), Voter(id: Fixture.id(3), boot: 1)]
+        let roster = Roster(cell: CellID(7), version: RosterVersion(term: term, index: 2), voters: voters)
+        return Hive.Seat(cell: CellID(7), term: term, roster: roster, lastQueenAt: .zero)
+    }
+
+    @Test func aHomelessMemberHasNoCellTermQueenOrRoster() {
+        let hive = Hive()
+        #expect(hive.role == .homeless)
+        #expect(hive.cell == nil && hive.term == 0 && hive.queen == nil && hive.roster == nil)
+        #expect(hive.leaseUntil == nil && hive.votes.isEmpty && hive.enlisting == nil)
+    }
+
+    @Test func votesAreCountedOnlyWhileCampaigningAndGoWithTheCampaign() {
+        var hive = Hive()
+        hive.serve(in: Self.seat())
+        #expect(hive.count(vote: Self.other) == 0, "a worker counts no votes")
+        hive.campaign(pre: true, me: Self.me)
+        #expect(hive.role == .preCandidate && hive.votes == [Self.me])
+        #expect(hive.count(vote: Self.other) == 2)
+        #expect(hive.count(vote: Self.other) == 2, "one vote per voter")
+        hive.campaign(pre: false, me: Self.me)
+        #expect(hive.role == .candidate && hive.votes == [Self.me], "the real election starts its own tally")
+        hive.becomeWorker()
+        #expect(hive.votes.isEmpty)
+    }
+
+    @Test func aReignEndsWholeWhenTheQueenStepsDown() {
+        var hive = Hive()
+        hive.serve(in: Self.seat())
+        var reign = Hive.Reign(electedAt: .zero)
+        reign.leaseUntil = Instant.milliseconds(500)
+        reign.pending = [(add: true, voter: Voter(id: Fixture.id(4), boot: 1))]
+        reign.round = 9
+        hive.crown(in: hive.seat, reign)
+        #expect(hive.role == .queen && hive.leaseUntil == Instant.milliseconds(500))
+        hive.reign.round += 1
+        #expect(hive.reign.round == 10)
+        hive.becomeWorker()
+        #expect(hive.role == .worker && hive.leaseUntil == nil)
+        hive.crown(in: hive.seat, Hive.Reign(electedAt: .milliseconds(900)))
+        #expect(hive.reign.pending.isEmpty && hive.reign.round == 0 && hive.leaseUntil == nil)
+    }
+
+    @Test func changingTheSeatKeepsTheOfficeAndItsData() {
+        var hive = Hive()
+        hive.serve(in: Self.seat())
+        hive.campaign(pre: false, me: Self.me)
+        _ = hive.count(vote: Self.other)
+        hive.seat.term += 1
+        hive.seat.heardQueenAt = .milliseconds(5)
+        #expect(hive.role == .candidate && hive.term == 4 && hive.votes.count == 2)
+        hive.becomeHomeless()
+        #expect(hive.cell == nil && hive.term == 0 && hive.votes.isEmpty)
+        hive.enlisting = (CellID(9), .milliseconds(10))
+        #expect(hive.enlisting?.cell == CellID(9))
+        hive.serve(in: Self.seat())
+        #expect(hive.enlisting == nil, "a seated member is enlisting nowhere")
+    }
+
+    @Test func readingAQueensReignOutsideAReignIsABug() async {
+        await #expect(processExitsWith: .failure) {
+            let hive = Hive()
+            _ = hive.reign
+        }
+        await #expect(processExitsWith: .failure) {
+            var hive = Hive()
+            hive.seat.term = 2
+        }
+    }
+}

@@ -24,6 +24,17 @@ import Testing
         #expect(b.member(Fixture.id(0))?.incarnation == 1, "the forged claim changed nothing")
     }
 
+    @Test func applyingAnUpdateSaysWhatItTaught() {
+        var b = TT.core(1, knows: [0, 1, 2, 3])
+        var inbound = Inbound(sender: Fixture.id(3), ingress: .local)
+        let suspect = Update.suspect(id: Fixture.id(0), incarnation: 1, from: Fixture.id(3))
+        #expect(b.apply(suspect, &inbound) == .fresh, "news: 0 is now suspect here")
+        #expect(b.apply(suspect, &inbound) == .redundant, "the same news again changes nothing")
+        let forged = Update.suspect(id: Fixture.id(0), incarnation: maxCounter, from: Fixture.id(3))
+        #expect(b.apply(forged, &inbound) == .invalid, "an incarnation beyond any real history")
+        #expect(b.apply(forgedAlive(), &inbound) == .redundant, "a forgery teaches nothing")
+    }
+
     @Test func aForgeryNobodyCanBeBlamedForCostsNobody() {
         var b = TT.core(1, knows: [0, 1, 2, 3])
         var unattributed = Inbound(sender: nil, ingress: .local)
