@@ -3,7 +3,7 @@ import ColonyCore
 import ColonyNIO
 import Testing
 
-@Suite struct ConfigurationTests {
+@Suite(.tags(.configuration)) struct ConfigurationTests {
     @Test func tomlFileIsReadAndFlagsOverrideIt() throws {
         let text = """
             # colony.toml

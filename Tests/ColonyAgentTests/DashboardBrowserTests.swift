@@ -19,7 +19,7 @@ enum Browser {
     }
 }
 
-@Suite(.serialized, .enabled(if: Browser.chromium != nil, "Chromium is not installed"))
+@Suite(.serialized, .enabled(if: Browser.chromium != nil, "Chromium is not installed"), .tags(.http, .browser))
 struct DashboardBrowserTests {
     /// The rendered DOM, after the page's scripts ran.
     func dom(_ url: String) throws -> String {

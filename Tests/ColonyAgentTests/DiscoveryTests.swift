@@ -27,8 +27,10 @@ enum NetNS {
 
 /// LAN discovery: agents given no seeds find each other by multicast, in a network
 /// namespace of the test's own (loopback with multicast routed), so nothing leaves it.
-@Suite(.serialized, .enabled(if: NetNS.available, "needs root, iproute2 and the colony executable"))
-struct DiscoveryTests {
+@Suite(
+    .serialized, .enabled(if: NetNS.available, "needs root, iproute2 and the colony executable"),
+    .tags(.loopback, .process)) struct DiscoveryTests
+{
     @Test func agentsWithoutSeedsFindEachOtherByMulticast() throws {
         let ns = "colony-mc-\(getpid())"
         NetNS.ip(["netns", "del", ns])

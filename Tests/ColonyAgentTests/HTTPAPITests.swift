@@ -7,7 +7,7 @@ import HummingbirdTesting
 import Logging
 import Testing
 
-@Suite(.serialized) struct HTTPAPITests {
+@Suite(.serialized, .tags(.http)) struct HTTPAPITests {
     func withAgent(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         var config = ColonyNode.Configuration(name: "api", bind: Address(host: "127.0.0.1", port: 0), settings: .local)
         config.tags = ["role": "web"]

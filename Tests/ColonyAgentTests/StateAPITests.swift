@@ -9,7 +9,7 @@ import Logging
 import Testing
 
 /// The state, event, query and log routes of the HTTP API (issue #4).
-@Suite(.serialized) struct StateAPITests {
+@Suite(.serialized, .tags(.http)) struct StateAPITests {
     func withAgent(_ body: @escaping @Sendable (ColonyNode, any TestClientProtocol) async throws -> Void) async throws {
         let config = ColonyNode.Configuration(name: "api", bind: Address(host: "127.0.0.1", port: 0), settings: .local)
         let node = ColonyNode(configuration: config, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })

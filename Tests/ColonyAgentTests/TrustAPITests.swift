@@ -40,7 +40,7 @@ private func keyBody(_ key: String) -> ByteBuffer { ByteBuffer(string: "{\"key\"
 private let json: HTTPFields = [.contentType: "application/json"]
 
 /// The HTTP bearer token and the keyring routes, driven in-process.
-@Suite(.serialized) struct TrustAPITests {
+@Suite(.serialized, .tags(.http)) struct TrustAPITests {
     static let token = "0123456789abcdef-token"
 
     func withAgent(
@@ -355,7 +355,7 @@ private let json: HTTPFields = [.contentType: "application/json"]
 
 // MARK: - Configuration
 
-@Suite struct TrustConfigurationTests {
+@Suite(.tags(.configuration)) struct TrustConfigurationTests {
     func flags(_ edit: (inout AgentConfiguration.Overrides) -> Void) -> AgentConfiguration.Overrides {
         var o = AgentConfiguration.Overrides()
         o.name = "a"

@@ -9,7 +9,7 @@ import NIOPosix
 import Testing
 
 /// Admission by certificate and revocation, on real sockets.
-@Suite(.serialized) struct AdmissionLoopbackTests {
+@Suite(.serialized, .tags(.loopback)) struct AdmissionLoopbackTests {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let logs = CapturedLogs()
 

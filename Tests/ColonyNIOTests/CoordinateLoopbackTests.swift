@@ -7,7 +7,7 @@ import NIOPosix
 import Testing
 
 /// Network coordinates on real sockets: learned from acks, kept across a restart.
-@Suite(.serialized) struct CoordinateLoopbackTests {
+@Suite(.serialized, .tags(.loopback)) struct CoordinateLoopbackTests {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
     @Test func coordinatesAreLearnedAndPersisted() async throws {

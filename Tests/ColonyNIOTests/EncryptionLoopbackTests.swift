@@ -9,7 +9,7 @@ import Testing
 
 /// The keyring on real sockets: wrong keys keep a node out, rotation loses nothing, plain
 /// swarms turn encryption on in steps, replayed packets are refused.
-@Suite(.serialized) struct EncryptionLoopbackTests {
+@Suite(.serialized, .tags(.loopback, .crypto)) struct EncryptionLoopbackTests {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let logs = CapturedLogs()
 

@@ -8,7 +8,7 @@ import Testing
 /// The hive on real sockets (issue #6): eight nodes on loopback form cells with leased
 /// queens; a queen crashes while events flow; her cell accepts a new queen in a higher term
 /// and no event is lost.
-@Suite(.serialized) struct HiveLoopbackTests {
+@Suite(.serialized, .tags(.loopback)) struct HiveLoopbackTests {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let logs = CapturedLogs()
 

@@ -57,7 +57,7 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
     return true
 }
 
-@Suite(.serialized) struct LoopbackTests {
+@Suite(.serialized, .tags(.loopback)) struct LoopbackTests {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let logs = CapturedLogs()
 
@@ -239,7 +239,7 @@ final class DatagramInbox: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
-@Suite struct AddressParsingTests {
+@Suite(.tags(.configuration)) struct AddressParsingTests {
     @Test func parsesHostPortForms() throws {
         #expect(try Address(parsing: "127.0.0.1:7000") == Address(host: "127.0.0.1", port: 7000))
         #expect(try Address(parsing: "[::1]:7001") == Address(host: "::1", port: 7001))

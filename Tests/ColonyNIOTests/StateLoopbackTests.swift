@@ -8,7 +8,7 @@ import NIOPosix
 import Testing
 
 /// Replicated state, events, queries and the event log over real sockets.
-@Suite(.serialized) struct StateLoopbackTests {
+@Suite(.serialized, .tags(.loopback)) struct StateLoopbackTests {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let logs = CapturedLogs()
 

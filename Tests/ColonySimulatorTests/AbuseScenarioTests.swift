@@ -3,7 +3,7 @@ import ColonySimulator
 import Testing
 
 /// The abuse scenario (issue #5): floods, forgeries and freeloading in a signed swarm.
-@Suite struct AbuseScenarioTests {
+@Suite(.tags(.simulation, .hostile)) struct AbuseScenarioTests {
     func run(nodes: Int, seed: UInt64, duration: Double = 30) throws -> SimulationResult {
         var o = SimulationOptions(scenario: .abuse, nodes: nodes, seed: seed, profile: "lan")
         o.durationSeconds = duration

@@ -5,7 +5,7 @@ import Testing
 /// The hive scenarios (issue #6): cells form, broadcasts go through queens, queens are lost
 /// and replaced. The simulator checks on every step that no cell has two queens in a term
 /// and no two lease holders at once.
-@Suite struct HiveScenarioTests {
+@Suite(.tags(.simulation)) struct HiveScenarioTests {
     func options(_ kind: ScenarioKind, nodes: Int, seed: UInt64) -> SimulationOptions {
         SimulationOptions(scenario: kind, nodes: nodes, seed: seed, profile: "lan")
     }

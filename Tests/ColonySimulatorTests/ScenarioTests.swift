@@ -14,7 +14,7 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
 }
 
 /// Each scenario at a small N with fixed seeds.
-@Suite struct ScenarioTests {
+@Suite(.tags(.simulation)) struct ScenarioTests {
     func run(_ scenario: ScenarioKind, nodes: Int, seed: UInt64, loss: Double = 0, duration: Double? = nil) throws
         -> SimulationResult
     {
@@ -87,7 +87,7 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
     }
 }
 
-@Suite struct SimulatorTests {
+@Suite(.tags(.simulation)) struct SimulatorTests {
     /// A converged, running swarm of `n` nodes.
     func swarm(_ n: Int, seed: UInt64) -> Simulator {
         let sim = Simulator(seed: seed, settings: .lan, network: .lan)
@@ -190,7 +190,7 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
 }
 
 /// Vivaldi in the simulator: coordinates estimate the modelled round trips.
-@Suite struct CoordinateScenarioTests {
+@Suite(.tags(.simulation)) struct CoordinateScenarioTests {
     @Test func coordinatesEstimateRoundTripsInASteadySwarm() throws {
         var o = SimulationOptions(scenario: .steady, nodes: 50, seed: 1, profile: "lan")
         o.durationSeconds = 240

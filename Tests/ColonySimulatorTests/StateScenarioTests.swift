@@ -5,7 +5,7 @@ import Testing
 
 /// Replicated state in the simulator (issue #4): fixed seeds, N ≤ 100. A failing run names
 /// the command that replays it.
-@Suite struct StateScenarioTests {
+@Suite(.tags(.simulation)) struct StateScenarioTests {
     @Test(arguments: [UInt64(1), 2])
     func oneWriteReachesEveryNodeWithinJoinDisseminationTime(seed: UInt64) throws {
         let r = try checkedRun(SimulationOptions(scenario: .write, nodes: 100, seed: seed, profile: "lan"))

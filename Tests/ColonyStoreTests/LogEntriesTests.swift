@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// The event log's entries come from the core's `.persist` effects alone.
-@Suite struct PersistedLogEntriesTests {
+@Suite(.tags(.storage)) struct PersistedLogEntriesTests {
     let origin = NodeID(high: 1, low: 2)
 
     func record(_ key: String, _ value: [UInt8]?, counter: UInt64) -> StateRecord {

@@ -3,7 +3,7 @@ import ColonyStore
 import Foundation
 import Testing
 
-@Suite struct NodeStoreTests {
+@Suite(.tags(.storage)) struct NodeStoreTests {
     func tempDir() -> String {
         NSTemporaryDirectory() + "colony-store-\(UUID().uuidString)"
     }
@@ -70,7 +70,7 @@ import Testing
     }
 }
 
-@Suite struct CoordinateStoreTests {
+@Suite(.tags(.storage)) struct CoordinateStoreTests {
     @Test func theCoordinateSurvivesAReopen() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-coord-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }

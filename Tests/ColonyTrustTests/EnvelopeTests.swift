@@ -19,7 +19,7 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
 
 // MARK: - Envelope
 
-@Suite struct EnvelopeTests {
+@Suite(.tags(.crypto)) struct EnvelopeTests {
     let k1 = key(1)
     let k2 = key(2)
 
@@ -150,7 +150,7 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
 
 // MARK: - Nonce
 
-@Suite struct NonceTests {
+@Suite(.tags(.crypto)) struct NonceTests {
     @Test func nonceEqualityFollowsAllTwelveBytes() {
         let base: [UInt8] = Array(1...12)
         #expect(Envelope.Nonce(base) == Envelope.Nonce(base))
@@ -165,7 +165,7 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
 
 // MARK: - ReplayGuard
 
-@Suite struct ReplayGuardTests {
+@Suite(.tags(.crypto)) struct ReplayGuardTests {
     let now: UInt64 = 1_700_000_000_000
 
     @Test func acceptsAFreshNonceAndRefusesItAgain() throws {
@@ -294,7 +294,7 @@ private func nonce(_ i: Int) -> Envelope.Nonce {
 
 // MARK: - Keyring
 
-@Suite struct KeyringTests {
+@Suite(.tags(.crypto)) struct KeyringTests {
     let k1 = key(1)
     let k2 = key(2)
     let k3 = key(3)

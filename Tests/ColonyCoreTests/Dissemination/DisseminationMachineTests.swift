@@ -3,7 +3,7 @@ import Testing
 @testable import ColonyCore
 
 /// The `Dissemination` machine on its own: the budget on gossip out.
-@Suite struct DisseminationMachineTests {
+@Suite(.tags(.machine)) struct DisseminationMachineTests {
     func machine() -> Dissemination { Dissemination(queue: BroadcastQueue(maxEntries: 16, largeThreshold: 1_000)) }
 
     @Test func theFirstDatagramIsFreeAndTheRestSpendTheBudget() {

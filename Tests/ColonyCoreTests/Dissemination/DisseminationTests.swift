@@ -3,7 +3,7 @@ import Testing
 
 @testable import ColonyCore
 
-@Suite struct PiggybackQueueTests {
+@Suite(.tags(.machine)) struct PiggybackQueueTests {
     @Test func retransmitLimitIsMultTimesCeilLog10() {
         let lan = Settings.lan
         #expect(lan.retransmitLimit(members: 1) == 4)
@@ -82,7 +82,7 @@ import Testing
     }
 }
 
-@Suite struct WireTests {
+@Suite(.tags(.wire)) struct WireTests {
     static func sample() -> [Packet] {
         var tagged = Fixture.member(3, incarnation: 300)
         tagged.tags = ["role": "db", "zone": "eu-1", "ünï": "cødé"]
@@ -126,7 +126,7 @@ import Testing
     }
 }
 
-@Suite struct AntiEntropyTests {
+@Suite(.tags(.node)) struct AntiEntropyTests {
     @Test func digestExchangeRepairsBothSidesAndSendsOnlyDifferingBuckets() {
         var a = Fixture.core(0, knows: Array(0..<400))
         var b = Fixture.core(1, knows: Array(0..<395) + Array(400..<405))
@@ -217,7 +217,7 @@ import Testing
     }
 }
 
-@Suite struct DeterminismTests {
+@Suite(.tags(.node)) struct DeterminismTests {
     @Test func nodeIDHashingDoesNotDependOnTheProcess() {
         // Golden values: if hashing were seeded per process, these would vary between runs,
         // and so would the member table's order and every simulation.
@@ -279,7 +279,7 @@ import Testing
     }
 }
 
-@Suite struct WireDecodingTests {
+@Suite(.tags(.wire, .hostile)) struct WireDecodingTests {
     @Test func everyPacketRoundTrips() throws {
         for p in WireTests.sample() {
             #expect(try Wire.decode(Wire.encode(p)) == p)

@@ -3,7 +3,7 @@ import Testing
 @testable import ColonyCore
 
 /// Vivaldi network coordinates (issue #6, first part).
-@Suite struct CoordinateTests {
+@Suite(.tags(.machine)) struct CoordinateTests {
     /// Nodes on a line with true RTTs proportional to distance: after rounds of mutual
     /// updates every estimate is within 10% of the truth.
     @Test func coordinatesLearnTheTrueRoundTrips() {

@@ -3,7 +3,7 @@ import Testing
 @testable import ColonyCore
 
 /// The `Hive` machine on its own: randomised election timeouts (Raft §5.2).
-@Suite struct HiveMachineTests {
+@Suite(.tags(.machine)) struct HiveMachineTests {
     @Test(arguments: [1, 2, 3] as [UInt64])
     func electionTimeoutsStayInTheirWindowAndSpread(seed: UInt64) {
         var hive = Hive(boot: 1, bootedAt: .zero, rng: Xoshiro256(seed: seed))
@@ -29,7 +29,7 @@ import Testing
 
 /// The hive's standings: each transition builds the next standing whole, so what a role
 /// kept does not outlive it.
-@Suite struct HiveStandingTests {
+@Suite(.tags(.machine)) struct HiveStandingTests {
     static let me = Fixture.id(1)
     static let other = Fixture.id(2)
 

@@ -111,7 +111,7 @@ extension Net {
     mutating func crash(_ i: Int) { cores[i] = nil }
 }
 
-@Suite struct HiveTests {
+@Suite(.tags(.node)) struct HiveTests {
     @Test func aSwarmFormsCellsEachWithOneLeasedQueen() {
         var net = Net.hive(7)
         let formed = net.runUntilFormed()

@@ -3,7 +3,7 @@ import Testing
 @testable import ColonyCore
 
 /// The `Membership` machine on its own: randomised round-robin probing (SWIM §4.3).
-@Suite struct MembershipMachineTests {
+@Suite(.tags(.machine)) struct MembershipMachineTests {
     func machine(members: Int, dead: Set<Int>) -> Membership {
         var table = MemberTable()
         for i in 0..<members {

@@ -15,7 +15,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
     return all
 }
 
-@Suite struct SuspicionAndRefutationTests {
+@Suite(.tags(.node)) struct SuspicionAndRefutationTests {
     @Test func suspectedNodeRefutesWithHigherIncarnation() {
         var a = Fixture.core(0, knows: [0, 1, 2])
         let effects = a.receive(
@@ -151,7 +151,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
     }
 }
 
-@Suite struct LeaveAndTombstoneTests {
+@Suite(.tags(.node)) struct LeaveAndTombstoneTests {
     @Test func gracefulLeaveSpreadsThenCompletes() {
         var a = Fixture.core(0, knows: [0, 1, 2, 3])
         _ = a.leave(now: Fixture.ms(0))
@@ -218,7 +218,7 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
     }
 }
 
-@Suite struct ProbingAndLifeguardTests {
+@Suite(.tags(.node)) struct ProbingAndLifeguardTests {
     /// Runs a core, answering nothing, until it sends a ping; returns the ping and time.
     func firstPing(_ core: inout NodeCore, from start: Instant) -> (
         seq: UInt32, target: NodeID, updates: [Update], at: Instant

@@ -6,7 +6,7 @@ import Testing
 /// The inbound context: what the gate established about a packet travels with the news it
 /// carries, so a forgery is held against the member that delivered it, and against nobody
 /// when the packet could not be attributed (a spoofed source, or a local input).
-@Suite struct InboundTests {
+@Suite(.tags(.node, .hostile)) struct InboundTests {
     /// A's alive claim at a new incarnation, signed by C: a forgery.
     func forgedAlive() -> Update {
         var forged = Fixture.member(0, incarnation: 9)

@@ -5,7 +5,7 @@ import Testing
 /// What a driver logs comes from `.persist` alone: each entry is complete (a record with what
 /// it changed, a member with its previous state, collected keys) and comes before the event
 /// that tells the application the same thing.
-@Suite struct PersistedLogTests {
+@Suite(.tags(.node)) struct PersistedLogTests {
     /// The `.persist` effect for `entry`, and the index of the first event matching `event`.
     static func order(_ effects: [Effect], persisted: (Persisted) -> Bool, event: (Event) -> Bool) -> (Int?, Int?) {
         let p = effects.firstIndex { if case .persist(let x) = $0 { persisted(x) } else { false } }

@@ -3,7 +3,7 @@ import Testing
 @testable import ColonyCore
 
 /// The `Router` machine on its own: the cache of routed broadcasts that answers grafts.
-@Suite struct RouterTests {
+@Suite(.tags(.machine)) struct RouterTests {
     func event(_ i: Int) -> (BroadcastID, Update) {
         let e = UserEvent(
             id: Dot(origin: Fixture.id(1), counter: UInt64(i)), lamport: UInt64(i), name: "e", payload: [],

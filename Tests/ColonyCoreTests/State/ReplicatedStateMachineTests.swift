@@ -3,7 +3,7 @@ import Testing
 @testable import ColonyCore
 
 /// The `ReplicatedState` machine on its own: ids and Lamport times of this node's events.
-@Suite struct ReplicatedStateMachineTests {
+@Suite(.tags(.machine)) struct ReplicatedStateMachineTests {
     @Test func eventIdsAreFreshAndLamportTimeAdvances() {
         let restartedAt: UInt64 = 5
         var s = ReplicatedState(rng: Xoshiro256(seed: 1), eventCounter: restartedAt << 32)

@@ -192,7 +192,7 @@ struct KeyHistory {
 
 // MARK: - 1. Causal contexts
 
-@Suite struct ReplicatedStateContextTests {
+@Suite(.tags(.machine)) struct ReplicatedStateContextTests {
     /// A context that saw an origin's later write but not its predecessor does not claim the
     /// predecessor; once the predecessor arrives the chain folds into the vector.
     @Test func aLaterWriteWithoutItsPredecessorDoesNotCoverIt() {
@@ -299,7 +299,7 @@ struct KeyHistory {
 
 // MARK: - 2. False coverage, end to end on sibling sets
 
-@Suite struct ReplicatedStateFalseCoverageTests {
+@Suite(.tags(.machine)) struct ReplicatedStateFalseCoverageTests {
     /// The case a plain version vector gets wrong: origin o wrote (o,3) and then (o,5) with a
     /// stale empty context (siblings at o). Replica R saw only (o,5) and wrote with its read;
     /// that write must not resolve (o,3), which stays a sibling when it arrives.
@@ -404,7 +404,7 @@ struct KeyHistory {
 
 // MARK: - 3. The store
 
-@Suite struct ReplicatedStateStoreTests {
+@Suite(.tags(.machine)) struct ReplicatedStateStoreTests {
     /// `apply` says what happened: applied (with what it resolved), obsolete (new but already
     /// covered), duplicate (seen before, held or not).
     @Test func applyReportsAppliedObsoleteAndDuplicate() {
@@ -735,7 +735,7 @@ struct KeyHistory {
 
 // MARK: - 4. The node: writes, durability, sync, budgets, restore
 
-@Suite struct ReplicatedStateNodeTests {
+@Suite(.tags(.node)) struct ReplicatedStateNodeTests {
     /// A write is applied and logged at once but sent nowhere — not by gossip, not in a state
     /// sync answer — until the driver reports it durable; then it replicates.
     @Test func aWriteIsSentNowhereUntilItIsDurable() throws {
@@ -1075,7 +1075,7 @@ struct KeyHistory {
 
 // MARK: - 5. Events and queries
 
-@Suite struct ReplicatedStateEventTests {
+@Suite(.tags(.node)) struct ReplicatedStateEventTests {
     /// An event delivered twice is emitted, logged and passed on once.
     @Test func anEventDeliveredTwiceIsEmittedOnce() throws {
         var a = Fixture.core(0, knows: [0, 1])
@@ -1178,7 +1178,7 @@ struct KeyHistory {
     }
 }
 
-@Suite struct ReplicatedStateQueryTests {
+@Suite(.tags(.node)) struct ReplicatedStateQueryTests {
     /// A matching member is told of a query; its answer goes straight to the asker, which
     /// emits it once (duplicates ignored), and finishes the query at its deadline, after
     /// which answers are not taken.
@@ -1416,7 +1416,7 @@ enum RandomStatePackets {
     }
 }
 
-@Suite struct ReplicatedStateWireTests {
+@Suite(.tags(.wire)) struct ReplicatedStateWireTests {
     /// Encode → decode gives back the same packet for every new kind; the counted size is
     /// the encoded size, for packets and for each update.
     @Test func stateKindsRoundTrip() throws {
@@ -1506,7 +1506,7 @@ enum RandomStatePackets {
 /// Packets that decode fine but carry impossible counters or times must not bring a node
 /// down. The trap checks run in a child process (exit tests), so a regression fails one test
 /// instead of killing the run.
-@Suite struct ReplicatedStateHostileInputTests {
+@Suite(.tags(.node, .hostile)) struct ReplicatedStateHostileInputTests {
     /// An event whose Lamport time is near `UInt64.max` (once: `e.lamport + eventBufferSize`
     /// overflowed in `applyEvent`).
     @Test func anEventNearTheEndOfLamportTimeDoesNotTrap() async {
@@ -1614,7 +1614,7 @@ enum RandomStatePackets {
 
 // MARK: - 7. Large broadcasts
 
-@Suite struct ReplicatedStateBroadcastTests {
+@Suite(.tags(.node)) struct ReplicatedStateBroadcastTests {
     static let big = Update.record(RS.record("big", Array(repeating: 7, count: 1_000), RS.o, 1))
     static let big2 = Update.record(RS.record("big2", Array(repeating: 8, count: 1_000), RS.o, 2))
     static let small = Update.event(
@@ -1759,7 +1759,7 @@ enum RandomStatePackets {
 
 /// Membership news with an incarnation at the end of the counter space is ignored rather
 /// than refuted into an overflow (found while testing state; the same guard as records').
-@Suite struct HostileMembershipInputTests {
+@Suite(.tags(.node, .hostile)) struct HostileMembershipInputTests {
     @Test func anAccusationAtTheEndOfTheIncarnationSpaceIsIgnored() async {
         await #expect(processExitsWith: .success) {
             var a = Fixture.core(0, knows: [0, 1])

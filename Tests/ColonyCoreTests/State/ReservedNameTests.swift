@@ -4,7 +4,7 @@ import Testing
 
 /// Names under Colony's prefixes are refused at the core's public entry points; Colony's own
 /// queries take the internal path and travel like any other.
-@Suite struct ReservedNameTests {
+@Suite(.tags(.node)) struct ReservedNameTests {
     @Test func userQueriesAndEventsUnderTheReservedPrefixAreRefused() {
         var a = Fixture.core(0, knows: [0, 1])
         for name in ["_colony", "_colony-keyring", "_colony/x", "_colonyanything"] {

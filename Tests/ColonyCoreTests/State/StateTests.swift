@@ -22,7 +22,7 @@ struct Writer {
     }
 }
 
-@Suite struct KeyStateTests {
+@Suite(.tags(.machine)) struct KeyStateTests {
     @Test func causallyOrderedWritesFromManyNodesNeverProduceSiblings() {
         var rng = Xoshiro256(seed: 7)
         var writers = (0..<5).map { Writer(id: Fixture.id($0)) }
@@ -132,7 +132,7 @@ struct Writer {
     }
 }
 
-@Suite struct HybridClockTests {
+@Suite(.tags(.machine)) struct HybridClockTests {
     @Test func timestampsAreMonotonicAndFollowRemoteTime() {
         var c = HybridClock()
         let t1 = c.now(wallMs: 100)

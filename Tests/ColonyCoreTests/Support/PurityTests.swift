@@ -3,7 +3,7 @@ import Testing
 
 /// The core must stay pure (docs/design.md §1): no clock, no unseeded randomness, no
 /// concurrency, no I/O. This scans every ColonyCore source file.
-@Suite struct PurityTests {
+@Suite(.tags(.purity)) struct PurityTests {
     static let forbidden: [(pattern: String, why: String)] = [
         (
             #"\bimport\s+(Foundation|FoundationEssentials|Glibc|Musl|Darwin|Dispatch|NIO\w*|Network)\b"#,

@@ -34,7 +34,7 @@ extension Net {
     }
 }
 
-@Suite struct EvictionTests {
+@Suite(.tags(.node)) struct EvictionTests {
     static func formed(ttl: Duration = .seconds(3600)) -> Net {
         var s = Net.hiveSettings()
         s.hive.evictionTTL = ttl

@@ -2,7 +2,7 @@ import Testing
 
 @testable import ColonyCore
 
-@Suite struct KeyringRecoveryMachineTests {
+@Suite(.tags(.machine)) struct KeyringRecoveryMachineTests {
     let seeds = [Fixture.address(1), Fixture.address(2)]
     let able = KeyringRecoveryMachine.Standing(admission: true, certified: true, hasKeyring: true)
 

@@ -6,7 +6,7 @@ import Testing
 /// The `Trust` machine on its own, with no node around it: scores cross their thresholds in
 /// order, decay forgives and forgets, and the buckets refuse floods, holding one breach per
 /// window against the sender.
-@Suite struct TrustScoresTests {
+@Suite(.tags(.machine)) struct TrustScoresTests {
     let settings = TrustSettings()
     let peer = Fixture.id(7)
 

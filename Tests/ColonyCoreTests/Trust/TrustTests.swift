@@ -130,7 +130,7 @@ enum TT {
 
 // MARK: - Tests
 
-@Suite struct TrustTests {
+@Suite(.tags(.node)) struct TrustTests {
     // MARK: 1. Signed alive and leave claims
 
     @Test func aliveClaimsMustBeSignedByTheMemberItself() throws {

@@ -2,7 +2,7 @@ import Testing
 
 @testable import ColonyCore
 
-@Suite struct WireNamespaceTests {
+@Suite(.tags(.wire)) struct WireNamespaceTests {
     /// The first bytes are the wire format: pinned here so a change is a decision, not an accident.
     @Test func firstBytesAreTheWireFormat() {
         #expect(WireNamespace.protocolV1.rawValue == 0x01)
