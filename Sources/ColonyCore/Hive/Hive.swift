@@ -37,12 +37,8 @@ public struct Hive: Sendable {
     var homeAt: Instant?
 
     // Kept across standings.
-    /// The roster version last committed as queen (set as a cell is founded).
-    var committed: RosterVersion = .zero
     /// The serial of this node's last claim (claims of one cell supersede by it).
     var claimSerial: UInt64 = 0
-    /// When a homeless member founds a cell, once drawn.
-    var foundAt: Instant?
     /// Cells whose queen refused us (or never answered), and when.
     var refusedBy: [CellID: Instant] = [:]
     /// Queen: accusations held, per accused, per accuser (the newest of each).

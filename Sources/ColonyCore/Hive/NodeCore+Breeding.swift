@@ -48,7 +48,7 @@ extension NodeCore {
     mutating func considerSplit() {
         guard hive.role == .queen, hive.reign.split == nil, let cell = hive.cell, let roster = hive.roster,
             roster.count >= max(4, settings.hive.cellHighWater), hive.reign.pending.isEmpty,
-            hive.committed == roster.version, roster.version.term == hive.term, holdsLease
+            hive.reign.committed == roster.version, roster.version.term == hive.term, holdsLease
         else { return }
         let fresh = 3 * settings.hive.heartbeatInterval.nanosecondsInt64
         let mine = vivaldi.coordinate
@@ -85,7 +85,7 @@ extension NodeCore {
     /// its claim never reaches us, after a few election timeouts).
     mutating func finishSplit() {
         guard let split = hive.reign.split, let roster = hive.roster else { return }
-        let removed = !split.voters.contains(where: roster.contains) && hive.committed == roster.version
+        let removed = !split.voters.contains(where: roster.contains) && hive.reign.committed == roster.version
         let seen = hive.cells[split.cell] != nil
         if removed && (seen || now.nanoseconds(since: split.at) > 4 * settings.hive.electionTimeoutMax.nanosecondsInt64)
         {

@@ -18,7 +18,7 @@ extension NodeCore {
         let live = table.liveCount
         // Evicted: every queen refuses us until it ends.
         guard live >= settings.hive.minimumMembers, !isExcluded(me.id) else {
-            hive.foundAt = nil
+            hive.search.foundAt = nil
             return
         }
         if let e = hive.enlisting {
@@ -29,17 +29,17 @@ extension NodeCore {
         }
         hive.enlisting = nil
         if let target = nearestOpenCell() {
-            hive.foundAt = nil
+            hive.search.foundAt = nil
             enlist(with: target)
             return
         }
         guard eligibleForQueen else { return }
-        if let at = hive.foundAt {
+        if let at = hive.search.foundAt {
             if now >= at { found() }
         } else {
             let window =
                 settings.hive.foundSpacing.nanosecondsInt64 * Int64(max(1, min(live / 2, settings.hive.cellHighWater)))
-            hive.foundAt = now.advanced(byNanoseconds: Int64(hive.rng.below(Int(max(1, window)))))
+            hive.search.foundAt = now.advanced(byNanoseconds: Int64(hive.rng.below(Int(max(1, window)))))
         }
     }
 
@@ -178,8 +178,6 @@ extension NodeCore {
         let cell = CellID(hive.rng.next())
         noteVote(cell: cell, term: 1, candidate: me.id)
         let roster = Roster(cell: cell, version: RosterVersion(term: 1, index: 1), voters: [voter])
-        hive.committed = roster.version
-        hive.foundAt = nil
         hive.serve(in: Hive.Seat(cell: cell, term: 1, roster: roster, lastQueenAt: now))
         becomeQueen(founded: true)
     }

@@ -9,6 +9,7 @@ extension NodeCore {
         seat.queen = me.id
         seat.lastQueenAt = now
         var reign = Hive.Reign(electedAt: now)
+        if founded { reign.committed = seat.roster.version }
         for v in seat.roster.voters where v.id != me.id { reign.acked[v.id] = (0, .zero, now) }
         if !founded {
             // Commit an entry of our own term before any roster change (Raft's no-op).
@@ -136,8 +137,8 @@ extension NodeCore {
         let committed = majorityValue(roster) { v in
             v.id == me.id ? roster.version : hive.reign.acked[v.id]?.version ?? .zero
         }
-        if committed >= roster.version && committed > hive.committed {
-            hive.committed = roster.version
+        if committed >= roster.version && committed > hive.reign.committed {
+            hive.reign.committed = roster.version
             if !hive.reign.pending.isEmpty, applyNextChange() { sendHeartbeatRound() }
         }
     }
@@ -151,7 +152,7 @@ extension NodeCore {
     /// own term (one voter at a time, Raft's single-server changes). True if one was applied.
     @discardableResult
     mutating func applyNextChange() -> Bool {
-        guard hive.role == .queen, var roster = hive.roster, hive.committed == roster.version,
+        guard hive.role == .queen, var roster = hive.roster, hive.reign.committed == roster.version,
             roster.version.term == hive.term
         else { return false }
         while !hive.reign.pending.isEmpty {
@@ -169,7 +170,7 @@ extension NodeCore {
             roster.version = RosterVersion(term: hive.term, index: roster.version.index + 1)
             hive.seat.roster = roster
             // A one-voter roster commits as it is made.
-            if roster.count == 1 { hive.committed = roster.version }
+            if roster.count == 1 { hive.reign.committed = roster.version }
             return true
         }
         return false

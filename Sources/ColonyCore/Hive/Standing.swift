@@ -38,6 +38,8 @@ extension Hive {
     struct Search: Sendable {
         /// The cell asked to admit us, and when (answered by `enlisted`, then a heartbeat).
         var enlisting: (cell: CellID, at: Instant)?
+        /// When to found a cell if none is open by then, once drawn (a fresh search draws anew).
+        var foundAt: Instant?
     }
 
     /// A place in a cell: what every member of a cell keeps, whatever its role.
@@ -77,6 +79,8 @@ extension Hive {
         var round: UInt64 = 0
         var roundSentAt: [UInt64: Instant] = [:]
         var acked: [NodeID: (round: UInt64, version: RosterVersion, at: Instant)] = [:]
+        /// The roster version a majority acknowledged (a founded cell's first, at once).
+        var committed: RosterVersion = .zero
         var pending: [(add: Bool, voter: Voter)] = []
         var split: Split?
         /// Voters just removed, told so with the next heartbeat round.

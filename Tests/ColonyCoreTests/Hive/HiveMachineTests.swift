@@ -93,6 +93,22 @@ import Testing
         #expect(hive.enlisting == nil, "a seated member is enlisting nowhere")
     }
 
+    @Test func aNewSearchAndANewReignStartFromNothing() {
+        var hive = Hive()
+        hive.search.foundAt = .milliseconds(100)
+        hive.serve(in: Self.seat())
+        hive.becomeHomeless()
+        #expect(hive.search.foundAt == nil, "a founding time drawn before a seat is not reused after it")
+        hive.serve(in: Self.seat())
+        var reign = Hive.Reign(electedAt: .zero)
+        reign.committed = RosterVersion(term: 40, index: 9)
+        hive.crown(in: hive.seat, reign)
+        hive.becomeHomeless()
+        hive.serve(in: Self.seat(term: 3))
+        hive.crown(in: hive.seat, Hive.Reign(electedAt: .milliseconds(5)))
+        #expect(hive.reign.committed == .zero, "another cell's commit (a higher term) does not carry over")
+    }
+
     @Test func readingAQueensReignOutsideAReignIsABug() async {
         await #expect(processExitsWith: .failure) {
             let hive = Hive()

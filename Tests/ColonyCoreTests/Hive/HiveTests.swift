@@ -352,7 +352,7 @@ extension Net {
                 let c = net.cores[q]!
                 guard let r = c.hive.roster else { continue }
                 // At most one change beyond what a majority acknowledged.
-                #expect(r.version.index <= c.hive.committed.index + 1)
+                #expect(r.version.index <= c.hive.reign.committed.index + 1)
             }
         }
         // Versions only grow, one index at a time within a term.
