@@ -96,6 +96,15 @@ extension Simulator {
             }
             // Handshake, then the frame, then bandwidth.
             let transfer = Int64(Double(bytes) / network.streamBytesPerMicrosecond * 1000)
+            if network.loss > 0 {
+                // Lossy: SYN retransmission, retransmission timeouts, head-of-line blocking.
+                guard
+                    let at = streams.arrival(
+                        from: i, to: j, bytes: bytes, now: now, latency: latency, loss: network.loss, rng: &rng)
+                else { return }
+                queue.push(delivery, at: at + transfer)
+                return
+            }
             let delay = 3 * latency + transfer + Int64(Double(latency) * network.jitter * rng.unit())
             queue.push(delivery, at: now + delay)
         }

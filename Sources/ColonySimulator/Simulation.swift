@@ -112,6 +112,7 @@ public enum Simulation {
         let minimum = options.scenario == .partition || options.scenario == .stateChaos ? 4 : 3
         if options.nodes < minimum { throw SimulationError.tooFewNodes(options.nodes, minimum: minimum) }
         if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
+        if options.strictHelperAudit { settings.trust.lossTolerant = false }
         try options.hive.configure(&settings, for: options.scenario)
         if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
         network.loss = options.loss

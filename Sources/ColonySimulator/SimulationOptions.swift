@@ -18,6 +18,8 @@ public struct SimulationOptions: Sendable {
     public var suspicionMultiplier: Int?
     /// Per-node clock rate error bound (default 0.01 in the hive scenarios, else 0).
     public var clockDrift: Double?
+    /// Trust as before issue 17 (`TrustSettings.lossTolerant` false): a negative control.
+    public var strictHelperAudit = false
     /// crash, pause.
     public var crash = CrashOptions()
     /// hive, queen-loss, split, hive-safety, evict.
@@ -43,6 +45,7 @@ public struct SimulationOptions: Sendable {
         if let suspicionMultiplier { cmd += " --suspicion-mult \(suspicionMultiplier)" }
         cmd += crash.flags + hive.flags
         if let clockDrift { cmd += " --drift \(clockDrift)" }
+        if strictHelperAudit { cmd += " --strict-helper-audit" }
         return cmd
     }
 }

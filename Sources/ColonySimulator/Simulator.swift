@@ -86,6 +86,8 @@ public final class Simulator {
     lazy var lastPauseStart = [Int64](repeating: -1, count: nodes.count)
     /// The faults in force (Faults.swift).
     var faults = FaultState()
+    /// TCP connections under loss (StreamModel.swift).
+    var streams = StreamModel()
     /// The invariants' state (Checkers.swift).
     var checks = CheckerState()
     /// Ground truth about writes, checked on every state change.

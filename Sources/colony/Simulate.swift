@@ -72,6 +72,13 @@ struct Simulate: ParsableCommand {
     )
     var leaseFraction: Double?
 
+    @Flag(
+        help: """
+            Trust as before issue 17: one ignored ping-req graylists the helper, whose refutations are then \
+            ignored (a negative control: live members die under loss).
+            """)
+    var strictHelperAudit = false
+
     @Option(help: "evict: members that misbehave (default max(2, N/50)).")
     var offenders: Int?
 
@@ -140,6 +147,7 @@ struct Simulate: ParsableCommand {
         options.reorder = reorder
         options.durationSeconds = duration
         options.suspicionMultiplier = suspicionMult
+        options.strictHelperAudit = strictHelperAudit
         options.clockDrift = drift
         try validateHiveOptions()
         options.hive.formCells = !noHive

@@ -38,6 +38,7 @@ extension NodeCore {
     /// The direct ping went unanswered: ask `k` helpers to probe on our behalf.
     mutating func onProbeTimeout(seq: UInt32) {
         guard var p = membership.probe, p.seq == seq, !p.acked, phase == .active else { return }
+        trust.noteDirectProbe(answered: false)
         let target = p.target
         let helpers = randomMembers(settings.indirectChecks) { r in
             r.member.status == .alive && r.member.id != target
@@ -84,10 +85,15 @@ extension NodeCore {
     mutating func onAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate? = nil, attributed: Bool) {
         noteHelperAnswer(seq: seq, from: sender)
         if let helper = trust.auditPings.removeValue(forKey: seq) {
-            // It answers us directly, yet ignored our request to probe for us: freeloading.
+            // It answers us directly, yet ignored our request to probe for us: freeloading,
+            // once loss no longer explains how often (Trust+Helpers.swift).
             if helper == sender && attributed {
                 trust.stats.unansweredPingReqs += 1
-                penalize(helper, .unanswered)
+                if !settings.trust.lossTolerant || trust.helperIgnored(helper) {
+                    penalize(helper, .unanswered)
+                } else {
+                    reaudit(helper)
+                }
             }
             return
         }
@@ -99,7 +105,10 @@ extension NodeCore {
             if !p.acked {
                 p.acked = true
                 // memberlist: a direct ack lowers the multiplier; an indirect one leaves it.
-                if !p.indirect { membership.awareness.apply(-1) }
+                if !p.indirect {
+                    membership.awareness.apply(-1)
+                    trust.noteDirectProbe(answered: true)
+                }
                 membership.probe = p
                 if attributed && (sender == p.target || trust.helperAudits[seq] != nil) {
                     reward(sender, timelyAck: true)
@@ -138,6 +147,17 @@ extension NodeCore {
         timers.schedule(.membership(.helperTimeout(mySeq)), at: now.advanced(byNanoseconds: Int64(wait)))
     }
 
+    /// Ask a helper whose requests went unanswered to probe us, at once: an honest one
+    /// answers (and is cleared); a freeloader's run grows by one request a round instead of
+    /// waiting for our next indirect probe to pick it (Trust+Helpers.swift).
+    mutating func reaudit(_ helper: NodeID) {
+        guard phase == .active, let r = table[helper], r.member.status.isLive else { return }
+        let seq = membership.nextSeq()
+        sendDatagram(.pingReq(seq: seq, target: me.id, targetAddress: me.address), to: r.member.peer)
+        trust.helperAudits[seq] = Trust.HelperAudit(helpers: [helper])
+        timers.schedule(.trust(.helperAudit(seq)), at: now + settings.probeTimeout * 2)
+    }
+
     mutating func noteHelperAnswer(seq: UInt32, from sender: NodeID) {
         guard var audit = trust.helperAudits[seq], audit.helpers.contains(sender), !audit.answered.contains(sender)
         else {
@@ -145,6 +165,7 @@ extension NodeCore {
         }
         audit.answered.append(sender)
         trust.helperAudits[seq] = audit
+        trust.helperAnswered(sender)
     }
 
     /// A helper that said nothing may be freeloading — or unreachable (a broken link, a

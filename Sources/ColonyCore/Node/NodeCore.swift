@@ -189,19 +189,7 @@ public struct NodeCore: Sendable {
             trust.stats.graylistedUpdatesIgnored += 1
             return flush()
         }
-        if !packet.updates.isEmpty {
-            if graylisted {
-                // Graylisted: its gossip is ignored (it still answers probes, and its valid
-                // news reaches us through others).
-                trust.stats.graylistedUpdatesIgnored += packet.updates.count
-            } else {
-                var fresh = false
-                for update in packet.updates where apply(update, &inbound) == .fresh {
-                    if update.subject != .member(me.id) { fresh = true }
-                }
-                if fresh && attributable { reward(packet.from, timelyAck: false) }
-            }
-        }
+        applyUpdates(of: packet, graylisted: graylisted, attributable: attributable, &inbound)
         let sender = Peer(id: packet.from, address: source)
         reviveIfDead(packet.from)
         switch packet.message {
@@ -240,6 +228,28 @@ public struct NodeCore: Sendable {
             onGraft(ids, from: sender, graylisted: graylisted)
         }
         return flush()
+    }
+
+    /// The updates a packet carries. A graylisted sender's gossip is ignored (it still
+    /// answers probes, and its valid news reaches us through others) — except its own alive
+    /// claim: a refutation only it can make, and the one news a live member must never miss.
+    mutating func applyUpdates(of packet: Packet, graylisted: Bool, attributable: Bool, _ inbound: inout Inbound) {
+        guard !packet.updates.isEmpty else { return }
+        if graylisted {
+            for update in packet.updates {
+                if case .alive(let m) = update, m.id == packet.from, settings.trust.lossTolerant {
+                    apply(update, &inbound)
+                } else {
+                    trust.stats.graylistedUpdatesIgnored += 1
+                }
+            }
+            return
+        }
+        var fresh = false
+        for update in packet.updates where apply(update, &inbound) == .fresh {
+            if update.subject != .member(me.id) { fresh = true }
+        }
+        if fresh && attributable { reward(packet.from, timelyAck: false) }
     }
 
     /// A stream to `address` could not be opened. `refused` means the peer's host answered

@@ -66,6 +66,11 @@ public struct TrustSettings: Sendable, Hashable {
     public var penaltyDecay: Double = 0.98
     /// Below this score a peer's packets are ignored (graylist).
     public var graylistThreshold: Double = -30
+    /// Judge ping-req helpers by a run of ignored requests longer than the measured loss
+    /// explains, and hear a graylisted member's own refutation (issue 17). False restores the
+    /// behaviour before: one ignored request graylists the helper, and its refutations are
+    /// then ignored — what made live members die under loss (the simulator's negative control).
+    public var lossTolerant = true
     /// Below this score its eviction is proposed. The hive evicts a member once the scores
     /// of the members that graylisted it (at least two) add up below it.
     public var evictThreshold: Double = -300

@@ -35,6 +35,19 @@ import Testing
         #expect(b.apply(forgedAlive(), &inbound) == .redundant, "a forgery teaches nothing")
     }
 
+    @Test func aGraylistedMembersOwnRefutationIsStillHeardButNotItsOtherNews() {
+        var b = TT.core(1, knows: [0, 1, 2, 3])
+        b.penalize(Fixture.id(3), .invalidSignature)
+        b.penalize(Fixture.id(3), .invalidSignature)
+        #expect(b.isGraylisted(Fixture.id(3)))
+        let refutation = Update.alive(TT.signedAlive(Fixture.member(3, incarnation: 5), by: TT.auth(3)))
+        let rumour = Update.suspect(id: Fixture.id(0), incarnation: 1, from: Fixture.id(3))
+        _ = b.receive(TT.gossip(from: 3, [rumour, refutation]), from: Fixture.address(3), now: Fixture.ms(10))
+        #expect(b.member(Fixture.id(3))?.incarnation == 5, "its own alive claim is applied")
+        #expect(b.member(Fixture.id(0))?.status == .alive, "its news about others is not")
+        #expect(b.stats.trust.graylistedUpdatesIgnored == 1)
+    }
+
     @Test func aForgeryNobodyCanBeBlamedForCostsNobody() {
         var b = TT.core(1, knows: [0, 1, 2, 3])
         var unattributed = Inbound(sender: nil, ingress: .local)
