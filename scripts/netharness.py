@@ -338,7 +338,7 @@ class ColonyClient:
     more CPU than the agents."""
 
     def __init__(self, addr, token):
-        self.addr, self.sock, self.buf = addr, None, b""
+        self.addr, self.sock, self.buf, self.token = addr, None, b"", token
         self.request = (f"GET /v1/members HTTP/1.1\r\nHost: {addr}:7950\r\nAuthorization: Bearer {token}\r\n"
                         f"Connection: keep-alive\r\n\r\n").encode()
 
@@ -388,6 +388,22 @@ class ColonyClient:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+
+    def hive(self, timeout):
+        """This agent's place in the hive (GET /v1/hive): (role, cell, term), on a connection of
+        its own (once a second: the membership poll keeps its kept-alive one)."""
+        import http.client
+        c = http.client.HTTPConnection(self.addr, 7950, timeout=timeout)
+        try:
+            c.request("GET", "/v1/hive", headers={"Authorization": f"Bearer {self.token}"})
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200:
+                raise OSError(f"HTTP {r.status}")
+        finally:
+            c.close()
+        node = json.loads(body)["node"]
+        return node["role"], node.get("cell"), node.get("term", 0)
 
 
 class SerfClient:
@@ -528,6 +544,22 @@ class Poller(threading.Thread):
         self.t_view = -1.0
         self.periods = []
         self.errors = 0
+        self.hive_next = 0.0
+        self.hive_last = None
+
+    def poll_hive(self, t):
+        """Colony only, once a second: record each change of this agent's hive role, cell and term."""
+        if self.system.name != "colony" or t < self.hive_next or not self.run_.args.hive_poll:
+            return
+        self.hive_next = t + 1.0
+        try:
+            place = self.client.hive(timeout=1.0)
+        except Exception:
+            return
+        if place != self.hive_last:
+            self.hive_last = place
+            with self.run_.lock:
+                self.run_.hive_events.append((t, f"h{self.host}", *place))
 
     def activate(self):
         with self.run_.lock:
@@ -576,6 +608,7 @@ class Poller(threading.Thread):
                         if last_ok is not None:
                             self.periods.append(t - last_ok)
                         last_ok = t
+                self.poll_hive(t)
             time.sleep(max(0.0, interval - (time.monotonic() - t_start)))
 
 
@@ -711,6 +744,25 @@ def classify_deaths(events, system, truth, grace, t_end):
     return deaths, suspects
 
 
+def hive_churn(hive_events, t_fault, t_end):
+    """The hive's churn, from each agent's (role, cell, term) once a second: queen terms seen
+    (distinct cell and term some agent reported as queen), distinct cells with a queen, and the
+    same counted only for terms first seen after the fault began (cells that broke and formed
+    again under the fault)."""
+    first = {}
+    for t, _, role, cell, term in sorted(hive_events, key=lambda e: e[0]):
+        if role == "queen" and cell is not None:
+            first.setdefault((cell, term), t)
+    during = [k for k, t in first.items() if t_fault is not None and t_fault <= t <= t_end]
+    changes = len(hive_events) - len({e[1] for e in hive_events})
+    return {"queen_terms": len(first), "cells": len({c for c, _ in first}),
+            "queen_terms_during_fault": len(during) if t_fault is not None else None,
+            "cells_founded_during_fault": len({c for c, _ in during} - {c for (c, _), t in first.items()
+                                                                          if t_fault is not None and t < t_fault})
+            if t_fault is not None else None,
+            "role_changes": changes}
+
+
 def false_summary(deaths, pred=lambda d: True):
     f = [d for d in deaths if d["kind"] == "false" and pred(d)]
     return {"transitions": len(f), "pairs": len({(d["observer"], d["member"]) for d in f}),
@@ -727,6 +779,7 @@ class Run:
         self.args, self.net, self.systems, self.rng, self.index = args, net, systems, rng, index
         self.lock = threading.Lock()
         self.events = []
+        self.hive_events = []
         self.faults = []
         self.truth = Truth()
         self.stop = threading.Event()
@@ -1032,6 +1085,16 @@ class Run:
                 f["false_deaths_healthy"] = false_summary(
                     deaths, lambda d: not d["target_member"] and not d["target_observer"])
                 f["targets"] = [name(h) for h in sorted(tg)]
+                # Flapping: how often a faulted host went from live to gone or back in the other
+                # hosts' views (Colony's suspect counts as live: Serf shows no such state).
+                tnames = {name(h) for h in tg}
+                live = {"alive", "suspect"}
+                f["target_status_changes"] = sum(
+                    1 for _, sy, o, m, old, new in ev
+                    if sy == sn and m in tnames and o not in tnames and old is not None and new is not None
+                    and (old in live) != (new in live))
+            if sn == "colony" and a.hive_poll:
+                f["hive"] = hive_churn(self.hive_events, self.marks.get("fault"), t_end)
             if sn == "colony":
                 f["false_suspicions"] = {"transitions": len(suspects), "pairs": len({(o, m) for _, o, m in suspects}),
                                          "members": len({m for _, _, m in suspects})}
@@ -1125,10 +1188,19 @@ def rows_for(fig):
         if key in fig:
             rows.append((f"false deaths {label}: transitions / pairs",
                          f"{fig[key]['transitions']} / {fig[key]['pairs']}"))
+    if "target_status_changes" in fig:
+        rows.append(("faulted host: live/gone changes in the others' views", fig["target_status_changes"]))
     rows.append(("agents that exited by themselves", len(fig.get("agents_exited_by_themselves", []))))
     if "false_suspicions" in fig:
         fs = fig["false_suspicions"]
         rows.append(("suspicions of live members: transitions / pairs", f"{fs['transitions']} / {fs['pairs']}"))
+    if "hive" in fig:
+        hv = fig["hive"]
+        rows.append(("hive: queen terms / cells seen over the run", f"{hv['queen_terms']} / {hv['cells']}"))
+        if hv.get("queen_terms_during_fault") is not None:
+            rows.append(("hive: queen terms / new cells begun during the fault",
+                         f"{hv['queen_terms_during_fault']} / {hv['cells_founded_during_fault']}"))
+        rows.append(("hive: role, cell or term changes of agents", hv["role_changes"]))
     for key, label in (("kill_first_s", "kill -9: seen dead by the first survivor (s)"),
                        ("kill_all_s", "kill -9: seen dead by every survivor (s)"),
                        ("kill_seen_by", "kill -9: survivors that saw it"),
@@ -1255,6 +1327,8 @@ def parse():
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1, help="chooses targets, victims and stall lengths")
     ap.add_argument("--poll", type=float, default=0.15, help="seconds between two polls of one agent")
+    ap.add_argument("--no-hive-poll", dest="hive_poll", action="store_false",
+                    help="do not poll Colony's /v1/hive once a second (hive churn figures)")
     ap.add_argument("--settle", type=float, default=5, help="seconds of calm between convergence and the fault")
     ap.add_argument("--grace", type=float, default=10,
                     help="seconds after a kill or a heal in which deaths are expected")

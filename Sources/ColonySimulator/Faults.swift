@@ -10,6 +10,23 @@ struct FaultState {
     var brokenLinks: Set<UInt64> = []
     /// How many nodes misbehave.
     var misbehaving = 0
+    /// Each node's own loss (gray failure, one-way loss, flip-flop), by index; empty when no
+    /// node has any (the common case costs nothing).
+    var hostLoss: [HostLoss] = []
+}
+
+/// The share of packets a host loses on its way out and on its way in, on top of the
+/// network's loss.
+public struct HostLoss: Sendable, Equatable {
+    public var inbound: Double
+    public var outbound: Double
+
+    public init(inbound: Double = 0, outbound: Double = 0) {
+        self.inbound = inbound
+        self.outbound = outbound
+    }
+
+    public static let none = HostLoss()
 }
 
 // MARK: Injecting faults
@@ -43,7 +60,19 @@ extension Simulator {
     /// `strict`, and no fault the simulator injects is active: broken links and misbehaving
     /// nodes are faults too (a death verdict then counts as a false positive, not a
     /// violated invariant).
-    public var faultFree: Bool { faults.strict && faults.brokenLinks.isEmpty && faults.misbehaving == 0 }
+    public var faultFree: Bool {
+        faults.strict && faults.brokenLinks.isEmpty && faults.misbehaving == 0 && faults.hostLoss.isEmpty
+    }
+
+    /// Node `i` loses this share of what it sends and receives from now on (`.none`: clean).
+    public func setHostLoss(_ i: Int, _ loss: HostLoss) {
+        if faults.hostLoss.isEmpty {
+            guard loss != .none else { return }
+            faults.hostLoss = Array(repeating: .none, count: nodes.count)
+        }
+        faults.hostLoss[i] = loss
+        if faults.hostLoss.allSatisfy({ $0 == .none }) { faults.hostLoss = [] }
+    }
 
     /// Crash node `i`: it stops at once, losing all volatile state (not what it persisted).
     public func crash(_ i: Int, kind: CrashKind = .host) {

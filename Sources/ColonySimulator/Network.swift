@@ -79,6 +79,9 @@ extension Simulator {
         switch via {
         case .datagram:
             if rng.chance(network.loss) { return }
+            if !faults.hostLoss.isEmpty {
+                if rng.chance(faults.hostLoss[i].outbound) || rng.chance(faults.hostLoss[j].inbound) { return }
+            }
             var delay = latency + Int64(Double(latency) * network.jitter * rng.unit())
             if rng.chance(network.reorder) { delay += Int64(Double(latency) * 5 * rng.unit()) }
             queue.push(delivery, at: now + delay)
@@ -96,11 +99,13 @@ extension Simulator {
             }
             // Handshake, then the frame, then bandwidth.
             let transfer = Int64(Double(bytes) / network.streamBytesPerMicrosecond * 1000)
-            if network.loss > 0 {
+            let (loss, reverseLoss) = pathLoss(i, j)
+            if loss > 0 || reverseLoss > 0 {
                 // Lossy: SYN retransmission, retransmission timeouts, head-of-line blocking.
                 guard
                     let at = streams.arrival(
-                        from: i, to: j, bytes: bytes, now: now, latency: latency, loss: network.loss, rng: &rng)
+                        from: i, to: j, bytes: bytes, now: now, latency: latency, loss: loss,
+                        reverseLoss: reverseLoss, rng: &rng)
                 else { return }
                 queue.push(delivery, at: at + transfer)
                 return
@@ -108,6 +113,16 @@ extension Simulator {
             let delay = 3 * latency + transfer + Int64(Double(latency) * network.jitter * rng.unit())
             queue.push(delivery, at: now + delay)
         }
+    }
+
+    /// The chance a packet from `i` to `j` is lost, and one from `j` to `i`: the network's
+    /// loss and each end's own (a host at high loss, one-way loss).
+    func pathLoss(_ i: Int, _ j: Int) -> (Double, Double) {
+        guard !faults.hostLoss.isEmpty else { return (network.loss, network.loss) }
+        let kept = 1 - network.loss
+        let forward = 1 - kept * (1 - faults.hostLoss[i].outbound) * (1 - faults.hostLoss[j].inbound)
+        let reverse = 1 - kept * (1 - faults.hostLoss[j].outbound) * (1 - faults.hostLoss[i].inbound)
+        return (forward, reverse)
     }
 
     static func linkKey(_ a: Int, _ b: Int) -> UInt64 { UInt64(min(a, b)) << 32 | UInt64(max(a, b)) }

@@ -48,6 +48,7 @@ extension SimulationResult: Encodable {
         }
         if scenario == .abuse { try abuse.encode(to: encoder) }
         if scenario.isHive { try hive.encode(to: encoder) }
+        if scenario.isHostFault { try hostFault.encode(to: encoder) }
         try c.encode(safetyViolations, forKey: .safetyViolations)
         try c.encode(Rounded(virtualSeconds, 3), forKey: .virtualSeconds)
         try c.encode(steps, forKey: .steps)
@@ -84,6 +85,24 @@ extension StateReport: Encodable {
         try c.encode(falseSiblings, forKey: .falseSiblings)
         try c.encode(maxSiblings, forKey: .maxSiblings)
         try c.encode(Rounded(stateConvergedMs), forKey: .stateConvergedMs)
+    }
+}
+
+extension HostFaultReport: Encodable {
+    enum Key: String, CodingKey {
+        case host, hostDeaths, hostDeathObservers, hostStatusChanges, healthySuspicions, deathsSeenOnlyByHost
+        case recoveredMs
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(host, forKey: .host)
+        try c.encode(hostDeaths, forKey: .hostDeaths)
+        try c.encode(hostDeathObservers, forKey: .hostDeathObservers)
+        try c.encode(hostStatusChanges, forKey: .hostStatusChanges)
+        try c.encode(healthySuspicions, forKey: .healthySuspicions)
+        try c.encode(deathsSeenOnlyByHost, forKey: .deathsSeenOnlyByHost)
+        try c.encode(Rounded(recoveredMs), forKey: .recoveredMs)
     }
 }
 

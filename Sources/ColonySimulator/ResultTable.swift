@@ -7,7 +7,7 @@ import Foundation
 extension SimulationResult {
     /// A readable table.
     public var table: String {
-        var rows = membershipRows + [stateRow, abuseRow] + hive.rows + runRows
+        var rows = membershipRows + [stateRow, abuseRow, hostFaultRow] + hive.rows + runRows
         if let failure { rows.append(("failure", failure)) }
         let width = rows.map(\.0.count).max() ?? 0
         var out = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
@@ -66,6 +66,17 @@ extension SimulationResult {
                 byKind, a.honestGraylisted ?? 0)
         }
         return ("abuse", text ?? "—")
+    }
+
+    var hostFaultRow: (String, String) {
+        let h = hostFault
+        let text = h.hostDeaths.map { _ in
+            (h.host.map { "node \($0)" } ?? "every host")
+                + ": declared dead \(h.hostDeaths ?? 0) times by \(h.hostDeathObservers ?? 0) observers · "
+                + "\(h.hostStatusChanges ?? 0) live/gone changes · "
+                + "\(h.healthySuspicions ?? 0) suspicions of healthy members · recovered \(Self.ms(h.recoveredMs))"
+        }
+        return ("faulty host", text ?? "—")
     }
 
     var runRows: [(String, String)] {

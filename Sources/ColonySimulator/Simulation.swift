@@ -40,12 +40,38 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
     /// accuse them, a queen evicts them, every honest member refuses them; one eviction is
     /// lifted, the others expire after `--evict-ttl` s and their members return.
     case evict
+    /// Every host loses `--host-loss` (default 0.1) of what it sends and of what it receives
+    /// (about 19 % per path) for `--duration` s (default 120), hive on: no live member may be
+    /// declared dead (the real agents' first failure, issue 17).
+    case loss
+    /// Gray failure: one host loses `--host-loss` (default 0.8) of what it sends and receives
+    /// for `--duration` s (default 90), the rest are clean. No healthy member may be declared
+    /// dead; the gray host may be.
+    case gray
+    /// One host loses `--host-loss` (default 0.8) of what it receives, nothing it sends.
+    case oneway
+    /// One host's inbound loss (`--host-loss`, default 1) switched on and off every
+    /// `--period` s (default 20) for `--duration` s (default 160: four cycles), as in the
+    /// Rapid paper. Counts the flapping member's status changes.
+    case flipflop
+    /// kill -9 of one agent on a live host (its port then refuses connections), the hive on:
+    /// detection by the first and by every survivor (as `crash --crash process`, with cells).
+    case kill
+    /// One process stalls (SIGSTOP) for `--stall` s (default 1.5), `--stalls` times (default
+    /// 15), 2–4 s apart: a GC pause. The stalled member must never be declared dead.
+    case stall
 }
 
 extension ScenarioKind {
     /// Scenarios of the hive (cells form unless `--no-hive`).
     public var isHive: Bool {
         self == .hive || self == .queenLoss || self == .split || self == .hiveSafety || self == .evict
+    }
+
+    /// Scenarios of one faulty host in a healthy swarm, as the real-network harness runs
+    /// them (scripts/netharness.py); the hive is on, as in a default agent, unless `--no-hive`.
+    public var isHostFault: Bool {
+        self == .loss || self == .gray || self == .oneway || self == .flipflop || self == .stall || self == .kill
     }
 }
 
@@ -65,6 +91,7 @@ public enum Simulation {
         sim.strict =
             options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos
             && options.scenario != .hiveSafety && options.scenario != .evict
+        sim.debugDeaths = options.debugDeaths
         var context = Context(sim: sim, options: options, settings: settings, progress: progress)
         var result = SimulationResult(options: options)
         switch options.scenario {
@@ -82,6 +109,7 @@ public enum Simulation {
         case .split: context.split(&result)
         case .hiveSafety: context.hiveSafety(&result)
         case .evict: context.evict(&result)
+        case .loss, .gray, .oneway, .flipflop, .stall, .kill: context.hostFault(&result)
         }
         result.safetyViolations = sim.safetyViolations
         let elapsed = clock.now - started
@@ -113,6 +141,9 @@ public enum Simulation {
         if options.nodes < minimum { throw SimulationError.tooFewNodes(options.nodes, minimum: minimum) }
         if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
         if options.strictHelperAudit { settings.trust.lossTolerant = false }
+        if options.newsOnHiveMessages { settings.newsOnHiveMessages = true }
+        if options.scenario.isHostFault { settings.hive.enabled = options.hive.formCells }
+        try options.hostFault.validate()
         try options.hive.configure(&settings, for: options.scenario)
         if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
         network.loss = options.loss

@@ -20,10 +20,16 @@ public struct SimulationOptions: Sendable {
     public var clockDrift: Double?
     /// Trust as before issue 17 (`TrustSettings.lossTolerant` false): a negative control.
     public var strictHelperAudit = false
+    /// Print every death verdict of a member that is up (who, whom, when), for debugging.
+    public var debugDeaths = false
+    /// The hive's messages carry piggybacked news, as before issue 17 (a negative control).
+    public var newsOnHiveMessages = false
     /// crash, pause.
     public var crash = CrashOptions()
     /// hive, queen-loss, split, hive-safety, evict.
     public var hive = HiveOptions()
+    /// gray, oneway, flipflop, stall.
+    public var hostFault = HostFaultOptions()
 
     public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
         self.scenario = scenario
@@ -43,9 +49,10 @@ public struct SimulationOptions: Sendable {
         if reorder > 0 { cmd += " --reorder \(reorder)" }
         if let durationSeconds { cmd += " --duration \(durationSeconds)" }
         if let suspicionMultiplier { cmd += " --suspicion-mult \(suspicionMultiplier)" }
-        cmd += crash.flags + hive.flags
+        cmd += crash.flags + hive.flags + hostFault.flags
         if let clockDrift { cmd += " --drift \(clockDrift)" }
         if strictHelperAudit { cmd += " --strict-helper-audit" }
+        if newsOnHiveMessages { cmd += " --news-on-hive-messages" }
         return cmd
     }
 }
@@ -113,6 +120,35 @@ public struct HiveOptions: Sendable {
     }
 }
 
+/// The host-fault scenarios' options (gray, oneway, flipflop, stall).
+public struct HostFaultOptions: Sendable {
+    /// gray, oneway, flipflop: the faulty host's loss (default 0.8; flipflop 1).
+    public var loss: Double?
+    /// flipflop: seconds on, then seconds off (default 20).
+    public var periodSeconds: Double?
+    /// stall: how long each stall lasts (default 1.5 s) and how many (default 15).
+    public var stallSeconds: Double?
+    public var stalls: Int?
+
+    public init() {}
+
+    var flags: String {
+        var flags = ""
+        if let loss { flags += " --host-loss \(loss)" }
+        if let periodSeconds { flags += " --period \(periodSeconds)" }
+        if let stallSeconds { flags += " --stall \(stallSeconds)" }
+        if let stalls { flags += " --stalls \(stalls)" }
+        return flags
+    }
+
+    func validate() throws {
+        if let loss, !(loss >= 0 && loss <= 1) { throw SimulationError.badProbability("--host-loss", loss) }
+        if let p = periodSeconds, !(p >= 1 && p <= 3_600) { throw SimulationError.outOfRange("--period", 1, 3_600) }
+        if let s = stallSeconds, !(s >= 0.01 && s <= 60) { throw SimulationError.outOfRange("--stall", 0.01, 60) }
+        if let n = stalls, !(n >= 1 && n <= 10_000) { throw SimulationError.outOfRange("--stalls", 1, 10_000) }
+    }
+}
+
 /// Why a run's options are invalid.
 public enum SimulationError: Error, CustomStringConvertible {
     case unknownProfile(String)
@@ -120,6 +156,7 @@ public enum SimulationError: Error, CustomStringConvertible {
     case badProbability(String, Double)
     case badDrift(Double)
     case badLeaseFraction(Double)
+    case outOfRange(String, Double, Double)
 
     public var description: String {
         switch self {
@@ -128,6 +165,7 @@ public enum SimulationError: Error, CustomStringConvertible {
         case .badProbability(let name, let p): "\(name) must be in [0, 1), got \(p)"
         case .badDrift(let d): "--drift must be in [0, 0.5), got \(d)"
         case .badLeaseFraction(let f): "--lease-fraction must be in (0, 100), got \(f)"
+        case .outOfRange(let name, let lo, let hi): "\(name) must be between \(lo) and \(hi)"
         }
     }
 }

@@ -51,6 +51,8 @@ public struct SimulationResult: Sendable {
     public var abuse = AbuseReport()
     /// hive, queen-loss, split, hive-safety, evict.
     public var hive = HiveReport()
+    /// gray, oneway, flipflop, stall.
+    public var hostFault = HostFaultReport()
 
     /// Passed: no invariant violated and the liveness phase converged.
     public var passed: Bool {
@@ -72,6 +74,27 @@ public struct StateReport: Sendable {
     /// state-chaos: after faults stop, until every live node holds the same records (healMs
     /// is until membership has converged too).
     public var stateConvergedMs: Double?
+
+    public init() {}
+}
+
+/// The host-fault scenarios' report (issue 17): what the swarm saw of one faulty host, as
+/// scripts/netharness.py reports the same faults on real agents.
+public struct HostFaultReport: Sendable {
+    /// The faulty host's index.
+    public var host: Int?
+    /// Times any observer declared the faulty host dead, and how many observers ever did.
+    public var hostDeaths: Int?
+    public var hostDeathObservers: Int?
+    /// Changes of the faulty host between live (alive, suspect) and gone in the others'
+    /// views: flapping, as the harness counts it.
+    public var hostStatusChanges: Int?
+    /// Healthy members the faulty host declared dead (its own blindness, not a false death).
+    public var deathsSeenOnlyByHost: Int?
+    /// Suspicions of healthy members (transitions into suspect), all refuted or not.
+    public var healthySuspicions: Int?
+    /// After the fault ended: until every node sees every member alive (ms).
+    public var recoveredMs: Double?
 
     public init() {}
 }

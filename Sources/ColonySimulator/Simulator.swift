@@ -119,6 +119,7 @@ public final class Simulator {
     public func addNodes(_ count: Int) -> Range<Int> {
         let start = nodes.count
         nodes.reserveCapacity(start + count)
+        if !faults.hostLoss.isEmpty { faults.hostLoss += Array(repeating: .none, count: count) }
         for i in start..<(start + count) {
             let id = NodeID(high: UInt64(i), low: SplitMix64.mix(seed &+ UInt64(i) &* 0x9E37_79B9))
             let address = Address(host: "10.\((i >> 16) & 255).\((i >> 8) & 255).\(i & 255)", port: 7946)

@@ -18,6 +18,9 @@ struct StreamModel {
     static let idleNs: Int64 = 30_000_000_000
     /// Payload bytes per segment.
     static let segmentBytes = 1_448
+    /// Retransmissions of one segment before the connection is given up (Linux's
+    /// `tcp_retries2`); the frame is then lost, as when the kernel resets the connection.
+    static let maxRetransmissions = 15
 
     /// Per directed pair (`from << 32 | to`): until when the connection stays open, and when
     /// the last frame on it arrives (frames behind it wait for it).
@@ -25,16 +28,19 @@ struct StreamModel {
     var busyUntil: [UInt64: Int64] = [:]
 
     /// When a frame of `bytes` sent at `now` from `from` to `to` arrives, or nil if the
-    /// connect times out. `latency` is one way; `loss` per datagram (per segment).
+    /// connect times out or a segment is retransmitted too often. `latency` is one way;
+    /// `loss` per packet from `from` to `to`, `reverseLoss` the other way (one-way loss:
+    /// a SYN gets through while its SYN-ACK does not).
     mutating func arrival(
-        from: Int, to: Int, bytes: Int, now: Int64, latency: Int64, loss: Double, rng: inout Xoshiro256
+        from: Int, to: Int, bytes: Int, now: Int64, latency: Int64, loss: Double, reverseLoss: Double,
+        rng: inout Xoshiro256
     ) -> Int64? {
         let key = UInt64(from) << 32 | UInt64(to)
         var t = now
         if (openUntil[key] ?? -1) < now {
             // Connect: SYN and SYN-ACK must both get through, retried on the kernel's schedule.
             var attempt = 0
-            while rng.chance(loss) || rng.chance(loss) {
+            while rng.chance(loss) || rng.chance(reverseLoss) {
                 guard attempt < Self.synRetries.count, Self.synRetries[attempt] < Self.connectTimeoutNs else {
                     return nil
                 }
@@ -47,8 +53,15 @@ struct StreamModel {
         var rto = max(Self.minRTONs, 4 * latency)
         let segments = max(1, (bytes + Self.segmentBytes - 1) / Self.segmentBytes)
         for _ in 0..<min(segments, 64) {
-            // A lost segment (or its ack) costs one retransmission timeout, doubling.
+            // A lost segment costs one retransmission timeout, doubling.
+            var retransmissions = 0
             while rng.chance(loss) {
+                retransmissions += 1
+                if retransmissions > Self.maxRetransmissions {
+                    openUntil[key] = nil
+                    busyUntil[key] = nil
+                    return nil
+                }
                 t += rto
                 rto = min(2 * rto, 60_000_000_000)
             }

@@ -34,7 +34,11 @@ struct Simulate: ParsableCommand {
     @Option(help: "Probability that a datagram is held back and reordered, in [0, 1).")
     var reorder: Double = 0
 
-    @Option(help: "Virtual seconds to run the steady scenario (default 600) or the writes of state-chaos (default 60).")
+    @Option(
+        help: """
+            Virtual seconds to run the steady scenario (default 600), the writes of state-chaos (default 60), or the \
+            fault of gray and oneway (default 90) and flipflop (default 160).
+            """)
     var duration: Double?
 
     @Option(name: .customLong("suspicion-mult"), help: "Override the profile's suspicion multiplier α.")
@@ -79,11 +83,35 @@ struct Simulate: ParsableCommand {
             """)
     var strictHelperAudit = false
 
+    @Option(
+        name: .customLong("host-loss"),
+        help: "gray, oneway, flipflop: the faulty host's loss in [0, 1] (default 0.8; flipflop 1).")
+    var hostLoss: Double?
+
+    @Option(help: "flipflop: seconds the faulty host's inbound loss is on, then off (default 20).")
+    var period: Double?
+
+    @Option(help: "stall: seconds each stall of the faulty host lasts (default 1.5).")
+    var stall: Double?
+
+    @Option(help: "stall: how many stalls (default 15), 2–4 s apart.")
+    var stalls: Int?
+
+    @Flag(
+        help: """
+            The hive's messages carry piggybacked news, as before issue 17 (a negative control: a death reaches \
+            half the swarm seconds late).
+            """)
+    var newsOnHiveMessages = false
+
     @Option(help: "evict: members that misbehave (default max(2, N/50)).")
     var offenders: Int?
 
     @Option(name: .customLong("evict-ttl"), help: "evict: how long an eviction lasts, seconds (default 90).")
     var evictTTL: Double?
+
+    @Flag(help: "Print every death verdict about a member that is up (observer, member, time, pauses).")
+    var debugDeaths = false
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
@@ -130,7 +158,9 @@ struct Simulate: ParsableCommand {
             throw ValidationError("unknown scenario '\(scenario)'; expected one of \(known)")
         }
         guard nodes >= 3, nodes <= 1_000_000 else { throw ValidationError("--nodes must be between 3 and 1000000") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if let duration, !(duration > 0 && duration <= 1_000_000) {
+            throw ValidationError("--duration must be positive and at most 1000000 seconds")
+        }
         let seedValue: UInt64
         if let seed {
             guard let parsed = Self.parseSeed(seed) else {
@@ -148,6 +178,8 @@ struct Simulate: ParsableCommand {
         options.durationSeconds = duration
         options.suspicionMultiplier = suspicionMult
         options.strictHelperAudit = strictHelperAudit
+        options.newsOnHiveMessages = newsOnHiveMessages
+        options.debugDeaths = debugDeaths
         options.clockDrift = drift
         try validateHiveOptions()
         options.hive.formCells = !noHive
@@ -158,6 +190,10 @@ struct Simulate: ParsableCommand {
         options.hive.leaseFraction = leaseFraction
         options.hive.offenders = offenders
         options.hive.evictTTLSeconds = evictTTL
+        options.hostFault.loss = hostLoss
+        options.hostFault.periodSeconds = period
+        options.hostFault.stallSeconds = stall
+        options.hostFault.stalls = stalls
         switch crash {
         case "host": options.crash.kind = .host
         case "process": options.crash.kind = .process

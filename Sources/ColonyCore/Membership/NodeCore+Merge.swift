@@ -51,7 +51,9 @@ extension NodeCore {
             case .alive:
                 applyAlive(m, &inbound)
             case .suspect, .dead:
-                applySuspect(id: m.id, incarnation: m.incarnation, from: sender, &inbound)
+                // The peer's table is no independent witness: its suspicion may be the echo of
+                // ours (heard from us by gossip), so it starts one here but confirms none.
+                applySuspect(id: m.id, incarnation: m.incarnation, from: sender, confirms: false, &inbound)
             case .left:
                 applyDead(
                     id: m.id, incarnation: m.incarnation, from: m.id, left: true, signature: m.signature, &inbound)
@@ -104,7 +106,8 @@ extension NodeCore {
     }
 
     mutating func applySuspect(
-        id: NodeID, incarnation: UInt64, from: NodeID, evidenceSince: Instant? = nil, _ inbound: inout Inbound
+        id: NodeID, incarnation: UInt64, from: NodeID, evidenceSince: Instant? = nil, confirms: Bool = true,
+        _ inbound: inout Inbound
     ) {
         if id == me.id {
             if phase == .leaving || phase == .left { return }
@@ -119,7 +122,7 @@ extension NodeCore {
         }
         if current.status == .suspect && incarnation == current.incarnation {
             // An independent confirmation shrinks the timeout (Lifeguard §IV.B).
-            if var s = membership.suspicions[id], s.incarnation == incarnation {
+            if confirms, var s = membership.suspicions[id], s.incarnation == incarnation {
                 if s.confirm(from: from) {
                     membership.suspicions[id] = s
                     timers.schedule(.membership(.suspicion(id, incarnation)), at: max(now, s.deadline))
@@ -137,6 +140,14 @@ extension NodeCore {
         membership.stats.suspicionsRaised += 1
         enqueue(.suspect(id: id, incarnation: incarnation, from: from), &inbound)
         let n = table.liveCount
+        // Tell the suspect itself, so it refutes at once instead of when gossip happens to
+        // pick it: the member whose probe failed, and about three others across the swarm
+        // (a sick member's suspicion confirmed by another's echo ran out before the suspect
+        // heard of it: simulator, flip-flop, issue 17).
+        if from == me.id || rng.below(max(1, n)) < 3 {
+            sendDatagram(.gossip, to: current.peer, first: [.suspect(id: id, incarnation: incarnation, from: from)])
+            membership.stats.suspectsNotified += 1
+        }
         let minNs = settings.suspicionMinNanoseconds(members: n)
         let maxNs = minNs * Int64(settings.suspicionMaxTimeoutMultiplier)
         var k = settings.suspicionMultiplier - 2
@@ -161,8 +172,23 @@ extension NodeCore {
             membership.suspicions[id] = nil
             return
         }
+        if s.confirmations == 0, s.expectedConfirmations > 0, !healthyEnoughToConvictAlone {
+            // Most of our own probes go unanswered: we are probably the one cut off. No lone
+            // verdict; a confirmation (`applySuspect`) brings the timer back at once.
+            membership.stats.loneVerdictsWithheld += 1
+            return
+        }
         var local = Inbound.local
         applyDead(id: id, incarnation: incarnation, from: me.id, left: false, &local)
+    }
+
+    /// Whether this node may declare a death on its own evidence: most of its direct probes are
+    /// answered, and its Lifeguard health multiplier is below half its range (a node that
+    /// misses nacks and refutes suspicions of itself probes slowly, so its probe record
+    /// alone lags behind).
+    var healthyEnoughToConvictAlone: Bool {
+        let awareness = membership.awareness
+        return trust.directProbeSuccess >= settings.loneVerdictMinHealth && 2 * awareness.score < awareness.max
     }
 
     mutating func applyDead(

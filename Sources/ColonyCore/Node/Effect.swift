@@ -154,6 +154,11 @@ public struct MembershipStats: Sendable, Equatable {
     public var refusedProbes = 0
     /// Verdicts put off because their timer fired late (this node had stalled).
     public var lateVerdictsDeferred = 0
+    /// Suspicions this node let stand instead of declaring a death on its own, because its
+    /// own probes mostly went unanswered (it is probably the one cut off).
+    public var loneVerdictsWithheld = 0
+    /// Suspected members told directly that they are suspected (so they can refute).
+    public var suspectsNotified = 0
     public init() {}
 }
 

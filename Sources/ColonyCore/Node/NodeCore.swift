@@ -380,9 +380,16 @@ public struct NodeCore: Sendable {
     mutating func emit(_ event: Event) { out.append(.emit(event)) }
 
     /// Send a datagram, filling the room left under the MTU with queued broadcasts.
+    /// Send a datagram. SWIM's own messages (probes, acks, gossip) carry news from the
+    /// piggyback queue, each item a limited number of times; the hive's and the router's do
+    /// not: they go to the same few members over and over (a worker acknowledges every
+    /// heartbeat of its queen), so news riding on them spent its transmissions on the queen
+    /// and reached the rest of the swarm only when each member found out for itself (real
+    /// agents, issue 17: a kill -9 seen by half the survivors in 1–2 s, by the rest 5–12 s
+    /// later). Membership news must not wait for the tree.
     mutating func sendDatagram(_ message: Message, to peer: Peer, first: [Update] = []) {
         var packet = Packet(from: me.id, message: message, updates: first)
-        if !queue.isEmpty {
+        if !queue.isEmpty && (message.carriesGossip || settings.newsOnHiveMessages) {
             let budget = settings.maxDatagramBytes - Wire.size(of: packet) - 1
             packet.updates += dissemination.queue.take(budget: budget, limit: retransmitLimit)
         }

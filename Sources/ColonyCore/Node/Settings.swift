@@ -34,10 +34,20 @@ public struct Settings: Sendable, Hashable {
     /// Start a prober's own suspicion clock when its unanswered ping was sent (the earliest
     /// evidence) rather than at the end of the probe period (Colony addition). Default true.
     public var anchorSuspicionAtProbe: Bool = true
+    /// A node whose own direct probes are answered less often than this does not declare a
+    /// member dead on its own: its suspicion stands until another member confirms it (then
+    /// the verdict follows at once) or the member refutes (Colony addition, issue 17: a host
+    /// at 80 % loss, or one that hears nothing, suspects everyone, and its lone verdicts
+    /// reached healthy members before the refutations did). 0 turns it off. Default 0.5.
+    public var loneVerdictMinHealth: Double = 0.5
     /// Declare a probed member dead at once when its port refuses the fallback stream
     /// (its host is up but its process is gone; see `NodeCore.streamFailed`). Needs
     /// `streamFallbackPing`. Colony addition. Default true.
     public var deadOnRefusedProbe: Bool = true
+    /// Let the hive's and the router's messages carry piggybacked news, as before issue 17
+    /// (a negative control for the simulator: news then spends its transmissions on the
+    /// queen, and a death reaches half the swarm seconds late). Off: only SWIM's messages do.
+    public var newsOnHiveMessages: Bool = false
     /// Upper bound of the local health multiplier (Lifeguard §IV.A); probe timeout and
     /// interval scale by `LHM + 1`. Default 8.
     public var awarenessMaxMultiplier: Int = 8

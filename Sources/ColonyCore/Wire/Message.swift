@@ -40,6 +40,16 @@ public enum Message: Sendable, Equatable {
     /// Send me these broadcasts (answered with `.route(scope: .leaf)`).
     case graft([BroadcastID])
 
+    /// Whether news from the piggyback queue rides on this message: SWIM's own messages,
+    /// which go to members picked at random, yes; the hive's and the router's, which go to
+    /// the same few members again and again, no (`NodeCore.sendDatagram`).
+    public var carriesGossip: Bool {
+        switch self {
+        case .ping, .ack, .nack, .pingReq, .gossip, .sync, .queryResponse: true
+        case .hive, .route, .ihave, .graft: false
+        }
+    }
+
     public var kind: MessageKind {
         switch self {
         case .ping: .ping

@@ -1,0 +1,165 @@
+import ColonyCore
+
+// The host-fault scenarios (issue 17): loss on every host, or one faulty host in a healthy
+// swarm, as scripts/netharness.py injects the same faults into real agents in network
+// namespaces — loss on every host's input and output, gray failure (one host at high loss both ways), one-way loss (it hears little but is heard),
+// flip-flop (its inbound loss on and off every period) and stalls (its process stopped and
+// continued, a GC pause). A healthy member must never be declared dead; a stalled one
+// neither. After the fault, every node must see every member alive again.
+
+extension Simulation.Context {
+    mutating func hostFault(_ result: inout SimulationResult) {
+        if options.scenario == .kill { return kill(&result) }
+        startConverged()
+        sim.run(until: warmup)
+        // The faulty host (for `loss`, every host is faulty and none is singled out).
+        let kind = options.scenario
+        let host = kind == .loss ? nil : rng.below(n)
+        let hostID = host.map { sim.nodes[$0].id }
+        let hostOptions = options.hostFault
+        sim.strict = false
+        let counts = HostFaultCounts()
+        sim.onEvent = { s, i, event in
+            guard case .memberChanged(let m, let previous) = event, previous?.status != m.status else { return }
+            if m.id == hostID {
+                // Flapping, as the harness counts it: live (alive or suspect) to gone and back.
+                if let previous, previous.status.isLive != m.status.isLive { counts.statusChanges += 1 }
+                if m.status == .dead {
+                    counts.deaths += 1
+                    counts.deathObservers.insert(i)
+                }
+            } else if let j = s.index(of: m.id), s.nodes[j].isUp {
+                if m.status == .suspect { counts.healthySuspicions += 1 }
+                // A healthy member declared dead: by a healthy observer it is a false death;
+                // by the faulty host, that host's own blindness (the harness tells them apart).
+                if m.status == .dead {
+                    if i == host { counts.deathsSeenByHost += 1 } else { counts.healthyDead.insert(j) }
+                }
+            }
+        }
+        let start = sim.now
+        let end: Int64
+        switch kind {
+        case .loss:
+            let loss = hostOptions.loss ?? 0.1
+            end = start + seconds(options.durationSeconds ?? 120)
+            for i in 0..<n { sim.setHostLoss(i, HostLoss(inbound: loss, outbound: loss)) }
+            sim.schedule(at: end) { s in for i in 0..<s.nodes.count { s.setHostLoss(i, .none) } }
+        case .gray, .oneway:
+            guard let host else { preconditionFailure("a one-host fault without its host") }
+            let loss = hostOptions.loss ?? 0.8
+            end = start + seconds(options.durationSeconds ?? 90)
+            let fault = kind == .gray ? HostLoss(inbound: loss, outbound: loss) : HostLoss(inbound: loss)
+            sim.setHostLoss(host, fault)
+            sim.schedule(at: end) { s in s.setHostLoss(host, .none) }
+        case .flipflop:
+            guard let host else { preconditionFailure("a one-host fault without its host") }
+            let loss = hostOptions.loss ?? 1
+            let period = seconds(hostOptions.periodSeconds ?? 20)
+            end = start + seconds(options.durationSeconds ?? 160)
+            var t = start
+            var on = true
+            while t < end {
+                let fault = on ? HostLoss(inbound: loss) : .none
+                sim.schedule(at: t) { s in s.setHostLoss(host, fault) }
+                t += period
+                on.toggle()
+            }
+            sim.schedule(at: end) { s in s.setHostLoss(host, .none) }
+        default:
+            guard let host else { preconditionFailure("a one-host fault without its host") }
+            let stall = seconds(hostOptions.stallSeconds ?? 1.5)
+            var t = start
+            for _ in 0..<(hostOptions.stalls ?? 15) {
+                sim.schedule(at: t) { s in s.pause(host, forNanoseconds: stall) }
+                t += stall + 2 * Simulation.second + Int64(rng.below(Int(2 * Simulation.second)))
+            }
+            end = t
+        }
+        drive(until: end, from: start) { false }
+        // The fault is over: every node must see every member alive again.
+        let calm = sim.now
+        result.converged = waitConverged(until: calm + maxSuspicion + 120 * Simulation.second)
+        result.hostFault = HostFaultReport(
+            host: host, hostDeaths: counts.deaths, hostDeathObservers: counts.deathObservers.count,
+            hostStatusChanges: counts.statusChanges, healthySuspicions: counts.healthySuspicions,
+            deathsSeenOnlyByHost: counts.deathsSeenByHost,
+            recoveredMs: result.converged ? Double(sim.now - calm) / 1e6 : nil)
+        result.falsePositives = counts.healthyDead.count
+        result.newsLabel = "all members alive after the fault"
+        if !result.converged {
+            result.failure =
+                "did not converge: live nodes still disagree \(Double(sim.now - calm) / 1e9) s after the fault's end"
+        }
+        if !counts.healthyDead.isEmpty {
+            result.failure = "\(counts.healthyDead.count) healthy members were declared dead by healthy members"
+        }
+        if kind == .stall && counts.deaths > 0 {
+            result.failure = "the stalled member was declared dead \(counts.deaths) times"
+        }
+    }
+
+    func seconds(_ s: Double) -> Int64 { Int64((s * 1e9).rounded()) }
+
+    /// kill -9 of one agent on a live host (its port refuses connections), the hive on: when
+    /// the first survivor and when every survivor sees it dead (the harness's `kill`).
+    mutating func kill(_ result: inout SimulationResult) {
+        startConverged()
+        sim.run(until: warmup)
+        let victim = rng.below(n)
+        let victimID = sim.nodes[victim].id
+        let killedAt = sim.now
+        var deadAt = [Double?](repeating: nil, count: n)
+        var seen = 0
+        sim.onEvent = { s, i, event in
+            guard case .memberChanged(let m, _) = event, m.id == victimID, m.status.isGone, deadAt[i] == nil else {
+                return
+            }
+            deadAt[i] = Double(s.now - killedAt) / 1e6
+            seen += 1
+        }
+        sim.crash(victim, kind: .process)
+        let deadline = killedAt + maxSuspicion + 60 * Simulation.second
+        drive(until: deadline, from: killedAt) { seen >= n - 1 }
+        let times = deadAt.compactMap { $0 }
+        result.detectionFirstMs = times.min()
+        result.detectionAll = Distribution(times)
+        result.convergence = result.detectionAll
+        result.timeline = timeline(times, of: n - 1)
+        result.newsLabel = "survivors that see the killed agent dead"
+        result.falsePositives = sim.falselyDeclaredDead.count
+        result.hostFault.host = victim
+        result.converged =
+            seen >= n - 1 && waitConverged(until: sim.now + 60 * Simulation.second, expectedGone: [victim])
+        if seen < n - 1 {
+            result.failure =
+                "\(n - 1 - seen) survivors never saw the killed agent dead within \(maxSuspicion / 1_000_000 + 60_000) ms"
+        }
+    }
+}
+
+/// What the host-fault scenarios count as the events arrive.
+final class HostFaultCounts {
+    var statusChanges = 0
+    var deaths = 0
+    var deathObservers: Set<Int> = []
+    var healthySuspicions = 0
+    var healthyDead: Set<Int> = []
+    var deathsSeenByHost = 0
+}
+
+extension HostFaultReport {
+    init(
+        host: Int?, hostDeaths: Int, hostDeathObservers: Int, hostStatusChanges: Int, healthySuspicions: Int,
+        deathsSeenOnlyByHost: Int, recoveredMs: Double?
+    ) {
+        self.init()
+        self.host = host
+        self.hostDeaths = hostDeaths
+        self.hostDeathObservers = hostDeathObservers
+        self.hostStatusChanges = hostStatusChanges
+        self.healthySuspicions = healthySuspicions
+        self.deathsSeenOnlyByHost = deathsSeenOnlyByHost
+        self.recoveredMs = recoveredMs
+    }
+}
