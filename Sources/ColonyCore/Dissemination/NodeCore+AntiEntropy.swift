@@ -12,9 +12,7 @@ extension NodeCore {
     // MARK: Periodic anti-entropy and reconnect
 
     mutating func onPushPullTick() {
-        timers.schedule(
-            .dissemination(.pushPull),
-            at: now.advanced(byNanoseconds: settings.pushPullNanoseconds(members: table.liveCount)))
+        timers.schedule(.dissemination(.pushPull), at: now + settings.pushPullPeriod(members: table.liveCount))
         guard phase == .active else { return }
         if let peer = randomMembers(1, filter: { $0.member.status == .alive }).first {
             startDigest(with: peer.peer)
@@ -31,12 +29,12 @@ extension NodeCore {
         let live = max(1, table.liveCount - 1)
         let probability = Double(deadCount) / Double(live)
         guard rng.unit() < probability else { return }
-        let horizon = settings.reconnectTimeout.nanosecondsInt64
+        let horizon = settings.reconnectTimeout
         for _ in 0..<4 {
             let entry = membership.gone[
                 membership.gone.index(membership.gone.startIndex, offsetBy: rng.below(membership.gone.count))]
             guard let r = table[entry.key], r.member.status == .dead, !isExcluded(entry.key),
-                now.nanoseconds - entry.value.nanoseconds < horizon
+                now - entry.value < horizon
             else { continue }
             startDigest(with: r.member.peer)
             startStateSync(with: r.member.peer)
@@ -49,11 +47,7 @@ extension NodeCore {
     /// waiting for a periodic round (at most once per reconnect interval per member).
     mutating func reviveIfDead(_ id: NodeID) {
         guard phase == .active, let r = table[id], r.member.status == .dead else { return }
-        if let last = membership.lastRevive[id],
-            now.nanoseconds(since: last) < settings.reconnectInterval.nanosecondsInt64
-        {
-            return
-        }
+        if let last = membership.lastRevive[id], now - last < settings.reconnectInterval { return }
         membership.lastRevive[id] = now
         startDigest(with: r.member.peer)
     }
@@ -71,11 +65,9 @@ extension NodeCore {
         if x.kind == .join && !joinSeeds.isEmpty {
             let stillPending = dissemination.exchanges.values.contains { $0.kind == .join }
             if !stillPending {
-                let shift = min(membership.joinAttempt - 1, 16)
-                let base = settings.joinRetryInitial.nanosecondsInt64 << shift
-                let delay = min(base, settings.joinRetryMax.nanosecondsInt64)
-                emit(.joinFailed(attempt: membership.joinAttempt, retryIn: .nanoseconds(delay)))
-                timers.schedule(.membership(.joinRetry), at: now.advanced(byNanoseconds: delay))
+                let delay = settings.joinRetryDelay(afterAttempt: membership.joinAttempt)
+                emit(.joinFailed(attempt: membership.joinAttempt, retryIn: delay))
+                timers.schedule(.membership(.joinRetry), at: now + delay)
             }
         }
     }

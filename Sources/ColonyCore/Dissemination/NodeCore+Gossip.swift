@@ -13,10 +13,10 @@ extension NodeCore {
         flushClaims()
         sendAnnouncements()
         guard !queue.isEmpty else { return }
-        let deadWindow = settings.gossipToTheDeadTime.nanosecondsInt64
-        let nowNs = now.nanoseconds
+        let now = self.now
+        let deadWindow = settings.gossipToTheDeadTime
         let targets = randomMembers(settings.gossipNodes) { r in
-            r.member.status.isLive || (r.member.status == .dead && nowNs - r.changedAt.nanoseconds < deadWindow)
+            r.member.status.isLive || (r.member.status == .dead && now - r.changedAt < deadWindow)
         }
         if phase == .leaving && table.liveCount == 0 {
             // Nobody left to tell: the leave is as complete as it can be.

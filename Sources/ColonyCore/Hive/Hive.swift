@@ -67,11 +67,12 @@ public struct Hive: Sendable {
 
     public init() {}
 
-    /// A randomised election timeout, nanoseconds in [min, max) (Raft §5.2: split votes are rare).
-    mutating func randomElectionTimeout(_ settings: HiveSettings) -> Int64 {
-        let lo = settings.electionTimeoutMin.nanosecondsInt64
-        let hi = max(lo + 1, settings.electionTimeoutMax.nanosecondsInt64)
-        return lo + Int64(rng.below(Int(hi - lo)))
+    /// A randomised election timeout in [min, max), whole nanoseconds (Raft §5.2: split votes
+    /// are rare).
+    mutating func randomElectionTimeout(_ settings: HiveSettings) -> Duration {
+        let lo = settings.electionTimeoutMin
+        let hi = max(lo + .nanoseconds(1), settings.electionTimeoutMax)
+        return lo + rng.duration(below: hi - lo)
     }
 
     init(boot: UInt64, bootedAt: Instant, rng: Xoshiro256) {

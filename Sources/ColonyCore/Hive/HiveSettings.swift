@@ -76,8 +76,9 @@ public struct HiveSettings: Sendable, Hashable {
     /// `cellHighWater` (the halves of a split must stay clear of it).
     public var lowWaterMark: Int { min(cellLowWater, cellHighWater / 4) }
 
-    /// The lease after a majority-acknowledged round.
-    public var leaseNanoseconds: Int64 { Int64(Double(electionTimeoutMin.nanosecondsInt64) * leaseFraction) }
+    /// The lease after a majority-acknowledged round: `leaseFraction` of `electionTimeoutMin`,
+    /// in whole nanoseconds.
+    public var lease: Duration { electionTimeoutMin.scaled(by: leaseFraction) }
 
     /// For the WAN profile: a few WAN round trips per heartbeat.
     public static var wan: HiveSettings {

@@ -33,7 +33,7 @@ extension NodeCore {
 
     mutating func deposeSelf(reason: String) {
         guard hive.role == .queen, let roster = hive.roster else { return }
-        hive.sitOutUntil = now.advanced(byNanoseconds: 10 * settings.hive.electionTimeoutMax.nanosecondsInt64)
+        hive.sitOutUntil = now + settings.hive.electionTimeoutMax * 10
         // A cell of one or two cannot elect without her: it ends instead.
         abdicate(dissolve: roster.count <= 2, reason: reason)
     }
@@ -50,13 +50,13 @@ extension NodeCore {
             roster.count >= max(4, settings.hive.cellHighWater), hive.reign.pending.isEmpty,
             hive.reign.committed == roster.version, roster.version.term == hive.term, holdsLease
         else { return }
-        let fresh = 3 * settings.hive.heartbeatInterval.nanosecondsInt64
+        let fresh = settings.hive.heartbeatInterval * 3
         let mine = vivaldi.coordinate
         let workers = roster.voters.filter { $0.id != me.id }
         let eligible = workers.filter { v in
             table[v.id]?.member.status == .alive && !isGraylisted(v.id) && !isExcluded(v.id)
                 && peerCoordinates[v.id] != nil
-                && (hive.reign.acked[v.id].map { now.nanoseconds(since: $0.at) <= fresh } ?? false)
+                && (hive.reign.acked[v.id].map { now - $0.at <= fresh } ?? false)
         }
         let half = roster.count / 2
         var best: (cost: Double, designate: Voter, voters: [Voter])?
@@ -87,8 +87,7 @@ extension NodeCore {
         guard let split = hive.reign.split, let roster = hive.roster else { return }
         let removed = !split.voters.contains(where: roster.contains) && hive.reign.committed == roster.version
         let seen = hive.cells[split.cell] != nil
-        if removed && (seen || now.nanoseconds(since: split.at) > 4 * settings.hive.electionTimeoutMax.nanosecondsInt64)
-        {
+        if removed && (seen || now - split.at > settings.hive.electionTimeoutMax * 4) {
             hive.reign.split = nil
         }
     }
@@ -118,9 +117,7 @@ extension NodeCore {
         if designate == me.id {
             startElection()
         } else {
-            armElection(
-                at: now.advanced(
-                    byNanoseconds: settings.hive.electionTimeoutMax.nanosecondsInt64 + randomElectionTimeout()))
+            armElection(at: now + settings.hive.electionTimeoutMax + randomElectionTimeout())
         }
     }
 
@@ -139,7 +136,7 @@ extension NodeCore {
             hive.reign.lowSince = now
             return false
         }
-        guard now.nanoseconds(since: since) >= settings.hive.mergeAfter.nanosecondsInt64 else { return false }
+        guard now - since >= settings.hive.mergeAfter else { return false }
         let size = UInt32(roster.count)
         let target = hive.cells.values.contains { c in
             c.cell != cell && c.open && !c.dissolved && c.queen != me.id && table[c.queen]?.member.status == .alive

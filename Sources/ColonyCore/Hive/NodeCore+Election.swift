@@ -12,20 +12,20 @@ extension NodeCore {
             armElection(at: deadline)
             return
         }
-        if now.nanoseconds(since: hive.seat.lastQueenAt) > settings.hive.abandonAfter.nanosecondsInt64 {
+        if now - hive.seat.lastQueenAt > settings.hive.abandonAfter {
             // No queen for this long: the cell's majority is gone (or we are cut off).
             leaveCell(reason: "no queen", notify: true)
             return
         }
         guard eligibleForQueen, let roster = hive.roster, roster.contains(voter) else {
             hive.becomeWorker()
-            armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+            armElection(at: now + randomElectionTimeout())
             return
         }
         // Pre-vote (Raft thesis §9.6): ask without raising the term, so a member cut off
         // from its cell cannot force a healthy cell into a new election.
         hive.campaign(pre: true, me: me.id)
-        armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+        armElection(at: now + randomElectionTimeout())
         if roster.majority <= 1 {
             startElection()
             return
@@ -54,7 +54,7 @@ extension NodeCore {
         hive.campaign(pre: false, me: me.id)
         noteVote(cell: cell, term: hive.term, candidate: me.id)
         hive.stats.electionsStarted += 1
-        armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+        armElection(at: now + randomElectionTimeout())
         if roster.majority <= 1 {
             becomeQueen(founded: false)
             return
@@ -96,7 +96,7 @@ extension NodeCore {
             {
                 granted = true
                 noteVote(cell: cell, term: term, candidate: candidate.id)
-                armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+                armElection(at: now + randomElectionTimeout())
             }
         }
         let signatureOut = sign(
@@ -182,8 +182,7 @@ extension NodeCore {
         hive.becomeHomeless()
         emit(.hive(.leftCell(cell: cell, reason: reason)))
         // Look for a cell soon (spread, as a dissolved cell's members all leave at once).
-        let soon = max(1, Int(settings.hive.homeInterval.nanosecondsInt64 / 20))
-        if phase == .active { armHome(at: now.advanced(byNanoseconds: Int64(hive.rng.below(soon)))) }
+        if phase == .active { armHome(at: now + hive.rng.duration(below: settings.hive.homeInterval / 20)) }
     }
 
     /// Leaving the swarm: a queen hands over at once; a worker tells its queen.

@@ -15,9 +15,7 @@ extension NodeCore {
 
     mutating func startHive() {
         guard hiveOn else { return }
-        armHome(
-            at: now.advanced(
-                byNanoseconds: Int64(hive.rng.below(Int(max(1, settings.hive.homeInterval.nanosecondsInt64))))))
+        armHome(at: now + hive.rng.duration(below: settings.hive.homeInterval))
     }
 
     /// Look for a cell (or, as a worker, for a nearer one) at `t`, or earlier if so armed
@@ -41,19 +39,19 @@ extension NodeCore {
         timers.schedule(.hive(.heartbeat), at: t)
     }
 
-    mutating func randomElectionTimeout() -> Int64 { hive.randomElectionTimeout(settings.hive) }
+    mutating func randomElectionTimeout() -> Duration { hive.randomElectionTimeout(settings.hive) }
 
     /// Healthy, old enough and not leaving: fit to found a cell or stand for election.
     var eligibleForQueen: Bool {
         phase == .active && membership.awareness.score == 0
-            && now.nanoseconds(since: hive.bootedAt) >= settings.hive.minimumUptime.nanosecondsInt64
+            && now - hive.bootedAt >= settings.hive.minimumUptime
             && (hive.sitOutUntil.map { now >= $0 } ?? true) && !isExcluded(me.id)
     }
 
     /// Heard our queen within the stickiness window (we vote for no one else meanwhile).
     var queenRecentlyHeard: Bool {
         guard let at = hive.standing.seat?.heardQueenAt else { return false }
-        return now.nanoseconds(since: at) < settings.hive.electionTimeoutMin.nanosecondsInt64
+        return now - at < settings.hive.electionTimeoutMin
     }
 
     /// Queen only: the lease is held now.
@@ -113,7 +111,7 @@ extension NodeCore {
                 hive.refusedBy[cell] = now
                 hive.enlisting = nil
                 // Try the next nearest now rather than at the next look.
-                armHome(at: now.advanced(byNanoseconds: settings.hive.heartbeatInterval.nanosecondsInt64 / 2))
+                armHome(at: now + settings.hive.heartbeatInterval / 2)
             }
         case .release(let cell, let boot):
             guard hive.role == .queen, cell == hive.cell else { return }
@@ -129,7 +127,7 @@ extension NodeCore {
             } else {
                 hive.seat.queen = nil
                 hive.seat.heardQueenAt = nil
-                armElection(at: now.advanced(byNanoseconds: randomElectionTimeout() / 4))
+                armElection(at: now + randomElectionTimeout() / 4)
             }
         }
     }
@@ -194,7 +192,7 @@ extension NodeCore {
             leaveCell(reason: "removed from the roster", notify: false)
             return
         }
-        armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+        armElection(at: now + randomElectionTimeout())
         if accepted {
             emit(.hive(.accepted(cell: cell, term: hive.term, queen: from)))
             // Broadcasts pushed while we had no queen (an election, a split, re-homing) reached

@@ -10,8 +10,8 @@ extension NodeCore {
         if !trust.evictedNow.isEmpty { expireEvictions() }
         guard hive.role == .homeless else {
             if hive.role == .worker { considerRehome() }
-            let jitter = Int64(hive.rng.below(Int(max(1, settings.hive.rehomeInterval.nanosecondsInt64 / 4))))
-            armHome(at: now.advanced(byNanoseconds: settings.hive.rehomeInterval.nanosecondsInt64 + jitter))
+            let jitter = hive.rng.duration(below: settings.hive.rehomeInterval / 4)
+            armHome(at: now + settings.hive.rehomeInterval + jitter)
             return
         }
         armHome(at: now + settings.hive.homeInterval)
@@ -23,7 +23,7 @@ extension NodeCore {
         }
         if let e = hive.enlisting {
             // A queen answers within a round trip; one that has not by the next look is gone.
-            if now.nanoseconds(since: e.at) < settings.hive.electionTimeoutMin.nanosecondsInt64 { return }
+            if now - e.at < settings.hive.electionTimeoutMin { return }
             // Unanswered: its claim may be stale (a queen that lost her cell); try another.
             hive.refusedBy[e.cell] = now
         }
@@ -37,9 +37,8 @@ extension NodeCore {
         if let at = hive.search.foundAt {
             if now >= at { found() }
         } else {
-            let window =
-                settings.hive.foundSpacing.nanosecondsInt64 * Int64(max(1, min(live / 2, settings.hive.cellHighWater)))
-            hive.search.foundAt = now.advanced(byNanoseconds: Int64(hive.rng.below(Int(max(1, window)))))
+            let window = settings.hive.foundSpacing * max(1, min(live / 2, settings.hive.cellHighWater))
+            hive.search.foundAt = now + hive.rng.duration(below: window)
         }
     }
 
@@ -74,10 +73,10 @@ extension NodeCore {
         for c in [own] + candidates { measureIfStale(c.queen, at: c.peer) }
         if now >= hive.exploreAt {
             hive.exploreAt = now + settings.hive.rehomeExploreInterval
-            let fresh = settings.hive.rehomeMeasureInterval.nanosecondsInt64
+            let fresh = settings.hive.rehomeMeasureInterval
             let unexplored = eligible.filter { c in
                 !candidates.contains { $0.cell == c.cell }
-                    && !(hive.nearness[c.queen]?.last.map { now.nanoseconds(since: $0.at) < fresh } ?? false)
+                    && !(hive.nearness[c.queen]?.last.map { now - $0.at < fresh } ?? false)
             }.sorted { $0.cell < $1.cell }
             if !unexplored.isEmpty {
                 let c = unexplored[hive.rng.below(unexplored.count)]
@@ -93,9 +92,9 @@ extension NodeCore {
 
     /// Ping `queen` to time the round trip, unless recent samples suffice.
     mutating func measureIfStale(_ queen: NodeID, at peer: Peer) {
-        let fresh = settings.hive.rehomeMeasureInterval.nanosecondsInt64
+        let fresh = settings.hive.rehomeMeasureInterval
         if let s = hive.nearness[queen], s.count >= vivaldi.settings.latencyFilterSize, let last = s.last,
-            now.nanoseconds(since: last.at) < fresh
+            now - last.at < fresh
         {
             return
         }
@@ -121,7 +120,7 @@ extension NodeCore {
     mutating func onNearnessAck(seq: UInt32, from sender: NodeID, coordinate: Coordinate?, attributed: Bool) -> Bool {
         guard let ping = hive.nearPings[seq], ping.peer == sender, attributed else { return false }
         hive.nearPings[seq] = nil
-        let rtt = Double(now.nanoseconds(since: ping.sentAt)) / 1e9
+        let rtt = (now - ping.sentAt).inSeconds
         var s = hive.nearness[sender] ?? []
         s.append((rtt, now))
         s.removeFirst(max(0, s.count - vivaldi.settings.latencyFilterSize))
@@ -132,8 +131,8 @@ extension NodeCore {
 
     /// Forget unanswered pings and samples of members that are no longer queens.
     mutating func pruneNearness() {
-        let lost = 10 * settings.probeTimeout.nanosecondsInt64
-        hive.nearPings = hive.nearPings.filter { now.nanoseconds(since: $0.value.sentAt) < lost }
+        let lost = settings.probeTimeout * 10
+        hive.nearPings = hive.nearPings.filter { now - $0.value.sentAt < lost }
         guard !hive.nearness.isEmpty else { return }
         let queens = Set(hive.cells.values.filter { !$0.dissolved }.map(\.queen))
         hive.nearness = hive.nearness.filter { queens.contains($0.key) }
@@ -152,8 +151,8 @@ extension NodeCore {
 
     /// Open, and it has not refused us lately.
     func isOpen(_ c: QueenClaim) -> Bool {
-        let refusalWindow = 10 * settings.hive.homeInterval.nanosecondsInt64
-        return c.open && !(hive.refusedBy[c.cell].map { now.nanoseconds(since: $0) < refusalWindow } ?? false)
+        let refusalWindow = settings.hive.homeInterval * 10
+        return c.open && !(hive.refusedBy[c.cell].map { now - $0 < refusalWindow } ?? false)
     }
 
     /// The cell whose live queen (not us) is nearest by coordinates among those `matching`

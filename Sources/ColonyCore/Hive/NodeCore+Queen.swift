@@ -29,10 +29,8 @@ extension NodeCore {
         // Check-quorum: without a majority-acknowledged round for a minimum election timeout,
         // workers may be electing someone else: step down.
         if roster.count > 1 {
-            let lastQuorum =
-                hive.reign.leaseUntil.map { $0.advanced(byNanoseconds: -settings.hive.leaseNanoseconds) }
-                ?? hive.reign.electedAt
-            if now.nanoseconds(since: lastQuorum) > settings.hive.electionTimeoutMin.nanosecondsInt64 {
+            let lastQuorum = hive.reign.leaseUntil.map { $0 - settings.hive.lease } ?? hive.reign.electedAt
+            if now - lastQuorum > settings.hive.electionTimeoutMin {
                 stepDown(reason: "lost quorum")
                 return
             }
@@ -49,7 +47,7 @@ extension NodeCore {
         let openChanged =
             (size < UInt32(settings.hive.cellHighWater)) != (claimed.size < UInt32(settings.hive.cellHighWater))
         if sizeMoved || openChanged
-            || now.nanoseconds(since: claimed.at) >= settings.hive.claimRefresh.nanosecondsInt64
+            || now - claimed.at >= settings.hive.claimRefresh
         {
             publishClaim()
         }
@@ -131,7 +129,7 @@ extension NodeCore {
         let round = hive.reign.round
         let r = majorityValue(roster) { v in v.id == me.id ? round : hive.reign.acked[v.id]?.round ?? 0 }
         if r > 0, let sent = hive.reign.roundSentAt[r] {
-            let until = sent.advanced(byNanoseconds: settings.hive.leaseNanoseconds)
+            let until = sent + settings.hive.lease
             if hive.reign.leaseUntil.map({ until > $0 }) ?? true { hive.reign.leaseUntil = until }
         }
         let committed = majorityValue(roster) { v in
@@ -184,12 +182,12 @@ extension NodeCore {
     /// Workers that are gone (dead, left, revoked) or silent for `workerTimeout` leave the roster.
     mutating func dropSilentVoters() {
         guard let roster = hive.roster else { return }
-        let timeout = settings.hive.workerTimeout.nanosecondsInt64
+        let timeout = settings.hive.workerTimeout
         for v in roster.voters where v.id != me.id {
             // A voter we have not heard of yet (news of it still spreading) is not gone: it
             // goes only if it stays silent.
             let gone = table[v.id]?.member.status.isGone == true || isExcluded(v.id)
-            let silent = hive.reign.acked[v.id].map { now.nanoseconds(since: $0.at) > timeout } ?? true
+            let silent = hive.reign.acked[v.id].map { now - $0.at > timeout } ?? true
             if gone || silent { queueChange(add: false, v) }
         }
     }
@@ -201,7 +199,7 @@ extension NodeCore {
         hive.seat.lastQueenAt = now
         hive.becomeWorker()
         emit(.hive(.steppedDown(cell: cell, term: hive.term, reason: reason)))
-        armElection(at: now.advanced(byNanoseconds: randomElectionTimeout()))
+        armElection(at: now + randomElectionTimeout())
     }
 
     mutating func publishClaim(dissolved: Bool = false) {

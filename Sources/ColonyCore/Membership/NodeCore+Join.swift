@@ -53,9 +53,8 @@ extension NodeCore {
     mutating func onReapTick() {
         timers.schedule(.membership(.reap), at: now + settings.reapInterval)
         expireEvictions()
-        let horizon = settings.tombstoneTimeout.nanosecondsInt64
         var expired: [NodeID] = []
-        for (id, since) in membership.gone where now.nanoseconds - since.nanoseconds >= horizon { expired.append(id) }
+        for (id, since) in membership.gone where now - since >= settings.tombstoneTimeout { expired.append(id) }
         for id in expired {
             membership.gone[id] = nil
             membership.lastRevive[id] = nil

@@ -148,13 +148,13 @@ extension NodeCore {
             sendDatagram(.gossip, to: current.peer, first: [.suspect(id: id, incarnation: incarnation, from: from)])
             membership.stats.suspectsNotified += 1
         }
-        let minNs = settings.suspicionMinNanoseconds(members: n)
-        let maxNs = minNs * Int64(settings.suspicionMaxTimeoutMultiplier)
+        let shortest = settings.suspicionMinimum(members: n)
+        let longest = shortest * settings.suspicionMaxTimeoutMultiplier
         var k = settings.suspicionMultiplier - 2
         if n - 2 < k { k = 0 }
         let s = Suspicion(
-            incarnation: incarnation, from: from, startedAt: min(now, evidenceSince ?? now), minNanoseconds: minNs,
-            maxNanoseconds: maxNs, expectedConfirmations: k)
+            incarnation: incarnation, from: from, startedAt: min(now, evidenceSince ?? now),
+            minimumTimeout: shortest, maximumTimeout: longest, expectedConfirmations: k)
         membership.suspicions[id] = s
         timers.schedule(.membership(.suspicion(id, incarnation)), at: s.deadline)
     }

@@ -16,8 +16,7 @@ extension NodeCore {
             }
         }
         membership.probe = nil
-        let interval = membership.awareness.scale(settings.probeInterval.nanosecondsInt64)
-        timers.schedule(.membership(.probe), at: now.advanced(byNanoseconds: interval))
+        timers.schedule(.membership(.probe), at: now + membership.awareness.scale(settings.probeInterval))
         guard let target = nextProbeTarget() else { return }
         let seq = membership.nextSeq()
         membership.probe = Membership.ProbeState(seq: seq, target: target.id, address: target.address, startedAt: now)
@@ -28,8 +27,8 @@ extension NodeCore {
             first.append(.suspect(id: target.id, incarnation: target.incarnation, from: me.id))
         }
         sendDatagram(.ping(seq: seq, target: target.id), to: target.peer, first: first)
-        let timeout = membership.awareness.scale(settings.probeTimeout.nanosecondsInt64)
-        timers.schedule(.membership(.probeTimeout(seq)), at: now.advanced(byNanoseconds: timeout))
+        let timeout = membership.awareness.scale(settings.probeTimeout)
+        timers.schedule(.membership(.probeTimeout(seq)), at: now + timeout)
     }
 
     /// The next live member other than us, in this round's permutation of table positions.
@@ -50,8 +49,7 @@ extension NodeCore {
             // Judge the helpers after any honest answer could arrive: a helper nacks after a
             // fraction of the probe timeout, so two timeouts leave room for the trip back.
             trust.helperAudits[seq] = Trust.HelperAudit(helpers: helpers.map(\.id))
-            let wait = 2 * settings.probeTimeout.nanosecondsInt64
-            timers.schedule(.trust(.helperAudit(seq)), at: now.advanced(byNanoseconds: wait))
+            timers.schedule(.trust(.helperAudit(seq)), at: now + settings.probeTimeout * 2)
         }
         if settings.streamFallbackPing {
             out.append(
@@ -100,7 +98,7 @@ extension NodeCore {
         if var p = membership.probe, p.seq == seq {
             // A direct answer from the target measures the round trip: place ourselves.
             if let c = coordinate, sender == p.target, attributed {
-                learnCoordinate(c, of: sender, rtt: Double(now.nanoseconds(since: p.startedAt)) / 1e9)
+                learnCoordinate(c, of: sender, rtt: (now - p.startedAt).inSeconds)
             }
             if !p.acked {
                 p.acked = true
@@ -143,8 +141,8 @@ extension NodeCore {
         let mySeq = membership.nextSeq()
         membership.helping[mySeq] = Membership.HelperProbe(requester: requester, requesterSeq: seq)
         sendDatagram(.ping(seq: mySeq, target: target), to: Peer(id: target, address: targetAddress))
-        let wait = Double(settings.probeTimeout.nanosecondsInt64) * settings.indirectProbeTimeoutFraction
-        timers.schedule(.membership(.helperTimeout(mySeq)), at: now.advanced(byNanoseconds: Int64(wait)))
+        let wait = settings.probeTimeout.scaled(by: settings.indirectProbeTimeoutFraction)
+        timers.schedule(.membership(.helperTimeout(mySeq)), at: now + wait)
     }
 
     /// Ask a helper whose requests went unanswered to probe us, at once: an honest one

@@ -7,37 +7,40 @@
 public struct Suspicion: Sendable, Equatable {
     public let incarnation: UInt64
     public let startedAt: Instant
-    public let minNanoseconds: Int64
-    public let maxNanoseconds: Int64
+    public let minimumTimeout: Duration
+    public let maximumTimeout: Duration
     public let expectedConfirmations: Int
     /// Members whose suspicion we counted (bounded by `expectedConfirmations + 1`).
     public private(set) var confirmers: [NodeID]
     public private(set) var confirmations: Int
 
     public init(
-        incarnation: UInt64, from: NodeID, startedAt: Instant, minNanoseconds: Int64, maxNanoseconds: Int64,
+        incarnation: UInt64, from: NodeID, startedAt: Instant, minimumTimeout: Duration, maximumTimeout: Duration,
         expectedConfirmations: Int
     ) {
         self.incarnation = incarnation
         self.startedAt = startedAt
-        self.minNanoseconds = minNanoseconds
-        self.maxNanoseconds = maxNanoseconds
+        self.minimumTimeout = minimumTimeout
+        self.maximumTimeout = maximumTimeout
         self.expectedConfirmations = expectedConfirmations
         self.confirmers = [from]
         self.confirmations = 0
     }
 
-    /// Total timeout from `startedAt` given the confirmations so far.
-    public var timeoutNanoseconds: Int64 {
+    /// Total timeout from `startedAt` given the confirmations so far, floored to the
+    /// millisecond (computed in `Double` on whole nanoseconds, as memberlist does).
+    public var timeout: Duration {
         let k = expectedConfirmations
-        if k < 1 { return minNanoseconds }
+        if k < 1 { return minimumTimeout }
         let frac = PureMath.ln(Double(confirmations) + 1) / PureMath.ln(Double(k) + 1)
-        let raw = Double(maxNanoseconds) - frac * Double(maxNanoseconds - minNanoseconds)
-        let ms = Int64((raw / 1_000_000).rounded(.down)) * 1_000_000
-        return max(minNanoseconds, ms)
+        let longest = Double(maximumTimeout.nanosecondsInt64)
+        let range = Double((maximumTimeout - minimumTimeout).nanosecondsInt64)
+        let raw = longest - frac * range
+        let floored = Duration.milliseconds(Int64((raw / 1_000_000).rounded(.down)))
+        return max(minimumTimeout, floored)
     }
 
-    public var deadline: Instant { startedAt.advanced(byNanoseconds: timeoutNanoseconds) }
+    public var deadline: Instant { startedAt + timeout }
 
     /// Counts `from` if it is new; returns true if the timeout shrank (worth re-gossiping).
     public mutating func confirm(from: NodeID) -> Bool {
@@ -63,5 +66,5 @@ public struct Awareness: Sendable, Equatable {
     }
 
     /// `base · (score + 1)`.
-    public func scale(_ nanoseconds: Int64) -> Int64 { nanoseconds * Int64(score + 1) }
+    public func scale(_ base: Duration) -> Duration { base * (score + 1) }
 }

@@ -117,19 +117,15 @@ public struct NodeCore: Sendable {
         guard phase == .created else { return flush() }
         phase = .active
         out.append(.persist(.incarnation(me.incarnation)))
-        let period = settings.probeInterval.nanosecondsInt64
-        timers.schedule(.membership(.probe), at: now.advanced(byNanoseconds: Int64(rng.below(Int(max(1, period))))))
-        let pp = settings.pushPullNanoseconds(members: table.liveCount)
-        timers.schedule(
-            .dissemination(.pushPull), at: now.advanced(byNanoseconds: pp / 2 + Int64(rng.below(Int(max(1, pp))))))
-        let rc = settings.reconnectInterval.nanosecondsInt64
-        timers.schedule(
-            .dissemination(.reconnect), at: now.advanced(byNanoseconds: rc / 2 + Int64(rng.below(Int(max(1, rc))))))
+        timers.schedule(.membership(.probe), at: now + rng.duration(below: settings.probeInterval))
+        let pp = settings.pushPullPeriod(members: table.liveCount)
+        timers.schedule(.dissemination(.pushPull), at: now + pp / 2 + rng.duration(below: pp))
+        let rc = settings.reconnectInterval
+        timers.schedule(.dissemination(.reconnect), at: now + rc / 2 + rng.duration(below: rc))
         timers.schedule(.membership(.reap), at: now + settings.reapInterval)
         timers.schedule(.state(.collect), at: now + settings.reapInterval)
-        let ss = settings.stateSyncNanoseconds(members: table.liveCount)
-        timers.schedule(
-            .state(.sync), at: now.advanced(byNanoseconds: ss / 2 + Int64(replicated.rng.below(Int(max(1, ss))))))
+        let ss = settings.stateSyncPeriod(members: table.liveCount)
+        timers.schedule(.state(.sync), at: now + ss / 2 + replicated.rng.duration(below: ss))
         startHive()
         return flush()
     }
@@ -286,7 +282,7 @@ public struct NodeCore: Sendable {
     public var members: [Member] { table.allMembers }
 
     /// Current minimum suspicion timeout for this swarm size (for reports and tests).
-    public var suspicionMinNanoseconds: Int64 { settings.suspicionMinNanoseconds(members: table.liveCount) }
+    public var suspicionMinimum: Duration { settings.suspicionMinimum(members: table.liveCount) }
 
     public var pendingTimers: Int { timers.count }
 
@@ -309,7 +305,7 @@ public struct NodeCore: Sendable {
     /// have been read yet, so verdicts are deferred and local health worsens (Lifeguard's
     /// "the local failure detector may be at fault", §III).
     func isLate(_ due: Instant) -> Bool {
-        now.nanoseconds(since: due) > settings.probeInterval.nanosecondsInt64 / 2
+        now - due > settings.probeInterval / 2
     }
 
     mutating func fire(_ kind: TimerQueue.Kind, due: Instant) {

@@ -202,25 +202,42 @@ extension Settings {
         retransmitMultiplier * max(1, PureMath.ceilLog10(max(1, n) + 1))
     }
 
-    /// Lifeguard's minimum suspicion timeout in nanoseconds: `α · max(1, log10 N) · T`.
-    public func suspicionMinNanoseconds(members n: Int) -> Int64 {
+    /// Lifeguard's minimum suspicion timeout: `α · max(1, log10 N) · T`, rounded to the
+    /// millisecond (memberlist floors; log10 of a power of ten is inexact here). Computed in
+    /// `Double` on T's whole nanoseconds.
+    public func suspicionMinimum(members n: Int) -> Duration {
         let scale = max(1.0, PureMath.log10(Double(max(1, n))))
-        // Rounded to the millisecond (memberlist floors; log10 of a power of ten is inexact here).
         let ms = (Double(suspicionMultiplier) * scale * Double(probeInterval.nanosecondsInt64) / 1_000_000).rounded()
-        return Int64(ms) * 1_000_000
+        return .milliseconds(Int64(ms))
     }
 
-    /// memberlist's `pushPullScale`: the anti-entropy period grows with log2 N above 32.
-    public func stateSyncNanoseconds(members n: Int) -> Int64 {
-        let base = stateSyncInterval.nanosecondsInt64
-        guard n > 32 else { return base }
-        return base * Int64(max(1, PureMath.ceilLog2(n) - 5 + 1))
+    /// The wait after failed join attempt `attempt` (counted from 1): `joinRetryInitial`,
+    /// doubled per further attempt (at most 16 times), capped at `joinRetryMax`.
+    public func joinRetryDelay(afterAttempt attempt: Int) -> Duration {
+        let doublings = min(max(0, attempt - 1), 16)
+        return min(joinRetryInitial * (1 << doublings), joinRetryMax)
     }
 
-    public func pushPullNanoseconds(members n: Int) -> Int64 {
-        let base = pushPullInterval.nanosecondsInt64
-        guard n > 32 else { return base }
-        let mult = PureMath.ceilLog2(n) - 5 + 1
-        return base * Int64(max(1, mult))
+    /// The period of state anti-entropy, grown as `pushPullPeriod`.
+    public func stateSyncPeriod(members n: Int) -> Duration {
+        stateSyncInterval * pushPullScale(members: n)
     }
+
+    /// The period of digest anti-entropy: `pushPullInterval`, grown above 32 members.
+    public func pushPullPeriod(members n: Int) -> Duration {
+        pushPullInterval * pushPullScale(members: n)
+    }
+
+    /// memberlist's `pushPullScale`: the anti-entropy period grows with log2 N above 32
+    /// (×(⌈log2 N⌉ − 5 + 1)).
+    func pushPullScale(members n: Int) -> Int {
+        guard n > 32 else { return 1 }
+        return max(1, PureMath.ceilLog2(n) - 5 + 1)
+    }
+
+    /// Raw boundary (the simulator's bounds): `suspicionMinimum(members:)` in nanoseconds.
+    public func suspicionMinNanoseconds(members n: Int) -> Int64 { suspicionMinimum(members: n).nanosecondsInt64 }
+
+    /// Raw boundary (the simulator's bounds): `pushPullPeriod(members:)` in nanoseconds.
+    public func pushPullNanoseconds(members n: Int) -> Int64 { pushPullPeriod(members: n).nanosecondsInt64 }
 }

@@ -62,7 +62,7 @@ extension NodeCore {
 
     mutating func onGraftTick() {
         router.graftArmed = false
-        let timeout = settings.hive.graftTimeout.nanosecondsInt64
+        let timeout = settings.hive.graftTimeout
         var asks: [(peer: Peer, ids: [BroadcastID])] = []
         var k = 0
         while k < router.missingOrder.count {
@@ -71,7 +71,7 @@ extension NodeCore {
                 k += 1
                 continue
             }
-            if now.nanoseconds(since: m.at) < timeout { break }
+            if now - m.at < timeout { break }
             router.missing[id] = nil
             k += 1
             if holds(id) { continue }

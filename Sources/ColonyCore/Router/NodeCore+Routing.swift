@@ -121,14 +121,14 @@ extension NodeCore {
         let burst = settings.hive.relayBurst
         var bucket = router.relayBucket ?? TokenBucket(burst: burst, at: now)
         let wait = bucket.wait(for: 1, rate: rate, burst: burst, now: now)
-        if wait == 0 {
+        if wait == .zero {
             _ = bucket.take(1, rate: rate, burst: burst, now: now)
             router.relayBucket = bucket
             sendRelay()
         } else {
             router.relayBucket = bucket
             router.relayArmed = true
-            timers.schedule(.router(.relay), at: now.advanced(byNanoseconds: wait))
+            timers.schedule(.router(.relay), at: now + wait)
         }
     }
 

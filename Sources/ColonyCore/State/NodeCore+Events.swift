@@ -103,8 +103,8 @@ extension NodeCore {
     ) -> (Result<Query, StateError>, [Effect]) {
         advance(to: now)
         if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
-        let ms = timeout.nanosecondsInt64 / 1_000_000
-        let maxMs = settings.maxQueryTimeout.nanosecondsInt64 / 1_000_000
+        let ms = timeout.wholeMilliseconds
+        let maxMs = settings.maxQueryTimeout.wholeMilliseconds
         guard ms >= 1 && ms <= maxMs else { return (.failure(.timeoutOutOfRange(ms: ms, max: maxMs)), flush()) }
         let next = nextBroadcastID()
         var q = Query(

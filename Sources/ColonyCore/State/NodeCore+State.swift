@@ -12,8 +12,8 @@ extension NodeCore {
 
     /// Wall-clock milliseconds now, extrapolated from the last reading a driver handed in.
     var wallMs: UInt64 {
-        let elapsed = max(0, now.nanoseconds(since: replicated.wallAnchorAt)) / 1_000_000
-        return replicated.wallAnchorMs &+ UInt64(elapsed)
+        let elapsed = max(.zero, now - replicated.wallAnchorAt)
+        return replicated.wallAnchorMs &+ UInt64(elapsed.wholeMilliseconds)
     }
 
     /// Tell the core the wall-clock time (ms since the epoch) at `now`, for hybrid clocks.
@@ -209,7 +209,7 @@ extension NodeCore {
 
     mutating func onStateCollectTick() {
         timers.schedule(.state(.collect), at: now + settings.reapInterval)
-        let horizon = now.advanced(byNanoseconds: -settings.tombstoneGrace.nanosecondsInt64)
+        let horizon = now - settings.tombstoneGrace
         let collected = replicated.store.collectTombstones(before: horizon)
         if !collected.isEmpty {
             out.append(.persist(.collected(collected)))
@@ -220,8 +220,7 @@ extension NodeCore {
     // MARK: Scuttlebutt anti-entropy
 
     mutating func onStateSyncTick() {
-        timers.schedule(
-            .state(.sync), at: now.advanced(byNanoseconds: settings.stateSyncNanoseconds(members: table.liveCount)))
+        timers.schedule(.state(.sync), at: now + settings.stateSyncPeriod(members: table.liveCount))
         guard phase == .active else { return }
         swap(&rng, &replicated.rng)
         let peer = randomMembers(1, filter: { $0.member.status == .alive }).first

@@ -1,7 +1,11 @@
 /// A point in time handed to the core by its driver.
 ///
 /// The core never reads a clock (docs/design.md §1): the simulator passes virtual time, the real
-/// driver passes a monotonic reading. Nanoseconds since an arbitrary, driver-chosen origin.
+/// driver passes a monotonic reading. Whole nanoseconds since an arbitrary, driver-chosen origin.
+///
+/// The core computes with `Instant` and `Duration`: `later - earlier` is a `Duration`, and an
+/// instant moves by a duration (`now + settings.probeInterval`). `nanoseconds` and
+/// `init(nanoseconds:)` are the raw boundary, for drivers and the wire.
 public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var nanoseconds: Int64
 
@@ -16,17 +20,43 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     @inlinable
     public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 
+    /// `lhs` moved later by `rhs`, truncated to whole nanoseconds (toward zero).
     @inlinable
     public static func + (lhs: Instant, rhs: Duration) -> Instant {
         Instant(nanoseconds: lhs.nanoseconds &+ rhs.nanosecondsInt64)
     }
 
+    /// `lhs` moved earlier by `rhs`, truncated to whole nanoseconds (toward zero).
+    @inlinable
+    public static func - (lhs: Instant, rhs: Duration) -> Instant {
+        Instant(nanoseconds: lhs.nanoseconds &- rhs.nanosecondsInt64)
+    }
+
+    @inlinable
+    public static func += (lhs: inout Instant, rhs: Duration) { lhs = lhs + rhs }
+
+    @inlinable
+    public static func -= (lhs: inout Instant, rhs: Duration) { lhs = lhs - rhs }
+
+    /// The time from `rhs` to `lhs` (negative if `rhs` is later).
+    @inlinable
+    public static func - (lhs: Instant, rhs: Instant) -> Duration {
+        .nanoseconds(lhs.nanoseconds &- rhs.nanoseconds)
+    }
+
+    /// Raw boundary: `self` moved by `ns` nanoseconds (for drivers; the core adds a `Duration`).
     @inlinable
     public func advanced(byNanoseconds ns: Int64) -> Instant { Instant(nanoseconds: nanoseconds &+ ns) }
 
-    /// Elapsed nanoseconds from `earlier` to `self` (negative if `earlier` is later).
+    /// Raw boundary: elapsed nanoseconds from `earlier` to `self` (negative if `earlier` is
+    /// later; for drivers, the core subtracts instants).
     @inlinable
     public func nanoseconds(since earlier: Instant) -> Int64 { nanoseconds &- earlier.nanoseconds }
+
+    /// The index of the window of `length` that holds `self`, counted from the origin
+    /// (truncated toward zero): instants in one window share it.
+    @inlinable
+    public func window(of length: Duration) -> Int64 { nanoseconds / length.nanosecondsInt64 }
 
     public var milliseconds: Double { Double(nanoseconds) / 1_000_000 }
 
@@ -39,12 +69,42 @@ extension Duration {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
-    /// The duration in whole nanoseconds (saturating for absurdly large values).
+    /// The duration in whole nanoseconds (truncated toward zero; saturating for absurdly large
+    /// values). The raw boundary: drivers, the wire and NIO's `TimeAmount` take nanoseconds.
     @inlinable
     public var nanosecondsInt64: Int64 {
         let (seconds, attoseconds) = components
         let (mul, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }
         return mul &+ attoseconds / 1_000_000_000
+    }
+
+    /// Its whole nanoseconds in seconds: `Double(nanoseconds) / 1e9` (round trips, rates).
+    @inlinable
+    public var inSeconds: Double { Double(nanosecondsInt64) / 1e9 }
+
+    /// What accrues over it at `rate` a second: `rate · nanoseconds / 1e9`, in that order (token
+    /// buckets refill by it).
+    @inlinable
+    public func accrued(perSecond rate: Double) -> Double { rate * Double(nanosecondsInt64) / 1e9 }
+
+    /// Its whole milliseconds, truncated toward zero (what the wire carries for timeouts).
+    @inlinable
+    public var wholeMilliseconds: Int64 { nanosecondsInt64 / 1_000_000 }
+
+    /// `self · factor` in whole nanoseconds: `Int64(Double(nanoseconds) · factor)`, truncated
+    /// toward zero (fractions of a setting, such as a lease or a helper's share of a timeout).
+    @inlinable
+    public func scaled(by factor: Double) -> Duration {
+        .nanoseconds(Int64(Double(nanosecondsInt64) * factor))
+    }
+}
+
+extension Xoshiro256 {
+    /// A uniform whole number of nanoseconds in `[0, bound)`, at least 1 ns wide: random jitter,
+    /// drawn as one integer (`below(max(1, bound in nanoseconds))`).
+    @inlinable
+    public mutating func duration(below bound: Duration) -> Duration {
+        .nanoseconds(Int64(below(Int(max(1, bound.nanosecondsInt64)))))
     }
 }

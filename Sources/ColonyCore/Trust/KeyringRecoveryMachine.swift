@@ -58,7 +58,7 @@ public struct KeyringRecoveryMachine: Sendable {
             // Only a certified node with a keyring can be locked out by stale keys, and only
             // it can prove who it is; a join that keeps failing asks at most every interval.
             guard standing.admission, standing.certified, standing.hasKeyring else { return [] }
-            if let last = lastRequestAt, now.nanoseconds(since: last) < interval.nanosecondsInt64 { return [] }
+            if let last = lastRequestAt, now - last < interval { return [] }
             lastRequestAt = now
             awaitingAnswer = true
             return [.sendRequest(to: seeds)]

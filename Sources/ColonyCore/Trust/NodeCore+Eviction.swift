@@ -237,7 +237,7 @@ extension NodeCore {
     mutating func issueEviction(of id: NodeID, cell: CellID, accusations: [Accusation], revocation: Revocation?) {
         guard id != me.id, !trust.evictedNow.contains(id) || revocation != nil else { return }
         let at = wallMs
-        let ttl = UInt64(max(0, settings.hive.evictionTTL.nanosecondsInt64) / 1_000_000)
+        let ttl = UInt64(max(.zero, settings.hive.evictionTTL).wholeMilliseconds)
         var e = Eviction(
             id: id, issuer: me.id, cell: cell, term: hive.term, atMs: at, expiresMs: at + min(ttl, Eviction.maximumMs),
             accusations: accusations, revocation: revocation)

@@ -16,16 +16,16 @@ public struct TokenBucket: Sendable, Equatable {
         return true
     }
 
-    /// Nanoseconds until `cost` tokens are there (0: now).
-    public mutating func wait(for cost: Double, rate: Double, burst: Double, now: Instant) -> Int64 {
+    /// How long until `cost` tokens are there (zero: now), rounded up to the nanosecond.
+    public mutating func wait(for cost: Double, rate: Double, burst: Double, now: Instant) -> Duration {
         refill(rate: rate, burst: burst, now: now)
-        guard tokens < cost, rate > 0 else { return 0 }
-        return Int64(((cost - tokens) / rate * 1e9).rounded(.up))
+        guard tokens < cost, rate > 0 else { return .zero }
+        return .nanoseconds(Int64(((cost - tokens) / rate * 1e9).rounded(.up)))
     }
 
     mutating func refill(rate: Double, burst: Double, now: Instant) {
         if now > updatedAt {
-            tokens = min(burst, tokens + rate * Double(now.nanoseconds(since: updatedAt)) / 1e9)
+            tokens = min(burst, tokens + (now - updatedAt).accrued(perSecond: rate))
             updatedAt = now
         }
     }

@@ -102,7 +102,7 @@ extension Trust {
             byteBuckets[key] = bb
         }
         if ok { return .admitted }
-        let window = now.nanoseconds / 100_000_000
+        let window = now.window(of: .milliseconds(100))
         guard let sender, lastBreachWindow[sender] != window else { return .refused(breach: nil) }
         lastBreachWindow[sender] = window
         return .refused(breach: sender)

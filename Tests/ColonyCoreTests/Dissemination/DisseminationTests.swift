@@ -271,10 +271,14 @@ import Testing
     }
 
     @Test func suspicionMinimumFollowsAlphaLog10N() {
+        #expect(Settings.lan.suspicionMinimum(members: 100) == .seconds(6))
+        #expect(Settings.lan.suspicionMinimum(members: 5) == .seconds(3))
+        #expect(Settings.wan.suspicionMinimum(members: 100) == .seconds(60))
+        #expect(Settings.lan.pushPullPeriod(members: 10) == .seconds(30))
+        #expect(Settings.lan.pushPullPeriod(members: 10_000) == .seconds(300))
+        #expect(Settings.lan.stateSyncPeriod(members: 10_000) == .seconds(50))
+        // The raw boundary the simulator reads.
         #expect(Settings.lan.suspicionMinNanoseconds(members: 100) == 6_000_000_000)
-        #expect(Settings.lan.suspicionMinNanoseconds(members: 5) == 3_000_000_000)
-        #expect(Settings.wan.suspicionMinNanoseconds(members: 100) == 60_000_000_000)
-        #expect(Settings.lan.pushPullNanoseconds(members: 10) == 30_000_000_000)
         #expect(Settings.lan.pushPullNanoseconds(members: 10_000) == 300_000_000_000)
     }
 }

@@ -8,13 +8,14 @@ import Testing
     func electionTimeoutsStayInTheirWindowAndSpread(seed: UInt64) {
         var hive = Hive(boot: 1, bootedAt: .zero, rng: Xoshiro256(seed: seed))
         let settings = HiveSettings()
-        let lo = settings.electionTimeoutMin.nanosecondsInt64
-        let hi = settings.electionTimeoutMax.nanosecondsInt64
+        let lo = settings.electionTimeoutMin
+        let hi = settings.electionTimeoutMax
         var drawn: Set<Int64> = []
         for _ in 0..<200 {
             let t = hive.randomElectionTimeout(settings)
             #expect(t >= lo && t < hi)
-            drawn.insert(t / 1_000_000)
+            #expect(t == .nanoseconds(t.nanosecondsInt64), "whole nanoseconds")
+            drawn.insert(t.wholeMilliseconds)
         }
         #expect(drawn.count > 50, "timeouts spread over the window (ms buckets hit: \(drawn.count))")
     }
@@ -23,7 +24,7 @@ import Testing
         var hive = Hive(boot: 1, bootedAt: .zero, rng: Xoshiro256(seed: 9))
         var settings = HiveSettings()
         settings.electionTimeoutMax = settings.electionTimeoutMin
-        #expect(hive.randomElectionTimeout(settings) == settings.electionTimeoutMin.nanosecondsInt64)
+        #expect(hive.randomElectionTimeout(settings) == settings.electionTimeoutMin)
     }
 }
 

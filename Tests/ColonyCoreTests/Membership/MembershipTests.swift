@@ -371,9 +371,9 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
     @Test func suspicionTimeoutFollowsLifeguardFormula() {
         let id9 = Fixture.id(9)
         var s = Suspicion(
-            incarnation: 1, from: id9, startedAt: .zero, minNanoseconds: 8_000_000_000, maxNanoseconds: 48_000_000_000,
+            incarnation: 1, from: id9, startedAt: .zero, minimumTimeout: .seconds(8), maximumTimeout: .seconds(48),
             expectedConfirmations: 2)
-        #expect(s.timeoutNanoseconds == 48_000_000_000)
+        #expect(s.timeout == .seconds(48))
         do {
             let c = s.confirm(from: id9)
             #expect(!c, "the accuser is not an independent confirmation")
@@ -383,7 +383,8 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
             #expect(c)
         }
         // 48 − 40·ln 2 / ln 3 = 22.76 s
-        #expect(s.timeoutNanoseconds == 22_762_000_000)
+        #expect(s.timeout == .milliseconds(22_762))
+        #expect(s.deadline == .milliseconds(22_762))
         do {
             let c = s.confirm(from: Fixture.id(1))
             #expect(!c)
@@ -392,15 +393,15 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
             let c = s.confirm(from: Fixture.id(2))
             #expect(c)
         }
-        #expect(s.timeoutNanoseconds == 8_000_000_000)
+        #expect(s.timeout == .seconds(8))
         do {
             let c = s.confirm(from: Fixture.id(3))
             #expect(!c, "beyond k confirmations nothing changes")
         }
         let none = Suspicion(
-            incarnation: 1, from: id9, startedAt: .zero, minNanoseconds: 5, maxNanoseconds: 30, expectedConfirmations: 0
-        )
-        #expect(none.timeoutNanoseconds == 5)
+            incarnation: 1, from: id9, startedAt: .zero, minimumTimeout: .nanoseconds(5),
+            maximumTimeout: .nanoseconds(30), expectedConfirmations: 0)
+        #expect(none.timeout == .nanoseconds(5))
     }
 
     @Test func healthMultiplierIsBoundedAndScales() {
@@ -409,6 +410,6 @@ func advance(_ core: inout NodeCore, from: Instant, to end: Instant, stepMs: Int
         #expect(lhm.score == 0)
         lhm.apply(20)
         #expect(lhm.score == 8)
-        #expect(lhm.scale(500) == 4_500)
+        #expect(lhm.scale(.milliseconds(500)) == .milliseconds(4_500))
     }
 }

@@ -11,6 +11,8 @@ extension Tag {
     @Tag static var node: Self
     /// Keeps the core free of clocks, sockets and tasks.
     @Tag static var purity: Self
+    /// Typed time (`Instant`, `Duration`) and the core's arithmetic on it.
+    @Tag static var time: Self
     /// Encoding and decoding of the wire format.
     @Tag static var wire: Self
 }
