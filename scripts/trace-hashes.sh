@@ -4,9 +4,11 @@
 #   scripts/trace-hashes.sh > before.tsv; (change); scripts/trace-hashes.sh > after.tsv; diff before.tsv after.tsv
 # Usage: scripts/trace-hashes.sh [--no-build] [--quick] [--check]
 #   --quick  skips hive N=1000;  --check  compares with scripts/trace-hashes.expected and exits 1
-#   on any difference. The expected hashes are those of b0d3ebd (before the restructuring), except
-#   the four lossy or adversarial runs (state-chaos, abuse, evict, hive-safety), which the
-#   loss-aware helper audit of issue 17 changed on purpose; the nine others did not move.
+#   on any difference. The expected hashes are those of the newest intended behaviour change:
+#   b0d3ebd's for the restructuring of issue 16 (which kept them), then issue 17's changes to the
+#   protocol (the loss-aware helper audit; news that rides on the hive's messages without spending
+#   its transmissions; no lone verdicts from a node that cannot hear; suspects told directly),
+#   which moved every run with suspicions or the hive (join, bootstrap and steady kept theirs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=yes; quick=""; check=""

@@ -17,21 +17,24 @@ import Testing
         return o
     }
 
-    @Test(arguments: [UInt64(3), 5])
+    @Test(arguments: [UInt64(2), 3, 5, 13])
     func noLiveMemberIsDeclaredDeadAtTenPercentLossPerHook(seed: UInt64) throws {
         let r = try checkedRun(Self.options(seed: seed, strict: false))
         #expect(r.falsePositives == 0, "reproduce: \(Self.options(seed: seed, strict: false).reproduceCommand)")
     }
 
     /// The negative control: the same runs with the helper audit as it was fail, so the test
-    /// above can fail.
-    @Test func theAuditAsItWasLosesLiveMembersInTheSameRuns() throws {
+    /// above can fail. When the audit was fixed, seeds 3 and 5 lost live members with it; since
+    /// a node that cannot hear no longer convicts alone and suspects are told directly, the
+    /// old audit kills no one in these runs, but it still graylists honest members and
+    /// ignores their news, so the swarm does not stay converged (seeds 2 and 13).
+    @Test func theAuditAsItWasSplitsTheSwarmsViewsInTheSameRuns() throws {
         var failed = 0
-        for seed: UInt64 in [3, 5] {
+        for seed: UInt64 in [2, 13] {
             let r = try Simulation.run(Self.options(seed: seed, strict: true))
             if !r.passed || (r.falsePositives ?? 0) > 0 { failed += 1 }
         }
-        #expect(failed == 2, "before the fix both runs lost live members (seeds 3 and 5)")
+        #expect(failed == 2, "with the old audit both runs fail (seeds 2 and 13)")
     }
 }
 

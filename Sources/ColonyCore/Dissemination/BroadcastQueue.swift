@@ -94,6 +94,27 @@ public struct BroadcastQueue: Sendable {
         return out
     }
 
+    /// The updates `take` would choose for `budget` bytes, without counting a transmission:
+    /// news riding along on messages that go to the same few members again and again (the
+    /// hive's), which must not spend the transmissions that spread it at random.
+    public func peek(budget: Int) -> [Update] {
+        guard !entries.isEmpty, budget > 0 else { return [] }
+        var remaining = budget
+        var out: [Update] = []
+        levelLoop: for t in levels.indices {
+            var i = levels[t].count - 1
+            while i >= 0 {
+                if let e = entries[levels[t][i].subject], e.bytes <= remaining {
+                    remaining -= e.bytes
+                    out.append(e.update)
+                    if remaining < 20 { break levelLoop }
+                }
+                i -= 1
+            }
+        }
+        return out
+    }
+
     /// Take large entries (oldest first) up to `budget` bytes (at least one), counting a
     /// transmission for each: one call per stream sent.
     public mutating func takeLarge(budget: Int, limit: Int) -> [Update] {

@@ -376,18 +376,22 @@ public struct NodeCore: Sendable {
     mutating func emit(_ event: Event) { out.append(.emit(event)) }
 
     /// Send a datagram, filling the room left under the MTU with queued broadcasts.
-    /// Send a datagram. SWIM's own messages (probes, acks, gossip) carry news from the
-    /// piggyback queue, each item a limited number of times; the hive's and the router's do
-    /// not: they go to the same few members over and over (a worker acknowledges every
-    /// heartbeat of its queen), so news riding on them spent its transmissions on the queen
-    /// and reached the rest of the swarm only when each member found out for itself (real
-    /// agents, issue 17: a kill -9 seen by half the survivors in 1–2 s, by the rest 5–12 s
-    /// later). Membership news must not wait for the tree.
+    /// Send a datagram, with news from the piggyback queue. Each item goes a limited number
+    /// of times, and only SWIM's own messages (probes, acks, gossip, to members picked at
+    /// random) spend those times; the hive's and the router's carry the news along for free.
+    /// They go to the same few members over and over (a worker acknowledges every heartbeat
+    /// of its queen): when they spent it, a death's transmissions went to the queen, and the
+    /// rest of the swarm learned of it only by probing for itself (real agents, issue 17: a
+    /// kill -9 seen by half the survivors in 1–2 s, by the rest 5–12 s later).
     mutating func sendDatagram(_ message: Message, to peer: Peer, first: [Update] = []) {
         var packet = Packet(from: me.id, message: message, updates: first)
-        if !queue.isEmpty && (message.carriesGossip || settings.newsOnHiveMessages) {
+        if !queue.isEmpty {
             let budget = settings.maxDatagramBytes - Wire.size(of: packet) - 1
-            packet.updates += dissemination.queue.take(budget: budget, limit: retransmitLimit)
+            if message.spendsTransmissions || settings.newsOnHiveMessages {
+                packet.updates += dissemination.queue.take(budget: budget, limit: retransmitLimit)
+            } else {
+                packet.updates += dissemination.queue.peek(budget: budget)
+            }
         }
         out.append(.send(packet, to: peer, via: .datagram))
     }

@@ -44,9 +44,10 @@ public struct Settings: Sendable, Hashable {
     /// (its host is up but its process is gone; see `NodeCore.streamFailed`). Needs
     /// `streamFallbackPing`. Colony addition. Default true.
     public var deadOnRefusedProbe: Bool = true
-    /// Let the hive's and the router's messages carry piggybacked news, as before issue 17
-    /// (a negative control for the simulator: news then spends its transmissions on the
-    /// queen, and a death reaches half the swarm seconds late). Off: only SWIM's messages do.
+    /// Let the hive's and the router's messages spend the transmissions of the news they
+    /// carry, as before issue 17 (a negative control for the simulator: news then spends
+    /// them on the queen, and a death reaches half the swarm seconds late). Off: they carry
+    /// it for free, and only SWIM's messages spend them.
     public var newsOnHiveMessages: Bool = false
     /// Upper bound of the local health multiplier (Lifeguard §IV.A); probe timeout and
     /// interval scale by `LHM + 1`. Default 8.

@@ -40,10 +40,11 @@ public enum Message: Sendable, Equatable {
     /// Send me these broadcasts (answered with `.route(scope: .leaf)`).
     case graft([BroadcastID])
 
-    /// Whether news from the piggyback queue rides on this message: SWIM's own messages,
-    /// which go to members picked at random, yes; the hive's and the router's, which go to
-    /// the same few members again and again, no (`NodeCore.sendDatagram`).
-    public var carriesGossip: Bool {
+    /// Whether the news this message carries from the piggyback queue counts as one of that
+    /// news's limited transmissions: for SWIM's own messages, which go to members picked at
+    /// random, yes; for the hive's and the router's, which go to the same few members again
+    /// and again, no — they carry it along for free (`NodeCore.sendDatagram`).
+    public var spendsTransmissions: Bool {
         switch self {
         case .ping, .ack, .nack, .pingReq, .gossip, .sync, .queryResponse: true
         case .hive, .route, .ihave, .graft: false

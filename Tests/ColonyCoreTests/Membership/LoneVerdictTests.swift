@@ -6,7 +6,8 @@ import Testing
 /// cannot hear (gray failure, one-way or flip-flop loss) suspects everyone, and its verdicts
 /// reached healthy members before the suspects' refutations did. A node that mostly goes
 /// unanswered does not convict alone; a peer's table is no independent witness; the suspect
-/// is told directly; and news does not ride on the hive's messages to the same few members.
+/// is told directly; and the hive's messages to the same few members carry news without
+/// spending its transmissions.
 @Suite(.tags(.node)) struct LoneVerdictTests {
     static func suspectTwo(from accuser: Int, at ms: Int64, _ b: inout NodeCore) -> [Effect] {
         b.receive(
@@ -76,24 +77,27 @@ import Testing
         #expect(b.stats.membership.suspectsNotified == 1)
     }
 
-    @Test func newsRidesOnSwimsMessagesButNotOnTheHives() {
+    @Test func theHivesMessagesCarryNewsWithoutSpendingItsTransmissions() {
         var b = Fixture.core(1, knows: [0, 1, 2, 3, 4])
         var inbound = Inbound.local
         b.applySuspect(id: Fixture.id(2), incarnation: 1, from: Fixture.id(0), &inbound)
         _ = b.flush()
-        #expect(!b.queue.isEmpty)
+        let subject = BroadcastSubject.member(Fixture.id(2))
+        let before = b.queue.entries[subject]?.transmits
         let queen = Peer(id: Fixture.id(3), address: Fixture.address(3))
-        b.sendDatagram(.hive(.release(cell: CellID(7), boot: 1)), to: queen)
+        for _ in 0..<20 { b.sendDatagram(.hive(.release(cell: CellID(7), boot: 1)), to: queen) }
+        let carried = Fixture.sends(b.flush()).map(\.0)
+        #expect(carried.count == 20)
+        #expect(carried.allSatisfy { !$0.updates.isEmpty }, "the hive's messages carry the news")
+        #expect(b.queue.entries[subject]?.transmits == before, "and spend none of its transmissions")
         b.sendDatagram(.gossip, to: queen)
-        let sent = Fixture.sends(b.flush()).map(\.0)
-        #expect(sent.count == 2)
-        #expect(sent[0].updates.isEmpty, "the hive's message carries no news")
-        #expect(!sent[1].updates.isEmpty, "SWIM's gossip does")
+        _ = b.flush()
+        #expect(b.queue.entries[subject]?.transmits == (before ?? 0) + 1, "SWIM's gossip spends one")
         for message: Message in [.ping(seq: 1, target: Fixture.id(2)), .ack(seq: 1), .nack(seq: 1), .gossip] {
-            #expect(message.carriesGossip)
+            #expect(message.spendsTransmissions)
         }
         for message: Message in [.hive(.release(cell: CellID(7), boot: 1)), .ihave([]), .graft([])] {
-            #expect(!message.carriesGossip)
+            #expect(!message.spendsTransmissions)
         }
     }
 }
