@@ -2,10 +2,11 @@ import ColonyCore
 
 // The host-fault scenarios (issue 17): loss on every host, or one faulty host in a healthy
 // swarm, as scripts/netharness.py injects the same faults into real agents in network
-// namespaces — loss on every host's input and output, gray failure (one host at high loss both ways), one-way loss (it hears little but is heard),
-// flip-flop (its inbound loss on and off every period) and stalls (its process stopped and
-// continued, a GC pause). A healthy member must never be declared dead; a stalled one
-// neither. After the fault, every node must see every member alive again.
+// namespaces — loss on every host's input and output, gray failure (one host at high loss
+// both ways), one-way loss (it hears little but is heard), flip-flop (its inbound loss on
+// and off every period) and stalls (its process stopped and continued, a GC pause). A
+// healthy member must never be declared dead; a stalled one neither. After the fault, every
+// node must see every member alive again.
 
 extension Simulation.Context {
     mutating func hostFault(_ result: inout SimulationResult) {
@@ -16,7 +17,6 @@ extension Simulation.Context {
         let kind = options.scenario
         let host = kind == .loss ? nil : rng.below(n)
         let hostID = host.map { sim.nodes[$0].id }
-        let hostOptions = options.hostFault
         sim.strict = false
         let counts = HostFaultCounts()
         sim.onEvent = { s, i, event in
@@ -38,6 +38,34 @@ extension Simulation.Context {
             }
         }
         let start = sim.now
+        let end = scheduleFault(kind, host: host, from: start)
+        drive(until: end, from: start) { false }
+        // The fault is over: every node must see every member alive again.
+        let calm = sim.now
+        result.converged = waitConverged(until: calm + maxSuspicion + 120 * Simulation.second)
+        result.hostFault = HostFaultReport(
+            host: host, hostDeaths: counts.deaths, hostDeathObservers: counts.deathObservers.count,
+            hostStatusChanges: counts.statusChanges, healthySuspicions: counts.healthySuspicions,
+            deathsSeenOnlyByHost: counts.deathsSeenByHost,
+            recoveredMs: result.converged ? Double(sim.now - calm) / 1e6 : nil)
+        result.falsePositives = counts.healthyDead.count
+        result.newsLabel = "all members alive after the fault"
+        if !result.converged {
+            result.failure =
+                "did not converge: live nodes still disagree \(Double(sim.now - calm) / 1e9) s after the fault's end"
+        }
+        if !counts.healthyDead.isEmpty {
+            result.failure = "\(counts.healthyDead.count) healthy members were declared dead by healthy members"
+        }
+        if kind == .stall && counts.deaths > 0 {
+            result.failure = "the stalled member was declared dead \(counts.deaths) times"
+        }
+    }
+
+    /// Schedule the scenario's fault from `start` on `host` (every host for `loss`); returns
+    /// when it ends.
+    mutating func scheduleFault(_ kind: ScenarioKind, host: Int?, from start: Int64) -> Int64 {
+        let hostOptions = options.hostFault
         let end: Int64
         switch kind {
         case .loss:
@@ -76,27 +104,7 @@ extension Simulation.Context {
             }
             end = t
         }
-        drive(until: end, from: start) { false }
-        // The fault is over: every node must see every member alive again.
-        let calm = sim.now
-        result.converged = waitConverged(until: calm + maxSuspicion + 120 * Simulation.second)
-        result.hostFault = HostFaultReport(
-            host: host, hostDeaths: counts.deaths, hostDeathObservers: counts.deathObservers.count,
-            hostStatusChanges: counts.statusChanges, healthySuspicions: counts.healthySuspicions,
-            deathsSeenOnlyByHost: counts.deathsSeenByHost,
-            recoveredMs: result.converged ? Double(sim.now - calm) / 1e6 : nil)
-        result.falsePositives = counts.healthyDead.count
-        result.newsLabel = "all members alive after the fault"
-        if !result.converged {
-            result.failure =
-                "did not converge: live nodes still disagree \(Double(sim.now - calm) / 1e9) s after the fault's end"
-        }
-        if !counts.healthyDead.isEmpty {
-            result.failure = "\(counts.healthyDead.count) healthy members were declared dead by healthy members"
-        }
-        if kind == .stall && counts.deaths > 0 {
-            result.failure = "the stalled member was declared dead \(counts.deaths) times"
-        }
+        return end
     }
 
     func seconds(_ s: Double) -> Int64 { Int64((s * 1e9).rounded()) }
@@ -132,8 +140,8 @@ extension Simulation.Context {
         result.converged =
             seen >= n - 1 && waitConverged(until: sim.now + 60 * Simulation.second, expectedGone: [victim])
         if seen < n - 1 {
-            result.failure =
-                "\(n - 1 - seen) survivors never saw the killed agent dead within \(maxSuspicion / 1_000_000 + 60_000) ms"
+            let ms = maxSuspicion / 1_000_000 + 60_000
+            result.failure = "\(n - 1 - seen) survivors never saw the killed agent dead within \(ms) ms"
         }
     }
 }
