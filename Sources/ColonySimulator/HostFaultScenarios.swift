@@ -10,7 +10,6 @@ import ColonyCore
 
 extension Simulation.Context {
     mutating func hostFault(_ result: inout SimulationResult) {
-        if options.scenario == .kill { return kill(&result) }
         startConverged()
         sim.run(until: warmup)
         // The faulty host (for `loss`, every host is faulty and none is singled out).
@@ -43,11 +42,13 @@ extension Simulation.Context {
         // The fault is over: every node must see every member alive again.
         let calm = sim.now
         result.converged = waitConverged(until: calm + maxSuspicion + 120 * Simulation.second)
-        result.hostFault = HostFaultReport(
-            host: host, hostDeaths: counts.deaths, hostDeathObservers: counts.deathObservers.count,
-            hostStatusChanges: counts.statusChanges, healthySuspicions: counts.healthySuspicions,
-            deathsSeenOnlyByHost: counts.deathsSeenByHost,
-            recoveredMs: result.converged ? Double(sim.now - calm) / 1e6 : nil)
+        result.hostFault.host = host
+        result.hostFault.hostDeaths = counts.deaths
+        result.hostFault.hostDeathObservers = counts.deathObservers.count
+        result.hostFault.hostStatusChanges = counts.statusChanges
+        result.hostFault.healthySuspicions = counts.healthySuspicions
+        result.hostFault.deathsSeenOnlyByHost = counts.deathsSeenByHost
+        result.hostFault.recoveredMs = result.converged ? Double(sim.now - calm) / 1e6 : nil
         result.falsePositives = counts.healthyDead.count
         result.newsLabel = "all members alive after the fault"
         if !result.converged {
@@ -154,20 +155,4 @@ final class HostFaultCounts {
     var healthySuspicions = 0
     var healthyDead: Set<Int> = []
     var deathsSeenByHost = 0
-}
-
-extension HostFaultReport {
-    init(
-        host: Int?, hostDeaths: Int, hostDeathObservers: Int, hostStatusChanges: Int, healthySuspicions: Int,
-        deathsSeenOnlyByHost: Int, recoveredMs: Double?
-    ) {
-        self.init()
-        self.host = host
-        self.hostDeaths = hostDeaths
-        self.hostDeathObservers = hostDeathObservers
-        self.hostStatusChanges = hostStatusChanges
-        self.healthySuspicions = healthySuspicions
-        self.deathsSeenOnlyByHost = deathsSeenOnlyByHost
-        self.recoveredMs = recoveredMs
-    }
 }

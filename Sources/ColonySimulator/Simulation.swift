@@ -109,7 +109,8 @@ public enum Simulation {
         case .split: context.split(&result)
         case .hiveSafety: context.hiveSafety(&result)
         case .evict: context.evict(&result)
-        case .loss, .gray, .oneway, .flipflop, .stall, .kill: context.hostFault(&result)
+        case .loss, .gray, .oneway, .flipflop, .stall: context.hostFault(&result)
+        case .kill: context.kill(&result)
         }
         result.safetyViolations = sim.safetyViolations
         let elapsed = clock.now - started
