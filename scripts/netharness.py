@@ -237,6 +237,10 @@ class Network:
     def addr(self, i):
         return f"{self.subnet}.{i}"
 
+    def mac(self, i):
+        """A fixed, locally administered MAC for host i (254: the observer's link)."""
+        return "02:c0:1d:%02x:00:%02x" % (int(self.subnet.rsplit(".", 1)[1]), i)
+
     def _pick_subnet(self):
         used = (sh("ip", "-4", "-o", "addr", "show", check=False).stdout
                 + sh("ip", "-4", "route", "show", "table", "all", check=False).stdout)
@@ -267,7 +271,8 @@ class Network:
         sh("ip", "-n", self.br, "link", "add", "br0", "type", "bridge", "forward_delay", "0")
         sh("ip", "-n", self.br, "link", "set", "br0", "up")
         self.state.add("links", self.root_link)
-        sh("ip", "link", "add", self.root_link, "type", "veth", "peer", "name", "obs", "netns", self.br)
+        sh("ip", "link", "add", self.root_link, "address", self.mac(254), "type", "veth", "peer", "name", "obs",
+           "netns", self.br)
         sh("ip", "-n", self.br, "link", "set", "dev", "obs", "master", "br0", "up")
         sh("ip", "addr", "add", f"{self.subnet}.254/24", "dev", self.root_link)
         sh("ip", "link", "set", self.root_link, "up")
@@ -275,12 +280,30 @@ class Network:
             ns = self.ns[i]
             self.state.add("netns", ns)
             sh("ip", "netns", "add", ns)
-            sh("ip", "-n", self.br, "link", "add", f"v{i}", "type", "veth", "peer", "name", "eth0", "netns", ns)
+            sh("ip", "-n", self.br, "link", "add", f"v{i}", "type", "veth", "peer", "name", "eth0",
+               "address", self.mac(i), "netns", ns)
             sh("ip", "-n", self.br, "link", "set", f"v{i}", "master", "br0", "up")
             sh("ip", "-n", ns, "addr", "add", f"{self.addr(i)}/24", "dev", "eth0")
             sh("ip", "-n", ns, "link", "set", "eth0", "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
+        self.static_neighbours()
         self.apply()
+
+    def static_neighbours(self):
+        """Every host knows every other host's MAC from the start (permanent entries, no ARP).
+        The kernel's ARP table is one table for all namespaces, and gc_thresh3 (1024 by
+        default) caps its learned entries machine-wide: K hosts that all talk to each other
+        need K*K of them, so at K=50 (2,550) the table overflows ("neighbor table
+        overflow!" in dmesg) and packets are dropped at random for both systems. Permanent
+        entries are not counted against the cap, and they live in namespaces and on links
+        this run created, so nothing of the machine's own settings changes."""
+        peers = [(i, self.addr(i), self.mac(i)) for i in self.hosts] + [(254, f"{self.subnet}.254", self.mac(254))]
+        for i in self.hosts:
+            batch = "".join(f"neigh replace {a} lladdr {m} dev eth0 nud permanent\n" for j, a, m in peers if j != i)
+            sh("ip", "-n", self.ns[i], "-batch", "-", input=batch)
+        batch = "".join(f"neigh replace {a} lladdr {m} dev {self.root_link} nud permanent\n"
+                        for _, a, m in peers[:-1])
+        sh("ip", "-batch", "-", input=batch)
 
     def counters(self):
         """(IPv4 frames between hosts, frames dropped) since the rules were last replaced."""
