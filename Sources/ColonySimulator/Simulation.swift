@@ -143,6 +143,7 @@ public enum Simulation {
         if let alpha = options.suspicionMultiplier { settings.suspicionMultiplier = max(1, alpha) }
         if options.strictHelperAudit { settings.trust.lossTolerant = false }
         if options.newsOnHiveMessages { settings.newsOnHiveMessages = true }
+        if options.noFlapDamping { settings.flapThreshold = 0 }
         if options.scenario.isHostFault { settings.hive.enabled = options.hive.formCells }
         try options.hostFault.validate()
         try options.hive.configure(&settings, for: options.scenario)

@@ -24,6 +24,8 @@ public struct SimulationOptions: Sendable {
     public var debugDeaths = false
     /// The hive's messages carry piggybacked news, as before issue 17 (a negative control).
     public var newsOnHiveMessages = false
+    /// No flap damping (`Settings.flapThreshold` 0), as before issue 17 (a negative control).
+    public var noFlapDamping = false
     /// crash, pause.
     public var crash = CrashOptions()
     /// hive, queen-loss, split, hive-safety, evict.
@@ -53,6 +55,7 @@ public struct SimulationOptions: Sendable {
         if let clockDrift { cmd += " --drift \(clockDrift)" }
         if strictHelperAudit { cmd += " --strict-helper-audit" }
         if newsOnHiveMessages { cmd += " --news-on-hive-messages" }
+        if noFlapDamping { cmd += " --no-flap-damping" }
         return cmd
     }
 }

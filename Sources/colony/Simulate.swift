@@ -104,6 +104,12 @@ struct Simulate: ParsableCommand {
             """)
     var newsOnHiveMessages = false
 
+    @Flag(
+        help: """
+            No flap damping, as before issue 17 (a negative control: a flip-flopping member is readmitted at             every comeback).
+            """)
+    var noFlapDamping = false
+
     @Option(help: "evict: members that misbehave (default max(2, N/50)).")
     var offenders: Int?
 
@@ -179,6 +185,7 @@ struct Simulate: ParsableCommand {
         options.suspicionMultiplier = suspicionMult
         options.strictHelperAudit = strictHelperAudit
         options.newsOnHiveMessages = newsOnHiveMessages
+        options.noFlapDamping = noFlapDamping
         options.debugDeaths = debugDeaths
         options.clockDrift = drift
         try validateHiveOptions()

@@ -18,6 +18,8 @@ struct Membership: Sendable {
         case reap
         case joinRetry
         case leaveTimeout
+        /// A held comeback's hold ran out, or its confirming ping is overdue (`NodeCore+Flapping`).
+        case revivalHold(NodeID)
     }
 
     struct ProbeState: Sendable {
@@ -52,6 +54,11 @@ struct Membership: Sendable {
     /// When we last reached out to a member we hold dead that sent us something (looked up
     /// only).
     var lastRevive: [NodeID: Instant] = [:]
+    /// When members came back from the dead, recent ones only (flap damping).
+    var revivals: [NodeID: [Instant]] = [:]
+    /// Comebacks held because the member flaps, and the confirming pings in flight.
+    var holds: [NodeID: NodeCore.RevivalHold] = [:]
+    var holdPings: [UInt32: NodeID] = [:]
     /// Which member speaks from an address (to hold undecodable packets against it).
     var addressIndex: [Address: NodeID] = [:]
     /// Sequence numbers of probes, exchanges and pings.

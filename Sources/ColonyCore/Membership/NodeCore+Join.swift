@@ -53,11 +53,14 @@ extension NodeCore {
     mutating func onReapTick() {
         timers.schedule(.membership(.reap), at: now + settings.reapInterval)
         expireEvictions()
+        forgetOldRevivals()
         var expired: [NodeID] = []
         for (id, since) in membership.gone where now - since >= settings.tombstoneTimeout { expired.append(id) }
         for id in expired {
             membership.gone[id] = nil
             membership.lastRevive[id] = nil
+            membership.revivals[id] = nil
+            dropHold(id)
             if let r = table[id], r.member.status.isGone {
                 membership.table.remove(id)
                 emit(.memberReclaimed(id))

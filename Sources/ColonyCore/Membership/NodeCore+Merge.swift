@@ -99,6 +99,7 @@ extension NodeCore {
             dissemination.stats.redundantUpdates += 1
             return
         }
+        if let previous, holdsRevival(of: m, previous: previous) { return }
         var updated = m
         updated.status = .alive
         set(updated, previous: previous)
@@ -254,7 +255,9 @@ extension NodeCore {
             membership.gone[member.id] = now
         } else if previous?.status.isGone == true {
             membership.gone[member.id] = nil
+            if previous?.status == .dead { noteRevival(of: member.id) }
         }
+        if member.status != .dead, membership.holds[member.id] != nil { dropHold(member.id) }
         out.append(.persist(.member(member, previous: previous)))
         emit(.memberChanged(member, previous: previous))
     }

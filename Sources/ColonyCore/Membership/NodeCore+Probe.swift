@@ -115,6 +115,7 @@ extension NodeCore {
             return
         }
         if onNearnessAck(seq: seq, from: sender, coordinate: coordinate, attributed: attributed) { return }
+        if onRevivalAck(seq: seq, from: sender) { return }
         if let h = membership.helping.removeValue(forKey: seq) {
             sendDatagram(.ack(seq: h.requesterSeq), to: h.requester)
         }

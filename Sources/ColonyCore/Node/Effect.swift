@@ -159,6 +159,12 @@ public struct MembershipStats: Sendable, Equatable {
     public var loneVerdictsWithheld = 0
     /// Suspected members told directly that they are suspected (so they can refute).
     public var suspectsNotified = 0
+    /// Comebacks of flapping members held back (each claim heard while held counts).
+    public var revivalsHeld = 0
+    /// Holds that ran out with the member silent to this node's pings, and began again.
+    public var revivalHoldsExtended = 0
+    /// Held members readmitted because they answered a direct ping.
+    public var revivalsConfirmed = 0
     public init() {}
 }
 

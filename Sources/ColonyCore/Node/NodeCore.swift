@@ -329,6 +329,7 @@ public struct NodeCore: Sendable {
         case .reap: onReapTick()
         case .joinRetry: attemptJoin()
         case .leaveTimeout: if phase == .leaving { completeLeave() }
+        case .revivalHold(let id): onRevivalHold(id)
         }
     }
 

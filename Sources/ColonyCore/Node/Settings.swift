@@ -49,6 +49,15 @@ public struct Settings: Sendable, Hashable {
     /// them on the queen, and a death reaches half the swarm seconds late). Off: they carry
     /// it for free, and only SWIM's messages spend them.
     public var newsOnHiveMessages: Bool = false
+    /// Flap damping (Colony addition, issue 17, `NodeCore+Flapping`): a member that has come
+    /// back from the dead this many times within `flapWindow` has its next comeback held for
+    /// `flapHold` and confirmed by a direct ping. 0 turns it off. Default 2.
+    public var flapThreshold: Int = 2
+    /// How far back comebacks count. Default 5 min.
+    public var flapWindow: Duration = .seconds(300)
+    /// How long a flapping member's comeback is held before this node pings it; again each
+    /// time it does not answer. Default 30 s.
+    public var flapHold: Duration = .seconds(30)
     /// Upper bound of the local health multiplier (Lifeguard §IV.A); probe timeout and
     /// interval scale by `LHM + 1`. Default 8.
     public var awarenessMaxMultiplier: Int = 8
