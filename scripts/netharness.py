@@ -993,12 +993,18 @@ class Run:
         if len(groups) < 2:
             raise SystemExit("--split must leave at least two non-empty groups")
         sides = " | ".join(",".join(name(h) for h in g) for g in groups)
-        t = self.fault(f"partition {sides} for {a.duration:g} s")
+        # Phase randomised: the cut and the heal land anywhere in the agents' periodic work
+        # (probe rounds, reconnect every 10 s, anti-entropy every 30 s), not always at the
+        # same offset from their start.
+        before = self.rng.uniform(0, a.jitter)
+        length = a.duration + self.rng.uniform(0, a.jitter)
+        self.sleep(before)
+        t = self.fault(f"partition {sides} for {length:.2f} s (after {before:.2f} s of phase jitter)")
         self.marks["fault"] = t
         self.rules(groups=groups)
         part = [t, None, groups]
         self.truth.partitions.append(part)
-        self.sleep(a.duration)
+        self.sleep(length)
         self.rules()
         th = self.fault("partition healed")
         part[1] = th
@@ -1365,6 +1371,9 @@ def parse():
     ap.add_argument("--no-hive-poll", dest="hive_poll", action="store_false",
                     help="do not poll Colony's /v1/hive once a second (hive churn figures)")
     ap.add_argument("--settle", type=float, default=5, help="seconds of calm between convergence and the fault")
+    ap.add_argument("--jitter", type=float, default=10,
+                    help="partition: up to this many seconds (uniform, from --seed) added before the cut and to "
+                         "its length, so cut and heal fall at random phases of the agents' periodic work")
     ap.add_argument("--grace", type=float, default=10,
                     help="seconds after a kill or a heal in which deaths are expected")
     ap.add_argument("--tail", type=float, default=3, help="seconds observed after recovery")

@@ -19,6 +19,13 @@ extension Simulation.Context {
         sim.strict = false
         let counts = HostFaultCounts()
         sim.onEvent = { s, i, event in
+            if case .hive(let h) = event, counts.faultOn {
+                switch h {
+                case .elected, .founded: counts.queenTerms += 1
+                case .steppedDown(_, _, let reason): counts.stepDowns[reason, default: 0] += 1
+                default: break
+                }
+            }
             guard case .memberChanged(let m, let previous) = event, previous?.status != m.status else { return }
             if m.id == hostID {
                 // Flapping, as the harness counts it: live (alive or suspect) to gone and back.
@@ -38,7 +45,9 @@ extension Simulation.Context {
         }
         let start = sim.now
         let end = scheduleFault(kind, host: host, from: start)
+        counts.faultOn = true
         drive(until: end, from: start) { false }
+        counts.faultOn = false
         // The fault is over: every node must see every member alive again.
         let calm = sim.now
         result.converged = waitConverged(until: calm + maxSuspicion + 120 * Simulation.second)
@@ -48,6 +57,8 @@ extension Simulation.Context {
         result.hostFault.hostStatusChanges = counts.statusChanges
         result.hostFault.healthySuspicions = counts.healthySuspicions
         result.hostFault.deathsSeenOnlyByHost = counts.deathsSeenByHost
+        result.hostFault.queenTermsDuringFault = counts.queenTerms
+        result.hostFault.stepDownsDuringFault = counts.stepDowns
         result.hostFault.recoveredMs = result.converged ? Double(sim.now - calm) / 1e6 : nil
         result.falsePositives = counts.healthyDead.count
         result.newsLabel = "all members alive after the fault"
@@ -155,4 +166,9 @@ final class HostFaultCounts {
     var healthySuspicions = 0
     var healthyDead: Set<Int> = []
     var deathsSeenByHost = 0
+    /// Queen terms begun (elections won, cells founded) while the fault lasted, and why
+    /// queens stepped down (the harness's "queen terms begun during the fault").
+    var faultOn = false
+    var queenTerms = 0
+    var stepDowns: [String: Int] = [:]
 }

@@ -91,7 +91,7 @@ extension StateReport: Encodable {
 extension HostFaultReport: Encodable {
     enum Key: String, CodingKey {
         case host, hostDeaths, hostDeathObservers, hostStatusChanges, healthySuspicions, deathsSeenOnlyByHost
-        case recoveredMs
+        case recoveredMs, queenTermsDuringFault, stepDownsDuringFault
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -103,6 +103,8 @@ extension HostFaultReport: Encodable {
         try c.encode(healthySuspicions, forKey: .healthySuspicions)
         try c.encode(deathsSeenOnlyByHost, forKey: .deathsSeenOnlyByHost)
         try c.encode(Rounded(recoveredMs), forKey: .recoveredMs)
+        try c.encode(queenTermsDuringFault, forKey: .queenTermsDuringFault)
+        try c.encode(stepDownsDuringFault, forKey: .stepDownsDuringFault)
     }
 }
 

@@ -92,6 +92,10 @@ public enum Simulation {
             options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos
             && options.scenario != .hiveSafety && options.scenario != .evict
         sim.debugDeaths = options.debugDeaths
+        // The scenarios that real agents are run against (scripts/netharness.py) fire timers as
+        // an event loop does, a little late; the others keep exact timers (and their traces).
+        let lateness = options.timerLatenessMs ?? (options.scenario.isHostFault ? 2 : 0)
+        sim.timerLatenessMax = Int64((lateness * 1e6).rounded())
         var context = Context(sim: sim, options: options, settings: settings, progress: progress)
         var result = SimulationResult(options: options)
         switch options.scenario {
@@ -144,10 +148,17 @@ public enum Simulation {
         if options.strictHelperAudit { settings.trust.lossTolerant = false }
         if options.newsOnHiveMessages { settings.newsOnHiveMessages = true }
         if options.noFlapDamping { settings.flapThreshold = 0 }
+        if let q = options.quorumTimeoutMs {
+            guard q >= 0 && q <= 60_000 else { throw SimulationError.outOfRange("--quorum-timeout", 0, 60_000) }
+            settings.hive.quorumTimeout = .milliseconds(Int64(q.rounded()))
+        }
         if options.scenario.isHostFault { settings.hive.enabled = options.hive.formCells }
         try options.hostFault.validate()
         try options.hive.configure(&settings, for: options.scenario)
         if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
+        if let l = options.timerLatenessMs, !(l >= 0 && l <= 1000) {
+            throw SimulationError.outOfRange("--timer-lateness", 0, 1000)
+        }
         network.loss = options.loss
         network.duplicate = options.duplicate
         network.reorder = options.reorder

@@ -24,6 +24,12 @@ public struct SimulationOptions: Sendable {
     public var debugDeaths = false
     /// The hive's messages carry piggybacked news, as before issue 17 (a negative control).
     public var newsOnHiveMessages = false
+    /// Timers fire up to this many ms late (uniform); default 2 in the host-fault scenarios
+    /// (loss, gray, oneway, flipflop, stall, kill), 0 elsewhere.
+    public var timerLatenessMs: Double?
+    /// Overrides the hive's check-quorum timeout (`HiveSettings.quorumTimeout`), in ms: 150 is
+    /// the window before issue 17 (a negative control).
+    public var quorumTimeoutMs: Double?
     /// No flap damping (`Settings.flapThreshold` 0), as before issue 17 (a negative control).
     public var noFlapDamping = false
     /// crash, pause.
@@ -56,6 +62,8 @@ public struct SimulationOptions: Sendable {
         if strictHelperAudit { cmd += " --strict-helper-audit" }
         if newsOnHiveMessages { cmd += " --news-on-hive-messages" }
         if noFlapDamping { cmd += " --no-flap-damping" }
+        if let timerLatenessMs { cmd += " --timer-lateness \(timerLatenessMs)" }
+        if let quorumTimeoutMs { cmd += " --quorum-timeout \(quorumTimeoutMs)" }
         return cmd
     }
 }

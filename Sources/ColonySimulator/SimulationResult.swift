@@ -95,6 +95,10 @@ public struct HostFaultReport: Sendable {
     public var healthySuspicions: Int?
     /// After the fault ended: until every node sees every member alive (ms).
     public var recoveredMs: Double?
+    /// Queen terms begun while the fault lasted (elections won and cells founded), and the
+    /// reasons queens stepped down meanwhile (with the hive on).
+    public var queenTermsDuringFault: Int?
+    public var stepDownsDuringFault: [String: Int]?
 
     public init() {}
 }

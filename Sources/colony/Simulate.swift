@@ -110,6 +110,20 @@ struct Simulate: ParsableCommand {
             """)
     var noFlapDamping = false
 
+    @Option(
+        help: """
+            Timers fire up to this many ms late, as on a real event loop (default 2 in loss, gray, oneway, \
+            flipflop, stall and kill; 0 elsewhere).
+            """)
+    var timerLateness: Double?
+
+    @Option(
+        help: """
+            The hive's check-quorum timeout in ms (default 600; 150, the window before issue 17, is a negative \
+            control: under loss, queens step down every few seconds).
+            """)
+    var quorumTimeout: Double?
+
     @Option(help: "evict: members that misbehave (default max(2, N/50)).")
     var offenders: Int?
 
@@ -186,6 +200,8 @@ struct Simulate: ParsableCommand {
         options.strictHelperAudit = strictHelperAudit
         options.newsOnHiveMessages = newsOnHiveMessages
         options.noFlapDamping = noFlapDamping
+        options.timerLatenessMs = timerLateness
+        options.quorumTimeoutMs = quorumTimeout
         options.debugDeaths = debugDeaths
         options.clockDrift = drift
         try validateHiveOptions()

@@ -9,6 +9,15 @@ public struct HiveSettings: Sendable, Hashable {
     /// within the minimum votes for no one. Default 150–300 ms.
     public var electionTimeoutMin: Duration = .milliseconds(150)
     public var electionTimeoutMax: Duration = .milliseconds(300)
+    /// Check-quorum: a queen that has had no majority-acknowledged heartbeat round for this
+    /// long steps down. It was `electionTimeoutMin`, three heartbeat rounds (two on a real
+    /// event loop, whose timers fire a little late): under 10 % loss per host a small cell's
+    /// queen lost two rounds of acks from a majority within seconds, and real cells changed
+    /// queens every second or so (issue 17). Safety never rested on it — the lease does, and
+    /// the lease is unchanged; a queen past her lease serves nothing that needs it. Stepping
+    /// down is only how a queen cut off from her cell stops routing, and workers elect a new
+    /// one on their own election timeouts whatever she does. Default 600 ms (twelve rounds).
+    public var quorumTimeout: Duration = .milliseconds(600)
     /// The queen's lease lasts this fraction of `electionTimeoutMin` after the round a
     /// majority acknowledged: the margin covers clock-rate drift between members. Default 0.9.
     public var leaseFraction: Double = 0.9
@@ -86,6 +95,7 @@ public struct HiveSettings: Sendable, Hashable {
         h.heartbeatInterval = .milliseconds(500)
         h.electionTimeoutMin = .milliseconds(1500)
         h.electionTimeoutMax = .milliseconds(3000)
+        h.quorumTimeout = .seconds(6)
         h.workerTimeout = .seconds(10)
         h.abandonAfter = .seconds(15)
         h.homeInterval = .seconds(2)

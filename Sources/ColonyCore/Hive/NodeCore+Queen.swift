@@ -26,11 +26,12 @@ extension NodeCore {
     mutating func onHeartbeatTick() {
         hive.heartbeatArmed = false
         guard hive.role == .queen, phase == .active, let roster = hive.roster else { return }
-        // Check-quorum: without a majority-acknowledged round for a minimum election timeout,
-        // workers may be electing someone else: step down.
+        // Check-quorum: without a majority-acknowledged round for `quorumTimeout`, workers are
+        // probably electing someone else: step down. (The lease, which safety rests on, has
+        // run out long before.)
         if roster.count > 1 {
             let lastQuorum = hive.reign.leaseUntil.map { $0 - settings.hive.lease } ?? hive.reign.electedAt
-            if now - lastQuorum > settings.hive.electionTimeoutMin {
+            if now - lastQuorum > max(settings.hive.quorumTimeout, settings.hive.electionTimeoutMin) {
                 stepDown(reason: "lost quorum")
                 return
             }
