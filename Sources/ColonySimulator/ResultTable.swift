@@ -75,16 +75,18 @@ extension SimulationResult {
                 + ": declared dead \(h.hostDeaths ?? 0) times by \(h.hostDeathObservers ?? 0) observers · "
                 + "\(h.hostStatusChanges ?? 0) live/gone changes · "
                 + "\(h.healthySuspicions ?? 0) suspicions of healthy members · recovered \(Self.ms(h.recoveredMs))"
-                + (h.queenTermsDuringFault.map { terms in
-                    " · \(terms) queen terms begun during the fault"
-                        + ((h.stepDownsDuringFault ?? [:]).isEmpty
-                            ? ""
-                            : " (step-downs: "
-                                + (h.stepDownsDuringFault ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                                .joined(separator: ", ") + ")")
-                } ?? "")
+                + hiveDuringFault
         }
         return ("faulty host", text ?? "—")
+    }
+
+    /// " · N queen terms begun during the fault (step-downs: reason count, …)", or "".
+    var hiveDuringFault: String {
+        guard let terms = hostFault.queenTermsDuringFault else { return "" }
+        let reasons = (hostFault.stepDownsDuringFault ?? [:]).sorted { $0.key < $1.key }
+        let why =
+            reasons.isEmpty ? "" : " (step-downs: \(reasons.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))"
+        return " · \(terms) queen terms begun during the fault" + why
     }
 
     var runRows: [(String, String)] {

@@ -106,7 +106,8 @@ struct Simulate: ParsableCommand {
 
     @Flag(
         help: """
-            No flap damping, as before issue 17 (a negative control: a flip-flopping member is readmitted at             every comeback).
+            No flap damping, as before issue 17 (a negative control: a flip-flopping member is readmitted \
+            at every comeback).
             """)
     var noFlapDamping = false
 
