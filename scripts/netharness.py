@@ -6,7 +6,8 @@ Network. One namespace per host (colnh-<pid>-h<i>, address 10.213.<x>.<i>/24 on 
 and one namespace holding a Linux bridge (colnh-<pid>-br) with one veth port per host
 (v<i>). The root namespace gets one more port (link colnh<pid>, address 10.213.<x>.254) so
 the harness can reach every agent's API directly. Each host runs both systems on other
-ports: `colony agent` (gossip 7946 udp+tcp, HTTP API 7950) and `serf agent` (gossip 7947
+ports (every host is given every other's MAC as a permanent neighbour entry: the kernel's
+ARP table is shared by all namespaces and overflows at K=50): `colony agent` (gossip 7946 udp+tcp, HTTP API 7950) and `serf agent` (gossip 7947
 udp+tcp, RPC 7373), so both suffer exactly the same faults at the same moments.
 
 Faults. Loss and partitions are nftables rules in the bridge namespace (bridge family,
@@ -23,6 +24,8 @@ no real lossy network does. Only IPv4 is dropped (ARP is not), and the harness's
              (default 20; the Rapid paper's flip-flop).
   partition  symmetric partition (--split 2 or 2,3: group sizes, in host order), for
              --duration, then heal; measures the time until every host sees all alive.
+             Phase-randomised: up to --jitter s (default 10) of calm first and as much
+             added to the length, drawn from --seed.
   stall      SIGSTOP/SIGCONT one host's agents (both systems), stops of 1-2 s
              (--stall-min/--stall-max) with 2-4 s between (--gap-min/--gap-max), repeated
              for --duration (a GC pause). A stalled member counts as live.

@@ -39,6 +39,11 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// How long an eviction this node issues as queen keeps the identity out, seconds
     /// (default 3600; at most 30 days).
     public var evictionTTL: Int = 3600
+    /// Flap damping (`Settings.flapThreshold`): comebacks from the dead within 5 min after
+    /// which the next one is held; 0 turns it off. Default 2.
+    public var flapThreshold: Int = 2
+    /// How long a flapping member's comeback is held before it is pinged, seconds. Default 30.
+    public var flapHold: Int = 30
 
     public init(name: String) { self.name = name }
 
@@ -60,12 +65,14 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var authority: String?
         public var hive: Bool?
         public var evictionTTL: Int?
+        public var flapThreshold: Int?
+        public var flapHold: Int?
         public init() {}
     }
 
     public static let fileKeys = [
         "name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group",
-        "encrypt", "encrypt_mode", "http_token", "authority", "hive", "eviction_ttl",
+        "encrypt", "encrypt_mode", "http_token", "authority", "hive", "eviction_ttl", "flap_threshold", "flap_hold",
     ]
 
     /// Read a `colony.toml`. Unknown keys and values of the wrong type are errors.
@@ -111,13 +118,16 @@ public struct AgentConfiguration: Sendable, Equatable {
             }
             o.hive = b
         }
-        if let (v, line) = doc.root["eviction_ttl"] {
+        func integer(_ key: String, _ unit: String) throws -> Int? {
+            guard let (v, line) = doc.root[key] else { return nil }
             guard case .integer(let i) = v else {
-                throw ConfigurationError(
-                    "\(file): line \(line): 'eviction_ttl' must be an integer (seconds), not \(v.typeName)")
+                throw ConfigurationError("\(file): line \(line): '\(key)' must be an integer (\(unit)), not \(v.typeName)")
             }
-            o.evictionTTL = i
+            return i
         }
+        o.evictionTTL = try integer("eviction_ttl", "seconds")
+        o.flapThreshold = try integer("flap_threshold", "comebacks")
+        o.flapHold = try integer("flap_hold", "seconds")
         if let (v, line) = doc.root["join"] {
             guard case .array(let items) = v else {
                 throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings")
@@ -159,6 +169,8 @@ public struct AgentConfiguration: Sendable, Equatable {
             if let v = l.discoverGroup { c.discoverGroup = v }
             if let v = l.hive { c.hive = v }
             if let v = l.evictionTTL { c.evictionTTL = v }
+            if let v = l.flapThreshold { c.flapThreshold = v }
+            if let v = l.flapHold { c.flapHold = v }
             if let v = l.encrypt { c.encrypt = v }
             if let v = l.encryptMode { c.encryptMode = v }
             if let v = l.httpToken { c.httpToken = v }
@@ -216,6 +228,12 @@ public struct AgentConfiguration: Sendable, Equatable {
         guard evictionTTL >= 1, evictionTTL <= maxTTL else {
             throw ConfigurationError("eviction_ttl must be 1–\(maxTTL) seconds (30 days), got \(evictionTTL)")
         }
+        guard (0...100).contains(flapThreshold) else {
+            throw ConfigurationError("flap_threshold must be 0–100 comebacks (0: no damping), got \(flapThreshold)")
+        }
+        guard (1...3600).contains(flapHold) else {
+            throw ConfigurationError("flap_hold must be 1–3600 seconds, got \(flapHold)")
+        }
         for (k, v) in tags where k.isEmpty || k.utf8.count > 64 || v.utf8.count > 256 {
             throw ConfigurationError("tag '\(k)' is empty or too long (keys ≤ 64 bytes, values ≤ 256)")
         }
@@ -227,6 +245,8 @@ public struct AgentConfiguration: Sendable, Equatable {
         if let authority { settings.trust.authorityKey = try Authority.decodePublicKey(authority) }
         settings.hive.enabled = hive
         settings.hive.evictionTTL = .seconds(evictionTTL)
+        settings.flapThreshold = flapThreshold
+        settings.flapHold = .seconds(flapHold)
         var c = ColonyNode.Configuration(
             name: name, bind: try Address(parsing: bind), settings: settings, dataDirectory: dataDir)
         c.advertise = try advertise.map { try Address(parsing: $0) }

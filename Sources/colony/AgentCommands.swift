@@ -45,6 +45,17 @@ struct AgentCommand: AsyncParsableCommand {
         name: .customLong("eviction-ttl"),
         help: "Seconds an eviction this node issues as queen keeps the member out (default 3600, at most 30 days).")
     var evictionTTL: Int?
+    @Option(
+        name: .customLong("flap-threshold"),
+        help: """
+            Flap damping: a member back from the dead this many times within 5 min has its next comeback held \
+            and confirmed by a direct ping (default 2; 0 turns damping off).
+            """)
+    var flapThreshold: Int?
+    @Option(
+        name: .customLong("flap-hold"),
+        help: "Seconds a flapping member's comeback is held before it is pinged, again while silent (default 30).")
+    var flapHold: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel:
         String = "info"
 
@@ -79,6 +90,8 @@ struct AgentCommand: AsyncParsableCommand {
         flags.authority = authority
         flags.hive = hive
         flags.evictionTTL = evictionTTL
+        flags.flapThreshold = flapThreshold
+        flags.flapHold = flapHold
         if !tag.isEmpty {
             var tags: [String: String] = [:]
             for t in tag {

@@ -12,6 +12,8 @@ import Testing
             join = ["10.0.0.1:7946", "seed.example"]
             profile = "wan"
             eviction_ttl = 600
+            flap_threshold = 3
+            flap_hold = 45
 
             [tags]
             role = "db"
@@ -30,6 +32,8 @@ import Testing
         #expect(c.http == "127.0.0.1:7950", "defaults fill the rest")
         #expect(c.evictionTTL == 600)
         #expect(try c.nodeConfiguration().settings.hive.evictionTTL == .seconds(600))
+        #expect(try c.nodeConfiguration().settings.flapThreshold == 3)
+        #expect(try c.nodeConfiguration().settings.flapHold == .seconds(45))
         flags.evictionTTL = 90
         #expect(
             try AgentConfiguration.resolve(file: file, flags: flags).evictionTTL == 90, "the flag overrides the file")
@@ -45,6 +49,7 @@ import Testing
         ("name = \"unterminated", "unterminated string"),
         ("[tags]\nrole = 1", "tag 'role' must be a string"),
         ("eviction_ttl = \"1h\"", "'eviction_ttl' must be an integer (seconds)"),
+        ("flap_hold = \"30s\"", "'flap_hold' must be an integer (seconds)"),
     ])
     func badFilesAreClearErrors(text: String, expected: String) {
         do {
@@ -68,6 +73,14 @@ import Testing
         flags.join = ["[::1"]
         #expect(throws: ConfigurationError.self) { try AgentConfiguration.resolve(file: nil, flags: flags) }
         flags.join = nil
+        flags.flapThreshold = -1
+        #expect(throws: ConfigurationError.self) { try AgentConfiguration.resolve(file: nil, flags: flags) }
+        flags.flapThreshold = 0
+        flags.flapHold = 0
+        #expect(throws: ConfigurationError.self) { try AgentConfiguration.resolve(file: nil, flags: flags) }
+        flags.flapHold = Int.max
+        #expect(throws: ConfigurationError.self) { try AgentConfiguration.resolve(file: nil, flags: flags) }
+        flags.flapHold = nil
         for ttl in [0, -5, 31 * 86_400] {
             flags.evictionTTL = ttl
             #expect(throws: ConfigurationError.self) { try AgentConfiguration.resolve(file: nil, flags: flags) }
