@@ -121,7 +121,8 @@ public struct AgentConfiguration: Sendable, Equatable {
         func integer(_ key: String, _ unit: String) throws -> Int? {
             guard let (v, line) = doc.root[key] else { return nil }
             guard case .integer(let i) = v else {
-                throw ConfigurationError("\(file): line \(line): '\(key)' must be an integer (\(unit)), not \(v.typeName)")
+                throw ConfigurationError(
+                    "\(file): line \(line): '\(key)' must be an integer (\(unit)), not \(v.typeName)")
             }
             return i
         }
