@@ -57,8 +57,11 @@ extension NodeCore {
             return
         }
         if hold.pings >= Self.flapConfirmPings {
+            // The round went unanswered: its numbers are forgotten (a member silent for a day
+            // must not leave thousands behind), and a late ack no longer counts.
             hold.pings = 0
             membership.holds[id] = hold
+            membership.holdPings = membership.holdPings.filter { $0.value != id }
             membership.stats.revivalHoldsExtended += 1
             timers.schedule(.membership(.revivalHold(id)), at: now + settings.flapHold)
             return
