@@ -45,6 +45,9 @@ struct Membership: Sendable {
     var awareness: Awareness
     var probeOrder = ProbeOrder()
     var probe: ProbeState?
+    /// How often our direct probes are answered (read by the lone-verdict rule and the helper
+    /// audit).
+    var probeRecord = ProbeRecord()
     /// Probes we run for others (ping-req), by our sequence number.
     var helping: [UInt32: HelperProbe] = [:]
     var suspicions: [NodeID: Suspicion] = [:]

@@ -189,7 +189,7 @@ extension NodeCore {
     /// alone lags behind).
     var healthyEnoughToConvictAlone: Bool {
         let awareness = membership.awareness
-        return trust.directProbeSuccess >= settings.loneVerdictMinHealth && 2 * awareness.score < awareness.max
+        return membership.probeRecord.success >= settings.loneVerdictMinHealth && 2 * awareness.score < awareness.max
     }
 
     mutating func applyDead(

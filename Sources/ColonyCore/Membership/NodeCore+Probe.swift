@@ -37,7 +37,7 @@ extension NodeCore {
     /// The direct ping went unanswered: ask `k` helpers to probe on our behalf.
     mutating func onProbeTimeout(seq: UInt32) {
         guard var p = membership.probe, p.seq == seq, !p.acked, phase == .active else { return }
-        trust.noteDirectProbe(answered: false)
+        membership.probeRecord.note(answered: false)
         let target = p.target
         let helpers = randomMembers(settings.indirectChecks) { r in
             r.member.status == .alive && r.member.id != target
@@ -87,7 +87,9 @@ extension NodeCore {
             // once loss no longer explains how often (Trust+Helpers.swift).
             if helper == sender && attributed {
                 trust.stats.unansweredPingReqs += 1
-                if !settings.trust.lossTolerant || trust.helperIgnored(helper) {
+                if !settings.trust.lossTolerant
+                    || trust.helperIgnored(helper, probeSuccess: membership.probeRecord.success)
+                {
                     penalize(helper, .unanswered)
                 } else {
                     reaudit(helper)
@@ -105,7 +107,7 @@ extension NodeCore {
                 // memberlist: a direct ack lowers the multiplier; an indirect one leaves it.
                 if !p.indirect {
                     membership.awareness.apply(-1)
-                    trust.noteDirectProbe(answered: true)
+                    membership.probeRecord.note(answered: true)
                 }
                 membership.probe = p
                 if attributed && (sender == p.target || trust.helperAudits[seq] != nil) {

@@ -6,23 +6,13 @@
 /// proves nothing. A freeloader never answers a ping-req, so every answer clears a helper,
 /// and only a run of ignored requests that loss explains with odds below one in a million
 /// (`helperAuditFalseOdds`) counts: the chance an honest request goes unanswered is taken
-/// from how often our own direct probes go unanswered (the same two legs, the same network).
+/// from how often our own direct probes go unanswered (the same two legs, the same network):
+/// Membership's `ProbeRecord`, passed in.
 extension Trust {
     /// The chance an honest helper's ignored streak is a false verdict, at most.
     static let helperAuditFalseOdds = 1e-6
     /// At most this many helpers' streaks are kept (the oldest evidence goes first).
     static let helperStreaksCapacity = 1024
-
-    /// Our direct probe of a member ended: answered in time, or not (it went indirect).
-    /// Two moving averages: a quick one (about the last 5 probes) that sees loss begin, and a
-    /// slow one (about 50) that remembers it; the audit allows for the lower.
-    mutating func noteDirectProbe(answered: Bool) {
-        directProbeSuccessQuick = 0.8 * directProbeSuccessQuick + (answered ? 0.2 : 0)
-        directProbeSuccessSlow = 0.98 * directProbeSuccessSlow + (answered ? 0.02 : 0)
-    }
-
-    /// How often our direct probes are answered, as the audit assumes.
-    var directProbeSuccess: Double { min(directProbeSuccessQuick, directProbeSuccessSlow) }
 
     /// A helper answered a ping-req (ack or nack): it is no freeloader.
     mutating func helperAnswered(_ helper: NodeID) {
@@ -30,18 +20,19 @@ extension Trust {
     }
 
     /// How many ping-reqs in a row a helper must ignore, while answering direct pings, before
-    /// loss no longer explains it (at least 3).
-    var ignoredRunNeeded: Int {
-        let answered = min(0.99, max(0.01, directProbeSuccess))
+    /// loss no longer explains it (at least 3), when our direct probes are answered with
+    /// probability `probeSuccess`.
+    static func ignoredRunNeeded(probeSuccess: Double) -> Int {
+        let answered = min(0.99, max(0.01, probeSuccess))
         let run = PureMath.ln(Self.helperAuditFalseOdds) / PureMath.ln(1 - answered)
         return max(3, Int((run - 1e-9).rounded(.up)))
     }
 
     /// A helper left a ping-req unanswered yet answered our direct ping. True when its run of
     /// such requests is longer than loss explains: freeloading (the run starts over).
-    mutating func helperIgnored(_ helper: NodeID) -> Bool {
+    mutating func helperIgnored(_ helper: NodeID, probeSuccess: Double) -> Bool {
         let run = (ignoredStreaks[helper] ?? 0) + 1
-        if run >= ignoredRunNeeded {
+        if run >= Self.ignoredRunNeeded(probeSuccess: probeSuccess) {
             ignoredStreaks[helper] = nil
             return true
         }

@@ -33,9 +33,6 @@ struct Trust: Sendable {
     /// Per helper, the ping-reqs it ignored in a row while answering direct pings
     /// (Trust+Helpers.swift).
     var ignoredStreaks: [NodeID: Int] = [:]
-    /// How often our direct probes are answered (moving averages): the loss the audit allows for.
-    var directProbeSuccessQuick = 1.0
-    var directProbeSuccessSlow = 1.0
     /// Identities the authority revoked (looked up only).
     var revoked: Set<NodeID> = []
     /// Evictions the state holds, per evicted identity, per issuer (in force or not).

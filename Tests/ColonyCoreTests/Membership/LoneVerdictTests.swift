@@ -18,7 +18,7 @@ import Testing
 
     @Test func aNodeWhoseProbesGoUnansweredDoesNotConvictAlone() {
         var b = Fixture.core(1, knows: [0, 1, 2, 3, 4])
-        for _ in 0..<10 { b.trust.noteDirectProbe(answered: false) }
+        for _ in 0..<10 { b.membership.probeRecord.note(answered: false) }
         #expect(!b.healthyEnoughToConvictAlone)
         _ = Self.suspectTwo(from: 0, at: 0, &b)
         // Past the maximum timeout (18 s at N = 5): still only a suspicion.

@@ -859,7 +859,7 @@ enum TT {
                 switch packet.message {
                 case .ping(let seq, _) where a.trust.auditPings[seq] == id:
                     // The audit ping: the freeloader answers it; see what that earns it.
-                    let needed = a.trust.ignoredRunNeeded
+                    let needed = Trust.ignoredRunNeeded(probeSuccess: a.membership.probeRecord.success)
                     let run = (a.trust.ignoredStreaks[id] ?? 0) + 1
                     let verdict = a.receive(Packet(from: id, message: .ack(seq: seq)), from: to.address, now: now)
                     let penalized = TT.graylisted(verdict) == [id]
