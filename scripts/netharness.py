@@ -1112,7 +1112,7 @@ class Run:
             for t, s_, o, m, old, new in ev:
                 if s_ == sn and o == m and new is not None and t >= tj and o not in up:
                     up[o] = t
-            last_up = max(up.values()) if len(up) == len(names) - 1 or len(up) == len(names) else None
+            last_up = max(up.values()) if len(up) >= len(names) - 1 else None  # every joiner answered
             f["agents_up_s"] = None if last_up is None else last_up - tj
             f["converge_after_last_up_s"] = None if tc is None or last_up is None else max(0.0, tc - last_up)
             deaths, suspects = classify_deaths(ev, sn, self.truth, a.grace, t_end)

@@ -35,9 +35,7 @@ extension NodeCore {
             membership.stats.revivalsHeld += 1
             return true
         }
-        let since = now - settings.flapWindow
-        let recent = membership.revivals[m.id, default: []].filter { $0 > since }.count
-        guard recent >= settings.flapThreshold else { return false }
+        guard recentRevivals(of: m.id).count >= settings.flapThreshold else { return false }
         membership.holds[m.id] = RevivalHold(claim: m)
         membership.stats.revivalsHeld += 1
         timers.schedule(.membership(.revivalHold(m.id)), at: now + settings.flapHold)
@@ -61,7 +59,7 @@ extension NodeCore {
             // must not leave thousands behind), and a late ack no longer counts.
             hold.pings = 0
             membership.holds[id] = hold
-            membership.holdPings = membership.holdPings.filter { $0.value != id }
+            forgetHoldPings(of: id)
             membership.stats.revivalHoldsExtended += 1
             timers.schedule(.membership(.revivalHold(id)), at: now + settings.flapHold)
             return
@@ -99,15 +97,24 @@ extension NodeCore {
 
     mutating func dropHold(_ id: NodeID) {
         membership.holds[id] = nil
+        forgetHoldPings(of: id)
+    }
+
+    mutating func forgetHoldPings(of id: NodeID) {
         membership.holdPings = membership.holdPings.filter { $0.value != id }
+    }
+
+    /// When `id` came back from the dead within the window.
+    func recentRevivals(of id: NodeID) -> [Instant] {
+        let since = now - settings.flapWindow
+        return membership.revivals[id, default: []].filter { $0 > since }
     }
 
     /// A member came back from the dead: remember when (the last `flapThreshold + 1` times
     /// within the window are all the rule needs).
     mutating func noteRevival(of id: NodeID) {
         guard settings.flapThreshold > 0 else { return }
-        let since = now - settings.flapWindow
-        var times = membership.revivals[id, default: []].filter { $0 > since }
+        var times = recentRevivals(of: id)
         times.append(now)
         if times.count > settings.flapThreshold + 1 { times.removeFirst(times.count - settings.flapThreshold - 1) }
         membership.revivals[id] = times
