@@ -273,32 +273,7 @@ public final class ColonyNode: Service, Sendable {
     /// internal query (sealed under the current key), each member applies it and answers.
     /// Refused when this node has no keyring: keys would travel in the clear.
     public func changeKeyring(_ op: KeyringOperation, timeout: Duration = .seconds(5)) async throws -> KeyringSummary {
-        let (live, mode) = try await driver.onLoop { d in
-            guard let core = d.core else { throw ColonyError.notStarted }
-            return (core.table.liveCount, d.keyring?.mode)
-        }
-        guard let mode else { throw KeyringError.noKeyring }
-        // Keys must never travel in the clear: only a sealing node sends them (a mode change
-        // carries none, so a plain swarm can step to `accept` with it).
-        if !mode.seals, op.carriesKeys { throw KeyringError.notSealing }
-        let payload = op.payload
-        let (_, responses) = try await driver.query { core, now in
-            core.query(ColonyQuery.keyring, payload: payload, timeout: timeout, now: now)
-        }
-        var summary = KeyringSummary(nodes: live, responses: 0, errors: [:], keys: [:], primaryKeys: [:], modes: [:])
-        for await r in responses {
-            summary.responses += 1
-            guard let answer = try? JSONDecoder().decode(KeyringAnswer.self, from: Data(r.payload)) else {
-                summary.errors[r.name] = "unreadable answer"
-                continue
-            }
-            if let e = answer.error { summary.errors[r.name] = e }
-            for k in answer.state.keys { summary.keys[k, default: 0] += 1 }
-            if let p = answer.state.primary { summary.primaryKeys[p, default: 0] += 1 }
-            summary.modes[answer.state.mode, default: 0] += 1
-            if summary.responses >= live { break }
-        }
-        return summary
+        try await driver.onLoop { try $0.startKeyringChange(op, timeout: timeout) }.get()
     }
 
     // MARK: The event log

@@ -185,8 +185,12 @@ extension Driver {
                 guard let payload = await handler(q) else { return }
                 loop.execute { self.respond(to: q, payload: payload) }
             }
+        case .queryResponse(let r) where keyringChanges.pending[r.query.counter] != nil:
+            keyringChange(answer: r)
         case .queryResponse(let r):
             queryStreams[r.query.counter]?.yield(r)
+        case .queryFinished(let id) where keyringChanges.pending[id.counter] != nil:
+            keyringChange(finished: id.counter)
         case .queryFinished(let id):
             queryStreams.removeValue(forKey: id.counter)?.finish()
         default:

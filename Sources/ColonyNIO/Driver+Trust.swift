@@ -155,31 +155,11 @@ extension Driver {
         }
     }
 
-    // MARK: Keyring changes (on the loop)
+    // MARK: Keyring changes (on the loop; decided by the core's KeyringChangeMachine)
 
+    /// Apply `op` to this node's keyring, save it if it changed, and report it.
     func applyKeyring(_ op: KeyringOperation) throws -> KeyringState {
-        var ring = keyring
-        switch op {
-        case .list:
-            break
-        case .install(let key):
-            if ring == nil {
-                // A plain node learns its first key: it starts reading sealed packets but keeps
-                // sending plain ones until told to seal (`mode accept`).
-                ring = try Keyring(primary: key, mode: .open)
-            } else {
-                try ring!.install(key)
-            }
-        case .use(let key):
-            guard ring != nil else { throw KeyringError.noKeyring }
-            try ring!.use(key)
-        case .remove(let key):
-            guard ring != nil else { throw KeyringError.noKeyring }
-            try ring!.remove(key)
-        case .mode(let mode):
-            guard ring != nil else { throw KeyringError.noKeyring }
-            ring!.mode = mode
-        }
+        let ring = try Keyring.applying(op, to: keyring)
         if ring != keyring {
             if let dir = configuration.dataDirectory, let ring { try ring.save(directory: dir) }
             keyring = ring
@@ -190,128 +170,45 @@ extension Driver {
         return KeyringState(keyring: keyring)
     }
 
+    /// Send `op` to every member on the internal keyring query; the future completes with the
+    /// summary when every member live now has answered or `timeout` passed.
+    func startKeyringChange(_ op: KeyringOperation, timeout: Duration) throws -> EventLoopFuture<KeyringSummary> {
+        guard var core else { throw ColonyError.notStarted }
+        if let refusal = KeyringChangeMachine.check(op, mode: keyring?.mode) { throw KeyringError(refusal) }
+        let (result, effects) = core.query(ColonyQuery.keyring, payload: op.payload, timeout: timeout, now: now())
+        let live = core.table.liveCount
+        self.core = core
+        let q = try result.get()
+        keyringChanges.start(query: q.id.counter, live: live)
+        let promise = loop.makePromise(of: KeyringSummary.self)
+        keyringWaiters[q.id.counter] = promise
+        handle(effects)
+        return promise.futureResult
+    }
+
+    /// An answer to, or the end of, one of this node's keyring changes.
+    func keyringChange(answer r: QueryResponse) {
+        guard
+            let summary = keyringChanges.record(
+                query: r.query.counter, from: r.name, answer: KeyringAnswer(payload: r.payload))
+        else { return }
+        keyringWaiters.removeValue(forKey: r.query.counter)?.succeed(summary)
+    }
+
+    /// The query's deadline passed (or the node stopped): the summary of what answered.
+    func keyringChange(finished query: UInt64) {
+        guard let summary = keyringChanges.finish(query: query) else { return }
+        keyringWaiters.removeValue(forKey: query)?.succeed(summary)
+    }
+
     /// The internal query that carries keyring changes across the swarm: applied here,
     /// answered with the result (Serf's `_serf_install-key` and friends).
     func answerKeyringQuery(_ q: Query) {
-        var answer: KeyringAnswer
-        do {
-            let op = try KeyringOperation(payload: q.payload)
-            answer = KeyringAnswer(state: try applyKeyring(op), error: nil)
-        } catch {
-            answer = KeyringAnswer(state: KeyringState(keyring: keyring), error: "\(error)")
-        }
-        // A node that does not seal answers in the clear: it names its keys by fingerprint.
-        if keyring?.mode.seals != true { answer.state.keys = answer.state.keys.map(KeyringState.fingerprint) }
+        var error: String?
+        do { _ = try applyKeyring(KeyringOperation(payload: q.payload)) } catch let e { error = "\(e)" }
+        let answer = KeyringChangeMachine.answer(
+            state: KeyringState(keyring: keyring), error: error, seals: keyring?.mode.seals == true,
+            fingerprint: KeyringState.fingerprint)
         respond(to: q, payload: answer.encoded())
     }
-}
-
-/// A keyring change, as the HTTP API, the CLI and the internal query name it.
-public enum KeyringOperation: Sendable, Equatable {
-    case list
-    case install([UInt8])
-    case use([UInt8])
-    case remove([UInt8])
-    case mode(Keyring.Mode)
-
-    /// The internal query that carries it (named in the core: `ColonyQuery.keyring`).
-    public static let queryName = ColonyQuery.keyring.rawValue
-
-    /// Whether the request or its answers carry keys (refused unless this node seals).
-    public var carriesKeys: Bool {
-        if case .mode = self { return false }
-        return true
-    }
-
-    struct Wire: Codable {
-        var op: String
-        var key: String?
-        var mode: String?
-    }
-
-    public init(op: String, key: String?, mode: String?) throws {
-        switch op {
-        case "list": self = .list
-        case "install", "use", "remove":
-            guard let key else { throw KeyringError.unreadable("'\(op)' needs a key") }
-            let bytes = try Keyring.decode(key)
-            self = op == "install" ? .install(bytes) : op == "use" ? .use(bytes) : .remove(bytes)
-        case "mode":
-            guard let mode, let m = Keyring.Mode(rawValue: mode) else {
-                throw KeyringError.unreadable(
-                    "mode must be one of \(Keyring.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            self = .mode(m)
-        default:
-            throw KeyringError.unreadable("unknown keyring operation '\(op)' (list, install, use, remove, mode)")
-        }
-    }
-
-    init(payload: [UInt8]) throws {
-        let w: Wire
-        do { w = try JSONDecoder().decode(Wire.self, from: Data(payload)) } catch {
-            throw KeyringError.unreadable("bad keyring request")
-        }
-        try self.init(op: w.op, key: w.key, mode: w.mode)
-    }
-
-    var payload: [UInt8] {
-        let w: Wire
-        switch self {
-        case .list: w = Wire(op: "list")
-        case .install(let k): w = Wire(op: "install", key: Data(k).base64EncodedString())
-        case .use(let k): w = Wire(op: "use", key: Data(k).base64EncodedString())
-        case .remove(let k): w = Wire(op: "remove", key: Data(k).base64EncodedString())
-        case .mode(let m): w = Wire(op: "mode", mode: m.rawValue)
-        }
-        return Array((try? JSONEncoder().encode(w)) ?? Data())
-    }
-}
-
-/// One node's keyring, as reported.
-public struct KeyringState: Sendable, Equatable, Codable {
-    /// Installed keys (base64), primary first; empty when encryption is off.
-    public var keys: [String]
-    /// off, open, accept or require.
-    public var mode: String
-
-    public init(keyring: Keyring?) {
-        keys = keyring?.encodedKeys ?? []
-        mode = keyring?.mode.rawValue ?? "off"
-    }
-
-    public var primary: String? { keys.first }
-
-    /// A key's public name: "sha256:" and the first 8 bytes of its SHA-256, hex.
-    public static func fingerprint(_ base64: String) -> String {
-        guard let key = try? Keyring.decode(base64) else { return base64 }
-        return "sha256:" + SHA256.hash(data: key).prefix(8).map { String(format: "%02x", $0) }.joined()
-    }
-}
-
-struct KeyringAnswer: Codable {
-    var state: KeyringState
-    var error: String?
-
-    func encoded() -> [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
-}
-
-/// A keyring change across the swarm: who answered and what their keyrings hold now (Serf's
-/// `serf keys` output).
-public struct KeyringSummary: Sendable, Equatable, Codable {
-    /// Live members when the request went out.
-    public var nodes: Int
-    /// Members that answered before the deadline.
-    public var responses: Int
-    /// Error messages by member name.
-    public var errors: [String: String]
-    /// How many answering members hold each key.
-    public var keys: [String: Int]
-    /// How many answering members use each key as primary.
-    public var primaryKeys: [String: Int]
-    /// How many answering members are in each mode.
-    public var modes: [String: Int]
-
-    /// True if every live member answered without error.
-    public var complete: Bool { responses >= nodes && errors.isEmpty }
 }

@@ -68,6 +68,8 @@ final class Driver: @unchecked Sendable {
     var certificate: Certificate?
     var recoveryPending: KeyringRecovery.Pending?
     var recovery: KeyringRecoveryMachine
+    var keyringChanges = KeyringChangeMachine()
+    var keyringWaiters: [UInt64: EventLoopPromise<KeyringSummary>] = [:]
     let metricRefused: Counter
     let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
     // Replicated state, the event log, queries (Driver+State).
@@ -318,6 +320,7 @@ final class Driver: @unchecked Sendable {
                 d.putWaiters = []
                 for q in d.queryStreams.values { q.finish() }
                 d.queryStreams = [:]
+                for id in Array(d.keyringWaiters.keys) { d.keyringChange(finished: id) }
                 d.joinWaiters = []
                 d.leaveWaiters = []
                 return all

@@ -1,3 +1,4 @@
+import ColonyCore
 import Crypto
 import Foundation
 
@@ -6,21 +7,8 @@ import Foundation
 /// everywhere, make it primary everywhere, then remove the old one — at every step each node
 /// can open what every other node sends, so no message is lost.
 public struct Keyring: Sendable, Equatable {
-    /// How a node treats encryption. A running plain swarm turns encryption on in steps, as
-    /// memberlist's `GossipVerifyOutgoing` / `GossipVerifyIncoming`: `open` on every node
-    /// (keys installed, still sending plain), then `accept` (sealing, still reading plain),
-    /// then `require`.
-    public enum Mode: String, Sendable, CaseIterable, Codable {
-        /// Sends plain packets; opens sealed and plain ones.
-        case open
-        /// Sends sealed packets; accepts sealed and plain ones.
-        case accept
-        /// Sends sealed packets; drops plain ones (the default once encrypted).
-        case require
-
-        public var seals: Bool { self != .open }
-        public var acceptsPlain: Bool { self != .require }
-    }
+    /// How a node treats encryption: open, accept or require (`KeyringMode`, in the core).
+    public typealias Mode = KeyringMode
 
     /// AES-256: keys are 32 bytes, written as base64 (`colony keygen`).
     public static let keyBytes = 32

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ColonyCore
 import ColonyTrust
 import Foundation
 import NIOHTTP1
