@@ -117,7 +117,7 @@ extension NodeCore {
         if designate == me.id {
             startElection()
         } else {
-            armElection(at: now + settings.hive.electionTimeoutMax + randomElectionTimeout())
+            armElection(at: now + settings.hive.electionTimeoutMax + hive.randomElectionTimeout(settings.hive))
         }
     }
 

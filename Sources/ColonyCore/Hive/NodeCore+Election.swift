@@ -19,13 +19,13 @@ extension NodeCore {
         }
         guard eligibleForQueen, let roster = hive.roster, roster.contains(voter) else {
             hive.becomeWorker()
-            armElection(at: now + randomElectionTimeout())
+            armElection(at: now + hive.randomElectionTimeout(settings.hive))
             return
         }
         // Pre-vote (Raft thesis §9.6): ask without raising the term, so a member cut off
         // from its cell cannot force a healthy cell into a new election.
         hive.campaign(pre: true, me: me.id)
-        armElection(at: now + randomElectionTimeout())
+        armElection(at: now + hive.randomElectionTimeout(settings.hive))
         if roster.majority <= 1 {
             startElection()
             return
@@ -54,7 +54,7 @@ extension NodeCore {
         hive.campaign(pre: false, me: me.id)
         noteVote(cell: cell, term: hive.term, candidate: me.id)
         hive.stats.electionsStarted += 1
-        armElection(at: now + randomElectionTimeout())
+        armElection(at: now + hive.randomElectionTimeout(settings.hive))
         if roster.majority <= 1 {
             becomeQueen(founded: false)
             return
@@ -96,7 +96,7 @@ extension NodeCore {
             {
                 granted = true
                 noteVote(cell: cell, term: term, candidate: candidate.id)
-                armElection(at: now + randomElectionTimeout())
+                armElection(at: now + hive.randomElectionTimeout(settings.hive))
             }
         }
         let signatureOut = sign(

@@ -39,8 +39,6 @@ extension NodeCore {
         timers.schedule(.hive(.heartbeat), at: t)
     }
 
-    mutating func randomElectionTimeout() -> Duration { hive.randomElectionTimeout(settings.hive) }
-
     /// Healthy, old enough and not leaving: fit to found a cell or stand for election.
     var eligibleForQueen: Bool {
         phase == .active && membership.awareness.score == 0
@@ -127,7 +125,7 @@ extension NodeCore {
             } else {
                 hive.seat.queen = nil
                 hive.seat.heardQueenAt = nil
-                armElection(at: now + randomElectionTimeout() / 4)
+                armElection(at: now + hive.randomElectionTimeout(settings.hive) / 4)
             }
         }
     }
@@ -192,7 +190,7 @@ extension NodeCore {
             leaveCell(reason: "removed from the roster", notify: false)
             return
         }
-        armElection(at: now + randomElectionTimeout())
+        armElection(at: now + hive.randomElectionTimeout(settings.hive))
         if accepted {
             emit(.hive(.accepted(cell: cell, term: hive.term, queen: from)))
             // Broadcasts pushed while we had no queen (an election, a split, re-homing) reached

@@ -200,7 +200,7 @@ extension NodeCore {
         hive.seat.lastQueenAt = now
         hive.becomeWorker()
         emit(.hive(.steppedDown(cell: cell, term: hive.term, reason: reason)))
-        armElection(at: now + randomElectionTimeout())
+        armElection(at: now + hive.randomElectionTimeout(settings.hive))
     }
 
     mutating func publishClaim(dissolved: Bool = false) {

@@ -17,7 +17,7 @@ extension NodeCore {
         }
         membership.probe = nil
         timers.schedule(.membership(.probe), at: now + membership.awareness.scale(settings.probeInterval))
-        guard let target = nextProbeTarget() else { return }
+        guard let target = membership.nextProbeTarget(rng: &rng) else { return }
         let seq = membership.nextSeq()
         membership.probe = Membership.ProbeState(seq: seq, target: target.id, address: target.address, startedAt: now)
         membership.stats.probesSent += 1
@@ -30,9 +30,6 @@ extension NodeCore {
         let timeout = membership.awareness.scale(settings.probeTimeout)
         timers.schedule(.membership(.probeTimeout(seq)), at: now + timeout)
     }
-
-    /// The next live member other than us, in this round's permutation of table positions.
-    mutating func nextProbeTarget() -> Member? { membership.nextProbeTarget(rng: &rng) }
 
     /// The direct ping went unanswered: ask `k` helpers to probe on our behalf.
     mutating func onProbeTimeout(seq: UInt32) {

@@ -45,7 +45,7 @@ extension NodeCore {
             }
             return true
         }
-        remember(id, update)
+        router.remember(id, update, capacity: settings.hive.routedCacheSize)
         switch inbound.ingress {
         case .tree: inbound.forward.append(update)
         // A graft answer means the tree missed us; it may have missed everyone (the origin's
@@ -54,10 +54,6 @@ extension NodeCore {
         case .leaf, .local: router.routeOutbox.append(update)
         }
         return true
-    }
-
-    mutating func remember(_ id: BroadcastID, _ update: Update) {
-        router.remember(id, update, capacity: settings.hive.routedCacheSize)
     }
 
     /// Send our own broadcasts (and gossip news) up: to our queen, or as queen down to the

@@ -14,9 +14,6 @@ extension NodeCore {
         return nil
     }
 
-    /// The id and Lamport time of the next event or query this node sends.
-    mutating func nextBroadcastID() -> (id: Dot, lamport: UInt64) { replicated.nextBroadcastID(origin: me.id) }
-
     /// Admit an event or query from anyone (ourselves included): false if its Lamport time
     /// is an impossible jump or it was seen before. Moves our Lamport clock.
     mutating func admitBroadcast(id: Dot, lamport theirs: UInt64) -> Bool {
@@ -42,7 +39,7 @@ extension NodeCore {
         if Self.isReservedName(name) { return (.failure(.reservedName(name)), flush()) }
         advance(to: now)
         if let refusal = broadcastRefusal(name: name, payload: payload) { return (.failure(refusal), flush()) }
-        let next = nextBroadcastID()
+        let next = replicated.nextBroadcastID(origin: me.id)
         var e = UserEvent(id: next.id, lamport: next.lamport, name: name, payload: payload, coalesce: coalesce)
         e.signature = sign(SignedClaim.event(e))
         var local = Inbound.local
@@ -106,7 +103,7 @@ extension NodeCore {
         let ms = timeout.wholeMilliseconds
         let maxMs = settings.maxQueryTimeout.wholeMilliseconds
         guard ms >= 1 && ms <= maxMs else { return (.failure(.timeoutOutOfRange(ms: ms, max: maxMs)), flush()) }
-        let next = nextBroadcastID()
+        let next = replicated.nextBroadcastID(origin: me.id)
         var q = Query(
             id: next.id, lamport: next.lamport, name: name, payload: payload,
             filter: filter, asker: me.address, timeoutMs: UInt32(ms))

@@ -111,48 +111,6 @@ enum RS {
     }
 }
 
-/// What a logged run of a `Net` saw: every packet delivered and every event each core emitted.
-struct NetLog {
-    var packets: [(from: Int, to: Int, packet: Packet, via: Transport)] = []
-    var events: [(node: Int, event: Event)] = []
-
-    func events(at node: Int) -> [Event] { events.filter { $0.node == node }.map(\.event) }
-}
-
-extension Net {
-    /// `absorb`, also logging the events the core emitted.
-    mutating func absorb(_ effects: [Effect], from i: Int, log: inout NetLog) {
-        for e in Fixture.events(effects) { log.events.append((i, e)) }
-        absorb(effects, from: i)
-    }
-
-    /// `settle`, logging every packet and event (bounded per call, not per net).
-    mutating func settle(log: inout NetLog, maxPackets: Int = 20_000) {
-        var count = 0
-        while !inFlight.isEmpty && count < maxPackets {
-            let m = inFlight.removeFirst()
-            count += 1
-            delivered += 1
-            log.packets.append((m.from, m.to, m.packet, m.via))
-            guard cores[m.to] != nil else { continue }
-            let effects = cores[m.to]!.receive(m.packet, from: Fixture.address(m.from), via: m.via, now: now)
-            absorb(effects, from: m.to, log: &log)
-        }
-    }
-
-    /// `run`, logging every packet and event.
-    mutating func run(until end: Instant, step: Int64 = 50, log: inout NetLog) {
-        while now < end {
-            now = now.advanced(byNanoseconds: step * 1_000_000)
-            for i in cores.keys.sorted() {
-                let effects = cores[i]!.tick(now: now)
-                absorb(effects, from: i, log: &log)
-            }
-            settle(log: &log)
-        }
-    }
-}
-
 /// A random history of one key: per origin a chain of writes whose counters skip (the origin
 /// wrote other keys in between), each naming its predecessor as `prev`.
 struct KeyHistory {
@@ -740,33 +698,33 @@ struct KeyHistory {
     /// sync answer — until the driver reports it durable; then it replicates.
     @Test func aWriteIsSentNowhereUntilItIsDurable() throws {
         var net = Net([0: Fixture.core(0, knows: [0, 1]), 1: Fixture.core(1, knows: [0, 1])])
-        var log = NetLog()
+        net.beginRecording()
         let (result, effects) = net.cores[0]!.put("k", value: [1, 2, 3], wallMs: 1_000, now: Fixture.ms(1))
         let rec = try result.get()
         #expect(RS.persistedRecords(effects) == [rec], "handed to the log at once")
         #expect(Fixture.sends(effects).isEmpty)
         #expect(RS.keyChanges(effects).map(\.local) == [true])
         #expect(net.cores[0]!.get("k").siblings == [rec], "readable here at once")
-        net.absorb(effects, from: 0, log: &log)
-        net.run(until: Fixture.ms(3_000), log: &log)
+        net.absorb(effects, from: 0)
+        net.run(until: Fixture.ms(3_000))
         net.cores[1]!.startStateSync(with: Fixture.member(0).peer)
-        net.absorb(net.cores[1]!.flush(), from: 1, log: &log)
-        net.settle(log: &log)
-        #expect(log.packets.count > 5, "the nodes did talk")
+        net.absorb(net.cores[1]!.flush(), from: 1)
+        net.settle()
+        #expect(net.packets.count > 5, "the nodes did talk")
         #expect(
-            log.packets.contains {
+            net.packets.contains {
                 if case .sync(.stateRecords(_, _, _, _, _)) = $0.packet.message { true } else { false }
             },
             "a state sync ran to its answer")
-        #expect(log.packets.allSatisfy { RS.records(in: $0.packet).isEmpty }, "no packet carried the record")
+        #expect(net.packets.allSatisfy { RS.records(in: $0.packet).isEmpty }, "no packet carried the record")
         #expect(net.cores[1]!.get("k").siblings.isEmpty)
 
-        net.absorb(net.cores[0]!.recordsDurable(through: rec.dot.counter, now: net.now), from: 0, log: &log)
-        net.run(until: Fixture.ms(4_000), log: &log)
-        #expect(log.packets.contains { $0.from == 0 && RS.records(in: $0.packet).contains(rec) })
+        net.absorb(net.cores[0]!.recordsDurable(through: rec.dot.counter, now: net.now), from: 0)
+        net.run(until: Fixture.ms(4_000))
+        #expect(net.packets.contains { $0.from == 0 && RS.records(in: $0.packet).contains(rec) })
         #expect(net.cores[1]!.get("k").siblings == [rec])
         #expect(
-            log.events(at: 1).contains(.keyChanged(KeyChange(record: rec, superseded: [], siblings: 1, local: false))))
+            net.events(at: 1).contains(.keyChanged(KeyChange(record: rec, superseded: [], siblings: 1, local: false))))
     }
 
     /// Writes replicate between two nodes; concurrent writes become the same siblings on both,
@@ -823,10 +781,10 @@ struct KeyHistory {
         var joiner = NodeCore(me: Fixture.member(1), settings: s, seed: 2, now: .zero)
         _ = joiner.start(now: .zero)
         var net = Net([0: seed, 1: joiner])
-        var nlog = NetLog()
-        net.absorb(net.cores[1]!.join(seeds: [Fixture.address(0)], now: .zero), from: 1, log: &nlog)
-        net.settle(log: &nlog)
-        let answers = nlog.packets.compactMap { m -> (records: [StateRecord], complete: Bool)? in
+        net.beginRecording()
+        net.absorb(net.cores[1]!.join(seeds: [Fixture.address(0)], now: .zero), from: 1)
+        net.settle()
+        let answers = net.packets.compactMap { m -> (records: [StateRecord], complete: Bool)? in
             if case .sync(.stateRecords(_, let rs, _, let complete, _)) = m.packet.message {
                 (rs, complete)
             } else {
@@ -874,12 +832,12 @@ struct KeyHistory {
         net.absorb(net.cores[0]!.recordsDurable(through: r.dot.counter, now: Fixture.ms(1)), from: 0)
         net.run(until: Fixture.ms(1_000))
         #expect(net.cores[1]!.state.seen == net.cores[0]!.state.seen)
-        var log = NetLog()
+        net.beginRecording()
         net.cores[0]!.startStateSync(with: Fixture.member(1).peer)
-        net.absorb(net.cores[0]!.flush(), from: 0, log: &log)
-        net.settle(log: &log)
-        #expect(log.packets.count == 2, "stateRoot, then inSync")
-        let last = try #require(log.packets.last)
+        net.absorb(net.cores[0]!.flush(), from: 0)
+        net.settle()
+        #expect(net.packets.count == 2, "stateRoot, then inSync")
+        let last = try #require(net.packets.last)
         if case .sync(.inSync) = last.packet.message {
         } else {
             Issue.record("expected inSync, got \(last.packet.message)")
@@ -1165,16 +1123,16 @@ struct KeyHistory {
         _ = joiner.start(now: Fixture.ms(10))
         var net = Net([0: seed, 1: joiner])
         net.now = Fixture.ms(10)
-        var log = NetLog()
-        net.absorb(net.cores[1]!.join(seeds: [Fixture.address(0)], now: Fixture.ms(10)), from: 1, log: &log)
-        net.settle(log: &log)
-        let replayed = RS.userEvents(log.events(at: 1))
+        net.beginRecording()
+        net.absorb(net.cores[1]!.join(seeds: [Fixture.address(0)], now: Fixture.ms(10)), from: 1)
+        net.settle()
+        let replayed = RS.userEvents(net.events(at: 1))
         #expect(replayed.map(\.event) == [e1, e2, c2])
         #expect(replayed.allSatisfy { $0.replayed })
         #expect(net.cores[1]!.lamport == net.cores[0]!.lamport)
         #expect(!net.cores[1]!.queue.contains(subject: .event(e1.id)), "replayed history is not gossiped again")
-        net.run(until: Fixture.ms(3_000), log: &log)
-        #expect(RS.userEvents(log.events(at: 1)).count == 3, "gossip of the same events later emits nothing")
+        net.run(until: Fixture.ms(3_000))
+        #expect(RS.userEvents(net.events(at: 1)).count == 3, "gossip of the same events later emits nothing")
     }
 }
 
@@ -1272,20 +1230,20 @@ struct KeyHistory {
             0: Fixture.core(0, knows: [0, 1, 2]), 1: Fixture.core(1, knows: [0, 1, 2]),
             2: Fixture.core(2, knows: [0, 1, 2]),
         ])
-        var log = NetLog()
+        net.beginRecording()
         let (res, effects) = net.cores[0]!.query("who", payload: [], timeout: .seconds(3), now: .zero)
         let q = try res.get()
-        net.absorb(effects, from: 0, log: &log)
-        net.run(until: Fixture.ms(1_000), log: &log)
+        net.absorb(effects, from: 0)
+        net.run(until: Fixture.ms(1_000))
         for i in [1, 2] {
-            #expect(log.events(at: i).filter { $0 == .queryReceived(q) }.count == 1)
-            net.absorb(net.cores[i]!.respond(to: q, payload: [UInt8(i)], now: net.now), from: i, log: &log)
+            #expect(net.events(at: i).filter { $0 == .queryReceived(q) }.count == 1)
+            net.absorb(net.cores[i]!.respond(to: q, payload: [UInt8(i)], now: net.now), from: i)
         }
-        net.settle(log: &log)
-        net.run(until: Fixture.ms(4_000), log: &log)
-        let answers = log.events(at: 0).compactMap { if case .queryResponse(let r) = $0 { r } else { nil } }
+        net.settle()
+        net.run(until: Fixture.ms(4_000))
+        let answers = net.events(at: 0).compactMap { if case .queryResponse(let r) = $0 { r } else { nil } }
         #expect(Set(answers.map(\.from)) == [Fixture.id(1), Fixture.id(2)] && answers.count == 2)
-        #expect(log.events(at: 0).filter { $0 == .queryFinished(q.id) }.count == 1)
+        #expect(net.events(at: 0).filter { $0 == .queryFinished(q.id) }.count == 1)
     }
 }
 
@@ -1722,17 +1680,17 @@ enum RandomStatePackets {
     /// (memberlist sends one per target per round), each within the datagram limit.
     @Test func aBurstOfWritesGoesOutInOneGossipRound() throws {
         var net = Net([0: Fixture.core(0, knows: [0, 1]), 1: Fixture.core(1, knows: [0, 1])])
-        var log = NetLog()
+        net.beginRecording()
         var last: UInt64 = 0
         for i in 0..<100 {
             last = try net.cores[0]!.put(
                 "key-\(i)", value: Array(repeating: UInt8(i), count: 40), wallMs: 1, now: Fixture.ms(1)
             ).0.get().dot.counter
         }
-        net.absorb(net.cores[0]!.recordsDurable(through: last, now: Fixture.ms(1)), from: 0, log: &log)
-        net.run(until: Fixture.ms(300), log: &log)
+        net.absorb(net.cores[0]!.recordsDurable(through: last, now: Fixture.ms(1)), from: 0)
+        net.run(until: Fixture.ms(300))
         #expect(net.cores[1]!.state.recordCount == 100, "one gossip round carried the whole burst")
-        let datagrams = log.packets.filter { $0.from == 0 && $0.via == .datagram && !RS.records(in: $0.packet).isEmpty }
+        let datagrams = net.packets.filter { $0.from == 0 && $0.via == .datagram && !RS.records(in: $0.packet).isEmpty }
         #expect(datagrams.count > 1 && datagrams.count <= Settings.lan.maxGossipPacketsPerTarget + 2)
         #expect(datagrams.allSatisfy { Wire.size(of: $0.packet) <= Settings.lan.maxDatagramBytes })
     }
@@ -1741,17 +1699,17 @@ enum RandomStatePackets {
     /// datagram exceeds the size limit.
     @Test func aLargeRecordTravelsByStreamGossip() throws {
         var net = Net([0: Fixture.core(0, knows: [0, 1]), 1: Fixture.core(1, knows: [0, 1])])
-        var log = NetLog()
+        net.beginRecording()
         let rec = try net.cores[0]!.put("big", value: Array(repeating: 5, count: 5_000), wallMs: 1, now: Fixture.ms(1))
             .0
             .get()
-        net.absorb(net.cores[0]!.recordsDurable(through: rec.dot.counter, now: Fixture.ms(1)), from: 0, log: &log)
-        net.run(until: Fixture.ms(2_000), log: &log)
+        net.absorb(net.cores[0]!.recordsDurable(through: rec.dot.counter, now: Fixture.ms(1)), from: 0)
+        net.run(until: Fixture.ms(2_000))
         #expect(net.cores[1]!.get("big").siblings == [rec])
-        let carriers = log.packets.filter { RS.records(in: $0.packet).contains(rec) }
+        let carriers = net.packets.filter { RS.records(in: $0.packet).contains(rec) }
         #expect(!carriers.isEmpty && carriers.allSatisfy { $0.via == .stream })
         #expect(
-            log.packets.filter { $0.via == .datagram }.allSatisfy {
+            net.packets.filter { $0.via == .datagram }.allSatisfy {
                 Wire.size(of: $0.packet) <= Settings.lan.maxDatagramBytes
             })
     }

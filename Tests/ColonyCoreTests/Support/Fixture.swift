@@ -54,6 +54,9 @@ struct Net {
     var filter: ((Int, Int, Packet) -> Packet?)?
     /// Every event the cores emitted, in order.
     var events: [(node: Int, at: Instant, event: Event)] = []
+    /// Every packet delivered since `beginRecording()` (not kept before: long runs stay small).
+    var packets: [(from: Int, to: Int, packet: Packet, via: Transport)] = []
+    var recordingPackets = false
     /// Run after every step of `run`; what it returns is kept in `stepViolations`.
     var check: ((Net) -> [String])?
     var stepViolations: [String] = []
@@ -64,6 +67,16 @@ struct Net {
         if let id = peer.id { return cores.keys.first { Fixture.id($0) == id } }
         return cores.keys.first { Fixture.address($0) == peer.address }
     }
+
+    /// Forget the events so far and keep every packet delivered from now on.
+    mutating func beginRecording() {
+        events = []
+        packets = []
+        recordingPackets = true
+    }
+
+    /// The events `node` emitted, in order.
+    func events(at node: Int) -> [Event] { events.filter { $0.node == node }.map(\.event) }
 
     mutating func absorb(_ effects: [Effect], from i: Int) {
         for e in effects {
@@ -91,6 +104,7 @@ struct Net {
                 guard let p = filter(m.from, m.to, packet) else { continue }
                 packet = p
             }
+            if recordingPackets { packets.append((m.from, m.to, packet, m.via)) }
             let effects = cores[m.to]!.receive(packet, from: Fixture.address(m.from), via: m.via, now: now)
             absorb(effects, from: m.to)
         }
