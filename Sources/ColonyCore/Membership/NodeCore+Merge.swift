@@ -64,80 +64,63 @@ extension NodeCore {
     mutating func applyAlive(_ m: Member, _ inbound: inout Inbound) {
         // Only news is checked (a repeat costs no signature check), and only the member
         // itself can sign its alive claim; a forged claim about us is ignored, not refuted.
-        if authenticates {
-            let news: Bool
-            if m.id == me.id {
-                news = m.incarnation > me.incarnation || (m.incarnation == me.incarnation && !sameMetadata(m, me))
-            } else {
-                news = table[m.id].map { m.incarnation > $0.member.incarnation } ?? true
-            }
-            if news && !verified(m.signature, of: SignedClaim.alive(m), origin: m.id, blame: inbound.sender) { return }
-            if news && m.id != me.id && !admitted(m) { return }
+        if authenticates, membership.isNews(alive: m) {
+            if !verified(m.signature, of: SignedClaim.alive(m), origin: m.id, blame: inbound.sender) { return }
+            if m.id != me.id && !admitted(m) { return }
         }
         if m.id != me.id && isExcluded(m.id) {
             trust.stats.revokedRefused += 1
             holdBack(m)
             return
         }
-        if m.id == me.id {
-            // Someone claims something newer about us than we know: refute it.
-            if m.incarnation > me.incarnation
-                || (m.incarnation == me.incarnation && !sameMetadata(m, me))
-            {
-                refute(claimed: m.incarnation)
-            } else {
-                dissemination.stats.redundantUpdates += 1
-            }
-            return
-        }
-        guard m.protocolVersion >= ProtocolVersion.minimumSupported else {
-            membership.stats.unsupportedVersion += 1
-            return
-        }
-        let previous = table[m.id]?.member
-        if let previous, m.incarnation <= previous.incarnation {
+        switch membership.ruling(alive: m) {
+        case .refute:
+            refute(claimed: m.incarnation)
+        case .redundant:
             dissemination.stats.redundantUpdates += 1
-            return
+        case .unsupportedVersion:
+            membership.stats.unsupportedVersion += 1
+        case .adopt(let updated, let previous):
+            if let previous, holdsRevival(of: m, previous: previous) { return }
+            set(updated, previous: previous)
+            enqueue(.alive(updated), &inbound)
+        case .unknown, .confirm:
+            preconditionFailure("an alive claim is never ruled \(membership.ruling(alive: m))")
         }
-        if let previous, holdsRevival(of: m, previous: previous) { return }
-        var updated = m
-        updated.status = .alive
-        set(updated, previous: previous)
-        enqueue(.alive(updated), &inbound)
     }
 
     mutating func applySuspect(
         id: NodeID, incarnation: UInt64, from: NodeID, evidenceSince: Instant? = nil, confirms: Bool = true,
         _ inbound: inout Inbound
     ) {
-        if id == me.id {
+        switch membership.ruling(suspect: id, incarnation: incarnation) {
+        case .refute:
             if phase == .leaving || phase == .left { return }
             refute(claimed: incarnation)
+        case .unknown, .unsupportedVersion:
             return
-        }
-        guard let r = table[id] else { return } // suspicion of an unknown member: ignore
-        let current = r.member
-        if incarnation < current.incarnation || current.status.isGone {
+        case .redundant:
             dissemination.stats.redundantUpdates += 1
-            return
-        }
-        if current.status == .suspect && incarnation == current.incarnation {
+        case .confirm:
             // An independent confirmation shrinks the timeout (Lifeguard §IV.B).
-            if confirms, var s = membership.suspicions[id], s.incarnation == incarnation {
-                if s.confirm(from: from) {
-                    membership.suspicions[id] = s
-                    timers.schedule(.membership(.suspicion(id, incarnation)), at: max(now, s.deadline))
-                    enqueue(.suspect(id: id, incarnation: incarnation, from: from), &inbound)
-                    return
-                }
+            if confirms, var s = membership.suspicions[id], s.incarnation == incarnation, s.confirm(from: from) {
+                membership.suspicions[id] = s
+                timers.schedule(.membership(.suspicion(id, incarnation)), at: max(now, s.deadline))
+                enqueue(.suspect(id: id, incarnation: incarnation, from: from), &inbound)
+                return
             }
             dissemination.stats.redundantUpdates += 1
-            return
+        case .adopt(let updated, let previous):
+            raiseSuspicion(updated, previous: previous, from: from, evidenceSince: evidenceSince, &inbound)
         }
-        var updated = current
-        updated.incarnation = incarnation
-        updated.status = .suspect
-        set(updated, previous: current)
+    }
+
+    /// A member becomes suspect: tell the swarm, tell the suspect, and start the timer.
+    private mutating func raiseSuspicion(
+        _ updated: Member, previous: Member?, from: NodeID, evidenceSince: Instant?, _ inbound: inout Inbound
+    ) {
+        let (id, incarnation) = (updated.id, updated.incarnation)
+        set(updated, previous: previous)
         membership.stats.suspicionsRaised += 1
         enqueue(.suspect(id: id, incarnation: incarnation, from: from), &inbound)
         let n = table.liveCount
@@ -146,16 +129,12 @@ extension NodeCore {
         // (a sick member's suspicion confirmed by another's echo ran out before the suspect
         // heard of it: simulator, flip-flop, issue 17).
         if from == me.id || rng.below(max(1, n)) < 3 {
-            sendDatagram(.gossip, to: current.peer, first: [.suspect(id: id, incarnation: incarnation, from: from)])
+            sendDatagram(.gossip, to: updated.peer, first: [.suspect(id: id, incarnation: incarnation, from: from)])
             membership.stats.suspectsNotified += 1
         }
-        let shortest = settings.suspicionMinimum(members: n)
-        let longest = shortest * settings.suspicionMaxTimeoutMultiplier
-        var k = settings.suspicionMultiplier - 2
-        if n - 2 < k { k = 0 }
-        let s = Suspicion(
-            incarnation: incarnation, from: from, startedAt: min(now, evidenceSince ?? now),
-            minimumTimeout: shortest, maximumTimeout: longest, expectedConfirmations: k)
+        let s = Membership.suspicion(
+            incarnation: incarnation, from: from, startedAt: min(now, evidenceSince ?? now), members: n,
+            settings: settings)
         membership.suspicions[id] = s
         timers.schedule(.membership(.suspicion(id, incarnation)), at: s.deadline)
     }
@@ -206,31 +185,22 @@ extension NodeCore {
                 return
             }
         }
-        if id == me.id {
+        switch membership.ruling(dead: id, incarnation: incarnation, left: left, signature: signature) {
+        case .refute:
             if phase == .leaving || phase == .left { return }
             refute(claimed: incarnation)
+        case .unknown, .unsupportedVersion, .confirm:
             return
-        }
-        guard let r = table[id] else { return }
-        let current = r.member
-        let status: MemberStatus = left ? .left : .dead
-        if incarnation < current.incarnation
-            || (incarnation == current.incarnation && status.rank <= current.status.rank)
-            || current.status == .left
-        {
+        case .redundant:
             dissemination.stats.redundantUpdates += 1
-            return
+        case .adopt(let updated, let previous):
+            set(updated, previous: previous)
+            if !left { membership.stats.membersDeclaredDead += 1 }
+            enqueue(
+                left
+                    ? .left(id: id, incarnation: incarnation, signature: signature)
+                    : .dead(id: id, incarnation: incarnation, from: from), &inbound)
         }
-        var updated = current
-        updated.incarnation = incarnation
-        updated.status = status
-        if left { updated.signature = signature }
-        set(updated, previous: current)
-        if !left { membership.stats.membersDeclaredDead += 1 }
-        enqueue(
-            left
-                ? .left(id: id, incarnation: incarnation, signature: signature)
-                : .dead(id: id, incarnation: incarnation, from: from), &inbound)
     }
 
     /// Answer a claim about us with a strictly higher incarnation. Having to refute means
@@ -274,9 +244,5 @@ extension NodeCore {
             dissemination.gossipArmed = true
             timers.schedule(.dissemination(.gossip), at: now + settings.gossipInterval)
         }
-    }
-
-    func sameMetadata(_ a: Member, _ b: Member) -> Bool {
-        a.name == b.name && a.address == b.address && a.tags == b.tags && a.protocolVersion == b.protocolVersion
     }
 }
