@@ -133,7 +133,7 @@ extension NodeCore {
     public mutating func restore(records: [StateRecord], events: [UserEvent]) {
         var restoredEvictions: Set<NodeID> = []
         for r in records {
-            noteEvidence(r)
+            if authenticates { replicated.noteEvidence(r) }
             if let rev = revocation(in: r) { trust.revoked.insert(rev.id) }
             if let e = eviction(in: r, verify: false, blame: nil) { restoredEvictions.insert(e.id) }
             replicated.hlc.observe(r.timestamp, wallMs: 0)
@@ -151,7 +151,7 @@ extension NodeCore {
     }
 
     mutating func applyRecord(_ r: StateRecord, regossip: Bool = true, _ inbound: inout Inbound) {
-        guard r.dot.counter > 0, r.dot.counter < maxCounter, r.prev < r.dot.counter else {
+        guard ReplicatedState.isWellFormed(r) else {
             replicated.stats.recordsInvalid += 1
             inbound.learned = .invalid
             return
@@ -178,23 +178,13 @@ extension NodeCore {
             }
         }
         defer { if let evicted { refreshEviction(evicted, &inbound) } }
-        noteEvidence(r)
-        // Our own records come back from peers; what we hold already is a duplicate.
-        if r.dot.origin == me.id && r.dot.counter > replicated.writeCounter {
-            // A record of ours we do not remember (a restart lost it before the log held
-            // it cannot happen: unsent until durable). Keep counters ahead of it anyway.
-            replicated.writeCounter = r.dot.counter
-            replicated.durableCounter = max(replicated.durableCounter, r.dot.counter)
-        }
-        if r.timestamp.physicalMs <= wallMs &+ maxClockDriftMs { replicated.hlc.observe(r.timestamp, wallMs: wallMs) }
-        switch replicated.store.apply(r, now: now) {
+        if authenticates { replicated.noteEvidence(r) }
+        switch replicated.absorb(r, me: me.id, wallMs: wallMs, now: now) {
         case .duplicate:
-            replicated.stats.recordsRedundant += 1
+            break
         case .obsolete:
-            replicated.stats.recordsRedundant += 1
             out.append(.persist(.covered(r)))
         case .applied(let superseded):
-            replicated.stats.recordsApplied += 1
             let change = KeyChange(
                 record: r, superseded: superseded.map(\.dot),
                 siblings: state.keyState(r.key)?.siblings.count ?? 0, local: false)
@@ -266,18 +256,6 @@ extension NodeCore {
             marks = marks.map { Dot(origin: $0.origin, counter: min($0.counter, replicated.evidenced[$0.origin] ?? 0)) }
         }
         replicated.store.advance(marks)
-    }
-
-    /// What a verified record proves existed: its own dot, and what its context covers.
-    mutating func noteEvidence(_ r: StateRecord) {
-        guard authenticates else { return }
-        if r.dot.counter > replicated.evidenced[r.dot.origin] ?? 0 {
-            replicated.evidenced[r.dot.origin] = r.dot.counter
-        }
-        for e in r.context.base.entries where e.counter > replicated.evidenced[e.origin] ?? 0 && e.counter < maxCounter
-        {
-            replicated.evidenced[e.origin] = e.counter
-        }
     }
 
     mutating func onStateSync(_ sync: Sync, from sender: Peer, _ inbound: inout Inbound) {
