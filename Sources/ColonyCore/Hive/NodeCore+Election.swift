@@ -38,21 +38,12 @@ extension NodeCore {
         }
     }
 
-    /// Would this member vote for `candidate` in `term`? (Pre-votes ask exactly this.)
-    mutating func wouldVote(cell: CellID, term: UInt64, version: RosterVersion, candidate: Voter) -> Bool {
-        guard cell == hive.cell, let roster = hive.roster, roster.contains(candidate), term > hive.term,
-            version >= roster.version, !queenRecentlyHeard, !holdsLease, !isGraylisted(candidate.id)
-        else { return false }
-        if let last = hive.lastVotes[cell], last.term >= term { return false }
-        return true
-    }
-
     mutating func startElection() {
         guard let roster = hive.roster, let cell = hive.cell else { return }
         hive.seat.term += 1
         hive.seat.queen = nil
         hive.campaign(pre: false, me: me.id)
-        noteVote(cell: cell, term: hive.term, candidate: me.id)
+        hive.noteVote(cell: cell, term: hive.term, candidate: me.id)
         hive.stats.electionsStarted += 1
         armElection(at: now + hive.randomElectionTimeout(settings.hive))
         if roster.majority <= 1 {
@@ -84,18 +75,18 @@ extension NodeCore {
         // Within the stickiness window (or holding the lease) the request is ignored outright,
         // its term included (Raft thesis §4.2.3): a removed or cut-off member cannot disrupt.
         var granted = false
-        if !queenRecentlyHeard && !holdsLease {
+        if !hive.queenRecentlyHeard(now: now, settings.hive) && !holdsLease {
             if term > hive.term {
                 hive.seat.term = term
                 if hive.role == .queen { stepDown(reason: "a newer term") }
                 if hive.role == .candidate || hive.role == .preCandidate { hive.becomeWorker() }
                 hive.seat.queen = nil
             }
-            if term == hive.term, mayVote(cell: cell, term: term, for: candidate.id),
+            if term == hive.term, hive.mayVote(cell: cell, term: term, for: candidate.id),
                 version >= roster.version, !isGraylisted(candidate.id)
             {
                 granted = true
-                noteVote(cell: cell, term: term, candidate: candidate.id)
+                hive.noteVote(cell: cell, term: term, candidate: candidate.id)
                 armElection(at: now + hive.randomElectionTimeout(settings.hive))
             }
         }
@@ -125,20 +116,6 @@ extension NodeCore {
                 origin: v.id, blame: blame)
         else { return }
         if hive.count(vote: v.id) >= roster.majority { becomeQueen(founded: false) }
-    }
-
-    /// This run cast no vote in `cell` for anyone else in `term`, nor in any later term (its
-    /// only record of votes: `lastVotes`, kept when it leaves the cell).
-    func mayVote(cell: CellID, term: UInt64, for candidate: NodeID) -> Bool {
-        guard let last = hive.lastVotes[cell] else { return true }
-        return last.term < term || (last.term == term && last.candidate == candidate)
-    }
-
-    /// The vote this run cast per cell, kept when it leaves the cell (a member that comes
-    /// back must not vote twice in one term).
-    mutating func noteVote(cell: CellID, term: UInt64, candidate: NodeID) {
-        if let last = hive.lastVotes[cell], last.term > term { return }
-        hive.lastVotes[cell] = (term, candidate)
     }
 
     // MARK: Membership of cells

@@ -46,16 +46,8 @@ extension NodeCore {
             && (hive.sitOutUntil.map { now >= $0 } ?? true) && !isExcluded(me.id)
     }
 
-    /// Heard our queen within the stickiness window (we vote for no one else meanwhile).
-    var queenRecentlyHeard: Bool {
-        guard let at = hive.standing.seat?.heardQueenAt else { return false }
-        return now - at < settings.hive.electionTimeoutMin
-    }
-
-    /// Queen only: the lease is held now.
-    public var holdsLease: Bool {
-        hive.role == .queen && (hive.leaseUntil.map { $0 > now } ?? false)
-    }
+    /// Queen only: the lease is held now (`Hive.holdsLease`).
+    public var holdsLease: Bool { hive.holdsLease(now: now) }
 
     // MARK: Messages
 
@@ -86,7 +78,9 @@ extension NodeCore {
                 cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: signature,
                 from: from, blame: blame)
         case .preVote(let cell, let term, let version, let boot):
-            let granted = wouldVote(cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot))
+            let granted = hive.wouldVote(
+                cell: cell, term: term, version: version, candidate: Voter(id: from, boot: boot),
+                graylisted: isGraylisted(from), now: now, settings.hive)
             sendDatagram(.hive(.preVoteReply(cell: cell, term: term, granted: granted)), to: sender)
         case .preVoteReply(let cell, let term, let granted):
             guard granted, hive.role == .preCandidate, cell == hive.cell, term == hive.term + 1,
@@ -146,7 +140,7 @@ extension NodeCore {
                 else { return }
                 // Joining in `term`, whose queen is `from`: count it as our vote, so we cannot
                 // help elect anyone else in a term we may already have voted in.
-                noteVote(cell: cell, term: term, candidate: from)
+                hive.noteVote(cell: cell, term: term, candidate: from)
                 hive.refusedBy = [:]
                 let roster = Roster(cell: cell, version: version, voters: voters)
                 hive.serve(in: Hive.Seat(cell: cell, term: term, roster: roster, lastQueenAt: now))

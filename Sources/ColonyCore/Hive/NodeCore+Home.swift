@@ -175,7 +175,7 @@ extension NodeCore {
 
     mutating func found() {
         let cell = CellID(hive.rng.next())
-        noteVote(cell: cell, term: 1, candidate: me.id)
+        hive.noteVote(cell: cell, term: 1, candidate: me.id)
         let roster = Roster(cell: cell, version: RosterVersion(term: 1, index: 1), voters: [voter])
         hive.serve(in: Hive.Seat(cell: cell, term: 1, roster: roster, lastQueenAt: now))
         becomeQueen(founded: true)

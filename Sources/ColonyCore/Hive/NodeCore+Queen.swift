@@ -127,24 +127,12 @@ extension NodeCore {
     /// next queued change may follow.
     mutating func onAcknowledgements() {
         guard hive.role == .queen, let roster = hive.roster else { return }
-        let round = hive.reign.round
-        let r = majorityValue(roster) { v in v.id == me.id ? round : hive.reign.acked[v.id]?.round ?? 0 }
-        if r > 0, let sent = hive.reign.roundSentAt[r] {
-            let until = sent + settings.hive.lease
-            if hive.reign.leaseUntil.map({ until > $0 }) ?? true { hive.reign.leaseUntil = until }
-        }
-        let committed = majorityValue(roster) { v in
-            v.id == me.id ? roster.version : hive.reign.acked[v.id]?.version ?? .zero
-        }
+        hive.reign.extendLease(roster: roster, me: me.id, lease: settings.hive.lease)
+        let committed = hive.reign.acknowledgedVersion(roster: roster, me: me.id)
         if committed >= roster.version && committed > hive.reign.committed {
             hive.reign.committed = roster.version
             if !hive.reign.pending.isEmpty, applyNextChange() { sendHeartbeatRound() }
         }
-    }
-
-    /// The highest value a majority of the roster has reached.
-    func majorityValue<T: Comparable>(_ roster: Roster, _ value: (Voter) -> T) -> T {
-        roster.voters.map(value).sorted(by: >)[roster.majority - 1]
     }
 
     /// Apply the next queued roster change if the current roster is committed and of our

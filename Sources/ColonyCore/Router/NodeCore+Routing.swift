@@ -16,7 +16,7 @@ extension NodeCore {
         guard hiveOn else { return false }
         switch hive.role {
         case .queen: return true
-        case .worker: return hive.queen != nil && queenRecentlyHeard
+        case .worker: return hive.queen != nil && hive.queenRecentlyHeard(now: now, settings.hive)
         case .homeless, .preCandidate, .candidate: return false
         }
     }

@@ -120,4 +120,96 @@ import Testing
             hive.seat.term = 2
         }
     }
+
+    // MARK: Votes and the lease, on the machine alone
+
+    let cell = CellID(1)
+    var voters: [Voter] { (0..<5).map { Voter(id: Fixture.id($0), boot: 1) } }
+
+    /// A worker (member 0) of a five-voter cell in term 3, roster version (3, 1).
+    func worker(heardQueenAt: Instant? = nil) -> Hive {
+        var hive = Hive(boot: 1, bootedAt: .zero, rng: Xoshiro256(seed: 1))
+        let roster = Roster(cell: cell, version: RosterVersion(term: 3, index: 1), voters: voters)
+        hive.serve(in: Hive.Seat(cell: cell, term: 3, roster: roster, heardQueenAt: heardQueenAt, lastQueenAt: .zero))
+        return hive
+    }
+
+    @Test func aVoteGoesToOneCandidatePerTermAndOnlyForward() {
+        var hive = worker()
+        #expect(hive.mayVote(cell: cell, term: 4, for: Fixture.id(1)), "no vote cast yet")
+        hive.noteVote(cell: cell, term: 4, candidate: Fixture.id(1))
+        #expect(hive.mayVote(cell: cell, term: 4, for: Fixture.id(1)), "the same candidate again")
+        #expect(!hive.mayVote(cell: cell, term: 4, for: Fixture.id(2)), "never two candidates in a term")
+        #expect(!hive.mayVote(cell: cell, term: 3, for: Fixture.id(2)), "nor in an earlier term")
+        #expect(hive.mayVote(cell: cell, term: 5, for: Fixture.id(2)))
+        hive.noteVote(cell: cell, term: 2, candidate: Fixture.id(3))
+        #expect(hive.lastVotes[cell]?.term == 4, "an older vote never overwrites a newer one")
+        #expect(hive.mayVote(cell: CellID(2), term: 1, for: Fixture.id(3)), "votes are per cell")
+    }
+
+    @Test func preVotesAreRefusedWhileTheQueenIsHeard() {
+        let settings = HiveSettings()
+        let candidate = voters[1]
+        let version = RosterVersion(term: 3, index: 1)
+        let heard = worker(heardQueenAt: Fixture.ms(1_000))
+        let withinWindow = Fixture.ms(1_000) + settings.electionTimeoutMin - .milliseconds(1)
+        #expect(heard.queenRecentlyHeard(now: withinWindow, settings))
+        #expect(
+            !heard.wouldVote(
+                cell: cell, term: 4, version: version, candidate: candidate, graylisted: false, now: withinWindow,
+                settings))
+        let after = Fixture.ms(1_000) + settings.electionTimeoutMin
+        #expect(!heard.queenRecentlyHeard(now: after, settings))
+        #expect(
+            heard.wouldVote(
+                cell: cell, term: 4, version: version, candidate: candidate, graylisted: false, now: after, settings))
+        // Each condition on its own refuses.
+        let refusals: [(CellID, UInt64, RosterVersion, Voter, Bool)] = [
+            (CellID(9), 4, version, candidate, false), // another cell
+            (cell, 3, version, candidate, false), // not a later term
+            (cell, 4, RosterVersion(term: 3, index: 0), candidate, false), // an older roster
+            (cell, 4, version, Voter(id: Fixture.id(9), boot: 1), false), // not a voter
+            (cell, 4, version, candidate, true), // graylisted
+        ]
+        for (c, term, v, who, gray) in refusals {
+            #expect(
+                !heard.wouldVote(
+                    cell: c, term: term, version: v, candidate: who, graylisted: gray, now: after, settings))
+        }
+    }
+
+    @Test func theLeaseRunsFromTheRoundAMajorityAcknowledged() {
+        let roster = Roster(cell: cell, version: RosterVersion(term: 3, index: 1), voters: voters)
+        var reign = Hive.Reign(electedAt: .zero)
+        let lease = Duration.milliseconds(500)
+        reign.round = 3
+        reign.roundSentAt = [1: Fixture.ms(100), 2: Fixture.ms(200), 3: Fixture.ms(300)]
+        reign.acked[Fixture.id(1)] = (2, roster.version, Fixture.ms(210))
+        var grew = reign.extendLease(roster: roster, me: Fixture.id(0), lease: lease)
+        #expect(!grew, "two of five: no majority")
+        #expect(reign.leaseUntil == nil)
+        reign.acked[Fixture.id(2)] = (1, .zero, Fixture.ms(110))
+        grew = reign.extendLease(roster: roster, me: Fixture.id(0), lease: lease)
+        #expect(grew)
+        #expect(reign.leaseUntil == Fixture.ms(100) + lease, "the third-highest round (1) of {3, 2, 1, 0, 0}")
+        #expect(reign.acknowledgedVersion(roster: roster, me: Fixture.id(0)) == .zero, "version: {v, v, 0, 0, 0}")
+        reign.acked[Fixture.id(3)] = (3, roster.version, Fixture.ms(310))
+        grew = reign.extendLease(roster: roster, me: Fixture.id(0), lease: lease)
+        #expect(grew)
+        #expect(reign.leaseUntil == Fixture.ms(200) + lease)
+        #expect(reign.acknowledgedVersion(roster: roster, me: Fixture.id(0)) == roster.version)
+        reign.roundSentAt[2] = Fixture.ms(50)
+        grew = reign.extendLease(roster: roster, me: Fixture.id(0), lease: lease)
+        #expect(!grew, "the lease never shrinks")
+        #expect(reign.leaseUntil == Fixture.ms(200) + lease)
+    }
+
+    @Test func onlyAQueenHoldsALease() {
+        var hive = worker()
+        #expect(!hive.holdsLease(now: .zero))
+        var reign = Hive.Reign(electedAt: .zero)
+        reign.leaseUntil = Fixture.ms(500)
+        hive.crown(in: hive.seat, reign)
+        #expect(hive.holdsLease(now: Fixture.ms(499)) && !hive.holdsLease(now: Fixture.ms(500)))
+    }
 }
