@@ -113,16 +113,10 @@ extension NodeCore {
     /// swarm is quiet.
     mutating func paceRelay() {
         guard !router.routeOutbox.isEmpty || !router.relay.isEmpty, !router.relayArmed else { return }
-        let rate = settings.hive.relayPerSecond
-        let burst = settings.hive.relayBurst
-        var bucket = router.relayBucket ?? TokenBucket(burst: burst, at: now)
-        let wait = bucket.wait(for: 1, rate: rate, burst: burst, now: now)
+        let wait = router.pace(rate: settings.hive.relayPerSecond, burst: settings.hive.relayBurst, now: now)
         if wait == .zero {
-            _ = bucket.take(1, rate: rate, burst: burst, now: now)
-            router.relayBucket = bucket
             sendRelay()
         } else {
-            router.relayBucket = bucket
             router.relayArmed = true
             timers.schedule(.router(.relay), at: now + wait)
         }
@@ -146,59 +140,33 @@ extension NodeCore {
             armGossip()
             return
         }
-        var targets: [(id: NodeID, peer: Peer, cell: Bool)] = []
+        var targets: [Router.Target] = []
         for v in roster.voters where v.id != me.id {
             guard let m = table[v.id]?.member, m.status.isLive else { continue }
-            targets.append((v.id, m.peer, true))
+            targets.append(Router.Target(id: v.id, peer: m.peer, cell: true))
         }
         for cell in hive.cells.keys.sorted() where cell != hive.cell {
             let c = hive.cells[cell]!
             guard !c.dissolved, c.queen != me.id, table[c.queen]?.member.status.isLive == true else { continue }
-            targets.append((c.queen, c.peer, false))
+            targets.append(Router.Target(id: c.queen, peer: c.peer, cell: false))
         }
-        let excepts = Set(lot.compactMap(\.except))
-        let forCell = lot.filter(\.toCell)
-        let forQueens = lot.filter(\.toQueens)
-        var common: [Bool: [(packet: Packet, via: Transport, items: Int)]] = [:]
-        for t in targets {
-            let wanted = t.cell ? forCell : forQueens
-            if excepts.contains(t.id) {
-                // Packed for it alone: it sent us some of these.
-                let mine = wanted.filter { $0.except != t.id }.map(\.update)
-                if !mine.isEmpty { send(routePackets(.cell, mine), to: t.peer) }
-                continue
+        let plan = Router.fanOut(lot, to: targets)
+        // Packed once for all the targets of a kind (a queen sends to dozens).
+        var shared: [Bool: [(packet: Packet, via: Transport, items: Int)]] = [:]
+        for (t, delivery) in plan.deliveries {
+            switch delivery {
+            case .own(let mine):
+                send(routePackets(.cell, mine), to: t.peer)
+            case .shared(let cell):
+                if shared[cell] == nil { shared[cell] = routePackets(.cell, cell ? plan.forCell : plan.forQueens) }
+                send(shared[cell]!, to: t.peer)
             }
-            guard !wanted.isEmpty else { continue }
-            // Packed once for all the others (a queen sends to dozens).
-            if common[t.cell] == nil { common[t.cell] = routePackets(.cell, wanted.map(\.update)) }
-            send(common[t.cell]!, to: t.peer)
         }
     }
 
-    /// Routed broadcasts packed into datagrams (a broadcast too large for one goes alone by
-    /// stream), in order.
+    /// Routed broadcasts packed into datagrams (`Router.pack`).
     func routePackets(_ scope: RouteScope, _ items: [Update]) -> [(packet: Packet, via: Transport, items: Int)] {
-        let header = Wire.size(of: Packet(from: me.id, message: .route(scope: scope, updates: []))) + 4
-        var out: [(packet: Packet, via: Transport, items: Int)] = []
-        var batch: [Update] = []
-        var bytes = header
-        func packet(_ us: [Update]) -> Packet { Packet(from: me.id, message: .route(scope: scope, updates: us)) }
-        for u in items {
-            let size = Wire.size(of: u)
-            if header + size > settings.maxDatagramBytes {
-                out.append((packet([u]), .stream, 1))
-                continue
-            }
-            if bytes + size > settings.maxDatagramBytes {
-                out.append((packet(batch), .datagram, batch.count))
-                batch = []
-                bytes = header
-            }
-            batch.append(u)
-            bytes += size
-        }
-        if !batch.isEmpty { out.append((packet(batch), .datagram, batch.count)) }
-        return out
+        Router.pack(scope, items, from: me.id, maxDatagramBytes: settings.maxDatagramBytes)
     }
 
     mutating func send(_ packets: [(packet: Packet, via: Transport, items: Int)], to peer: Peer) {
