@@ -19,10 +19,17 @@ struct FuzzCommand: ParsableCommand {
     @Option(name: .customLong("max-memory-mb"), help: "Fail if peak memory grows by more than this.") var maxMemoryMB:
         Double = 256
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(
+        help: ArgumentHelp(
+            "A hostile member against a formed hive instead: --inputs sequences of valid packets with extreme "
+                + "values, half signed with the attacker's own key."))
+    var adversary = false
+    @Option(name: .customLong("hive-nodes"), help: "With --adversary: members of the formed hive.") var hiveNodes = 12
 
     func run() throws {
         guard let seedValue = Simulate.parseSeed(seed) else { throw ValidationError("--seed must be a 64-bit number") }
         guard inputs > 0 else { throw ValidationError("--inputs must be positive") }
+        if adversary { return try runAdversary(seed: seedValue) }
         FileHandle.standardError.write(Data("fuzz seed: \(seed) inputs: \(inputs)\n".utf8))
         var fuzzer = PacketFuzzer(seed: seedValue)
         let memoryBefore = ProcessMemory.residentBytes()

@@ -207,6 +207,9 @@ public struct TrustStats: Sendable, Equatable {
     public var graylistedUpdatesIgnored = 0
     /// Packets the driver could not open or decode (reported with `rejected(from:)`).
     public var packetsRejected = 0
+    /// Packets refused at the inbound gate for a value no honest node sends (a counter at or
+    /// past the protocol's ceiling, a coordinate that is not a finite number): `WireBounds`.
+    public var outOfRange = 0
     /// Helpers that did not answer a ping-req.
     public var unansweredPingReqs = 0
     /// Alive claims and joins refused for a missing, invalid or expired certificate.

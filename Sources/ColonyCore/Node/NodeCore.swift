@@ -168,6 +168,11 @@ public struct NodeCore: Sendable {
         advance(to: now)
         guard phase == .active || phase == .leaving else { return flush() }
         guard packet.from != me.id else { return flush() }
+        guard WireBounds.admits(packet) else {
+            // Nobody honest sends it; nobody is blamed either (the sender may be spoofed).
+            trust.stats.outOfRange += 1
+            return flush()
+        }
         if isExcluded(packet.from) {
             trust.stats.revokedRefused += 1
             // An evicted member's own alive claim is held back for when its eviction ends.

@@ -1,0 +1,68 @@
+import ArgumentParser
+import ColonyCore
+import ColonySimulator
+import Foundation
+
+/// `colony fuzz --adversary`: a hostile member against a formed hive (`AdversaryFuzzer`).
+/// Passes when no sequence trapped and none took longer than `--max-input-ms`; a trap ends the
+/// process after the seed was printed, and the same seed and count replay it exactly.
+extension FuzzCommand {
+    func runAdversary(seed seedValue: UInt64) throws {
+        guard (8...200).contains(hiveNodes) else {
+            throw ValidationError("--hive-nodes must be in 8...200 (a hive forms from 8)")
+        }
+        FileHandle.standardError.write(
+            Data("fuzz --adversary seed: \(seed) sequences: \(inputs) hive: \(hiveNodes) nodes\n".utf8))
+        let clock = ContinuousClock()
+        let formStarted = clock.now
+        var fuzzer = try AdversaryFuzzer(seed: seedValue, nodes: hiveNodes)
+        let formed = clock.now - formStarted
+        let started = clock.now
+        var slowest: Duration = .zero
+        for n in 0..<inputs {
+            let t0 = clock.now
+            fuzzer.one(withKey: n % 2 == 0)
+            slowest = max(slowest, clock.now - t0)
+            if n % 100_000 == 0 && n > 0 && !json {
+                FileHandle.standardError.write(Data("  \(n) sequences\n".utf8))
+            }
+        }
+        let seconds = (clock.now - started).seconds
+        let slowestMs = slowest.seconds * 1000
+        let ok = slowestMs <= maxInputMs
+        let c = fuzzer.counts
+        if json {
+            let report = AdversaryFuzzReport(
+                sequences: c.sequences, seed: seed, hiveNodes: hiveNodes, packets: c.packets, ticks: c.ticks,
+                byKind: c.byKind, reached: c.reached, sequencesPerSecond: Int(Double(inputs) / max(seconds, 1e-9)),
+                slowestSequenceMs: (slowestMs * 1000).rounded() / 1000, formSeconds: formed.seconds, passed: ok)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(
+                "sequences \(c.sequences) · packets \(c.packets) · timer runs \(c.ticks) · hive formed in "
+                    + String(format: "%.1f s", formed.seconds))
+            print("by kind: " + c.byKind.keys.sorted().map { "\($0) \(c.byKind[$0]!)" }.joined(separator: ", "))
+            print("reached: " + c.reached.keys.sorted().map { "\($0) \(c.reached[$0]!)" }.joined(separator: ", "))
+            print(String(format: "%.0f sequences/s · slowest %.3f ms", Double(inputs) / seconds, slowestMs))
+            print(ok ? "passed: no trap, no hang" : "FAILED: slowest sequence \(slowestMs) ms (limit \(maxInputMs))")
+        }
+        if !ok { throw ExitCode(1) }
+    }
+}
+
+/// What `colony fuzz --adversary --json` prints (one object, keys sorted).
+struct AdversaryFuzzReport: Encodable {
+    var sequences: Int
+    var seed: String
+    var hiveNodes: Int
+    var packets: Int
+    var ticks: Int
+    var byKind: [String: Int]
+    var reached: [String: Int]
+    var sequencesPerSecond: Int
+    var slowestSequenceMs: Double
+    var formSeconds: Double
+    var passed: Bool
+}
