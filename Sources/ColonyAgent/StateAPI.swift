@@ -132,15 +132,31 @@ enum StateHTTP {
             deleted: value == nil, context: Data(Wire.encode(context: after.context)).base64EncodedString())
     }
 
+    /// A positive duration like `500ms`, `2.5s`, `1m` or `3` (seconds), or nil. Total: any
+    /// other text — exponents (`1e300s`), hex, signs, NaN, more than `maxDurationMs` (a day) —
+    /// gives nil rather than a trap.
     static func duration(_ text: String) -> Duration? {
         let t = text.trimmingCharacters(in: .whitespaces)
-        func num(_ s: Substring) -> Double? { Double(s).flatMap { $0.isFinite && $0 > 0 ? $0 : nil } }
-        if t.hasSuffix("ms"), let v = num(t.dropLast(2)) { return .milliseconds(Int64(v)) }
-        if t.hasSuffix("s"), let v = num(t.dropLast(1)) { return .milliseconds(Int64(v * 1000)) }
-        if t.hasSuffix("m"), let v = num(t.dropLast(1)) { return .milliseconds(Int64(v * 60_000)) }
-        if let v = num(Substring(t)) { return .milliseconds(Int64(v * 1000)) }
-        return nil
+        var number = Substring(t)
+        var msPerUnit = 1000.0
+        if t.hasSuffix("ms") {
+            (number, msPerUnit) = (t.dropLast(2), 1)
+        } else if t.hasSuffix("s") {
+            number = t.dropLast(1)
+        } else if t.hasSuffix("m") {
+            (number, msPerUnit) = (t.dropLast(1), 60_000)
+        }
+        // Decimal digits with at most one point: no sign, exponent, hex, "inf" or "nan".
+        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+            number.filter({ $0 == "." }).count <= 1, let v = Double(number), v.isFinite, v > 0
+        else { return nil }
+        let ms = v * msPerUnit
+        guard ms.isFinite, ms <= maxDurationMs else { return nil }
+        return .milliseconds(Int64(ms))
     }
+
+    /// The longest duration a parameter may name, in milliseconds (a day).
+    static let maxDurationMs: Double = 86_400_000
 }
 
 /// Routes for state, events, queries and the log (issue #4). Added by `buildRouter`.

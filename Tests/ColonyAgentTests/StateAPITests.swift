@@ -1,4 +1,3 @@
-import ColonyAgent
 import ColonyCore
 import ColonyNIO
 import ColonyStore
@@ -7,6 +6,8 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+
+@testable import ColonyAgent
 
 /// The state, event, query and log routes of the HTTP API (issue #4).
 @Suite(.serialized, .tags(.http)) struct StateAPITests {
@@ -106,6 +107,55 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Issue 18: no HTTP parameter can crash the agent (`?timeout=1e300s` trapped it). Every
+    /// parameter the routes read, with hostile values, on every route that reads one: each
+    /// request gets an answer, a client error for what cannot be parsed.
+    @Test func hostileParametersGetAnswersNotTraps() async throws {
+        let values = [
+            "1e300s", "1e300", "-1e300ms", "nan", "NaN s", "inf", "-inf", "1e-300s", "0", "-1", "0.0001ms",
+            "99999999999999999999999999", "9223372036854775807", "-9223372036854775808", "18446744073709551616",
+            "", "%00", "%FF%FE", "é", String(repeating: "9", count: 5_000), "0x10", "1_000", " 5s ", "5 s",
+        ]
+        // A query that parses waits out its timeout: the others' is short.
+        let routes: [(String, HTTPRequest.Method, [String])] = [
+            ("/v1/query/q", .post, ["timeout"]),
+            ("/v1/query/q?timeout=10ms", .post, ["tag", "node"]),
+            ("/v1/keyring", .get, ["scope", "timeout"]),
+            ("/v1/kv", .get, ["limit", "prefix"]),
+            ("/v1/event/e", .post, ["coalesce"]),
+            ("/v1/members", .get, ["status", "tag"]),
+            ("/v1/hive/lift", .post, ["id"]),
+            ("/v1/hive/depose", .post, ["cell"]),
+        ]
+        try await withAgent { _, client in
+            for (path, method, names) in routes {
+                for name in names {
+                    for v in values {
+                        let uri =
+                            "\(path)\(path.contains("?") ? "&" : "?")\(name)=\(v.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+                        try await client.execute(uri: uri, method: method, headers: [:], body: ByteBuffer()) { r in
+                            #expect(r.status.code < 500, "\(method) \(uri): \(r.status)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func durationsAreTotal() {
+        #expect(StateHTTP.duration("500ms") == .milliseconds(500))
+        #expect(StateHTTP.duration("2s") == .seconds(2) && StateHTTP.duration("1m") == .seconds(60))
+        #expect(StateHTTP.duration("3") == .seconds(3))
+        #expect(StateHTTP.duration("2.5s") == .milliseconds(2_500) && StateHTTP.duration(" 5s ") == .seconds(5))
+        for bad in [
+            "1e300s", "1e300", "nan", "inf", "-1s", "+1s", "0", "", "s", "ms", "1e9m", "86400001ms", "0x10", "1.2.3s",
+            "١s",
+        ] {
+            #expect(StateHTTP.duration(bad) == nil, "\(bad)")
+        }
+        #expect(StateHTTP.duration("86400000ms") == .seconds(86_400), "a day is the longest")
     }
 
     @Test func eventsQueriesAndTheLog() async throws {
