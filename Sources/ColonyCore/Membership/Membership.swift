@@ -31,6 +31,8 @@ struct Membership: Sendable {
         var indirect = false
         var expectedNacks = 0
         var nacks = 0
+        /// The helpers asked to probe the target for us (their acks count too).
+        var helpers: [NodeID] = []
     }
 
     struct HelperProbe: Sendable {

@@ -55,6 +55,7 @@ extension NodeCore {
                     to: Peer(id: target, address: p.address), via: .stream))
         }
         p.indirect = true
+        p.helpers = helpers.map(\.id)
         p.expectedNacks = helpers.count
         membership.stats.indirectProbesSent += helpers.count
         membership.probe = p
@@ -95,6 +96,11 @@ extension NodeCore {
             return
         }
         if var p = membership.probe, p.seq == seq {
+            // Sequence numbers are guessable: only the target, or a helper we asked, closes it.
+            guard sender == p.target || p.helpers.contains(sender) else {
+                trust.stats.strayAcksRefused += 1
+                return
+            }
             // A direct answer from the target measures the round trip: place ourselves.
             if let c = coordinate, sender == p.target, attributed {
                 learnCoordinate(c, of: sender, rtt: (now - p.startedAt).inSeconds)
@@ -129,7 +135,7 @@ extension NodeCore {
 
     mutating func onNack(seq: UInt32, from sender: NodeID) {
         noteHelperAnswer(seq: seq, from: sender)
-        guard var p = membership.probe, p.seq == seq else { return }
+        guard var p = membership.probe, p.seq == seq, p.helpers.contains(sender) else { return }
         p.nacks += 1
         membership.stats.nacksReceived += 1
         membership.probe = p

@@ -210,6 +210,14 @@ public struct TrustStats: Sendable, Equatable {
     /// Packets refused at the inbound gate for a value no honest node sends (a counter at or
     /// past the protocol's ceiling, a coordinate that is not a finite number): `WireBounds`.
     public var outOfRange = 0
+    /// Anti-entropy requests that came as datagrams (exchanges run over streams only).
+    public var syncOverDatagramRefused = 0
+    /// Query answers not from the member they name, or not from its host.
+    public var misattributedAnswersRefused = 0
+    /// Acks of a probe from someone other than its target or a helper asked.
+    public var strayAcksRefused = 0
+    /// Queries not answered because their asker is not a member this node knows.
+    public var queriesFromStrangersUnanswered = 0
     /// Helpers that did not answer a ping-req.
     public var unansweredPingReqs = 0
     /// Alive claims and joins refused for a missing, invalid or expired certificate.

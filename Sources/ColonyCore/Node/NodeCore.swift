@@ -216,8 +216,20 @@ public struct NodeCore: Sendable {
         case .gossip:
             break
         case .sync(let sync):
+            // Exchanges run over streams only: a datagram's source is not checked by any
+            // handshake, and an answer can be many times its size (a spoofed 25-byte request
+            // made a node push 1.2 MB at a victim).
+            guard transport == .stream else {
+                trust.stats.syncOverDatagramRefused += 1
+                break
+            }
             onSync(sync, from: sender, &inbound)
         case .queryResponse(let r):
+            // An answer counts only from the member it names, from that member's host.
+            guard r.from == packet.from, attributable else {
+                trust.stats.misattributedAnswersRefused += 1
+                break
+            }
             onQueryResponse(r)
         case .hive(let h):
             onHive(h, from: sender, blame: inbound.sender)

@@ -30,6 +30,9 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         for d in dots { add(d) }
     }
 
+    /// Entries already sorted by strictly increasing origin (the wire decoder checks it).
+    init(canonical entries: [(origin: NodeID, counter: UInt64)]) { self.entries = entries }
+
     public static func == (a: VersionVector, b: VersionVector) -> Bool {
         a.entries.count == b.entries.count
             && zip(a.entries, b.entries).allSatisfy { $0.origin == $1.origin && $0.counter == $1.counter }
@@ -138,6 +141,13 @@ public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
         self.base = base
         self.cloud = []
         for c in cloud { add(c.dot, prev: c.prev) }
+    }
+
+    /// A context already in the form `add` keeps (the wire decoder checks it): the cloud sorted
+    /// by dot, each entry above its origin's base with its predecessor above the base too.
+    init(canonicalBase base: VersionVector, cloud: [CloudDot]) {
+        self.base = base
+        self.cloud = cloud
     }
 
     public var isEmpty: Bool { base.isEmpty && cloud.isEmpty }

@@ -136,8 +136,14 @@ extension NodeCore {
             onQueryResponse(r)
             return flush()
         }
+        // Answers go to the asking member's own address, never to one the query names: a
+        // query could otherwise make the swarm send bytes to any host and port.
+        guard let asker = table[q.id.origin]?.member, asker.status.isLive else {
+            trust.stats.queriesFromStrangersUnanswered += 1
+            return flush()
+        }
         let packet = Packet(from: me.id, message: .queryResponse(r))
-        let peer = Peer(id: q.id.origin, address: q.asker)
+        let peer = asker.peer
         out.append(
             .send(packet, to: peer, via: Wire.size(of: packet) <= settings.maxDatagramBytes ? .datagram : .stream))
         return flush()

@@ -16,6 +16,9 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidUTF8(offset: Int)
     case duplicateTag(offset: Int)
     case trailingBytes(count: Int)
+    /// A structure not in the one order honest encoders write (e.g. a causal context's entries
+    /// unsorted or repeated): decoding stays linear in the input by refusing it.
+    case notCanonical(field: String, offset: Int)
 
     public var description: String {
         switch self {
@@ -32,6 +35,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidUTF8(let o): "invalid UTF-8 at byte \(o)"
         case .duplicateTag(let o): "duplicate tag key at byte \(o)"
         case .trailingBytes(let n): "\(n) unexpected bytes after the packet"
+        case .notCanonical(let f, let o): "\(f) not in canonical order at byte \(o)"
         }
     }
 
@@ -47,6 +51,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidUTF8: "utf8"
         case .duplicateTag: "tags"
         case .trailingBytes: "trailing"
+        case .notCanonical: "order"
         }
     }
 }
@@ -209,20 +214,37 @@ struct WireReader {
         return b == 1
     }
 
+    /// A causal context in the one form `CausalContext` keeps (its encoder writes nothing
+    /// else): base entries by strictly increasing origin, cloud entries by strictly increasing
+    /// dot, each above its origin's base with a predecessor above it too (else it would have
+    /// folded). Anything else is refused, so decoding is linear in the input: a hostile frame
+    /// of millions of entries cannot make it quadratic.
     mutating func context() throws(WireError) -> CausalContext {
         let n = try count("context size", minBytes: 17)
-        var base = VersionVector()
+        var base: [(origin: NodeID, counter: UInt64)] = []
+        base.reserveCapacity(n)
         for _ in 0..<n {
+            let at = offset
             let origin = try nodeID()
-            base.add(Dot(origin: origin, counter: try varint()))
+            let counter = try varint()
+            if let last = base.last, !(last.origin < origin) { throw .notCanonical(field: "context base", offset: at) }
+            base.append((origin, counter))
         }
+        let vector = VersionVector(canonical: base)
         let m = try count("cloud size", minBytes: 18)
         var cloud: [CloudDot] = []
+        cloud.reserveCapacity(m)
         for _ in 0..<m {
+            let at = offset
             let d = try dot()
-            cloud.append(CloudDot(dot: d, prev: try varint()))
+            let c = CloudDot(dot: d, prev: try varint())
+            let floor = vector[d.origin]
+            guard cloud.last.map({ $0 < c }) ?? true, d.counter > floor, c.prev > floor else {
+                throw .notCanonical(field: "context cloud", offset: at)
+            }
+            cloud.append(c)
         }
-        return CausalContext(base: base, cloud: cloud)
+        return CausalContext(canonicalBase: vector, cloud: cloud)
     }
 
     mutating func record() throws(WireError) -> StateRecord {
