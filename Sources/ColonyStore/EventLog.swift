@@ -43,7 +43,7 @@ public struct LogEntry: Sendable, Equatable {
     public var record: LogRecord
 
     /// The update stored in `data` (a member, record or event), if it decodes.
-    public var update: Update? { try? Wire.decodeUpdate(record.data) }
+    package var update: Update? { try? Wire.decodeUpdate(record.data) }
 }
 
 /// The node's durable event log (docs/design.md §4, event sourcing): every change it observes,

@@ -106,7 +106,7 @@ public struct QueenClaim: Hashable, Sendable {
         self.signature = signature
     }
 
-    public var peer: Peer { Peer(id: queen, address: address) }
+    package var peer: Peer { Peer(id: queen, address: address) }
     public var dissolved: Bool { size == 0 }
 
     /// True if this claim supersedes `other` (same cell).

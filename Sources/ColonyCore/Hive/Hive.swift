@@ -54,7 +54,7 @@ public struct Hive: Sendable {
 
     // Nearness and identity as a voter.
     /// This node's network coordinate (Vivaldi), placed by direct round trips.
-    public internal(set) var vivaldi = VivaldiClient()
+    package internal(set) var vivaldi = VivaldiClient()
     /// The last coordinate each peer reported on an ack (looked up only).
     public internal(set) var peerCoordinates: [NodeID: Coordinate] = [:]
     var rng = Xoshiro256(seed: 0x417E)

@@ -79,7 +79,7 @@ public struct Member: Sendable, Hashable, CustomStringConvertible {
         incarnation != other.incarnation ? incarnation > other.incarnation : status.rank > other.status.rank
     }
 
-    public var peer: Peer { Peer(id: id, address: address) }
+    package var peer: Peer { Peer(id: id, address: address) }
 
     public var description: String { "\(name)(\(status)@\(incarnation))" }
 }

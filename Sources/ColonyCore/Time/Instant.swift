@@ -65,14 +65,14 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 
 extension Duration {
     /// The duration in seconds, as a floating-point number (for reports).
-    public var seconds: Double {
+    package var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
     /// The duration in whole nanoseconds (truncated toward zero; saturating for absurdly large
     /// values). The raw boundary: drivers, the wire and NIO's `TimeAmount` take nanoseconds.
     @inlinable
-    public var nanosecondsInt64: Int64 {
+    package var nanosecondsInt64: Int64 {
         let (seconds, attoseconds) = components
         let (mul, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }
@@ -81,21 +81,21 @@ extension Duration {
 
     /// Its whole nanoseconds in seconds: `Double(nanoseconds) / 1e9` (round trips, rates).
     @inlinable
-    public var inSeconds: Double { Double(nanosecondsInt64) / 1e9 }
+    package var inSeconds: Double { Double(nanosecondsInt64) / 1e9 }
 
     /// What accrues over it at `rate` a second: `rate · nanoseconds / 1e9`, in that order (token
     /// buckets refill by it).
     @inlinable
-    public func accrued(perSecond rate: Double) -> Double { rate * Double(nanosecondsInt64) / 1e9 }
+    package func accrued(perSecond rate: Double) -> Double { rate * Double(nanosecondsInt64) / 1e9 }
 
     /// Its whole milliseconds, truncated toward zero (what the wire carries for timeouts).
     @inlinable
-    public var wholeMilliseconds: Int64 { nanosecondsInt64 / 1_000_000 }
+    package var wholeMilliseconds: Int64 { nanosecondsInt64 / 1_000_000 }
 
     /// `self · factor` in whole nanoseconds: `Int64(Double(nanoseconds) · factor)`, truncated
     /// toward zero (fractions of a setting, such as a lease or a helper's share of a timeout).
     @inlinable
-    public func scaled(by factor: Double) -> Duration {
+    package func scaled(by factor: Double) -> Duration {
         .nanoseconds(Int64(Double(nanosecondsInt64) * factor))
     }
 }

@@ -87,7 +87,7 @@ public struct Eviction: Hashable, Sendable {
     /// In force at wall time `ms`.
     public func inForce(atMs ms: UInt64) -> Bool { !lifted && ms < expiresMs }
 
-    public var encoded: [UInt8] {
+    package var encoded: [UInt8] {
         var out: [UInt8] = []
         out.nodeID(id)
         out.nodeID(issuer)
@@ -113,7 +113,7 @@ public struct Eviction: Hashable, Sendable {
         return out
     }
 
-    public init(decoding bytes: [UInt8]) throws(WireError) {
+    package init(decoding bytes: [UInt8]) throws(WireError) {
         var r = WireReader(bytes)
         let id = try r.nodeID()
         let issuer = try r.nodeID()
