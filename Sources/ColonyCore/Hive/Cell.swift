@@ -110,5 +110,5 @@ public struct QueenClaim: Hashable, Sendable {
     public var dissolved: Bool { size == 0 }
 
     /// True if this claim supersedes `other` (same cell).
-    public func supersedes(_ other: QueenClaim) -> Bool { (term, serial) > (other.term, other.serial) }
+    package func supersedes(_ other: QueenClaim) -> Bool { (term, serial) > (other.term, other.serial) }
 }

@@ -21,7 +21,7 @@ public struct StateRecord: Hashable, Sendable {
     }
 
     /// Bytes this record costs against the size budgets: key, value and metadata.
-    public var footprint: Int { key.utf8.count + (value?.count ?? 0) + 48 + 24 * context.count }
+    package var footprint: Int { key.utf8.count + (value?.count ?? 0) + 48 + 24 * context.count }
 
     public var isTombstone: Bool { value == nil }
 

@@ -46,17 +46,17 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Raw boundary: `self` moved by `ns` nanoseconds (for drivers; the core adds a `Duration`).
     @inlinable
-    public func advanced(byNanoseconds ns: Int64) -> Instant { Instant(nanoseconds: nanoseconds &+ ns) }
+    package func advanced(byNanoseconds ns: Int64) -> Instant { Instant(nanoseconds: nanoseconds &+ ns) }
 
     /// Raw boundary: elapsed nanoseconds from `earlier` to `self` (negative if `earlier` is
     /// later; for drivers, the core subtracts instants).
     @inlinable
-    public func nanoseconds(since earlier: Instant) -> Int64 { nanoseconds &- earlier.nanoseconds }
+    package func nanoseconds(since earlier: Instant) -> Int64 { nanoseconds &- earlier.nanoseconds }
 
     /// The index of the window of `length` that holds `self`, counted from the origin
     /// (truncated toward zero): instants in one window share it.
     @inlinable
-    public func window(of length: Duration) -> Int64 { nanoseconds / length.nanosecondsInt64 }
+    package func window(of length: Duration) -> Int64 { nanoseconds / length.nanosecondsInt64 }
 
     public var milliseconds: Double { Double(nanoseconds) / 1_000_000 }
 
