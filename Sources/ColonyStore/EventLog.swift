@@ -52,7 +52,7 @@ public struct LogEntry: Sendable, Equatable {
 ///
 /// Appends are group-committed on one background queue: entries that arrive while a commit
 /// is running go together in the next transaction, so a burst costs one fsync, not one each.
-public final class EventLog: Sendable {
+package final class EventLog: Sendable {
     let db: DatabaseQueue
     let queue = DispatchQueue(label: "colony.eventlog")
     private let pending = Mutex<Pending>(Pending())
