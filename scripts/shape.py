@@ -27,7 +27,7 @@ for f in files:
                     problems.append(f'{f}:{i + 1}: function of {j - i + 1} lines (max 80): {name}')
                 break
 core = open('Sources/ColonyCore/Node/NodeCore.swift').read()
-body = core[core.index('public struct NodeCore'):]
+body = core[re.search(r'(public |package )?struct NodeCore\b', core).start():]
 depth, stored = 0, []
 for l in body.split('\n')[1:]:
     if depth == 0 and re.match(r'\s+(public |package )?(internal\(set\) |private\(set\) )?(var|let) \w+', l) \

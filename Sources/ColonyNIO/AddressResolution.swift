@@ -54,17 +54,17 @@ extension Address {
     }
 
     /// True when `host` is an IPv4 or IPv6 literal.
-    public var isIPLiteral: Bool { (try? SocketAddress(ipAddress: host, port: Int(port))) != nil }
+    package var isIPLiteral: Bool { (try? SocketAddress(ipAddress: host, port: Int(port))) != nil }
 
     /// True for 127.0.0.0/8, ::1 and `localhost`: reachable from this machine only.
-    public var isLoopback: Bool {
+    package var isLoopback: Bool {
         if host == "localhost" || host == "::1" { return true }
         let parts = host.split(separator: ".")
         return parts.count == 4 && parts[0] == "127" && isIPLiteral
     }
 
     /// Every address a name resolves to (IPv4 and IPv6), or the literal itself.
-    public func resolved() throws(AddressError) -> [Address] {
+    package func resolved() throws(AddressError) -> [Address] {
         if isIPLiteral { return [self] }
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)

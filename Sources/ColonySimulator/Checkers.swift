@@ -19,16 +19,16 @@ struct CheckerState {
 // the simulator knows to be true.
 
 extension Simulator {
-    public var violations: [String] { checks.violations }
+    package var violations: [String] { checks.violations }
     /// Healthy members (up when declared) declared dead by anyone, by index, once each.
-    public var falselyDeclaredDead: Set<Int> { checks.falselyDeclaredDead }
+    package var falselyDeclaredDead: Set<Int> { checks.falselyDeclaredDead }
     /// Who became queen of each (cell, term).
-    public var queensByTerm: [CellID: [UInt64: Int]] { checks.queensByTerm }
+    package var queensByTerm: [CellID: [UInt64: Int]] { checks.queensByTerm }
     /// Violations of the hive's safety (docs/design.md §5): two queens of a cell in one term, or
     /// two lease holders of a cell at once.
-    public var safetyViolations: Int { checks.safetyViolations }
+    package var safetyViolations: Int { checks.safetyViolations }
 
-    public func violation(_ text: String) {
+    package func violation(_ text: String) {
         if checks.violations.count < 100 {
             checks.violations.append("t=\(Double(now) / 1e6)ms: \(text)")
         }
@@ -111,7 +111,7 @@ extension Simulator {
 
     /// Every up node sees exactly the up nodes alive, and each of `expectedGone` as dead or
     /// left (or forgotten). O(N²) in the worst case; counts are checked first.
-    public func isConverged(expectedGone: Set<Int> = []) -> Bool {
+    package func isConverged(expectedGone: Set<Int> = []) -> Bool {
         let up = upNodes
         for i in up {
             guard let core = nodes[i].core else { return false }

@@ -17,7 +17,7 @@ struct FaultState {
 
 /// The share of packets a host loses on its way out and on its way in, on top of the
 /// network's loss.
-public struct HostLoss: Sendable, Equatable {
+package struct HostLoss: Sendable, Equatable {
     public var inbound: Double
     public var outbound: Double
 
@@ -40,32 +40,32 @@ extension Simulator {
     }
 
     /// True while no fault is active: then no up, reachable member may be declared dead.
-    public var strict: Bool {
+    package var strict: Bool {
         get { faults.strict }
         set { faults.strict = newValue }
     }
 
-    public var partitioned: Bool { faults.partitioned }
+    package var partitioned: Bool { faults.partitioned }
 
     /// Node pairs whose direct path is broken both ways (flaky links: indirect probing
     /// routes around them). Keys are `min << 32 | max`.
-    public var brokenLinks: Set<UInt64> {
+    package var brokenLinks: Set<UInt64> {
         get { faults.brokenLinks }
         set { faults.brokenLinks = newValue }
     }
 
     /// How many nodes misbehave (the abuse scenario's offenders).
-    public var misbehaving: Int { faults.misbehaving }
+    package var misbehaving: Int { faults.misbehaving }
 
     /// `strict`, and no fault the simulator injects is active: broken links and misbehaving
     /// nodes are faults too (a death verdict then counts as a false positive, not a
     /// violated invariant).
-    public var faultFree: Bool {
+    package var faultFree: Bool {
         faults.strict && faults.brokenLinks.isEmpty && faults.misbehaving == 0 && faults.hostLoss.isEmpty
     }
 
     /// Node `i` loses this share of what it sends and receives from now on (`.none`: clean).
-    public func setHostLoss(_ i: Int, _ loss: HostLoss) {
+    package func setHostLoss(_ i: Int, _ loss: HostLoss) {
         if faults.hostLoss.isEmpty {
             guard loss != .none else { return }
             faults.hostLoss = Array(repeating: .none, count: nodes.count)
@@ -75,7 +75,7 @@ extension Simulator {
     }
 
     /// Crash node `i`: it stops at once, losing all volatile state (not what it persisted).
-    public func crash(_ i: Int, kind: CrashKind = .host) {
+    package func crash(_ i: Int, kind: CrashKind = .host) {
         guard nodes[i].isUp else { return }
         nodes[i].refusesStreams = kind == .process
         nodes[i].isUp = false
@@ -87,26 +87,26 @@ extension Simulator {
 
     /// Stall node `i` for `nanoseconds`: nothing it would do happens until then; packets for
     /// it wait (as in a socket buffer) and its timers fire late.
-    public func pause(_ i: Int, forNanoseconds ns: Int64) {
+    package func pause(_ i: Int, forNanoseconds ns: Int64) {
         guard nodes[i].isUp else { return }
         lastPauseStart[i] = now
         nodes[i].pausedUntil = max(nodes[i].pausedUntil, now + ns)
     }
 
     /// Put nodes into partition groups; packets cross groups only when `group` is equal.
-    public func partition(_ groups: [UInt8]) {
+    package func partition(_ groups: [UInt8]) {
         precondition(groups.count == nodes.count)
         for i in nodes.indices { nodes[i].group = groups[i] }
         faults.partitioned = true
     }
 
-    public func heal() {
+    package func heal() {
         for i in nodes.indices { nodes[i].group = 0 }
         faults.partitioned = false
     }
 
     /// Make node `i` honest or one of the offenders (Misbehaviour.swift).
-    public func setBehaviour(_ i: Int, _ b: Behaviour) {
+    package func setBehaviour(_ i: Int, _ b: Behaviour) {
         if nodes[i].behaviour == .honest && b != .honest { faults.misbehaving += 1 }
         if nodes[i].behaviour != .honest && b == .honest { faults.misbehaving -= 1 }
         nodes[i].behaviour = b

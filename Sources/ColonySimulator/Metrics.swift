@@ -26,7 +26,7 @@ public struct Distribution: Sendable, Equatable {
     }
 }
 
-public enum ProcessMemory {
+package enum ProcessMemory {
     /// Peak resident set size of this process (VmHWM), in bytes; 0 where unknown.
     public static func peakBytes() -> Int { field("VmHWM:") }
 
@@ -83,16 +83,16 @@ struct Traffic {
 // MARK: The simulator's measures
 
 extension Simulator {
-    public var messagesByKind: [Int] { traffic.messagesByKind }
-    public var bytesByKind: [Int] { traffic.bytesByKind }
+    package var messagesByKind: [Int] { traffic.messagesByKind }
+    package var bytesByKind: [Int] { traffic.bytesByKind }
     /// Broadcast payloads (records, events, queries) sent, in any packet: the numerator of
     /// relative message redundancy.
-    public var payloadsSent: Int { traffic.payloadsSent }
-    public var totalBytesSent: Int { nodes.reduce(0) { $0 + $1.bytesSent } }
-    public var totalMessagesSent: Int { nodes.reduce(0) { $0 + $1.messagesSent } }
+    package var payloadsSent: Int { traffic.payloadsSent }
+    package var totalBytesSent: Int { nodes.reduce(0) { $0 + $1.bytesSent } }
+    package var totalMessagesSent: Int { nodes.reduce(0) { $0 + $1.messagesSent } }
 
     /// Relative error of the coordinates' RTT estimates over `pairs` random pairs of up nodes.
-    public func coordinateError(pairs: Int, rng: inout Xoshiro256) -> Distribution? {
+    package func coordinateError(pairs: Int, rng: inout Xoshiro256) -> Distribution? {
         let up = upNodes
         guard up.count > 1, pairs > 0 else { return nil }
         var errors: [Double] = []

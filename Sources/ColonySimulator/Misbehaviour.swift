@@ -1,7 +1,7 @@
 import ColonyCore
 
 /// How a simulated node behaves.
-public enum Behaviour: String, Sendable, CaseIterable {
+package enum Behaviour: String, Sendable, CaseIterable {
     case honest
     /// Sends far more packets than any honest member (valid ones: only the rate shows it).
     case flooder

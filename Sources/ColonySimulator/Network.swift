@@ -3,7 +3,7 @@ import ColonyCore
 /// The modelled network: per-link latency from synthetic positions plus jitter, loss,
 /// duplication, reordering and partitions. Streams (TCP) are reliable but slower (handshake
 /// and bandwidth) and fail across partitions or to dead hosts.
-public struct NetworkModel: Sendable {
+package struct NetworkModel: Sendable {
     /// One-way latency floor, nanoseconds.
     public var baseLatencyNs: Int64
     /// Extra one-way latency across the whole plane (positions lie in the unit square).
@@ -56,7 +56,7 @@ extension Simulator {
     }
 
     /// The node with this id (ids carry their index in `high`).
-    public func index(of id: NodeID) -> Int? {
+    package func index(of id: NodeID) -> Int? {
         let i = Int(truncatingIfNeeded: id.high)
         return i >= 0 && i < nodes.count && nodes[i].id == id ? i : nil
     }
@@ -129,7 +129,7 @@ extension Simulator {
 
     /// Send a packet from node `i` as if its core had (offenders' traffic). Goes through the
     /// same modelled network.
-    public func inject(_ packet: Packet, from i: Int, to j: Int, via: Transport = .datagram) {
+    package func inject(_ packet: Packet, from i: Int, to j: Int, via: Transport = .datagram) {
         guard nodes[i].isUp else { return }
         injecting = true
         defer { injecting = false }
@@ -137,7 +137,7 @@ extension Simulator {
     }
 
     /// The true round trip between two nodes (no jitter), seconds.
-    public func trueRTT(_ a: Int, _ b: Int) -> Double {
+    package func trueRTT(_ a: Int, _ b: Int) -> Double {
         2 * Double(network.linkLatency(nodes[a].position, nodes[b].position)) / 1e9
     }
 }

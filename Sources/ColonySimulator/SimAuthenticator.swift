@@ -4,7 +4,7 @@ import ColonyCore
 /// "public key" names the node id; the verifier recomputes with the origin's secret, which
 /// only the simulator knows. A forger signs with its own secret, so its signatures for
 /// anyone else fail — unforgeability, modelled, at a fraction of Ed25519's cost.
-public struct SimAuthenticator: Authenticator {
+package struct SimAuthenticator: Authenticator {
     public let id: NodeID
     let swarmSecret: UInt64
 

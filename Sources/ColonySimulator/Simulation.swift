@@ -64,13 +64,13 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
 
 extension ScenarioKind {
     /// Scenarios of the hive (cells form unless `--no-hive`).
-    public var isHive: Bool {
+    package var isHive: Bool {
         self == .hive || self == .queenLoss || self == .split || self == .hiveSafety || self == .evict
     }
 
     /// Scenarios of one faulty host in a healthy swarm, as the real-network harness runs
     /// them (scripts/netharness.py); the hive is on, as in a default agent, unless `--no-hive`.
-    public var isHostFault: Bool {
+    package var isHostFault: Bool {
         self == .loss || self == .gray || self == .oneway || self == .flipflop || self == .stall || self == .kill
     }
 }

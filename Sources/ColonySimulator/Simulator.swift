@@ -14,7 +14,7 @@ import ColonyCore
 /// holds the invariants (membership, the hive's safety, the state oracle); Metrics.swift
 /// counts traffic. The scenarios drive it (Simulation.swift) with workloads (Workloads.swift).
 public final class Simulator {
-    public struct Node {
+    package struct Node {
         public let id: NodeID
         public let address: Address
         public let position: SIMD2<Double>
@@ -54,25 +54,25 @@ public final class Simulator {
         case action(Int)
     }
 
-    public let seed: UInt64
-    public let settings: Settings
-    public var network: NetworkModel
-    public internal(set) var nodes: [Node] = []
-    public private(set) var now: Int64 = 0
-    public private(set) var steps = 0
-    public private(set) var traceHash: UInt64 = 0xCBF2_9CE4_8422_2325
+    package let seed: UInt64
+    package let settings: Settings
+    package var network: NetworkModel
+    package internal(set) var nodes: [Node] = []
+    package private(set) var now: Int64 = 0
+    package private(set) var steps = 0
+    package private(set) var traceHash: UInt64 = 0xCBF2_9CE4_8422_2325
 
     /// Called for every event a node emits, after the invariant checks.
-    public var onEvent: ((Simulator, Int, Event) -> Void)?
+    package var onEvent: ((Simulator, Int, Event) -> Void)?
     /// Called for every send, with the sender, the receiver (if known) and the packet.
-    public var onSend: ((Simulator, Int, Packet) -> Void)?
+    package var onSend: ((Simulator, Int, Packet) -> Void)?
     /// Called for every packet delivered, before the receiver handles it (the flag: sent by
     /// `inject`, not by the sender's core).
-    public var onDeliver: ((Simulator, Int, Int, Packet, Bool) -> Void)?
+    package var onDeliver: ((Simulator, Int, Int, Packet, Bool) -> Void)?
     /// Wall-clock origin handed to nodes (ms since the epoch at virtual time 0).
-    public var wallEpochMs: Int64 = 1_750_000_000_000
+    package var wallEpochMs: Int64 = 1_750_000_000_000
     /// Sign and verify with `SimAuthenticator` (the abuse scenario).
-    public var authenticate = false
+    package var authenticate = false
 
     var queue = EventQueue<Payload>()
     /// The network's rolls, and the nodes' positions and skews as they are added.
@@ -88,10 +88,10 @@ public final class Simulator {
     /// two on real agents, and under 10 % loss real cells changed queens every few seconds
     /// while simulated ones never did (issue 17). Drawn from its own stream, so the
     /// network's rolls stay as they were.
-    public var timerLatenessMax: Int64 = 0
+    package var timerLatenessMax: Int64 = 0
     var timerRng: Xoshiro256
     /// Print every death verdict with the pauses around it (debugging false positives).
-    public var debugDeaths = false
+    package var debugDeaths = false
     lazy var lastPauseStart = [Int64](repeating: -1, count: nodes.count)
     /// The faults in force (Faults.swift).
     var faults = FaultState()
@@ -100,19 +100,19 @@ public final class Simulator {
     /// The invariants' state (Checkers.swift).
     var checks = CheckerState()
     /// Ground truth about writes, checked on every state change.
-    public let oracle = StateOracle()
+    package let oracle = StateOracle()
     /// What was sent (Metrics.swift).
     var traffic = Traffic()
     /// The sender of the packet being delivered (nil outside deliveries).
-    public private(set) var deliveringFrom: Int?
+    package private(set) var deliveringFrom: Int?
 
     /// The most a node's clock rate differs from true time (0.01: ±1%), drawn per node as it
     /// is added. Real quartz drifts ~50 ppm; the hive's lease margin (`leaseFraction`)
     /// must cover it. Its own generator, so runs without drift replay as before.
-    public var clockDrift: Double = 0
+    package var clockDrift: Double = 0
     var driftRng: Xoshiro256
 
-    public init(seed: UInt64, settings: Settings, network: NetworkModel) {
+    package init(seed: UInt64, settings: Settings, network: NetworkModel) {
         precondition(settings.indirectChecks >= 0)
         self.driftRng = Xoshiro256(seed: seed ^ 0xD81F_7C10_C4)
         self.seed = seed
@@ -126,7 +126,7 @@ public final class Simulator {
 
     /// Add `count` nodes (not yet running). Ids and positions come from the seed.
     @discardableResult
-    public func addNodes(_ count: Int) -> Range<Int> {
+    package func addNodes(_ count: Int) -> Range<Int> {
         let start = nodes.count
         nodes.reserveCapacity(start + count)
         if !faults.hostLoss.isEmpty { faults.hostLoss += Array(repeating: .none, count: count) }
@@ -143,13 +143,13 @@ public final class Simulator {
         return start..<(start + count)
     }
 
-    public func member(for i: Int, incarnation: UInt64 = 1) -> Member {
+    package func member(for i: Int, incarnation: UInt64 = 1) -> Member {
         Member(id: nodes[i].id, name: "node-\(i)", address: nodes[i].address, incarnation: incarnation)
     }
 
     /// A table in which the given nodes are all alive: the state of a converged swarm,
     /// built once and shared by every node (persistent structure).
-    public func convergedTable(_ range: Range<Int>) -> MemberTable {
+    package func convergedTable(_ range: Range<Int>) -> MemberTable {
         var t = MemberTable()
         for i in range { t.upsert(member(for: i), at: .zero) }
         return t
@@ -157,7 +157,7 @@ public final class Simulator {
 
     /// Start node `i` now. With `known`, it starts already knowing the swarm; otherwise it
     /// knows only itself. A restart resumes with an incarnation above what it persisted.
-    public func start(_ i: Int, known: MemberTable? = nil) {
+    package func start(_ i: Int, known: MemberTable? = nil) {
         precondition(!nodes[i].isUp, "node \(i) is already up")
         let resumes = nodes[i].restarts > 0 || nodes[i].persistedIncarnation > 0
         let incarnation = max(1, nodes[i].persistedIncarnation + (resumes ? 1 : 0))
@@ -180,7 +180,7 @@ public final class Simulator {
 
     // MARK: Commands
 
-    public func join(_ i: Int, seeds: [Int]) {
+    package func join(_ i: Int, seeds: [Int]) {
         let addresses = seeds.map { nodes[$0].address }
         command(i) { core, now in core.join(seeds: addresses, now: now) }
     }
@@ -190,7 +190,7 @@ public final class Simulator {
     /// writes blind). The oracle learns what the write really saw. Returns the acknowledged
     /// record.
     @discardableResult
-    public func put(_ i: Int, key: String, value: [UInt8]?, read: ReadResult? = nil) -> StateRecord? {
+    package func put(_ i: Int, key: String, value: [UInt8]?, read: ReadResult? = nil) -> StateRecord? {
         guard nodes[i].isUp, nodes[i].core != nil else { return nil }
         let seeing = read?.siblings ?? nodes[i].core!.state.read(key).siblings
         let (result, effects) = nodes[i].core!.put(
@@ -206,14 +206,14 @@ public final class Simulator {
 
     /// Send a user event from node `i`.
     @discardableResult
-    public func event(_ i: Int, name: String, payload: [UInt8]) -> UserEvent? {
+    package func event(_ i: Int, name: String, payload: [UInt8]) -> UserEvent? {
         guard nodes[i].isUp, nodes[i].core != nil else { return nil }
         let (result, effects) = nodes[i].core!.event(name, payload: payload, now: clock(i))
         apply(effects, node: i)
         return try? result.get()
     }
 
-    public func leave(_ i: Int) {
+    package func leave(_ i: Int) {
         command(i) { core, now in core.leave(now: now) }
     }
 
@@ -225,13 +225,13 @@ public final class Simulator {
 
     // MARK: Clocks
 
-    public var instant: Instant { Instant(nanoseconds: now) }
+    package var instant: Instant { Instant(nanoseconds: now) }
 
     /// This node's wall clock now (ms since the epoch), skew included.
-    public func wallMs(_ i: Int) -> UInt64 { UInt64(wallEpochMs + now / 1_000_000 + nodes[i].clockSkewMs) }
+    package func wallMs(_ i: Int) -> UInt64 { UInt64(wallEpochMs + now / 1_000_000 + nodes[i].clockSkewMs) }
 
     /// Node `i`'s monotonic clock now (its rate applied to true time).
-    public func clock(_ i: Int) -> Instant {
+    package func clock(_ i: Int) -> Instant {
         nodes[i].clockRate == 1
             ? instant : Instant(nanoseconds: Int64((Double(now) * nodes[i].clockRate).rounded(.down)))
     }
@@ -245,13 +245,13 @@ public final class Simulator {
     // MARK: Running
 
     /// Run `body` at virtual time `at` (nanoseconds).
-    public func schedule(at time: Int64, _ body: @escaping (Simulator) -> Void) {
+    package func schedule(at time: Int64, _ body: @escaping (Simulator) -> Void) {
         actions.append(body)
         queue.push(.action(actions.count - 1), at: max(time, now))
     }
 
     /// Process events until `time`, or until `stop` says so (checked after each step).
-    public func run(until time: Int64, stop: (Simulator) -> Bool = { _ in false }) {
+    package func run(until time: Int64, stop: (Simulator) -> Bool = { _ in false }) {
         while let next = queue.nextTime, next <= time {
             step()
             if stop(self) { return }
@@ -375,5 +375,5 @@ public final class Simulator {
 
     // MARK: Observations
 
-    public var upNodes: [Int] { nodes.indices.filter { nodes[$0].isUp } }
+    package var upNodes: [Int] { nodes.indices.filter { nodes[$0].isUp } }
 }

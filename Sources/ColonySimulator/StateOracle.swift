@@ -7,7 +7,7 @@ import ColonyCore
 /// it; a write missing everywhere that no held write has in its past is lost; two siblings
 /// one of which is in the other's past are a false conflict. These are judged against what
 /// happened, not against the contexts the nodes carry, so a bug that forges coverage shows.
-public final class StateOracle {
+package final class StateOracle {
     /// dot → the dots in its causal past.
     public private(set) var past: [Dot: Set<Dot>] = [:]
     /// Acknowledged writes in order.

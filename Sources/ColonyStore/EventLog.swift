@@ -43,7 +43,7 @@ public struct LogEntry: Sendable, Equatable {
     public var record: LogRecord
 
     /// The update stored in `data` (a member, record or event), if it decodes.
-    public var update: Update? { try? Wire.decodeUpdate(record.data) }
+    package var update: Update? { try? Wire.decodeUpdate(record.data) }
 }
 
 /// The node's durable event log (docs/design.md §4, event sourcing): every change it observes,
@@ -52,7 +52,7 @@ public struct LogEntry: Sendable, Equatable {
 ///
 /// Appends are group-committed on one background queue: entries that arrive while a commit
 /// is running go together in the next transaction, so a burst costs one fsync, not one each.
-public final class EventLog: Sendable {
+package final class EventLog: Sendable {
     let db: DatabaseQueue
     let queue = DispatchQueue(label: "colony.eventlog")
     private let pending = Mutex<Pending>(Pending())

@@ -4,7 +4,7 @@ extension LogRecord {
     /// The event-log entries for what the core asked to make durable: every driver appends
     /// exactly these (from `.persist` effects only), so a node's log never depends on the
     /// events it emits. An incarnation is kept in the store, not the log: no entry.
-    public static func entries(for persisted: Persisted, atMs: Int64) -> [LogRecord] {
+    package static func entries(for persisted: Persisted, atMs: Int64) -> [LogRecord] {
         switch persisted {
         case .incarnation:
             return []

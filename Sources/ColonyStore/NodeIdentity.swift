@@ -5,7 +5,7 @@ import Foundation
 
 /// A node's durable identity: an Ed25519 key pair, and the node id derived from the public
 /// key (the first 128 bits of its SHA-256), so an id cannot be claimed without the key.
-public struct NodeIdentity: Sendable {
+package struct NodeIdentity: Sendable {
     public let privateKey: Curve25519.Signing.PrivateKey
     public var publicKey: Curve25519.Signing.PublicKey { privateKey.publicKey }
     /// The 32-byte Ed25519 public key.

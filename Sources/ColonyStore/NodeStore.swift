@@ -18,7 +18,7 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A peer this node knew, kept so a restarted node can rejoin without seeds.
-public struct KnownPeer: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
+package struct KnownPeer: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "known_peer"
     public var id: String
     public var name: String
@@ -39,7 +39,7 @@ public struct KnownPeer: Sendable, Equatable, Codable, FetchableRecord, Persista
 
 /// The node's data directory: `colony.sqlite` (WAL, synchronous FULL) holding its identity,
 /// its incarnation and the peers it last knew. Schema changes go through migrations.
-public final class NodeStore: Sendable {
+package final class NodeStore: Sendable {
     public let directory: String
     let db: DatabaseQueue
 

@@ -4,7 +4,7 @@ import Foundation
 
 /// The real `Authenticator`: Ed25519 (swift-crypto). A node id is the first 128 bits of the
 /// SHA-256 of the public key, so only the key's holder can sign for the id.
-public struct Ed25519Authenticator: Authenticator {
+package struct Ed25519Authenticator: Authenticator {
     let privateKey: Curve25519.Signing.PrivateKey
     public let publicKey: [UInt8]
 

@@ -12,7 +12,7 @@ import HeapModule
 /// by the first byte (`WireNamespace(first:)`). The time lets a receiver refuse stale packets,
 /// and the nonce, kept in a `ReplayGuard` for as long as the time is acceptable, refuses a
 /// packet seen before.
-public enum Envelope {
+package enum Envelope {
     /// The first byte of a sealed packet.
     public static let marker: UInt8 = WireNamespace.sealed.rawValue
     public static let headerBytes = 1 + 8 + 12
@@ -126,7 +126,7 @@ public enum Envelope {
 /// forgotten and every packet no newer than it is refused from then on, so a forgotten nonce
 /// still cannot be replayed. Evicting by time (not arrival) keeps the floor at the oldest
 /// time held, so a peer whose clock runs ahead cannot push it past honest packets.
-public struct ReplayGuard: Sendable {
+package struct ReplayGuard: Sendable {
     public let windowMs: UInt64
     public let capacity: Int
     struct Entry: Comparable, Sendable {

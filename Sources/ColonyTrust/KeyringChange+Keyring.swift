@@ -37,7 +37,7 @@ extension Keyring {
 
 extension KeyringError {
     /// The core's refusal to start a swarm-wide change, as the keyring's error.
-    public init(_ refusal: KeyringChangeRefusal) {
+    package init(_ refusal: KeyringChangeRefusal) {
         switch refusal {
         case .noKeyring: self = .noKeyring
         case .notSealing: self = .notSealing

@@ -13,7 +13,7 @@ import Foundation
 /// (HKDF-SHA256) from the two X25519 keys, all signed with its Ed25519 key. The requester
 /// checks the responder's certificate and signature before installing anything: nobody
 /// without a certificate can hand it a keyring, or get one.
-public enum KeyringRecovery {
+package enum KeyringRecovery {
     struct RequestBody: Codable {
         var certificate: CertificateFile
         var ephemeral: String

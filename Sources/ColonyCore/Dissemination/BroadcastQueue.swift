@@ -7,7 +7,7 @@
 ///
 /// Entries sit in levels by transmit count, each level ordered by insertion, so taking `k`
 /// entries costs O(k log q) rather than a sort of the whole queue per packet.
-public struct BroadcastQueue: Sendable {
+package struct BroadcastQueue: Sendable {
     public struct Entry: Sendable, Equatable {
         public var update: Update
         public var bytes: Int

@@ -106,9 +106,9 @@ public struct QueenClaim: Hashable, Sendable {
         self.signature = signature
     }
 
-    public var peer: Peer { Peer(id: queen, address: address) }
+    package var peer: Peer { Peer(id: queen, address: address) }
     public var dissolved: Bool { size == 0 }
 
     /// True if this claim supersedes `other` (same cell).
-    public func supersedes(_ other: QueenClaim) -> Bool { (term, serial) > (other.term, other.serial) }
+    package func supersedes(_ other: QueenClaim) -> Bool { (term, serial) > (other.term, other.serial) }
 }

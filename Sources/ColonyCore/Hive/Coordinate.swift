@@ -56,7 +56,7 @@ public struct VivaldiSettings: Sendable, Hashable {
 
 /// One node's Vivaldi state: its coordinate, the recent RTTs per peer (a median filter) and
 /// the adjustment window.
-public struct VivaldiClient: Sendable {
+package struct VivaldiClient: Sendable {
     public private(set) var coordinate = Coordinate()
     public let settings: VivaldiSettings
     var samples: [NodeID: [Double]] = [:]

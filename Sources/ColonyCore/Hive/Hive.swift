@@ -54,18 +54,18 @@ public struct Hive: Sendable {
 
     // Nearness and identity as a voter.
     /// This node's network coordinate (Vivaldi), placed by direct round trips.
-    public internal(set) var vivaldi = VivaldiClient()
+    package internal(set) var vivaldi = VivaldiClient()
     /// The last coordinate each peer reported on an ack (looked up only).
     public internal(set) var peerCoordinates: [NodeID: Coordinate] = [:]
     var rng = Xoshiro256(seed: 0x417E)
     /// The vote this run cast last, per cell it belonged to (kept after leaving the cell).
     var lastVotes: [CellID: (term: UInt64, candidate: NodeID)] = [:]
     /// The incarnation this process started with: its identity as a voter (Cell.swift).
-    public internal(set) var boot: UInt64 = 0
+    package internal(set) var boot: UInt64 = 0
     /// When this process started (uptime, for hive eligibility).
     var bootedAt: Instant = .zero
 
-    public init() {}
+    package init() {}
 
     /// A randomised election timeout in [min, max), whole nanoseconds (Raft §5.2: split votes
     /// are rare).

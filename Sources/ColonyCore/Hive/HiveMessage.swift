@@ -1,5 +1,5 @@
 /// The election, lease and roster protocol of a cell.
-public enum HiveMessage: Sendable, Equatable {
+package enum HiveMessage: Sendable, Equatable {
     /// Would you vote for me in `term` (not yet mine)? Changes nothing at the voter.
     case preVote(cell: CellID, term: UInt64, version: RosterVersion, boot: UInt64)
     case preVoteReply(cell: CellID, term: UInt64, granted: Bool)

@@ -83,11 +83,11 @@ public struct HiveSettings: Sendable, Hashable {
 
     /// The size under which a cell merges: `cellLowWater`, but never above a quarter of
     /// `cellHighWater` (the halves of a split must stay clear of it).
-    public var lowWaterMark: Int { min(cellLowWater, cellHighWater / 4) }
+    package var lowWaterMark: Int { min(cellLowWater, cellHighWater / 4) }
 
     /// The lease after a majority-acknowledged round: `leaseFraction` of `electionTimeoutMin`,
     /// in whole nanoseconds.
-    public var lease: Duration { electionTimeoutMin.scaled(by: leaseFraction) }
+    package var lease: Duration { electionTimeoutMin.scaled(by: leaseFraction) }
 
     /// For the WAN profile: a few WAN round trips per heartbeat.
     public static var wan: HiveSettings {

@@ -111,7 +111,7 @@ extension Hive {
     public var queen: NodeID? { standing.seat?.queen }
     public var roster: Roster? { standing.seat?.roster }
     /// Queen only: until when she holds the lease (nil: none yet, or not a queen).
-    public var leaseUntil: Instant? {
+    package var leaseUntil: Instant? {
         guard case .seated(_, .queen(let reign)) = standing else { return nil }
         return reign.leaseUntil
     }

@@ -15,7 +15,7 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A peer to send to: its address, and its id when known (a seed is known by address only).
-public struct Peer: Hashable, Sendable, CustomStringConvertible {
+package struct Peer: Hashable, Sendable, CustomStringConvertible {
     public var id: NodeID?
     public var address: Address
 

@@ -10,7 +10,7 @@ public enum MemberStatus: UInt8, Sendable, Hashable, CaseIterable, CustomStringC
 
     /// Precedence at equal incarnation.
     @inlinable
-    public var rank: UInt8 { rawValue }
+    package var rank: UInt8 { rawValue }
 
     /// Alive or suspect: still a member we probe and gossip to.
     @inlinable
@@ -75,11 +75,11 @@ public struct Member: Sendable, Hashable, CustomStringConvertible {
     /// True if `self` is newer news than `other` about the same member: a higher incarnation,
     /// or the same incarnation with a stronger status.
     @inlinable
-    public func supersedes(_ other: Member) -> Bool {
+    package func supersedes(_ other: Member) -> Bool {
         incarnation != other.incarnation ? incarnation > other.incarnation : status.rank > other.status.rank
     }
 
-    public var peer: Peer { Peer(id: id, address: address) }
+    package var peer: Peer { Peer(id: id, address: address) }
 
     public var description: String { "\(name)(\(status)@\(incarnation))" }
 }

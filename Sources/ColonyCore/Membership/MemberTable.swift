@@ -7,7 +7,7 @@ import HashTreeCollections
 /// and each node's later changes copy only the O(log N) path they touch (docs/design.md §2).
 /// Beside the trie it keeps O(1) counters and the digest buckets used by anti-entropy, all
 /// updated incrementally on every write, so nothing here walks the table on a hot path.
-public struct MemberTable: Sendable {
+package struct MemberTable: Sendable {
     public struct Record: Sendable, Equatable {
         public var member: Member
         /// When this node last saw the member's status change (local time).

@@ -6,7 +6,7 @@
 /// node keeps O(1) state however large the swarm. When `n` changes mid-round the round ends
 /// early and a new one starts; new members are thereby reached within one round, as
 /// memberlist's random insertion does.
-public struct ProbeOrder: Sendable {
+package struct ProbeOrder: Sendable {
     private var n = 0
     private var a = 1
     private var b = 0

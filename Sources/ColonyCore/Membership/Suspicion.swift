@@ -4,7 +4,7 @@
 /// independent confirmations arrive: `timeout = max − (max − min)·log(c+1)/log(k+1)`, where
 /// `c` counts distinct confirming members (the originator excluded) and `k` is how many we
 /// expect. With no confirmations expected (`k < 1`) the timeout is `min` at once.
-public struct Suspicion: Sendable, Equatable {
+package struct Suspicion: Sendable, Equatable {
     public let incarnation: UInt64
     public let startedAt: Instant
     public let minimumTimeout: Duration
@@ -55,7 +55,7 @@ public struct Suspicion: Sendable, Equatable {
 /// Lifeguard's local health multiplier (Lifeguard §IV.A, memberlist `awareness.go`): a node
 /// that misses nacks or has to refute its own suspicion is probably the slow one, so it
 /// slows its probing down and waits longer before blaming others.
-public struct Awareness: Sendable, Equatable {
+package struct Awareness: Sendable, Equatable {
     public let max: Int
     public private(set) var score: Int = 0
 

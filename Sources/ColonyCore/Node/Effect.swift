@@ -1,11 +1,11 @@
 /// How a packet travels: an unreliable datagram (UDP, ≤ MTU) or a reliable stream (TCP).
-public enum Transport: Sendable, Hashable {
+package enum Transport: Sendable, Hashable {
     case datagram
     case stream
 }
 
 /// What the core asks its driver to do. Drivers switch over every case, with no `default:`.
-public enum Effect: Sendable, Equatable {
+package enum Effect: Sendable, Equatable {
     /// Send a packet.
     case send(Packet, to: Peer, via: Transport)
     /// Tell the application something happened.
@@ -17,7 +17,7 @@ public enum Effect: Sendable, Equatable {
     case wake(at: Instant)
 }
 
-public enum Persisted: Sendable, Equatable {
+package enum Persisted: Sendable, Equatable {
     case incarnation(UInt64)
     /// A state record this node now holds (its own writes included), with what it changed:
     /// the complete log entry (a `.keyChanged` event with the same change follows, for the

@@ -20,7 +20,7 @@ import HashTreeCollections
 /// - News rides on pings, acks and gossip rounds, each item sent `mult·⌈log10(N+1)⌉` times.
 /// - Anti-entropy over streams repairs what gossip missed and heals partitions; Colony
 ///   compares table digests first so the cost stays flat in N (docs/design.md §2).
-public struct NodeCore: Sendable {
+package struct NodeCore: Sendable {
     public enum Phase: Sendable, Equatable {
         case created
         case active

@@ -208,14 +208,14 @@ public struct Settings: Sendable, Hashable {
 
 extension Settings {
     /// Retransmit limit for a swarm of `n` members: `mult · ⌈log10(n + 1)⌉`.
-    public func retransmitLimit(members n: Int) -> Int {
+    package func retransmitLimit(members n: Int) -> Int {
         retransmitMultiplier * max(1, PureMath.ceilLog10(max(1, n) + 1))
     }
 
     /// Lifeguard's minimum suspicion timeout: `α · max(1, log10 N) · T`, rounded to the
     /// millisecond (memberlist floors; log10 of a power of ten is inexact here). Computed in
     /// `Double` on T's whole nanoseconds.
-    public func suspicionMinimum(members n: Int) -> Duration {
+    package func suspicionMinimum(members n: Int) -> Duration {
         let scale = max(1.0, PureMath.log10(Double(max(1, n))))
         let ms = (Double(suspicionMultiplier) * scale * Double(probeInterval.nanosecondsInt64) / 1_000_000).rounded()
         return .milliseconds(Int64(ms))
@@ -223,18 +223,18 @@ extension Settings {
 
     /// The wait after failed join attempt `attempt` (counted from 1): `joinRetryInitial`,
     /// doubled per further attempt (at most 16 times), capped at `joinRetryMax`.
-    public func joinRetryDelay(afterAttempt attempt: Int) -> Duration {
+    package func joinRetryDelay(afterAttempt attempt: Int) -> Duration {
         let doublings = min(max(0, attempt - 1), 16)
         return min(joinRetryInitial * (1 << doublings), joinRetryMax)
     }
 
     /// The period of state anti-entropy, grown as `pushPullPeriod`.
-    public func stateSyncPeriod(members n: Int) -> Duration {
+    package func stateSyncPeriod(members n: Int) -> Duration {
         stateSyncInterval * pushPullScale(members: n)
     }
 
     /// The period of digest anti-entropy: `pushPullInterval`, grown above 32 members.
-    public func pushPullPeriod(members n: Int) -> Duration {
+    package func pushPullPeriod(members n: Int) -> Duration {
         pushPullInterval * pushPullScale(members: n)
     }
 
@@ -246,8 +246,8 @@ extension Settings {
     }
 
     /// Raw boundary (the simulator's bounds): `suspicionMinimum(members:)` in nanoseconds.
-    public func suspicionMinNanoseconds(members n: Int) -> Int64 { suspicionMinimum(members: n).nanosecondsInt64 }
+    package func suspicionMinNanoseconds(members n: Int) -> Int64 { suspicionMinimum(members: n).nanosecondsInt64 }
 
     /// Raw boundary (the simulator's bounds): `pushPullPeriod(members:)` in nanoseconds.
-    public func pushPullNanoseconds(members n: Int) -> Int64 { pushPullPeriod(members: n).nanosecondsInt64 }
+    package func pushPullNanoseconds(members n: Int) -> Int64 { pushPullPeriod(members: n).nanosecondsInt64 }
 }

@@ -1,5 +1,5 @@
 /// How far a routed broadcast travels from the receiver (the eager-push tree, Plumtree-like).
-public enum RouteScope: UInt8, Sendable, Equatable {
+package enum RouteScope: UInt8, Sendable, Equatable {
     /// To a queen from her worker: forward to the cell and to every other queen.
     case swarm = 0
     /// From a queen: a queen forwards it to her workers; a worker keeps it.
@@ -9,7 +9,7 @@ public enum RouteScope: UInt8, Sendable, Equatable {
 }
 
 /// The id of a routed broadcast, announced lazily (Plumtree's IHAVE) and pulled by graft.
-public enum BroadcastID: Hashable, Sendable {
+package enum BroadcastID: Hashable, Sendable {
     case record(Dot)
     case event(Dot)
     /// A queen's claim: the directory entry of `cell` at `(term, serial)`. Routed like any

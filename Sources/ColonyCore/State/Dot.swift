@@ -20,7 +20,7 @@ public struct Dot: Hashable, Comparable, Sendable, CustomStringConvertible {
 /// A causal context: for each origin, the highest counter of its writes that are known
 /// (dots are assumed contiguous per origin within one key's history). Entries are kept
 /// sorted by origin, so equal vectors are equal values and iteration is deterministic.
-public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
+package struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     public private(set) var entries: [(origin: NodeID, counter: UInt64)]
 
     public init() { entries = [] }
@@ -103,7 +103,7 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
 
 /// A write known to a context but not (yet) folded into its version vector: its dot and
 /// `prev`, the counter of its origin's previous write to the same key as that origin knew it.
-public struct CloudDot: Hashable, Comparable, Sendable {
+package struct CloudDot: Hashable, Comparable, Sendable {
     public var dot: Dot
     public var prev: UInt64
 
@@ -128,16 +128,16 @@ public struct CloudDot: Hashable, Comparable, Sendable {
 /// causally ordered histories fold completely: one entry per writer, whatever the number of
 /// writes.
 public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
-    public private(set) var base: VersionVector
+    package private(set) var base: VersionVector
     /// Sorted by dot; every entry's counter is above its origin's base.
-    public private(set) var cloud: [CloudDot]
+    package private(set) var cloud: [CloudDot]
 
     public init() {
         base = VersionVector()
         cloud = []
     }
 
-    public init(base: VersionVector, cloud: [CloudDot] = []) {
+    package init(base: VersionVector, cloud: [CloudDot] = []) {
         self.base = base
         self.cloud = []
         for c in cloud { add(c.dot, prev: c.prev) }
@@ -154,19 +154,19 @@ public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
     /// Entries in all: one per writer when histories are causally ordered.
     public var count: Int { base.count + cloud.count }
 
-    public func covers(_ dot: Dot) -> Bool {
+    package func covers(_ dot: Dot) -> Bool {
         base[dot.origin] >= dot.counter || cloud.contains { $0.dot == dot }
     }
 
     /// The highest counter of `origin` this context knows for the key (what that origin
     /// names as `prev` when it writes the key next).
-    public func latest(of origin: NodeID) -> UInt64 {
+    package func latest(of origin: NodeID) -> UInt64 {
         var m = base[origin]
         for c in cloud where c.dot.origin == origin { m = max(m, c.dot.counter) }
         return m
     }
 
-    public mutating func add(_ dot: Dot, prev: UInt64) {
+    package mutating func add(_ dot: Dot, prev: UInt64) {
         let b = base[dot.origin]
         if dot.counter <= b { return }
         if prev <= b {
@@ -179,7 +179,7 @@ public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public mutating func merge(_ other: CausalContext) {
+    package mutating func merge(_ other: CausalContext) {
         for e in other.base.entries {
             if e.counter > base[e.origin] {
                 base.add(Dot(origin: e.origin, counter: e.counter))
@@ -189,7 +189,7 @@ public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
         for c in other.cloud { add(c.dot, prev: c.prev) }
     }
 
-    public func merged(_ other: CausalContext) -> CausalContext {
+    package func merged(_ other: CausalContext) -> CausalContext {
         var c = self
         c.merge(other)
         return c

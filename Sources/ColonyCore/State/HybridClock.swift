@@ -19,7 +19,7 @@ public struct HLCTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
     public var description: String { "\(physicalMs).\(logical)" }
 }
 
-public struct HybridClock: Sendable, Equatable {
+package struct HybridClock: Sendable, Equatable {
     public private(set) var last: HLCTimestamp = .zero
 
     public init() {}

@@ -21,7 +21,7 @@ public struct StateRecord: Hashable, Sendable {
     }
 
     /// Bytes this record costs against the size budgets: key, value and metadata.
-    public var footprint: Int { key.utf8.count + (value?.count ?? 0) + 48 + 24 * context.count }
+    package var footprint: Int { key.utf8.count + (value?.count ?? 0) + 48 + 24 * context.count }
 
     public var isTombstone: Bool { value == nil }
 
@@ -51,7 +51,7 @@ public struct ReadResult: Sendable, Equatable {
 /// The sibling set of one key. Applying records is idempotent, commutative and associative
 /// (a join-semilattice), so replicas that saw the same records hold the same siblings in
 /// whatever order they arrived.
-public struct KeyState: Sendable, Equatable {
+package struct KeyState: Sendable, Equatable {
     /// Mutually concurrent records, sorted by dot.
     public private(set) var siblings: [StateRecord] = []
 

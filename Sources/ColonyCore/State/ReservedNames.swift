@@ -1,7 +1,7 @@
 /// Colony's own queries: they ride the same machinery as user queries, under names users
 /// cannot take (`NodeCore.reservedNamePrefix`). Drivers send them with
 /// `query(_: ColonyQuery, …)`; a user's `query(_: String, …)` is refused for these names.
-public enum ColonyQuery: String, Sendable, CaseIterable {
+package enum ColonyQuery: String, Sendable, CaseIterable {
     /// A keyring change across the swarm: each member applies it and answers with its
     /// keyring (Serf's `_serf_install-key` and friends).
     case keyring = "_colony-keyring"

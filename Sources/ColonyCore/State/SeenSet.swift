@@ -2,7 +2,7 @@ import HashTreeCollections
 
 /// What a node has seen of one origin's numbered items: everything up to `base`, plus the
 /// `extras` above it that arrived out of order (sorted, each > base + 1).
-public struct OriginSeen: Hashable, Sendable {
+package struct OriginSeen: Hashable, Sendable {
     public var base: UInt64
     public var extras: [UInt64]
 
@@ -67,7 +67,7 @@ public struct OriginSeen: Hashable, Sendable {
 }
 
 /// A Scuttlebutt digest entry: per origin, what the sender has seen.
-public struct DigestEntry: Hashable, Sendable {
+package struct DigestEntry: Hashable, Sendable {
     public var origin: NodeID
     public var seen: OriginSeen
 
@@ -81,7 +81,7 @@ public struct DigestEntry: Hashable, Sendable {
 /// whether it still holds them or they were superseded. Deduplicates gossip and is the
 /// Scuttlebutt digest. Its XOR hash is kept up to date, so agreeing peers find out with one
 /// number.
-public struct SeenSet: Sendable, Equatable {
+package struct SeenSet: Sendable, Equatable {
     public private(set) var origins: TreeDictionary<NodeID, OriginSeen> = [:]
     public private(set) var rootHash: UInt64 = 0
 

@@ -7,7 +7,7 @@ import HashTreeCollections
 ///
 /// Pure and deterministic: the only hashed collections iterated are keyed by `NodeID`, whose
 /// hash is fixed; string-keyed dictionaries are only looked up.
-public struct StateStore: Sendable {
+package struct StateStore: Sendable {
     public struct Held: Sendable, Equatable {
         public var counter: UInt64
         public var key: String

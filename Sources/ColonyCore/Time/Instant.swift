@@ -6,7 +6,7 @@
 /// The core computes with `Instant` and `Duration`: `later - earlier` is a `Duration`, and an
 /// instant moves by a duration (`now + settings.probeInterval`). `nanoseconds` and
 /// `init(nanoseconds:)` are the raw boundary, for drivers and the wire.
-public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
+package struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var nanoseconds: Int64
 
     @inlinable
@@ -46,17 +46,17 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Raw boundary: `self` moved by `ns` nanoseconds (for drivers; the core adds a `Duration`).
     @inlinable
-    public func advanced(byNanoseconds ns: Int64) -> Instant { Instant(nanoseconds: nanoseconds &+ ns) }
+    package func advanced(byNanoseconds ns: Int64) -> Instant { Instant(nanoseconds: nanoseconds &+ ns) }
 
     /// Raw boundary: elapsed nanoseconds from `earlier` to `self` (negative if `earlier` is
     /// later; for drivers, the core subtracts instants).
     @inlinable
-    public func nanoseconds(since earlier: Instant) -> Int64 { nanoseconds &- earlier.nanoseconds }
+    package func nanoseconds(since earlier: Instant) -> Int64 { nanoseconds &- earlier.nanoseconds }
 
     /// The index of the window of `length` that holds `self`, counted from the origin
     /// (truncated toward zero): instants in one window share it.
     @inlinable
-    public func window(of length: Duration) -> Int64 { nanoseconds / length.nanosecondsInt64 }
+    package func window(of length: Duration) -> Int64 { nanoseconds / length.nanosecondsInt64 }
 
     public var milliseconds: Double { Double(nanoseconds) / 1_000_000 }
 
@@ -65,14 +65,14 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 
 extension Duration {
     /// The duration in seconds, as a floating-point number (for reports).
-    public var seconds: Double {
+    package var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
     /// The duration in whole nanoseconds (truncated toward zero; saturating for absurdly large
     /// values). The raw boundary: drivers, the wire and NIO's `TimeAmount` take nanoseconds.
     @inlinable
-    public var nanosecondsInt64: Int64 {
+    package var nanosecondsInt64: Int64 {
         let (seconds, attoseconds) = components
         let (mul, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }
@@ -81,21 +81,21 @@ extension Duration {
 
     /// Its whole nanoseconds in seconds: `Double(nanoseconds) / 1e9` (round trips, rates).
     @inlinable
-    public var inSeconds: Double { Double(nanosecondsInt64) / 1e9 }
+    package var inSeconds: Double { Double(nanosecondsInt64) / 1e9 }
 
     /// What accrues over it at `rate` a second: `rate · nanoseconds / 1e9`, in that order (token
     /// buckets refill by it).
     @inlinable
-    public func accrued(perSecond rate: Double) -> Double { rate * Double(nanosecondsInt64) / 1e9 }
+    package func accrued(perSecond rate: Double) -> Double { rate * Double(nanosecondsInt64) / 1e9 }
 
     /// Its whole milliseconds, truncated toward zero (what the wire carries for timeouts).
     @inlinable
-    public var wholeMilliseconds: Int64 { nanosecondsInt64 / 1_000_000 }
+    package var wholeMilliseconds: Int64 { nanosecondsInt64 / 1_000_000 }
 
     /// `self · factor` in whole nanoseconds: `Int64(Double(nanoseconds) · factor)`, truncated
     /// toward zero (fractions of a setting, such as a lease or a helper's share of a timeout).
     @inlinable
-    public func scaled(by factor: Double) -> Duration {
+    package func scaled(by factor: Double) -> Duration {
         .nanoseconds(Int64(Double(nanosecondsInt64) * factor))
     }
 }

@@ -1,6 +1,6 @@
 /// Logarithms in pure Swift, so the core needs neither Foundation nor libc: results are the
 /// same on every platform the core runs on, which keeps simulations reproducible.
-public enum PureMath {
+package enum PureMath {
     /// Natural logarithm for x > 0.
     public static func ln(_ x: Double) -> Double {
         precondition(x > 0, "ln of a non-positive number")

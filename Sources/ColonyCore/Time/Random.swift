@@ -2,7 +2,7 @@
 ///
 /// The driver chooses the seed (the simulator from its run seed, the real driver from the
 /// system's generator), so the core itself stays deterministic (docs/design.md §1).
-public struct Xoshiro256: RandomNumberGenerator, Sendable {
+package struct Xoshiro256: RandomNumberGenerator, Sendable {
     @usableFromInline var s0: UInt64
     @usableFromInline var s1: UInt64
     @usableFromInline var s2: UInt64
@@ -67,7 +67,7 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
 }
 
 /// SplitMix64: used for seeding and as a cheap, well-mixed hash of 64-bit values.
-public struct SplitMix64: Sendable {
+@usableFromInline package struct SplitMix64: Sendable {
     public var state: UInt64
     public init(state: UInt64) { self.state = state }
 

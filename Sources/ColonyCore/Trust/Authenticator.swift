@@ -7,7 +7,7 @@
 /// `Authenticator`. The real one is Ed25519 (ColonyTrust); the simulator's is a keyed hash
 /// that only the true origin can compute, which models unforgeability at a fraction of the
 /// cost.
-public protocol Authenticator: Sendable {
+package protocol Authenticator: Sendable {
     /// This node's public key.
     var publicKey: [UInt8] { get }
     /// Sign `message` with this node's private key.
@@ -37,7 +37,7 @@ public struct Signature: Hashable, Sendable {
 
 /// What is signed: a domain tag (so a signature over one kind of claim is never valid for
 /// another), then the claim's canonical wire bytes without any signature.
-public enum SignedClaim {
+package enum SignedClaim {
     public static func alive(_ m: Member) -> [UInt8] {
         var out: [UInt8] = Array("colony/alive/1".utf8)
         out.nodeID(m.id)

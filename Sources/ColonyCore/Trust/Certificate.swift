@@ -34,7 +34,7 @@ public struct Revocation: Hashable, Sendable {
     public static let keyPrefix = "_colony/revoked/"
     public var key: String { Self.keyPrefix + id.description }
 
-    public var encoded: [UInt8] {
+    package var encoded: [UInt8] {
         var out: [UInt8] = []
         out.nodeID(id)
         out.varint(atMs)
@@ -42,7 +42,7 @@ public struct Revocation: Hashable, Sendable {
         return out
     }
 
-    public init(decoding bytes: [UInt8]) throws(WireError) {
+    package init(decoding bytes: [UInt8]) throws(WireError) {
         var r = WireReader(bytes)
         let id = try r.nodeID()
         let at = try r.varint()

@@ -71,15 +71,15 @@ public struct Eviction: Hashable, Sendable {
 
     /// Distinct accusers an eviction by reputation needs at least (the queen's own counts),
     /// however grave their penalties.
-    public static let minimumAccusers = 2
+    package static let minimumAccusers = 2
     /// Accusations older than this when the eviction is issued do not count (nor ones
     /// dated more than `accusationSkewMs` after it: clocks differ a little).
-    public static let accusationWindowMs: UInt64 = 120_000
-    public static let accusationSkewMs: UInt64 = 10_000
+    package static let accusationWindowMs: UInt64 = 120_000
+    package static let accusationSkewMs: UInt64 = 10_000
     /// No eviction lasts longer than this (a forged or mistaken one cannot last forever).
-    public static let maximumMs: UInt64 = 30 * 86_400_000
+    package static let maximumMs: UInt64 = 30 * 86_400_000
     /// At most this many accusations are carried (bounds the record).
-    public static let maximumAccusations = 16
+    package static let maximumAccusations = 16
 
     /// Why, in words (the API and the CLI show it).
     public var reason: String { revocation != nil ? "revoked" : "reputation" }
@@ -87,7 +87,7 @@ public struct Eviction: Hashable, Sendable {
     /// In force at wall time `ms`.
     public func inForce(atMs ms: UInt64) -> Bool { !lifted && ms < expiresMs }
 
-    public var encoded: [UInt8] {
+    package var encoded: [UInt8] {
         var out: [UInt8] = []
         out.nodeID(id)
         out.nodeID(issuer)
@@ -113,7 +113,7 @@ public struct Eviction: Hashable, Sendable {
         return out
     }
 
-    public init(decoding bytes: [UInt8]) throws(WireError) {
+    package init(decoding bytes: [UInt8]) throws(WireError) {
         var r = WireReader(bytes)
         let id = try r.nodeID()
         let issuer = try r.nodeID()

@@ -91,7 +91,7 @@ public struct KeyringSummary: Sendable, Equatable, Codable {
 }
 
 /// Why this node refuses to start a swarm-wide keyring change.
-public enum KeyringChangeRefusal: Error, Sendable, Equatable {
+package enum KeyringChangeRefusal: Error, Sendable, Equatable {
     /// The node has no keyring: it cannot seal the request.
     case noKeyring
     /// The node does not seal yet (mode open) and the change or its answers carry keys.
@@ -109,7 +109,7 @@ public enum KeyringChangeRefusal: Error, Sendable, Equatable {
 ///   unsealed answer travels in the clear.
 ///
 /// A driver decodes answers and encodes requests (JSON, at the edge) and applies keyrings.
-public struct KeyringChangeMachine: Sendable {
+package struct KeyringChangeMachine: Sendable {
     /// Tallies of the changes this node asked for and still waits on, by query counter.
     public private(set) var pending: [UInt64: KeyringSummary] = [:]
 

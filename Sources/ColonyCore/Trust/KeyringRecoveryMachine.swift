@@ -3,7 +3,7 @@
 /// frames it answers or opens, and when it rejoins. A driver feeds it what happened and
 /// performs what it returns: building, checking, sealing and opening the frames is
 /// `KeyringRecovery` in ColonyTrust; sending them is the driver's.
-public struct KeyringRecoveryMachine: Sendable {
+package struct KeyringRecoveryMachine: Sendable {
     /// Where this node stands, as its driver knows it (the keys themselves stay there).
     public struct Standing: Sendable, Equatable {
         /// Admission is on: the swarm authority's key is configured.

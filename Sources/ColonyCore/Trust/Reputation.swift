@@ -1,5 +1,5 @@
 /// A token bucket on virtual time: `rate` tokens a second up to `burst`.
-public struct TokenBucket: Sendable, Equatable {
+package struct TokenBucket: Sendable, Equatable {
     public var tokens: Double
     public var updatedAt: Instant
 
@@ -83,7 +83,7 @@ public struct TrustSettings: Sendable, Hashable {
 }
 
 /// One peer's standing with us.
-public struct PeerScore: Sendable, Equatable {
+package struct PeerScore: Sendable, Equatable {
     public var timelyAcks: Double = 0
     public var firstDeliveries: Double = 0
     /// Invalid signatures, malformed or unsealable packets.
@@ -132,7 +132,7 @@ public struct PeerScore: Sendable, Equatable {
 }
 
 /// Why a peer's score went down.
-public enum Offence: String, Sendable, CaseIterable {
+package enum Offence: String, Sendable, CaseIterable {
     case invalidSignature
     case malformed
     case rateLimited

@@ -1,6 +1,6 @@
 /// One datagram or stream frame between nodes: who sent it, what it asks, and the
 /// broadcasts piggybacked on it (SWIM §4: dissemination rides on failure-detector traffic).
-public struct Packet: Sendable, Equatable {
+package struct Packet: Sendable, Equatable {
     public var from: NodeID
     public var message: Message
     public var updates: [Update]
@@ -13,7 +13,7 @@ public struct Packet: Sendable, Equatable {
 }
 
 /// The protocol's requests and replies.
-public enum Message: Sendable, Equatable {
+package enum Message: Sendable, Equatable {
     /// Direct probe. `target` lets a node that reused an address refuse a ping meant for
     /// its predecessor.
     case ping(seq: UInt32, target: NodeID)
@@ -68,7 +68,7 @@ public enum Message: Sendable, Equatable {
     }
 }
 
-public enum MessageKind: Int, Sendable, CaseIterable, CustomStringConvertible {
+package enum MessageKind: Int, Sendable, CaseIterable, CustomStringConvertible {
     case ping, ack, nack, pingReq, gossip, sync, queryResponse, hive, route, ihave, graft
 
     public var description: String {
@@ -90,7 +90,7 @@ public enum MessageKind: Int, Sendable, CaseIterable, CustomStringConvertible {
 
 /// A piece of membership news, disseminated by piggybacking (memberlist's alive / suspect /
 /// dead messages). Each names its subject; newer news about a subject supersedes older news.
-public enum Update: Sendable, Equatable {
+package enum Update: Sendable, Equatable {
     /// The member is alive at `member.incarnation`, with this address and metadata.
     case alive(Member)
     /// `from` suspects the member at `incarnation`.
@@ -123,7 +123,7 @@ public enum Update: Sendable, Equatable {
 }
 
 /// The key of the piggyback queue.
-public enum BroadcastSubject: Hashable, Sendable {
+package enum BroadcastSubject: Hashable, Sendable {
     case member(NodeID)
     case record(Dot)
     case event(Dot)
@@ -135,7 +135,7 @@ public enum BroadcastSubject: Hashable, Sendable {
 /// anti-entropy is a digest drill-down: compare a hash of the whole table, then per-bucket
 /// hashes, then send only the members of buckets that differ — so between agreeing peers a
 /// round costs a few dozen bytes whatever N is (memberlist sends the full state every time).
-public enum Sync: Sendable, Equatable {
+package enum Sync: Sendable, Equatable {
     /// Joiner → seed: my state (usually just me).
     case join(exchange: UInt32, members: [Member])
     /// Seed → joiner: my full state.

@@ -5,13 +5,13 @@
 /// `+ 1`s cannot overflow; every coordinate component is a finite number of bounded size. The
 /// inbound gate (`NodeCore.receive`) refuses a packet holding anything else, whole, before any
 /// of it is applied, and counts it (`TrustStats.outOfRange`).
-public enum WireBounds {
+package enum WireBounds {
     /// The largest magnitude of a coordinate component or error an honest node reports
     /// (seconds; Vivaldi's are a few hundred milliseconds).
-    public static let coordinateLimit = 1e6
+    package static let coordinateLimit = 1e6
 
     /// True if every value in `packet` is one an honest node could send.
-    public static func admits(_ packet: Packet) -> Bool {
+    package static func admits(_ packet: Packet) -> Bool {
         admits(packet.message) && packet.updates.allSatisfy(admits)
     }
 

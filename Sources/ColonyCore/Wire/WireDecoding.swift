@@ -1,7 +1,7 @@
 /// Decoding packets: total by construction. Any byte string yields a `Packet` or a
 /// `WireError` — no traps, no unbounded allocation (every count is checked against the bytes
 /// that remain before anything is reserved), no trailing garbage accepted.
-public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case empty
     case unsupportedVersion(UInt8)
     /// Sealed or signed packets arrive with the trust issue; until then flags must be zero.

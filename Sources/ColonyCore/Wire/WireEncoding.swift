@@ -5,13 +5,13 @@
 /// Layout: `version u8 | flags u8 | keyID u8 | from 16B | kind u8 | body | updates`.
 /// Integers are LEB128 varints; strings and lists are varint-length-prefixed. `flags` and
 /// `keyID` are zero until the trust issue adds sealing and signatures.
-public protocol ByteSink {
+package protocol ByteSink {
     mutating func write(_ byte: UInt8)
     mutating func write<C: Collection>(contentsOf bytes: C) where C.Element == UInt8
 }
 
 /// Counts bytes instead of storing them.
-public struct ByteCounter: ByteSink {
+package struct ByteCounter: ByteSink {
     public var count = 0
     public init() {}
     @inlinable public mutating func write(_ byte: UInt8) { count += 1 }
@@ -21,13 +21,13 @@ public struct ByteCounter: ByteSink {
 }
 
 extension Array: ByteSink where Element == UInt8 {
-    public mutating func write(_ byte: UInt8) { append(byte) }
-    public mutating func write<C: Collection>(contentsOf bytes: C) where C.Element == UInt8 {
+    package mutating func write(_ byte: UInt8) { append(byte) }
+    package mutating func write<C: Collection>(contentsOf bytes: C) where C.Element == UInt8 {
         append(contentsOf: bytes)
     }
 }
 
-public enum Wire {
+package enum Wire {
     /// The first byte of a plain packet: the core protocol version (`WireNamespace`).
     public static let version: UInt8 = WireNamespace.currentProtocol.rawValue
     /// version, flags, key id.

@@ -3,7 +3,7 @@
 /// are defined; encoders write `rawValue` and receivers dispatch on `init(first:)`.
 ///
 /// The values are the wire format and never change: a new namespace takes a new byte.
-public enum WireNamespace: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+package enum WireNamespace: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// A plain core protocol packet, wire version 1 (`Packet`, see `Wire`):
     /// `version u8 | flags u8 | key id u8 | from 16B | kind u8 | body | updates`.
     case protocolV1 = 0x01
