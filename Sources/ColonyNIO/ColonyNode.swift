@@ -28,6 +28,13 @@ public final class ColonyNode: Service, Sendable {
         public var dataDirectory: String?
         /// Largest stream frame accepted, in bytes. Default 16 MiB.
         public var maxFrameBytes: Int = 16 << 20
+        /// Inbound streams open at once, in all and from one host: beyond them a new connection
+        /// is closed at once (issue 18: every connection has a limit). Defaults 256 and 16.
+        public var maxInboundStreams = 256
+        public var maxInboundStreamsPerHost = 16
+        /// Bytes queued for one stream that its peer has not read: beyond them frames to it are
+        /// dropped (a peer that never reads cannot grow this node's memory). Default 8 MiB.
+        public var maxQueuedStreamBytes = 8 << 20
         /// Stream connect timeout. Default: the profile's stream timeout, at most 5 s.
         public var connectTimeout: Duration?
         /// LAN discovery by multicast; nil (the default) turns it off.
@@ -318,6 +325,10 @@ public struct DriverCounters: Sendable, Equatable {
     public var wrongVersion = 0
     /// Stream frames refused for size or truncation.
     public var framesRefused = 0
+    /// Inbound connections closed at once: over `maxInboundStreams` or the per-host cap.
+    public var streamsRefused = 0
+    /// Frames not sent because their peer had `maxQueuedStreamBytes` unread.
+    public var framesDroppedUnread = 0
     public var streamConnectFailures = 0
     /// Event-log commits, and commits that failed (disk full, …).
     public var logAppends = 0

@@ -30,6 +30,11 @@ extension Driver {
         metricPacketsOut[.stream]?.increment()
         metricBytesOut.increment(by: bytes.count)
         if let channel = streams[address], channel.isActive {
+            // Unwritable: its peer left `maxQueuedStreamBytes` unread. Drop rather than queue.
+            guard channel.isWritable else {
+                counters.framesDroppedUnread += 1
+                return
+            }
             var buffer = channel.allocator.buffer(capacity: bytes.count + 4)
             buffer.writeFrame(bytes)
             channel.writeAndFlush(buffer, promise: nil)
@@ -46,6 +51,7 @@ extension Driver {
         ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: streamWaterMark)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try self.installStreamHandlers(on: channel, key: address) }
             }
@@ -78,6 +84,32 @@ extension Driver {
             return !c.connectionErrors.isEmpty && c.connectionErrors.allSatisfy { isRefused($0.error) }
         }
         return false
+    }
+
+    /// Unwritable past `maxQueuedStreamBytes` queued, writable again below half of it.
+    var streamWaterMark: ChannelOptions.Types.WriteBufferWaterMark {
+        let high = max(2, configuration.maxQueuedStreamBytes)
+        return .init(low: high / 2, high: high)
+    }
+
+    /// An inbound connection within the caps (in all, and from its host) is counted until it
+    /// closes; one beyond them is refused.
+    func admitInboundStream(_ channel: any Channel) -> Bool {
+        let host = channel.remoteAddress?.ipAddress ?? "?"
+        guard inboundStreamTotal < configuration.maxInboundStreams,
+            inboundStreams[host, default: 0] < configuration.maxInboundStreamsPerHost
+        else {
+            counters.streamsRefused += 1
+            return false
+        }
+        inboundStreams[host, default: 0] += 1
+        inboundStreamTotal += 1
+        channel.closeFuture.whenComplete { [self] _ in
+            inboundStreamTotal -= 1
+            inboundStreams[host, default: 1] -= 1
+            if inboundStreams[host] == 0 { inboundStreams[host] = nil }
+        }
+        return true
     }
 
     func installStreamHandlers(on channel: any Channel, key: Address?) throws {

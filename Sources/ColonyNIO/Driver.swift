@@ -69,6 +69,9 @@ final class Driver: @unchecked Sendable {
     var recoveryPending: KeyringRecovery.Pending?
     var recovery: KeyringRecoveryMachine
     var keyringChanges = KeyringChangeMachine()
+    /// Inbound streams open, by remote host, and in all (`admitInboundStream`).
+    var inboundStreams: [String: Int] = [:]
+    var inboundStreamTotal = 0
     var keyringWaiters: [UInt64: EventLoopPromise<KeyringSummary>] = [:]
     let metricRefused: Counter
     let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
@@ -242,8 +245,13 @@ final class Driver: @unchecked Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: streamWaterMark)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard self.admitInboundStream(channel) else {
+                        channel.close(promise: nil)
+                        return
+                    }
                     try self.installStreamHandlers(on: channel, key: nil)
                 }
             }
