@@ -55,7 +55,7 @@ extension Simulation.Context {
         sim.authenticate = true
         startConverged()
         let attackStart = Instant.zero + .seconds(5)
-        let duration = Duration.seconds(truncating: options.durationSeconds ?? 60)
+        let duration = options.duration
         let end = attackStart + duration
         // Offenders: 20%, kinds in turn.
         let offenderCount = max(3, n / 5)

@@ -32,8 +32,8 @@ extension Simulation.Context {
         sim.authenticate = true
         guard formHive(&result) else { return }
         let attackStart = sim.now + .seconds(2)
-        let attackEnd = attackStart + .seconds(truncating: options.durationSeconds ?? 60)
-        let count = options.hive.offenders ?? max(2, n / 50)
+        let attackEnd = attackStart + options.duration
+        let count = options.evict.offenderCount(nodes: n)
         // Freeloaders are left out: one that ignores ping-reqs costs each asker a slip now
         // and then, and the abuse scenario shows them graylisted; their victims' scores
         // rarely add up to the eviction threshold within a minute.
@@ -45,7 +45,7 @@ extension Simulation.Context {
         sim.run(until: attackStart)
         scheduleEvictionAttack(cast, start: attackStart, end: attackEnd)
         scheduleBroadcasts(
-            options.hive.broadcasts ?? 200, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
+            options.hive.broadcastCount, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
             senders: cast.honest)
         let sentBefore = sim.payloadsSent
         let inRoster = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd + .seconds(20))

@@ -22,7 +22,7 @@ extension Simulation.Context {
             }
         }
         let start = sim.now
-        let end = start + .seconds(truncating: options.durationSeconds ?? 30)
+        let end = start + options.duration
         var t = start
         var healAt = Instant.zero
         var faults = 0

@@ -86,7 +86,7 @@ extension Simulation.Context {
         let all = Set(0..<n)
         let tracker = BroadcastTracker(receivers: all)
         trackBroadcasts(tracker)
-        let count = options.hive.broadcasts ?? 200
+        let count = options.hive.broadcastCount
         let start = sim.now + .milliseconds(100)
         let window = Duration.seconds(10)
         let sentBefore = sim.payloadsSent
@@ -96,9 +96,7 @@ extension Simulation.Context {
         drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
         // Nearness needs settled coordinates (minutes of probes): `--duration` runs on first.
-        if let settle = options.durationSeconds, settle > 0 {
-            drive(until: sim.now + .seconds(truncating: settle), from: sim.now) { false }
-        }
+        if options.duration > .zero { drive(until: sim.now + options.duration, from: sim.now) { false } }
         if options.hive.formCells { recordQueenRTT(&result) }
         result.rttError = sim.coordinateError(pairs: 2000, rng: &rng)
         result.bytesPerNodePerSecond =
@@ -127,7 +125,7 @@ extension Simulation.Context {
         sim.run(until: sim.now + .seconds(2))
         var failovers: [Double] = []
         var elections: [Double] = []
-        let rounds = options.hive.rounds ?? 20
+        let rounds = options.queenLoss.roundCount
         rounds: for _ in 0..<rounds {
             switch crashOneQueen(&result) {
             case .noCandidate: break rounds
@@ -204,7 +202,7 @@ extension Simulation.Context {
     /// `--kill` of the up nodes (a queen among them) crash at once while broadcasts flow:
     /// every broadcast from a survivor must reach every survivor.
     mutating func massFailure(_ result: inout SimulationResult) {
-        let fraction = options.hive.killFraction ?? 0.2
+        let fraction = options.queenLoss.killShare
         let up = sim.upNodes
         let killCount = min(up.count - 2, Int((Double(up.count) * fraction).rounded()))
         var victims = Set(rng.sample(killCount, from: up))
@@ -220,7 +218,7 @@ extension Simulation.Context {
         let window = Duration.seconds(10)
         let sentBefore = sim.payloadsSent
         scheduleBroadcasts(
-            options.hive.broadcasts ?? 200, from: start, over: window, tracker: tracker, senders: survivors.sorted())
+            options.hive.broadcastCount, from: start, over: window, tracker: tracker, senders: survivors.sorted())
         sim.schedule(at: killAt) { s in for v in victims.sorted() { s.crash(v) } }
         let deadline = start + window + .seconds(120)
         drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }

@@ -82,21 +82,21 @@ extension Simulation.Context {
         switch kind {
         case .loss:
             let loss = hostOptions.loss ?? 0.1
-            end = start + .seconds(rounding: options.durationSeconds ?? 120)
+            end = start + options.duration
             for i in 0..<n { sim.setHostLoss(i, HostLoss(inbound: loss, outbound: loss)) }
             sim.schedule(at: end) { s in for i in 0..<s.nodes.count { s.setHostLoss(i, .none) } }
         case .gray, .oneway:
             guard let host else { preconditionFailure("a one-host fault without its host") }
             let loss = hostOptions.loss ?? 0.8
-            end = start + .seconds(rounding: options.durationSeconds ?? 90)
+            end = start + options.duration
             let fault = kind == .gray ? HostLoss(inbound: loss, outbound: loss) : HostLoss(inbound: loss)
             sim.setHostLoss(host, fault)
             sim.schedule(at: end) { s in s.setHostLoss(host, .none) }
         case .flipflop:
             guard let host else { preconditionFailure("a one-host fault without its host") }
             let loss = hostOptions.loss ?? 1
-            let period = Duration.seconds(rounding: hostOptions.periodSeconds ?? 20)
-            end = start + .seconds(rounding: options.durationSeconds ?? 160)
+            let period = hostOptions.period
+            end = start + options.duration
             var t = start
             var on = true
             while t < end {
@@ -108,9 +108,9 @@ extension Simulation.Context {
             sim.schedule(at: end) { s in s.setHostLoss(host, .none) }
         default:
             guard let host else { preconditionFailure("a one-host fault without its host") }
-            let stall = Duration.seconds(rounding: hostOptions.stallSeconds ?? 1.5)
+            let stall = hostOptions.stall
             var t = start
-            for _ in 0..<(hostOptions.stalls ?? 15) {
+            for _ in 0..<hostOptions.stallCount {
                 sim.schedule(at: t) { s in s.pause(host, for: stall) }
                 t += stall + .seconds(2) + rng.duration(below: .seconds(2))
             }

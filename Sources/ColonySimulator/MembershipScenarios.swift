@@ -207,7 +207,7 @@ extension Simulation.Context {
 
     mutating func steady(_ result: inout SimulationResult) {
         startConverged()
-        let duration = Duration.seconds(truncating: options.durationSeconds ?? 600)
+        let duration = options.duration
         measureLoad(&result, from: Instant.zero + min(warmup, duration / 10), to: Instant.zero + duration)
         result.falsePositives = sim.falselyDeclaredDead.count
         result.converged = n > 2000 ? sim.falselyDeclaredDead.isEmpty : sim.isConverged()

@@ -153,6 +153,8 @@ public enum Simulation {
         if options.scenario.isHostFault { settings.hive.enabled = options.hive.formCells }
         try options.hostFault.validate()
         try options.hive.configure(&settings, for: options.scenario)
+        if options.scenario == .evict { settings.hive.evictionTTL = options.evict.evictionTTL }
+        try options.queenLoss.validate()
         if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
         if let l = options.timerLatenessMs, !(l >= 0 && l <= 1000) {
             throw SimulationError.outOfRange("--timer-lateness", 0, 1000)

@@ -50,7 +50,7 @@ extension Simulation.Context {
             if split.voters.filter({ s.nodes[$0].isUp }).isSubset(of: split.following) { split.doneAt = s.now }
             splits[newCell] = split
         }
-        let joiners = options.hive.joiners ?? n
+        let joiners = options.split.joiners ?? n
         let added = sim.addNodes(joiners)
         let start = sim.now
         let window = Duration.seconds(10)
@@ -64,7 +64,7 @@ extension Simulation.Context {
         }
         let sentBefore = sim.payloadsSent
         scheduleBroadcasts(
-            options.hive.broadcasts ?? 200, from: start, over: window + .seconds(2), tracker: tracker,
+            options.hive.broadcastCount, from: start, over: window + .seconds(2), tracker: tracker,
             senders: Array(0..<n))
         let deadline = start + window + .seconds(60)
         let everyone = sim.nodes.count

@@ -56,7 +56,7 @@ extension Simulation.Context {
         startConverged()
         sim.run(until: Instant.zero + warmup / 2)
         let start = sim.now
-        let duration = Duration.seconds(truncating: options.durationSeconds ?? 60)
+        let duration = options.duration
         let end = start + duration
         scheduleRandomWrites(from: start, until: end, keys: (0..<16).map { "k\($0)" })
         scheduleCrashRestarts(from: start + .seconds(3), until: end - .seconds(10))

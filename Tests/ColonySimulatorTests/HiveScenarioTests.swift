@@ -41,7 +41,7 @@ import Testing
     @Test(arguments: [UInt64(1), 2])
     func queensAreReplacedFastAndNothingIsLostWhenAFifthDies(seed: UInt64) throws {
         var o = options(.queenLoss, nodes: 120, seed: seed)
-        o.hive.rounds = 8
+        o.queenLoss.rounds = 8
         o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
@@ -59,9 +59,9 @@ import Testing
     @Test(arguments: [UInt64(1), 2])
     func offendersAreEvictedEverywhereAndComeBackWhenLiftedOrExpired(seed: UInt64) throws {
         var o = options(.evict, nodes: 60, seed: seed)
-        o.hive.offenders = 4
+        o.evict.offenders = 4
         o.durationSeconds = 40
-        o.hive.evictTTLSeconds = 50
+        o.evict.evictTTLSeconds = 50
         o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
@@ -99,7 +99,7 @@ import Testing
     /// (`leaseFraction` 0.9) must still keep two lease holders apart.
     @Test func leasesHoldWithClocksDrifting() throws {
         var o = options(.queenLoss, nodes: 80, seed: 4)
-        o.hive.rounds = 6
+        o.queenLoss.rounds = 6
         o.hive.broadcasts = 50
         o.clockDrift = 0.05
         #expect(o.reproduceCommand.hasSuffix("--drift 0.05"))
@@ -168,7 +168,7 @@ import Testing
 
     @Test func deterministic() throws {
         var o = options(.queenLoss, nodes: 60, seed: 7)
-        o.hive.rounds = 3
+        o.queenLoss.rounds = 3
         o.hive.broadcasts = 20
         let a = try Simulation.run(o)
         let b = try Simulation.run(o)
