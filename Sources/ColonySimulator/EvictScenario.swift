@@ -49,18 +49,18 @@ extension Simulation.Context {
             senders: cast.honest)
         let sentBefore = sim.payloadsSent
         let inRoster = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd + .seconds(20))
-        result.hive.offenders = cast.offenders.count
-        result.hive.offendersEvicted = ledger.everywhereAt.count
-        result.hive.evictTime = Distribution(ledger.everywhereAt.values.map { ($0 - attackStart).inMilliseconds })
+        result.evict.offenders = cast.offenders.count
+        result.evict.offendersEvicted = ledger.everywhereAt.count
+        result.evict.evictTime = Distribution(ledger.everywhereAt.values.map { ($0 - attackStart).inMilliseconds })
         sim.run(until: max(sim.now, attackEnd))
         let lifted = liftOneEviction(&result, ledger: ledger, honest: cast.honest)
         let back = waitReadmitted(ledger, honest: cast.honest, lifted: lifted)
         // Broadcasts sent during the attack must all have arrived by now.
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
-        result.hive.liftTime = back.lift.isEmpty ? nil : Distribution(back.lift)
-        result.hive.readmitTime = back.readmit.isEmpty ? nil : Distribution(back.readmit)
+        result.evict.liftTime = back.lift.isEmpty ? nil : Distribution(back.lift)
+        result.evict.readmitTime = back.readmit.isEmpty ? nil : Distribution(back.readmit)
         result.hive.honestEvicted = ledger.honestEvicted.count
-        result.hive.evictedInRoster = inRoster
+        result.evict.evictedInRoster = inRoster
 
         var problems: [String] = []
         if ledger.everywhereAt.count < cast.offenders.count {

@@ -55,7 +55,7 @@ extension Simulation.Context {
             faults += 1
         }
         sim.heal()
-        result.hive.faults = faults
+        result.hiveSafety.faults = faults
         guard waitHiveFormed(until: sim.now + .seconds(60)) != nil else {
             result.failure = "after the faults stopped the hive did not form again within 60 s"
             return

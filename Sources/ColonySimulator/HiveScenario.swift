@@ -136,8 +136,8 @@ extension Simulation.Context {
                 if let election { elections.append(election) }
             }
         }
-        result.hive.failover = Distribution(failovers)
-        result.hive.electionMs = Distribution(elections)
+        result.queenLoss.failover = Distribution(failovers)
+        result.queenLoss.electionMs = Distribution(elections)
         massFailure(&result)
     }
 
@@ -223,7 +223,7 @@ extension Simulation.Context {
         let deadline = start + window + .seconds(120)
         drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
-        result.hive.killed = victims.count
+        result.queenLoss.killed = victims.count
         let required = fraction > 0.5 ? 0.999 : 1.0
         result.converged = (result.hive.deliveryRatio ?? 0) >= required
         if !result.converged {

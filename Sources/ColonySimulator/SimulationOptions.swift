@@ -2,7 +2,8 @@ import ColonyCore
 
 /// One run: the scenario, the swarm, the seed, the network's faults and the flags every
 /// scenario shares; then each scenario's own options. The fields are the flags of `colony
-/// simulate` as given: `reproduceCommand` prints them back (ReproduceCommand.swift).
+/// simulate` as given: `reproduceCommand` prints them back, `init(reproducing:)` reads them
+/// (ReproduceCommand.swift).
 public struct SimulationOptions: Sendable, Equatable {
     public var scenario: ScenarioKind
     public var nodes: Int
@@ -186,6 +187,8 @@ public enum SimulationError: Error, CustomStringConvertible {
     case badDrift(Double)
     case badLeaseFraction(Double)
     case outOfRange(String, Double, Double)
+    /// Not a command `reproduceCommand` prints (a report's `reproduce` field).
+    case notAReproduceCommand(String)
 
     public var description: String {
         switch self {
@@ -195,6 +198,7 @@ public enum SimulationError: Error, CustomStringConvertible {
         case .badDrift(let d): "--drift must be in [0, 0.5), got \(d)"
         case .badLeaseFraction(let f): "--lease-fraction must be in (0, 100), got \(f)"
         case .outOfRange(let name, let lo, let hi): "\(name) must be between \(lo) and \(hi)"
+        case .notAReproduceCommand(let why): "not a command that replays a run: \(why)"
         }
     }
 }

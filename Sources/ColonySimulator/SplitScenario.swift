@@ -77,10 +77,10 @@ extension Simulation.Context {
         // Joiners catch up on earlier broadcasts, so payloads ÷ receivers is no redundancy.
         result.hive.rmr = nil
         recordHiveShape(&result)
-        result.hive.splits = order.count
-        result.hive.splitTime = Distribution(
+        result.split.splits = order.count
+        result.split.splitTime = Distribution(
             order.compactMap { c in splits[c]!.doneAt.map { ($0 - splits[c]!.start).inMilliseconds } })
-        result.hive.splitsIncomplete = order.filter { splits[$0]!.doneAt == nil }.count
+        result.split.splitsIncomplete = order.filter { splits[$0]!.doneAt == nil }.count
         if result.hive.deliveryRatio != 1 {
             result.failure = String(
                 format: "broadcasts lost while cells split: delivery ratio %.5f", result.hive.deliveryRatio ?? 0)
@@ -90,8 +90,8 @@ extension Simulation.Context {
             result.failure = "no cell split while the hive grew from \(n) to \(everyone) members"
             return false
         }
-        if result.hive.splitsIncomplete! > 0 {
-            result.failure = "\(result.hive.splitsIncomplete!) of \(order.count) splits never completed"
+        if result.split.splitsIncomplete! > 0 {
+            result.failure = "\(result.split.splitsIncomplete!) of \(order.count) splits never completed"
             return false
         }
         if !hiveFormed() {
@@ -132,10 +132,10 @@ extension Simulation.Context {
         }
         drive(until: mergeDeadline, from: shrinkAt) { merged() }
         if merged() {
-            result.hive.merges = 1
-            result.hive.mergeTime = Distribution([(sim.now - shrinkAt).inMilliseconds])
+            result.split.merges = 1
+            result.split.mergeTime = Distribution([(sim.now - shrinkAt).inMilliseconds])
         } else {
-            result.hive.merges = 0
+            result.split.merges = 0
             result.failure =
                 "cell \(victim.cell) shrank to \(remaining.count) members (low-water mark \(low)) but did not "
                 + "merge within \((mergeDeadline - shrinkAt).wholeSeconds) s"

@@ -45,7 +45,7 @@ import Testing
         o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        let failover = try #require(r.hive.failover, "\(reproduce)")
+        let failover = try #require(r.queenLoss.failover, "\(reproduce)")
         #expect(failover.count == 8)
         #expect(failover.p50 <= 300 && failover.max <= 600, "failover \(failover) — \(reproduce)")
         #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
@@ -65,11 +65,11 @@ import Testing
         o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        #expect(r.hive.offendersEvicted == 4, "\(r.failure ?? "") — \(reproduce)")
+        #expect(r.evict.offendersEvicted == 4, "\(r.failure ?? "") — \(reproduce)")
         #expect(r.hive.honestEvicted == 0, "\(reproduce)")
-        #expect(r.hive.evictedInRoster == 0, "\(reproduce)")
-        #expect(r.hive.liftTime?.count == 1, "\(reproduce)")
-        #expect(r.hive.readmitTime?.count == 3, "\(reproduce)")
+        #expect(r.evict.evictedInRoster == 0, "\(reproduce)")
+        #expect(r.evict.liftTime?.count == 1, "\(reproduce)")
+        #expect(r.evict.readmitTime?.count == 3, "\(reproduce)")
         #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
         #expect(r.safetyViolations == 0, "\(reproduce)")
         let json = try r.parsedJSON()
@@ -84,12 +84,12 @@ import Testing
         o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        #expect((r.hive.splits ?? 0) >= 1, "\(reproduce)")
-        #expect(r.hive.splitsIncomplete == 0, "\(reproduce)")
-        let split = try #require(r.hive.splitTime, "\(reproduce)")
+        #expect((r.split.splits ?? 0) >= 1, "\(reproduce)")
+        #expect(r.split.splitsIncomplete == 0, "\(reproduce)")
+        let split = try #require(r.split.splitTime, "\(reproduce)")
         #expect(split.max <= 300, "split \(split) — \(reproduce)")
         #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
-        #expect(r.hive.merges == 1, "\(reproduce)")
+        #expect(r.split.merges == 1, "\(reproduce)")
         #expect(r.safetyViolations == 0, "\(reproduce)")
         #expect(try r.parsedJSON()["splitMs"]?["p50"]?.isNumber == true)
     }
@@ -110,7 +110,7 @@ import Testing
         #expect(rates.allSatisfy { abs($0 - 1) <= 0.05 } && Set(rates).count > 40)
         let r = try checkedRun(o)
         #expect(r.safetyViolations == 0, "\(o.reproduceCommand)")
-        #expect(r.hive.failover?.count == 6, "\(o.reproduceCommand)")
+        #expect(r.queenLoss.failover?.count == 6, "\(o.reproduceCommand)")
         #expect(r.hive.deliveryRatio == 1, "\(o.reproduceCommand)")
     }
 
@@ -140,7 +140,7 @@ import Testing
         o.durationSeconds = 20
         let r = try checkedRun(o)
         #expect(r.safetyViolations == 0, "\(o.reproduceCommand)")
-        #expect((r.hive.faults ?? 0) >= 60, "\(o.reproduceCommand)")
+        #expect((r.hiveSafety.faults ?? 0) >= 60, "\(o.reproduceCommand)")
     }
 
     /// Faults make honest members miss ping-reqs and get graylisted here and there; that
@@ -173,6 +173,6 @@ import Testing
         let a = try Simulation.run(o)
         let b = try Simulation.run(o)
         #expect(a.traceHash == b.traceHash)
-        #expect(a.hive.failover == b.hive.failover)
+        #expect(a.queenLoss.failover == b.queenLoss.failover)
     }
 }
