@@ -4,19 +4,19 @@ import ColonyCore
 /// offence that node met and its first graylisting of the offender; the honest writes and
 /// events, and who saw which events.
 final class AbuseLedger {
-    var firstOffence: [UInt64: Int64] = [:]
-    var graylistedAt: [UInt64: Int64] = [:]
+    var firstOffence: [UInt64: Instant] = [:]
+    var graylistedAt: [UInt64: Instant] = [:]
     var graylistedBy: [Int: Set<Int>] = [:]
     var honestWrites: [Dot] = []
     var honestEvents: Set<Dot> = []
     var eventsSeenBy: [Int: Set<Dot>] = [:]
-    /// Offences met after this time are not judged.
-    var offencesUntil = Int64.max
+    /// Offences met after this time are not judged (nil: every offence is).
+    var offencesUntil: Instant?
 
     static func pair(_ honest: Int, _ offender: Int) -> UInt64 { UInt64(honest) << 32 | UInt64(offender) }
 
     /// An honest node met an offence: the first one per pair starts its clock.
-    func offence(against h: Int, by o: Int, at t: Int64) {
+    func offence(against h: Int, by o: Int, at t: Instant) {
         let k = Self.pair(h, o)
         if firstOffence[k] == nil { firstOffence[k] = t }
     }
@@ -54,8 +54,8 @@ extension Simulation.Context {
     mutating func abuse(_ result: inout SimulationResult) {
         sim.authenticate = true
         startConverged()
-        let attackStart = 5 * Simulation.second
-        let duration = Int64((options.durationSeconds ?? 60) * 1e9)
+        let attackStart = Instant.zero + .seconds(5)
+        let duration = options.duration
         let end = attackStart + duration
         // Offenders: 20%, kinds in turn.
         let offenderCount = max(3, n / 5)
@@ -79,11 +79,11 @@ extension Simulation.Context {
         // Liveness: honest news must reach every honest node (the attack goes on).
         let calm = sim.now
         // Checked at most every 100 ms of virtual time (the check is O(nodes × items)).
-        var checkedAt: Int64 = -1
+        var checkedAt: Instant?
         // Long enough for anti-entropy's tail: push-pull slows down as swarms grow.
-        let window = max(60 * Simulation.second, 2 * settings.pushPullNanoseconds(members: n))
+        let window = max(.seconds(60), settings.pushPullPeriod(members: n) * 2)
         drive(until: calm + window, from: calm) {
-            guard sim.now >= checkedAt + 100_000_000 else { return false }
+            if let checkedAt, sim.now < checkedAt + .milliseconds(100) { return false }
             checkedAt = sim.now
             let d = honestDelivered(ledger, honest: cast.honest)
             return d.got == d.want && honestConverged(cast.honest)
@@ -95,7 +95,7 @@ extension Simulation.Context {
         let judged = sim.now
         ledger.offencesUntil = judged
         // A freeloader met late is re-asked until its run is judged (Trust+Helpers.swift).
-        drive(until: judged + 20 * Simulation.second, from: judged) { false }
+        drive(until: judged + .seconds(20), from: judged) { false }
         result.abuse.honestDeliveryRatio = d.want == 0 ? 1 : Double(d.got) / Double(d.want)
         judgeGraylisting(&result, ledger: ledger, cast: cast)
         result.falsePositives = sim.falselyDeclaredDead.filter { !cast.isOffender.contains($0) }.count
@@ -108,10 +108,10 @@ extension Simulation.Context {
 
     /// The checkers of the abuse scenario: offences met (from `start` until the ledger's
     /// end), graylistings by honest nodes, and honest events seen.
-    func watchAbuse(_ ledger: AbuseLedger, cast: Cast, from start: Int64) {
+    func watchAbuse(_ ledger: AbuseLedger, cast: Cast, from start: Instant) {
         let isOffender = cast.isOffender
         sim.onDeliver = { s, to, from, packet, injected in
-            guard s.now >= start, s.now <= ledger.offencesUntil else { return }
+            guard s.now >= start, ledger.offencesUntil.map({ s.now <= $0 }) ?? true else { return }
             // A freeloader met a request it will ignore: the offence against the asker.
             if s.nodes[to].behaviour == .freeloader, case .pingReq = packet.message, !isOffender.contains(from) {
                 ledger.offence(against: from, by: to, at: s.now)
@@ -140,8 +140,8 @@ extension Simulation.Context {
     /// in 10 ms bursts; every gossip round, to a random honest node, forgers send a victim's
     /// alive claim with a new address, a record and an event in the victim's name — signed
     /// by the forger. Freeloaders send nothing of their own.
-    mutating func scheduleAttack(_ cast: Cast, broken: Set<UInt64>, start: Int64, end: Int64) {
-        let gossipRound = settings.gossipInterval.nanosecondsInt64
+    mutating func scheduleAttack(_ cast: Cast, broken: Set<UInt64>, start: Instant, end: Instant) {
+        let gossipRound = settings.gossipInterval
         func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(Simulator.linkKey(a, b)) }
         for o in cast.offenders {
             switch cast.kindOf[o]! {
@@ -162,9 +162,9 @@ extension Simulation.Context {
 
     /// Honest work: each honest node writes a key at a random time in `window`, a quarter
     /// also send an event.
-    mutating func scheduleHonestWork(_ ledger: AbuseLedger, honest: [Int], from start: Int64, over window: Int64) {
+    mutating func scheduleHonestWork(_ ledger: AbuseLedger, honest: [Int], from start: Instant, over window: Duration) {
         for h in honest {
-            let at = start + Int64(rng.below(Int(window)))
+            let at = start + rng.duration(below: window)
             let sendsEvent = rng.below(4) == 0
             sim.schedule(at: at) { s in
                 if let r = s.put(h, key: "honest/\(h)", value: Array("v\(h)".utf8)) {
@@ -219,27 +219,35 @@ extension Simulation.Context {
     /// the gossip rounds from the first offence to the graylisting (worst, and worst per
     /// kind), or that it never came.
     func judgeGraylisting(_ result: inout SimulationResult, ledger: AbuseLedger, cast: Cast) {
-        let gossipRound = settings.gossipInterval.nanosecondsInt64
+        let gossipRound = settings.gossipInterval
         result.abuse.offenders = cast.offenders.count
         result.abuse.offendersGraylisted = cast.offenders.filter { !(ledger.graylistedBy[$0] ?? []).isEmpty }.count
         result.abuse.honestGraylisted = cast.honest.filter { !(ledger.graylistedBy[$0] ?? []).isEmpty }.count
-        var worst: Int64 = 0
+        var worst = 0
         var pending = 0
-        var perKind: [String: Int64] = [:]
+        var perKind: [String: Int] = [:]
         for (k, first) in ledger.firstOffence {
             let o = Int(k & 0xFFFF_FFFF)
             guard let at = ledger.graylistedAt[k] else {
                 pending += 1
                 continue
             }
-            let rounds = max(0, at - first) / gossipRound + ((at - first) % gossipRound > 0 ? 1 : 0)
+            let rounds = Self.rounds(from: first, to: at, of: gossipRound)
             worst = max(worst, rounds)
             let kind = cast.kindOf[o]!.rawValue
             perKind[kind] = max(perKind[kind] ?? 0, rounds)
         }
-        result.abuse.graylistRoundsMax = Int(worst)
-        result.abuse.graylistRoundsByKind = perKind.mapValues(Int.init)
+        result.abuse.graylistRoundsMax = worst
+        result.abuse.graylistRoundsByKind = perKind
         result.abuse.offencePairsNotGraylisted = pending
+    }
+
+    /// Rounds of `round` from `first` to `last`, a started round counted whole (0 if `last`
+    /// is not later): the integer ceiling of whole nanoseconds.
+    static func rounds(from first: Instant, to last: Instant, of round: Duration) -> Int {
+        let elapsed = max(.zero, last - first).nanosecondsInt64
+        let length = round.nanosecondsInt64
+        return Int(elapsed / length + (elapsed % length > 0 ? 1 : 0))
     }
 
     /// How many gossip rounds an offender of `kind` may take to be graylisted. Floods and

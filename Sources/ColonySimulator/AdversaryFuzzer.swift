@@ -52,9 +52,9 @@ public struct AdversaryFuzzer {
         let table = sim.convergedTable(range)
         for i in range { sim.start(i, known: table) }
         var formed = false
-        var t: Int64 = 0
-        while t < 60 * Simulation.second && !formed {
-            t += Simulation.second
+        var t = Instant.zero
+        while t < Instant.zero + .seconds(60) && !formed {
+            t = t + .seconds(1)
             sim.run(until: t)
             formed = range.allSatisfy { i in
                 guard let c = sim.nodes[i].core else { return false }

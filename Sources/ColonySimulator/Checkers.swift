@@ -9,7 +9,7 @@ struct CheckerState {
     /// Who became queen of each (cell, term).
     var queensByTerm: [CellID: [UInt64: Int]] = [:]
     /// The last node seen holding each cell's lease, and until when (global time).
-    var leaseHolders: [CellID: (node: Int, until: Int64)] = [:]
+    var leaseHolders: [CellID: (node: Int, until: Instant)] = [:]
     /// Violations of "at most one queen per cell per term" and "no two lease-holding queens
     /// of one cell at the same instant".
     var safetyViolations = 0
@@ -30,7 +30,7 @@ extension Simulator {
 
     package func violation(_ text: String) {
         if checks.violations.count < 100 {
-            checks.violations.append("t=\(Double(now) / 1e6)ms: \(text)")
+            checks.violations.append("t=\(now.milliseconds)ms: \(text)")
         }
     }
 
@@ -81,7 +81,8 @@ extension Simulator {
     }
 
     func printDeath(of j: Int, by i: Int, incarnation: UInt64) {
-        let ms: (Int64) -> Int64 = { $0 / 1_000_000 }
+        // Whole milliseconds of virtual time; 0 for a node never paused.
+        let ms: (Instant?) -> Int64 = { (($0 ?? .zero) - Instant.zero).wholeMilliseconds }
         print(
             "DEBUG t=\(ms(now)) node \(i) declares \(j) dead inc \(incarnation); "
                 + "victim pausedUntil \(ms(nodes[j].pausedUntil)) lastPause \(ms(lastPauseStart[j])); "
@@ -92,19 +93,19 @@ extension Simulator {
     /// queen's lease ends when her own clock says so: in true time, by her clock's rate.
     func checkLease(_ i: Int) {
         guard settings.hive.enabled, let core = nodes[i].core, core.hive.role == .queen, let cell = core.hive.cell,
-            let local = core.hive.leaseUntil?.nanoseconds
+            let local = core.hive.leaseUntil
         else { return }
         let until = trueTime(i, local)
         guard until > now else { return }
         if let h = checks.leaseHolders[cell], h.node != i, h.until > now, let other = nodes[h.node].core,
-            other.hive.role == .queen, other.hive.cell == cell, let otherLocal = other.hive.leaseUntil?.nanoseconds,
+            other.hive.role == .queen, other.hive.cell == cell, let otherLocal = other.hive.leaseUntil,
             case let otherUntil = trueTime(h.node, otherLocal), otherUntil > now
         {
             checks.safetyViolations += 1
             violation(
                 "two lease-holding queens of cell \(cell): node \(h.node) (term \(other.hive.term), until "
-                    + "\(Double(otherUntil) / 1e6) ms) and node \(i) (term \(core.hive.term), until "
-                    + "\(Double(until) / 1e6) ms)")
+                    + "\(otherUntil.milliseconds) ms) and node \(i) (term \(core.hive.term), until "
+                    + "\(until.milliseconds) ms)")
         }
         checks.leaseHolders[cell] = (i, until)
     }

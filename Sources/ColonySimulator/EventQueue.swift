@@ -1,9 +1,11 @@
+import ColonyCore
+
 /// The simulator's agenda: events ordered by virtual time, then by scheduling order, so equal
 /// times replay identically. The heap holds small keys; payloads sit in a slab with a free
 /// list, so sifting never moves packets around.
 struct EventQueue<Payload> {
     private struct Key {
-        var time: Int64
+        var time: Instant
         var seq: UInt64
         var slot: Int32
     }
@@ -15,9 +17,9 @@ struct EventQueue<Payload> {
 
     var count: Int { heap.count }
     var isEmpty: Bool { heap.isEmpty }
-    var nextTime: Int64? { heap.first?.time }
+    var nextTime: Instant? { heap.first?.time }
 
-    mutating func push(_ payload: Payload, at time: Int64) {
+    mutating func push(_ payload: Payload, at time: Instant) {
         let slot: Int32
         if let s = free.popLast() {
             slot = s
@@ -42,7 +44,7 @@ struct EventQueue<Payload> {
         heap[i] = k
     }
 
-    mutating func pop() -> (time: Int64, payload: Payload)? {
+    mutating func pop() -> (time: Instant, payload: Payload)? {
         guard let top = heap.first else { return nil }
         let last = heap.removeLast()
         if !heap.isEmpty {

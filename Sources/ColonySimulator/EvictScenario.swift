@@ -6,10 +6,10 @@ final class EvictionLedger {
     /// Offender → honest members that refuse it.
     var refusedBy: [Int: Set<Int>] = [:]
     /// Offender → when the last honest member came to refuse it.
-    var everywhereAt: [Int: Int64] = [:]
+    var everywhereAt: [Int: Instant] = [:]
     var honestEvicted: Set<Int> = []
     /// Offender → expiry in virtual time (by the issuer's eviction).
-    var expiresAt: [Int: Int64] = [:]
+    var expiresAt: [Int: Instant] = [:]
 }
 
 extension Simulation.Context {
@@ -31,9 +31,9 @@ extension Simulation.Context {
     mutating func evict(_ result: inout SimulationResult) {
         sim.authenticate = true
         guard formHive(&result) else { return }
-        let attackStart = sim.now + 2 * Simulation.second
-        let attackEnd = attackStart + Int64((options.durationSeconds ?? 60) * 1e9)
-        let count = options.hive.offenders ?? max(2, n / 50)
+        let attackStart = sim.now + .seconds(2)
+        let attackEnd = attackStart + options.duration
+        let count = options.evict.offenderCount(nodes: n)
         // Freeloaders are left out: one that ignores ping-reqs costs each asker a slip now
         // and then, and the abuse scenario shows them graylisted; their victims' scores
         // rarely add up to the eviction threshold within a minute.
@@ -45,22 +45,22 @@ extension Simulation.Context {
         sim.run(until: attackStart)
         scheduleEvictionAttack(cast, start: attackStart, end: attackEnd)
         scheduleBroadcasts(
-            options.hive.broadcasts ?? 200, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
+            options.hive.broadcastCount, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
             senders: cast.honest)
         let sentBefore = sim.payloadsSent
-        let inRoster = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd + 20 * Simulation.second)
-        result.hive.offenders = cast.offenders.count
-        result.hive.offendersEvicted = ledger.everywhereAt.count
-        result.hive.evictTime = Distribution(ledger.everywhereAt.values.map { Double($0 - attackStart) / 1e6 })
+        let inRoster = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd + .seconds(20))
+        result.evict.offenders = cast.offenders.count
+        result.evict.offendersEvicted = ledger.everywhereAt.count
+        result.evict.evictTime = Distribution(ledger.everywhereAt.values.map { ($0 - attackStart).inMilliseconds })
         sim.run(until: max(sim.now, attackEnd))
         let lifted = liftOneEviction(&result, ledger: ledger, honest: cast.honest)
         let back = waitReadmitted(ledger, honest: cast.honest, lifted: lifted)
         // Broadcasts sent during the attack must all have arrived by now.
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
-        result.hive.liftTime = back.lift.isEmpty ? nil : Distribution(back.lift)
-        result.hive.readmitTime = back.readmit.isEmpty ? nil : Distribution(back.readmit)
+        result.evict.liftTime = back.lift.isEmpty ? nil : Distribution(back.lift)
+        result.evict.readmitTime = back.readmit.isEmpty ? nil : Distribution(back.readmit)
         result.hive.honestEvicted = ledger.honestEvicted.count
-        result.hive.evictedInRoster = inRoster
+        result.evict.evictedInRoster = inRoster
 
         var problems: [String] = []
         if ledger.everywhereAt.count < cast.offenders.count {
@@ -102,7 +102,7 @@ extension Simulation.Context {
             guard !isOffender.contains(i) else { return }
             ledger.refusedBy[o, default: []].insert(i)
             if ledger.expiresAt[o] == nil {
-                ledger.expiresAt[o] = s.now + Int64(e.expiresMs - min(e.expiresMs, s.wallMs(i))) * 1_000_000
+                ledger.expiresAt[o] = s.now + .milliseconds(Int64(e.expiresMs - min(e.expiresMs, s.wallMs(i))))
             }
             if ledger.everywhereAt[o] == nil, ledger.refusedBy[o]!.count == honestCount {
                 ledger.everywhereAt[o] = s.now
@@ -114,7 +114,7 @@ extension Simulation.Context {
     /// honest members; every 200 ms, to a random honest member, forgers send a record in
     /// another member's name, signed with the forger's own key. At `end` the offenders turn
     /// honest and the links mend.
-    mutating func scheduleEvictionAttack(_ cast: Cast, start: Int64, end: Int64) {
+    mutating func scheduleEvictionAttack(_ cast: Cast, start: Instant, end: Instant) {
         let broken = randomBrokenLinks()
         sim.brokenLinks = broken
         func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(Simulator.linkKey(a, b)) }
@@ -126,7 +126,8 @@ extension Simulation.Context {
                     from: o, at: rng.sample(2, from: cast.honest.filter { reachable($0, o) }), start: start, end: end)
             case .forger:
                 scheduleForgeries(
-                    from: o, honest: cast.honest, reachable: reachable, start: start, end: end, period: 200_000_000
+                    from: o, honest: cast.honest, reachable: reachable, start: start, end: end,
+                    period: .milliseconds(200)
                 ) { s, victim, k in
                     [.record(s.forgedRecord(by: o, victim: victim, serial: k))]
                 }
@@ -143,13 +144,12 @@ extension Simulation.Context {
 
     /// Run until every offender is refused everywhere (or `deadline`); 2 s after each one
     /// is, count the honest members whose cell's roster still holds it.
-    func waitEvictedEverywhere(_ ledger: EvictionLedger, cast: Cast, until deadline: Int64) -> Int {
+    func waitEvictedEverywhere(_ ledger: EvictionLedger, cast: Cast, until deadline: Instant) -> Int {
         var inRoster = 0
         var rosterChecked: Set<Int> = []
         while sim.now < deadline && ledger.everywhereAt.count < cast.offenders.count {
-            sim.run(until: sim.now + 100_000_000)
-            for (o, at) in ledger.everywhereAt where !rosterChecked.contains(o) && sim.now >= at + 2 * Simulation.second
-            {
+            sim.run(until: sim.now + .milliseconds(100))
+            for (o, at) in ledger.everywhereAt where !rosterChecked.contains(o) && sim.now >= at + .seconds(2) {
                 rosterChecked.insert(o)
                 if evictedStill(o, honest: cast.honest) {
                     let id = sim.nodes[o].id
@@ -166,11 +166,13 @@ extension Simulation.Context {
     /// Once the attack is over, lift the eviction that has longest to run, from a random
     /// honest member (lifting it earlier would let the attack resume): who, and when.
     mutating func liftOneEviction(_ result: inout SimulationResult, ledger: EvictionLedger, honest: [Int])
-        -> (node: Int, at: Int64)?
+        -> (node: Int, at: Instant)?
     {
         let expiresAt = ledger.expiresAt
-        guard let first = ledger.everywhereAt.keys.max(by: { (expiresAt[$0] ?? 0, $0) < (expiresAt[$1] ?? 0, $1) }),
-            (expiresAt[first] ?? 0) > sim.now + Simulation.second
+        // Latest expiry first, ties to the higher index.
+        let order = { (o: Int) in (expiresAt[o] ?? .zero, o) }
+        guard let first = ledger.everywhereAt.keys.max(by: { order($0) < order($1) }),
+            (expiresAt[first] ?? .zero) > sim.now + .seconds(1)
         else { return nil }
         let h = honest[rng.below(honest.count)]
         let id = sim.nodes[first].id
@@ -191,7 +193,7 @@ extension Simulation.Context {
     /// Run until every evicted offender is back — every honest member holds it alive and
     /// refuses it no more — or 60 s after the last eviction expires: the times from the lift
     /// and from each expiry, and who never came back.
-    func waitReadmitted(_ ledger: EvictionLedger, honest: [Int], lifted: (node: Int, at: Int64)?)
+    func waitReadmitted(_ ledger: EvictionLedger, honest: [Int], lifted: (node: Int, at: Instant)?)
         -> (lift: [Double], readmit: [Double], pending: Set<Int>)
     {
         func back(_ o: Int) -> Bool {
@@ -205,15 +207,15 @@ extension Simulation.Context {
         var readmit: [Double] = []
         var pending = Set(ledger.everywhereAt.keys)
         let lastExpiry = ledger.expiresAt.values.max() ?? sim.now
-        let deadline = max(sim.now, lastExpiry) + 60 * Simulation.second
+        let deadline = max(sim.now, lastExpiry) + .seconds(60)
         while sim.now < deadline && !pending.isEmpty {
-            sim.run(until: sim.now + 100_000_000)
+            sim.run(until: sim.now + .milliseconds(100))
             for o in pending.sorted() where back(o) {
                 pending.remove(o)
                 if let lifted, o == lifted.node {
-                    lift.append(Double(sim.now - lifted.at) / 1e6)
+                    lift.append((sim.now - lifted.at).inMilliseconds)
                 } else if let expiry = ledger.expiresAt[o] {
-                    readmit.append(Double(max(0, sim.now - expiry)) / 1e6)
+                    readmit.append(max(.zero, sim.now - expiry).inMilliseconds)
                 }
             }
         }

@@ -81,16 +81,16 @@ extension Simulator {
         nodes[i].isUp = false
         nodes[i].core = nil
         nodes[i].wakeGeneration &+= 1
-        nodes[i].wakeAt = .max
+        nodes[i].wakeAt = nil
         nodes[i].restarts += 1
     }
 
-    /// Stall node `i` for `nanoseconds`: nothing it would do happens until then; packets for
-    /// it wait (as in a socket buffer) and its timers fire late.
-    package func pause(_ i: Int, forNanoseconds ns: Int64) {
+    /// Stall node `i` for `span`: nothing it would do happens until then; packets for it wait
+    /// (as in a socket buffer) and its timers fire late.
+    package func pause(_ i: Int, for span: Duration) {
         guard nodes[i].isUp else { return }
         lastPauseStart[i] = now
-        nodes[i].pausedUntil = max(nodes[i].pausedUntil, now + ns)
+        nodes[i].pausedUntil = max(nodes[i].pausedUntil, now + span)
     }
 
     /// Put nodes into partition groups; packets cross groups only when `group` is equal.
@@ -117,24 +117,24 @@ extension Simulator {
 
 extension Simulation.Context {
     /// Stall node `p` for 1–5 s, run for 1–5 s, and again, until `until`.
-    mutating func schedulePauses(_ p: Int, from: Int64, until: Int64) {
+    mutating func schedulePauses(_ p: Int, from: Instant, until: Instant) {
         var t = from
         while t < until {
-            let stall = Simulation.second + Int64(rng.below(Int(4 * Simulation.second)))
-            sim.schedule(at: t) { s in s.pause(p, forNanoseconds: stall) }
-            t += stall + Simulation.second + Int64(rng.below(Int(4 * Simulation.second)))
+            let stall = .seconds(1) + rng.duration(below: .seconds(4))
+            sim.schedule(at: t) { s in s.pause(p, for: stall) }
+            t += stall + .seconds(1) + rng.duration(below: .seconds(4))
         }
     }
 
     /// Crashes with restarts from `start` until `end`: every 6–10 s a random node crashes
     /// (host or process) and comes back 2–6 s later from its durable log, rejoining through
     /// another node.
-    mutating func scheduleCrashRestarts(from start: Int64, until end: Int64) {
+    mutating func scheduleCrashRestarts(from start: Instant, until end: Instant) {
         var c = start
         while c < end {
             let victim = rng.below(n)
             let kind: Simulator.CrashKind = rng.below(2) == 0 ? .host : .process
-            let down = 2 * Simulation.second + Int64(rng.below(Int(4 * Simulation.second)))
+            let down = .seconds(2) + rng.duration(below: .seconds(4))
             let seedNode = (victim + 1 + rng.below(n - 1)) % n
             sim.schedule(at: c) { s in s.crash(victim, kind: kind) }
             sim.schedule(at: c + down) { s in
@@ -142,12 +142,12 @@ extension Simulation.Context {
                 s.start(victim)
                 s.join(victim, seeds: [seedNode])
             }
-            c += 6 * Simulation.second + Int64(rng.below(Int(4 * Simulation.second)))
+            c += .seconds(6) + rng.duration(below: .seconds(4))
         }
     }
 
     /// A partition into `groups` from `start`, healed at `end`.
-    func schedulePartition(_ groups: [UInt8], from start: Int64, until end: Int64) {
+    func schedulePartition(_ groups: [UInt8], from start: Instant, until end: Instant) {
         sim.schedule(at: start) { s in s.partition(groups) }
         sim.schedule(at: end) { s in s.heal() }
     }

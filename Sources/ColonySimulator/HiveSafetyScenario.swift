@@ -22,12 +22,12 @@ extension Simulation.Context {
             }
         }
         let start = sim.now
-        let end = start + Int64((options.durationSeconds ?? 30) * 1e9)
+        let end = start + options.duration
         var t = start
-        var healAt: Int64 = 0
+        var healAt = Instant.zero
         var faults = 0
         while t < end {
-            t += 300_000_000
+            t += .milliseconds(300)
             sim.run(until: t)
             if sim.partitioned && t >= healAt { sim.heal() }
             let q = queens()
@@ -45,18 +45,18 @@ extension Simulation.Context {
                     }
                 }
                 sim.partition(groups)
-                healAt = t + 200_000_000 + Int64(rng.below(1_300_000_000))
+                healAt = t + .milliseconds(200) + rng.duration(below: .milliseconds(1300))
             case 1:
-                sim.pause(victim.node, forNanoseconds: 100_000_000 + Int64(rng.below(900_000_000)))
+                sim.pause(victim.node, for: .milliseconds(100) + rng.duration(below: .milliseconds(900)))
             default:
                 let up = sim.upNodes
-                sim.pause(up[rng.below(up.count)], forNanoseconds: 100_000_000 + Int64(rng.below(900_000_000)))
+                sim.pause(up[rng.below(up.count)], for: .milliseconds(100) + rng.duration(below: .milliseconds(900)))
             }
             faults += 1
         }
         sim.heal()
-        result.hive.faults = faults
-        guard waitHiveFormed(until: sim.now + 60 * Simulation.second) != nil else {
+        result.hiveSafety.faults = faults
+        guard waitHiveFormed(until: sim.now + .seconds(60)) != nil else {
             result.failure = "after the faults stopped the hive did not form again within 60 s"
             return
         }

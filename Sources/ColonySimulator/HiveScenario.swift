@@ -20,20 +20,20 @@ extension Simulation.Context {
     /// it did not form). False if it did not.
     mutating func formHive(_ result: inout SimulationResult) -> Bool {
         startConverged()
-        guard let formed = waitHiveFormed(until: 120 * Simulation.second) else {
+        guard let formed = waitHiveFormed(until: Instant.zero + .seconds(120)) else {
             let homeless = sim.upNodes.filter { sim.nodes[$0].core?.hive.role == .homeless }.count
             result.failure = "the hive did not form within 120 s (\(queens().count) queens, \(homeless) homeless)"
             return false
         }
-        result.hive.hiveFormedMs = Double(formed) / 1e6
+        result.hive.hiveFormedMs = formed.milliseconds
         recordHiveShape(&result)
         return true
     }
 
-    func waitHiveFormed(until deadline: Int64) -> Int64? {
+    func waitHiveFormed(until deadline: Instant) -> Instant? {
         while sim.now < deadline {
             if hiveFormed() { return sim.now }
-            sim.run(until: min(deadline, sim.now + 50_000_000))
+            sim.run(until: min(deadline, sim.now + .milliseconds(50)))
         }
         return hiveFormed() ? sim.now : nil
     }
@@ -78,31 +78,29 @@ extension Simulation.Context {
     mutating func hive(_ result: inout SimulationResult) {
         if options.hive.formCells {
             guard formHive(&result) else { return }
-            sim.run(until: sim.now + 2 * Simulation.second)
+            sim.run(until: sim.now + .seconds(2))
         } else {
             startConverged()
-            sim.run(until: warmup)
+            sim.run(until: Instant.zero + warmup)
         }
         let all = Set(0..<n)
         let tracker = BroadcastTracker(receivers: all)
         trackBroadcasts(tracker)
-        let count = options.hive.broadcasts ?? 200
-        let start = sim.now + 100_000_000
-        let window = 10 * Simulation.second
+        let count = options.hive.broadcastCount
+        let start = sim.now + .milliseconds(100)
+        let window = Duration.seconds(10)
         let sentBefore = sim.payloadsSent
         let bytesBefore = sim.totalBytesSent
         scheduleBroadcasts(count, from: start, over: window, tracker: tracker)
-        let deadline = start + window + 60 * Simulation.second
+        let deadline = start + window + .seconds(60)
         drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
         // Nearness needs settled coordinates (minutes of probes): `--duration` runs on first.
-        if let settle = options.durationSeconds, settle > 0 {
-            drive(until: sim.now + Int64(settle * 1e9), from: sim.now) { false }
-        }
+        if options.duration > .zero { drive(until: sim.now + options.duration, from: sim.now) { false } }
         if options.hive.formCells { recordQueenRTT(&result) }
         result.rttError = sim.coordinateError(pairs: 2000, rng: &rng)
         result.bytesPerNodePerSecond =
-            Double(sim.totalBytesSent - bytesBefore) / Double(n) / (Double(sim.now - start) / 1e9)
+            Double(sim.totalBytesSent - bytesBefore) / Double(n) / (sim.now - start).inSeconds
         result.converged = result.hive.deliveryRatio == 1
         if !result.converged {
             result.failure = String(
@@ -124,10 +122,10 @@ extension Simulation.Context {
     /// broadcasts flow: every broadcast from a survivor must reach every survivor.
     mutating func queenLoss(_ result: inout SimulationResult) {
         guard formHive(&result) else { return }
-        sim.run(until: sim.now + 2 * Simulation.second)
+        sim.run(until: sim.now + .seconds(2))
         var failovers: [Double] = []
         var elections: [Double] = []
-        let rounds = options.hive.rounds ?? 20
+        let rounds = options.queenLoss.roundCount
         rounds: for _ in 0..<rounds {
             switch crashOneQueen(&result) {
             case .noCandidate: break rounds
@@ -138,8 +136,8 @@ extension Simulation.Context {
                 if let election { elections.append(election) }
             }
         }
-        result.hive.failover = Distribution(failovers)
-        result.hive.electionMs = Distribution(elections)
+        result.queenLoss.failover = Distribution(failovers)
+        result.queenLoss.electionMs = Distribution(elections)
         massFailure(&result)
     }
 
@@ -171,8 +169,8 @@ extension Simulation.Context {
         let needed = survivors.count / 2 + 1
         let cell = victim.cell
         var accepted: Set<Int> = []
-        var electedAt: Int64?
-        var acceptedAt: Int64?
+        var electedAt: Instant?
+        var acceptedAt: Instant?
         let crashAt = sim.now
         sim.onEvent = { s, i, event in
             guard case .hive(let change) = event else { return }
@@ -188,23 +186,23 @@ extension Simulation.Context {
             if acceptedAt == nil && accepted.intersection(survivors).count >= needed { acceptedAt = s.now }
         }
         sim.crash(victim.node)
-        drive(until: crashAt + 10 * Simulation.second, from: crashAt) { acceptedAt != nil }
+        drive(until: crashAt + .seconds(10), from: crashAt) { acceptedAt != nil }
         guard let at = acceptedAt else {
             result.failure = "cell \(cell) had no new queen 10 s after its queen (node \(victim.node)) crashed"
             sim.onEvent = nil
             return .failed
         }
         let round = FailoverRound.done(
-            failover: Double(at - crashAt) / 1e6, election: electedAt.map { Double($0 - crashAt) / 1e6 })
+            failover: (at - crashAt).inMilliseconds, election: electedAt.map { ($0 - crashAt).inMilliseconds })
         sim.onEvent = nil
-        sim.run(until: sim.now + 2 * Simulation.second)
+        sim.run(until: sim.now + .seconds(2))
         return round
     }
 
     /// `--kill` of the up nodes (a queen among them) crash at once while broadcasts flow:
     /// every broadcast from a survivor must reach every survivor.
     mutating func massFailure(_ result: inout SimulationResult) {
-        let fraction = options.hive.killFraction ?? 0.2
+        let fraction = options.queenLoss.killShare
         let up = sim.upNodes
         let killCount = min(up.count - 2, Int((Double(up.count) * fraction).rounded()))
         var victims = Set(rng.sample(killCount, from: up))
@@ -216,16 +214,16 @@ extension Simulation.Context {
         let tracker = BroadcastTracker(receivers: survivors)
         trackBroadcasts(tracker)
         let start = sim.now
-        let killAt = start + Simulation.second
-        let window = 10 * Simulation.second
+        let killAt = start + .seconds(1)
+        let window = Duration.seconds(10)
         let sentBefore = sim.payloadsSent
         scheduleBroadcasts(
-            options.hive.broadcasts ?? 200, from: start, over: window, tracker: tracker, senders: survivors.sorted())
+            options.hive.broadcastCount, from: start, over: window, tracker: tracker, senders: survivors.sorted())
         sim.schedule(at: killAt) { s in for v in victims.sorted() { s.crash(v) } }
-        let deadline = start + window + 120 * Simulation.second
+        let deadline = start + window + .seconds(120)
         drive(until: deadline, from: start) { sim.now > start + window && tracker.allDelivered }
         finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
-        result.hive.killed = victims.count
+        result.queenLoss.killed = victims.count
         let required = fraction > 0.5 ? 0.999 : 1.0
         result.converged = (result.hive.deliveryRatio ?? 0) >= required
         if !result.converged {

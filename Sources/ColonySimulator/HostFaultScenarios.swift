@@ -11,7 +11,7 @@ import ColonyCore
 extension Simulation.Context {
     mutating func hostFault(_ result: inout SimulationResult) {
         startConverged()
-        sim.run(until: warmup)
+        sim.run(until: Instant.zero + warmup)
         // The faulty host (for `loss`, every host is faulty and none is singled out).
         let kind = options.scenario
         let host = kind == .loss ? nil : rng.below(n)
@@ -50,7 +50,7 @@ extension Simulation.Context {
         counts.faultOn = false
         // The fault is over: every node must see every member alive again.
         let calm = sim.now
-        result.converged = waitConverged(until: calm + maxSuspicion + 120 * Simulation.second)
+        result.converged = waitConverged(until: calm + maxSuspicion + .seconds(120))
         result.hostFault.host = host
         result.hostFault.hostDeaths = counts.deaths
         result.hostFault.hostDeathObservers = counts.deathObservers.count
@@ -59,12 +59,12 @@ extension Simulation.Context {
         result.hostFault.deathsSeenOnlyByHost = counts.deathsSeenByHost
         result.hostFault.queenTermsDuringFault = counts.queenTerms
         result.hostFault.stepDownsDuringFault = counts.stepDowns
-        result.hostFault.recoveredMs = result.converged ? Double(sim.now - calm) / 1e6 : nil
+        result.hostFault.recoveredMs = result.converged ? (sim.now - calm).inMilliseconds : nil
         result.falsePositives = counts.healthyDead.count
         result.newsLabel = "all members alive after the fault"
         if !result.converged {
             result.failure =
-                "did not converge: live nodes still disagree \(Double(sim.now - calm) / 1e9) s after the fault's end"
+                "did not converge: live nodes still disagree \((sim.now - calm).inSeconds) s after the fault's end"
         }
         if !counts.healthyDead.isEmpty {
             result.failure = "\(counts.healthyDead.count) healthy members were declared dead by healthy members"
@@ -76,27 +76,27 @@ extension Simulation.Context {
 
     /// Schedule the scenario's fault from `start` on `host` (every host for `loss`); returns
     /// when it ends.
-    mutating func scheduleFault(_ kind: ScenarioKind, host: Int?, from start: Int64) -> Int64 {
+    mutating func scheduleFault(_ kind: ScenarioKind, host: Int?, from start: Instant) -> Instant {
         let hostOptions = options.hostFault
-        let end: Int64
+        let end: Instant
         switch kind {
         case .loss:
             let loss = hostOptions.loss ?? 0.1
-            end = start + seconds(options.durationSeconds ?? 120)
+            end = start + options.duration
             for i in 0..<n { sim.setHostLoss(i, HostLoss(inbound: loss, outbound: loss)) }
             sim.schedule(at: end) { s in for i in 0..<s.nodes.count { s.setHostLoss(i, .none) } }
         case .gray, .oneway:
             guard let host else { preconditionFailure("a one-host fault without its host") }
             let loss = hostOptions.loss ?? 0.8
-            end = start + seconds(options.durationSeconds ?? 90)
+            end = start + options.duration
             let fault = kind == .gray ? HostLoss(inbound: loss, outbound: loss) : HostLoss(inbound: loss)
             sim.setHostLoss(host, fault)
             sim.schedule(at: end) { s in s.setHostLoss(host, .none) }
         case .flipflop:
             guard let host else { preconditionFailure("a one-host fault without its host") }
             let loss = hostOptions.loss ?? 1
-            let period = seconds(hostOptions.periodSeconds ?? 20)
-            end = start + seconds(options.durationSeconds ?? 160)
+            let period = hostOptions.period
+            end = start + options.duration
             var t = start
             var on = true
             while t < end {
@@ -108,24 +108,22 @@ extension Simulation.Context {
             sim.schedule(at: end) { s in s.setHostLoss(host, .none) }
         default:
             guard let host else { preconditionFailure("a one-host fault without its host") }
-            let stall = seconds(hostOptions.stallSeconds ?? 1.5)
+            let stall = hostOptions.stall
             var t = start
-            for _ in 0..<(hostOptions.stalls ?? 15) {
-                sim.schedule(at: t) { s in s.pause(host, forNanoseconds: stall) }
-                t += stall + 2 * Simulation.second + Int64(rng.below(Int(2 * Simulation.second)))
+            for _ in 0..<hostOptions.stallCount {
+                sim.schedule(at: t) { s in s.pause(host, for: stall) }
+                t += stall + .seconds(2) + rng.duration(below: .seconds(2))
             }
             end = t
         }
         return end
     }
 
-    func seconds(_ s: Double) -> Int64 { Int64((s * 1e9).rounded()) }
-
     /// kill -9 of one agent on a live host (its port refuses connections), the hive on: when
     /// the first survivor and when every survivor sees it dead (the harness's `kill`).
     mutating func kill(_ result: inout SimulationResult) {
         startConverged()
-        sim.run(until: warmup)
+        sim.run(until: Instant.zero + warmup)
         let victim = rng.below(n)
         let victimID = sim.nodes[victim].id
         let killedAt = sim.now
@@ -135,11 +133,11 @@ extension Simulation.Context {
             guard case .memberChanged(let m, _) = event, m.id == victimID, m.status.isGone, deadAt[i] == nil else {
                 return
             }
-            deadAt[i] = Double(s.now - killedAt) / 1e6
+            deadAt[i] = (s.now - killedAt).inMilliseconds
             seen += 1
         }
         sim.crash(victim, kind: .process)
-        let deadline = killedAt + maxSuspicion + 60 * Simulation.second
+        let deadline = killedAt + maxSuspicion + .seconds(60)
         drive(until: deadline, from: killedAt) { seen >= n - 1 }
         let times = deadAt.compactMap { $0 }
         result.detectionFirstMs = times.min()
@@ -150,9 +148,9 @@ extension Simulation.Context {
         result.falsePositives = sim.falselyDeclaredDead.count
         result.hostFault.host = victim
         result.converged =
-            seen >= n - 1 && waitConverged(until: sim.now + 60 * Simulation.second, expectedGone: [victim])
+            seen >= n - 1 && waitConverged(until: sim.now + .seconds(60), expectedGone: [victim])
         if seen < n - 1 {
-            let ms = maxSuspicion / 1_000_000 + 60_000
+            let ms = maxSuspicion.wholeMilliseconds + 60_000
             result.failure = "\(n - 1 - seen) survivors never saw the killed agent dead within \(ms) ms"
         }
     }

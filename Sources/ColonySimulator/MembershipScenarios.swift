@@ -9,7 +9,7 @@ extension Simulation.Context {
         startConverged()
         let joiner = sim.addNodes(1).lowerBound
         let joinerID = sim.nodes[joiner].id
-        measureLoad(&result, from: warmup / 2, to: warmup)
+        measureLoad(&result, from: Instant.zero + warmup / 2, to: Instant.zero + warmup)
         let seed = rng.below(n)
         var knownAt = [Double?](repeating: nil, count: n)
         var known = 0
@@ -18,12 +18,12 @@ extension Simulation.Context {
             guard i < knownAt.count, knownAt[i] == nil,
                 case .memberChanged(let m, _) = event, m.id == joinerID, m.status == .alive
             else { return }
-            knownAt[i] = Double(s.now - joinAt) / 1e6
+            knownAt[i] = (s.now - joinAt).inMilliseconds
             known += 1
         }
         sim.start(joiner)
         sim.join(joiner, seeds: [seed])
-        let deadline = joinAt + max(60 * Simulation.second, 30 * period)
+        let deadline = joinAt + max(.seconds(60), period * 30)
         drive(until: deadline, from: joinAt) { known == n }
         let times = knownAt.compactMap { $0 }
         result.falsePositives = sim.falselyDeclaredDead.count
@@ -34,7 +34,7 @@ extension Simulation.Context {
         if !result.converged {
             result.failure =
                 "did not converge: \(n - known) of \(n) nodes never saw the joiner alive within "
-                + "\(Double(deadline - joinAt) / 1e9) s"
+                + "\((deadline - joinAt).inSeconds) s"
         }
     }
 
@@ -47,21 +47,22 @@ extension Simulation.Context {
         if pauses {
             sim.strict = false
             let pausers = pickPausers(excluding: victim)
-            let pauseEnd = warmup + 60 * Simulation.second
+            let pauseEnd = Instant.zero + warmup + .seconds(60)
             for p in pausers {
-                schedulePauses(p, from: warmup / 2 + Int64(rng.below(Int(5 * Simulation.second))), until: pauseEnd)
+                schedulePauses(
+                    p, from: Instant.zero + warmup / 2 + rng.duration(below: .seconds(5)), until: pauseEnd)
             }
         } else {
-            measureLoad(&result, from: warmup / 2, to: warmup)
+            measureLoad(&result, from: Instant.zero + warmup / 2, to: Instant.zero + warmup)
         }
-        sim.run(until: warmup)
+        sim.run(until: Instant.zero + warmup)
         let crashAt = sim.now
         var firstSuspicion: Double?
         var deadAt = [Double?](repeating: nil, count: n)
         var deadCount = 0
         sim.onEvent = { s, i, event in
             guard case .memberChanged(let m, _) = event, m.id == victimID else { return }
-            let t = Double(s.now - crashAt) / 1e6
+            let t = (s.now - crashAt).inMilliseconds
             if m.status != .alive, firstSuspicion == nil { firstSuspicion = t }
             if m.status == .dead, deadAt[i] == nil {
                 deadAt[i] = t
@@ -69,7 +70,7 @@ extension Simulation.Context {
             }
         }
         sim.crash(victim, kind: options.crash.kind)
-        let detectDeadline = crashAt + maxSuspicion + 60 * Simulation.second
+        let detectDeadline = crashAt + maxSuspicion + .seconds(60)
         drive(until: detectDeadline, from: crashAt) { deadCount >= n - 1 }
         let times = deadAt.compactMap { $0 }
         result.detectionFirstMs = firstSuspicion
@@ -81,17 +82,17 @@ extension Simulation.Context {
         if deadCount < n - 1 {
             result.failure =
                 "did not converge: \(n - 1 - deadCount) live nodes never marked the crashed node dead within "
-                + "\(Double(detectDeadline - crashAt) / 1e9) s"
+                + "\((detectDeadline - crashAt).inSeconds) s"
             return
         }
         // Liveness: once faults stop, every live node must see every live node alive.
-        let calm = max(sim.now, pauses ? warmup + 60 * Simulation.second + 5 * Simulation.second : sim.now)
+        let calm = max(sim.now, pauses ? Instant.zero + warmup + .seconds(60) + .seconds(5) : sim.now)
         sim.run(until: calm)
-        let livenessDeadline = calm + maxSuspicion + 120 * Simulation.second
+        let livenessDeadline = calm + maxSuspicion + .seconds(120)
         result.converged = waitConverged(until: livenessDeadline, expectedGone: [victim])
         if !result.converged {
             result.failure =
-                "did not converge: live nodes still disagree \(Double(livenessDeadline - calm) / 1e9) s after "
+                "did not converge: live nodes still disagree \((livenessDeadline - calm).inSeconds) s after "
                 + "faults stopped"
         }
     }
@@ -104,18 +105,18 @@ extension Simulation.Context {
 
     mutating func bootstrap(_ result: inout SimulationResult) {
         sim.addNodes(n)
-        let seen = trackAllAlive(from: 0)
+        let seen = trackAllAlive(from: .zero)
         let total = n
         sim.start(0)
         for i in 1..<n {
-            let at = Int64(rng.below(100_000_000))
+            let at = Instant.zero + rng.duration(below: .milliseconds(100))
             sim.schedule(at: at) { s in
                 s.start(i)
                 s.join(i, seeds: [0])
             }
         }
-        let deadline = max(120 * Simulation.second, 60 * period)
-        drive(until: deadline) { seen.done == total }
+        let limit = max(.seconds(120), period * 60)
+        drive(until: Instant.zero + limit) { seen.done == total }
         let times = seen.times
         let done = seen.done
         result.convergence = Distribution(times)
@@ -125,7 +126,7 @@ extension Simulation.Context {
         if !result.converged {
             result.failure =
                 "did not converge: \(total - done) of \(total) nodes did not see all members alive within "
-                + "\(deadline / Simulation.second) s"
+                + "\(limit.wholeSeconds) s"
         }
     }
 
@@ -133,7 +134,7 @@ extension Simulation.Context {
 
     mutating func partition(_ result: inout SimulationResult) {
         startConverged()
-        sim.run(until: warmup)
+        sim.run(until: Instant.zero + warmup)
         var order = Array(0..<n)
         for k in stride(from: n - 1, to: 0, by: -1) { order.swapAt(k, rng.below(k + 1)) }
         var groups = [UInt8](repeating: 1, count: n)
@@ -155,9 +156,9 @@ extension Simulation.Context {
         // nodes miss a verdict until anti-entropy repairs it: bound by twice the maximum
         // suspicion timeout plus one anti-entropy period plus a minute.
         let splitAt = sim.now
-        let bound = splitAt + 2 * maxSuspicion + settings.pushPullNanoseconds(members: n) + 60 * Simulation.second
+        let bound = splitAt + maxSuspicion * 2 + settings.pushPullPeriod(members: n) + .seconds(60)
         drive(until: bound, from: splitAt) { crossDead == crossPairs }
-        sim.run(until: sim.now + 5 * Simulation.second)
+        sim.run(until: sim.now + .seconds(5))
         var stragglers: [String] = []
         if crossDead < crossPairs {
             outer: for i in 0..<n {
@@ -179,7 +180,7 @@ extension Simulation.Context {
         let total = n
         let origin = sim.now
         let seen = trackAllAlive(from: origin)
-        let deadline = origin + 600 * Simulation.second
+        let deadline = origin + .seconds(600)
         drive(until: deadline, from: origin) { seen.done == total }
         let done = seen.done
         let allSeen = sim.now
@@ -190,7 +191,7 @@ extension Simulation.Context {
         result.newsLabel = "nodes that see all \(n) members alive after the heal"
         // Healed: when the last node saw everyone alive (or, if views flapped after that,
         // when the whole swarm was confirmed converged).
-        if result.converged { result.healMs = Double((sim.now == allSeen ? allSeen : sim.now) - origin) / 1e6 }
+        if result.converged { result.healMs = ((sim.now == allSeen ? allSeen : sim.now) - origin).inMilliseconds }
         if crossDead < crossPairs {
             result.failure =
                 "partition too short: only \(crossDead) of \(crossPairs) cross-partition views were dead at the heal; "
@@ -206,8 +207,8 @@ extension Simulation.Context {
 
     mutating func steady(_ result: inout SimulationResult) {
         startConverged()
-        let duration = Int64((options.durationSeconds ?? 600) * 1e9)
-        measureLoad(&result, from: min(warmup, duration / 10), to: duration)
+        let duration = options.duration
+        measureLoad(&result, from: Instant.zero + min(warmup, duration / 10), to: Instant.zero + duration)
         result.falsePositives = sim.falselyDeclaredDead.count
         result.converged = n > 2000 ? sim.falselyDeclaredDead.isEmpty : sim.isConverged()
         if !result.converged { result.failure = "the swarm did not stay converged" }

@@ -24,6 +24,11 @@ public struct Distribution: Sendable, Equatable {
         min = sorted.first!
         count = sorted.count
     }
+
+    /// A summary as given (a decoded report's: only what it printed).
+    init(p50: Double, p90: Double, p99: Double, max: Double, min: Double, count: Int) {
+        (self.p50, self.p90, self.p99, self.max, self.min, self.count) = (p50, p90, p99, max, min, count)
+    }
 }
 
 package enum ProcessMemory {

@@ -38,7 +38,7 @@ extension Behaviour {
 extension Simulation.Context {
     /// Node `o` floods: 2,000 valid packets a second (its own alive claim) at `targets` in
     /// turn, in 10 ms bursts, from `start` until `end`.
-    func scheduleFlood(from o: Int, at targets: [Int], start: Int64, end: Int64) {
+    func scheduleFlood(from o: Int, at targets: [Int], start: Instant, end: Instant) {
         let id = sim.nodes[o].id
         var t = start
         while t < end {
@@ -50,7 +50,7 @@ extension Simulation.Context {
                         to: targets[k % targets.count])
                 }
             }
-            t += 10_000_000
+            t += .milliseconds(10)
         }
     }
 
@@ -58,11 +58,11 @@ extension Simulation.Context {
     /// random honest member it can reach, the updates `forge(simulator, victim, serial)`
     /// makes in a random honest victim's name (serials from 1; nil: nothing sent).
     mutating func scheduleForgeries(
-        from o: Int, honest: [Int], reachable: (Int, Int) -> Bool, start: Int64, end: Int64, period: Int64,
+        from o: Int, honest: [Int], reachable: (Int, Int) -> Bool, start: Instant, end: Instant, period: Duration,
         forge: @escaping (Simulator, Int, UInt64) -> [Update]?
     ) {
         let id = sim.nodes[o].id
-        var t = start + Int64(rng.below(Int(period)))
+        var t = start + rng.duration(below: period)
         var serial: UInt64 = 0
         while t < end {
             let near = honest.filter { reachable($0, o) }

@@ -4,10 +4,10 @@ import ColonyCore
 /// duplication, reordering and partitions. Streams (TCP) are reliable but slower (handshake
 /// and bandwidth) and fail across partitions or to dead hosts.
 package struct NetworkModel: Sendable {
-    /// One-way latency floor, nanoseconds.
-    public var baseLatencyNs: Int64
+    /// One-way latency floor.
+    public var baseLatency: Duration
     /// Extra one-way latency across the whole plane (positions lie in the unit square).
-    public var spanLatencyNs: Int64
+    public var spanLatency: Duration
     /// Jitter as a fraction of the link latency, uniformly added.
     public var jitter: Double = 0.2
     /// Probability that a datagram is lost.
@@ -19,17 +19,23 @@ package struct NetworkModel: Sendable {
     /// Stream bandwidth, bytes per microsecond (1 Gbit/s ≈ 125).
     public var streamBytesPerMicrosecond: Double = 125
 
-    public init(baseLatencyNs: Int64, spanLatencyNs: Int64) {
-        self.baseLatencyNs = baseLatencyNs
-        self.spanLatencyNs = spanLatencyNs
+    public init(baseLatency: Duration, spanLatency: Duration) {
+        self.baseLatency = baseLatency
+        self.spanLatency = spanLatency
     }
 
     /// One rack/datacenter: 0.1–0.5 ms one way.
-    public static var lan: NetworkModel { NetworkModel(baseLatencyNs: 100_000, spanLatencyNs: 400_000) }
+    public static var lan: NetworkModel {
+        NetworkModel(baseLatency: .microseconds(100), spanLatency: .microseconds(400))
+    }
     /// Regions apart: 10–150 ms one way.
-    public static var wan: NetworkModel { NetworkModel(baseLatencyNs: 10_000_000, spanLatencyNs: 140_000_000) }
+    public static var wan: NetworkModel {
+        NetworkModel(baseLatency: .milliseconds(10), spanLatency: .milliseconds(140))
+    }
     /// Loopback: 20–50 µs.
-    public static var local: NetworkModel { NetworkModel(baseLatencyNs: 20_000, spanLatencyNs: 30_000) }
+    public static var local: NetworkModel {
+        NetworkModel(baseLatency: .microseconds(20), spanLatency: .microseconds(30))
+    }
 
     public static func profile(named name: String) -> NetworkModel? {
         switch name {
@@ -40,10 +46,16 @@ package struct NetworkModel: Sendable {
         }
     }
 
-    func linkLatency(_ a: SIMD2<Double>, _ b: SIMD2<Double>) -> Int64 {
+    /// The one-way latency between two positions, in whole nanoseconds.
+    func linkLatency(_ a: SIMD2<Double>, _ b: SIMD2<Double>) -> Duration {
         let d = a - b
         let dist = (d.x * d.x + d.y * d.y).squareRoot() / 2.0.squareRoot()
-        return baseLatencyNs + Int64(Double(spanLatencyNs) * dist)
+        return baseLatency + spanLatency.scaled(by: dist)
+    }
+
+    /// How long a stream takes to carry `bytes` at its bandwidth, in whole nanoseconds.
+    func transferTime(bytes: Int) -> Duration {
+        .nanoseconds(Int64(Double(bytes) / streamBytesPerMicrosecond * 1000))
     }
 }
 
@@ -82,23 +94,23 @@ extension Simulator {
             if !faults.hostLoss.isEmpty {
                 if rng.chance(faults.hostLoss[i].outbound) || rng.chance(faults.hostLoss[j].inbound) { return }
             }
-            var delay = latency + Int64(Double(latency) * network.jitter * rng.unit())
-            if rng.chance(network.reorder) { delay += Int64(Double(latency) * 5 * rng.unit()) }
+            var delay = latency + latency.scaled(by: network.jitter, rng.unit())
+            if rng.chance(network.reorder) { delay += latency.scaled(by: 5, rng.unit()) }
             queue.push(delivery, at: now + delay)
             if rng.chance(network.duplicate) {
-                let again = delay + Int64(Double(latency) * rng.unit())
+                let again = delay + latency.scaled(by: rng.unit())
                 queue.push(delivery, at: now + again)
             }
         case .stream:
             guard nodes[j].isUp else {
                 // A dead process on a live host answers the connect with a reset.
                 if nodes[j].refusesStreams {
-                    queue.push(.refused(node: Int32(i), address: peer.address), at: now + 2 * latency)
+                    queue.push(.refused(node: Int32(i), address: peer.address), at: now + latency * 2)
                 }
                 return
             }
             // Handshake, then the frame, then bandwidth.
-            let transfer = Int64(Double(bytes) / network.streamBytesPerMicrosecond * 1000)
+            let transfer = network.transferTime(bytes: bytes)
             let (loss, reverseLoss) = pathLoss(i, j)
             if loss > 0 || reverseLoss > 0 {
                 // Lossy: SYN retransmission, retransmission timeouts, head-of-line blocking.
@@ -110,7 +122,7 @@ extension Simulator {
                 queue.push(delivery, at: at + transfer)
                 return
             }
-            let delay = 3 * latency + transfer + Int64(Double(latency) * network.jitter * rng.unit())
+            let delay = latency * 3 + transfer + latency.scaled(by: network.jitter, rng.unit())
             queue.push(delivery, at: now + delay)
         }
     }
@@ -138,6 +150,6 @@ extension Simulator {
 
     /// The true round trip between two nodes (no jitter), seconds.
     package func trueRTT(_ a: Int, _ b: Int) -> Double {
-        2 * Double(network.linkLatency(nodes[a].position, nodes[b].position)) / 1e9
+        (network.linkLatency(nodes[a].position, nodes[b].position) * 2).inSeconds
     }
 }

@@ -4,10 +4,14 @@ import Foundation
 // The JSON report (`colony simulate --json`), encoded by `JSONEncoder`: one object on one
 // line, keys sorted. The field names are a contract (issue #2): scripts/, .ci/run and
 // docs/benchmarks.md read them. Every scenario prints the shared fields, then its own
-// report's; absent measures are null. Numbers are rounded as the reports always were
-// (most to 0.1), so runs diff cleanly.
+// report's (ReportJSON.swift); absent measures are null. Numbers are rounded as the reports
+// always were (most to 0.1), so runs diff cleanly.
+//
+// `JSONDecoder` reads a report back: the options from `reproduce`, every measure as printed
+// (rounded; of a distribution, the percentiles printed). Encoding what was decoded prints
+// the same text. The timeline and its label are not in the report.
 
-extension SimulationResult: Encodable {
+extension SimulationResult: Codable {
     enum Key: String, CodingKey {
         case scenario, nodes, seed, profile, loss, converged
         case convergenceMs, detectionFirstMs, detectionAllMs, falsePositives, healMs
@@ -18,10 +22,13 @@ extension SimulationResult: Encodable {
     }
 
     /// Messages and bytes of one kind.
-    struct Sent: Encodable {
+    struct Sent: Codable {
         var messages: Int
         var bytes: Int
     }
+
+    /// The round-trip estimates' error, printed in percent (steady).
+    static let rttErrorSummary = Summary(nil, [.p50, .p99, .max], scale: 100)
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
@@ -40,15 +47,10 @@ extension SimulationResult: Encodable {
         try c.encode(Rounded(messagesPerNodePerSecond, 3), forKey: .messagesPerNodePerSecond)
         try c.encode(Rounded(wallSeconds, 2), forKey: .wallSeconds)
         try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
-        let scenario = options.scenario
-        if scenario == .write || scenario == .stateChaos { try state.encode(to: encoder) }
-        if scenario == .steady {
-            let percent = Summary(rttError, [.p50, .p99, .max], scale: 100)
-            try c.encode(percent, forKey: .rttErrorPercent)
+        try encodeScenarioReport(to: encoder)
+        if options.scenario == .steady {
+            try c.encode(Self.rttErrorSummary.with(rttError), forKey: .rttErrorPercent)
         }
-        if scenario == .abuse { try abuse.encode(to: encoder) }
-        if scenario.isHive { try hive.encode(to: encoder) }
-        if scenario.isHostFault { try hostFault.encode(to: encoder) }
         try c.encode(safetyViolations, forKey: .safetyViolations)
         try c.encode(Rounded(virtualSeconds, 3), forKey: .virtualSeconds)
         try c.encode(steps, forKey: .steps)
@@ -62,6 +64,71 @@ extension SimulationResult: Encodable {
         try c.encode(options.reproduceCommand, forKey: .reproduce)
     }
 
+    /// The scenario's own report, its fields beside the shared ones.
+    func encodeScenarioReport(to encoder: any Encoder) throws {
+        let scenario = options.scenario
+        if scenario == .write || scenario == .stateChaos { try state.encode(to: encoder) }
+        if scenario == .abuse { try abuse.encode(to: encoder) }
+        if scenario.isHive {
+            try hive.encode(to: encoder)
+            try queenLoss.encode(to: encoder)
+            try split.encode(to: encoder)
+            try hiveSafety.encode(to: encoder)
+            try evict.encode(to: encoder)
+        }
+        if scenario.isHostFault { try hostFault.encode(to: encoder) }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let command = try c.decode(String.self, forKey: .reproduce)
+        do {
+            self.init(options: try SimulationOptions(reproducing: command))
+        } catch let error as SimulationError {
+            throw DecodingError.dataCorruptedError(forKey: .reproduce, in: c, debugDescription: error.description)
+        }
+        converged = try c.decode(Bool.self, forKey: .converged)
+        convergence = try c.summary(.convergenceMs)
+        detectionFirstMs = try c.rounded(.detectionFirstMs)
+        detectionAll = try c.summary(.detectionAllMs)
+        falsePositives = try c.decodeIfPresent(Int.self, forKey: .falsePositives)
+        healMs = try c.rounded(.healMs)
+        bytesPerNodePerSecond = try c.rounded(.bytesPerNodePerSecond)
+        messagesPerNodePerSecond = try c.rounded(.messagesPerNodePerSecond)
+        wallSeconds = try c.rounded(.wallSeconds) ?? 0
+        peakMemoryBytes = try c.decode(Int.self, forKey: .peakMemoryBytes)
+        try decodeScenarioReport(from: decoder)
+        if options.scenario == .steady { rttError = try c.summary(.rttErrorPercent, Self.rttErrorSummary) }
+        safetyViolations = try c.decode(Int.self, forKey: .safetyViolations)
+        virtualSeconds = try c.rounded(.virtualSeconds) ?? 0
+        steps = try c.decode(Int.self, forKey: .steps)
+        let hash = try c.decode(String.self, forKey: .traceHash)
+        guard let traceHash = UInt64(hash, radix: 16) else {
+            throw DecodingError.dataCorruptedError(forKey: .traceHash, in: c, debugDescription: "not hex: \(hash)")
+        }
+        self.traceHash = traceHash
+        violations = try c.decode([String].self, forKey: .violations)
+        failure = try c.decodeIfPresent(String.self, forKey: .failure)
+        for (kind, sent) in try c.decode([String: Sent].self, forKey: .sentByKind) {
+            messagesByKind[kind] = sent.messages
+            bytesByKind[kind] = sent.bytes
+        }
+    }
+
+    mutating func decodeScenarioReport(from decoder: any Decoder) throws {
+        let scenario = options.scenario
+        if scenario == .write || scenario == .stateChaos { state = try StateReport(from: decoder) }
+        if scenario == .abuse { abuse = try AbuseReport(from: decoder) }
+        if scenario.isHive {
+            hive = try HiveReport(from: decoder)
+            queenLoss = try QueenLossReport(from: decoder)
+            split = try SplitReport(from: decoder)
+            hiveSafety = try HiveSafetyReport(from: decoder)
+            evict = try EvictReport(from: decoder)
+        }
+        if scenario.isHostFault { hostFault = try HostFaultReport(from: decoder) }
+    }
+
     /// One JSON object on one line (keys sorted, so the same run prints the same text).
     public var json: String {
         let encoder = JSONEncoder()
@@ -69,100 +136,6 @@ extension SimulationResult: Encodable {
         // Encoding plain numbers, strings and containers cannot fail.
         let data = try! encoder.encode(self)
         return String(decoding: data, as: UTF8.self)
-    }
-}
-
-extension StateReport: Encodable {
-    enum Key: String, CodingKey {
-        case acknowledgedWrites, lostWrites, divergentNodes, falseSiblings, maxSiblings, stateConvergedMs
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(acknowledgedWrites, forKey: .acknowledgedWrites)
-        try c.encode(lostWrites, forKey: .lostWrites)
-        try c.encode(divergentNodes, forKey: .divergentNodes)
-        try c.encode(falseSiblings, forKey: .falseSiblings)
-        try c.encode(maxSiblings, forKey: .maxSiblings)
-        try c.encode(Rounded(stateConvergedMs), forKey: .stateConvergedMs)
-    }
-}
-
-extension HostFaultReport: Encodable {
-    enum Key: String, CodingKey {
-        case host, hostDeaths, hostDeathObservers, hostStatusChanges, healthySuspicions, deathsSeenOnlyByHost
-        case recoveredMs, queenTermsDuringFault, stepDownsDuringFault
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(host, forKey: .host)
-        try c.encode(hostDeaths, forKey: .hostDeaths)
-        try c.encode(hostDeathObservers, forKey: .hostDeathObservers)
-        try c.encode(hostStatusChanges, forKey: .hostStatusChanges)
-        try c.encode(healthySuspicions, forKey: .healthySuspicions)
-        try c.encode(deathsSeenOnlyByHost, forKey: .deathsSeenOnlyByHost)
-        try c.encode(Rounded(recoveredMs), forKey: .recoveredMs)
-        try c.encode(queenTermsDuringFault, forKey: .queenTermsDuringFault)
-        try c.encode(stepDownsDuringFault, forKey: .stepDownsDuringFault)
-    }
-}
-
-extension AbuseReport: Encodable {
-    enum Key: String, CodingKey {
-        case honestDeliveryRatio, offenders, offendersGraylisted, graylistRoundsMax, graylistRoundsByKind
-        case offencePairsNotGraylisted, honestGraylisted
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(Rounded(honestDeliveryRatio, 4), forKey: .honestDeliveryRatio)
-        try c.encode(offenders, forKey: .offenders)
-        try c.encode(offendersGraylisted, forKey: .offendersGraylisted)
-        try c.encode(graylistRoundsMax, forKey: .graylistRoundsMax)
-        try c.encode(graylistRoundsByKind, forKey: .graylistRoundsByKind)
-        try c.encode(offencePairsNotGraylisted, forKey: .offencePairsNotGraylisted)
-        try c.encode(honestGraylisted, forKey: .honestGraylisted)
-    }
-}
-
-extension HiveReport: Encodable {
-    enum Key: String, CodingKey {
-        case cells, cellSizes, hiveFormedMs, broadcasts, rmr, deliveryRatio, ldh, rateLimited
-        case broadcastLatencyMs, failoverMs, electionMs, killed, faults
-        case splits, splitMs, splitsIncomplete, merges, mergeMs
-        case offenders, offendersEvicted, honestEvicted, evictMs, liftMs, readmitMs, evictedInRoster
-        case queenRttRatio
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(cells, forKey: .cells)
-        try c.encode(Summary(cellSizes, [.p50, .max, .min]), forKey: .cellSizes)
-        try c.encode(Rounded(hiveFormedMs), forKey: .hiveFormedMs)
-        try c.encode(broadcasts, forKey: .broadcasts)
-        try c.encode(Rounded(rmr, 4), forKey: .rmr)
-        try c.encode(Rounded(deliveryRatio, 5), forKey: .deliveryRatio)
-        try c.encode(ldh, forKey: .ldh)
-        try c.encode(rateLimited, forKey: .rateLimited)
-        try c.encode(Summary(broadcastLatency), forKey: .broadcastLatencyMs)
-        try c.encode(Summary(failover), forKey: .failoverMs)
-        try c.encode(Summary(electionMs), forKey: .electionMs)
-        try c.encode(killed, forKey: .killed)
-        try c.encode(faults, forKey: .faults)
-        try c.encode(splits, forKey: .splits)
-        try c.encode(Summary(splitTime), forKey: .splitMs)
-        try c.encode(splitsIncomplete, forKey: .splitsIncomplete)
-        try c.encode(merges, forKey: .merges)
-        try c.encode(Summary(mergeTime), forKey: .mergeMs)
-        try c.encode(offenders, forKey: .offenders)
-        try c.encode(offendersEvicted, forKey: .offendersEvicted)
-        try c.encode(honestEvicted, forKey: .honestEvicted)
-        try c.encode(Summary(evictTime), forKey: .evictMs)
-        try c.encode(Summary(liftTime), forKey: .liftMs)
-        try c.encode(Summary(readmitTime), forKey: .readmitMs)
-        try c.encode(evictedInRoster, forKey: .evictedInRoster)
-        try c.encode(Summary(queenRTTRatio, [.p50, .p90, .max], places: 3), forKey: .queenRttRatio)
     }
 }
 
@@ -203,6 +176,13 @@ struct Summary: Encodable {
         self.places = places
     }
 
+    /// The same summary of another distribution.
+    func with(_ d: Distribution?) -> Summary {
+        var s = self
+        s.distribution = d
+        return s
+    }
+
     func encode(to encoder: any Encoder) throws {
         guard let d = distribution else {
             var c = encoder.singleValueContainer()
@@ -210,15 +190,38 @@ struct Summary: Encodable {
         }
         var c = encoder.container(keyedBy: Field.self)
         for field in fields {
-            let value: Double
-            switch field {
-            case .p50: value = d.p50
-            case .p90: value = d.p90
-            case .p99: value = d.p99
-            case .max: value = d.max
-            case .min: value = d.min
-            }
-            try c.encode(Rounded(value * scale, places), forKey: field)
+            try c.encode(Rounded(d[field] * scale, places), forKey: field)
         }
+    }
+}
+
+extension Distribution {
+    subscript(field: Summary.Field) -> Double {
+        switch field {
+        case .p50: p50
+        case .p90: p90
+        case .p99: p99
+        case .max: max
+        case .min: min
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A number the report rounded (nil for null).
+    func rounded(_ key: Key) throws -> Double? { try decodeIfPresent(Double.self, forKey: key) }
+
+    /// A distribution the report summed up as `summary` prints it (nil for null): the
+    /// percentiles printed, divided by its scale, as rounded; the others NaN, its count 0.
+    func summary(_ key: Key, _ summary: Summary = Summary(nil)) throws -> Distribution? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        let c = try nestedContainer(keyedBy: Summary.Field.self, forKey: key)
+        var values: [Summary.Field: Double] = [:]
+        for field in summary.fields {
+            values[field] = try c.decodeIfPresent(Double.self, forKey: field).map { $0 / summary.scale } ?? .nan
+        }
+        return Distribution(
+            p50: values[.p50] ?? .nan, p90: values[.p90] ?? .nan, p99: values[.p99] ?? .nan, max: values[.max] ?? .nan,
+            min: values[.min] ?? .nan, count: 0)
     }
 }

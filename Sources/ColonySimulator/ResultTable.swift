@@ -7,7 +7,7 @@ import Foundation
 extension SimulationResult {
     /// A readable table.
     public var table: String {
-        var rows = membershipRows + [stateRow, abuseRow, hostFaultRow] + hive.rows + runRows
+        var rows = membershipRows + [stateRow, abuseRow, hostFaultRow] + hiveRows + runRows
         if let failure { rows.append(("failure", failure)) }
         let width = rows.map(\.0.count).max() ?? 0
         var out = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
@@ -104,34 +104,42 @@ extension SimulationResult {
     }
 }
 
-extension HiveReport {
+extension SimulationResult {
     /// The hive's rows of the table: shape, broadcasts, failover, splits, merges, evictions
     /// and nearness.
-    var rows: [(String, String)] {
+    var hiveRows: [(String, String)] {
         let d = SimulationResult.d
-        let shape = cells.map {
+        let h = hive
+        let shape = h.cells.map {
             String(
-                format: "%d cells (sizes p50 %.0f, %.0f–%.0f) formed at %.0f ms", $0, cellSizes?.p50 ?? 0,
-                cellSizes?.min ?? 0, cellSizes?.max ?? 0, hiveFormedMs ?? 0)
+                format: "%d cells (sizes p50 %.0f, %.0f–%.0f) formed at %.0f ms", $0, h.cellSizes?.p50 ?? 0,
+                h.cellSizes?.min ?? 0, h.cellSizes?.max ?? 0, h.hiveFormedMs ?? 0)
         }
-        let sent = broadcasts.map {
+        let sent = h.broadcasts.map {
             String(
-                format: "%d · delivery %.5f · rmr %@ · ldh %d · latency %@", $0, deliveryRatio ?? 0,
-                rmr.map { String(format: "%.4f", $0) } ?? "—", ldh ?? 0, d(broadcastLatency))
+                format: "%d · delivery %.5f · rmr %@ · ldh %d · latency %@", $0, h.deliveryRatio ?? 0,
+                h.rmr.map { String(format: "%.4f", $0) } ?? "—", h.ldh ?? 0, d(h.broadcastLatency))
         }
-        let evictions = offendersEvicted.map {
-            "\($0)/\(offenders ?? 0) offenders evicted · \(honestEvicted ?? 0) honest evicted · evict "
-                + d(evictTime) + " · lift " + d(liftTime) + " · readmit " + d(readmitTime)
+        let failover = queenLoss.failover.map { _ in
+            d(queenLoss.failover) + " (elected " + d(queenLoss.electionMs) + ")"
         }
-        let nearness = queenRTTRatio.map {
+        let splits = split.splits.map {
+            "\($0) · " + d(split.splitTime) + " · \(split.splitsIncomplete ?? 0) incomplete"
+        }
+        let e = evict
+        let evictions = e.offendersEvicted.map {
+            "\($0)/\(e.offenders ?? 0) offenders evicted · \(h.honestEvicted ?? 0) honest evicted · evict "
+                + d(e.evictTime) + " · lift " + d(e.liftTime) + " · readmit " + d(e.readmitTime)
+        }
+        let nearness = h.queenRTTRatio.map {
             String(format: "p50 %.2f · p90 %.2f · max %.2f (n=%d)", $0.p50, $0.p90, $0.max, $0.count)
         }
         return [
             ("hive", shape ?? "—"),
             ("broadcasts", sent ?? "—"),
-            ("failover", failover.map { _ in d(failover) + " (elected " + d(electionMs) + ")" } ?? "—"),
-            ("splits", splits.map { "\($0) · " + d(splitTime) + " · \(splitsIncomplete ?? 0) incomplete" } ?? "—"),
-            ("merges", merges.map { "\($0) · " + d(mergeTime) } ?? "—"),
+            ("failover", failover ?? "—"),
+            ("splits", splits ?? "—"),
+            ("merges", split.merges.map { "\($0) · " + d(split.mergeTime) } ?? "—"),
             ("evictions", evictions ?? "—"),
             ("queen rtt ÷ best", nearness ?? "—"),
         ]

@@ -78,8 +78,6 @@ extension ScenarioKind {
 /// Runs one scenario end to end: a safety phase (faults, invariants on every step), then a
 /// liveness phase in which the swarm must converge — "did not converge" is a failure.
 public enum Simulation {
-    static let second: Int64 = 1_000_000_000
-
     public static func run(_ options: SimulationOptions, progress: ((Double) -> Void)? = nil) throws -> SimulationResult
     {
         let (settings, network) = try configure(options)
@@ -95,7 +93,7 @@ public enum Simulation {
         // The scenarios that real agents are run against (scripts/netharness.py) fire timers as
         // an event loop does, a little late; the others keep exact timers (and their traces).
         let lateness = options.timerLatenessMs ?? (options.scenario.isHostFault ? 2 : 0)
-        sim.timerLatenessMax = Int64((lateness * 1e6).rounded())
+        sim.timerLatenessMax = .milliseconds(rounding: lateness)
         var context = Context(sim: sim, options: options, settings: settings, progress: progress)
         var result = SimulationResult(options: options)
         switch options.scenario {
@@ -120,7 +118,7 @@ public enum Simulation {
         let elapsed = clock.now - started
         result.wallSeconds = elapsed.seconds
         result.peakMemoryBytes = ProcessMemory.peakBytes()
-        result.virtualSeconds = Double(sim.now) / 1e9
+        result.virtualSeconds = sim.elapsed.inSeconds
         result.steps = sim.steps
         result.traceHash = sim.traceHash
         result.violations = sim.violations
@@ -155,6 +153,8 @@ public enum Simulation {
         if options.scenario.isHostFault { settings.hive.enabled = options.hive.formCells }
         try options.hostFault.validate()
         try options.hive.configure(&settings, for: options.scenario)
+        if options.scenario == .evict { settings.hive.evictionTTL = options.evict.evictionTTL }
+        try options.queenLoss.validate()
         if let d = options.clockDrift, !(d >= 0 && d < 0.5) { throw SimulationError.badDrift(d) }
         if let l = options.timerLatenessMs, !(l >= 0 && l <= 1000) {
             throw SimulationError.outOfRange("--timer-lateness", 0, 1000)
@@ -185,15 +185,16 @@ extension Simulation {
         }
 
         var n: Int { options.nodes }
-        var period: Int64 { settings.probeInterval.nanosecondsInt64 }
-        var warmup: Int64 { max(10 * Simulation.second, 5 * period) }
-        var maxSuspicion: Int64 {
-            settings.suspicionMinNanoseconds(members: n) * Int64(settings.suspicionMaxTimeoutMultiplier)
+        var period: Duration { settings.probeInterval }
+        /// How long a swarm runs before a scenario's fault, from virtual time zero.
+        var warmup: Duration { max(.seconds(10), period * 5) }
+        var maxSuspicion: Duration {
+            settings.suspicionMinimum(members: n) * settings.suspicionMaxTimeoutMultiplier
         }
 
         /// Run to `deadline` in slices, reporting progress, stopping early when `done`.
-        func drive(until deadline: Int64, from origin: Int64 = 0, done: () -> Bool) {
-            let slice = max(period / 2, 100_000_000)
+        func drive(until deadline: Instant, from origin: Instant = .zero, done: () -> Bool) {
+            let slice = max(period / 2, .milliseconds(100))
             var t = sim.now
             while t < deadline {
                 t = min(deadline, t + slice)
@@ -202,9 +203,16 @@ extension Simulation {
                     finished = done()
                     return finished
                 }
-                progress?(Double(sim.now - origin) / Double(max(1, deadline - origin)))
+                reportProgress(from: origin, to: deadline)
                 if finished || done() { return }
             }
+        }
+
+        /// How far the run is from `origin` to `deadline`, for the progress line.
+        func reportProgress(from origin: Instant, to deadline: Instant) {
+            guard let progress else { return }
+            let done = (sim.now - origin).nanosecondsInt64
+            progress(Double(done) / Double(max(1, (deadline - origin).nanosecondsInt64)))
         }
 
         func converged() -> MemberTable { sim.convergedTable(0..<n) }
@@ -216,7 +224,7 @@ extension Simulation {
         }
 
         /// Average bytes and messages per live node per second over [from, to).
-        func measureLoad(_ result: inout SimulationResult, from: Int64, to: Int64) {
+        func measureLoad(_ result: inout SimulationResult, from: Instant, to: Instant) {
             var bytes0 = 0
             var msgs0 = 0
             sim.schedule(at: from) { s in
@@ -224,7 +232,7 @@ extension Simulation {
                 msgs0 = s.totalMessagesSent
             }
             drive(until: to) { false }
-            let seconds = Double(to - from) / 1e9
+            let seconds = (to - from).inSeconds
             let live = Double(sim.upNodes.count)
             result.bytesPerNodePerSecond = Double(sim.totalBytesSent - bytes0) / live / seconds
             result.messagesPerNodePerSecond = Double(sim.totalMessagesSent - msgs0) / live / seconds
@@ -239,14 +247,14 @@ extension Simulation {
             var times: [Double] { at.compactMap { $0 } }
         }
 
-        func trackAllAlive(from origin: Int64) -> AllAliveTracker {
+        func trackAllAlive(from origin: Instant) -> AllAliveTracker {
             let tracker = AllAliveTracker(nodes: n)
             let total = n
             sim.onEvent = { s, i, event in
                 guard tracker.at[i] == nil, case .memberChanged = event,
                     let core = s.nodes[i].core, core.table.count(.alive) == total
                 else { return }
-                tracker.at[i] = Double(s.now - origin) / 1e6
+                tracker.at[i] = (s.now - origin).inMilliseconds
                 tracker.done += 1
             }
             return tracker
@@ -260,12 +268,12 @@ extension Simulation {
         }
 
         /// Run until converged (checked every 100 ms of virtual time) or the deadline.
-        func waitConverged(until deadline: Int64, expectedGone: Set<Int> = []) -> Bool {
+        func waitConverged(until deadline: Instant, expectedGone: Set<Int> = []) -> Bool {
             let origin = sim.now
             while sim.now < deadline {
                 if sim.isConverged(expectedGone: expectedGone) { return true }
-                sim.run(until: min(deadline, sim.now + 100_000_000))
-                progress?(Double(sim.now - origin) / Double(max(1, deadline - origin)))
+                sim.run(until: min(deadline, sim.now + .milliseconds(100)))
+                reportProgress(from: origin, to: deadline)
             }
             return sim.isConverged(expectedGone: expectedGone)
         }

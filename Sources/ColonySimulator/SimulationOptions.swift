@@ -1,8 +1,10 @@
 import ColonyCore
 
-/// One run: the scenario, the swarm, the seed, the network's faults; and each family of
-/// scenarios' own options.
-public struct SimulationOptions: Sendable {
+/// One run: the scenario, the swarm, the seed, the network's faults and the flags every
+/// scenario shares; then each scenario's own options. The fields are the flags of `colony
+/// simulate` as given: `reproduceCommand` prints them back, `init(reproducing:)` reads them
+/// (ReproduceCommand.swift).
+public struct SimulationOptions: Sendable, Equatable {
     public var scenario: ScenarioKind
     public var nodes: Int
     public var seed: UInt64
@@ -10,9 +12,8 @@ public struct SimulationOptions: Sendable {
     public var loss: Double = 0
     public var duplicate: Double = 0
     public var reorder: Double = 0
-    /// Virtual seconds for `steady` (default 600), of writes for `state-chaos` (default 60),
-    /// of attack for `abuse` and `evict` (default 60), of faults for `hive-safety` (default
-    /// 30), and for `hive` to settle coordinates after the broadcasts.
+    /// `--duration`, in virtual seconds as given: how long a scenario's workload or fault
+    /// lasts. Each scenario reads it as a span with its own default (`duration`).
     public var durationSeconds: Double?
     /// Overrides the profile's suspicion multiplier α.
     public var suspicionMultiplier: Int?
@@ -34,9 +35,15 @@ public struct SimulationOptions: Sendable {
     public var noFlapDamping = false
     /// crash, pause.
     public var crash = CrashOptions()
-    /// hive, queen-loss, split, hive-safety, evict.
+    /// What the hive scenarios share: hive, queen-loss, split, hive-safety, evict.
     public var hive = HiveOptions()
-    /// gray, oneway, flipflop, stall.
+    /// queen-loss.
+    public var queenLoss = QueenLossOptions()
+    /// split.
+    public var split = SplitOptions()
+    /// evict.
+    public var evict = EvictOptions()
+    /// loss, gray, oneway, flipflop, stall.
     public var hostFault = HostFaultOptions()
 
     public init(scenario: ScenarioKind, nodes: Int, seed: UInt64, profile: String = "lan") {
@@ -48,73 +55,51 @@ public struct SimulationOptions: Sendable {
 
     public var seedText: String { "0x" + String(seed, radix: 16) }
 
-    /// The one command that replays this run.
-    public var reproduceCommand: String {
-        var cmd = "swift run -c release colony simulate --scenario \(scenario.rawValue) --nodes \(nodes)"
-        cmd += " --seed \(seedText) --profile \(profile)"
-        if loss > 0 { cmd += " --loss \(loss)" }
-        if duplicate > 0 { cmd += " --duplicate \(duplicate)" }
-        if reorder > 0 { cmd += " --reorder \(reorder)" }
-        if let durationSeconds { cmd += " --duration \(durationSeconds)" }
-        if let suspicionMultiplier { cmd += " --suspicion-mult \(suspicionMultiplier)" }
-        cmd += crash.flags + hive.flags + hostFault.flags
-        if let clockDrift { cmd += " --drift \(clockDrift)" }
-        if strictHelperAudit { cmd += " --strict-helper-audit" }
-        if newsOnHiveMessages { cmd += " --news-on-hive-messages" }
-        if noFlapDamping { cmd += " --no-flap-damping" }
-        if let timerLatenessMs { cmd += " --timer-lateness \(timerLatenessMs)" }
-        if let quorumTimeoutMs { cmd += " --quorum-timeout \(quorumTimeoutMs)" }
-        return cmd
+    /// How long the scenario's workload or fault lasts: `--duration` in whole nanoseconds, or
+    /// the scenario's default; zero for the scenarios that take none (and for `hive` without
+    /// `--duration`, which then does not settle after its broadcasts). The host faults round
+    /// to the nearest nanosecond and the others truncate, as each always has.
+    public var duration: Duration {
+        switch scenario {
+        // Nothing happens for this long.
+        case .steady: .seconds(truncating: durationSeconds ?? 600)
+        // Of writes (state-chaos), of attack (abuse, evict).
+        case .stateChaos, .abuse, .evict: .seconds(truncating: durationSeconds ?? 60)
+        // Of faults.
+        case .hiveSafety: .seconds(truncating: durationSeconds ?? 30)
+        // Of settling coordinates after the broadcasts.
+        case .hive: .seconds(truncating: durationSeconds ?? 0)
+        // Of the faulty host's fault.
+        case .loss: .seconds(rounding: durationSeconds ?? 120)
+        case .gray, .oneway: .seconds(rounding: durationSeconds ?? 90)
+        case .flipflop: .seconds(rounding: durationSeconds ?? 160)
+        case .join, .crash, .pause, .bootstrap, .partition, .write, .queenLoss, .split, .kill, .stall: .zero
+        }
     }
 }
 
 /// The crash and pause scenarios' options.
-public struct CrashOptions: Sendable {
+public struct CrashOptions: Sendable, Equatable {
     /// What kind of crash they inflict: a vanished host (default) or a dead process on a
     /// live host, whose port refuses connections.
     public var kind: Simulator.CrashKind = .host
 
     public init() {}
-
-    /// The flags of `colony simulate` that set these options.
-    var flags: String { kind == .process ? " --crash process" : "" }
 }
 
-/// The hive scenarios' options.
-public struct HiveOptions: Sendable {
+/// What the hive scenarios share (hive, queen-loss, split, hive-safety, evict).
+public struct HiveOptions: Sendable, Equatable {
     /// hive, queen-loss, split: form cells (false: plain gossip, for comparison).
     public var formCells = true
     /// hive, queen-loss, split, evict: how many broadcasts to send (default 200).
     public var broadcasts: Int?
-    /// queen-loss: queens to crash one at a time (default 20).
-    public var rounds: Int?
-    /// queen-loss: the fraction of nodes crashed at once (default 0.2).
-    public var killFraction: Double?
-    /// split: nodes that join the formed hive (default: as many as it has).
-    public var joiners: Int?
     /// Overrides the hive's lease fraction (a negative control: above 1, a lease outlasts
     /// the voters' stickiness and the lease check must catch it).
     public var leaseFraction: Double?
-    /// evict: misbehaving members (default max(2, N/50)) and how long evictions last
-    /// (seconds, default 90).
-    public var offenders: Int?
-    public var evictTTLSeconds: Double?
 
     public init() {}
 
-    /// The flags of `colony simulate` that set these options.
-    var flags: String {
-        var flags = ""
-        if !formCells { flags += " --no-hive" }
-        if let broadcasts { flags += " --broadcasts \(broadcasts)" }
-        if let rounds { flags += " --rounds \(rounds)" }
-        if let killFraction { flags += " --kill \(killFraction)" }
-        if let joiners { flags += " --joiners \(joiners)" }
-        if let leaseFraction { flags += " --lease-fraction \(leaseFraction)" }
-        if let offenders { flags += " --offenders \(offenders)" }
-        if let evictTTLSeconds { flags += " --evict-ttl \(evictTTLSeconds)" }
-        return flags
-    }
+    var broadcastCount: Int { broadcasts ?? 200 }
 
     /// Apply these options to the settings of a `scenario` run, or throw why they are
     /// invalid.
@@ -124,16 +109,53 @@ public struct HiveOptions: Sendable {
             guard f > 0 && f < 100 else { throw SimulationError.badLeaseFraction(f) }
             settings.hive.leaseFraction = f
         }
-        if scenario == .evict {
-            settings.hive.evictionTTL = .milliseconds(Int64((evictTTLSeconds ?? 90) * 1000))
-        }
+    }
+}
+
+/// The queen-loss scenario's options.
+public struct QueenLossOptions: Sendable, Equatable {
+    /// Queens to crash one at a time (default 20).
+    public var rounds: Int?
+    /// The fraction of nodes crashed at once at the end (default 0.2).
+    public var killFraction: Double?
+
+    public init() {}
+
+    var roundCount: Int { rounds ?? 20 }
+    var killShare: Double { killFraction ?? 0.2 }
+
+    func validate() throws {
         if let k = killFraction, !(k >= 0 && k < 1) { throw SimulationError.badProbability("--kill", k) }
     }
 }
 
-/// The host-fault scenarios' options (gray, oneway, flipflop, stall).
-public struct HostFaultOptions: Sendable {
-    /// gray, oneway, flipflop: the faulty host's loss (default 0.8; flipflop 1).
+/// The split scenario's options.
+public struct SplitOptions: Sendable, Equatable {
+    /// Nodes that join the formed hive (default: as many as it has).
+    public var joiners: Int?
+
+    public init() {}
+}
+
+/// The evict scenario's options.
+public struct EvictOptions: Sendable, Equatable {
+    /// Misbehaving members (default max(2, N/50)).
+    public var offenders: Int?
+    /// How long evictions last, seconds (default 90).
+    public var evictTTLSeconds: Double?
+
+    public init() {}
+
+    func offenderCount(nodes n: Int) -> Int { offenders ?? max(2, n / 50) }
+
+    /// How long evictions last, in whole milliseconds (truncated).
+    var evictionTTL: Duration { .milliseconds(Int64((evictTTLSeconds ?? 90) * 1000)) }
+}
+
+/// The host-fault scenarios' options (loss, gray, oneway, flipflop, stall).
+public struct HostFaultOptions: Sendable, Equatable {
+    /// loss, gray, oneway, flipflop: the faulty host's loss (default 0.1 for every host in
+    /// `loss`; 0.8 in gray and oneway; flipflop 1).
     public var loss: Double?
     /// flipflop: seconds on, then seconds off (default 20).
     public var periodSeconds: Double?
@@ -143,14 +165,11 @@ public struct HostFaultOptions: Sendable {
 
     public init() {}
 
-    var flags: String {
-        var flags = ""
-        if let loss { flags += " --host-loss \(loss)" }
-        if let periodSeconds { flags += " --period \(periodSeconds)" }
-        if let stallSeconds { flags += " --stall \(stallSeconds)" }
-        if let stalls { flags += " --stalls \(stalls)" }
-        return flags
-    }
+    /// flipflop: how long the fault is on, then off (to the nearest nanosecond).
+    var period: Duration { .seconds(rounding: periodSeconds ?? 20) }
+    /// stall: how long each stall lasts (to the nearest nanosecond), and how many.
+    var stall: Duration { .seconds(rounding: stallSeconds ?? 1.5) }
+    var stallCount: Int { stalls ?? 15 }
 
     func validate() throws {
         if let loss, !(loss >= 0 && loss <= 1) { throw SimulationError.badProbability("--host-loss", loss) }
@@ -168,6 +187,8 @@ public enum SimulationError: Error, CustomStringConvertible {
     case badDrift(Double)
     case badLeaseFraction(Double)
     case outOfRange(String, Double, Double)
+    /// Not a command `reproduceCommand` prints (a report's `reproduce` field).
+    case notAReproduceCommand(String)
 
     public var description: String {
         switch self {
@@ -177,6 +198,7 @@ public enum SimulationError: Error, CustomStringConvertible {
         case .badDrift(let d): "--drift must be in [0, 0.5), got \(d)"
         case .badLeaseFraction(let f): "--lease-fraction must be in (0, 100), got \(f)"
         case .outOfRange(let name, let lo, let hi): "\(name) must be between \(lo) and \(hi)"
+        case .notAReproduceCommand(let why): "not a command that replays a run: \(why)"
         }
     }
 }

@@ -2,9 +2,10 @@ import ColonyCore
 
 /// What one simulation measured. Times are milliseconds of virtual time.
 ///
-/// The measures every scenario shares sit here; each family of scenarios fills its own
-/// report (`state`, `abuse`, `hive`), printed only for that family. `json` (Codable, in
-/// ResultJSON.swift) and `table` (ResultTable.swift) print it.
+/// The measures every scenario shares sit here; each scenario fills its own report (`state`,
+/// `abuse`, `hostFault`; the hive's `hive`, with `queenLoss`, `split`, `hiveSafety` and
+/// `evict`), printed only for that scenario. `json` prints it and `Codable` reads it back
+/// (ResultJSON.swift, ReportJSON.swift); `table` prints it for people (ResultTable.swift).
 public struct SimulationResult: Sendable {
     public var options: SimulationOptions
     public var converged = false
@@ -49,9 +50,17 @@ public struct SimulationResult: Sendable {
     public var state = StateReport()
     /// abuse.
     public var abuse = AbuseReport()
-    /// hive, queen-loss, split, hive-safety, evict.
+    /// What every hive scenario measures: hive, queen-loss, split, hive-safety, evict.
     public var hive = HiveReport()
-    /// gray, oneway, flipflop, stall.
+    /// queen-loss.
+    public var queenLoss = QueenLossReport()
+    /// split.
+    public var split = SplitReport()
+    /// hive-safety.
+    public var hiveSafety = HiveSafetyReport()
+    /// evict.
+    public var evict = EvictReport()
+    /// loss, gray, oneway, flipflop, stall, kill.
     public var hostFault = HostFaultReport()
 
     /// Passed: no invariant violated and the liveness phase converged.
@@ -64,7 +73,7 @@ public struct SimulationResult: Sendable {
 }
 
 /// The replicated-state scenarios' report (issue #4): write and state-chaos.
-public struct StateReport: Sendable {
+public struct StateReport: Sendable, Equatable {
     public var acknowledgedWrites: Int?
     public var lostWrites: Int?
     public var divergentNodes: Int?
@@ -80,7 +89,7 @@ public struct StateReport: Sendable {
 
 /// The host-fault scenarios' report (issue 17): what the swarm saw of one faulty host, as
 /// scripts/netharness.py reports the same faults on real agents.
-public struct HostFaultReport: Sendable {
+public struct HostFaultReport: Sendable, Equatable {
     /// The faulty host's index.
     public var host: Int?
     /// Times any observer declared the faulty host dead, and how many observers ever did.
@@ -104,7 +113,7 @@ public struct HostFaultReport: Sendable {
 }
 
 /// The abuse scenario's report (issue #5).
-public struct AbuseReport: Sendable {
+public struct AbuseReport: Sendable, Equatable {
     /// Honest (node, write or event) pairs delivered ÷ all such pairs.
     public var honestDeliveryRatio: Double?
     public var offenders: Int?
@@ -121,8 +130,10 @@ public struct AbuseReport: Sendable {
     public init() {}
 }
 
-/// The hive scenarios' report (issue #6); each scenario fills its part.
-public struct HiveReport: Sendable {
+/// What every hive scenario measures (issue #6): the hive's shape when it formed, the
+/// broadcasts sent through it, nearness and honest members evicted. Each scenario fills the
+/// part it measures; queen-loss, split, hive-safety and evict add reports of their own.
+public struct HiveReport: Sendable, Equatable {
     /// Cells formed and their sizes, when every node first routed through a leased queen
     /// (ms of virtual time).
     public var cells: Int?
@@ -139,31 +150,57 @@ public struct HiveReport: Sendable {
     /// Packets refused by rate limits, all nodes, the whole run (honest senders should trip
     /// none: a queen relays the swarm's events to every worker).
     public var rateLimited: Int?
-    /// queen-loss: crash → a majority of the cell follows a new queen; crash → elected.
-    public var failover: Distribution?
-    public var electionMs: Distribution?
-    public var killed: Int?
-    /// split: cells that bred, and each split's time from the queen's decision until every
-    /// live voter she handed over follows the new cell's queen; splits that never completed.
-    public var splits: Int?
-    public var splitTime: Distribution?
-    public var splitsIncomplete: Int?
-    /// split: cells dissolved below their low-water mark, and the time from the shrink until
-    /// all their remaining members route through other cells.
-    public var merges: Int?
-    public var mergeTime: Distribution?
     /// Per worker, the true RTT to its queen ÷ the true RTT to the nearest queen with room
     /// (its own included), at the end of the run.
     public var queenRTTRatio: Distribution?
-    /// hive-safety: faults injected (queens cut off, members paused).
+    /// hive-safety, evict: honest members evicted anywhere (must be 0).
+    public var honestEvicted: Int?
+
+    public init() {}
+}
+
+/// The queen-loss scenario's report: queens crashed one at a time, then many nodes at once.
+public struct QueenLossReport: Sendable, Equatable {
+    /// Crash → a majority of the cell follows a new queen; crash → elected.
+    public var failover: Distribution?
+    public var electionMs: Distribution?
+    /// Nodes crashed at once at the end.
+    public var killed: Int?
+
+    public init() {}
+}
+
+/// The split scenario's report.
+public struct SplitReport: Sendable, Equatable {
+    /// Cells that bred, and each split's time from the queen's decision until every live
+    /// voter she handed over follows the new cell's queen; splits that never completed.
+    public var splits: Int?
+    public var splitTime: Distribution?
+    public var splitsIncomplete: Int?
+    /// Cells dissolved below their low-water mark, and the time from the shrink until all
+    /// their remaining members route through other cells.
+    public var merges: Int?
+    public var mergeTime: Distribution?
+
+    public init() {}
+}
+
+/// The hive-safety scenario's report (its safety is the shared `safetyViolations`).
+public struct HiveSafetyReport: Sendable, Equatable {
+    /// Faults injected (queens cut off, members paused).
     public var faults: Int?
-    /// evict: offenders evicted (known to every honest member), honest members evicted
-    /// anywhere (must be 0); from the attack's start until every honest member refuses an
-    /// offender; from a lift, and from an expiry, until every honest member holds it alive
-    /// again; offenders found in a cell's roster while evicted.
+
+    public init() {}
+}
+
+/// The evict scenario's report.
+public struct EvictReport: Sendable, Equatable {
+    /// Offenders, and those evicted (known to every honest member); from the attack's start
+    /// until every honest member refuses an offender; from a lift, and from an expiry, until
+    /// every honest member holds it alive again; offenders found in a cell's roster while
+    /// evicted.
     public var offenders: Int?
     public var offendersEvicted: Int?
-    public var honestEvicted: Int?
     public var evictTime: Distribution?
     public var liftTime: Distribution?
     public var readmitTime: Distribution?

@@ -21,7 +21,7 @@ public final class Simulator {
         public internal(set) var core: NodeCore?
         /// Running (not crashed). A paused node is up.
         public internal(set) var isUp = false
-        public internal(set) var pausedUntil: Int64 = 0
+        public internal(set) var pausedUntil: Instant = .zero
         /// What the node made durable: a restart resumes above it.
         public internal(set) var persistedIncarnation: UInt64 = 0
         public internal(set) var restarts = 0
@@ -40,7 +40,8 @@ public final class Simulator {
         /// its core sees `now × clockRate`, and its timers fire when its clock says so.
         public internal(set) var clockRate: Double = 1
         var wakeGeneration: UInt64 = 0
-        var wakeAt: Int64 = .max
+        /// The earliest wake queued for the node's core (nil: none).
+        var wakeAt: Instant?
         public internal(set) var bytesSent = 0
         public internal(set) var messagesSent = 0
         /// Honest, or one of the abuse scenario's offenders.
@@ -58,7 +59,7 @@ public final class Simulator {
     package let settings: Settings
     package var network: NetworkModel
     package internal(set) var nodes: [Node] = []
-    package private(set) var now: Int64 = 0
+    package private(set) var now: Instant = .zero
     package private(set) var steps = 0
     package private(set) var traceHash: UInt64 = 0xCBF2_9CE4_8422_2325
 
@@ -81,18 +82,19 @@ public final class Simulator {
     var addressIndex: [Address: Int32] = [:]
     var injecting = false
 
-    /// Timers fire late by a uniform 0 to this many nanoseconds (0: exactly on time). A real
+    /// Timers fire late by a uniform 0 to this, in whole nanoseconds (zero: exactly on time). A real
     /// event loop never fires a timer early and always a little late, and a protocol that
     /// counts rounds within a window sees one round fewer for it: with timers exactly on
     /// time, a queen's check-quorum window held three heartbeat rounds in the simulator and
     /// two on real agents, and under 10 % loss real cells changed queens every few seconds
     /// while simulated ones never did (issue 17). Drawn from its own stream, so the
     /// network's rolls stay as they were.
-    package var timerLatenessMax: Int64 = 0
+    public var timerLatenessMax: Duration = .zero
     var timerRng: Xoshiro256
     /// Print every death verdict with the pauses around it (debugging false positives).
-    package var debugDeaths = false
-    lazy var lastPauseStart = [Int64](repeating: -1, count: nodes.count)
+    public var debugDeaths = false
+    /// When each node's last pause began (nil: never paused).
+    lazy var lastPauseStart = [Instant?](repeating: nil, count: nodes.count)
     /// The faults in force (Faults.swift).
     var faults = FaultState()
     /// TCP connections under loss (StreamModel.swift).
@@ -172,7 +174,7 @@ public final class Simulator {
         core.anchorWallClock(ms: wallMs(i), now: clock(i))
         nodes[i].isUp = true
         nodes[i].refusesStreams = false
-        nodes[i].pausedUntil = 0
+        nodes[i].pausedUntil = .zero
         let effects = core.start(now: clock(i))
         nodes[i].core = core
         apply(effects, node: i)
@@ -225,33 +227,37 @@ public final class Simulator {
 
     // MARK: Clocks
 
-    package var instant: Instant { Instant(nanoseconds: now) }
+    /// Virtual time since the run began (at `Instant.zero`).
+    package var elapsed: Duration { now - Instant.zero }
 
     /// This node's wall clock now (ms since the epoch), skew included.
-    package func wallMs(_ i: Int) -> UInt64 { UInt64(wallEpochMs + now / 1_000_000 + nodes[i].clockSkewMs) }
+    package func wallMs(_ i: Int) -> UInt64 { UInt64(wallEpochMs + elapsed.wholeMilliseconds + nodes[i].clockSkewMs) }
 
-    /// Node `i`'s monotonic clock now (its rate applied to true time).
+    /// Node `i`'s monotonic clock now: its rate applied to true time, in whole nanoseconds
+    /// rounded down (a clock's reading, the raw boundary).
     package func clock(_ i: Int) -> Instant {
-        nodes[i].clockRate == 1
-            ? instant : Instant(nanoseconds: Int64((Double(now) * nodes[i].clockRate).rounded(.down)))
+        let rate = nodes[i].clockRate
+        return rate == 1 ? now : Instant(nanoseconds: Int64((Double(now.nanoseconds) * rate).rounded(.down)))
     }
 
     /// True time at which node `i`'s clock reads `local`.
-    func trueTime(_ i: Int, _ local: Int64) -> Int64 {
+    func trueTime(_ i: Int, _ local: Instant) -> Instant {
+        let rate = nodes[i].clockRate
+        guard rate != 1 else { return local }
         // One nanosecond late, so the node's clock has surely reached `local` by then.
-        nodes[i].clockRate == 1 ? local : Int64((Double(local) / nodes[i].clockRate).rounded(.up)) + 1
+        return Instant(nanoseconds: Int64((Double(local.nanoseconds) / rate).rounded(.up))) + .nanoseconds(1)
     }
 
     // MARK: Running
 
-    /// Run `body` at virtual time `at` (nanoseconds).
-    package func schedule(at time: Int64, _ body: @escaping (Simulator) -> Void) {
+    /// Run `body` at virtual time `time` (now, if that has passed).
+    package func schedule(at time: Instant, _ body: @escaping (Simulator) -> Void) {
         actions.append(body)
         queue.push(.action(actions.count - 1), at: max(time, now))
     }
 
     /// Process events until `time`, or until `stop` says so (checked after each step).
-    package func run(until time: Int64, stop: (Simulator) -> Bool = { _ in false }) {
+    package func run(until time: Instant, stop: (Simulator) -> Bool = { _ in false }) {
         while let next = queue.nextTime, next <= time {
             step()
             if stop(self) { return }
@@ -273,7 +279,7 @@ public final class Simulator {
             guard nodes[i].isUp, nodes[i].wakeGeneration == generation, !deferredWhilePaused(payload, node: i) else {
                 return
             }
-            nodes[i].wakeAt = .max
+            nodes[i].wakeAt = nil
             mixTrace(2, UInt64(i))
             let effects = nodes[i].core!.tick(now: clock(i))
             apply(effects, node: i)
@@ -313,7 +319,7 @@ public final class Simulator {
     func deferredWhilePaused(_ payload: Payload, node i: Int) -> Bool {
         guard nodes[i].pausedUntil > now else { return false }
         if case .wake = payload {
-            queue.push(payload, at: nodes[i].pausedUntil + 1)
+            queue.push(payload, at: nodes[i].pausedUntil + .nanoseconds(1))
         } else {
             queue.push(payload, at: nodes[i].pausedUntil)
         }
@@ -321,7 +327,7 @@ public final class Simulator {
     }
 
     func mixTrace(_ tag: UInt64, _ value: UInt64) {
-        traceHash = SplitMix64.mix(traceHash ^ (UInt64(bitPattern: now) &* 31 &+ tag &* 0x1000193 &+ value))
+        traceHash = SplitMix64.mix(traceHash ^ (UInt64(bitPattern: now.nanoseconds) &* 31 &+ tag &* 0x1000193 &+ value))
     }
 
     // MARK: Effects
@@ -362,9 +368,10 @@ public final class Simulator {
             case .persist(.collected(let keys)):
                 nodes[i].durableLogEntries += keys.count
             case .wake(let at):
-                var t = trueTime(i, at.nanoseconds)
-                if timerLatenessMax > 0 { t += Int64(timerRng.below(Int(timerLatenessMax) + 1)) }
-                if t < nodes[i].wakeAt {
+                var t = trueTime(i, at)
+                // Up to `timerLatenessMax` late, both ends included.
+                if timerLatenessMax > .zero { t += timerRng.duration(below: timerLatenessMax + .nanoseconds(1)) }
+                if nodes[i].wakeAt.map({ t < $0 }) ?? true {
                     nodes[i].wakeAt = t
                     nodes[i].wakeGeneration &+= 1
                     queue.push(.wake(node: Int32(i), generation: nodes[i].wakeGeneration), at: max(t, now))

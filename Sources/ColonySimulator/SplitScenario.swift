@@ -12,10 +12,10 @@ extension Simulation.Context {
     /// the merge time runs until its remaining members route through other cells.
     mutating func split(_ result: inout SimulationResult) {
         guard formHive(&result) else { return }
-        sim.run(until: sim.now + 2 * Simulation.second)
+        sim.run(until: sim.now + .seconds(2))
         guard grow(&result) else { return }
         sim.onEvent = nil
-        sim.run(until: sim.now + 2 * Simulation.second)
+        sim.run(until: sim.now + .seconds(2))
         shrinkAndMerge(&result)
     }
 
@@ -24,10 +24,10 @@ extension Simulation.Context {
     /// the grown hive is not formed.
     mutating func grow(_ result: inout SimulationResult) -> Bool {
         struct Split {
-            var start: Int64
+            var start: Instant
             var voters: Set<Int>
             var following: Set<Int> = []
-            var doneAt: Int64?
+            var doneAt: Instant?
         }
         var splits: [CellID: Split] = [:]
         var order: [CellID] = []
@@ -50,12 +50,12 @@ extension Simulation.Context {
             if split.voters.filter({ s.nodes[$0].isUp }).isSubset(of: split.following) { split.doneAt = s.now }
             splits[newCell] = split
         }
-        let joiners = options.hive.joiners ?? n
+        let joiners = options.split.joiners ?? n
         let added = sim.addNodes(joiners)
         let start = sim.now
-        let window = 10 * Simulation.second
+        let window = Duration.seconds(10)
         for j in added {
-            let at = start + Int64(rng.below(Int(window)))
+            let at = start + rng.duration(below: window)
             let seed = rng.below(n)
             sim.schedule(at: at) { s in
                 s.start(j)
@@ -64,12 +64,12 @@ extension Simulation.Context {
         }
         let sentBefore = sim.payloadsSent
         scheduleBroadcasts(
-            options.hive.broadcasts ?? 200, from: start, over: window + 2 * Simulation.second, tracker: tracker,
+            options.hive.broadcastCount, from: start, over: window + .seconds(2), tracker: tracker,
             senders: Array(0..<n))
-        let deadline = start + window + 60 * Simulation.second
+        let deadline = start + window + .seconds(60)
         let everyone = sim.nodes.count
         drive(until: deadline, from: start) {
-            sim.now > start + window + 2 * Simulation.second && tracker.allDelivered
+            sim.now > start + window + .seconds(2) && tracker.allDelivered
                 && sim.upNodes.count == everyone && hiveFormed() && splits.values.allSatisfy { $0.doneAt != nil }
                 && queens().allSatisfy { $0.size < settings.hive.cellHighWater }
         }
@@ -77,10 +77,10 @@ extension Simulation.Context {
         // Joiners catch up on earlier broadcasts, so payloads ÷ receivers is no redundancy.
         result.hive.rmr = nil
         recordHiveShape(&result)
-        result.hive.splits = order.count
-        result.hive.splitTime = Distribution(
-            order.compactMap { c in splits[c]!.doneAt.map { Double($0 - splits[c]!.start) / 1e6 } })
-        result.hive.splitsIncomplete = order.filter { splits[$0]!.doneAt == nil }.count
+        result.split.splits = order.count
+        result.split.splitTime = Distribution(
+            order.compactMap { c in splits[c]!.doneAt.map { ($0 - splits[c]!.start).inMilliseconds } })
+        result.split.splitsIncomplete = order.filter { splits[$0]!.doneAt == nil }.count
         if result.hive.deliveryRatio != 1 {
             result.failure = String(
                 format: "broadcasts lost while cells split: delivery ratio %.5f", result.hive.deliveryRatio ?? 0)
@@ -90,8 +90,8 @@ extension Simulation.Context {
             result.failure = "no cell split while the hive grew from \(n) to \(everyone) members"
             return false
         }
-        if result.hive.splitsIncomplete! > 0 {
-            result.failure = "\(result.hive.splitsIncomplete!) of \(order.count) splits never completed"
+        if result.split.splitsIncomplete! > 0 {
+            result.failure = "\(result.split.splitsIncomplete!) of \(order.count) splits never completed"
             return false
         }
         if !hiveFormed() {
@@ -119,11 +119,11 @@ extension Simulation.Context {
         let remaining = Set(members.prefix(keep - 1) + [victim.node])
         // One at a time (a cell that loses most of its voters at once loses its majority, and
         // its members re-home instead: the queen-loss scenario's case).
-        let spacing: Int64 = 200_000_000
-        for (k, l) in leavers.enumerated() { sim.schedule(at: sim.now + Int64(k) * spacing) { s in s.leave(l) } }
-        let shrinkAt = sim.now + Int64(max(0, leavers.count - 1)) * spacing
+        let spacing = Duration.milliseconds(200)
+        for (k, l) in leavers.enumerated() { sim.schedule(at: sim.now + spacing * k) { s in s.leave(l) } }
+        let shrinkAt = sim.now + spacing * max(0, leavers.count - 1)
         sim.run(until: shrinkAt)
-        let mergeDeadline = shrinkAt + settings.hive.mergeAfter.nanosecondsInt64 + 30 * Simulation.second
+        let mergeDeadline = shrinkAt + settings.hive.mergeAfter + .seconds(30)
         func merged() -> Bool {
             remaining.allSatisfy { i in
                 guard let c = sim.nodes[i].core, sim.nodes[i].isUp else { return true }
@@ -132,13 +132,13 @@ extension Simulation.Context {
         }
         drive(until: mergeDeadline, from: shrinkAt) { merged() }
         if merged() {
-            result.hive.merges = 1
-            result.hive.mergeTime = Distribution([Double(sim.now - shrinkAt) / 1e6])
+            result.split.merges = 1
+            result.split.mergeTime = Distribution([(sim.now - shrinkAt).inMilliseconds])
         } else {
-            result.hive.merges = 0
+            result.split.merges = 0
             result.failure =
                 "cell \(victim.cell) shrank to \(remaining.count) members (low-water mark \(low)) but did not "
-                + "merge within \((mergeDeadline - shrinkAt) / Simulation.second) s"
+                + "merge within \((mergeDeadline - shrinkAt).wholeSeconds) s"
             return
         }
         result.converged = true

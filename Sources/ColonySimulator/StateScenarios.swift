@@ -7,7 +7,7 @@ extension Simulation.Context {
 
     mutating func write(_ result: inout SimulationResult) {
         startConverged()
-        sim.run(until: warmup)
+        sim.run(until: Instant.zero + warmup)
         let writer = rng.below(n)
         let origin = sim.now
         var heldAt = [Double?](repeating: nil, count: n)
@@ -17,7 +17,7 @@ extension Simulation.Context {
             guard case .keyChanged(let change) = event, change.record.dot == target, heldAt[i] == nil else {
                 return
             }
-            heldAt[i] = Double(s.now - origin) / 1e6
+            heldAt[i] = (s.now - origin).inMilliseconds
             held += 1
         }
         var value = [UInt8](repeating: 0, count: 100)
@@ -29,7 +29,7 @@ extension Simulation.Context {
             return
         }
         target = record.dot
-        let deadline = origin + max(60 * Simulation.second, 30 * period)
+        let deadline = origin + max(.seconds(60), period * 30)
         drive(until: deadline, from: origin) { held == n }
         let times = heldAt.compactMap { $0 }
         result.convergence = Distribution(times)
@@ -42,7 +42,7 @@ extension Simulation.Context {
         if !result.converged {
             result.failure =
                 "did not converge: \(n - held) of \(n) nodes never received the write within "
-                + "\(Double(deadline - origin) / 1e9) s"
+                + "\((deadline - origin).inSeconds) s"
         }
     }
 
@@ -54,16 +54,16 @@ extension Simulation.Context {
     /// false siblings (the state oracle, StateOracle.swift).
     mutating func stateChaos(_ result: inout SimulationResult) {
         startConverged()
-        sim.run(until: warmup / 2)
+        sim.run(until: Instant.zero + warmup / 2)
         let start = sim.now
-        let duration = Int64((options.durationSeconds ?? 60) * 1e9)
+        let duration = options.duration
         let end = start + duration
         scheduleRandomWrites(from: start, until: end, keys: (0..<16).map { "k\($0)" })
-        scheduleCrashRestarts(from: start + 3 * Simulation.second, until: end - 10 * Simulation.second)
+        scheduleCrashRestarts(from: start + .seconds(3), until: end - .seconds(10))
         // A partition in halves from 1/3 to 2/3 of the run, then healed.
         var groups = [UInt8](repeating: 1, count: n)
         for k in rng.sample(n / 2, from: Array(0..<n)) { groups[k] = 2 }
-        schedulePartition(groups, from: start + duration / 3, until: start + 2 * duration / 3)
+        schedulePartition(groups, from: start + duration / 3, until: start + duration * 2 / 3)
         var maxSiblings = 0
         sim.onEvent = { _, _, event in
             if case .keyChanged(let c) = event { maxSiblings = max(maxSiblings, c.siblings) }
@@ -72,19 +72,19 @@ extension Simulation.Context {
         result.state.maxSiblings = maxSiblings
         // Liveness: faults have stopped; all live nodes must end with the same state.
         let calm = sim.now
-        let deadline = calm + 300 * Simulation.second
+        let deadline = calm + .seconds(300)
         let origin = sim.now
-        var stateAgreedAt: Int64?
+        var stateAgreedAt: Instant?
         while sim.now < deadline {
             let agreed = divergentNodes() == 0
             if agreed && stateAgreedAt == nil { stateAgreedAt = sim.now }
             if sim.isConverged() && agreed { break }
-            sim.run(until: min(deadline, sim.now + 500_000_000))
-            progress?(Double(sim.now - origin) / Double(max(1, deadline - origin)))
+            sim.run(until: min(deadline, sim.now + .milliseconds(500)))
+            reportProgress(from: origin, to: deadline)
         }
         result.falsePositives = sim.falselyDeclaredDead.count
-        result.healMs = Double(sim.now - calm) / 1e6
-        result.state.stateConvergedMs = stateAgreedAt.map { Double($0 - calm) / 1e6 }
+        result.healMs = (sim.now - calm).inMilliseconds
+        result.state.stateConvergedMs = stateAgreedAt.map { ($0 - calm).inMilliseconds }
         judgeState(&result)
     }
 

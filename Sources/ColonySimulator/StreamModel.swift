@@ -8,14 +8,15 @@ import ColonyCore
 /// loses datagrams: a lossless network keeps the prompt streams (and the traces) it had.
 struct StreamModel {
     /// The driver's connect timeout (`min(streamTimeout, 5 s)`).
-    static let connectTimeoutNs: Int64 = 5_000_000_000
+    static let connectTimeout: Duration = .seconds(5)
     /// Linux's SYN retransmission times, after the first attempt.
-    static let synRetries: [Int64] = [1_000_000_000, 3_000_000_000, 7_000_000_000]
-    /// The minimum retransmission timeout for a lost segment.
-    static let minRTONs: Int64 = 200_000_000
+    static let synRetries: [Duration] = [.seconds(1), .seconds(3), .seconds(7)]
+    /// The minimum retransmission timeout for a lost segment, and the most it doubles to.
+    static let minRTO: Duration = .milliseconds(200)
+    static let maxRTO: Duration = .seconds(60)
     /// An idle connection is closed after this (the driver's idle timeout): the next frame
     /// connects again.
-    static let idleNs: Int64 = 30_000_000_000
+    static let idle: Duration = .seconds(30)
     /// Payload bytes per segment.
     static let segmentBytes = 1_448
     /// Retransmissions of one segment before the connection is given up (Linux's
@@ -24,33 +25,33 @@ struct StreamModel {
 
     /// Per directed pair (`from << 32 | to`): until when the connection stays open, and when
     /// the last frame on it arrives (frames behind it wait for it).
-    var openUntil: [UInt64: Int64] = [:]
-    var busyUntil: [UInt64: Int64] = [:]
+    var openUntil: [UInt64: Instant] = [:]
+    var busyUntil: [UInt64: Instant] = [:]
 
     /// When a frame of `bytes` sent at `now` from `from` to `to` arrives, or nil if the
     /// connect times out or a segment is retransmitted too often. `latency` is one way;
     /// `loss` per packet from `from` to `to`, `reverseLoss` the other way (one-way loss:
     /// a SYN gets through while its SYN-ACK does not).
     mutating func arrival(
-        from: Int, to: Int, bytes: Int, now: Int64, latency: Int64, loss: Double, reverseLoss: Double,
+        from: Int, to: Int, bytes: Int, now: Instant, latency: Duration, loss: Double, reverseLoss: Double,
         rng: inout Xoshiro256
-    ) -> Int64? {
+    ) -> Instant? {
         let key = UInt64(from) << 32 | UInt64(to)
         var t = now
-        if (openUntil[key] ?? -1) < now {
+        if openUntil[key].map({ $0 < now }) ?? true {
             // Connect: SYN and SYN-ACK must both get through, retried on the kernel's schedule.
             var attempt = 0
             while rng.chance(loss) || rng.chance(reverseLoss) {
-                guard attempt < Self.synRetries.count, Self.synRetries[attempt] < Self.connectTimeoutNs else {
+                guard attempt < Self.synRetries.count, Self.synRetries[attempt] < Self.connectTimeout else {
                     return nil
                 }
                 attempt += 1
             }
-            t += (attempt == 0 ? 0 : Self.synRetries[attempt - 1]) + 2 * latency
+            t += (attempt == 0 ? .zero : Self.synRetries[attempt - 1]) + latency * 2
         }
         // In order behind what is already on the connection.
         t = max(t, busyUntil[key] ?? t)
-        var rto = max(Self.minRTONs, 4 * latency)
+        var rto = max(Self.minRTO, latency * 4)
         let segments = max(1, (bytes + Self.segmentBytes - 1) / Self.segmentBytes)
         for _ in 0..<min(segments, 64) {
             // A lost segment costs one retransmission timeout, doubling.
@@ -63,12 +64,12 @@ struct StreamModel {
                     return nil
                 }
                 t += rto
-                rto = min(2 * rto, 60_000_000_000)
+                rto = min(rto * 2, Self.maxRTO)
             }
         }
         t += latency
         busyUntil[key] = t
-        openUntil[key] = t + Self.idleNs
+        openUntil[key] = t + Self.idle
         return t
     }
 }

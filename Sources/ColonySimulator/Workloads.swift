@@ -7,11 +7,11 @@ extension Simulation.Context {
     /// Random writes from `start` until `end`, ~20/s swarm-wide, from random nodes to random
     /// `keys`: 60% last-writer-wins, 25% read-modify-write with the read's context, 15%
     /// blind (concurrent by construction); 10% of all are deletes.
-    mutating func scheduleRandomWrites(from start: Int64, until end: Int64, keys: [String]) {
+    mutating func scheduleRandomWrites(from start: Instant, until end: Instant, keys: [String]) {
         var t = start
         var writeNo = 0
         while t < end {
-            t += Int64(rng.below(100_000_000))
+            t += rng.duration(below: .milliseconds(100))
             let node = rng.below(n)
             let key = keys[rng.below(keys.count)]
             let style = rng.below(100)
@@ -33,10 +33,10 @@ extension Simulation.Context {
 
     /// Send `count` events from random up nodes (`senders`, if given) spread over `window`.
     mutating func scheduleBroadcasts(
-        _ count: Int, from start: Int64, over window: Int64, tracker: BroadcastTracker, senders: [Int]? = nil
+        _ count: Int, from start: Instant, over window: Duration, tracker: BroadcastTracker, senders: [Int]? = nil
     ) {
         for k in 0..<count {
-            let at = start + Int64(rng.below(Int(max(1, window))))
+            let at = start + rng.duration(below: window)
             let pick = rng.next()
             sim.schedule(at: at) { s in
                 let pool = senders ?? s.upNodes
@@ -69,7 +69,7 @@ extension Simulation.Context {
         result.hive.rmr = Double(sim.payloadsSent - sentBefore) / perBroadcast - 1
         result.hive.ldh = tracker.order.compactMap { tracker.items[$0]!.holders.values.max() }.max()
         result.hive.broadcastLatency = Distribution(
-            tracker.order.map { Double(tracker.items[$0]!.lastAt - tracker.items[$0]!.sentAt) / 1e6 })
+            tracker.order.map { (tracker.items[$0]!.lastAt - tracker.items[$0]!.sentAt).inMilliseconds })
         result.hive.rateLimited = sim.nodes.compactMap { $0.core?.stats.trust.rateLimited }.reduce(0, +)
     }
 }
@@ -80,9 +80,9 @@ extension Simulation.Context {
 final class BroadcastTracker {
     struct Item {
         var origin: Int
-        var sentAt: Int64
+        var sentAt: Instant
         var holders: [Int: Int] = [:] // node → hops
-        var lastAt: Int64
+        var lastAt: Instant
     }
 
     /// The nodes whose deliveries count (the origin of each broadcast excepted), and whose
@@ -97,13 +97,13 @@ final class BroadcastTracker {
 
     var allDelivered: Bool { delivered == expected }
 
-    func sent(_ id: Dot, from origin: Int, at t: Int64) {
+    func sent(_ id: Dot, from origin: Int, at t: Instant) {
         items[id] = Item(origin: origin, sentAt: t, holders: [origin: 0], lastAt: t)
         order.append(id)
         expected += receivers.count - (receivers.contains(origin) ? 1 : 0)
     }
 
-    func delivered(_ id: Dot, at node: Int, from sender: Int?, time: Int64) {
+    func delivered(_ id: Dot, at node: Int, from sender: Int?, time: Instant) {
         guard var item = items[id], item.holders[node] == nil else { return }
         let hop = sender.flatMap { item.holders[$0] }.map { $0 + 1 } ?? 1
         item.holders[node] = hop

@@ -208,12 +208,12 @@ struct Simulate: ParsableCommand {
         try validateHiveOptions()
         options.hive.formCells = !noHive
         options.hive.broadcasts = broadcasts
-        options.hive.rounds = rounds
-        options.hive.killFraction = kill
-        options.hive.joiners = joiners
+        options.queenLoss.rounds = rounds
+        options.queenLoss.killFraction = kill
+        options.split.joiners = joiners
         options.hive.leaseFraction = leaseFraction
-        options.hive.offenders = offenders
-        options.hive.evictTTLSeconds = evictTTL
+        options.evict.offenders = offenders
+        options.evict.evictTTLSeconds = evictTTL
         options.hostFault.loss = hostLoss
         options.hostFault.periodSeconds = period
         options.hostFault.stallSeconds = stall

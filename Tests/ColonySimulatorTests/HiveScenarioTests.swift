@@ -41,11 +41,11 @@ import Testing
     @Test(arguments: [UInt64(1), 2])
     func queensAreReplacedFastAndNothingIsLostWhenAFifthDies(seed: UInt64) throws {
         var o = options(.queenLoss, nodes: 120, seed: seed)
-        o.hive.rounds = 8
+        o.queenLoss.rounds = 8
         o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        let failover = try #require(r.hive.failover, "\(reproduce)")
+        let failover = try #require(r.queenLoss.failover, "\(reproduce)")
         #expect(failover.count == 8)
         #expect(failover.p50 <= 300 && failover.max <= 600, "failover \(failover) — \(reproduce)")
         #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
@@ -59,17 +59,17 @@ import Testing
     @Test(arguments: [UInt64(1), 2])
     func offendersAreEvictedEverywhereAndComeBackWhenLiftedOrExpired(seed: UInt64) throws {
         var o = options(.evict, nodes: 60, seed: seed)
-        o.hive.offenders = 4
+        o.evict.offenders = 4
         o.durationSeconds = 40
-        o.hive.evictTTLSeconds = 50
+        o.evict.evictTTLSeconds = 50
         o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        #expect(r.hive.offendersEvicted == 4, "\(r.failure ?? "") — \(reproduce)")
+        #expect(r.evict.offendersEvicted == 4, "\(r.failure ?? "") — \(reproduce)")
         #expect(r.hive.honestEvicted == 0, "\(reproduce)")
-        #expect(r.hive.evictedInRoster == 0, "\(reproduce)")
-        #expect(r.hive.liftTime?.count == 1, "\(reproduce)")
-        #expect(r.hive.readmitTime?.count == 3, "\(reproduce)")
+        #expect(r.evict.evictedInRoster == 0, "\(reproduce)")
+        #expect(r.evict.liftTime?.count == 1, "\(reproduce)")
+        #expect(r.evict.readmitTime?.count == 3, "\(reproduce)")
         #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
         #expect(r.safetyViolations == 0, "\(reproduce)")
         let json = try r.parsedJSON()
@@ -84,12 +84,12 @@ import Testing
         o.hive.broadcasts = 100
         let r = try checkedRun(o)
         let reproduce = o.reproduceCommand
-        #expect((r.hive.splits ?? 0) >= 1, "\(reproduce)")
-        #expect(r.hive.splitsIncomplete == 0, "\(reproduce)")
-        let split = try #require(r.hive.splitTime, "\(reproduce)")
+        #expect((r.split.splits ?? 0) >= 1, "\(reproduce)")
+        #expect(r.split.splitsIncomplete == 0, "\(reproduce)")
+        let split = try #require(r.split.splitTime, "\(reproduce)")
         #expect(split.max <= 300, "split \(split) — \(reproduce)")
         #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
-        #expect(r.hive.merges == 1, "\(reproduce)")
+        #expect(r.split.merges == 1, "\(reproduce)")
         #expect(r.safetyViolations == 0, "\(reproduce)")
         #expect(try r.parsedJSON()["splitMs"]?["p50"]?.isNumber == true)
     }
@@ -99,7 +99,7 @@ import Testing
     /// (`leaseFraction` 0.9) must still keep two lease holders apart.
     @Test func leasesHoldWithClocksDrifting() throws {
         var o = options(.queenLoss, nodes: 80, seed: 4)
-        o.hive.rounds = 6
+        o.queenLoss.rounds = 6
         o.hive.broadcasts = 50
         o.clockDrift = 0.05
         #expect(o.reproduceCommand.hasSuffix("--drift 0.05"))
@@ -110,7 +110,7 @@ import Testing
         #expect(rates.allSatisfy { abs($0 - 1) <= 0.05 } && Set(rates).count > 40)
         let r = try checkedRun(o)
         #expect(r.safetyViolations == 0, "\(o.reproduceCommand)")
-        #expect(r.hive.failover?.count == 6, "\(o.reproduceCommand)")
+        #expect(r.queenLoss.failover?.count == 6, "\(o.reproduceCommand)")
         #expect(r.hive.deliveryRatio == 1, "\(o.reproduceCommand)")
     }
 
@@ -140,7 +140,7 @@ import Testing
         o.durationSeconds = 20
         let r = try checkedRun(o)
         #expect(r.safetyViolations == 0, "\(o.reproduceCommand)")
-        #expect((r.hive.faults ?? 0) >= 60, "\(o.reproduceCommand)")
+        #expect((r.hiveSafety.faults ?? 0) >= 60, "\(o.reproduceCommand)")
     }
 
     /// Faults make honest members miss ping-reqs and get graylisted here and there; that
@@ -168,11 +168,11 @@ import Testing
 
     @Test func deterministic() throws {
         var o = options(.queenLoss, nodes: 60, seed: 7)
-        o.hive.rounds = 3
+        o.queenLoss.rounds = 3
         o.hive.broadcasts = 20
         let a = try Simulation.run(o)
         let b = try Simulation.run(o)
         #expect(a.traceHash == b.traceHash)
-        #expect(a.hive.failover == b.hive.failover)
+        #expect(a.queenLoss.failover == b.queenLoss.failover)
     }
 }

@@ -129,16 +129,16 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
 
     @Test func crashRestartRejoinsWithHigherIncarnation() {
         let sim = swarm(10, seed: 7)
-        sim.run(until: 5_000_000_000)
+        sim.run(until: Instant.zero + .seconds(5))
         let before = sim.nodes[3].persistedIncarnation
         sim.crash(3)
         sim.strict = false
-        sim.run(until: 40_000_000_000)
+        sim.run(until: Instant.zero + .seconds(40))
         #expect(sim.nodes[0].core?.member(sim.nodes[3].id)?.status == .dead)
         sim.start(3)
         sim.join(3, seeds: [0])
         #expect(sim.nodes[3].persistedIncarnation > before)
-        sim.run(until: 60_000_000_000)
+        sim.run(until: Instant.zero + .seconds(60))
         #expect(sim.isConverged())
         for i in 0..<10 {
             #expect((sim.nodes[i].core?.member(sim.nodes[3].id)?.incarnation ?? 0) > before)
@@ -148,11 +148,11 @@ func checkedRun(_ o: SimulationOptions) throws -> SimulationResult {
 
     @Test func gracefulLeaveIsSeenAsLeftEverywhere() {
         let sim = swarm(30, seed: 8)
-        sim.run(until: 3_000_000_000)
+        sim.run(until: Instant.zero + .seconds(3))
         var completed = false
         sim.onEvent = { _, i, e in if i == 5, e == .leaveCompleted { completed = true } }
         sim.leave(5)
-        sim.run(until: 10_000_000_000)
+        sim.run(until: Instant.zero + .seconds(10))
         #expect(completed)
         for i in 0..<30 where i != 5 {
             #expect(sim.nodes[i].core?.member(sim.nodes[5].id)?.status == .left)

@@ -244,10 +244,4 @@ extension Settings {
         guard n > 32 else { return 1 }
         return max(1, PureMath.ceilLog2(n) - 5 + 1)
     }
-
-    /// Raw boundary (the simulator's bounds): `suspicionMinimum(members:)` in nanoseconds.
-    package func suspicionMinNanoseconds(members n: Int) -> Int64 { suspicionMinimum(members: n).nanosecondsInt64 }
-
-    /// Raw boundary (the simulator's bounds): `pushPullPeriod(members:)` in nanoseconds.
-    package func pushPullNanoseconds(members n: Int) -> Int64 { pushPullPeriod(members: n).nanosecondsInt64 }
 }

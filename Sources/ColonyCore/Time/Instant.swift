@@ -98,6 +98,40 @@ extension Duration {
     package func scaled(by factor: Double) -> Duration {
         .nanoseconds(Int64(Double(nanosecondsInt64) * factor))
     }
+
+    /// `self · factor · other` in whole nanoseconds: `Int64(Double(nanoseconds) · factor · other)`,
+    /// multiplied in that order and truncated toward zero (the simulator's jitter: a link's
+    /// latency times the jitter fraction times a random draw).
+    @inlinable
+    public func scaled(by factor: Double, _ other: Double) -> Duration {
+        .nanoseconds(Int64(Double(nanosecondsInt64) * factor * other))
+    }
+
+    /// Its whole nanoseconds in milliseconds: `Double(nanoseconds) / 1e6` (reports).
+    @inlinable
+    public var inMilliseconds: Double { Double(nanosecondsInt64) / 1e6 }
+
+    /// Its whole seconds, truncated toward zero.
+    @inlinable
+    public var wholeSeconds: Int64 { nanosecondsInt64 / 1_000_000_000 }
+
+    /// `seconds` in whole nanoseconds, truncated toward zero: `Int64(seconds · 1e9)` (not
+    /// `Duration.seconds(_:)`, which keeps the fraction of a nanosecond and rounds otherwise).
+    @inlinable
+    public static func seconds(truncating seconds: Double) -> Duration { .nanoseconds(Int64(seconds * 1e9)) }
+
+    /// `seconds` in whole nanoseconds, rounded to the nearest: `Int64((seconds · 1e9).rounded())`.
+    @inlinable
+    public static func seconds(rounding seconds: Double) -> Duration {
+        .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
+
+    /// `milliseconds` in whole nanoseconds, rounded to the nearest:
+    /// `Int64((milliseconds · 1e6).rounded())`.
+    @inlinable
+    public static func milliseconds(rounding milliseconds: Double) -> Duration {
+        .nanoseconds(Int64((milliseconds * 1e6).rounded()))
+    }
 }
 
 extension Xoshiro256 {

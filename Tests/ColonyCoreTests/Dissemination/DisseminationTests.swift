@@ -277,9 +277,6 @@ import Testing
         #expect(Settings.lan.pushPullPeriod(members: 10) == .seconds(30))
         #expect(Settings.lan.pushPullPeriod(members: 10_000) == .seconds(300))
         #expect(Settings.lan.stateSyncPeriod(members: 10_000) == .seconds(50))
-        // The raw boundary the simulator reads.
-        #expect(Settings.lan.suspicionMinNanoseconds(members: 100) == 6_000_000_000)
-        #expect(Settings.lan.pushPullNanoseconds(members: 10_000) == 300_000_000_000)
     }
 }
 

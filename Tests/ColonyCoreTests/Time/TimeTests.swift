@@ -46,6 +46,27 @@ import Testing
         #expect(Instant(nanoseconds: ns).window(of: .milliseconds(100)) == ns / 100_000_000)
     }
 
+    @Test(arguments: samples) func theSimulatorsConversionsKeepItsIntegerArithmetic(ns: Int64) {
+        let d = Duration.nanoseconds(ns)
+        #expect(d.inMilliseconds == Double(ns) / 1e6)
+        #expect(d.inMilliseconds == Instant(nanoseconds: ns).milliseconds)
+        #expect(d.wholeSeconds == ns / 1_000_000_000)
+        for (a, b) in [(0.2, 0.73), (5.0, 0.999_999), (1.0, 0.5), (0.1, 0.3)] {
+            // Multiplied left to right, as `Double(latency) * jitter * unit` was.
+            #expect(d.scaled(by: a, b) == .nanoseconds(Int64(Double(ns) * a * b)))
+        }
+    }
+
+    @Test func secondsAndMillisecondsFromFlagsTruncateOrRoundAsBefore() {
+        for s in [0.0, 0.3, 1.5, 12.3, 20.7, 60, 0.123_456_789_9, 1e-10, 999_999.999_999_9] {
+            #expect(Duration.seconds(truncating: s) == .nanoseconds(Int64(s * 1e9)))
+            #expect(Duration.seconds(rounding: s) == .nanoseconds(Int64((s * 1e9).rounded())))
+            #expect(Duration.milliseconds(rounding: s) == .nanoseconds(Int64((s * 1e6).rounded())))
+        }
+        // Where the two differ: 0.3 · 3 is 0.899 999 999 999 999 9 in binary.
+        #expect(Duration.seconds(truncating: 0.3 * 3) != Duration.seconds(rounding: 0.3 * 3))
+    }
+
     @Test func jitterDrawsTheSameIntegerAsBefore() {
         for bound in [Duration.zero, .nanoseconds(1), .milliseconds(25), .seconds(30)] {
             var a = Xoshiro256(seed: 7)
