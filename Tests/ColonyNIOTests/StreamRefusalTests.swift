@@ -1,4 +1,6 @@
+import ColonyCore
 import Glibc
+import Logging
 import NIOCore
 import NIOPosix
 import Testing
@@ -33,5 +35,41 @@ import Testing
         } catch {
             #expect(Driver.isRefused(error), "\(error)")
         }
+    }
+}
+
+/// Issue 18: every connection has a limit. Beyond the per-host cap a new inbound stream is
+/// closed at once and counted; those within it stay open.
+@Suite(.tags(.loopback, .hostile)) struct StreamLimitTests {
+    @Test func inboundStreamsFromOneHostAreCapped() async throws {
+        var config = ColonyNode.Configuration(
+            name: "capped", bind: Address(host: "127.0.0.1", port: 0), settings: .local)
+        config.maxInboundStreamsPerHost = 3
+        let node = ColonyNode(configuration: config, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let address = try await node.start()
+        let group = MultiThreadedEventLoopGroup.singleton
+        var channels: [any Channel] = []
+        for _ in 0..<6 {
+            channels.append(
+                try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: Int(address.port)).get())
+        }
+        // The refused ones are closed by the node: wait until it has seen all six.
+        for _ in 0..<100 where await node.statistics().driver.streamsRefused < 3 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await node.statistics().driver.streamsRefused == 3)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(channels.filter(\.isActive).count == 3, "three stay open")
+        for c in channels { try? await c.close() }
+        // Closed ones free their places.
+        for _ in 0..<100 {
+            let c = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: Int(address.port)).get()
+            try await Task.sleep(for: .milliseconds(50))
+            let open = c.isActive
+            try? await c.close()
+            if open { break }
+        }
+        #expect(await node.statistics().driver.streamsRefused <= 4, "a place freed is taken again")
+        await node.stop()
     }
 }

@@ -9,4 +9,6 @@ extension Tag {
     @Tag static var crypto: Self
     /// Real sockets on 127.0.0.1.
     @Tag static var loopback: Self
+    /// Hostile peers: limits and refusals (issue 18).
+    @Tag static var hostile: Self
 }
