@@ -48,6 +48,12 @@ extension NodeCore {
     }
 
     mutating func applyEvent(_ e: UserEvent, replayed: Bool, _ inbound: inout Inbound) {
+        // A peer's event within the limits a local one keeps: named, payload bounded.
+        guard !e.name.isEmpty, e.payload.count <= settings.maxEventPayloadBytes else {
+            replicated.stats.recordsInvalid += 1
+            inbound.learned = .invalid
+            return
+        }
         if authenticates && !replicated.eventsSeen.contains(e.id)
             && !verified(e.signature, of: SignedClaim.event(e), origin: e.id.origin, blame: inbound.sender)
         {
@@ -116,6 +122,11 @@ extension NodeCore {
     }
 
     mutating func applyQuery(_ q: Query, _ inbound: inout Inbound) {
+        guard !q.name.isEmpty, q.payload.count <= settings.maxEventPayloadBytes else {
+            replicated.stats.recordsInvalid += 1
+            inbound.learned = .invalid
+            return
+        }
         if authenticates && !replicated.eventsSeen.contains(q.id)
             && !verified(q.signature, of: SignedClaim.query(q), origin: q.id.origin, blame: inbound.sender)
         {

@@ -151,7 +151,7 @@ extension NodeCore {
     }
 
     mutating func applyRecord(_ r: StateRecord, regossip: Bool = true, _ inbound: inout Inbound) {
-        guard ReplicatedState.isWellFormed(r) else {
+        guard ReplicatedState.isWellFormed(r), ReplicatedState.fitsLimits(r, settings) else {
             replicated.stats.recordsInvalid += 1
             inbound.learned = .invalid
             return

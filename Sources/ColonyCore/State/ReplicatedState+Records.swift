@@ -9,6 +9,13 @@ extension ReplicatedState {
         r.dot.counter > 0 && r.dot.counter < maxCounter && r.prev < r.dot.counter
     }
 
+    /// A peer's record within the limits a local write must keep (`Settings.maxKeyBytes`,
+    /// `maxValueBytes`): a peer cannot make this node hold what it would refuse to write.
+    static func fitsLimits(_ r: StateRecord, _ settings: Settings) -> Bool {
+        let keyBytes = r.key.utf8.count
+        return keyBytes > 0 && keyBytes <= settings.maxKeyBytes && (r.value?.count ?? 0) <= settings.maxValueBytes
+    }
+
     /// Remember the highest counter per origin that an authenticated record and its context
     /// show existed.
     mutating func noteEvidence(_ r: StateRecord) {

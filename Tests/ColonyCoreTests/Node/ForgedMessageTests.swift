@@ -73,4 +73,38 @@ import Testing
             Fixture.packet(from: 2, .queryResponse(forged)), from: Fixture.address(2), now: Fixture.ms(4))
         #expect(Fixture.events(real).contains(.queryResponse(forged)))
     }
+
+    /// Before: records and events from peers skipped every size limit a local write keeps.
+    @Test func aPeersNewsKeepsTheLimitsALocalWriteKeeps() {
+        var a = Fixture.core(0, knows: [0, 1])
+        let limits = a.settings
+        let big = [UInt8](repeating: 1, count: limits.maxValueBytes + 1)
+        let news: [Update] = [
+            .record(RS.record(String(repeating: "k", count: limits.maxKeyBytes + 1), [1], Fixture.id(1), 1)),
+            .record(RS.record("k", big, Fixture.id(1), 2)),
+            .record(RS.record("", [1], Fixture.id(1), 3)),
+            .event(
+                UserEvent(
+                    id: Dot(origin: Fixture.id(1), counter: 1), lamport: 1, name: "e",
+                    payload: Array(repeating: 1, count: limits.maxEventPayloadBytes + 1), coalesce: false)),
+            .event(
+                UserEvent(
+                    id: Dot(origin: Fixture.id(1), counter: 2), lamport: 1, name: "", payload: [], coalesce: false)),
+            .query(
+                Query(
+                    id: Dot(origin: Fixture.id(1), counter: 3), lamport: 1, name: "q",
+                    payload: Array(repeating: 1, count: limits.maxEventPayloadBytes + 1), filter: QueryFilter(),
+                    asker: Fixture.address(1), timeoutMs: 1_000)),
+        ]
+        for (i, u) in news.enumerated() {
+            let e = a.receive(
+                Fixture.packet(from: 1, .gossip, [u]), from: Fixture.address(1), now: Fixture.ms(Int64(1 + i)))
+            #expect(Fixture.events(e).isEmpty, "\(i): nothing applied")
+        }
+        #expect(a.stats.state.recordsInvalid == news.count)
+        #expect(a.state.recordCount == 0 && a.queue.isEmpty, "nothing held, nothing passed on")
+        let fine = RS.record("k", [UInt8](repeating: 1, count: limits.maxValueBytes), Fixture.id(1), 9)
+        _ = a.receive(Fixture.packet(from: 1, .gossip, [.record(fine)]), from: Fixture.address(1), now: Fixture.ms(50))
+        #expect(a.state.recordCount == 1, "at the limit it is held")
+    }
 }
