@@ -14,10 +14,24 @@ extension Membership {
         case unknown
         /// An alive claim from a protocol version this node does not speak.
         case unsupportedVersion
+        /// An incarnation further above the one held than any history could reach
+        /// (`maxIncarnationLeap`): obeyed, it would spend the identity's counter for good.
+        case implausible
         /// The suspicion we hold, heard again: a confirmation (Lifeguard §IV.B).
         case confirm
         /// News: the member becomes `member` (its previous row is `previous`).
         case adopt(Member, previous: Member?)
+    }
+
+    /// How far a claim's incarnation may lie above the one held for its member (or, about us,
+    /// above ours). Incarnations grow by one a refutation or restart, so honest histories stay
+    /// far below; a forged claim near the ceiling would otherwise force a refutation past it
+    /// that every node refuses, killing the identity for good. 2^32 leaves a forger 2^30
+    /// claims to reach the ceiling.
+    static let maxIncarnationLeap: UInt64 = 1 << 32
+
+    func implausible(_ incarnation: UInt64, above held: UInt64) -> Bool {
+        incarnation > held && incarnation - held > Self.maxIncarnationLeap
     }
 
     /// Same name, address, tags and version: an alive claim at our own incarnation that differs
@@ -37,6 +51,9 @@ extension Membership {
 
     /// An alive claim: refute one about us that is news; adopt a newer incarnation of another.
     func ruling(alive m: Member) -> Ruling {
+        if implausible(m.incarnation, above: (m.id == me.id ? me : table[m.id]?.member)?.incarnation ?? 0) {
+            return .implausible
+        }
         if m.id == me.id { return isNews(alive: m) ? .refute : .redundant }
         guard m.protocolVersion >= ProtocolVersion.minimumSupported else { return .unsupportedVersion }
         let previous = table[m.id]?.member
@@ -49,8 +66,9 @@ extension Membership {
     /// A suspicion: any about us is refuted; a suspicion at an older incarnation, or of a member
     /// gone, changes nothing; the one we hold already is a confirmation.
     func ruling(suspect id: NodeID, incarnation: UInt64) -> Ruling {
-        if id == me.id { return .refute }
+        if id == me.id { return implausible(incarnation, above: me.incarnation) ? .implausible : .refute }
         guard let current = table[id]?.member else { return .unknown }
+        if implausible(incarnation, above: current.incarnation) { return .implausible }
         if incarnation < current.incarnation || current.status.isGone { return .redundant }
         if current.status == .suspect && incarnation == current.incarnation { return .confirm }
         var updated = current
@@ -63,8 +81,9 @@ extension Membership {
     /// wins over what we hold at a higher incarnation, or at the same one with a worse status;
     /// nothing wins over `left`.
     func ruling(dead id: NodeID, incarnation: UInt64, left: Bool, signature: Signature?) -> Ruling {
-        if id == me.id { return .refute }
+        if id == me.id { return implausible(incarnation, above: me.incarnation) ? .implausible : .refute }
         guard let current = table[id]?.member else { return .unknown }
+        if implausible(incarnation, above: current.incarnation) { return .implausible }
         let status: MemberStatus = left ? .left : .dead
         if incarnation < current.incarnation
             || (incarnation == current.incarnation && status.rank <= current.status.rank)

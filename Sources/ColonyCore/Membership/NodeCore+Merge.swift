@@ -80,6 +80,9 @@ extension NodeCore {
             dissemination.stats.redundantUpdates += 1
         case .unsupportedVersion:
             membership.stats.unsupportedVersion += 1
+        case .implausible:
+            membership.stats.implausibleIncarnations += 1
+            inbound.learned = .invalid
         case .adopt(let updated, let previous):
             if let previous, holdsRevival(of: m, previous: previous) { return }
             set(updated, previous: previous)
@@ -99,6 +102,9 @@ extension NodeCore {
             refute(claimed: incarnation)
         case .unknown, .unsupportedVersion:
             return
+        case .implausible:
+            membership.stats.implausibleIncarnations += 1
+            inbound.learned = .invalid
         case .redundant:
             dissemination.stats.redundantUpdates += 1
         case .confirm:
@@ -191,6 +197,9 @@ extension NodeCore {
             refute(claimed: incarnation)
         case .unknown, .unsupportedVersion, .confirm:
             return
+        case .implausible:
+            membership.stats.implausibleIncarnations += 1
+            inbound.learned = .invalid
         case .redundant:
             dissemination.stats.redundantUpdates += 1
         case .adopt(let updated, let previous):

@@ -150,6 +150,9 @@ public struct MembershipStats: Sendable, Equatable {
     public var membersDeclaredDead = 0
     public var misdirectedPings = 0
     public var unsupportedVersion = 0
+    /// Claims whose incarnation leaps further above the one held than any history could
+    /// (`Membership.maxIncarnationLeap`): ignored, so no claim can spend an identity's counter.
+    public var implausibleIncarnations = 0
     /// Probed members declared dead because their port refused the fallback stream.
     public var refusedProbes = 0
     /// Verdicts put off because their timer fired late (this node had stalled).

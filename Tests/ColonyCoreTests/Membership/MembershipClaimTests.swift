@@ -107,4 +107,24 @@ import Testing
         #expect(many.minimumTimeout == settings.suspicionMinimum(members: 100))
         #expect(many.deadline == Instant.zero + many.maximumTimeout, "unconfirmed, the longest timeout")
     }
+
+    /// Issue 18: a claim near the ceiling would force a refutation past it that every node
+    /// refuses (the gate admits nothing at or past 2^62), killing the identity for good.
+    @Test func incarnationsThatLeapBeyondAnyHistoryAreImplausible() {
+        let m = machine()
+        let leap = Membership.maxIncarnationLeap
+        let far = (1 << 62) - 1 as UInt64
+        #expect(m.ruling(suspect: Fixture.id(0), incarnation: far) == .implausible, "about us: no refutation")
+        #expect(m.ruling(dead: Fixture.id(0), incarnation: far, left: false, signature: nil) == .implausible)
+        #expect(m.ruling(suspect: Fixture.id(1), incarnation: far) == .implausible)
+        #expect(m.ruling(dead: Fixture.id(1), incarnation: 3 + leap + 1, left: true, signature: nil) == .implausible)
+        #expect(m.ruling(alive: Fixture.member(1, incarnation: far)) == .implausible)
+        #expect(m.ruling(alive: Fixture.member(9, incarnation: leap + 1)) == .implausible, "nor a stranger's")
+        // Within the leap the usual order holds (a restarted in-memory node refutes far above).
+        #expect(m.ruling(suspect: Fixture.id(0), incarnation: 5 + leap) == .refute)
+        if case .adopt = m.ruling(suspect: Fixture.id(1), incarnation: 3 + leap) {
+        } else {
+            Issue.record("a leap within the bound is ordinary news")
+        }
+    }
 }

@@ -107,4 +107,20 @@ import Testing
         _ = a.receive(Fixture.packet(from: 1, .gossip, [.record(fine)]), from: Fixture.address(1), now: Fixture.ms(50))
         #expect(a.state.recordCount == 1, "at the limit it is held")
     }
+
+    /// Before: one suspicion of a member at an incarnation just under the ceiling made it
+    /// refute past the ceiling, and every node refused its claims from then on.
+    @Test func aSuspicionNearTheCeilingCannotKillAnIdentity() {
+        var a = Fixture.core(0, knows: [0, 1, 2])
+        let near = (1 << 62) - 1 as UInt64
+        _ = a.receive(
+            Fixture.packet(from: 1, .gossip, [.suspect(id: Fixture.id(0), incarnation: near, from: Fixture.id(1))]),
+            from: Fixture.address(1), now: Fixture.ms(1))
+        #expect(a.me.incarnation == 1, "no refutation past the ceiling")
+        #expect(a.stats.membership.implausibleIncarnations == 1)
+        _ = a.receive(
+            Fixture.packet(from: 1, .gossip, [.dead(id: Fixture.id(2), incarnation: near, from: Fixture.id(1))]),
+            from: Fixture.address(1), now: Fixture.ms(2))
+        #expect(a.member(Fixture.id(2))?.status == .alive, "nor a death")
+    }
 }
