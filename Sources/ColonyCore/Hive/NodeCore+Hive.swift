@@ -53,6 +53,14 @@ extension NodeCore {
 
     mutating func onHive(_ message: HiveMessage, from sender: Peer, blame: NodeID?) {
         guard hiveOn, let from = sender.id else { return }
+        // Every hive message speaks for its sender (a vote, an ack, a release): one naming a
+        // member we know counts only from that member's own host (`blame` is that member then,
+        // nil otherwise). A stranger's speaks for nobody any handler trusts (rosters, votes
+        // and enlistment all require a known live member).
+        guard blame == from || table[from] == nil else {
+            hive.stats.unattributedRefused += 1
+            return
+        }
         switch message {
         case .heartbeat(let cell, let term, let round, let version, let voters, let signature):
             onHeartbeat(
@@ -124,13 +132,21 @@ extension NodeCore {
         }
     }
 
+    /// A queen of our cell is a voter of our roster, or of the newer one her heartbeat sends.
+    func mayLeadOurCell(_ from: NodeID, voters: [Voter]?, version: RosterVersion) -> Bool {
+        if hive.roster?.voter(for: from) != nil { return true }
+        guard let voters, hive.roster.map({ version > $0.version }) ?? true else { return false }
+        return voters.contains { $0.id == from }
+    }
+
     mutating func onHeartbeat(
         cell: CellID, term: UInt64, round: UInt64, version: RosterVersion, voters: [Voter]?, signature: Signature?,
         from: NodeID, peer: Peer, blame: NodeID?
     ) {
         if cell != hive.cell {
             // A queen admitting us (we asked), or one that still counts us: tell her we left.
-            guard let voters, voters.contains(voter) else { return }
+            // Only a voter of the roster it sends can be its queen.
+            guard let voters, voters.contains(voter), voters.contains(where: { $0.id == from }) else { return }
             if hive.role == .homeless, hive.enlisting?.cell == cell {
                 guard
                     verified(
@@ -155,6 +171,10 @@ extension NodeCore {
                     of: SignedClaim.heartbeat(cell: cell, term: term, round: round, version: version, queen: from),
                     origin: from, blame: blame)
             else { return }
+            guard mayLeadOurCell(from, voters: voters, version: version) else {
+                hive.stats.unattributedRefused += 1
+                return
+            }
             if term < hive.term {
                 sendDatagram(
                     .hive(
@@ -174,6 +194,11 @@ extension NodeCore {
                 hive.seat.roster = Roster(cell: cell, version: version, voters: voters)
             }
         }
+        serveQueen(from, of: cell, round: round, peer: peer)
+    }
+
+    /// A heartbeat of our cell's queen was taken: serve her, and acknowledge it.
+    mutating func serveQueen(_ from: NodeID, of cell: CellID, round: UInt64, peer: Peer) {
         // (Just admitted, we have no queen yet.)
         let accepted = hive.queen != from
         hive.becomeWorker()

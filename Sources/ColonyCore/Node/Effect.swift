@@ -242,6 +242,8 @@ public struct TrustStats: Sendable, Equatable {
 public struct HiveStats: Sendable, Equatable {
     /// The hive: elections started (after a granted pre-vote) and won, heartbeats sent.
     public var electionsStarted = 0
+    /// Hive messages not from the named member's own host (a spoofed vote, ack or release).
+    public var unattributedRefused = 0
     public var electionsWon = 0
     public var heartbeatsSent = 0
     public init() {}
