@@ -25,7 +25,8 @@ public enum Agent {
         logger.info("gossip listening", metadata: ["colony.address": "\(address)"])
         let http = try Address(parsing: configuration.http, defaultPort: 7950)
         let app = Application(
-            router: buildRouter(node: node, registry: registry, token: configuration.httpToken),
+            router: buildRouter(
+                node: node, registry: registry, token: configuration.httpToken, loopback: http.isLoopback),
             configuration: .init(address: .hostname(http.host, port: Int(http.port)), serverName: "colony"),
             onServerRunning: { _ in logger.info("HTTP API listening", metadata: ["colony.http": "http://\(http)/"]) },
             logger: logger

@@ -101,11 +101,12 @@ func tagFilters<S: StringProtocol>(_ values: [S]) throws -> [(key: String, value
 }
 
 /// The agent's routes. A plain function, so tests drive it in-process.
-public func buildRouter(node: ColonyNode, registry: PrometheusCollectorRegistry?, token: String? = nil) -> Router<
-    BasicRequestContext
-> {
+public func buildRouter(
+    node: ColonyNode, registry: PrometheusCollectorRegistry?, token: String? = nil, loopback: Bool = true
+) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: OriginGuardMiddleware(loopback: loopback))
     if let token { router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8))) }
 
     router.get("/") { _, _ in
