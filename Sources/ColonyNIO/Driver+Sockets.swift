@@ -96,16 +96,14 @@ extension Driver {
     /// closes; one beyond them is refused.
     func admitInboundStream(_ channel: any Channel) -> Bool {
         let host = channel.remoteAddress?.ipAddress ?? "?"
-        guard inboundStreamTotal < configuration.maxInboundStreams,
+        guard inboundStreams.values.reduce(0, +) < configuration.maxInboundStreams,
             inboundStreams[host, default: 0] < configuration.maxInboundStreamsPerHost
         else {
             counters.streamsRefused += 1
             return false
         }
         inboundStreams[host, default: 0] += 1
-        inboundStreamTotal += 1
         channel.closeFuture.whenComplete { [self] _ in
-            inboundStreamTotal -= 1
             inboundStreams[host, default: 1] -= 1
             if inboundStreams[host] == 0 { inboundStreams[host] = nil }
         }

@@ -69,9 +69,8 @@ final class Driver: @unchecked Sendable {
     var recoveryPending: KeyringRecovery.Pending?
     var recovery: KeyringRecoveryMachine
     var keyringChanges = KeyringChangeMachine()
-    /// Inbound streams open, by remote host, and in all (`admitInboundStream`).
+    /// Inbound streams open, by remote host (`admitInboundStream`).
     var inboundStreams: [String: Int] = [:]
-    var inboundStreamTotal = 0
     var keyringWaiters: [UInt64: EventLoopPromise<KeyringSummary>] = [:]
     let metricRefused: Counter
     let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])

@@ -160,8 +160,12 @@ extension AdversaryFuzzer {
         }
     }
 
+    /// Who a piece of news claims to come from: mostly the attacker itself (whose signatures
+    /// can be valid), else anyone the victim might know.
+    mutating func author(_ v: NodeCore) -> NodeID { rng.chance(0.7) ? ids[attacker] : someID(v) }
+
     mutating func member(_ v: NodeCore, withKey: Bool) -> Member {
-        let id = rng.chance(0.7) ? ids[attacker] : someID(v)
+        let id = author(v)
         var m = Member(
             id: id, name: name(), address: addresses[rng.below(addresses.count)],
             tags: rng.chance(0.2) ? [name(): name()] : [:], incarnation: wild(near: v.me.incarnation),
@@ -172,7 +176,7 @@ extension AdversaryFuzzer {
     }
 
     mutating func record(_ v: NodeCore, withKey: Bool) -> StateRecord {
-        let origin = rng.chance(0.7) ? ids[attacker] : someID(v)
+        let origin = author(v)
         let counter = wild(near: 1)
         var context = CausalContext()
         for _ in 0..<rng.below(4) { context.add(dot(v), prev: wild(near: 0)) }
@@ -187,7 +191,7 @@ extension AdversaryFuzzer {
     }
 
     mutating func event(_ v: NodeCore, withKey: Bool) -> UserEvent {
-        let origin = rng.chance(0.7) ? ids[attacker] : someID(v)
+        let origin = author(v)
         var e = UserEvent(
             id: Dot(origin: origin, counter: wild(near: 1)), lamport: wild(near: 1), name: name(),
             payload: bytes(rng.below(64)), coalesce: rng.chance(0.5))
@@ -196,7 +200,7 @@ extension AdversaryFuzzer {
     }
 
     mutating func query(_ v: NodeCore, withKey: Bool) -> Query {
-        let origin = rng.chance(0.7) ? ids[attacker] : someID(v)
+        let origin = author(v)
         var q = Query(
             id: Dot(origin: origin, counter: wild(near: 1)), lamport: wild(near: 1), name: name(),
             payload: bytes(rng.below(32)), filter: QueryFilter(names: rng.chance(0.3) ? [name()] : []),
@@ -206,7 +210,7 @@ extension AdversaryFuzzer {
     }
 
     mutating func claim(_ v: NodeCore, withKey: Bool) -> QueenClaim {
-        let queen = rng.chance(0.7) ? ids[attacker] : someID(v)
+        let queen = author(v)
         var c = QueenClaim(
             cell: someCell(v), term: wild(near: v.hive.term), queen: queen,
             address: addresses[rng.below(addresses.count)],

@@ -56,10 +56,7 @@ public struct AdversaryFuzzer {
         while t < Instant.zero + .seconds(60) && !formed {
             t = t + .seconds(1)
             sim.run(until: t)
-            formed = range.allSatisfy { i in
-                guard let c = sim.nodes[i].core else { return false }
-                return c.hive.role == .queen ? c.holdsLease : c.isRouting
-            }
+            formed = range.allSatisfy { sim.nodes[$0].core?.routesThroughLeasedQueen ?? false }
         }
         guard formed else { throw NoHive(seed: seed) }
         base = range.map { sim.nodes[$0].core! }

@@ -4,16 +4,16 @@ import Foundation
 // The hive scenarios (issue #6): the hive forms; hive (broadcasts through queens) and
 // queen-loss. Split, hive-safety and evict have files of their own.
 
-extension Simulation.Context {
+extension NodeCore {
     /// A queen holding her lease, or a worker hearing its queen (homeless members and
-    /// candidates route through no one).
-    func routesThroughLeasedQueen(_ core: NodeCore) -> Bool {
-        core.hive.role == .queen ? core.holdsLease : core.isRouting
-    }
+    /// candidates route through no one): this member stands in a formed hive.
+    var routesThroughLeasedQueen: Bool { hive.role == .queen ? holdsLease : isRouting }
+}
 
+extension Simulation.Context {
     /// Every up node is in a cell and routes through a queen that holds her lease.
     func hiveFormed() -> Bool {
-        sim.upNodes.allSatisfy { i in sim.nodes[i].core.map(routesThroughLeasedQueen) ?? false }
+        sim.upNodes.allSatisfy { i in sim.nodes[i].core?.routesThroughLeasedQueen ?? false }
     }
 
     /// A converged swarm of N forms its hive: when, and its shape, go into `result` (or why

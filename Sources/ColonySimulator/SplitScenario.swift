@@ -127,7 +127,7 @@ extension Simulation.Context {
         func merged() -> Bool {
             remaining.allSatisfy { i in
                 guard let c = sim.nodes[i].core, sim.nodes[i].isUp else { return true }
-                return c.hive.cell != nil && c.hive.cell != victim.cell && routesThroughLeasedQueen(c)
+                return c.hive.cell != nil && c.hive.cell != victim.cell && c.routesThroughLeasedQueen
             }
         }
         drive(until: mergeDeadline, from: shrinkAt) { merged() }

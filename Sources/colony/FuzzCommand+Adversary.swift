@@ -36,9 +36,7 @@ extension FuzzCommand {
                 sequences: c.sequences, seed: seed, hiveNodes: hiveNodes, packets: c.packets, ticks: c.ticks,
                 byKind: c.byKind, reached: c.reached, sequencesPerSecond: Int(Double(inputs) / max(seconds, 1e-9)),
                 slowestSequenceMs: (slowestMs * 1000).rounded() / 1000, formSeconds: formed.seconds, passed: ok)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try Self.printJSON(report)
         } else {
             print(
                 "sequences \(c.sequences) · packets \(c.packets) · timer runs \(c.ticks) · hive formed in "

@@ -56,9 +56,7 @@ struct FuzzCommand: ParsableCommand {
                 outcomes: fuzzer.outcomes, inputsPerSecond: Int(Double(inputs) / seconds),
                 slowestInputMs: (slowestMs * 1000).rounded() / 1000, memoryGrowthMB: (grewMB * 10).rounded() / 10,
                 passed: ok)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try Self.printJSON(report)
         } else {
             print(
                 "inputs \(inputs) · decoded \(fuzzer.decoded) · opened \(fuzzer.opened) · "
@@ -76,6 +74,15 @@ struct FuzzCommand: ParsableCommand {
             )
         }
         if !ok { throw ExitCode(1) }
+    }
+}
+
+extension FuzzCommand {
+    /// One report as one JSON object, keys sorted (both fuzzers' `--json`).
+    static func printJSON(_ report: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
     }
 }
 

@@ -8,19 +8,8 @@ extension NodeCore {
     @discardableResult
     mutating func apply(_ update: Update, _ inbound: inout Inbound) -> Learned {
         inbound.learned = .redundant
-        // Incarnations beyond any real history (a restart or refutation a second for
-        // 146,000 years) are forged or corrupt: ignored, so none can exhaust the counter.
-        switch update {
-        case .alive(let m) where m.incarnation >= maxCounter:
-            replicated.stats.recordsInvalid += 1
-            return .invalid
-        case .suspect(_, let inc, _) where inc >= maxCounter, .dead(_, let inc, _) where inc >= maxCounter,
-            .left(_, let inc, _) where inc >= maxCounter:
-            replicated.stats.recordsInvalid += 1
-            return .invalid
-        default:
-            break
-        }
+        // Incarnations at or past the protocol's ceiling never get here: the inbound gate
+        // refuses their packet (WireBounds); leaps towards it are ruled implausible.
         switch update {
         case .alive(let m):
             applyAlive(m, &inbound)
@@ -46,7 +35,7 @@ extension NodeCore {
     /// "dead" verdict becomes suspicion here, so the member gets a chance to refute — this
     /// is what lets a healed partition come back together.
     mutating func mergeRemote(_ members: [Member], from sender: NodeID, _ inbound: inout Inbound) {
-        for m in members where m.incarnation < maxCounter {
+        for m in members {
             switch m.status {
             case .alive:
                 applyAlive(m, &inbound)

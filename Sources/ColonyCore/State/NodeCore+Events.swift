@@ -7,11 +7,7 @@ extension NodeCore {
     /// Why a new event or query cannot be sent, if it cannot.
     func broadcastRefusal(name: String, payload: [UInt8]) -> StateError? {
         if phase != .active { return .notActive }
-        if name.isEmpty { return .emptyName }
-        if payload.count > settings.maxEventPayloadBytes {
-            return .payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)
-        }
-        return nil
+        return ReplicatedState.limitError(name: name, payload: payload, settings)
     }
 
     /// Admit an event or query from anyone (ourselves included): false if its Lamport time
@@ -49,7 +45,7 @@ extension NodeCore {
 
     mutating func applyEvent(_ e: UserEvent, replayed: Bool, _ inbound: inout Inbound) {
         // A peer's event within the limits a local one keeps: named, payload bounded.
-        guard !e.name.isEmpty, e.payload.count <= settings.maxEventPayloadBytes else {
+        guard ReplicatedState.limitError(name: e.name, payload: e.payload, settings) == nil else {
             replicated.stats.recordsInvalid += 1
             inbound.learned = .invalid
             return
@@ -122,7 +118,7 @@ extension NodeCore {
     }
 
     mutating func applyQuery(_ q: Query, _ inbound: inout Inbound) {
-        guard !q.name.isEmpty, q.payload.count <= settings.maxEventPayloadBytes else {
+        guard ReplicatedState.limitError(name: q.name, payload: q.payload, settings) == nil else {
             replicated.stats.recordsInvalid += 1
             inbound.learned = .invalid
             return

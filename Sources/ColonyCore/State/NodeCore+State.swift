@@ -61,12 +61,7 @@ extension NodeCore {
     > {
         guard phase == .active || phase == .leaving else { return .failure(.notActive) }
         guard replicated.writeCounter < maxCounter else { return .failure(.counterExhausted) }
-        let keyBytes = key.utf8.count
-        if keyBytes == 0 { return .failure(.emptyKey) }
-        if keyBytes > settings.maxKeyBytes { return .failure(.keyTooLong(bytes: keyBytes, max: settings.maxKeyBytes)) }
-        if let v = value, v.count > settings.maxValueBytes {
-            return .failure(.valueTooLarge(bytes: v.count, max: settings.maxValueBytes))
-        }
+        if let e = ReplicatedState.limitError(key: key, value: value, settings) { return .failure(e) }
         let current = state.keyState(key)
         let currentContext = current?.context ?? CausalContext()
         let ctx = context ?? currentContext
@@ -151,7 +146,8 @@ extension NodeCore {
     }
 
     mutating func applyRecord(_ r: StateRecord, regossip: Bool = true, _ inbound: inout Inbound) {
-        guard ReplicatedState.isWellFormed(r), ReplicatedState.fitsLimits(r, settings) else {
+        guard ReplicatedState.isWellFormed(r), ReplicatedState.limitError(key: r.key, value: r.value, settings) == nil
+        else {
             replicated.stats.recordsInvalid += 1
             inbound.learned = .invalid
             return

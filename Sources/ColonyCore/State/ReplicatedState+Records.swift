@@ -9,11 +9,27 @@ extension ReplicatedState {
         r.dot.counter > 0 && r.dot.counter < maxCounter && r.prev < r.dot.counter
     }
 
-    /// A peer's record within the limits a local write must keep (`Settings.maxKeyBytes`,
-    /// `maxValueBytes`): a peer cannot make this node hold what it would refuse to write.
-    static func fitsLimits(_ r: StateRecord, _ settings: Settings) -> Bool {
-        let keyBytes = r.key.utf8.count
-        return keyBytes > 0 && keyBytes <= settings.maxKeyBytes && (r.value?.count ?? 0) <= settings.maxValueBytes
+    /// Why a write of `value` under `key` breaks the size limits (`Settings.maxKeyBytes`,
+    /// `maxValueBytes`), if it does: one rule for local writes and for peers' records, so a peer
+    /// cannot make this node hold what it would refuse to write.
+    static func limitError(key: String, value: [UInt8]?, _ settings: Settings) -> StateError? {
+        let keyBytes = key.utf8.count
+        if keyBytes == 0 { return .emptyKey }
+        if keyBytes > settings.maxKeyBytes { return .keyTooLong(bytes: keyBytes, max: settings.maxKeyBytes) }
+        if let v = value, v.count > settings.maxValueBytes {
+            return .valueTooLarge(bytes: v.count, max: settings.maxValueBytes)
+        }
+        return nil
+    }
+
+    /// Why an event or query named `name` carrying `payload` breaks the limits, if it does (one
+    /// rule for our own and peers').
+    static func limitError(name: String, payload: [UInt8], _ settings: Settings) -> StateError? {
+        if name.isEmpty { return .emptyName }
+        if payload.count > settings.maxEventPayloadBytes {
+            return .payloadTooLarge(bytes: payload.count, max: settings.maxEventPayloadBytes)
+        }
+        return nil
     }
 
     /// Remember the highest counter per origin that an authenticated record and its context
