@@ -158,7 +158,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ColonyTrustTests",
-            dependencies: ["ColonyTrust", "ColonyCore"],
+            dependencies: ["ColonyTrust", "ColonyCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -19,7 +19,7 @@ extension Driver {
             logEffect(effect)
             switch effect {
             case .send(let packet, let peer, let via):
-                let bytes = sealIfNeeded(Wire.encode(packet))
+                let bytes = sealIfNeeded(authenticated(Wire.encode(packet), to: peer))
                 switch via {
                 case .datagram: sendDatagram(bytes, to: peer.address)
                 case .stream: sendFrame(bytes, to: peer.address)

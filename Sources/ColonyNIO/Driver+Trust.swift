@@ -48,18 +48,42 @@ extension Driver {
         return bytes
     }
 
-    private func refuse(_ reason: String, from address: Address) -> [UInt8]? {
+    /// `packet` authenticated for `peer` (a MAC if its key is known, else signed).
+    func authenticated(_ packet: [UInt8], to peer: Peer) -> [UInt8] {
+        guard packetAuthentication != nil else { return packet }
+        let key = peer.id.flatMap { core?.publicKey(of: $0) }
+        return packetAuthentication!.wrap(packet, to: peer.id, recipientKey: key)
+    }
+
+    /// The packet inside `bytes` and who the gate proved sent it, or nil (counted, nobody
+    /// blamed: an unverified packet's sender is unknown) if it does not verify.
+    func authenticate(_ bytes: [UInt8], from address: Address) -> (ArraySlice<UInt8>, PacketSender)? {
+        guard packetAuthentication != nil else { return (bytes[...], .unverified) }
+        switch packetAuthentication!.unwrap(bytes, nowMs: now().nanoseconds / 1_000_000) {
+        case .success(let verified):
+            return (verified.packet, .verified(verified.sender))
+        case .failure(let refusal):
+            _ = refuse(
+                refusal.reason, from: address,
+                warning: "refusing packets not authenticated to their sender (an old version, or forged?)")
+            return nil
+        }
+    }
+
+    private func refuse(
+        _ reason: String, from address: Address,
+        warning: Logger.Message = "refusing packets this node cannot open (wrong or missing encryption key?)"
+    ) -> [UInt8]? {
         counters.refused[reason, default: 0] += 1
+        metricRefused.increment()
         if var core {
-            let effects = core.rejected(from: address, now: now())
+            // Counted; nobody blamed (whoever sent it is unknown).
+            let effects = core.rejected(sender: .unverified, from: address, now: now())
             self.core = core
             handle(effects)
         }
-        metricRefused.increment()
         if refusalWarned.insert(address).inserted {
-            logger.warning(
-                "refusing packets this node cannot open (wrong or missing encryption key?)",
-                metadata: ["colony.peer": "\(address)", "colony.reason": "\(reason)"])
+            logger.warning(warning, metadata: ["colony.peer": "\(address)", "colony.reason": "\(reason)"])
         }
         return nil
     }

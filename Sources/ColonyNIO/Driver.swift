@@ -65,6 +65,8 @@ final class Driver: @unchecked Sendable {
     var refusalWarned: Set<Address> = []
     // Admission and keyring recovery (Driver+Trust).
     var identityKey: Curve25519.Signing.PrivateKey?
+    /// Authenticates every packet to its sender (when the node has signatures on).
+    var packetAuthentication: PacketAuthentication?
     var certificate: Certificate?
     var recoveryPending: KeyringRecovery.Pending?
     var recovery: KeyringRecoveryMachine
@@ -180,9 +182,10 @@ final class Driver: @unchecked Sendable {
             // Room for the envelope, whether or not this node seals now (a key can be
             // installed while it runs).
             var settings = d.configuration.settings
-            settings.maxDatagramBytes -= Envelope.overhead
+            settings.maxDatagramBytes -= Envelope.overhead + PacketAuthentication.maxOverhead
             var core = NodeCore(me: me, settings: settings, seed: coreSeed, now: d.now())
             if d.configuration.signatures {
+                d.packetAuthentication = PacketAuthentication(identity: identity.privateKey)
                 core.authenticate(with: Ed25519Authenticator(privateKey: identity.privateKey), certificate: certificate)
             }
             d.log = eventLog
@@ -367,11 +370,13 @@ final class Driver: @unchecked Sendable {
             onRecoveryFrame(bytes, namespace: namespace, from: address)
             return
         }
-        guard let plain = openIfNeeded(bytes, from: address) else { return }
-        deliver(plain, from: address, via: via)
+        guard let plain = openIfNeeded(bytes, from: address),
+            let (packetBytes, sender) = authenticate(plain, from: address)
+        else { return }
+        deliver(packetBytes, from: address, sender: sender, via: via)
     }
 
-    func deliver(_ bytes: [UInt8], from address: Address, via: Transport) {
+    func deliver(_ bytes: ArraySlice<UInt8>, from address: Address, sender: PacketSender, via: Transport) {
         guard var core else { return }
         let packet: Packet
         do {
@@ -393,12 +398,12 @@ final class Driver: @unchecked Sendable {
                 logger.debug(
                     "dropped malformed packet", metadata: ["colony.peer": "\(address)", "colony.error": "\(error)"])
             }
-            let effects = core.rejected(from: address, now: now())
+            let effects = core.rejected(sender: sender, from: address, now: now())
             self.core = core
             handle(effects)
             return
         }
-        let effects = core.receive(packet, from: address, via: via, bytes: bytes.count, now: now())
+        let effects = core.receive(packet, from: address, sender: sender, via: via, bytes: bytes.count, now: now())
         self.core = core
         handle(effects)
     }

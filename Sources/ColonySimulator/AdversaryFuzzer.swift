@@ -82,7 +82,10 @@ public struct AdversaryFuzzer {
             counts.packets += 1
             let kind = packet.updates.isEmpty ? packet.message.kind.description : "\(packet.message.kind)+updates"
             counts.byKind[kind, default: 0] += 1
-            _ = core.receive(packet, from: from, via: via, bytes: Wire.size(of: packet), now: now)
+            // The attacker's packets verify as its own identity (the gate's MAC cannot be made
+            // for another's); a few arrive unverified, as from a driver that does not check.
+            let sender: PacketSender = rng.chance(0.95) ? .verified(ids[attacker]) : .unverified
+            _ = core.receive(packet, from: from, sender: sender, via: via, bytes: Wire.size(of: packet), now: now)
             if rng.chance(0.5) {
                 // Let timers run on what it was told: elections, leases, suspicions, reaping.
                 now = now + .milliseconds(Int64(rng.below(rng.chance(0.2) ? 20_000 : 1_500)))
@@ -99,6 +102,7 @@ public struct AdversaryFuzzer {
         let moved: [(String, Int)] = [
             ("refused out of range", y.trust.outOfRange - x.trust.outOfRange),
             ("refused signature", y.trust.signaturesRejected - x.trust.signaturesRejected),
+            ("refused unauthenticated", y.trust.unauthenticated - x.trust.unauthenticated),
             ("elections started", y.hive.electionsStarted - x.hive.electionsStarted),
             ("refutations", y.membership.refutations - x.membership.refutations),
             ("suspicions raised", y.membership.suspicionsRaised - x.membership.suspicionsRaised),

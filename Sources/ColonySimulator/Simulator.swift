@@ -307,7 +307,8 @@ public final class Simulator {
         // Its size on the wire, for the byte rate limit (measured once, when sent).
         deliveringFrom = from
         let effects = nodes[i].core!.receive(
-            packet, from: nodes[from].address, via: via, bytes: authenticate ? Int(bytes) : 0, now: clock(i))
+            packet, from: nodes[from].address, sender: authenticate ? .verified(nodes[from].id) : .unverified, via: via,
+            bytes: authenticate ? Int(bytes) : 0, now: clock(i))
         apply(effects, node: i)
         deliveringFrom = nil
         checkLease(i)

@@ -242,7 +242,10 @@ struct PacketFuzzer {
             decoded += 1
             outcomes["decoded", default: 0] += 1
             now = now + .milliseconds(1)
-            _ = core.receive(packet, from: Address(host: "10.9.9.9", port: 7946), bytes: bytes.count, now: now)
+            // As from a key holder: what it claims under its own id is believed (the deepest reach).
+            _ = core.receive(
+                packet, from: Address(host: "10.9.9.9", port: 7946), sender: .verified(packet.from), bytes: bytes.count,
+                now: now)
             fed += 1
         } catch {
             outcomes["wire:" + error.reason, default: 0] += 1

@@ -1,5 +1,7 @@
 import ColonyCore
 import ColonyNIO
+import ColonyTrust
+import Crypto
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -154,7 +156,8 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
         }
         let counted = await eventually(5) {
             let s = await nodes[0].statistics().driver
-            return s.malformedTotal >= 150 && s.framesRefused >= 2
+            // Random bytes are refused before decoding: not authenticated to any sender.
+            return s.refused["unauthenticated", default: 0] >= 150 && s.framesRefused >= 2
         }
         #expect(counted)
         // Still healthy: everyone alive, and the node still answers.
@@ -203,10 +206,13 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(inbox) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let strangerID = NodeID(high: 9, low: 9)
+        // The stranger has an identity of its own and signs its packets, as every node does.
+        var auth = PacketAuthentication(identity: Curve25519.Signing.PrivateKey())
+        let strangerID = auth.id
         func ping(_ seq: UInt32, version: UInt8) async throws {
             var bytes = Wire.encode(Packet(from: strangerID, message: .ping(seq: seq, target: seedID)))
             bytes[0] = version
+            bytes = auth.wrap(bytes, to: nil)
             try await stranger.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: bytes)))
         }
         // The same ping in this build's version is answered: the raw socket hears the seed.
@@ -226,16 +232,65 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
         try await stranger.close()
         await seed.stop()
     }
+
+    /// Issue 18: every packet is authenticated to its sender. A plain packet, and one signed by
+    /// one identity while claiming another's, get no answer and blame nobody; the same ping
+    /// signed by the identity it names is answered.
+    @Test func packetsNotAuthenticatedToTheirSenderGetNoAnswer() async throws {
+        let seed = node("seed")
+        let seedAddress = try await seed.start()
+        let seedID = try #require(await seed.me()).id
+        let target = try SocketAddress(ipAddress: seedAddress.host, port: Int(seedAddress.port))
+        let inbox = DatagramInbox()
+        let stranger = try await DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(inbox) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var mallory = PacketAuthentication(identity: Curve25519.Signing.PrivateKey())
+        let victim = PacketAuthentication(identity: Curve25519.Signing.PrivateKey())
+        func send(_ bytes: [UInt8]) async throws {
+            try await stranger.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: bytes)))
+        }
+        // Plain: refused by the gate.
+        try await send(Wire.encode(Packet(from: mallory.id, message: .ping(seq: 1, target: seedID))))
+        #expect(await eventually(5) { await seed.statistics().driver.refused["unauthenticated", default: 0] >= 1 })
+        // Signed by Mallory, claiming the victim's id: refused by the core, nobody blamed.
+        try await send(
+            mallory.wrap(Wire.encode(Packet(from: victim.id, message: .ping(seq: 2, target: seedID))), to: nil))
+        #expect(await eventually(5) { await seed.statistics().core.trust.unauthenticated >= 1 })
+        try await Task.sleep(for: .seconds(1))
+        #expect(inbox.count == 0, "neither was answered")
+        // Signed by the identity it names: answered, and the answer is MACed to Mallory.
+        try await send(
+            mallory.wrap(Wire.encode(Packet(from: mallory.id, message: .ping(seq: 3, target: seedID))), to: nil))
+        #expect(await eventually(5) { inbox.count > 0 })
+        let answer = try #require(inbox.first)
+        #expect(WireNamespace(first: answer) == .authenticated)
+        let opened = try mallory.unwrap(answer, nowMs: 0).get()
+        #expect(opened.sender == seedID)
+        if case .ack(let seq, _) = try Wire.decode(opened.packet).message {
+            #expect(seq == 3)
+        } else {
+            Issue.record("the answer is not an ack")
+        }
+        let trust = await seed.statistics().core.trust
+        #expect(trust.offences == 0, "nobody was blamed")
+        try await stranger.close()
+        await seed.stop()
+    }
 }
 
 /// Counts the datagrams a raw test socket receives.
 final class DatagramInbox: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    private let received = NIOLockedValueBox(0)
-    var count: Int { received.withLockedValue { $0 } }
+    private let received = NIOLockedValueBox<[[UInt8]]>([])
+    var count: Int { received.withLockedValue { $0.count } }
+    var first: [UInt8]? { received.withLockedValue { $0.first } }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received.withLockedValue { $0 += 1 }
+        let envelope = unwrapInboundIn(data)
+        received.withLockedValue { $0.append(Array(envelope.data.readableBytesView)) }
     }
 }
 

@@ -210,6 +210,9 @@ public struct TrustStats: Sendable, Equatable {
     public var graylistedUpdatesIgnored = 0
     /// Packets the driver could not open or decode (reported with `rejected(from:)`).
     public var packetsRejected = 0
+    /// Packets refused at the inbound gate for not coming from whom they claim: not verified
+    /// (on a node with an identity) or verified as someone else.
+    public var unauthenticated = 0
     /// Packets refused at the inbound gate for a value no honest node sends (a counter at or
     /// past the protocol's ceiling, a coordinate that is not a finite number): `WireBounds`.
     public var outOfRange = 0

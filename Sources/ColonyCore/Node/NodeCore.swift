@@ -162,8 +162,12 @@ package struct NodeCore: Sendable {
 
     /// A packet arrived from `source` (the address it came from) over `transport`; `bytes`
     /// is its size on the wire (for the byte rate limit; 0 skips it).
+    /// A packet arrived from `source`. `sender` is what the driver's inbound gate proved about
+    /// who sent it (`PacketSender`): a core with an identity (`authenticate(with:)`) takes only
+    /// packets verified to the member they claim to come from.
     public mutating func receive(
-        _ packet: Packet, from source: Address, via transport: Transport = .datagram, bytes: Int = 0, now: Instant
+        _ packet: Packet, from source: Address, sender authenticated: PacketSender,
+        via transport: Transport = .datagram, bytes: Int = 0, now: Instant
     ) -> [Effect] {
         advance(to: now)
         guard phase == .active || phase == .leaving else { return flush() }
@@ -179,9 +183,11 @@ package struct NodeCore: Sendable {
             for case .alive(let m) in packet.updates where m.id == packet.from { holdBack(m) }
             return flush()
         }
-        // Rewards, penalties and the per-sender bucket go to the claimed sender only if the
-        // packet came from its host: a spoofed `from` cannot get another member graylisted.
-        let attributable = table[packet.from].map { $0.member.address.host == source.host } ?? false
+        guard let attributable = attribution(of: packet, from: source, sender: authenticated) else {
+            // Not from whom it claims: dropped and counted, nobody blamed (the sender is unknown).
+            trust.stats.unauthenticated += 1
+            return flush()
+        }
         guard admitRate(from: attributable ? packet.from : nil, bytes: bytes, via: transport) else { return flush() }
         var inbound = Inbound(sender: attributable ? packet.from : nil, ingress: .local)
         let graylisted = attributable && isGraylisted(packet.from)
@@ -195,18 +201,7 @@ package struct NodeCore: Sendable {
         reviveIfDead(packet.from)
         switch packet.message {
         case .ping(let seq, let target):
-            if target == me.id {
-                if transport == .stream {
-                    out.append(
-                        .send(
-                            Packet(from: me.id, message: .ack(seq: seq, coordinate: vivaldi.coordinate)), to: sender,
-                            via: .stream))
-                } else {
-                    sendDatagram(.ack(seq: seq, coordinate: vivaldi.coordinate), to: sender)
-                }
-            } else {
-                membership.stats.misdirectedPings += 1
-            }
+            onPing(seq: seq, target: target, from: sender, via: transport)
         case .ack(let seq, let coordinate):
             onAck(seq: seq, from: packet.from, coordinate: coordinate, attributed: attributable)
         case .nack(let seq):
@@ -246,6 +241,22 @@ package struct NodeCore: Sendable {
     /// The updates a packet carries. A graylisted sender's gossip is ignored (it still
     /// answers probes, and its valid news reaches us through others) — except its own alive
     /// claim: a refutation only it can make, and the one news a live member must never miss.
+    /// Answer a ping for us on the transport it came by.
+    mutating func onPing(seq: UInt32, target: NodeID, from sender: Peer, via transport: Transport) {
+        guard target == me.id else {
+            membership.stats.misdirectedPings += 1
+            return
+        }
+        if transport == .stream {
+            out.append(
+                .send(
+                    Packet(from: me.id, message: .ack(seq: seq, coordinate: vivaldi.coordinate)), to: sender,
+                    via: .stream))
+        } else {
+            sendDatagram(.ack(seq: seq, coordinate: vivaldi.coordinate), to: sender)
+        }
+    }
+
     mutating func applyUpdates(of packet: Packet, graylisted: Bool, attributable: Bool, _ inbound: inout Inbound) {
         guard !packet.updates.isEmpty else { return }
         if graylisted {

@@ -71,7 +71,7 @@ package struct KeyringRecoveryMachine: Sendable {
             case .keyringResponse:
                 guard awaitingAnswer else { return [] }
                 return [.openAnswer(from: from)]
-            case .protocolV1, .sealed:
+            case .protocolV1, .sealed, .authenticated, .signed:
                 return []
             }
         case .answerOpened(let seeds):

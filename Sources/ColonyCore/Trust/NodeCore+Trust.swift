@@ -15,6 +15,10 @@ extension NodeCore {
 
     var authenticates: Bool { trust.authenticator != nil }
 
+    /// A member's Ed25519 public key, from its signed claim: what a driver authenticates
+    /// packets to it with.
+    package func publicKey(of id: NodeID) -> [UInt8]? { table[id]?.member.signature?.publicKey }
+
     mutating func signMe() {
         guard let a = trust.authenticator else { return }
         let claim =
@@ -173,17 +177,26 @@ extension NodeCore {
         trust.forgetSenders(count: table.count) { table[$0] != nil }
     }
 
-    /// A packet from `address` failed before it could be decoded (malformed, unsealable):
-    /// held against the member at that address, if we know one.
-    public mutating func rejected(from address: Address, now: Instant) -> [Effect] {
+    /// A packet from `address` failed before it could be applied (unsealable, unverified,
+    /// malformed): held against its sender if the gate proved who that is; in a swarm without
+    /// identities, against the member at that address.
+    public mutating func rejected(sender: PacketSender, from address: Address, now: Instant) -> [Effect] {
         advance(to: now)
         trust.stats.packetsRejected += 1
-        if let id = membership.addressIndex[address], table[id]?.member.address == address {
+        switch sender {
+        case .verified(let id):
+            // Its sender is proven: a malformed packet is its own doing.
             penalize(id, .malformed)
-        } else if table.count <= 4096, let r = table.records.first(where: { $0.value.member.address == address }) {
-            // Members the core was built knowing are not indexed yet: find and remember.
-            membership.addressIndex[address] = r.key
-            penalize(r.key, .malformed)
+        case .unverified:
+            // With identities, an unverified packet blames nobody: its source may be spoofed.
+            guard !authenticates else { break }
+            if let id = membership.addressIndex[address], table[id]?.member.address == address {
+                penalize(id, .malformed)
+            } else if table.count <= 4096, let r = table.records.first(where: { $0.value.member.address == address }) {
+                // Members the core was built knowing are not indexed yet: find and remember.
+                membership.addressIndex[address] = r.key
+                penalize(r.key, .malformed)
+            }
         }
         return flush()
     }

@@ -10,6 +10,12 @@ package enum WireNamespace: UInt8, Sendable, CaseIterable, CustomStringConvertib
     /// A packet or frame sealed with the keyring (`Envelope` in ColonyTrust):
     /// `marker u8 | sent-at ms u64 | nonce 12B | ciphertext | tag 16B`.
     case sealed = 0xC1
+    /// A packet authenticated to its sender by a pair MAC (`PacketAuthentication` in
+    /// ColonyTrust): `marker u8 | sender's Ed25519 key 32B | tag 16B | packet`.
+    case authenticated = 0xA1
+    /// A packet signed by its sender (to a recipient whose key it does not know yet):
+    /// `marker u8 | sender's Ed25519 key 32B | signature 64B | packet`.
+    case signed = 0xA2
     /// A keyring-recovery request (a plain stream frame; `KeyringRecovery` in ColonyTrust).
     case keyringRequest = 0xC2
     /// A keyring-recovery response (a plain stream frame).
@@ -31,6 +37,8 @@ package enum WireNamespace: UInt8, Sendable, CaseIterable, CustomStringConvertib
         switch self {
         case .protocolV1: "protocol-v1"
         case .sealed: "sealed"
+        case .authenticated: "authenticated"
+        case .signed: "signed"
         case .keyringRequest: "keyring-request"
         case .keyringResponse: "keyring-response"
         }

@@ -56,15 +56,41 @@ import Testing
         #expect(b.trust.scores.isEmpty, "no score moves when no sender is attributable")
     }
 
-    @Test func aSpoofedSourceAddressBlamesNobody() {
+    @Test func blameFollowsTheAuthenticatedIdentityNotTheAddress() {
         var b = TT.core(1, knows: [0, 1, 2, 3])
-        // Claims to come from 3, but arrives from 2's host: not attributable.
-        _ = b.receive(TT.gossip(from: 3, [forgedAlive()]), from: Fixture.address(2), now: Fixture.ms(10))
-        #expect(b.stats.trust.signaturesRejected == 1)
+        // Claims to come from 3, arrives from 3's own host, but the gate proved 2 sent it.
+        _ = b.receive(
+            TT.gossip(from: 3, [forgedAlive()]), from: Fixture.address(3), sender: .verified(Fixture.id(2)),
+            now: Fixture.ms(10))
+        #expect(b.stats.trust.unauthenticated == 1)
+        #expect(b.stats.trust.signaturesRejected == 0)
         #expect(b.trust.scores.isEmpty)
-        // The same packet from 3's own host is held against 3.
-        _ = b.receive(TT.gossip(from: 3, [forgedAlive()]), from: Fixture.address(3), now: Fixture.ms(20))
+        // Proved to come from 3, it is held against 3, even from another member's host.
+        _ = b.receive(
+            TT.gossip(from: 3, [forgedAlive()]), from: Fixture.address(2), sender: .verified(Fixture.id(3)),
+            now: Fixture.ms(20))
         #expect(b.trust.scores[Fixture.id(3)]?.forgeries == 1)
+        #expect(b.trust.scores[Fixture.id(2)] == nil)
+        // Proved to come from a stranger (no member), it costs nobody: a fresh identity has
+        // no standing to lose.
+        let stranger = NodeID(high: 77, low: 77)
+        var p = TT.gossip(from: 3, [forgedAlive()])
+        p.from = stranger
+        _ = b.receive(p, from: Fixture.address(3), sender: .verified(stranger), now: Fixture.ms(30))
+        #expect(b.stats.trust.signaturesRejected == 2)
+        #expect(b.trust.scores[stranger] == nil)
+    }
+
+    @Test func malformedPacketsBlameOnlyAProvenSender() {
+        var b = TT.core(1, knows: [0, 1, 2, 3])
+        // Unverified (a packet that did not open or verify): counted, nobody blamed, even when
+        // it came from a member's address.
+        _ = b.rejected(sender: .unverified, from: Fixture.address(2), now: Fixture.ms(10))
+        #expect(b.stats.trust.packetsRejected == 1)
+        #expect(b.trust.scores.isEmpty)
+        // Verified but undecodable: its sender's own doing.
+        _ = b.rejected(sender: .verified(Fixture.id(2)), from: Fixture.address(3), now: Fixture.ms(20))
+        #expect(b.trust.scores[Fixture.id(2)]?.invalid == 1)
     }
 
     @Test func outsideTheTreeNewsFromAnyIngressIsGossiped() {

@@ -105,7 +105,10 @@ struct Net {
                 packet = p
             }
             if recordingPackets { packets.append((m.from, m.to, packet, m.via)) }
-            let effects = cores[m.to]!.receive(packet, from: Fixture.address(m.from), via: m.via, now: now)
+            // What the gate proves: the packet came from the core that sent it.
+            let sender: PacketSender = cores[m.to]!.authenticates ? .verified(Fixture.id(m.from)) : .unverified
+            let effects = cores[m.to]!.receive(
+                packet, from: Fixture.address(m.from), sender: sender, via: m.via, now: now)
             absorb(effects, from: m.to)
         }
     }
@@ -121,5 +124,23 @@ struct Net {
             settle()
             if let check { stepViolations += check(self) }
         }
+    }
+}
+
+extension NodeCore {
+    /// A packet from an honest sender: verified as whom it claims on a core with an identity
+    /// (what the driver's gate proves for an honest peer), taken on trust on one without.
+    /// Tests of forgery pass `sender:` themselves.
+    mutating func receive(
+        _ packet: Packet, from source: Address, via transport: Transport = .datagram, bytes: Int = 0, now: Instant
+    ) -> [Effect] {
+        receive(
+            packet, from: source, sender: authenticates ? .verified(packet.from) : .unverified, via: transport,
+            bytes: bytes, now: now)
+    }
+
+    /// As `rejected(sender:from:now:)` without an identity proven.
+    mutating func rejected(from address: Address, now: Instant) -> [Effect] {
+        rejected(sender: .unverified, from: address, now: now)
     }
 }

@@ -696,7 +696,9 @@ enum TT {
         #expect(TT.graylisted(first).isEmpty)
         // …then three malformed packets from X's address: four offences cost 16 times one.
         var effects: [Effect] = []
-        for k in 0..<3 { effects += b.rejected(from: Fixture.address(2), now: Fixture.ms(21 + Int64(k))) }
+        for k in 0..<3 {
+            effects += b.rejected(sender: .verified(x), from: Fixture.address(2), now: Fixture.ms(21 + Int64(k)))
+        }
         let four = b.score(of: x)
         #expect(four == -320)
         #expect(one > four / 4, "one offence costs less than a quarter of four")
@@ -706,7 +708,7 @@ enum TT {
         #expect(b.stats.trust.packetsRejected == 3)
         #expect(b.stats.trust.offences == 4)
         // Another offence announces nothing new.
-        let fifth = b.rejected(from: Fixture.address(2), now: Fixture.ms(30))
+        let fifth = b.rejected(sender: .verified(x), from: Fixture.address(2), now: Fixture.ms(30))
         #expect(Fixture.events(fifth).isEmpty)
         #expect(b.score(of: x) == -500)
 
@@ -974,20 +976,29 @@ enum TT {
         #expect(b.score(of: Fixture.id(2)) == -80)
     }
 
-    /// A packet claiming to be from member 2 but sent from member 3's host: the forgery is
-    /// rejected, and nobody's standing changes (a spoofed `from` cannot get 2 graylisted).
+    /// A packet claiming to be from member 2 but authenticated as member 3 (what the gate
+    /// proves for a spoofed `from`): dropped before anything in it is looked at, and nobody's
+    /// standing changes (a spoofed `from` cannot get 2 graylisted).
     @Test func aSpoofedSenderIsNotHeldToAccount() {
         var b = TT.core(1, knows: [0, 1, 2, 3])
         let forged = TT.signedAlive(Fixture.member(0, incarnation: 5), by: TT.auth(3), key: TT.auth(0).publicKey)
         for k in 0..<3 {
             _ = b.receive(
-                TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(3), now: Fixture.ms(10 + Int64(k)))
+                TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), sender: .verified(Fixture.id(3)),
+                now: Fixture.ms(10 + Int64(k)))
         }
-        #expect(b.stats.trust.signaturesRejected == 3)
-        #expect(b.score(of: Fixture.id(2)) == 0)
+        #expect(b.stats.trust.unauthenticated == 3)
+        #expect(b.stats.trust.signaturesRejected == 0)
+        #expect(b.score(of: Fixture.id(2)) == 0 && b.score(of: Fixture.id(3)) == 0)
         #expect(!b.isGraylisted(Fixture.id(2)))
-        // From its own host the same packets count against it.
-        _ = b.receive(TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), now: Fixture.ms(20))
+        // Unverified packets (a plain packet to a node with an identity) are dropped too.
+        _ = b.receive(
+            TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(2), sender: .unverified, now: Fixture.ms(15))
+        #expect(b.stats.trust.unauthenticated == 4)
+        // Authenticated as 2, the same packet counts against 2, from whatever address.
+        _ = b.receive(
+            TT.gossip(from: 2, [.alive(forged)]), from: Fixture.address(3), sender: .verified(Fixture.id(2)),
+            now: Fixture.ms(20))
         #expect(b.score(of: Fixture.id(2)) == -20)
     }
 
