@@ -111,7 +111,15 @@ package struct PacketAuthentication {
 
     struct Pair {
         let id: NodeID
-        let key: SymmetricKey
+        /// HMAC keyed with the pair key, before any message: copied per packet, so the key's
+        /// pads are hashed once per peer rather than once per packet.
+        let keyed: HMAC<SHA256>
+
+        func tag(_ packet: ArraySlice<UInt8>) -> [UInt8] {
+            var mac = keyed
+            mac.update(data: packet)
+            return Array(mac.finalize().prefix(PacketAuthentication.tagBytes))
+        }
     }
 
     let identity: Curve25519.Signing.PrivateKey
@@ -147,14 +155,13 @@ package struct PacketAuthentication {
     /// or from a packet it sent us), otherwise signed.
     package mutating func wrap(_ packet: [UInt8], to recipient: NodeID?, recipientKey: [UInt8]? = nil) -> [UInt8] {
         let key = recipientKey ?? recipient.flatMap { keysByID[$0] }
-        if let key, recipient.map({ Ed25519Authenticator.nodeID(for: key) == $0 }) ?? true,
-            let pair = pair(for: key)
-        {
+        // A key that is not the named recipient's is not used for it.
+        if let key, let pair = pair(for: key), recipient.map({ pair.id == $0 }) ?? true {
             stats.macsSent += 1
             var out: [UInt8] = [WireNamespace.authenticated.rawValue]
             out.reserveCapacity(Self.macOverhead + packet.count)
             out.append(contentsOf: publicKey)
-            out.append(contentsOf: Self.tag(packet[...], key: pair.key))
+            out.append(contentsOf: pair.tag(packet[...]))
             out.append(contentsOf: packet)
             return out
         }
@@ -194,7 +201,7 @@ package struct PacketAuthentication {
         switch namespace {
         case .authenticated:
             guard let pair = cached ?? pair(for: key) else { return .failure(.malformedKey) }
-            guard Self.equal(Self.tag(packet, key: pair.key), proof) else { return .failure(.badTag) }
+            guard Self.equal(pair.tag(packet), proof) else { return .failure(.badTag) }
             sender = pair.id
         default:
             guard let edwards = try? Curve25519.Signing.PublicKey(rawRepresentation: key) else {
@@ -236,11 +243,7 @@ package struct PacketAuthentication {
         let key = shared.hkdfDerivedSymmetricKey(
             using: SHA256.self, salt: Array("colony/pair/1".utf8), sharedInfo: ids[0].bytes + ids[1].bytes,
             outputByteCount: 32)
-        return Pair(id: peerID, key: key)
-    }
-
-    static func tag(_ packet: ArraySlice<UInt8>, key: SymmetricKey) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: packet, using: key).prefix(tagBytes))
+        return Pair(id: peerID, keyed: HMAC<SHA256>(key: key))
     }
 
     /// Constant-time comparison.

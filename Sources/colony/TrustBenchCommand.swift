@@ -21,22 +21,24 @@ struct TrustBenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds of steady state measured per round.") var steady: Double = 10
     @Option(help: "Seconds of micro-benchmark per operation.") var micro: Double = 1
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Only the one-core micro-benchmarks (no loopback swarm).") var microOnly = false
 
     func run() async throws {
         guard nodes >= 2, rounds >= 1, steady > 0, micro > 0 else {
             throw ValidationError("--nodes ≥ 2, --rounds ≥ 1, --steady and --micro > 0")
         }
         let m = Self.microBench(seconds: micro)
+        let pipe = Self.pipelineBench(seconds: micro)
         var plain: [(join: Double, cpu: Double)] = []
         var sealed: [(join: Double, cpu: Double)] = []
-        for r in 0..<rounds {
+        for r in 0..<(microOnly ? 0 : rounds) {
             FileHandle.standardError.write(Data("round \(r + 1)/\(rounds)\n".utf8))
             plain.append(try await Self.swarmBench(nodes: nodes, encrypted: false, steady: steady))
             sealed.append(try await Self.swarmBench(nodes: nodes, encrypted: true, steady: steady))
         }
         func median(_ xs: [Double]) -> Double {
             let s = xs.sorted()
-            return s[s.count / 2]
+            return s.isEmpty ? .nan : s[s.count / 2]
         }
         let joinPlain = median(plain.map(\.join))
         let joinSealed = median(sealed.map(\.join))
@@ -48,6 +50,12 @@ struct TrustBenchCommand: AsyncParsableCommand {
                 "\"signPerSecond\": \(Int(m.sign))",
                 "\"verifyPerSecond\": \(Int(m.verify))", "\"sealOpenVerifyPerSecond\": \(Int(m.all))",
                 "\"packetBytes\": \(m.bytes)",
+                "\"pathPacketBytes\": \(pipe.packetBytes)",
+                "\"pathPerSecondAuthOff\": \(Int(pipe.off))", "\"pathPerSecondAuthOn\": \(Int(pipe.on))",
+                "\"pathAuthRatio\": \(String(format: "%.3f", pipe.ratio))",
+                "\"pathPerSecondSealedAuthOff\": \(Int(pipe.sealedOff))",
+                "\"pathPerSecondSealedAuthOn\": \(Int(pipe.sealedOn))",
+                "\"pathSealedAuthRatio\": \(String(format: "%.3f", pipe.sealedRatio))",
                 "\"nodes\": \(nodes)", "\"rounds\": \(rounds)",
                 "\"joinMsPlain\": \(String(format: "%.1f", joinPlain))",
                 "\"joinMsEncrypted\": \(String(format: "%.1f", joinSealed))",
@@ -64,6 +72,13 @@ struct TrustBenchCommand: AsyncParsableCommand {
                         "micro (%d-byte packet, one core): seal %.0f/s · open %.0f/s · Ed25519 sign %.0f/s "
                         + "· verify %.0f/s · seal+open+verify %.0f/s",
                     m.bytes, m.seal, m.open, m.sign, m.verify, m.all))
+            print(
+                String(
+                    format:
+                        "receive path (%d-byte packet, one core): authentication off %.0f/s · on %.0f/s · ratio %.2f; "
+                        + "inside the keyring's envelope: off %.0f/s · on %.0f/s · ratio %.2f",
+                    pipe.packetBytes, pipe.off, pipe.on, pipe.ratio, pipe.sealedOff, pipe.sealedOn, pipe.sealedRatio))
+            guard !microOnly else { return }
             print(
                 String(
                     format: "join of %d nodes (median of %d): plain %.0f ms · encrypted %.0f ms · ratio %.2f", nodes,
