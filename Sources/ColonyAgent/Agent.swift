@@ -23,6 +23,11 @@ public enum Agent {
         }
         let address = try await node.start()
         logger.info("gossip listening", metadata: ["colony.address": "\(address)"])
+        if configuration.operatorKeys.isEmpty && configuration.authority == nil {
+            logger.warning(
+                "no operator key: any member can depose queens, lift evictions and change the keyring",
+                metadata: ["colony.hint": "set operator_keys or --operator-key to require an operator's signed order"])
+        }
         let http = try Address(parsing: configuration.http, defaultPort: 7950)
         let app = Application(
             router: buildRouter(

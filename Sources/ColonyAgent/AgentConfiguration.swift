@@ -33,6 +33,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// The swarm authority's public key (base64, authority.pub): admission by certificate
     /// (`node.cert` in the data directory) and revocations.
     public var authority: String?
+    /// Operators' public keys (base64, as authority.pub): with any (or an authority),
+    /// deposing, lifting evictions and keyring changes need one's signed order.
+    public var operatorKeys: [String] = []
     /// Form cells with elected queens that route broadcasts (docs/design.md §5) once the swarm
     /// has enough members; off: plain gossip.
     public var hive = true
@@ -63,6 +66,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var encryptMode: String?
         public var httpToken: String?
         public var authority: String?
+        public var operatorKeys: [String]?
         public var hive: Bool?
         public var evictionTTL: Int?
         public var flapThreshold: Int?
@@ -72,7 +76,8 @@ public struct AgentConfiguration: Sendable, Equatable {
 
     public static let fileKeys = [
         "name", "bind", "advertise", "join", "data_dir", "http", "profile", "discover", "discover_group",
-        "encrypt", "encrypt_mode", "http_token", "authority", "hive", "eviction_ttl", "flap_threshold", "flap_hold",
+        "encrypt", "encrypt_mode", "http_token", "authority", "operator_keys", "hive", "eviction_ttl", "flap_threshold",
+        "flap_hold",
     ]
 
     /// Read a `colony.toml`. Unknown keys and values of the wrong type are errors.
@@ -129,17 +134,20 @@ public struct AgentConfiguration: Sendable, Equatable {
         o.evictionTTL = try integer("eviction_ttl", "seconds")
         o.flapThreshold = try integer("flap_threshold", "comebacks")
         o.flapHold = try integer("flap_hold", "seconds")
-        if let (v, line) = doc.root["join"] {
+        func strings(_ key: String) throws -> [String]? {
+            guard let (v, line) = doc.root[key] else { return nil }
             guard case .array(let items) = v else {
-                throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings")
+                throw ConfigurationError("\(file): line \(line): '\(key)' must be an array of strings")
             }
-            o.join = try items.map { item in
+            return try items.map { item in
                 guard case .string(let s) = item else {
-                    throw ConfigurationError("\(file): line \(line): 'join' must be an array of strings")
+                    throw ConfigurationError("\(file): line \(line): '\(key)' must be an array of strings")
                 }
                 return s
             }
         }
+        o.join = try strings("join")
+        o.operatorKeys = try strings("operator_keys")
         if let tags = doc.tables["tags"] {
             var out: [String: String] = [:]
             for (k, entry) in tags {
@@ -176,6 +184,7 @@ public struct AgentConfiguration: Sendable, Equatable {
             if let v = l.encryptMode { c.encryptMode = v }
             if let v = l.httpToken { c.httpToken = v }
             if let v = l.authority { c.authority = v }
+            if let v = l.operatorKeys { c.operatorKeys = v }
         }
         try c.validate()
         return c
@@ -208,6 +217,11 @@ public struct AgentConfiguration: Sendable, Equatable {
             }
             guard dataDir != nil else {
                 throw ConfigurationError("authority: admission needs a data directory (its node.cert)")
+            }
+        }
+        for k in operatorKeys {
+            do { _ = try Authority.decodePublicKey(k) } catch {
+                throw ConfigurationError("operator_keys: '\(k)': \(error)")
             }
         }
         if let encrypt {
@@ -244,6 +258,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     public func nodeConfiguration() throws -> ColonyNode.Configuration {
         var settings = Settings.profile(named: profile)!
         if let authority { settings.trust.authorityKey = try Authority.decodePublicKey(authority) }
+        settings.trust.operatorKeys = try operatorKeys.map { try Authority.decodePublicKey($0) }
         settings.hive.enabled = hive
         settings.hive.evictionTTL = .seconds(evictionTTL)
         settings.flapThreshold = flapThreshold

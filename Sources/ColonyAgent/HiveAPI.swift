@@ -111,8 +111,9 @@ func addEvictionRoutes(to router: Router<BasicRequestContext>, node: ColonyNode)
         guard let id = NodeID(hex: String(text)) else {
             throw HTTPError(.badRequest, message: "id must be a node id, 32 hex digits (got '\(text)')")
         }
+        let orders = try OrderParameter.liftOrders(request)
         do {
-            let lifted = try await node.liftEviction(id)
+            let lifted = try await node.liftEviction(id, orders: orders)
             let names = await memberNames(node)
             let me = await node.hive().me
             return LiftJSON(
@@ -122,6 +123,7 @@ func addEvictionRoutes(to router: Router<BasicRequestContext>, node: ColonyNode)
                 })
         } catch let e as LiftError {
             if case .notEvicted = e { throw HTTPError(.notFound, message: e.description) }
+            if case .order = e { throw HTTPError(.forbidden, message: e.description) }
             throw HTTPError(.conflict, message: e.description)
         } catch let e as ColonyError {
             throw HTTPError(.serviceUnavailable, message: e.description)
@@ -140,12 +142,14 @@ func addHiveRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
             }
             cell = CellID(raw)
         }
+        let order = try OrderParameter.order(request)
         do {
-            let d = try await node.deposeQueen(cell: cell)
+            let d = try await node.deposeQueen(cell: cell, order: order)
             let name = await node.members().first { $0.id == d.queen }?.name
             return DeposeJSON(
                 cell: d.cell.description, term: d.term, queen: d.queen.description, queenName: name, local: d.local)
         } catch let e as DeposeError {
+            if case .order = e { throw HTTPError(.forbidden, message: e.description) }
             throw HTTPError(.conflict, message: e.description)
         } catch let e as ColonyError {
             throw HTTPError(.serviceUnavailable, message: e.description)

@@ -109,8 +109,11 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
             if try scope(request) {
                 return KeyringResponse(scope: "local", local: try await node.changeKeyringLocally(op))
             }
-            let summary = try await node.changeKeyring(op, timeout: try timeout(request))
+            let summary = try await node.changeKeyring(
+                op, order: try OrderParameter.keyringOrder(request), timeout: try timeout(request))
             return KeyringResponse(scope: "swarm", swarm: summary)
+        } catch let e as OrderRefusal {
+            throw HTTPError(.forbidden, message: e.description)
         } catch let e as KeyringError {
             throw HTTPError(e == .noKeyring || e == .notSealing ? .conflict : .badRequest, message: e.description)
         } catch let e as ColonyError {

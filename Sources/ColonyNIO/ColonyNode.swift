@@ -235,8 +235,8 @@ public final class ColonyNode: Service, Sendable {
 
     /// `colony hive depose`: the queen of `cell` (default: this node's) abdicates and sits
     /// out the next elections — at once if she is this node, else by an order sent to her.
-    public func deposeQueen(cell: CellID? = nil) async throws -> Deposal {
-        try await driver.command { core, now in core.depose(cell: cell, now: now) }
+    public func deposeQueen(cell: CellID? = nil, order: Signature? = nil) async throws -> Deposal {
+        try await driver.command { core, now in core.depose(cell: cell, order: order, now: now) }
     }
 
     /// The evictions in force now (every member refuses these identities).
@@ -246,8 +246,14 @@ public final class ColonyNode: Service, Sendable {
 
     /// `colony hive lift`: end `id`'s evictions — those this node issued at once, the others
     /// by a request to their issuers. Returns the evictions lifted or asked to be.
-    public func liftEviction(_ id: NodeID) async throws -> [Eviction] {
-        try await driver.command { core, now in core.lift(id, now: now) }
+    public func liftEviction(_ id: NodeID, orders: [NodeID: Signature] = [:]) async throws -> [Eviction] {
+        try await driver.command { core, now in core.lift(id, orders: orders, now: now) }
+    }
+
+    /// Operator keys are configured here: deposing, lifting and keyring changes need an
+    /// operator's signed order (`OperatorOrder`).
+    public func requiresOperator() async -> Bool {
+        (try? await driver.onLoop { d in d.core?.requiresOperator ?? false }) ?? false
     }
 
     // MARK: Admission (docs/design.md §6)
@@ -278,9 +284,13 @@ public final class ColonyNode: Service, Sendable {
 
     /// Change the keyring of every member, as Serf's `serf keys`: the change rides an
     /// internal query (sealed under the current key), each member applies it and answers.
-    /// Refused when this node has no keyring: keys would travel in the clear.
-    public func changeKeyring(_ op: KeyringOperation, timeout: Duration = .seconds(5)) async throws -> KeyringSummary {
-        try await driver.onLoop { try $0.startKeyringChange(op, timeout: timeout) }.get()
+    /// Refused when this node has no keyring: keys would travel in the clear. Where operators
+    /// are required (`TrustSettings.operatorKeys`, or an authority), a change needs `order`,
+    /// an operator's signature of `op.order(issuedAtMs:)`.
+    public func changeKeyring(
+        _ op: KeyringOperation, order: KeyringOrder? = nil, timeout: Duration = .seconds(5)
+    ) async throws -> KeyringSummary {
+        try await driver.onLoop { try $0.startKeyringChange(op, order: order, timeout: timeout) }.get()
     }
 
     // MARK: The event log

@@ -196,10 +196,19 @@ extension Driver {
 
     /// Send `op` to every member on the internal keyring query; the future completes with the
     /// summary when every member live now has answered or `timeout` passed.
-    func startKeyringChange(_ op: KeyringOperation, timeout: Duration) throws -> EventLoopFuture<KeyringSummary> {
+    func startKeyringChange(
+        _ op: KeyringOperation, order: KeyringOrder?, timeout: Duration
+    ) throws -> EventLoopFuture<KeyringSummary> {
         guard var core else { throw ColonyError.notStarted }
         if let refusal = KeyringChangeMachine.check(op, mode: keyring?.mode) { throw KeyringError(refusal) }
-        let (result, effects) = core.query(ColonyQuery.keyring, payload: op.payload, timeout: timeout, now: now())
+        // Where operators are required, refuse here what every member would refuse.
+        if core.requiresOperator, op.changes,
+            let refusal = core.check(op.order(issuedAtMs: order?.issuedAtMs ?? 0), signature: order?.signature)
+        {
+            throw refusal
+        }
+        let (result, effects) = core.query(
+            ColonyQuery.keyring, payload: op.payload(order: order), timeout: timeout, now: now())
         let live = core.table.liveCount
         self.core = core
         let q = try result.get()
@@ -229,7 +238,18 @@ extension Driver {
     /// answered with the result (Serf's `_serf_install-key` and friends).
     func answerKeyringQuery(_ q: Query) {
         var error: String?
-        do { _ = try applyKeyring(KeyringOperation(payload: q.payload)) } catch let e { error = "\(e)" }
+        do {
+            let (op, order) = try KeyringOperation.request(payload: q.payload)
+            if var core, core.requiresOperator, op.changes {
+                // Only an operator's order, fresh and not seen before, whoever asks.
+                let refusal = core.admit(op.order(issuedAtMs: order?.issuedAtMs ?? 0), signature: order?.signature)
+                self.core = core
+                if let refusal { throw refusal }
+            }
+            _ = try applyKeyring(op)
+        } catch let e {
+            error = "\(e)"
+        }
         let answer = KeyringChangeMachine.answer(
             state: KeyringState(keyring: keyring), error: error, seals: keyring?.mode.seals == true,
             fingerprint: KeyringState.fingerprint)

@@ -59,6 +59,14 @@ public struct Authority: Sendable {
         return r
     }
 
+    /// An operator's signed order (the authority's key, or any key named in agents'
+    /// `operator_keys`, made the same way).
+    public func sign(_ order: OperatorOrder) -> Signature {
+        Signature(
+            publicKey: Array(privateKey.publicKey.rawRepresentation),
+            bytes: Array((try? privateKey.signature(for: order.claim)) ?? Data()))
+    }
+
     /// Parse a base64 authority public key (`--authority`).
     public static func decodePublicKey(_ base64: String) throws -> [UInt8] {
         guard let d = Data(base64Encoded: base64.trimmingCharacters(in: .whitespacesAndNewlines)), d.count == 32 else {

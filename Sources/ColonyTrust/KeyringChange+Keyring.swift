@@ -50,6 +50,10 @@ extension KeyringOperation {
         var op: String
         var key: String?
         var mode: String?
+        /// The operator's order (where operators are required): key and signature base64.
+        var orderKey: String?
+        var orderSignature: String?
+        var orderAtMs: UInt64?
     }
 
     /// An operation named as the HTTP API and the CLI name it; `key` is base64.
@@ -73,16 +77,26 @@ extension KeyringOperation {
 
     /// The operation carried by the internal query's payload.
     public init(payload: [UInt8]) throws {
+        self = try Self.request(payload: payload).operation
+    }
+
+    /// The operation and the operator's order (if any) carried by the query's payload.
+    public static func request(payload: [UInt8]) throws -> (operation: KeyringOperation, order: KeyringOrder?) {
         let w: Wire
         do { w = try JSONDecoder().decode(Wire.self, from: Data(payload)) } catch {
             throw KeyringError.unreadable("bad keyring request")
         }
-        try self.init(op: w.op, key: w.key, mode: w.mode)
+        let op = try KeyringOperation(op: w.op, key: w.key, mode: w.mode)
+        guard let k = w.orderKey, let s = w.orderSignature, let at = w.orderAtMs else { return (op, nil) }
+        guard let key = Data(base64Encoded: k), let sig = Data(base64Encoded: s) else {
+            throw KeyringError.unreadable("bad operator order")
+        }
+        return (op, KeyringOrder(signature: Signature(publicKey: Array(key), bytes: Array(sig)), issuedAtMs: at))
     }
 
-    /// The internal query's payload.
-    public var payload: [UInt8] {
-        let w: Wire
+    /// The internal query's payload (with the operator's order, where there is one).
+    public func payload(order: KeyringOrder? = nil) -> [UInt8] {
+        var w: Wire
         switch self {
         case .list: w = Wire(op: "list")
         case .install(let k): w = Wire(op: "install", key: Data(k).base64EncodedString())
@@ -90,8 +104,16 @@ extension KeyringOperation {
         case .remove(let k): w = Wire(op: "remove", key: Data(k).base64EncodedString())
         case .mode(let m): w = Wire(op: "mode", mode: m.rawValue)
         }
+        if let order {
+            w.orderKey = Data(order.signature.publicKey).base64EncodedString()
+            w.orderSignature = Data(order.signature.bytes).base64EncodedString()
+            w.orderAtMs = order.issuedAtMs
+        }
         return Array((try? JSONEncoder().encode(w)) ?? Data())
     }
+
+    /// The internal query's payload without an order.
+    public var payload: [UInt8] { payload(order: nil) }
 }
 
 extension KeyringState {

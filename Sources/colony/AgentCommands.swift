@@ -35,6 +35,13 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "The swarm authority's public key (authority.pub): only nodes with a certificate from it join.")
     var authority: String?
     @Option(
+        name: .customLong("operator-key"),
+        help: """
+            An operator's public key (authority.pub of `colony cert authority init`; repeatable): deposing, \
+            lifting and keyring changes then need an operator's signed order (the CLI's --operator DIR).
+            """)
+    var operatorKey: [String] = []
+    @Option(
         name: .customLong("http-token"),
         help: "Bearer token the HTTP API requires (mandatory when --http is not loopback).") var httpToken: String?
     @Flag(
@@ -88,6 +95,7 @@ struct AgentCommand: AsyncParsableCommand {
         flags.encryptMode = encryptMode
         flags.httpToken = httpToken
         flags.authority = authority
+        flags.operatorKeys = operatorKey.isEmpty ? nil : operatorKey
         flags.hive = hive
         flags.evictionTTL = evictionTTL
         flags.flapThreshold = flapThreshold

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ColonyAgent
 import ColonyCore
+import ColonyTrust
 import Foundation
 import NIOHTTP1
 
@@ -21,15 +22,33 @@ struct HiveDepose: AsyncParsableCommand {
     @OptionGroup var http: HTTPOption
     @Option(help: "The cell whose queen to depose (hex, as `colony hive` shows it). Default: the agent's own cell.")
     var cell: String?
+    @Option(
+        name: .customLong("operator"),
+        help: "The operator's key directory (as `colony cert authority init` makes): sign the deposal as an order.")
+    var operatorDirectory: String?
 
     func run() async throws {
-        var path = "/v1/hive/depose"
+        var query: [String] = []
         if let cell {
             guard UInt64(cell, radix: 16) != nil else {
                 throw ValidationError("--cell must be a cell id in hex, as `colony hive` shows it")
             }
-            path += "?cell=\(cell)"
+            query.append("cell=\(cell)")
         }
+        if let operatorDirectory {
+            let signer = try loadOperator(operatorDirectory)
+            // The order names the reign: the cell and its queen's term, as the agent knows them.
+            let hive = try await http.fetch("/v1/hive", as: HiveJSON.self)
+            let target = cell ?? hive.node.cell
+            guard let target, let raw = UInt64(target, radix: 16) else {
+                throw ValidationError("the agent is in no cell: name one with --cell (colony hive shows them)")
+            }
+            let term =
+                target == hive.node.cell && hive.node.role == "queen"
+                ? hive.node.term : hive.cells.first { $0.cell == target }?.term ?? hive.node.term
+            query.append("order=\(OrderParameter.encode(signer.sign(.depose(cell: CellID(raw), term: term))))")
+        }
+        let path = "/v1/hive/depose" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         let d = try await http.fetch(.POST, path, as: DeposeJSON.self)
         if d.local {
             print(
@@ -74,18 +93,32 @@ struct HiveLift: AsyncParsableCommand {
     @OptionGroup var http: HTTPOption
     @Argument(help: "The evicted member: its name or node id, as `colony hive evictions` shows them.")
     var node: String
+    @Option(
+        name: .customLong("operator"),
+        help: "The operator's key directory (as `colony cert authority init` makes): sign the lift as orders.")
+    var operatorDirectory: String?
 
     func run() async throws {
         var id = node
+        let list = try await http.fetch("/v1/hive/evictions", as: [EvictionJSON].self)
         if NodeID(hex: node) == nil {
-            let list = try await http.fetch("/v1/hive/evictions", as: [EvictionJSON].self)
             guard let e = list.first(where: { $0.name == node }) else {
                 throw ValidationError(
                     "no eviction in force for a member named '\(node)' (colony hive evictions lists them)")
             }
             id = e.id
         }
-        let r = try await http.fetch(.POST, "/v1/hive/lift?id=\(id)", as: LiftJSON.self)
+        var path = "/v1/hive/lift?id=\(id)"
+        if let operatorDirectory, let evicted = NodeID(hex: id) {
+            // One order per eviction: each names its issuer and issue time.
+            let signer = try loadOperator(operatorDirectory)
+            for e in list where e.id == id {
+                guard let issuer = NodeID(hex: e.issuer) else { continue }
+                let s = signer.sign(.lift(evicted: evicted, issuer: issuer, atMs: e.atMs))
+                path += "&order=\(e.issuer):\(OrderParameter.encode(s))"
+            }
+        }
+        let r = try await http.fetch(.POST, path, as: LiftJSON.self)
         for l in r.lifted {
             if l.local {
                 print("lifted: this node's eviction of \(node) is lifted; it may return now")
@@ -137,4 +170,9 @@ struct HiveShow: AsyncParsableCommand {
                     + " (colony hive evictions)")
         }
     }
+}
+
+/// The operator's signing key (`--operator DIR`: authority.key, as `colony cert authority init` writes).
+func loadOperator(_ directory: String) throws -> Authority {
+    do { return try Authority.load(directory: directory) } catch { throw ValidationError("\(error)") }
 }

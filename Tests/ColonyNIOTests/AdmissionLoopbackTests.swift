@@ -112,11 +112,29 @@ import Testing
         let live = Array(nodes.prefix(2))
         var old = k1.primary
         var current = k1.primary
-        for _ in 0..<2 {
-            let next = try Keyring.decode(Keyring.generateKey())
+        // With an authority, keyring changes are the operator's (the authority's) orders: a
+        // member's own is refused before it leaves.
+        let first = try Keyring.decode(Keyring.generateKey())
+        await #expect(throws: OrderRefusal.operatorRequired) {
+            try await live[0].changeKeyring(.install(first), timeout: .seconds(2))
+        }
+        func order(_ op: KeyringOperation) -> KeyringOrder {
+            let at = UInt64(Date().timeIntervalSince1970 * 1000)
+            return KeyringOrder(signature: authority.sign(op.order(issuedAtMs: at)), issuedAtMs: at)
+        }
+        for k in 0..<2 {
+            let next = k == 0 ? first : try Keyring.decode(Keyring.generateKey())
             for op in [KeyringOperation.install(next), .use(next), .remove(old)] {
-                let s = try await live[0].changeKeyring(op, timeout: .seconds(2))
+                let o = order(op)
+                let s = try await live[0].changeKeyring(op, order: o, timeout: .seconds(2))
                 #expect(s.errors.isEmpty, "\(s)")
+                if k == 0, case .install = op {
+                    // The same order again is a replay: every member refuses it.
+                    let again = try await live[0].changeKeyring(op, order: o, timeout: .seconds(2))
+                    #expect(
+                        again.errors.count == 2 && again.errors.values.allSatisfy { $0.contains("already") }, "\(again)"
+                    )
+                }
             }
             old = next
             current = next

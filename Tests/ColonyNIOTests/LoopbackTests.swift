@@ -163,6 +163,8 @@ func allSee(_ nodes: [ColonyNode], alive count: Int) async -> Bool {
         // Still healthy: everyone alive, and the node still answers.
         try await Task.sleep(for: .seconds(2))
         #expect(await allSee(nodes, alive: 3))
+        // Honest members' packets all verify: the nodes that got no garbage refused nothing.
+        for x in nodes.dropFirst() { #expect(await x.statistics().driver.refusedTotal == 0) }
         try await sender.close()
         for x in nodes { await x.stop() }
     }

@@ -49,12 +49,15 @@ public enum DeposeError: Error, Equatable, CustomStringConvertible {
     case hiveOff
     /// No queen known for the cell (or this node is in no cell and none was named).
     case noQueen(CellID?)
+    /// Operators are required and the order is not one's for this cell and term.
+    case order(OrderRefusal)
 
     public var description: String {
         switch self {
         case .hiveOff: "the hive is off on this node (colony agent --hive)"
         case .noQueen(nil): "this node is in no cell; name one (colony hive shows them)"
         case .noQueen(let c?): "no live queen known for cell \(c)"
+        case .order(let r): "\(r) (a deposal names the queen's cell and current term: colony hive shows them)"
         }
     }
 }

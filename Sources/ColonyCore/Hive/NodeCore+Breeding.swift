@@ -5,11 +5,21 @@ extension NodeCore {
 
     /// `colony hive depose`: the queen of `cell` (default: this node's) abdicates — at once
     /// if she is this node, else by a signed order sent to her — and sits out elections for
-    /// ten maximum election timeouts, so another member is elected.
-    public mutating func depose(cell: CellID? = nil, now: Instant) -> (Result<Deposal, DeposeError>, [Effect]) {
+    /// ten maximum election timeouts, so another member is elected. Where operators are
+    /// required (`requiresOperator`), `order` is an operator's signature of
+    /// `OperatorOrder.depose` for the queen's cell and current term.
+    public mutating func depose(
+        cell: CellID? = nil, order: Signature? = nil, now: Instant
+    ) -> (Result<Deposal, DeposeError>, [Effect]) {
         advance(to: now)
         guard hiveOn else { return (.failure(.hiveOff), flush()) }
         guard let target = cell ?? hive.cell else { return (.failure(.noQueen(nil)), flush()) }
+        if requiresOperator, let term = reignTerm(of: target),
+            let refusal = check(.depose(cell: target, term: term), signature: order)
+        {
+            trust.stats.ordersRefused += 1
+            return (.failure(.order(refusal)), flush())
+        }
         if target == hive.cell, hive.role == .queen {
             let d = Deposal(cell: target, term: hive.term, queen: me.id, local: true)
             deposeSelf(reason: "deposed by an operator")
@@ -26,9 +36,16 @@ extension NodeCore {
         guard let queen, let m = table[queen.id]?.member, m.status.isLive else {
             return (.failure(.noQueen(target)), flush())
         }
-        let signature = sign(SignedClaim.depose(cell: target, term: queen.term, by: me.id))
+        let signature = requiresOperator ? order : sign(SignedClaim.depose(cell: target, term: queen.term, by: me.id))
         sendDatagram(.hive(.depose(cell: target, term: queen.term, signature: signature)), to: m.peer)
         return (.success(Deposal(cell: target, term: queen.term, queen: queen.id, local: false)), flush())
+    }
+
+    /// The term of the reign in `cell` as this node knows it.
+    func reignTerm(of cell: CellID) -> UInt64? {
+        if cell == hive.cell, hive.role == .queen || hive.queen != nil { return hive.term }
+        if let c = hive.cells[cell], !c.dissolved { return c.term }
+        return nil
     }
 
     mutating func deposeSelf(reason: String) {

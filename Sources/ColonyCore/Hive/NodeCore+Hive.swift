@@ -71,8 +71,17 @@ extension NodeCore {
                 cell: cell, term: term, round: round, version: version, voter: Voter(id: from, boot: boot),
                 coordinate: coordinate)
         case .depose(let cell, let term, let signature):
-            guard hive.role == .queen, cell == hive.cell, term == hive.term, from != me.id,
-                table[from]?.member.status.isLive == true, !isGraylisted(from),
+            guard hive.role == .queen, cell == hive.cell, term == hive.term, from != me.id else { return }
+            if requiresOperator {
+                // Only an operator's order, whoever relays it.
+                guard check(.depose(cell: cell, term: term), signature: signature) == nil else {
+                    trust.stats.ordersRefused += 1
+                    return
+                }
+                deposeSelf(reason: "deposed by an operator")
+                return
+            }
+            guard table[from]?.member.status.isLive == true, !isGraylisted(from),
                 verified(
                     signature, of: SignedClaim.depose(cell: cell, term: term, by: from), origin: from, blame: blame)
             else { return }

@@ -171,11 +171,14 @@ public enum LiftError: Error, Equatable, CustomStringConvertible {
     case notEvicted(NodeID)
     /// The issuer is not live: the eviction stands until it expires.
     case issuerGone(NodeID)
+    /// Operators are required and no eviction had an operator's order to lift it.
+    case order(OrderRefusal)
 
     public var description: String {
         switch self {
         case .notEvicted(let id): "\(id) is not evicted"
         case .issuerGone(let q): "the queen that issued the eviction (\(q)) is not live; it stands until it expires"
+        case .order(let r): "\(r) (a lift names each eviction: its issuer and time, as colony hive evictions shows)"
         }
     }
 }

@@ -31,6 +31,37 @@ public enum KeyringOperation: Sendable, Equatable {
         if case .mode = self { return false }
         return true
     }
+
+    /// Whether it changes anything (all but `list`): what an operator must order.
+    public var changes: Bool { self != .list }
+
+    /// The bytes an operator's order names (`OperatorOrder.keyring`): a kind byte, then the
+    /// key or the mode's name.
+    public var canonicalBytes: [UInt8] {
+        switch self {
+        case .list: [0]
+        case .install(let k): [1] + k
+        case .use(let k): [2] + k
+        case .remove(let k): [3] + k
+        case .mode(let m): [4] + Array(m.rawValue.utf8)
+        }
+    }
+
+    /// The operator's order for this operation issued at `issuedAtMs`.
+    public func order(issuedAtMs: UInt64) -> OperatorOrder {
+        .keyring(operation: canonicalBytes, issuedAtMs: issuedAtMs)
+    }
+}
+
+/// An operator's signature of a keyring change (`OperatorOrder.keyring`) and when it was made.
+public struct KeyringOrder: Sendable, Equatable {
+    public var signature: Signature
+    public var issuedAtMs: UInt64
+
+    public init(signature: Signature, issuedAtMs: UInt64) {
+        self.signature = signature
+        self.issuedAtMs = issuedAtMs
+    }
 }
 
 /// One node's keyring, as reported.

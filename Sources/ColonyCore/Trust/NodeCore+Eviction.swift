@@ -261,25 +261,40 @@ extension NodeCore {
 
     /// `colony hive lift`: end `id`'s evictions now. Those this node issued are rewritten
     /// lifted here; for the others a signed request goes to their issuer, who lifts hers.
-    public mutating func lift(_ id: NodeID, now: Instant) -> (Result<[Eviction], LiftError>, [Effect]) {
+    /// `colony hive lift`: end `id`'s evictions in force — this node's at once, others' by
+    /// asking their issuers. Where operators are required (`requiresOperator`), `orders` holds
+    /// an operator's signature of `OperatorOrder.lift` for each eviction, by its issuer.
+    public mutating func lift(
+        _ id: NodeID, orders: [NodeID: Signature] = [:], now: Instant
+    ) -> (Result<[Eviction], LiftError>, [Effect]) {
         advance(to: now)
         let ms = wallMs
         let standing = (evictions[id] ?? [:]).values.filter { $0.inForce(atMs: ms) }.sorted { $0.issuer < $1.issuer }
         guard !standing.isEmpty else { return (.failure(.notEvicted(id)), flush()) }
         var asked: [Eviction] = []
         var gone: NodeID?
+        var refused: OrderRefusal?
         for e in standing {
+            if requiresOperator,
+                let r = check(.lift(evicted: id, issuer: e.issuer, atMs: e.atMs), signature: orders[e.issuer])
+            {
+                trust.stats.ordersRefused += 1
+                refused = r
+                continue
+            }
             if e.issuer == me.id {
                 liftOwn(e)
                 asked.append(e)
             } else if let m = table[e.issuer]?.member, m.status.isLive {
-                let signature = sign(SignedClaim.liftRequest(evicted: id, by: me.id))
+                let signature =
+                    requiresOperator ? orders[e.issuer] : sign(SignedClaim.liftRequest(evicted: id, by: me.id))
                 sendDatagram(.hive(.lift(cell: e.cell, evicted: id, signature: signature)), to: m.peer)
                 asked.append(e)
             } else {
                 gone = e.issuer
             }
         }
+        if asked.isEmpty, let refused { return (.failure(.order(refused)), flush()) }
         if asked.isEmpty, let gone { return (.failure(.issuerGone(gone)), flush()) }
         return (.success(asked), flush())
     }
@@ -296,6 +311,16 @@ extension NodeCore {
 
     /// A member asks us to lift our eviction of `evicted` (an operator's order, as depose).
     mutating func onLift(evicted: NodeID, signature: Signature?, from: NodeID, blame: NodeID?) {
+        if requiresOperator {
+            // Only an operator's order for this very eviction, whoever relays it.
+            guard let e = evictions[evicted]?[me.id], e.inForce(atMs: wallMs) else { return }
+            guard check(.lift(evicted: evicted, issuer: me.id, atMs: e.atMs), signature: signature) == nil else {
+                trust.stats.ordersRefused += 1
+                return
+            }
+            liftOwn(e)
+            return
+        }
         guard from != evicted, table[from]?.member.status.isLive == true, !isGraylisted(from), !isExcluded(from),
             let e = evictions[evicted]?[me.id], e.inForce(atMs: wallMs),
             verified(signature, of: SignedClaim.liftRequest(evicted: evicted, by: from), origin: from, blame: blame)

@@ -78,6 +78,9 @@ public struct TrustSettings: Sendable, Hashable {
     /// carry a certificate for its key signed by it, unexpired; and revocations signed by it
     /// are honoured.
     public var authorityKey: [UInt8]?
+    /// Operators' public keys (Ed25519): with any (or an authority) configured, deposing,
+    /// lifting an eviction and keyring changes need one's signature (`OperatorOrder`).
+    public var operatorKeys: [[UInt8]] = []
 
     public init() {}
 }

@@ -23,6 +23,8 @@ struct Trust: Sendable {
     /// What this machine counts (exported through `NodeCore.stats`).
     var stats = TrustStats()
     var authenticator: (any Authenticator)?
+    /// Operators' timed orders carried out (`OrderLedger`).
+    var orders = OrderLedger()
     var scores: TreeDictionary<NodeID, PeerScore> = [:]
     var scoreDecayArmed = false
     var packetBuckets: [NodeID: TokenBucket] = [:]
