@@ -41,6 +41,24 @@ extension NodeCore {
         return (.success(Deposal(cell: target, term: queen.term, queen: queen.id, local: false)), flush())
     }
 
+    /// An order to this queen to abdicate: an operator's where operators are required (whoever
+    /// relays it), else a live member's own.
+    mutating func onDepose(cell: CellID, term: UInt64, signature: Signature?, from: NodeID, blame: NodeID?) {
+        guard hive.role == .queen, cell == hive.cell, term == hive.term, from != me.id else { return }
+        if requiresOperator {
+            guard check(.depose(cell: cell, term: term), signature: signature) == nil else {
+                trust.stats.ordersRefused += 1
+                return
+            }
+            deposeSelf(reason: "deposed by an operator")
+            return
+        }
+        guard table[from]?.member.status.isLive == true, !isGraylisted(from),
+            verified(signature, of: SignedClaim.depose(cell: cell, term: term, by: from), origin: from, blame: blame)
+        else { return }
+        deposeSelf(reason: "deposed by \(table[from]?.member.name ?? from.description)")
+    }
+
     /// The term of the reign in `cell` as this node knows it.
     func reignTerm(of cell: CellID) -> UInt64? {
         if cell == hive.cell, hive.role == .queen || hive.queen != nil { return hive.term }

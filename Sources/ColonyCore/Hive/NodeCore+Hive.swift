@@ -71,21 +71,7 @@ extension NodeCore {
                 cell: cell, term: term, round: round, version: version, voter: Voter(id: from, boot: boot),
                 coordinate: coordinate)
         case .depose(let cell, let term, let signature):
-            guard hive.role == .queen, cell == hive.cell, term == hive.term, from != me.id else { return }
-            if requiresOperator {
-                // Only an operator's order, whoever relays it.
-                guard check(.depose(cell: cell, term: term), signature: signature) == nil else {
-                    trust.stats.ordersRefused += 1
-                    return
-                }
-                deposeSelf(reason: "deposed by an operator")
-                return
-            }
-            guard table[from]?.member.status.isLive == true, !isGraylisted(from),
-                verified(
-                    signature, of: SignedClaim.depose(cell: cell, term: term, by: from), origin: from, blame: blame)
-            else { return }
-            deposeSelf(reason: "deposed by \(table[from]?.member.name ?? from.description)")
+            onDepose(cell: cell, term: term, signature: signature, from: from, blame: blame)
         case .accuse(let cell, let accusation):
             onAccuse(cell: cell, accusation: accusation, from: from, blame: blame)
         case .lift(_, let evicted, let signature):
