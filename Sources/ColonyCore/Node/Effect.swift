@@ -238,6 +238,9 @@ public struct TrustStats: Sendable, Equatable {
     public var evictionsIssued = 0
     public var evictionsApplied = 0
     public var evictionsLifted = 0
+    /// Eviction records refused for what the swarm asks beyond signatures, by reason
+    /// (future, expired, not_queen, accusers, rate).
+    public var evictionsRefused: [String: Int] = [:]
     /// Operator orders refused: unsigned where an operator is required, not an operator's,
     /// stale or replayed.
     public var ordersRefused = 0

@@ -161,11 +161,22 @@ extension NodeCore {
         }
         var evicted: NodeID?
         if r.key.hasPrefix(Self.reservedKeyPrefix) {
-            // Colony's own keys: only valid revocations and evictions, never deleted.
+            // Colony's own keys: only valid revocations and evictions, deleted only by the
+            // issuer of an eviction that is over.
+            let fresh = !state.seen.contains(r.dot)
             if let rev = revocation(in: r) {
                 applyRevocation(rev)
-            } else if let e = eviction(in: r, verify: !state.seen.contains(r.dot), blame: inbound.sender) {
+            } else if let e = eviction(in: r, verify: fresh, blame: inbound.sender) {
+                // What the swarm asks beyond signatures depends on this node's view and clock:
+                // refused and counted, nobody blamed (an honest relay may know more).
+                if fresh, authenticates, let refusal = evictionRefusal(e) {
+                    trust.stats.evictionsRefused[refusal, default: 0] += 1
+                    inbound.learned = .invalid
+                    return
+                }
                 evicted = e.id
+            } else if let id = evictionDeletion(r) {
+                evicted = id
             } else {
                 replicated.stats.recordsInvalid += 1
                 inbound.learned = .invalid
@@ -196,6 +207,7 @@ extension NodeCore {
     mutating func onStateCollectTick() {
         timers.schedule(.state(.collect), at: now + settings.reapInterval)
         let horizon = now - settings.tombstoneGrace
+        collectExpiredEvictions()
         let collected = replicated.store.collectTombstones(before: horizon)
         if !collected.isEmpty {
             out.append(.persist(.collected(collected)))

@@ -80,6 +80,10 @@ public struct Eviction: Hashable, Sendable {
     package static let maximumMs: UInt64 = 30 * 86_400_000
     /// At most this many accusations are carried (bounds the record).
     package static let maximumAccusations = 16
+    /// Members take at most `maximumPerIssuer` evictions from one issuer within
+    /// `rateWindowMs` of each other: a rogue queen cannot empty the swarm.
+    package static let maximumPerIssuer = 16
+    package static let rateWindowMs: UInt64 = 3_600_000
 
     /// Why, in words (the API and the CLI show it).
     public var reason: String { revocation != nil ? "revoked" : "reputation" }

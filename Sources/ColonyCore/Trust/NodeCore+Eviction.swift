@@ -69,6 +69,66 @@ extension NodeCore {
         return e
     }
 
+    /// The evicted identity of an eviction record's deletion by its issuer (its expired
+    /// record collected, `collectExpiredEvictions`); nil if `r` is not one.
+    func evictionDeletion(_ r: StateRecord) -> NodeID? {
+        guard r.value == nil, r.key.hasPrefix(Eviction.keyPrefix) else { return nil }
+        let parts = r.key.dropFirst(Eviction.keyPrefix.count).split(separator: "/")
+        guard parts.count == 2, let id = NodeID(hex: String(parts[0])), let issuer = NodeID(hex: String(parts[1])),
+            issuer == r.dot.origin
+        else { return nil }
+        return id
+    }
+
+    /// What the swarm asks of an eviction beyond its signatures (issue 18: no one evicts
+    /// alone), checked by each member against its own view and clock when the record is news
+    /// to it; nil if it passes. The signatures make forgery self-evident; these rules stop
+    /// members who sign honestly but lie: an eviction dated ahead of our clock, one already
+    /// over, one issued by a member that is not the queen we know for its cell, one whose
+    /// accusers are not live members here (identities made for the purpose), and more than
+    /// `Eviction.maximumPerIssuer` from one issuer within `Eviction.rateWindowMs`.
+    func evictionRefusal(_ e: Eviction) -> String? {
+        let ms = wallMs
+        guard e.atMs <= ms &+ Eviction.accusationSkewMs else { return "future" }
+        guard e.expiresMs > ms || e.lifted else { return "expired" }
+        // The authority's revocation justifies itself; the rest need the swarm.
+        guard e.revocation == nil, e.issuer != me.id else { return nil }
+        let knownQueen =
+            (hive.cell == e.cell && (hive.queen == e.issuer))
+            || (hive.cells[e.cell].map { $0.queen == e.issuer && !$0.dissolved } ?? false)
+        guard knownQueen else { return "not_queen" }
+        for a in e.accusations {
+            guard let m = table[a.accuser]?.member, m.status.isLive, !isExcluded(a.accuser) else { return "accusers" }
+        }
+        var recent = 0
+        for byIssuer in trust.evictions.values {
+            for other in byIssuer.values
+            where other.issuer == e.issuer && other.id != e.id && other.atMs &+ Eviction.rateWindowMs > e.atMs {
+                recent += 1
+            }
+        }
+        guard recent < Eviction.maximumPerIssuer else { return "rate" }
+        return nil
+    }
+
+    /// Our own eviction records that are over: deleted, so the state does not keep every
+    /// eviction ever issued (a deletion's tombstone is collected like any other).
+    mutating func collectExpiredEvictions() {
+        let ms = wallMs
+        var over: [Eviction] = []
+        for byIssuer in trust.evictions.values {
+            guard let e = byIssuer[me.id], !e.inForce(atMs: ms),
+                state.keyState(e.key)?.siblings.contains(where: { $0.value != nil }) == true
+            else { continue }
+            over.append(e)
+        }
+        for e in over.sorted(by: { $0.id < $1.id }) {
+            guard case .success = writeRecord(e.key, value: nil, context: nil) else { continue }
+            var local = Inbound.local
+            refreshEviction(e.id, quietly: true, &local)
+        }
+    }
+
     // MARK: Applying
 
     /// Re-read what the state holds about `id`'s evictions, and act on a change: an identity

@@ -119,8 +119,8 @@ extension Net {
         let forger = Self.worker(net, except: [target])
         let receiver = net.cores.keys.sorted().first { $0 != target && $0 != forger }!
         let cell = net.cores[forger]!.hive.cell!
-        func accusation(_ by: Int, penalty: UInt64, signer: Int? = nil) -> Accusation {
-            var a = Accusation(accused: Fixture.id(target), accuser: Fixture.id(by), atMs: 100, penalty: penalty)
+        func accusation(_ by: Int, penalty: UInt64, signer: Int? = nil, atMs: UInt64 = 100) -> Accusation {
+            var a = Accusation(accused: Fixture.id(target), accuser: Fixture.id(by), atMs: atMs, penalty: penalty)
             a.signature = Signature(
                 publicKey: TestAuthenticator.publicKey(for: Fixture.id(by)),
                 bytes: TT.auth(signer ?? by).sign(SignedClaim.accusation(a)))
@@ -193,19 +193,63 @@ extension Net {
                     > invalid,
                 "\(name) was not counted")
         }
+        // Signed honestly but lying (issue 18): checked against the receiver's own view and
+        // clock, refused without blaming the relay.
+        let queenID = try #require(net.cores[receiver]!.hive.cells[cell]?.queen ?? net.cores[receiver]!.hive.queen)
+        let queen = Int(queenID.high)
+        try #require(queen != target)
+        let nowMs = net.cores[receiver]!.wallMs
+        let lies: [(String, Eviction, String, Int)] = [
+            (
+                "issued by a member that is not its cell's queen",
+                Eviction(
+                    id: Fixture.id(target), issuer: Fixture.id(forger), cell: cell, term: 1, atMs: 100,
+                    expiresMs: 100_000,
+                    accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)]),
+                "not_queen", forger
+            ),
+            (
+                "dated ahead of the receiver's clock",
+                Eviction(
+                    id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: nowMs + 3_600_000,
+                    expiresMs: nowMs + 7_200_000,
+                    accusations: [
+                        accusation(others[0], penalty: 200, atMs: nowMs + 3_600_000),
+                        accusation(others[1], penalty: 200, atMs: nowMs + 3_600_000),
+                    ]),
+                "future", queen
+            ),
+            (
+                "accused by identities that are no members",
+                Eviction(
+                    id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                    accusations: [accusation(900, penalty: 200), accusation(901, penalty: 200)]),
+                "accusers", queen
+            ),
+        ]
+        for (name, e, reason, origin) in lies {
+            counter += 1
+            let before = net.cores[receiver]!.stats.trust.evictionsRefused[reason, default: 0]
+            _ = net.cores[receiver]!.receive(
+                Fixture.packet(from: origin, .gossip, [.record(record(e, origin: origin, counter: counter))]),
+                from: Fixture.address(origin), now: net.now)
+            #expect(!net.cores[receiver]!.isExcluded(Fixture.id(target)), "\(name) was obeyed")
+            #expect(net.cores[receiver]!.stats.trust.evictionsRefused[reason, default: 0] == before + 1, "\(name)")
+        }
+        #expect(net.cores[receiver]!.score(of: queenID) >= 0, "nobody is blamed for what the receiver cannot confirm")
         // Issued under another member's name: the record's origin is not the issuer.
         counter += 1
         let valid = Eviction(
-            id: Fixture.id(target), issuer: Fixture.id(others[2]), cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+            id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
             accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
         _ = net.cores[receiver]!.receive(
             Fixture.packet(from: forger, .gossip, [.record(record(valid, origin: forger, counter: counter))]),
             from: Fixture.address(forger), now: net.now)
         #expect(!net.cores[receiver]!.isExcluded(Fixture.id(target)))
-        // The same eviction from its true issuer is obeyed (the check can pass).
+        // The same eviction from its true issuer, the cell's queen, is obeyed (the check can pass).
         _ = net.cores[receiver]!.receive(
-            Fixture.packet(from: others[2], .gossip, [.record(record(valid, origin: others[2], counter: 1 << 20))]),
-            from: Fixture.address(others[2]), now: net.now)
+            Fixture.packet(from: queen, .gossip, [.record(record(valid, origin: queen, counter: 1 << 20))]),
+            from: Fixture.address(queen), now: net.now)
         #expect(net.cores[receiver]!.isExcluded(Fixture.id(target)))
     }
 
@@ -259,6 +303,47 @@ extension Net {
             net.events.contains {
                 if case .evictionEnded(let id, lifted: false) = $0.event { id == Fixture.id(offender) } else { false }
             })
+        // Over, its issuer deletes the record and the deletion spreads: the state does not keep
+        // every eviction ever issued.
+        net.runDurably(for: 12_000)
+        for i in net.cores.keys.sorted() {
+            let state = net.cores[i]!.state
+            let held = state.keys(prefix: Eviction.keyPrefix).filter { k in
+                state.keyState(k)?.siblings.contains { $0.value != nil } == true
+            }
+            #expect(held.isEmpty, "node \(i) still holds \(held)")
+        }
+    }
+
+    @Test func oneIssuerEvictsAtMostSoManyAnHour() throws {
+        var net = Self.formed()
+        try #require(net.formed())
+        let target = Self.worker(net)
+        let receiver = net.cores.keys.sorted().first { $0 != target && net.cores[$0]!.hive.role == .worker }!
+        let cell = try #require(net.cores[receiver]!.hive.cell)
+        let queenID = try #require(net.cores[receiver]!.hive.queen)
+        let accusers = net.cores.keys.sorted().filter { $0 != target }.prefix(2).map { Fixture.id($0) }
+        let nowMs = net.cores[receiver]!.wallMs
+        let e = Eviction(
+            id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: nowMs, expiresMs: nowMs + 100_000,
+            accusations: accusers.map {
+                Accusation(accused: Fixture.id(target), accuser: $0, atMs: nowMs, penalty: 200)
+            })
+        #expect(net.cores[receiver]!.evictionRefusal(e) == nil, "the rules can pass")
+        for k in 0..<Eviction.maximumPerIssuer {
+            let id = NodeID(high: 5_000 + UInt64(k), low: 1)
+            net.cores[receiver]!.trust.evictions[id] = [
+                queenID: Eviction(
+                    id: id, issuer: queenID, cell: cell, term: 1, atMs: nowMs - 1_000, expiresMs: nowMs + 100_000)
+            ]
+        }
+        #expect(net.cores[receiver]!.evictionRefusal(e) == "rate")
+        // An hour later the window has passed.
+        var later = e
+        later.atMs = nowMs + Eviction.rateWindowMs
+        later.expiresMs = later.atMs + 100_000
+        net.cores[receiver]!.anchorWallClock(ms: later.atMs, now: net.now)
+        #expect(net.cores[receiver]!.evictionRefusal(later) == nil)
     }
 
     @Test func aQueenEvictsARevokedWorkerCitingTheRevocation() throws {
