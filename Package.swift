@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ColonyStoreTests",
-            dependencies: ["ColonyCore", "ColonyStore"],
+            dependencies: ["ColonyCore", "ColonyStore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -138,6 +138,7 @@ let package = Package(
             dependencies: [
                 "ColonyCore", "ColonyNIO", "ColonyTrust", "ColonyStore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

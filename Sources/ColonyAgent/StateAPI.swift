@@ -244,6 +244,8 @@ func addEventRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) {
                 id: "\(e.id.origin):\(e.id.counter)", name: e.name, lamport: e.lamport, coalesce: e.coalesce)
         } catch let e as StateError {
             throw StateHTTP.mapState(e)
+        } catch let e as ColonyError {
+            throw HTTPError(.serviceUnavailable, message: e.description)
         }
     }
 

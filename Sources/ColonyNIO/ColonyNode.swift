@@ -151,7 +151,8 @@ public final class ColonyNode: Service, Sendable {
     /// resolves exactly the siblings that read saw; with none, it replaces every sibling this
     /// node holds (last writer wins). Returns once the record is durable in the local log;
     /// it spreads to the swarm from then on. Throws `StateError` for bad keys, values over
-    /// the limit or a full budget.
+    /// the limit or a full budget, and `ColonyError.notDurable` if the log could not take it:
+    /// then the write is undone here and sent to nobody.
     @discardableResult
     public func put(_ key: String, value: [UInt8]?, context: CausalContext? = nil) async throws -> StateRecord {
         try await driver.put(key, value: value, context: context)
@@ -191,7 +192,10 @@ public final class ColonyNode: Service, Sendable {
 
     // MARK: User events and queries
 
-    /// Broadcast a user event to every member (delivered here too).
+    /// Broadcast a user event to every member (delivered here too). Returns once the event
+    /// is durable in the local log; it is sent from then on. Throws `StateError` for a bad
+    /// name or payload, `ColonyError.notDurable` if the log could not take it (then nobody
+    /// gets it).
     @discardableResult
     public func event(_ name: String, payload: [UInt8], coalesce: Bool = false) async throws -> UserEvent {
         try await driver.event(name, payload: payload, coalesce: coalesce)
@@ -279,7 +283,9 @@ public final class ColonyNode: Service, Sendable {
     /// node without a keyring turns on reading sealed packets (mode `open`).
     @discardableResult
     public func changeKeyringLocally(_ op: KeyringOperation) async throws -> KeyringState {
-        try await driver.onLoop { try $0.applyKeyring(op) }
+        let (state, saved) = try await driver.onLoop { try $0.applyKeyring(op) }
+        try await saved.get()
+        return state
     }
 
     /// Change the keyring of every member, as Serf's `serf keys`: the change rides an

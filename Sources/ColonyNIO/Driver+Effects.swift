@@ -14,6 +14,7 @@ extension Driver {
     // MARK: Effects
 
     func handle(_ effects: [Effect]) {
+        guard let effects = effectsToActOn(effects) else { return }
         defer { flushLog() }
         for effect in effects {
             logEffect(effect)
@@ -27,11 +28,7 @@ extension Driver {
             case .emit(let event):
                 publish(event)
             case .persist(.incarnation(let inc)):
-                do {
-                    try store?.record(incarnation: inc)
-                } catch {
-                    logger.error("could not persist incarnation", metadata: ["colony.error": "\(error)"])
-                }
+                persist(incarnation: inc)
             case .persist(.record), .persist(.covered), .persist(.event), .persist(.member), .persist(.collected):
                 break // logged by logEffect, committed by flushLog
             case .wake(let at):
@@ -158,17 +155,28 @@ extension Driver {
         }
     }
 
+    /// Save the coordinate and, if they changed, the live peers: read here, committed off the
+    /// loop on the log's queue.
     func savePeers() {
-        if let store, let core, core.vivaldi.updates > 0 { try? store.save(coordinate: core.vivaldi.coordinate) }
-        guard peersDirty, let store, let core else { return }
-        peersDirty = false
+        guard let store, let core, let log else { return }
+        let coordinate = core.vivaldi.updates > 0 ? core.vivaldi.coordinate : nil
         let wall = Int64(Date().timeIntervalSince1970 * 1000)
-        let peers = core.members.filter { $0.id != core.me.id && $0.status.isLive }
-            .map { KnownPeer(id: $0.id, name: $0.name, address: $0.address, lastSeenMs: wall) }
-        do {
-            try store.saveKnownPeers(Array(peers.prefix(256)))
-        } catch {
-            logger.warning("could not save known peers", metadata: ["colony.error": "\(error)"])
+        let peers: [KnownPeer]? =
+            peersDirty
+            ? Array(
+                core.members.filter { $0.id != core.me.id && $0.status.isLive }
+                    .map { KnownPeer(id: $0.id, name: $0.name, address: $0.address, lastSeenMs: wall) }.prefix(256))
+            : nil
+        peersDirty = false
+        guard coordinate != nil || peers != nil else { return }
+        log.perform { [logger] in
+            if let coordinate { try? store.save(coordinate: coordinate) }
+            guard let peers else { return }
+            do {
+                try store.saveKnownPeers(peers)
+            } catch {
+                logger.warning("could not save known peers", metadata: ["colony.error": "\(error)"])
+            }
         }
     }
 }

@@ -62,60 +62,7 @@ final class LogFollower: @unchecked Sendable {
 }
 
 extension Driver {
-    // MARK: Logging what the core reports
-
-    /// What each effect adds to the event log: only `.persist` effects, each as the entries
-    /// `LogRecord.entries(for:atMs:)` makes of it (the simulator keeps the same values).
-    /// Our own writes also raise the counter the batch makes durable.
-    func logEffect(_ effect: Effect) {
-        guard case .persist(let persisted) = effect else { return }
-        if case .record(let c) = persisted, c.record.dot.origin == core?.me.id {
-            batchOwnMax = max(batchOwnMax, c.record.dot.counter)
-        }
-        logBatch += LogRecord.entries(for: persisted, atMs: wallNow())
-    }
-
     func wallNow() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
-    /// After a batch of effects: append what it logged; once durable, let the core send our
-    /// own writes and answer the puts waiting for them.
-    func flushLog() {
-        guard !logBatch.isEmpty, let log else { return }
-        let batch = logBatch
-        let ownMax = batchOwnMax
-        logBatch = []
-        batchOwnMax = 0
-        log.append(batch) { [self] result in
-            if case .success(let entries) = result {
-                for f in logFollowers.withLockedValue({ Array($0.values) }) { f.live(entries) }
-            }
-            loop.execute { self.logged(result, ownMax: ownMax) }
-        }
-    }
-
-    func logged(_ result: Result<[LogEntry], any Error>, ownMax: UInt64) {
-        switch result {
-        case .success:
-            counters.logAppends += 1
-            guard ownMax > 0 else { return }
-            if var core {
-                let effects = core.recordsDurable(through: ownMax, now: now())
-                self.core = core
-                handle(effects)
-            }
-            while let w = putWaiters.first, w.record.dot.counter <= ownMax {
-                putWaiters.removeFirst()
-                w.promise.succeed(w.record)
-            }
-        case .failure(let error):
-            logger.error("could not append to the event log", metadata: ["colony.error": "\(error)"])
-            counters.logFailures += 1
-            while let w = putWaiters.first, w.record.dot.counter <= ownMax {
-                putWaiters.removeFirst()
-                w.promise.fail(error)
-            }
-        }
-    }
 
     // MARK: Commands
 
@@ -129,25 +76,25 @@ extension Driver {
         try await durableWrite { core, wallMs, now in core.revoke(r, wallMs: wallMs, now: now) }
     }
 
-    /// A write through the core, answered once durable in the local log.
-    func durableWrite(
-        _ body: @escaping @Sendable (inout NodeCore, UInt64, Instant) -> (Result<StateRecord, StateError>, [Effect])
-    ) async throws -> StateRecord {
-        let durable: EventLoopFuture<StateRecord> = try await onLoop { d in
+    /// Broadcast a user event, answered once durable in the local log (it is sent from then).
+    func event(_ name: String, payload: [UInt8], coalesce: Bool) async throws -> UserEvent {
+        let durable: EventLoopFuture<UserEvent> = try await onLoop { d in
             guard var core = d.core else { throw ColonyError.notStarted }
-            let (result, effects) = body(&core, UInt64(d.wallNow()), d.now())
+            try d.refuseIfBacklogged()
+            let (result, effects) = core.event(name, payload: payload, coalesce: coalesce, now: d.now())
             d.core = core
-            let record = try result.get()
-            let p = d.loop.makePromise(of: StateRecord.self)
-            d.putWaiters.append((record, p))
+            let p = d.loop.makePromise(of: UserEvent.self)
+            if case .success(let e) = result { d.eventWaiters.append((e, p)) }
             d.handle(effects)
+            do {
+                _ = try result.get()
+            } catch {
+                p.fail(error)
+                throw error
+            }
             return p.futureResult
         }
         return try await durable.get()
-    }
-
-    func event(_ name: String, payload: [UInt8], coalesce: Bool) async throws -> UserEvent {
-        try await command { core, now in core.event(name, payload: payload, coalesce: coalesce, now: now) }
     }
 
     /// Send a query through the core (a user's, or one of Colony's own) and stream its answers.

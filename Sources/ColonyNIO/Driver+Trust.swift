@@ -13,6 +13,11 @@ extension Driver {
     func loadKeyring() throws -> Keyring? {
         var ring = configuration.keyring
         if let dir = configuration.dataDirectory {
+            if let mode = try Keyring.makePrivate(directory: dir) {
+                logger.warning(
+                    "keyring.json was readable by others: made owner-only (0600)",
+                    metadata: ["colony.mode": "\(String(mode, radix: 8))"])
+            }
             if var saved = try Keyring.load(directory: dir) {
                 if let configured = configuration.keyring, !saved.keys.contains(configured.primary) {
                     try saved.install(configured.primary)
@@ -166,7 +171,9 @@ extension Driver {
             for k in fresh.keys.reversed() { try ring.install(k) }
             try ring.use(fresh.primary)
             ring.mode = fresh.mode
-            if let dir = configuration.dataDirectory { try ring.save(directory: dir) }
+            saveKeyring(ring).whenFailure { [self] error in
+                logger.error("could not save the recovered keyring", metadata: ["colony.error": "\(error)"])
+            }
             keyring = ring
             counters.keyringsRecovered += 1
             logger.info(
@@ -181,17 +188,16 @@ extension Driver {
 
     // MARK: Keyring changes (on the loop; decided by the core's KeyringChangeMachine)
 
-    /// Apply `op` to this node's keyring, save it if it changed, and report it.
-    func applyKeyring(_ op: KeyringOperation) throws -> KeyringState {
+    /// Apply `op` to this node's keyring and report it; if it changed, it is saved off the
+    /// loop and `saved` completes once the file is durable (or fails saying why).
+    func applyKeyring(_ op: KeyringOperation) throws -> (state: KeyringState, saved: EventLoopFuture<Void>) {
         let ring = try Keyring.applying(op, to: keyring)
-        if ring != keyring {
-            if let dir = configuration.dataDirectory, let ring { try ring.save(directory: dir) }
-            keyring = ring
-            logger.info(
-                "keyring changed",
-                metadata: ["colony.keys": "\(ring?.keys.count ?? 0)", "colony.mode": "\(ring?.mode.rawValue ?? "off")"])
-        }
-        return KeyringState(keyring: keyring)
+        guard ring != keyring else { return (KeyringState(keyring: keyring), loop.makeSucceededVoidFuture()) }
+        keyring = ring
+        logger.info(
+            "keyring changed",
+            metadata: ["colony.keys": "\(ring?.keys.count ?? 0)", "colony.mode": "\(ring?.mode.rawValue ?? "off")"])
+        return (KeyringState(keyring: keyring), saveKeyring(ring))
     }
 
     /// Send `op` to every member on the internal keyring query; the future completes with the
@@ -237,22 +243,28 @@ extension Driver {
     /// The internal query that carries keyring changes across the swarm: applied here,
     /// answered with the result (Serf's `_serf_install-key` and friends).
     func answerKeyringQuery(_ q: Query) {
-        var error: String?
+        var refusal: String?
+        var saved = loop.makeSucceededVoidFuture()
         do {
             let (op, order) = try KeyringOperation.request(payload: q.payload)
             if var core, core.requiresOperator, op.changes {
                 // Only an operator's order, fresh and not seen before, whoever asks.
-                let refusal = core.admit(op.order(issuedAtMs: order?.issuedAtMs ?? 0), signature: order?.signature)
+                let refused = core.admit(op.order(issuedAtMs: order?.issuedAtMs ?? 0), signature: order?.signature)
                 self.core = core
-                if let refusal { throw refusal }
+                if let refused { throw refused }
             }
-            _ = try applyKeyring(op)
+            saved = try applyKeyring(op).saved
         } catch let e {
-            error = "\(e)"
+            refusal = "\(e)"
         }
-        let answer = KeyringChangeMachine.answer(
-            state: KeyringState(keyring: keyring), error: error, seals: keyring?.mode.seals == true,
-            fingerprint: KeyringState.fingerprint)
-        respond(to: q, payload: answer.encoded())
+        // Answered once the change is durable here (or saying why it is not).
+        saved.whenComplete { [self, refusal] result in
+            var error = refusal
+            if case .failure(let e) = result { error = "\(e)" }
+            let answer = KeyringChangeMachine.answer(
+                state: KeyringState(keyring: keyring), error: error, seals: keyring?.mode.seals == true,
+                fingerprint: KeyringState.fingerprint)
+            respond(to: q, payload: answer.encoded())
+        }
     }
 }

@@ -17,6 +17,9 @@ public enum ColonyError: Error, CustomStringConvertible, Equatable {
     case noSeeds
     case noCertificate
     case certificateForAnotherKey
+    /// A write or event whose entry the event log could not commit: it was undone here and
+    /// sent to nobody (why).
+    case notDurable(String)
 
     public var description: String {
         switch self {
@@ -29,6 +32,7 @@ public enum ColonyError: Error, CustomStringConvertible, Equatable {
             "admission is on (an authority key is set) but this node has no certificate: "
                 + "issue one with `colony cert issue`"
         case .certificateForAnotherKey: "the certificate is for another key than this node's identity"
+        case .notDurable(let why): "not written: the event log could not make it durable (\(why)); nothing was sent"
         }
     }
 }
@@ -80,8 +84,16 @@ final class Driver: @unchecked Sendable {
     var log: EventLog?
     let eventLogBox = NIOLockedValueBox<EventLog?>(nil)
     var logBatch: [LogRecord] = []
-    var batchOwnMax: UInt64 = 0
+    var batchOwn = DurableMarks()
     var putWaiters: [(record: StateRecord, promise: EventLoopPromise<StateRecord>)] = []
+    var eventWaiters: [(event: UserEvent, promise: EventLoopPromise<UserEvent>)] = []
+    // Durability off the loop (Driver+Durability).
+    /// The highest incarnation known durable in the store.
+    var durableIncarnation: UInt64 = 0
+    /// Effects waiting behind an incarnation being made durable (nil: none waits).
+    var heldEffects: [Effect]?
+    /// Saves of the keyring file, in order, off the loop.
+    let fileQueue = DispatchQueue(label: "colony.files")
     var queryStreams: [UInt64: AsyncStream<QueryResponse>.Continuation] = [:]
     let queryHandler = NIOLockedValueBox<(@Sendable (Query) async -> [UInt8]?)?>(nil)
     let logFollowers = NIOLockedValueBox<[UInt64: LogFollower]>([:])
@@ -157,7 +169,8 @@ final class Driver: @unchecked Sendable {
         let certificate = try loadCertificate(for: identity)
         try await onLoop { $0.keyring = ring }
         // The replicated state is a projection of the log: rebuild it before anything runs.
-        let restored = try eventLog.loadState(recentEvents: configuration.settings.eventBufferSize)
+        let restored = try loadLog(eventLog)
+        let coordinate = try? await onLoop({ $0.store })?.storedCoordinate()
         eventLogBox.withLockedValue { $0 = eventLog }
         let (server, udpChannel, port) = try await bindSockets()
         let bind = configuration.bind
@@ -189,8 +202,9 @@ final class Driver: @unchecked Sendable {
                 core.authenticate(with: Ed25519Authenticator(privateKey: identity.privateKey), certificate: certificate)
             }
             d.log = eventLog
-            core.restore(records: restored.records, events: restored.events)
-            if let c = try? d.store?.storedCoordinate() { core.restoreCoordinate(c) }
+            d.durableIncarnation = incarnation
+            d.restore(restored, into: &core)
+            if let coordinate { core.restoreCoordinate(coordinate) }
             core.anchorWallClock(ms: UInt64(d.wallNow()), now: d.now())
             let effects = core.start(now: d.now())
             d.core = core
@@ -221,6 +235,11 @@ final class Driver: @unchecked Sendable {
     func openDurableState() async throws -> (NodeIdentity, UInt64, EventLog) {
         guard let dir = configuration.dataDirectory else { return (NodeIdentity.generate(), 1, try EventLog()) }
         let s = try NodeStore(directory: dir)
+        for (file, mode) in s.madePrivate {
+            logger.warning(
+                "the node's database (holding its private key) was readable by others: made owner-only (0600)",
+                metadata: ["colony.file": "\(file)", "colony.mode": "\(String(mode, radix: 8))"])
+        }
         let identity = try s.identity()
         let incarnation = try s.nextIncarnation()
         try await onLoop { $0.store = s }
@@ -312,9 +331,11 @@ final class Driver: @unchecked Sendable {
     }
 
     func stop() async {
+        let log = (try? await onLoop { $0.log }) ?? nil
         let channels: [any Channel] =
             (try? await onLoop { d in
                 d.savePeers()
+                d.heldEffects = nil
                 d.wakeTask?.cancel()
                 d.peersTask?.cancel()
                 d.discoveryTask?.cancel()
@@ -328,6 +349,8 @@ final class Driver: @unchecked Sendable {
                 for w in d.leaveWaiters { w.fail(ColonyError.notStarted) }
                 for w in d.putWaiters { w.promise.fail(ColonyError.notStarted) }
                 d.putWaiters = []
+                for w in d.eventWaiters { w.promise.fail(ColonyError.notStarted) }
+                d.eventWaiters = []
                 for q in d.queryStreams.values { q.finish() }
                 d.queryStreams = [:]
                 for id in Array(d.keyringWaiters.keys) { d.keyringChange(finished: id) }
@@ -336,6 +359,9 @@ final class Driver: @unchecked Sendable {
                 return all
             }) ?? []
         for c in channels { try? await c.close() }
+        // What was submitted (the peers just saved, the last log batch) is committed.
+        await log?.drain()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in fileQueue.async { c.resume() } }
         for c in subscribers.withLockedValue({ Array($0.values) }) { c.finish() }
         for f in logFollowers.withLockedValue({ Array($0.values) }) { f.continuation.finish() }
     }

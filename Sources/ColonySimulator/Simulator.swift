@@ -169,7 +169,7 @@ public final class Simulator {
             knownMembers: known)
         if authenticate { core.authenticate(with: SimAuthenticator(id: nodes[i].id, swarmSecret: seed)) }
         if !nodes[i].durableRecords.isEmpty || !nodes[i].durableEvents.isEmpty {
-            core.restore(records: nodes[i].durableRecords, events: nodes[i].durableEvents)
+            core.restore(records: nodes[i].durableRecords, events: nodes[i].durableEvents, wallMs: wallMs(i))
         }
         core.anchorWallClock(ms: wallMs(i), now: clock(i))
         nodes[i].isUp = true
@@ -335,9 +335,11 @@ public final class Simulator {
 
     func apply(_ effects: [Effect], node i: Int) {
         var ownDurable: UInt64 = 0
+        var ownEvents: UInt64 = 0
         defer {
-            // Durable at once in the model: the node may now send its writes.
+            // Durable at once in the model: the node may now send its writes and events.
             if ownDurable > 0 { command(i) { core, now in core.recordsDurable(through: ownDurable, now: now) } }
+            if ownEvents > 0 { command(i) { core, now in core.eventsDurable(through: ownEvents, now: now) } }
         }
         for effect in effects {
             switch effect {
@@ -362,6 +364,7 @@ public final class Simulator {
             case .persist(.event(let e)):
                 nodes[i].durableEvents.append(e)
                 nodes[i].durableLogEntries += 1
+                if e.id.origin == nodes[i].id { ownEvents = max(ownEvents, e.id.counter) }
             case .persist(.member):
                 // In a real node's log for its readers; a restart rebuilds from records and
                 // events only (as `EventLog.loadState`), so the model only counts them.

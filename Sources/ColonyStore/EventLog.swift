@@ -50,16 +50,27 @@ public struct LogEntry: Sendable, Equatable {
 /// appended in order to SQLite (WAL, synchronous FULL). The replicated state is rebuilt from
 /// it at start; readers follow it from any offset.
 ///
-/// Appends are group-committed on one background queue: entries that arrive while a commit
-/// is running go together in the next transaction, so a burst costs one fsync, not one each.
+/// Every commit runs on one serial queue, never on the caller's thread (the driver's event
+/// loop): appends and the store's other writes (`perform`) in the order they were submitted.
+/// Appends that arrive while a commit is running go together in the next transaction, so a
+/// burst costs one fsync, not one each. `backlog` counts the entries waiting, so a caller can
+/// bound it.
 package final class EventLog: Sendable {
     let db: DatabaseQueue
     let queue = DispatchQueue(label: "colony.eventlog")
     private let pending = Mutex<Pending>(Pending())
 
+    package typealias Done = @Sendable (Result<[LogEntry], any Error>) -> Void
+
+    /// Work submitted and not yet run, in order.
+    enum Job {
+        case append([LogRecord], done: Done)
+        case perform(@Sendable () -> Void)
+    }
+
     struct Pending {
-        var records: [LogRecord] = []
-        var completions: [(count: Int, done: @Sendable (Result<[LogEntry], any Error>) -> Void)] = []
+        var jobs: [Job] = []
+        var records = 0
         var scheduled = false
     }
 
@@ -77,21 +88,17 @@ package final class EventLog: Sendable {
 
     init(db: DatabaseQueue) { self.db = db }
 
+    /// Entries submitted and not yet committed.
+    public var backlog: Int { pending.withLock { $0.records } }
+
     /// Append `records` in order; `done` runs on the log's queue after they are durable
     /// (or failed), with their offsets.
-    public func append(_ records: [LogRecord], done: @escaping @Sendable (Result<[LogEntry], any Error>) -> Void) {
+    public func append(_ records: [LogRecord], done: @escaping Done) {
         guard !records.isEmpty else {
             done(.success([]))
             return
         }
-        let schedule = pending.withLock { p -> Bool in
-            p.records += records
-            p.completions.append((records.count, done))
-            if p.scheduled { return false }
-            p.scheduled = true
-            return true
-        }
-        if schedule { queue.async { self.commit() } }
+        submit(.append(records, done: done), records: records.count)
     }
 
     public func append(_ records: [LogRecord]) async throws -> [LogEntry] {
@@ -100,18 +107,58 @@ package final class EventLog: Sendable {
         }
     }
 
-    private func commit() {
-        let batch = pending.withLock { p -> Pending in
-            let b = p
-            p = Pending()
-            return b
+    /// Run `work` on the log's queue once everything submitted before it is committed: the
+    /// store's other writes (incarnation, peers, coordinate) keep their order with the log's.
+    public func perform(_ work: @escaping @Sendable () -> Void) {
+        submit(.perform(work), records: 0)
+    }
+
+    /// Returns once everything submitted before the call is committed (or failed).
+    public func drain() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in perform { c.resume() } }
+    }
+
+    private func submit(_ job: Job, records: Int) {
+        let schedule = pending.withLock { p -> Bool in
+            p.jobs.append(job)
+            p.records += records
+            if p.scheduled { return false }
+            p.scheduled = true
+            return true
         }
-        let result: Result<[LogEntry], any Error>
-        do {
-            let entries = try db.write { db -> [LogEntry] in
+        if schedule { queue.async { self.run() } }
+    }
+
+    /// Run the jobs waiting: consecutive appends in one transaction, other work in between.
+    private func run() {
+        let jobs = pending.withLock { p -> [Job] in
+            let j = p.jobs
+            p.jobs = []
+            p.scheduled = false
+            return j
+        }
+        var appends: [([LogRecord], Done)] = []
+        for job in jobs {
+            switch job {
+            case .append(let records, let done):
+                appends.append((records, done))
+            case .perform(let work):
+                commit(appends)
+                appends = []
+                work()
+            }
+        }
+        commit(appends)
+    }
+
+    private func commit(_ appends: [([LogRecord], Done)]) {
+        guard !appends.isEmpty else { return }
+        let records = appends.flatMap(\.0)
+        let result = Result { () throws -> [LogEntry] in
+            try db.write { db -> [LogEntry] in
                 var out: [LogEntry] = []
-                out.reserveCapacity(batch.records.count)
-                for r in batch.records {
+                out.reserveCapacity(records.count)
+                for r in records {
                     try db.execute(
                         sql: "INSERT INTO event_log (at_ms, kind, subject, data, info) VALUES (?, ?, ?, ?, ?)",
                         arguments: [r.atMs, r.kind.rawValue, r.subject, Data(r.data), r.info])
@@ -119,17 +166,15 @@ package final class EventLog: Sendable {
                 }
                 return out
             }
-            result = .success(entries)
-        } catch {
-            result = .failure(error)
         }
+        pending.withLock { $0.records -= records.count }
         var start = 0
-        for c in batch.completions {
+        for (batch, done) in appends {
             switch result {
-            case .success(let entries): c.done(.success(Array(entries[start..<(start + c.count)])))
-            case .failure(let e): c.done(.failure(e))
+            case .success(let entries): done(.success(Array(entries[start..<(start + batch.count)])))
+            case .failure(let e): done(.failure(e))
             }
-            start += c.count
+            start += batch.count
         }
     }
 
@@ -158,34 +203,94 @@ package final class EventLog: Sendable {
     }
 
     /// What the replicated state is rebuilt from: every record this node held or saw, in
-    /// log order, and its most recent user events.
-    public func loadState(recentEvents: Int) throws -> (records: [StateRecord], events: [UserEvent]) {
-        try db.read { db in
-            var records: [StateRecord] = []
+    /// log order, and its most recent user events. A row whose data does not decode as what
+    /// its kind says (a torn or corrupted write) does not stop start-up: it is moved to
+    /// `event_log_quarantine` with the reason, and its offset reported.
+    public func loadState(recentEvents: Int) throws -> RestoredLog {
+        try db.write { db in
+            var restored = RestoredLog()
+            var bad: [(offset: Int64, reason: String)] = []
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT data FROM event_log WHERE kind IN ('key', 'covered') ORDER BY offset")
+                db, sql: "SELECT offset, data FROM event_log WHERE kind IN ('key', 'covered') ORDER BY offset")
             while let row = try rows.next() {
-                let data: Data = row[0]
-                if case .record(let r) = try Wire.decodeUpdate(data) { records.append(r) }
+                switch Self.update(row[1]) {
+                case .success(.record(let r)): restored.records.append(r)
+                case .success: bad.append((row[0], "not a state record"))
+                case .failure(let why): bad.append((row[0], why.text))
+                }
             }
-            var events: [UserEvent] = []
             let eventRows = try Row.fetchAll(
-                db, sql: "SELECT data FROM event_log WHERE kind = 'event' ORDER BY offset DESC LIMIT ?",
+                db, sql: "SELECT offset, data FROM event_log WHERE kind = 'event' ORDER BY offset DESC LIMIT ?",
                 arguments: [recentEvents])
             for row in eventRows.reversed() {
-                let data: Data = row[0]
-                if case .event(let e) = try Wire.decodeUpdate(data) { events.append(e) }
+                switch Self.update(row[1]) {
+                case .success(.event(let e)): restored.events.append(e)
+                case .success: bad.append((row[0], "not a user event"))
+                case .failure(let why): bad.append((row[0], why.text))
+                }
             }
-            return (records, events)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            for (offset, reason) in bad.sorted(by: { $0.offset < $1.offset }) {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO event_log_quarantine
+                            (offset, at_ms, kind, subject, data, info, reason, quarantined_ms)
+                        SELECT offset, at_ms, kind, subject, data, info, ?, ? FROM event_log WHERE offset = ?
+                        """, arguments: [reason, now, offset])
+                try db.execute(sql: "DELETE FROM event_log WHERE offset = ?", arguments: [offset])
+                restored.quarantined.append(offset)
+            }
+            return restored
         }
     }
 
+    /// The rows moved aside at start, oldest first.
+    public func quarantined() throws -> [QuarantinedRow] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT offset, reason FROM event_log_quarantine ORDER BY offset").map {
+                QuarantinedRow(offset: $0["offset"], reason: String.fromDatabaseValue($0["reason"]) ?? "")
+            }
+        }
+    }
+
+    /// Why a row's data is no update.
+    struct Unreadable: Error {
+        var text: String
+    }
+
+    /// A row's data as an update.
+    static func update(_ value: DatabaseValue) -> Result<Update, Unreadable> {
+        guard let data = Data.fromDatabaseValue(value) else { return .failure(Unreadable(text: "data is not a blob")) }
+        do {
+            return .success(try Wire.decodeUpdate(data))
+        } catch {
+            return .failure(Unreadable(text: "\(error)"))
+        }
+    }
+
+    /// A row as an entry, whatever its columns hold (a damaged row reads as empty fields
+    /// rather than trapping a reader).
     static func entry(_ row: Row) -> LogEntry {
-        let data: Data = row["data"]
-        let kind = LogKind(rawValue: row["kind"]) ?? .member
+        let data = Data.fromDatabaseValue(row["data"]) ?? Data()
+        let kind = String.fromDatabaseValue(row["kind"]).flatMap(LogKind.init(rawValue:)) ?? .member
         return LogEntry(
             offset: row["offset"],
             record: LogRecord(
-                kind: kind, subject: row["subject"], data: [UInt8](data), info: row["info"], atMs: row["at_ms"]))
+                kind: kind, subject: String.fromDatabaseValue(row["subject"]) ?? "", data: [UInt8](data),
+                info: String.fromDatabaseValue(row["info"]) ?? "{}", atMs: Int64.fromDatabaseValue(row["at_ms"]) ?? 0))
     }
+}
+
+/// What `EventLog.loadState` rebuilds the replicated state from.
+public struct RestoredLog: Sendable, Equatable {
+    public var records: [StateRecord] = []
+    public var events: [UserEvent] = []
+    /// Offsets of the rows that could not be read, moved to `event_log_quarantine`.
+    public var quarantined: [Int64] = []
+}
+
+/// A row moved aside at start: its offset and why.
+public struct QuarantinedRow: Sendable, Equatable {
+    public var offset: Int64
+    public var reason: String
 }

@@ -1,18 +1,30 @@
 import ColonyCore
+import ColonyTrust
 import Crypto
 import Foundation
 import GRDB
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 public enum StoreError: Error, CustomStringConvertible, Equatable {
     case cannotCreateDirectory(String, reason: String)
     case notADirectory(String)
     case corruptIdentity(String)
+    /// The database was written by a newer build: its schema version, and this build's.
+    case newerSchema(path: String, found: Int, supported: Int)
 
     public var description: String {
         switch self {
         case .cannotCreateDirectory(let p, let r): "cannot create data directory \(p): \(r)"
         case .notADirectory(let p): "data directory \(p) exists and is not a directory"
         case .corruptIdentity(let why): "the stored node identity is unusable: \(why)"
+        case .newerSchema(let p, let found, let supported):
+            "\(p) has schema version \(found), newer than this build supports (\(supported)): "
+                + "run the newer colony, or give this one another data directory"
         }
     }
 }
@@ -37,11 +49,19 @@ package struct KnownPeer: Sendable, Equatable, Codable, FetchableRecord, Persist
     public var address: Address { Address(host: host, port: UInt16(clamping: port)) }
 }
 
-/// The node's data directory: `colony.sqlite` (WAL, synchronous FULL) holding its identity,
-/// its incarnation and the peers it last knew. Schema changes go through migrations.
+/// The node's data directory: `colony.sqlite` (WAL, synchronous FULL) holding its identity
+/// (the private key: the file and its WAL are the owner's only), its incarnation and the peers
+/// it last knew. Schema changes go through migrations; the schema version is kept in
+/// `PRAGMA user_version`, and a database from a newer build is refused, not opened.
 package final class NodeStore: Sendable {
     public let directory: String
     let db: DatabaseQueue
+    /// Files of the database that others than the owner could read, made owner-only at open,
+    /// with the mode each had (for the caller to report).
+    public let madePrivate: [(file: String, mode: UInt32)]
+
+    /// The schema version this build writes: one per migration.
+    public static var schemaVersion: Int { migrator.migrations.count }
 
     public init(directory: String) throws {
         var isDir: ObjCBool = false
@@ -57,6 +77,8 @@ package final class NodeStore: Sendable {
             }
         }
         self.directory = directory
+        let path = (directory as NSString).appendingPathComponent("colony.sqlite")
+        madePrivate = try Self.makeDatabasePrivate(path)
         var config = Configuration()
         // Another handle on the same file (a node restarted in the same process while the
         // old one's last log write finishes) waits its turn instead of failing at once.
@@ -64,10 +86,45 @@ package final class NodeStore: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        db = try DatabaseQueue(
-            path: (directory as NSString).appendingPathComponent("colony.sqlite"), configuration: config)
+        db = try DatabaseQueue(path: path, configuration: config)
+        try Self.refuseNewerSchema(db, path: path)
         try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
         try Self.migrator.migrate(db)
+        try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = \(Self.schemaVersion)") }
+    }
+
+    /// The database file holds the node's private key: created owner-only (SQLite gives its
+    /// WAL and shared-memory files the database's mode), and an existing one that others could
+    /// read is made owner-only — fixed rather than refused, so a node upgraded from a build
+    /// that left it to the umask keeps its identity; the caller logs it.
+    static func makeDatabasePrivate(_ path: String) throws -> [(file: String, mode: UInt32)] {
+        if DurableFile.mode(of: path) == nil {
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, DurableFile.secret)
+            if fd >= 0 {
+                fchmod(fd, DurableFile.secret)
+                close(fd)
+                try DurableFile.syncDirectory(of: path)
+            }
+        }
+        var fixed: [(file: String, mode: UInt32)] = []
+        for file in [path, path + "-wal", path + "-shm", path + "-journal"] {
+            if let old = try DurableFile.makePrivate(file) { fixed.append((file, UInt32(old))) }
+        }
+        return fixed
+    }
+
+    /// A database some newer build migrated (its `user_version`, or migrations this build does
+    /// not know) is refused before anything is written to it.
+    static func refuseNewerSchema(_ db: DatabaseQueue, path: String) throws {
+        let (version, superseded, applied) = try db.read { db in
+            (
+                try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0, try migrator.hasBeenSuperseded(db),
+                try migrator.appliedIdentifiers(db).count
+            )
+        }
+        if version > schemaVersion || superseded {
+            throw StoreError.newerSchema(path: path, found: max(version, applied), supported: schemaVersion)
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -105,6 +162,19 @@ package final class NodeStore: Sendable {
             try db.create(table: "coordinate") { t in
                 t.column("singleton", .integer).primaryKey().check { $0 == 1 }
                 t.column("value", .blob).notNull()
+            }
+        }
+        m.registerMigration("v4: event log quarantine") { db in
+            // Rows that could not be read at start, moved aside as they were (any types).
+            try db.create(table: "event_log_quarantine") { t in
+                t.column("offset", .integer).primaryKey()
+                t.column("at_ms")
+                t.column("kind")
+                t.column("subject")
+                t.column("data")
+                t.column("info")
+                t.column("reason", .text).notNull()
+                t.column("quarantined_ms", .integer).notNull()
             }
         }
         return m

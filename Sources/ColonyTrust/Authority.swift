@@ -23,15 +23,16 @@ public struct Authority: Sendable {
         guard !FileManager.default.fileExists(atPath: url.path) else {
             throw TrustError("\(url.path) exists: an authority is already initialised there")
         }
-        guard
-            FileManager.default.createFile(
-                atPath: url.path, contents: Data(privateKey.rawRepresentation.base64EncodedString().utf8),
-                attributes: [.posixPermissions: 0o600])
-        else {
-            throw TrustError("cannot write \(url.path)")
+        do {
+            try DurableFile.write(
+                Data(privateKey.rawRepresentation.base64EncodedString().utf8), to: url.path, mode: DurableFile.secret)
+            try DurableFile.write(
+                Data((publicKeyBase64 + "\n").utf8),
+                to: URL(fileURLWithPath: directory).appendingPathComponent("authority.pub").path,
+                mode: DurableFile.shared)
+        } catch {
+            throw TrustError("\(error)")
         }
-        try Data((publicKeyBase64 + "\n").utf8).write(
-            to: URL(fileURLWithPath: directory).appendingPathComponent("authority.pub"))
     }
 
     public static func load(directory: String) throws -> Authority {
@@ -116,9 +117,10 @@ public struct CertificateFile: Codable, Sendable {
         return c
     }
 
+    /// Save atomically and durably (temporary file, fsync, rename, fsync of the directory).
     public func save(directory: String) throws {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try e.encode(self).write(to: Self.url(directory: directory))
+        try DurableFile.write(e.encode(self), to: Self.url(directory: directory).path, mode: DurableFile.shared)
     }
 }

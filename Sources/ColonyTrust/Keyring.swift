@@ -107,13 +107,20 @@ public struct Keyring: Sendable, Equatable {
         return try Keyring(json: Data(contentsOf: url))
     }
 
-    /// Save atomically, readable by the owner only.
+    /// If the saved keyring is readable by others than its owner, make it owner-only and
+    /// return the mode it had (nil if it was private or absent): the caller says so.
+    package static func makePrivate(directory: String) throws -> mode_t? {
+        try DurableFile.makePrivate(fileURL(directory: directory).path)
+    }
+
+    /// Save atomically and durably (temporary file, fsync, rename, fsync of the directory),
+    /// readable by the owner only.
     public func save(directory: String) throws {
         let url = Self.fileURL(directory: directory)
-        let tmp = url.appendingPathExtension("tmp")
-        FileManager.default.createFile(atPath: tmp.path, contents: encoded(), attributes: [.posixPermissions: 0o600])
-        guard rename(tmp.path, url.path) == 0 else {
-            throw KeyringError.unreadable("cannot write \(url.path) (errno \(errno))")
+        do {
+            try DurableFile.write(encoded(), to: url.path, mode: DurableFile.secret)
+        } catch {
+            throw KeyringError.unwritable("\(error)")
         }
     }
 }
@@ -126,6 +133,7 @@ public enum KeyringError: Error, Equatable, CustomStringConvertible {
     case noKeyring
     case notSealing
     case unreadable(String)
+    case unwritable(String)
 
     public var description: String {
         switch self {
@@ -140,6 +148,7 @@ public enum KeyringError: Error, Equatable, CustomStringConvertible {
             "this node does not seal its packets yet (mode open): keys would travel in the clear; "
                 + "step to mode accept first"
         case .unreadable(let why): "the keyring file cannot be read: \(why)"
+        case .unwritable(let why): "the keyring file cannot be saved: \(why)"
         }
     }
 }

@@ -59,6 +59,7 @@ import Testing
         #expect(
             try NodeStore(directory: dir).appliedMigrations() == [
                 "v1: identity, incarnation, known peers", "v2: event log", "v3: network coordinate",
+                "v4: event log quarantine",
             ])
     }
 

@@ -194,6 +194,8 @@ public struct ReplicatedStateStats: Sendable, Equatable {
     public var eventsReceived = 0
     public var eventsRedundant = 0
     public var queriesAnswered = 0
+    /// Own writes and events undone because the driver could not make them durable.
+    public var writesUndone = 0
     public init() {}
 }
 

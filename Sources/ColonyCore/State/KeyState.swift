@@ -78,6 +78,13 @@ package struct KeyState: Sendable, Equatable {
         return .applied(superseded: superseded)
     }
 
+    /// Take the sibling with `dot` out (an own write undone); false if it is not one.
+    mutating func remove(_ dot: Dot) -> Bool {
+        guard let i = siblings.firstIndex(where: { $0.dot == dot }) else { return false }
+        siblings.remove(at: i)
+        return true
+    }
+
     /// The siblings and the context that covers all of them.
     public var read: ReadResult {
         ReadResult(siblings: siblings, context: context)

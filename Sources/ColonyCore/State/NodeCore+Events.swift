@@ -28,7 +28,9 @@ extension NodeCore {
 
     // MARK: User events
 
-    /// Broadcast a user event. It is also delivered here (`.userEvent`).
+    /// Broadcast a user event. It is emitted as `.persist(.event)` at once; it is buffered,
+    /// delivered here (`.userEvent`) and sent once the driver reports it durable with
+    /// `eventsDurable(through:)`, and dropped if it could not be (`eventsFailed(through:)`).
     public mutating func event(_ name: String, payload: [UInt8], coalesce: Bool = false, now: Instant) -> (
         Result<UserEvent, StateError>, [Effect]
     ) {
@@ -39,11 +41,12 @@ extension NodeCore {
         var e = UserEvent(id: next.id, lamport: next.lamport, name: name, payload: payload, coalesce: coalesce)
         e.signature = sign(SignedClaim.event(e))
         var local = Inbound.local
-        applyEvent(e, replayed: false, &local)
+        applyEvent(e, replayed: false, untilDurable: true, &local)
         return (.success(e), flush())
     }
 
-    mutating func applyEvent(_ e: UserEvent, replayed: Bool, _ inbound: inout Inbound) {
+    /// Take in an event (a peer's, or `untilDurable` our own: held until its log entry is).
+    mutating func applyEvent(_ e: UserEvent, replayed: Bool, untilDurable: Bool = false, _ inbound: inout Inbound) {
         // A peer's event within the limits a local one keeps: named, payload bounded.
         guard ReplicatedState.limitError(name: e.name, payload: e.payload, settings) == nil else {
             replicated.stats.recordsInvalid += 1
@@ -69,6 +72,15 @@ extension NodeCore {
         }
         replicated.stats.eventsReceived += 1
         out.append(.persist(.event(e)))
+        if untilDurable {
+            replicated.awaitingEvents.append(e)
+            return
+        }
+        deliverEvent(e, replayed: replayed, &inbound)
+    }
+
+    /// Buffer an admitted event, deliver it here and pass it on (unless replayed).
+    mutating func deliverEvent(_ e: UserEvent, replayed: Bool, _ inbound: inout Inbound) {
         bufferEvent(e)
         emit(.userEvent(e, replayed: replayed))
         if !replayed { enqueue(.event(e), &inbound) }

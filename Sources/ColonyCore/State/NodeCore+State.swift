@@ -35,8 +35,9 @@ extension NodeCore {
     /// supersedes exactly what that read saw and stays a sibling of anything else (dotted
     /// version vectors). With no context it supersedes every sibling this node holds now
     /// (the last-writer-wins convenience). The record is applied here at once and emitted as
-    /// `.persist(.record)`; it is sent to nobody until the driver reports it durable with
-    /// `recordsDurable(through:)`.
+    /// `.persist(.record)`; it is announced (`.keyChanged`) and sent to nobody until the driver
+    /// reports it durable with `recordsDurable(through:)`, and undone if the driver reports
+    /// that it could not be made durable (`recordsFailed(through:)`).
     public mutating func put(
         _ key: String, value: [UInt8]?, context: CausalContext? = nil, wallMs: UInt64, now: Instant
     ) -> (Result<StateRecord, StateError>, [Effect]) {
@@ -95,43 +96,34 @@ extension NodeCore {
                 record: record, superseded: superseded.map(\.dot),
                 siblings: state.keyState(key)?.siblings.count ?? 0, local: true)
             out.append(.persist(.record(change)))
-            emit(.keyChanged(change))
+            replicated.awaitingDurability.append(PendingWrite(record: record, superseded: superseded, change: change))
         case .duplicate, .obsolete:
             // Cannot happen for a fresh dot: logged all the same, nothing to announce.
             let siblings = state.keyState(key)?.siblings.count ?? 0
             out.append(.persist(.record(KeyChange(record: record, superseded: [], siblings: siblings, local: true))))
+            replicated.awaitingDurability.append(PendingWrite(record: record, superseded: [], change: nil))
         }
-        replicated.awaitingDurability.append(record)
         return .success(record)
     }
 
-    /// The driver made this node's writes up to `counter` durable: they may now be sent.
-    public mutating func recordsDurable(through counter: UInt64, now: Instant) -> [Effect] {
-        advance(to: now)
-        guard counter > durableCounter else { return flush() }
-        replicated.durableCounter = counter
-        var i = 0
-        while i < replicated.awaitingDurability.count && replicated.awaitingDurability[i].dot.counter <= counter {
-            if phase == .active || phase == .leaving {
-                var local = Inbound.local
-                enqueue(.record(replicated.awaitingDurability[i]), &local)
-                noticeEvicted(replicated.awaitingDurability[i])
-            }
-            i += 1
-        }
-        replicated.awaitingDurability.removeFirst(i)
-        return flush()
-    }
-
     /// Rebuild state from a durable log at start (before `start`): records in any order,
-    /// events for the Lamport clock and the buffer. Emits nothing.
-    public mutating func restore(records: [StateRecord], events: [UserEvent]) {
+    /// events for the Lamport clock and the buffer. Emits nothing. A record dated more than
+    /// `maxClockDriftMs` after `wallMs` (now, by the wall clock) is restored but does not move
+    /// the hybrid clock: one written under a clock that ran ahead, or a corrupt row, would
+    /// otherwise date every later write in the future. Returns how many records that was.
+    @discardableResult
+    public mutating func restore(records: [StateRecord], events: [UserEvent], wallMs: UInt64) -> Int {
         var restoredEvictions: Set<NodeID> = []
+        var aheadOfClock = 0
         for r in records {
             if authenticates { replicated.noteEvidence(r) }
             if let rev = revocation(in: r) { trust.revoked.insert(rev.id) }
             if let e = eviction(in: r, verify: false, blame: nil) { restoredEvictions.insert(e.id) }
-            replicated.hlc.observe(r.timestamp, wallMs: 0)
+            if ReplicatedState.withinDrift(r.timestamp, wallMs: wallMs) {
+                replicated.hlc.observe(r.timestamp, wallMs: 0)
+            } else {
+                aheadOfClock += 1
+            }
             if r.dot.origin == me.id { replicated.writeCounter = max(replicated.writeCounter, r.dot.counter) }
             replicated.store.apply(r, now: now)
         }
@@ -143,6 +135,7 @@ extension NodeCore {
             if e.id.origin == me.id { replicated.eventCounter = max(replicated.eventCounter, e.id.counter) }
             if replicated.eventsSeen.insert(e.id) { bufferEvent(e) }
         }
+        return aheadOfClock
     }
 
     mutating func applyRecord(_ r: StateRecord, regossip: Bool = true, _ inbound: inout Inbound) {

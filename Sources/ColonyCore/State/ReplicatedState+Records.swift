@@ -53,10 +53,13 @@ extension ReplicatedState {
             writeCounter = r.dot.counter
             durableCounter = max(durableCounter, r.dot.counter)
         }
-        if r.timestamp.physicalMs <= wallMs &+ maxClockDriftMs { hlc.observe(r.timestamp, wallMs: wallMs) }
+        if Self.withinDrift(r.timestamp, wallMs: wallMs) { hlc.observe(r.timestamp, wallMs: wallMs) }
         let outcome = store.apply(r, now: now)
         switch outcome {
-        case .duplicate, .obsolete: stats.recordsRedundant += 1
+        case .duplicate: stats.recordsRedundant += 1
+        case .obsolete:
+            stats.recordsRedundant += 1
+            noteCoveredWhileWaiting(r)
         case .applied: stats.recordsApplied += 1
         }
         return outcome

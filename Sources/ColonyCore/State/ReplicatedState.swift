@@ -25,7 +25,12 @@ struct ReplicatedState: Sendable {
     var writeCounter: UInt64 = 0
     /// Own writes up to this counter are durable and may be sent.
     var durableCounter: UInt64 = 0
-    var awaitingDurability: [StateRecord] = []
+    /// Own writes applied here whose log entry is not durable yet, oldest first: announced and
+    /// sent once it is, undone if it cannot be (`NodeCore+Durability`).
+    var awaitingDurability: [PendingWrite] = []
+    /// Own events whose log entry is not durable yet, oldest first: buffered, delivered here
+    /// and sent once it is, dropped if it cannot be.
+    var awaitingEvents: [UserEvent] = []
     /// Counter of this node's events and queries.
     var eventCounter: UInt64
     var lamport: UInt64 = 0
@@ -42,6 +47,12 @@ struct ReplicatedState: Sendable {
         eventCounter &+= 1
         lamport &+= 1
         return (Dot(origin: origin, counter: eventCounter), lamport)
+    }
+
+    /// A record's hybrid time may move our clock: it is dated at most `maxClockDriftMs` ahead of
+    /// `wallMs` (one rule for peers' records and for those restored from the log).
+    static func withinDrift(_ t: HLCTimestamp, wallMs: UInt64) -> Bool {
+        t.physicalMs <= wallMs || t.physicalMs - wallMs <= maxClockDriftMs
     }
 
     init(rng: Xoshiro256, eventCounter: UInt64) {

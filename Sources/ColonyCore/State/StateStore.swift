@@ -101,6 +101,36 @@ package struct StateStore: Sendable {
         }
     }
 
+    /// Undo a write of this node that could not be made durable: `r` leaves the store, and
+    /// `reinstating` (what it resolved here, or what arrived already covered by it) comes back
+    /// wherever nothing else covers it. The dots stay seen: `r`'s was never sent, and a dot is
+    /// never used twice. Nothing happens if `r` is no longer held (a later write resolved it):
+    /// then it returns false.
+    @discardableResult
+    public mutating func retract(_ r: StateRecord, reinstating: [StateRecord], now: Instant) -> Bool {
+        let k = KeyBytes(r.key)
+        guard var ks = keyStates[k], ks.remove(r.dot) else { return false }
+        unhold(r)
+        for s in reinstating {
+            guard case .applied(let superseded) = ks.apply(s) else { continue }
+            for x in superseded { unhold(x) }
+            hold(s)
+        }
+        if ks.isEmpty {
+            keyStates[k] = nil
+            tombstoned[k] = nil
+            removeKey(r.key)
+            return true
+        }
+        keyStates[k] = ks
+        if ks.siblings.allSatisfy(\.isTombstone) {
+            if tombstoned[k] == nil { tombstoned[k] = now }
+        } else {
+            tombstoned[k] = nil
+        }
+        return true
+    }
+
     /// What a peer whose digest is `digest` lacks: the held records above what it has seen,
     /// per origin in counter order, until `budget` bytes; and per origin the counter through
     /// which the answer is complete (records not sent below it were superseded here), so
@@ -158,8 +188,7 @@ package struct StateStore: Sendable {
             guard let ks = keyStates[key], let name = ks.siblings.first?.key else { continue }
             for s in ks.siblings { unhold(s) }
             keyStates[key] = nil
-            let i = lowerBound(name)
-            if i < sortedKeys.count && sortedKeys[i].utf8.elementsEqual(name.utf8) { sortedKeys.remove(at: i) }
+            removeKey(name)
             names.append(name)
         }
         return names
@@ -212,6 +241,11 @@ package struct StateStore: Sendable {
         let i = lowerBound(key)
         if i < sortedKeys.count && sortedKeys[i].utf8.elementsEqual(key.utf8) { return }
         sortedKeys.insert(key, at: i)
+    }
+
+    private mutating func removeKey(_ key: String) {
+        let i = lowerBound(key)
+        if i < sortedKeys.count && sortedKeys[i].utf8.elementsEqual(key.utf8) { sortedKeys.remove(at: i) }
     }
 
     private func lowerBound(_ key: String) -> Int {

@@ -390,7 +390,7 @@ extension Net {
             }
             return p
         }
-        let (result, effects) = net.cores[sender]!.event("hello", payload: [1, 2, 3], now: net.now)
+        let (result, effects) = net.cores[sender]!.durableEvent("hello", payload: [1, 2, 3], now: net.now)
         let event = try? result.get()
         net.absorb(effects, from: sender)
         net.deliver()
@@ -434,7 +434,8 @@ extension Net {
         for k in 0..<1_000 {
             net.run(until: net.now.advanced(byNanoseconds: 1_000_000), step: 1)
             for i in senders {
-                let (result, effects) = net.cores[i]!.event("flood", payload: Array("\(i)-\(k)".utf8), now: net.now)
+                let (result, effects) = net.cores[i]!.durableEvent(
+                    "flood", payload: Array("\(i)-\(k)".utf8), now: net.now)
                 if (try? result.get()) != nil { sent += 1 }
                 net.absorb(effects, from: i)
             }
@@ -474,7 +475,7 @@ extension Net {
             if to == victim, case .route(let scope, _) = p.message, scope != .leaf { return nil }
             return p
         }
-        let (result, effects) = net.cores[sender]!.event("hello", payload: [7], now: net.now)
+        let (result, effects) = net.cores[sender]!.durableEvent("hello", payload: [7], now: net.now)
         let event = try? result.get()
         net.absorb(effects, from: sender)
         net.deliver()
@@ -575,7 +576,7 @@ extension Net {
         net.run(for: 1_000)
         #expect(net.queens().isEmpty)
         #expect(net.cores.values.allSatisfy { !$0.isRouting })
-        let (result, effects) = net.cores[sender]!.event("fallback", payload: [], now: net.now)
+        let (result, effects) = net.cores[sender]!.durableEvent("fallback", payload: [], now: net.now)
         let event = try? result.get()
         #expect(net.cores[sender]!.queue.contains(subject: .event(event!.id)))
         net.absorb(effects, from: sender)

@@ -15,8 +15,8 @@ import Testing
 
     @Test func aWriteIsLoggedWithTheChangeItMade() throws {
         var a = Fixture.core(0, knows: [0, 1])
-        let first = try a.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
-        let (res, effects) = a.put("k", value: [2], wallMs: 2, now: Fixture.ms(2))
+        let first = try a.durablePut("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
+        let (res, effects) = a.durablePut("k", value: [2], wallMs: 2, now: Fixture.ms(2))
         let second = try res.get()
         let logged = effects.compactMap { if case .persist(.record(let c)) = $0 { c } else { nil } }
         #expect(logged == [KeyChange(record: second, superseded: [first.dot], siblings: 1, local: true)])

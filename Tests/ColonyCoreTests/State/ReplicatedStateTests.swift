@@ -694,8 +694,9 @@ struct KeyHistory {
 // MARK: - 4. The node: writes, durability, sync, budgets, restore
 
 @Suite(.tags(.node)) struct ReplicatedStateNodeTests {
-    /// A write is applied and logged at once but sent nowhere — not by gossip, not in a state
-    /// sync answer — until the driver reports it durable; then it replicates.
+    /// A write is applied and logged at once but announced nowhere — not to the application,
+    /// not by gossip, not in a state sync answer — until the driver reports it durable; then
+    /// it is announced and replicates.
     @Test func aWriteIsSentNowhereUntilItIsDurable() throws {
         var net = Net([0: Fixture.core(0, knows: [0, 1]), 1: Fixture.core(1, knows: [0, 1])])
         net.beginRecording()
@@ -703,7 +704,7 @@ struct KeyHistory {
         let rec = try result.get()
         #expect(RS.persistedRecords(effects) == [rec], "handed to the log at once")
         #expect(Fixture.sends(effects).isEmpty)
-        #expect(RS.keyChanges(effects).map(\.local) == [true])
+        #expect(RS.keyChanges(effects).isEmpty, "announced once durable")
         #expect(net.cores[0]!.get("k").siblings == [rec], "readable here at once")
         net.absorb(effects, from: 0)
         net.run(until: Fixture.ms(3_000))
@@ -719,7 +720,9 @@ struct KeyHistory {
         #expect(net.packets.allSatisfy { RS.records(in: $0.packet).isEmpty }, "no packet carried the record")
         #expect(net.cores[1]!.get("k").siblings.isEmpty)
 
-        net.absorb(net.cores[0]!.recordsDurable(through: rec.dot.counter, now: net.now), from: 0)
+        let durable = net.cores[0]!.recordsDurable(through: rec.dot.counter, now: net.now)
+        #expect(RS.keyChanges(durable) == [KeyChange(record: rec, superseded: [], siblings: 1, local: true)])
+        net.absorb(durable, from: 0)
         net.run(until: Fixture.ms(4_000))
         #expect(net.packets.contains { $0.from == 0 && RS.records(in: $0.packet).contains(rec) })
         #expect(net.cores[1]!.get("k").siblings == [rec])
@@ -775,7 +778,7 @@ struct KeyHistory {
         }
         #expect(log.count > logStore.recordCount, "some logged records are superseded")
         var seed = NodeCore(me: Fixture.member(0), settings: s, seed: 1, now: .zero)
-        seed.restore(records: log, events: [])
+        seed.restore(records: log, events: [], wallMs: 0)
         _ = seed.start(now: .zero)
         #expect(seed.queue.isEmpty, "restored records are not gossiped: only sync can carry them")
         var joiner = NodeCore(me: Fixture.member(1), settings: s, seed: 2, now: .zero)
@@ -934,18 +937,18 @@ struct KeyHistory {
     /// sibling that arrived after the read stays; a write with a fresh read resolves all.
     @Test func aReadContextResolvesExactlyWhatWasRead() throws {
         var a = Fixture.core(0, knows: [0, 1])
-        let mine = try a.put("k", value: [1], wallMs: 10, now: Fixture.ms(1)).0.get()
+        let mine = try a.durablePut("k", value: [1], wallMs: 10, now: Fixture.ms(1)).0.get()
         let staleRead = a.get("k")
         let theirs = RS.record("k", [2], Fixture.id(1), 1, ms: 20)
         _ = a.receive(RS.gossip(from: 1, [.record(theirs)]), from: Fixture.address(1), now: Fixture.ms(2))
         #expect(a.get("k").siblings.count == 2)
-        let (r2, e2) = a.put("k", value: [3], context: staleRead.context, wallMs: 30, now: Fixture.ms(3))
+        let (r2, e2) = a.durablePut("k", value: [3], context: staleRead.context, wallMs: 30, now: Fixture.ms(3))
         let second = try r2.get()
         #expect(second.prev == mine.dot.counter, "prev names this node's previous write to the key")
         #expect(RS.keyChanges(e2).map(\.superseded) == [[mine.dot]])
         #expect(RS.keyChanges(e2).map(\.siblings) == [2])
         #expect(Set(a.get("k").siblings.map(\.dot)) == [second.dot, theirs.dot])
-        let (r3, e3) = a.put("k", value: [4], context: a.get("k").context, wallMs: 40, now: Fixture.ms(4))
+        let (r3, e3) = a.durablePut("k", value: [4], context: a.get("k").context, wallMs: 40, now: Fixture.ms(4))
         let third = try r3.get()
         #expect(Set(RS.keyChanges(e3).first?.superseded ?? []) == [second.dot, theirs.dot])
         #expect(a.get("k").siblings == [third])
@@ -991,7 +994,7 @@ struct KeyHistory {
                 let effects = a.receive(RS.gossip(from: 1, [.record(r)]), from: Fixture.address(1), now: t)
                 recordLog += RS.persistedRecords(effects)
             } else if rng.chance(0.1) {
-                let (res, effects) = a.event("e\(i % 3)", payload: [UInt8(i)], coalesce: i % 2 == 0, now: t)
+                let (res, effects) = a.durableEvent("e\(i % 3)", payload: [UInt8(i)], coalesce: i % 2 == 0, now: t)
                 _ = try res.get()
                 eventLog += RS.persistedEvents(effects)
             } else {
@@ -1009,7 +1012,7 @@ struct KeyHistory {
         #expect(ownCounters.count > 20 && eventLog.count > 2)
 
         var rebuilt = NodeCore(me: Fixture.member(0, incarnation: 2), settings: .lan, seed: 9, now: Fixture.ms(1_000))
-        rebuilt.restore(records: RS.shuffled(recordLog, &rng), events: eventLog)
+        rebuilt.restore(records: RS.shuffled(recordLog, &rng), events: eventLog, wallMs: 2_000)
         _ = rebuilt.start(now: Fixture.ms(1_000))
         #expect(rebuilt.state.contentHash == a.state.contentHash)
         #expect(rebuilt.state.seen == a.state.seen)
@@ -1038,7 +1041,7 @@ struct KeyHistory {
     @Test func anEventDeliveredTwiceIsEmittedOnce() throws {
         var a = Fixture.core(0, knows: [0, 1])
         var b = Fixture.core(1, knows: [0, 1])
-        let (res, effects) = a.event("deploy", payload: [1], now: Fixture.ms(1))
+        let (res, effects) = a.durableEvent("deploy", payload: [1], now: Fixture.ms(1))
         let e = try res.get()
         #expect(RS.userEvents(effects).map(\.event) == [e], "the sender hears its own event")
         #expect(RS.persistedEvents(effects) == [e])
@@ -1058,14 +1061,14 @@ struct KeyHistory {
     /// older than the buffer window are history, not news.
     @Test func lamportTimeRisesAndFollowsArrivals() throws {
         var a = Fixture.core(0, knows: [0, 1])
-        let e1 = try a.event("x", payload: [], now: Fixture.ms(1)).0.get()
-        let e2 = try a.event("x", payload: [], now: Fixture.ms(2)).0.get()
+        let e1 = try a.durableEvent("x", payload: [], now: Fixture.ms(1)).0.get()
+        let e2 = try a.durableEvent("x", payload: [], now: Fixture.ms(2)).0.get()
         #expect(e2.lamport == e1.lamport + 1 && e1.lamport >= 1)
         #expect(e1.id.origin == Fixture.id(0) && e2.id.counter > e1.id.counter)
         let remote = UserEvent(id: RS.dot(Fixture.id(1), 1), lamport: 50, name: "y", payload: [], coalesce: false)
         _ = a.receive(RS.gossip(from: 1, [.event(remote)]), from: Fixture.address(1), now: Fixture.ms(3))
         #expect(a.lamport == 50)
-        let e3 = try a.event("x", payload: [], now: Fixture.ms(4)).0.get()
+        let e3 = try a.durableEvent("x", payload: [], now: Fixture.ms(4)).0.get()
         #expect(e3.lamport == 51)
         let older = UserEvent(id: RS.dot(Fixture.id(1), 2), lamport: 10, name: "y", payload: [], coalesce: false)
         #expect(
@@ -1105,8 +1108,8 @@ struct KeyHistory {
         #expect(b.recentEvents == [newer, otherName, plain])
 
         var a = Fixture.core(0, knows: [0, 1])
-        _ = try a.event("cfg", payload: [1], coalesce: true, now: Fixture.ms(1)).0.get()
-        let c2 = try a.event("cfg", payload: [2], coalesce: true, now: Fixture.ms(2)).0.get()
+        _ = try a.durableEvent("cfg", payload: [1], coalesce: true, now: Fixture.ms(1)).0.get()
+        let c2 = try a.durableEvent("cfg", payload: [2], coalesce: true, now: Fixture.ms(2)).0.get()
         #expect(a.queue.count == 1 && a.queue.entries[.coalescedEvent("cfg")]?.update == .event(c2))
         #expect(a.recentEvents == [c2])
     }
@@ -1114,10 +1117,10 @@ struct KeyHistory {
     /// A node joining late gets the seed's recent events, emitted as replayed, in order, once.
     @Test func aLateJoinerReplaysRecentEvents() throws {
         var seed = Fixture.core(0, knows: [0])
-        let e1 = try seed.event("a", payload: [1], now: Fixture.ms(1)).0.get()
-        _ = try seed.event("cfg", payload: [1], coalesce: true, now: Fixture.ms(2)).0.get()
-        let e2 = try seed.event("b", payload: [2], now: Fixture.ms(3)).0.get()
-        let c2 = try seed.event("cfg", payload: [2], coalesce: true, now: Fixture.ms(4)).0.get()
+        let e1 = try seed.durableEvent("a", payload: [1], now: Fixture.ms(1)).0.get()
+        _ = try seed.durableEvent("cfg", payload: [1], coalesce: true, now: Fixture.ms(2)).0.get()
+        let e2 = try seed.durableEvent("b", payload: [2], now: Fixture.ms(3)).0.get()
+        let c2 = try seed.durableEvent("cfg", payload: [2], coalesce: true, now: Fixture.ms(4)).0.get()
         #expect(seed.recentEvents == [e1, e2, c2])
         var joiner = NodeCore(me: Fixture.member(1), settings: .lan, seed: 3, now: Fixture.ms(10))
         _ = joiner.start(now: Fixture.ms(10))
@@ -1475,7 +1478,7 @@ enum RandomStatePackets {
                 coalesce: false)
             _ = a.receive(
                 Fixture.packet(from: 1, .gossip, [.event(e)]), from: Fixture.address(1), now: .milliseconds(1))
-            _ = a.event("y", payload: [], now: .milliseconds(2))
+            _ = a.durableEvent("y", payload: [], now: .milliseconds(2))
         }
     }
 

@@ -144,3 +144,24 @@ extension NodeCore {
         rejected(sender: .unverified, from: address, now: now)
     }
 }
+
+/// A driver whose log commits at once: the command, then its report that the command's own
+/// write or event is durable (what a driver does once the commit succeeds), the effects of
+/// both in order.
+extension NodeCore {
+    mutating func durablePut(
+        _ key: String, value: [UInt8]?, context: CausalContext? = nil, wallMs: UInt64, now: Instant
+    ) -> (Result<StateRecord, StateError>, [Effect]) {
+        let (result, effects) = put(key, value: value, context: context, wallMs: wallMs, now: now)
+        guard case .success(let r) = result else { return (result, effects) }
+        return (result, effects + recordsDurable(through: r.dot.counter, now: now))
+    }
+
+    mutating func durableEvent(_ name: String, payload: [UInt8], coalesce: Bool = false, now: Instant) -> (
+        Result<UserEvent, StateError>, [Effect]
+    ) {
+        let (result, effects) = event(name, payload: payload, coalesce: coalesce, now: now)
+        guard case .success(let e) = result else { return (result, effects) }
+        return (result, effects + eventsDurable(through: e.id.counter, now: now))
+    }
+}

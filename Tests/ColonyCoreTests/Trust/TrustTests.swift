@@ -376,7 +376,7 @@ enum TT {
         let authC = TT.auth(2)
         var a = TT.core(0, knows: [0, 1, 2])
         var b = TT.core(1, knows: [0, 1, 2])
-        let ev = try a.event("deploy", payload: [1, 2, 3], now: Fixture.ms(10)).0.get()
+        let ev = try a.durableEvent("deploy", payload: [1, 2, 3], now: Fixture.ms(10)).0.get()
         let sig = try #require(ev.signature)
         #expect(authA.verify(sig.bytes, of: SignedClaim.event(ev), publicKey: sig.publicKey))
 
@@ -451,7 +451,7 @@ enum TT {
         var b = Fixture.core(1, knows: [0, 1, 2])
         #expect(a.me.signature == nil)
         let r = try a.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
-        let ev = try a.event("e", payload: [2], now: Fixture.ms(2)).0.get()
+        let ev = try a.durableEvent("e", payload: [2], now: Fixture.ms(2)).0.get()
         let q = try a.query("q", payload: [3], timeout: .seconds(1), now: Fixture.ms(3)).0.get()
         #expect(r.signature == nil && ev.signature == nil && q.signature == nil)
 
@@ -484,7 +484,7 @@ enum TT {
         var a = TT.core(0, knows: [0, 1, 2])
         let r = try a.put("colour", value: Array("blue".utf8), wallMs: 1_000, now: Fixture.ms(1)).0.get()
         let tomb = try a.put("colour", value: nil, wallMs: 1_001, now: Fixture.ms(2)).0.get()
-        let ev = try a.event("deploy", payload: [1, 2], coalesce: true, now: Fixture.ms(3)).0.get()
+        let ev = try a.durableEvent("deploy", payload: [1, 2], coalesce: true, now: Fixture.ms(3)).0.get()
         let q = try a.query(
             "uptime", payload: [], filter: QueryFilter(names: ["n1"], tags: ["zone": "a", "role": "b"]),
             timeout: .seconds(2), now: Fixture.ms(4)
@@ -553,7 +553,7 @@ enum TT {
         // A record and an event with truncated signatures.
         var b = TT.core(1, knows: [0, 1])
         let r = try b.put("k", value: [1], wallMs: 1, now: Fixture.ms(1)).0.get()
-        let ev = try b.event("e", payload: [], now: Fixture.ms(2)).0.get()
+        let ev = try b.durableEvent("e", payload: [], now: Fixture.ms(2)).0.get()
         for u: Update in [
             .record(r), .event(ev),
             .left(
@@ -1007,8 +1007,8 @@ enum TT {
     @Test func missedEventsArriveThroughStateSync() throws {
         var a = TT.core(0, knows: [0, 1])
         var b = TT.core(1, knows: [0, 1])
-        let ea = try a.event("from-a", payload: [1], now: Fixture.ms(10)).0.get()
-        let eb = try b.event("from-b", payload: [2], now: Fixture.ms(10)).0.get()
+        let ea = try a.durableEvent("from-a", payload: [1], now: Fixture.ms(10)).0.get()
+        let eb = try b.durableEvent("from-b", payload: [2], now: Fixture.ms(10)).0.get()
         #expect(!b.replicated.eventsSeen.contains(ea.id) && !a.replicated.eventsSeen.contains(eb.id))
         a.startStateSync(with: Peer(id: Fixture.id(1), address: Fixture.address(1)))
         // Shuttle stream packets between the two until quiet.
