@@ -14,7 +14,7 @@ RPC `members`), about a millisecond per query for both, polled every 50 ms.
 Usage: scripts/serf_compare.py [--sizes 10,50] [--colony .build/release/colony] [--serf serf]
 Needs: serf (apt-get install serf), python3-msgpack or `pip install msgpack`.
 """
-import argparse, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, random, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import msgpack
@@ -44,18 +44,22 @@ class Colony:
 
     def __init__(self, binary, base, work):
         self.binary, self.base, self.work = binary, base, work
+        # Every agent's API wants a bearer token (issue 18): one for all of them.
+        self.token = secrets.token_hex(32)
 
     def start(self, i, seed):
         logdir = os.environ.get("COLONY_LOG_DIR")
         args = [self.binary, "agent", "--name", f"c{i}", "--bind", f"127.0.0.1:{self.base + 1000 + i}",
-                "--http", f"127.0.0.1:{self.base + i}", "--profile", "local", "--log-level", "debug" if logdir else "error"]
+                "--http", f"127.0.0.1:{self.base + i}", "--http-token", self.token, "--profile", "local", "--log-level", "debug" if logdir else "error"]
         if seed is not None:
             args += ["--join", f"127.0.0.1:{self.base + 1000 + seed}"]
         err = open(os.path.join(logdir, f"c{i}.log"), "w") if logdir else subprocess.DEVNULL
         return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
 
     def members(self, i):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.base + i}/v1/members", timeout=2) as r:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.base + i}/v1/members",
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request, timeout=2) as r:
             return {m["name"]: m["status"] for m in json.load(r)}
 
     def node(self, i):

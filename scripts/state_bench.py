@@ -10,7 +10,7 @@
 
 Usage: scripts/state_bench.py [--colony .build/release/colony] [--seconds 10] [--writers 8]
 """
-import argparse, http.client, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
+import argparse, http.client, json, os, secrets, shutil, signal, subprocess, sys, tempfile, threading, time
 
 def pct(values, p):
     if not values:
@@ -23,6 +23,9 @@ class Swarm:
     def __init__(self, binary, base, work, profile):
         self.binary, self.base, self.work, self.profile = binary, base, work, profile
         self.procs = {}
+        # Every agent's API wants a bearer token (issue 18): one for the whole swarm.
+        self.token = secrets.token_hex(32)
+        self.auth = {"Authorization": f"Bearer {self.token}"}
 
     def http(self, i):
         return self.base + i
@@ -30,7 +33,7 @@ class Swarm:
     def start(self, i, join=True):
         args = [self.binary, "agent", "--name", f"b{i}", "--bind", f"127.0.0.1:{self.base + 20 + i}",
                 "--http", f"127.0.0.1:{self.http(i)}", "--data-dir", os.path.join(self.work, f"b{i}"),
-                "--profile", self.profile, "--log-level", "warning"]
+                "--profile", self.profile, "--log-level", "warning", "--http-token", self.token]
         if join and i > 0:
             args += ["--join", f"127.0.0.1:{self.base + 20}"]
         self.procs[i] = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -38,7 +41,7 @@ class Swarm:
     def get(self, i, path, timeout=5):
         c = http.client.HTTPConnection("127.0.0.1", self.http(i), timeout=timeout)
         try:
-            c.request("GET", path)
+            c.request("GET", path, headers=self.auth)
             r = c.getresponse()
             return r.status, r.read()
         finally:
@@ -68,7 +71,7 @@ class Swarm:
 def follow(swarm, i, start, arrivals, stop):
     """Record the first arrival time of every key-kind log entry at agent i."""
     c = http.client.HTTPConnection("127.0.0.1", swarm.http(i), timeout=3600)
-    c.request("GET", f"/v1/log?from={start}")
+    c.request("GET", f"/v1/log?from={start}", headers=swarm.auth)
     r = c.getresponse()
     event = None
     while not stop.is_set():
@@ -90,7 +93,7 @@ def writer(swarm, t, n_agents, until, acks, value):
         i = (t + n) % n_agents
         key = f"bench/{t}/{n}"
         try:
-            conns[i].request("PUT", "/v1/kv/" + key, body=value)
+            conns[i].request("PUT", "/v1/kv/" + key, body=value, headers=swarm.auth)
             r = conns[i].getresponse()
             r.read()
             if r.status == 200:
@@ -161,7 +164,7 @@ def main():
         big = os.urandom(65536)
         c = http.client.HTTPConnection("127.0.0.1", swarm.http(0), timeout=30)
         for k in range(count):
-            c.request("PUT", f"/v1/kv/big/{k}", body=big)
+            c.request("PUT", f"/v1/kv/big/{k}", body=big, headers=swarm.auth)
             r = c.getresponse()
             r.read()
             assert r.status == 200, r.status

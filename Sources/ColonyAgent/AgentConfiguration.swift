@@ -28,7 +28,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var encrypt: String?
     /// open, accept or require (default): see `Keyring.Mode`.
     public var encryptMode: String = "require"
-    /// Bearer token the HTTP API requires. Mandatory when `http` is not a loopback address.
+    /// Bearer token the HTTP API requires. Nil: the one in the data directory, made at the first
+    /// start (`HTTPToken`); `"none"`: no token, allowed on a loopback address only.
     public var httpToken: String?
     /// The swarm authority's public key (base64, authority.pub): admission by certificate
     /// (`node.cert` in the data directory) and revocations.
@@ -230,13 +231,14 @@ public struct AgentConfiguration: Sendable, Equatable {
         guard Keyring.Mode(rawValue: encryptMode) != nil else {
             throw ConfigurationError("encrypt_mode must be one of open, accept, require (got '\(encryptMode)')")
         }
-        if let httpToken, httpToken.utf8.count < 16 || httpToken.contains(where: \.isWhitespace) {
-            throw ConfigurationError("http_token must be at least 16 characters with no spaces")
-        }
-        if httpToken == nil, let h = try? Address(parsing: http, defaultPort: 7950), !h.isLoopback {
+        if let httpToken, httpToken != HTTPToken.disabled, !HTTPToken.isAcceptable(httpToken) {
             throw ConfigurationError(
-                "http \(http) is not a loopback address: "
-                    + "set http_token (or --http-token) so the API is not open to the network"
+                "http_token must be at least 16 characters with no spaces (or \"none\", loopback only)")
+        }
+        if httpToken == HTTPToken.disabled, let h = try? Address(parsing: http, defaultPort: 7950), !h.isLoopback {
+            throw ConfigurationError(
+                "http_token = \"none\" (--http-token none) turns the API's token off, which only a loopback "
+                    + "address allows, and http \(http) is not one: drop it (the agent makes a token) or set a token"
             )
         }
         let maxTTL = Int(Eviction.maximumMs / 1000)

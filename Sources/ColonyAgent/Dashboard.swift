@@ -63,11 +63,24 @@ enum Dashboard {
           <div id="log"></div>
         </main>
         <script>
-          // With an API token, open the dashboard as /#token=…: the token stays in the fragment
-          // (never sent in the page request) and rides each API call as access_token.
-          const token = new URLSearchParams(location.hash.slice(1)).get("token");
+          // The API wants the agent's token: open the dashboard as /#token=… (`colony demo` and
+          // `colony dashboard` print that URL). The fragment is never sent with the page request;
+          // the token is kept for this tab (sessionStorage, so a reload works), taken out of the
+          // address bar, and sent with each API call as a bearer token, or as access_token on the
+          // event streams (EventSource cannot set headers).
+          const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
+          if (fromUrl) {
+            sessionStorage.setItem("colony-token", fromUrl);
+            history.replaceState(null, "", location.pathname + location.search);
+          }
+          const token = fromUrl || sessionStorage.getItem("colony-token");
           function authed(path) {
             return token ? path + (path.includes("?") ? "&" : "?") + "access_token=" + encodeURIComponent(token) : path;
+          }
+          async function api(path) {
+            const r = await fetch(path, token ? { headers: { Authorization: "Bearer " + token } } : {});
+            if (r.status === 401) { throw new Error("unauthorized"); }
+            return r.json();
           }
         const colors = { alive: "#4cd07d", suspect: "#f0c040", dead: "#ef5350", left: "#8a96a3" };
         let selfId = null;
@@ -132,12 +145,12 @@ enum Dashboard {
         async function refresh() {
           try {
             if (!selfId) {
-              const me = await (await fetch(authed("/v1/self"))).json();
+              const me = await api("/v1/self");
               selfId = me.id;
               document.getElementById("self").textContent = `${me.name} at ${me.address}`;
             }
             try {
-              hive = await (await fetch(authed("/v1/hive"))).json();
+              hive = await api("/v1/hive");
               const nd = hive.node;
               document.getElementById("hivesum").textContent = nd.role === "homeless" ? "· in no cell (plain gossip)"
                 : `· ${nd.role} of cell ${nd.cell} in term ${nd.term}${nd.routing ? "" : " (not routing)"}`;
@@ -147,16 +160,19 @@ enum Dashboard {
          c.queen)}</td><td>${c.term}</td><td>${c.size}</td><td>${c.open ? "open" : "full"}</td><td>${c.rttMs == null\#
          ? "—" : c.rttMs.toFixed(2) + " ms"}</td></tr>`).join("");
             } catch (e) { hive = null; }
-            draw(await (await fetch(authed("/v1/members"))).json());
-            const keys = await (await fetch(authed("/v1/kv?limit=50"))).json();
+            draw(await api("/v1/members"));
+            const keys = await api("/v1/kv?limit=50");
             document.getElementById("keys").innerHTML = keys.map(k =>
               `<tr class="key" data-key="${esc(k.key)}"><td>${esc(k.key)}</td><td>${esc(k.text ?? (k.value ?\#
          "base64:" + k.value.slice(0, 24) : "(deleted)"))}</td><td>${k.siblings.length}</td></tr>`).join("");
-            const st = await (await fetch(authed("/v1/state"))).json();
+            const st = await api("/v1/state");
             document.getElementById("statesum").textContent = `· ${st.keys} keys, ${st.records} records,\#
          ${st.bytes} bytes, digest ${st.digest}`;
             if (logFrom === null) { logFrom = Math.max(1, st.logOffset - 100); }
-          } catch (e) { document.getElementById("self").textContent = "agent unreachable"; }
+          } catch (e) {
+            document.getElementById("self").textContent = e.message !== "unauthorized" ? "agent unreachable"
+              : "this agent wants its token: open the address `colony dashboard` prints (/#token=…)";
+          }
         }
         let logFrom = null;
         function activity(text) {

@@ -148,17 +148,24 @@ func addKeyringRoutes(to router: Router<BasicRequestContext>, node: ColonyNode) 
     }
 }
 
-/// With a token configured, every request must carry `Authorization: Bearer <token>`, or
-/// (for the browser's EventSource, which cannot set headers) `?access_token=<token>` as RFC
-/// 6750 §2.3 allows; compared in constant time. Others get a 401 with a JSON error. The
-/// dashboard page itself (`GET /`) holds no data and loads without it.
+/// With a token (the default, issue 18), every request must carry `Authorization: Bearer
+/// <token>`, or (for the browser's EventSource, which cannot set headers) `?access_token=<token>`
+/// as RFC 6750 §2.3 allows; compared in constant time. Others get a 401 with a JSON error.
+/// Open without it: the dashboard page itself (`GET /`: a static page holding no data, which
+/// reads the token from its URL fragment and sends it with every call) and, for Prometheus
+/// scrapers and health probes, `GET /metrics` and `GET /v1/health` (counts, no secrets, no
+/// actions).
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: [UInt8]
+
+    static var openPaths: Set<String> { ["/", "/metrics", "/v1/health"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        if request.method == .get && request.uri.path == "/" { return try await next(request, context) }
+        if request.method == .get || request.method == .head, Self.openPaths.contains(request.uri.path) {
+            return try await next(request, context)
+        }
         let header = request.headers[HTTPFields.Element.Name("Authorization")!] ?? ""
         var given: [UInt8]?
         if header.count > 7, header.prefix(7).lowercased() == "bearer " {
@@ -169,8 +176,10 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let given, Self.equal(given, token) else {
             var r = JSONErrorMiddleware<Context>.json(
                 .unauthorized,
-                "this agent requires a bearer token "
-                    + "(Authorization: Bearer …; the CLI reads --token or COLONY_HTTP_TOKEN)"
+                "this agent requires a bearer token (Authorization: Bearer …). The agent keeps it in its "
+                    + "data directory (http-token) and leaves it in the runtime directory for the CLI, which also "
+                    + "reads --token, --token-file, COLONY_HTTP_TOKEN and COLONY_HTTP_TOKEN_FILE; the dashboard "
+                    + "opens as /#token=…"
             )
             r.headers[HTTPFields.Element.Name("WWW-Authenticate")!] = "Bearer realm=\"colony\""
             return r

@@ -43,7 +43,10 @@ struct AgentCommand: AsyncParsableCommand {
     var operatorKey: [String] = []
     @Option(
         name: .customLong("http-token"),
-        help: "Bearer token the HTTP API requires (mandatory when --http is not loopback).") var httpToken: String?
+        help: """
+            Bearer token the HTTP API requires (default: the one in the data directory's http-token, made at the \
+            first start); none: no token (loopback only).
+            """) var httpToken: String?
     @Flag(
         inversion: .prefixedNo,
         help: "Form cells with elected queens that route broadcasts (default on; the swarm needs 8 members).") var hive:
@@ -137,15 +140,31 @@ struct AgentCommand: AsyncParsableCommand {
 
 struct HTTPOption: ParsableArguments {
     @Option(help: "The agent's HTTP address (default 127.0.0.1:7950, or COLONY_HTTP_ADDR).") var http: String?
-    @Option(help: "Bearer token for the agent's HTTP API (or COLONY_HTTP_TOKEN).") var token: String?
+    @Option(
+        help: """
+            Bearer token for the agent's HTTP API (or COLONY_HTTP_TOKEN; default: the one the agent at that \
+            address left in the runtime directory).
+            """) var token: String?
+    @Option(
+        name: .customLong("token-file"),
+        help: "File holding the token, such as the agent's DATA_DIR/http-token (or COLONY_HTTP_TOKEN_FILE).")
+    var tokenFile: String?
 
     func client() throws -> AgentClient {
+        let address: Address
         do {
-            return AgentClient(
-                address: try AgentClient.resolveAddress(http),
-                token: token ?? ProcessInfo.processInfo.environment["COLONY_HTTP_TOKEN"])
+            address = try AgentClient.resolveAddress(http)
         } catch {
             throw ValidationError("--http: \(error)")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            let resolved = try TokenResolver.resolve(
+                token: token, tokenFile: tokenFile, environment: environment, address: address,
+                index: RuntimeIndex.forUser(environment: environment))
+            return AgentClient(address: address, token: resolved.token)
+        } catch let e as HTTPTokenError {
+            throw ValidationError(e.description)
         }
     }
 }
@@ -192,6 +211,12 @@ func failFromAPI(_ status: Int, _ body: [UInt8]) -> any Error {
     let message =
         (try? JSONDecoder().decode(E.self, from: Data(body)))?.error.message ?? String(decoding: body, as: UTF8.self)
     FileHandle.standardError.write(Data("error (\(status)): \(message)\n".utf8))
+    if status == 401 {
+        FileHandle.standardError.write(
+            Data(
+                ("the CLI sends --token, --token-file, COLONY_HTTP_TOKEN, COLONY_HTTP_TOKEN_FILE or else the token "
+                    + "the agent at that address left in the runtime directory (same user; README, HTTP API)\n").utf8))
+    }
     return ExitCode(1)
 }
 
@@ -263,4 +288,28 @@ struct LeaveCommand: AsyncParsableCommand {
     func run() async throws {
         try await http.call(.POST, "/v1/leave")
     }
+}
+
+struct DashboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dashboard",
+        abstract: "Print the address that opens the local agent's dashboard in a browser, its token included.")
+    @OptionGroup var http: HTTPOption
+
+    func run() async throws {
+        let client = try http.client()
+        // The address is printed only once the agent takes the token.
+        let (code, response) = try await client.send(.GET, "/v1/self")
+        guard code == 200 else { throw failFromAPI(code, response) }
+        print(dashboardURL(client.address, token: client.token))
+    }
+}
+
+/// `http://host:port/#token=…`: the dashboard reads the token from the fragment, which the
+/// browser never sends to the agent.
+func dashboardURL(_ address: Address, token: String?) -> String {
+    var unreserved = CharacterSet.alphanumerics
+    unreserved.insert(charactersIn: "-._~")
+    let fragment = token.map { "#token=" + ($0.addingPercentEncoding(withAllowedCharacters: unreserved) ?? $0) }
+    return "http://\(address)/" + (fragment ?? "")
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import ColonyAgent
+import ColonyCore
 import ColonyTrust
 import Foundation
 
@@ -31,35 +33,24 @@ struct DemoCommand: AsyncParsableCommand {
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         var children: [Process] = []
-        let seed = "127.0.0.1:\(basePort + nodes)"
         // The swarm is sealed with a fresh key (and every node signs what it originates).
         let key = plain ? nil : Keyring.generateKey()
         say(
             "Colony demo: \(nodes) agents, data under \(root)"
                 + (key == nil ? ", unencrypted" : ", sealed with a fresh AES-256 key"))
+        // Each agent's API token, made here in its data directory (as the agent would at its first
+        // start) so the dashboard address can carry it; the CLI finds them in the runtime directory.
+        let tokens = try (0..<nodes).map { try HTTPToken.loadOrCreate(directory: "\(root)/node-\($0)") }
         for i in 0..<nodes {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
-            var args = [
-                "agent", "--name", "node-\(i)", "--bind", "127.0.0.1:\(basePort + nodes + i)",
-                "--http", "127.0.0.1:\(basePort + i)", "--data-dir", "\(root)/node-\(i)", "--profile", profile,
-            ]
-            if i > 0 { args += ["--join", seed] }
-            if let key { args += ["--encrypt", key] }
-            p.arguments = args
-            let log = FileHandle(forWritingAtPath: Self.touch("\(root)/node-\(i).log"))
-            p.standardOutput = log
-            p.standardError = log
-            try p.run()
-            children.append(p)
+            children.append(try launch(i, exe: exe, root: root, key: key))
             say(
                 "  node-\(i)  gossip 127.0.0.1:\(basePort + nodes + i)  api http://127.0.0.1:\(basePort + i)/"
                     + "  log \(root)/node-\(i).log"
             )
         }
         say("")
-        say("Dashboard: http://127.0.0.1:\(basePort)/")
-        say("Try: colony members --http 127.0.0.1:\(basePort)")
+        say("Dashboard: \(dashboardURL(Address(host: "127.0.0.1", port: UInt16(basePort)), token: tokens[0]))")
+        say("Try: colony members --http 127.0.0.1:\(basePort)   (the CLI finds the agent's token by itself)")
         say("Ctrl-C stops every agent (each leaves the swarm first).")
         let running = children
 
@@ -97,6 +88,24 @@ struct DemoCommand: AsyncParsableCommand {
         for c in children where c.isRunning { kill(c.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: root)
         say("all agents stopped")
+    }
+
+    /// Agent `i` as a child process, its output in `root/node-i.log`; all but the first join the first.
+    func launch(_ i: Int, exe: String, root: String, key: String?) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        var args = [
+            "agent", "--name", "node-\(i)", "--bind", "127.0.0.1:\(basePort + nodes + i)",
+            "--http", "127.0.0.1:\(basePort + i)", "--data-dir", "\(root)/node-\(i)", "--profile", profile,
+        ]
+        if i > 0 { args += ["--join", "127.0.0.1:\(basePort + nodes)"] }
+        if let key { args += ["--encrypt", key] }
+        p.arguments = args
+        let log = FileHandle(forWritingAtPath: Self.touch("\(root)/node-\(i).log"))
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        return p
     }
 
     nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []

@@ -46,8 +46,12 @@ struct DashboardBrowserTests {
         return out
     }
 
+    /// The API's token (issue 18); the dashboard's address carries it in its fragment, as
+    /// `colony demo` prints it.
+    let token = HTTPToken.generate()
+
     /// `count` agents named `prefix-i` joined into one swarm, the first serving the
-    /// dashboard (cancel `server` when done).
+    /// dashboard behind `token` (cancel `server` when done); `url` opens it with the token.
     func swarmWithDashboard(_ prefix: String, count: Int, settings: Settings) async throws -> (
         nodes: [ColonyNode], url: String, server: Task<Void, any Error>
     ) {
@@ -65,7 +69,7 @@ struct DashboardBrowserTests {
         }
         let port = NIOLockedValueBox<Int?>(nil)
         let app = Application(
-            router: buildRouter(node: nodes[0], registry: nil),
+            router: buildRouter(node: nodes[0], registry: nil, token: token),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in port.withLockedValue { $0 = channel.localAddress?.port } },
             logger: logger
@@ -74,7 +78,7 @@ struct DashboardBrowserTests {
         for _ in 0..<100 where port.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
         let bound = port.withLockedValue { $0 }
         if bound == nil { server.cancel() }
-        return (nodes, "http://127.0.0.1:\(try #require(bound))/", server)
+        return (nodes, "http://127.0.0.1:\(try #require(bound))/#token=\(token)", server)
     }
 
     @Test func membersAppearAndChangeAsTheyFailAndLeave() async throws {
@@ -88,6 +92,9 @@ struct DashboardBrowserTests {
         for _ in 0..<100 where (try? await nodes[0].get("config/colour").value) == nil {
             try await Task.sleep(for: .milliseconds(50))
         }
+        let locked = try dom(String(url.prefix { $0 != "#" }))
+        #expect(statuses(in: locked).isEmpty, "without the token the page shows no member")
+        #expect(locked.contains("wants its token"), "and says what it needs")
         let page = try dom(url)
         let first = statuses(in: page)
         #expect(first == ["web-0": "alive", "web-1": "alive", "web-2": "alive", "web-3": "alive"], "\(first)")

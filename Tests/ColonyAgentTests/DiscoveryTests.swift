@@ -40,8 +40,15 @@ enum NetNS {
         #expect(NetNS.ip(["netns", "exec", ns, "ip", "link", "set", "lo", "multicast", "on"]) == 0)
         #expect(NetNS.ip(["netns", "exec", ns, "ip", "route", "add", "239.0.0.0/8", "dev", "lo"]) == 0)
 
+        // The agents leave their tokens in a runtime directory of the test's own, where its CLI
+        // calls find them (not in the user's, where an agent of theirs may have these addresses).
+        let runtime = NSTemporaryDirectory() + "colony-mc-run-\(getpid())"
+        let environment = ProcessInfo.processInfo.environment.merging(["COLONY_RUNTIME_DIR": runtime]) { $1 }
         var agents: [Process] = []
-        defer { for a in agents where a.isRunning { kill(a.processIdentifier, SIGKILL) } }
+        defer {
+            for a in agents where a.isRunning { kill(a.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: runtime)
+        }
         for i in 0..<3 {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: NetNS.ip!)
@@ -50,6 +57,7 @@ enum NetNS {
                 "--http", "127.0.0.1:\(7950 + i)", "--profile", "local", "--discover", "testswarm", "--log-level",
                 "warning",
             ]
+            p.environment = environment
             p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             p.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try p.run()
@@ -62,6 +70,7 @@ enum NetNS {
                 "netns", "exec", ns, Binary.colony!, "members", "--status", "alive", "--json", "--http",
                 "127.0.0.1:\(7950 + i)",
             ]
+            p.environment = environment
             let pipe = Pipe()
             p.standardOutput = pipe
             p.standardError = FileHandle(forWritingAtPath: "/dev/null")

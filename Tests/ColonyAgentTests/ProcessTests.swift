@@ -18,11 +18,13 @@ enum Binary {
         return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : nil
     }
 
+    /// Runs `colony args`; `environment` is added to this process's.
     @discardableResult
-    static func run(_ args: [String]) -> (status: Int32, out: String) {
+    static func run(_ args: [String], environment: [String: String] = [:]) -> (status: Int32, out: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: colony!)
         p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -44,6 +46,13 @@ struct ProcessTests {
 
     let base = 20_000 + Int(getpid() % 2_000) * 10
     let root = NSTemporaryDirectory() + "colony-proc-\(getpid())-\(UUID().uuidString.prefix(6))"
+    /// The agents and the CLI share a runtime directory of their own, where the agents leave
+    /// their tokens (the CLI finds them there, as an operator's does in theirs).
+    var runtime: [String: String] { ["COLONY_RUNTIME_DIR": root + "/run"] }
+
+    /// `colony args` as this suite's user.
+    @discardableResult
+    func cli(_ args: [String]) -> (status: Int32, out: String) { Binary.run(args, environment: runtime) }
 
     func start(_ i: Int, join: Bool, extra: [String] = []) throws -> Process {
         let p = Process()
@@ -54,6 +63,7 @@ struct ProcessTests {
         ]
         if join { args += ["--join", "127.0.0.1:\(base + 10)"] }
         p.arguments = args + extra
+        p.environment = ProcessInfo.processInfo.environment.merging(runtime) { $1 }
         p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()
@@ -61,7 +71,7 @@ struct ProcessTests {
     }
 
     func members(via i: Int) -> [String: M] {
-        let r = Binary.run(["members", "--json", "--http", "127.0.0.1:\(base + i)"])
+        let r = cli(["members", "--json", "--http", "127.0.0.1:\(base + i)"])
         guard r.status == 0, let list = try? JSONDecoder().decode([M].self, from: Data(r.out.utf8)) else { return [:] }
         return Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) })
     }
@@ -106,7 +116,7 @@ struct ProcessTests {
         #expect(rejoined != nil, "the restarted agent rejoins with a higher incarnation")
 
         // Graceful leave through the CLI: `left` everywhere.
-        #expect(Binary.run(["leave", "--http", "127.0.0.1:\(base + 2)"]).status == 0)
+        #expect(cli(["leave", "--http", "127.0.0.1:\(base + 2)"]).status == 0)
         let left = waitUntil(10) { [0, 1, 3].allSatisfy { members(via: $0)["p-2"]?.status == "left" } }
         #expect(left != nil, "a graceful leave is seen as left")
 
@@ -117,13 +127,51 @@ struct ProcessTests {
         #expect(waitUntil(10) { members(via: 0)["p-1"]?.status == "left" } != nil)
     }
 
+    /// Issue 18: an agent process requires its token. The CLI finds it with no flags (as `.ci/run`
+    /// runs `colony members --http …` against the demo), or reads it from `--token-file` or the
+    /// environment; without it the agent refuses. SIGTERM takes the CLI's copy back; a restart
+    /// keeps the token.
+    @Test func theCLIFindsTheAgentsTokenAndNothingElseGetsIn() throws {
+        var agent = try start(0, join: false)
+        defer {
+            if agent.isRunning { kill(agent.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        let http = "127.0.0.1:\(base)"
+        #expect(waitUntil(15) { cli(["members", "--http", http]).status == 0 } != nil, "found in the runtime dir")
+        let tokenFile = "\(root)/p-0/http-token"
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        #expect(token.count == 64)
+
+        let elsewhere = ["COLONY_RUNTIME_DIR": root + "/empty"]
+        #expect(Binary.run(["members", "--http", http], environment: elsewhere).status != 0, "no token: refused")
+        #expect(Binary.run(["members", "--http", http, "--token-file", tokenFile], environment: elsewhere).status == 0)
+        let withEnv = elsewhere.merging(["COLONY_HTTP_TOKEN": token]) { $1 }
+        #expect(Binary.run(["kv", "put", "k", "v", "--http", http], environment: withEnv).status == 0)
+        #expect(cli(["members", "--http", http, "--token", "0123456789abcdef-wrong"]).status != 0, "--token first")
+        let url = cli(["dashboard", "--http", http]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(url == "http://\(http)/#token=\(token)")
+
+        kill(agent.processIdentifier, SIGTERM)
+        agent.waitUntilExit()
+        #expect(agent.terminationStatus == 0)
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: root + "/run")) ?? ["unreadable"]
+        #expect(left.isEmpty, "a stopped agent takes its token back: \(left)")
+
+        agent = try start(0, join: false)
+        #expect(waitUntil(15) { cli(["kv", "get", "k", "--http", http]).out == "v\n" } != nil)
+        let again = try String(contentsOfFile: tokenFile, encoding: .utf8)
+        #expect(again.trimmingCharacters(in: .whitespacesAndNewlines) == token, "a restart keeps the token")
+    }
+
     struct K: Decodable {
         var key: String
         var text: String?
     }
 
     func keys(via i: Int) -> [String: String]? {
-        let r = Binary.run(["kv", "list", "--json", "--http", "127.0.0.1:\(base + i)"])
+        let r = cli(["kv", "list", "--json", "--http", "127.0.0.1:\(base + i)"])
         guard r.status == 0, let list = try? JSONDecoder().decode([K].self, from: Data(r.out.utf8)) else { return nil }
         return Dictionary(uniqueKeysWithValues: list.map { ($0.key, $0.text ?? "") })
     }
@@ -147,7 +195,7 @@ struct ProcessTests {
         func write(_ n: Int, via i: Int) {
             let key = "w/\(n)"
             let value = "v\(n)@p-\(i)"
-            if Binary.run(["kv", "put", key, value, "--http", "127.0.0.1:\(base + i)"]).status == 0 {
+            if cli(["kv", "put", key, value, "--http", "127.0.0.1:\(base + i)"]).status == 0 {
                 acknowledged[key] = value
             }
         }
@@ -156,7 +204,7 @@ struct ProcessTests {
         agents[2].waitUntilExit()
         for n in 20..<40 where n % 5 != 2 { write(n, via: n % 5) }
         agents[2] = try start(2, join: false)
-        _ = waitUntil(15) { Binary.run(["members", "--http", "127.0.0.1:\(base + 2)"]).status == 0 }
+        _ = waitUntil(15) { cli(["members", "--http", "127.0.0.1:\(base + 2)"]).status == 0 }
         for n in 40..<50 { write(n, via: n % 5) }
         #expect(acknowledged.count >= 45, "writes on live agents are acknowledged (\(acknowledged.count))")
 
@@ -206,14 +254,14 @@ struct ProcessTests {
         func writeSome() {
             for _ in 0..<5 {
                 let key = "r/\(n)"
-                if Binary.run(["kv", "put", key, "v\(n)", "--http", "127.0.0.1:\(base + n % 5)"]).status == 0 {
+                if cli(["kv", "put", key, "v\(n)", "--http", "127.0.0.1:\(base + n % 5)"]).status == 0 {
                     acknowledged[key] = "v\(n)"
                 }
                 n += 1
             }
         }
         func keys(_ op: [String]) -> Summary.Swarm? {
-            let r = Binary.run(["keys"] + op + ["--http", "127.0.0.1:\(base + 1)"])
+            let r = cli(["keys"] + op + ["--http", "127.0.0.1:\(base + 1)"])
             #expect(r.status == 0, "colony keys \(op.first ?? "")")
             return try? JSONDecoder().decode(Summary.self, from: Data(r.out.utf8)).swarm
         }
@@ -238,6 +286,6 @@ struct ProcessTests {
             (0..<5).allSatisfy { i in members(via: i).values.filter { $0.status == "alive" }.count == 5 },
             "nobody dropped out")
         // Removing the primary is refused, with a clear error and a non-zero exit.
-        #expect(Binary.run(["keys", "remove", k2, "--http", "127.0.0.1:\(base)"]).status != 0)
+        #expect(cli(["keys", "remove", k2, "--http", "127.0.0.1:\(base)"]).status != 0)
     }
 }

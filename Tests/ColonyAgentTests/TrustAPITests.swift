@@ -405,11 +405,22 @@ private let json: HTTPFields = [.contentType: "application/json"]
         #expect(rejection(flags { $0.encryptMode = "Require" }) != nil, "modes are lower case")
     }
 
+    /// Off loopback the token cannot be turned off (without one configured, the agent makes one).
     @Test func httpOffLoopbackNeedsAToken() throws {
-        let m = rejection(flags { $0.http = "0.0.0.0:7950" })
-        #expect(m?.contains("http_token") == true, "\(m ?? "accepted")")
-        #expect(rejection(flags { $0.http = "10.1.2.3:7950" })?.contains("http_token") == true)
-        #expect(rejection(flags { $0.http = "[::]:7950" })?.contains("http_token") == true)
+        let m = rejection(
+            flags {
+                $0.http = "0.0.0.0:7950"
+                $0.httpToken = "none"
+            })
+        #expect(m?.contains("http_token") == true && m?.contains("loopback") == true, "\(m ?? "accepted")")
+        for http in ["10.1.2.3:7950", "[::]:7950"] {
+            let refused = rejection(
+                flags {
+                    $0.http = http
+                    $0.httpToken = "none"
+                })
+            #expect(refused?.contains("http_token") == true, "\(http)")
+        }
 
         let token = "0123456789abcdef"
         let c = try AgentConfiguration.resolve(
@@ -422,10 +433,16 @@ private let json: HTTPFields = [.contentType: "application/json"]
         #expect(c.http == "0.0.0.0:7950")
     }
 
+    /// On loopback, `none` turns the token off.
     @Test(arguments: ["127.0.0.1:7950", "127.0.0.2:8000", "localhost:7950", "[::1]:7950"])
     func loopbackHTTPNeedsNoToken(http: String) throws {
-        let c = try AgentConfiguration.resolve(file: nil, flags: flags { $0.http = http })
-        #expect(c.httpToken == nil)
+        let c = try AgentConfiguration.resolve(
+            file: nil,
+            flags: flags {
+                $0.http = http
+                $0.httpToken = "none"
+            })
+        #expect(c.httpToken == "none")
     }
 
     @Test(arguments: ["0123456789abcde", "short", "", "0123456789 abcdef-with-space"])
