@@ -206,7 +206,7 @@ extension Driver {
         let ahead = core.restore(records: restored.records, events: restored.events, wallMs: UInt64(max(0, wallNow())))
         if ahead > 0 {
             logger.warning(
-                "records in the log are dated beyond the clock drift bound: kept, but they do not move the hybrid clock",
+                "records in the log are dated beyond the clock drift bound: kept, not moving the hybrid clock",
                 metadata: ["colony.count": "\(ahead)"])
         }
     }
