@@ -8,7 +8,10 @@
 #   b0d3ebd's for the restructuring of issue 16 (which kept them), then issue 17's changes to the
 #   protocol (the loss-aware helper audit; news that rides on the hive's messages without spending
 #   its transmissions; no lone verdicts from a node that cannot hear; suspects told directly),
-#   which moved every run with suspicions or the hive (join, bootstrap and steady kept theirs).
+#   which moved every run with suspicions or the hive (join, bootstrap and steady kept theirs);
+#   then issue 18's byzantine findings (suspicions and deaths at incarnations a signing member
+#   never claimed are ignored; events are no longer dropped by a Lamport window), which moved
+#   the one authenticated run, evict N=200 (still 4/4 offenders evicted, 0 honest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=yes; quick=""; check=""

@@ -2,7 +2,7 @@ import ColonyCore
 
 /// The hostile packets: every message kind and every kind of piggybacked news, aimed at what the
 /// victim holds (its cell, its queen, its members) with extreme values.
-extension AdversaryFuzzer {
+extension HostileTraffic {
     mutating func hostilePacket(against v: NodeCore, withKey: Bool) -> (Packet, Transport) {
         let from = rng.chance(0.8) ? ids[attacker] : someID(v)
         let message = hostileMessage(against: v, withKey: withKey)

@@ -75,7 +75,7 @@ extension Simulator {
                 violation("node \(i) declared node \(j) dead while it is up and reachable in a fault-free phase")
             }
         }
-        if m.incarnation > nodes[j].persistedIncarnation {
+        if m.incarnation > nodes[j].persistedIncarnation, !selfSigningLiars.contains(j) {
             violation("node \(i) holds incarnation \(m.incarnation) for node \(j), which never used it")
         }
     }

@@ -196,6 +196,7 @@ extension HiveSafetyReport: Codable {
 extension EvictReport: Codable {
     enum Key: String, CodingKey {
         case offenders, offendersEvicted, evictMs, liftMs, readmitMs, evictedInRoster
+        case offendersGraylisted, honestDead, hostilePackets
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -206,6 +207,9 @@ extension EvictReport: Codable {
         try c.encode(Summary(liftTime), forKey: .liftMs)
         try c.encode(Summary(readmitTime), forKey: .readmitMs)
         try c.encode(evictedInRoster, forKey: .evictedInRoster)
+        try c.encodeIfPresent(offendersGraylisted, forKey: .offendersGraylisted)
+        try c.encodeIfPresent(honestDead, forKey: .honestDead)
+        try c.encodeIfPresent(hostilePackets, forKey: .hostilePackets)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -217,5 +221,8 @@ extension EvictReport: Codable {
         liftTime = try c.summary(.liftMs)
         readmitTime = try c.summary(.readmitMs)
         evictedInRoster = try c.decodeIfPresent(Int.self, forKey: .evictedInRoster)
+        offendersGraylisted = try c.decodeIfPresent(Int.self, forKey: .offendersGraylisted)
+        honestDead = try c.decodeIfPresent(Int.self, forKey: .honestDead)
+        hostilePackets = try c.decodeIfPresent(Int.self, forKey: .hostilePackets)
     }
 }

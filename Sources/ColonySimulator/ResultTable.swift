@@ -129,7 +129,11 @@ extension SimulationResult {
         let e = evict
         let evictions = e.offendersEvicted.map {
             "\($0)/\(e.offenders ?? 0) offenders evicted · \(h.honestEvicted ?? 0) honest evicted · evict "
-                + d(e.evictTime) + " · lift " + d(e.liftTime) + " · readmit " + d(e.readmitTime)
+                + d(e.evictTime)
+                + (e.hostilePackets.map {
+                    " · \(e.offendersGraylisted ?? 0)/\(e.offenders ?? 0) graylisted or evicted · "
+                        + "\(e.honestDead ?? 0) honest dead · \($0) hostile packets"
+                } ?? " · lift " + d(e.liftTime) + " · readmit " + d(e.readmitTime))
         }
         let nearness = h.queenRTTRatio.map {
             String(format: "p50 %.2f · p90 %.2f · max %.2f (n=%d)", $0.p50, $0.p90, $0.max, $0.count)

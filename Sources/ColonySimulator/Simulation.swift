@@ -40,6 +40,10 @@ public enum ScenarioKind: String, CaseIterable, Sendable {
     /// accuse them, a queen evicts them, every honest member refuses them; one eviction is
     /// lifted, the others expire after `--evict-ttl` s and their members return.
     case evict
+    /// A formed, signed hive in which `--offenders` members (default 10 %) hold valid keys and
+    /// run every attack of issue 18 while honest members broadcast: honest delivery, no honest
+    /// member evicted or left dead, every attacker graylisted or evicted.
+    case byzantine
     /// Every host loses `--host-loss` (default 0.1) of what it sends and of what it receives
     /// (about 19 % per path) for `--duration` s (default 120), hive on: no live member may be
     /// declared dead (the real agents' first failure, issue 17).
@@ -66,6 +70,7 @@ extension ScenarioKind {
     /// Scenarios of the hive (cells form unless `--no-hive`).
     package var isHive: Bool {
         self == .hive || self == .queenLoss || self == .split || self == .hiveSafety || self == .evict
+            || self == .byzantine
     }
 
     /// Scenarios of one faulty host in a healthy swarm, as the real-network harness runs
@@ -88,7 +93,7 @@ public enum Simulation {
         sim.clockDrift = options.clockDrift ?? (options.scenario.isHive ? 0.01 : 0)
         sim.strict =
             options.loss == 0 && options.duplicate == 0 && options.reorder == 0 && options.scenario != .stateChaos
-            && options.scenario != .hiveSafety && options.scenario != .evict
+            && options.scenario != .hiveSafety && options.scenario != .evict && options.scenario != .byzantine
         sim.debugDeaths = options.debugDeaths
         // The scenarios that real agents are run against (scripts/netharness.py) fire timers as
         // an event loop does, a little late; the others keep exact timers (and their traces).
@@ -111,6 +116,7 @@ public enum Simulation {
         case .split: context.split(&result)
         case .hiveSafety: context.hiveSafety(&result)
         case .evict: context.evict(&result)
+        case .byzantine: context.byzantine(&result)
         case .loss, .gray, .oneway, .flipflop, .stall: context.hostFault(&result)
         case .kill: context.kill(&result)
         }

@@ -64,7 +64,7 @@ public struct SimulationOptions: Sendable, Equatable {
         // Nothing happens for this long.
         case .steady: .seconds(truncating: durationSeconds ?? 600)
         // Of writes (state-chaos), of attack (abuse, evict).
-        case .stateChaos, .abuse, .evict: .seconds(truncating: durationSeconds ?? 60)
+        case .stateChaos, .abuse, .evict, .byzantine: .seconds(truncating: durationSeconds ?? 60)
         // Of faults.
         case .hiveSafety: .seconds(truncating: durationSeconds ?? 30)
         // Of settling coordinates after the broadcasts.

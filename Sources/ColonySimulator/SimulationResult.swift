@@ -205,6 +205,11 @@ public struct EvictReport: Sendable, Equatable {
     public var liftTime: Distribution?
     public var readmitTime: Distribution?
     public var evictedInRoster: Int?
+    /// The byzantine scenario: offenders graylisted by some honest member or evicted; honest
+    /// members some honest member held dead at the end; hostile packets sent.
+    public var offendersGraylisted: Int?
+    public var honestDead: Int?
+    public var hostilePackets: Int?
 
     public init() {}
 }

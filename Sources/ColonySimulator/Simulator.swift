@@ -74,6 +74,9 @@ public final class Simulator {
     package var wallEpochMs: Int64 = 1_750_000_000_000
     /// Sign and verify with `SimAuthenticator` (the abuse scenario).
     package var authenticate = false
+    /// Nodes that sign claims about themselves their cores never made (an attacker holding its
+    /// own key): the incarnations others hold for them are theirs to invent.
+    package var selfSigningLiars: Set<Int> = []
 
     var queue = EventQueue<Payload>()
     /// The network's rolls, and the nodes' positions and skews as they are added.

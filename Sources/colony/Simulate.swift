@@ -125,7 +125,7 @@ struct Simulate: ParsableCommand {
             """)
     var quorumTimeout: Double?
 
-    @Option(help: "evict: members that misbehave (default max(2, N/50)).")
+    @Option(help: "evict, byzantine: members that misbehave (default max(2, N/50); byzantine: max(2, N/10)).")
     var offenders: Int?
 
     @Option(name: .customLong("evict-ttl"), help: "evict: how long an eviction lasts, seconds (default 90).")

@@ -21,8 +21,15 @@ enum Browser {
 
 @Suite(.serialized, .enabled(if: Browser.chromium != nil, "Chromium is not installed"), .tags(.http, .browser))
 struct DashboardBrowserTests {
-    /// The rendered DOM, after the page's scripts ran.
-    func dom(_ url: String) throws -> String {
+    /// The rendered DOM, after the page's scripts ran. Chromium is waited for on a thread of
+    /// its own: blocking the concurrency pool's few threads would starve the agents.
+    func dom(_ url: String) async throws -> String {
+        try await withCheckedThrowingContinuation { c in
+            Thread { c.resume(with: Result { try Self.blockingDOM(url) }) }.start()
+        }
+    }
+
+    static func blockingDOM(_ url: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Browser.chromium!)
         p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=2000", "--dump-dom", url]
@@ -92,10 +99,10 @@ struct DashboardBrowserTests {
         for _ in 0..<100 where (try? await nodes[0].get("config/colour").value) == nil {
             try await Task.sleep(for: .milliseconds(50))
         }
-        let locked = try dom(String(url.prefix { $0 != "#" }))
+        let locked = try await dom(String(url.prefix { $0 != "#" }))
         #expect(statuses(in: locked).isEmpty, "without the token the page shows no member")
         #expect(locked.contains("wants its token"), "and says what it needs")
-        let page = try dom(url)
+        let page = try await dom(url)
         let first = statuses(in: page)
         #expect(first == ["web-0": "alive", "web-1": "alive", "web-2": "alive", "web-3": "alive"], "\(first)")
         #expect(
@@ -108,7 +115,7 @@ struct DashboardBrowserTests {
         for _ in 0..<300 where await nodes[0].members(status: .dead).count < 1 {
             try await Task.sleep(for: .milliseconds(100))
         }
-        let second = statuses(in: try dom(url))
+        let second = statuses(in: try await dom(url))
         #expect(second["web-2"] == "left", "\(second)")
         #expect(second["web-3"] == "dead", "\(second)")
         #expect(second["web-0"] == "alive" && second["web-1"] == "alive")
@@ -142,7 +149,7 @@ struct DashboardBrowserTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(queens >= 1)
-        let page = try dom(url)
+        let page = try await dom(url)
         let rows = page.components(separatedBy: "<tr class=\"cell\"").count - 1
         #expect(rows >= queens, "a row per cell: \(rows) rows, \(queens) queens")
         #expect(page.contains("member alive queen"), "queens are ringed")

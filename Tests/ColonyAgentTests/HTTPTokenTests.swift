@@ -113,7 +113,9 @@ func mode(_ path: String) -> UInt32? {
                 environment: ["COLONY_RUNTIME_DIR": index.directory])
         }
         var up = false
-        let deadline = ContinuousClock.now + .seconds(60)
+        // Generous: the agent runs on the concurrency pool, which CPU-bound suites running
+        // meanwhile (the simulator's) can hold for long stretches on a 2-core machine.
+        let deadline = ContinuousClock.now + .seconds(300)
         while !up && ContinuousClock.now < deadline {
             up = (try? await RawHTTP.request(port: Int(port), "/v1/health"))?.status == 200
             if !up { try await Task.sleep(for: .milliseconds(25)) }

@@ -13,8 +13,18 @@ import Testing
 /// 127.0.0.1 sends its own name as Host (refused); a page on another origin sends its Origin
 /// (refused); the CLI and curl send neither an odd Host nor an Origin (answered).
 @Suite(.serialized, .tags(.http)) struct OriginGuardTests {
-    /// One raw HTTP/1.1 request to 127.0.0.1:`port`; the status code of the answer.
-    func status(port: Int, _ request: String) throws -> Int {
+    /// One raw HTTP/1.1 request to 127.0.0.1:`port`; the status code of the answer. The
+    /// blocking socket calls run on a thread of their own: blocking the concurrency pool's few
+    /// threads would starve agents other suites run meanwhile.
+    func status(port: Int, _ request: String) async throws -> Int {
+        try await withCheckedThrowingContinuation { c in
+            Thread { c.resume(with: Result { try Self.blockingStatus(port: port, request) }) }.start()
+        }
+    }
+
+    struct NotListening: Error {}
+
+    static func blockingStatus(port: Int, _ request: String) throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
@@ -26,7 +36,7 @@ import Testing
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        try #require(connected == 0)
+        guard connected == 0 else { throw NotListening() }
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
         var buffer = [UInt8](repeating: 0, count: 512)
         let n = recv(fd, &buffer, buffer.count, 0)
@@ -50,17 +60,17 @@ import Testing
         defer { server.cancel() }
         for _ in 0..<100 where port.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(20)) }
         let p = try #require(port.withLockedValue { $0 })
-        func get(_ headers: String, _ method: String = "GET", _ path: String = "/v1/self") throws -> Int {
-            try status(
+        func get(_ headers: String, _ method: String = "GET", _ path: String = "/v1/self") async throws -> Int {
+            try await status(
                 port: p, "\(method) \(path) HTTP/1.1\r\n\(headers)Content-Length: 0\r\nConnection: close\r\n\r\n")
         }
-        #expect(try get("Host: 127.0.0.1:\(p)\r\n") == 200, "the CLI")
-        #expect(try get("Host: localhost:\(p)\r\n") == 200)
-        #expect(try get("Host: rebound.example:\(p)\r\n") == 403, "DNS rebinding")
-        #expect(try get("Host: 127.0.0.1:\(p)\r\nOrigin: http://127.0.0.1:\(p)\r\n") == 200, "the dashboard")
-        #expect(try get("Host: 127.0.0.1:\(p)\r\nOrigin: http://evil.example\r\n", "POST", "/v1/leave") == 403)
-        #expect(try get("Host: 127.0.0.1:\(p)\r\nOrigin: null\r\n", "POST", "/v1/leave") == 403)
-        #expect(try get("Host: 127.0.0.1:\(p)\r\nOrigin: http://127.0.0.1:1\r\n") == 403, "another port")
+        #expect(try await get("Host: 127.0.0.1:\(p)\r\n") == 200, "the CLI")
+        #expect(try await get("Host: localhost:\(p)\r\n") == 200)
+        #expect(try await get("Host: rebound.example:\(p)\r\n") == 403, "DNS rebinding")
+        #expect(try await get("Host: 127.0.0.1:\(p)\r\nOrigin: http://127.0.0.1:\(p)\r\n") == 200, "the dashboard")
+        #expect(try await get("Host: 127.0.0.1:\(p)\r\nOrigin: http://evil.example\r\n", "POST", "/v1/leave") == 403)
+        #expect(try await get("Host: 127.0.0.1:\(p)\r\nOrigin: null\r\n", "POST", "/v1/leave") == 403)
+        #expect(try await get("Host: 127.0.0.1:\(p)\r\nOrigin: http://127.0.0.1:1\r\n") == 403, "another port")
         #expect(await node.me()?.status == .alive, "the node did not leave")
         await node.stop()
     }

@@ -53,6 +53,24 @@ import Testing
         #expect(try r.parsedJSON()["failoverMs"]?["p50"]?.isNumber == true)
     }
 
+    /// Issue 18's byzantine scenario: 10 % of a signed hive hold valid keys and attack (floods,
+    /// forged records, and hostile packets of every kind) while honest members broadcast.
+    @Test(arguments: [UInt64(1), 3])
+    func byzantineMembersCannotHurtTheHonest(seed: UInt64) throws {
+        var o = options(.byzantine, nodes: 40, seed: seed)
+        o.durationSeconds = 20
+        o.hive.broadcasts = 100
+        let r = try checkedRun(o)
+        let reproduce = o.reproduceCommand
+        #expect(r.failure == nil, "\(r.failure ?? "") — \(reproduce)")
+        #expect(r.hive.deliveryRatio == 1, "\(reproduce)")
+        #expect(r.hive.honestEvicted == 0, "\(reproduce)")
+        #expect(r.evict.honestDead == 0, "\(reproduce)")
+        #expect(r.evict.offenders == 4 && r.evict.offendersGraylisted == 4, "\(reproduce)")
+        #expect((r.evict.hostilePackets ?? 0) >= 700, "the attack ran — \(reproduce)")
+        #expect(r.safetyViolations == 0 && r.violations.isEmpty, "\(r.violations.prefix(3)) — \(reproduce)")
+    }
+
     /// Flooders and forgers in a signed hive are accused by their victims and evicted by a
     /// queen; every honest member refuses them, no honest member is evicted, one eviction
     /// is lifted and the others expire, and the offenders come back.

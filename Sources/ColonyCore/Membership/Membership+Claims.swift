@@ -34,6 +34,15 @@ extension Membership {
         incarnation > held && incarnation - held > Self.maxIncarnationLeap
     }
 
+    /// A suspicion or death claim at an incarnation its member never signed an alive claim
+    /// for (with signatures on, an honest accuser names the incarnation it holds, which the
+    /// member signed): a forgery that would make the member refute, and everyone who believed
+    /// it hold an incarnation nobody used (the byzantine scenario found it). Ignored; a
+    /// receiver that is behind hears the accusation again once it holds the member's claim.
+    func unsigned(_ incarnation: UInt64, above held: UInt64) -> Bool {
+        signedIncarnations && incarnation > held
+    }
+
     /// Same name, address, tags and version: an alive claim at our own incarnation that differs
     /// in these is refuted (someone speaks for us with other metadata).
     static func sameMetadata(_ a: Member, _ b: Member) -> Bool {
@@ -66,9 +75,14 @@ extension Membership {
     /// A suspicion: any about us is refuted; a suspicion at an older incarnation, or of a member
     /// gone, changes nothing; the one we hold already is a confirmation.
     func ruling(suspect id: NodeID, incarnation: UInt64) -> Ruling {
-        if id == me.id { return implausible(incarnation, above: me.incarnation) ? .implausible : .refute }
+        if id == me.id {
+            let forged = implausible(incarnation, above: me.incarnation) || unsigned(incarnation, above: me.incarnation)
+            return forged ? .implausible : .refute
+        }
         guard let current = table[id]?.member else { return .unknown }
-        if implausible(incarnation, above: current.incarnation) { return .implausible }
+        if implausible(incarnation, above: current.incarnation) || unsigned(incarnation, above: current.incarnation) {
+            return .implausible
+        }
         if incarnation < current.incarnation || current.status.isGone { return .redundant }
         if current.status == .suspect && incarnation == current.incarnation { return .confirm }
         var updated = current
@@ -81,9 +95,13 @@ extension Membership {
     /// wins over what we hold at a higher incarnation, or at the same one with a worse status;
     /// nothing wins over `left`.
     func ruling(dead id: NodeID, incarnation: UInt64, left: Bool, signature: Signature?) -> Ruling {
-        if id == me.id { return implausible(incarnation, above: me.incarnation) ? .implausible : .refute }
+        // A departure is signed by the member itself (checked by the caller): any incarnation.
+        let forged = { (held: UInt64) in
+            self.implausible(incarnation, above: held) || (!left && self.unsigned(incarnation, above: held))
+        }
+        if id == me.id { return forged(me.incarnation) ? .implausible : .refute }
         guard let current = table[id]?.member else { return .unknown }
-        if implausible(incarnation, above: current.incarnation) { return .implausible }
+        if forged(current.incarnation) { return .implausible }
         let status: MemberStatus = left ? .left : .dead
         if incarnation < current.incarnation
             || (incarnation == current.incarnation && status.rank <= current.status.rank)

@@ -70,6 +70,9 @@ struct Membership: Sendable {
     var seq: UInt32 = 0
     /// True once a join got an answer (or the node was built already knowing the swarm).
     var hasJoined = false
+    /// Members sign their alive claims (the node authenticates): a suspicion or death at an
+    /// incarnation above the one held is one its member never claimed, so a forgery.
+    var signedIncarnations = false
     /// The seeds of the join in progress (empty once joined or never asked).
     var joinSeeds: [Address] = []
     var joinAttempt = 0

@@ -8,6 +8,7 @@ extension NodeCore {
     /// (call before `start`). Without an authenticator nothing is signed or checked.
     public mutating func authenticate(with a: any Authenticator, certificate: Certificate? = nil) {
         trust.authenticator = a
+        membership.signedIncarnations = true
         membership.me.certificate = certificate
         signMe()
         membership.table.upsert(me, at: now)

@@ -1,0 +1,108 @@
+import ColonyCore
+import Foundation
+
+/// The attackers' hostile traffic in the byzantine scenario: one generator per attacker, kept
+/// across the simulator's scheduled actions.
+final class HostileSenders {
+    var traffic: [Int: HostileTraffic] = [:]
+    var sent = 0
+}
+
+extension Simulation.Context {
+    /// `byzantine` (issue 18): a formed, signed hive in which `--offenders` members (default
+    /// 10 %, at least 2) hold valid keys and attack for `--duration` s (default 60) while honest
+    /// members broadcast: each floods or forges records in honest members' names (as in
+    /// `evict`), and all of them send hostile packets of every kind with extreme values —
+    /// forged death and suspicion claims, hive messages claiming queenship, deposals, lifts and
+    /// votes, spoofed senders, forged evictions, query answers, oversized and out-of-range
+    /// news — ten a second each at random honest members (`HostileTraffic`, what `colony fuzz
+    /// --adversary` sends one core). 5 % of links are broken meanwhile. Targets: every honest
+    /// broadcast reaches every honest member; no honest member evicted; none held dead at the
+    /// end (a forged death is refuted); every attacker graylisted by some honest member or
+    /// evicted; the invariants hold and nothing traps.
+    mutating func byzantine(_ result: inout SimulationResult) {
+        sim.authenticate = true
+        guard formHive(&result) else { return }
+        let attackStart = sim.now + .seconds(2)
+        let attackEnd = attackStart + options.duration
+        let count = options.evict.offenders ?? max(2, n / 10)
+        let cast = Cast(
+            offenders: rng.sample(count, from: Array(0..<n)).sorted(), kinds: [.flooder, .forger], nodes: n)
+        let ledger = EvictionLedger()
+        let tracker = BroadcastTracker(receivers: Set(cast.honest))
+        watchEvictions(ledger, tracker: tracker, cast: cast)
+        sim.run(until: attackStart)
+        scheduleEvictionAttack(cast, start: attackStart, end: attackEnd)
+        let hostile = scheduleHostileTraffic(cast, start: attackStart, end: attackEnd)
+        scheduleBroadcasts(
+            options.hive.broadcastCount, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
+            senders: cast.honest)
+        let sentBefore = sim.payloadsSent
+        _ = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd)
+        // After the attack: time for refutations, rejoins and the last broadcasts.
+        sim.run(until: max(sim.now, attackEnd) + .seconds(20))
+        finishBroadcasts(&result, tracker: tracker, sentBefore: sentBefore)
+
+        let honest = cast.honest
+        let graylisted = cast.offenders.filter { o in
+            ledger.everywhereAt[o] != nil
+                || honest.contains { sim.nodes[$0].core?.isGraylisted(sim.nodes[o].id) == true }
+        }
+        let dead = honest.filter { h in
+            honest.contains { o in o != h && sim.nodes[o].core?.member(sim.nodes[h].id)?.status.isGone != false }
+        }
+        result.evict.offenders = cast.offenders.count
+        result.evict.offendersEvicted = ledger.everywhereAt.count
+        result.evict.offendersGraylisted = graylisted.count
+        result.evict.honestDead = dead.count
+        result.evict.hostilePackets = hostile.sent
+        result.evict.evictTime = Distribution(ledger.everywhereAt.values.map { ($0 - attackStart).inMilliseconds })
+        result.hive.honestEvicted = ledger.honestEvicted.count
+
+        var problems: [String] = []
+        if (result.hive.deliveryRatio ?? 0) < 1 {
+            problems.append(String(format: "honest delivery %.5f, not 1", result.hive.deliveryRatio ?? 0))
+        }
+        if !ledger.honestEvicted.isEmpty { problems.append("honest members evicted: \(ledger.honestEvicted.sorted())") }
+        if !dead.isEmpty { problems.append("honest members held dead at the end: \(dead.sorted())") }
+        let free = cast.offenders.filter { !graylisted.contains($0) }
+        if !free.isEmpty { problems.append("attackers neither graylisted nor evicted: \(free)") }
+        if !problems.isEmpty { result.failure = problems.joined(separator: "; ") }
+        result.converged = problems.isEmpty
+    }
+
+    /// Every offender sends ten hostile packets a second, from `start` until `end`, each to a
+    /// random honest member, aimed at what that member holds.
+    func scheduleHostileTraffic(_ cast: Cast, start: Instant, end: Instant) -> HostileSenders {
+        let senders = HostileSenders()
+        // Their own alive claims, signed with their own keys, carry incarnations they invent.
+        sim.selfSigningLiars.formUnion(cast.offenders)
+        let ids = sim.nodes.map(\.id)
+        let addresses = sim.nodes.map(\.address)
+        let cells = Array(Set(sim.upNodes.compactMap { sim.nodes[$0].core?.hive.cell })).sorted()
+        for o in cast.offenders {
+            senders.traffic[o] = HostileTraffic(
+                ids: ids, addresses: addresses, cells: cells, attacker: o,
+                signer: SimAuthenticator(id: ids[o], swarmSecret: sim.seed),
+                rng: Xoshiro256(seed: sim.seed ^ 0xB7_2A17 ^ UInt64(o) << 20))
+        }
+        let honest = cast.honest
+        var t = start
+        while t < end {
+            sim.schedule(at: t) { s in
+                for o in cast.offenders where s.nodes[o].isUp {
+                    guard var traffic = senders.traffic[o] else { continue }
+                    let victim = honest[traffic.rng.below(honest.count)]
+                    if let core = s.nodes[victim].core {
+                        let (packet, via) = traffic.hostilePacket(against: core, withKey: true)
+                        s.inject(packet, from: o, to: victim, via: via)
+                        senders.sent += 1
+                    }
+                    senders.traffic[o] = traffic
+                }
+            }
+            t += .milliseconds(100)
+        }
+        return senders
+    }
+}
