@@ -196,6 +196,9 @@ public struct ReplicatedStateStats: Sendable, Equatable {
     public var queriesAnswered = 0
     /// Own writes and events undone because the driver could not make them durable.
     public var writesUndone = 0
+    /// Peers' records refused for breaking a budget a local write keeps (their origin's bytes,
+    /// or the whole state's).
+    public var recordsOverBudget = 0
     public init() {}
 }
 

@@ -73,21 +73,9 @@ extension NodeCore {
             timestamp: replicated.hlc.now(wallMs: wallMs))
         record.signature = sign(SignedClaim.record(record))
         // Budgets: count what the write adds net of what it supersedes here.
-        let freed = (current?.siblings ?? []).filter { ctx.covers($0.dot) }
-        let adding = record.footprint
-        let freedMine = freed.filter { $0.dot.origin == me.id }.reduce(0) { $0 + $1.footprint }
-        let freedAll = freed.reduce(0) { $0 + $1.footprint }
-        if value != nil {
-            let mine = state.bytes(of: me.id) - freedMine
-            if mine + adding > settings.maxBytesPerNode {
-                replicated.writeCounter -= 1
-                return .failure(.nodeBudgetExceeded(used: mine, adding: adding, max: settings.maxBytesPerNode))
-            }
-            let all = state.bytes - freedAll
-            if all + adding > settings.maxStateBytes {
-                replicated.writeCounter -= 1
-                return .failure(.swarmBudgetExceeded(used: all, adding: adding, max: settings.maxStateBytes))
-            }
+        if let over = replicated.budgetError(record, settings) {
+            replicated.writeCounter -= 1
+            return .failure(over)
         }
         switch replicated.store.apply(record, now: now) {
         case .applied(let superseded):
@@ -176,6 +164,12 @@ extension NodeCore {
                 if let s = inbound.sender { penalize(s, .invalidSignature) }
                 return
             }
+        }
+        // A peer's record within the budgets a local write keeps (its origin's, the whole state's).
+        if !state.seen.contains(r.dot), replicated.budgetError(r, settings) != nil {
+            replicated.stats.recordsOverBudget += 1
+            inbound.learned = .invalid
+            return
         }
         defer { if let evicted { refreshEviction(evicted, &inbound) } }
         if authenticates { replicated.noteEvidence(r) }

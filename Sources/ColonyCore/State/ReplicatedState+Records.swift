@@ -22,6 +22,26 @@ extension ReplicatedState {
         return nil
     }
 
+    /// Why taking in `r` would break a budget here, if it would: its origin's bytes
+    /// (`maxBytesPerNode`) or the whole state's (`maxStateBytes`), net of what it supersedes
+    /// here. One rule for our writes and peers' records (issue 18: a member's records cannot
+    /// fill every node's memory); deletions always pass.
+    func budgetError(_ r: StateRecord, _ settings: Settings) -> StateError? {
+        guard r.value != nil else { return nil }
+        let freed = (store.keyState(r.key)?.siblings ?? []).filter { r.context.covers($0.dot) }
+        let adding = r.footprint
+        let freedOrigin = freed.filter { $0.dot.origin == r.dot.origin }.reduce(0) { $0 + $1.footprint }
+        let origin = store.bytes(of: r.dot.origin) - freedOrigin
+        if origin + adding > settings.maxBytesPerNode {
+            return .nodeBudgetExceeded(used: origin, adding: adding, max: settings.maxBytesPerNode)
+        }
+        let all = store.bytes - freed.reduce(0) { $0 + $1.footprint }
+        if all + adding > settings.maxStateBytes {
+            return .swarmBudgetExceeded(used: all, adding: adding, max: settings.maxStateBytes)
+        }
+        return nil
+    }
+
     /// Why an event or query named `name` carrying `payload` breaks the limits, if it does (one
     /// rule for our own and peers').
     static func limitError(name: String, payload: [UInt8], _ settings: Settings) -> StateError? {
