@@ -124,13 +124,23 @@ extension Driver {
     func durableWrite(
         _ body: @escaping @Sendable (inout NodeCore, UInt64, Instant) -> (Result<StateRecord, StateError>, [Effect])
     ) async throws -> StateRecord {
-        let durable: EventLoopFuture<StateRecord> = try await onLoop { d in
+        try await durably(
+            { d, core in body(&core, UInt64(d.wallNow()), d.now()) }, wait: { d, r, p in d.putWaiters.append((r, p)) })
+    }
+
+    /// A command through the core (a write or an event), answered once what it made is durable
+    /// in the local log: `wait` files the promise with the waiters for that kind.
+    func durably<T: Sendable>(
+        _ body: @escaping @Sendable (Driver, inout NodeCore) -> (Result<T, StateError>, [Effect]),
+        wait: @escaping @Sendable (Driver, T, EventLoopPromise<T>) -> Void
+    ) async throws -> T {
+        let durable: EventLoopFuture<T> = try await onLoop { d in
             guard var core = d.core else { throw ColonyError.notStarted }
             try d.refuseIfBacklogged()
-            let (result, effects) = body(&core, UInt64(d.wallNow()), d.now())
+            let (result, effects) = body(d, &core)
             d.core = core
-            let p = d.loop.makePromise(of: StateRecord.self)
-            if case .success(let record) = result { d.putWaiters.append((record, p)) }
+            let p = d.loop.makePromise(of: T.self)
+            if case .success(let made) = result { wait(d, made, p) }
             d.handle(effects)
             do {
                 _ = try result.get()

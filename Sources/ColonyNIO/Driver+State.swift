@@ -78,23 +78,9 @@ extension Driver {
 
     /// Broadcast a user event, answered once durable in the local log (it is sent from then).
     func event(_ name: String, payload: [UInt8], coalesce: Bool) async throws -> UserEvent {
-        let durable: EventLoopFuture<UserEvent> = try await onLoop { d in
-            guard var core = d.core else { throw ColonyError.notStarted }
-            try d.refuseIfBacklogged()
-            let (result, effects) = core.event(name, payload: payload, coalesce: coalesce, now: d.now())
-            d.core = core
-            let p = d.loop.makePromise(of: UserEvent.self)
-            if case .success(let e) = result { d.eventWaiters.append((e, p)) }
-            d.handle(effects)
-            do {
-                _ = try result.get()
-            } catch {
-                p.fail(error)
-                throw error
-            }
-            return p.futureResult
-        }
-        return try await durable.get()
+        try await durably(
+            { d, core in core.event(name, payload: payload, coalesce: coalesce, now: d.now()) },
+            wait: { d, e, p in d.eventWaiters.append((e, p)) })
     }
 
     /// Send a query through the core (a user's, or one of Colony's own) and stream its answers.

@@ -21,23 +21,16 @@ extension Simulation.Context {
     /// end (a forged death is refuted); every attacker graylisted by some honest member or
     /// evicted; the invariants hold and nothing traps.
     mutating func byzantine(_ result: inout SimulationResult) {
-        sim.authenticate = true
-        guard formHive(&result) else { return }
-        let attackStart = sim.now + .seconds(2)
-        let attackEnd = attackStart + options.duration
-        let count = options.evict.offenders ?? max(2, n / 10)
-        let cast = Cast(
-            offenders: rng.sample(count, from: Array(0..<n)).sorted(), kinds: [.flooder, .forger], nodes: n)
-        let ledger = EvictionLedger()
-        let tracker = BroadcastTracker(receivers: Set(cast.honest))
-        watchEvictions(ledger, tracker: tracker, cast: cast)
-        sim.run(until: attackStart)
-        scheduleEvictionAttack(cast, start: attackStart, end: attackEnd)
-        let hostile = scheduleHostileTraffic(cast, start: attackStart, end: attackEnd)
-        scheduleBroadcasts(
-            options.hive.broadcastCount, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
-            senders: cast.honest)
-        let sentBefore = sim.payloadsSent
+        var hostile = HostileSenders()
+        guard
+            let attack = startAttack(
+                &result, offenders: options.evict.offenders ?? max(2, n / 10),
+                more: {
+                    hostile = $0.scheduleHostileTraffic($1, start: $2, end: $3)
+                })
+        else { return }
+        let (cast, ledger, tracker) = (attack.cast, attack.ledger, attack.tracker)
+        let (attackStart, attackEnd, sentBefore) = (attack.start, attack.end, attack.sentBefore)
         _ = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd)
         // After the attack: time for refutations, rejoins and the last broadcasts.
         sim.run(until: max(sim.now, attackEnd) + .seconds(20))

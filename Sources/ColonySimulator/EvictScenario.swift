@@ -29,25 +29,9 @@ extension Simulation.Context {
     ///   default 90 s) until every honest member holds them alive again.
     /// Every honest broadcast must reach every honest member.
     mutating func evict(_ result: inout SimulationResult) {
-        sim.authenticate = true
-        guard formHive(&result) else { return }
-        let attackStart = sim.now + .seconds(2)
-        let attackEnd = attackStart + options.duration
-        let count = options.evict.offenderCount(nodes: n)
-        // Freeloaders are left out: one that ignores ping-reqs costs each asker a slip now
-        // and then, and the abuse scenario shows them graylisted; their victims' scores
-        // rarely add up to the eviction threshold within a minute.
-        let cast = Cast(
-            offenders: rng.sample(count, from: Array(0..<n)).sorted(), kinds: [.flooder, .forger], nodes: n)
-        let ledger = EvictionLedger()
-        let tracker = BroadcastTracker(receivers: Set(cast.honest))
-        watchEvictions(ledger, tracker: tracker, cast: cast)
-        sim.run(until: attackStart)
-        scheduleEvictionAttack(cast, start: attackStart, end: attackEnd)
-        scheduleBroadcasts(
-            options.hive.broadcastCount, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
-            senders: cast.honest)
-        let sentBefore = sim.payloadsSent
+        guard let attack = startAttack(&result, offenders: options.evict.offenderCount(nodes: n)) else { return }
+        let (cast, ledger, tracker) = (attack.cast, attack.ledger, attack.tracker)
+        let (attackStart, attackEnd, sentBefore) = (attack.start, attack.end, attack.sentBefore)
         let inRoster = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd + .seconds(20))
         result.evict.offenders = cast.offenders.count
         result.evict.offendersEvicted = ledger.everywhereAt.count
@@ -114,6 +98,45 @@ extension Simulation.Context {
     /// honest members; every 200 ms, to a random honest member, forgers send a record in
     /// another member's name, signed with the forger's own key. At `end` the offenders turn
     /// honest and the links mend.
+    /// A formed, signed hive attacked from 2 s on for `--duration` s by `offenders` members,
+    /// flooders and forgers in turn, while honest members broadcast (evict, byzantine).
+    /// `more` schedules the scenario's own attacks, between the floods and the broadcasts.
+    struct Attack {
+        let cast: Cast
+        let ledger: EvictionLedger
+        let tracker: BroadcastTracker
+        let start: Instant
+        let end: Instant
+        let sentBefore: Int
+    }
+
+    mutating func startAttack(
+        _ result: inout SimulationResult, offenders count: Int,
+        more: (inout Self, Cast, Instant, Instant) -> Void = { _, _, _, _ in }
+    ) -> Attack? {
+        sim.authenticate = true
+        guard formHive(&result) else { return nil }
+        let attackStart = sim.now + .seconds(2)
+        let attackEnd = attackStart + options.duration
+        // Freeloaders are left out: one that ignores ping-reqs costs each asker a slip now
+        // and then, and the abuse scenario shows them graylisted; their victims' scores
+        // rarely add up to the eviction threshold within a minute.
+        let cast = Cast(
+            offenders: rng.sample(count, from: Array(0..<n)).sorted(), kinds: [.flooder, .forger], nodes: n)
+        let ledger = EvictionLedger()
+        let tracker = BroadcastTracker(receivers: Set(cast.honest))
+        watchEvictions(ledger, tracker: tracker, cast: cast)
+        sim.run(until: attackStart)
+        scheduleEvictionAttack(cast, start: attackStart, end: attackEnd)
+        more(&self, cast, attackStart, attackEnd)
+        scheduleBroadcasts(
+            options.hive.broadcastCount, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
+            senders: cast.honest)
+        return Attack(
+            cast: cast, ledger: ledger, tracker: tracker, start: attackStart, end: attackEnd,
+            sentBefore: sim.payloadsSent)
+    }
+
     mutating func scheduleEvictionAttack(_ cast: Cast, start: Instant, end: Instant) {
         let broken = randomBrokenLinks()
         sim.brokenLinks = broken

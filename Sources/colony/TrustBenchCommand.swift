@@ -102,18 +102,7 @@ struct TrustBenchCommand: AsyncParsableCommand {
         let claim = [UInt8](repeating: 7, count: 120)
         let signature = signer.sign(claim)
         let sealed = Envelope.seal(packet, key: key, sentAtMs: 1)
-        func rate(_ body: () -> Void) -> Double {
-            let clock = ContinuousClock()
-            let start = clock.now
-            var n = 0
-            while true {
-                for _ in 0..<64 { body() }
-                n += 64
-                let e = clock.now - start
-                let s = e.seconds
-                if s >= seconds { return Double(n) / s }
-            }
-        }
+        func rate(_ body: () -> Void) -> Double { Self.rate(seconds, body) }
         var sink = 0
         let seal = rate { sink &+= Envelope.seal(packet, key: key, sentAtMs: 1).count }
         let open = rate { sink &+= (try? Envelope.open(sealed, keys: [key]))?.plain.count ?? 0 }
