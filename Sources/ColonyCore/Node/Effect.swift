@@ -223,6 +223,10 @@ public struct TrustStats: Sendable, Equatable {
     public var outOfRange = 0
     /// Anti-entropy requests that came as datagrams (exchanges run over streams only).
     public var syncOverDatagramRefused = 0
+    /// Datagram answers to senders with no standing trimmed (no gossip, no coordinate) or
+    /// withheld so they take no more bytes than the request (NodeCore+ReplyBudget.swift).
+    public var repliesTrimmed = 0
+    public var repliesWithheld = 0
     /// Query answers not from the member they name, or not from its host.
     public var misattributedAnswersRefused = 0
     /// Acks of a probe from someone other than its target or a helper asked.

@@ -196,6 +196,8 @@ package struct NodeCore: Sendable {
             trust.stats.graylistedUpdatesIgnored += 1
             return flush()
         }
+        let mark = out.count
+        trust.replyBudget = replyBudget(for: packet, attributable: attributable, via: transport)
         applyUpdates(of: packet, graylisted: graylisted, attributable: attributable, &inbound)
         let sender = Peer(id: packet.from, address: source)
         reviveIfDead(packet.from)
@@ -235,6 +237,8 @@ package struct NodeCore: Sendable {
         case .graft(let ids):
             onGraft(ids, from: sender, graylisted: graylisted)
         }
+        boundReplies(since: mark)
+        trust.replyBudget = nil
         return flush()
     }
 
@@ -422,7 +426,7 @@ package struct NodeCore: Sendable {
                 packet.updates += dissemination.queue.peek(budget: budget)
             }
         }
-        out.append(.send(packet, to: peer, via: .datagram))
+        out.append(.send(trimmedToReplyBudget(packet), to: peer, via: .datagram))
     }
 
     mutating func sendStream(_ sync: Sync, to peer: Peer) {

@@ -5,9 +5,10 @@ import HashTreeCollections
 /// A member we graylist is accused: we send our queen (the nearest other queen if she is the
 /// accused) a signed accusation with the part of our score no network fault explains, and
 /// repeat it every second while it stays graylisted; queens pass what their workers tell
-/// them to each other. A queen holding accusations from at least
-/// `HiveSettings.evictionAccusers` distinct members (her own included) within the window,
-/// whose penalties add up to `TrustSettings.evictThreshold`, issues a signed eviction; a
+/// them to each other. The accused's own queen (any queen, when the accused is a queen),
+/// holding accusations from at least `HiveSettings.evictionAccusers` distinct members (her
+/// own included) within the window, whose penalties add up to
+/// `TrustSettings.evictThreshold`, issues a signed eviction (`mayEvict`, `rosterRefusal`); a
 /// queen whose worker's identity is revoked issues one citing the revocation. The eviction
 /// is a reserved state record: it spreads like any write, and every member refuses the
 /// identity until it expires or its issuer lifts it.
@@ -85,7 +86,8 @@ extension NodeCore {
     /// to it; nil if it passes. The signatures make forgery self-evident; these rules stop
     /// members who sign honestly but lie: an eviction dated ahead of our clock, one already
     /// over, one issued by a member that is not the queen we know for its cell, one whose
-    /// accusers are not live members here (identities made for the purpose), and more than
+    /// accusers are not live members here (identities made for the purpose), one not issued
+    /// by the accused's queen per the roster we hold (`rosterRefusal`), and more than
     /// `Eviction.maximumPerIssuer` from one issuer within `Eviction.rateWindowMs`.
     func evictionRefusal(_ e: Eviction) -> String? {
         let ms = wallMs
@@ -97,6 +99,7 @@ extension NodeCore {
             (hive.cell == e.cell && (hive.queen == e.issuer))
             || (hive.cells[e.cell].map { $0.queen == e.issuer && !$0.dissolved } ?? false)
         guard knownQueen else { return "not_queen" }
+        if let refusal = rosterRefusal(e) { return refusal }
         for a in e.accusations {
             guard let m = table[a.accuser]?.member, m.status.isLive, !isExcluded(a.accuser) else { return "accusers" }
         }
@@ -109,6 +112,27 @@ extension NodeCore {
         }
         guard recent < Eviction.maximumPerIssuer else { return "rate" }
         return nil
+    }
+
+    /// The accused's current queen must issue it, per the signed roster of its cell: every
+    /// member that holds that roster (the accused's cellmates and queen) refuses another
+    /// cell's queen evicting one of theirs. A queen has no queen above her: another cell's
+    /// queen may evict her, which every member can check, since queens' claims reach
+    /// everyone. Members of other cells cannot see the accused's roster and do not judge it
+    /// (nor do the issuer's cellmates: an accused already gone from their roster may have
+    /// left it because it was evicted). A lift is never refused. Nil if it passes.
+    func rosterRefusal(_ e: Eviction) -> String? {
+        guard !e.lifted, let roster = hive.roster, let cell = hive.cell, roster.voter(for: e.id) != nil,
+            !hive.cells.values.contains(where: { $0.queen == e.id && !$0.dissolved })
+        else { return nil }
+        return e.cell == cell && e.issuer == hive.queen ? nil : "not_accused_queen"
+    }
+
+    /// Whether this queen may evict `id`: the accused's current queen (it is in her roster),
+    /// or any queen when the accused is another cell's queen (`rosterRefusal`). Otherwise she
+    /// only pools and passes on what she hears: the accused's own queen hears it too.
+    func mayEvict(_ id: NodeID) -> Bool {
+        hive.roster?.voter(for: id) != nil || hive.cells.values.contains { $0.queen == id && !$0.dissolved }
     }
 
     /// Our own eviction records that are over: deleted, so the state does not keep every
@@ -278,7 +302,7 @@ extension NodeCore {
         // The gravest accusations are the evidence (the record carries a bounded number).
         let evidence = held.values.sorted { ($0.penalty, $0.accuser) > ($1.penalty, $1.accuser) }.prefix(
             Eviction.maximumAccusations)
-        if evidence.count >= needed, reachThreshold(evidence) {
+        if evidence.count >= needed, reachThreshold(evidence), mayEvict(a.accused) {
             issueEviction(of: a.accused, cell: cell, accusations: Array(evidence), revocation: nil)
             return
         }

@@ -43,4 +43,7 @@ struct Trust: Sendable {
     var evictedNow: Set<NodeID> = []
     /// The newest alive claim of each evicted member, refused while it is evicted.
     var heldBack: [NodeID: Member] = [:]
+    /// While a datagram from a sender with no standing is handled: the bytes its answers may
+    /// take (NodeCore+ReplyBudget.swift); nil otherwise.
+    var replyBudget: Int?
 }

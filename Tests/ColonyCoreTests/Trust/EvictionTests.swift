@@ -43,6 +43,30 @@ extension Net {
         return net
     }
 
+    /// `by`'s accusation of `target`, signed by `signer` (`by` itself unless given).
+    static func accusation(of target: Int, by: Int, penalty: UInt64, signer: Int? = nil, atMs: UInt64 = 100)
+        -> Accusation
+    {
+        var a = Accusation(accused: Fixture.id(target), accuser: Fixture.id(by), atMs: atMs, penalty: penalty)
+        a.signature = Signature(
+            publicKey: TestAuthenticator.publicKey(for: Fixture.id(by)),
+            bytes: TT.auth(signer ?? by).sign(SignedClaim.accusation(a)))
+        return a
+    }
+
+    /// `e` signed by `origin`, as the state record `origin` wrote.
+    static func record(_ e: Eviction, origin: Int, counter: UInt64) -> StateRecord {
+        var e = e
+        e.signature = Signature(
+            publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.eviction(e)))
+        var r = StateRecord(
+            key: e.key, value: e.encoded, dot: Dot(origin: Fixture.id(origin), counter: counter), prev: 0,
+            context: CausalContext(), timestamp: HLCTimestamp(physicalMs: 100, logical: 0))
+        r.signature = Signature(
+            publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.record(r)))
+        return r
+    }
+
     /// A worker of some cell that is not the given nodes.
     static func worker(_ net: Net, except: Set<Int> = []) -> Int {
         net.cores.keys.sorted().first { net.cores[$0]!.hive.role == .worker && !except.contains($0) }!
@@ -52,6 +76,7 @@ extension Net {
         var net = Self.formed()
         try #require(net.formed())
         let offender = Self.worker(net)
+        let offendersQueen = try #require(net.cores[offender]!.hive.queen)
         let accusers = net.cores.keys.sorted().filter { $0 != offender }.prefix(2)
         // Three invalid signatures each: -180 per accuser, -360 together (threshold -300).
         for a in accusers { net.offend(a, by: offender, times: 3) }
@@ -65,6 +90,7 @@ extension Net {
             #expect(c.hive.roster?.voter(for: Fixture.id(offender)) == nil || c.hive.role != .queen)
             let e = try #require(c.evictionsInForce.first { $0.id == Fixture.id(offender) })
             #expect(e.revocation == nil && Set(e.accusations.map(\.accuser)).count >= 2)
+            #expect(e.issuer == offendersQueen, "issued by the offender's own queen")
         }
         // The evicted member was told, and left its cell; its packets are refused.
         #expect(net.cores[offender]!.isExcluded(Fixture.id(offender)))
@@ -118,24 +144,13 @@ extension Net {
         let target = Self.worker(net)
         let forger = Self.worker(net, except: [target])
         let receiver = net.cores.keys.sorted().first { $0 != target && $0 != forger }!
-        let cell = net.cores[forger]!.hive.cell!
+        // The target's own cell: its queen is the one member that may evict it.
+        let cell = net.cores[target]!.hive.cell!
         func accusation(_ by: Int, penalty: UInt64, signer: Int? = nil, atMs: UInt64 = 100) -> Accusation {
-            var a = Accusation(accused: Fixture.id(target), accuser: Fixture.id(by), atMs: atMs, penalty: penalty)
-            a.signature = Signature(
-                publicKey: TestAuthenticator.publicKey(for: Fixture.id(by)),
-                bytes: TT.auth(signer ?? by).sign(SignedClaim.accusation(a)))
-            return a
+            Self.accusation(of: target, by: by, penalty: penalty, signer: signer, atMs: atMs)
         }
         func record(_ e: Eviction, origin: Int, counter: UInt64) -> StateRecord {
-            var e = e
-            e.signature = Signature(
-                publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.eviction(e)))
-            var r = StateRecord(
-                key: e.key, value: e.encoded, dot: Dot(origin: Fixture.id(origin), counter: counter), prev: 0,
-                context: CausalContext(), timestamp: HLCTimestamp(physicalMs: 100, logical: 0))
-            r.signature = Signature(
-                publicKey: TT.auth(origin).publicKey, bytes: TT.auth(origin).sign(SignedClaim.record(r)))
-            return r
+            Self.record(e, origin: origin, counter: counter)
         }
         let others = net.cores.keys.sorted().filter { $0 != target && $0 != forger && $0 != receiver }
         let cases: [(String, Eviction)] = [
