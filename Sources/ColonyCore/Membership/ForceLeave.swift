@@ -115,9 +115,11 @@ public struct ForceLeaveSummary: Sendable, Equatable, Codable {
     /// Every live member answered and none refused.
     public var complete: Bool { responses >= nodes && errors.isEmpty }
 
-    /// Count one member's answer. True once every member live at the start has answered.
+    /// Count one member's answer. True once every member live at the start has answered. The
+    /// target itself (alive after all: it refuted) is counted by outcome only, as `nodes`
+    /// leaves it out.
     public mutating func record(_ r: QueryResponse) -> Bool {
-        responses += 1
+        if r.from.description != id { responses += 1 }
         if let (outcome, reason) = ForceLeaveOutcome.parse(r.payload) {
             outcomes[outcome.rawValue, default: 0] += 1
             if outcome == .refused { errors[r.name] = reason ?? "refused" }

@@ -228,6 +228,8 @@ struct ForceLeaveTests {
         Self.spread(&net)
         let summary = Self.tally(net, at: 0, request)
         #expect(summary.outcomes["alive"] == 3, "\(summary)")
+        #expect(summary.responses == 3 && summary.complete, "nodes 0, 1 and 2 are the answers waited for: \(summary)")
+        #expect(summary.outcomes["left"] == 1, "node 0 held it suspect: \(summary)")
         for i in 0..<4 {
             let m = try #require(net.cores[i]!.table[id3]?.member)
             #expect(m.status == .alive, "node \(i) holds \(m)")
@@ -279,5 +281,12 @@ struct ForceLeaveTests {
         #expect(summary.outcomes == ["left": 1])
         #expect(summary.errors == ["n2": "unreadable answer"])
         #expect(!summary.complete)
+        // The target's own answer (it refuted) is an outcome, not one of the answers waited for.
+        var mine = ForceLeaveSummary(f, name: "n4", nodes: 1)
+        let fromTarget = mine.record(
+            QueryResponse(query: q, from: Fixture.id(4), name: "n4", payload: Array("alive".utf8)))
+        #expect(!fromTarget)
+        #expect(mine.responses == 0)
+        #expect(mine.outcomes == ["alive": 1])
     }
 }
