@@ -40,7 +40,7 @@ public enum Agent {
         logger.info("gossip listening", metadata: ["colony.address": "\(address)"])
         if configuration.operatorKeys.isEmpty && configuration.authority == nil {
             logger.warning(
-                "no operator key: any member can depose queens, lift evictions and change the keyring",
+                "no operator key: any member can depose queens, lift evictions, change the keyring, force-leave",
                 metadata: ["colony.hint": "set operator_keys or --operator-key to require an operator's signed order"])
         }
         let app = Application(

@@ -116,6 +116,7 @@ public func buildRouter(
     }
 
     addMembershipRoutes(to: router, node: node)
+    addForceLeaveRoutes(to: router, node: node)
     router.get("/metrics") { _, _ in
         let bytes = registry?.emitToBuffer() ?? []
         return Response(

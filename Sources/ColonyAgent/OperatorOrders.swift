@@ -4,7 +4,8 @@ import Hummingbird
 
 /// Operators' orders as the HTTP API carries them (docs/design.md §6): `order=` query
 /// parameters, each the operator's public key and signature (32 + 64 bytes) in base64url.
-/// `colony hive depose|lift` and `colony keys` sign them with `--operator DIR`.
+/// `colony hive depose|lift`, `colony keys` and `colony force-leave` sign them with
+/// `--operator DIR`.
 public enum OrderParameter {
     /// The parameter's text for `signature`.
     public static func encode(_ signature: Signature) -> String {
@@ -53,11 +54,15 @@ public enum OrderParameter {
     }
 
     /// A keyring change's order: `order` and `orderAt` (ms since the epoch), or nil.
-    static func keyringOrder(_ request: Request) throws -> KeyringOrder? {
+    static func keyringOrder(_ request: Request) throws -> KeyringOrder? { try timedOrder(request, of: "keyring") }
+
+    /// A timed order (`what`: a keyring change, a force-leave): `order` and `orderAt` (ms
+    /// since the epoch), or nil.
+    static func timedOrder(_ request: Request, of what: String) throws -> TimedOrder? {
         guard let s = try order(request) else { return nil }
         guard let text = request.uri.queryParameters.get("orderAt"), let at = UInt64(text) else {
-            throw HTTPError(.badRequest, message: "a keyring order needs orderAt, its time in ms since the epoch")
+            throw HTTPError(.badRequest, message: "a \(what) order needs orderAt, its time in ms since the epoch")
         }
-        return KeyringOrder(signature: s, issuedAtMs: at)
+        return TimedOrder(signature: s, issuedAtMs: at)
     }
 }

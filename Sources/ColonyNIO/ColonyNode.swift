@@ -254,8 +254,33 @@ public final class ColonyNode: Service, Sendable {
         try await driver.command { core, now in core.lift(id, orders: orders, now: now) }
     }
 
-    /// Operator keys are configured here: deposing, lifting and keyring changes need an
-    /// operator's signed order (`OperatorOrder`).
+    /// `colony force-leave`: make the failed member `member` (a name or node id) `left` on every
+    /// member, so it is no longer reported failed nor reconnected to; with `prune` its record is
+    /// removed everywhere (Consul's `force-leave -prune`). Where operators are required, `order`
+    /// is an operator's signature of `OperatorOrder.forceLeave` for the member's incarnation as
+    /// this node holds it (`colony force-leave --operator DIR` makes it). Returns what the
+    /// members answered by the deadline; throws `ForceLeaveError` for an unknown or alive
+    /// member, or a refused order.
+    public func forceLeave(
+        _ member: String, prune: Bool = false, order: TimedOrder? = nil, timeout: Duration = .seconds(5)
+    ) async throws -> ForceLeaveSummary {
+        let id = try await driver.onLoop { d -> NodeID in
+            guard let core = d.core else { throw ColonyError.notStarted }
+            guard let id = core.forceLeaveTarget(member) else { throw ForceLeaveError.unknownMember(member) }
+            return id
+        }
+        let (request, answers) = try await driver.query(
+            { core, now in core.forceLeave(id, prune: prune, order: order, timeout: timeout, now: now) },
+            id: { $0.query })
+        var summary = request.summary
+        for await answer in answers {
+            if summary.record(answer) { break }
+        }
+        return summary
+    }
+
+    /// Operator keys are configured here: deposing, lifting, keyring changes and force-leaves
+    /// need an operator's signed order (`OperatorOrder`).
     public func requiresOperator() async -> Bool {
         (try? await driver.onLoop { d in d.core?.requiresOperator ?? false }) ?? false
     }

@@ -87,17 +87,25 @@ extension Driver {
     func query(
         _ body: @escaping @Sendable (inout NodeCore, Instant) -> (Result<Query, StateError>, [Effect])
     ) async throws -> (Query, AsyncStream<QueryResponse>) {
+        try await query(body, id: { $0 })
+    }
+
+    /// As `query(_:)`, for a core command that sends a query as part of what it returns (`id`).
+    func query<T: Sendable, E: Error>(
+        _ body: @escaping @Sendable (inout NodeCore, Instant) -> (Result<T, E>, [Effect]),
+        id: @escaping @Sendable (T) -> Query
+    ) async throws -> (T, AsyncStream<QueryResponse>) {
         let (stream, continuation) = AsyncStream.makeStream(of: QueryResponse.self)
-        let q: Query = try await onLoop { d in
+        let sent: T = try await onLoop { d in
             guard var core = d.core else { throw ColonyError.notStarted }
             let (result, effects) = body(&core, d.now())
             d.core = core
-            let q = try result.get()
-            d.queryStreams[q.id.counter] = continuation
+            let sent = try result.get()
+            d.queryStreams[id(sent).id.counter] = continuation
             d.handle(effects)
-            return q
+            return sent
         }
-        return (q, stream)
+        return (sent, stream)
     }
 
     func respond(to q: Query, payload: [UInt8]) {

@@ -38,7 +38,8 @@ struct AgentCommand: AsyncParsableCommand {
         name: .customLong("operator-key"),
         help: """
             An operator's public key (authority.pub of `colony cert authority init`; repeatable): deposing, \
-            lifting and keyring changes then need an operator's signed order (the CLI's --operator DIR).
+            lifting, keyring changes and force-leaves then need an operator's signed order (the CLI's \
+            --operator DIR).
             """)
     var operatorKey: [String] = []
     @Option(

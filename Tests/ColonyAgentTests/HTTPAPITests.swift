@@ -64,6 +64,15 @@ import Testing
         ("/v1/hive/lift", .post, "", .badRequest),
         ("/v1/hive/lift?id=nothex", .post, "", .badRequest),
         ("/v1/hive/lift?id=0123456789abcdef0123456789abcdef", .post, "", .notFound),
+        // Force-leave: unknown member, this node itself, bad prune, timeout and order.
+        ("/v1/agent/force-leave/nobody", .put, "", .notFound),
+        ("/v1/agent/force-leave/nobody?prune", .post, "", .notFound),
+        ("/v1/agent/force-leave/api", .put, "", .conflict),
+        ("/v1/agent/force-leave/api?prune=maybe", .put, "", .badRequest),
+        ("/v1/agent/force-leave/api?timeout=forever", .put, "", .badRequest),
+        ("/v1/agent/force-leave/api?order=short", .put, "", .badRequest),
+        ("/v1/agent/force-leave/api?order=\(String(repeating: "A", count: 128))", .put, "", .badRequest),
+        ("/v1/agent/force-leave/api", .get, "", .notFound),
     ])
     func malformedRequestsGetJSONErrors(
         uri: String, method: HTTPRequest.Method, body: String, status: HTTPResponse.Status

@@ -91,6 +91,70 @@ import Testing
         for n in nodes { await n.stop() }
     }
 
+    /// `colony force-leave` on real nodes: a crashed member is made `left` by the operator's
+    /// (here the authority's) signed order on every survivor, then pruned; a member's own
+    /// order, or none, is refused and changes nothing.
+    @Test func anOperatorForcesAFailedMemberOutOnEverySurvivor() async throws {
+        let authority = Authority.generate()
+        var nodes: [ColonyNode] = []
+        var dirs: [String] = []
+        defer { for d in dirs { try? FileManager.default.removeItem(atPath: d) } }
+        for i in 0..<4 {
+            let (n, d) = try node("f\(i)", admitting: authority, certifiedBy: authority)
+            nodes.append(n)
+            dirs.append(d)
+        }
+        try await startSwarm(nodes)
+        #expect(await eventually(10) { await allSee(nodes, alive: 4) }, "four certified nodes form a swarm")
+        let gone = try #require(await nodes[3].me())
+        await nodes[3].stop()
+        let survivors = Array(nodes.prefix(3))
+        func status(_ n: ColonyNode) async -> MemberStatus? { await n.members().first { $0.id == gone.id }?.status }
+        let failed = await eventually(20) {
+            for n in survivors where await status(n) != .dead { return false }
+            return true
+        }
+        #expect(failed, "the survivors hold f3 dead")
+        let incarnation = try #require(await survivors[0].members().first { $0.id == gone.id }?.incarnation)
+        func order(prune: Bool, by signer: Authority = authority) -> TimedOrder {
+            let at = UInt64(Date().timeIntervalSince1970 * 1000)
+            let o = OperatorOrder.forceLeave(id: gone.id, incarnation: incarnation, prune: prune, issuedAtMs: at)
+            return TimedOrder(signature: signer.sign(o), issuedAtMs: at)
+        }
+        // Refused before anything is sent: no order, an order signed by a member's own
+        // identity key (f1's, from its data directory), and a live member.
+        let member = Authority(privateKey: try NodeStore(directory: dirs[1]).identity().privateKey)
+        await #expect(throws: ForceLeaveError.order(.operatorRequired)) {
+            try await survivors[1].forceLeave("f3", timeout: .seconds(2))
+        }
+        await #expect(throws: ForceLeaveError.order(.notAnOperator)) {
+            try await survivors[1].forceLeave("f3", order: order(prune: false, by: member))
+        }
+        await #expect(throws: ForceLeaveError.alive("f2")) {
+            try await survivors[1].forceLeave("f2", order: order(prune: false))
+        }
+        #expect(await survivors[1].statistics().core.trust.ordersRefused >= 2)
+        for n in survivors { #expect(await status(n) == .dead) }
+
+        // The operator's order, by name: every survivor answers and holds f3 left.
+        let left = try await survivors[1].forceLeave("f3", order: order(prune: false), timeout: .seconds(5))
+        #expect(left.complete, "\(left)")
+        #expect(left.outcomes == ["left": 3], "\(left)")
+        for (i, n) in survivors.enumerated() {
+            let s = await status(n)
+            #expect(s == .left, "f\(i) holds f3 \(s.map { "\($0)" } ?? "gone")")
+        }
+        // With prune, by id: its record is gone everywhere.
+        let pruned = try await survivors[0].forceLeave(
+            gone.id.description, prune: true, order: order(prune: true), timeout: .seconds(5))
+        #expect(pruned.outcomes == ["pruned": 3], "\(pruned)")
+        for (i, n) in survivors.enumerated() { #expect(await status(n) == nil, "f\(i) still lists f3") }
+        await #expect(throws: ForceLeaveError.unknownMember("f3")) {
+            try await survivors[2].forceLeave("f3", prune: true, order: order(prune: true))
+        }
+        for n in survivors { await n.stop() }
+    }
+
     /// serf#579, solved: a certified node offline through two key rotations comes back with
     /// only the old key, asks a seed for the keyring with its certificate, and rejoins with
     /// no manual step.

@@ -86,7 +86,7 @@ extension NodeCore {
                 trust.stats.admissionRefused += 1
                 return
             }
-            sendStream(.joinReply(exchange: e, members: table.allMembers), to: sender)
+            sendStream(.joinReply(exchange: e, members: shared(table.allMembers)), to: sender)
             if !recentEvents.isEmpty { sendStream(.recentEvents(exchange: e, events: recentEvents), to: sender) }
             sendCells(to: sender)
         case .joinReply(let e, let members):
@@ -137,7 +137,7 @@ extension NodeCore {
             sendStream(
                 .entries(
                     exchange: e, bits: bits, buckets: differing,
-                    members: table.members(inBuckets: differing, bits: bits), isReply: false), to: sender)
+                    members: shared(table.members(inBuckets: differing, bits: bits)), isReply: false), to: sender)
         case .entries(let e, let bits, let buckets, let members, let isReply):
             guard bits <= MemberTable.bucketBits else { return }
             if isReply {
@@ -145,7 +145,7 @@ extension NodeCore {
                 dissemination.stats.syncMembersReceived += members.count
                 mergeRemote(members, from: senderID, &inbound)
             } else {
-                let mine = table.members(inBuckets: buckets, bits: bits)
+                let mine = shared(table.members(inBuckets: buckets, bits: bits))
                 dissemination.stats.syncMembersReceived += members.count
                 mergeRemote(members, from: senderID, &inbound)
                 sendStream(

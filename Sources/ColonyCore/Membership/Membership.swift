@@ -64,6 +64,10 @@ struct Membership: Sendable {
     /// Comebacks held because the member flaps, and the confirming pings in flight.
     var holds: [NodeID: NodeCore.RevivalHold] = [:]
     var holdPings: [UInt32: NodeID] = [:]
+    /// Members this node made `left` by a force-leave (`NodeCore+ForceLeave`): its verdict, not
+    /// their signed leave, so table exchanges show them dead. Cleared with the record's next
+    /// change.
+    var forcedLeft: Set<NodeID> = []
     /// Which member speaks from an address (to hold undecodable packets against it).
     var addressIndex: [Address: NodeID] = [:]
     /// Sequence numbers of probes, exchanges and pings.

@@ -60,6 +60,7 @@ extension NodeCore {
             membership.gone[id] = nil
             membership.lastRevive[id] = nil
             membership.revivals[id] = nil
+            membership.forcedLeft.remove(id)
             dropHold(id)
             if let r = table[id], r.member.status.isGone {
                 membership.table.remove(id)

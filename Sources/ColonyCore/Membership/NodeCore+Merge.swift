@@ -218,6 +218,7 @@ extension NodeCore {
     mutating func set(_ member: Member, previous: Member?) {
         membership.table.upsert(member, at: now)
         membership.addressIndex[member.address] = member.id
+        membership.forcedLeft.remove(member.id)
         if member.status != .suspect { membership.suspicions[member.id] = nil }
         if member.status.isGone {
             membership.gone[member.id] = now

@@ -141,30 +141,34 @@ extension NodeCore {
         }
         guard admitBroadcast(id: q.id, lamport: q.lamport) else { return }
         enqueue(.query(q), &inbound)
-        if q.filter.matches(me) { emit(.queryReceived(q)) }
+        guard q.filter.matches(me) else { return }
+        if ColonyQuery(q) == .forceLeave { return onForceLeave(q) }
+        emit(.queryReceived(q))
     }
 
     /// Answer a query this node received: sent straight to the asker.
     public mutating func respond(to q: Query, payload: [UInt8], now: Instant) -> [Effect] {
         advance(to: now)
-        guard phase == .active || phase == .leaving else { return flush() }
+        answerQuery(q, payload: payload)
+        return flush()
+    }
+
+    /// Send the answer to `q` (the core's own answers to internal queries come here too).
+    mutating func answerQuery(_ q: Query, payload: [UInt8]) {
+        guard phase == .active || phase == .leaving else { return }
         replicated.stats.queriesAnswered += 1
         let r = QueryResponse(query: q.id, from: me.id, name: me.name, payload: payload)
-        if q.id.origin == me.id {
-            onQueryResponse(r)
-            return flush()
-        }
+        if q.id.origin == me.id { return onQueryResponse(r) }
         // Answers go to the asking member's own address, never to one the query names: a
         // query could otherwise make the swarm send bytes to any host and port.
         guard let asker = table[q.id.origin]?.member, asker.status.isLive else {
             trust.stats.queriesFromStrangersUnanswered += 1
-            return flush()
+            return
         }
         let packet = Packet(from: me.id, message: .queryResponse(r))
         let peer = asker.peer
         out.append(
             .send(packet, to: peer, via: Wire.size(of: packet) <= settings.maxDatagramBytes ? .datagram : .stream))
-        return flush()
     }
 
     mutating func onQueryResponse(_ r: QueryResponse) {

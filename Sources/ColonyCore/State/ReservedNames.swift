@@ -5,6 +5,9 @@ package enum ColonyQuery: String, Sendable, CaseIterable {
     /// A keyring change across the swarm: each member applies it and answers with its
     /// keyring (Serf's `_serf_install-key` and friends).
     case keyring = "_colony-keyring"
+    /// A force-leave (`NodeCore.forceLeave`): the core itself carries it out on each member and
+    /// answers with what it did; it never reaches the application.
+    case forceLeave = "_colony-force-leave"
 
     /// The internal query a received one is, if it is one.
     public init?(_ query: Query) { self.init(rawValue: query.name) }

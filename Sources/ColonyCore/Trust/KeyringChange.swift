@@ -54,15 +54,7 @@ public enum KeyringOperation: Sendable, Equatable {
 }
 
 /// An operator's signature of a keyring change (`OperatorOrder.keyring`) and when it was made.
-public struct KeyringOrder: Sendable, Equatable {
-    public var signature: Signature
-    public var issuedAtMs: UInt64
-
-    public init(signature: Signature, issuedAtMs: UInt64) {
-        self.signature = signature
-        self.issuedAtMs = issuedAtMs
-    }
-}
+public typealias KeyringOrder = TimedOrder
 
 /// One node's keyring, as reported.
 public struct KeyringState: Sendable, Equatable, Codable {

@@ -1,5 +1,5 @@
-/// What only an operator may order (docs/design.md §6): deposing a queen, lifting an eviction
-/// and changing the swarm's keyring. With operator keys configured
+/// What only an operator may order (docs/design.md §6): deposing a queen, lifting an eviction,
+/// changing the swarm's keyring and forcing a failed member out (`colony force-leave`). With operator keys configured
 /// (`TrustSettings.operatorKeys`, and the admission authority's key, which is one), an order
 /// counts only if one of those keys signed it; no member's key will do, so a compromised
 /// member cannot switch the swarm to plaintext, split it into key islands, bring an evicted
@@ -8,8 +8,10 @@
 ///
 /// Each order names exactly what it orders, so a signature cannot be replayed for anything
 /// else: a deposal names the queen's cell and term (a later reign is another order); a lift
-/// names the eviction (its issuer and issue time); a keyring change carries its time and is
-/// honoured only within `freshness` of the verifier's clock, once (`OrderLedger`).
+/// names the eviction (its issuer and issue time); a keyring change and a force-leave carry
+/// their time and are honoured only within `freshness` of the verifier's clock, once
+/// (`OrderLedger`); a force-leave also names the member's incarnation (its next life is
+/// another order).
 public enum OperatorOrder: Sendable, Hashable {
     /// The queen of `cell` in `term` abdicates.
     case depose(cell: CellID, term: UInt64)
@@ -18,6 +20,9 @@ public enum OperatorOrder: Sendable, Hashable {
     /// Apply a keyring operation (its canonical bytes, `KeyringOperation.canonicalBytes`),
     /// issued at `issuedAtMs` (wall clock, ms since the epoch).
     case keyring(operation: [UInt8], issuedAtMs: UInt64)
+    /// The failed member `id`, at `incarnation`, is made `left` (with `prune`, removed from
+    /// every table), issued at `issuedAtMs` (wall clock, ms since the epoch).
+    case forceLeave(id: NodeID, incarnation: UInt64, prune: Bool, issuedAtMs: UInt64)
 
     /// How far from the verifier's clock a timed order may be.
     public static let freshnessMs: UInt64 = 10 * 60 * 1000
@@ -40,8 +45,34 @@ public enum OperatorOrder: Sendable, Hashable {
             out.varint(UInt64(operation.count))
             out.append(contentsOf: operation)
             out.varint(issuedAtMs)
+        case .forceLeave(let id, let incarnation, let prune, let issuedAtMs):
+            out.append(4)
+            out.nodeID(id)
+            out.varint(incarnation)
+            out.append(prune ? 1 : 0)
+            out.varint(issuedAtMs)
         }
         return out
+    }
+
+    /// When a timed order was issued (nil for orders that name what they end instead).
+    public var issuedAtMs: UInt64? {
+        switch self {
+        case .depose, .lift: nil
+        case .keyring(_, let at), .forceLeave(_, _, _, let at): at
+        }
+    }
+}
+
+/// An operator's signature of a timed order (a keyring change, a force-leave) and when it was
+/// made.
+public struct TimedOrder: Sendable, Equatable {
+    public var signature: Signature
+    public var issuedAtMs: UInt64
+
+    public init(signature: Signature, issuedAtMs: UInt64) {
+        self.signature = signature
+        self.issuedAtMs = issuedAtMs
     }
 }
 
@@ -72,10 +103,15 @@ package struct OrderLedger: Sendable {
     var seen: [[UInt8]: UInt64] = [:]
     let limit = 4096
 
+    /// Whether an order issued at `issuedAtMs` is within the freshness window of `nowMs`.
+    package static func fresh(issuedAtMs: UInt64, nowMs: UInt64) -> Bool {
+        let skew = issuedAtMs > nowMs ? issuedAtMs - nowMs : nowMs - issuedAtMs
+        return skew <= OperatorOrder.freshnessMs
+    }
+
     /// Admit an order signed `signature` issued at `issuedAtMs`, at wall time `nowMs`.
     package mutating func admit(signature: [UInt8], issuedAtMs: UInt64, nowMs: UInt64) -> OrderRefusal? {
-        let skew = issuedAtMs > nowMs ? issuedAtMs - nowMs : nowMs - issuedAtMs
-        guard skew <= OperatorOrder.freshnessMs else { return .stale }
+        guard Self.fresh(issuedAtMs: issuedAtMs, nowMs: nowMs) else { return .stale }
         seen = seen.filter { nowMs <= $0.value || nowMs - $0.value <= OperatorOrder.freshnessMs }
         guard seen[signature] == nil else { return .replayed }
         // Full of fresh orders: refuse rather than forget one that could then be replayed.
@@ -106,13 +142,14 @@ extension NodeCore {
         return nil
     }
 
-    /// A timed order (a keyring change) checked and, if admitted, entered in the ledger.
+    /// An order checked and, if it is a timed one (a keyring change, a force-leave) and
+    /// admitted, entered in the ledger.
     public mutating func admit(_ order: OperatorOrder, signature: Signature?) -> OrderRefusal? {
         if let refusal = check(order, signature: signature) {
             trust.stats.ordersRefused += 1
             return refusal
         }
-        guard case .keyring(_, let issuedAtMs) = order, let s = signature else { return nil }
+        guard let issuedAtMs = order.issuedAtMs, let s = signature else { return nil }
         if let refusal = trust.orders.admit(signature: s.bytes, issuedAtMs: issuedAtMs, nowMs: wallMs) {
             trust.stats.ordersRefused += 1
             return refusal
