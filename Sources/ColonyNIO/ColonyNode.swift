@@ -368,7 +368,8 @@ public struct DriverCounters: Sendable, Equatable {
     public var framesRefused = 0
     /// Inbound connections closed at once: over `maxInboundStreams` or the per-host cap.
     public var streamsRefused = 0
-    /// Frames not sent because their peer had `maxQueuedStreamBytes` unread.
+    /// Frames not sent because their peer had `maxQueuedStreamBytes` unread (or, while
+    /// connecting, that much already waiting).
     public var framesDroppedUnread = 0
     public var streamConnectFailures = 0
     /// Event-log commits, and commits that failed (disk full, …).

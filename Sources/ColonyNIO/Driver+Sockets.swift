@@ -40,7 +40,13 @@ extension Driver {
             channel.writeAndFlush(buffer, promise: nil)
             return
         }
-        if connecting[address] != nil {
+        if let pending = connecting[address] {
+            // Still connecting (a peer that never accepts takes up to the connect timeout):
+            // what waits is held to the same cap as an open stream's unread bytes.
+            guard pending.reduce(bytes.count, { $0 + $1.count }) <= configuration.maxQueuedStreamBytes else {
+                counters.framesDroppedUnread += 1
+                return
+            }
             connecting[address]!.append(bytes)
             return
         }

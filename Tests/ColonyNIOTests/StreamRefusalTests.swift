@@ -73,3 +73,41 @@ import Testing
         await node.stop()
     }
 }
+
+/// Issue 18: writes have back-pressure. A peer that accepts a stream and never reads cannot
+/// grow the node's memory: past `maxQueuedStreamBytes` unread, frames to it are dropped and
+/// counted, while it is connecting and once connected.
+@Suite(.tags(.loopback, .hostile)) struct WriteBackPressureTests {
+    @Test func framesToAPeerThatNeverReadsAreDroppedNotQueued() async throws {
+        let cap = 256 << 10
+        var config = ColonyNode.Configuration(
+            name: "writer", bind: Address(host: "127.0.0.1", port: 0), settings: .local)
+        config.maxQueuedStreamBytes = cap
+        let node = ColonyNode(configuration: config, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        _ = try await node.start()
+        // A peer that accepts and never reads, with a small receive buffer.
+        let sink = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.socketOption(.so_rcvbuf), value: 4096)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let target = Address(host: "127.0.0.1", port: UInt16(try #require(sink.localAddress?.port)))
+        let frame = [UInt8](repeating: 0xAB, count: 64 << 10)
+        // While connecting: more than the cap is offered at once.
+        try await node.driver.onLoop { d in for _ in 0..<16 { d.sendFrame(frame, to: target) } }
+        let droppedConnecting = await node.statistics().driver.framesDroppedUnread
+        #expect(droppedConnecting > 0, "1 MiB offered while connecting, with a 256 KiB cap")
+        for _ in 0..<100 where try await node.driver.onLoop({ $0.streams[target] == nil }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Connected: 32 MiB more, of which the peer reads nothing.
+        for _ in 0..<512 {
+            try await node.driver.onLoop { d in d.sendFrame(frame, to: target) }
+        }
+        let channel = try #require(try await node.driver.onLoop { $0.streams[target] })
+        let queued = try await channel.getOption(.bufferedWritableBytes).get()
+        #expect(queued <= cap + frame.count + 4, "queued \(queued) bytes for a peer that reads nothing")
+        #expect(await node.statistics().driver.framesDroppedUnread > droppedConnecting + 400)
+        await node.stop()
+        try await sink.close()
+    }
+}
