@@ -197,7 +197,7 @@ package struct NodeCore: Sendable {
             return flush()
         }
         let mark = out.count
-        trust.replyBudget = replyBudget(for: packet, attributable: attributable, via: transport)
+        trust.replyBudget = replyBudget(for: packet, from: source, attributable: attributable, via: transport)
         applyUpdates(of: packet, graylisted: graylisted, attributable: attributable, &inbound)
         let sender = Peer(id: packet.from, address: source)
         reviveIfDead(packet.from)

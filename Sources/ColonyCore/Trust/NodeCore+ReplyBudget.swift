@@ -1,6 +1,6 @@
 /// No amplification (issue 18): a datagram from a sender with no standing here — a stranger,
-/// or, without identities, a member's id claimed from another host — gets at most as many
-/// bytes back as it sent. A datagram's source address is not proven by anything (a MAC or a
+/// or a member's id (verified or not) from a host other than the member's — gets at most as
+/// many bytes back as it sent. A datagram's source address is not proven by anything (a MAC or a
 /// signature proves the key, not the address), so a larger answer would let anyone aim this
 /// node at a victim: a spoofed 60-byte ping drawing a 1,400-byte ack full of gossip, or a
 /// graft drawing every broadcast it names. Streams are not bounded: their handshake proves
@@ -10,9 +10,15 @@
 /// answer as it did to the request (a MAC both ways, or a signature on the request), so the
 /// bound holds on the wire too.
 extension NodeCore {
-    /// The bytes datagram answers to `packet` may take, or nil when it needs no bound.
-    func replyBudget(for packet: Packet, attributable: Bool, via transport: Transport) -> Int? {
-        attributable || transport == .stream ? nil : Wire.size(of: packet)
+    /// The bytes datagram answers to `packet` may take, or nil when it needs no bound: it came
+    /// over a stream, or from a member with standing at the host we know for it. A member's
+    /// packet from elsewhere is bounded too: the MAC proves the member sent it once, not that
+    /// the source is where it is now (a captured packet replayed with a victim's source
+    /// address must draw no more than itself).
+    func replyBudget(for packet: Packet, from source: Address, attributable: Bool, via transport: Transport) -> Int? {
+        guard transport == .datagram else { return nil }
+        if attributable, table[packet.from]?.member.address.host == source.host { return nil }
+        return Wire.size(of: packet)
     }
 
     /// `packet` trimmed to fit the answer budget of the datagram being handled (no gossip

@@ -70,3 +70,18 @@ import Testing
         #expect(Self.datagramBytes(served) > 5 * 600)
     }
 }
+
+extension ReplyBudgetTests {
+    /// A member's authenticated ping replayed from another host (a captured packet, its
+    /// source set to a victim's address) is answered within its own size; from the member's
+    /// own host it gets the full answer.
+    @Test func aMembersPacketReplayedFromElsewhereDrawsNoMoreThanItself() {
+        var b = Self.busyCore(authenticating: true)
+        let ping = Fixture.packet(from: 2, .ping(seq: 11, target: Fixture.id(1)))
+        let replayed = b.receive(ping, from: Fixture.address(Self.stranger), now: Fixture.ms(20))
+        #expect(Self.datagramBytes(replayed) <= Wire.size(of: ping))
+        #expect(TT.acks(replayed, to: 2) == 1, "still answered")
+        let genuine = b.receive(ping, from: Fixture.address(2), now: Fixture.ms(30))
+        #expect(Self.datagramBytes(genuine) > Wire.size(of: ping))
+    }
+}
