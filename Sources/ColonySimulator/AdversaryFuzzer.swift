@@ -22,7 +22,18 @@ public struct AdversaryFuzzer {
         /// by (refused at the gate, refused signatures, elections, refutations, records applied)
         /// and how often a victim's hive role changed.
         public var reached: [String: Int] = [:]
+        /// Packets sent from a bystander's address (a host that is no member: a victim the
+        /// attacker aims the swarm at), their bytes, and the datagram bytes the victims sent
+        /// that address in answer. No amplification: a packet whose answer outweighed it is
+        /// counted in `amplified`, and fails the run.
+        public var bystanderPackets = 0
+        public var bystanderBytes = 0
+        public var bystanderAnswerBytes = 0
+        public var amplified = 0
     }
+
+    /// A host that is no member's: packets "from" it are spoofed at a victim.
+    public static let bystander = Address(host: "192.0.2.1", port: 7946)
 
     /// The hive did not form within 60 virtual seconds for this seed.
     public struct NoHive: Error, CustomStringConvertible {
@@ -81,14 +92,20 @@ public struct AdversaryFuzzer {
         let packets = 1 + rng.below(8)
         for _ in 0..<packets {
             let (packet, via) = traffic.hostilePacket(against: core, withKey: withKey)
-            let from = rng.chance(0.8) ? addresses[attacker] : addresses[rng.below(addresses.count)]
+            // Its own address, a member's (spoofed), or a bystander's (one index past the members).
+            let from =
+                rng.chance(0.8)
+                ? addresses[attacker] : addresses[safe: rng.below(addresses.count + 1)] ?? Self.bystander
             counts.packets += 1
             let kind = packet.updates.isEmpty ? packet.message.kind.description : "\(packet.message.kind)+updates"
             counts.byKind[kind, default: 0] += 1
             // The attacker's packets verify as its own identity (the gate's MAC cannot be made
             // for another's); a few arrive unverified, as from a driver that does not check.
             let sender: PacketSender = rng.chance(0.95) ? .verified(ids[attacker]) : .unverified
-            _ = core.receive(packet, from: from, sender: sender, via: via, bytes: Wire.size(of: packet), now: now)
+            let size = Wire.size(of: packet)
+            let effects = core.receive(packet, from: from, sender: sender, via: via, bytes: size, now: now)
+            // A stream's source is proven by its handshake: only datagrams can be spoofed.
+            if from == Self.bystander && via == .datagram { countAnswers(effects, of: size) }
             if rng.chance(0.5) {
                 // Let timers run on what it was told: elections, leases, suspicions, reaping.
                 now = now + .milliseconds(Int64(rng.below(rng.chance(0.2) ? 20_000 : 1_500)))
@@ -98,6 +115,18 @@ public struct AdversaryFuzzer {
         }
         tally(before: base[victim], after: core)
         return packets
+    }
+
+    /// The datagrams `effects` send the bystander, in answer to a datagram of `size` bytes.
+    mutating func countAnswers(_ effects: [Effect], of size: Int) {
+        var answered = 0
+        for case .send(let p, let to, .datagram) in effects where to.address == Self.bystander {
+            answered += Wire.size(of: p)
+        }
+        counts.bystanderPackets += 1
+        counts.bystanderBytes += size
+        counts.bystanderAnswerBytes += answered
+        if answered > size { counts.amplified += 1 }
     }
 
     mutating func tally(before a: NodeCore, after b: NodeCore) {
@@ -114,4 +143,9 @@ public struct AdversaryFuzzer {
         for (name, n) in moved where n > 0 { counts.reached[name, default: 0] += n }
         if a.hive.role != b.hive.role { counts.reached["role changed", default: 0] += 1 }
     }
+}
+
+extension Array {
+    /// The element at `i`, or nil past the end.
+    fileprivate subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
 }

@@ -29,13 +29,17 @@ extension FuzzCommand {
         }
         let seconds = (clock.now - started).seconds
         let slowestMs = slowest.seconds * 1000
-        let ok = slowestMs <= maxInputMs
         let c = fuzzer.counts
+        let ok = slowestMs <= maxInputMs && c.amplified == 0
         if json {
             let report = AdversaryFuzzReport(
                 sequences: c.sequences, seed: seed, hiveNodes: hiveNodes, packets: c.packets, ticks: c.ticks,
                 byKind: c.byKind, reached: c.reached, sequencesPerSecond: Int(Double(inputs) / max(seconds, 1e-9)),
-                slowestSequenceMs: (slowestMs * 1000).rounded() / 1000, formSeconds: formed.seconds, passed: ok)
+                slowestSequenceMs: (slowestMs * 1000).rounded() / 1000, formSeconds: formed.seconds,
+                bystander: .init(
+                    packets: c.bystanderPackets, bytes: c.bystanderBytes, answerBytes: c.bystanderAnswerBytes,
+                    amplified: c.amplified),
+                passed: ok)
             try Self.printJSON(report)
         } else {
             print(
@@ -44,7 +48,15 @@ extension FuzzCommand {
             print("by kind: " + c.byKind.keys.sorted().map { "\($0) \(c.byKind[$0]!)" }.joined(separator: ", "))
             print("reached: " + c.reached.keys.sorted().map { "\($0) \(c.reached[$0]!)" }.joined(separator: ", "))
             print(String(format: "%.0f sequences/s · slowest %.3f ms", Double(inputs) / seconds, slowestMs))
-            print(ok ? "passed: no trap, no hang" : "FAILED: slowest sequence \(slowestMs) ms (limit \(maxInputMs))")
+            print(
+                "spoofed from a bystander: \(c.bystanderPackets) packets, \(c.bystanderBytes) bytes; answered with "
+                    + "\(c.bystanderAnswerBytes) bytes; answers larger than their request: \(c.amplified)")
+            if c.amplified > 0 {
+                print("FAILED: \(c.amplified) answers to a bystander outweighed their request")
+            } else {
+                print(
+                    ok ? "passed: no trap, no hang" : "FAILED: slowest sequence \(slowestMs) ms (limit \(maxInputMs))")
+            }
         }
         if !ok { throw ExitCode(1) }
     }
@@ -62,5 +74,14 @@ struct AdversaryFuzzReport: Encodable {
     var sequencesPerSecond: Int
     var slowestSequenceMs: Double
     var formSeconds: Double
+    /// Packets spoofed from a bystander's address, and what the victims sent it back.
+    var bystander: Bystander
     var passed: Bool
+
+    struct Bystander: Encodable {
+        var packets: Int
+        var bytes: Int
+        var answerBytes: Int
+        var amplified: Int
+    }
 }

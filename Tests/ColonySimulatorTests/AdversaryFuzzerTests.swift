@@ -16,6 +16,10 @@ import Testing
         #expect((c.reached["refused out of range"] ?? 0) > 0, "edges were refused at the gate")
         #expect((c.reached["refused signature"] ?? 0) > 0, "forgeries were refused")
         #expect((c.reached["suspicions raised"] ?? 0) > 0 && (c.reached["refutations"] ?? 0) > 0, "handlers reached")
+        // No amplification: packets spoofed from a bystander drew no answer larger than themselves.
+        #expect(c.bystanderPackets > 100)
+        #expect(c.amplified == 0, "\(c.amplified) answers outweighed their request")
+        #expect(c.bystanderAnswerBytes <= c.bystanderBytes)
     }
 
     @Test func theSameSeedReplaysTheSameSequences() throws {
