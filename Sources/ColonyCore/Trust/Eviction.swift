@@ -72,6 +72,9 @@ public struct Eviction: Hashable, Sendable {
     /// Distinct accusers an eviction by reputation needs at least (the queen's own counts),
     /// however grave their penalties.
     package static let minimumAccusers = 2
+    /// How long queens other than the accused's wait, with enough evidence, for her eviction
+    /// before issuing their own (`NodeCore.mayEvict`).
+    package static let fallbackMs: UInt64 = 5_000
     /// Accusations older than this when the eviction is issued do not count (nor ones
     /// dated more than `accusationSkewMs` after it: clocks differ a little).
     package static let accusationWindowMs: UInt64 = 120_000

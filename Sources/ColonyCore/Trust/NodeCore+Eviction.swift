@@ -130,9 +130,17 @@ extension NodeCore {
 
     /// Whether this queen may evict `id`: the accused's current queen (it is in her roster),
     /// or any queen when the accused is another cell's queen (`rosterRefusal`). Otherwise she
-    /// only pools and passes on what she hears: the accused's own queen hears it too.
+    /// pools and passes on what she hears (the accused's own queen hears it too), and evicts
+    /// it herself only once the evidence has been enough for `Eviction.fallbackMs` with no
+    /// eviction: the accused is in no cell, or its queen shields it. Members holding the
+    /// accused's roster still refuse her eviction (`not_accused_queen`); the rest obey it.
     func mayEvict(_ id: NodeID) -> Bool {
-        hive.roster?.voter(for: id) != nil || hive.cells.values.contains { $0.queen == id && !$0.dissolved }
+        if hive.roster?.voter(for: id) != nil || hive.cells.values.contains(where: { $0.queen == id && !$0.dissolved })
+        {
+            return true
+        }
+        guard let since = hive.evidenceSince[id] else { return false }
+        return now - since >= .milliseconds(Int64(Eviction.fallbackMs))
     }
 
     /// Our own eviction records that are over: deleted, so the state does not keep every
@@ -178,6 +186,7 @@ extension NodeCore {
             trust.stats.evictionsApplied += 1
             emit(.evicted(e))
             hive.accusations[id] = nil
+            hive.evidenceSince[id] = nil
             // The eviction settles the account: the identity returns with a clean score
             // (while evicted nothing it sends reaches scoring).
             trust.scores[id] = nil
@@ -296,15 +305,19 @@ extension NodeCore {
             })
         {
             hive.accusations[oldest.key] = nil
+            hive.evidenceSince[oldest.key] = nil
         }
         hive.accusations[a.accused] = held
         let needed = max(Eviction.minimumAccusers, settings.hive.evictionAccusers)
         // The gravest accusations are the evidence (the record carries a bounded number).
         let evidence = held.values.sorted { ($0.penalty, $0.accuser) > ($1.penalty, $1.accuser) }.prefix(
             Eviction.maximumAccusations)
-        if evidence.count >= needed, reachThreshold(evidence), mayEvict(a.accused) {
-            issueEviction(of: a.accused, cell: cell, accusations: Array(evidence), revocation: nil)
-            return
+        if evidence.count >= needed, reachThreshold(evidence) {
+            if hive.evidenceSince[a.accused] == nil { hive.evidenceSince[a.accused] = now }
+            if mayEvict(a.accused) {
+                issueEviction(of: a.accused, cell: cell, accusations: Array(evidence), revocation: nil)
+                return
+            }
         }
         guard share else { return }
         for c in hive.cells.keys.sorted() {
@@ -329,6 +342,7 @@ extension NodeCore {
         guard case .success = writeRecord(e.key, value: e.encoded, context: nil) else { return }
         trust.stats.evictionsIssued += 1
         hive.accusations[id] = nil
+        hive.evidenceSince[id] = nil
         var local = Inbound.local
         refreshEviction(id, &local)
     }
