@@ -4,7 +4,8 @@ import ColonySimulator
 import Foundation
 
 /// `colony fuzz --adversary`: a hostile member against a formed hive (`AdversaryFuzzer`).
-/// Passes when no sequence trapped and none took longer than `--max-input-ms`; a trap ends the
+/// Passes when no sequence trapped, none took more than `--max-input-ms` of CPU time and no
+/// answer to a bystander outweighed its request; a trap ends the
 /// process after the seed was printed, and the same seed and count replay it exactly.
 extension FuzzCommand {
     func runAdversary(seed seedValue: UInt64) throws {
@@ -20,9 +21,9 @@ extension FuzzCommand {
         let started = clock.now
         var slowest: Duration = .zero
         for n in 0..<inputs {
-            let t0 = clock.now
+            let t0 = ThreadCPUClock.now()
             fuzzer.one(withKey: n % 2 == 0)
-            slowest = max(slowest, clock.now - t0)
+            slowest = max(slowest, ThreadCPUClock.now() - t0)
             if n % 100_000 == 0 && n > 0 && !json {
                 FileHandle.standardError.write(Data("  \(n) sequences\n".utf8))
             }
