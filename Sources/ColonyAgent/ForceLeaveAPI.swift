@@ -3,33 +3,25 @@ import ColonyNIO
 import Foundation
 import Hummingbird
 
-/// What a force-leave did across the swarm (`PUT /v1/agent/force-leave/NODE`): how many
-/// members answered, what each outcome counted, and who refused.
+/// What a force-leave did across the swarm (`PUT /v1/agent/force-leave/NODE`): the node's
+/// `ForceLeaveSummary` (how many members answered, what each outcome counted, who refused),
+/// with `complete` (every live member answered and none refused) beside its fields.
+@dynamicMemberLookup
 public struct ForceLeaveJSON: ResponseCodable, Equatable, Sendable {
-    public var id: String
-    public var name: String
-    public var incarnation: UInt64
-    public var prune: Bool
-    /// Live members (the target excluded) when the order went out.
-    public var nodes: Int
-    public var responses: Int
-    /// Answers by outcome: left, pruned, alive, unknown, other-incarnation, refused.
-    public var outcomes: [String: Int]
-    /// Refusals by member name.
-    public var errors: [String: String]
-    /// Every live member answered and none refused.
-    public var complete: Bool
+    public var summary: ForceLeaveSummary
 
-    init(_ s: ForceLeaveSummary) {
-        id = s.id
-        name = s.name
-        incarnation = s.incarnation
-        prune = s.prune
-        nodes = s.nodes
-        responses = s.responses
-        outcomes = s.outcomes
-        errors = s.errors
-        complete = s.complete
+    init(_ s: ForceLeaveSummary) { summary = s }
+
+    public subscript<T>(dynamicMember path: KeyPath<ForceLeaveSummary, T>) -> T { summary[keyPath: path] }
+
+    enum CodingKeys: String, CodingKey { case complete }
+
+    public init(from decoder: any Decoder) throws { summary = try ForceLeaveSummary(from: decoder) }
+
+    public func encode(to encoder: any Encoder) throws {
+        try summary.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(summary.complete, forKey: .complete)
     }
 }
 

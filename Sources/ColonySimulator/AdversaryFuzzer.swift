@@ -93,9 +93,11 @@ public struct AdversaryFuzzer {
         for _ in 0..<packets {
             let (packet, via) = traffic.hostilePacket(against: core, withKey: withKey)
             // Its own address, a member's (spoofed), or a bystander's (one index past the members).
-            let from =
-                rng.chance(0.8)
-                ? addresses[attacker] : addresses[safe: rng.below(addresses.count + 1)] ?? Self.bystander
+            var from = addresses[attacker]
+            if !rng.chance(0.8) {
+                let k = rng.below(addresses.count + 1)
+                from = k < addresses.count ? addresses[k] : Self.bystander
+            }
             counts.packets += 1
             let kind = packet.updates.isEmpty ? packet.message.kind.description : "\(packet.message.kind)+updates"
             counts.byKind[kind, default: 0] += 1
@@ -143,9 +145,4 @@ public struct AdversaryFuzzer {
         for (name, n) in moved where n > 0 { counts.reached[name, default: 0] += n }
         if a.hive.role != b.hive.role { counts.reached["role changed", default: 0] += 1 }
     }
-}
-
-extension Array {
-    /// The element at `i`, or nil past the end.
-    fileprivate subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
 }

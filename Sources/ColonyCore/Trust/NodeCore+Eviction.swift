@@ -123,10 +123,13 @@ extension NodeCore {
     /// left it because it was evicted). A lift is never refused. Nil if it passes.
     func rosterRefusal(_ e: Eviction) -> String? {
         guard !e.lifted, let roster = hive.roster, let cell = hive.cell, roster.voter(for: e.id) != nil,
-            !hive.cells.values.contains(where: { $0.queen == e.id && !$0.dissolved })
+            !isKnownQueen(e.id)
         else { return nil }
         return e.cell == cell && e.issuer == hive.queen ? nil : "not_accused_queen"
     }
+
+    /// `id` is the queen of a cell we know (not dissolved): queens' claims reach everyone.
+    func isKnownQueen(_ id: NodeID) -> Bool { hive.cells.values.contains { $0.queen == id && !$0.dissolved } }
 
     /// Whether this queen may evict `id`: the accused's current queen (it is in her roster),
     /// or any queen when the accused is another cell's queen (`rosterRefusal`). Otherwise she
@@ -280,7 +283,7 @@ extension NodeCore {
         guard hive.role == .queen, cell == hive.cell, a.accused != me.id, a.accused != from, a.accuser != a.accused,
             table[from]?.member.status == .alive, !isGraylisted(from), !isExcluded(from), !isExcluded(a.accuser),
             !isExcluded(me.id),
-            !fromQueen || hive.cells.values.contains(where: { $0.queen == from && !$0.dissolved })
+            !fromQueen || isKnownQueen(from)
         else { return }
         let ms = wallMs
         guard a.atMs + Eviction.accusationWindowMs >= ms, a.atMs <= ms + Eviction.accusationSkewMs,

@@ -26,6 +26,14 @@ import Testing
         return (q[0], q[1])
     }
 
+    /// The two largest cells' queens and their workers (at least `n` each).
+    static func twoQueensWithWorkers(_ net: Net, atLeast n: Int) throws -> (Int, Int, [Int], [Int]) {
+        let (a, b) = twoLargest(net)
+        let (aWorkers, bWorkers) = (workers(of: a, net), workers(of: b, net))
+        try #require(aWorkers.count >= n && bWorkers.count >= n)
+        return (a, b, aWorkers, bWorkers)
+    }
+
     /// Cell `queen`'s workers, by index.
     static func workers(of queen: Int, _ net: Net) -> [Int] {
         net.cores[queen]!.hive.roster!.voters.map { Int($0.id.high) }.filter { $0 != queen }
@@ -55,10 +63,7 @@ import Testing
 
     @Test func onlyTheAccusedsQueenEvictsAWorkerWhereHerRosterIsKnown() throws {
         var net = try Self.twoCells()
-        let (a, b) = Self.twoLargest(net)
-        let aWorkers = Self.workers(of: a, net)
-        let bWorkers = Self.workers(of: b, net)
-        try #require(aWorkers.count >= 3 && bWorkers.count >= 3)
+        let (a, b, aWorkers, bWorkers) = try Self.twoQueensWithWorkers(net, atLeast: 3)
         let target = aWorkers[0]
         let accusers = [aWorkers[1], bWorkers[1]]
 
@@ -78,10 +83,7 @@ import Testing
 
     @Test func aQueenIsEvictedByAnotherCellsQueen() throws {
         var net = try Self.twoCells()
-        let (a, b) = Self.twoLargest(net)
-        let aWorkers = Self.workers(of: a, net)
-        let bWorkers = Self.workers(of: b, net)
-        try #require(aWorkers.count >= 2 && bWorkers.count >= 2)
+        let (a, b, aWorkers, bWorkers) = try Self.twoQueensWithWorkers(net, atLeast: 2)
         let e = Self.eviction(of: a, by: b, accusers: [aWorkers[0], bWorkers[0]], net)
         #expect(Self.deliver(e, to: aWorkers[1], counter: 3_001, &net) == nil)
         #expect(Self.deliver(e, to: bWorkers[1], counter: 3_001, &net) == nil)
