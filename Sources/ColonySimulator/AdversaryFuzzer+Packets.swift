@@ -49,7 +49,7 @@ extension HostileTraffic {
         let cell = someCell(v)
         let term = wild(near: v.hive.term)
         let me = ids[attacker]
-        switch rng.below(15) {
+        switch rng.below(16) {
         case 0: return .preVote(cell: cell, term: term, version: version(v), boot: wild(near: 1))
         case 1: return .preVoteReply(cell: cell, term: term, granted: rng.chance(0.8))
         case 2:
@@ -100,6 +100,13 @@ extension HostileTraffic {
                 accused: someID(v), accuser: rng.chance(0.7) ? me : someID(v), atMs: wild(near: 1_750_000_000_000),
                 penalty: wild(near: 100), signature: signature(for: bytes(8), origin: me, withKey: false))
             return .accuse(cell: cell, accusation: a)
+        case 14:
+            let queen = rng.chance(0.5) ? me : someID(v)
+            let boot = wild(near: 1)
+            let sig = signature(
+                for: SignedClaim.pledge(cell: cell, term: term, queen: queen, member: me, boot: boot), origin: me,
+                withKey: withKey)
+            return .pledge(cell: cell, term: term, queen: queen, boot: boot, signature: sig)
         default:
             return .lift(
                 cell: cell, evicted: someID(v), signature: signature(for: bytes(8), origin: me, withKey: false))

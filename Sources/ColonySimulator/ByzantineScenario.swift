@@ -16,7 +16,9 @@ extension Simulation.Context {
     /// forged death and suspicion claims, hive messages claiming queenship, deposals, lifts and
     /// votes, spoofed senders, forged evictions, query answers, oversized and out-of-range
     /// news — ten a second each at random honest members (`HostileTraffic`, what `colony fuzz
-    /// --adversary` sends one core). 5 % of links are broken meanwhile. Targets: every honest
+    /// --adversary` sends one core) — and together they frame one honest worker, accusing it
+    /// to every queen each second (`scheduleFraming`). 5 % of links are broken meanwhile.
+    /// Targets: every honest
     /// broadcast reaches every honest member; no honest member evicted; none held dead at the
     /// end (a forged death is refuted); every attacker graylisted by some honest member or
     /// evicted; the invariants hold and nothing traps.
@@ -38,7 +40,7 @@ extension Simulation.Context {
 
         let honest = cast.honest
         let graylisted = cast.offenders.filter { o in
-            ledger.everywhereAt[o] != nil
+            ledger.everywhereAt[o] != nil || !(ledger.graylistedBy[o] ?? []).isEmpty
                 || honest.contains { sim.nodes[$0].core?.isGraylisted(sim.nodes[o].id) == true }
         }
         let dead = honest.filter { h in
@@ -96,6 +98,38 @@ extension Simulation.Context {
             }
             t += .milliseconds(100)
         }
+        scheduleFraming(cast, start: start, end: end)
         return senders
+    }
+
+    /// The attackers collude to frame one honest worker: every second each sends every queen
+    /// its signed accusation of it, as grave as can be. Its own cell does not accuse it, and
+    /// the attackers are fewer than its cell counts, so it must not be evicted (issue 18).
+    func scheduleFraming(_ cast: Cast, start: Instant, end: Instant) {
+        guard
+            let victim = cast.honest.first(where: { h in
+                sim.nodes[h].core.map { $0.hive.role == .worker && ($0.hive.roster?.count ?? 0) > cast.offenders.count }
+                    ?? false
+            })
+        else { return }
+        let accused = sim.nodes[victim].id
+        let signers = cast.offenders.map { SimAuthenticator(id: sim.nodes[$0].id, swarmSecret: sim.seed) }
+        var t = start
+        while t < end {
+            sim.schedule(at: t) { s in
+                let queens = s.upNodes.filter { s.nodes[$0].core?.hive.role == .queen }
+                for (o, signer) in zip(cast.offenders, signers) where s.nodes[o].isUp {
+                    var a = Accusation(accused: accused, accuser: s.nodes[o].id, atMs: s.wallMs(o), penalty: 1 << 30)
+                    a.signature = Signature(publicKey: signer.publicKey, bytes: signer.sign(SignedClaim.accusation(a)))
+                    for q in queens where q != o {
+                        guard let cell = s.nodes[q].core?.hive.cell else { continue }
+                        s.inject(
+                            Packet(from: s.nodes[o].id, message: .hive(.accuse(cell: cell, accusation: a))), from: o,
+                            to: q)
+                    }
+                }
+            }
+            t += .seconds(1)
+        }
     }
 }

@@ -10,6 +10,10 @@ final class EvictionLedger {
     var honestEvicted: Set<Int> = []
     /// Offender → expiry in virtual time (by the issuer's eviction).
     var expiresAt: [Int: Instant] = [:]
+    /// Flooder → the members it floods.
+    var floodTargets: [Int: [Int]] = [:]
+    /// Offender → the honest members that graylisted it at some point of the attack.
+    var graylistedBy: [Int: Set<Int>] = [:]
 }
 
 extension Simulation.Context {
@@ -17,7 +21,11 @@ extension Simulation.Context {
     /// max(2, N/50)) misbehave from 2 s after formation, flooders and forgers in turn, for
     /// `--duration` s (default 60); 5% of links are broken meanwhile. Their victims' scores
     /// fall below the eviction threshold, they accuse them to their queens, the queens pool
-    /// accusations and one evicts. Honest members keep broadcasting. Measured:
+    /// accusations and one evicts. Honest members keep broadcasting. Forgers reach members
+    /// all over the swarm, a majority of their cell among them, and must be evicted
+    /// everywhere; a flooder floods two members, whose word alone evicts nobody (issue 18:
+    /// a quorum of the accused's cell, or as many accusers as it counts), so it must be
+    /// graylisted by both. Measured:
     /// - evictMs: from the attack's start until every honest member refuses the offender;
     /// - honestEvicted: honest members evicted anywhere (must be 0);
     /// - evictedInRoster: an evicted offender still in a cell's roster 2 s after its
@@ -32,9 +40,16 @@ extension Simulation.Context {
         guard let attack = startAttack(&result, offenders: options.evict.offenderCount(nodes: n)) else { return }
         let (cast, ledger, tracker) = (attack.cast, attack.ledger, attack.tracker)
         let (attackStart, attackEnd, sentBefore) = (attack.start, attack.end, attack.sentBefore)
-        let inRoster = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd + .seconds(20))
+        let forgers = cast.offenders.filter { cast.kindOf[$0] == .forger }
+        let inRoster = waitEvictedEverywhere(ledger, cast: cast, until: attackEnd + .seconds(20), expecting: forgers)
         result.evict.offenders = cast.offenders.count
         result.evict.offendersEvicted = ledger.everywhereAt.count
+        let keptOut = cast.offenders.filter { o in
+            ledger.everywhereAt[o] != nil
+                || (ledger.floodTargets[o].map { !$0.isEmpty && Set($0).isSubset(of: ledger.graylistedBy[o] ?? []) }
+                    ?? false)
+        }
+        result.evict.offendersGraylisted = keptOut.count
         result.evict.evictTime = Distribution(ledger.everywhereAt.values.map { ($0 - attackStart).inMilliseconds })
         sim.run(until: max(sim.now, attackEnd))
         let lifted = liftOneEviction(&result, ledger: ledger, honest: cast.honest)
@@ -47,12 +62,16 @@ extension Simulation.Context {
         result.evict.evictedInRoster = inRoster
 
         var problems: [String] = []
-        if ledger.everywhereAt.count < cast.offenders.count {
-            let missing = cast.offenders.filter { ledger.everywhereAt[$0] == nil }.map {
+        if forgers.contains(where: { ledger.everywhereAt[$0] == nil }) {
+            let missing = forgers.filter { ledger.everywhereAt[$0] == nil }.map {
                 "node \($0) (\(cast.kindOf[$0]!.rawValue), refused by \(ledger.refusedBy[$0]?.count ?? 0) of "
                     + "\(cast.honest.count))"
             }
-            problems.append("offenders not evicted everywhere: " + missing.joined(separator: ", "))
+            problems.append("forgers not evicted everywhere: " + missing.joined(separator: ", "))
+        }
+        let loose = cast.offenders.filter { !keptOut.contains($0) && cast.kindOf[$0] == .flooder }
+        if !loose.isEmpty {
+            problems.append("flooders neither evicted nor graylisted by every member they flood: \(loose)")
         }
         if !ledger.honestEvicted.isEmpty { problems.append("honest members evicted: \(ledger.honestEvicted.sorted())") }
         if inRoster > 0 {
@@ -127,7 +146,7 @@ extension Simulation.Context {
         let tracker = BroadcastTracker(receivers: Set(cast.honest))
         watchEvictions(ledger, tracker: tracker, cast: cast)
         sim.run(until: attackStart)
-        scheduleEvictionAttack(cast, start: attackStart, end: attackEnd)
+        scheduleEvictionAttack(cast, ledger: ledger, start: attackStart, end: attackEnd)
         more(&self, cast, attackStart, attackEnd)
         scheduleBroadcasts(
             options.hive.broadcastCount, from: attackStart, over: attackEnd - attackStart, tracker: tracker,
@@ -137,16 +156,30 @@ extension Simulation.Context {
             sentBefore: sim.payloadsSent)
     }
 
-    mutating func scheduleEvictionAttack(_ cast: Cast, start: Instant, end: Instant) {
+    mutating func scheduleEvictionAttack(_ cast: Cast, ledger: EvictionLedger, start: Instant, end: Instant) {
         let broken = randomBrokenLinks()
         sim.brokenLinks = broken
         func reachable(_ a: Int, _ b: Int) -> Bool { !broken.contains(Simulator.linkKey(a, b)) }
+        // Who graylists each offender, looked at every half second: a graylisted offender's
+        // packets go unread, its score recovers and it is graylisted again.
+        let ids = cast.offenders.map { sim.nodes[$0].id }
+        var t = start
+        while t < end {
+            sim.schedule(at: t) { s in
+                for (o, id) in zip(cast.offenders, ids) {
+                    ledger.graylistedBy[o, default: []].formUnion(
+                        cast.honest.filter { s.nodes[$0].core?.isGraylisted(id) == true })
+                }
+            }
+            t += .milliseconds(500)
+        }
         for o in cast.offenders {
             sim.setBehaviour(o, cast.kindOf[o]!)
             switch cast.kindOf[o]! {
             case .flooder:
-                scheduleFlood(
-                    from: o, at: rng.sample(2, from: cast.honest.filter { reachable($0, o) }), start: start, end: end)
+                let targets = rng.sample(2, from: cast.honest.filter { reachable($0, o) })
+                ledger.floodTargets[o] = targets
+                scheduleFlood(from: o, at: targets, start: start, end: end)
             case .forger:
                 scheduleForgeries(
                     from: o, honest: cast.honest, reachable: reachable, start: start, end: end,
@@ -167,10 +200,13 @@ extension Simulation.Context {
 
     /// Run until every offender is refused everywhere (or `deadline`); 2 s after each one
     /// is, count the honest members whose cell's roster still holds it.
-    func waitEvictedEverywhere(_ ledger: EvictionLedger, cast: Cast, until deadline: Instant) -> Int {
+    func waitEvictedEverywhere(
+        _ ledger: EvictionLedger, cast: Cast, until deadline: Instant, expecting: [Int]? = nil
+    ) -> Int {
         var inRoster = 0
         var rosterChecked: Set<Int> = []
-        while sim.now < deadline && ledger.everywhereAt.count < cast.offenders.count {
+        let expected = expecting ?? cast.offenders
+        while sim.now < deadline && expected.contains(where: { ledger.everywhereAt[$0] == nil }) {
             sim.run(until: sim.now + .milliseconds(100))
             for (o, at) in ledger.everywhereAt where !rosterChecked.contains(o) && sim.now >= at + .seconds(2) {
                 rosterChecked.insert(o)

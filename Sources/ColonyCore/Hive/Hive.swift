@@ -43,9 +43,6 @@ public struct Hive: Sendable {
     var refusedBy: [CellID: Instant] = [:]
     /// Queen: accusations held, per accused, per accuser (the newest of each).
     var accusations: [NodeID: [NodeID: Accusation]] = [:]
-    /// Queen: since when the accusations held against each accused were enough to evict
-    /// (another queen may evict a member whose own queen does not, `mayEvict`).
-    var evidenceSince: [NodeID: Instant] = [:]
     /// Deposed: stand for no election and found no cell until then.
     var sitOutUntil: Instant?
 

@@ -34,6 +34,9 @@ package enum HiveMessage: Sendable, Equatable {
     /// An operator's order (`colony hive lift`, from any member) to the queen that evicted
     /// `evicted`: lift her eviction. `cell` is the eviction's.
     case lift(cell: CellID, evicted: NodeID, signature: Signature?)
+    /// A worker's signed pledge to the queen of `cell` in `term` (`Pledge`): what an eviction
+    /// of it carries to show the issuer was its queen.
+    case pledge(cell: CellID, term: UInt64, queen: NodeID, boot: UInt64, signature: Signature?)
 }
 
 /// A queen deposed (or asked to be): her cell, term and id.

@@ -76,6 +76,10 @@ extension NodeCore {
             onAccuse(cell: cell, accusation: accusation, from: from, blame: blame)
         case .lift(_, let evicted, let signature):
             onLift(evicted: evicted, signature: signature, from: from, blame: blame)
+        case .pledge(let cell, let term, let queen, let boot, let signature):
+            onPledge(
+                cell: cell, term: term, queen: queen, voter: Voter(id: from, boot: boot), signature: signature,
+                blame: blame)
         case .breed(let cell, let term, let newCell, let designate, let voters, let signature):
             onBreed(
                 cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: signature,
@@ -220,6 +224,38 @@ extension NodeCore {
                 .heartbeatAck(
                     cell: cell, term: hive.term, round: round, version: hive.seat.roster.version, boot: boot,
                     coordinate: coordinate)), to: peer)
+        pledgeIfDue(to: from, of: cell, round: round, peer: peer)
+    }
+
+    /// Our pledge to the queen we serve (`Pledge`): signed once a term, sent with the first
+    /// few acknowledgements and then every `Pledge.pledgeEvery` rounds.
+    mutating func pledgeIfDue(to queen: NodeID, of cell: CellID, round: UInt64, peer: Peer) {
+        let term = hive.term
+        if hive.seat.pledge.map({ $0.term != term || $0.queen != queen }) ?? true {
+            let signature = sign(SignedClaim.pledge(cell: cell, term: term, queen: queen, member: me.id, boot: boot))
+            hive.seat.pledge = (term, queen, signature, 0)
+        }
+        guard let p = hive.seat.pledge, p.sent < Pledge.initialPledges || round % Pledge.pledgeEvery == 0 else {
+            return
+        }
+        hive.seat.pledge?.sent += 1
+        sendDatagram(
+            .hive(.pledge(cell: cell, term: term, queen: queen, boot: boot, signature: p.signature)), to: peer)
+    }
+
+    /// A worker's pledge to us: kept for this term, once its signature checks.
+    mutating func onPledge(
+        cell: CellID, term: UInt64, queen: NodeID, voter v: Voter, signature: Signature?, blame: NodeID?
+    ) {
+        guard hive.role == .queen, cell == hive.cell, term == hive.term, queen == me.id,
+            hive.roster?.contains(v) == true
+        else { return }
+        let pledge = Pledge(boot: v.boot, signature: signature)
+        let claim = SignedClaim.pledge(cell: cell, term: term, queen: queen, member: v.id, boot: v.boot)
+        guard hive.reign.pledges[v.id] != pledge, verified(signature, of: claim, origin: v.id, blame: blame) else {
+            return
+        }
+        hive.reign.pledges[v.id] = pledge
     }
 
     mutating func onHeartbeatAck(

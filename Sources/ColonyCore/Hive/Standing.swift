@@ -55,6 +55,8 @@ extension Hive {
         var lastQueenAt: Instant
         /// When a worker with no queen campaigns (and a candidate's election times out).
         var electionDeadline: Instant?
+        /// The pledge this worker signed to its queen of `term`, and how many times it sent it.
+        var pledge: (term: UInt64, queen: NodeID, signature: Signature?, sent: Int)?
 
         init(
             cell: CellID, term: UInt64, queen: NodeID? = nil, roster: Roster, heardQueenAt: Instant? = nil,
@@ -90,6 +92,8 @@ extension Hive {
         /// When and at what size her claim was last published (set as she is crowned).
         var claimedAt: Instant = .zero
         var claimedSize: UInt32 = 0
+        /// Her workers' pledges to her in this term (checked as they came).
+        var pledges: [NodeID: Pledge] = [:]
     }
 
     /// Breeding under way: the new cell, its designated queen and the voters handed to it

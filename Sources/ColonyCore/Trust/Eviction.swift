@@ -5,10 +5,12 @@
 /// in any cell), exactly as it refuses a revoked one.
 ///
 /// An eviction must carry its own justification, checkable by anyone without knowing the
-/// cell's history: either signed accusations from at least `Eviction.minimumAccusers`
-/// distinct members whose penalties add up to the eviction threshold — the swarm's
-/// reputation of the member, `TrustSettings.evictThreshold` — or the authority's
-/// revocation of the identity. One member alone, queens included, cannot evict anybody.
+/// cell's history: either signed accusations from a majority of the accused's cellmates (and
+/// at least `Eviction.minimumAccusers`) whose penalties add up to the eviction threshold —
+/// the swarm's reputation of the member, `TrustSettings.evictThreshold` — with the accused's
+/// own signed pledge to the issuer when it is a worker, or the authority's revocation of the
+/// identity. One member alone, queens included, cannot evict anybody, and members who
+/// collude from outside a cell cannot evict one of its members.
 
 /// A member's signed statement that it graylisted `accused`: its score of it at `atMs`
 /// (its wall clock) was `-penalty`.
@@ -44,12 +46,20 @@ public struct Eviction: Hashable, Sendable {
     public var revocation: Revocation?
     /// The issuer lifted it (an operator's `colony hive lift`): the identity may return.
     public var lifted: Bool
+    /// How many members besides the accused its cell had when it was issued (the issuer's
+    /// roster, or an accused queen's own claim): accusations from a majority of them are
+    /// needed (`requiredAccusers`).
+    public var cellmates: UInt64
+    /// The accused worker's pledge to the issuer for `cell` and `term`: the issuer was its
+    /// queen. Nil for a queen evicted by another cell's queen, and for a revocation.
+    public var pledge: Pledge?
     /// The issuer's signature of `SignedClaim.eviction(self)`.
     public var signature: Signature?
 
     public init(
         id: NodeID, issuer: NodeID, cell: CellID, term: UInt64, atMs: UInt64, expiresMs: UInt64,
-        accusations: [Accusation] = [], revocation: Revocation? = nil, lifted: Bool = false, signature: Signature? = nil
+        accusations: [Accusation] = [], revocation: Revocation? = nil, lifted: Bool = false, cellmates: UInt64 = 0,
+        pledge: Pledge? = nil, signature: Signature? = nil
     ) {
         self.id = id
         self.issuer = issuer
@@ -60,6 +70,8 @@ public struct Eviction: Hashable, Sendable {
         self.accusations = accusations
         self.revocation = revocation
         self.lifted = lifted
+        self.cellmates = cellmates
+        self.pledge = pledge
         self.signature = signature
     }
 
@@ -72,17 +84,23 @@ public struct Eviction: Hashable, Sendable {
     /// Distinct accusers an eviction by reputation needs at least (the queen's own counts),
     /// however grave their penalties.
     package static let minimumAccusers = 2
-    /// How long queens other than the accused's wait, with enough evidence, for her eviction
-    /// before issuing their own (`NodeCore.mayEvict`).
-    package static let fallbackMs: UInt64 = 5_000
     /// Accusations older than this when the eviction is issued do not count (nor ones
     /// dated more than `accusationSkewMs` after it: clocks differ a little).
     package static let accusationWindowMs: UInt64 = 120_000
     package static let accusationSkewMs: UInt64 = 10_000
     /// No eviction lasts longer than this (a forged or mistaken one cannot last forever).
     package static let maximumMs: UInt64 = 30 * 86_400_000
-    /// At most this many accusations are carried (bounds the record).
-    package static let maximumAccusations = 16
+    /// At most this many accusations are carried (bounds the record): a majority of a cell
+    /// twice `HiveSettings.cellHighWater`'s default.
+    package static let maximumAccusations = 64
+    /// The largest cell an eviction may claim (a decoder bound, far above any real cell).
+    package static let maximumCellmates: UInt64 = 1 << 16
+
+    /// Distinct accusers an eviction by reputation needs: a majority of the accused's
+    /// cellmates, and never fewer than `minimumAccusers`.
+    package static func requiredAccusers(cellmates: UInt64) -> Int {
+        max(minimumAccusers, Int(min(cellmates, maximumCellmates) / 2) + 1)
+    }
     /// Members take at most `maximumPerIssuer` evictions from one issuer within
     /// `rateWindowMs` of each other: a rogue queen cannot empty the swarm.
     package static let maximumPerIssuer = 16
@@ -116,6 +134,14 @@ public struct Eviction: Hashable, Sendable {
             out.write(0)
         }
         out.write(lifted ? 1 : 0)
+        out.varint(cellmates)
+        if let p = pledge {
+            out.write(1)
+            out.varint(p.boot)
+            out.signature(p.signature)
+        } else {
+            out.write(0)
+        }
         out.signature(signature)
         return out
     }
@@ -140,11 +166,15 @@ public struct Eviction: Hashable, Sendable {
         }
         let revocation: Revocation? = try r.flag("revocation flag") ? try Revocation(decoding: try r.bytesField()) : nil
         let lifted = try r.flag("lifted")
+        let cellmates = try r.varint()
+        guard cellmates <= Self.maximumCellmates else { throw .valueOutOfRange(field: "cellmates", offset: 0) }
+        let pledge: Pledge? =
+            try r.flag("pledge flag") ? Pledge(boot: try r.varint(), signature: try r.signature()) : nil
         let signature = try r.signature()
         guard r.remaining == 0 else { throw .trailingBytes(count: r.remaining) }
         self.init(
             id: id, issuer: issuer, cell: cell, term: term, atMs: at, expiresMs: expires, accusations: accusations,
-            revocation: revocation, lifted: lifted, signature: signature)
+            revocation: revocation, lifted: lifted, cellmates: cellmates, pledge: pledge, signature: signature)
     }
 }
 

@@ -6,10 +6,11 @@ import HashTreeCollections
 /// accused) a signed accusation with the part of our score no network fault explains, and
 /// repeat it every second while it stays graylisted; queens pass what their workers tell
 /// them to each other. The accused's own queen (any queen, when the accused is a queen),
-/// holding accusations from at least `HiveSettings.evictionAccusers` distinct members (her
-/// own included) within the window, whose penalties add up to
-/// `TrustSettings.evictThreshold`, issues a signed eviction (`mayEvict`, `rosterRefusal`); a
-/// queen whose worker's identity is revoked issues one citing the revocation. The eviction
+/// holding accusations from a majority of the accused's cellmates (her own included, at
+/// least `HiveSettings.evictionAccusers`) within the window, whose penalties add up to
+/// `TrustSettings.evictThreshold`, issues a signed eviction carrying the accused's pledge to
+/// her (`evictionBasis`, `rosterRefusal`); a queen whose worker's identity is revoked issues
+/// one citing the revocation. The eviction
 /// is a reserved state record: it spreads like any write, and every member refuses the
 /// identity until it expires or its issuer lifts it.
 extension NodeCore {
@@ -59,10 +60,15 @@ extension NodeCore {
                     a.atMs <= e.atMs + Eviction.accusationSkewMs, accusers.insert(a.accuser).inserted
                 else { return nil }
             }
-            guard accusers.count >= Eviction.minimumAccusers, reachThreshold(e.accusations) else { return nil }
+            guard accusers.count >= Eviction.requiredAccusers(cellmates: e.cellmates), reachThreshold(e.accusations)
+            else { return nil }
         }
         guard verify, authenticates else { return e }
         guard verified(e.signature, of: SignedClaim.eviction(e), origin: e.issuer, blame: blame) else { return nil }
+        if let p = e.pledge {
+            let claim = SignedClaim.pledge(cell: e.cell, term: e.term, queen: e.issuer, member: e.id, boot: p.boot)
+            guard verified(p.signature, of: claim, origin: e.id, blame: blame) else { return nil }
+        }
         for a in e.accusations
         where !verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser, blame: blame) {
             return nil
@@ -87,8 +93,10 @@ extension NodeCore {
     /// members who sign honestly but lie: an eviction dated ahead of our clock, one already
     /// over, one issued by a member that is not the queen we know for its cell, one whose
     /// accusers are not live members here (identities made for the purpose), one not issued
-    /// by the accused's queen per the roster we hold (`rosterRefusal`), and more than
-    /// `Eviction.maximumPerIssuer` from one issuer within `Eviction.rateWindowMs`.
+    /// by the accused's queen per the roster we hold (`rosterRefusal`), one of a member that is
+    /// not a queen we know without its pledge to the issuer (`Pledge`: only its own queen can
+    /// have it), and more than `Eviction.maximumPerIssuer` from one issuer within
+    /// `Eviction.rateWindowMs`.
     func evictionRefusal(_ e: Eviction) -> String? {
         let ms = wallMs
         guard e.atMs <= ms &+ Eviction.accusationSkewMs else { return "future" }
@@ -100,6 +108,10 @@ extension NodeCore {
             || (hive.cells[e.cell].map { $0.queen == e.issuer && !$0.dissolved } ?? false)
         guard knownQueen else { return "not_queen" }
         if let refusal = rosterRefusal(e) { return refusal }
+        guard e.lifted || e.pledge != nil || isKnownQueen(e.id) else { return "no_pledge" }
+        // The quorum is a majority of the cell the issuer names; a cell we know to be more
+        // than twice as large (a split halves one) means she understated it.
+        if !e.lifted, let size = accusedCellSize(e), Int(e.cellmates) + 1 < size / 2 { return "cellmates" }
         for a in e.accusations {
             guard let m = table[a.accuser]?.member, m.status.isLive, !isExcluded(a.accuser) else { return "accusers" }
         }
@@ -128,22 +140,33 @@ extension NodeCore {
         return e.cell == cell && e.issuer == hive.queen ? nil : "not_accused_queen"
     }
 
+    /// The size of the accused's cell as we know it: our roster if it is ours, else its
+    /// queen's claim (the issuer's cell for a worker, the accused's own for a queen).
+    func accusedCellSize(_ e: Eviction) -> Int? {
+        if e.pledge != nil {
+            if hive.cell == e.cell, let roster = hive.roster { return roster.count }
+            return hive.cells[e.cell].map { Int($0.size) }
+        }
+        return hive.cells.values.first { $0.queen == e.id && !$0.dissolved }.map { Int($0.size) }
+    }
+
     /// `id` is the queen of a cell we know (not dissolved): queens' claims reach everyone.
     func isKnownQueen(_ id: NodeID) -> Bool { hive.cells.values.contains { $0.queen == id && !$0.dissolved } }
 
-    /// Whether this queen may evict `id`: the accused's current queen (it is in her roster),
-    /// or any queen when the accused is another cell's queen (`rosterRefusal`). Otherwise she
-    /// pools and passes on what she hears (the accused's own queen hears it too), and evicts
-    /// it herself only once the evidence has been enough for `Eviction.fallbackMs` with no
-    /// eviction: the accused is in no cell, or its queen shields it. Members holding the
-    /// accused's roster still refuse her eviction (`not_accused_queen`); the rest obey it.
-    func mayEvict(_ id: NodeID) -> Bool {
-        if hive.roster?.voter(for: id) != nil || hive.cells.values.contains(where: { $0.queen == id && !$0.dissolved })
-        {
-            return true
+    /// What this queen needs to evict `id` herself: the accused's cellmates (their count, and
+    /// which accusers count) and the pledge to carry. Only the accused's own queen may evict a
+    /// worker, with its pledge for her current term; any queen may evict another cell's queen,
+    /// whose cell size her own claim gives. Nil otherwise: she pools and passes on what she
+    /// hears (the accused's own queen hears it too).
+    func evictionBasis(for id: NodeID) -> (cellmates: UInt64, counts: (NodeID) -> Bool, pledge: Pledge?)? {
+        if hive.role == .queen, let roster = hive.roster, let v = roster.voter(for: id) {
+            guard let pledge = hive.reign.pledges[id], pledge.boot == v.boot else { return nil }
+            return (UInt64(roster.count - 1), { roster.voter(for: $0) != nil }, pledge)
         }
-        guard let since = hive.evidenceSince[id] else { return false }
-        return now - since >= .milliseconds(Int64(Eviction.fallbackMs))
+        if let claim = hive.cells.values.first(where: { $0.queen == id && !$0.dissolved }) {
+            return (UInt64(max(1, claim.size) - 1), { _ in true }, nil)
+        }
+        return nil
     }
 
     /// Our own eviction records that are over: deleted, so the state does not keep every
@@ -189,7 +212,6 @@ extension NodeCore {
             trust.stats.evictionsApplied += 1
             emit(.evicted(e))
             hive.accusations[id] = nil
-            hive.evidenceSince[id] = nil
             // The eviction settles the account: the identity returns with a clean score
             // (while evicted nothing it sends reaches scoring).
             trust.scores[id] = nil
@@ -308,17 +330,26 @@ extension NodeCore {
             })
         {
             hive.accusations[oldest.key] = nil
-            hive.evidenceSince[oldest.key] = nil
         }
         hive.accusations[a.accused] = held
-        let needed = max(Eviction.minimumAccusers, settings.hive.evictionAccusers)
-        // The gravest accusations are the evidence (the record carries a bounded number).
-        let evidence = held.values.sorted { ($0.penalty, $0.accuser) > ($1.penalty, $1.accuser) }.prefix(
-            Eviction.maximumAccusations)
-        if evidence.count >= needed, reachThreshold(evidence) {
-            if hive.evidenceSince[a.accused] == nil { hive.evidenceSince[a.accused] = now }
-            if mayEvict(a.accused) {
-                issueEviction(of: a.accused, cell: cell, accusations: Array(evidence), revocation: nil)
+        if let basis = evictionBasis(for: a.accused) {
+            // A majority of the accused's cellmates; or, since an offender's victims are
+            // spread over the swarm (a flooder's are anyone it picks), as many accusers from
+            // anywhere as its whole cell counts: members colluding from outside a cell must
+            // outnumber it.
+            let fromCell = held.values.filter { basis.counts($0.accuser) }
+            let cellQuorum = max(Eviction.requiredAccusers(cellmates: basis.cellmates), settings.hive.evictionAccusers)
+            let swarmQuorum = max(cellQuorum, Int(min(basis.cellmates, Eviction.maximumCellmates)) + 1)
+            let pool = fromCell.count >= cellQuorum ? fromCell : Array(held.values)
+            let needed = fromCell.count >= cellQuorum ? cellQuorum : swarmQuorum
+            // The gravest accusations of those that count are the evidence (the record
+            // carries a bounded number).
+            let evidence = pool.sorted { ($0.penalty, $0.accuser) > ($1.penalty, $1.accuser) }.prefix(
+                Eviction.maximumAccusations)
+            if evidence.count >= needed, reachThreshold(evidence) {
+                issueEviction(
+                    of: a.accused, cell: cell, accusations: Array(evidence), revocation: nil,
+                    cellmates: basis.cellmates, pledge: basis.pledge)
                 return
             }
         }
@@ -334,18 +365,20 @@ extension NodeCore {
 
     // MARK: Issuing and lifting
 
-    mutating func issueEviction(of id: NodeID, cell: CellID, accusations: [Accusation], revocation: Revocation?) {
+    mutating func issueEviction(
+        of id: NodeID, cell: CellID, accusations: [Accusation], revocation: Revocation?, cellmates: UInt64 = 0,
+        pledge: Pledge? = nil
+    ) {
         guard id != me.id, !trust.evictedNow.contains(id) || revocation != nil else { return }
         let at = wallMs
         let ttl = UInt64(max(.zero, settings.hive.evictionTTL).wholeMilliseconds)
         var e = Eviction(
             id: id, issuer: me.id, cell: cell, term: hive.term, atMs: at, expiresMs: at + min(ttl, Eviction.maximumMs),
-            accusations: accusations, revocation: revocation)
+            accusations: accusations, revocation: revocation, cellmates: cellmates, pledge: pledge)
         e.signature = sign(SignedClaim.eviction(e))
         guard case .success = writeRecord(e.key, value: e.encoded, context: nil) else { return }
         trust.stats.evictionsIssued += 1
         hive.accusations[id] = nil
-        hive.evidenceSince[id] = nil
         var local = Inbound.local
         refreshEviction(id, &local)
     }

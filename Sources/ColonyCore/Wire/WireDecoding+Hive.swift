@@ -106,6 +106,16 @@ extension WireReader {
             return .heartbeatAck(
                 cell: cell, term: term, round: round, version: version, boot: boot,
                 coordinate: try optionalCoordinate32())
+        case 6...14:
+            return try cellMembershipMessage(kind: kind, cell: cell)
+        default:
+            throw .valueOutOfRange(field: "hive message kind", offset: at)
+        }
+    }
+
+    /// Who belongs to a cell, and the operator's and accusers' messages: kinds 6–14.
+    private mutating func cellMembershipMessage(kind: UInt8, cell: CellID) throws(WireError) -> HiveMessage {
+        switch kind {
         case 6:
             return .enlist(cell: cell, boot: try varint())
         case 7:
@@ -139,8 +149,13 @@ extension WireReader {
         case 13:
             let evicted = try nodeID()
             return .lift(cell: cell, evicted: evicted, signature: try signature())
+        case 14:
+            let term = try varint()
+            let queen = try nodeID()
+            let boot = try varint()
+            return .pledge(cell: cell, term: term, queen: queen, boot: boot, signature: try signature())
         default:
-            throw .valueOutOfRange(field: "hive message kind", offset: at)
+            throw .valueOutOfRange(field: "hive message kind", offset: offset)
         }
     }
 }

@@ -71,7 +71,7 @@ extension HiveMessage {
         switch self {
         case .preVote, .preVoteReply, .requestVote, .vote, .heartbeat, .heartbeatAck:
             encodeElectionOrLease(into: &out)
-        case .enlist, .enlisted, .release, .abdicate, .breed, .depose, .accuse, .lift:
+        case .enlist, .enlisted, .release, .abdicate, .breed, .depose, .accuse, .lift, .pledge:
             encodeCellMembership(into: &out)
         }
     }
@@ -131,7 +131,7 @@ extension HiveMessage {
         }
     }
 
-    /// Who belongs to a cell, and the operator's and accusers' messages: kinds 6–13.
+    /// Who belongs to a cell, and the operator's and accusers' messages: kinds 6–14.
     private func encodeCellMembership<S: ByteSink>(into out: inout S) {
         switch self {
         case .enlist(let cell, let boot):
@@ -177,6 +177,13 @@ extension HiveMessage {
             out.write(13)
             out.cellID(cell)
             out.nodeID(evicted)
+            out.signature(signature)
+        case .pledge(let cell, let term, let queen, let boot, let signature):
+            out.write(14)
+            out.cellID(cell)
+            out.varint(term)
+            out.nodeID(queen)
+            out.varint(boot)
             out.signature(signature)
         default:
             preconditionFailure("encodeCellMembership called for \(self)")

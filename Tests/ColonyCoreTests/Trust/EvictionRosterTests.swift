@@ -4,8 +4,10 @@ import Testing
 
 /// An eviction must come from the accused's current queen, per the signed roster of its cell
 /// (issue 18: no one evicts alone). Whoever holds that roster checks it: the accused's
-/// cellmates refuse another cell's queen evicting one of theirs. A queen may be evicted by
-/// another cell's queen (she has no queen above her), which every member can check.
+/// cellmates refuse another cell's queen evicting one of theirs; everyone else checks the
+/// accused's own signed pledge to the issuer. Its evidence is a majority of the accused's
+/// cell. A queen may be evicted by another cell's queen (she has no queen above her), which
+/// every member can check.
 @Suite(.tags(.node, .hostile)) struct EvictionRosterTests {
     /// Twenty authenticated members in cells of at most eight, settled.
     static func twoCells() throws -> Net {
@@ -39,15 +41,22 @@ import Testing
         net.cores[queen]!.hive.roster!.voters.map { Int($0.id.high) }.filter { $0 != queen }
     }
 
-    /// `issuer`'s signed eviction of `target`, naming `issuer`'s cell, justified by two
-    /// accusers whose penalties reach the threshold.
-    static func eviction(of target: Int, by issuer: Int, accusers: [Int], _ net: Net) -> Eviction {
+    /// `issuer`'s signed eviction of `target`, naming `issuer`'s cell, justified by `accusers`
+    /// whose penalties reach the threshold, for a cell of `cellmates` besides the target, with
+    /// the target's pledge to `issuer` when `pledged`.
+    static func eviction(
+        of target: Int, by issuer: Int, accusers: [Int], cellmates: Int, pledged: Bool, _ net: Net
+    ) -> Eviction {
         let cell = net.cores[issuer]!.hive.cell!
+        let term = net.cores[issuer]!.hive.term
         let at = net.cores[issuer]!.wallMs
         return Eviction(
-            id: Fixture.id(target), issuer: Fixture.id(issuer), cell: cell, term: net.cores[issuer]!.hive.term,
-            atMs: at, expiresMs: at + 600_000,
-            accusations: accusers.map { EvictionTests.accusation(of: target, by: $0, penalty: 200, atMs: at) })
+            id: Fixture.id(target), issuer: Fixture.id(issuer), cell: cell, term: term, atMs: at,
+            expiresMs: at + 600_000,
+            accusations: accusers.map { EvictionTests.accusation(of: target, by: $0, penalty: 200, atMs: at) },
+            cellmates: UInt64(cellmates),
+            pledge: pledged
+                ? EvictionTests.pledge(of: target, to: Fixture.id(issuer), cell: cell, term: term, net) : nil)
     }
 
     /// Deliver `e` (its issuer's record) to `receiver`; the refusal reason counted, if any.
@@ -61,20 +70,24 @@ import Testing
         return after.keys.sorted().first { after[$0, default: 0] > before[$0, default: 0] }
     }
 
-    @Test func onlyTheAccusedsQueenEvictsAWorkerWhereHerRosterIsKnown() throws {
+    @Test func onlyTheAccusedsQueenEvictsAWorkerAndEveryMemberCanCheckIt() throws {
         var net = try Self.twoCells()
         let (a, b, aWorkers, bWorkers) = try Self.twoQueensWithWorkers(net, atLeast: 3)
         let target = aWorkers[0]
-        let accusers = [aWorkers[1], bWorkers[1]]
+        let quorum = EvictionTests.quorum(against: target, net)
+        let mates = net.cores[a]!.hive.roster!.count - 1
 
-        // Another cell's queen evicting one of cell A's: A's members hold the roster and refuse.
-        let foreign = Self.eviction(of: target, by: b, accusers: accusers, net)
+        // Another cell's queen evicting one of cell A's: A's members hold the roster and
+        // refuse; B's cannot see A's roster, but she has no pledge of the target to show.
+        let foreign = Self.eviction(of: target, by: b, accusers: quorum, cellmates: mates, pledged: false, net)
         #expect(Self.deliver(foreign, to: aWorkers[2], counter: 1_001, &net) == "not_accused_queen")
+        #expect(Self.deliver(foreign, to: bWorkers[2], counter: 1_001, &net) == "no_pledge")
         #expect(!net.cores[aWorkers[2]]!.isExcluded(Fixture.id(target)))
+        #expect(!net.cores[bWorkers[2]]!.isExcluded(Fixture.id(target)))
         #expect(net.cores[aWorkers[2]]!.score(of: Fixture.id(b)) >= 0, "refused without blame: views may differ")
 
-        // The target's own queen may: members of both cells obey.
-        let own = Self.eviction(of: target, by: a, accusers: accusers, net)
+        // The target's own queen may, with its pledge to her: members of both cells obey.
+        let own = Self.eviction(of: target, by: a, accusers: quorum, cellmates: mates, pledged: true, net)
         #expect(Self.deliver(own, to: aWorkers[2], counter: 2_001, &net) == nil)
         #expect(Self.deliver(own, to: bWorkers[2], counter: 2_001, &net) == nil)
         #expect(net.cores[aWorkers[2]]!.isExcluded(Fixture.id(target)))
@@ -84,24 +97,39 @@ import Testing
     @Test func aQueenIsEvictedByAnotherCellsQueen() throws {
         var net = try Self.twoCells()
         let (a, b, aWorkers, bWorkers) = try Self.twoQueensWithWorkers(net, atLeast: 2)
-        let e = Self.eviction(of: a, by: b, accusers: [aWorkers[0], bWorkers[0]], net)
+        let size = Int(try #require(net.cores[b]!.hive.cells[net.cores[a]!.hive.cell!]).size)
+        let accusers = net.cores.keys.sorted().filter { $0 != a && $0 != b }.prefix(
+            Eviction.requiredAccusers(cellmates: UInt64(size - 1)))
+        let e = Self.eviction(of: a, by: b, accusers: Array(accusers), cellmates: size - 1, pledged: false, net)
         #expect(Self.deliver(e, to: aWorkers[1], counter: 3_001, &net) == nil)
         #expect(Self.deliver(e, to: bWorkers[1], counter: 3_001, &net) == nil)
         #expect(net.cores[aWorkers[1]]!.isExcluded(Fixture.id(a)))
         #expect(net.cores[bWorkers[1]]!.isExcluded(Fixture.id(a)))
     }
 
-    @Test func aQueenIssuesOnlyForHerOwnWorkers() throws {
+    /// Members who collude from outside a cell cannot get one of its members evicted, however
+    /// grave their accusations, unless they outnumber the whole cell; a majority of its own
+    /// cell can, and its own queen evicts it.
+    @Test func collusionFromOutsideTheCellEvictsNobody() throws {
         var net = try Self.twoCells()
         let (a, b) = Self.twoLargest(net)
         let target = try #require(Self.workers(of: a, net).first)
-        // Queen B alone hears grave accusations of A's worker: she pools and passes them on,
-        // and the eviction that follows is queen A's.
-        let accusers = net.cores.keys.sorted().filter { $0 != target && $0 != a && $0 != b }.prefix(2)
-        for i in accusers { net.offend(i, by: target, times: 3) }
+        // Fewer than cell A counts (as many as it would take), more than a majority of it.
+        let aSize = net.cores[a]!.hive.roster!.count
+        let outsiders = Array((Self.workers(of: b, net) + [b]).prefix(aSize - 1))
+        try #require(outsiders.count >= Eviction.requiredAccusers(cellmates: UInt64(aSize - 1)))
+        for i in outsiders { net.offend(i, by: target, times: 10) }
+        net.runDurably(for: 3_000)
+        for i in net.cores.keys.sorted() {
+            #expect(!net.cores[i]!.isExcluded(Fixture.id(target)), "node \(i) refuses the target")
+            #expect(net.cores[i]!.stats.trust.evictionsIssued == 0)
+        }
+        // Its own cell's majority: queen A evicts it, carrying its pledge.
+        for i in EvictionTests.quorum(against: target, net) { net.offend(i, by: target, times: 3) }
         net.runDurably(for: 1_000)
         let issued = try #require(net.cores[b]!.evictionsInForce.first { $0.id == Fixture.id(target) })
         #expect(issued.issuer == Fixture.id(a))
+        #expect(issued.pledge != nil)
         #expect(net.cores[b]!.stats.trust.evictionsIssued == 0)
         #expect(net.violations.isEmpty, "\(net.violations)")
     }

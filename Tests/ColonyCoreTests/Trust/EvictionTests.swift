@@ -67,17 +67,39 @@ extension Net {
         return r
     }
 
+    /// `member`'s pledge to `queen` for `cell` in `term`, signed by `signer` (`member` itself
+    /// unless given), as the member's current run.
+    static func pledge(
+        of member: Int, to queen: NodeID, cell: CellID, term: UInt64, _ net: Net, signer: Int? = nil
+    ) -> Pledge {
+        let boot = net.cores[member]!.boot
+        let claim = SignedClaim.pledge(cell: cell, term: term, queen: queen, member: Fixture.id(member), boot: boot)
+        return Pledge(
+            boot: boot,
+            signature: Signature(
+                publicKey: TestAuthenticator.publicKey(for: Fixture.id(member)),
+                bytes: TT.auth(signer ?? member).sign(claim)))
+    }
+
+    /// A majority of `offender`'s cellmates (its queen's roster), the fewest that may get it
+    /// evicted.
+    static func quorum(against offender: Int, _ net: Net) -> [Int] {
+        let queen = Int(net.cores[offender]!.hive.queen!.high)
+        let mates = net.cores[queen]!.hive.roster!.voters.map { Int($0.id.high) }.filter { $0 != offender }
+        return Array(mates.prefix(Eviction.requiredAccusers(cellmates: UInt64(mates.count))))
+    }
+
     /// A worker of some cell that is not the given nodes.
     static func worker(_ net: Net, except: Set<Int> = []) -> Int {
         net.cores.keys.sorted().first { net.cores[$0]!.hive.role == .worker && !except.contains($0) }!
     }
 
-    @Test func twoAccusersWhoseScoresAddUpGetAMemberEvictedAndRefusedEverywhere() throws {
+    @Test func aMajorityOfTheCellWhoseScoresAddUpGetsAMemberEvictedAndRefusedEverywhere() throws {
         var net = Self.formed()
         try #require(net.formed())
         let offender = Self.worker(net)
         let offendersQueen = try #require(net.cores[offender]!.hive.queen)
-        let accusers = net.cores.keys.sorted().filter { $0 != offender }.prefix(2)
+        let accusers = Self.quorum(against: offender, net)
         // Three invalid signatures each: -180 per accuser, -360 together (threshold -300).
         for a in accusers { net.offend(a, by: offender, times: 3) }
         net.runDurably(for: 1_000)
@@ -89,8 +111,9 @@ extension Net {
             #expect(c.member(Fixture.id(offender))?.status == .dead)
             #expect(c.hive.roster?.voter(for: Fixture.id(offender)) == nil || c.hive.role != .queen)
             let e = try #require(c.evictionsInForce.first { $0.id == Fixture.id(offender) })
-            #expect(e.revocation == nil && Set(e.accusations.map(\.accuser)).count >= 2)
+            #expect(e.revocation == nil && Set(e.accusations.map(\.accuser)).count >= accusers.count)
             #expect(e.issuer == offendersQueen, "issued by the offender's own queen")
+            #expect(e.pledge?.boot == net.cores[offender]!.boot, "carrying the offender's pledge to her")
         }
         // The evicted member was told, and left its cell; its packets are refused.
         #expect(net.cores[offender]!.isExcluded(Fixture.id(offender)))
@@ -153,7 +176,18 @@ extension Net {
             Self.record(e, origin: origin, counter: counter)
         }
         let others = net.cores.keys.sorted().filter { $0 != target && $0 != forger && $0 != receiver }
-        let cases: [(String, Eviction)] = [
+        let cellmates = UInt64(try #require(net.cores[receiver]!.hive.roster?.count) - 1)
+        // Each carries the target's true pledge to its issuer and its cell's true size, so
+        // that what is wrong with it is what its name says.
+        func pledged(_ e: Eviction) -> Eviction {
+            var e = e
+            e.cellmates = cellmates
+            e.pledge = Self.pledge(of: target, to: e.issuer, cell: e.cell, term: e.term, net)
+            return e
+        }
+        let quorum = others.prefix(Eviction.requiredAccusers(cellmates: cellmates))
+        try #require(quorum.count == Eviction.requiredAccusers(cellmates: cellmates))
+        let rawCases: [(String, Eviction)] = [
             (
                 "one accuser",
                 Eviction(
@@ -192,6 +226,7 @@ extension Net {
                     accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
             ),
         ]
+        let cases = rawCases.map { ($0.0, pledged($0.1)) }
         var counter: UInt64 = 1_000
         for (name, e) in cases {
             counter += 1
@@ -214,13 +249,13 @@ extension Net {
         let queen = Int(queenID.high)
         try #require(queen != target)
         let nowMs = net.cores[receiver]!.wallMs
-        let lies: [(String, Eviction, String, Int)] = [
+        let rawLies: [(String, Eviction, String, Int)] = [
             (
                 "issued by a member that is not its cell's queen",
                 Eviction(
                     id: Fixture.id(target), issuer: Fixture.id(forger), cell: cell, term: 1, atMs: 100,
                     expiresMs: 100_000,
-                    accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)]),
+                    accusations: quorum.map { accusation($0, penalty: 200) }),
                 "not_queen", forger
             ),
             (
@@ -228,20 +263,32 @@ extension Net {
                 Eviction(
                     id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: nowMs + 3_600_000,
                     expiresMs: nowMs + 7_200_000,
-                    accusations: [
-                        accusation(others[0], penalty: 200, atMs: nowMs + 3_600_000),
-                        accusation(others[1], penalty: 200, atMs: nowMs + 3_600_000),
-                    ]),
+                    accusations: quorum.map { accusation($0, penalty: 200, atMs: nowMs + 3_600_000) }),
                 "future", queen
             ),
             (
                 "accused by identities that are no members",
                 Eviction(
                     id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
-                    accusations: [accusation(900, penalty: 200), accusation(901, penalty: 200)]),
+                    accusations: quorum.indices.map { accusation(900 + $0, penalty: 200) }),
                 "accusers", queen
             ),
         ]
+        var lies = rawLies.map { ($0.0, pledged($0.1), $0.2, $0.3) }
+        // A worker's eviction without its pledge to the issuer: any queen could have issued it.
+        var unpledged = pledged(
+            Eviction(
+                id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                accusations: quorum.map { accusation($0, penalty: 200) }))
+        unpledged.pledge = nil
+        lies.append(("a worker's eviction without its pledge", unpledged, "no_pledge", queen))
+        // The cell understated, so that fewer accusers make a majority of it.
+        var understated = pledged(
+            Eviction(
+                id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)]))
+        understated.cellmates = 1
+        lies.append(("its cell understated", understated, "cellmates", queen))
         for (name, e, reason, origin) in lies {
             counter += 1
             let before = net.cores[receiver]!.stats.trust.evictionsRefused[reason, default: 0]
@@ -254,9 +301,20 @@ extension Net {
         #expect(net.cores[receiver]!.score(of: queenID) >= 0, "nobody is blamed for what the receiver cannot confirm")
         // Issued under another member's name: the record's origin is not the issuer.
         counter += 1
-        let valid = Eviction(
-            id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
-            accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
+        let valid = pledged(
+            Eviction(
+                id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
+                accusations: quorum.map { accusation($0, penalty: 200) }))
+        // Its pledge signed by another than the accused: a forgery, refused.
+        var forgedPledge = valid
+        forgedPledge.pledge = Self.pledge(of: target, to: queenID, cell: cell, term: 1, net, signer: forger)
+        let rejected = net.cores[receiver]!.stats.trust.signaturesRejected
+        _ = net.cores[receiver]!.receive(
+            Fixture.packet(from: queen, .gossip, [.record(record(forgedPledge, origin: queen, counter: 1 << 19))]),
+            from: Fixture.address(queen), now: net.now)
+        #expect(!net.cores[receiver]!.isExcluded(Fixture.id(target)), "a forged pledge was obeyed")
+        #expect(net.cores[receiver]!.stats.trust.signaturesRejected > rejected)
+        net.cores[receiver]!.trust.scores[queenID] = nil
         _ = net.cores[receiver]!.receive(
             Fixture.packet(from: forger, .gossip, [.record(record(valid, origin: forger, counter: counter))]),
             from: Fixture.address(forger), now: net.now)
@@ -272,7 +330,7 @@ extension Net {
         var net = Self.formed()
         try #require(net.formed())
         let offender = Self.worker(net)
-        for a in net.cores.keys.sorted().filter({ $0 != offender }).prefix(2) { net.offend(a, by: offender, times: 3) }
+        for a in Self.quorum(against: offender, net) { net.offend(a, by: offender, times: 3) }
         net.runDurably(for: 1_000)
         try #require(
             net.cores.keys.filter { $0 != offender }.allSatisfy { net.cores[$0]!.isExcluded(Fixture.id(offender)) })
@@ -303,7 +361,7 @@ extension Net {
         var net = Self.formed(ttl: .seconds(2))
         try #require(net.formed())
         let offender = Self.worker(net)
-        for a in net.cores.keys.sorted().filter({ $0 != offender }).prefix(2) { net.offend(a, by: offender, times: 3) }
+        for a in Self.quorum(against: offender, net) { net.offend(a, by: offender, times: 3) }
         net.runDurably(for: 1_000)
         try #require(
             net.cores.keys.filter { $0 != offender }.allSatisfy { net.cores[$0]!.isExcluded(Fixture.id(offender)) })
@@ -337,13 +395,15 @@ extension Net {
         let receiver = net.cores.keys.sorted().first { $0 != target && net.cores[$0]!.hive.role == .worker }!
         let cell = try #require(net.cores[receiver]!.hive.cell)
         let queenID = try #require(net.cores[receiver]!.hive.queen)
-        let accusers = net.cores.keys.sorted().filter { $0 != target }.prefix(2).map { Fixture.id($0) }
+        let accusers = Self.quorum(against: target, net).map { Fixture.id($0) }
         let nowMs = net.cores[receiver]!.wallMs
         let e = Eviction(
             id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: nowMs, expiresMs: nowMs + 100_000,
             accusations: accusers.map {
                 Accusation(accused: Fixture.id(target), accuser: $0, atMs: nowMs, penalty: 200)
-            })
+            },
+            cellmates: UInt64(net.cores[receiver]!.hive.roster!.count - 1),
+            pledge: Self.pledge(of: target, to: queenID, cell: cell, term: 1, net))
         #expect(net.cores[receiver]!.evictionRefusal(e) == nil, "the rules can pass")
         for k in 0..<Eviction.maximumPerIssuer {
             let id = NodeID(high: 5_000 + UInt64(k), low: 1)
@@ -411,16 +471,23 @@ extension Net {
                 a,
                 Accusation(accused: Fixture.id(3), accuser: Fixture.id(6), atMs: 1, penalty: 1 << 40, signature: nil),
             ],
-            revocation: Revocation(id: Fixture.id(3), atMs: 5, signature: [9, 9]), lifted: true, signature: sig)
+            revocation: Revocation(id: Fixture.id(3), atMs: 5, signature: [9, 9]), lifted: true, cellmates: 40,
+            pledge: Pledge(boot: 1 << 33, signature: sig), signature: sig)
         #expect(try Eviction(decoding: e.encoded) == e)
         for cut in 0..<e.encoded.count {
             #expect(throws: WireError.self) { try Eviction(decoding: Array(e.encoded.prefix(cut))) }
         }
         #expect(throws: WireError.self) { try Eviction(decoding: e.encoded + [0]) }
+        // A cell size no cell reaches is refused before anything counts with it.
+        var huge = e
+        huge.cellmates = Eviction.maximumCellmates + 1
+        #expect(throws: WireError.self) { try Eviction(decoding: huge.encoded) }
         for m: Message in [
             .hive(.accuse(cell: CellID(77), accusation: a)),
             .hive(.lift(cell: CellID(77), evicted: Fixture.id(3), signature: sig)),
             .hive(.lift(cell: CellID(1), evicted: Fixture.id(3), signature: nil)),
+            .hive(.pledge(cell: CellID(77), term: 9, queen: Fixture.id(5), boot: 1 << 33, signature: sig)),
+            .hive(.pledge(cell: CellID(1), term: 0, queen: Fixture.id(5), boot: 0, signature: nil)),
         ] {
             let p = Packet(from: Fixture.id(1), message: m)
             let bytes = Wire.encode(p)

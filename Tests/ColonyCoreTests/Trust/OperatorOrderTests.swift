@@ -72,7 +72,7 @@ struct OperatorOrderTests {
         let formed = net.runUntilFormed()
         try #require(formed)
         let offender = EvictionTests.worker(net)
-        for a in net.cores.keys.sorted().filter({ $0 != offender }).prefix(2) { net.offend(a, by: offender, times: 3) }
+        for a in EvictionTests.quorum(against: offender, net) { net.offend(a, by: offender, times: 3) }
         net.runDurably(for: 1_000)
         let issuer = try #require(net.cores.keys.sorted().first { net.cores[$0]!.stats.trust.evictionsIssued > 0 })
         let e = try #require(net.cores[issuer]!.evictions[Fixture.id(offender)]?[Fixture.id(issuer)])
