@@ -103,10 +103,11 @@ extension HostileTraffic {
         case 14:
             let queen = rng.chance(0.5) ? me : someID(v)
             let boot = wild(near: 1)
+            let atMs = wild(near: 1_750_000_000_000)
             let sig = signature(
-                for: SignedClaim.pledge(cell: cell, term: term, queen: queen, member: me, boot: boot), origin: me,
-                withKey: withKey)
-            return .pledge(cell: cell, term: term, queen: queen, boot: boot, signature: sig)
+                for: SignedClaim.pledge(cell: cell, term: term, queen: queen, member: me, boot: boot, atMs: atMs),
+                origin: me, withKey: withKey)
+            return .pledge(cell: cell, term: term, queen: queen, boot: boot, atMs: atMs, signature: sig)
         default:
             return .lift(
                 cell: cell, evicted: someID(v), signature: signature(for: bytes(8), origin: me, withKey: false))

@@ -197,7 +197,7 @@ struct PacketFuzzer {
             .hive(.heartbeatAck(cell: cell, term: 3, round: 21, version: version, boot: 2, coordinate: Coordinate())),
             .hive(.breed(cell: cell, term: 3, newCell: CellID(9), designate: a, voters: voters, signature: hb)),
             .hive(.depose(cell: cell, term: 3, signature: hb)),
-            .hive(.pledge(cell: cell, term: 3, queen: a, boot: 2, signature: hb)),
+            .hive(.pledge(cell: cell, term: 3, queen: a, boot: 2, atMs: 1_700_000_000_000, signature: hb)),
             .hive(.enlist(cell: cell, boot: 2)), .hive(.enlisted(cell: cell, term: 3, accepted: true)),
             .hive(.release(cell: cell, boot: 2)), .hive(.abdicate(cell: cell, term: 3, dissolve: false)),
             .route(scope: .swarm, updates: [.record(r), .event(e), .query(q)]),

@@ -36,7 +36,7 @@ package enum HiveMessage: Sendable, Equatable {
     case lift(cell: CellID, evicted: NodeID, signature: Signature?)
     /// A worker's signed pledge to the queen of `cell` in `term` (`Pledge`): what an eviction
     /// of it carries to show the issuer was its queen.
-    case pledge(cell: CellID, term: UInt64, queen: NodeID, boot: UInt64, signature: Signature?)
+    case pledge(cell: CellID, term: UInt64, queen: NodeID, boot: UInt64, atMs: UInt64, signature: Signature?)
 }
 
 /// A queen deposed (or asked to be): her cell, term and id.

@@ -76,10 +76,10 @@ extension NodeCore {
             onAccuse(cell: cell, accusation: accusation, from: from, blame: blame)
         case .lift(_, let evicted, let signature):
             onLift(evicted: evicted, signature: signature, from: from, blame: blame)
-        case .pledge(let cell, let term, let queen, let boot, let signature):
+        case .pledge(let cell, let term, let queen, let boot, let atMs, let signature):
             onPledge(
-                cell: cell, term: term, queen: queen, voter: Voter(id: from, boot: boot), signature: signature,
-                blame: blame)
+                cell: cell, term: term, queen: queen, voter: Voter(id: from, boot: boot), atMs: atMs,
+                signature: signature, blame: blame)
         case .breed(let cell, let term, let newCell, let designate, let voters, let signature):
             onBreed(
                 cell: cell, term: term, newCell: newCell, designate: designate, voters: voters, signature: signature,
@@ -227,35 +227,40 @@ extension NodeCore {
         pledgeIfDue(to: from, of: cell, round: round, peer: peer)
     }
 
-    /// Our pledge to the queen we serve (`Pledge`): signed once a term, sent with the first
-    /// few acknowledgements and then every `Pledge.pledgeEvery` rounds.
+    /// Our pledge to the queen we serve (`Pledge`): freshly signed and sent with the first
+    /// few acknowledgements, then every `Pledge.refreshMs`.
     mutating func pledgeIfDue(to queen: NodeID, of cell: CellID, round: UInt64, peer: Peer) {
         let term = hive.term
+        let ms = wallMs
         if hive.seat.pledge.map({ $0.term != term || $0.queen != queen }) ?? true {
-            let signature = sign(SignedClaim.pledge(cell: cell, term: term, queen: queen, member: me.id, boot: boot))
-            hive.seat.pledge = (term, queen, signature, 0)
+            hive.seat.pledge = (term, queen, 0, 0)
         }
-        guard let p = hive.seat.pledge, p.sent < Pledge.initialPledges || round % Pledge.pledgeEvery == 0 else {
+        guard let p = hive.seat.pledge, p.sent < Pledge.initialPledges || ms >= p.lastMs &+ Pledge.refreshMs else {
             return
         }
-        hive.seat.pledge?.sent += 1
+        hive.seat.pledge = (term, queen, p.sent + 1, ms)
+        let signature = sign(
+            SignedClaim.pledge(cell: cell, term: term, queen: queen, member: me.id, boot: boot, atMs: ms))
         sendDatagram(
-            .hive(.pledge(cell: cell, term: term, queen: queen, boot: boot, signature: p.signature)), to: peer)
+            .hive(.pledge(cell: cell, term: term, queen: queen, boot: boot, atMs: ms, signature: signature)), to: peer)
     }
 
-    /// A worker's pledge to us: kept for this term, once its signature checks.
+    /// A worker's pledge to us: the newest kept for this term, once its signature checks.
     mutating func onPledge(
-        cell: CellID, term: UInt64, queen: NodeID, voter v: Voter, signature: Signature?, blame: NodeID?
+        cell: CellID, term: UInt64, queen: NodeID, voter v: Voter, atMs: UInt64, signature: Signature?,
+        blame: NodeID?
     ) {
         guard hive.role == .queen, cell == hive.cell, term == hive.term, queen == me.id,
-            hive.roster?.contains(v) == true
+            let roster = hive.roster, roster.contains(v), atMs <= wallMs &+ Eviction.accusationSkewMs,
+            atMs > hive.reign.pledges[v.id]?.atMs ?? 0
         else { return }
-        let pledge = Pledge(boot: v.boot, signature: signature)
-        let claim = SignedClaim.pledge(cell: cell, term: term, queen: queen, member: v.id, boot: v.boot)
-        guard hive.reign.pledges[v.id] != pledge, verified(signature, of: claim, origin: v.id, blame: blame) else {
-            return
+        let claim = SignedClaim.pledge(cell: cell, term: term, queen: queen, member: v.id, boot: v.boot, atMs: atMs)
+        guard verified(signature, of: claim, origin: v.id, blame: blame) else { return }
+        // Bounded by the roster: those of voters gone are dropped once they outnumber it.
+        if hive.reign.pledges.count > 2 * roster.count {
+            hive.reign.pledges = hive.reign.pledges.filter { roster.voter(for: $0.key) != nil }
         }
-        hive.reign.pledges[v.id] = pledge
+        hive.reign.pledges[v.id] = Pledge(boot: v.boot, atMs: atMs, signature: signature)
     }
 
     mutating func onHeartbeatAck(

@@ -55,8 +55,8 @@ extension Hive {
         var lastQueenAt: Instant
         /// When a worker with no queen campaigns (and a candidate's election times out).
         var electionDeadline: Instant?
-        /// The pledge this worker signed to its queen of `term`, and how many times it sent it.
-        var pledge: (term: UInt64, queen: NodeID, signature: Signature?, sent: Int)?
+        /// This worker's pledges to its queen of `term`: how many it sent, the last when.
+        var pledge: (term: UInt64, queen: NodeID, sent: Int, lastMs: UInt64)?
 
         init(
             cell: CellID, term: UInt64, queen: NodeID? = nil, roster: Roster, heardQueenAt: Instant? = nil,

@@ -47,19 +47,23 @@ public struct Eviction: Hashable, Sendable {
     /// The issuer lifted it (an operator's `colony hive lift`): the identity may return.
     public var lifted: Bool
     /// How many members besides the accused its cell had when it was issued (the issuer's
-    /// roster, or an accused queen's own claim): accusations from a majority of them are
-    /// needed (`requiredAccusers`).
+    /// roster, or an accused queen's own claim), at most `maximumCellmates`: what the quorum
+    /// is counted against (`requiredAccusers`).
     public var cellmates: UInt64
-    /// The accused worker's pledge to the issuer for `cell` and `term`: the issuer was its
-    /// queen. Nil for a queen evicted by another cell's queen, and for a revocation.
+    /// The accused worker's pledge to the issuer for `cell` and `term`, signed at most
+    /// `Pledge.maximumAgeMs` before `atMs`: the issuer was its queen.
     public var pledge: Pledge?
+    /// An accused queen's own signed claim to her cell (evicted by another cell's queen): what
+    /// her cell counts, checkable by anyone. A reputation eviction carries exactly one of
+    /// `pledge` and `accusedClaim`; a revocation neither.
+    public var accusedClaim: QueenClaim?
     /// The issuer's signature of `SignedClaim.eviction(self)`.
     public var signature: Signature?
 
     public init(
         id: NodeID, issuer: NodeID, cell: CellID, term: UInt64, atMs: UInt64, expiresMs: UInt64,
         accusations: [Accusation] = [], revocation: Revocation? = nil, lifted: Bool = false, cellmates: UInt64 = 0,
-        pledge: Pledge? = nil, signature: Signature? = nil
+        pledge: Pledge? = nil, accusedClaim: QueenClaim? = nil, signature: Signature? = nil
     ) {
         self.id = id
         self.issuer = issuer
@@ -72,6 +76,7 @@ public struct Eviction: Hashable, Sendable {
         self.lifted = lifted
         self.cellmates = cellmates
         self.pledge = pledge
+        self.accusedClaim = accusedClaim
         self.signature = signature
     }
 
@@ -90,16 +95,22 @@ public struct Eviction: Hashable, Sendable {
     package static let accusationSkewMs: UInt64 = 10_000
     /// No eviction lasts longer than this (a forged or mistaken one cannot last forever).
     package static let maximumMs: UInt64 = 30 * 86_400_000
-    /// At most this many accusations are carried (bounds the record): a majority of a cell
-    /// twice `HiveSettings.cellHighWater`'s default.
+    /// At most this many accusations are carried (bounds the record).
     package static let maximumAccusations = 64
-    /// The largest cell an eviction may claim (a decoder bound, far above any real cell).
-    package static let maximumCellmates: UInt64 = 1 << 16
+    /// Cells are counted up to this many members besides the accused (`HiveSettings.
+    /// cellHighWater`'s default is 64): a larger cell, or a queen claiming one, needs no more
+    /// accusers than a record carries.
+    package static let maximumCellmates = UInt64(maximumAccusations) - 1
+
+    /// `count` cellmates, as an eviction counts them.
+    package static func cellmates(_ count: Int) -> UInt64 { UInt64(max(0, min(count, Int(maximumCellmates)))) }
 
     /// Distinct accusers an eviction by reputation needs: a majority of the accused's
-    /// cellmates, and never fewer than `minimumAccusers`.
-    package static func requiredAccusers(cellmates: UInt64) -> Int {
-        max(minimumAccusers, Int(min(cellmates, maximumCellmates) / 2) + 1)
+    /// cellmates, never fewer than `minimumAccusers` — or, where no accuser is known to be one
+    /// of them (`anywhere`: a queen's cell, seen from another), as many as the cell counts.
+    package static func requiredAccusers(cellmates: UInt64, anywhere: Bool = false) -> Int {
+        let mates = Int(min(cellmates, maximumCellmates))
+        return max(minimumAccusers, anywhere ? mates + 1 : mates / 2 + 1)
     }
     /// Members take at most `maximumPerIssuer` evictions from one issuer within
     /// `rateWindowMs` of each other: a rogue queen cannot empty the swarm.
@@ -138,7 +149,15 @@ public struct Eviction: Hashable, Sendable {
         if let p = pledge {
             out.write(1)
             out.varint(p.boot)
+            out.varint(p.atMs)
             out.signature(p.signature)
+        } else {
+            out.write(0)
+        }
+        if let c = accusedClaim {
+            out.write(1)
+            out.queenClaimBody(c)
+            out.signature(c.signature)
         } else {
             out.write(0)
         }
@@ -169,12 +188,15 @@ public struct Eviction: Hashable, Sendable {
         let cellmates = try r.varint()
         guard cellmates <= Self.maximumCellmates else { throw .valueOutOfRange(field: "cellmates", offset: 0) }
         let pledge: Pledge? =
-            try r.flag("pledge flag") ? Pledge(boot: try r.varint(), signature: try r.signature()) : nil
+            try r.flag("pledge flag")
+            ? Pledge(boot: try r.varint(), atMs: try r.varint(), signature: try r.signature()) : nil
+        let accusedClaim: QueenClaim? = try r.flag("claim flag") ? try r.queenClaim() : nil
         let signature = try r.signature()
         guard r.remaining == 0 else { throw .trailingBytes(count: r.remaining) }
         self.init(
             id: id, issuer: issuer, cell: cell, term: term, atMs: at, expiresMs: expires, accusations: accusations,
-            revocation: revocation, lifted: lifted, cellmates: cellmates, pledge: pledge, signature: signature)
+            revocation: revocation, lifted: lifted, cellmates: cellmates, pledge: pledge, accusedClaim: accusedClaim,
+            signature: signature)
     }
 }
 

@@ -44,8 +44,10 @@ extension NodeCore {
     // MARK: Checking
 
     /// The valid eviction a reserved record holds, if it is one. Self-contained: the record's
-    /// origin issued it, under its own key, signed, and justified by accusations (verified
-    /// when `verify`) or by the authority's revocation.
+    /// origin issued it, under its own key, signed, and justified by the authority's
+    /// revocation or by accusations from a quorum of the accused's cell, with the proof of what
+    /// that cell is — the accused worker's recent pledge to the issuer, or the accused queen's
+    /// own claim (signatures verified when `verify`).
     mutating func eviction(in r: StateRecord, verify: Bool, blame: NodeID?) -> Eviction? {
         guard r.key.hasPrefix(Eviction.keyPrefix), let value = r.value, let e = try? Eviction(decoding: value),
             r.key == e.key, e.issuer == r.dot.origin, e.id != e.issuer,
@@ -60,14 +62,34 @@ extension NodeCore {
                     a.atMs <= e.atMs + Eviction.accusationSkewMs, accusers.insert(a.accuser).inserted
                 else { return nil }
             }
-            guard accusers.count >= Eviction.requiredAccusers(cellmates: e.cellmates), reachThreshold(e.accusations)
+            let anywhere: Bool
+            switch (e.pledge, e.accusedClaim) {
+            case (let p?, nil):
+                guard p.atMs <= e.atMs &+ Eviction.accusationSkewMs, p.atMs &+ Pledge.maximumAgeMs >= e.atMs else {
+                    return nil
+                }
+                anywhere = false
+            case (nil, let c?):
+                guard c.queen == e.id, !c.dissolved, e.cellmates == Eviction.cellmates(Int(c.size) - 1) else {
+                    return nil
+                }
+                anywhere = true
+            default:
+                return nil
+            }
+            guard accusers.count >= Eviction.requiredAccusers(cellmates: e.cellmates, anywhere: anywhere),
+                reachThreshold(e.accusations)
             else { return nil }
         }
         guard verify, authenticates else { return e }
         guard verified(e.signature, of: SignedClaim.eviction(e), origin: e.issuer, blame: blame) else { return nil }
         if let p = e.pledge {
-            let claim = SignedClaim.pledge(cell: e.cell, term: e.term, queen: e.issuer, member: e.id, boot: p.boot)
+            let claim = SignedClaim.pledge(
+                cell: e.cell, term: e.term, queen: e.issuer, member: e.id, boot: p.boot, atMs: p.atMs)
             guard verified(p.signature, of: claim, origin: e.id, blame: blame) else { return nil }
+        }
+        if let c = e.accusedClaim {
+            guard verified(c.signature, of: SignedClaim.queen(c), origin: e.id, blame: blame) else { return nil }
         }
         for a in e.accusations
         where !verified(a.signature, of: SignedClaim.accusation(a), origin: a.accuser, blame: blame) {
@@ -93,25 +115,26 @@ extension NodeCore {
     /// members who sign honestly but lie: an eviction dated ahead of our clock, one already
     /// over, one issued by a member that is not the queen we know for its cell, one whose
     /// accusers are not live members here (identities made for the purpose), one not issued
-    /// by the accused's queen per the roster we hold (`rosterRefusal`), one of a member that is
-    /// not a queen we know without its pledge to the issuer (`Pledge`: only its own queen can
-    /// have it), and more than `Eviction.maximumPerIssuer` from one issuer within
-    /// `Eviction.rateWindowMs`.
+    /// by the accused's queen per the roster we hold (`rosterRefusal`), one that names the
+    /// accused's cell at less than half the size we know (`cellmates`), and more than
+    /// `Eviction.maximumPerIssuer` from one issuer within `Eviction.rateWindowMs`. A lift is
+    /// never refused: it only ends what its issuer began.
     func evictionRefusal(_ e: Eviction) -> String? {
         let ms = wallMs
         guard e.atMs <= ms &+ Eviction.accusationSkewMs else { return "future" }
         guard e.expiresMs > ms || e.lifted else { return "expired" }
         // The authority's revocation justifies itself; the rest need the swarm.
-        guard e.revocation == nil, e.issuer != me.id else { return nil }
+        guard e.revocation == nil, e.issuer != me.id, !e.lifted else { return nil }
         let knownQueen =
             (hive.cell == e.cell && (hive.queen == e.issuer))
             || (hive.cells[e.cell].map { $0.queen == e.issuer && !$0.dissolved } ?? false)
         guard knownQueen else { return "not_queen" }
         if let refusal = rosterRefusal(e) { return refusal }
-        guard e.lifted || e.pledge != nil || isKnownQueen(e.id) else { return "no_pledge" }
-        // The quorum is a majority of the cell the issuer names; a cell we know to be more
-        // than twice as large (a split halves one) means she understated it.
-        if !e.lifted, let size = accusedCellSize(e), Int(e.cellmates) + 1 < size / 2 { return "cellmates" }
+        // The quorum is counted against the cell the record names; a cell we know to be more
+        // than twice as large (a split halves one) means it was understated.
+        if let size = accusedCellSize(e), Int(e.cellmates) + 1 < min(size, Int(Eviction.maximumCellmates) + 1) / 2 {
+            return "cellmates"
+        }
         for a in e.accusations {
             guard let m = table[a.accuser]?.member, m.status.isLive, !isExcluded(a.accuser) else { return "accusers" }
         }
@@ -134,8 +157,8 @@ extension NodeCore {
     /// (nor do the issuer's cellmates: an accused already gone from their roster may have
     /// left it because it was evicted). A lift is never refused. Nil if it passes.
     func rosterRefusal(_ e: Eviction) -> String? {
-        guard !e.lifted, let roster = hive.roster, let cell = hive.cell, roster.voter(for: e.id) != nil,
-            !isKnownQueen(e.id)
+        guard !e.lifted, e.accusedClaim == nil, let roster = hive.roster, let cell = hive.cell,
+            roster.voter(for: e.id) != nil, !isKnownQueen(e.id)
         else { return nil }
         return e.cell == cell && e.issuer == hive.queen ? nil : "not_accused_queen"
     }
@@ -143,31 +166,15 @@ extension NodeCore {
     /// The size of the accused's cell as we know it: our roster if it is ours, else its
     /// queen's claim (the issuer's cell for a worker, the accused's own for a queen).
     func accusedCellSize(_ e: Eviction) -> Int? {
-        if e.pledge != nil {
-            if hive.cell == e.cell, let roster = hive.roster { return roster.count }
-            return hive.cells[e.cell].map { Int($0.size) }
+        if let c = e.accusedClaim {
+            return hive.cells[c.cell].flatMap { $0.queen == e.id && !$0.dissolved ? Int($0.size) : nil }
         }
-        return hive.cells.values.first { $0.queen == e.id && !$0.dissolved }.map { Int($0.size) }
+        if hive.cell == e.cell, let roster = hive.roster { return roster.count }
+        return hive.cells[e.cell].map { Int($0.size) }
     }
 
     /// `id` is the queen of a cell we know (not dissolved): queens' claims reach everyone.
     func isKnownQueen(_ id: NodeID) -> Bool { hive.cells.values.contains { $0.queen == id && !$0.dissolved } }
-
-    /// What this queen needs to evict `id` herself: the accused's cellmates (their count, and
-    /// which accusers count) and the pledge to carry. Only the accused's own queen may evict a
-    /// worker, with its pledge for her current term; any queen may evict another cell's queen,
-    /// whose cell size her own claim gives. Nil otherwise: she pools and passes on what she
-    /// hears (the accused's own queen hears it too).
-    func evictionBasis(for id: NodeID) -> (cellmates: UInt64, counts: (NodeID) -> Bool, pledge: Pledge?)? {
-        if hive.role == .queen, let roster = hive.roster, let v = roster.voter(for: id) {
-            guard let pledge = hive.reign.pledges[id], pledge.boot == v.boot else { return nil }
-            return (UInt64(roster.count - 1), { roster.voter(for: $0) != nil }, pledge)
-        }
-        if let claim = hive.cells.values.first(where: { $0.queen == id && !$0.dissolved }) {
-            return (UInt64(max(1, claim.size) - 1), { _ in true }, nil)
-        }
-        return nil
-    }
 
     /// Our own eviction records that are over: deleted, so the state does not keep every
     /// eviction ever issued (a deletion's tombstone is collected like any other).
@@ -332,26 +339,11 @@ extension NodeCore {
             hive.accusations[oldest.key] = nil
         }
         hive.accusations[a.accused] = held
-        if let basis = evictionBasis(for: a.accused) {
-            // A majority of the accused's cellmates; or, since an offender's victims are
-            // spread over the swarm (a flooder's are anyone it picks), as many accusers from
-            // anywhere as its whole cell counts: members colluding from outside a cell must
-            // outnumber it.
-            let fromCell = held.values.filter { basis.counts($0.accuser) }
-            let cellQuorum = max(Eviction.requiredAccusers(cellmates: basis.cellmates), settings.hive.evictionAccusers)
-            let swarmQuorum = max(cellQuorum, Int(min(basis.cellmates, Eviction.maximumCellmates)) + 1)
-            let pool = fromCell.count >= cellQuorum ? fromCell : Array(held.values)
-            let needed = fromCell.count >= cellQuorum ? cellQuorum : swarmQuorum
-            // The gravest accusations of those that count are the evidence (the record
-            // carries a bounded number).
-            let evidence = pool.sorted { ($0.penalty, $0.accuser) > ($1.penalty, $1.accuser) }.prefix(
-                Eviction.maximumAccusations)
-            if evidence.count >= needed, reachThreshold(evidence) {
-                issueEviction(
-                    of: a.accused, cell: cell, accusations: Array(evidence), revocation: nil,
-                    cellmates: basis.cellmates, pledge: basis.pledge)
-                return
-            }
+        if let basis = evictionBasis(for: a.accused), let evidence = evidence(held.values, basis) {
+            issueEviction(
+                of: a.accused, cell: cell, accusations: evidence, revocation: nil, cellmates: basis.cellmates,
+                pledge: basis.pledge, accusedClaim: basis.claim)
+            return
         }
         guard share else { return }
         for c in hive.cells.keys.sorted() {
@@ -367,14 +359,15 @@ extension NodeCore {
 
     mutating func issueEviction(
         of id: NodeID, cell: CellID, accusations: [Accusation], revocation: Revocation?, cellmates: UInt64 = 0,
-        pledge: Pledge? = nil
+        pledge: Pledge? = nil, accusedClaim: QueenClaim? = nil
     ) {
         guard id != me.id, !trust.evictedNow.contains(id) || revocation != nil else { return }
         let at = wallMs
         let ttl = UInt64(max(.zero, settings.hive.evictionTTL).wholeMilliseconds)
         var e = Eviction(
             id: id, issuer: me.id, cell: cell, term: hive.term, atMs: at, expiresMs: at + min(ttl, Eviction.maximumMs),
-            accusations: accusations, revocation: revocation, cellmates: cellmates, pledge: pledge)
+            accusations: accusations, revocation: revocation, cellmates: cellmates, pledge: pledge,
+            accusedClaim: accusedClaim)
         e.signature = sign(SignedClaim.eviction(e))
         guard case .success = writeRecord(e.key, value: e.encoded, context: nil) else { return }
         trust.stats.evictionsIssued += 1

@@ -97,7 +97,7 @@ package enum WireBounds {
         case .breed(_, let term, _, _, let voters, _): fits(term) && voters.allSatisfy(admits)
         case .accuse(_, let a): fits(a.atMs) && fits(a.penalty)
         case .lift: true
-        case .pledge(_, let term, _, let boot, _): fits(term) && fits(boot)
+        case .pledge(_, let term, _, let boot, let atMs, _): fits(term) && fits(boot) && fits(atMs)
         }
     }
 }

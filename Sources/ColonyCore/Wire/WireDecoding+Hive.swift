@@ -153,7 +153,8 @@ extension WireReader {
             let term = try varint()
             let queen = try nodeID()
             let boot = try varint()
-            return .pledge(cell: cell, term: term, queen: queen, boot: boot, signature: try signature())
+            let atMs = try varint()
+            return .pledge(cell: cell, term: term, queen: queen, boot: boot, atMs: atMs, signature: try signature())
         default:
             throw .valueOutOfRange(field: "hive message kind", offset: offset)
         }

@@ -178,12 +178,13 @@ extension HiveMessage {
             out.cellID(cell)
             out.nodeID(evicted)
             out.signature(signature)
-        case .pledge(let cell, let term, let queen, let boot, let signature):
+        case .pledge(let cell, let term, let queen, let boot, let atMs, let signature):
             out.write(14)
             out.cellID(cell)
             out.varint(term)
             out.nodeID(queen)
             out.varint(boot)
+            out.varint(atMs)
             out.signature(signature)
         default:
             preconditionFailure("encodeCellMembership called for \(self)")

@@ -67,15 +67,16 @@ extension Net {
         return r
     }
 
-    /// `member`'s pledge to `queen` for `cell` in `term`, signed by `signer` (`member` itself
-    /// unless given), as the member's current run.
+    /// `member`'s pledge to `queen` for `cell` in `term`, signed at `atMs` by `signer`
+    /// (`member` itself unless given), as the member's current run.
     static func pledge(
-        of member: Int, to queen: NodeID, cell: CellID, term: UInt64, _ net: Net, signer: Int? = nil
+        of member: Int, to queen: NodeID, cell: CellID, term: UInt64, atMs: UInt64, _ net: Net, signer: Int? = nil
     ) -> Pledge {
         let boot = net.cores[member]!.boot
-        let claim = SignedClaim.pledge(cell: cell, term: term, queen: queen, member: Fixture.id(member), boot: boot)
+        let claim = SignedClaim.pledge(
+            cell: cell, term: term, queen: queen, member: Fixture.id(member), boot: boot, atMs: atMs)
         return Pledge(
-            boot: boot,
+            boot: boot, atMs: atMs,
             signature: Signature(
                 publicKey: TestAuthenticator.publicKey(for: Fixture.id(member)),
                 bytes: TT.auth(signer ?? member).sign(claim)))
@@ -182,7 +183,7 @@ extension Net {
         func pledged(_ e: Eviction) -> Eviction {
             var e = e
             e.cellmates = cellmates
-            e.pledge = Self.pledge(of: target, to: e.issuer, cell: e.cell, term: e.term, net)
+            e.pledge = Self.pledge(of: target, to: e.issuer, cell: e.cell, term: e.term, atMs: e.atMs, net)
             return e
         }
         let quorum = others.prefix(Eviction.requiredAccusers(cellmates: cellmates))
@@ -226,7 +227,22 @@ extension Net {
                     accusations: [accusation(others[0], penalty: 200), accusation(others[1], penalty: 200)])
             ),
         ]
-        let cases = rawCases.map { ($0.0, pledged($0.1)) }
+        var cases = rawCases.map { ($0.0, pledged($0.1)) }
+        // A worker's eviction without its pledge to the issuer: any queen could have issued it.
+        var unpledged = pledged(
+            Eviction(
+                id: Fixture.id(target), issuer: Fixture.id(forger), cell: cell, term: 1, atMs: 100,
+                expiresMs: 100_000, accusations: quorum.map { accusation($0, penalty: 200) }))
+        unpledged.pledge = nil
+        cases.append(("a worker's eviction without its pledge", unpledged))
+        // A pledge signed more than a minute before the eviction: the worker may have moved on.
+        var stale = pledged(
+            Eviction(
+                id: Fixture.id(target), issuer: Fixture.id(forger), cell: cell, term: 1, atMs: 100_000,
+                expiresMs: 200_000, accusations: quorum.map { accusation($0, penalty: 200, atMs: 100_000) }))
+        stale.pledge = Self.pledge(
+            of: target, to: stale.issuer, cell: cell, term: 1, atMs: 100_000 - Pledge.maximumAgeMs - 1, net)
+        cases.append(("a stale pledge", stale))
         var counter: UInt64 = 1_000
         for (name, e) in cases {
             counter += 1
@@ -275,13 +291,6 @@ extension Net {
             ),
         ]
         var lies = rawLies.map { ($0.0, pledged($0.1), $0.2, $0.3) }
-        // A worker's eviction without its pledge to the issuer: any queen could have issued it.
-        var unpledged = pledged(
-            Eviction(
-                id: Fixture.id(target), issuer: queenID, cell: cell, term: 1, atMs: 100, expiresMs: 100_000,
-                accusations: quorum.map { accusation($0, penalty: 200) }))
-        unpledged.pledge = nil
-        lies.append(("a worker's eviction without its pledge", unpledged, "no_pledge", queen))
         // The cell understated, so that fewer accusers make a majority of it.
         var understated = pledged(
             Eviction(
@@ -307,7 +316,8 @@ extension Net {
                 accusations: quorum.map { accusation($0, penalty: 200) }))
         // Its pledge signed by another than the accused: a forgery, refused.
         var forgedPledge = valid
-        forgedPledge.pledge = Self.pledge(of: target, to: queenID, cell: cell, term: 1, net, signer: forger)
+        forgedPledge.pledge = Self.pledge(
+            of: target, to: queenID, cell: cell, term: 1, atMs: valid.atMs, net, signer: forger)
         let rejected = net.cores[receiver]!.stats.trust.signaturesRejected
         _ = net.cores[receiver]!.receive(
             Fixture.packet(from: queen, .gossip, [.record(record(forgedPledge, origin: queen, counter: 1 << 19))]),
@@ -403,7 +413,7 @@ extension Net {
                 Accusation(accused: Fixture.id(target), accuser: $0, atMs: nowMs, penalty: 200)
             },
             cellmates: UInt64(net.cores[receiver]!.hive.roster!.count - 1),
-            pledge: Self.pledge(of: target, to: queenID, cell: cell, term: 1, net))
+            pledge: Self.pledge(of: target, to: queenID, cell: cell, term: 1, atMs: nowMs, net))
         #expect(net.cores[receiver]!.evictionRefusal(e) == nil, "the rules can pass")
         for k in 0..<Eviction.maximumPerIssuer {
             let id = NodeID(high: 5_000 + UInt64(k), low: 1)
@@ -460,6 +470,20 @@ extension Net {
         #expect(stranger.stats.state.recordsInvalid == 1)
     }
 
+    /// A queen claiming a vast cell (or a cell configured larger than a record can carry a
+    /// quorum of) cannot make herself, or her workers, impossible to evict.
+    @Test func noQuorumExceedsWhatARecordCarries() {
+        for count in [0, 1, 7, 63, 64, 200, 1 << 20] {
+            let mates = Eviction.cellmates(count)
+            #expect(mates <= Eviction.maximumCellmates)
+            #expect(Eviction.requiredAccusers(cellmates: mates, anywhere: true) <= Eviction.maximumAccusations)
+            #expect(Eviction.requiredAccusers(cellmates: mates) <= Eviction.maximumAccusations)
+            #expect(Eviction.requiredAccusers(cellmates: mates) >= Eviction.minimumAccusers)
+        }
+        #expect(Eviction.requiredAccusers(cellmates: 7) == 4)
+        #expect(Eviction.requiredAccusers(cellmates: 7, anywhere: true) == 8)
+    }
+
     @Test func evictionsAndAccusationsRoundTripTheWire() throws {
         let sig = Signature(publicKey: [UInt8](repeating: 1, count: 32), bytes: [UInt8](repeating: 2, count: 64))
         let a = Accusation(
@@ -472,8 +496,15 @@ extension Net {
                 Accusation(accused: Fixture.id(3), accuser: Fixture.id(6), atMs: 1, penalty: 1 << 40, signature: nil),
             ],
             revocation: Revocation(id: Fixture.id(3), atMs: 5, signature: [9, 9]), lifted: true, cellmates: 40,
-            pledge: Pledge(boot: 1 << 33, signature: sig), signature: sig)
-        #expect(try Eviction(decoding: e.encoded) == e)
+            pledge: Pledge(boot: 1 << 33, atMs: 1_700_000_000_400, signature: sig),
+            accusedClaim: QueenClaim(
+                cell: CellID(9), term: 4, queen: Fixture.id(3), address: Fixture.address(3), serial: 7, size: 12,
+                open: true, coordinate: Coordinate(), signature: sig),
+            signature: sig)
+        // A claim's coordinate travels as 32-bit floats: compare from its first decoding on.
+        let once = try Eviction(decoding: e.encoded)
+        #expect(try Eviction(decoding: once.encoded) == once)
+        #expect(once.encoded == e.encoded && once.pledge == e.pledge && once.cellmates == e.cellmates)
         for cut in 0..<e.encoded.count {
             #expect(throws: WireError.self) { try Eviction(decoding: Array(e.encoded.prefix(cut))) }
         }
@@ -486,8 +517,8 @@ extension Net {
             .hive(.accuse(cell: CellID(77), accusation: a)),
             .hive(.lift(cell: CellID(77), evicted: Fixture.id(3), signature: sig)),
             .hive(.lift(cell: CellID(1), evicted: Fixture.id(3), signature: nil)),
-            .hive(.pledge(cell: CellID(77), term: 9, queen: Fixture.id(5), boot: 1 << 33, signature: sig)),
-            .hive(.pledge(cell: CellID(1), term: 0, queen: Fixture.id(5), boot: 0, signature: nil)),
+            .hive(.pledge(cell: CellID(77), term: 9, queen: Fixture.id(5), boot: 1 << 33, atMs: 5, signature: sig)),
+            .hive(.pledge(cell: CellID(1), term: 0, queen: Fixture.id(5), boot: 0, atMs: 0, signature: nil)),
         ] {
             let p = Packet(from: Fixture.id(1), message: m)
             let bytes = Wire.encode(p)
