@@ -224,12 +224,12 @@ extension NodeCore {
                 .heartbeatAck(
                     cell: cell, term: hive.term, round: round, version: hive.seat.roster.version, boot: boot,
                     coordinate: coordinate)), to: peer)
-        pledgeIfDue(to: from, of: cell, round: round, peer: peer)
+        pledgeIfDue(to: from, of: cell, peer: peer)
     }
 
     /// Our pledge to the queen we serve (`Pledge`): freshly signed and sent with the first
     /// few acknowledgements, then every `Pledge.refreshMs`.
-    mutating func pledgeIfDue(to queen: NodeID, of cell: CellID, round: UInt64, peer: Peer) {
+    mutating func pledgeIfDue(to queen: NodeID, of cell: CellID, peer: Peer) {
         let term = hive.term
         let ms = wallMs
         if hive.seat.pledge.map({ $0.term != term || $0.queen != queen }) ?? true {

@@ -174,7 +174,10 @@ extension NodeCore {
     }
 
     /// `id` is the queen of a cell we know (not dissolved): queens' claims reach everyone.
-    func isKnownQueen(_ id: NodeID) -> Bool { hive.cells.values.contains { $0.queen == id && !$0.dissolved } }
+    func isKnownQueen(_ id: NodeID) -> Bool { knownClaim(of: id) != nil }
+
+    /// The claim we hold of a cell (not dissolved) whose queen is `id`.
+    func knownClaim(of id: NodeID) -> QueenClaim? { hive.cells.values.first { $0.queen == id && !$0.dissolved } }
 
     /// Our own eviction records that are over: deleted, so the state does not keep every
     /// eviction ever issued (a deletion's tombstone is collected like any other).

@@ -16,7 +16,7 @@ extension NodeCore {
                 cellmates: Eviction.cellmates(roster.count - 1), isCellmate: { roster.voter(for: $0) != nil },
                 pledge: pledge, claim: nil)
         }
-        if let claim = hive.cells.values.first(where: { $0.queen == id && !$0.dissolved }) {
+        if let claim = knownClaim(of: id) {
             return EvictionBasis(
                 cellmates: Eviction.cellmates(Int(claim.size) - 1), isCellmate: nil, pledge: nil, claim: claim)
         }
